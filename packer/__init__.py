@@ -1,0 +1,42 @@
+"""packer: decides where GPU work runs in a multi-tenant GPU cluster.
+
+The library in five names: :func:`load_instance` reads an instance file, :func:`solve` places its
+requests with a named solver, :func:`check` judges any plan against the instance, and
+:func:`save_plan` writes the result.
+"""
+
+from packer.errors import InputError, PackerError
+from packer.formats import load_instance, load_plan, save_instance, save_plan
+from packer.model import Instance, Plan, Request
+
+__version__ = "0.1.0"
+
+
+def solve(instance: Instance, solver: str = "greedy", **options: object) -> Plan:
+    """Places ``instance``'s requests with the named solver (see :mod:`packer.solvers`)."""
+    from packer.solvers import solve as _solve
+
+    return _solve(instance, solver=solver, **options)
+
+
+def check(instance: Instance, plan: Plan):  # type: ignore[no-untyped-def]
+    """Judges ``plan`` against ``instance``; returns a :class:`packer.check.Report`."""
+    from packer.check import check as _check
+
+    return _check(instance, plan)
+
+
+__all__ = [
+    "Instance",
+    "InputError",
+    "PackerError",
+    "Plan",
+    "Request",
+    "__version__",
+    "check",
+    "load_instance",
+    "load_plan",
+    "save_instance",
+    "save_plan",
+    "solve",
+]

@@ -1,0 +1,234 @@
+"""The ``packer`` command line (SPEC §5).
+
+Exit codes: 0 success (``solve``: a plan was written, even with unplaced requests; ``check``: the
+plan is valid), 1 ``check`` found violations, 2 malformed input anywhere (a message naming the file
+and the field, no traceback, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from packer import __version__
+from packer.errors import InputError
+
+#: Modules that add their own subcommands through ``register(subparsers)``.
+PLUGINS = ("packer.export.commands", "packer.replay.commands")
+
+
+def _load_instance(path: str, catalogs: Sequence[str] = ()):  # type: ignore[no-untyped-def]
+    from packer.catalog import parse_entries
+    from packer.formats import instance_from_dict, read_json
+
+    data = read_json(path)
+    if catalogs and isinstance(data, dict):
+        extra = []
+        for c in catalogs:
+            extra += [e.model_dump(mode="json") for e in parse_entries(read_json(c), file=c)]
+        data = dict(data)
+        data["catalog"] = extra + list(data.get("catalog") or [])
+    return instance_from_dict(data, file=path)
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from packer.formats import save_plan
+    from packer.progress import Progress
+    from packer.solvers import get_solver
+
+    inst = _load_instance(args.instance, args.catalog)
+    options: dict[str, object] = {"time_limit": args.time_limit, "seed": args.seed}
+    for name in ("workers", "policy", "order"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    solve = get_solver(args.solver)
+    if "progress" in inspect.signature(solve).parameters:
+        options["progress"] = Progress(args.solver, enabled=False if args.quiet else None)
+    plan = solve(inst, **options)
+    save_plan(plan, args.output)
+    if not args.quiet:
+        m = plan.metrics
+        print(
+            f"{plan.status}: objective {plan.objective:.6g}"
+            + (f" (bound {plan.bound:.6g})" if plan.bound is not None else "")
+            + f", utilization {100 * float(m.get('utilization', 0) or 0):.2f}%"
+            + f", placed {m.get('placed_requests')}, unplaced {m.get('unplaced_requests')}"
+            + f", {plan.solver.wall_s}s -> {args.output}"
+        )
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from packer.check import check
+    from packer.formats import load_plan
+
+    inst = _load_instance(args.instance, args.catalog)
+    plan = load_plan(args.plan)
+    report = check(inst, plan)
+    if args.json:
+        print(json.dumps({
+            "ok": report.ok,
+            "objective": report.objective,
+            "utilization": report.utilization,
+            "violations": [{"kind": v.kind, "message": v.message} for v in report.violations],
+        }, indent=1))
+    else:
+        print(report.format())
+    return 0 if report.ok else 1
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from packer.model import Instance, Plan
+
+    model = Instance if args.what == "instance" else Plan
+    print(json.dumps(model.model_json_schema(by_alias=True), indent=1))
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from packer.formats import save_instance
+    from packer.generate import FAMILIES, generate
+
+    if args.family not in FAMILIES:
+        raise InputError(f"unknown family {args.family!r}; choose one of {list(FAMILIES)}", field="FAMILY")
+    inst = generate(args.family, args.seed, demand=args.demand)
+    save_instance(inst, args.output)
+    print(f"{inst.name}: {len(inst.nodes)} nodes, {inst.num_gpus} GPUs, {len(inst.requests)} requests -> {args.output}")
+    return 0
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from packer.catalog import Catalog, load_catalog_file
+    from packer.formats import dumps, write_text_atomic
+    from packer.geometry import base_profile_names, geometry
+
+    if args.action == "from-nvidia-smi":
+        from packer.nvsmi import catalog_entry
+
+        if not (args.lgip and args.lgipp and args.name):
+            raise InputError("from-nvidia-smi needs --lgip FILE --lgipp FILE --name MODEL")
+        texts = []
+        for f in (args.lgip, args.lgipp):
+            try:
+                texts.append(Path(f).read_text(encoding="utf-8"))
+            except OSError as e:
+                raise InputError(f"cannot read: {e.strerror}", file=f) from None
+        try:
+            entry = catalog_entry(texts[0], texts[1], name=args.name, gpu=args.gpu)
+        except InputError as e:
+            raise e.with_file(f"{args.lgip} + {args.lgipp}") from None
+        text = dumps([entry])
+        if args.output:
+            write_text_atomic(args.output, text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    cat = Catalog.builtin()
+    for f in args.catalog or ():
+        cat = load_catalog_file(f, cat)
+    if args.action == "list":
+        for m in cat:
+            flag = "inferred" if m.inferred else "confirmed"
+            profiles = ", ".join(p.name for p in m.profiles) or "(no MIG)"
+            print(f"{m.name:20} {flag:9} {profiles}")
+        return 0
+    # show MODEL
+    if not args.name:
+        raise InputError("show needs --name MODEL")
+    m = cat.get(args.name)
+    if m is None:
+        raise InputError(f"unknown GPU model {args.name!r}", field="--name")
+    print(f"{m.name}: {m.compute_slices} compute slices, {m.memory_positions} memory positions, "
+          f"{'inferred' if m.inferred else 'confirmed'} placements")
+    for p in m.profiles:
+        print(f"  {p.name:16} compute {p.compute}  size {p.size}  starts {list(p.starts)}  max {p.max_count}"
+              + ("  (inferred)" if p.spec.inferred else ""))
+    if m.has_mig:
+        geo = geometry(m)
+        base = base_profile_names(m)
+        print(f"  base profiles {base}: {len(geo.geometries(base))} geometries, "
+              f"{len(geo.geometries(base, maximal=True))} maximal")
+        for g in geo.geometries(base, maximal=True):
+            print("    " + " + ".join(f"{c}×{n}" for n, c in g))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="packer", description="Places GPU work in multi-tenant GPU clusters.")
+    parser.add_argument("--version", action="version", version=f"packer {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("solve", help="place an instance's requests and write a plan")
+    p.add_argument("instance")
+    p.add_argument("-o", "--output", required=True, help="plan file to write")
+    p.add_argument("--solver", default="greedy", help="greedy (default), online or cpsat")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds, model building included")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="CP-SAT search workers")
+    p.add_argument("--policy", default=None, help="online placer policy")
+    p.add_argument("--order", default=None, help="online placer request order")
+    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_solve)
+
+    p = sub.add_parser("check", help="check a plan against an instance")
+    p.add_argument("instance")
+    p.add_argument("plan")
+    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of instance or plan files")
+    p.add_argument("what", choices=["instance", "plan"])
+    p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("generate", help="write a synthetic instance")
+    p.add_argument("family", help="tiny, small, haein or xl")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--demand", type=float, default=None, help="GPU-equivalents asked / GPUs")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("catalog", help="list, show or import GPU models and MIG profiles")
+    p.add_argument("action", choices=["list", "show", "from-nvidia-smi"])
+    p.add_argument("--name", help="model name (show, from-nvidia-smi)")
+    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
+    p.add_argument("--lgip", help="file with `nvidia-smi mig -lgip` output")
+    p.add_argument("--lgipp", help="file with `nvidia-smi mig -lgipp` output")
+    p.add_argument("--gpu", type=int, default=0, help="GPU index to read from the nvidia-smi output")
+    p.add_argument("-o", "--output", help="catalog JSON to write (default: stdout)")
+    p.set_defaults(func=_cmd_catalog)
+
+    for name in PLUGINS:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``packer`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as e:
+        print(f"packer: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("packer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,405 @@
+"""The greedy placer: honest, fast, and never wrong.
+
+Running work stays where it is. New requests go in order of priority, hard-locality gangs first
+within a priority, bigger first. Each request is placed as a transaction: units are put one at a
+time on the best GPU of the best node (packing nodes that already hold work, best fit on capacity,
+and for MIG the start that destroys the fewest free placements), and rolled back unless at least
+``min_count`` fit. A request with required locality tries every domain of its level and keeps the
+one where it fits tightest. Every hard rule of SPEC is enforced here; the checker verifies them
+independently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from packer.catalog import GpuModel, Profile
+from packer.geometry import geometry, span_mask
+from packer.model import MILLI_PER_GPU, Instance, Node, Request, Unit
+from packer.solvers.common import build_plan
+
+_EPS = 1e-9
+
+
+class _Gpu:
+    __slots__ = ("node", "index", "model", "configured", "mode", "occ", "counts", "milli", "whole",
+                 "tenants", "units")
+
+    def __init__(self, node: "_Node", index: int, model: GpuModel | None, configured: str) -> None:
+        self.node = node
+        self.index = index
+        self.model = model
+        self.configured = configured
+        self.mode: str | None = None if configured == "any" else configured
+        self.occ = 0  # MIG memory positions in use
+        self.counts: Counter[str] = Counter()  # MIG instances per profile
+        self.milli = 0  # shares in use
+        self.whole = False  # a whole-GPU unit holds it
+        self.tenants: Counter[str] = Counter()
+        self.units = 0
+
+
+class _Node:
+    __slots__ = ("spec", "gpus", "cpu", "mem", "tenants", "canonical_model", "units")
+
+    def __init__(self, spec: Node, canonical_model: str | None) -> None:
+        self.spec = spec
+        self.gpus: list[_Gpu] = []
+        self.cpu = spec.cpu_milli if spec.cpu_milli is not None else None
+        self.mem = spec.memory_mib if spec.memory_mib is not None else None
+        self.tenants: Counter[str] = Counter()
+        self.canonical_model = canonical_model
+        self.units = 0
+
+
+class _State:
+    """Mutable cluster state with an undo log, so a request can be tried and rolled back."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.nodes: list[_Node] = []
+        self.by_id: dict[str, _Node] = {}
+        cat = inst.gpu_catalog
+        for n in inst.nodes:
+            model = cat.get(n.gpu_model) if n.gpu_model else None
+            node = _Node(n, model.name if model else None)
+            for g in range(n.num_gpus):
+                node.gpus.append(_Gpu(node, g, model, n.gpu_mode(g)))
+            self.nodes.append(node)
+            self.by_id[n.id] = node
+        self.tenant_used: Counter[str] = Counter()
+        self.isolation = {tid: t.isolation for tid, t in inst.tenant_map.items()}
+        self.quota = {tid: t.max_gpus for tid, t in inst.tenant_map.items()}
+        self.log: list[tuple] = []
+        # Relaxations used only to explain why a request did not fit.
+        self.ignore_isolation = False
+        self.ignore_host = False
+
+    # ---- feasibility of one unit
+
+    def tenant_ok_gpu(self, g: _Gpu, tenant: str) -> bool:
+        if self.ignore_isolation:
+            return True
+        others = [t for t in g.tenants if t != tenant and g.tenants[t] > 0]
+        if not others:
+            return True
+        if self.isolation.get(tenant) == "gpu":
+            return False
+        return not any(self.isolation.get(t) == "gpu" for t in others)
+
+    def tenant_ok_node(self, n: _Node, tenant: str) -> bool:
+        if self.ignore_isolation:
+            return True
+        others = [t for t in n.tenants if t != tenant and n.tenants[t] > 0]
+        if not others:
+            return True
+        if self.isolation.get(tenant) == "node":
+            return False
+        return not any(self.isolation.get(t) == "node" for t in others)
+
+    def host_ok(self, n: _Node, req: Request) -> bool:
+        if self.ignore_host:
+            return True
+        if n.cpu is not None and req.cpu_milli > n.cpu:
+            return False
+        return not (n.mem is not None and req.memory_mib > n.mem)
+
+    # ---- apply with undo
+
+    def apply(self, req: Request, g: _Gpu, unit: Unit, size: float, mode: str) -> None:
+        n = g.node
+        self.log.append((g, n, g.mode, g.occ, g.milli, g.whole, req, unit, size))
+        g.mode = mode
+        if req.kind == "mig":
+            assert g.model is not None and unit.profile is not None and unit.start is not None
+            p = g.model.profile(unit.profile)
+            assert p is not None
+            g.occ |= span_mask(unit.start, p.size)
+            g.counts[p.name] += 1
+        elif req.kind == "share":
+            g.milli += req.gpu_milli or 0
+        else:
+            g.whole = True
+        g.units += 1
+        n.units += 1
+        g.tenants[req.tenant] += 1
+        n.tenants[req.tenant] += 1
+        if n.cpu is not None:
+            n.cpu -= req.cpu_milli
+        if n.mem is not None:
+            n.mem -= req.memory_mib
+        self.tenant_used[req.tenant] += size
+
+    def mark(self) -> int:
+        return len(self.log)
+
+    def undo(self, mark: int) -> None:
+        while len(self.log) > mark:
+            g, n, mode, occ, milli, whole, req, unit, size = self.log.pop()
+            g.mode, g.occ, g.milli, g.whole = mode, occ, milli, whole
+            if req.kind == "mig":
+                g.counts[unit.profile] -= 1
+            g.units -= 1
+            n.units -= 1
+            g.tenants[req.tenant] -= 1
+            n.tenants[req.tenant] -= 1
+            if n.cpu is not None:
+                n.cpu += req.cpu_milli
+            if n.mem is not None:
+                n.mem += req.memory_mib
+            self.tenant_used[req.tenant] -= size
+
+
+def _mig_damage(model: GpuModel, occ: int, mask: int) -> int:
+    """Memory positions of still-free placements that a new instance at ``mask`` would destroy."""
+    lost = 0
+    for pl in geometry(model).placements:
+        if not (occ & pl.mask) and (pl.mask & mask):
+            lost += pl.profile.size
+    return lost
+
+
+class _Placer:
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.state = _State(inst)
+        self.allowed_cache: dict[tuple[str, ...] | None, set[str] | None] = {}
+
+    def allowed(self, req: Request) -> set[str] | None:
+        key = req.gpu_models
+        if key not in self.allowed_cache:
+            self.allowed_cache[key] = self.inst.allowed_models(req)
+        return self.allowed_cache[key]
+
+    # ---- one unit on one node
+
+    def best_on_node(self, req: Request, n: _Node, fresh_any: bool = True) -> tuple[_Gpu, Unit, float, str, tuple] | None:
+        """The best GPU (and profile/start) for one unit of ``req`` on node ``n``, or None.
+
+        With ``fresh_any`` false, 'any' GPUs whose mode is not chosen yet are left alone.
+        """
+        st = self.state
+        if not st.host_ok(n, req) or not st.tenant_ok_node(n, req.tenant):
+            return None
+        want = {"mig": "mig", "gpu": "full", "share": "shared"}[req.kind]
+        best = None
+        for g in n.gpus:
+            if g.mode is not None and g.mode != want:
+                continue
+            if g.mode is None and not fresh_any:
+                continue
+            if g.whole or not st.tenant_ok_gpu(g, req.tenant):
+                continue
+            if req.kind == "gpu":
+                if g.units:
+                    continue
+                # Configured full GPUs before 'any' ones; lower index first.
+                score = (1 if g.mode is None else 0, g.index)
+                cand = (g, Unit(node=n.spec.id, gpu=g.index), 1.0, want, score)
+            elif req.kind == "share":
+                need = req.gpu_milli or 0
+                if g.milli + need > MILLI_PER_GPU:
+                    continue
+                left = MILLI_PER_GPU - g.milli - need
+                score = (1 if g.mode is None else 0, left, g.index)
+                cand = (g, Unit(node=n.spec.id, gpu=g.index, gpu_milli=need), need / MILLI_PER_GPU, want, score)
+            else:
+                if g.model is None or not g.model.has_mig:
+                    continue
+                cand = self._best_mig(req, n, g, want)
+                if cand is None:
+                    continue
+            if best is None or cand[4] < best[4]:
+                best = cand
+        return best
+
+    def _best_mig(self, req: Request, n: _Node, g: _Gpu, want: str):  # type: ignore[no-untyped-def]
+        assert g.model is not None
+        best = None
+        for p in self.inst.profile_choices(req, g.model):
+            if g.counts[p.name] >= p.max_count:
+                continue
+            for s in p.starts:
+                mask = span_mask(s, p.size)
+                if g.occ & mask:
+                    continue
+                damage = _mig_damage(g.model, g.occ, mask)
+                # Fullest GPU first (pack), then the start that destroys least, smallest profile.
+                free_after = geometry(g.model).positions - bin(g.occ | mask).count("1")
+                score = (1 if g.mode is None else 0, free_after, damage, p.size, s, g.index)
+                if best is None or score < best[4]:
+                    unit = Unit(node=n.spec.id, gpu=g.index, profile=p.name, start=s)
+                    best = (g, unit, p.gpu_equivalents, want, score)
+        return best
+
+    # ---- a whole request inside a set of nodes
+
+    def place_in(self, req: Request, nodes: list[_Node]) -> list[Unit]:
+        """Places as many units of ``req`` (≤ count) as fit on ``nodes``; leaves them applied."""
+        st = self.state
+        units: list[Unit] = []
+        spread = req.spread
+        per_dom: Counter[str] = Counter()
+        quota = st.quota.get(req.tenant)
+        # Nodes already holding work first (pack), then by how little capacity they have left.
+        # GPUs whose mode is set come first; 'any' GPUs are converted only when those run out.
+        order = sorted(nodes, key=lambda n: -n.units)
+        for fresh_any, n in [(False, n) for n in order] + [(True, n) for n in order]:
+            if len(units) >= req.count:
+                break
+            if spread is not None:
+                dom = self.inst.domain(n.spec, spread.level)
+                if per_dom[dom] >= spread.max_per_domain:
+                    continue
+            while len(units) < req.count:
+                if spread is not None and per_dom[self.inst.domain(n.spec, spread.level)] >= spread.max_per_domain:
+                    break
+                cand = self.best_on_node(req, n, fresh_any)
+                if cand is None:
+                    break
+                g, unit, size, mode, _ = cand
+                if quota is not None and st.tenant_used[req.tenant] + size > quota + _EPS:
+                    return units
+                st.apply(req, g, unit, size, mode)
+                units.append(unit)
+                if spread is not None:
+                    per_dom[self.inst.domain(n.spec, spread.level)] += 1
+        return units
+
+    def candidate_nodes(self, req: Request) -> list[_Node]:
+        allowed = self.allowed(req)
+        return [n for n in self.state.nodes if n.gpus and (allowed is None or n.canonical_model in allowed)]
+
+    def place(self, req: Request) -> tuple[list[Unit] | None, str]:
+        """Places ``req`` or returns (None, reason)."""
+        st = self.state
+        nodes = self.candidate_nodes(req)
+        if not nodes:
+            return None, "model: no node has a GPU model this request allows"
+        quota = st.quota.get(req.tenant)
+        if req.locality is not None and req.locality.required:
+            groups: dict[str, list[_Node]] = defaultdict(list)
+            for n in nodes:
+                groups[self.inst.domain(n.spec, req.locality.level)].append(n)
+            best: tuple[tuple, str] | None = None
+            most = 0
+            for dom, members in groups.items():
+                mark = st.mark()
+                got = self.place_in(req, members)
+                k = len(got)
+                most = max(most, k)
+                if k >= req.need_count:
+                    slack = sum(len(m.gpus) for m in members) - sum(m.units for m in members)
+                    key = (-k, slack, dom)
+                    if best is None or key < best[0]:
+                        best = (key, dom)
+                st.undo(mark)
+            if best is None:
+                return None, self._reason(req, most, f"locality: no {req.locality.level} has room for "
+                                          f"{req.need_count} {self._what(req)} (at most {most} fit in one)")
+            return self.place_in(req, groups[best[1]]), ""
+        mark = st.mark()
+        got = self.place_in(req, nodes)
+        if len(got) >= req.need_count:
+            return got, ""
+        st.undo(mark)
+        return None, self._reason(req, len(got), "")
+
+    def _what(self, req: Request) -> str:
+        if req.kind == "mig":
+            return f"MIG {req.profile or f'{req.slices}-slice'} instances"
+        if req.kind == "gpu":
+            return "whole GPUs"
+        return f"{req.gpu_milli}-milli shares"
+
+    def _reason(self, req: Request, got: int, default: str) -> str:
+        """The binding reason, most specific first: quota, isolation, then capacity."""
+        st = self.state
+        quota = st.quota.get(req.tenant)
+        unit = self._unit_size_hint(req)
+        if quota is not None and st.tenant_used[req.tenant] + unit * req.need_count > quota + _EPS:
+            left = max(0.0, quota - st.tenant_used[req.tenant])
+            return (f"quota: tenant {req.tenant} has {left:.3g} GPU-equivalents left, needs "
+                    f"{unit * req.need_count:.3g}")
+        if default:
+            return default
+        for flag, word in (("ignore_isolation", "isolation"), ("ignore_host", "host resources")):
+            setattr(st, flag, True)
+            mark = st.mark()
+            try:
+                fits = len(self.place_in(req, self.candidate_nodes(req))) >= req.need_count
+            finally:
+                st.undo(mark)
+                setattr(st, flag, False)
+            if fits:
+                if word == "isolation":
+                    return (f"isolation: only {got} of {req.need_count} {self._what(req)} fit on GPUs and "
+                            f"nodes that tenant isolation leaves open to tenant {req.tenant}")
+                return (f"host resources: only {got} of {req.need_count} {self._what(req)} fit with "
+                        f"{req.cpu_milli} milli-CPU and {req.memory_mib} MiB each")
+        extra = ""
+        if req.spread is not None:
+            extra = f" with at most {req.spread.max_per_domain} per {req.spread.level}"
+        return (f"capacity: only {got} of {req.need_count} {self._what(req)} fit in the allowed "
+                f"models{extra}")
+
+    def _unit_size_hint(self, req: Request) -> float:
+        if req.kind == "gpu":
+            return 1.0
+        if req.kind == "share":
+            return (req.gpu_milli or 0) / MILLI_PER_GPU
+        sizes = []
+        for n in self.candidate_nodes(req)[:64]:
+            if n.gpus and n.gpus[0].model is not None:
+                sizes += [p.gpu_equivalents for p in self.inst.profile_choices(req, n.gpus[0].model)]
+        return min(sizes) if sizes else 0.0
+
+
+def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
+    def est_size(r: Request) -> float:
+        if r.kind == "gpu":
+            return float(r.count)
+        if r.kind == "share":
+            return r.count * (r.gpu_milli or 0) / MILLI_PER_GPU
+        return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
+
+    hard = lambda r: r.locality is not None and r.locality.required  # noqa: E731
+    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -est_size(r), inst.request_index[r.id]))
+
+
+def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> "Plan":  # noqa: F821
+    """Greedy plan for ``inst``. Deterministic: ``seed`` and ``time_limit`` do not change it."""
+    unknown = [k for k, v in options.items() if v is not None and k not in ("workers",)]
+    if unknown:
+        from packer.errors import InputError
+
+        raise InputError(f"the greedy solver has no option {unknown[0]!r}", field=f"--{unknown[0]}")
+    t0 = time.perf_counter()
+    pl = _Placer(inst)
+    st = pl.state
+    placed: dict[str, list[Unit]] = {}
+    unplaced: dict[str, str] = {}
+    for r in inst.requests:
+        if r.placement is None:
+            continue
+        for u in r.placement:
+            g = st.by_id[u.node].gpus[u.gpu]
+            st.apply(r, g, u, inst.unit_size(r, u), g.configured)
+        placed[r.id] = list(r.placement)
+    st.log.clear()
+    for r in _order(inst, (r for r in inst.requests if r.placement is None)):
+        units, reason = pl.place(r)
+        if units is None:
+            unplaced[r.id] = reason
+        else:
+            placed[r.id] = units
+        st.log.clear()
+    modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
+             if g.configured == "any" and g.mode is not None and g.units}
+    return build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
+                      seed=seed, wall_s=time.perf_counter() - t0)
+
+
+__all__ = ["solve"]

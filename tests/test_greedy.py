@@ -1,0 +1,79 @@
+"""Tests of the greedy placer: every plan it writes is valid, and it places what obviously fits."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from packer.check import check
+from packer.formats import load_instance
+from packer.generate import generate
+from packer.solvers.greedy import solve
+from tests.conftest import INSTANCES
+from tests.strategies import instances
+
+FEATURES = sorted((INSTANCES / "features").glob("*.json"))
+
+#: Objective the greedy reaches on each feature instance (worked out by hand).
+EXPECTED = {
+    "allowed-models": 1.0, "any-mode": 1 + 2 / 7 + 0.3, "custom-catalog": 1.5, "host-resources": 2.0,
+    "isolation-gpu": 0.2, "isolation-node": 3.0, "mig-profile": 6 / 7, "mig-slices": 4 / 7,
+    "min-count": 6 / 7, "quota": 2.0, "running-movable": 4 / 7, "share": 1.0, "soft-locality": 2.99,
+    "spread": 8 / 7, "whole-gpu-locality": 11.0,
+}
+
+
+@pytest.mark.parametrize("path", FEATURES, ids=[p.stem for p in FEATURES])
+def test_feature_instances(path):
+    """Tests that the greedy plan of each feature instance is valid and worth what is expected."""
+    inst = load_instance(path)
+    plan = solve(inst)
+    rep = check(inst, plan)
+    assert rep.ok, rep.format()
+    assert plan.objective == pytest.approx(EXPECTED[path.stem], abs=1e-6)
+
+
+def test_gang_takes_the_node_that_fits():
+    """Tests that an 8-GPU gang with node locality goes to the one 8-GPU node."""
+    inst = load_instance(INSTANCES / "features" / "whole-gpu-locality.json")
+    plan = solve(inst)
+    gang = next(a for a in plan.assignments if a.request == "gang")
+    assert {u.node for u in gang.units} == {"n2"}
+
+
+def test_unplaced_reasons_name_the_binding_rule():
+    """Tests that unplaced requests say whether quota, isolation or capacity bound them."""
+    for name, word in [("quota", "quota"), ("isolation-gpu", "isolation"), ("share", "capacity")]:
+        plan = solve(load_instance(INSTANCES / "features" / f"{name}.json"))
+        assert plan.unplaced and plan.unplaced[0].reason.startswith(word), plan.unplaced
+
+
+def test_running_work_is_kept():
+    """Tests that running requests stay exactly where they run."""
+    inst = load_instance(INSTANCES / "features" / "running-movable.json")
+    plan = solve(inst)
+    got = {a.request: a.units for a in plan.assignments}
+    for r in inst.requests:
+        if r.placement is not None:
+            assert got[r.id] == r.placement
+    assert not plan.migrations
+
+
+@given(instances())
+def test_greedy_plans_always_pass_the_checker(inst):
+    """Tests that greedy plans of random instances (running work included) are valid."""
+    plan = solve(inst)
+    rep = check(inst, plan)
+    assert rep.ok, rep.format()
+    assert {a.request for a in plan.assignments} | {u.request for u in plan.unplaced} == {r.id for r in inst.requests}
+
+
+@pytest.mark.parametrize("family,seed", [("tiny", 0), ("tiny", 5), ("small", 0), ("small", 3), ("haein", 0)])
+def test_generated_instances(family, seed):
+    """Tests that greedy plans of generated instances are valid, deterministic and non-trivial."""
+    inst = generate(family, seed)
+    a, b = solve(inst), solve(inst)
+    assert check(inst, a).ok
+    assert a.assignments == b.assignments
+    if family != "tiny":
+        assert a.metrics["utilization"] > 0.5

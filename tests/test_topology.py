@@ -1,0 +1,53 @@
+"""Tests of the topology graph."""
+
+from __future__ import annotations
+
+from packer.formats import instance_from_dict
+from packer.generate import generate
+from packer.topology import ClusterGraph
+
+
+def _inst():
+    return instance_from_dict({
+        "format": "packer.instance/v1",
+        "topology": {"levels": ["node", "rack", "pod"],
+                     "links": [{"a": "r0", "b": "r1", "gbps": 400}, {"a": "r1", "b": "r2", "gbps": 100},
+                               {"a": "r0", "b": "r2", "gbps": 50}]},
+        "nodes": [
+            {"id": f"n{i}", "gpu_model": "H100-80GB", "num_gpus": 2, "mode": "full",
+             "domains": {"rack": f"r{i // 2}", "pod": f"p{i // 4}"}} for i in range(6)
+        ],
+    })
+
+
+def test_domains_and_distance():
+    """Tests domains at every level and GPU distances: same GPU 0, node 1, rack 2, pod 3, cluster 4."""
+    t = ClusterGraph(_inst())
+    assert t.domain("n3", "rack") == "r1" and t.domain("n3", "pod") == "p0"
+    assert t.domains("rack") == {"r0": ["n0", "n1"], "r1": ["n2", "n3"], "r2": ["n4", "n5"]}
+    assert t.distance(("n0", 0), ("n0", 0)) == 0
+    assert t.distance(("n0", 0), ("n0", 1)) == 1
+    assert t.distance(("n0", 0), ("n1", 0)) == 2
+    assert t.distance(("n0", 0), ("n2", 0)) == 3
+    assert t.distance(("n0", 0), ("n4", 0)) == 4
+
+
+def test_graph_is_a_tree_plus_links():
+    """Tests that containment edges form a tree rooted at the cluster, and links carry bandwidth."""
+    import networkx as nx
+
+    t = ClusterGraph(_inst())
+    g = t.graph
+    tree = nx.DiGraph([(u, v) for u, v, d in g.edges(data=True) if d["kind"] == "contains"])
+    assert nx.is_arborescence(tree.reverse())
+    assert sum(1 for v in g if v[0] == "gpu") == 12
+    assert t.bottleneck_gbps("r0", "r2") == 100  # via r1 (min(400, 100)) beats the direct 50
+
+
+def test_haein_graph_size():
+    """Tests that the haein graph has its GPUs, nodes, racks, pods and one cluster."""
+    t = ClusterGraph(generate("haein", 0))
+    levels = {}
+    for v in t.graph:
+        levels[v[0]] = levels.get(v[0], 0) + 1
+    assert levels == {"gpu": 1024, "node": 128, "nvlink": 128, "rack": 32, "pod": 4, "cluster": 1}
