@@ -42,7 +42,7 @@ class _Gpu:
 
 
 class _Node:
-    __slots__ = ("spec", "gpus", "cpu", "mem", "tenants", "canonical_model", "units")
+    __slots__ = ("spec", "gpus", "cpu", "mem", "tenants", "canonical_model", "units", "version")
 
     def __init__(self, spec: Node, canonical_model: str | None) -> None:
         self.spec = spec
@@ -52,6 +52,7 @@ class _Node:
         self.tenants: Counter[str] = Counter()
         self.canonical_model = canonical_model
         self.units = 0
+        self.version = 0  # bumped on every change, so cached bounds know when they are stale
 
 
 class _State:
@@ -73,6 +74,7 @@ class _State:
         self.isolation = {tid: t.isolation for tid, t in inst.tenant_map.items()}
         self.quota = {tid: t.max_gpus for tid, t in inst.tenant_map.items()}
         self.log: list[tuple] = []
+        self.changes: list[_Node] = []  # every node touched, in order (for incremental bounds)
         # Relaxations used only to explain why a request did not fit.
         self.ignore_isolation = False
         self.ignore_host = False
@@ -124,6 +126,8 @@ class _State:
             g.whole = True
         g.units += 1
         n.units += 1
+        n.version += 1
+        self.changes.append(n)
         g.tenants[req.tenant] += 1
         n.tenants[req.tenant] += 1
         if n.cpu is not None:
@@ -143,6 +147,8 @@ class _State:
                 g.counts[unit.profile] -= 1
             g.units -= 1
             n.units -= 1
+            n.version += 1
+            self.changes.append(n)
             g.tenants[req.tenant] -= 1
             n.tenants[req.tenant] -= 1
             if n.cpu is not None:
@@ -166,6 +172,13 @@ class _Placer:
         self.inst = inst
         self.state = _State(inst)
         self.allowed_cache: dict[tuple[str, ...] | None, set[str] | None] = {}
+        self.nodes_cache: dict[tuple[str, ...] | None, list[_Node]] = {}
+        self.bound_cache: dict[tuple, tuple[dict[str, int], list[int]]] = {}
+        self.sizes_cache: dict[tuple, list[int]] = {}
+        self.choices_cache: dict[tuple, list[Profile]] = {}
+        self.failed: dict[tuple, tuple[int, str]] = {}
+        self._sig_for: Request | None = None
+        self._sig: tuple = ()
 
     def allowed(self, req: Request) -> set[str] | None:
         key = req.gpu_models
@@ -215,14 +228,21 @@ class _Placer:
                 best = cand
         return best
 
+    def _choices(self, req: Request, model: GpuModel) -> list[Profile]:
+        key = (self._signature(req), model.name)
+        if key not in self.choices_cache:
+            self.choices_cache[key] = self.inst.profile_choices(req, model)
+        return self.choices_cache[key]
+
     def _best_mig(self, req: Request, n: _Node, g: _Gpu, want: str):  # type: ignore[no-untyped-def]
         assert g.model is not None
         best = None
-        for p in self.inst.profile_choices(req, g.model):
+        geo = geometry(g.model)
+        for p in self._choices(req, g.model):
             if g.counts[p.name] >= p.max_count:
                 continue
-            for s in p.starts:
-                mask = span_mask(s, p.size)
+            for pl in geo.by_profile[p.name]:
+                s, mask = pl.start, pl.mask
                 if g.occ & mask:
                     continue
                 damage = _mig_damage(g.model, g.occ, mask)
@@ -233,6 +253,71 @@ class _Placer:
                     unit = Unit(node=n.spec.id, gpu=g.index, profile=p.name, start=s)
                     best = (g, unit, p.gpu_equivalents, want, score)
         return best
+
+    def _signature(self, req: Request) -> tuple:
+        if self._sig_for is not req:
+            self._sig_for = req
+            self._sig = (req.kind, req.profile, req.slices, req.min_memory_gib, req.gpu_milli, req.cpu_milli,
+                         req.memory_mib, req.gpu_models)
+        return self._sig
+
+    def bounds(self, req: Request) -> dict[str, int]:
+        """Node id → :meth:`node_bound` for every candidate node of ``req`` (read-only).
+
+        Kept per request shape and brought up to date from the state's change log, so a request
+        costs work only for the nodes that changed since the last request of its shape.
+        """
+        if self.state.ignore_host:
+            return {n.spec.id: self._node_bound(req, n) for n in self.candidate_nodes(req)}
+        sig = self._signature(req)
+        entry = self.bound_cache.get(sig)
+        changes = self.state.changes
+        if entry is None:
+            values = {n.spec.id: self._node_bound(req, n) for n in self.candidate_nodes(req)}
+            self.bound_cache[sig] = entry = (values, [len(changes)])
+            return values
+        values, pos = entry
+        if pos[0] < len(changes):
+            seen = set()
+            for n in changes[pos[0]:]:
+                nid = n.spec.id
+                if nid in values and nid not in seen:
+                    seen.add(nid)
+                    values[nid] = self._node_bound(req, n)
+            pos[0] = len(changes)
+        return values
+
+    def node_bound(self, req: Request, n: _Node) -> int:
+        """An upper bound on the units of ``req`` node ``n`` could still take (ignores tenants)."""
+        if self.state.ignore_host:
+            return self._node_bound(req, n)
+        return self.bounds(req).get(n.spec.id, 0)
+
+    def _mig_sizes(self, req: Request, model: GpuModel) -> list[int]:
+        key = (self._signature(req), model.name)
+        if key not in self.sizes_cache:
+            self.sizes_cache[key] = [p.size for p in self.inst.profile_choices(req, model)]
+        return self.sizes_cache[key]
+
+    def _node_bound(self, req: Request, n: _Node) -> int:
+        cap = 0
+        if req.kind == "gpu":
+            cap = sum(1 for g in n.gpus if g.units == 0 and g.mode in (None, "full"))
+        elif req.kind == "share":
+            need = req.gpu_milli or 1
+            cap = sum((MILLI_PER_GPU - g.milli) // need for g in n.gpus if not g.whole and g.mode in (None, "shared"))
+        else:
+            for g in n.gpus:
+                if g.mode in (None, "mig") and g.model is not None and g.model.has_mig:
+                    sizes = self._mig_sizes(req, g.model)
+                    if sizes:
+                        cap += (geometry(g.model).positions - bin(g.occ).count("1")) // min(sizes)
+        if not self.state.ignore_host:
+            if req.cpu_milli and n.cpu is not None:
+                cap = min(cap, n.cpu // req.cpu_milli)
+            if req.memory_mib and n.mem is not None:
+                cap = min(cap, n.mem // req.memory_mib)
+        return max(cap, 0)
 
     # ---- a whole request inside a set of nodes
 
@@ -245,7 +330,8 @@ class _Placer:
         quota = st.quota.get(req.tenant)
         # Nodes already holding work first (pack), then by how little capacity they have left.
         # GPUs whose mode is set come first; 'any' GPUs are converted only when those run out.
-        order = sorted(nodes, key=lambda n: -n.units)
+        bounds = self.bounds(req)
+        order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0), key=lambda n: -n.units)
         for fresh_any, n in [(False, n) for n in order] + [(True, n) for n in order]:
             if len(units) >= req.count:
                 break
@@ -269,23 +355,49 @@ class _Placer:
         return units
 
     def candidate_nodes(self, req: Request) -> list[_Node]:
-        allowed = self.allowed(req)
-        return [n for n in self.state.nodes if n.gpus and (allowed is None or n.canonical_model in allowed)]
+        key = req.gpu_models
+        if key not in self.nodes_cache:
+            allowed = self.allowed(req)
+            self.nodes_cache[key] = [n for n in self.state.nodes
+                                     if n.gpus and (allowed is None or n.canonical_model in allowed)]
+        return self.nodes_cache[key]
 
     def place(self, req: Request) -> tuple[list[Unit] | None, str]:
-        """Places ``req`` or returns (None, reason)."""
+        """Places ``req`` or returns (None, reason).
+
+        The state only fills up, so a request shaped like one that already failed (same units,
+        tenant, locality and spread, at least as many units needed) fails too: it gets the same
+        reason without being tried again.
+        """
+        key = (self._signature(req), req.tenant, req.locality, req.spread)
+        memo = self.failed.get(key)
+        if memo is not None and req.need_count >= memo[0]:
+            return None, memo[1]
+        units, reason = self._place(req)
+        if units is None and (memo is None or req.need_count < memo[0]):
+            self.failed[key] = (req.need_count, reason)
+        return units, reason
+
+    def _place(self, req: Request) -> tuple[list[Unit] | None, str]:
         st = self.state
         nodes = self.candidate_nodes(req)
         if not nodes:
             return None, "model: no node has a GPU model this request allows"
         quota = st.quota.get(req.tenant)
+        bounds = self.bounds(req)
         if req.locality is not None and req.locality.required:
             groups: dict[str, list[_Node]] = defaultdict(list)
             for n in nodes:
                 groups[self.inst.domain(n.spec, req.locality.level)].append(n)
+            dom_bound = {d: sum(bounds[m.spec.id] for m in ms) for d, ms in groups.items()}
             best: tuple[tuple, str] | None = None
             most = 0
-            for dom, members in groups.items():
+            # Tightest domains first; a domain that takes every unit ends the search.
+            for dom in sorted(groups, key=lambda d: (dom_bound[d], d)):
+                if dom_bound[dom] < req.need_count:
+                    most = max(most, dom_bound[dom]) if best is None else most
+                    continue
+                members = groups[dom]
                 mark = st.mark()
                 got = self.place_in(req, members)
                 k = len(got)
@@ -296,12 +408,17 @@ class _Placer:
                     if best is None or key < best[0]:
                         best = (key, dom)
                 st.undo(mark)
+                if k == req.count:
+                    break
             if best is None:
                 return None, self._reason(req, most, f"locality: no {req.locality.level} has room for "
                                           f"{req.need_count} {self._what(req)} (at most {most} fit in one)")
             return self.place_in(req, groups[best[1]]), ""
+        total = sum(bounds.values())
+        if total < req.need_count:
+            return None, self._reason(req, total, "", bound_only=True)
         mark = st.mark()
-        got = self.place_in(req, nodes)
+        got = self.place_in(req, [n for n in nodes if bounds[n.spec.id] > 0])
         if len(got) >= req.need_count:
             return got, ""
         st.undo(mark)
@@ -314,8 +431,12 @@ class _Placer:
             return "whole GPUs"
         return f"{req.gpu_milli}-milli shares"
 
-    def _reason(self, req: Request, got: int, default: str) -> str:
-        """The binding reason, most specific first: quota, isolation, then capacity."""
+    def _reason(self, req: Request, got: int, default: str, bound_only: bool = False) -> str:
+        """The binding reason, most specific first: quota, isolation, host resources, capacity.
+
+        With ``bound_only``, capacity alone (ignoring tenants) already rules the request out, so
+        the relaxations are not tried.
+        """
         st = self.state
         quota = st.quota.get(req.tenant)
         unit = self._unit_size_hint(req)
@@ -325,6 +446,17 @@ class _Placer:
                     f"{unit * req.need_count:.3g}")
         if default:
             return default
+        if bound_only:
+            st.ignore_host = True
+            try:
+                loose = sum(self.node_bound(req, n) for n in self.candidate_nodes(req))
+            finally:
+                st.ignore_host = False
+            if loose >= req.need_count:
+                return (f"host resources: at most {got} of {req.need_count} {self._what(req)} fit with "
+                        f"{req.cpu_milli} milli-CPU and {req.memory_mib} MiB each")
+            return (f"capacity: at most {got} of {req.need_count} {self._what(req)} fit in the allowed models "
+                    f"(free capacity of this kind)")
         for flag, word in (("ignore_isolation", "isolation"), ("ignore_host", "host resources")):
             setattr(st, flag, True)
             mark = st.mark()
