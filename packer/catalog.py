@@ -51,7 +51,7 @@ class ProfileSpec(_Frozen):
     notes: str | list[str] | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "ProfileSpec":
+    def _check(self) -> ProfileSpec:
         if any(s < 0 for s in self.starts):
             raise ValueError("starts must be >= 0")
         if len(set(self.starts)) != len(self.starts):
@@ -77,7 +77,7 @@ class GpuModelSpec(_Frozen):
     profiles: tuple[ProfileSpec, ...] = ()
 
     @model_validator(mode="after")
-    def _check(self) -> "GpuModelSpec":
+    def _check(self) -> GpuModelSpec:
         if not self.profiles:
             return self
         if self.compute_slices is None or self.memory_positions is None:
@@ -103,7 +103,7 @@ class Profile:
 
     __slots__ = ("spec", "model", "index")
 
-    def __init__(self, spec: ProfileSpec, model: "GpuModel", index: int) -> None:
+    def __init__(self, spec: ProfileSpec, model: GpuModel, index: int) -> None:
         self.spec = spec
         self.model = model
         self.index = index
@@ -224,11 +224,11 @@ class Catalog:
             self._alias[_norm(m.name)] = m.name
 
     @classmethod
-    def builtin(cls) -> "Catalog":
+    def builtin(cls) -> Catalog:
         """The catalog that ships with packer."""
         return _builtin()
 
-    def merged(self, specs: Iterable[GpuModelSpec]) -> "Catalog":
+    def merged(self, specs: Iterable[GpuModelSpec]) -> Catalog:
         """A catalog where ``specs`` replace models of the same name (or alias) and add new ones."""
         specs = list(specs)
         if not specs:

@@ -29,6 +29,6 @@ class InputError(PackerError):
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
 
-    def with_file(self, file: str) -> "InputError":
+    def with_file(self, file: str) -> InputError:
         """Returns the same error, now naming ``file``."""
         return InputError(self.message, file=file, field=self.field)

@@ -207,7 +207,6 @@ def _tiny(seed: int) -> Instance:
 
 def _small(seed: int, demand: float) -> Instance:
     b = _Builder(f"small-{seed}", seed, ["node", "rack"])
-    rng = b.rng
     modes_cycle = ["full", "full", "mig", "mig", "shared", "full", "mig", "any"]
     for i in range(8):
         b.add_node(f"n{i}", "H100-80GB", 8, [modes_cycle[i]] * 8, {"rack": f"r{i // 4}"}, 224000, 2 * 1024 * 1024)

@@ -54,7 +54,7 @@ class Topology(_Frozen):
     links: tuple[Link, ...] | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Topology":
+    def _check(self) -> Topology:
         if len(set(self.levels)) != len(self.levels):
             raise ValueError("levels must not repeat")
         for lv in self.levels:
@@ -82,7 +82,7 @@ class Node(_Frozen):
     domains: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check(self) -> "Node":
+    def _check(self) -> Node:
         if self.gpu_modes is not None and len(self.gpu_modes) != self.num_gpus:
             raise ValueError(f"gpu_modes has {len(self.gpu_modes)} entries for {self.num_gpus} GPUs")
         if self.num_gpus > 0 and not self.gpu_model:
@@ -160,7 +160,7 @@ class Request(_Frozen):
     migration_cost: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "Request":
+    def _check(self) -> Request:
         if self.kind == "mig":
             if (self.profile is None) == (self.slices is None):
                 raise ValueError("a mig request needs exactly one of profile or slices")
@@ -296,7 +296,7 @@ class Instance(_Frozen):
         assert p is not None
         return p.gpu_equivalents
 
-    def replace(self, **changes: object) -> "Instance":
+    def replace(self, **changes: object) -> Instance:
         """A copy with some fields replaced (validated again)."""
         data = self.model_dump(mode="json", exclude_none=False)
         data.update({k: _dump(v) for k, v in changes.items()})

@@ -27,7 +27,7 @@ class _Gpu:
     __slots__ = ("node", "index", "model", "configured", "mode", "occ", "counts", "milli", "whole",
                  "tenants", "units")
 
-    def __init__(self, node: "_Node", index: int, model: GpuModel | None, configured: str) -> None:
+    def __init__(self, node: _Node, index: int, model: GpuModel | None, configured: str) -> None:
         self.node = node
         self.index = index
         self.model = model
@@ -383,7 +383,6 @@ class _Placer:
         nodes = self.candidate_nodes(req)
         if not nodes:
             return None, "model: no node has a GPU model this request allows"
-        quota = st.quota.get(req.tenant)
         bounds = self.bounds(req)
         if req.locality is not None and req.locality.required:
             groups: dict[str, list[_Node]] = defaultdict(list)
@@ -501,7 +500,7 @@ def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
     return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -est_size(r), inst.request_index[r.id]))
 
 
-def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> "Plan":  # noqa: F821
+def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> Plan:  # noqa: F821
     """Greedy plan for ``inst``. Deterministic: ``seed`` and ``time_limit`` do not change it."""
     unknown = [k for k, v in options.items() if v is not None and k not in ("workers",)]
     if unknown:
