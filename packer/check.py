@@ -183,7 +183,7 @@ def check(inst: Instance, plan: Plan) -> Report:
         r = requests[rid]
         objective += r.priority * size_of.get(rid, 0.0)
         if r.locality is not None and not r.locality.required and units:
-            doms = {inst.domain(nodes[u.node], r.locality.level) for u in units if u.node in nodes}
+            doms = {_dom(inst, u, r.locality.level) for u in units if u.node in nodes}
             objective -= inst.objective.locality_weight * max(0, len(doms) - 1)
     for rid in moved:
         r = requests[rid]
@@ -315,17 +315,29 @@ def _check_nodes(inst, rep, on_node) -> None:  # type: ignore[no-untyped-def]
             rep.add("host_memory", f"node {nid}: units need {mem} MiB, node has {node.memory_mib}")
 
 
+def _dom(inst: Instance, u: Unit, level: str) -> str:
+    """The domain of one unit at ``level``: its GPU at level gpu, else its node's domain."""
+    if level == "gpu":
+        return f"{u.node}/{u.gpu}"
+    node = inst.node(u.node)
+    if level == "node":
+        return node.id
+    if level == "cluster":
+        return "cluster"
+    return node.domains.get(level, node.id)
+
+
 def _check_topology(inst, rep, placed) -> None:  # type: ignore[no-untyped-def]
     """Required locality and spread."""
     for rid, units in placed.items():
         r = inst.request(rid)
         known = [u for u in units if u.node in inst.node_index]
         if r.locality is not None and r.locality.required:
-            doms = {inst.domain(inst.node(u.node), r.locality.level) for u in known}
+            doms = {_dom(inst, u, r.locality.level) for u in known}
             if len(doms) > 1:
                 rep.add("locality", f"{rid!r} must stay in one {r.locality.level} but uses {sorted(doms)}")
         if r.spread is not None:
-            per = Counter(inst.domain(inst.node(u.node), r.spread.level) for u in known)
+            per = Counter(_dom(inst, u, r.spread.level) for u in known)
             for dom, c in sorted(per.items()):
                 if c > r.spread.max_per_domain:
                     rep.add("spread", f"{rid!r} has {c} units in {r.spread.level} {dom}; at most {r.spread.max_per_domain}")

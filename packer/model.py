@@ -260,12 +260,23 @@ class Instance(_Frozen):
                 yield n, g
 
     def domain(self, node: Node, level: str) -> str:
-        """The id of ``node``'s domain at ``level`` (a node without an entry is its own domain)."""
+        """The id of ``node``'s domain at ``level`` (a node without an entry is its own domain).
+
+        Level ``gpu`` has one domain per GPU, which a node cannot name: use :meth:`unit_domain`.
+        """
+        if level == "gpu":
+            raise ValueError("level 'gpu' needs a GPU, not a node: use unit_domain()")
         if level == "cluster":
             return "cluster"
         if level == "node":
             return node.id
         return node.domains.get(level, f"{node.id}")
+
+    def unit_domain(self, unit: "Unit", level: str) -> str:
+        """The id of the domain at ``level`` that holds ``unit`` (``node/gpu`` at level ``gpu``)."""
+        if level == "gpu":
+            return f"{unit.node}/{unit.gpu}"
+        return self.domain(self.node(unit.node), level)
 
     def allowed_models(self, req: Request) -> set[str] | None:
         """Canonical names of the models ``req`` may use, or None for any."""

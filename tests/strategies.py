@@ -65,7 +65,7 @@ def instance_dicts(draw: st.DrawFn, max_nodes: int = 3, max_gpus: int = 4, max_r
         if draw(st.booleans()) and req["count"] > 1:
             req["min_count"] = draw(st.integers(1, req["count"]))
         if draw(st.integers(0, 3)) == 0:
-            req["locality"] = {"level": draw(st.sampled_from(["node", "rack"])), "required": draw(st.booleans())}
+            req["locality"] = {"level": draw(st.sampled_from(["gpu", "node", "rack"])), "required": draw(st.booleans())}
         if draw(st.integers(0, 3)) == 0:
             req["spread"] = {"level": draw(st.sampled_from(["gpu", "node"])), "max_per_domain": draw(st.integers(1, 2))}
         if kind != "mig" and draw(st.integers(0, 4)) == 0:

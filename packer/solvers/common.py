@@ -44,7 +44,7 @@ def extra_domains(inst: Instance, req: Request, units: Sequence[Unit]) -> int:
     if req.locality is None or req.locality.required or not units:
         return 0
     level = req.locality.level
-    return len({inst.domain(inst.node(u.node), level) for u in units}) - 1
+    return len({inst.unit_domain(u, level) for u in units}) - 1
 
 
 def objective_value(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> float:

@@ -188,7 +188,8 @@ class _Placer:
 
     # ---- one unit on one node
 
-    def best_on_node(self, req: Request, n: _Node, fresh_any: bool = True) -> tuple[_Gpu, Unit, float, str, tuple] | None:
+    def best_on_node(self, req: Request, n: _Node, fresh_any: bool = True,
+                     skip: set[int] | None = None) -> tuple[_Gpu, Unit, float, str, tuple] | None:
         """The best GPU (and profile/start) for one unit of ``req`` on node ``n``, or None.
 
         With ``fresh_any`` false, 'any' GPUs whose mode is not chosen yet are left alone.
@@ -202,6 +203,8 @@ class _Placer:
             if g.mode is not None and g.mode != want:
                 continue
             if g.mode is None and not fresh_any:
+                continue
+            if skip is not None and g.index in skip:
                 continue
             if g.whole or not st.tenant_ok_gpu(g, req.tenant):
                 continue
@@ -332,17 +335,28 @@ class _Placer:
         # GPUs whose mode is set come first; 'any' GPUs are converted only when those run out.
         bounds = self.bounds(req)
         order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0), key=lambda n: -n.units)
+        # Level 'gpu' is finer than a node: spread counts per GPU, and a required 'gpu' locality
+        # keeps every unit on the GPU of the first one.
+        spread_gpu = spread is not None and spread.level == "gpu"
+        pin_gpu = req.locality is not None and req.locality.required and req.locality.level == "gpu"
         for fresh_any, n in [(False, n) for n in order] + [(True, n) for n in order]:
             if len(units) >= req.count:
                 break
-            if spread is not None:
+            if pin_gpu and units and n.spec.id != units[0].node:
+                continue
+            if spread is not None and not spread_gpu:
                 dom = self.inst.domain(n.spec, spread.level)
                 if per_dom[dom] >= spread.max_per_domain:
                     continue
             while len(units) < req.count:
-                if spread is not None and per_dom[self.inst.domain(n.spec, spread.level)] >= spread.max_per_domain:
+                if spread is not None and not spread_gpu and per_dom[self.inst.domain(n.spec, spread.level)] >= spread.max_per_domain:
                     break
-                cand = self.best_on_node(req, n, fresh_any)
+                skip: set[int] | None = None
+                if spread_gpu or (pin_gpu and units):
+                    skip = {g.index for g in n.gpus
+                            if (spread_gpu and per_dom[f"{n.spec.id}/{g.index}"] >= spread.max_per_domain)  # type: ignore[union-attr]
+                            or (pin_gpu and units and g.index != units[0].gpu)}
+                cand = self.best_on_node(req, n, fresh_any, skip)
                 if cand is None:
                     break
                 g, unit, size, mode, _ = cand
@@ -351,7 +365,7 @@ class _Placer:
                 st.apply(req, g, unit, size, mode)
                 units.append(unit)
                 if spread is not None:
-                    per_dom[self.inst.domain(n.spec, spread.level)] += 1
+                    per_dom[self.inst.unit_domain(unit, spread.level)] += 1
         return units
 
     def candidate_nodes(self, req: Request) -> list[_Node]:
@@ -387,7 +401,8 @@ class _Placer:
         if req.locality is not None and req.locality.required:
             groups: dict[str, list[_Node]] = defaultdict(list)
             for n in nodes:
-                groups[self.inst.domain(n.spec, req.locality.level)].append(n)
+                level = "node" if req.locality.level == "gpu" else req.locality.level
+                groups[self.inst.domain(n.spec, level)].append(n)
             dom_bound = {d: sum(bounds[m.spec.id] for m in ms) for d, ms in groups.items()}
             best: tuple[tuple, str] | None = None
             most = 0
