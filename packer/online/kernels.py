@@ -1,0 +1,1024 @@
+"""Numba kernels of the online placer. Private: arrays and scalars in, arrays and scalars out.
+
+Every candidate is compared by the key (k1, k2, GPU index, profile choice order, start), lower
+first: k1 is the policy's primary score (node-level for the README baselines, GPU-level for
+``packer``), k2 its device choice. Nodes are scanned in the order of the ``nodes`` array; a node is
+skipped by its aggregates (host resources, isolation, free whole GPUs, largest free share, MIG
+profiles that fit somewhere, best MIG score) before any of its GPUs is looked at.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from packer.online._jit import jit, jit_inline
+from packer.online.policies import (
+    BEST_FIT,
+    DOTPRODUCT,
+    FGD,
+    FIRST_FIT,
+    GPUCLUSTERING,
+    GPUPACKING,
+    PACKER,
+    RANDOM,
+)
+from packer.online.state import (
+    ANY,
+    B_MAXCPU,
+    B_MAXFREEFULL,
+    B_MAXMEM,
+    B_MAXMILLI,
+    B_MIGFIT,
+    B_MILLIMASK,
+    B_MINFULLKEY,
+    B_N0,
+    B_N1,
+    BLK,
+    FULL,
+    G_BASE,
+    G_FREE,
+    G_ISON,
+    G_ISOT,
+    G_MODE,
+    G_MODEL,
+    G_NODE,
+    G_OCC,
+    G_UNITS,
+    G_USEDC,
+    K_GPU,
+    K_MIG,
+    K_SHARE,
+    M_COMPUTE,
+    MIG,
+    MILLI_BUCKET,
+    N_CPU,
+    N_FREEFULL,
+    N_GPU0,
+    N_IDLE,
+    N_ISON,
+    N_ISOT,
+    N_MAXMILLI,
+    N_MEM,
+    N_MIGFIT,
+    N_MILLIMASK,
+    N_MODEL,
+    N_NGPU,
+    N_PODS,
+    N_UNITS,
+    NO_TENANT,
+    P_COMPUTE,
+    P_MAXC,
+    P_NSTARTS,
+    P_SIZE,
+    PP_CPUNORM,
+    PP_GPUNORM,
+    PP_WANY,
+    PP_WEMPTY,
+    PP_WNODE,
+    R_CPU,
+    R_GPUMAX,
+    R_KIND,
+    R_MEM,
+    R_MILLI,
+    R_NEED,
+    R_NOANY,
+    R_PODCPU,
+    R_PODGPU,
+    R_POLICY,
+    R_TAG,
+    R_TENANT,
+    R_TISO,
+    SHARED,
+)
+
+BIG = 1e300
+
+
+@jit_inline
+def _node_ok(n64, n, rq, nallow):
+    """Host resources, node isolation and the caller's node filter."""
+    if nallow[n] == 0:
+        return False
+    if n64[n, N_CPU] < rq[R_CPU] or n64[n, N_MEM] < rq[R_MEM]:
+        return False
+    t = rq[R_TENANT]
+    if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
+        return False
+    if rq[R_TISO] == 2 and n64[n, N_UNITS] > 0:
+        if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
+            return False
+    return True
+
+
+@jit_inline
+def _gpu_ok(g32, g, rq, greq):
+    """GPU isolation and the request's cap of units per GPU."""
+    if greq[g] >= rq[R_GPUMAX]:
+        return False
+    t = rq[R_TENANT]
+    if g32[g, G_ISON] > 0 and g32[g, G_ISOT] != t:
+        return False
+    if rq[R_TISO] >= 1 and g32[g, G_UNITS] > 0:
+        if not (g32[g, G_ISOT] == t and g32[g, G_ISON] == g32[g, G_UNITS]):
+            return False
+    return True
+
+
+@jit_inline
+def _node_may_fit(n64, n, rq, rprof, modelok):
+    """The node's aggregates allow one more unit of the request."""
+    m = n64[n, N_MODEL]
+    if n64[n, N_NGPU] == 0:
+        return False
+    kind = rq[R_KIND]
+    if kind == K_MIG:
+        fit = n64[n, N_MIGFIT]
+        for k in range(rprof.shape[1]):
+            p = rprof[m, k]
+            if p < 0:
+                break
+            if (fit >> p) & 1:
+                return True
+        return False
+    if modelok[m] == 0:
+        return False
+    if kind == K_GPU:
+        return n64[n, N_FREEFULL] > 0
+    return n64[n, N_MAXMILLI] >= rq[R_MILLI]
+
+
+@jit
+def _sigmoid_score(delta):
+    """FGD's ⌊100·σ(Δ/1000)⌋."""
+    return math.floor(100.0 / (1.0 + math.exp(-delta / 1000.0)))
+
+
+@jit
+def _node_frag(g32, n64, tws, n, dmilli, dcpu):
+    """FGD node fragmentation (README §5.7) of n's non-MIG GPUs, with free milli lowered by dmilli[local]."""
+    g0 = n64[n, N_GPU0]
+    ng = n64[n, N_NGPU]
+    cpu = n64[n, N_CPU] - dcpu
+    total = 0.0
+    gsum = 0.0
+    for k in range(ng):
+        g = g0 + k
+        if g32[g, G_MODE] != MIG:
+            gsum += g32[g, G_FREE] - dmilli[k]
+    for i in range(tws.shape[0]):
+        mcpu = tws[i, 0]
+        mmilli = tws[i, 1]
+        mnum = tws[i, 2]
+        pr = tws[i, 3]
+        if pr == 0.0:
+            continue
+        if mmilli <= 0.0:
+            total += pr * gsum
+            continue
+        cnt = 0
+        unusable = 0.0
+        for k in range(ng):
+            g = g0 + k
+            mode = g32[g, G_MODE]
+            if mode == MIG:
+                continue
+            free = g32[g, G_FREE] - dmilli[k]
+            ok = free >= mmilli and (mmilli >= 1000.0 or mode != FULL)
+            if ok:
+                cnt += 1
+            else:
+                unusable += free
+        if cnt < mnum or cpu < mcpu:
+            total += pr * gsum
+        else:
+            total += pr * unusable
+    return total
+
+
+@jit_inline
+def _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m):
+    """(profile choice index, profile, start) of the first fitting choice on GPU g; (-1,-1,-1) when none."""
+    mode = g32[g, G_MODE]
+    kind = rq[R_KIND]
+    if mode == ANY and rq[R_NOANY] != 0:
+        return -1, -1, -1
+    if kind == K_MIG:
+        if mode != MIG and mode != ANY:
+            return -1, -1, -1
+        occ = g32[g, G_OCC]
+        for k in range(rprof.shape[1]):
+            p = rprof[m, k]
+            if p < 0:
+                break
+            s = gstart[m, p, occ]
+            if s >= 0 and gpc[g, p] < mp[m, p, P_MAXC]:
+                return k, p, s
+        return -1, -1, -1
+    if kind == K_GPU:
+        if (mode == FULL or mode == ANY) and g32[g, G_UNITS] == 0:
+            return 0, -1, -1
+        return -1, -1, -1
+    if (mode == SHARED or mode == ANY) and g32[g, G_FREE] >= rq[R_MILLI]:
+        return 0, -1, -1
+    return -1, -1, -1
+
+
+@jit_inline
+def _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, p, s, scratch):
+    """(d1, d2) device-level keys of placing one unit at (g, p, s) under the request's policy."""
+    pol = rq[R_POLICY]
+    kind = rq[R_KIND]
+    mode = g32[g, G_MODE]
+    occ = g32[g, G_OCC]
+    anyf = 1.0 if mode == ANY else 0.0
+    if pol == FIRST_FIT:
+        return 0.0, 0.0
+    if pol == PACKER:
+        # node-isolated tenants like 'any' GPUs (their node then takes every kind they ask for)
+        wany = pp[PP_WANY] * anyf if rq[R_TISO] != 2 else 0.0
+        if kind == K_MIG:
+            e = pp[PP_WEMPTY] if occ == 0 else 0.0
+            return float(gscore[m, p, occ]) + e + wany, 0.0
+        if kind == K_GPU:
+            return wany, 0.0
+        return float(g32[g, G_FREE] - rq[R_MILLI]) + wany, 0.0
+    if pol == FGD:
+        if kind == K_MIG:
+            after = occ | (((1 << mp[m, p, P_SIZE]) - 1) << s)
+            return 0.0, frag[m, after] - frag[m, occ] + anyf
+        if kind == K_GPU or rq[R_MILLI] >= 1000:
+            return 0.0, anyf
+        n = g32[g, G_NODE]
+        g0 = n64[n, N_GPU0]
+        for k in range(n64[n, N_NGPU]):
+            scratch[k] = 0
+        before = _node_frag(g32, n64, tws, n, scratch, 0)
+        scratch[g - g0] = rq[R_MILLI]
+        after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU])
+        scratch[g - g0] = 0
+        return 0.0, after - before + anyf
+    # README "best" device choice (and Random's devices are handled elsewhere)
+    if kind == K_MIG:
+        return 0.0, float(gscore[m, p, occ]) + anyf
+    if kind == K_GPU or rq[R_MILLI] >= 1000:
+        return 0.0, anyf
+    return 0.0, float(g32[g, G_FREE]) + anyf
+
+
+@jit_inline
+def _free_cpu(n64, n, pp):
+    c = n64[n, N_CPU]
+    cap = pp[PP_CPUNORM]
+    return cap if c > cap else float(c)
+
+
+@jit
+def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
+    """The node-level part of k1 (lower is better) for policy rq[R_POLICY]; bestg is the node's chosen GPU."""
+    pol = rq[R_POLICY]
+    if pol == FIRST_FIT:
+        return 0.0
+    kind = rq[R_KIND]
+    cn = pp[PP_CPUNORM]
+    gn = pp[PP_GPUNORM]
+    podcpu = float(rq[R_PODCPU])
+    podgpu = float(rq[R_PODGPU])
+    idle = float(n64[n, N_IDLE])
+    if pol == PACKER:
+        k = 0.0
+        if n64[n, N_UNITS] == 0:
+            k = pp[PP_WNODE]
+            if rq[R_TISO] == 2 and g32[n64[n, N_GPU0], G_BASE] == ANY:
+                k = 0.5 * pp[PP_WNODE]
+        if kind == K_GPU:
+            k += 16.0 * n64[n, N_FREEFULL]
+        return k
+    if pol == BEST_FIT:
+        raw = math.floor(100.0 * (1.0 - (0.5 * (_free_cpu(n64, n, pp) - podcpu) / cn + 0.5 * (idle - podgpu) / gn)))
+        return -float(raw)
+    if pol == DOTPRODUCT:
+        dot = (_free_cpu(n64, n, pp) / cn) * (podcpu / cn) + (idle / gn) * (podgpu / gn)
+        return -float(math.floor(100.0 * (1.0 - dot / 2.0)))
+    if pol == GPUCLUSTERING:
+        base = math.floor(25.0 * (gn - idle) / gn)
+        tag = rq[R_TAG]
+        pods = n64[n, N_PODS]
+        same = ntag[n, tag]
+        if pods == 0:
+            bonus = 25
+        elif same == pods:
+            bonus = 75
+        elif same > 0:
+            bonus = 50
+        else:
+            bonus = 0
+        return -float(base + bonus)
+    if pol == GPUPACKING:
+        g0 = n64[n, N_GPU0]
+        ng = n64[n, N_NGPU]
+        nfree = 0
+        for k in range(ng):
+            if g32[g0 + k, G_FREE] >= 1000:
+                nfree += 1
+        if nfree == ng:
+            return -float(max(33 - nfree, nfree))
+        lfree = g32[bestg, G_FREE]
+        if lfree >= 1000:
+            return -float(max(50 - 1, 33))
+        return -float(max(100 - (math.floor(100.0 * lfree / 1000.0) // 10), 50))
+    if pol == FGD:
+        return -float(_sigmoid_score(-(bestd2 - (1.0 if g32[bestg, G_MODE] == ANY else 0.0))))
+    return 0.0
+
+
+@jit_inline
+def _node_term(g32, n64, pp, n):
+    """Lower bound of packer's node-level term (exact for node-isolated tenants' 'any' nodes)."""
+    if n64[n, N_UNITS] != 0:
+        return 0.0
+    if n64[n, N_NGPU] > 0 and g32[n64[n, N_GPU0], G_BASE] == ANY:
+        return 0.5 * pp[PP_WNODE]
+    return pp[PP_WNODE]
+
+
+@jit_inline
+def _millimask_bound(mask, milli):
+    """Lower bound of (free - milli) over GPUs whose free-milli buckets are in ``mask``; -1 when none fits."""
+    b0 = milli // MILLI_BUCKET
+    rest = mask >> b0
+    if rest == 0:
+        return -1.0
+    b = b0
+    while (rest & 1) == 0:
+        rest >>= 1
+        b += 1
+    lo = b * MILLI_BUCKET - milli
+    return float(lo) if lo > 0 else 0.0
+
+
+@jit
+def _block_may_fit(b64, bbest, rq, rprof, modelok, pol, bk1):
+    """The block's aggregates allow one unit (and, for packer, a key below bk1)."""
+    if b64[B_MAXCPU] < rq[R_CPU] or b64[B_MAXMEM] < rq[R_MEM]:
+        return False
+    kind = rq[R_KIND]
+    if kind == K_MIG:
+        fit = b64[B_MIGFIT]
+        lb = BIG
+        ok = False
+        for mi in range(rprof.shape[0]):
+            for k in range(rprof.shape[1]):
+                p = rprof[mi, k]
+                if p < 0:
+                    break
+                if (fit >> p) & 1:
+                    ok = True
+                    if bbest[p] < lb:
+                        lb = bbest[p]
+        if not ok:
+            return False
+        if pol == PACKER and lb >= bk1 and rq[R_TISO] != 2:
+            return False
+        return True
+    if kind == K_GPU:
+        if b64[B_MAXFREEFULL] <= 0:
+            return False
+        if pol == PACKER and float(b64[B_MINFULLKEY]) >= bk1:
+            return False
+        return True
+    if b64[B_MAXMILLI] < rq[R_MILLI]:
+        return False
+    if pol == PACKER:
+        lb = _millimask_bound(b64[B_MILLIMASK], rq[R_MILLI])
+        if lb < 0.0 or lb >= bk1:
+            return False
+    return True
+
+
+@jit
+def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
+               nallow, greq, n, best, bi, scratch):
+    """Looks at node n; updates best = (k1, k2) and bi = (g, p, s) when it holds a better unit."""
+    pol = rq[R_POLICY]
+    kind = rq[R_KIND]
+    m = n64[n, N_MODEL]
+    nodepart_known = pol == PACKER or pol == FIRST_FIT
+    nodepart = 0.0
+    if nodepart_known:
+        nodepart = _node_key(g32, n64, ntag, pp, rq, n, -1, 0.0)
+    g0 = n64[n, N_GPU0]
+    nd1 = BIG
+    nd2 = BIG
+    ng_ = -1
+    np_ = -1
+    ns_ = -1
+    t = rq[R_TENANT]
+    tiso = rq[R_TISO]
+    gmax = rq[R_GPUMAX]
+    noany = rq[R_NOANY] != 0
+    milli = rq[R_MILLI]
+    fast = pol == PACKER or pol == FIRST_FIT
+    wany = pp[PP_WANY] if (pol == PACKER and tiso != 2) else 0.0
+    wempty = pp[PP_WEMPTY] if pol == PACKER else 0.0
+    for k in range(n64[n, N_NGPU]):
+        g = g0 + k
+        # GPU isolation and the request's cap of units per GPU (written out: see _pick_unit)
+        if greq[g] >= gmax:
+            continue
+        if g32[g, G_ISON] > 0 and g32[g, G_ISOT] != t:
+            continue
+        units = g32[g, G_UNITS]
+        if tiso >= 1 and units > 0:
+            if not (g32[g, G_ISOT] == t and g32[g, G_ISON] == units):
+                continue
+        mode = g32[g, G_MODE]
+        if mode == ANY and noany:
+            continue
+        anyf = 1.0 if mode == ANY else 0.0
+        if kind == K_MIG:
+            if mode != MIG and mode != ANY:
+                continue
+            occ = g32[g, G_OCC]
+            for c in range(rprof.shape[1]):
+                p = rprof[m, c]
+                if p < 0:
+                    break
+                s = gstart[m, p, occ]
+                if s < 0 or gpc[g, p] >= mp[m, p, P_MAXC]:
+                    continue
+                if fast:
+                    d1 = 0.0
+                    if pol == PACKER:
+                        d1 = float(gscore[m, p, occ]) + (wempty if occ == 0 else 0.0) + wany * anyf
+                    d2 = 0.0
+                else:
+                    d1, d2 = _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, p, s, scratch)
+                if d1 < nd1 or (d1 == nd1 and d2 < nd2):
+                    nd1, nd2, ng_, np_, ns_ = d1, d2, g, p, s
+        else:
+            if kind == K_GPU:
+                if not ((mode == FULL or mode == ANY) and units == 0):
+                    continue
+            elif not ((mode == SHARED or mode == ANY) and g32[g, G_FREE] >= milli):
+                continue
+            if fast:
+                d1 = 0.0
+                if pol == PACKER:
+                    d1 = wany * anyf
+                    if kind == K_SHARE:
+                        d1 += float(g32[g, G_FREE] - milli)
+                d2 = 0.0
+            else:
+                d1, d2 = _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, -1, -1, scratch)
+            if d1 < nd1 or (d1 == nd1 and d2 < nd2):
+                nd1, nd2, ng_, np_, ns_ = d1, d2, g, -1, -1
+        if pol == FIRST_FIT and ng_ >= 0:
+            break
+    if ng_ < 0:
+        return
+    if not nodepart_known:
+        nodepart = _node_key(g32, n64, ntag, pp, rq, n, ng_, nd2)
+    k1 = nodepart + nd1
+    if k1 < best[0] or (k1 == best[0] and nd2 < best[1]):
+        best[0] = k1
+        best[1] = nd2
+        bi[0] = ng_
+        bi[1] = np_
+        bi[2] = ns_
+
+
+@jit
+def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
+               nallow, greq, nodes, u1, u2, out):
+    """Best (GPU, profile, start) for one unit; returns False when nothing fits. Writes out[0:3].
+
+    When ``nodes`` is every node (in order), whole blocks of nodes are skipped by their aggregates.
+    The per-node test from the node's aggregates is written out here, without calls: a call that
+    passes arrays costs reference counting, about 80 ns per node.
+    """
+    pol = rq[R_POLICY]
+    if pol == RANDOM:
+        return _pick_random(g32, gpc, n64, mp, gstart, rq, rprof, modelok, nallow, greq, nodes, u1, u2, out)
+    scratch = np.zeros(64, dtype=np.int64)
+    best = np.empty(2, dtype=np.float64)
+    best[0] = BIG
+    best[1] = BIG
+    bi = np.full(3, -1, dtype=np.int64)
+    kind = rq[R_KIND]
+    cpu = rq[R_CPU]
+    mem = rq[R_MEM]
+    t = rq[R_TENANT]
+    tiso = rq[R_TISO]
+    milli = rq[R_MILLI]
+    wnode = pp[PP_WNODE]
+    nchoice = rprof.shape[1]
+    use_blocks = nodes.shape[0] == n64.shape[0]
+    nb = b64.shape[0] if use_blocks else 1
+    for b in range(nb):
+        if use_blocks:
+            if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, pol, best[0]):
+                continue
+            lo = b64[b, B_N0]
+            hi = b64[b, B_N1]
+        else:
+            lo = 0
+            hi = nodes.shape[0]
+        for i in range(lo, hi):
+            n = i if use_blocks else nodes[i]
+            if nallow[n] == 0 or n64[n, N_CPU] < cpu or n64[n, N_MEM] < mem or n64[n, N_NGPU] == 0:
+                continue
+            if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
+                continue
+            if tiso == 2 and n64[n, N_UNITS] > 0:
+                if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
+                    continue
+            m = n64[n, N_MODEL]
+            lbm = BIG
+            if kind == K_MIG:
+                fit = n64[n, N_MIGFIT]
+                ok = False
+                for k in range(nchoice):
+                    p = rprof[m, k]
+                    if p < 0:
+                        break
+                    if (fit >> p) & 1:
+                        ok = True
+                        if nbest[n, p] < lbm:
+                            lbm = nbest[n, p]
+                if not ok:
+                    continue
+            elif modelok[m] == 0:
+                continue
+            elif kind == K_GPU:
+                if n64[n, N_FREEFULL] <= 0:
+                    continue
+            elif n64[n, N_MAXMILLI] < milli:
+                continue
+            if pol == PACKER:
+                term = 0.0
+                if n64[n, N_UNITS] == 0:
+                    term = wnode
+                    if tiso == 2 and g32[n64[n, N_GPU0], G_BASE] == ANY:
+                        term = 0.5 * wnode
+                if kind == K_MIG:
+                    if tiso != 2 and term + lbm >= best[0]:
+                        continue
+                elif kind == K_SHARE:
+                    lbs = _millimask_bound(n64[n, N_MILLIMASK], milli)
+                    if lbs < 0.0 or term + lbs >= best[0]:
+                        continue
+                elif term + 16.0 * n64[n, N_FREEFULL] >= best[0]:
+                    continue
+            _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
+                       nallow, greq, n, best, bi, scratch)
+            if pol == FIRST_FIT and bi[0] >= 0:
+                break
+        if pol == FIRST_FIT and bi[0] >= 0:
+            break
+    if bi[0] < 0:
+        return False
+    out[0] = bi[0]
+    out[1] = bi[1]
+    out[2] = bi[2]
+    return True
+
+
+@jit
+def _pick_random(g32, gpc, n64, mp, gstart, rq, rprof, modelok, nallow, greq, nodes, u1, u2, out):
+    """README Random: a uniform feasible node (u1), then a uniform fitting device (u2) for fractional units."""
+    kind = rq[R_KIND]
+    cnt = 0
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        if _node_ok(n64, n, rq, nallow) and _node_may_fit(n64, n, rq, rprof, modelok):
+            if _count_fit_devices(g32, gpc, n64, mp, gstart, rq, rprof, greq, n) > 0:
+                cnt += 1
+    if cnt == 0:
+        return False
+    pick = int(math.floor(u1 * cnt))
+    if pick >= cnt:
+        pick = cnt - 1
+    chosen = -1
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        if _node_ok(n64, n, rq, nallow) and _node_may_fit(n64, n, rq, rprof, modelok):
+            if _count_fit_devices(g32, gpc, n64, mp, gstart, rq, rprof, greq, n) > 0:
+                if pick == 0:
+                    chosen = n
+                    break
+                pick -= 1
+    nf = _count_fit_devices(g32, gpc, n64, mp, gstart, rq, rprof, greq, chosen)
+    fractional = kind == K_MIG or (kind == K_SHARE and rq[R_MILLI] < 1000)
+    j = int(math.floor(u2 * nf)) if fractional else 0
+    if j >= nf:
+        j = nf - 1
+    m = n64[chosen, N_MODEL]
+    g0 = n64[chosen, N_GPU0]
+    for k in range(n64[chosen, N_NGPU]):
+        g = g0 + k
+        if not _gpu_ok(g32, g, rq, greq):
+            continue
+        c, p, s = _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m)
+        if c < 0:
+            continue
+        if j == 0:
+            out[0] = g
+            out[1] = p
+            out[2] = s
+            return True
+        j -= 1
+    return False
+
+
+@jit
+def _count_fit_devices(g32, gpc, n64, mp, gstart, rq, rprof, greq, n):
+    m = n64[n, N_MODEL]
+    g0 = n64[n, N_GPU0]
+    cnt = 0
+    for k in range(n64[n, N_NGPU]):
+        g = g0 + k
+        if not _gpu_ok(g32, g, rq, greq):
+            continue
+        c, p, s = _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m)
+        if c >= 0:
+            cnt += 1
+    return cnt
+
+
+@jit
+def _node_caps(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes, limit, caps):
+    """caps[i] = units of the request that node nodes[i] can take now (at most ``limit``)."""
+    for i in range(nodes.shape[0]):
+        caps[i] = _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes[i], limit)
+
+
+@jit
+def _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, n, limit):
+    """How many units of the request node n can take now (at most ``limit``): greedy, slot exact."""
+    if not _node_ok(n64, n, rq, nallow):
+        return 0
+    if n64[n, N_NGPU] == 0:
+        return 0
+    m = n64[n, N_MODEL]
+    kind = rq[R_KIND]
+    if kind != K_MIG and modelok[m] == 0:
+        return 0
+    cap = limit
+    if rq[R_CPU] > 0:
+        cap = min(cap, n64[n, N_CPU] // rq[R_CPU])
+    if rq[R_MEM] > 0:
+        cap = min(cap, n64[n, N_MEM] // rq[R_MEM])
+    if cap <= 0:
+        return 0
+    g0 = n64[n, N_GPU0]
+    total = 0
+    for k in range(n64[n, N_NGPU]):
+        g = g0 + k
+        if not _gpu_ok(g32, g, rq, greq):
+            continue
+        if kind != K_MIG:
+            c, p, s = _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m)
+            if c >= 0:
+                total += 1
+        else:
+            mode = g32[g, G_MODE]
+            if mode != MIG and mode != ANY:
+                continue
+            if mode == ANY and rq[R_NOANY] != 0:
+                continue
+            room = rq[R_GPUMAX] - greq[g]
+            best = 0
+            for c in range(rprof.shape[1]):
+                p = rprof[m, c]
+                if p < 0:
+                    break
+                occ = g32[g, G_OCC]
+                left = min(mp[m, p, P_MAXC] - gpc[g, p], room)
+                cntp = 0
+                size = mp[m, p, P_SIZE]
+                for j in range(mp[m, p, P_NSTARTS]):
+                    if cntp >= left:
+                        break
+                    pm = ((1 << size) - 1) << ms[m, p, j]
+                    if occ & pm == 0:
+                        occ |= pm
+                        cntp += 1
+                if cntp > best:
+                    best = cntp
+            total += best
+        if total >= cap:
+            break
+    return min(total, cap)
+
+
+@jit
+def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, modelok, nallow, greq, nodes,
+               count, u1):
+    """The node for a gang of ``count`` units that must share one node (policy's node score); -1 if none."""
+    pol = rq[R_POLICY]
+    need = rq[R_NEED]
+    kind = rq[R_KIND]
+    scratch = np.zeros(64, dtype=np.int64)
+    lvals = np.zeros(64, dtype=np.int64)
+    nfeas = 0
+    if pol == RANDOM:
+        for i in range(nodes.shape[0]):
+            if _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes[i], count) >= need:
+                nfeas += 1
+        if nfeas == 0:
+            return -1
+        pick = min(int(math.floor(u1 * nfeas)), nfeas - 1)
+        for i in range(nodes.shape[0]):
+            if _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes[i], count) >= need:
+                if pick == 0:
+                    return nodes[i]
+                pick -= 1
+        return -1
+    best = BIG
+    bn = -1
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        cap = _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, n, count)
+        if cap < need:
+            continue
+        take = min(cap, count)
+        if pol == FIRST_FIT:
+            return n
+        g0 = n64[n, N_GPU0]
+        ng = n64[n, N_NGPU]
+        if pol == PACKER:
+            key = float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
+        elif pol == GPUPACKING:
+            nfl = 0
+            for k in range(ng):
+                if g32[g0 + k, G_FREE] >= 1000:
+                    nfl += 1
+            if nfl == ng:
+                key = -float(max(33 - nfl, nfl))
+            else:
+                # walk fitting devices by ascending idle, take the first ``take``
+                nl = 0
+                for k in range(ng):
+                    g = g0 + k
+                    if _gpu_ok(g32, g, rq, greq):
+                        c, p, s = _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, n64[n, N_MODEL])
+                        if c >= 0:
+                            lvals[nl] = g32[g, G_FREE]
+                            nl += 1
+                srt = np.sort(lvals[:nl])
+                fullt = 0
+                tot = 0
+                for j in range(min(take, nl)):
+                    if srt[j] >= 1000:
+                        fullt += 1
+                    tot += math.floor(100.0 * srt[j] / 1000.0)
+                if fullt > 0:
+                    key = -float(max(50 - fullt, 33))
+                else:
+                    key = -float(max(100 - tot // 10, 50))
+        elif pol == FGD:
+            for k in range(ng):
+                scratch[k] = 0
+            before = _node_frag(g32, n64, tws, n, scratch, 0)
+            left = take
+            whole = kind == K_GPU or rq[R_MILLI] >= 1000
+            if whole:
+                for k in range(ng):
+                    if left == 0:
+                        break
+                    g = g0 + k
+                    if _gpu_ok(g32, g, rq, greq):
+                        c, p, s = _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, n64[n, N_MODEL])
+                        if c >= 0 and g32[g, G_MODE] != MIG:
+                            scratch[k] = 1000 if kind == K_GPU else rq[R_MILLI]
+                            left -= 1
+            else:
+                for _t in range(take):
+                    bk = -1
+                    bl = 1 << 30
+                    for k in range(ng):
+                        g = g0 + k
+                        if scratch[k] != 0 or g32[g, G_MODE] == MIG:
+                            continue
+                        if _gpu_ok(g32, g, rq, greq):
+                            c, p, s = _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, n64[n, N_MODEL])
+                            if c >= 0 and g32[g, G_FREE] < bl:
+                                bl = g32[g, G_FREE]
+                                bk = k
+                    if bk >= 0:
+                        scratch[bk] = rq[R_MILLI]
+            after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU] * take)
+            key = -float(_sigmoid_score(before - after))
+        else:
+            key = _node_key(g32, n64, ntag, pp, rq, n, g0, 0.0)
+        if key < best:
+            best = key
+            bn = n
+    return bn
+
+
+@jit
+def _refresh_node(g32, gpc, n64, nbest, mp, minfo, gstart, gscore, pp, n):
+    """Recomputes node n's aggregates from its GPUs."""
+    g0 = n64[n, N_GPU0]
+    m = n64[n, N_MODEL]
+    nprof = minfo[m, 0]
+    freefull = 0
+    maxmilli = 0
+    migfit = 0
+    idle = 0
+    millimask = 0
+    for p in range(nbest.shape[1]):
+        nbest[n, p] = 1 << 60
+    for k in range(n64[n, N_NGPU]):
+        g = g0 + k
+        mode = g32[g, G_MODE]
+        free = g32[g, G_FREE]
+        idle += free
+        if (mode == FULL or mode == ANY) and g32[g, G_UNITS] == 0:
+            freefull += 1
+        if mode == SHARED or mode == ANY:
+            if free > maxmilli:
+                maxmilli = free
+            millimask |= 1 << (free // MILLI_BUCKET)
+        if mode == MIG or mode == ANY:
+            occ = g32[g, G_OCC]
+            e = int(pp[PP_WEMPTY]) if occ == 0 else 0
+            if mode == ANY:  # packer's penalty for converting an 'any' GPU (not for node-isolated tenants)
+                e += int(pp[PP_WANY])
+            for p in range(nprof):
+                if gstart[m, p, occ] >= 0 and gpc[g, p] < mp[m, p, P_MAXC]:
+                    migfit |= 1 << p
+                    v = gscore[m, p, occ] + e
+                    if v < nbest[n, p]:
+                        nbest[n, p] = v
+    n64[n, N_FREEFULL] = freefull
+    n64[n, N_MAXMILLI] = maxmilli
+    n64[n, N_MIGFIT] = migfit
+    n64[n, N_IDLE] = idle
+    n64[n, N_MILLIMASK] = millimask
+
+
+@jit
+def _refresh_block(g32, n64, nbest, b64, bbest, pp, b):
+    """Recomputes block b's aggregates from its nodes."""
+    migfit = 0
+    maxmilli = 0
+    maxfull = 0
+    maxcpu = 0
+    maxmem = 0
+    millimask = 0
+    minfull = BIG
+    for p in range(bbest.shape[1]):
+        bbest[b, p] = 1 << 60
+    for n in range(b64[b, B_N0], b64[b, B_N1]):
+        migfit |= n64[n, N_MIGFIT]
+        millimask |= n64[n, N_MILLIMASK]
+        if n64[n, N_MAXMILLI] > maxmilli:
+            maxmilli = n64[n, N_MAXMILLI]
+        if n64[n, N_FREEFULL] > maxfull:
+            maxfull = n64[n, N_FREEFULL]
+        if n64[n, N_CPU] > maxcpu:
+            maxcpu = n64[n, N_CPU]
+        if n64[n, N_MEM] > maxmem:
+            maxmem = n64[n, N_MEM]
+        term = _node_term(g32, n64, pp, n)
+        if n64[n, N_FREEFULL] > 0:
+            key = term + 16.0 * n64[n, N_FREEFULL]
+            if key < minfull:
+                minfull = key
+        t = int(term)
+        for p in range(bbest.shape[1]):
+            v = nbest[n, p] + t
+            if v < bbest[b, p]:
+                bbest[b, p] = v
+    b64[b, B_MIGFIT] = migfit
+    b64[b, B_MAXMILLI] = maxmilli
+    b64[b, B_MAXFREEFULL] = maxfull
+    b64[b, B_MAXCPU] = maxcpu
+    b64[b, B_MAXMEM] = maxmem
+    b64[b, B_MILLIMASK] = millimask
+    b64[b, B_MINFULLKEY] = int(minfull) if minfull < 1e18 else 1 << 60
+
+
+@jit
+def _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, g, p, s, milli, cpu, mem, tenant, tiso,
+           sign, newmode):
+    """Adds (sign=1) or removes (sign=-1) one unit at GPU g and refreshes its node."""
+    n = g32[g, G_NODE]
+    m = g32[g, G_MODEL]
+    if sign > 0 and g32[g, G_MODE] == ANY:
+        g32[g, G_MODE] = newmode
+    mode = g32[g, G_MODE]
+    if mode == MIG:
+        pm = ((1 << mp[m, p, P_SIZE]) - 1) << s
+        if sign > 0:
+            g32[g, G_OCC] |= pm
+            gpc[g, p] += 1
+            g32[g, G_USEDC] += mp[m, p, P_COMPUTE]
+        else:
+            g32[g, G_OCC] &= ~pm
+            gpc[g, p] -= 1
+            g32[g, G_USEDC] -= mp[m, p, P_COMPUTE]
+        cs = minfo[m, M_COMPUTE]
+        g32[g, G_FREE] = (1000 * (cs - g32[g, G_USEDC])) // cs
+    elif mode == FULL:
+        g32[g, G_FREE] = 0 if sign > 0 else 1000
+    else:
+        g32[g, G_FREE] -= sign * milli
+    g32[g, G_UNITS] += sign
+    n64[n, N_CPU] -= sign * cpu
+    n64[n, N_MEM] -= sign * mem
+    n64[n, N_UNITS] += sign
+    if tiso >= 1:
+        g32[g, G_ISON] += sign
+        if sign > 0:
+            g32[g, G_ISOT] = tenant
+        elif g32[g, G_ISON] == 0:
+            g32[g, G_ISOT] = NO_TENANT
+    if tiso == 2:
+        n64[n, N_ISON] += sign
+        if sign > 0:
+            n64[n, N_ISOT] = tenant
+        elif n64[n, N_ISON] == 0:
+            n64[n, N_ISOT] = NO_TENANT
+    if g32[g, G_UNITS] == 0 and g32[g, G_BASE] == ANY:
+        g32[g, G_MODE] = ANY
+        g32[g, G_FREE] = 1000
+    _refresh_node(g32, gpc, n64, nbest, mp, minfo, gstart, gscore, pp, n)
+    _refresh_block(g32, n64, nbest, b64, bbest, pp, n // BLK)
+
+
+@jit
+def _apply_many(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, units, sign):
+    """_apply for every row (g, p, s, milli, cpu, mem, tenant, tiso, newmode) of ``units``."""
+    for i in range(units.shape[0]):
+        _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, units[i, 0], units[i, 1], units[i, 2],
+               units[i, 3], units[i, 4], units[i, 5], units[i, 6], units[i, 7], sign, units[i, 8])
+
+
+@jit
+def _refresh_all(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp):
+    for n in range(n64.shape[0]):
+        _refresh_node(g32, gpc, n64, nbest, mp, minfo, gstart, gscore, pp, n)
+    for b in range(b64.shape[0]):
+        if b64[b, B_N1] > b64[b, B_N0]:
+            _refresh_block(g32, n64, nbest, b64, bbest, pp, b)
+
+
+@jit
+def _place_one(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof,
+               modelok, nallow, greq, nodes, u1, u2, out):
+    """Picks and applies one single-unit request; out = (g, p, s). Returns False when nothing fits."""
+    if not _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof,
+                      modelok, nallow, greq, nodes, u1, u2, out):
+        return False
+    g = out[0]
+    newmode = MIG if rq[R_KIND] == K_MIG else (FULL if rq[R_KIND] == K_GPU else SHARED)
+    _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, g, out[1], out[2], rq[R_MILLI], rq[R_CPU],
+           rq[R_MEM], rq[R_TENANT], rq[R_TISO], 1, newmode)
+    n = g32[g, G_NODE]
+    n64[n, N_PODS] += 1
+    ntag[n, rq[R_TAG]] += 1
+    return True
+
+
+@jit
+def _churn(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, shapes, sprof, smodelok,
+           nallow, greq, nodes, ops, unif, slots, stats):
+    """Runs ops[i] = (shape, slot): shape >= 0 places a single-unit request of that shape into slot,
+    shape < 0 releases the slot. slots[slot] = (g, p, s, shape) or g = -1 when empty.
+    stats = (placed, failed, released)."""
+    out = np.zeros(3, dtype=np.int64)
+    for i in range(ops.shape[0]):
+        sh = ops[i, 0]
+        sl = ops[i, 1]
+        if sh >= 0:
+            if slots[sl, 0] >= 0:
+                continue
+            rq = shapes[sh]
+            ok = _place_one(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, sprof[sh],
+                            smodelok[sh], nallow, greq, nodes, unif[i, 0], unif[i, 1], out)
+            if ok:
+                slots[sl, 0] = out[0]
+                slots[sl, 1] = out[1]
+                slots[sl, 2] = out[2]
+                slots[sl, 3] = sh
+                stats[0] += 1
+            else:
+                stats[1] += 1
+        else:
+            g = slots[sl, 0]
+            if g < 0:
+                continue
+            sh2 = slots[sl, 3]
+            rq = shapes[sh2]
+            _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, g, slots[sl, 1], slots[sl, 2], rq[R_MILLI],
+                   rq[R_CPU], rq[R_MEM], rq[R_TENANT], rq[R_TISO], -1, 0)
+            n = g32[g, G_NODE]
+            n64[n, N_PODS] -= 1
+            ntag[n, rq[R_TAG]] -= 1
+            slots[sl, 0] = -1
+            stats[2] += 1

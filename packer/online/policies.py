@@ -1,0 +1,229 @@
+"""Placement policies: the registry (name → kernel code) and the per-model MIG tables they score with.
+
+A MIG GPU's state is a mask of occupied memory positions. For each GPU model, profile and mask the
+tables hold the start the policy would choose (``gstart``, −1 when the profile has no free legal
+start) and its GPU-level score (``gscore``, lower is better), so that inside the kernels a MIG fit
+test and its score are one lookup. Tables exist for models with at most :data:`MAX_POSITIONS`
+memory positions (every model of the built-in catalog has 4 to 12).
+
+The ``packer`` policy scores a MIG start by the *placement potential* it destroys: the potential of
+a mask is Σ over the target workload's base profiles q of w_q × (how many more q instances fit in
+the free positions, slot exact), with w_q = demand share of q × its size. The start that keeps the
+most valuable future placements possible is the one that loses the least potential.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from packer.catalog import GpuModel
+from packer.model import Instance
+
+#: Largest number of memory positions a MIG model may have for the online placer's tables.
+MAX_POSITIONS = 12
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """One placement policy: its code inside the kernels and what it does."""
+
+    name: str
+    code: int
+    summary: str
+
+
+_POLICY_LIST = [
+    PolicyInfo("packer", 0, "packer's own: least lost MIG placement potential, tightest GPU/node, tightest gang domain"),
+    PolicyInfo("first-fit", 1, "the first node, GPU and start that fit"),
+    PolicyInfo("best-fit", 2, "traces README §5.8 BestFit: node left with the least free CPU and idle GPU"),
+    PolicyInfo("fgd", 3, "traces README §5.9 fragmentation gradient descent over the target workload"),
+    PolicyInfo("random", 4, "traces README §5.8 Random: a uniformly random feasible node and device"),
+    PolicyInfo("dotproduct", 5, "traces README §5.8 DotProd: smallest dot product of free and requested"),
+    PolicyInfo("gpupacking", 6, "traces README §5.8 GpuPacking: shared device, then used node, then small node"),
+    PolicyInfo("gpuclustering", 7, "traces README §5.8 GpuClustering: nodes hosting pods of the same tag"),
+]
+
+#: name → PolicyInfo, for every policy the placer knows.
+POLICIES: dict[str, PolicyInfo] = {p.name: p for p in _POLICY_LIST}
+
+PACKER, FIRST_FIT, BEST_FIT, FGD, RANDOM, DOTPRODUCT, GPUPACKING, GPUCLUSTERING = range(8)
+
+
+def policy_code(name: str | None) -> int:
+    """The kernel code of policy ``name`` (None means ``packer``); ValueError names the choices."""
+    if name is None:
+        return PACKER
+    info = POLICIES.get(name)
+    if info is None:
+        raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
+    return info.code
+
+
+@dataclass(frozen=True)
+class TargetWorkload:
+    """The typical workload a policy plans for (FGD's M).
+
+    ``shares``: (cpu_milli, gpu_milli per GPU, num_gpu, probability) of non-MIG pod shapes (gpu_milli
+    1000 stands for whole GPUs); ``mig``: (compute slices, probability). Probabilities are normalised
+    within each list.
+    """
+
+    shares: Sequence[tuple[float, float, float, float]] = field(default_factory=tuple)
+    mig: Sequence[tuple[int, float]] = field(default_factory=tuple)
+
+    @classmethod
+    def from_instance(cls, inst: Instance, popularity_pct: float = 95.0) -> TargetWorkload:
+        """Shapes of the instance's requests by popularity until ``popularity_pct`` % are covered."""
+        share_shapes: Counter[tuple[float, float, float]] = Counter()
+        mig_shapes: Counter[int] = Counter()
+        for r in inst.requests:
+            if r.kind == "mig":
+                if r.slices is not None:
+                    mig_shapes[r.slices] += r.count
+                else:
+                    for m in inst.gpu_catalog:
+                        p = m.profile(r.profile or "")
+                        if p is not None:
+                            mig_shapes[p.compute] += r.count
+                            break
+            else:
+                milli = 1000 if r.kind == "gpu" else (r.gpu_milli or 0)
+                share_shapes[(float(r.cpu_milli * r.count), float(milli), float(r.count))] += 1
+        return cls(shares=_popular(share_shapes, popularity_pct), mig=_popular(mig_shapes, popularity_pct))
+
+
+def _popular(counts: Counter, pct: float) -> tuple:  # type: ignore[type-arg]
+    if not counts:
+        return ()
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    total = sum(counts.values())
+    kept, covered = [], 0
+    for k, c in ranked:
+        kept.append((k, c))
+        covered += c
+        if covered * 100 >= pct * total:
+            break
+    z = sum(c for _, c in kept)
+    out = []
+    for k, c in kept:
+        if isinstance(k, tuple):
+            out.append((*k, c / z))
+        else:
+            out.append((k, c / z))
+    return tuple(out)
+
+
+def base_targets(model: GpuModel, target: TargetWorkload) -> list[tuple[int, float]]:
+    """(profile index, probability) of the model's base profiles that serve the MIG target shapes."""
+    shapes = list(target.mig)
+    if not shapes:
+        sizes = sorted({p.compute for p in model.profiles if p.is_base})
+        shapes = [(c, 1.0 / len(sizes)) for c in sizes]
+    z = sum(pr for _, pr in shapes) or 1.0
+    out = []
+    for c, pr in shapes:
+        choices = model.profiles_for_slices(int(c))
+        if choices:
+            out.append((choices[0].index, pr / z))
+    return out
+
+
+def maxpack(starts: Sequence[int], size: int, max_count: int, mask: int) -> int:
+    """How many more instances of one profile fit in the free positions of ``mask`` (slot exact)."""
+    n = 0
+    occ = mask
+    for s in sorted(starts):
+        pm = ((1 << size) - 1) << s
+        if not occ & pm:
+            occ |= pm
+            n += 1
+            if n == max_count:
+                break
+    return n
+
+
+def potential_weights(model: GpuModel, target: TargetWorkload) -> list[tuple[int, int]]:
+    """(profile index, integer weight) of the ``packer`` potential: 1000 × demand share × size."""
+    assert model.compute_slices is not None
+    out = []
+    for pi, pr in base_targets(model, target):
+        p = model.profiles[pi]
+        out.append((pi, int(round(1000 * pr * p.compute / model.compute_slices)) + 1))
+    return out
+
+
+def build_mig_tables(
+    models: Sequence[GpuModel], policy: int, target: TargetWorkload, num_profiles: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gstart int8 [M, P, 2^pos], gscore int64 [M, P, 2^pos], frag float64 [M, 2^pos]) for ``policy``."""
+    pos_max = max([m.memory_positions or 0 for m in models if m.has_mig] or [1])
+    num_masks = 1 << pos_max
+    nm = max(len(models), 1)
+    gstart = np.full((nm, max(num_profiles, 1), num_masks), -1, dtype=np.int8)
+    gscore = np.zeros((nm, max(num_profiles, 1), num_masks), dtype=np.int64)
+    frag = np.zeros((nm, num_masks), dtype=np.float64)
+    for mi, model in enumerate(models):
+        if not model.has_mig:
+            continue
+        pos = model.memory_positions or 0
+        nmask = 1 << pos
+        weights = potential_weights(model, target)
+        targets = base_targets(model, target)
+        pot = np.zeros(nmask, dtype=np.int64)
+        fits_any = np.zeros((len(model.profiles), nmask), dtype=bool)
+        for mask in range(nmask):
+            pot[mask] = sum(
+                w * maxpack(model.profiles[pi].starts, model.profiles[pi].size, model.profiles[pi].max_count, mask)
+                for pi, w in weights
+            )
+            for p in model.profiles:
+                fits_any[p.index, mask] = any(not mask & (((1 << p.size) - 1) << s) for s in p.starts)
+            idle = 1000.0 * (pos - bin(mask).count("1")) / pos
+            f = 0.0
+            for pi, pr in targets:
+                if not fits_any[pi, mask]:
+                    f += pr * idle
+            frag[mi, mask] = f
+        for p in model.profiles:
+            for mask in range(nmask):
+                best_s, best_k = -1, 0
+                best_f = 0.0
+                for s in sorted(p.starts):
+                    pm = ((1 << p.size) - 1) << s
+                    if mask & pm:
+                        continue
+                    after = mask | pm
+                    if policy == PACKER:
+                        k = int(pot[mask] - pot[after])
+                        if best_s < 0 or k < best_k:
+                            best_s, best_k = s, k
+                    elif policy == FGD:
+                        fv = float(frag[mi, after] - frag[mi, mask])
+                        if best_s < 0 or fv < best_f:
+                            best_s, best_f = s, fv
+                    elif policy in (FIRST_FIT, RANDOM):
+                        if best_s < 0:
+                            best_s, best_k = s, 0
+                    else:  # "best" device choice: fewest free positions after, lowest start
+                        if best_s < 0:
+                            best_s, best_k = s, pos - bin(after).count("1")
+                gstart[mi, p.index, mask] = best_s
+                gscore[mi, p.index, mask] = best_k
+    return gstart, gscore, frag
+
+
+__all__ = [
+    "MAX_POSITIONS",
+    "POLICIES",
+    "PolicyInfo",
+    "TargetWorkload",
+    "base_targets",
+    "build_mig_tables",
+    "maxpack",
+    "policy_code",
+    "potential_weights",
+]

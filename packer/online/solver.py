@@ -1,0 +1,50 @@
+"""``packer solve --solver online``: the online placer run over a whole instance, one request at a time."""
+
+from __future__ import annotations
+
+import time
+
+from packer.errors import InputError
+from packer.model import Instance, Plan
+from packer.online.placer import OnlinePlacer, requests_in_order
+from packer.online.policies import POLICIES
+
+#: Request orders: file (as listed), size-desc (largest GPU-equivalents first), priority (highest first).
+ORDERS = ("file", "size-desc", "priority")
+
+#: The order each policy uses when the caller does not give one.
+DEFAULT_ORDER = "file"
+
+
+def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, policy: str | None = None,
+          order: str | None = None, progress: object = None, **ignored_none: object) -> Plan:
+    """Places the instance's running requests where they run, then every new request in ``order``.
+
+    ``policy`` names a placement policy of :data:`packer.online.POLICIES` (default ``packer``);
+    ``order`` is ``file`` (default), ``size-desc`` or ``priority``. ``time_limit`` is honoured
+    between requests: requests not reached in time are unplaced with that reason.
+    """
+    for k, v in ignored_none.items():
+        if v is not None:
+            raise InputError(f"the online solver does not take option {k!r}", field=f"--{k}")
+    if policy is not None and policy not in POLICIES:
+        raise InputError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}", field="--policy")
+    order = order or DEFAULT_ORDER
+    if order not in ORDERS:
+        raise InputError(f"unknown order {order!r}; choose one of {list(ORDERS)}", field="--order")
+    t0 = time.perf_counter()
+    placer = OnlinePlacer(inst, policy, seed=seed or 0)
+    reqs = requests_in_order(inst.requests, order, inst)
+    update = getattr(progress, "update", None)
+    for i, req in enumerate(reqs):
+        if update is not None and i % 256 == 0:
+            update(done=i, total=len(reqs), note=f"online {placer.policy}")
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            placer._reasons[req.id] = f"time limit of {time_limit:g} s reached before this request was tried"
+            continue
+        placer.place(req)
+    return placer.snapshot(instance=inst, seed=seed, wall_s=time.perf_counter() - t0,
+                           extra_info={"order": order})
+
+
+__all__ = ["DEFAULT_ORDER", "ORDERS", "solve"]

@@ -1,0 +1,180 @@
+"""The online placer's state: NumPy arrays, one row per GPU, per node, per GPU model.
+
+Columns are named by the constants below (module-level ints, so Numba folds them). Every array has
+an explicit dtype. Per GPU (``g32``, int32): node, model, configured and current mode, occupied
+memory-position mask, free milli, unit count, the isolated tenant holding it and its unit count, used
+compute slices. Per GPU profile counts (``gpc``, uint8). Per node (``n64``, int64): first GPU, GPU
+count, model, free CPU and memory, unit count, node-isolated tenant, and the aggregates the kernels
+prune with (free whole GPUs, largest free share, a bitmask of MIG profiles that fit somewhere, idle
+milli, best MIG score per profile in ``nbest``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from packer.catalog import GpuModel
+from packer.model import Instance
+from packer.online.policies import MAX_POSITIONS, TargetWorkload, build_mig_tables, policy_code
+
+# GPU modes
+MIG, FULL, SHARED, ANY = 0, 1, 2, 3
+MODE_CODE = {"mig": MIG, "full": FULL, "shared": SHARED, "any": ANY}
+MODE_NAME = {MIG: "mig", FULL: "full", SHARED: "shared"}
+# Request kinds
+K_MIG, K_GPU, K_SHARE = 0, 1, 2
+KIND_CODE = {"mig": K_MIG, "gpu": K_GPU, "share": K_SHARE}
+ISO_CODE = {"none": 0, "gpu": 1, "node": 2}
+
+# g32 columns
+G_NODE, G_MODEL, G_BASE, G_MODE, G_OCC, G_FREE, G_UNITS, G_ISOT, G_ISON, G_USEDC = range(10)
+NGC = 10
+# n64 columns
+(N_GPU0, N_NGPU, N_MODEL, N_CPU, N_MEM, N_UNITS, N_ISOT, N_ISON, N_FREEFULL, N_MAXMILLI,
+ N_MIGFIT, N_IDLE, N_PODS, N_MILLIMASK) = range(14)
+NNC = 14
+#: Nodes per block: the kernels skip whole blocks by their aggregates before looking at nodes.
+BLK = 32
+# b64 columns (block aggregates over its nodes)
+B_N0, B_N1, B_MIGFIT, B_MAXMILLI, B_MAXFREEFULL, B_MAXCPU, B_MAXMEM, B_MILLIMASK, B_MINFULLKEY = range(9)
+NBC = 9
+#: Width of one bucket of N_MILLIMASK (free milli // MILLI_BUCKET).
+MILLI_BUCKET = 50
+# model-profile columns (mp)
+P_SIZE, P_MAXC, P_COMPUTE, P_NSTARTS = range(4)
+# model columns (minfo)
+M_NPROF, M_POS, M_COMPUTE = range(3)
+# request vector (rq)
+(R_KIND, R_MILLI, R_CPU, R_MEM, R_TENANT, R_TISO, R_GPUMAX, R_POLICY, R_PODGPU, R_PODCPU, R_TAG,
+ R_COUNT, R_NEED, R_EQ, R_NOANY) = range(15)
+NRQ = 15
+# policy parameters (pp, float64)
+PP_CPUNORM, PP_GPUNORM, PP_WEMPTY, PP_WNODE, PP_WANY = range(5)
+NPP = 5
+#: Number of GpuClustering tags: 0 share-gpu, k = 1..8 k-gpu, 9 more than 8 GPUs.
+NTAGS = 10
+#: "Unlimited" host resources.
+HOST_INF = 1 << 60
+NO_TENANT = -1
+
+
+def tag_of(kind: int, milli: int, count: int) -> int:
+    """GpuClustering tag of a request: share-gpu (0) or k-gpu (k, capped at 9)."""
+    if kind == K_SHARE and milli < 1000 and count == 1:
+        return 0
+    return min(count, NTAGS - 1)
+
+
+@dataclass
+class Arrays:
+    """Every array of the state, as handed to the kernels."""
+
+    g32: np.ndarray
+    gpc: np.ndarray
+    n64: np.ndarray
+    nbest: np.ndarray
+    b64: np.ndarray
+    bbest: np.ndarray
+    ntag: np.ndarray
+    mp: np.ndarray
+    ms: np.ndarray
+    mm: np.ndarray
+    minfo: np.ndarray
+    gstart: np.ndarray
+    gscore: np.ndarray
+    frag: np.ndarray
+    tws: np.ndarray
+    pp: np.ndarray
+
+    def nbytes(self) -> int:
+        """Bytes held by all arrays."""
+        return sum(int(getattr(self, f).nbytes) for f in self.__dataclass_fields__)
+
+    def mutable(self) -> tuple[np.ndarray, ...]:
+        """The arrays that change as work is placed and released."""
+        return (self.g32, self.gpc, self.n64, self.nbest, self.b64, self.bbest, self.ntag)
+
+
+def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> tuple[Arrays, list[GpuModel]]:
+    """Empty-cluster arrays for ``inst`` (running work is applied afterwards by the placer)."""
+    cat = inst.gpu_catalog
+    models: list[GpuModel] = []
+    model_ix: dict[str, int] = {}
+    for n in inst.nodes:
+        if n.num_gpus and n.gpu_model:
+            m = cat[n.gpu_model]
+            if m.name not in model_ix:
+                if m.has_mig and (m.memory_positions or 0) > MAX_POSITIONS:
+                    raise ValueError(
+                        f"the online placer supports MIG models with at most {MAX_POSITIONS} memory "
+                        f"positions; {m.name} has {m.memory_positions}"
+                    )
+                model_ix[m.name] = len(models)
+                models.append(m)
+    code = policy_code(policy)
+    nprof = max([len(m.profiles) for m in models] or [1])
+    nstarts = max([len(p.starts) for m in models for p in m.profiles] or [1])
+    nm = max(len(models), 1)
+    mp = np.zeros((nm, nprof, 4), dtype=np.int64)
+    ms = np.zeros((nm, nprof, nstarts), dtype=np.int64)
+    mm = np.zeros((nm, nprof, nstarts), dtype=np.int64)
+    minfo = np.zeros((nm, 3), dtype=np.int64)
+    for mi, m in enumerate(models):
+        minfo[mi] = (len(m.profiles), m.memory_positions or 0, m.compute_slices or 1)
+        for p in m.profiles:
+            st = sorted(p.starts)
+            mp[mi, p.index] = (p.size, p.max_count, p.compute, len(st))
+            for k, s in enumerate(st):
+                ms[mi, p.index, k] = s
+                mm[mi, p.index, k] = ((1 << p.size) - 1) << s
+    gstart, gscore, frag = build_mig_tables(models, code, target, nprof)
+
+    num_g = inst.num_gpus
+    num_n = len(inst.nodes)
+    g32 = np.zeros((num_g, NGC), dtype=np.int32)
+    gpc = np.zeros((num_g, nprof), dtype=np.uint8)
+    n64 = np.zeros((num_n, NNC), dtype=np.int64)
+    g = 0
+    for ni, n in enumerate(inst.nodes):
+        mi = model_ix[cat[n.gpu_model].name] if n.num_gpus and n.gpu_model else 0
+        n64[ni, N_GPU0] = g
+        n64[ni, N_NGPU] = n.num_gpus
+        n64[ni, N_MODEL] = mi
+        n64[ni, N_CPU] = HOST_INF if n.cpu_milli is None else n.cpu_milli
+        n64[ni, N_MEM] = HOST_INF if n.memory_mib is None else n.memory_mib
+        n64[ni, N_ISOT] = NO_TENANT
+        for k in range(n.num_gpus):
+            mode = MODE_CODE[n.gpu_mode(k)]
+            g32[g, G_NODE] = ni
+            g32[g, G_MODEL] = mi
+            g32[g, G_BASE] = mode
+            g32[g, G_MODE] = mode
+            g32[g, G_FREE] = 1000
+            g32[g, G_ISOT] = NO_TENANT
+            g += 1
+    nbest = np.zeros((num_n, nprof), dtype=np.int64)
+    num_b = (num_n + BLK - 1) // BLK
+    b64 = np.zeros((max(num_b, 1), NBC), dtype=np.int64)
+    for b in range(num_b):
+        b64[b, B_N0] = b * BLK
+        b64[b, B_N1] = min(num_n, (b + 1) * BLK)
+    bbest = np.zeros((max(num_b, 1), nprof), dtype=np.int64)
+    ntag = np.zeros((num_n, NTAGS), dtype=np.int32)
+    shares = list(target.shares)
+    tws = np.zeros((max(len(shares), 1), 4), dtype=np.float64)
+    if shares:
+        z = sum(s[3] for s in shares) or 1.0
+        for i, (cpu, milli, num, pr) in enumerate(shares):
+            tws[i] = (cpu, milli, num, pr / z)
+    else:
+        tws[0] = (0.0, 1000.0, 1.0, 0.0)
+    cpu_norm = max([n.cpu_milli or 0 for n in inst.nodes] or [1]) or 1
+    gpu_norm = 1000 * (max([n.num_gpus for n in inst.nodes] or [1]) or 1)
+    pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0], dtype=np.float64)
+    arr = Arrays(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, mm, minfo, gstart, gscore, frag, tws, pp)
+    return arr, models
+
+
+__all__ = ["Arrays", "build_arrays", "tag_of"]
