@@ -77,3 +77,13 @@ def test_generated_instances(family, seed):
     assert a.assignments == b.assignments
     if family != "tiny":
         assert a.metrics["utilization"] > 0.5
+
+
+def test_time_limit_leaves_untried_requests_unplaced():
+    """Tests that a zero time limit still gives a valid plan, with every new request unplaced and why."""
+    inst = generate("small", 1)
+    plan = solve(inst, time_limit=0.0)
+    assert check(inst, plan).ok
+    new = {r.id for r in inst.requests if r.placement is None}
+    assert {u.request for u in plan.unplaced} == new
+    assert all(u.reason.startswith("time limit") for u in plan.unplaced)

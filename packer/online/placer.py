@@ -388,7 +388,8 @@ class OnlinePlacer:
             else:
                 rows = self._place_in_domains(req, sh, count, need, u1, u2, gpu_max, loc.level)
         else:
-            if loc is not None and not loc.required and loc.level != "cluster" and self.policy_code == PACKER:
+            if (loc is not None and not loc.required and loc.level not in ("gpu", "cluster")
+                    and self.policy_code == PACKER):
                 rows = self._place_in_domains(req, sh, count, need, u1, u2, gpu_max, loc.level, tries=2)
             if len(rows) < need:
                 self._undo(rows)

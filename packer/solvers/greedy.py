@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
-from packer.model import MILLI_PER_GPU, Instance, Node, Request, Unit
+from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Node, Request, Unit
 from packer.solvers.common import build_plan
 
 _EPS = 1e-9
@@ -516,7 +516,11 @@ def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
 
 
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> Plan:  # noqa: F821
-    """Greedy plan for ``inst``. Deterministic: ``seed`` and ``time_limit`` do not change it."""
+    """Greedy plan for ``inst``; deterministic (``seed`` does not change it).
+
+    With ``time_limit``, requests not yet tried when it runs out are listed as unplaced, with a
+    reason that says so; the plan so far is valid.
+    """
     unknown = [k for k, v in options.items() if v is not None and k not in ("workers",)]
     if unknown:
         from packer.errors import InputError
@@ -532,10 +536,15 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
             continue
         for u in r.placement:
             g = st.by_id[u.node].gpus[u.gpu]
-            st.apply(r, g, u, inst.unit_size(r, u), g.configured)
+            # Running work fixes its GPU's mode (validated instances never run work on 'any' GPUs).
+            st.apply(r, g, u, inst.unit_size(r, u), MODE_OF_KIND[r.kind])
         placed[r.id] = list(r.placement)
     st.log.clear()
+    deadline = None if time_limit is None else t0 + time_limit
     for r in _order(inst, (r for r in inst.requests if r.placement is None)):
+        if deadline is not None and time.perf_counter() > deadline:
+            unplaced[r.id] = f"time limit: the greedy stopped after {time_limit:g} s, before trying this request"
+            continue
         units, reason = pl.place(r)
         if units is None:
             unplaced[r.id] = reason
