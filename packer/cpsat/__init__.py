@@ -1,0 +1,297 @@
+"""The CP-SAT back end: an exact batch optimizer with a proven bound.
+
+``solve(inst, time_limit=..., seed=..., workers=...)`` builds one CP-SAT model over GPU classes
+(interchangeable GPUs of a node, counted) and request groups (identical requests, counted), hints it
+with the greedy (or online) placer's plan, solves within the time limit, converts the values back to
+exact units (a MIG layout per GPU, a slot per instance), and never returns a plan worse than the hint.
+This package is the only place in packer that imports ortools.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+
+from ortools.sat.python import cp_model
+
+from packer.cpsat.bound import capacity_bound, lp_solve
+from packer.cpsat.decompose import lns_by_domain
+from packer.cpsat.model import CpsatModel
+from packer.cpsat.reasons import unplaced_reasons
+from packer.model import MODE_OF_KIND, Instance, Plan, Unit
+from packer.progress import SILENT, Progress
+from packer.solvers.common import build_plan, objective_value
+
+NAME = "cpsat"
+#: Models with at least this many placement variables also get the HiGHS LP bound.
+LP_MIN_VARIABLES = 2000
+#: Above this many (request, node) pairs the instance is solved by decomposition (LNS by domain).
+DECOMPOSE_ABOVE = 400_000
+#: Above this many (request, node) pairs the hint comes from the online placer, not the greedy one.
+ONLINE_HINT_ABOVE = 1_000_000
+#: Share of the time limit the hint placer may take.
+HINT_SHARE = 0.5
+#: Share of the time left that the LP bound may take.
+LP_SHARE = 0.4
+#: Seconds kept back from the time limit for converting the answer and writing the plan.
+RESERVE_S = 0.05
+#: … plus this much per GPU (the conversion walks every GPU and every unplaced request).
+RESERVE_PER_GPU_S = 1e-3
+
+_STATUS = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+    cp_model.UNKNOWN: "unknown",
+    cp_model.MODEL_INVALID: "unknown",
+}
+
+
+def solve(
+    inst: Instance,
+    *,
+    time_limit: float | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    hint: bool | None = None,
+    aggregate: bool | None = None,
+    progress: Progress | None = None,
+    params: Mapping[str, object] | None = None,
+    **none_options: object,
+) -> Plan:
+    """Places ``inst``'s requests optimally (or as well as ``time_limit`` allows), with a proven bound.
+
+    ``hint`` (default on) warm-starts from the greedy placer; ``aggregate=False`` gives every GPU its
+    own class (default: classes, exact either way; off anyway when a locality or spread is at level
+    ``gpu``); ``params`` pass straight to CP-SAT's parameters; ``progress`` prints progress lines.
+    """
+    for k, val in none_options.items():
+        if val is not None:
+            raise TypeError(f"cpsat.solve got an unknown option {k!r}")
+    start = time.perf_counter()
+    prog = progress or SILENT
+    seed = int(seed or 0)
+
+    def left() -> float | None:
+        reserve = RESERVE_S + RESERVE_PER_GPU_S * inst.num_gpus
+        return None if time_limit is None else time_limit - (time.perf_counter() - start) - reserve
+
+    hint_plan = None
+    if hint is not False:
+        # The hint only needs the fixed reserve: returning it re-uses its reasons, which is cheap.
+        budget = None if time_limit is None else HINT_SHARE * (time_limit - (time.perf_counter() - start) - RESERVE_S)
+        hint_plan = _hint_plan(inst, seed, budget)
+    prog.update(best=None if hint_plan is None else hint_plan.objective, note="hint", force=True)
+    info: dict[str, object] = {"workers": workers, "hint": None if hint_plan is None else hint_plan.solver.name}
+    if len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
+        return _solve_decomposed(inst, hint_plan, seed=seed, workers=workers, start=start, left=left,
+                                 info=info, params=params)
+    return _solve_monolithic(inst, hint_plan, seed=seed, workers=workers, start=start, left=left, info=info,
+                             aggregate=aggregate, progress=prog, params=params)
+
+
+def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
+                      left, info: dict[str, object], aggregate: bool | None = None,  # type: ignore[no-untyped-def]
+                      progress: Progress = SILENT, params: Mapping[str, object] | None = None,
+                      lp: bool = True) -> Plan:
+    """One CP-SAT model of the whole instance."""
+    prog = progress
+    rem = left()
+    model: CpsatModel | None = None
+    if rem is None or rem > 0:
+        model = CpsatModel(inst, aggregate=aggregate)
+        info["model_s"] = round(time.perf_counter() - start, 3)
+        info["classes"] = len(model.data.classes)
+        info["groups"] = len(model.data.groups)
+        info["variables"] = len(model.model.proto.variables)
+        if hint_plan is not None:
+            model.hint(hint_plan)
+    rem = left()
+    if model is None or (rem is not None and rem <= 0):
+        return _fallback(inst, hint_plan, seed, start, info, bound=_capacity_bound(inst, lp))
+
+    lp_value: float | None = None
+    if lp and len(model.vars.x) >= LP_MIN_VARIABLES and (rem is None or rem > 2.0):
+        # Big model: CP-SAT's own LP converges late, so HiGHS solves the relaxation first.
+        lp_value = _lp_bound(model, None if rem is None else LP_SHARE * rem)
+        info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
+        info["lp_s"] = round(time.perf_counter() - start, 3)
+        rem = left()
+        if lp_value is None:
+            lp_value = _capacity_bound(inst, lp)
+        if rem is not None and rem <= 0:
+            return _fallback(inst, hint_plan, seed, start, info, bound=lp_value)
+    info["solve_start_s"] = round(time.perf_counter() - start, 3)
+    code = model.solve(time_limit=rem, seed=seed, workers=workers, progress=prog, params=params)
+    info["solve_end_s"] = round(time.perf_counter() - start, 3)
+    info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
+    bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+    if code != cp_model.OPTIMAL:
+        extra = lp_value if lp_value is not None else _capacity_bound(inst, lp)
+        if extra is not None:
+            bound = extra if bound is None else min(bound, extra)
+    if code == cp_model.INFEASIBLE:
+        # Cannot happen for a valid instance (placing nothing is feasible) unless running work is stuck.
+        return _fallback(inst, hint_plan, seed, start, info, status="infeasible")
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _fallback(inst, hint_plan, seed, start, info, bound=bound)
+    assert bound is not None
+    placed, modes, dropped = model.placement()
+    info["model_objective"] = round(model.objective(), 9)
+    if dropped:
+        info["share_packing_dropped"] = sorted(dropped)
+    reasons = unplaced_reasons(inst, placed, modes)
+    status = "optimal" if code == cp_model.OPTIMAL and not dropped else "feasible"
+    plan = build_plan(inst, solver=NAME, placed=placed, unplaced=reasons, gpu_modes=modes, seed=seed,
+                      wall_s=time.perf_counter() - start, bound=bound, status=status, solver_info=info)
+    if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
+        return _restamp(inst, hint_plan, seed, start, info, bound)
+    prog.update(best=plan.objective, bound=bound, note="done", force=True)
+    return plan
+
+
+def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
+                      left, info: dict[str, object],  # type: ignore[no-untyped-def]
+                      params: Mapping[str, object] | None = None) -> Plan:
+    """Large-neighbourhood search over the coarsest topology domains, bounded by an LP."""
+    bound = _capacity_bound(inst, True)
+    incumbent: dict[str, list[Unit]] = (
+        {a.request: list(a.units) for a in hint_plan.assignments} if hint_plan is not None
+        else {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    )
+    rem = left()
+    stats: dict[str, int] = {}
+    if rem is None or rem > 0.5:
+        deadline = time.perf_counter() + (rem if rem is not None else 600.0)
+
+        def solve_sub(sub: Instance, sub_hint: Plan | None, budget: float) -> Plan:
+            t0 = time.perf_counter()
+
+            def sub_left() -> float:
+                return budget - (time.perf_counter() - t0)
+
+            return _solve_monolithic(sub, sub_hint, seed=seed, workers=workers, start=t0, left=sub_left,
+                                     info={}, params=params, lp=False)
+
+        incumbent, stats = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub)
+    info = {**info, "decomposed": stats}
+    modes = _modes_of(inst, incumbent)
+    reasons = unplaced_reasons(inst, incumbent, modes)
+    plan = build_plan(inst, solver=NAME, placed=incumbent, unplaced=reasons, gpu_modes=modes, seed=seed,
+                      wall_s=time.perf_counter() - start, bound=bound, status="feasible", solver_info=info)
+    if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
+        return _restamp(inst, hint_plan, seed, start, info, bound)
+    return plan
+
+
+def _modes_of(inst: Instance, placed: Mapping[str, list[Unit]]) -> dict[tuple[str, int], str]:
+    """The mode each used ``any`` GPU takes: the mode of the kind of its units."""
+    out: dict[tuple[str, int], str] = {}
+    for rid, units in placed.items():
+        kind = inst.request(rid).kind
+        for u in units:
+            out[(u.node, u.gpu)] = MODE_OF_KIND[kind]
+    return out
+
+
+def _capacity_bound(inst: Instance, enabled: bool) -> float | None:
+    return capacity_bound(inst) if enabled else None
+
+
+def _lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
+    """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances."""
+    out = lp_solve(model.model, time_limit=time_limit)
+    if out is None:
+        return None
+    # The integer optimum (in scaled integers) is at most the LP optimum.
+    safe = math.floor(out[0] + 1e-6 * abs(out[0]) + 1.0)
+    return safe / model.data.scale + model.constant
+
+
+def _hint_plan(inst: Instance, seed: int, time_limit: float | None) -> Plan | None:
+    """The plan of the greedy placer (else the online one), or None when neither answers in time.
+
+    The placer runs in a daemon thread so that a slow one cannot hold the time limit hostage; if
+    it does not answer within ``time_limit`` its answer is ignored.
+    """
+    out: list[Plan | None] = [None]
+
+    def run() -> None:
+        out[0] = _placer_plan(inst, seed)
+
+    if time_limit is None:
+        run()
+    else:
+        if time_limit <= 0:
+            return None
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(time_limit)
+        if t.is_alive():
+            return None
+    best = out[0]
+    if best is not None and not _valid(inst, best):
+        return None
+    return best
+
+
+def _placer_plan(inst: Instance, seed: int) -> Plan | None:
+    """Greedy on ordinary sizes; the online placer on huge ones (greedy grows faster than linearly).
+
+    The online placer compiles its kernels on first use (about a second), so on ordinary sizes it
+    is only the fallback when the greedy placer is missing.
+    """
+    order = ["online", "greedy"] if len(inst.requests) * len(inst.nodes) > ONLINE_HINT_ABOVE else ["greedy", "online"]
+    for name in order:
+        try:
+            if name == "greedy":
+                from packer.solvers.greedy import solve as greedy_solve
+
+                return greedy_solve(inst, seed=seed)
+            from packer.online.solver import solve as online_solve
+
+            return online_solve(inst, seed=seed)
+        except ImportError:
+            continue
+    return None
+
+
+def _valid(inst: Instance, plan: Plan) -> bool:
+    try:
+        from packer.check import check
+    except ImportError:
+        return True
+    return bool(check(inst, plan).ok)
+
+
+def _restamp(inst: Instance, plan: Plan, seed: int, start: float, info: dict[str, object],
+             bound: float | None, status: str | None = None) -> Plan:
+    """``plan`` (from a fast placer) re-issued under this solver's name, with this solver's bound."""
+    placed: dict[str, list[Unit]] = {a.request: list(a.units) for a in plan.assignments}
+    modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
+    reasons = {u.request: u.reason for u in plan.unplaced}
+    if any(r.id not in placed and r.id not in reasons for r in inst.requests):
+        reasons = {**unplaced_reasons(inst, placed, modes), **reasons}
+    info = {**info, "from_hint": True}
+    obj = objective_value(inst, placed)
+    if status is None:
+        status = "optimal" if bound is not None and obj >= bound - 1e-6 else "feasible"
+    return build_plan(inst, solver=NAME, placed=placed, unplaced=reasons, gpu_modes=modes, seed=seed,
+                      wall_s=time.perf_counter() - start, bound=bound, status=status, solver_info=info)
+
+
+def _fallback(inst: Instance, hint_plan: Plan | None, seed: int, start: float, info: dict[str, object],
+              status: str | None = None, bound: float | None = None) -> Plan:
+    """The hint when CP-SAT found nothing in time; else the plan that keeps only running work."""
+    if hint_plan is not None and status != "infeasible":
+        return _restamp(inst, hint_plan, seed, start, info, bound)
+    placed = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    reasons = unplaced_reasons(inst, placed, {})
+    return build_plan(inst, solver=NAME, placed=placed, unplaced=reasons, seed=seed, bound=bound,
+                      wall_s=time.perf_counter() - start, status=status or ("feasible" if placed else "unknown"),
+                      solver_info=info)
+
+
+__all__ = ["CpsatModel", "solve"]

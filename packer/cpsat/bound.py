@@ -1,0 +1,194 @@
+"""A proven upper bound from the LP relaxation of the very model CP-SAT solves, by HiGHS.
+
+CP-SAT's own LP on a model of tens of thousands of variables converges slowly under a short time
+limit; HiGHS solves the same relaxation to optimality in a second or two, and any LP optimum of a
+relaxation is an upper bound on the integer optimum. Rounding the bound up by a small tolerance keeps
+it safe against floating-point error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+try:  # imported here, not inside a time-limited solve: the first import takes about half a second
+    import scipy.optimize  # noqa: F401
+    import scipy.sparse  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
+
+def _matrices(model: cp_model.CpModel):  # type: ignore[no-untyped-def]
+    """(c, A, row lower, row upper, var lower, var upper, objective proto) or None if not all linear."""
+    from scipy.sparse import csr_matrix
+
+    proto = model.proto
+    n = len(proto.variables)
+    lo = np.array([v.domain[0] for v in proto.variables], dtype=float)
+    hi = np.array([v.domain[len(v.domain) - 1] for v in proto.variables], dtype=float)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    b_lo: list[float] = []
+    b_hi: list[float] = []
+    for ct in proto.constraints:
+        if not ct.has_linear() or len(ct.enforcement_literal):
+            return None
+        lin = ct.linear
+        r = len(b_lo)
+        for var, coef in zip(lin.vars, lin.coeffs, strict=True):
+            if var < 0:
+                return None
+            rows.append(r)
+            cols.append(var)
+            vals.append(float(coef))
+        b_lo.append(float(lin.domain[0]))
+        b_hi.append(float(lin.domain[len(lin.domain) - 1]))
+    obj = proto.objective
+    c = np.zeros(n)
+    for var, coef in zip(obj.vars, obj.coeffs, strict=True):
+        c[var] += coef
+    inf = 2.0**62
+    bl = np.array(b_lo)
+    bh = np.array(b_hi)
+    bl[bl < -inf] = -np.inf
+    bh[bh > inf] = np.inf
+    a = csr_matrix((vals, (rows, cols)), shape=(len(b_lo), n))
+    return c, a, bl, bh, lo, hi, obj
+
+
+def _to_max(obj, fun: float) -> float:  # type: ignore[no-untyped-def]
+    """Undoes CP-SAT's storage of a maximization (minimize −objective, scaling_factor −1)."""
+    best_min = fun + obj.offset
+    return float(obj.scaling_factor * best_min) if obj.scaling_factor else float(best_min)
+
+
+def lp_bound(model: cp_model.CpModel, *, time_limit: float | None = None) -> float | None:
+    """The LP relaxation's optimum of a maximization model with linear constraints only, in model units.
+
+    Returns None when scipy is missing, the model has a non-linear constraint, or HiGHS fails.
+    """
+    out = lp_solve(model, time_limit=time_limit)
+    return None if out is None else out[0]
+
+
+def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
+    """(LP optimum in model units, the LP's variable values), or None (see :func:`lp_bound`)."""
+    try:
+        from scipy.optimize import LinearConstraint, milp
+    except ImportError:  # pragma: no cover - scipy is an optional speed-up
+        return None
+    mats = _matrices(model)
+    if mats is None:
+        return None
+    c, a, bl, bh, lo, hi, obj = mats
+    options: dict[str, object] = {"presolve": True}
+    if time_limit is not None:
+        options["time_limit"] = max(0.1, time_limit)
+    from scipy.optimize import Bounds
+
+    res = milp(c, constraints=LinearConstraint(a, bl, bh), bounds=Bounds(lo, hi), integrality=np.zeros(len(c)), options=options)
+    if res.status != 0 or res.fun is None:
+        return None
+    return _to_max(obj, float(res.fun)), res.x
+
+
+def mip_bound(model: cp_model.CpModel, *, time_limit: float) -> tuple[float | None, float | None]:
+    """(dual bound, primal value) of HiGHS's branch and bound on the model, in model units."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    mats = _matrices(model)
+    if mats is None:
+        return None, None
+    c, a, bl, bh, lo, hi, obj = mats
+    res = milp(c, constraints=LinearConstraint(a, bl, bh), bounds=Bounds(lo, hi), integrality=np.ones(len(c)),
+               options={"time_limit": time_limit, "disp": True})
+    dual = getattr(res, "mip_dual_bound", None)
+    return (None if dual is None else _to_max(obj, float(dual)),
+            None if res.fun is None else _to_max(obj, float(res.fun)))
+
+
+def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
+    """A quick upper bound: requests as fractions, GPUs as capacity per mode, tenants' quotas.
+
+    Relaxes everything about where units go (geometry, locality, spread, isolation, host
+    resources), lets movable running work count at its best value without using capacity, and
+    drops every penalty, so it is an upper bound however loose. It takes milliseconds at any size.
+    """
+    try:
+        from scipy.optimize import linprog
+    except ImportError:  # pragma: no cover
+        return None
+    from packer.model import MILLI_PER_GPU, MODE_OF_KIND
+    from packer.solvers.common import extra_domains
+
+    cat = inst.gpu_catalog
+    gpus = {"mig": 0, "full": 0, "shared": 0, "any": 0}
+    for n, g in inst.gpus():
+        gpus[n.gpu_mode(g)] += 1
+    models = {cat.canonical(n.gpu_model): cat[n.gpu_model] for n in inst.nodes if n.num_gpus and n.gpu_model}
+    kinds = ["gpu", "mig", "share"]
+    used = {k: 0.0 for k in kinds}
+    quota_used: dict[str, float] = {}
+    const = 0.0
+    cols: list[tuple[str, str, float, float]] = []  # (kind, tenant, size per request, value per request)
+    for r in inst.requests:
+        if r.placement is not None and not r.movable:
+            size = sum(inst.unit_size(r, u) for u in r.placement)
+            used[r.kind] += size
+            quota_used[r.tenant] = quota_used.get(r.tenant, 0.0) + size
+            const += r.priority * size - inst.objective.locality_weight * extra_domains(inst, r, r.placement)
+            continue
+        allowed = inst.allowed_models(r)
+        sizes = []
+        for name, m in models.items():
+            if allowed is not None and name not in allowed:
+                continue
+            if r.kind == "mig":
+                sizes += [p.gpu_equivalents for p in inst.profile_choices(r, m)]
+            elif r.kind == "gpu":
+                sizes.append(1.0)
+            else:
+                sizes.append((r.gpu_milli or 0) / MILLI_PER_GPU)
+        if not sizes:
+            continue
+        unit = max(sizes)
+        if r.placement is not None:
+            # Movable running work: count its best value as a constant, its capacity as free.
+            run = sum(inst.unit_size(r, u) for u in r.placement)
+            const += max(r.priority * run, r.priority * unit * r.count)
+            continue
+        cols.append((r.kind, r.tenant, unit * r.count, r.priority * unit * r.count))
+    n = len(cols)
+    if n == 0:
+        return const
+    # Variables: y per request (0..1), then the 'any' GPUs given to each kind.
+    c = np.array([-v for _, _, _, v in cols] + [0.0, 0.0, 0.0])
+    a_rows: list[np.ndarray] = []
+    b: list[float] = []
+    for k, kind in enumerate(kinds):
+        row = np.zeros(n + 3)
+        for i, (kd, _, size, _) in enumerate(cols):
+            if kd == kind:
+                row[i] = size
+        row[n + k] = -1.0
+        a_rows.append(row)
+        b.append(gpus[MODE_OF_KIND[kind]] - used[kind])
+    row = np.zeros(n + 3)
+    row[n:] = 1.0
+    a_rows.append(row)
+    b.append(gpus["any"])
+    for t in inst.tenant_map.values():
+        if t.max_gpus is None:
+            continue
+        row = np.zeros(n + 3)
+        for i, (_, tt, size, _) in enumerate(cols):
+            if tt == t.id:
+                row[i] = size
+        a_rows.append(row)
+        b.append(t.max_gpus - quota_used.get(t.id, 0.0))
+    bounds = [(0.0, 1.0)] * n + [(0.0, None)] * 3
+    res = linprog(c, A_ub=np.array(a_rows), b_ub=np.array(b), bounds=bounds, method="highs-ds")
+    if res.status != 0:
+        return None
+    return const - float(res.fun) + 1e-9

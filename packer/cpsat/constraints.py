@@ -1,0 +1,307 @@
+"""The rules of SPEC §2-3 as CP-SAT constraints: one small method per rule, named after it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ortools.sat.python import cp_model
+
+from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, scaled
+from packer.cpsat.variables import Variables, stay_of
+from packer.model import MILLI_PER_GPU
+
+
+class Constraints:
+    """Adds the constraints of one instance to one model."""
+
+    def __init__(self, data: Data, m: cp_model.CpModel, v: Variables) -> None:
+        self.data = data
+        self.m = m
+        self.v = v
+        self.inst = data.inst
+        # Index x by class and by group once; every rule below walks one of them.
+        self.by_class: dict[int, list[tuple[int, str | None, cp_model.IntVar]]] = defaultdict(list)
+        self.by_group: dict[int, list[tuple[int, str | None, cp_model.IntVar]]] = defaultdict(list)
+        for (gi, ci, o), var in v.x.items():
+            self.by_class[ci].append((gi, o, var))
+            self.by_group[gi].append((ci, o, var))
+
+    def add_all(self) -> None:
+        """Adds every rule."""
+        self.one_mode_per_gpu()
+        self.mig_layout_per_gpu()
+        self.mig_capacity()
+        self.mig_running_slots()
+        self.whole_gpu_capacity()
+        self.share_capacity()
+        self.host_resources()
+        self.units_per_request()
+        self.required_locality()
+        self.soft_locality()
+        self.spread()
+        self.quota()
+        self.node_isolation()
+        self.max_migrations()
+
+    # ----------------------------------------------------------------------------- GPU rules
+
+    def _pool_units(self, ci: int, pool: str):  # type: ignore[no-untyped-def]
+        for gi, o, var in self.by_class[ci]:
+            if pool_of(self.inst, self.data.groups[gi].req) == pool:
+                yield gi, o, var
+
+    def _running(self, ci: int, pool: str):  # type: ignore[no-untyped-def]
+        for ri, u in self.data.classes[ci].running:
+            if pool_of(self.inst, self.inst.requests[ri]) == pool:
+                yield ri, u
+
+    def one_mode_per_gpu(self) -> None:
+        """Each GPU is in exactly one mode and belongs to exactly one pool."""
+        for c in self.data.classes:
+            self.m.add(
+                sum(self.v.mode[(c.index, p, md)] for p in self.data.pools[c.index] for md in c.modes()) == c.size
+            )
+
+    def mig_layout_per_gpu(self) -> None:
+        """Each MIG GPU takes one maximal layout (a valid set of non-overlapping instances)."""
+        for c in self.data.classes:
+            if "mig" not in c.modes():
+                continue
+            for p in self.data.pools[c.index]:
+                cfgs = [var for (ci, pool, _), var in self._configs(c.index, p)]
+                if cfgs:
+                    self.m.add(sum(cfgs) == self.v.mode[(c.index, p, "mig")])
+
+    def _configs(self, ci: int, pool: str):  # type: ignore[no-untyped-def]
+        n = len(self.v.configs.get(ci, []))
+        return [((ci, pool, k), self.v.config[(ci, pool, k)]) for k in range(n) if (ci, pool, k) in self.v.config]
+
+    def mig_capacity(self) -> None:
+        """Instances of each profile fit in the slots of the chosen layouts (memory slices, max counts)."""
+        for c in self.data.classes:
+            if "mig" not in c.modes() or not self.v.profiles.get(c.index):
+                continue
+            cfgs = self.v.configs[c.index]
+            for pool in self.data.pools[c.index]:
+                for name in self.v.profiles[c.index]:
+                    used = [var for _, o, var in self._pool_units(c.index, pool) if o == name]
+                    stays = [stay_of(self.data, self.v, ri) for ri, u in self._running(c.index, pool) if u.profile == name]
+                    if not used and not stays:
+                        continue
+                    slots = sum(cfgs[k].get(name, 0) * self.v.config[(c.index, pool, k)] for k in range(len(cfgs)))
+                    self.m.add(sum(used) + sum(stays) <= slots)
+
+    def mig_running_slots(self) -> None:
+        """A running MIG instance that stays keeps its exact start: its layout must contain it."""
+        for c in self.data.classes:
+            if c.index not in self.v.layouts:
+                continue
+            lays = self.v.layouts[c.index]
+            for pool in self.data.pools[c.index]:
+                for ri, u in self._running(c.index, pool):
+                    if u.profile is None:
+                        continue
+                    have = [self.v.config[(c.index, pool, k)] for k, lay in enumerate(lays) if (u.profile, u.start) in lay]
+                    self.m.add(sum(have) >= stay_of(self.data, self.v, ri))
+
+    def whole_gpu_capacity(self) -> None:
+        """A full-mode GPU holds at most one whole-GPU unit."""
+        for c in self.data.classes:
+            if "full" not in c.modes():
+                continue
+            for pool in self.data.pools[c.index]:
+                used = [var for gi, _, var in self._pool_units(c.index, pool) if self.data.groups[gi].req.kind == "gpu"]
+                stays = [stay_of(self.data, self.v, ri) for ri, _ in self._running(c.index, pool)
+                         if self.inst.requests[ri].kind == "gpu"]
+                if used or stays:
+                    self.m.add(sum(used) + sum(stays) <= self.v.mode[(c.index, pool, "full")])
+
+    def share_capacity(self) -> None:
+        """Shares on a shared-mode GPU sum to at most 1000 milli (per GPU; aggregated classes add bin cuts)."""
+        for c in self.data.classes:
+            if "shared" not in c.modes():
+                continue
+            for pool in self.data.pools[c.index]:
+                units = [(self.data.groups[gi].req.gpu_milli or 0, var) for gi, _, var in self._pool_units(c.index, pool)
+                         if self.data.groups[gi].req.kind == "share"]
+                stays = [(self.inst.requests[ri].gpu_milli or 0, stay_of(self.data, self.v, ri))
+                         for ri, _ in self._running(c.index, pool) if self.inst.requests[ri].kind == "share"]
+                if not units and not stays:
+                    continue
+                n_shared = self.v.mode[(c.index, pool, "shared")]
+                pats = self.v.patterns.get(c.index)
+                if pats:
+                    # Aggregated class: each shared GPU takes one maximal pattern of share sizes.
+                    pv = [self.v.pattern[(c.index, pool, k)] for k in range(len(pats))]
+                    self.m.add(sum(pv) == n_shared)
+                    for size in sorted({mi for mi, _ in units}):
+                        slots = sum(p.get(size, 0) * var for p, var in zip(pats, pv, strict=True))
+                        self.m.add(sum(var for mi, var in units if mi == size) <= slots)
+                    continue
+                self.m.add(sum(mi * var for mi, var in units + stays) <= MILLI_PER_GPU * n_shared)
+                if c.size > 1:
+                    # Relaxation for classes with too many patterns: big shares never share a GPU.
+                    big = [var for mi, var in units + stays if 2 * mi > MILLI_PER_GPU]
+                    if big:
+                        self.m.add(sum(big) <= n_shared)
+                    mid = [var for mi, var in units + stays if 3 * mi > MILLI_PER_GPU]
+                    if mid:
+                        self.m.add(sum(mid) <= 2 * n_shared)
+
+    def host_resources(self) -> None:
+        """Units on a node fit its CPU and memory, running units that stay included."""
+        per_node: dict[int, list[tuple[int, int, object]]] = defaultdict(list)
+        for (gi, ci, _), var in self.v.x.items():
+            r = self.data.groups[gi].req
+            if r.cpu_milli or r.memory_mib:
+                per_node[self.data.classes[ci].node].append((r.cpu_milli, r.memory_mib, var))
+        for ri, r in enumerate(self.inst.requests):
+            if r.cpu_milli or r.memory_mib:
+                for u in r.placement or ():
+                    per_node[self.inst.node_index[u.node]].append((r.cpu_milli, r.memory_mib, stay_of(self.data, self.v, ri)))
+        for ni, terms in per_node.items():
+            node = self.inst.nodes[ni]
+            if node.cpu_milli is not None and any(cpu for cpu, _, _ in terms):
+                self.m.add(sum(cpu * var for cpu, _, var in terms) <= node.cpu_milli)
+            if node.memory_mib is not None and any(mem for _, mem, _ in terms):
+                self.m.add(sum(mem * var for _, mem, var in terms) <= node.memory_mib)
+
+    # -------------------------------------------------------------------------- request rules
+
+    def units_per_request(self) -> None:
+        """A placed request gets between min_count and count units; an unplaced one gets none."""
+        for gi, act in self.v.active.items():
+            gr = self.data.groups[gi]
+            r = gr.req
+            total = sum(var for _, _, var in self.by_group[gi])
+            per_class: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+            for ci, _, var in self.by_group[gi]:
+                per_class[ci].append(var)
+            if gr.size == 1:
+                for xs in per_class.values():
+                    ub = min(r.count, sum(_ub(var) for var in xs))
+                    self.m.add(sum(xs) <= ub * act)
+            if r.need_count == r.count:
+                self.m.add(total == r.count * act)
+            else:
+                self.m.add(total >= r.need_count * act)
+                self.m.add(total <= r.count * act)
+
+    def _by_domain(self, gi: int, level: str) -> dict[str, list[cp_model.IntVar]]:
+        out: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+        for ci, _, var in self.by_group[gi]:
+            out[domain_of(self.data, self.data.classes[ci], level)].append(var)
+        return out
+
+    def required_locality(self) -> None:
+        """All units of a request with a required locality lie in one domain of its level."""
+        for gi, act in self.v.active.items():
+            r = self.data.groups[gi].req
+            if r.locality is None or not r.locality.required:
+                continue
+            doms = self._by_domain(gi, r.locality.level)
+            self.m.add(sum(self.v.within[(gi, d)] for d in doms) == act)
+            for ci, _, var in self.by_group[gi]:
+                # Linking each class to its domain's choice keeps the LP from smearing the request.
+                d = domain_of(self.data, self.data.classes[ci], r.locality.level)
+                self.m.add(var <= min(_ub(var), r.count) * self.v.within[(gi, d)])
+            for d, xs in doms.items():
+                w = self.v.within[(gi, d)]
+                if r.need_count == r.count:
+                    self.m.add(sum(xs) == r.count * w)
+                else:
+                    self.m.add(sum(xs) <= r.count * w)
+
+    def soft_locality(self) -> None:
+        """A request with a soft locality marks each domain it uses (the objective counts them)."""
+        for gi in self.v.active:
+            r = self.data.groups[gi].req
+            if r.locality is None or r.locality.required:
+                continue
+            for d, xs in self._by_domain(gi, r.locality.level).items():
+                u = self.v.uses[(gi, d)]
+                self.m.add(sum(xs) <= r.count * u)
+                self.m.add(sum(xs) >= u)
+
+    def spread(self) -> None:
+        """At most max_per_domain units of each request per domain of its spread level."""
+        for gi, act in self.v.active.items():
+            gr = self.data.groups[gi]
+            r = gr.req
+            if r.spread is None:
+                continue
+            k = r.spread.max_per_domain
+            if k >= r.count:
+                continue
+            loc_req = r.locality is not None and r.locality.required
+            for d, xs in self._by_domain(gi, r.spread.level).items():
+                if loc_req and gr.size > 1:
+                    # Grouped requests with a locality: the spread domain sits inside one locality domain.
+                    ci = next(ci for ci, _, var in self.by_group[gi] if domain_of(self.data, self.data.classes[ci], r.spread.level) == d)
+                    ld = domain_of(self.data, self.data.classes[ci], r.locality.level)  # type: ignore[union-attr]
+                    self.m.add(sum(xs) <= k * self.v.within[(gi, ld)])
+                else:
+                    self.m.add(sum(xs) <= k * act)
+
+    def quota(self) -> None:
+        """A tenant's GPU-equivalents, running and new, stay within max_gpus."""
+        s = self.data.scale
+        for t in self.inst.tenant_map.values():
+            if t.max_gpus is None:
+                continue
+            terms = []
+            const = 0
+            for (gi, ci, o), var in self.v.x.items():
+                r = self.data.groups[gi].req
+                if r.tenant == t.id:
+                    terms.append(scaled(_value(self.data, r, ci, o), s) * var)
+            for ri, r in enumerate(self.inst.requests):
+                if r.tenant != t.id or r.placement is None:
+                    continue
+                size = scaled(sum(self.inst.unit_size(r, u) for u in r.placement), s)
+                st = stay_of(self.data, self.v, ri)
+                if isinstance(st, int):
+                    const += size * st
+                else:
+                    terms.append(size * st)
+            if terms:
+                self.m.add(sum(terms) + const <= int(t.max_gpus * s + 1e-6))
+
+    def node_isolation(self) -> None:
+        """A node-isolated tenant's node holds no other tenant's units."""
+        if not self.v.owns:
+            return
+        per_node: dict[int, list[tuple[str, object, int]]] = defaultdict(list)
+        for (gi, ci, _), var in self.v.x.items():
+            r = self.data.groups[gi].req
+            per_node[self.data.classes[ci].node].append((r.tenant, var, r.count * self.data.groups[gi].size))
+        for ri, r in enumerate(self.inst.requests):
+            for u in r.placement or ():
+                per_node[self.inst.node_index[u.node]].append((r.tenant, stay_of(self.data, self.v, ri), 1))
+        for (ni, t), own in self.v.owns.items():
+            mine = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt == t]
+            other = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt != t]
+            if mine:
+                self.m.add(sum(var for var, _ in mine) <= sum(ub for _, ub in mine) * own)
+            if other:
+                self.m.add(sum(var for var, _ in other) <= sum(ub for _, ub in other) * (1 - own))
+
+    def max_migrations(self) -> None:
+        """At most max_migrations running requests move."""
+        cap = self.inst.objective.max_migrations
+        if cap is not None and self.v.stay:
+            self.m.add(sum(1 - s for s in self.v.stay.values()) <= cap)
+
+
+def _ub(var: cp_model.IntVar) -> int:
+    d = var.proto.domain
+    return int(d[len(d) - 1])
+
+
+def _value(data: Data, r, ci: int, o: str | None) -> float:  # type: ignore[no-untyped-def]
+    from packer.cpsat.data import unit_value
+
+    return unit_value(data.inst, r, data.classes[ci].model, o)
+
+
+__all__ = ["Constraints", "SHARED_POOL"]

@@ -1,0 +1,318 @@
+"""Preprocessing for the CP-SAT model: GPU classes, request groups, configurations and scales.
+
+The model never looks at single GPUs when it does not have to. Free GPUs of one node in one
+configured mode are interchangeable, so they form one *class* with a multiplicity; a GPU that holds
+running work is a class of its own. Identical new requests (same tenant, kind, shape, priority,
+locality, spread, models, host resources, all-or-nothing) form one *group* whose placed count is an
+integer instead of a Boolean per request. Both cut symmetry out of the model instead of breaking it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from packer.catalog import GpuModel, Profile
+from packer.geometry import geometry
+from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Request, Unit
+
+#: Placement options of a unit on a class: a MIG profile name, or None for gpu/share units.
+Option = str | None
+#: Pool of a GPU: the tenant id of a gpu-isolated tenant that owns it, or "" for everyone else.
+SHARED_POOL = ""
+
+
+@dataclass
+class GpuClass:
+    """Interchangeable GPUs of one node: same configured mode, same running work (none, or m == 1)."""
+
+    index: int
+    node: int
+    gpus: list[int]
+    mode: str  # configured mode: mig, full, shared or any
+    model: GpuModel
+    running: list[tuple[int, Unit]] = field(default_factory=list)  # (request index, unit)
+
+    @property
+    def size(self) -> int:
+        return len(self.gpus)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.running)
+
+    def modes(self) -> list[str]:
+        """Concrete modes this class's GPUs may take."""
+        if self.mode != "any":
+            return [self.mode]
+        return ["mig", "full", "shared"] if self.model.has_mig else ["full", "shared"]
+
+
+@dataclass
+class Group:
+    """Identical requests modelled together; a running or soft-locality request is a group of one."""
+
+    index: int
+    requests: list[int]  # request indices, in file order
+    req: Request  # the representative
+
+    @property
+    def size(self) -> int:
+        return len(self.requests)
+
+    @property
+    def running(self) -> bool:
+        return self.req.placement is not None
+
+
+@dataclass
+class Data:
+    """Everything the CP-SAT model is built from."""
+
+    inst: Instance
+    classes: list[GpuClass]
+    groups: list[Group]
+    #: (group, class) → placement options (profiles for mig, [None] otherwise).
+    options: dict[tuple[int, int], list[Option]]
+    #: Integer scale of the objective: value × scale is an integer for the usual inputs.
+    scale: int
+    #: True when shares are packed exactly per GPU (every share-capable class has one GPU).
+    exact_shares: bool
+    #: Request index → group index.
+    group_of: dict[int, int]
+    #: Class pools: class index → pools it may be given to.
+    pools: dict[int, list[str]]
+
+    @property
+    def weights(self):  # type: ignore[no-untyped-def]
+        return self.inst.objective
+
+
+def _lcm(values: Sequence[int]) -> int:
+    out = 1
+    for v in values:
+        out = out * v // math.gcd(out, v)
+    return out
+
+
+def _levels_at_gpu(inst: Instance) -> bool:
+    return any(
+        (r.locality is not None and r.locality.level == "gpu") or (r.spread is not None and r.spread.level == "gpu")
+        for r in inst.requests
+    )
+
+
+def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
+    """Groups GPUs into classes and requests into groups; ``aggregate=False`` keeps every GPU apart.
+
+    Aggregation is on by default; a locality or spread at level ``gpu`` needs single GPUs, so it
+    turns aggregation off.
+    """
+    if aggregate is None:
+        aggregate = True
+    if _levels_at_gpu(inst):
+        aggregate = False
+    exact_shares = not aggregate
+    cat = inst.gpu_catalog
+
+    running_on: dict[tuple[int, int], list[tuple[int, Unit]]] = {}
+    for ri, r in enumerate(inst.requests):
+        for u in r.placement or ():
+            running_on.setdefault((inst.node_index[u.node], u.gpu), []).append((ri, u))
+
+    classes: list[GpuClass] = []
+    for ni, n in enumerate(inst.nodes):
+        if n.num_gpus == 0 or n.gpu_model is None:
+            continue
+        model = cat[n.gpu_model]
+        free: dict[str, list[int]] = {}
+        for g in range(n.num_gpus):
+            mode = n.gpu_mode(g)
+            run = running_on.get((ni, g))
+            if run or not aggregate:
+                classes.append(GpuClass(len(classes), ni, [g], mode, model, list(run or [])))
+            else:
+                free.setdefault(mode, []).append(g)
+        for mode, gpus in free.items():
+            classes.append(GpuClass(len(classes), ni, gpus, mode, model))
+
+    groups, group_of = _group_requests(inst, aggregate)
+
+    options: dict[tuple[int, int], list[Option]] = {}
+    choice_cache: dict[tuple[int, str], list[Option]] = {}
+    for gr in groups:
+        r = gr.req
+        allowed = inst.allowed_models(r)
+        want = MODE_OF_KIND[r.kind]
+        for c in classes:
+            if allowed is not None and c.model.name not in allowed:
+                continue
+            if want not in c.modes():
+                continue
+            if r.kind == "mig":
+                key = (gr.index, c.model.name)
+                if key not in choice_cache:
+                    choice_cache[key] = [p.name for p in inst.profile_choices(r, c.model)]
+                opts: list[Option] = choice_cache[key]
+                if not opts:
+                    continue
+            else:
+                opts = [None]
+            options[(gr.index, c.index)] = opts
+
+    pools: dict[int, list[str]] = {}
+    tenants = inst.tenant_map
+    isolated_on: dict[int, set[str]] = {}
+    for (gi, ci) in options:
+        t = groups[gi].req.tenant
+        if tenants[t].isolation == "gpu":
+            isolated_on.setdefault(ci, set()).add(t)
+    for c in classes:
+        ps = {SHARED_POOL} | isolated_on.get(c.index, set())
+        for ri, _ in c.running:
+            t = inst.requests[ri].tenant
+            if tenants[t].isolation == "gpu":
+                ps.add(t)
+        pools[c.index] = sorted(ps)
+
+    slices = [m.compute_slices for m in {c.model.name: c.model for c in classes}.values() if m.compute_slices]
+    scale = _lcm([*slices, MILLI_PER_GPU]) * 1000
+    return Data(inst, classes, groups, options, scale, exact_shares, group_of, pools)
+
+
+def _group_key(r: Request) -> tuple[object, ...] | None:
+    """The identity of a request for grouping, or None when it must stay alone."""
+    if r.placement is not None or r.need_count != r.count:
+        return None
+    if r.locality is not None and not r.locality.required:
+        return None
+    return (
+        r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.count, r.priority,
+        r.gpu_models, r.cpu_milli, r.memory_mib,
+        None if r.locality is None else r.locality.level,
+        None if r.spread is None else (r.spread.level, r.spread.max_per_domain),
+    )
+
+
+def _group_requests(inst: Instance, aggregate: bool) -> tuple[list[Group], dict[int, int]]:
+    groups: list[Group] = []
+    by_key: dict[tuple[object, ...], int] = {}
+    group_of: dict[int, int] = {}
+    for ri, r in enumerate(inst.requests):
+        key = _group_key(r)
+        if key is not None and _spread_coarser_than_locality(inst, r):
+            key = None
+        if key is not None and key in by_key:
+            gi = by_key[key]
+            groups[gi].requests.append(ri)
+        else:
+            gi = len(groups)
+            groups.append(Group(gi, [ri], r))
+            if key is not None:
+                by_key[key] = gi
+        group_of[ri] = gi
+    return groups, group_of
+
+
+def _spread_coarser_than_locality(inst: Instance, r: Request) -> bool:
+    if r.locality is None or r.spread is None:
+        return False
+    levels = inst.topology.all_levels
+    return levels.index(r.spread.level) > levels.index(r.locality.level)
+
+
+@cache
+def mig_configs(model: GpuModel, profiles: tuple[str, ...]) -> list[dict[str, int]]:
+    """Maximal profile multisets of ``model`` over ``profiles`` (each realizable as a layout)."""
+    return [dict(g) for g in geometry(model).geometries(profiles, maximal=True)]
+
+
+@cache
+def mig_layouts(model: GpuModel, profiles: tuple[str, ...]) -> list[tuple[tuple[str, int], ...]]:
+    """Maximal layouts (profile, start) of ``model`` over ``profiles``."""
+    return geometry(model).layouts(profiles, maximal=True)
+
+
+@cache
+def layout_of(model: GpuModel, profiles: tuple[str, ...], config: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """One layout realizing the profile multiset ``config``."""
+    want = dict(config)
+    for lay in geometry(model).layouts(profiles):
+        counts: dict[str, int] = {}
+        for name, _ in lay:
+            counts[name] = counts.get(name, 0) + 1
+        if counts == want:
+            return lay
+    raise ValueError(f"no layout of {model.name} realizes {config}")
+
+
+def unit_value(inst: Instance, r: Request, model: GpuModel, option: Option) -> float:
+    """GPU-equivalents of one unit of ``r`` placed with ``option`` on a GPU of ``model``."""
+    if r.kind == "gpu":
+        return 1.0
+    if r.kind == "share":
+        return (r.gpu_milli or 0) / MILLI_PER_GPU
+    p = model.profile(option or "")
+    assert p is not None
+    return p.gpu_equivalents
+
+
+def profile_of(model: GpuModel, name: str) -> Profile:
+    p = model.profile(name)
+    assert p is not None
+    return p
+
+
+def domain_of(data: Data, c: GpuClass, level: str) -> str:
+    """The domain id of class ``c`` at ``level`` (a GPU id at level ``gpu``)."""
+    node = data.inst.nodes[c.node]
+    if level == "gpu":
+        assert c.size == 1
+        return f"{node.id}/{c.gpus[0]}"
+    return data.inst.domain(node, level)
+
+
+def movable(r: Request) -> bool:
+    return r.placement is not None and r.movable
+
+
+def pool_of(inst: Instance, r: Request) -> str:
+    """The pool whose GPUs may hold ``r``'s units."""
+    return r.tenant if inst.tenant_map[r.tenant].isolation == "gpu" else SHARED_POOL
+
+
+def scaled(value: float, scale: int) -> int:
+    return int(round(value * scale))
+
+
+#: Above this many share patterns a class falls back to a capacity relaxation (and first-fit packing).
+MAX_SHARE_PATTERNS = 3000
+
+
+@cache
+def share_patterns(sizes: tuple[int, ...]) -> list[dict[int, int]] | None:
+    """Maximal multisets of share sizes (milli) that fit one GPU, or None when there are too many."""
+    order = sorted(set(sizes), reverse=True)
+    out: list[dict[int, int]] = []
+
+    def rec(i: int, left: int, cur: dict[int, int]) -> bool:
+        if len(out) > MAX_SHARE_PATTERNS:
+            return False
+        if i == len(order):
+            if cur and all(s > left for s in order):
+                out.append(dict(cur))
+            return True
+        s = order[i]
+        for k in range(left // s, -1, -1):
+            if k:
+                cur[s] = k
+            else:
+                cur.pop(s, None)
+            if not rec(i + 1, left - k * s, cur):
+                return False
+        cur.pop(s, None)
+        return True
+
+    return out if rec(0, MILLI_PER_GPU, {}) else None

@@ -1,0 +1,198 @@
+"""Why a request is unplaced: the first binding rule among model, quota, isolation, capacity, locality."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from packer.geometry import geometry, span_mask
+from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Request, Unit
+
+
+class _Free:
+    """Free capacity per GPU after a placement."""
+
+    def __init__(self, inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: Mapping[tuple[str, int], str]):
+        self.inst = inst
+        self.mode: dict[tuple[str, int], str] = {}
+        self.mask: dict[tuple[str, int], int] = defaultdict(int)
+        self.counts: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+        self.milli: dict[tuple[str, int], int] = defaultdict(int)
+        self.tenants: dict[tuple[str, int], set[str]] = defaultdict(set)
+        self.node_tenants: dict[str, set[str]] = defaultdict(set)
+        self.cpu: dict[str, int] = defaultdict(int)
+        self.mem: dict[str, int] = defaultdict(int)
+        self._cache: dict[tuple[object, ...], int] = {}
+        self.ok_nodes: dict[tuple[object, ...], list] = {}  # type: ignore[type-arg]
+        for n, g in inst.gpus():
+            m = n.gpu_mode(g)
+            self.mode[(n.id, g)] = modes.get((n.id, g), m) if m == "any" else m
+        for rid, units in placed.items():
+            r = inst.request(rid)
+            for u in units:
+                key = (u.node, u.gpu)
+                self.tenants[key].add(r.tenant)
+                self.node_tenants[u.node].add(r.tenant)
+                self.cpu[u.node] += r.cpu_milli
+                self.mem[u.node] += r.memory_mib
+                if self.mode[key] == "any":
+                    self.mode[key] = MODE_OF_KIND[r.kind]
+                if r.kind == "mig" and u.profile is not None and u.start is not None:
+                    p = inst.model_of(inst.node(u.node)).profile(u.profile)  # type: ignore[union-attr]
+                    assert p is not None
+                    self.mask[key] |= span_mask(u.start, p.size)
+                    self.counts[key][u.profile] = self.counts[key].get(u.profile, 0) + 1
+                elif r.kind == "share":
+                    self.milli[key] += u.gpu_milli or r.gpu_milli or 0
+                else:
+                    self.milli[key] = MILLI_PER_GPU
+
+    def units(self, r: Request, node_id: str, g: int, *, isolation: bool) -> int:
+        """Units of ``r`` that still fit on one GPU (cached per request shape)."""
+        shape = (r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models)
+        key = (shape, node_id, g, isolation)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._units(r, node_id, g, isolation=isolation)
+        return hit
+
+    def _units(self, r: Request, node_id: str, g: int, *, isolation: bool) -> int:
+        inst = self.inst
+        key = (node_id, g)
+        node = inst.node(node_id)
+        allowed = inst.allowed_models(r)
+        model = inst.model_of(node)
+        if model is None or (allowed is not None and model.name not in allowed):
+            return 0
+        mode = self.mode[key]
+        if mode not in ("any", MODE_OF_KIND[r.kind]):
+            return 0
+        if isolation and not self._isolation_ok(r, key, node_id):
+            return 0
+        if r.kind == "gpu":
+            return int(self.milli[key] == 0 and not self.mask[key])
+        if r.kind == "share":
+            return (MILLI_PER_GPU - self.milli[key]) // (r.gpu_milli or MILLI_PER_GPU)
+        best = 0
+        for p in inst.profile_choices(r, model):
+            occ, counts, n = self.mask[key], dict(self.counts[key]), 0
+            geo = geometry(model)
+            while True:
+                starts = geo.free_starts(p, occ, counts.get(p.name, 0))
+                if not starts:
+                    break
+                occ |= span_mask(starts[0], p.size)
+                counts[p.name] = counts.get(p.name, 0) + 1
+                n += 1
+            best = max(best, n)
+        return best
+
+    def _isolation_ok(self, r: Request, key: tuple[str, int], node_id: str) -> bool:
+        tm = self.inst.tenant_map
+        others = self.tenants[key] - {r.tenant}
+        if others and (tm[r.tenant].isolation == "gpu" or any(tm[t].isolation == "gpu" for t in others)):
+            return False
+        n_others = self.node_tenants[node_id] - {r.tenant}
+        if n_others and (tm[r.tenant].isolation == "node" or any(tm[t].isolation == "node" for t in n_others)):
+            return False
+        return True
+
+    def node_units(self, r: Request, node_id: str, *, isolation: bool, host: bool) -> int:
+        shape = (r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models,
+                 r.cpu_milli, r.memory_mib)
+        key = ("node", shape, node_id, isolation, host)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._node_units(r, node_id, isolation=isolation, host=host)
+        return hit
+
+    def _node_units(self, r: Request, node_id: str, *, isolation: bool, host: bool) -> int:
+        node = self.inst.node(node_id)
+        n = sum(self.units(r, node_id, g, isolation=isolation) for g in range(node.num_gpus))
+        if host:
+            if r.cpu_milli and node.cpu_milli is not None:
+                n = min(n, max(0, node.cpu_milli - self.cpu[node_id]) // r.cpu_milli)
+            if r.memory_mib and node.memory_mib is not None:
+                n = min(n, max(0, node.memory_mib - self.mem[node_id]) // r.memory_mib)
+        return n
+
+
+def unplaced_reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]],
+                     modes: Mapping[tuple[str, int], str]) -> dict[str, str]:
+    """Request id → reason, for every request not in ``placed``."""
+    free = _Free(inst, placed, modes)
+    used: dict[str, float] = defaultdict(float)
+    for rid, units in placed.items():
+        r = inst.request(rid)
+        used[r.tenant] += sum(inst.unit_size(r, u) for u in units)
+    out = {}
+    for r in inst.requests:
+        if r.id not in placed:
+            out[r.id] = _reason(inst, free, used, r)
+    return out
+
+
+def _reason(inst: Instance, free: _Free, used: Mapping[str, float], r: Request) -> str:
+    kind = {"mig": f"{r.profile or f'{r.slices}-slice'} MIG", "gpu": "whole-GPU", "share": f"{r.gpu_milli}-milli share"}[r.kind]
+    need = r.need_count
+    want = MODE_OF_KIND[r.kind]
+    shape = (r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_models)
+    ok_models = free.ok_nodes.get(shape)
+    if ok_models is None:
+        ok_models = free.ok_nodes[shape] = _ok_nodes(inst, r)
+    if not ok_models:
+        return f"model: no GPU of an allowed model can be in {want} mode with a {kind} unit"
+    return _binding(inst, free, used, r, kind, need, ok_models)
+
+
+def _ok_nodes(inst: Instance, r: Request) -> list:  # type: ignore[type-arg]
+    allowed = inst.allowed_models(r)
+    want = MODE_OF_KIND[r.kind]
+    return [
+        n for n in inst.nodes
+        if n.num_gpus and (allowed is None or inst.gpu_catalog.canonical(n.gpu_model or "") in allowed)
+        and any(n.gpu_mode(g) in (want, "any") for g in range(n.num_gpus))
+        and (r.kind != "mig" or inst.profile_choices(r, inst.model_of(n)))  # type: ignore[arg-type]
+    ]
+
+
+def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request, kind: str, need: int,
+             ok_models: list) -> str:  # type: ignore[type-arg]
+    t = inst.tenant_map[r.tenant]
+    if t.max_gpus is not None:
+        smallest = min(_unit_size(inst, r, n) for n in ok_models)
+        if used[r.tenant] + need * smallest > t.max_gpus + 1e-9:
+            return (f"quota: tenant {t.id} uses {used[r.tenant]:.3g} of its {t.max_gpus:g} GPU-equivalents; "
+                    f"this request needs {need * smallest:.3g} more")
+    per_node = {n.id: free.node_units(r, n.id, isolation=True, host=True) for n in ok_models}
+    total = sum(per_node.values())
+    if total < need:
+        loose = sum(free.node_units(r, n.id, isolation=False, host=True) for n in ok_models)
+        if loose >= need:
+            return f"isolation: {loose} free {kind} units exist but only {total} on GPUs/nodes its tenant may share"
+        no_host = sum(free.node_units(r, n.id, isolation=True, host=False) for n in ok_models)
+        if no_host >= need:
+            return f"host resources: {no_host} free {kind} units but CPU/memory of their nodes allow only {total}"
+        return f"capacity: {total} free {kind} units on allowed GPUs, needs {need}"
+    if r.locality is not None and r.locality.required:
+        level = r.locality.level
+        if level == "gpu":
+            best = max((free.units(r, n.id, g, isolation=True) for n in ok_models for g in range(n.num_gpus)), default=0)
+        else:
+            per_dom: dict[str, int] = defaultdict(int)
+            for n in ok_models:
+                per_dom[inst.domain(n, level)] += per_node[n.id]
+            best = max(per_dom.values(), default=0)
+        if best < need:
+            return f"locality: no {level} has {need} free {kind} units (at most {best})"
+    if r.spread is not None:
+        return f"spread: at most {r.spread.max_per_domain} units per {r.spread.level} leaves too few places"
+    return "objective: the remaining capacity is worth more to other requests"
+
+
+def _unit_size(inst: Instance, r: Request, node) -> float:  # type: ignore[no-untyped-def]
+    if r.kind == "gpu":
+        return 1.0
+    if r.kind == "share":
+        return (r.gpu_milli or 0) / MILLI_PER_GPU
+    return min(p.gpu_equivalents for p in inst.profile_choices(r, inst.model_of(node)))  # type: ignore[arg-type]

@@ -1,0 +1,359 @@
+"""Tests of the CP-SAT back end: exact on tiny instances, one rule at a time, hints, determinism, time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from packer.check import check
+from packer.cpsat import solve
+from packer.cpsat.model import CpsatModel
+from packer.generate import generate
+from packer.model import (
+    Instance,
+    Locality,
+    Node,
+    ObjectiveWeights,
+    Plan,
+    Request,
+    Spread,
+    Tenant,
+    Topology,
+    Unit,
+)
+from tests.brute_force import brute_force
+
+H100 = "H100-80GB"
+
+
+def _solve(inst: Instance, **kw: object) -> Plan:
+    plan = solve(inst, time_limit=20, workers=1, **kw)  # type: ignore[arg-type]
+    rep = check(inst, plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations]
+    return plan
+
+
+def _inst(nodes: list[Node], requests: list[Request], tenants: list[Tenant] | None = None,
+          levels: tuple[str, ...] = ("node",), **weights: object) -> Instance:
+    return Instance(name="t", topology=Topology(levels=levels), nodes=tuple(nodes), tenants=tuple(tenants or ()),
+                    requests=tuple(requests), objective=ObjectiveWeights(**weights))  # type: ignore[arg-type]
+
+
+def _assert_matches_brute_force(inst: Instance) -> Plan:
+    best, _ = brute_force(inst)
+    for aggregate in (True, False):
+        plan = _solve(inst, aggregate=aggregate, hint=False)
+        assert plan.status == "optimal"
+        assert plan.objective == pytest.approx(best, abs=1e-6), f"aggregate={aggregate}"
+        assert plan.bound == pytest.approx(best, abs=1e-6)
+    return plan
+
+
+# Generated tiny instances whose brute force takes well under a second.
+FAST_TINY_SEEDS = [0, 1, 2, 3, 4, 7, 8, 9, 10, 12, 13, 14, 17, 18, 20, 21, 25, 26, 28, 29]
+
+
+@pytest.mark.parametrize("seed", FAST_TINY_SEEDS)
+def test_generated_tiny_equals_brute_force(seed: int) -> None:
+    """Tests that CP-SAT's optimum on generated tiny instances equals exhaustive enumeration."""
+    _assert_matches_brute_force(generate("tiny", seed=seed))
+
+
+def test_generated_tiny_under_a_second() -> None:
+    """Tests that tiny instances are solved to proven optimality well within a second each."""
+    for seed in FAST_TINY_SEEDS[:8]:
+        t = time.perf_counter()
+        plan = _solve(generate("tiny", seed=seed))
+        assert plan.status == "optimal"
+        assert time.perf_counter() - t < 1.0
+
+
+# ------------------------------------------------------------------------ one rule at a time
+
+
+def test_mig_layout_binds() -> None:
+    """Tests that memory-slice non-overlap binds: 4g+3g fit one H100, a second 3g does not."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="mig")], [
+        Request(id="a", kind="mig", profile="4g.40gb"),
+        Request(id="b", kind="mig", profile="3g.40gb", count=2, min_count=1),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert plan.objective == pytest.approx(1.0)
+
+
+def test_mig_max_count_binds() -> None:
+    """Tests that a profile's maximum count binds (1g.10gb+me at most once per GPU)."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="mig")], [
+        Request(id="a", kind="mig", profile="1g.10gb+me", count=2, min_count=1),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert len(plan.assignments[0].units) == 1
+
+
+def test_mig_slices_pick_a_profile() -> None:
+    """Tests that a slices request may use any matching profile (1g.10gb or 1g.20gb)."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="mig")], [
+        Request(id="a", kind="mig", slices=1, count=7),
+        Request(id="b", kind="mig", profile="1g.20gb", count=1),
+    ])
+    _assert_matches_brute_force(inst)
+
+
+def test_whole_gpus_and_min_count() -> None:
+    """Tests that whole-GPU units take one GPU each and min_count allows a partial placement."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=2, mode="full")], [
+        Request(id="a", kind="gpu", count=3, min_count=2),
+        Request(id="b", kind="gpu", count=3),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert plan.objective == pytest.approx(2.0)
+
+
+def test_share_capacity_binds() -> None:
+    """Tests that shares on one GPU never exceed 1000 milli."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=2, mode="shared")], [
+        Request(id="a", kind="share", gpu_milli=600, count=3),
+        Request(id="b", kind="share", gpu_milli=400, count=2),
+        Request(id="c", kind="share", gpu_milli=300, count=1),
+    ])
+    _assert_matches_brute_force(inst)
+
+
+def test_share_patterns_in_aggregated_class() -> None:
+    """Tests that an aggregated class of shared GPUs packs shares exactly (patterns, not a sum)."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=3, mode="shared")], [
+        Request(id=f"s{i}", kind="share", gpu_milli=m, count=1)
+        for i, m in enumerate([700, 700, 700, 300, 300, 300, 400])
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert plan.objective == pytest.approx(3.0)
+
+
+def test_host_resources_bind() -> None:
+    """Tests that CPU and memory of a node cap the units placed on it."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=4, mode="full", cpu_milli=10000, memory_mib=1000)], [
+        Request(id="a", kind="gpu", count=2, cpu_milli=4000),
+        Request(id="b", kind="gpu", count=2, cpu_milli=4000, priority=1.5),
+        Request(id="c", kind="gpu", count=1, memory_mib=1200),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert {a.request for a in plan.assignments} == {"b"}
+
+
+def test_required_locality_binds() -> None:
+    """Tests that a required node locality keeps a request off two half-free nodes."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=2, mode="full") for i in range(2)]
+    inst = _inst(nodes, [
+        Request(id="x", kind="gpu", count=1, placement=(Unit(node="n0", gpu=0),)),
+        Request(id="y", kind="gpu", count=1, placement=(Unit(node="n1", gpu=0),)),
+        Request(id="a", kind="gpu", count=2, locality=Locality(level="node", required=True)),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert [u.request for u in plan.unplaced] == ["a"]
+    assert plan.unplaced[0].reason.startswith("locality")
+
+
+def test_soft_locality_costs() -> None:
+    """Tests that a soft locality is paid per extra domain and steers units together."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=2, mode="full") for i in range(2)]
+    inst = _inst(nodes, [
+        Request(id="a", kind="gpu", count=3, locality=Locality(level="node")),
+        Request(id="b", kind="gpu", count=1),
+    ], locality_weight=0.25)
+    plan = _assert_matches_brute_force(inst)
+    assert plan.objective == pytest.approx(3.75)
+
+
+def test_spread_binds() -> None:
+    """Tests that spread caps the units of a request per domain."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=1, mode="mig") for i in range(2)]
+    inst = _inst(nodes, [
+        Request(id="a", kind="mig", profile="1g.10gb", count=4, min_count=2,
+                spread=Spread(level="node", max_per_domain=1)),
+        Request(id="b", kind="mig", profile="2g.20gb", count=2, spread=Spread(level="gpu", max_per_domain=1)),
+    ])
+    _assert_matches_brute_force(inst)
+
+
+def test_allowed_models_bind() -> None:
+    """Tests that gpu_models keeps a request off other models."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="full"),
+                  Node(id="n1", gpu_model="A100-40GB", num_gpus=1, mode="full")], [
+        Request(id="a", kind="gpu", count=2, gpu_models=("A100-40GB",)),
+        Request(id="b", kind="gpu", count=1, gpu_models=("A100-40GB",)),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert plan.unplaced[0].request == "a"
+
+
+def test_quota_binds() -> None:
+    """Tests that a tenant's max_gpus caps its GPU-equivalents and names quota as the reason."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=4, mode="full")], [
+        Request(id="a", tenant="t", kind="gpu", count=2),
+        Request(id="b", tenant="t", kind="gpu", count=1),
+    ], tenants=[Tenant(id="t", max_gpus=2.5)])
+    plan = _assert_matches_brute_force(inst)
+    assert plan.unplaced[0].reason.startswith("quota")
+
+
+def test_gpu_isolation_binds() -> None:
+    """Tests that a gpu-isolated tenant shares no GPU with another tenant."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="mig")], [
+        Request(id="a", tenant="iso", kind="mig", profile="3g.40gb"),
+        Request(id="b", tenant="other", kind="mig", profile="4g.40gb"),
+    ], tenants=[Tenant(id="iso", isolation="gpu"), Tenant(id="other")])
+    plan = _assert_matches_brute_force(inst)
+    assert len(plan.assignments) == 1
+
+
+def test_node_isolation_binds() -> None:
+    """Tests that a node-isolated tenant shares no node with another tenant."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=2, mode="full")], [
+        Request(id="a", tenant="iso", kind="gpu", count=1),
+        Request(id="b", tenant="other", kind="gpu", count=1, priority=0.5),
+    ], tenants=[Tenant(id="iso", isolation="node"), Tenant(id="other")])
+    plan = _assert_matches_brute_force(inst)
+    assert [a.request for a in plan.assignments] == ["a"]
+
+
+def test_any_mode_is_chosen() -> None:
+    """Tests that the solver picks the mode of an 'any' GPU and reports it."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=2, mode="any")], [
+        Request(id="a", kind="share", gpu_milli=500, count=2),
+        Request(id="b", kind="mig", profile="7g.80gb"),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert sorted(m.mode for m in plan.gpu_modes) == ["mig", "shared"]
+
+
+def test_running_work_stays_or_moves() -> None:
+    """Tests that fixed work stays, movable work moves when it pays, and the migration is costed."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=2, mode="full") for i in range(2)]
+    inst = _inst(nodes, [
+        Request(id="fixed", kind="gpu", count=1, placement=(Unit(node="n0", gpu=0),)),
+        Request(id="mv", kind="gpu", count=1, placement=(Unit(node="n1", gpu=0),), movable=True,
+                migration_cost=0.2),
+        Request(id="gang", kind="gpu", count=2, locality=Locality(level="node", required=True)),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert [m.request for m in plan.migrations] == ["mv"]
+    assert plan.objective == pytest.approx(4 - 0.2)
+
+
+def test_max_migrations_binds() -> None:
+    """Tests that max_migrations caps how many running requests move."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=2, mode="full") for i in range(2)]
+    inst = _inst(nodes, [
+        Request(id="m0", kind="gpu", count=1, placement=(Unit(node="n0", gpu=0),), movable=True),
+        Request(id="m1", kind="gpu", count=1, placement=(Unit(node="n1", gpu=0),), movable=True),
+        Request(id="g0", kind="gpu", count=2, locality=Locality(level="node", required=True)),
+        Request(id="g1", kind="gpu", count=2, locality=Locality(level="node", required=True)),
+    ], max_migrations=0)
+    plan = _assert_matches_brute_force(inst)
+    assert not plan.migrations
+
+
+def test_running_mig_keeps_its_slot() -> None:
+    """Tests that staying MIG instances keep their exact start and new ones fit around them."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="mig")], [
+        Request(id="r", kind="mig", profile="3g.40gb", placement=(Unit(node="n0", gpu=0, profile="3g.40gb", start=0),)),
+        Request(id="a", kind="mig", profile="4g.40gb"),
+        Request(id="b", kind="mig", profile="2g.20gb", count=2),
+    ])
+    _assert_matches_brute_force(inst)
+
+
+def test_priorities_decide() -> None:
+    """Tests that priority × size decides which request gets scarce capacity."""
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="full")], [
+        Request(id="lo", kind="gpu", count=1),
+        Request(id="hi", kind="gpu", count=1, priority=3.0),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    assert [a.request for a in plan.assignments] == ["hi"]
+
+
+# ----------------------------------------------------------- hints, determinism, time limits
+
+
+def test_hints_are_cleared_between_solves() -> None:
+    """Tests that hinting a model again replaces the old hints instead of adding to them."""
+    inst = generate("small", seed=0)
+    from packer.solvers.greedy import solve as greedy_solve
+
+    model = CpsatModel(inst)
+    plan = greedy_solve(inst)
+    n = model.hint(plan)
+    assert len(model.model.proto.solution_hint.vars) == n
+    empty = Plan(instance=inst.name, status="feasible", objective=0.0,
+                 solver={"name": "none"},  # type: ignore[arg-type]
+                 assignments=tuple(a for a in plan.assignments if inst.request(a.request).running))
+    n2 = model.hint(empty)
+    hinted = model.model.proto.solution_hint
+    assert len(hinted.vars) == n2
+    assert len(set(hinted.vars)) == len(hinted.vars)
+    # The first hint's placements are gone: every hinted x is zero now.
+    xs = {v.index for v in model.vars.x.values()}
+    assert all(val == 0 for var, val in zip(hinted.vars, hinted.values, strict=True) if var in xs)
+
+
+def test_second_solve_does_not_inherit_hints() -> None:
+    """Tests that a solve after another gives the same plan as a solve in a fresh process would."""
+    a, b = generate("tiny", seed=8), generate("tiny", seed=9)
+    first = _solve(b, hint=False)
+    _solve(a)
+    again = _solve(b, hint=False)
+    assert first.assignments == again.assignments
+
+
+def test_same_seed_same_plan_with_one_worker() -> None:
+    """Tests that the same seed with workers=1 gives the same plan."""
+    inst = generate("small", seed=1)
+    p1 = solve(inst, time_limit=30, seed=3, workers=1)
+    p2 = solve(inst, time_limit=30, seed=3, workers=1)
+    assert p1.status == "optimal"
+    assert p1.assignments == p2.assignments and p1.unplaced == p2.unplaced and p1.gpu_modes == p2.gpu_modes
+
+
+def test_time_limit_is_honored() -> None:
+    """Tests that a short time limit is kept, model building included, and the plan is valid."""
+    inst = generate("small", seed=2)
+    for limit in (0.05, 0.5):
+        t = time.perf_counter()
+        plan = solve(inst, time_limit=limit, workers=2)
+        assert time.perf_counter() - t <= limit + 0.25
+        assert check(inst, plan).ok
+
+
+def test_never_worse_than_hint() -> None:
+    """Tests that the returned plan is at least as good as the greedy hint."""
+    from packer.solvers.greedy import solve as greedy_solve
+
+    inst = generate("small", seed=0)
+    plan = solve(inst, time_limit=2, workers=2)
+    assert check(inst, plan).ok
+    assert plan.objective >= greedy_solve(inst).objective - 1e-9
+    assert plan.bound is not None and plan.bound >= plan.objective - 1e-9
+
+
+def test_unknown_option_is_rejected() -> None:
+    """Tests that an unknown option is an error unless it is None."""
+    inst = generate("tiny", seed=0)
+    solve(inst, time_limit=1, quiet=None)
+    with pytest.raises(TypeError):
+        solve(inst, time_limit=1, quiet=True)
+
+
+def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that LNS by domain (used on huge clusters) merges sub-plans into a valid, no-worse plan."""
+    import packer.cpsat as cpsat
+    from packer.solvers.greedy import solve as greedy_solve
+
+    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
+    inst = generate("small", seed=3)
+    plan = cpsat.solve(inst, time_limit=4, workers=2)
+    rep = check(inst, plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations]
+    assert plan.solver.model_extra["decomposed"]["subproblems"] >= 2  # type: ignore[index]
+    assert plan.objective >= greedy_solve(inst).objective - 1e-9
