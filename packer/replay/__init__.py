@@ -1,0 +1,1 @@
+"""Trace replay under the FGD protocol: openb reader, protocol, KPIs, bounds, reports and plots."""

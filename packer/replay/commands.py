@@ -1,0 +1,119 @@
+"""The ``packer replay`` subcommand: FGD-protocol trace replay of one or more policies."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from packer.errors import InputError
+
+DEFAULT_POLICY = "packer"
+
+
+def register(subparsers: Any) -> None:
+    """Adds ``replay`` to an argparse subparsers object (``func`` returns the exit code)."""
+    p = subparsers.add_parser(
+        "replay", help="replay the Alibaba openb trace under the FGD protocol",
+        description="Replays an openb pod list on an openb node list exactly as the FGD paper's simulator "
+                    "does (seeded shuffle, tuning to INFLATION x GPU capacity, one pod at a time, no "
+                    "departures) and reports GPU allocation and fragmentation binned by arrived demand.",
+    )
+    p.add_argument("--nodes", required=True, help="openb node list CSV (sn,cpu_milli,memory_mib,gpu,model)")
+    p.add_argument("--pods", required=True, help="openb pod list CSV")
+    p.add_argument("--policy", default=DEFAULT_POLICY,
+                   help="policy name, a comma list, or 'all' (packer, fgd, bestfit, gpupacking, "
+                        "gpuclustering, dotproduct, random, firstfit); default packer")
+    p.add_argument("--seeds", default="42-51", help="seeds, e.g. 42-51 or 42,45 (default 42-51)")
+    p.add_argument("--inflation", type=float, default=1.3, help="tune the pod list to this x GPU capacity")
+    p.add_argument("--json", dest="json_out", help="write the results here (one policy: its object)")
+    p.add_argument("--published", help="FGD's analysis_allo_discrete.csv, to print its numbers beside ours")
+    p.add_argument("--workload", default="default", help="workload name in --published (default: default)")
+    p.add_argument("--plot", help="write the allocation-curve figure here (.png/.svg; needs matplotlib)")
+    p.add_argument("--bound", action="store_true", help="also compute the offline ceiling per seed")
+    p.add_argument("--workers", type=int, default=2, help="seeds replayed in parallel (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from packer.progress import SILENT, Progress
+    from packer.replay.openb import read_nodes, read_pods
+    from packer.replay.protocol import parse_seeds
+    from packer.replay.runner import POLICY_NAMES, run_policy
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as e:
+        raise InputError(str(e), field="--seeds") from None
+    if not (0.0 < args.inflation <= 10.0):
+        raise InputError("must be in (0, 10]", field="--inflation")
+    names = list(POLICY_NAMES) if args.policy == "all" else [x.strip() for x in args.policy.split(",") if x.strip()]
+    for n in names:
+        if n not in POLICY_NAMES:
+            raise InputError(f"unknown policy {n!r}; known: {', '.join(POLICY_NAMES)}", field="--policy")
+    if not names:
+        raise InputError("no policy", field="--policy")
+    cluster = read_nodes(args.nodes)
+    pods = read_pods(args.pods, cluster)
+    published = None
+    if args.published:
+        from packer.replay.published import read_published
+
+        published = read_published(args.published)
+    results = []
+    for name in names:
+        prog = SILENT if args.quiet else Progress(f"replay {name}")
+        res = run_policy(cluster, pods, name, seeds, inflation=args.inflation, workers=args.workers, progress=prog)
+        if args.bound:
+            add_bound(res, cluster, pods, args.inflation)
+        results.append(res)
+    from packer.replay.report import table
+
+    print(table(results, published, args.workload))
+    if args.json_out:
+        obj: dict[str, Any] = results[0] if len(results) == 1 else {"runs": results}
+        try:
+            Path(args.json_out).write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"cannot write: {e}", file=args.json_out) from None
+    if args.plot:
+        from packer.replay.report import plot
+
+        plot(results, args.plot, published, args.workload)
+    sys.stdout.flush()
+    return 0
+
+
+_BOUNDS: dict[tuple[object, ...], tuple[float, float]] = {}
+
+
+def add_bound(res: dict[str, Any], cluster, pods, inflation: float) -> None:  # type: ignore[no-untyped-def]
+    """Adds the offline ceiling per seed (LP bound, and a feasible offline placement) and the gaps."""
+    from statistics import mean
+
+    from packer.replay.bound import allocation_bound, offline_decreasing
+    from packer.replay.protocol import make_stream
+
+    per = []
+    for r in res["per_seed"]:
+        key = (r["seed"], inflation, id(cluster), id(pods))
+        if key not in _BOUNDS:  # the ceiling depends on the stream only, not on the policy
+            stream = make_stream(pods, cluster, r["seed"], inflation).pods
+            _BOUNDS[key] = (allocation_bound(cluster, stream)["bound_pct"],
+                            offline_decreasing(cluster, stream, "fgd")["offline_pct"])
+        r["bound_pct"], r["offline_pct"] = _BOUNDS[key]
+        per.append((r["bound_pct"], r["offline_pct"], r["final_allocation_pct"]))
+    res["bound"] = {
+        "lp_bound_pct": mean(x[0] for x in per),
+        "offline_feasible_pct": mean(x[1] for x in per),
+        "gap_pts_130_to_offline_feasible": (mean(x[1] for x in per) - res["allocation_pct"]["130"]
+                                            if res["allocation_pct"].get("130") is not None else None),
+        "gap_pts_130": (mean(x[0] for x in per) - res["allocation_pct"]["130"]
+                        if res["allocation_pct"].get("130") is not None else None),
+        "note": "lp_bound_pct: proven upper bound on any placement of the whole 130% stream (GLOP "
+                "relaxation, packer.replay.bound); offline_feasible_pct: a real offline placement "
+                "(decreasing size, FGD scoring), so the offline optimum lies between the two.",
+    }

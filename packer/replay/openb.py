@@ -1,0 +1,227 @@
+"""Reading the Alibaba openb trace (FGD, USENIX ATC '23) into arrays and into packer instances.
+
+The trace has a node list (``sn,cpu_milli,memory_mib,gpu,model``) and a pod list
+(``name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...``). The replay works on plain integer
+arrays (:class:`Cluster`, :class:`Pods`); :func:`to_instance` turns the same data into a packer
+instance (shared-mode GPUs, the non-MIG models declared in the instance's catalog, fractional pods
+as ``share`` requests, whole-GPU pods as ``gpu`` requests kept on one node).
+
+CPU-only pods (``num_gpu = 0``) have no request kind in the model yet; :func:`to_instance` leaves
+them out and returns them separately (see the replay report for the proposed model extension).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from packer.errors import InputError
+
+#: Largest CPU and GPU capacity of any openb node, the normalising constants of the FGD plugins.
+MAX_SPEC_CPU = 128_000
+MAX_SPEC_GPU = 8_000
+#: Most GPUs on one node that the fast engine supports.
+MAX_GPUS_PER_NODE = 8
+
+_NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
+_POD_COLUMNS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """GPU nodes as arrays, in file order. ``model`` indexes ``models``."""
+
+    names: tuple[str, ...]
+    cpu: np.ndarray  # int64 milli-CPU
+    mem: np.ndarray  # int64 MiB
+    gpus: np.ndarray  # int64 GPU count
+    model: np.ndarray  # int64 index into models (-1: no GPU)
+    models: tuple[str, ...]
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.names)
+
+    @property
+    def num_gpus(self) -> int:
+        return int(self.gpus.sum())
+
+    @property
+    def capacity_milli(self) -> int:
+        return 1000 * self.num_gpus
+
+
+@dataclass(frozen=True)
+class Pods:
+    """A pod list as arrays. ``spec`` is a bitmask over the cluster's models (0: any model)."""
+
+    names: tuple[str, ...]
+    cpu: np.ndarray
+    mem: np.ndarray
+    num_gpu: np.ndarray
+    gpu_milli: np.ndarray
+    spec: np.ndarray
+    spec_text: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def gpu_demand(self) -> np.ndarray:
+        """Total GPU milli of each pod: num_gpu × gpu_milli."""
+        return self.num_gpu * self.gpu_milli
+
+    def take(self, idx: np.ndarray, names: tuple[str, ...] | None = None) -> Pods:
+        """The pods at ``idx`` (in that order), optionally renamed."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return Pods(
+            names=names if names is not None else tuple(self.names[i] for i in idx),
+            cpu=self.cpu[idx], mem=self.mem[idx], num_gpu=self.num_gpu[idx],
+            gpu_milli=self.gpu_milli[idx], spec=self.spec[idx],
+            spec_text=tuple(self.spec_text[i] for i in idx) if self.spec_text else (),
+        )
+
+
+def _rows(path: str | Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise InputError(f"missing column(s) {missing}; header is {header}", file=str(path))
+            return list(reader)
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"cannot read: {e}", file=str(path)) from None
+
+
+def _int(row: dict[str, str], col: str, i: int, file: str, *, lo: int = 0, hi: int | None = None) -> int:
+    text = (row.get(col) or "").strip()
+    try:
+        v = int(float(text)) if text else 0
+    except ValueError:
+        raise InputError(f"not a number: {text!r}", file=file, field=f"row {i + 2}.{col}") from None
+    if v < lo or (hi is not None and v > hi):
+        raise InputError(f"value {v} out of range", file=file, field=f"row {i + 2}.{col}")
+    return v
+
+
+def read_nodes(path: str | Path, *, gpu_only: bool = True) -> Cluster:
+    """Reads an openb node list; ``gpu_only`` drops nodes without GPUs (FGD's cluster, §5.1)."""
+    file = str(path)
+    names, cpu, mem, gpus, models_of = [], [], [], [], []
+    for i, r in enumerate(_rows(path, _NODE_COLUMNS)):
+        g = _int(r, "gpu", i, file, hi=MAX_GPUS_PER_NODE)
+        model = (r.get("model") or "").strip()
+        if g > 0 and not model:
+            raise InputError("a node with GPUs needs a model", file=file, field=f"row {i + 2}.model")
+        if gpu_only and g == 0:
+            continue
+        names.append(r["sn"].strip())
+        cpu.append(_int(r, "cpu_milli", i, file))
+        mem.append(_int(r, "memory_mib", i, file))
+        gpus.append(g)
+        models_of.append(model if g > 0 else "")
+    if not names:
+        raise InputError("no nodes", file=file)
+    if len(set(names)) != len(names):
+        raise InputError("duplicate node name", file=file, field="sn")
+    models = tuple(sorted({m for m in models_of if m}))
+    mid = {m: k for k, m in enumerate(models)}
+    if len(models) > 62:
+        raise InputError("more than 62 GPU models", file=file, field="model")
+    return Cluster(
+        names=tuple(names), cpu=np.array(cpu, np.int64), mem=np.array(mem, np.int64),
+        gpus=np.array(gpus, np.int64), model=np.array([mid.get(m, -1) for m in models_of], np.int64),
+        models=models,
+    )
+
+
+def read_pods(path: str | Path, cluster: Cluster) -> Pods:
+    """Reads an openb pod list; gpu_spec becomes a bitmask over ``cluster.models``."""
+    file = str(path)
+    mid = {m: k for k, m in enumerate(cluster.models)}
+    names, cpu, mem, ng, gm, spec, spec_text = [], [], [], [], [], [], []
+    for i, r in enumerate(_rows(path, _POD_COLUMNS)):
+        n = _int(r, "num_gpu", i, file, hi=MAX_GPUS_PER_NODE)
+        # pod_csv_to_yaml.py clamps gpu_milli to [0, 1000]
+        g = min(max(_int(r, "gpu_milli", i, file, lo=-(10**9)), 0), 1000)
+        if n == 0:
+            g = 0
+        if n > 0 and g == 0:
+            n = 0  # a GPU count without GPU milli asks for nothing the filter would check
+        if n > 1 and g < 1000:
+            raise InputError("a multi-GPU pod must ask for whole GPUs (gpu_milli 1000)", file=file,
+                             field=f"row {i + 2}.gpu_milli")
+        text = (r.get("gpu_spec") or "").strip()
+        mask = 0
+        if text and n > 0:
+            for m in text.split("|"):
+                if m in mid:
+                    mask |= 1 << mid[m]
+            if mask == 0:
+                mask = 1 << 62  # no model of this cluster: never feasible
+        names.append(r["name"].strip())
+        cpu.append(_int(r, "cpu_milli", i, file))
+        mem.append(_int(r, "memory_mib", i, file))
+        ng.append(n)
+        gm.append(g)
+        spec.append(mask)
+        spec_text.append(text if n > 0 else "")
+    if not names:
+        raise InputError("no pods", file=file)
+    return Pods(
+        names=tuple(names), cpu=np.array(cpu, np.int64), mem=np.array(mem, np.int64),
+        num_gpu=np.array(ng, np.int64), gpu_milli=np.array(gm, np.int64), spec=np.array(spec, np.int64),
+        spec_text=tuple(spec_text),
+    )
+
+
+def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> tuple[object, list[int]]:
+    """A packer instance of ``pods`` on ``cluster``, and the indices of the CPU-only pods left out.
+
+    Nodes are shared-mode GPUs of their trace model (declared in the instance catalog as non-MIG
+    models); fractional pods are ``share`` requests, whole-GPU pods ``gpu`` requests whose units must
+    stay on one node; ``gpu_spec`` becomes ``gpu_models``.
+    """
+    from packer.catalog import GpuModelSpec
+    from packer.model import Instance, Locality, Node, Request
+
+    catalog = tuple(GpuModelSpec(name=f"openb-{m}") for m in cluster.models)
+    nodes = []
+    for i in range(cluster.num_nodes):
+        nodes.append(Node(
+            id=cluster.names[i],
+            gpu_model=f"openb-{cluster.models[cluster.model[i]]}" if cluster.gpus[i] else None,
+            num_gpus=int(cluster.gpus[i]), mode="shared" if cluster.gpus[i] else "full",
+            cpu_milli=int(cluster.cpu[i]), memory_mib=int(cluster.mem[i]),
+        ))
+    requests, cpu_only = [], []
+    for i in range(len(pods)):
+        n, g = int(pods.num_gpu[i]), int(pods.gpu_milli[i])
+        models = None
+        if pods.spec_text and pods.spec_text[i]:
+            models = tuple(f"openb-{m}" for m in pods.spec_text[i].split("|") if m in cluster.models)
+        # the model's host resources are per unit: a gang's pod total is split over its units
+        # (rounded up, so a plan for the instance never under-reserves the pod's CPU or memory)
+        per = max(n, 1)
+        common = dict(id=pods.names[i], cpu_milli=-(-int(pods.cpu[i]) // per),
+                      memory_mib=-(-int(pods.mem[i]) // per), gpu_models=models or None)
+        if n == 0:
+            cpu_only.append(i)
+        elif n == 1 and g < 1000:
+            requests.append(Request(kind="share", gpu_milli=g, **common))
+        else:
+            loc = Locality(level="node", required=True) if n > 1 else None
+            requests.append(Request(kind="gpu", count=n, locality=loc, **common))
+    inst = Instance(name=name, catalog=catalog, nodes=tuple(nodes), requests=tuple(requests))
+    return inst, cpu_only
+
+
+__all__ = ["Cluster", "MAX_SPEC_CPU", "MAX_SPEC_GPU", "Pods", "read_nodes", "read_pods", "to_instance"]

@@ -1,0 +1,118 @@
+"""Runs one policy over seeds under the FGD protocol and summarises the KPIs as a JSON object."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from statistics import mean, pstdev
+from typing import Any
+
+import numpy as np
+
+from packer.progress import SILENT, Progress
+from packer.replay.kpi import curves, unallocated_gpus
+from packer.replay.openb import Cluster, Pods
+from packer.replay.protocol import Stream, TypicalPods, make_stream, typical_pods
+
+#: Policies of the replay: FGD's five baselines, FGD, packer's own, and first-fit.
+POLICY_NAMES = ("random", "dotproduct", "gpuclustering", "gpupacking", "bestfit", "fgd", "packer", "firstfit")
+#: FGD's names in the published results file.
+PUBLISHED_NAMES = {"random": "01-Random", "dotproduct": "02-DotProd", "gpuclustering": "03-GpuClustering",
+                   "gpupacking": "04-GpuPacking", "bestfit": "05-BestFit", "fgd": "06-FGD"}
+
+
+def run_stream(cluster: Cluster, stream: Stream, tp: TypicalPods, policy: str):  # type: ignore[no-untyped-def]
+    """One replay of ``stream`` (see :func:`packer.online.tracesim.replay`)."""
+    from packer.online.tracesim import replay
+    from packer.replay.policy import packer_settings
+
+    pk_w, params = packer_settings(tp)
+    p = stream.pods
+    return replay(
+        policy, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
+        node_rank=stream.node_rank, pod_cpu=p.cpu, pod_mem=p.mem, pod_num=p.num_gpu, pod_milli=p.gpu_milli,
+        pod_spec=p.spec, rand=stream.rand, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu,
+        tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, params=params,
+    )
+
+
+def run_seed(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: float = 1.3,
+             tp: TypicalPods | None = None) -> dict[str, Any]:
+    """One seed: the stream, the replay and its binned curves."""
+    tp = tp if tp is not None else typical_pods(pods)
+    t0 = time.perf_counter()
+    stream = make_stream(pods, cluster, seed, inflation)
+    run = run_stream(cluster, stream, tp, policy)
+    c = curves(run.arrived, run.used, run.frag, run.idle, cluster.capacity_milli)
+    placed = run.node >= 0
+    gpu_pod = stream.pods.gpu_milli > 0
+    return {
+        "seed": seed,
+        "num_pods": len(stream.pods),
+        "num_tuned": len(stream.pods) - stream.num_original,
+        "failed_pods": int((~placed).sum()),
+        "failed_gpu_pods": int((~placed & gpu_pod).sum()),
+        "arrived_milli": int(run.arrived[-1]),
+        "used_milli": int(run.used[-1]),
+        "final_allocation_pct": 100.0 * int(run.used[-1]) / cluster.capacity_milli,
+        "wall_s": time.perf_counter() - t0,
+        **c,
+    }
+
+
+def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, inflation: float = 1.3,
+               workers: int = 2, progress: Progress = SILENT) -> dict[str, Any]:
+    """Every seed of one policy (in threads: the kernels release the GIL) and the seed means."""
+    if policy not in POLICY_NAMES:
+        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
+    tp = typical_pods(pods)
+    t0 = time.perf_counter()
+    # compile (or load the cached kernels) once before the threads start
+    head = make_stream(pods.take(np.arange(min(len(pods), 20))), cluster, seeds[0], 0.0)
+    run_stream(cluster, head, tp, policy)
+    per_seed: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
+        futs = [ex.submit(run_seed, cluster, pods, policy, s, inflation, tp) for s in seeds]
+        for f in futs:
+            per_seed.append(f.result())
+            progress.update(done=len(per_seed), total=len(seeds),
+                            best=mean(r["allocation_pct"][130] or 0.0 for r in per_seed),
+                            note=f"{policy} seed {per_seed[-1]['seed']}")
+    return summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp))
+
+
+def _col_mean(per_seed: list[dict[str, Any]], key: str, k: int) -> float | None:
+    vals = [r[key][k] for r in per_seed if r[key][k] is not None]
+    return mean(vals) if vals else None
+
+
+def summarise(policy: str, per_seed: list[dict[str, Any]], cluster: Cluster, inflation: float, wall_s: float,
+              num_typical: int) -> dict[str, Any]:
+    """The JSON object of ``packer replay``: seed means of the curves and headline KPIs."""
+    n_bins = len(per_seed[0]["allocation_pct"])
+    alloc = [_col_mean(per_seed, "allocation_pct", k) for k in range(n_bins)]
+    amount = [_col_mean(per_seed, "frag_amount_pct", k) for k in range(n_bins)]
+    rate = [_col_mean(per_seed, "frag_rate_pct", k) for k in range(n_bins)]
+    heads = [k for k in (100, 130) if k < n_bins]
+    a130 = [r["allocation_pct"][130] for r in per_seed if 130 < n_bins and r["allocation_pct"][130] is not None]
+    return {
+        "format": "packer.replay/v1",
+        "policy": policy,
+        "seeds": [r["seed"] for r in per_seed],
+        "inflation": inflation,
+        "num_gpus": cluster.num_gpus,
+        "num_nodes": cluster.num_nodes,
+        "num_typical_pods": num_typical,
+        "allocation_pct": {str(k): alloc[k] for k in heads},
+        "allocation_pct_std": {"130": pstdev(a130) if len(a130) > 1 else 0.0},
+        "unallocated_gpus": {str(k): unallocated_gpus(alloc[k], cluster.num_gpus) for k in heads
+                             if alloc[k] is not None},
+        "frag_amount_pct": {str(k): amount[k] for k in (50, 80, 90, 100, 130) if k < n_bins},
+        "frag_rate_pct": {str(k): rate[k] for k in (50, 80, 90, 100) if k < n_bins},
+        "curves": {"allocation_pct": alloc, "frag_amount_pct": amount, "frag_rate_pct": rate},
+        "wall_s": wall_s,
+        "per_seed": per_seed,
+    }
+
+
+__all__ = ["POLICY_NAMES", "PUBLISHED_NAMES", "run_policy", "run_seed", "run_stream", "summarise"]
