@@ -316,6 +316,19 @@ def test_same_seed_same_plan_with_one_worker() -> None:
     assert p1.assignments == p2.assignments and p1.unplaced == p2.unplaced and p1.gpu_modes == p2.gpu_modes
 
 
+def test_same_seed_same_plan_with_one_worker_under_a_time_limit() -> None:
+    """Tests that workers=1 gives the same plan for the same seed when the time limit stops the search."""
+    inst = generate("small", seed=0)  # not proven optimal within this limit
+    t = time.perf_counter()
+    p1 = solve(inst, time_limit=2, seed=3, workers=1)
+    assert time.perf_counter() - t <= 2.5
+    p2 = solve(inst, time_limit=2, seed=3, workers=1)
+    assert p1.status == "feasible"
+    assert p1.solver.model_extra["deterministic_time"] > 0  # type: ignore[index]
+    assert p1.assignments == p2.assignments and p1.unplaced == p2.unplaced and p1.gpu_modes == p2.gpu_modes
+    assert check(inst, p1).ok
+
+
 def test_time_limit_is_honored() -> None:
     """Tests that a short time limit is kept, model building included, and the plan is valid."""
     inst = generate("small", seed=2)
@@ -335,6 +348,25 @@ def test_never_worse_than_hint() -> None:
     assert check(inst, plan).ok
     assert plan.objective >= greedy_solve(inst).objective - 1e-9
     assert plan.bound is not None and plan.bound >= plan.objective - 1e-9
+
+
+def test_lns_on_the_model_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that LNS by domain on the CP-SAT model (used on big models) keeps plans valid and no worse."""
+    import packer.cpsat as cpsat
+    from packer.solvers.greedy import solve as greedy_solve
+
+    monkeypatch.setattr(cpsat, "LP_MIN_VARIABLES", 0)
+    monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
+    monkeypatch.setattr(cpsat, "LNS_DOMAIN_SHARE", 2)
+    inst = generate("small", seed=0)
+    plan = cpsat.solve(inst, time_limit=3, workers=2)
+    rep = check(inst, plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations]
+    assert plan.objective >= greedy_solve(inst).objective - 1e-9
+    assert plan.bound is not None and plan.bound >= plan.objective - 1e-9
+    lns = plan.solver.model_extra.get("lns")  # type: ignore[union-attr]
+    assert lns is not None and lns["steps"] >= 1
 
 
 def test_unknown_option_is_rejected() -> None:

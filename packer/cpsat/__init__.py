@@ -2,8 +2,10 @@
 
 ``solve(inst, time_limit=..., seed=..., workers=...)`` builds one CP-SAT model over GPU classes
 (interchangeable GPUs of a node, counted) and request groups (identical requests, counted), hints it
-with the greedy (or online) placer's plan, solves within the time limit, converts the values back to
-exact units (a MIG layout per GPU, a slot per instance), and never returns a plan worse than the hint.
+with the better of the greedy and online placers' plans, solves within the time limit (on big models:
+a whole-model run, then LNS by topology domain on the same model), converts the values back to exact
+units (a MIG layout per GPU, a slot per instance), and never returns a plan worse than the hint. With
+``workers=1`` the run is reproducible: CP-SAT stops by deterministic time, the wall clock is a safety stop.
 This package is the only place in packer that imports ortools.
 """
 
@@ -31,14 +33,32 @@ LP_MIN_VARIABLES = 2000
 DECOMPOSE_ABOVE = 400_000
 #: Above this many (request, node) pairs the hint comes from the online placer, not the greedy one.
 ONLINE_HINT_ABOVE = 1_000_000
-#: Share of the time limit the hint placer may take.
+#: With one worker (reproducible runs) the online placer adds a second hint only under at least this limit.
+ONLINE_HINT_MIN_S = 10.0
+#: Share of the time limit the hint placers may take.
 HINT_SHARE = 0.5
 #: Share of the time left that the LP bound may take.
 LP_SHARE = 0.4
+#: Big models with at least this many seconds left after the LP get LNS by domain on the model itself.
+LNS_MIN_S = 4.0
+#: Share of that time (at most LNS_FIRST_MAX_S) for the first, whole-model CP-SAT run.
+LNS_FIRST_SHARE = 0.2
+LNS_FIRST_MAX_S = 5.0
+#: … and at least this much (CP-SAT's presolve of a haein-sized model takes about a second).
+LNS_FIRST_MIN_S = 2.0
+#: Seconds (deterministic units with one worker) per LNS step, at most; a step frees 1/8 of the domains.
+LNS_STEP_S = 2.0
+LNS_DOMAIN_SHARE = 8
+#: Wall seconds per LNS step beyond its deterministic budget (copying and presolving a haein model).
+LNS_STEP_OVERHEAD_S = 0.5
 #: Seconds kept back from the time limit for converting the answer and writing the plan.
 RESERVE_S = 0.05
 #: … plus this much per GPU (the conversion walks every GPU and every unplaced request).
 RESERVE_PER_GPU_S = 1e-3
+#: With one worker CP-SAT stops by deterministic time, this many units per second of the time limit.
+#: On the 2-core reference machine one unit takes 1.0–1.35 s of wall time (haein, small), so with the
+#: model, the hint and the LP bound CP-SAT ends well inside the limit; the wall clock stays a safety stop.
+DET_PER_SECOND = 0.4
 
 _STATUS = {
     cp_model.OPTIMAL: "optimal",
@@ -63,7 +83,7 @@ def solve(
 ) -> Plan:
     """Places ``inst``'s requests optimally (or as well as ``time_limit`` allows), with a proven bound.
 
-    ``hint`` (default on) warm-starts from the greedy placer; ``aggregate=False`` gives every GPU its
+    ``hint`` (default on) warm-starts from the greedy (and online) placer; ``aggregate=False`` gives every GPU its
     own class (default: classes, exact either way; off anyway when a locality or spread is at level
     ``gpu``); ``params`` pass straight to CP-SAT's parameters; ``progress`` prints progress lines.
     """
@@ -78,26 +98,38 @@ def solve(
         reserve = RESERVE_S + RESERVE_PER_GPU_S * inst.num_gpus
         return None if time_limit is None else time_limit - (time.perf_counter() - start) - reserve
 
+    # One worker: reproducible. CP-SAT then stops by deterministic time (a budget fixed by the time
+    # limit and the instance, not by the clock), and the hint placer may use the whole limit, so that
+    # only the wall-clock safety stops (never reached on the reference machine) depend on timing.
+    det: float | None = None
+    if workers == 1 and time_limit is not None and "max_deterministic_time" not in (params or {}):
+        det = DET_PER_SECOND * max(0.0, time_limit - RESERVE_S - RESERVE_PER_GPU_S * inst.num_gpus)
     hint_plan = None
     if hint is not False:
         # The hint only needs the fixed reserve: returning it re-uses its reasons, which is cheap.
-        budget = None if time_limit is None else HINT_SHARE * (time_limit - (time.perf_counter() - start) - RESERVE_S)
-        hint_plan = _hint_plan(inst, seed, budget)
+        share = 1.0 if det is not None else HINT_SHARE
+        budget = None if time_limit is None else share * (time_limit - (time.perf_counter() - start) - RESERVE_S)
+        # Reproducible runs use a fixed set of placers: the online one only under a long enough limit.
+        use_online = det is None or time_limit >= ONLINE_HINT_MIN_S
+        hint_plan = _hint_plan(inst, seed, budget, online=use_online)
     prog.update(best=None if hint_plan is None else hint_plan.objective, note="hint", force=True)
     info: dict[str, object] = {"workers": workers, "hint": None if hint_plan is None else hint_plan.solver.name}
     if len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
         return _solve_decomposed(inst, hint_plan, seed=seed, workers=workers, start=start, left=left,
-                                 info=info, params=params)
+                                 info=info, params=params, det=det)
     return _solve_monolithic(inst, hint_plan, seed=seed, workers=workers, start=start, left=left, info=info,
-                             aggregate=aggregate, progress=prog, params=params)
+                             aggregate=aggregate, progress=prog, params=params, det=det)
 
 
 def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
                       left, info: dict[str, object], aggregate: bool | None = None,  # type: ignore[no-untyped-def]
                       progress: Progress = SILENT, params: Mapping[str, object] | None = None,
-                      lp: bool = True) -> Plan:
-    """One CP-SAT model of the whole instance."""
+                      lp: bool = True, det: float | None = None) -> Plan:
+    """One CP-SAT model of the whole instance; ``det``: CP-SAT's deterministic time budget, if any."""
     prog = progress
+    if det is not None:
+        params = {**(params or {}), "max_deterministic_time": max(0.01, det)}
+        info["deterministic_time"] = round(det, 3)
     rem = left()
     model: CpsatModel | None = None
     if rem is None or rem > 0:
@@ -124,7 +156,22 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         if rem is not None and rem <= 0:
             return _fallback(inst, hint_plan, seed, start, info, bound=lp_value)
     info["solve_start_s"] = round(time.perf_counter() - start, 3)
-    code = model.solve(time_limit=rem, seed=seed, workers=workers, progress=prog, params=params)
+    lns = _lns_plan(inst, rem, det) if lp and len(model.vars.x) >= LP_MIN_VARIABLES else None
+    if lns is None:
+        code = model.solve(time_limit=rem, seed=seed, workers=workers, progress=prog, params=params)
+    else:
+        # First a whole-model run (its bound, a first improvement), then LNS by domain on the model.
+        level, per_step, first, step, steps, det_step = lns
+        first_params = dict(params or {})
+        if det is not None:
+            first_params["max_deterministic_time"] = max(0.01, LNS_FIRST_SHARE * det)
+        code = model.solve(time_limit=first, seed=seed, workers=workers, progress=prog, params=first_params)
+        if code in (cp_model.FEASIBLE, cp_model.UNKNOWN):  # UNKNOWN: LNS starts from the hint
+            rem = left()
+            deadline = time.perf_counter() + (rem if rem is not None else 600.0)
+            model.lns(level=level, domains_per_step=per_step, step_s=step, deadline=deadline, seed=seed,
+                      workers=workers, steps=steps, det_step=det_step)
+            info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
     bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
@@ -132,6 +179,8 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         extra = lp_value if lp_value is not None else _capacity_bound(inst, lp)
         if extra is not None:
             bound = extra if bound is None else min(bound, extra)
+    if code == cp_model.UNKNOWN and model.values is not None:
+        code = cp_model.FEASIBLE  # the LNS found a solution after a first run that found none
     if code == cp_model.INFEASIBLE:
         # Cannot happen for a valid instance (placing nothing is feasible) unless running work is stuck.
         return _fallback(inst, hint_plan, seed, start, info, status="infeasible")
@@ -154,7 +203,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
 
 def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
                       left, info: dict[str, object],  # type: ignore[no-untyped-def]
-                      params: Mapping[str, object] | None = None) -> Plan:
+                      params: Mapping[str, object] | None = None, det: float | None = None) -> Plan:
     """Large-neighbourhood search over the coarsest topology domains, bounded by an LP."""
     bound = _capacity_bound(inst, True)
     incumbent: dict[str, list[Unit]] = (
@@ -166,16 +215,16 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     if rem is None or rem > 0.5:
         deadline = time.perf_counter() + (rem if rem is not None else 600.0)
 
-        def solve_sub(sub: Instance, sub_hint: Plan | None, budget: float) -> Plan:
+        def solve_sub(sub: Instance, sub_hint: Plan | None, budget: float, sub_det: float | None) -> Plan:
             t0 = time.perf_counter()
 
             def sub_left() -> float:
                 return budget - (time.perf_counter() - t0)
 
             return _solve_monolithic(sub, sub_hint, seed=seed, workers=workers, start=t0, left=sub_left,
-                                     info={}, params=params, lp=False)
+                                     info={}, params=params, lp=False, det=sub_det)
 
-        incumbent, stats = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub)
+        incumbent, stats = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
     info = {**info, "decomposed": stats}
     modes = _modes_of(inst, incumbent)
     reasons = unplaced_reasons(inst, incumbent, modes)
@@ -184,6 +233,33 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
         return _restamp(inst, hint_plan, seed, start, info, bound)
     return plan
+
+
+def _lns_plan(inst: Instance, rem: float | None,
+              det: float | None) -> tuple[str, int, float, float, int | None, float | None] | None:
+    """(level, domains per step, first run's seconds, step seconds, steps, step det. time), or None.
+
+    None (one CP-SAT run on the whole model) without a time limit, with little time, or without a
+    topology level of at least LNS_DOMAIN_SHARE domains. The level is the coarsest such level.
+    """
+    if rem is None or rem < LNS_MIN_S:
+        return None
+    best: tuple[int, str, int] | None = None
+    for level in [lv for lv in inst.topology.levels if lv != "gpu"]:
+        count = len({inst.domain(n, level) for n in inst.nodes})
+        if count >= LNS_DOMAIN_SHARE and (best is None or count < best[0]):
+            best = (count, level, count)
+    if best is None:
+        return None
+    _, level, count = best
+    first = min(LNS_FIRST_MAX_S, max(LNS_FIRST_MIN_S, LNS_FIRST_SHARE * rem))
+    step = min(LNS_STEP_S, max(0.5, (rem - first) / 6))
+    if det is None:
+        return level, count // LNS_DOMAIN_SHARE, first, step, None, None
+    # Each step also clones, fixes and presolves the model, outside its deterministic budget: count it.
+    det_step = min(LNS_STEP_S, max(0.5, (1 - LNS_FIRST_SHARE) * det / 6))
+    steps = int((1 - LNS_FIRST_SHARE) * det / (det_step + LNS_STEP_OVERHEAD_S))
+    return level, count // LNS_DOMAIN_SHARE, first, step, steps, det_step
 
 
 def _modes_of(inst: Instance, placed: Mapping[str, list[Unit]]) -> dict[tuple[str, int], str]:
@@ -210,16 +286,19 @@ def _lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
     return safe / model.data.scale + model.constant
 
 
-def _hint_plan(inst: Instance, seed: int, time_limit: float | None) -> Plan | None:
-    """The plan of the greedy placer (else the online one), or None when neither answers in time.
+def _hint_plan(inst: Instance, seed: int, time_limit: float | None, *, online: bool = True) -> Plan | None:
+    """The best valid plan of the fast placers (greedy, then online) that answer in time, or None.
 
-    The placer runs in a daemon thread so that a slow one cannot hold the time limit hostage; if
-    it does not answer within ``time_limit`` its answer is ignored.
+    The placers run one after the other in a daemon thread so that a slow one cannot hold the time
+    limit hostage; at ``time_limit`` the best plan finished so far is taken and the rest is ignored.
+    ``online=False`` leaves the online placer out where greedy answers.
     """
-    out: list[Plan | None] = [None]
+    done: list[Plan] = []
 
     def run() -> None:
-        out[0] = _placer_plan(inst, seed)
+        for plan in _placer_plans(inst, seed, online):
+            if plan is not None and _valid(inst, plan):
+                done.append(plan)
 
     if time_limit is None:
         run()
@@ -229,33 +308,35 @@ def _hint_plan(inst: Instance, seed: int, time_limit: float | None) -> Plan | No
         t = threading.Thread(target=run, daemon=True)
         t.start()
         t.join(time_limit)
-        if t.is_alive():
-            return None
-    best = out[0]
-    if best is not None and not _valid(inst, best):
+    finished = list(done)  # a snapshot: the thread may still append after the join times out
+    if not finished:
         return None
-    return best
+    return max(finished, key=lambda p: p.objective)  # the first of equals: greedy
 
 
-def _placer_plan(inst: Instance, seed: int) -> Plan | None:
-    """Greedy on ordinary sizes; the online placer on huge ones (greedy grows faster than linearly).
+def _placer_plans(inst: Instance, seed: int, online: bool = True):  # type: ignore[no-untyped-def]
+    """Yields the greedy and the online placer's plans, the cheaper first.
 
-    The online placer compiles its kernels on first use (about a second), so on ordinary sizes it
-    is only the fallback when the greedy placer is missing.
+    Greedy grows faster than linearly, so on huge instances only the online placer runs (greedy
+    only if it is missing). The online placer compiles its kernels on first use (about a second), so
+    on ordinary sizes it comes second, and only when ``online`` (or greedy is missing).
     """
-    order = ["online", "greedy"] if len(inst.requests) * len(inst.nodes) > ONLINE_HINT_ABOVE else ["greedy", "online"]
+    huge = len(inst.requests) * len(inst.nodes) > ONLINE_HINT_ABOVE
+    order = ["online", "greedy"] if huge else ["greedy", "online"]
     for name in order:
         try:
             if name == "greedy":
                 from packer.solvers.greedy import solve as greedy_solve
 
-                return greedy_solve(inst, seed=seed)
-            from packer.online.solver import solve as online_solve
+                yield greedy_solve(inst, seed=seed)
+            else:
+                from packer.online.solver import solve as online_solve
 
-            return online_solve(inst, seed=seed)
+                yield online_solve(inst, seed=seed)
         except ImportError:
             continue
-    return None
+        if huge or not online:
+            return
 
 
 def _valid(inst: Instance, plan: Plan) -> bool:

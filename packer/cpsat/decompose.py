@@ -32,11 +32,16 @@ def lns_by_domain(
     incumbent: Mapping[str, Sequence[Unit]],
     *,
     deadline: float,
-    solve_sub: Callable[[Instance, Plan | None, float], Plan],
+    solve_sub: Callable[[Instance, Plan | None, float, float | None], Plan],
     level: str | None = None,
     rounds: int = 2,
+    det: float | None = None,
 ) -> tuple[dict[str, list[Unit]], dict[str, int]]:
-    """Improves ``incumbent`` (request id → units) domain by domain until ``deadline`` (perf_counter)."""
+    """Improves ``incumbent`` (request id → units) domain by domain until ``deadline`` (perf_counter).
+
+    ``det`` (reproducible runs): a deterministic time budget shared equally by all sub-problems; the
+    deadline then only acts as a safety stop.
+    """
     level = level or coarsest_level(inst)
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
     domains: dict[str, list[str]] = defaultdict(list)
@@ -44,6 +49,7 @@ def lns_by_domain(
         domains[inst.domain(n, level)].append(n.id)
     order = sorted(domains)
     stats = {"domains": len(order), "subproblems": 0, "improved": 0}
+    sub_det = None if det is None else det / max(1, len(order) * rounds)
     for _ in range(rounds):
         for i, d in enumerate(order):
             left = deadline - time.perf_counter()
@@ -53,7 +59,9 @@ def lns_by_domain(
             sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=i)
             if not sub.requests:
                 continue
-            plan = solve_sub(sub, hint, max(0.2, budget))
+            if sub_det is not None:
+                budget = left  # the deterministic budget decides; the clock is a safety stop
+            plan = solve_sub(sub, hint, max(0.2, budget), sub_det)
             stats["subproblems"] += 1
             if _merge(inst, sub, plan, placed):
                 stats["improved"] += 1
