@@ -33,6 +33,8 @@ LP_MIN_VARIABLES = 2000
 DECOMPOSE_ABOVE = 400_000
 #: Above this many (request, node) pairs the hint comes from the online placer, not the greedy one.
 ONLINE_HINT_ABOVE = 1_000_000
+#: Below this many GPUs only the greedy placer gives the hint.
+ONLINE_HINT_MIN_GPUS = 256
 #: With one worker (reproducible runs) the online placer adds a second hint only under at least this limit.
 ONLINE_HINT_MIN_S = 10.0
 #: Share of the time limit the hint placers may take.
@@ -110,7 +112,9 @@ def solve(
         share = 1.0 if det is not None else HINT_SHARE
         budget = None if time_limit is None else share * (time_limit - (time.perf_counter() - start) - RESERVE_S)
         # Reproducible runs use a fixed set of placers: the online one only under a long enough limit.
-        use_online = det is None or time_limit >= ONLINE_HINT_MIN_S
+        # On small clusters CP-SAT closes the gap itself; the online placer's first-use compile
+        # would cost more than its hint is worth there.
+        use_online = (det is None or time_limit >= ONLINE_HINT_MIN_S) and inst.num_gpus >= ONLINE_HINT_MIN_GPUS
         hint_plan = _hint_plan(inst, seed, budget, online=use_online)
     prog.update(best=None if hint_plan is None else hint_plan.objective, note="hint", force=True)
     info: dict[str, object] = {"workers": workers, "hint": None if hint_plan is None else hint_plan.solver.name}
