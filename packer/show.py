@@ -140,6 +140,18 @@ def _piece_label(p, w: float) -> str:  # type: ignore[no-untyped-def]
     return short if short and len(short) * 6.0 <= w - 2 else ""
 
 
+def _draw_piece(sc: Scene, p, px: float, pw: float, y: float, colors: Colors, tip: str,  # type: ignore[no-untyped-def]
+                font: float) -> None:
+    """One unit drawn as a block of width ``pw`` at ``px``: its colour, a bar if it was running, a label."""
+    fill = colors.request_color.get(p.request, "#999999")
+    sc.items.append(Rect(px + 0.5, y + 0.5, pw - 1, GPU_H - 1, fill, "#ffffff", tip))
+    if p.running:
+        sc.items.append(Rect(px + 1.5, y + 1.5, pw - 3, 3, INK, "none", f"{p.request} was running"))
+    label = _piece_label(p, pw)
+    if label:
+        sc.items.append(Text(px + pw / 2, y + GPU_H / 2 + 4, label, font, "middle", fill=colors.text_on(fill)))
+
+
 def _draw_gpu(sc: Scene, g: GpuLayout, x: float, y: float, colors: Colors) -> None:
     title = f"{g.node}/{g.gpu} {g.model or ''} mode {g.mode}"
     if g.mode == "any" and not g.pieces:
@@ -154,41 +166,19 @@ def _draw_gpu(sc: Scene, g: GpuLayout, x: float, y: float, colors: Colors) -> No
         for p in g.pieces:
             if p.start is None or p.size is None:
                 continue
-            px = x + GPU_W * p.start / n
-            pw = GPU_W * p.size / n
-            fill = colors.request_color.get(p.request, "#999999")
             tip = f"{p.request} ({p.tenant}): {p.profile} @ {p.start} on {g.node}/{g.gpu}"
-            sc.items.append(Rect(px + 0.5, y + 0.5, pw - 1, GPU_H - 1, fill, "#ffffff", tip))
-            if p.running:
-                sc.items.append(Rect(px + 1.5, y + 1.5, pw - 3, 3, INK, "none", f"{p.request} was running"))
-            label = _piece_label(p, pw)
-            if label:
-                sc.items.append(Text(px + pw / 2, y + GPU_H / 2 + 4, label, 9.5, "middle", fill=colors.text_on(fill)))
+            _draw_piece(sc, p, x + GPU_W * p.start / n, GPU_W * p.size / n, y, colors, tip, 9.5)
     elif g.mode == "shared":
         cur = x
         for p in g.pieces:
             pw = GPU_W * (p.gpu_milli or 0) / MILLI_PER_GPU
-            fill = colors.request_color.get(p.request, "#999999")
             tip = f"{p.request} ({p.tenant}): {p.gpu_milli} milli on {g.node}/{g.gpu}"
-            sc.items.append(Rect(cur + 0.5, y + 0.5, pw - 1, GPU_H - 1, fill, "#ffffff", tip))
-            if p.running:
-                sc.items.append(Rect(cur + 1.5, y + 1.5, pw - 3, 3, INK, "none", f"{p.request} was running"))
-            label = _piece_label(p, pw)
-            if label:
-                sc.items.append(Text(cur + pw / 2, y + GPU_H / 2 + 4, label, 9.5, "middle",
-                                     fill=colors.text_on(fill)))
+            _draw_piece(sc, p, cur, pw, y, colors, tip, 9.5)
             cur += pw
     else:
         for p in g.pieces:
-            fill = colors.request_color.get(p.request, "#999999")
             tip = f"{p.request} ({p.tenant}): whole GPU {g.node}/{g.gpu}"
-            sc.items.append(Rect(x + 0.5, y + 0.5, GPU_W - 1, GPU_H - 1, fill, "#ffffff", tip))
-            if p.running:
-                sc.items.append(Rect(x + 1.5, y + 1.5, GPU_W - 3, 3, INK, "none", f"{p.request} was running"))
-            label = _piece_label(p, GPU_W)
-            if label:
-                sc.items.append(Text(x + GPU_W / 2, y + GPU_H / 2 + 4, label, 10, "middle",
-                                     fill=colors.text_on(fill)))
+            _draw_piece(sc, p, x, GPU_W, y, colors, tip, 10)
 
 
 Grouped = list[tuple[str, list[tuple[str, list[GpuLayout]]]]]
