@@ -386,7 +386,7 @@ def _check_running(inst, rep, plan, placed) -> set[str]:  # type: ignore[no-unty
                 rep.add("running_moved", f"running request {r.id!r} is not movable but the plan moves it")
     recorded: Counter[str] = Counter(m.request for m in plan.migrations)
     for rid, n in recorded.items():
-        r = next((x for x in inst.requests if x.id == rid), None)
+        r = inst.requests[inst.request_index[rid]] if rid in inst.request_index else None
         if r is None or r.placement is None:
             rep.add("migration_record", f"migrations lists {rid!r}, which is not a running request")
             continue
@@ -395,7 +395,7 @@ def _check_running(inst, rep, plan, placed) -> set[str]:  # type: ignore[no-unty
         if rid not in moved:
             rep.add("migration_record", f"migrations lists {rid!r}, but the plan leaves it where it runs")
     for m in plan.migrations:
-        r = next((x for x in inst.requests if x.id == m.request), None)
+        r = inst.requests[inst.request_index[m.request]] if m.request in inst.request_index else None
         if r is None or r.placement is None or m.request not in moved:
             continue
         if not _same_units(m.from_, r.placement):

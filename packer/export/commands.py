@@ -211,6 +211,15 @@ def _plan_args(p: argparse.ArgumentParser, *, check: bool = True) -> None:
         p.add_argument("--no-check", action="store_true", help="export even if packer check finds violations")
 
 
+def _import_args(p: argparse.ArgumentParser, name: str) -> None:
+    """The options both import commands share."""
+    p.add_argument("--group", action="store_true", help="one request per (node, profile), not per instance")
+    p.add_argument("--movable", action="store_true", help="mark the running instances movable")
+    p.add_argument("--name", default=name, help="instance name")
+    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
+    p.add_argument("-o", "--output", help="instance JSON to write (default: stdout)")
+
+
 def register(subparsers: Any) -> None:
     """Adds ``export``, ``import`` and ``show`` to the ``packer`` command."""
     exp = subparsers.add_parser("export", help="write mig-parted configs or Kubernetes labels for a plan")
@@ -245,22 +254,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", action="append", help="GPU model (once, or once per --lgi)")
     p.add_argument("--list", action="append", help="`nvidia-smi -L` output (GPU count and model)")
     p.add_argument("--num-gpus", action="append", type=int, help="GPUs per node (once, or once per --lgi)")
-    p.add_argument("--group", action="store_true", help="one request per (node, profile), not per instance")
-    p.add_argument("--movable", action="store_true", help="mark the running instances movable")
-    p.add_argument("--name", default="nvidia-smi", help="instance name")
-    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
-    p.add_argument("-o", "--output", help="instance JSON to write (default: stdout)")
+    _import_args(p, "nvidia-smi")
     p.set_defaults(func=_cmd_import_smi)
 
     p = isub.add_parser("k8s", help="instance from `kubectl get nodes -o json` (or a node's labels)")
     p.add_argument("nodes", help="JSON file")
     p.add_argument("--model", help="GPU model for every node (when gpu.product is not in the catalog)")
     p.add_argument("--migparted", help="mig-parted config the nodes' nvidia.com/mig.config names (per-GPU layout)")
-    p.add_argument("--group", action="store_true", help="one request per (node, profile), not per instance")
-    p.add_argument("--movable", action="store_true", help="mark the running instances movable")
-    p.add_argument("--name", default="k8s", help="instance name")
-    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
-    p.add_argument("-o", "--output", help="instance JSON to write (default: stdout)")
+    _import_args(p, "k8s")
     p.set_defaults(func=_cmd_import_k8s)
 
     p = subparsers.add_parser("show", help="draw a plan (SVG, HTML, PNG) or print a summary table")
