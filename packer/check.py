@@ -25,6 +25,8 @@ KINDS: dict[str, str] = {
     "unit_count": "a placed request has fewer than min_count or more than count units",
     "unknown_gpu": "a unit names a node or GPU index that does not exist",
     "unit_shape": "a unit lacks or has fields its kind does not (profile/start/gpu_milli)",
+    "missing_gpu": "a unit of a GPU kind (mig, gpu, share) names no GPU",
+    "host_unit_gpu": "a unit of a host request names a GPU, profile, start or gpu_milli (it holds no GPU)",
     "mode": "a unit sits on a GPU whose (chosen) mode does not hold its kind",
     "gpu_modes": "an 'any' GPU in use has no chosen mode, or a mode is listed wrongly",
     "allowed_models": "a unit sits on a GPU model the request does not allow",
@@ -163,6 +165,20 @@ def check(inst: Instance, plan: Plan) -> Report:
         total = 0.0
         for u in units:
             node = nodes.get(u.node)
+            if r.kind == "host":
+                # Host work: CPU and memory of its node only; size 0, no GPU, no mode.
+                if node is None:
+                    rep.add("unknown_gpu", f"{rid!r} uses node {u.node!r}, which does not exist")
+                    continue
+                extra = [f for f in ("gpu", "profile", "start", "gpu_milli") if getattr(u, f) is not None]
+                if extra:
+                    rep.add("host_unit_gpu", f"{rid!r} unit on node {u.node}: a host unit names only its node, "
+                                             f"not {', '.join(extra)}")
+                on_node[u.node].append((r, u))
+                continue
+            if u.gpu is None:
+                rep.add("missing_gpu", f"{rid!r} ({r.kind}) has a unit on node {u.node} without a gpu")
+                continue
             if node is None or u.gpu >= node.num_gpus:
                 rep.add("unknown_gpu", f"{rid!r} uses GPU {_gname(u)}, which does not exist")
                 continue
@@ -304,7 +320,7 @@ def _check_gpus(inst, rep, on_gpu, cat) -> None:  # type: ignore[no-untyped-def]
 
 
 def _check_nodes(inst, rep, on_node) -> None:  # type: ignore[no-untyped-def]
-    """Per node: host CPU and memory."""
+    """Per node: host CPU and memory (units of every kind, host units included)."""
     for nid, items in on_node.items():
         node = inst.node(nid)
         cpu = sum(r.cpu_milli for r, _ in items)
@@ -316,9 +332,11 @@ def _check_nodes(inst, rep, on_node) -> None:  # type: ignore[no-untyped-def]
 
 
 def _dom(inst: Instance, u: Unit, level: str) -> str:
-    """The domain of one unit at ``level``: its GPU at level gpu, else its node's domain."""
+    """The domain of one unit at ``level``: its GPU at level gpu, else its node's domain.
+
+    A host unit (no GPU) is its own ``node/host`` domain at level gpu."""
     if level == "gpu":
-        return f"{u.node}/{u.gpu}"
+        return f"{u.node}/{u.gpu}" if u.gpu is not None else f"{u.node}/host"
     node = inst.node(u.node)
     if level == "node":
         return node.id
@@ -413,6 +431,8 @@ def _check_running(inst, rep, plan, placed) -> set[str]:  # type: ignore[no-unty
 def _running_size(inst: Instance, r: Request) -> float:
     total = 0.0
     for u in r.placement or ():
+        if r.kind == "host":
+            continue
         if r.kind == "gpu":
             total += 1.0
         elif r.kind == "share":

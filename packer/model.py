@@ -12,7 +12,15 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from packer.catalog import Catalog, GpuModel, GpuModelSpec, Profile
 from packer.errors import InputError
@@ -22,12 +30,14 @@ PLAN_FORMAT = "packer.plan/v1"
 
 Mode = Literal["mig", "full", "shared", "any"]
 ConcreteMode = Literal["mig", "full", "shared"]
-Kind = Literal["mig", "gpu", "share"]
+Kind = Literal["mig", "gpu", "share", "host"]
 Isolation = Literal["none", "gpu", "node"]
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
 
-#: The mode a GPU must be in to hold a unit of each request kind.
+#: The mode a GPU must be in to hold a unit of each request kind (``host`` units hold no GPU).
 MODE_OF_KIND: dict[str, str] = {"mig": "mig", "gpu": "full", "share": "shared"}
+#: Request fields that describe GPU work and are errors on a ``host`` request.
+GPU_ONLY_FIELDS = ("gpu_models", "gpu_milli", "profile", "slices", "min_memory_gib")
 #: Capacity of a shared-mode GPU in milli-GPUs.
 MILLI_PER_GPU = 1000
 
@@ -120,15 +130,18 @@ class Spread(_Frozen):
 
 
 class Unit(_Frozen):
-    """Where one unit of a request runs: a GPU, and a MIG profile and start or a milli share."""
+    """Where one unit of a request runs: a GPU, and a MIG profile and start or a milli share.
+
+    Units of ``host`` requests name only their node (``gpu`` is None); every other kind needs ``gpu``.
+    """
 
     node: str
-    gpu: int = Field(ge=0)
+    gpu: int | None = Field(default=None, ge=0)
     profile: str | None = None
     start: int | None = Field(default=None, ge=0)
     gpu_milli: int | None = Field(default=None, ge=1, le=MILLI_PER_GPU)
 
-    def key(self) -> tuple[str, int, str | None, int | None, int | None]:
+    def key(self) -> tuple[str, int | None, str | None, int | None, int | None]:
         return (self.node, self.gpu, self.profile, self.start, self.gpu_milli)
 
     @model_serializer(mode="wrap")
@@ -138,7 +151,11 @@ class Unit(_Frozen):
 
 
 class Request(_Frozen):
-    """``count`` units of one kind for one tenant, new or running (with ``placement``)."""
+    """``count`` units of one kind for one tenant, new or running (with ``placement``).
+
+    Kind ``host`` (an extension of SPEC) asks for host CPU and memory only: each unit is on one node
+    and holds no GPU, so it has no GPU-only field (:data:`GPU_ONLY_FIELDS`) and no level ``gpu``.
+    """
 
     id: str = Field(min_length=1)
     tenant: str = "default"
@@ -159,6 +176,20 @@ class Request(_Frozen):
     movable: bool = False
     migration_cost: float | None = Field(default=None, ge=0)
 
+    @field_validator(*GPU_ONLY_FIELDS)
+    @classmethod
+    def _no_gpu_fields_on_host(cls, v: object, info: ValidationInfo) -> object:
+        if v is not None and info.data.get("kind") == "host":
+            raise ValueError(f"{info.field_name} is not allowed on a host request (it uses no GPU)")
+        return v
+
+    @field_validator("locality", "spread")
+    @classmethod
+    def _no_gpu_level_on_host(cls, v: Locality | Spread | None, info: ValidationInfo) -> object:
+        if v is not None and v.level == "gpu" and info.data.get("kind") == "host":
+            raise ValueError(f"{info.field_name} level 'gpu' does not apply to a host request (it uses no GPU)")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> Request:
         if self.kind == "mig":
@@ -168,7 +199,7 @@ class Request(_Frozen):
                 raise ValueError("min_memory_gib goes with slices, not with profile")
             if self.gpu_milli is not None:
                 raise ValueError("gpu_milli is only for share requests")
-        else:
+        elif self.kind != "host":  # host requests: the field validators above reject GPU fields
             for f in ("profile", "slices", "min_memory_gib"):
                 if getattr(self, f) is not None:
                     raise ValueError(f"{f} is only for mig requests")
@@ -272,9 +303,15 @@ class Instance(_Frozen):
             return node.id
         return node.domains.get(level, f"{node.id}")
 
-    def unit_domain(self, unit: "Unit", level: str) -> str:
-        """The id of the domain at ``level`` that holds ``unit`` (``node/gpu`` at level ``gpu``)."""
+    def unit_domain(self, unit: Unit, level: str) -> str:
+        """The id of the domain at ``level`` that holds ``unit`` (``node/gpu`` at level ``gpu``).
+
+        A host unit has no GPU: at level ``gpu`` it is its node's host (``node/host``), a domain of
+        its own (validated instances never ask host requests for level ``gpu``).
+        """
         if level == "gpu":
+            if unit.gpu is None:
+                return f"{unit.node}/host"
             return f"{unit.node}/{unit.gpu}"
         return self.domain(self.node(unit.node), level)
 
@@ -296,7 +333,9 @@ class Instance(_Frozen):
         return model.profiles_for_slices(req.slices, req.min_memory_gib)
 
     def unit_size(self, req: Request, unit: Unit) -> float:
-        """Size of one unit in GPU-equivalents (SPEC §2)."""
+        """Size of one unit in GPU-equivalents (SPEC §2; a ``host`` unit is 0)."""
+        if req.kind == "host":
+            return 0.0
         if req.kind == "gpu":
             return 1.0
         if req.kind == "share":
@@ -478,8 +517,11 @@ def _validate_running_together(inst: Instance, fail) -> None:  # type: ignore[no
     whole: dict[tuple[str, int], str] = {}
     counts: dict[tuple[tuple[str, int], str], int] = {}
     for i, r in enumerate(inst.requests):
+        if r.kind == "host":
+            continue  # no GPU; host capacity is the solvers' and the checker's business
         for k, u in enumerate(r.placement or ()):
             where = f"requests[{i}].placement[{k}]"
+            assert u.gpu is not None
             key = (u.node, u.gpu)
             if key in whole or (r.kind != "share" and key in milli) or (r.kind != "mig" and key in mig):
                 fail(where, f"GPU {u.node}/{u.gpu} already holds other running work")
@@ -509,6 +551,14 @@ def _validate_placement(inst: Instance, r: Request, at: str, fail) -> None:  # t
         if u.node not in inst.node_index:
             fail(f"{where}.node", f"unknown node {u.node!r}")
         node = inst.node(u.node)
+        if r.kind == "host":
+            for f in ("gpu", "profile", "start", "gpu_milli"):
+                if getattr(u, f) is not None:
+                    fail(f"{where}.{f}", f"a host unit names only its node (no {f})")
+            continue
+        if u.gpu is None:
+            fail(f"{where}.gpu", f"a {r.kind} unit needs gpu")
+        assert u.gpu is not None
         if u.gpu >= node.num_gpus:
             fail(f"{where}.gpu", f"GPU index {u.gpu} out of range (node {node.id} has {node.num_gpus})")
         mode = node.gpu_mode(u.gpu)
@@ -546,6 +596,7 @@ def _validate_placement(inst: Instance, r: Request, at: str, fail) -> None:  # t
 
 __all__ = [
     "Assignment",
+    "GPU_ONLY_FIELDS",
     "GpuModeChoice",
     "INSTANCE_FORMAT",
     "Instance",

@@ -309,8 +309,9 @@ def _legend(sc: Scene, colors: Colors, y: float, width: float, inst: Instance) -
         return y + 20
 
     y = row([(f"tenant {t}", colors.tenant_color[t]) for t in colors.tenants] + [("bar on top: running before the plan", INK)], y, 11)
-    if len(inst.requests) <= 30:
-        y = row([(r.id, colors.request_color[r.id]) for r in inst.requests], y, 9.5)
+    drawn = [r for r in inst.requests if r.kind != "host"]  # host units hold no GPU: never drawn
+    if len(drawn) <= 30:
+        y = row([(r.id, colors.request_color[r.id]) for r in drawn], y, 9.5)
     return y + 4
 
 
@@ -533,6 +534,27 @@ def summary_table(layout: ClusterLayout, plan: Plan | None = None, *, max_nodes:
             " ".join(f"[{gpu_bar(g, colors)}]" for g in gpus),
         ])
     lines += _table(["node", level or "", "model", "modes", "used", "GPUs"], rows)
+    host = layout.host_by_node()
+    if host:
+        # Host units hold no GPU: listed by node, with the CPU and memory they take.
+        lines.append("")
+        hrows = []
+        for node_id, items in host.items():
+            node = inst.node(node_id)
+            per: dict[str, int] = {}
+            for h in items:
+                per[h.request] = per.get(h.request, 0) + 1
+            cpu = sum(h.cpu_milli for h in items)
+            mem = sum(h.memory_mib for h in items)
+            hrows.append([
+                node_id,
+                " ".join(f"{r}×{c}" if c > 1 else r for r, c in per.items()),
+                f"{cpu}" + (f"/{node.cpu_milli}" if node.cpu_milli is not None else ""),
+                f"{mem}" + (f"/{node.memory_mib}" if node.memory_mib is not None else ""),
+            ])
+            if len(hrows) >= max_nodes:
+                break
+        lines += _table(["host units on node", "requests", "milli-CPU", "MiB"], hrows)
     for title, data in utilization(layout).items():
         lines.append("")
         lines += _table([title, "used", "of", "share"],

@@ -489,6 +489,42 @@ class ReferenceKernels:
             self._apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, int(r[0]), int(r[1]), int(r[2]),
                         int(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), sign, int(r[8]))
 
+    # ------------------------------------------------------------------ host units (no GPU)
+
+    def _pick_host(self, g32, gpc, n64, rq, nallow, nodes, u1) -> int:  # type: ignore[no-untyped-def]
+        """Host unit: the feasible nodes in ``nodes`` order; first-fit takes the first, random the
+        floor(u1 × count)-th, every other policy the smallest (idle GPU milli, CPU left, memory left)."""
+        feasible = [int(n) for n in nodes if self._node_ok(n64, int(n), rq, nallow)]
+        if not feasible:
+            return -1
+        pol = int(rq[R_POLICY])
+        if pol == FIRST_FIT:
+            return feasible[0]
+        if pol == RANDOM:
+            return feasible[min(int(math.floor(u1 * len(feasible))), len(feasible) - 1)]
+
+        def key(n: int) -> tuple[int, int, int]:
+            idle = self._node_idle(g32, gpc, n64, n)
+            return (idle, int(n64[n, N_CPU]) - int(rq[R_CPU]), int(n64[n, N_MEM]) - int(rq[R_MEM]))
+
+        return min(feasible, key=key)  # min keeps the first of equal keys
+
+    def _apply_host(self, g32, n64, nbest, b64, bbest, pp, n, cpu, mem, tenant, tiso, sign) -> None:  # type: ignore[no-untyped-def]
+        n = int(n)
+        n64[n, N_CPU] -= sign * cpu
+        n64[n, N_MEM] -= sign * mem
+        n64[n, N_UNITS] += sign
+        if tiso == 2:
+            n64[n, N_ISON] += sign
+            if sign > 0:
+                n64[n, N_ISOT] = tenant
+            elif n64[n, N_ISON] == 0:
+                n64[n, N_ISOT] = NO_TENANT
+
+    def _apply_host_many(self, g32, n64, nbest, b64, bbest, pp, units, sign) -> None:  # type: ignore[no-untyped-def]
+        for r in units:
+            self._apply_host(g32, n64, nbest, b64, bbest, pp, int(r[0]), int(r[4]), int(r[5]), int(r[6]), int(r[7]), sign)
+
     def _place_one(self, g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                    nallow, greq, nodes, u1, u2, out) -> bool:  # type: ignore[no-untyped-def]
         if not self._pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof,

@@ -19,8 +19,13 @@ def _base_profiles(model: str) -> list[str]:
 
 
 @st.composite
-def instance_dicts(draw: st.DrawFn, max_nodes: int = 3, max_gpus: int = 4, max_requests: int = 7) -> dict[str, Any]:
-    """A valid instance object without running work: mixed models, modes, tenants and rules."""
+def instance_dicts(draw: st.DrawFn, max_nodes: int = 3, max_gpus: int = 4, max_requests: int = 7,
+                   host: bool = False) -> dict[str, Any]:
+    """A valid instance object without running work: mixed models, modes, tenants and rules.
+
+    With ``host``, requests may also be of kind ``host`` (CPU and memory only) and the cluster may
+    have a node without GPUs.
+    """
     num_nodes = draw(st.integers(1, max_nodes))
     nodes = []
     models_used = []
@@ -35,6 +40,11 @@ def instance_dicts(draw: st.DrawFn, max_nodes: int = 3, max_gpus: int = 4, max_r
             "memory_mib": draw(st.sampled_from([None, 65536, 524288])),
             "domains": {"rack": f"r{draw(st.integers(0, 1))}"},
         })
+    if host and draw(st.booleans()):
+        nodes.append({
+            "id": f"n{num_nodes}", "num_gpus": 0, "cpu_milli": draw(st.sampled_from([None, 8000, 32000])),
+            "memory_mib": draw(st.sampled_from([None, 65536])), "domains": {"rack": f"r{draw(st.integers(0, 1))}"},
+        })
     tenants = [
         {"id": f"t{j}", "max_gpus": draw(st.sampled_from([None, 0.5, 1.0, 2.0, 4.0])),
          "isolation": draw(st.sampled_from(["none", "none", "gpu", "node"]))}
@@ -42,7 +52,7 @@ def instance_dicts(draw: st.DrawFn, max_nodes: int = 3, max_gpus: int = 4, max_r
     ]
     requests = []
     for k in range(draw(st.integers(1, max_requests))):
-        kind = draw(st.sampled_from(["mig", "gpu", "share"]))
+        kind = draw(st.sampled_from(["mig", "gpu", "share", "host"] if host else ["mig", "gpu", "share"]))
         req: dict[str, Any] = {"id": f"r{k}", "tenant": draw(st.sampled_from([t["id"] for t in tenants])),
                                "kind": kind, "count": draw(st.integers(1, 4)),
                                "priority": draw(st.sampled_from([0.5, 1.0, 2.0])),
@@ -64,11 +74,13 @@ def instance_dicts(draw: st.DrawFn, max_nodes: int = 3, max_gpus: int = 4, max_r
             req["gpu_milli"] = draw(st.sampled_from([100, 250, 500, 700, 1000]))
         if draw(st.booleans()) and req["count"] > 1:
             req["min_count"] = draw(st.integers(1, req["count"]))
+        # a host unit holds no GPU: no level 'gpu' for it
+        loc_levels, spread_levels = (["node", "rack"], ["node", "rack"]) if kind == "host" else (["gpu", "node", "rack"], ["gpu", "node"])
         if draw(st.integers(0, 3)) == 0:
-            req["locality"] = {"level": draw(st.sampled_from(["gpu", "node", "rack"])), "required": draw(st.booleans())}
+            req["locality"] = {"level": draw(st.sampled_from(loc_levels)), "required": draw(st.booleans())}
         if draw(st.integers(0, 3)) == 0:
-            req["spread"] = {"level": draw(st.sampled_from(["gpu", "node"])), "max_per_domain": draw(st.integers(1, 2))}
-        if kind != "mig" and draw(st.integers(0, 4)) == 0:
+            req["spread"] = {"level": draw(st.sampled_from(spread_levels)), "max_per_domain": draw(st.integers(1, 2))}
+        if kind not in ("mig", "host") and draw(st.integers(0, 4)) == 0:
             req["gpu_models"] = [draw(st.sampled_from(models_used))]
         requests.append(req)
     return {

@@ -88,6 +88,8 @@ CORRUPTIONS = {
     "status": ("share", lambda d: d.update(status="optimal", bound=None)),
     "instance_name": ("share", lambda d: d.update(instance="other")),
     "gpu_modes": ("any-mode", lambda d: d["gpu_modes"].clear()),
+    "host_unit_gpu": ("host", lambda d: _units(d, "sidecar")[0].update(gpu=0)),
+    "missing_gpu": ("host", lambda d: _units(d, "train")[0].pop("gpu")),
 }
 
 
@@ -129,6 +131,34 @@ def test_max_migrations_and_host_memory():
     assert "host_memory" in check(inst2, plan2).kinds()
 
 
+def test_host_units_are_checked():
+    """Tests that host units count for host resources, node isolation, spread and locality."""
+    inst, plan = _plan("host")
+    rep = check(inst, plan)
+    assert rep.ok, rep.format()
+    assert rep.allocated == pytest.approx(sum(inst.unit_size(inst.request(a.request), u)
+                                              for a in plan.assignments for u in a.units))
+    crowded = _edit(plan, lambda d: [u.update(node="cpu1") for u in _units(d, "etl")])
+    assert {"host_cpu", "host_memory", "isolation_node"} <= check(inst, crowded).kinds()
+    stacked = _edit(plan, lambda d: [u.update(node="g0") for u in _units(d, "prep")])
+    assert "spread" in check(inst, stacked).kinds()
+    apart = _edit(plan, lambda d: (_units(d, "etl")[0].update(node="g0"), _units(d, "etl")[1].update(node="g1")))
+    assert "locality" in check(inst, apart).kinds()
+    ghost = _edit(plan, lambda d: _units(d, "sidecar")[0].update(node="nowhere"))
+    assert "unknown_gpu" in check(inst, ghost).kinds()
+
+
+def test_host_units_cost_soft_locality_but_add_no_size():
+    """Tests that a host request adds priority × 0 and pays locality_weight per extra domain."""
+    inst, plan = _plan("host")
+    base = check(inst, plan).objective
+    split = _edit(plan, lambda d: (_units(d, "prep").__setitem__(slice(None), [{"node": "cpu0"}, {"node": "g1"}, {"node": "g1"}])))
+    rep = check(inst, split)
+    w = inst.objective.locality_weight
+    before = len({inst.domain(inst.node(u.node), "rack") for a in plan.assignments if a.request == "prep" for u in a.units})
+    assert rep.objective == pytest.approx(base - w * (2 - before))
+
+
 def test_objective_recomputation_counts_migrations():
     """Tests that a legal move is charged its migration cost in the recomputed objective."""
     inst = load_instance(F / "running-movable.json")
@@ -141,7 +171,7 @@ def test_objective_recomputation_counts_migrations():
     assert rep.ok, rep.format()
 
 
-@given(instances(), st.data())
+@given(instances(host=True), st.data())
 def test_random_corruptions_are_caught(inst, data):
     """Tests that dropping a placed request or inflating the objective is always caught."""
     plan = solve(inst)

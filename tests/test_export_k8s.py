@@ -247,3 +247,21 @@ def test_cli_export_and_import(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert [n.id for n in back.nodes] == ["n0", "n1"]
     assert main(["import", "k8s", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_cli_export_skips_host_units(tmp_path: Path) -> None:
+    """Tests ``packer export`` of a plan with host requests: configs and labels for GPU nodes only."""
+    from tests.conftest import INSTANCES
+
+    inst_path = INSTANCES / "features" / "host.json"
+    assert main(["solve", str(inst_path), "-o", str(tmp_path / "p.json")]) == 0
+    base = ["export", "k8s-labels", str(tmp_path / "p.json"), "--instance", str(inst_path)]
+    assert main(base + ["-o", str(tmp_path / "l.json"), "--migparted", str(tmp_path / "m.yaml")]) == 0
+    assert main(["export", "migparted", str(tmp_path / "p.json"), "--instance", str(inst_path),
+                 "-o", str(tmp_path / "m2.yaml")]) == 0
+    labels = json.loads((tmp_path / "l.json").read_text())
+    assert [n["name"] for n in labels["nodes"]] == ["g0", "g1"]
+    cfg = yaml.safe_load((tmp_path / "m2.yaml").read_text())
+    assert set(cfg["mig-configs"]) == {"packer-g0", "packer-g1"}
+    g1 = cfg["mig-configs"]["packer-g1"]
+    assert g1[0]["mig-devices"] == {"1g.10gb": 3}

@@ -19,7 +19,7 @@ EXPECTED = {
     "allowed-models": 1.0, "any-mode": 1 + 2 / 7 + 0.3, "custom-catalog": 1.5, "host-resources": 2.0,
     "isolation-gpu": 0.2, "isolation-node": 3.0, "mig-profile": 6 / 7, "mig-slices": 4 / 7,
     "min-count": 6 / 7, "quota": 2.0, "running-movable": 4 / 7, "share": 1.0, "soft-locality": 2.99,
-    "spread": 8 / 7, "whole-gpu-locality": 11.0,
+    "spread": 8 / 7, "whole-gpu-locality": 11.0, "host": 2 * 4 + 3 / 7,
 }
 
 
@@ -59,7 +59,7 @@ def test_running_work_is_kept():
     assert not plan.migrations
 
 
-@given(instances())
+@given(instances(host=True))
 def test_greedy_plans_always_pass_the_checker(inst):
     """Tests that greedy plans of random instances (running work included) are valid."""
     plan = solve(inst)
@@ -87,3 +87,27 @@ def test_time_limit_leaves_untried_requests_unplaced():
     new = {r.id for r in inst.requests if r.placement is None}
     assert {u.request for u in plan.unplaced} == new
     assert all(u.reason.startswith("time limit") for u in plan.unplaced)
+
+
+def test_host_requests_prefer_nodes_without_free_gpus():
+    """Tests that host units go to GPU-less nodes first, use no quota, respect node isolation, say why not."""
+    from packer.model import Instance
+
+    inst = Instance.model_validate({
+        "name": "h", "tenants": [{"id": "a", "max_gpus": 1.0}, {"id": "iso", "isolation": "node"}],
+        "nodes": [{"id": "g", "gpu_model": "H100-80GB", "num_gpus": 2, "mode": "full", "cpu_milli": 64000},
+                  {"id": "c0", "num_gpus": 0, "cpu_milli": 8000},
+                  {"id": "c1", "num_gpus": 0, "cpu_milli": 4000},
+                  {"id": "c2", "num_gpus": 0, "cpu_milli": 4000}],
+        "requests": [{"id": "w", "tenant": "a", "kind": "gpu", "count": 1},
+                     {"id": "prep", "tenant": "a", "kind": "host", "count": 3, "cpu_milli": 4000},
+                     {"id": "lock", "tenant": "iso", "kind": "host", "count": 1, "cpu_milli": 4000},
+                     {"id": "late", "tenant": "a", "kind": "host", "count": 2, "cpu_milli": 8000},
+                     {"id": "huge", "tenant": "a", "kind": "host", "count": 1, "cpu_milli": 100000}],
+    })
+    plan = solve(inst)
+    assert check(inst, plan).ok
+    got = {a.request: [u.node for u in a.units] for a in plan.assignments}
+    assert got == {"w": ["g"], "prep": ["c0", "c0", "c1"], "lock": ["c2"], "late": ["g", "g"]}
+    assert plan.metrics["allocated_gpu_equivalents"] == 1.0
+    assert [(u.request, u.reason.split(":")[0]) for u in plan.unplaced] == [("huge", "host resources")]

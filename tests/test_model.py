@@ -25,6 +25,7 @@ EXPECTED_FIELD = {
     "duplicate-request-id": "requests[2].id",
     "gpu-index-out-of-range": "requests[2].placement[0].gpu",
     "gpu-modes-length": "nodes[0]",
+    "host-with-gpu-models": "requests[1].gpu_models",
     "illegal-start": "requests[2].placement[0].start",
     "malformed-json": None,
     "mig-on-non-mig-model": "nodes[0].mode",
@@ -75,7 +76,7 @@ def test_feature_instances_load(path):
     assert again == inst
 
 
-@given(instances())
+@given(instances(host=True))
 def test_instance_json_round_trips(inst):
     """Tests that any valid instance survives JSON out and back in unchanged."""
     text = json.dumps(instance_to_dict(inst))
@@ -126,3 +127,52 @@ def test_implicit_default_tenant():
     inst = load_instance(INSTANCES / "features" / "share.json")
     assert inst.requests[0].tenant == "default"
     assert inst.tenant_map["default"].max_gpus is None
+
+
+def test_schema_lists_the_host_kind():
+    """Tests that the instance schema offers kind 'host' and that a unit's gpu may be left out."""
+    s = Instance.model_json_schema(by_alias=True)
+    assert "host" in s["$defs"]["Request"]["properties"]["kind"]["enum"]
+    assert s["$defs"]["Unit"]["required"] == ["node"]
+
+
+def _host_instance(**req) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "format": "packer.instance/v1", "name": "h",
+        "nodes": [{"id": "g", "gpu_model": "H100-80GB", "num_gpus": 1, "mode": "full"},
+                  {"id": "c", "num_gpus": 0, "cpu_milli": 8000}],
+        "requests": [{"id": "x", "kind": "host", **req}],
+    }
+
+
+@pytest.mark.parametrize("field,value", [
+    ("gpu_models", ["H100-80GB"]), ("gpu_milli", 100), ("profile", "1g.10gb"), ("slices", 1), ("min_memory_gib", 5.0),
+])
+def test_host_request_rejects_gpu_fields(field, value):
+    """Tests that each GPU-only field on a host request is an error naming that field."""
+    with pytest.raises(InputError) as err:
+        instance_from_dict(_host_instance(**{field: value}), file="h.json")
+    assert err.value.field == f"requests[0].{field}" and "host" in err.value.message
+
+
+def test_host_request_shapes():
+    """Tests host requests: zero CPU and memory allowed, node-only units, no level 'gpu', size 0."""
+    inst = instance_from_dict(_host_instance(count=2, placement=[{"node": "c"}, {"node": "g"}]))
+    r = inst.requests[0]
+    assert r.kind == "host" and r.cpu_milli == 0 and r.memory_mib == 0
+    assert [u.gpu for u in r.placement] == [None, None]
+    assert inst.unit_size(r, r.placement[0]) == 0.0
+    assert instance_to_dict(inst)["requests"][0]["placement"] == [{"node": "c"}, {"node": "g"}]
+    for bad, field in [({"placement": [{"node": "g", "gpu": 0}]}, "requests[0].placement[0].gpu"),
+                       ({"placement": [{"node": "c", "start": 0}]}, "requests[0].placement[0].start"),
+                       ({"placement": [{"node": "nope"}]}, "requests[0].placement[0].node"),
+                       ({"locality": {"level": "gpu"}}, "requests[0].locality"),
+                       ({"spread": {"level": "gpu", "max_per_domain": 1}}, "requests[0].spread")]:
+        with pytest.raises(InputError) as err:
+            instance_from_dict(_host_instance(**bad))
+        assert err.value.field == field
+    data = _host_instance()
+    data["requests"] = [{"id": "w", "kind": "gpu", "placement": [{"node": "g"}]}]
+    with pytest.raises(InputError) as err:
+        instance_from_dict(data)
+    assert err.value.field == "requests[0].placement[0].gpu"

@@ -101,7 +101,7 @@ def _ops(inst: Instance, rnd: random.Random, n: int) -> list[tuple[str, str]]:
 
 
 @settings(max_examples=40)
-@given(inst=instances(running=True, max_nodes=4, max_gpus=4, max_requests=10),
+@given(inst=instances(running=True, max_nodes=4, max_gpus=4, max_requests=10, host=True),
        policy=st.sampled_from(POLICY_NAMES), seed=st.integers(0, 2**16))
 def test_kernels_match_reference_and_plans_pass_check(inst: Instance, policy: str, seed: int) -> None:
     """Tests that the Numba placer gives exactly the reference placer's answers and valid snapshots."""
@@ -124,7 +124,7 @@ def test_kernels_match_reference_and_plans_pass_check(inst: Instance, policy: st
 
 
 @settings(max_examples=25)
-@given(inst=instances(running=True, max_nodes=3, max_gpus=4, max_requests=8), policy=st.sampled_from(POLICY_NAMES))
+@given(inst=instances(running=True, max_nodes=3, max_gpus=4, max_requests=8, host=True), policy=st.sampled_from(POLICY_NAMES))
 def test_solver_plans_pass_check(inst: Instance, policy: str) -> None:
     """Tests that solve(--solver online) gives checker-valid plans under every policy and order."""
     for order in ("file", "size-desc", "priority"):
@@ -274,3 +274,67 @@ def test_units_on_request_objects() -> None:
     r = p.place(Request(id="s", kind="share", gpu_milli=400))
     assert r.units == (Unit(node="n0", gpu=0, gpu_milli=400),)
     assert p.release("s") and not p.release("s")
+
+
+def _host_cluster(tenants=()) -> Instance:  # type: ignore[no-untyped-def]
+    return Instance.model_validate({
+        "name": "h", "topology": {"levels": ["node", "rack"]}, "tenants": list(tenants),
+        "nodes": [{"id": "g", "gpu_model": "H100-80GB", "num_gpus": 2, "mode": "full", "cpu_milli": 64000,
+                   "domains": {"rack": "r0"}},
+                  {"id": "c0", "num_gpus": 0, "cpu_milli": 8000, "memory_mib": 16384, "domains": {"rack": "r0"}},
+                  {"id": "c1", "num_gpus": 0, "cpu_milli": 8000, "domains": {"rack": "r1"}}],
+    })
+
+
+def test_host_requests_place_and_release() -> None:
+    """Tests host requests: GPU-less nodes first, node-only units, spread, locality, isolation, release."""
+    inst = _host_cluster([{"id": "iso", "isolation": "node"}, {"id": "o"}])
+    for kernels in (None, ReferenceKernels()):
+        p = OnlinePlacer(inst, _kernels=kernels)
+        r = p.place(Request(id="a", tenant="o", kind="host", count=2, cpu_milli=4000))
+        assert r.ok and r.units == (Unit(node="c0"), Unit(node="c0"))
+        r = p.place(Request(id="b", tenant="o", kind="host", count=2, cpu_milli=1000,
+                            spread=Spread(level="node", max_per_domain=1)))
+        assert [u.node for u in r.units] == ["c1", "g"]
+        r = p.place(Request(id="c", tenant="o", kind="host", count=2, cpu_milli=4000,
+                            locality=Locality(level="rack", required=True)))
+        assert {u.node for u in r.units} <= {"g", "c0"}
+        iso = p.place(Request(id="i", tenant="iso", kind="host", cpu_milli=1000))
+        assert not iso.ok and "node isolation" in (iso.reason or "")
+        big = p.place(Request(id="x", tenant="o", kind="host", cpu_milli=100_000))
+        assert not big.ok and "100000 milli-CPU" in (big.reason or "")
+        assert p.release("b") and p.release("a")
+        assert p.place(Request(id="i", tenant="iso", kind="host", cpu_milli=1000)).units == (Unit(node="c0"),)  # least memory left
+        # node isolation: the isolated tenant's host unit closes its node to the other tenant
+        assert p.place(Request(id="o2", tenant="o", kind="host", cpu_milli=1000)).units == (Unit(node="c1"),)
+        assert p.place(Request(id="w", tenant="o", kind="gpu")).units == (Unit(node="g", gpu=0),)
+        plan = p.snapshot()
+        _assert_valid(p.snapshot_instance(), plan)
+        assert plan.metrics["allocated_gpu_equivalents"] == pytest.approx(1.0)
+        _mutable_equal(p, _rebuild(p), full=kernels is None)
+        if kernels is None:
+            _aggregates_fresh(p)
+
+
+def test_host_only_cluster_and_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Tests a cluster without any GPU (host requests only) and ``packer solve --solver online`` on host.json."""
+    from packer.cli import main
+    from packer.formats import load_instance, load_plan
+    from tests.conftest import INSTANCES
+
+    inst = Instance.model_validate({"name": "cpu", "nodes": [{"id": "c", "num_gpus": 0, "cpu_milli": 2000}],
+                                    "requests": [{"id": "a", "kind": "host", "cpu_milli": 1000, "count": 2},
+                                                 {"id": "b", "kind": "host", "cpu_milli": 1000}]})
+    plan = solve(inst)
+    _assert_valid(inst, plan)
+    assert [u.request for u in plan.unplaced] == ["b"] and plan.metrics["utilization"] == 0.0
+    with pytest.raises(ValueError, match="host"):
+        OnlinePlacer(inst).churn([inst.requests[1]], np.zeros((1, 2), dtype=np.int64), num_slots=1)
+    src = INSTANCES / "features" / "host.json"
+    for pol in ("packer", "random", "first-fit"):
+        out = tmp_path / f"{pol}.json"
+        assert main(["solve", str(src), "--solver", "online", "--policy", pol, "-o", str(out)]) == 0
+        assert main(["check", str(src), str(out)]) == 0
+    got = {a.request: a.units for a in load_plan(tmp_path / "packer.json").assignments}
+    assert got["audit"] == (Unit(node="cpu1"),) and all(u.gpu is None for u in got["prep"])
+    assert load_instance(src).request("audit").kind == "host"

@@ -79,16 +79,22 @@ def test_gpu_spec_becomes_a_model_mask(tmp_path: Path) -> None:
 
 
 def test_to_instance_builds_a_valid_packer_instance(tmp_path: Path) -> None:
-    """Tests that the openb instance uses shared GPUs, share/gpu kinds, node gangs and leaves CPU-only pods out."""
+    """Tests that the openb instance uses shared GPUs, share/gpu kinds, node gangs and host requests for CPU-only pods."""
+    from packer.check import check
     from packer.formats import instance_from_dict
+    from packer.solvers.greedy import solve
 
     nodes = read_nodes(_write(tmp_path / "n.csv", SMALL_NODES))
     pods = read_pods(_write(tmp_path / "p.csv", SMALL_PODS), nodes)
-    inst, cpu_only = to_instance(nodes, pods)
+    inst = to_instance(nodes, pods)
     inst = instance_from_dict(inst.model_dump(mode="json"))  # validated again, cross-references too
-    assert cpu_only == [2]
     kinds = {r.id: r.kind for r in inst.requests}
-    assert kinds == {"p-0": "share", "p-1": "gpu", "p-3": "gpu", "p-4": "share"}
+    assert kinds == {"p-0": "share", "p-1": "gpu", "p-2": "host", "p-3": "gpu", "p-4": "share"}
+    cpu_pod = inst.request("p-2")
+    assert (cpu_pod.count, cpu_pod.cpu_milli, cpu_pod.memory_mib) == (1, int(pods.cpu[2]), int(pods.mem[2]))
+    assert cpu_pod.gpu_models is None and cpu_pod.locality is None
+    plan = solve(inst)
+    assert check(inst, plan).ok
     gang = inst.request("p-3")
     assert gang.count == 2 and gang.locality is not None and gang.locality.required
     assert gang.cpu_milli == 6000 and gang.gpu_models == ("openb-V100M16",)

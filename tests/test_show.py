@@ -158,3 +158,28 @@ def test_generated_cluster_renders() -> None:
     ET.fromstring(render_svg(layout, plan))
     assert "<details" in render_html(layout, plan)
     assert f"{len(layout.gpus)} GPUs" in summary_table(layout, plan)
+
+
+def test_host_units_listed_by_node_not_drawn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tests ``packer show`` on a plan with host requests: listed by node in the table, no GPU piece, no crash."""
+    from tests.conftest import INSTANCES
+
+    inst_path = INSTANCES / "features" / "host.json"
+    assert main(["solve", str(inst_path), "-o", str(tmp_path / "p.json")]) == 0
+    capsys.readouterr()
+    args = ["show", str(tmp_path / "p.json"), "--instance", str(inst_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "host units on node" in out and "audit" in out and "cpu1" in out
+    assert main(args + ["-o", str(tmp_path / "x.svg")]) == 0
+    svg = (tmp_path / "x.svg").read_text()
+    ET.fromstring(svg)
+    assert "etl" not in svg  # host units hold no GPU: nothing to draw
+    assert main(args + ["-o", str(tmp_path / "x.html")]) == 0
+    assert main(["show", "--instance", str(inst_path)]) == 0
+    assert "old-prep" in capsys.readouterr().out
+    from packer.formats import load_instance, load_plan
+
+    layout = cluster_layout(load_instance(inst_path), load_plan(tmp_path / "p.json"))
+    assert {h.request for h in layout.host} == {"old-prep", "prep", "etl", "audit", "sidecar"}
+    assert all(not p.request.startswith(("prep", "etl", "audit")) for g in layout.gpus for p in g.pieces)

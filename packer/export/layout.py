@@ -2,7 +2,8 @@
 
 Exporters and pictures all start here: a :class:`ClusterLayout` lists, per GPU, its mode and the
 pieces of work on it (MIG instances with profile and start, a whole-GPU unit, milli shares), each
-tagged with its request and tenant.
+tagged with its request and tenant. Units of ``host`` requests hold no GPU: they are kept apart
+(:attr:`ClusterLayout.host`), so exporters of GPU state never see them and pictures can list them by node.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ class Piece:
     compute: int | None = None  # compute slices of a MIG instance
     gpu_milli: int | None = None
     running: bool = False  # the request was running before the plan
+
+
+@dataclass(frozen=True)
+class HostPiece:
+    """One unit of a ``host`` request (CPU and memory only) on one node."""
+
+    node: str
+    request: str
+    tenant: str
+    cpu_milli: int = 0
+    memory_mib: int = 0
+    running: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class ClusterLayout:
     instance: Instance
     gpus: tuple[GpuLayout, ...]
     source: str = "plan"  # "plan" or "instance" (running placements)
+    host: tuple[HostPiece, ...] = ()  # units of host requests (no GPU), in plan order
     _index: dict[tuple[str, int], int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +113,13 @@ class ClusterLayout:
         """(node id, its GPUs) in file order."""
         for n in self.instance.nodes:
             yield n.id, [self.gpus[self._index[(n.id, g)]] for g in range(n.num_gpus)]
+
+    def host_by_node(self) -> dict[str, list[HostPiece]]:
+        """Node id → the host units on it (nodes without any are left out)."""
+        out: dict[str, list[HostPiece]] = {}
+        for h in self.host:
+            out.setdefault(h.node, []).append(h)
+        return out
 
     def used(self) -> float:
         return sum(g.used() for g in self.gpus)
@@ -124,6 +145,11 @@ def _piece(inst: Instance, req_id: str, unit: Unit, running: bool) -> Piece:
     return Piece(req_id, req.tenant, "gpu", running=running)
 
 
+def _host_piece(inst: Instance, req_id: str, unit: Unit, running: bool) -> HostPiece:
+    req = inst.request(req_id)
+    return HostPiece(unit.node, req_id, req.tenant, req.cpu_milli, req.memory_mib, running)
+
+
 def cluster_layout(inst: Instance, plan: Plan | None = None) -> ClusterLayout:
     """The layout a plan leads to, or (without a plan) the running placements of the instance.
 
@@ -131,17 +157,30 @@ def cluster_layout(inst: Instance, plan: Plan | None = None) -> ClusterLayout:
     """
     pieces: dict[tuple[str, int], list[Piece]] = {}
     chosen: dict[tuple[str, int], str] = {}
+    host: list[HostPiece] = []
     if plan is None:
         for r in inst.requests:
             for u in r.placement or ():
+                if r.kind == "host":
+                    host.append(_host_piece(inst, r.id, u, True))
+                    continue
+                assert u.gpu is not None
                 pieces.setdefault((u.node, u.gpu), []).append(_piece(inst, r.id, u, True))
         source = "instance"
     else:
         for i, a in enumerate(plan.assignments):
             if a.request not in inst.request_index:
                 raise InputError(f"unknown request {a.request!r}", field=f"assignments[{i}].request")
-            running = inst.request(a.request).running
+            req = inst.request(a.request)
+            running = req.running
             for k, u in enumerate(a.units):
+                if req.kind == "host":
+                    if u.node not in inst.node_index:
+                        raise InputError(f"no node {u.node!r} in the instance", field=f"assignments[{i}].units[{k}].node")
+                    host.append(_host_piece(inst, a.request, u, running))
+                    continue
+                if u.gpu is None:
+                    raise InputError(f"a {req.kind} unit needs gpu", field=f"assignments[{i}].units[{k}].gpu")
                 if u.node not in inst.node_index or u.gpu >= inst.node(u.node).num_gpus:
                     raise InputError(
                         f"no GPU {u.node}/{u.gpu} in the instance", field=f"assignments[{i}].units[{k}]"
@@ -171,7 +210,7 @@ def cluster_layout(inst: Instance, plan: Plan | None = None) -> ClusterLayout:
                 compute_slices=model.compute_slices if model is not None else None,
             )
         )
-    return ClusterLayout(instance=inst, gpus=tuple(gpus), source=source)
+    return ClusterLayout(instance=inst, gpus=tuple(gpus), source=source, host=tuple(host))
 
 
-__all__ = ["ClusterLayout", "GpuLayout", "Piece", "cluster_layout"]
+__all__ = ["ClusterLayout", "GpuLayout", "HostPiece", "Piece", "cluster_layout"]

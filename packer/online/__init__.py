@@ -49,8 +49,14 @@ Trace-replay conventions (README §5): one pod = one request. A pod with ``num_g
 memory_mib=mem/k, locality=Locality(level="node", required=True))`` (or ``kind="gpu"`` for whole
 GPUs on full-mode clusters). Node scores use the pod totals (k × per-unit). Units of one share
 request always go to distinct GPUs. Ties go to the lower node index: put nodes in the instance in
-the tie order you want (e.g. FGD's seeded permutation). CPU-only pods have no SPEC request kind and
-are not handled by the placer (see bench/RESULTS_online.md).
+the tie order you want (e.g. FGD's seeded permutation). A CPU-only pod is a ``host`` request
+(packer's extension of SPEC: CPU and memory of one node per unit, no GPU, size 0).
+
+Host requests: each unit goes to a node with enough free CPU and memory (node isolation and spread
+as for every unit; a required locality picks a domain that fits as for GPU gangs). ``first-fit`` takes
+the first such node, ``random`` a uniform one, every other policy the node with the least idle GPU
+milli (nodes without GPUs and busy nodes first, so nodes with free GPUs keep their CPU), then the
+least CPU and memory left. They count as work on their node, not as pods; ``churn`` refuses them.
 
 Isolation guard (``packer`` policy only): a request of a node-isolated tenant that would take more
 than one empty node and leave more than ``isolation_guard`` (default 1.0) × its size idle on the

@@ -960,6 +960,76 @@ def _apply_many(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp,
 
 
 @jit
+def _pick_host(g32, gpc, n64, rq, nallow, nodes, u1):
+    """The node for one host unit (CPU and memory only, no GPU), or -1 when none fits.
+
+    Feasible: free CPU and memory, node isolation and the caller's filter (as for every unit).
+    ``first-fit``: the first feasible node of ``nodes``; ``random``: feasible node number
+    floor(u1 × count); every other policy: the node with the least idle GPU milli (nodes without GPUs
+    and nodes whose GPUs are busy first, so nodes with free GPUs keep their CPU for GPU work), then the
+    least CPU left, then the least memory left, then the first in ``nodes``.
+    """
+    pol = rq[R_POLICY]
+    cnt = 0
+    best = -1
+    bidle = 0
+    bcpu = 0
+    bmem = 0
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        if not _node_ok(n64, n, rq, nallow):
+            continue
+        if pol == FIRST_FIT:
+            return n
+        cnt += 1
+        if pol == RANDOM:
+            continue
+        idle = n64[n, N_IDLE]
+        cpu = n64[n, N_CPU] - rq[R_CPU]
+        mem = n64[n, N_MEM] - rq[R_MEM]
+        if best < 0 or idle < bidle or (idle == bidle and (cpu < bcpu or (cpu == bcpu and mem < bmem))):
+            best = n
+            bidle = idle
+            bcpu = cpu
+            bmem = mem
+    if pol != RANDOM or cnt == 0:
+        return best
+    pick = int(math.floor(u1 * cnt))
+    if pick >= cnt:
+        pick = cnt - 1
+    for i in range(nodes.shape[0]):
+        n = nodes[i]
+        if _node_ok(n64, n, rq, nallow):
+            if pick == 0:
+                return n
+            pick -= 1
+    return -1
+
+
+@jit
+def _apply_host(g32, n64, nbest, b64, bbest, pp, n, cpu, mem, tenant, tiso, sign):
+    """Adds (sign=1) or removes (sign=-1) one host unit on node n: CPU, memory, units, node isolation."""
+    n64[n, N_CPU] -= sign * cpu
+    n64[n, N_MEM] -= sign * mem
+    n64[n, N_UNITS] += sign
+    if tiso == 2:
+        n64[n, N_ISON] += sign
+        if sign > 0:
+            n64[n, N_ISOT] = tenant
+        elif n64[n, N_ISON] == 0:
+            n64[n, N_ISOT] = NO_TENANT
+    _refresh_block(g32, n64, nbest, b64, bbest, pp, n // BLK)
+
+
+@jit
+def _apply_host_many(g32, n64, nbest, b64, bbest, pp, units, sign):
+    """_apply_host for every row (n, -1, -1, 0, cpu, mem, tenant, tiso, -1) of ``units``."""
+    for i in range(units.shape[0]):
+        _apply_host(g32, n64, nbest, b64, bbest, pp, units[i, 0], units[i, 4], units[i, 5], units[i, 6], units[i, 7],
+                    sign)
+
+
+@jit
 def _refresh_all(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp):
     for n in range(n64.shape[0]):
         _refresh_node(g32, gpc, n64, nbest, mp, minfo, gstart, gscore, pp, n)

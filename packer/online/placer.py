@@ -5,6 +5,11 @@ shape (kind, profile choices, allowed models, host needs, tenant) is turned into
 and cached; a single-unit request without locality or spread is one kernel call that picks and
 applies; units are stored as NumPy rows and become :class:`~packer.model.Unit` objects only when
 asked for.
+
+Host requests (kind ``host``: CPU and memory of one node per unit, no GPU) take their own path: the
+kernels ``_pick_host`` (node choice) and ``_apply_host`` (node state); their rows are
+``(node, -1, -1, 0, cpu, mem, tenant, tiso, -1)``. They have size 0, count as work on their node
+(node isolation, the ``packer`` policy's used-node preference) but not as pods (GpuClustering).
 """
 
 from __future__ import annotations
@@ -24,14 +29,20 @@ from packer.online.state import (
     G_NODE,
     ISO_CODE,
     K_GPU,
+    K_HOST,
     K_MIG,
     K_SHARE,
     KIND_CODE,
     MODE_NAME,
+    N_CPU,
     N_GPU0,
+    N_ISON,
+    N_ISOT,
+    N_MEM,
     N_NGPU,
     N_PODS,
     N_UNITS,
+    NO_TENANT,
     NRQ,
     R_COUNT,
     R_CPU,
@@ -222,6 +233,8 @@ class OnlinePlacer:
         if req.tenant not in self._tenants:
             return self._fail(rid, f"unknown tenant {req.tenant!r}")
         sh = self._shape(req)
+        if req.kind == "host":
+            return self._place_host(req, sh, uniforms, explain)
         if sh.unit_sizes[1] == 0.0 and not sh.modelok.any():
             return self._fail(rid, self._no_model_reason(req))
         count = req.count
@@ -266,6 +279,8 @@ class OnlinePlacer:
         return self._place_gang(req, sh, count, need, u1, u2, explain)
 
     def _rows_size(self, rows: np.ndarray, req: Request) -> float:
+        if req.kind == "host":
+            return 0.0
         if req.kind == "gpu":
             return float(len(rows))
         if req.kind == "share":
@@ -437,6 +452,10 @@ class OnlinePlacer:
         caps = self._scratch_caps
         self._K._node_caps(a.g32, a.gpc, a.n64, a.mp, a.ms, a.gstart, rq, sh.rprof, sh.modelok, self._nallow, self._greq,
                      self._all_nodes, count, caps)
+        return self._caps_by_domain(req, caps, level)
+
+    def _caps_by_domain(self, req: Request, caps: np.ndarray, level: str) -> np.ndarray:
+        """Units of ``req`` each domain of ``level`` could take, from per-node ``caps`` and the spread."""
         dom = self._dom[level]
         nd = len(self._dom_nodes[level])
         sp = req.spread
@@ -478,6 +497,138 @@ class OnlinePlacer:
             self._undo(rows)
         return []
 
+    # ------------------------------------------------------------------------- host requests
+
+    def _place_host(self, req: Request, sh: _Shape, uniforms: tuple[float, float] | None,
+                    explain: bool) -> PlaceResult:
+        """A host request: up to ``count`` units (``min_count`` at least) on nodes with free CPU and memory."""
+        if uniforms is None and self.policy_code == RANDOM:
+            uniforms = (float(self._rng.random(2)[0]), 0.0)
+        u1 = uniforms[0] if uniforms is not None else 0.0
+        a = self.a
+        count, need = req.count, req.need_count
+        loc = req.locality
+        rows: list[list[int]] = []
+        if loc is not None and loc.required and loc.level != "cluster":
+            rows = self._host_in_domains(req, sh, count, need, u1, loc.level, _DOMAIN_TRIES)
+        else:
+            if loc is not None and not loc.required and loc.level != "cluster" and self.policy_code == PACKER:
+                rows = self._host_in_domains(req, sh, count, need, u1, loc.level, 2)
+            if len(rows) < need:
+                self._undo_host(rows)
+                rows = self._host_units(req, sh, count, self._all_nodes, u1)
+        if len(rows) < need:
+            self._undo_host(rows)
+            return self._fail(req.id, self._diagnose_host(req, sh) if explain else "no room for the host units now")
+        arr = np.array(rows, dtype=np.int64)
+        nodes = sorted({int(n) for n in arr[:, 0]})
+        tenant = self._tenants[req.tenant]
+        if self.isolation_guard is not None and tenant.isolation == "node":
+            per_node = np.bincount(arr[:, 0], minlength=len(self.node_ids))
+            opened = [n for n in nodes if a.n64[n, N_UNITS] == per_node[n]]
+            locked = sum(int(a.n64[n, N_NGPU]) for n in opened)
+            if len(opened) > 1 and locked > self.isolation_guard:
+                self._undo_host(rows)
+                return self._fail(req.id, f"tenant {req.tenant} has node isolation: these host units would take "
+                                          f"{len(opened)} empty nodes ({locked} GPUs) for no GPU work; the "
+                                          f"{self.policy} policy declines (isolation_guard={self.isolation_guard:g}); "
+                                          f"relax the spread or use nodes without GPUs")
+        self._placed[req.id] = _Placed(req, arr, 0.0, nodes, 0)
+        self._reasons.pop(req.id, None)
+        return PlaceResult(req.id, True, None, arr, self, K_HOST)
+
+    def _host_units(self, req: Request, sh: _Shape, count: int, nodes: np.ndarray, u1: float) -> list[list[int]]:
+        """Places up to ``count`` host units of ``req`` one by one among ``nodes`` (applied); their rows."""
+        a = self.a
+        rq = sh.rq
+        cpu, mem, t, tiso = req.cpu_milli, req.memory_mib, int(rq[R_TENANT]), int(rq[R_TISO])
+        spread = req.spread
+        sp_dom = self._dom[spread.level] if spread is not None and spread.level != "cluster" else None
+        if spread is not None and spread.level == "cluster":
+            count = min(count, spread.max_per_domain)
+        sp_count: dict[int, int] = {}
+        closed: list[np.ndarray] = []
+        rows: list[list[int]] = []
+        for i in range(count):
+            if i > 0 and self.policy_code == RANDOM:
+                u1 = float(self._rng.random(2)[0])
+            n = int(self._K._pick_host(a.g32, a.gpc, a.n64, rq, self._nallow, nodes, u1))
+            if n < 0:
+                break
+            self._K._apply_host(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, n, cpu, mem, t, tiso, 1)
+            rows.append([n, -1, -1, 0, cpu, mem, t, tiso, -1])
+            if sp_dom is not None:
+                d = int(sp_dom[n])
+                sp_count[d] = sp_count.get(d, 0) + 1
+                if sp_count[d] >= spread.max_per_domain:  # type: ignore[union-attr]
+                    dn = self._dom_nodes[spread.level][d]  # type: ignore[union-attr]
+                    self._nallow[dn] = 0
+                    closed.append(dn)
+        for dn in closed:
+            self._nallow[dn] = 1
+        return rows
+
+    def _undo_host(self, rows: list[list[int]]) -> None:
+        if rows:
+            a = self.a
+            self._K._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, np.array(rows, dtype=np.int64), -1)
+
+    def _host_caps(self, req: Request, count: int) -> np.ndarray:
+        """Per node: how many host units of ``req`` fit now (CPU, memory, node isolation), at most ``count``."""
+        n64 = self.a.n64
+        caps = np.full(len(self.node_ids), count, dtype=np.int64)
+        if req.cpu_milli > 0:
+            caps = np.minimum(caps, n64[:, N_CPU] // req.cpu_milli)
+        if req.memory_mib > 0:
+            caps = np.minimum(caps, n64[:, N_MEM] // req.memory_mib)
+        t = self._tenant_ix[req.tenant]
+        ok = (self._nallow != 0) & ((n64[:, N_ISON] == 0) | (n64[:, N_ISOT] == t))
+        if self._tenants[req.tenant].isolation == "node":
+            ok &= (n64[:, N_UNITS] == 0) | ((n64[:, N_ISOT] == t) & (n64[:, N_ISON] == n64[:, N_UNITS]))
+        caps[~ok] = 0
+        return np.maximum(caps, 0)
+
+    def _host_in_domains(self, req: Request, sh: _Shape, count: int, need: int, u1: float, level: str,
+                         tries: int) -> list[list[int]]:
+        """Host units within one domain of ``level``: the tightest that fits (policy order), up to ``tries``."""
+        dcap = self._caps_by_domain(req, self._host_caps(req, count), level)
+        feas = np.nonzero(dcap >= need)[0]
+        if len(feas) == 0:
+            return []
+        if self.policy_code == 1:  # first-fit: domain order
+            order = feas
+        elif self.policy_code == RANDOM:
+            order = feas[self._rng.permutation(len(feas))]
+        else:
+            order = feas[np.lexsort((feas, dcap[feas]))]
+        for d in order[:tries]:
+            rows = self._host_units(req, sh, count, self._dom_nodes[level][int(d)], u1)
+            if len(rows) >= need:
+                return rows
+            self._undo_host(rows)
+        return []
+
+    def _diagnose_host(self, req: Request, sh: _Shape) -> str:
+        need = req.need_count
+        loc = req.locality
+        level = loc.level if loc is not None and loc.required and loc.level != "cluster" else "cluster"
+        dcap = self._caps_by_domain(req, self._host_caps(req, req.count), level)
+        best = int(dcap.max()) if len(dcap) else 0
+        what = f"host units ({req.cpu_milli} milli-CPU, {req.memory_mib} MiB each)"
+        if level != "cluster":
+            msg = (f"no {level} has room for {need} {what} now (the best {level} holds {best}; "
+                   f"{int(dcap.sum())} fit in the whole cluster)")
+        else:
+            msg = f"only {best} of {need} {what} fit in the cluster now"
+        iso = self._tenants[req.tenant].isolation
+        if iso == "node":
+            msg += f"; tenant {req.tenant} has node isolation"
+        elif bool((self.a.n64[:, N_ISOT] != NO_TENANT).any()):
+            msg += "; nodes of node-isolated tenants are closed to it"
+        if req.spread is not None:
+            msg += f"; spread allows {req.spread.max_per_domain} per {req.spread.level}"
+        return msg
+
     def _place_exact(self, req: Request, units: Sequence[Unit]) -> PlaceResult:
         """Puts a (running) request exactly on ``units`` without any check beyond the instance's own."""
         a = self.a
@@ -485,9 +636,17 @@ class OnlinePlacer:
         t = self._tenants.get(req.tenant)
         if t is None:
             return self._fail(req.id, f"unknown tenant {req.tenant!r}")
+        if kind == K_HOST:
+            host = [[self._node_ix[u.node], -1, -1, 0, req.cpu_milli, req.memory_mib, self._tenant_ix[req.tenant],
+                     ISO_CODE[t.isolation], -1] for u in units]
+            harr = np.array(host, dtype=np.int64).reshape(-1, 9)
+            self._K._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, harr, 1)
+            self._placed[req.id] = _Placed(req, harr, 0.0, sorted({int(r[0]) for r in harr}), 0)
+            return PlaceResult(req.id, True, None, harr, self, K_HOST)
         rows = []
         for u in units:
             n = self._node_ix[u.node]
+            assert u.gpu is not None
             g = int(a.n64[n, N_GPU0]) + u.gpu
             p = s = -1
             if kind == K_MIG:
@@ -520,6 +679,11 @@ class OnlinePlacer:
         if rec is None:
             return False
         a = self.a
+        if rec.req.kind == "host":
+            self._K._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, rec.rows, -1)
+            if rec.req.placement is not None:
+                self._released_running.add(request_id)
+            return True
         self._K._apply_many(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, rec.rows, -1)
         for n in rec.nodes:
             a.n64[n, N_PODS] -= 1
@@ -541,6 +705,8 @@ class OnlinePlacer:
     def _units_of_rows(self, rows: np.ndarray, kind: int) -> tuple[Unit, ...]:
         a = self.a
         out = []
+        if kind == K_HOST:
+            return tuple(Unit(node=self.node_ids[int(r[0])]) for r in rows)
         for r in rows:
             g = int(r[0])
             n = int(a.g32[g, G_NODE])
@@ -656,6 +822,8 @@ class OnlinePlacer:
         for r in shapes:
             if r.count != 1 or r.locality is not None or r.spread is not None:
                 raise ValueError(f"churn shape {r.id}: only single-unit requests without locality or spread")
+            if r.kind == "host":
+                raise ValueError(f"churn shape {r.id}: host requests go through place()")
             if self._tenants[r.tenant].max_gpus is not None:
                 raise ValueError(f"churn shape {r.id}: tenant {r.tenant} has a quota; use place()")
             sh = self._shape(r)
@@ -707,6 +875,8 @@ def requests_in_order(requests: Iterable[Request], order: str | None, inst: Inst
         return reqs
 
     def size(r: Request) -> float:
+        if r.kind == "host":
+            return 0.0
         if r.kind == "gpu":
             return float(r.count)
         if r.kind == "share":

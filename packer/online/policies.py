@@ -81,6 +81,8 @@ class TargetWorkload:
         share_shapes: Counter[tuple[float, float, float]] = Counter()
         mig_shapes: Counter[int] = Counter()
         for r in inst.requests:
+            if r.kind == "host":
+                continue  # no GPU: not a shape of the GPU workload
             if r.kind == "mig":
                 if r.slices is not None:
                     mig_shapes[r.slices] += r.count

@@ -23,9 +23,9 @@ from packer.online.policies import MAX_POSITIONS, TargetWorkload, build_mig_tabl
 MIG, FULL, SHARED, ANY = 0, 1, 2, 3
 MODE_CODE = {"mig": MIG, "full": FULL, "shared": SHARED, "any": ANY}
 MODE_NAME = {MIG: "mig", FULL: "full", SHARED: "shared"}
-# Request kinds
-K_MIG, K_GPU, K_SHARE = 0, 1, 2
-KIND_CODE = {"mig": K_MIG, "gpu": K_GPU, "share": K_SHARE}
+# Request kinds (K_HOST: CPU and memory of a node only, no GPU)
+K_MIG, K_GPU, K_SHARE, K_HOST = 0, 1, 2, 3
+KIND_CODE = {"mig": K_MIG, "gpu": K_GPU, "share": K_SHARE, "host": K_HOST}
 ISO_CODE = {"none": 0, "gpu": 1, "node": 2}
 
 # g32 columns

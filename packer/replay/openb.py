@@ -4,10 +4,8 @@ The trace has a node list (``sn,cpu_milli,memory_mib,gpu,model``) and a pod list
 (``name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...``). The replay works on plain integer
 arrays (:class:`Cluster`, :class:`Pods`); :func:`to_instance` turns the same data into a packer
 instance (shared-mode GPUs, the non-MIG models declared in the instance's catalog, fractional pods
-as ``share`` requests, whole-GPU pods as ``gpu`` requests kept on one node).
-
-CPU-only pods (``num_gpu = 0``) have no request kind in the model yet; :func:`to_instance` leaves
-them out and returns them separately (see the replay report for the proposed model extension).
+as ``share`` requests, whole-GPU pods as ``gpu`` requests kept on one node, CPU-only pods
+(``num_gpu = 0``) as ``host`` requests: CPU and memory of one node, no GPU).
 """
 
 from __future__ import annotations
@@ -15,10 +13,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from packer.errors import InputError
+
+if TYPE_CHECKING:
+    from packer.model import Instance
 
 #: Largest CPU and GPU capacity of any openb node, the normalising constants of the FGD plugins.
 MAX_SPEC_CPU = 128_000
@@ -183,12 +185,13 @@ def read_pods(path: str | Path, cluster: Cluster) -> Pods:
     )
 
 
-def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> tuple[object, list[int]]:
-    """A packer instance of ``pods`` on ``cluster``, and the indices of the CPU-only pods left out.
+def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> Instance:
+    """A packer instance of ``pods`` on ``cluster``: one request per pod, in pod order.
 
     Nodes are shared-mode GPUs of their trace model (declared in the instance catalog as non-MIG
     models); fractional pods are ``share`` requests, whole-GPU pods ``gpu`` requests whose units must
-    stay on one node; ``gpu_spec`` becomes ``gpu_models``.
+    stay on one node, CPU-only pods ``host`` requests (one unit: the pod's CPU and memory on one
+    node); ``gpu_spec`` becomes ``gpu_models`` (CPU-only pods have none).
     """
     from packer.catalog import GpuModelSpec
     from packer.model import Instance, Locality, Node, Request
@@ -202,7 +205,7 @@ def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> tuple[o
             num_gpus=int(cluster.gpus[i]), mode="shared" if cluster.gpus[i] else "full",
             cpu_milli=int(cluster.cpu[i]), memory_mib=int(cluster.mem[i]),
         ))
-    requests, cpu_only = [], []
+    requests = []
     for i in range(len(pods)):
         n, g = int(pods.num_gpu[i]), int(pods.gpu_milli[i])
         models = None
@@ -214,14 +217,14 @@ def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> tuple[o
         common = dict(id=pods.names[i], cpu_milli=-(-int(pods.cpu[i]) // per),
                       memory_mib=-(-int(pods.mem[i]) // per), gpu_models=models or None)
         if n == 0:
-            cpu_only.append(i)
+            requests.append(Request(id=pods.names[i], kind="host", cpu_milli=int(pods.cpu[i]),
+                                    memory_mib=int(pods.mem[i])))
         elif n == 1 and g < 1000:
             requests.append(Request(kind="share", gpu_milli=g, **common))
         else:
             loc = Locality(level="node", required=True) if n > 1 else None
             requests.append(Request(kind="gpu", count=n, locality=loc, **common))
-    inst = Instance(name=name, catalog=catalog, nodes=tuple(nodes), requests=tuple(requests))
-    return inst, cpu_only
+    return Instance(name=name, catalog=catalog, nodes=tuple(nodes), requests=tuple(requests))
 
 
 __all__ = ["Cluster", "MAX_SPEC_CPU", "MAX_SPEC_GPU", "Pods", "read_nodes", "read_pods", "to_instance"]

@@ -7,6 +7,10 @@ and for MIG the start that destroys the fewest free placements), and rolled back
 ``min_count`` fit. A request with required locality tries every domain of its level and keeps the
 one where it fits tightest. Every hard rule of SPEC is enforced here; the checker verifies them
 independently.
+
+Host requests (CPU and memory only, no GPU) come after GPU work of the same priority and go to the
+nodes with the fewest free GPUs first (nodes without GPUs or with every GPU busy; among equals the
+ones holding more work), so the host resources of nodes with idle GPUs stay free for GPU work.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Node, Request, U
 from packer.solvers.common import build_plan
 
 _EPS = 1e-9
+#: Units of a host request that needs no CPU or memory a node could take (no limit).
+_HOST_UNBOUNDED = 1 << 30
 
 
 class _Gpu:
@@ -110,7 +116,14 @@ class _State:
 
     # ---- apply with undo
 
-    def apply(self, req: Request, g: _Gpu, unit: Unit, size: float, mode: str) -> None:
+    def apply(self, req: Request, g: _Gpu | None, unit: Unit, size: float, mode: str | None,
+              node: _Node | None = None) -> None:
+        """Adds one unit on GPU ``g`` (or, for a host unit, ``g`` None and its ``node``)."""
+        if g is None:
+            assert node is not None and req.kind == "host"
+            self.log.append((None, node, None, 0, 0, False, req, unit, size))
+            self._add_host(req, node, +1)
+            return
         n = g.node
         self.log.append((g, n, g.mode, g.occ, g.milli, g.whole, req, unit, size))
         g.mode = mode
@@ -139,9 +152,23 @@ class _State:
     def mark(self) -> int:
         return len(self.log)
 
+    def _add_host(self, req: Request, n: _Node, sign: int) -> None:
+        """A host unit: the node's units, tenants, CPU and memory; no GPU, size 0."""
+        n.units += sign
+        n.version += 1
+        self.changes.append(n)
+        n.tenants[req.tenant] += sign
+        if n.cpu is not None:
+            n.cpu -= sign * req.cpu_milli
+        if n.mem is not None:
+            n.mem -= sign * req.memory_mib
+
     def undo(self, mark: int) -> None:
         while len(self.log) > mark:
             g, n, mode, occ, milli, whole, req, unit, size = self.log.pop()
+            if g is None:
+                self._add_host(req, n, -1)
+                continue
             g.mode, g.occ, g.milli, g.whole = mode, occ, milli, whole
             if req.kind == "mig":
                 g.counts[unit.profile] -= 1
@@ -197,6 +224,8 @@ class _Placer:
         st = self.state
         if not st.host_ok(n, req) or not st.tenant_ok_node(n, req.tenant):
             return None
+        if req.kind == "host":
+            return (None, Unit(node=n.spec.id), 0.0, None, ())  # type: ignore[return-value]
         want = {"mig": "mig", "gpu": "full", "share": "shared"}[req.kind]
         best = None
         for g in n.gpus:
@@ -304,7 +333,9 @@ class _Placer:
 
     def _node_bound(self, req: Request, n: _Node) -> int:
         cap = 0
-        if req.kind == "gpu":
+        if req.kind == "host":
+            cap = _HOST_UNBOUNDED
+        elif req.kind == "gpu":
             cap = sum(1 for g in n.gpus if g.units == 0 and g.mode in (None, "full"))
         elif req.kind == "share":
             need = req.gpu_milli or 1
@@ -334,12 +365,20 @@ class _Placer:
         # Nodes already holding work first (pack), then by how little capacity they have left.
         # GPUs whose mode is set come first; 'any' GPUs are converted only when those run out.
         bounds = self.bounds(req)
-        order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0), key=lambda n: -n.units)
+        if req.kind == "host":
+            # Nodes without a free GPU first (no GPUs, or all busy), then the ones holding work.
+            order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0),
+                           key=lambda n: (sum(1 for g in n.gpus if not g.units), -n.units))
+        else:
+            order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0), key=lambda n: -n.units)
         # Level 'gpu' is finer than a node: spread counts per GPU, and a required 'gpu' locality
         # keeps every unit on the GPU of the first one.
         spread_gpu = spread is not None and spread.level == "gpu"
         pin_gpu = req.locality is not None and req.locality.required and req.locality.level == "gpu"
-        for fresh_any, n in [(False, n) for n in order] + [(True, n) for n in order]:
+        passes = [(False, n) for n in order]
+        if req.kind != "host":  # host units use no GPU: one pass is enough
+            passes += [(True, n) for n in order]
+        for fresh_any, n in passes:
             if len(units) >= req.count:
                 break
             if pin_gpu and units and n.spec.id != units[0].node:
@@ -362,13 +401,15 @@ class _Placer:
                 g, unit, size, mode, _ = cand
                 if quota is not None and st.tenant_used[req.tenant] + size > quota + _EPS:
                     return units
-                st.apply(req, g, unit, size, mode)
+                st.apply(req, g, unit, size, mode, n)
                 units.append(unit)
                 if spread is not None:
                     per_dom[self.inst.unit_domain(unit, spread.level)] += 1
         return units
 
     def candidate_nodes(self, req: Request) -> list[_Node]:
+        if req.kind == "host":
+            return self.state.nodes  # every node, with GPUs or without
         key = req.gpu_models
         if key not in self.nodes_cache:
             allowed = self.allowed(req)
@@ -396,6 +437,8 @@ class _Placer:
         st = self.state
         nodes = self.candidate_nodes(req)
         if not nodes:
+            if req.kind == "host":
+                return None, "capacity: the cluster has no nodes"
             return None, "model: no node has a GPU model this request allows"
         bounds = self.bounds(req)
         if req.locality is not None and req.locality.required:
@@ -439,6 +482,8 @@ class _Placer:
         return None, self._reason(req, len(got), "")
 
     def _what(self, req: Request) -> str:
+        if req.kind == "host":
+            return "host units"
         if req.kind == "mig":
             return f"MIG {req.profile or f'{req.slices}-slice'} instances"
         if req.kind == "gpu":
@@ -492,6 +537,8 @@ class _Placer:
                 f"models{extra}")
 
     def _unit_size_hint(self, req: Request) -> float:
+        if req.kind == "host":
+            return 0.0
         if req.kind == "gpu":
             return 1.0
         if req.kind == "share":
@@ -505,6 +552,8 @@ class _Placer:
 
 def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
     def est_size(r: Request) -> float:
+        if r.kind == "host":
+            return 0.0
         if r.kind == "gpu":
             return float(r.count)
         if r.kind == "share":
@@ -535,7 +584,12 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
         if r.placement is None:
             continue
         for u in r.placement:
-            g = st.by_id[u.node].gpus[u.gpu]
+            node = st.by_id[u.node]
+            if r.kind == "host":
+                st.apply(r, None, u, 0.0, None, node)
+                continue
+            assert u.gpu is not None
+            g = node.gpus[u.gpu]
             # Running work fixes its GPU's mode (validated instances never run work on 'any' GPUs).
             st.apply(r, g, u, inst.unit_size(r, u), MODE_OF_KIND[r.kind])
         placed[r.id] = list(r.placement)
