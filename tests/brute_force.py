@@ -33,6 +33,8 @@ class _Gpu:
 
 
 def _size(inst: Instance, r: Request, u: Unit) -> float:
+    if r.kind == "host":
+        return 0.0
     if r.kind == "gpu":
         return 1.0
     if r.kind == "share":
@@ -45,6 +47,8 @@ def _size(inst: Instance, r: Request, u: Unit) -> float:
 
 def _slots(inst: Instance, r: Request) -> list[Unit]:
     """Every single-unit placement of ``r`` on a GPU whose configured mode and model allow it."""
+    if r.kind == "host":
+        return [Unit(node=n.id) for n in inst.nodes]  # CPU and memory only, on any node
     out = []
     allowed = None if r.gpu_models is None else {inst.gpu_catalog.canonical(m) for m in r.gpu_models}
     for n in inst.nodes:
@@ -94,7 +98,8 @@ def candidates(inst: Instance, r: Request, limit: int) -> list[tuple[Unit, ...] 
     out: list[tuple[Unit, ...] | None] = [] if r.placement is not None else [None]
     slots = _slots(inst, r)
     for k in range(r.need_count, r.count + 1):
-        combos = itertools.combinations_with_replacement(slots, k) if r.kind == "share" else itertools.combinations(slots, k)
+        many = r.kind in ("share", "host")  # several units may share one GPU / one node
+        combos = itertools.combinations_with_replacement(slots, k) if many else itertools.combinations(slots, k)
         for units in combos:
             if _request_ok(inst, r, units):
                 out.append(units)
@@ -109,6 +114,8 @@ def candidates(inst: Instance, r: Request, limit: int) -> list[tuple[Unit, ...] 
 
 def _place(inst: Instance, state: dict[tuple[str, int], _Gpu], r: Request, units: tuple[Unit, ...]) -> bool:
     """Adds units to the per-GPU state; False (state half-changed) when a GPU rule breaks."""
+    if r.kind == "host":
+        return True  # no GPU; CPU, memory and node isolation are global rules
     for u in units:
         g = state[(u.node, u.gpu)]
         want = KIND_MODE[r.kind]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
 
 from packer.check import check
 from packer.cpsat import solve
@@ -22,6 +23,7 @@ from packer.model import (
     Topology,
     Unit,
 )
+from tests import strategies
 from tests.brute_force import brute_force
 
 H100 = "H100-80GB"
@@ -389,3 +391,51 @@ def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> No
     assert rep.ok, [(v.kind, v.message) for v in rep.violations]
     assert plan.solver.model_extra["decomposed"]["subproblems"] >= 2  # type: ignore[index]
     assert plan.objective >= greedy_solve(inst).objective - 1e-9
+
+
+# ------------------------------------------------------------------------ host requests (CPU only)
+
+
+def test_host_requests_use_cpu_only_and_yield_to_gpu_work() -> None:
+    """Tests that host units take CPU/memory only, fit GPU-less nodes, and never cost GPU work a place."""
+    inst = _inst([
+        Node(id="n0", gpu_model=H100, num_gpus=2, mode="full", cpu_milli=10000),
+        Node(id="c0", num_gpus=0, cpu_milli=4000),
+    ], [
+        Request(id="train", kind="gpu", count=2, cpu_milli=4000),
+        Request(id="etl", kind="host", count=3, cpu_milli=2000),
+        Request(id="big", kind="host", count=1, cpu_milli=9000),
+    ])
+    plan = _assert_matches_brute_force(inst)
+    placed = {a.request: a.units for a in plan.assignments}
+    assert "train" in placed  # the GPU work is never displaced by worthless host work
+    assert sorted(u.node for u in placed["etl"]) == ["c0", "c0", "n0"]  # placed: it costs nothing
+    assert all(u.gpu is None for u in placed["etl"])
+    assert "big" not in placed and "host resources" in next(u.reason for u in plan.unplaced if u.request == "big")
+
+
+def test_host_requests_respect_node_isolation_spread_and_locality() -> None:
+    """Tests node isolation, spread and required locality on host requests against brute force."""
+    inst = _inst([
+        Node(id="n0", gpu_model=H100, num_gpus=1, mode="full", domains={"rack": "r0"}),
+        Node(id="n1", gpu_model=H100, num_gpus=1, mode="full", domains={"rack": "r0"}),
+        Node(id="c0", num_gpus=0, domains={"rack": "r1"}),
+    ], [
+        Request(id="sec", tenant="iso", kind="gpu", count=1),
+        Request(id="side", tenant="other", kind="host", count=2, spread=Spread(level="node", max_per_domain=1),
+                locality=Locality(level="rack", required=True)),
+        Request(id="job", tenant="other", kind="gpu", count=1, priority=0.5),
+    ], tenants=[Tenant(id="iso", isolation="node"), Tenant(id="other")], levels=("node", "rack"))
+    plan = _assert_matches_brute_force(inst)
+    placed = {a.request: a.units for a in plan.assignments}
+    iso_node = placed["sec"][0].node
+    assert all(u.node != iso_node for u in placed.get("side", ()))
+
+
+@settings(max_examples=25, deadline=None)
+@given(strategies.instances(host=True))
+def test_host_instances_give_valid_plans(inst: Instance) -> None:
+    """Tests that generated instances with host requests get plans the checker accepts."""
+    plan = solve(inst, time_limit=5, workers=1)
+    rep = check(inst, plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations]

@@ -133,6 +133,8 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
     const = 0.0
     cols: list[tuple[str, str, float, float]] = []  # (kind, tenant, size per request, value per request)
     for r in inst.requests:
+        if r.kind == "host":
+            continue  # worth 0 (a locality penalty can only lower it): leaving it out keeps a bound
         if r.placement is not None and not r.movable:
             size = sum(inst.unit_size(r, u) for u in r.placement)
             used[r.kind] += size

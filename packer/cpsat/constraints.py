@@ -58,6 +58,8 @@ class Constraints:
     def one_mode_per_gpu(self) -> None:
         """Each GPU is in exactly one mode and belongs to exactly one pool."""
         for c in self.data.classes:
+            if c.host:
+                continue
             self.m.add(
                 sum(self.v.mode[(c.index, p, md)] for p in self.data.pools[c.index] for md in c.modes()) == c.size
             )

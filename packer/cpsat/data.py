@@ -22,6 +22,8 @@ from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Request, Unit
 Option = str | None
 #: Pool of a GPU: the tenant id of a gpu-isolated tenant that owns it, or "" for everyone else.
 SHARED_POOL = ""
+#: The pseudo-mode of a host class (one per node, no GPU): units of ``host`` requests go there.
+HOST_MODE = "host"
 
 
 @dataclass
@@ -31,8 +33,8 @@ class GpuClass:
     index: int
     node: int
     gpus: list[int]
-    mode: str  # configured mode: mig, full, shared or any
-    model: GpuModel
+    mode: str  # configured mode: mig, full, shared or any; "host" for a node's host-only class
+    model: GpuModel | None  # None only for a host class
     running: list[tuple[int, Unit]] = field(default_factory=list)  # (request index, unit)
 
     @property
@@ -43,10 +45,18 @@ class GpuClass:
     def dirty(self) -> bool:
         return bool(self.running)
 
+    @property
+    def host(self) -> bool:
+        """A node's host resources without a GPU: where units of ``host`` requests go."""
+        return self.mode == HOST_MODE
+
     def modes(self) -> list[str]:
-        """Concrete modes this class's GPUs may take."""
+        """Concrete modes this class's GPUs may take (none for a host class)."""
+        if self.host:
+            return []
         if self.mode != "any":
             return [self.mode]
+        assert self.model is not None
         return ["mig", "full", "shared"] if self.model.has_mig else ["full", "shared"]
 
 
@@ -139,15 +149,24 @@ def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
             classes.append(GpuClass(len(classes), ni, gpus, mode, model))
 
     groups, group_of = _group_requests(inst, aggregate)
+    if any(gr.req.kind == "host" and (gr.req.placement is None or gr.req.movable) for gr in groups):
+        # One host class per node (GPU-less nodes included): capacity is its CPU and memory only.
+        for ni in range(len(inst.nodes)):
+            classes.append(GpuClass(len(classes), ni, [], HOST_MODE, None))
 
     options: dict[tuple[int, int], list[Option]] = {}
     choice_cache: dict[tuple[int, str], list[Option]] = {}
     for gr in groups:
         r = gr.req
+        if r.kind == "host":
+            for c in classes:
+                if c.host:
+                    options[(gr.index, c.index)] = [None]
+            continue
         allowed = inst.allowed_models(r)
         want = MODE_OF_KIND[r.kind]
         for c in classes:
-            if allowed is not None and c.model.name not in allowed:
+            if c.model is None or (allowed is not None and c.model.name not in allowed):
                 continue
             if want not in c.modes():
                 continue
@@ -167,7 +186,7 @@ def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
     isolated_on: dict[int, set[str]] = {}
     for (gi, ci) in options:
         t = groups[gi].req.tenant
-        if tenants[t].isolation == "gpu":
+        if tenants[t].isolation == "gpu" and not classes[ci].host:
             isolated_on.setdefault(ci, set()).add(t)
     for c in classes:
         ps = {SHARED_POOL} | isolated_on.get(c.index, set())
@@ -177,8 +196,16 @@ def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
                 ps.add(t)
         pools[c.index] = sorted(ps)
 
-    slices = [m.compute_slices for m in {c.model.name: c.model for c in classes}.values() if m.compute_slices]
+    slices = [m.compute_slices for m in {c.model.name: c.model for c in classes if c.model}.values()
+              if m.compute_slices]
     scale = _lcm([*slices, MILLI_PER_GPU]) * 1000
+    host_units = sum(gr.req.count * gr.size for gr in groups if gr.req.kind == "host")
+    if host_units:
+        # Host units earn 1 each as a tie-break; scaling GPU values by (host units + 1) keeps that
+        # tie-break below the smallest step of the GPU objective (lexicographic), if numbers stay small.
+        most = sum(gr.req.priority * gr.req.count * gr.size for gr in groups if gr.req.kind != "host")
+        if scale * (host_units + 1) * (most + 1) < 2**52:
+            scale *= host_units + 1
     return Data(inst, classes, groups, options, scale, exact_shares, group_of, pools)
 
 
@@ -248,12 +275,15 @@ def layout_of(model: GpuModel, profiles: tuple[str, ...], config: tuple[tuple[st
     raise ValueError(f"no layout of {model.name} realizes {config}")
 
 
-def unit_value(inst: Instance, r: Request, model: GpuModel, option: Option) -> float:
+def unit_value(inst: Instance, r: Request, model: GpuModel | None, option: Option) -> float:
     """GPU-equivalents of one unit of ``r`` placed with ``option`` on a GPU of ``model``."""
     if r.kind == "gpu":
         return 1.0
     if r.kind == "share":
         return (r.gpu_milli or 0) / MILLI_PER_GPU
+    if r.kind == "host":
+        return 0.0
+    assert model is not None
     p = model.profile(option or "")
     assert p is not None
     return p.gpu_equivalents

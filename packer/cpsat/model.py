@@ -29,10 +29,12 @@ class CpsatModel:
         self.vars: Variables = create_variables(self.data, self.model)
         Constraints(self.data, self.model, self.vars).add_all()
         self.constant = set_objective(self.data, self.model, self.vars)
-        self.class_of: dict[tuple[str, int], int] = {}
+        self.class_of: dict[tuple[str, int | None], int] = {}
         for c in self.data.classes:
             for g in c.gpus:
                 self.class_of[(inst.nodes[c.node].id, g)] = c.index
+            if c.host:
+                self.class_of[(inst.nodes[c.node].id, None)] = c.index
         self.solver: cp_model.CpSolver | None = None
         #: Values of all variables of the best solution found by :meth:`lns` (overrides ``solver``).
         self.values: list[int] | None = None
@@ -57,7 +59,8 @@ class CpsatModel:
                 continue
             gi = d.group_of[ri]
             for u in units:
-                gpu_units[(u.node, u.gpu)].append((ri, u))
+                if u.gpu is not None:
+                    gpu_units[(u.node, u.gpu)].append((ri, u))
                 owns.add((inst.node_index[u.node], r.tenant))
             if r.placement is not None:
                 stays = units_equal(r.placement, units)
@@ -179,7 +182,8 @@ class CpsatModel:
         return solver.solve(self.model, cb)
 
     def lns(self, *, level: str, domains_per_step: int, step_s: float, deadline: float, seed: int,
-            workers: int | None, steps: int | None = None, det_step: float | None = None) -> bool:
+            workers: int | None, steps: int | None = None, det_step: float | None = None,
+            progress: Progress = SILENT) -> bool:
         """Large-neighbourhood search on this model from the last solve's solution; True if it improved.
 
         Each step frees the GPUs of ``domains_per_step`` random domains at ``level`` (every variable
@@ -254,6 +258,8 @@ class CpsatModel:
                 best = list(solver.response_proto.solution)
                 best_obj = int(round(solver.objective_value))
                 stats["improved"] += 1
+                progress.update(best=best_obj / d.scale + self.constant, note=f"lns step {stats['steps']}",
+                                force=True)
         self.lns_stats = stats
         if stats["improved"]:
             self.values = best

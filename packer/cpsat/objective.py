@@ -2,6 +2,11 @@
 
 Terms are added only when their weight is non-zero. What no decision can change (running work that
 cannot move) is kept apart as a float constant and added back when the bound is reported.
+
+Units of ``host`` requests are worth 0 GPU-equivalents; each placed one earns the smallest integer
+step (1 / scale) instead, so that host work is placed wherever it costs the GPU work nothing. The
+scale leaves room for that tie-break below the GPU objective's smallest step (see ``build_data``),
+and it only adds, so CP-SAT's bound stays an upper bound of the SPEC objective.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from ortools.sat.python import cp_model
 from packer.cpsat.data import Data, scaled, unit_value
 from packer.cpsat.variables import Variables
 from packer.solvers.common import extra_domains, migration_cost
+
+#: Scaled value of one placed host unit (the tie-break above).
+HOST_TIE_BREAK = 1
 
 
 def set_objective(data: Data, m: cp_model.CpModel, v: Variables) -> float:
@@ -23,6 +31,8 @@ def set_objective(data: Data, m: cp_model.CpModel, v: Variables) -> float:
     for (gi, ci, o), var in v.x.items():
         r = data.groups[gi].req
         coef = scaled(r.priority * unit_value(inst, r, data.classes[ci].model, o), s)
+        if r.kind == "host":
+            coef = HOST_TIE_BREAK
         if coef:
             terms.append(coef * var)
     for gr in data.groups:

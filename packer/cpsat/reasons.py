@@ -30,11 +30,13 @@ class _Free:
         for rid, units in placed.items():
             r = inst.request(rid)
             for u in units:
-                key = (u.node, u.gpu)
-                self.tenants[key].add(r.tenant)
                 self.node_tenants[u.node].add(r.tenant)
                 self.cpu[u.node] += r.cpu_milli
                 self.mem[u.node] += r.memory_mib
+                if u.gpu is None:
+                    continue  # a host unit: CPU and memory only
+                key = (u.node, u.gpu)
+                self.tenants[key].add(r.tenant)
                 if self.mode[key] == "any":
                     self.mode[key] = MODE_OF_KIND[r.kind]
                 if r.kind == "mig" and u.profile is not None and u.start is not None:
@@ -133,6 +135,8 @@ def unplaced_reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]],
 
 
 def _reason(inst: Instance, free: _Free, used: Mapping[str, float], r: Request) -> str:
+    if r.kind == "host":
+        return _host_reason(inst, free, r)
     kind = {"mig": f"{r.profile or f'{r.slices}-slice'} MIG", "gpu": "whole-GPU", "share": f"{r.gpu_milli}-milli share"}[r.kind]
     need = r.need_count
     want = MODE_OF_KIND[r.kind]
@@ -188,6 +192,44 @@ def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request,
     if r.spread is not None:
         return f"spread: at most {r.spread.max_per_domain} units per {r.spread.level} leaves too few places"
     return "objective: the remaining capacity is worth more to other requests"
+
+
+def _host_reason(inst: Instance, free: _Free, r: Request) -> str:
+    """Why a host request (CPU and memory only) is unplaced: isolation, host resources, locality, spread."""
+    need = r.need_count
+    tm = inst.tenant_map
+
+    def fits(node, isolation: bool) -> int:  # type: ignore[no-untyped-def]
+        if isolation:
+            others = free.node_tenants[node.id] - {r.tenant}
+            if others and (tm[r.tenant].isolation == "node" or any(tm[t].isolation == "node" for t in others)):
+                return 0
+        n = r.count
+        if r.cpu_milli and node.cpu_milli is not None:
+            n = min(n, max(0, node.cpu_milli - free.cpu[node.id]) // r.cpu_milli)
+        if r.memory_mib and node.memory_mib is not None:
+            n = min(n, max(0, node.memory_mib - free.mem[node.id]) // r.memory_mib)
+        return n
+
+    per_node = {n.id: fits(n, True) for n in inst.nodes}
+    total = sum(per_node.values())
+    what = f"host units of {r.cpu_milli} milli-CPU / {r.memory_mib} MiB"
+    if total < need:
+        loose = sum(fits(n, False) for n in inst.nodes)
+        if loose >= need:
+            return f"isolation: {loose} {what} fit, but only {total} on nodes its tenant may share"
+        return f"host resources: CPU/memory left on the nodes fits {total} {what}, needs {need}"
+    if r.locality is not None and r.locality.required:
+        level = r.locality.level
+        per_dom: dict[str, int] = defaultdict(int)
+        for n in inst.nodes:
+            per_dom[inst.domain(n, level)] += per_node[n.id]
+        best = max(per_dom.values(), default=0)
+        if best < need:
+            return f"locality: no {level} has room for {need} {what} (at most {best})"
+    if r.spread is not None:
+        return f"spread: at most {r.spread.max_per_domain} units per {r.spread.level} leaves too few places"
+    return "objective: the remaining CPU and memory are worth more to other requests"
 
 
 def _unit_size(inst: Instance, r: Request, node) -> float:  # type: ignore[no-untyped-def]

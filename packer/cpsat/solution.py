@@ -24,6 +24,10 @@ def extract(data: Data, v: Variables, value: Value) -> tuple[dict[str, list[Unit
             by_class[ci].append((gi, o, n))
     for c in data.classes:
         node = inst.nodes[c.node]
+        if c.host:
+            for gi, _, n in by_class[c.index]:
+                group_units[gi] += [Unit(node=node.id) for _ in range(n)]
+            continue
         gpus = list(c.gpus)
         stays = {(ri, u.key()) for ri, u in c.running if _stays(data, v, value, ri)}
         for pool in data.pools[c.index]:

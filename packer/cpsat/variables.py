@@ -85,6 +85,8 @@ def create_variables(data: Data, m: cp_model.CpModel) -> Variables:
         elif data.groups[gi].req.kind == "share":
             share_on.setdefault(ci, set()).add(data.groups[gi].req.gpu_milli or 0)
     for c in data.classes:
+        if c.host:
+            continue  # no GPU: no mode, configuration or pattern
         relevant = set(opts_on.get(c.index, ()))
         relevant |= {u.profile for _, u in c.running if u.profile is not None}
         prof = tuple(sorted(relevant))
@@ -102,7 +104,7 @@ def create_variables(data: Data, m: cp_model.CpModel) -> Variables:
                 for k in range(len(v.configs[c.index])):
                     v.config[(c.index, pool, k)] = m.new_int_var(0, c.size, f"cfg[{c.index},{pool},{k}]")
     for c in data.classes:
-        if c.size == 1 or "shared" not in c.modes():
+        if c.size <= 1 or "shared" not in c.modes():
             continue
         sizes = tuple(sorted(share_on.get(c.index, ())))
         pats = share_patterns(sizes) if sizes else None
@@ -165,6 +167,8 @@ def _usable_classes(data: Data) -> dict[int, set[int]]:
 
 def _unit_cap(r, c, opts) -> int:  # type: ignore[no-untyped-def]
     """Most units of ``r`` a class can hold (a loose bound for the variable's domain)."""
+    if r.kind == "host":
+        return r.count * 10**6  # any number per node, as CPU and memory allow (capped by the caller)
     if r.kind == "gpu":
         return c.size
     if r.kind == "share":
