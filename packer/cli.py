@@ -97,7 +97,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     if args.family not in FAMILIES:
         raise InputError(f"unknown family {args.family!r}; choose one of {list(FAMILIES)}", field="FAMILY")
-    inst = generate(args.family, args.seed, demand=args.demand)
+    if args.nodes is not None and (args.family not in ("haein", "xl") or args.nodes < 1):
+        raise InputError("--nodes is for the haein and xl families and must be at least 1", field="--nodes")
+    inst = generate(args.family, args.seed, demand=args.demand, nodes=args.nodes)
     save_instance(inst, args.output)
     print(f"{inst.name}: {len(inst.nodes)} nodes, {inst.num_gpus} GPUs, {len(inst.requests)} requests -> {args.output}")
     return 0
@@ -192,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", help="tiny, small, haein or xl")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--demand", type=float, default=None, help="GPU-equivalents asked / GPUs")
+    p.add_argument("--nodes", type=int, default=None, help="haein/xl: the same mix on this many nodes")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_generate)
 

@@ -159,16 +159,23 @@ def _size(req: dict[str, Any], compute_slices: int = 7) -> float:
     return req["count"] * int(req["profile"].split("g.")[0]) / compute_slices
 
 
-def generate(family: str, seed: int = 0, *, demand: float | None = None) -> Instance:
-    """A synthetic instance of ``family`` (see the module docstring)."""
+def generate(family: str, seed: int = 0, *, demand: float | None = None, nodes: int | None = None) -> Instance:
+    """A synthetic instance of ``family`` (see the module docstring).
+
+    ``nodes`` (haein and xl only): the same mix on that many nodes instead of 128 / 2,048, for
+    scaling studies (e.g. small enough for CP-SAT to prove optimality).
+    """
+    if nodes is not None and (family not in ("haein", "xl") or nodes < 1):
+        raise ValueError("nodes is for the haein and xl families, at least 1")
     if family == "tiny":
         return _tiny(seed)
     if family == "small":
         return _small(seed, demand if demand is not None else 1.6)
     if family == "haein":
-        return _haein(seed, 128, demand if demand is not None else 1.3)
+        return _haein(seed, nodes or 128, demand if demand is not None else 1.3,
+                      name="haein" if nodes is None else f"haein{nodes}")
     if family == "xl":
-        return _haein(seed, 2048, demand if demand is not None else 1.3, name="xl")
+        return _haein(seed, nodes or 2048, demand if demand is not None else 1.3, name="xl")
     raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
 
 

@@ -57,3 +57,17 @@ def test_cli_generate(family, tmp_path):
     out = tmp_path / "i.json"
     assert main(["generate", family, "--seed", "2", "-o", str(out)]) == 0
     assert load_instance(out) == generate(family, 2)
+
+
+def test_haein_mix_on_fewer_nodes(tmp_path):
+    """Tests that `nodes` gives the haein mix on that many nodes, from the library and the CLI."""
+    inst = generate("haein", 1, nodes=16)
+    assert (len(inst.nodes), inst.num_gpus, inst.name) == (16, 128, "haein16-1")
+    assert {r.kind for r in inst.requests} == {"mig", "gpu", "share"}
+    out = tmp_path / "h.json"
+    assert main(["generate", "haein", "--seed", "1", "--nodes", "16", "-o", str(out)]) == 0
+    assert load_instance(out) == inst
+    with pytest.raises(ValueError):
+        generate("small", 0, nodes=4)
+    assert main(["generate", "small", "--nodes", "4", "-o", str(tmp_path / "s.json")]) == 2
+    assert not (tmp_path / "s.json").exists()
