@@ -79,7 +79,7 @@ def test_gpu_spec_becomes_a_model_mask(tmp_path: Path) -> None:
 
 
 def test_to_instance_builds_a_valid_packer_instance(tmp_path: Path) -> None:
-    """Tests that the openb instance uses shared GPUs, share/gpu kinds, node gangs and host requests for CPU-only pods."""
+    """Tests that the openb instance uses shared GPUs, shares (1000 milli for whole GPUs), node gangs and host requests."""
     from packer.check import check
     from packer.formats import instance_from_dict
     from packer.solvers.greedy import solve
@@ -89,12 +89,14 @@ def test_to_instance_builds_a_valid_packer_instance(tmp_path: Path) -> None:
     inst = to_instance(nodes, pods)
     inst = instance_from_dict(inst.model_dump(mode="json"))  # validated again, cross-references too
     kinds = {r.id: r.kind for r in inst.requests}
-    assert kinds == {"p-0": "share", "p-1": "gpu", "p-2": "host", "p-3": "gpu", "p-4": "share"}
+    assert kinds == {"p-0": "share", "p-1": "share", "p-2": "host", "p-3": "share", "p-4": "share"}
+    assert (inst.request("p-1").gpu_milli, inst.request("p-3").gpu_milli) == (1000, 1000)
     cpu_pod = inst.request("p-2")
     assert (cpu_pod.count, cpu_pod.cpu_milli, cpu_pod.memory_mib) == (1, int(pods.cpu[2]), int(pods.mem[2]))
     assert cpu_pod.gpu_models is None and cpu_pod.locality is None
     plan = solve(inst)
     assert check(inst, plan).ok
+    assert not plan.unplaced  # the small cluster holds every pod: whole-GPU pods included
     gang = inst.request("p-3")
     assert gang.count == 2 and gang.locality is not None and gang.locality.required
     assert gang.cpu_milli == 6000 and gang.gpu_models == ("openb-V100M16",)

@@ -189,9 +189,11 @@ def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> Instanc
     """A packer instance of ``pods`` on ``cluster``: one request per pod, in pod order.
 
     Nodes are shared-mode GPUs of their trace model (declared in the instance catalog as non-MIG
-    models); fractional pods are ``share`` requests, whole-GPU pods ``gpu`` requests whose units must
-    stay on one node, CPU-only pods ``host`` requests (one unit: the pod's CPU and memory on one
-    node); ``gpu_spec`` becomes ``gpu_models`` (CPU-only pods have none).
+    models), as in openb, where every device is shareable; fractional pods are ``share`` requests;
+    whole-GPU pods are ``share`` requests of 1000 milli per GPU (one fully idle device per unit, as
+    openb's scheduler reads them; a ``gpu`` request would need ``full``-mode GPUs, which this cluster
+    has none of), their units kept on one node; CPU-only pods ``host`` requests (one unit: the pod's
+    CPU and memory on one node); ``gpu_spec`` becomes ``gpu_models`` (CPU-only pods have none).
     """
     from packer.catalog import GpuModelSpec
     from packer.model import Instance, Locality, Node, Request
@@ -223,7 +225,7 @@ def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> Instanc
             requests.append(Request(kind="share", gpu_milli=g, **common))
         else:
             loc = Locality(level="node", required=True) if n > 1 else None
-            requests.append(Request(kind="gpu", count=n, locality=loc, **common))
+            requests.append(Request(kind="share", gpu_milli=1000, count=n, locality=loc, **common))
     return Instance(name=name, catalog=catalog, nodes=tuple(nodes), requests=tuple(requests))
 
 
