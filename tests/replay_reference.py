@@ -119,11 +119,14 @@ def packer_key(st: NodeState, pod: dict, typical, rho: float) -> tuple[float, fl
     surplus = (st.cpu - pod["cpu"]) - rho * (sum(st.idle) - pod["num"] * pod["milli"])
     if pod["milli"] == 0:
         return (fg, min(surplus, 0.0), 0.0)  # avoid leaving a CPU deficit
+    balance = -abs(surplus)  # CPU left as close as possible to what the idle GPUs will need
     if is_frac(pod):
         hole = st.idle[best_device(st, pod["milli"])] - pod["milli"]
-        fit = -surplus if surplus >= 0.0 else -1e12 + surplus
-        return (fg, -float(hole), fit)  # tightest hole, then the smallest non-negative surplus
-    return (fg, 0.0, 0.0)
+        return (fg, -float(hole), balance)  # tightest hole, then the best CPU balance
+    # whole / multi-GPU: FGD's unrounded Δ (fragmentation before − after), then the best CPU balance
+    after = after_state(st, pod, None)
+    delta = node_frag(st, typical) - node_frag(after, typical)
+    return (fg, delta, balance)
 
 
 def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict, typical, rho: float):  # type: ignore[no-untyped-def]

@@ -159,19 +159,22 @@ def _packing_score(idle_row, ngpu, milli, num):
 
 
 @_jit
-def _packer_score(fg, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
+def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     """packer's node score as (primary, secondary, tertiary), compared lexicographically.
 
-    ``fg`` is FGD's integer score of the node (§5.9): packer keeps FGD's fragmentation gradient as
-    the first criterion and breaks its (frequent) ties on purpose instead of by the random node order:
+    ``fg`` is FGD's integer score of the node (§5.9), ``raw`` its unrounded Δ (whole-GPU pods
+    only): packer keeps FGD's fragmentation gradient as the first criterion and breaks its
+    (frequent) ties on purpose instead of by the random node order:
     - fractional pod: the node whose best-fitting device is left with the least idle milli (the
-      tightest hole, cluster wide; the pod goes to that device), then the node left with the
-      smallest non-negative CPU surplus;
-    - CPU-only pod: a node where the pod leaves no CPU deficit;
-    - whole-GPU pod: FGD's order as is.
+      tightest hole, cluster wide; the pod goes to that device), then the node left with the best
+      CPU balance (smallest |surplus|);
+    - whole-GPU and multi-GPU pod: FGD's own unrounded Δ (the finer gradient), then the best CPU
+      balance among nodes with equal Δ (e.g. untouched nodes of one shape);
+    - CPU-only pod: a node where the pod leaves no CPU deficit.
     surplus = free CPU − rho × idle GPU milli after placing the pod: the CPU a node has beyond what
-    its idle GPUs will need (rho: CPU per GPU milli of the typical GPU pod). A deficit means that
-    typical GPU pods will find the node's idle GPUs without CPU.
+    its idle GPUs will need (rho: CPU per GPU milli of the typical GPU pod). A deficit strands idle
+    GPUs (typical GPU pods find them without CPU), a surplus strands CPU; a balanced node can host
+    typical GPU pods on all of its idle GPUs.
     """
     gi = 0
     for d in range(ngpu):
@@ -181,9 +184,8 @@ def _packer_score(fg, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
         return fg, min(after, 0.0), 0.0
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
-        fit = -after if after >= 0.0 else -1e12 + after
-        return fg, -float(idle_row[bd] - pmilli), fit
-    return fg, 0.0, 0.0
+        return fg, -float(idle_row[bd] - pmilli), -abs(after)
+    return fg, raw, -abs(after)
 
 
 @_jit
@@ -320,7 +322,11 @@ def replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, p_cpu, p_mem, p_num, p
                     elif policy == PACKER:
                         fg, dev[j] = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
                                                tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, True)
-                        s, score2[j], score3[j] = _packer_score(fg, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
+                        raw = 0.0
+                        if pmilli > 0 and not is_frac:
+                            raw, _ = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
+                                               tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
+                        s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
                                                                 pmilli, rho)
                         if is_frac:
                             dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
