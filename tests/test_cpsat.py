@@ -382,6 +382,7 @@ def test_unknown_option_is_rejected() -> None:
 def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS by domain (used on huge clusters) merges sub-plans into a valid, no-worse plan."""
     import packer.cpsat as cpsat
+    from packer.cpsat.bound import capacity_bound
     from packer.solvers.greedy import solve as greedy_solve
 
     monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
@@ -391,6 +392,9 @@ def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> No
     assert rep.ok, [(v.kind, v.message) for v in rep.violations]
     assert plan.solver.model_extra["decomposed"]["subproblems"] >= 2  # type: ignore[index]
     assert plan.objective >= greedy_solve(inst).objective - 1e-9
+    # bounded by the merged-node relaxation's LP, no looser than the capacity LP
+    assert plan.solver.model_extra["relaxed_bound"]["bound"] is not None  # type: ignore[index]
+    assert plan.objective - 1e-9 <= plan.bound <= capacity_bound(inst) + 1e-9  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------------ host requests (CPU only)
