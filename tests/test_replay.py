@@ -187,6 +187,15 @@ def test_cli_replay_writes_json(tmp_path: Path) -> None:
         assert key in d
     assert set(d["allocation_pct"]) == {"100", "130"} and "130" in d["unallocated_gpus"]
     assert len(d["curves"]["allocation_pct"]) == 131
+    # the same streams through the library's online placer: first-fit places exactly as the engine
+    runs = {}
+    for engine in ("kernels", "placer"):
+        rc = main(["replay", "--nodes", str(nodes), "--pods", str(pods), "--policy", "firstfit", "--seeds", "1-2",
+                   "--engine", engine, "--json", str(out), "--quiet"])
+        assert rc == 0
+        runs[engine] = json.loads(out.read_text())
+        assert runs[engine]["engine"] == engine
+    assert runs["placer"]["allocation_pct"] == pytest.approx(runs["kernels"]["allocation_pct"])
 
 
 def test_cli_replay_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

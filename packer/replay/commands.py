@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plot", help="write the allocation-curve figure here (.png/.svg; needs matplotlib)")
     p.add_argument("--bound", action="store_true", help="also compute the offline ceiling per seed")
     p.add_argument("--workers", type=int, default=2, help="seeds replayed in parallel (default 2)")
+    p.add_argument("--engine", default="kernels", choices=("kernels", "placer"),
+                   help="kernels: the trace-exact replay engine (default); placer: every pod through the "
+                        "library's OnlinePlacer (its general-purpose policies, slower)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for name in names:
         prog = SILENT if args.quiet else Progress(f"replay {name}")
-        res = run_policy(cluster, pods, name, seeds, inflation=args.inflation, workers=args.workers, progress=prog)
+        res = run_policy(cluster, pods, name, seeds, inflation=args.inflation, workers=args.workers, progress=prog,
+                         engine=args.engine)
         if args.bound:
             add_bound(res, cluster, pods, args.inflation)
         results.append(res)

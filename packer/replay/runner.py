@@ -16,6 +16,8 @@ from packer.replay.protocol import Stream, TypicalPods, make_stream, typical_pod
 
 #: Policies of the replay: FGD's five baselines, FGD, packer's own, and first-fit.
 POLICY_NAMES = ("random", "dotproduct", "gpuclustering", "gpupacking", "bestfit", "fgd", "packer", "firstfit")
+#: ``kernels``: the trace-exact numba engine (packer.online.tracesim); ``placer``: packer.online.OnlinePlacer.
+ENGINES = ("kernels", "placer")
 #: FGD's names in the published results file.
 PUBLISHED_NAMES = {"random": "01-Random", "dotproduct": "02-DotProd", "gpuclustering": "03-GpuClustering",
                    "gpupacking": "04-GpuPacking", "bestfit": "05-BestFit", "fgd": "06-FGD"}
@@ -61,12 +63,28 @@ def run_seed(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: fl
 
 
 def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, inflation: float = 1.3,
-               workers: int = 2, progress: Progress = SILENT) -> dict[str, Any]:
-    """Every seed of one policy (in threads: the kernels release the GIL) and the seed means."""
+               workers: int = 2, progress: Progress = SILENT, engine: str = "kernels") -> dict[str, Any]:
+    """Every seed of one policy (in threads: the kernels release the GIL) and the seed means.
+
+    ``engine="placer"`` replays through :class:`packer.online.OnlinePlacer` instead
+    (:mod:`packer.replay.placer`), one seed after the other.
+    """
     if policy not in POLICY_NAMES:
         raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     tp = typical_pods(pods)
     t0 = time.perf_counter()
+    if engine == "placer":
+        from packer.replay.placer import run_seed_placer
+
+        per_seed = []
+        for s in seeds:
+            per_seed.append(run_seed_placer(cluster, pods, policy, s, inflation, tp=tp))
+            progress.update(done=len(per_seed), total=len(seeds),
+                            best=mean(r["allocation_pct"][130] or 0.0 for r in per_seed), note=f"{policy} seed {s}")
+        out = summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp))
+        return {**out, "engine": engine}
     # compile (or load the cached kernels) once before the threads start
     head = make_stream(pods.take(np.arange(min(len(pods), 20))), cluster, seeds[0], 0.0)
     run_stream(cluster, head, tp, policy)
@@ -78,7 +96,7 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
             progress.update(done=len(per_seed), total=len(seeds),
                             best=mean(r["allocation_pct"][130] or 0.0 for r in per_seed),
                             note=f"{policy} seed {per_seed[-1]['seed']}")
-    return summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp))
+    return {**summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp)), "engine": engine}
 
 
 def _col_mean(per_seed: list[dict[str, Any]], key: str, k: int) -> float | None:
