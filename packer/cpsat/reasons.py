@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from packer.geometry import geometry, span_mask
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Request, Unit
@@ -22,7 +23,8 @@ class _Free:
         self.node_tenants: dict[str, set[str]] = defaultdict(set)
         self.cpu: dict[str, int] = defaultdict(int)
         self.mem: dict[str, int] = defaultdict(int)
-        self._cache: dict[tuple[object, ...], int] = {}
+        self._cache: dict[tuple[object, ...], Any] = {}
+        self._models = {n.id: inst.model_of(n) for n in inst.nodes}
         self.ok_nodes: dict[tuple[object, ...], list] = {}  # type: ignore[type-arg]
         for n, g in inst.gpus():
             m = n.gpu_mode(g)
@@ -50,26 +52,28 @@ class _Free:
                     self.milli[key] = MILLI_PER_GPU
 
     def units(self, r: Request, node_id: str, g: int, *, isolation: bool) -> int:
-        """Units of ``r`` that still fit on one GPU (cached per request shape)."""
-        shape = (r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models)
-        key = (shape, node_id, g, isolation)
-        hit = self._cache.get(key)
+        """Units of ``r`` that still fit on one GPU (cached per request shape and GPU state)."""
+        key = (node_id, g)
+        if isolation and not self._isolation_ok(r, key, node_id):
+            return 0
+        model = self._models[node_id]
+        state = ((r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models),
+                 None if model is None else model.name, self.mode[key], self.mask[key],
+                 tuple(sorted(self.counts[key].items())), self.milli[key])
+        hit = self._cache.get(state)
         if hit is None:
-            hit = self._cache[key] = self._units(r, node_id, g, isolation=isolation)
+            hit = self._cache[state] = self._units(r, node_id, g)
         return hit
 
-    def _units(self, r: Request, node_id: str, g: int, *, isolation: bool) -> int:
+    def _units(self, r: Request, node_id: str, g: int) -> int:
         inst = self.inst
         key = (node_id, g)
-        node = inst.node(node_id)
         allowed = inst.allowed_models(r)
-        model = inst.model_of(node)
+        model = self._models[node_id]
         if model is None or (allowed is not None and model.name not in allowed):
             return 0
         mode = self.mode[key]
         if mode not in ("any", MODE_OF_KIND[r.kind]):
-            return 0
-        if isolation and not self._isolation_ok(r, key, node_id):
             return 0
         if r.kind == "gpu":
             return int(self.milli[key] == 0 and not self.mask[key])
@@ -106,6 +110,20 @@ class _Free:
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._node_units(r, node_id, isolation=isolation, host=host)
+        return hit
+
+    def per_node(self, r: Request, nodes: list, *, isolation: bool, host: bool) -> tuple[dict[str, int], int]:  # type: ignore[type-arg]
+        """(node id → units of ``r`` that fit there, their sum) over ``nodes``, cached per request shape.
+
+        ``nodes`` must be the same list for the same shape (``ok_nodes``' cached lists are).
+        """
+        shape = (r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models,
+                 r.cpu_milli, r.memory_mib)
+        key = ("per_node", shape, id(nodes), isolation, host)
+        hit = self._cache.get(key)
+        if hit is None:
+            units = {n.id: self.node_units(r, n.id, isolation=isolation, host=host) for n in nodes}
+            hit = self._cache[key] = (units, sum(units.values()))
         return hit
 
     def _node_units(self, r: Request, node_id: str, *, isolation: bool, host: bool) -> int:
@@ -164,17 +182,17 @@ def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request,
              ok_models: list) -> str:  # type: ignore[type-arg]
     t = inst.tenant_map[r.tenant]
     if t.max_gpus is not None:
-        smallest = min(_unit_size(inst, r, n) for n in ok_models)
+        models = {n.gpu_model: n for n in ok_models}  # the unit size depends on the model only
+        smallest = min(_unit_size(inst, r, n) for n in models.values())
         if used[r.tenant] + need * smallest > t.max_gpus + 1e-9:
             return (f"quota: tenant {t.id} uses {used[r.tenant]:.3g} of its {t.max_gpus:g} GPU-equivalents; "
                     f"this request needs {need * smallest:.3g} more")
-    per_node = {n.id: free.node_units(r, n.id, isolation=True, host=True) for n in ok_models}
-    total = sum(per_node.values())
+    per_node, total = free.per_node(r, ok_models, isolation=True, host=True)
     if total < need:
-        loose = sum(free.node_units(r, n.id, isolation=False, host=True) for n in ok_models)
+        loose = free.per_node(r, ok_models, isolation=False, host=True)[1]
         if loose >= need:
             return f"isolation: {loose} free {kind} units exist but only {total} on GPUs/nodes its tenant may share"
-        no_host = sum(free.node_units(r, n.id, isolation=True, host=False) for n in ok_models)
+        no_host = free.per_node(r, ok_models, isolation=True, host=False)[1]
         if no_host >= need:
             return f"host resources: {no_host} free {kind} units but CPU/memory of their nodes allow only {total}"
         return f"capacity: {total} free {kind} units on allowed GPUs, needs {need}"
@@ -183,10 +201,13 @@ def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request,
         if level == "gpu":
             best = max((free.units(r, n.id, g, isolation=True) for n in ok_models for g in range(n.num_gpus)), default=0)
         else:
-            per_dom: dict[str, int] = defaultdict(int)
-            for n in ok_models:
-                per_dom[inst.domain(n, level)] += per_node[n.id]
-            best = max(per_dom.values(), default=0)
+            key = ("best_domain", id(per_node), level)  # per_node is cached per shape: same free state
+            best = free._cache.get(key)
+            if best is None:
+                per_dom: dict[str, int] = defaultdict(int)
+                for n in ok_models:
+                    per_dom[inst.domain(n, level)] += per_node[n.id]
+                best = free._cache[key] = max(per_dom.values(), default=0)
         if best < need:
             return f"locality: no {level} has {need} free {kind} units (at most {best})"
     if r.spread is not None:
