@@ -357,7 +357,7 @@ def test_lns_on_the_model_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) ->
     import packer.cpsat as cpsat
     from packer.solvers.greedy import solve as greedy_solve
 
-    monkeypatch.setattr(cpsat, "LP_MIN_VARIABLES", 0)
+    monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
     monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
     monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
     monkeypatch.setattr(cpsat, "LNS_DOMAIN_SHARE", 2)

@@ -28,8 +28,8 @@ from packer.progress import SILENT, Progress
 from packer.solvers.common import build_plan, objective_value
 
 NAME = "cpsat"
-#: Models with at least this many placement variables also get the HiGHS LP bound.
-LP_MIN_VARIABLES = 2000
+#: Models with at least this many placement variables get LNS on the model after a first run.
+LNS_MIN_VARIABLES = 2000
 #: Above this many (request, node) pairs the instance is solved by decomposition (LNS by domain).
 DECOMPOSE_ABOVE = 400_000
 #: Above this many (request, node) pairs the hint comes from the online placer, not the greedy one.
@@ -155,8 +155,9 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         return _fallback(inst, hint_plan, seed, start, info, bound=_capacity_bound(inst, lp))
 
     lp_value: float | None = None
-    if lp and len(model.vars.x) >= LP_MIN_VARIABLES and (rem is None or rem > 2.0):
-        # Big model: CP-SAT's own LP converges late, so HiGHS solves the relaxation first.
+    if lp and (rem is None or rem > 2.0):
+        # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on
+        # small ones it takes milliseconds and is sometimes the tighter bound when no proof comes.
         lp_value = _lp_bound(model, None if rem is None else LP_SHARE * rem)
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
         info["lp_s"] = round(time.perf_counter() - start, 3)
@@ -166,7 +167,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         if rem is not None and rem <= 0:
             return _fallback(inst, hint_plan, seed, start, info, bound=lp_value)
     info["solve_start_s"] = round(time.perf_counter() - start, 3)
-    lns = _lns_plan(inst, rem, det) if lp and len(model.vars.x) >= LP_MIN_VARIABLES else None
+    lns = _lns_plan(inst, rem, det) if lp and len(model.vars.x) >= LNS_MIN_VARIABLES else None
     if lns is None:
         code = model.solve(time_limit=rem, seed=seed, workers=workers, progress=prog, params=params)
     else:
@@ -240,7 +241,7 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         else {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
     )
     rem = left()
-    stats: dict[str, int] = {}
+    stats: dict[str, object] = {}
     if rem is None or rem > 0.5:
         deadline = time.perf_counter() + (rem if rem is not None else 600.0)
 
@@ -253,7 +254,8 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
             return _solve_monolithic(sub, sub_hint, seed=seed, workers=workers, start=t0, left=sub_left,
                                      info={}, params=params, lp=False, det=sub_det)
 
-        incumbent, stats = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
+        incumbent, counts = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
+        stats = {**counts, "end_s": round(time.perf_counter() - start, 3)}
     info = {**info, "decomposed": stats}
     modes = _modes_of(inst, incumbent)
     reasons = unplaced_reasons(inst, incumbent, modes)
