@@ -194,6 +194,16 @@ def _mig_damage(model: GpuModel, occ: int, mask: int) -> int:
     return lost
 
 
+def _stranded(g: _Gpu, p: Profile, compute: dict[str, int]) -> int:
+    """Compute slices of MIG GPU ``g`` left idle for good once ``p`` fills its last memory positions.
+
+    ``compute``: compute slices per profile name of ``g``'s model.
+    """
+    assert g.model is not None and g.model.compute_slices is not None
+    used = p.compute + sum(compute[name] * k for name, k in g.counts.items())
+    return max(0, g.model.compute_slices - used)
+
+
 class _Placer:
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -203,6 +213,7 @@ class _Placer:
         self.bound_cache: dict[tuple, tuple[dict[str, int], list[int]]] = {}
         self.sizes_cache: dict[tuple, list[int]] = {}
         self.choices_cache: dict[tuple, list[Profile]] = {}
+        self.compute_cache: dict[str, dict[str, int]] = {}
         self.failed: dict[tuple, tuple[int, str]] = {}
         self._sig_for: Request | None = None
         self._sig: tuple = ()
@@ -278,13 +289,22 @@ class _Placer:
                 if g.occ & mask:
                     continue
                 damage = _mig_damage(g.model, g.occ, mask)
-                # Fullest GPU first (pack), then the start that destroys least, smallest profile.
-                free_after = geometry(g.model).positions - bin(g.occ | mask).count("1")
-                score = (1 if g.mode is None else 0, free_after, damage, p.size, s, g.index)
+                # Fullest GPU first (pack), then the start that destroys least, smallest profile;
+                # but not a start that fills the memory while compute slices stay idle (on B200
+                # two 3g instances take all 8 memory positions and strand the 7th slice) where
+                # another GPU of the node takes the instance without that.
+                free_after = geo.positions - bin(g.occ | mask).count("1")
+                stranded = _stranded(g, p, self._compute(g.model)) if free_after == 0 else 0
+                score = (1 if g.mode is None else 0, stranded, free_after, damage, p.size, s, g.index)
                 if best is None or score < best[4]:
                     unit = Unit(node=n.spec.id, gpu=g.index, profile=p.name, start=s)
                     best = (g, unit, p.gpu_equivalents, want, score)
         return best
+
+    def _compute(self, model: GpuModel) -> dict[str, int]:
+        if model.name not in self.compute_cache:
+            self.compute_cache[model.name] = {q.name: q.compute for q in model.profiles}
+        return self.compute_cache[model.name]
 
     def _signature(self, req: Request) -> tuple:
         if self._sig_for is not req:
