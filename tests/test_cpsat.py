@@ -397,6 +397,27 @@ def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> No
     assert plan.objective - 1e-9 <= plan.bound <= capacity_bound(inst) + 1e-9  # type: ignore[operator]
 
 
+def test_decomposition_takes_the_typed_relaxation_when_the_merged_one_is_too_big(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the choice of bound: racks merged by make-up where one super node per rack is too many."""
+    import packer.cpsat as cpsat
+    from packer.cpsat.relax import super_nodes, typed_super_nodes
+
+    inst = generate("haein", 0, nodes=32)
+    typed, racks = typed_super_nodes(inst, "rack"), super_nodes(inst, "rack")
+    assert typed_super_nodes(inst, "nvlink") < typed < racks
+    assert cpsat._relaxation_choice(inst, 100.0) == ("nvlink", False, cpsat.LP_SHARE * 100.0)  # all nodes
+    monkeypatch.setattr(cpsat, "RELAX_MAX_PAIRS", typed * len(inst.requests))
+    assert cpsat._relaxation_choice(inst, 100.0) == ("rack", True, cpsat.LP_SHARE * 100.0)
+    assert cpsat._relaxation_choice(inst, 0.01) is None  # no time for any
+    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
+    plan = cpsat.solve(inst, time_limit=20, workers=2)
+    assert check(inst, plan).ok
+    used = plan.solver.model_extra["relaxed_bound"]  # type: ignore[index]
+    assert used["typed"] and used["bound"] is not None
+    assert plan.objective - 1e-9 <= plan.bound <= used["bound"] + 1e-9  # type: ignore[operator]
+
+
 # ------------------------------------------------------------------------ host requests (CPU only)
 
 

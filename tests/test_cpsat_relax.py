@@ -1,4 +1,4 @@
-"""Tests of the merged-node relaxation: every plan maps onto it, so its optimum and LP bound the original."""
+"""Tests of the merged-node relaxations: every plan maps onto them, so their optimum and LP bound the original."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from hypothesis import given, settings
 
 from packer.check import check
 from packer.cpsat import relaxed_bound, solve
-from packer.cpsat.relax import merge_levels, relaxed_instance
+from packer.cpsat.relax import merge_levels, relaxed_instance, typed_relaxation, typed_super_nodes
 from packer.generate import generate
 from packer.model import Instance, Locality, Node, Plan, Request, Tenant, Topology, Unit
 from tests import strategies
 
 
-def _map_plan(inst: Instance, relaxed: Instance, plan: Plan) -> Plan:
-    """``plan`` moved GPU for GPU onto ``relaxed`` (nodes in file order, GPUs numbered on)."""
+def _file_order(inst: Instance, relaxed: Instance) -> dict[tuple[str, int | None], tuple[str, int | None]]:
+    """Where each GPU lands in the merged relaxation (nodes in file order, GPUs numbered on)."""
     by_old: dict[tuple[str, int | None], tuple[str, int | None]] = {}
     new_nodes = iter(relaxed.nodes)
     seen: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
@@ -28,6 +28,16 @@ def _map_plan(inst: Instance, relaxed: Instance, plan: Plan) -> Plan:
         for g in range(n.num_gpus):
             by_old[(n.id, g)] = (sid, used + g)
         seen[key] = (sid, used + n.num_gpus)
+    return by_old
+
+
+def _map_plan(inst: Instance, relaxed: Instance, plan: Plan,
+              by_old: dict[tuple[str, int | None], tuple[str, int | None]] | None = None) -> Plan:
+    """``plan`` moved GPU for GPU onto ``relaxed`` (by ``by_old``, else by file order)."""
+    if by_old is None:
+        by_old = _file_order(inst, relaxed)
+    gpus = [to for (_, g), to in by_old.items() if g is not None]
+    assert len(set(gpus)) == len(gpus)  # no two GPUs land on one
 
     def move(units: tuple[Unit, ...]) -> list[dict[str, object]]:
         out = []
@@ -38,7 +48,9 @@ def _map_plan(inst: Instance, relaxed: Instance, plan: Plan) -> Plan:
 
     data = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["assignments"] = [{"request": a.request, "units": move(a.units)} for a in plan.assignments]
-    data["migrations"] = [{"request": m.request, "from": move(m.from_), "to": move(m.to)} for m in plan.migrations]
+    # A host unit moved between nodes of one super node stays where it runs in the relaxation: no migration.
+    data["migrations"] = [{"request": m.request, "from": move(m.from_), "to": move(m.to)} for m in plan.migrations
+                          if move(m.from_) != move(m.to)]
     data["gpu_modes"] = [{"node": by_old[(c.node, c.gpu)][0], "gpu": by_old[(c.node, c.gpu)][1], "mode": c.mode}
                          for c in plan.gpu_modes]
     data.update(instance=relaxed.name, status="feasible", bound=None)
@@ -110,6 +122,74 @@ def test_finer_locality_becomes_the_super_node_only_when_its_domains_fit_in_one(
     assert relaxed.tenant_map["default"].isolation == "gpu"
     # the gang (2 H100 + 2 A100 in one NVLink domain) is feasible in both
     assert relaxed_bound(inst, "rack") == pytest.approx(6.0, abs=1e-4)  # the gang needs both models
+
+
+def _assert_maps_onto_typed(inst: Instance, level: str, plan: Plan) -> None:
+    relax = typed_relaxation(inst, level)
+    assert typed_super_nodes(inst, level) == len(relax.instance.nodes)
+    mapped = _map_plan(inst, relax.instance, plan, relax.where)
+    rep = check(relax.instance, mapped)
+    errors = [(v.kind, v.message) for v in rep.violations if v.kind != "objective"]
+    assert not errors, errors
+    assert rep.objective >= plan.objective - 1e-9
+    for a in mapped.assignments:  # the room rule never bars where a plan of the original goes
+        assert not {u.node for u in a.units} & relax.barred.get(a.request, frozenset()), a.request
+
+
+@settings(max_examples=40, deadline=None)
+@given(strategies.instances(host=True))
+def test_every_plan_maps_onto_the_typed_relaxations(inst: Instance) -> None:
+    """Tests the typed relaxation's argument (merging by make-up, the room rule) with the checker as judge."""
+    plan = solve(inst, time_limit=5, workers=1)
+    assert check(inst, plan).ok
+    for level in merge_levels(inst):
+        _assert_maps_onto_typed(inst, level, plan)
+
+
+@settings(max_examples=15, deadline=None)
+@given(strategies.instances(host=True))
+def test_typed_bound_is_above_the_optimum(inst: Instance) -> None:
+    plan = solve(inst, time_limit=10, workers=1, hint=False)
+    if plan.status != "optimal":
+        return
+    for level in merge_levels(inst):
+        bound = relaxed_bound(inst, level, typed=True)
+        assert bound is None or bound >= plan.objective - 1e-6, level
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_typed_bound_on_generated_small_clusters(seed: int) -> None:
+    """Tests the typed bound on the haein mix on 16 nodes: above the best plan, at most the cluster LP."""
+    inst = generate("haein", seed, nodes=16)
+    plan = solve(inst, time_limit=10, workers=1)
+    _assert_maps_onto_typed(inst, "rack", plan)
+    typed = relaxed_bound(inst, "rack", typed=True)
+    assert typed is not None and typed >= plan.objective - 1e-6
+    if plan.bound is not None:
+        assert typed >= plan.bound - 1e-6 or plan.status != "optimal"
+    cluster = relaxed_bound(inst, "cluster")
+    assert cluster is not None and typed <= cluster + 1e-6
+
+
+def test_typed_relaxation_keeps_the_room_of_single_racks() -> None:
+    """Tests the room rule: two racks of one make-up (4 full + 4 MIG GPUs) cannot hold an 8-GPU rack
+    gang although their merged super node has 8 full GPUs; only the rack with 4 full + 4 ``any`` can."""
+    make = {"r0": ("full", "mig"), "r1": ("full", "mig"), "r2": ("full", "any")}
+    nodes = [Node(id=f"{rk}n{i}", gpu_model="H100-80GB", num_gpus=4, mode=mode, domains={"rack": rk})
+             for rk, modes in make.items() for i, mode in enumerate(modes)]
+    reqs = [Request(id=f"gang{k}", kind="gpu", count=8, locality=Locality(level="rack", required=True))
+            for k in range(2)]
+    reqs.append(Request(id="four", kind="gpu", count=4, locality=Locality(level="node", required=True)))
+    inst = Instance(name="t", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes), requests=tuple(reqs))
+    relax = typed_relaxation(inst, "rack")
+    assert len(relax.instance.nodes) == 2
+    r01 = relax.where[("r0n0", None)][0]
+    assert relax.where[("r1n0", None)][0] == r01
+    assert relax.barred == {"gang0": frozenset({r01}), "gang1": frozenset({r01})}  # "four" fits on r0n0
+    plan = solve(inst, time_limit=5, workers=1)
+    assert plan.objective == pytest.approx(12.0)  # one gang on r2, "four" on a full node of r0 or r1
+    assert relaxed_bound(inst, "rack", typed=True) == pytest.approx(12.0, abs=1e-4)
+    assert relaxed_bound(inst, "cluster") == pytest.approx(16.0, abs=1e-4)  # both gangs fit the merged cluster
 
 
 def test_unknown_level_is_refused() -> None:

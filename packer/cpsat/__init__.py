@@ -22,7 +22,13 @@ from packer.cpsat.bound import capacity_bound, lp_solve
 from packer.cpsat.decompose import lns_by_domain
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.reasons import unplaced_reasons
-from packer.cpsat.relax import merge_levels, relaxed_instance, super_nodes
+from packer.cpsat.relax import (
+    merge_levels,
+    merged_relaxation,
+    super_nodes,
+    typed_relaxation,
+    typed_super_nodes,
+)
 from packer.model import MODE_OF_KIND, Instance, Plan, Unit
 from packer.progress import SILENT, Progress
 from packer.solvers.common import build_plan, objective_value
@@ -59,6 +65,11 @@ LNS_STEP_S = 2.0
 LNS_DOMAIN_SHARE = 8
 #: Wall seconds per LNS step beyond its deterministic budget (copying and presolving a haein model).
 LNS_STEP_OVERHEAD_S = 0.5
+#: Seconds per (request, node) pair to build a model, a generous estimate (haein-0 on the 2-core
+#: reference machine: 72 k pairs, 2–4 s); a model that would not be built in the time left is not started.
+MODEL_S_PER_PAIR = 6e-5
+#: Share of the hint's time the greedy placer may take, the rest is for checking its plan.
+HINT_PLACER_SHARE = 0.8
 #: Seconds kept back from the time limit for converting the answer and writing the plan.
 RESERVE_S = 0.05
 #: … plus this much per GPU (the conversion walks every GPU and every unplaced request).
@@ -113,9 +124,17 @@ def solve(
     if workers == 1 and time_limit is not None and "max_deterministic_time" not in (params or {}):
         det = DET_PER_SECOND * max(0.0, time_limit - RESERVE_S - RESERVE_PER_GPU_S * inst.num_gpus)
     hint_plan = None
+    pairs = len(inst.requests) * len(inst.nodes)
+    # A model that cannot be built in the time is not started; the hint placers get the whole limit.
+    no_model = (time_limit is not None and pairs <= DECOMPOSE_ABOVE
+                and MODEL_S_PER_PAIR * pairs > (1 - HINT_SHARE) * time_limit)
+    if no_model:
+        info_model: dict[str, object] = {"model": "skipped: no time to build it"}
+    else:
+        info_model = {}
     if hint is not False:
         # The hint only needs the fixed reserve: returning it re-uses its reasons, which is cheap.
-        share = 1.0 if det is not None else HINT_SHARE
+        share = 1.0 if det is not None or no_model else HINT_SHARE
         budget = None if time_limit is None else share * (time_limit - (time.perf_counter() - start) - RESERVE_S)
         # Reproducible runs use a fixed set of placers: the online one only under a long enough limit.
         # On small clusters CP-SAT closes the gap itself; the online placer's first-use compile
@@ -123,8 +142,9 @@ def solve(
         use_online = (det is None or time_limit >= ONLINE_HINT_MIN_S) and inst.num_gpus >= ONLINE_HINT_MIN_GPUS
         hint_plan = _hint_plan(inst, seed, budget, online=use_online)
     prog.update(best=None if hint_plan is None else hint_plan.objective, note="hint", force=True)
-    info: dict[str, object] = {"workers": workers, "hint": None if hint_plan is None else hint_plan.solver.name}
-    if len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
+    info: dict[str, object] = {"workers": workers, "hint": None if hint_plan is None else hint_plan.solver.name,
+                               **info_model}
+    if pairs > DECOMPOSE_ABOVE:
         return _solve_decomposed(inst, hint_plan, seed=seed, workers=workers, start=start, left=left,
                                  info=info, params=params, det=det)
     return _solve_monolithic(inst, hint_plan, seed=seed, workers=workers, start=start, left=left, info=info,
@@ -142,7 +162,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         info["deterministic_time"] = round(det, 3)
     rem = left()
     model: CpsatModel | None = None
-    if rem is None or rem > 0:
+    if rem is None or rem > MODEL_S_PER_PAIR * len(inst.requests) * len(inst.nodes):
         model = CpsatModel(inst, aggregate=aggregate)
         info["model_s"] = round(time.perf_counter() - start, 3)
         info["classes"] = len(model.data.classes)
@@ -220,22 +240,18 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
                       params: Mapping[str, object] | None = None, det: float | None = None) -> Plan:
     """Large-neighbourhood search over the coarsest topology domains, bounded by an LP.
 
-    The bound is the LP of the finest merged-node relaxation that fits in time, else the capacity LP.
+    The bound is the LP of the finest merged-node relaxation that fits in time (see
+    :func:`_relaxation_choice`), else the capacity LP.
     """
     bound = _capacity_bound(inst, True)
-    rem = left()
-    for level in merge_levels(inst):
-        pairs = super_nodes(inst, level) * len(inst.requests)
-        if pairs > RELAX_MAX_PAIRS:
-            continue
-        budget = None if rem is None else LP_SHARE * rem
-        if budget is not None and RELAX_S_PER_PAIR * pairs > budget:
-            break
-        relaxed = relaxed_bound(inst, level, time_limit=budget)
-        info["relaxed_bound"] = {"level": level, "bound": relaxed, "s": round(time.perf_counter() - start, 3)}
+    choice = _relaxation_choice(inst, left())
+    if choice is not None:
+        level, typed, budget = choice
+        relaxed = relaxed_bound(inst, level, time_limit=budget, typed=typed)
+        info["relaxed_bound"] = {"level": level, "typed": typed, "bound": relaxed,
+                                 "s": round(time.perf_counter() - start, 3)}
         if relaxed is not None and (bound is None or relaxed < bound):
             bound = relaxed
-        break
     incumbent: dict[str, list[Unit]] = (
         {a.request: list(a.units) for a in hint_plan.assignments} if hint_plan is not None
         else {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
@@ -264,6 +280,29 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
         return _restamp(inst, hint_plan, seed, start, info, bound)
     return plan
+
+
+def _relaxation_choice(inst: Instance, rem: float | None) -> tuple[str, bool, float | None] | None:
+    """(level, typed, time budget) of the relaxation whose LP bounds a decomposed solve, or None.
+
+    Candidates are the merged and the typed relaxation at every level with at most RELAX_MAX_PAIRS
+    (request, super node) pairs whose model and LP fit LP_SHARE of the time left at RELAX_S_PER_PAIR.
+    The one with the most super nodes keeps the most structure and wins (merged before typed, then
+    the finer level): on xl that is the typed one at rack level (32 super nodes), which keeps the
+    room of single racks and nodes that merging by cluster loses.
+    """
+    budget = None if rem is None else LP_SHARE * rem
+    best: tuple[tuple[int, int, int], str, bool] | None = None
+    for i, level in enumerate(merge_levels(inst)):
+        for typed in (False, True):
+            count = typed_super_nodes(inst, level) if typed else super_nodes(inst, level)
+            pairs = count * len(inst.requests)
+            if pairs > RELAX_MAX_PAIRS or (budget is not None and RELAX_S_PER_PAIR * pairs > budget):
+                continue
+            key = (count, not typed, -i)
+            if best is None or key > best[0]:
+                best = (key, level, typed)
+    return None if best is None else (best[1], best[2], budget)
 
 
 def _lns_plan(inst: Instance, rem: float | None,
@@ -305,14 +344,17 @@ def _modes_of(inst: Instance, placed: Mapping[str, list[Unit]]) -> dict[tuple[st
     return out
 
 
-def relaxed_bound(inst: Instance, level: str, *, time_limit: float | None = None) -> float | None:
+def relaxed_bound(inst: Instance, level: str, *, time_limit: float | None = None,
+                  typed: bool = False) -> float | None:
     """The LP bound of ``inst``'s merged-node relaxation at ``level`` (see :mod:`packer.cpsat.relax`).
 
+    ``typed``: the typed relaxation (domains of one make-up merged, with the room rule) instead.
     A proven upper bound on ``inst``'s optimum, or None when the LP does not finish in ``time_limit``
     (which counts the model's building too).
     """
     t0 = time.perf_counter()
-    model = CpsatModel(relaxed_instance(inst, level))
+    relax = typed_relaxation(inst, level) if typed else merged_relaxation(inst, level)
+    model = CpsatModel(relax.instance, barred=relax.barred)
     rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
     if rem is not None and rem <= 0:
         return None
@@ -378,7 +420,8 @@ def _placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignor
             if name == "greedy":
                 from packer.solvers.greedy import solve as greedy_solve
 
-                limit = None if deadline is None else max(0.0, deadline - time.perf_counter())
+                # Part of the time is kept for checking the plan, so a plan stopped at its limit still counts.
+                limit = None if deadline is None else max(0.0, HINT_PLACER_SHARE * (deadline - time.perf_counter()))
                 yield greedy_solve(inst, seed=seed, time_limit=limit)
             else:
                 from packer.online.solver import solve as online_solve

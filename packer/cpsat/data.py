@@ -10,7 +10,8 @@ integer instead of a Boolean per request. Both cut symmetry out of the model ins
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -114,11 +115,13 @@ def _levels_at_gpu(inst: Instance) -> bool:
     )
 
 
-def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
+def build_data(inst: Instance, *, aggregate: bool | None = None,
+               barred: Mapping[str, AbstractSet[str]] | None = None) -> Data:
     """Groups GPUs into classes and requests into groups; ``aggregate=False`` keeps every GPU apart.
 
     Aggregation is on by default; a locality or spread at level ``gpu`` needs single GPUs, so it
-    turns aggregation off.
+    turns aggregation off. ``barred`` (request id → node ids) keeps requests off nodes: a group gets
+    no place on a node that every one of its requests is barred from.
     """
     if aggregate is None:
         aggregate = True
@@ -158,6 +161,10 @@ def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
     choice_cache: dict[tuple[int, str], list[Option]] = {}
     for gr in groups:
         r = gr.req
+        off: AbstractSet[str] = frozenset()
+        if barred:
+            sets = [barred.get(inst.requests[ri].id, frozenset()) for ri in gr.requests]
+            off = frozenset.intersection(*map(frozenset, sets))
         if r.kind == "host":
             for c in classes:
                 if c.host:
@@ -167,6 +174,8 @@ def build_data(inst: Instance, *, aggregate: bool | None = None) -> Data:
         want = MODE_OF_KIND[r.kind]
         for c in classes:
             if c.model is None or (allowed is not None and c.model.name not in allowed):
+                continue
+            if off and inst.nodes[c.node].id in off:
                 continue
             if want not in c.modes():
                 continue

@@ -6,6 +6,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 from ortools.sat.python import cp_model
 
@@ -22,9 +23,10 @@ from packer.solvers.common import units_equal
 class CpsatModel:
     """One instance's CP-SAT model. Build once, optionally hint, solve once."""
 
-    def __init__(self, inst: Instance, *, aggregate: bool | None = None) -> None:
+    def __init__(self, inst: Instance, *, aggregate: bool | None = None,
+                 barred: Mapping[str, AbstractSet[str]] | None = None) -> None:
         self.inst = inst
-        self.data: Data = build_data(inst, aggregate=aggregate)
+        self.data: Data = build_data(inst, aggregate=aggregate, barred=barred)
         self.model = cp_model.CpModel()
         self.vars: Variables = create_variables(self.data, self.model)
         Constraints(self.data, self.model, self.vars).add_all()

@@ -1,4 +1,4 @@
-"""A merged-node relaxation: an instance small enough for an LP whose optimum bounds the original.
+"""Merged-node relaxations: instances small enough for an LP whose optimum bounds the original.
 
 The full model of a 16,384-GPU cluster has millions of variables; its LP does not finish in a
 solve's time limit. Merging every node of one domain at ``level`` (and one GPU model) into a single
@@ -15,13 +15,36 @@ MIG geometry, required locality at ``level`` and coarser, quotas) and relaxes th
 
 Every plan of the original maps GPU for GPU onto a plan of the relaxation with at least its
 objective, so the relaxation's optimum, and any LP bound of it, bounds the original's optimum.
+
+The *typed* relaxation (:func:`typed_relaxation`) merges further: all domains at ``level`` with the
+same make-up (the GPU modes of their nodes) become one super node, wherever they are, so a cluster of
+512 racks of a few kinds becomes a few dozen super nodes. What it keeps that merging by cluster
+loses is *room*: a request that must lie in one domain of ``level`` or finer may use a super node
+only if one of the original domains inside it could hold the whole request on its own (its
+``barred`` super nodes are those where none could). Coarser domains no longer exist, so a locality
+coarser than ``level`` is dropped and every spread but ``gpu`` and ``cluster`` too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 
-from packer.model import Instance, Node, Request, Topology, Unit
+from packer.model import MILLI_PER_GPU, Instance, Node, Request, Topology, Unit
+
+#: Original (node, GPU) — GPU None for the node itself — to (super node, GPU) of a relaxation.
+Where = dict[tuple[str, int | None], tuple[str, int | None]]
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """A relaxed instance, where every original GPU went, and super nodes some requests may not use."""
+
+    instance: Instance
+    where: Where
+    #: Request id → ids of super nodes it gets no place on (the typed relaxation's room rule).
+    barred: Mapping[str, frozenset[str]]
 
 
 def merge_levels(inst: Instance) -> list[str]:
@@ -34,45 +57,26 @@ def super_nodes(inst: Instance, level: str) -> int:
     return len({(inst.domain(n, level), n.gpu_model or "") for n in inst.nodes})
 
 
+def typed_super_nodes(inst: Instance, level: str) -> int:
+    """How many super nodes the typed relaxation at ``level`` makes."""
+    return len(set(_typed_groups(inst, level)))
+
+
 def relaxed_instance(inst: Instance, level: str) -> Instance:
     """The merged-node relaxation of ``inst`` at ``level`` (see the module's docstring)."""
-    levels = inst.topology.all_levels
-    if level not in merge_levels(inst):
-        raise ValueError(f"cannot merge nodes at level {level!r}; one of {merge_levels(inst)}")
+    return merged_relaxation(inst, level).instance
+
+
+def merged_relaxation(inst: Instance, level: str) -> Relaxation:
+    """:func:`relaxed_instance` with the map of GPUs (nothing is barred)."""
+    levels = _check_level(inst, level)
     at = levels.index(level)
     kept = [lv for lv in levels[at:] if lv != "cluster"]  # ``level`` and coarser keep their domains
-
-    def key(n: Node) -> tuple[tuple[str, ...], str]:
-        return tuple(inst.domain(n, lv) for lv in kept), n.gpu_model or ""
-
-    groups: dict[tuple[tuple[str, ...], str], list[Node]] = defaultdict(list)
+    groups: dict[Hashable, list[Node]] = defaultdict(list)
     for n in inst.nodes:
-        groups[key(n)].append(n)
-    nodes: list[Node] = []
-    where: dict[tuple[str, int | None], tuple[str, int | None]] = {}
-    super_of: dict[str, str] = {}
-    for i, ((_, model), members) in enumerate(groups.items()):
-        sid = f"s{i}:{inst.domain(members[0], level)}:{model or 'host'}"
-        modes = []
-        cpu: int | None = 0
-        mem: int | None = 0
-        for n in members:
-            super_of[n.id] = sid
-            where[(n.id, None)] = (sid, None)
-            for g in range(n.num_gpus):
-                where[(n.id, g)] = (sid, len(modes))
-                modes.append(n.gpu_mode(g))
-            cpu = None if cpu is None or n.cpu_milli is None else cpu + n.cpu_milli
-            mem = None if mem is None or n.memory_mib is None else mem + n.memory_mib
-        nodes.append(Node(id=sid, gpu_model=model or None, num_gpus=len(modes), mode="full",
-                          gpu_modes=tuple(modes) if modes else None, cpu_milli=cpu, memory_mib=mem,
-                          domains={lv: inst.domain(members[0], lv) for lv in kept}))
-
-    # A finer level's domains each inside one super node: its locality can become the super node's.
-    inside: dict[str, bool] = {}
-    for lv in levels[1:at]:
-        owner: dict[str, str] = {}
-        inside[lv] = all(owner.setdefault(inst.domain(n, lv), super_of[n.id]) == super_of[n.id] for n in inst.nodes)
+        groups[(tuple(inst.domain(n, lv) for lv in kept), n.gpu_model or "")].append(n)
+    nodes, where, super_of = _merge(inst, groups, lambda i, ms: f"s{i}:{inst.domain(ms[0], level)}", kept)
+    inside = _inside(inst, levels[1:at], super_of)
 
     def coarse(lv: str) -> bool:
         return lv == "gpu" or levels.index(lv) >= at
@@ -84,14 +88,155 @@ def relaxed_instance(inst: Instance, level: str) -> Instance:
             upd["locality"] = r.locality.model_copy(update={"level": "node" if inside[r.locality.level] else level})
         if r.spread is not None and not coarse(r.spread.level):
             upd["spread"] = None
-        if r.placement is not None:
-            upd["placement"] = tuple(_moved(u, where[(u.node, u.gpu)]) for u in r.placement)
-        requests.append(r.model_copy(update=upd) if upd else r)
+        requests.append(_moved_request(r, upd, where))
+    return Relaxation(_relaxed(inst, f"merged-{level}", ("node", *kept), nodes, requests), where, {})
+
+
+def typed_relaxation(inst: Instance, level: str) -> Relaxation:
+    """The typed relaxation of ``inst`` at ``level`` (see the module's docstring)."""
+    levels = _check_level(inst, level)
+    at = levels.index(level)
+    groups = _typed_groups(inst, level)
+    nodes, where, super_of = _merge(inst, groups, lambda i, ms: f"t{i}", [])
+    inside = _inside(inst, levels[1:at + 1], super_of)
+    rooms = _Rooms(inst)
+    requests: list[Request] = []
+    barred: dict[str, frozenset[str]] = {}
+    for r in inst.requests:
+        upd: dict[str, object] = {}
+        loc = r.locality
+        if loc is not None and loc.level not in ("gpu", "cluster"):
+            if levels.index(loc.level) <= at and inside[loc.level]:
+                upd["locality"] = loc.model_copy(update={"level": "node"})
+                if loc.required and r.kind != "host":
+                    bar = rooms.barred(r, loc.level, super_of)
+                    if bar:
+                        barred[r.id] = bar
+            else:
+                upd["locality"] = None
+        if r.spread is not None and r.spread.level not in ("gpu", "cluster"):
+            upd["spread"] = None
+        requests.append(_moved_request(r, upd, where))
+    return Relaxation(_relaxed(inst, f"typed-{level}", ("node",), nodes, requests), where, barred)
+
+
+def _check_level(inst: Instance, level: str) -> list[str]:
+    if level not in merge_levels(inst):
+        raise ValueError(f"cannot merge nodes at level {level!r}; one of {merge_levels(inst)}")
+    return list(inst.topology.all_levels)
+
+
+def _typed_groups(inst: Instance, level: str) -> dict[Hashable, list[Node]]:
+    """Nodes grouped by the make-up of their domain at ``level`` (per GPU model)."""
+    pieces: dict[tuple[str, str], list[Node]] = defaultdict(list)
+    for n in inst.nodes:
+        pieces[(inst.domain(n, level), n.gpu_model or "")].append(n)
+    groups: dict[Hashable, list[Node]] = defaultdict(list)
+    for (_, model), members in pieces.items():
+        kind = tuple(sorted(tuple(n.gpu_mode(g) for g in range(n.num_gpus)) for n in members))
+        groups[(kind, model)].extend(members)
+    return groups
+
+
+def _merge(inst: Instance, groups: Mapping[Hashable, list[Node]], name, kept: list[str],  # type: ignore[no-untyped-def]
+           ) -> tuple[list[Node], Where, dict[str, str]]:
+    """One super node per group: every GPU with its mode, host resources summed."""
+    nodes: list[Node] = []
+    where: Where = {}
+    super_of: dict[str, str] = {}
+    for i, members in enumerate(groups.values()):
+        model = members[0].gpu_model
+        sid = f"{name(i, members)}:{model or 'host'}"
+        modes = []
+        cpu: int | None = 0
+        mem: int | None = 0
+        for n in members:
+            super_of[n.id] = sid
+            where[(n.id, None)] = (sid, None)
+            for g in range(n.num_gpus):
+                where[(n.id, g)] = (sid, len(modes))
+                modes.append(n.gpu_mode(g))
+            cpu = None if cpu is None or n.cpu_milli is None else cpu + n.cpu_milli
+            mem = None if mem is None or n.memory_mib is None else mem + n.memory_mib
+        nodes.append(Node(id=sid, gpu_model=model, num_gpus=len(modes), mode="full",
+                          gpu_modes=tuple(modes) if modes else None, cpu_milli=cpu, memory_mib=mem,
+                          domains={lv: inst.domain(members[0], lv) for lv in kept}))
+    return nodes, where, super_of
+
+
+def _inside(inst: Instance, levels: list[str], super_of: Mapping[str, str]) -> dict[str, bool]:
+    """Per level: does every domain of that level lie inside one super node?"""
+    inside: dict[str, bool] = {}
+    for lv in levels:
+        owner: dict[str, str] = {}
+        inside[lv] = all(owner.setdefault(inst.domain(n, lv), super_of[n.id]) == super_of[n.id] for n in inst.nodes)
+    return inside
+
+
+def _moved_request(r: Request, upd: dict[str, object], where: Where) -> Request:
+    if r.placement is not None:
+        upd["placement"] = tuple(_moved(u, where[(u.node, u.gpu)]) for u in r.placement)
+    return r.model_copy(update=upd) if upd else r
+
+
+def _relaxed(inst: Instance, what: str, levels: tuple[str, ...], nodes: list[Node],
+             requests: list[Request]) -> Instance:
     tenants = tuple(t.model_copy(update={"isolation": "gpu"}) if t.isolation == "node" else t for t in inst.tenants)
-    return Instance(name=f"{inst.name}/merged-{level}", catalog=inst.catalog,
-                    topology=Topology(levels=("node", *kept)), nodes=tuple(nodes), tenants=tenants,
-                    requests=tuple(requests), objective=inst.objective)
+    return Instance(name=f"{inst.name}/{what}", catalog=inst.catalog, topology=Topology(levels=levels),
+                    nodes=tuple(nodes), tenants=tenants, requests=tuple(requests), objective=inst.objective)
 
 
 def _moved(u: Unit, to: tuple[str, int | None]) -> Unit:
     return u.model_copy(update={"node": to[0], "gpu": to[1]})
+
+
+class _Rooms:
+    """How many units of a request fit in a domain at most, counting every GPU of a fitting mode as free.
+
+    Running work, host resources, isolation and spread are ignored, so this over-counts: a super
+    node barred for a request is one where it cannot lie in any single domain of its level.
+    """
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self._cap: dict[tuple[Hashable, str], int] = {}
+        self._bar: dict[tuple[Hashable, str], frozenset[str]] = {}
+
+    def barred(self, r: Request, level: str, super_of: Mapping[str, str]) -> frozenset[str]:
+        shape = (r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models, r.need_count)
+        key = (shape, level)
+        if key not in self._bar:
+            room: dict[str, int] = defaultdict(int)
+            where: dict[str, str] = {}
+            for n in self.inst.nodes:
+                d = self.inst.domain(n, level)
+                room[d] += self._node_cap(r, shape, n)
+                where[d] = super_of[n.id]  # every domain lies in one super node (the caller checked)
+            best: dict[str, int] = defaultdict(int)
+            for d, k in room.items():
+                best[where[d]] = max(best[where[d]], k)
+            self._bar[key] = frozenset(s for s, k in best.items() if k < r.need_count)
+        return self._bar[key]
+
+    def _node_cap(self, r: Request, shape: Hashable, n: Node) -> int:
+        modes = tuple(n.gpu_mode(g) for g in range(n.num_gpus))
+        key = (shape, f"{n.gpu_model}/{modes}")
+        if key not in self._cap:
+            self._cap[key] = sum(self._gpu_cap(r, n, m) for m in modes)
+        return self._cap[key]
+
+    def _gpu_cap(self, r: Request, n: Node, mode: str) -> int:
+        inst = self.inst
+        if n.gpu_model is None:
+            return 0
+        allowed = inst.allowed_models(r)
+        model = inst.gpu_catalog[n.gpu_model]
+        if allowed is not None and model.name not in allowed:
+            return 0
+        if r.kind == "gpu":
+            return 1 if mode in ("full", "any") else 0
+        if r.kind == "share":
+            return MILLI_PER_GPU // (r.gpu_milli or MILLI_PER_GPU) if mode in ("shared", "any") else 0
+        if r.kind == "mig" and mode in ("mig", "any"):
+            return max((p.max_count for p in inst.profile_choices(r, model)), default=0)
+        return 0
