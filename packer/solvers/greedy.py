@@ -227,10 +227,11 @@ class _Placer:
     # ---- one unit on one node
 
     def best_on_node(self, req: Request, n: _Node, fresh_any: bool = True,
-                     skip: set[int] | None = None) -> tuple[_Gpu, Unit, float, str, tuple] | None:
+                     skip: set[int] | None = None, strict: bool = False) -> tuple[_Gpu, Unit, float, str, tuple] | None:
         """The best GPU (and profile/start) for one unit of ``req`` on node ``n``, or None.
 
-        With ``fresh_any`` false, 'any' GPUs whose mode is not chosen yet are left alone.
+        With ``fresh_any`` false, 'any' GPUs whose mode is not chosen yet are left alone; with
+        ``strict``, no MIG start that strands compute slices (see :meth:`_best_mig`).
         """
         st = self.state
         if not st.host_ok(n, req) or not st.tenant_ok_node(n, req.tenant):
@@ -264,7 +265,7 @@ class _Placer:
             else:
                 if g.model is None or not g.model.has_mig:
                     continue
-                cand = self._best_mig(req, n, g, want)
+                cand = self._best_mig(req, n, g, want, strict)
                 if cand is None:
                     continue
             if best is None or cand[4] < best[4]:
@@ -277,7 +278,7 @@ class _Placer:
             self.choices_cache[key] = self.inst.profile_choices(req, model)
         return self.choices_cache[key]
 
-    def _best_mig(self, req: Request, n: _Node, g: _Gpu, want: str):  # type: ignore[no-untyped-def]
+    def _best_mig(self, req: Request, n: _Node, g: _Gpu, want: str, strict: bool = False):  # type: ignore[no-untyped-def]
         assert g.model is not None
         best = None
         geo = geometry(g.model)
@@ -295,6 +296,8 @@ class _Placer:
                 # another GPU of the node takes the instance without that.
                 free_after = geo.positions - bin(g.occ | mask).count("1")
                 stranded = _stranded(g, p, self._compute(g.model)) if free_after == 0 else 0
+                if strict and stranded:
+                    continue
                 score = (1 if g.mode is None else 0, stranded, free_after, damage, p.size, s, g.index)
                 if best is None or score < best[4]:
                     unit = Unit(node=n.spec.id, gpu=g.index, profile=p.name, start=s)
@@ -395,10 +398,12 @@ class _Placer:
         # keeps every unit on the GPU of the first one.
         spread_gpu = spread is not None and spread.level == "gpu"
         pin_gpu = req.locality is not None and req.locality.required and req.locality.level == "gpu"
-        passes = [(False, n) for n in order]
+        passes = [(False, False, n) for n in order]
+        if req.kind == "mig":  # first a pass that strands no compute slice, on any node
+            passes = [(False, True, n) for n in order] + passes
         if req.kind != "host":  # host units use no GPU: one pass is enough
-            passes += [(True, n) for n in order]
-        for fresh_any, n in passes:
+            passes += [(True, False, n) for n in order]
+        for fresh_any, strict, n in passes:
             if len(units) >= req.count:
                 break
             if pin_gpu and units and n.spec.id != units[0].node:
@@ -415,7 +420,7 @@ class _Placer:
                     skip = {g.index for g in n.gpus
                             if (spread_gpu and per_dom[f"{n.spec.id}/{g.index}"] >= spread.max_per_domain)  # type: ignore[union-attr]
                             or (pin_gpu and units and g.index != units[0].gpu)}
-                cand = self.best_on_node(req, n, fresh_any, skip)
+                cand = self.best_on_node(req, n, fresh_any, skip, strict)
                 if cand is None:
                     break
                 g, unit, size, mode, _ = cand
