@@ -277,12 +277,23 @@ class Constraints:
         for (gi, ci, _), var in self.v.x.items():
             r = self.data.groups[gi].req
             per_node[self.data.classes[ci].node].append((r.tenant, var, r.count * self.data.groups[gi].size))
+        staying: dict[int, list[tuple[str, object]]] = defaultdict(list)
         for ri, r in enumerate(self.inst.requests):
             for u in r.placement or ():
-                per_node[self.inst.node_index[u.node]].append((r.tenant, stay_of(self.data, self.v, ri), 1))
+                st = stay_of(self.data, self.v, ri)
+                per_node[self.inst.node_index[u.node]].append((r.tenant, st, 1))
+                staying[self.inst.node_index[u.node]].append((r.tenant, st))
         for (ni, t), own in self.v.owns.items():
             mine = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt == t]
             other = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt != t]
+            # Running work decides the owner one unit at a time (the sums below are too weak for the
+            # LP: one running unit among many possible ones leaves ``own`` a small fraction).
+            for tt, st in {(tt, st) if isinstance(st, int) else (tt, id(st)): (tt, st)
+                           for tt, st in staying.get(ni, [])}.values():
+                if tt == t:
+                    self.m.add(own >= st)
+                else:
+                    self.m.add(own <= 1 - st)
             if mine:
                 self.m.add(sum(var for var, _ in mine) <= sum(ub for _, ub in mine) * own)
             if other:
