@@ -111,3 +111,37 @@ def test_host_requests_prefer_nodes_without_free_gpus():
     assert got == {"w": ["g"], "prep": ["c0", "c0", "c1"], "lock": ["c2"], "late": ["g", "g"]}
     assert plan.metrics["allocated_gpu_equivalents"] == 1.0
     assert [(u.request, u.reason.split(":")[0]) for u in plan.unplaced] == [("huge", "host resources")]
+
+
+def _b200_mig(nodes: int, gpus: int, gangs_2g: int):  # type: ignore[no-untyped-def]
+    from packer.model import Instance, Node, Request
+
+    ns = tuple(Node(id=f"n{i}", gpu_model="B200-180GB", num_gpus=gpus, mode="mig") for i in range(nodes))
+    reqs = (Request(id="big", kind="mig", profile="3g.90gb", count=2, priority=2.0),)
+    if gangs_2g:
+        reqs += (Request(id="mid", kind="mig", profile="2g.45gb", count=gangs_2g),)
+    return Instance(name="strand", nodes=ns, requests=reqs)
+
+
+@pytest.mark.parametrize("nodes,gpus", [(1, 2), (2, 1)])
+def test_mig_starts_that_strand_compute_slices_come_last(nodes: int, gpus: int) -> None:
+    """Tests the MIG rule on B200: two 3g instances fill a GPU's 8 memory positions and leave its
+    7th compute slice idle, so the second 3g goes to another GPU (of the node, or of another node)
+    and both GPUs end 3g + 2g + 2g (7/7) instead of 3g + 3g and 2g × 3 (6/7 each)."""
+    inst = _b200_mig(nodes, gpus, gangs_2g=4)
+    plan = solve(inst)
+    assert check(inst, plan).ok
+    per_gpu: dict[tuple[str, int | None], list[str]] = {}
+    for a in plan.assignments:
+        for u in a.units:
+            per_gpu.setdefault((u.node, u.gpu), []).append(u.profile or "")
+    assert all(sorted(p) == ["2g.45gb", "2g.45gb", "3g.90gb"] for p in per_gpu.values()), per_gpu
+    assert plan.objective == pytest.approx(2 * 2 * 3 / 7 + 4 * 2 / 7)
+
+
+def test_mig_stranding_is_still_allowed_when_nothing_else_fits() -> None:
+    """Tests that the rule only orders starts: with one GPU, the second 3g still shares it."""
+    inst = _b200_mig(1, 1, gangs_2g=0)
+    plan = solve(inst)
+    assert check(inst, plan).ok and not plan.unplaced
+    assert plan.objective == pytest.approx(2 * 2 * 3 / 7)
