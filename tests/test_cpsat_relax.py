@@ -49,8 +49,11 @@ def _map_plan(inst: Instance, relaxed: Instance, plan: Plan,
     data = plan.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["assignments"] = [{"request": a.request, "units": move(a.units)} for a in plan.assignments]
     # A host unit moved between nodes of one super node stays where it runs in the relaxation: no migration.
+    def same(a: list[dict[str, object]], b: list[dict[str, object]]) -> bool:
+        return sorted(map(repr, a)) == sorted(map(repr, b))
+
     data["migrations"] = [{"request": m.request, "from": move(m.from_), "to": move(m.to)} for m in plan.migrations
-                          if move(m.from_) != move(m.to)]
+                          if not same(move(m.from_), move(m.to))]
     data["gpu_modes"] = [{"node": by_old[(c.node, c.gpu)][0], "gpu": by_old[(c.node, c.gpu)][1], "mode": c.mode}
                          for c in plan.gpu_modes]
     data.update(instance=relaxed.name, status="feasible", bound=None)

@@ -128,10 +128,7 @@ def solve(
     # A model that cannot be built in the time is not started; the hint placers get the whole limit.
     no_model = (time_limit is not None and pairs <= DECOMPOSE_ABOVE
                 and MODEL_S_PER_PAIR * pairs > (1 - HINT_SHARE) * time_limit)
-    if no_model:
-        info_model: dict[str, object] = {"model": "skipped: no time to build it"}
-    else:
-        info_model = {}
+    info_model: dict[str, object] = {"model": "skipped: no time to build it"} if no_model else {}
     if hint is not False:
         # The hint only needs the fixed reserve: returning it re-uses its reasons, which is cheap.
         share = 1.0 if det is not None or no_model else HINT_SHARE

@@ -277,20 +277,19 @@ class Constraints:
         for (gi, ci, _), var in self.v.x.items():
             r = self.data.groups[gi].req
             per_node[self.data.classes[ci].node].append((r.tenant, var, r.count * self.data.groups[gi].size))
-        staying: dict[int, list[tuple[str, object]]] = defaultdict(list)
+        running_on: dict[int, set[int]] = defaultdict(set)
         for ri, r in enumerate(self.inst.requests):
             for u in r.placement or ():
-                st = stay_of(self.data, self.v, ri)
-                per_node[self.inst.node_index[u.node]].append((r.tenant, st, 1))
-                staying[self.inst.node_index[u.node]].append((r.tenant, st))
+                per_node[self.inst.node_index[u.node]].append((r.tenant, stay_of(self.data, self.v, ri), 1))
+                running_on[self.inst.node_index[u.node]].add(ri)
         for (ni, t), own in self.v.owns.items():
             mine = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt == t]
             other = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt != t]
-            # Running work decides the owner one unit at a time (the sums below are too weak for the
-            # LP: one running unit among many possible ones leaves ``own`` a small fraction).
-            for tt, st in {(tt, st) if isinstance(st, int) else (tt, id(st)): (tt, st)
-                           for tt, st in staying.get(ni, [])}.values():
-                if tt == t:
+            # Running work decides the owner one request at a time (the sums below are too weak for
+            # the LP: one running unit among many possible ones leaves ``own`` a small fraction).
+            for ri in sorted(running_on.get(ni, ())):
+                st = stay_of(self.data, self.v, ri)
+                if self.inst.requests[ri].tenant == t:
                     self.m.add(own >= st)
                 else:
                     self.m.add(own <= 1 - st)
