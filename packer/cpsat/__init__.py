@@ -127,7 +127,7 @@ def solve(
     pairs = len(inst.requests) * len(inst.nodes)
     # A model that cannot be built in the time is not started; the hint placers get the whole limit.
     no_model = (time_limit is not None and pairs <= DECOMPOSE_ABOVE
-                and MODEL_S_PER_PAIR * pairs > (1 - HINT_SHARE) * time_limit)
+                and _build_s(inst) > (1 - HINT_SHARE) * time_limit)
     info_model: dict[str, object] = {"model": "skipped: no time to build it"} if no_model else {}
     if hint is not False:
         # The hint only needs the fixed reserve: returning it re-uses its reasons, which is cheap.
@@ -159,7 +159,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         info["deterministic_time"] = round(det, 3)
     rem = left()
     model: CpsatModel | None = None
-    if rem is None or rem > MODEL_S_PER_PAIR * len(inst.requests) * len(inst.nodes):
+    if rem is None or rem > _build_s(inst):
         model = CpsatModel(inst, aggregate=aggregate)
         info["model_s"] = round(time.perf_counter() - start, 3)
         info["classes"] = len(model.data.classes)
@@ -277,6 +277,11 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
         return _restamp(inst, hint_plan, seed, start, info, bound)
     return plan
+
+
+def _build_s(inst: Instance) -> float:
+    """Estimated seconds to build the whole instance's model (MODEL_S_PER_PAIR per request and node)."""
+    return MODEL_S_PER_PAIR * len(inst.requests) * len(inst.nodes)
 
 
 def _relaxation_choice(inst: Instance, rem: float | None) -> tuple[str, bool, float | None] | None:
