@@ -270,33 +270,100 @@ class Constraints:
                 self.m.add(sum(terms) + const <= int(t.max_gpus * s + 1e-6))
 
     def node_isolation(self) -> None:
-        """A node-isolated tenant's node holds no other tenant's units."""
+        """A node-isolated tenant's node holds no other tenant's units.
+
+        Written so that the LP relaxation keeps most of the rule: a node is shared out by GPU
+        capacity (the owner's units fill at most ``own`` of each class, everyone else's at most
+        ``1 − own``), each request of the owner is linked to ``own`` node by node with the most
+        units it can have there (one spread replica per node needs the whole node), and running
+        work decides the owner request by request. Sums with a large common bound instead let the
+        LP give a node to everybody at once.
+        """
         if not self.v.owns:
             return
-        per_node: dict[int, list[tuple[str, object, int]]] = defaultdict(list)
-        for (gi, ci, _), var in self.v.x.items():
-            r = self.data.groups[gi].req
-            per_node[self.data.classes[ci].node].append((r.tenant, var, r.count * self.data.groups[gi].size))
+        d, inst = self.data, self.inst
+        classes_on: dict[int, list[int]] = defaultdict(list)
+        for c in d.classes:
+            classes_on[c.node].append(c.index)
         running_on: dict[int, set[int]] = defaultdict(set)
-        for ri, r in enumerate(self.inst.requests):
+        for ri, r in enumerate(inst.requests):
             for u in r.placement or ():
-                per_node[self.inst.node_index[u.node]].append((r.tenant, stay_of(self.data, self.v, ri), 1))
-                running_on[self.inst.node_index[u.node]].add(ri)
+                running_on[inst.node_index[u.node]].add(ri)
+        group_node: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+        for (gi, ci, _), var in self.v.x.items():
+            group_node[(gi, d.classes[ci].node)].append(var)
+        groups_on: dict[int, list[int]] = defaultdict(list)
+        for (gi, ni) in group_node:
+            groups_on[ni].append(gi)
         for (ni, t), own in self.v.owns.items():
-            mine = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt == t]
-            other = [(var, ub) for tt, var, ub in per_node.get(ni, []) if tt != t]
-            # Running work decides the owner one request at a time (the sums below are too weak for
-            # the LP: one running unit among many possible ones leaves ``own`` a small fraction).
             for ri in sorted(running_on.get(ni, ())):
-                st = stay_of(self.data, self.v, ri)
-                if self.inst.requests[ri].tenant == t:
+                st = stay_of(d, self.v, ri)
+                if inst.requests[ri].tenant == t:
                     self.m.add(own >= st)
                 else:
                     self.m.add(own <= 1 - st)
-            if mine:
-                self.m.add(sum(var for var, _ in mine) <= sum(ub for _, ub in mine) * own)
-            if other:
-                self.m.add(sum(var for var, _ in other) <= sum(ub for _, ub in other) * (1 - own))
+            for ci in classes_on[ni]:
+                mine, other, cap = self._class_load(ci, t)
+                if mine:
+                    self.m.add(sum(mine) <= cap * own)
+                if other:
+                    self.m.add(sum(other) <= cap * (1 - own))
+            for gi in sorted(groups_on[ni]):
+                r = d.groups[gi].req
+                if r.tenant != t:
+                    continue
+                xs = group_node[(gi, ni)]
+                ub = min(sum(_ub(var) for var in xs), r.count * d.groups[gi].size)
+                if r.spread is not None and r.spread.level != "gpu":
+                    ub = min(ub, r.spread.max_per_domain * d.groups[gi].size)
+                self.m.add(sum(xs) <= ub * own)
+
+    def _class_load(self, ci: int, t: str) -> tuple[list, list, int]:  # type: ignore[type-arg]
+        """(tenant ``t``'s load terms, everyone else's, the class's capacity) on one class.
+
+        Load is in a unit common to every mode: a GPU holds ``per_gpu`` of it, whole-GPU units take
+        all of it, shares their milli fraction, MIG instances their compute slices' fraction (a MIG
+        GPU's instances never use more compute slices than its largest configuration). A host class
+        counts units against a bound of its own (host units take no GPU).
+        """
+        d, inst = self.data, self.inst
+        c = d.classes[ci]
+        mine: list[object] = []
+        other: list[object] = []
+        if c.host:
+            terms = [(d.groups[gi].req.tenant, var, _ub(var)) for gi, _, var in self.by_class[ci]]
+            terms += [(inst.requests[ri].tenant, stay_of(d, self.v, ri), 1) for ri, _ in c.running]
+            cap = sum(ub for _, _, ub in terms)
+            for tt, var, _ in terms:
+                (mine if tt == t else other).append(var)
+            return mine, other, cap
+        assert c.model is not None
+        slices = c.model.compute_slices or 1
+        for cfg in self.v.configs.get(ci, []):  # the catalogue's rule, checked against the layouts used
+            slices = max(slices, sum(n * c.model.profile(name).spec.compute for name, n in cfg.items()))  # type: ignore[union-attr]
+        per_gpu = slices * MILLI_PER_GPU
+
+        def load(r, profile: str | None) -> int:  # type: ignore[no-untyped-def]
+            if r.kind == "gpu":
+                return per_gpu
+            if r.kind == "share":
+                return (r.gpu_milli or 0) * slices
+            if r.kind == "mig" and profile is not None:
+                p = c.model.profile(profile)  # type: ignore[union-attr]
+                return p.spec.compute * MILLI_PER_GPU if p is not None else 0
+            return 0
+
+        for gi, o, var in self.by_class[ci]:
+            r = d.groups[gi].req
+            w = load(r, o)
+            if w:
+                (mine if r.tenant == t else other).append(w * var)
+        for ri, u in c.running:
+            r = inst.requests[ri]
+            w = load(r, u.profile)
+            if w:
+                (mine if r.tenant == t else other).append(w * stay_of(d, self.v, ri))
+        return mine, other, c.size * per_gpu
 
     def max_migrations(self) -> None:
         """At most max_migrations running requests move."""
