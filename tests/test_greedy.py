@@ -145,3 +145,45 @@ def test_mig_stranding_is_still_allowed_when_nothing_else_fits() -> None:
     plan = solve(inst)
     assert check(inst, plan).ok and not plan.unplaced
     assert plan.objective == pytest.approx(2 * 2 * 3 / 7)
+
+
+def _isolated_claim(sec_fill: int):  # type: ignore[no-untyped-def]
+    """Two 8-GPU nodes; a node-isolated tenant's 2 replicas (one per node) come first, then
+    ``sec_fill`` more whole GPUs of the same tenant, then another tenant's 8-GPU gang."""
+    from packer.model import Instance, Locality, Node, Request, Spread, Tenant
+
+    ns = tuple(Node(id=f"n{i}", gpu_model="B200-180GB", num_gpus=8, mode="full") for i in range(2))
+    reqs: tuple[Request, ...] = (
+        Request(id="replicas", tenant="sec", kind="gpu", count=2, priority=2.0,
+                spread=Spread(level="node", max_per_domain=1)),
+    )
+    if sec_fill:
+        reqs += (Request(id="fill", tenant="sec", kind="gpu", count=sec_fill, priority=1.5),
+                 Request(id="more", tenant="sec", kind="gpu", count=2, priority=1.5))
+    reqs += (Request(id="gang", tenant="oth", kind="gpu", count=8, locality=Locality(level="node", required=True)),)
+    tenants = (Tenant(id="sec", isolation="node"), Tenant(id="oth"))
+    return Instance(name="claim", nodes=ns, requests=reqs, tenants=tenants)
+
+
+def test_node_isolated_tenant_does_not_claim_nodes_it_cannot_fill() -> None:
+    """Tests the isolation rule: the two replicas would close both nodes to everyone else for 2 GPUs
+    of work (value 4), so they are turned down with an isolation reason and the gang takes a node
+    (value 8). Without the rule the replicas go first and the gang finds no node."""
+    inst = _isolated_claim(sec_fill=0)
+    plan = solve(inst)
+    assert check(inst, plan).ok
+    assert [a.request for a in plan.assignments] == ["gang"]
+    assert [(u.request, u.reason.split(":")[0]) for u in plan.unplaced] == [("replicas", "isolation")]
+    assert plan.objective == pytest.approx(8.0)
+
+
+def test_node_isolated_tenant_claims_nodes_its_work_fills() -> None:
+    """Tests the other side: when the tenant's later requests can fill the nodes it takes (16 GPUs
+    asked for the 14 left idle, more than the 2 GPUs of margin the rule wants), the replicas are
+    placed and the nodes are the tenant's (value 4 + 21; the last 2 GPUs find no room)."""
+    inst = _isolated_claim(sec_fill=14)
+    plan = solve(inst)
+    assert check(inst, plan).ok
+    assert sorted(a.request for a in plan.assignments) == ["fill", "replicas"]
+    assert [u.request for u in plan.unplaced] == ["more", "gang"]
+    assert plan.objective == pytest.approx(2 * 2.0 + 14 * 1.5)

@@ -25,6 +25,9 @@ from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Node, Request, U
 from packer.solvers.common import build_plan
 
 _EPS = 1e-9
+#: GPU-equivalents of idle room a node-isolated tenant may leave behind when it takes new nodes.
+CLAIM_SLACK = -2.0
+CLAIM_GAIN = 1.0
 #: Units of a host request that needs no CPU or memory a node could take (no limit).
 _HOST_UNBOUNDED = 1 << 30
 
@@ -204,6 +207,20 @@ def _stranded(g: _Gpu, p: Profile, compute: dict[str, int]) -> int:
     return max(0, g.model.compute_slices - used)
 
 
+def _free(g: _Gpu) -> float:
+    """Idle room of one GPU in GPU-equivalents (a GPU without a mode yet counts whole)."""
+    if g.mode is None:
+        return 1.0
+    if g.mode == "full":
+        return 0.0 if g.whole else 1.0
+    if g.mode == "shared":
+        return max(0.0, (MILLI_PER_GPU - g.milli) / MILLI_PER_GPU)
+    if g.model is None or not g.model.compute_slices:
+        return 0.0
+    used = sum(g.model.profile(name).compute * k for name, k in g.counts.items() if k)  # type: ignore[union-attr]
+    return max(0.0, (g.model.compute_slices - used) / g.model.compute_slices)
+
+
 class _Placer:
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -215,6 +232,9 @@ class _Placer:
         self.choices_cache: dict[tuple, list[Profile]] = {}
         self.compute_cache: dict[str, dict[str, int]] = {}
         self.failed: dict[tuple, tuple[int, str]] = {}
+        #: (tenant, kind) → GPU-equivalents of the requests not tried yet (see _stranded_by_claim).
+        self.pending: dict[tuple[str, str], float] = {}
+        self.pending_kind: dict[str, float] = {}
         self._sig_for: Request | None = None
         self._sig: tuple = ()
 
@@ -453,10 +473,55 @@ class _Placer:
         memo = self.failed.get(key)
         if memo is not None and req.need_count >= memo[0]:
             return None, memo[1]
+        isolated = self.state.isolation.get(req.tenant) == "node" and req.kind != "host"
+        if isolated:
+            mark = self.state.mark()
+            owned = {id(n) for n in self.candidate_nodes(req) if n.tenants[req.tenant] > 0}
         units, reason = self._place(req)
         if units is None and (memo is None or req.need_count < memo[0]):
             self.failed[key] = (req.need_count, reason)
+        if isolated and units:
+            stranded = self._stranded_by_claim(req, units, owned)
+            if stranded is not None:
+                self.state.undo(mark)
+                return None, stranded
         return units, reason
+
+    def _stranded_by_claim(self, req: Request, units: list[Unit], owned: set[int]) -> str | None:
+        """Why a node-isolated tenant should not take the new nodes this placement claims, or None.
+
+        A node the tenant takes is closed to everyone else: what the tenant's remaining requests of
+        this kind (within its quota) cannot fill there stays idle. When other tenants still want more
+        of that kind than the rest of the cluster has room for, that idle room is lost to them; the
+        placement is turned down when the room lost is worth more than the placement itself.
+        """
+        st = self.state
+        claimed = {id(n): n for n in (st.by_id[u.node] for u in units) if id(n) not in owned}
+        if not claimed:
+            return None
+        mode = MODE_OF_KIND[req.kind]
+        room = sum(_free(g) for n in claimed.values() for g in n.gpus if g.mode is None or g.mode == mode)
+        fill = self.pending.get((req.tenant, req.kind), 0.0)
+        quota = st.quota.get(req.tenant)
+        if quota is not None:
+            fill = min(fill, max(0.0, quota - st.tenant_used[req.tenant]))
+        gain = req.priority * sum(self.inst.unit_size(req, u) for u in units)
+        lost = room - fill - CLAIM_SLACK
+        if lost <= CLAIM_GAIN * gain:
+            return None
+        # Room the other tenants could still use elsewhere: GPUs of this kind not closed to them.
+        wanted = self.pending_kind.get(req.kind, 0.0) - self.pending.get((req.tenant, req.kind), 0.0)
+        elsewhere = 0.0
+        for n in st.nodes:
+            if id(n) in claimed or any(k > 0 and st.isolation.get(t) == "node" for t, k in n.tenants.items()):
+                continue
+            elsewhere += sum(_free(g) for g in n.gpus if g.mode is None or g.mode == mode)
+            if elsewhere >= wanted:
+                return None  # the others fit elsewhere anyway: nobody loses the room
+        if min(lost, wanted - elsewhere) <= CLAIM_GAIN * gain:
+            return None
+        return (f"isolation: tenant {req.tenant} would take {len(claimed)} more node(s), leaving {room:.2f} "
+                f"GPUs of room that its remaining requests fill only {fill:.2f} of and others want")
 
     def _place(self, req: Request) -> tuple[list[Unit] | None, str]:
         st = self.state
@@ -575,18 +640,20 @@ class _Placer:
         return min(sizes) if sizes else 0.0
 
 
-def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
-    def est_size(r: Request) -> float:
-        if r.kind == "host":
-            return 0.0
-        if r.kind == "gpu":
-            return float(r.count)
-        if r.kind == "share":
-            return r.count * (r.gpu_milli or 0) / MILLI_PER_GPU
-        return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
+def _est_size(r: Request) -> float:
+    """A request's GPU-equivalents, roughly (MIG by slices, or half a GPU per instance of a profile)."""
+    if r.kind == "host":
+        return 0.0
+    if r.kind == "gpu":
+        return float(r.count)
+    if r.kind == "share":
+        return r.count * (r.gpu_milli or 0) / MILLI_PER_GPU
+    return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
 
+
+def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
     hard = lambda r: r.locality is not None and r.locality.required  # noqa: E731
-    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -est_size(r), inst.request_index[r.id]))
+    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -_est_size(r), inst.request_index[r.id]))
 
 
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> Plan:  # noqa: F821
@@ -620,7 +687,15 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
         placed[r.id] = list(r.placement)
     st.log.clear()
     deadline = None if time_limit is None else t0 + time_limit
-    for r in _order(inst, (r for r in inst.requests if r.placement is None)):
+    todo = _order(inst, (r for r in inst.requests if r.placement is None))
+    isolated = any(iso == "node" for iso in st.isolation.values())
+    size = {r.id: r.count * pl._unit_size_hint(r) for r in todo} if isolated else {}
+    for r in todo:
+        pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
+        pl.pending_kind[r.kind] = pl.pending_kind.get(r.kind, 0.0) + size.get(r.id, 0.0)
+    for r in todo:
+        pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
+        pl.pending_kind[r.kind] -= size.get(r.id, 0.0)
         if deadline is not None and time.perf_counter() > deadline:
             unplaced[r.id] = f"time limit: the greedy stopped after {time_limit:g} s, before trying this request"
             continue
