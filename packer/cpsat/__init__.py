@@ -46,10 +46,14 @@ ONLINE_HINT_MIN_GPUS = 256
 ONLINE_HINT_MIN_S = 10.0
 #: Share of the time limit the hint placers may take.
 HINT_SHARE = 0.5
-#: Share of the time left that the LP bound may take.
-LP_SHARE = 0.4
+#: Share of the time left that the model's LP bound may take. On haein the LP needs 3.5-4.6 s and
+#: CP-SAT rarely improves on the hint in a 10 s run anyway, so the bound gets most of a short limit
+#: (at 0.4, haein-0/2 at 10 s ended with the capacity bound instead of the LP).
+LP_SHARE = 0.8
+#: Share of the time left for a decomposed solve's relaxation LP (the rest is the LNS's).
+RELAX_SHARE = 0.4
 #: Decomposed solves bound by the LP of a merged-node relaxation (relax.py) of at most this many
-#: (request, super node) pairs, if it fits in LP_SHARE of the time left at this many seconds per pair
+#: (request, super node) pairs, if it fits in RELAX_SHARE of the time left at this many seconds per pair
 #: (model and LP; xl-0 merged by pod: 64 super nodes, 14.5 s model, 54 s LP).
 RELAX_MAX_PAIRS = DECOMPOSE_ABOVE
 RELAX_S_PER_PAIR = 2.5e-4
@@ -288,12 +292,12 @@ def _relaxation_choice(inst: Instance, rem: float | None) -> tuple[str, bool, fl
     """(level, typed, time budget) of the relaxation whose LP bounds a decomposed solve, or None.
 
     Candidates are the merged and the typed relaxation at every level with at most RELAX_MAX_PAIRS
-    (request, super node) pairs whose model and LP fit LP_SHARE of the time left at RELAX_S_PER_PAIR.
+    (request, super node) pairs whose model and LP fit RELAX_SHARE of the time left at RELAX_S_PER_PAIR.
     The one with the most super nodes keeps the most structure and wins (merged before typed, then
     the finer level): on xl that is the typed one at rack level (32 super nodes), which keeps the
     room of single racks and nodes that merging by cluster loses.
     """
-    budget = None if rem is None else LP_SHARE * rem
+    budget = None if rem is None else RELAX_SHARE * rem
     best: tuple[tuple[int, int, int], str, bool] | None = None
     for i, level in enumerate(merge_levels(inst)):
         for typed in (False, True):
