@@ -58,6 +58,7 @@ from packer.online.state import (
     PP_WANY,
     PP_WEMPTY,
     PP_WNODE,
+    PP_WSTRAND,
     R_CPU,
     R_GPUMAX,
     R_KIND,
@@ -114,6 +115,16 @@ class ReferenceKernels:
             prof = model.profiles[pi]
             total += w * self._count_fit(m, pi, occ, prof.max_count)
         return total
+
+    def _stranded(self, g32, g: int, m: int, p: int, s: int) -> int:  # type: ignore[no-untyped-def]
+        """Compute slices left idle for good: no profile within them has a free legal start after."""
+        model = self.models[m]
+        prof = model.profiles[p]
+        left = model.compute_slices - int(g32[g, G_USEDC]) - prof.compute
+        after = int(g32[g, G_OCC]) | (((1 << prof.size) - 1) << s)
+        if left <= 0 or any(q.compute <= left and self._legal_free_starts(m, q.index, after) for q in model.profiles):
+            return 0
+        return left
 
     def _mig_frag(self, m: int, occ: int) -> float:
         model = self.models[m]
@@ -227,6 +238,7 @@ class ReferenceKernels:
             wany = pp[PP_WANY] * anyf if rq[R_TISO] != 2 else 0.0
             if kind == K_MIG:
                 e = pp[PP_WEMPTY] if occ == 0 else 0.0
+                e += pp[PP_WSTRAND] * self._stranded(g32, g, m, p, s)
                 return float(self._potential(m, occ) - self._potential(m, after)) + e + wany, 0.0
             if kind == K_GPU:
                 return wany, 0.0

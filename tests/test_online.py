@@ -151,6 +151,23 @@ def test_mig_prefers_used_gpu_and_fills_holes() -> None:
     assert a.gpu == b.gpu and b.start in (4, 5)
 
 
+def test_mig_second_3g_does_not_strand_a_compute_slice() -> None:
+    """Tests the stranding key on B200 (two nodes of one GPU): a second 3g.90gb beside the first would
+    fill all 8 memory positions with 6 of 7 compute slices, so it opens the other node instead; the
+    four 2g.45gb then complete both GPUs (3g + 2g + 2g = 7 slices each). Without the key the second
+    3g stays on the used node (a new node costs more) and the fourth 2g finds no room."""
+    inst = Instance.model_validate({
+        "name": "t", "topology": {"levels": ["node", "rack"]},
+        "nodes": [{"id": f"n{i}", "gpu_model": "B200-180GB", "num_gpus": 1, "mode": "mig",
+                   "domains": {"rack": "r0"}} for i in range(2)],
+    })
+    p = OnlinePlacer(inst, "packer")
+    first = p.place(Request(id="a", kind="mig", profile="3g.90gb")).units[0]
+    second = p.place(Request(id="b", kind="mig", profile="3g.90gb")).units[0]
+    assert first.node != second.node
+    assert all(p.place(Request(id=f"c{i}", kind="mig", profile="2g.45gb")).units for i in range(4))
+
+
 def test_slices_request_chooses_profile_and_any_mode() -> None:
     """Tests that a slices request gets a base profile and an 'any' GPU's chosen mode is in the plan."""
     inst = _tiny(["any", "full"])

@@ -51,6 +51,7 @@ from packer.online.state import (
     K_MIG,
     K_SHARE,
     M_COMPUTE,
+    M_NPROF,
     MIG,
     MILLI_BUCKET,
     N_CPU,
@@ -77,6 +78,7 @@ from packer.online.state import (
     PP_WANY,
     PP_WEMPTY,
     PP_WNODE,
+    PP_WSTRAND,
     R_CPU,
     R_GPUMAX,
     R_KIND,
@@ -226,6 +228,20 @@ def _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m):
 
 
 @jit_inline
+def _stranded(g32, mp, minfo, gstart, g, m, p, s):
+    """Compute slices GPU g would leave idle for good after profile p at start s: the slices left,
+    when no profile that needs no more of them still has a free legal start; else 0."""
+    left = minfo[m, M_COMPUTE] - g32[g, G_USEDC] - mp[m, p, P_COMPUTE]
+    if left <= 0:
+        return 0
+    after = g32[g, G_OCC] | (((1 << mp[m, p, P_SIZE]) - 1) << s)
+    for q in range(minfo[m, M_NPROF]):
+        if mp[m, q, P_COMPUTE] <= left and gstart[m, q, after] >= 0:
+            return 0
+    return left
+
+
+@jit_inline
 def _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, p, s, scratch):
     """(d1, d2) device-level keys of placing one unit at (g, p, s) under the request's policy."""
     pol = rq[R_POLICY]
@@ -240,6 +256,8 @@ def _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m,
         wany = pp[PP_WANY] * anyf if rq[R_TISO] != 2 else 0.0
         if kind == K_MIG:
             e = pp[PP_WEMPTY] if occ == 0 else 0.0
+            if pp[PP_WSTRAND] > 0.0:
+                e += pp[PP_WSTRAND] * _stranded(g32, mp, minfo, gstart, g, m, p, s)
             return float(gscore[m, p, occ]) + e + wany, 0.0
         if kind == K_GPU:
             return wany, 0.0
@@ -422,6 +440,7 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
     fast = pol == PACKER or pol == FIRST_FIT
     wany = pp[PP_WANY] if (pol == PACKER and tiso != 2) else 0.0
     wempty = pp[PP_WEMPTY] if pol == PACKER else 0.0
+    wstrand = pp[PP_WSTRAND] if pol == PACKER else 0.0
     for k in range(n64[n, N_NGPU]):
         g = g0 + k
         # GPU isolation and the request's cap of units per GPU (written out: see _pick_unit)
@@ -452,6 +471,8 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
                     d1 = 0.0
                     if pol == PACKER:
                         d1 = float(gscore[m, p, occ]) + (wempty if occ == 0 else 0.0) + wany * anyf
+                        if wstrand > 0.0:
+                            d1 += wstrand * _stranded(g32, mp, minfo, gstart, g, m, p, s)
                     d2 = 0.0
                 else:
                     d1, d2 = _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, p, s, scratch)
@@ -849,9 +870,12 @@ def _refresh_node(g32, gpc, n64, nbest, mp, minfo, gstart, gscore, pp, n):
             if mode == ANY:  # packer's penalty for converting an 'any' GPU (not for node-isolated tenants)
                 e += int(pp[PP_WANY])
             for p in range(nprof):
-                if gstart[m, p, occ] >= 0 and gpc[g, p] < mp[m, p, P_MAXC]:
+                s = gstart[m, p, occ]
+                if s >= 0 and gpc[g, p] < mp[m, p, P_MAXC]:
                     migfit |= 1 << p
                     v = gscore[m, p, occ] + e
+                    if pp[PP_WSTRAND] > 0.0:  # packer's stranding key, so that the bound stays tight
+                        v += int(pp[PP_WSTRAND]) * _stranded(g32, mp, minfo, gstart, g, m, p, s)
                     if v < nbest[n, p]:
                         nbest[n, p] = v
     n64[n, N_FREEFULL] = freefull
