@@ -197,28 +197,19 @@ def _mig_damage(model: GpuModel, occ: int, mask: int) -> int:
     return lost
 
 
-def _stranded(g: _Gpu, p: Profile, compute: dict[str, int]) -> int:
-    """Compute slices of MIG GPU ``g`` left idle for good once ``p`` fills its last memory positions.
+def _idle_slices(g: _Gpu, compute: dict[str, int], taking: int = 0) -> int:
+    """Compute slices of MIG GPU ``g`` left idle by its instances (and one more needing ``taking``).
 
     ``compute``: compute slices per profile name of ``g``'s model.
     """
     assert g.model is not None and g.model.compute_slices is not None
-    used = p.compute + sum(compute[name] * k for name, k in g.counts.items())
+    used = taking + sum(compute[name] * k for name, k in g.counts.items())
     return max(0, g.model.compute_slices - used)
 
 
-def _free(g: _Gpu) -> float:
-    """Idle room of one GPU in GPU-equivalents (a GPU without a mode yet counts whole)."""
-    if g.mode is None:
-        return 1.0
-    if g.mode == "full":
-        return 0.0 if g.whole else 1.0
-    if g.mode == "shared":
-        return max(0.0, (MILLI_PER_GPU - g.milli) / MILLI_PER_GPU)
-    if g.model is None or not g.model.compute_slices:
-        return 0.0
-    used = sum(g.model.profile(name).compute * k for name, k in g.counts.items() if k)  # type: ignore[union-attr]
-    return max(0.0, (g.model.compute_slices - used) / g.model.compute_slices)
+def _stranded(g: _Gpu, p: Profile, compute: dict[str, int]) -> int:
+    """Compute slices of MIG GPU ``g`` left idle for good once ``p`` fills its last memory positions."""
+    return _idle_slices(g, compute, p.compute)
 
 
 class _Placer:
@@ -487,6 +478,18 @@ class _Placer:
                 return None, stranded
         return units, reason
 
+    def _room(self, g: _Gpu) -> float:
+        """Idle room of one GPU in GPU-equivalents (a GPU without a mode yet counts whole)."""
+        if g.mode is None:
+            return 1.0
+        if g.mode == "full":
+            return 0.0 if g.whole else 1.0
+        if g.mode == "shared":
+            return max(0.0, (MILLI_PER_GPU - g.milli) / MILLI_PER_GPU)
+        if g.model is None or not g.model.compute_slices:
+            return 0.0
+        return _idle_slices(g, self._compute(g.model)) / g.model.compute_slices
+
     def _stranded_by_claim(self, req: Request, units: list[Unit], owned: set[int]) -> str | None:
         """Why a node-isolated tenant should not take the new nodes this placement claims, or None.
 
@@ -500,7 +503,7 @@ class _Placer:
         if not claimed:
             return None
         mode = MODE_OF_KIND[req.kind]
-        room = sum(_free(g) for n in claimed.values() for g in n.gpus if g.mode is None or g.mode == mode)
+        room = sum(self._room(g) for n in claimed.values() for g in n.gpus if g.mode is None or g.mode == mode)
         fill = self.pending.get((req.tenant, req.kind), 0.0)
         quota = st.quota.get(req.tenant)
         if quota is not None:
@@ -515,7 +518,7 @@ class _Placer:
         for n in st.nodes:
             if id(n) in claimed or any(k > 0 and st.isolation.get(t) == "node" for t, k in n.tenants.items()):
                 continue
-            elsewhere += sum(_free(g) for g in n.gpus if g.mode is None or g.mode == mode)
+            elsewhere += sum(self._room(g) for g in n.gpus if g.mode is None or g.mode == mode)
             if elsewhere >= wanted:
                 return None  # the others fit elsewhere anyway: nobody loses the room
         if min(lost, wanted - elsewhere) <= CLAIM_GAIN * gain:
@@ -640,20 +643,18 @@ class _Placer:
         return min(sizes) if sizes else 0.0
 
 
-def _est_size(r: Request) -> float:
-    """A request's GPU-equivalents, roughly (MIG by slices, or half a GPU per instance of a profile)."""
-    if r.kind == "host":
-        return 0.0
-    if r.kind == "gpu":
-        return float(r.count)
-    if r.kind == "share":
-        return r.count * (r.gpu_milli or 0) / MILLI_PER_GPU
-    return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
-
-
 def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
+    def est_size(r: Request) -> float:
+        if r.kind == "host":
+            return 0.0
+        if r.kind == "gpu":
+            return float(r.count)
+        if r.kind == "share":
+            return r.count * (r.gpu_milli or 0) / MILLI_PER_GPU
+        return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
+
     hard = lambda r: r.locality is not None and r.locality.required  # noqa: E731
-    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -_est_size(r), inst.request_index[r.id]))
+    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -est_size(r), inst.request_index[r.id]))
 
 
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> Plan:  # noqa: F821
