@@ -207,11 +207,6 @@ def _idle_slices(g: _Gpu, compute: dict[str, int], taking: int = 0) -> int:
     return max(0, g.model.compute_slices - used)
 
 
-def _stranded(g: _Gpu, p: Profile, compute: dict[str, int]) -> int:
-    """Compute slices of MIG GPU ``g`` left idle for good once ``p`` fills its last memory positions."""
-    return _idle_slices(g, compute, p.compute)
-
-
 class _Placer:
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -222,6 +217,7 @@ class _Placer:
         self.sizes_cache: dict[tuple, list[int]] = {}
         self.choices_cache: dict[tuple, list[Profile]] = {}
         self.compute_cache: dict[str, dict[str, int]] = {}
+        self.dead_cache: dict[str, list[list[bool]]] = {}
         self.failed: dict[tuple, tuple[int, str]] = {}
         #: (tenant, kind) → GPU-equivalents of the requests not tried yet (see _stranded_by_claim).
         self.pending: dict[tuple[str, str], float] = {}
@@ -293,6 +289,8 @@ class _Placer:
         assert g.model is not None
         best = None
         geo = geometry(g.model)
+        idle = _idle_slices(g, self._compute(g.model))
+        dead = self._dead(g.model)
         for p in self._choices(req, g.model):
             if g.counts[p.name] >= p.max_count:
                 continue
@@ -302,11 +300,14 @@ class _Placer:
                     continue
                 damage = _mig_damage(g.model, g.occ, mask)
                 # Fullest GPU first (pack), then the start that destroys least, smallest profile;
-                # but not a start that fills the memory while compute slices stay idle (on B200
-                # two 3g instances take all 8 memory positions and strand the 7th slice) where
-                # another GPU of the node takes the instance without that.
+                # but not a start that leaves compute slices no profile can use any more (on B200
+                # two 3g instances take all 8 memory positions and strand the 7th slice; so do
+                # 1g + 2g + 3g, whose one free position starts nothing) where another GPU of the
+                # node takes the instance without that.
                 free_after = geo.positions - bin(g.occ | mask).count("1")
-                stranded = _stranded(g, p, self._compute(g.model)) if free_after == 0 else 0
+                stranded = max(0, idle - p.compute)
+                if stranded and not dead[g.occ | mask][stranded]:
+                    stranded = 0  # a profile within the idle slices still has a free start
                 if strict and stranded:
                     continue
                 score = (1 if g.mode is None else 0, stranded, free_after, damage, p.size, s, g.index)
@@ -314,6 +315,21 @@ class _Placer:
                     unit = Unit(node=n.spec.id, gpu=g.index, profile=p.name, start=s)
                     best = (g, unit, p.gpu_equivalents, want, score)
         return best
+
+    def _dead(self, model: GpuModel) -> list[list[bool]]:
+        """[mask][slices]: no profile needing at most that many compute slices has a free start."""
+        table = self.dead_cache.get(model.name)
+        if table is None:
+            geo = geometry(model)
+            most = model.compute_slices or 0
+            fits = [[pl.mask for pl in geo.by_profile[q.name]] for q in model.profiles]
+            table = []
+            for occ in range(1 << geo.positions):
+                room = min((q.compute for q, masks in zip(model.profiles, fits, strict=True)
+                            if any(not occ & m for m in masks)), default=most + 1)
+                table.append([room > k for k in range(most + 1)])
+            self.dead_cache[model.name] = table
+        return table
 
     def _compute(self, model: GpuModel) -> dict[str, int]:
         if model.name not in self.compute_cache:
