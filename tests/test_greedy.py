@@ -187,3 +187,24 @@ def test_node_isolated_tenant_claims_nodes_its_work_fills() -> None:
     assert sorted(a.request for a in plan.assignments) == ["fill", "replicas"]
     assert [u.request for u in plan.unplaced] == ["more", "gang"]
     assert plan.objective == pytest.approx(2 * 2.0 + 14 * 1.5)
+
+
+def test_mig_start_that_leaves_a_dead_position_counts_as_stranding() -> None:
+    """Tests the MIG rule when the memory is not full: on B200, 1g@6 + 2g@4 + 3g@0 leaves position 7,
+    where no profile starts, and 6 of 7 compute slices used. The 3g goes to the other GPU instead,
+    and both 4g instances then fit (1g + 2g + 4g and 3g + 4g, 7 slices each); counting only full
+    memory as stranding, the 3g completes the first GPU and the second 4g finds no room."""
+    from packer.model import Instance, Node, Request
+
+    seq = ["1g.23gb", "2g.45gb", "3g.90gb", "4g.90gb", "4g.90gb"]
+    inst = Instance(
+        name="dead-position",
+        nodes=(Node(id="n0", gpu_model="B200-180GB", num_gpus=2, mode="mig"),),
+        requests=tuple(Request(id=f"r{i}", kind="mig", profile=p, priority=float(len(seq) - i))
+                       for i, p in enumerate(seq)),
+    )
+    plan = solve(inst)
+    assert check(inst, plan).ok and not plan.unplaced
+    gpu_of = {a.request: a.units[0].gpu for a in plan.assignments}
+    assert gpu_of["r2"] != gpu_of["r0"]
+    assert plan.objective == pytest.approx((5 * 1 + 4 * 2 + 3 * 3 + 2 * 4 + 1 * 4) / 7)
