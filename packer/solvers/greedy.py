@@ -221,7 +221,6 @@ class _Placer:
         self.failed: dict[tuple, tuple[int, str]] = {}
         #: (tenant, kind) → GPU-equivalents of the requests not tried yet (see _stranded_by_claim).
         self.pending: dict[tuple[str, str], float] = {}
-        self.pending_kind: dict[str, float] = {}
         self._sig_for: Request | None = None
         self._sig: tuple = ()
 
@@ -480,15 +479,12 @@ class _Placer:
         memo = self.failed.get(key)
         if memo is not None and req.need_count >= memo[0]:
             return None, memo[1]
-        isolated = self.state.isolation.get(req.tenant) == "node" and req.kind != "host"
-        if isolated:
-            mark = self.state.mark()
-            owned = {id(n) for n in self.candidate_nodes(req) if n.tenants[req.tenant] > 0}
+        mark = self.state.mark()
         units, reason = self._place(req)
         if units is None and (memo is None or req.need_count < memo[0]):
             self.failed[key] = (req.need_count, reason)
-        if isolated and units:
-            stranded = self._stranded_by_claim(req, units, owned)
+        if units and req.kind != "host" and self.state.isolation.get(req.tenant) == "node":
+            stranded = self._stranded_by_claim(req, units)
             if stranded is not None:
                 self.state.undo(mark)
                 return None, stranded
@@ -506,7 +502,7 @@ class _Placer:
             return 0.0
         return _idle_slices(g, self._compute(g.model)) / g.model.compute_slices
 
-    def _stranded_by_claim(self, req: Request, units: list[Unit], owned: set[int]) -> str | None:
+    def _stranded_by_claim(self, req: Request, units: list[Unit]) -> str | None:
         """Why a node-isolated tenant should not take the new nodes this placement claims, or None.
 
         A node the tenant takes is closed to everyone else: what the tenant's remaining requests of
@@ -515,7 +511,9 @@ class _Placer:
         placement is turned down when the room lost is worth more than the placement itself.
         """
         st = self.state
-        claimed = {id(n): n for n in (st.by_id[u.node] for u in units) if id(n) not in owned}
+        # Nodes claimed now: every unit the tenant has there is one of this placement's.
+        here = Counter(u.node for u in units)
+        claimed = {nid: st.by_id[nid] for nid, k in here.items() if st.by_id[nid].tenants[req.tenant] == k}
         if not claimed:
             return None
         mode = MODE_OF_KIND[req.kind]
@@ -529,10 +527,10 @@ class _Placer:
         if lost <= CLAIM_GAIN * gain:
             return None
         # Room the other tenants could still use elsewhere: GPUs of this kind not closed to them.
-        wanted = self.pending_kind.get(req.kind, 0.0) - self.pending.get((req.tenant, req.kind), 0.0)
+        wanted = sum(v for (t, kind), v in self.pending.items() if kind == req.kind and t != req.tenant)
         elsewhere = 0.0
         for n in st.nodes:
-            if id(n) in claimed or any(k > 0 and st.isolation.get(t) == "node" for t, k in n.tenants.items()):
+            if n.spec.id in claimed or any(k > 0 and st.isolation.get(t) == "node" for t, k in n.tenants.items()):
                 continue
             elsewhere += sum(self._room(g) for g in n.gpus if g.mode is None or g.mode == mode)
             if elsewhere >= wanted:
@@ -709,10 +707,8 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     size = {r.id: r.count * pl._unit_size_hint(r) for r in todo} if isolated else {}
     for r in todo:
         pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
-        pl.pending_kind[r.kind] = pl.pending_kind.get(r.kind, 0.0) + size.get(r.id, 0.0)
     for r in todo:
         pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
-        pl.pending_kind[r.kind] -= size.get(r.id, 0.0)
         if deadline is not None and time.perf_counter() > deadline:
             unplaced[r.id] = f"time limit: the greedy stopped after {time_limit:g} s, before trying this request"
             continue
