@@ -64,9 +64,13 @@ LNS_FIRST_SHARE = 0.2
 LNS_FIRST_MAX_S = 5.0
 #: … and at least this much (CP-SAT's presolve of a haein-sized model takes about a second).
 LNS_FIRST_MIN_S = 2.0
-#: Seconds (deterministic units with one worker) per LNS step, at most; a step frees 1/8 of the domains.
+#: Seconds (deterministic units with one worker) per LNS step, at most.
 LNS_STEP_S = 2.0
+#: LNS runs on the coarsest level with at least this many domains …
 LNS_DOMAIN_SHARE = 8
+#: … and a step frees this share of them (at least one). On haein (32 racks, 2 threads) two racks a
+#: step beat four and one (bench/RESULTS_cpsat.md, sixth session); one after the other it made no difference.
+LNS_STEP_SHARE = 16
 #: Wall seconds per LNS step beyond its deterministic budget (copying and presolving a haein model).
 LNS_STEP_OVERHEAD_S = 0.5
 #: Seconds per (request, node) pair to build a model, a generous estimate (haein-0 on the 2-core
@@ -331,11 +335,11 @@ def _lns_plan(inst: Instance, rem: float | None,
     first = min(LNS_FIRST_MAX_S, max(LNS_FIRST_MIN_S, LNS_FIRST_SHARE * rem))
     step = min(LNS_STEP_S, max(0.5, (rem - first) / 6))
     if det is None:
-        return level, count // LNS_DOMAIN_SHARE, first, step, None, None
+        return level, max(1, count // LNS_STEP_SHARE), first, step, None, None
     # Each step also clones, fixes and presolves the model, outside its deterministic budget: count it.
     det_step = min(LNS_STEP_S, max(0.5, (1 - LNS_FIRST_SHARE) * det / 6))
     steps = int((1 - LNS_FIRST_SHARE) * det / (det_step + LNS_STEP_OVERHEAD_S))
-    return level, count // LNS_DOMAIN_SHARE, first, step, steps, det_step
+    return level, max(1, count // LNS_STEP_SHARE), first, step, steps, det_step
 
 
 def _modes_of(inst: Instance, placed: Mapping[str, list[Unit]]) -> dict[tuple[str, int], str]:

@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def _matrices(model: cp_model.CpModel):  # type: ignore[no-untyped-def]
+def linear_form(model: cp_model.CpModel):  # type: ignore[no-untyped-def]
     """(c, A, row lower, row upper, var lower, var upper, objective proto) or None if not all linear."""
     from scipy.sparse import csr_matrix
 
@@ -78,7 +78,7 @@ def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None) -> tup
         from scipy.optimize import LinearConstraint, milp
     except ImportError:  # pragma: no cover - scipy is an optional speed-up
         return None
-    mats = _matrices(model)
+    mats = linear_form(model)
     if mats is None:
         return None
     c, a, bl, bh, lo, hi, obj = mats
@@ -97,7 +97,7 @@ def mip_bound(model: cp_model.CpModel, *, time_limit: float) -> tuple[float | No
     """(dual bound, primal value) of HiGHS's branch and bound on the model, in model units."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    mats = _matrices(model)
+    mats = linear_form(model)
     if mats is None:
         return None, None
     c, a, bl, bh, lo, hi, obj = mats

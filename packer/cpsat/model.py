@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -186,87 +185,11 @@ class CpsatModel:
     def lns(self, *, level: str, domains_per_step: int, step_s: float, deadline: float, seed: int,
             workers: int | None, steps: int | None = None, det_step: float | None = None,
             progress: Progress = SILENT) -> bool:
-        """Large-neighbourhood search on this model from the last solve's solution; True if it improved.
+        """Large-neighbourhood search by domain from the last solve's solution (see :mod:`packer.cpsat.lns`)."""
+        from packer.cpsat.lns import lns
 
-        Each step frees the GPUs of ``domains_per_step`` random domains at ``level`` (every variable
-        of their classes: units, modes, MIG configurations, share patterns, node ownership), fixes
-        every other class at the incumbent, and lets CP-SAT re-optimize that copy of the model for
-        ``step_s`` seconds (or ``det_step`` deterministic units) from the incumbent as a complete
-        hint. Requests stay free, so unplaced ones may enter the freed domains and placed ones may move
-        within them. Steps run until ``deadline`` (perf_counter) or ``steps`` are done.
-        """
-        assert self.solver is not None
-        inst, d, v = self.inst, self.data, self.vars
-        best = list(self.solver.response_proto.solution)
-        best_obj = int(round(self.solver.objective_value)) if best else None
-        hint = self.model.proto.solution_hint
-        if len(hint.vars) == len(self.model.proto.variables):
-            # A short first run can end below the (complete) hint: start from the better of the two.
-            start = [0] * len(hint.vars)
-            for i, val in zip(hint.vars, hint.values, strict=True):
-                start[i] = val
-            start_obj = int(round(self._raw_objective(start)))
-            if best_obj is None or start_obj > best_obj:
-                best, best_obj = start, start_obj
-        if best_obj is None:
-            return False
-        per_node: dict[int, list[int]] = defaultdict(list)
-        for (_, ci, _), var in v.x.items():
-            per_node[d.classes[ci].node].append(var.index)
-        for table in (v.mode, v.config, v.pattern):
-            for key, var in table.items():
-                per_node[d.classes[key[0]].node].append(var.index)
-        for (ni, _), var in v.owns.items():
-            per_node[ni].append(var.index)
-        members: dict[str, list[int]] = defaultdict(list)
-        for ni in per_node:
-            members[inst.domain(inst.nodes[ni], level)].append(ni)
-        names = sorted(members)
-        if len(names) <= domains_per_step:
-            return False
-        rng = random.Random(seed)
-        n = len(self.model.proto.variables)
-        stats = {"steps": 0, "improved": 0}
-        while steps is None or stats["steps"] < steps:
-            left = deadline - time.perf_counter()
-            if left < 0.1 or (det_step is None and left < 0.3 * step_s):
-                break
-            free = set(rng.sample(names, domains_per_step))
-            sub = self.model.clone()
-            proto = sub.proto
-            for name in names:
-                if name in free:
-                    continue
-                for ni in members[name]:
-                    for i in per_node[ni]:
-                        dom = proto.variables[i].domain
-                        dom.clear()
-                        dom.extend([best[i], best[i]])
-            proto.clear_solution_hint()
-            proto.solution_hint.vars.extend(range(n))
-            proto.solution_hint.values.extend(best)
-            solver = cp_model.CpSolver()
-            p = solver.parameters
-            p.max_time_in_seconds = max(0.05, min(step_s, left) if det_step is None else left)
-            if det_step is not None:
-                p.max_deterministic_time = det_step
-            p.random_seed = seed + stats["steps"]
-            p.num_workers = workers if workers is not None else 0
-            if workers == 1:
-                p.interleave_search = False
-            code = solver.solve(sub)
-            stats["steps"] += 1
-            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > best_obj + 0.5:
-                best = list(solver.response_proto.solution)
-                best_obj = int(round(solver.objective_value))
-                stats["improved"] += 1
-                progress.update(best=best_obj / d.scale + self.constant, note=f"lns step {stats['steps']}",
-                                force=True)
-        self.lns_stats = stats
-        if stats["improved"]:
-            self.values = best
-            return True
-        return False
+        return lns(self, level=level, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline,
+                   seed=seed, workers=workers, steps=steps, det_step=det_step, progress=progress)
 
     def value(self, var: object) -> int:
         if self.values is not None:

@@ -1,0 +1,284 @@
+"""Large-neighbourhood search on one CP-SAT model: free a few topology domains, fix the rest, re-solve.
+
+Each step frees every variable of the GPU classes of a few random domains (units, modes, MIG
+configurations, share patterns, node ownership), fixes every other class at the incumbent, and lets
+CP-SAT re-optimize that copy of the model from the incumbent as a complete hint. Requests stay free,
+so unplaced ones may enter the freed domains and placed ones may move within them.
+
+With one worker the steps run one after the other with fixed deterministic budgets (reproducible).
+With more, several steps run at once in threads (CP-SAT releases the GIL while it solves; an LNS
+step gains nothing from a second worker, so each gets one) on disjoint domains. Two such steps could
+both place the same waiting request, so each may add requests of only its own share of the groups
+that can still grow. A step that ends after another one moved the incumbent merges as a difference
+(its domains' variables and its changes to the request-level ones) when the merged values satisfy
+every constraint of the model; otherwise its answer replaces the incumbent only if it is better.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from packer.cpsat.bound import linear_form
+from packer.progress import SILENT, Progress
+
+if TYPE_CHECKING:
+    from packer.cpsat.model import CpsatModel
+
+#: Most LNS steps running at once (each a thread with one CP-SAT worker).
+MAX_THREADS = 4
+
+
+@dataclass
+class _Space:
+    """What the steps share: the domains, the variables each frees, the incumbent and its lock."""
+
+    model: CpsatModel
+    names: list[str]
+    members: dict[str, list[int]]
+    per_node: dict[int, list[int]]
+    #: (variable index, largest value) of each request group's "placed" count.
+    growth: list[tuple[int, int]]
+    best: list[int]
+    best_obj: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: set[str] = field(default_factory=set)
+    reserved: set[int] = field(default_factory=set)
+    stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
+    _check: list[_Checker | None] = field(default_factory=list)
+
+    def checker(self) -> _Checker | None:
+        """The model's feasibility check for merged values (built on first use), or None if not linear."""
+        if not self._check:
+            form = linear_form(self.model.model)
+            holes = any(len(var.domain) > 2 for var in self.model.model.proto.variables)
+            self._check.append(None if form is None or holes else _Checker(*form[1:6]))
+        return self._check[0]
+
+    def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]]) -> cp_model.CpModel:
+        """A copy of the model with every class outside ``free`` fixed at ``base``, hinted with ``base``."""
+        sub = self.model.model.clone()
+        proto = sub.proto
+        for name in self.names:
+            if name in free:
+                continue
+            for ni in self.members[name]:
+                for i in self.per_node[ni]:
+                    dom = proto.variables[i].domain
+                    dom.clear()
+                    dom.extend([base[i], base[i]])
+        for i, cap in growth_cap:
+            dom = proto.variables[i].domain
+            low = dom[0]
+            dom.clear()
+            dom.extend([low, cap])
+        proto.clear_solution_hint()
+        proto.solution_hint.vars.extend(range(len(base)))
+        proto.solution_hint.values.extend(base)
+        return sub
+
+
+def lns(model: CpsatModel, *, level: str, domains_per_step: int, step_s: float, deadline: float, seed: int,
+        workers: int | None, steps: int | None = None, det_step: float | None = None,
+        progress: Progress = SILENT) -> bool:
+    """Improves the last solve's solution of ``model`` until ``deadline`` (perf_counter) or ``steps``.
+
+    Steps free ``domains_per_step`` domains at ``level`` for ``step_s`` seconds each (``det_step``
+    deterministic units in reproducible runs, which run sequentially). Sets ``model.values`` and
+    ``model.lns_stats``; True if it improved.
+    """
+    space = _space(model, level)
+    if space is None or len(space.names) <= domains_per_step:
+        return False
+    start_obj = space.best_obj
+    cores = workers if workers is not None else (os.cpu_count() or 1)
+    threads = min(MAX_THREADS, cores, len(space.names) // max(1, domains_per_step))
+    if det_step is not None or workers == 1 or threads < 2:
+        _sequential(space, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline, seed=seed,
+                    workers=workers, steps=steps, det_step=det_step, progress=progress)
+    else:
+        _parallel(space, threads, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline,
+                  seed=seed, progress=progress)
+    model.lns_stats = space.stats
+    if space.best_obj > start_obj:
+        model.values = space.best
+        return True
+    return False
+
+
+def _space(model: CpsatModel, level: str) -> _Space | None:
+    """The incumbent (the better of the last solve's solution and the complete hint) and the domains."""
+    assert model.solver is not None
+    inst, d, v = model.inst, model.data, model.vars
+    best = list(model.solver.response_proto.solution)
+    best_obj = int(round(model.solver.objective_value)) if best else None
+    hint = model.model.proto.solution_hint
+    if len(hint.vars) == len(model.model.proto.variables):
+        # A short first run can end below the (complete) hint: start from the better of the two.
+        start = [0] * len(hint.vars)
+        for i, val in zip(hint.vars, hint.values, strict=True):
+            start[i] = val
+        start_obj = int(round(model._raw_objective(start)))
+        if best_obj is None or start_obj > best_obj:
+            best, best_obj = start, start_obj
+    if best_obj is None:
+        return None
+    per_node: dict[int, list[int]] = defaultdict(list)
+    for (_, ci, _), var in v.x.items():
+        per_node[d.classes[ci].node].append(var.index)
+    for table in (v.mode, v.config, v.pattern):
+        for key, var in table.items():
+            per_node[d.classes[key[0]].node].append(var.index)
+    for (ni, _), var in v.owns.items():
+        per_node[ni].append(var.index)
+    members: dict[str, list[int]] = defaultdict(list)
+    for ni in per_node:
+        members[inst.domain(inst.nodes[ni], level)].append(ni)
+    proto = model.model.proto
+    growth = []
+    for act in v.active.values():
+        if isinstance(act, cp_model.IntVar):  # not "1 - stay" of movable running work
+            dom = proto.variables[act.index].domain
+            growth.append((act.index, int(dom[len(dom) - 1])))
+    return _Space(model=model, names=sorted(members), members=dict(members), per_node=dict(per_node),
+                  growth=growth, best=best, best_obj=best_obj)
+
+
+def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
+                workers: int | None, steps: int | None, det_step: float | None, progress: Progress) -> None:
+    rng = random.Random(seed)
+    stats = space.stats
+    while steps is None or stats["steps"] < steps:
+        left = deadline - time.perf_counter()
+        if left < 0.1 or (det_step is None and left < 0.3 * step_s):
+            break
+        free = set(rng.sample(space.names, domains_per_step))
+        sub = space.sub_model(space.best, free, [])
+        solver = cp_model.CpSolver()
+        p = solver.parameters
+        p.max_time_in_seconds = max(0.05, min(step_s, left) if det_step is None else left)
+        if det_step is not None:
+            p.max_deterministic_time = det_step
+        p.random_seed = seed + stats["steps"]
+        p.num_workers = workers if workers is not None else 0
+        if workers == 1:
+            p.interleave_search = False
+        code = solver.solve(sub)
+        stats["steps"] += 1
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > space.best_obj + 0.5:
+            space.best = list(solver.response_proto.solution)
+            space.best_obj = int(round(solver.objective_value))
+            stats["improved"] += 1
+            _report(space, progress)
+
+
+def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
+              progress: Progress) -> None:
+    space.stats.update({"threads": threads, "merged": 0, "conflicts": 0})
+    errors: list[BaseException] = []
+
+    def run(tid: int) -> None:
+        try:
+            steps(tid)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    def steps(tid: int) -> None:
+        rng = random.Random(seed * 7919 + tid)
+        k = 0
+        while True:
+            left = deadline - time.perf_counter()
+            if left < 0.3 * step_s:
+                return
+            with space.lock:
+                pool = [name for name in space.names if name not in space.busy]
+                free = set(rng.sample(pool, min(domains_per_step, len(pool))))
+                space.busy |= free
+                base, base_obj = space.best, space.best_obj
+                # This step may add requests of its share of the groups that can grow, no others.
+                mine = {i for i, top in space.growth
+                        if base[i] < top and i not in space.reserved and rng.random() * threads < 1}
+                space.reserved |= mine
+            cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
+            try:
+                sub = space.sub_model(base, free, cap)
+                solver = cp_model.CpSolver()
+                p = solver.parameters
+                p.max_time_in_seconds = max(0.05, min(step_s, left))
+                p.random_seed = seed + 1000 * tid + k
+                p.num_workers = 1
+                code = solver.solve(sub)
+                k += 1
+                found = (list(solver.response_proto.solution) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+                         and solver.objective_value > base_obj + 0.5 else None)
+                new_obj = int(round(solver.objective_value)) if found is not None else 0
+            finally:
+                with space.lock:
+                    space.busy -= free
+                    space.reserved -= mine
+                    space.stats["steps"] += 1
+            if found is not None:
+                with space.lock:
+                    _accept(space, base, base_obj, found, new_obj, progress)
+
+    pool = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _accept(space: _Space, base: list[int], base_obj: int, found: list[int], found_obj: int,
+            progress: Progress) -> None:
+    """Takes a step's improving answer into the incumbent (the caller holds the lock)."""
+    if space.best is base:
+        space.best, space.best_obj = found, found_obj
+    else:
+        merged = None
+        check = space.checker()
+        if check is not None:
+            cand = np.asarray(space.best, dtype=np.int64) + (np.asarray(found, dtype=np.int64)
+                                                              - np.asarray(base, dtype=np.int64))
+            if check.feasible(cand):
+                merged = cand.tolist()
+        if merged is not None:
+            space.best, space.best_obj = merged, int(round(space.model._raw_objective(merged)))
+            space.stats["merged"] += 1
+        elif found_obj > space.best_obj:
+            space.best, space.best_obj = found, found_obj
+            space.stats["conflicts"] += 1
+        else:
+            space.stats["conflicts"] += 1
+            return
+    space.stats["improved"] += 1
+    _report(space, progress)
+
+
+def _report(space: _Space, progress: Progress) -> None:
+    m = space.model
+    progress.update(best=space.best_obj / m.data.scale + m.constant, note=f"lns step {space.stats['steps']}",
+                    force=True)
+
+
+class _Checker:
+    """Whether integer values satisfy every bound and linear constraint of the model."""
+
+    def __init__(self, a, row_lo, row_hi, lo, hi) -> None:  # type: ignore[no-untyped-def]
+        self.a, self.row_lo, self.row_hi, self.lo, self.hi = a, row_lo, row_hi, lo, hi
+
+    def feasible(self, values: np.ndarray) -> bool:
+        x = values.astype(float)
+        if (x < self.lo).any() or (x > self.hi).any():
+            return False
+        ax = self.a @ x
+        return bool((ax >= self.row_lo - 0.5).all() and (ax <= self.row_hi + 0.5).all())

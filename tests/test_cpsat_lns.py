@@ -1,0 +1,138 @@
+"""LNS on the CP-SAT model: parallel steps, the merge of their answers and its feasibility check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ortools.sat.python import cp_model
+
+from packer.check import check
+from packer.cpsat import lns as lns_mod
+from packer.cpsat.bound import linear_form
+from packer.cpsat.model import CpsatModel
+from packer.generate import generate
+from packer.model import Instance, Node, Request, Tenant, Topology
+
+H100 = "H100-80GB"
+
+
+def _two_racks(quota: float | None = None) -> Instance:
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=1, mode="full", domains={"rack": f"r{i}"}) for i in range(2)]
+    reqs = [Request(id="a", kind="gpu", count=1, priority=2.0, tenant="t"),
+            Request(id="b", kind="gpu", count=1, tenant="t")]
+    return Instance(name="t", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes), requests=tuple(reqs),
+                    tenants=(Tenant(id="t", max_gpus=quota),))
+
+
+def _space(model: CpsatModel) -> lns_mod._Space:
+    """The search space of ``model`` with an incumbent that places nothing."""
+    model.solve(time_limit=1, seed=0, workers=1)
+    space = lns_mod._space(model, "rack")
+    assert space is not None
+    nothing = model.model.clone()
+    for i, _ in space.growth:
+        dom = nothing.proto.variables[i].domain
+        dom.clear()
+        dom.extend([0, 0])
+    solver = cp_model.CpSolver()
+    assert solver.solve(nothing) == cp_model.OPTIMAL
+    empty = list(solver.response_proto.solution)
+    space.best, space.best_obj = empty, int(round(model._raw_objective(empty)))
+    space.stats.update(merged=0, conflicts=0)  # as the parallel search starts them
+    return space
+
+
+def _step(space: lns_mod._Space, base: list[int], rack: str, grow: str) -> tuple[list[int], int]:
+    """The answer of a step that frees ``rack`` and may add request ``grow`` only."""
+    allowed = space.model.vars.active[space.model.data.group_of[space.model.inst.request_index[grow]]]
+    cap = [(i, base[i]) for i, _ in space.growth if i != allowed.index]  # type: ignore[union-attr]
+    solver = cp_model.CpSolver()
+    assert solver.solve(space.sub_model(base, {rack}, cap)) == cp_model.OPTIMAL
+    return list(solver.response_proto.solution), int(round(solver.objective_value))
+
+
+def _checker(model: CpsatModel) -> lns_mod._Checker:
+    form = linear_form(model.model)
+    assert form is not None
+    return lns_mod._Checker(*form[1:6])
+
+
+def test_answers_of_disjoint_steps_merge() -> None:
+    """Tests that a step finishing after another one moved the incumbent adds its own change to it."""
+    model = CpsatModel(_two_racks())
+    space = _space(model)
+    base = space.best
+    first = _step(space, base, "r0", "a")
+    second = _step(space, base, "r1", "b")
+    lns_mod._accept(space, base, space.best_obj, *first, lns_mod.SILENT)
+    lns_mod._accept(space, base, space.best_obj, *second, lns_mod.SILENT)
+    assert space.stats == {"steps": 0, "improved": 2, "merged": 1, "conflicts": 0}
+    model.values = space.best
+    placed, _, _ = model.placement()
+    assert sorted(placed) == ["a", "b"]
+    assert {placed["a"][0].node, placed["b"][0].node} == {"n0", "n1"}
+
+
+def test_answers_that_place_the_same_request_do_not_merge() -> None:
+    """Tests that two answers that both place one request are not merged: the better one alone stays."""
+    model = CpsatModel(_two_racks())
+    space = _space(model)
+    base = space.best
+    first = _step(space, base, "r0", "a")
+    second = _step(space, base, "r1", "a")  # the same request on the other rack
+    lns_mod._accept(space, base, space.best_obj, *first, lns_mod.SILENT)
+    kept = space.best
+    lns_mod._accept(space, base, space.best_obj, *second, lns_mod.SILENT)
+    assert space.best is kept and space.stats["conflicts"] == 1 and space.stats["merged"] == 0
+    model.values = space.best
+    placed, _, _ = model.placement()
+    assert list(placed) == ["a"]
+
+
+def test_answers_that_break_a_quota_together_do_not_merge() -> None:
+    """Tests that two answers each within the tenant's quota are not merged when together they exceed it."""
+    model = CpsatModel(_two_racks(quota=1))
+    space = _space(model)
+    base = space.best
+    first = _step(space, base, "r0", "a")
+    second = _step(space, base, "r1", "b")
+    chk = _checker(model)
+    both = np.array(first[0]) + np.array(second[0]) - np.array(base)
+    lo, hi = chk.lo, chk.hi
+    assert ((both >= lo) & (both <= hi)).all()  # every value in its domain: only the quota row is broken
+    assert not chk.feasible(both)
+    lns_mod._accept(space, base, space.best_obj, *first, lns_mod.SILENT)
+    lns_mod._accept(space, base, space.best_obj, *second, lns_mod.SILENT)
+    assert space.stats["merged"] == 0 and space.stats["conflicts"] == 1
+    model.values = space.best
+    placed, _, _ = model.placement()
+    assert list(placed) == ["a"]
+
+
+def test_checker_rejects_a_value_out_of_its_domain() -> None:
+    """Tests the merge's feasibility check on a value beyond its variable's domain."""
+    model = CpsatModel(_two_racks())
+    space = _space(model)
+    first, _ = _step(space, space.best, "r0", "a")
+    chk = _checker(model)
+    assert chk.feasible(np.array(first))
+    out = np.array(first)
+    out[0] = chk.hi[0] + 1
+    assert not chk.feasible(out)
+
+
+def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that LNS steps in two threads keep the plan valid, no worse than the hint, and take turns."""
+    import packer.cpsat as cpsat
+    from packer.solvers.greedy import solve as greedy_solve
+
+    monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
+    monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
+    inst = generate("haein", seed=1, nodes=16)
+    plan = cpsat.solve(inst, time_limit=6, workers=2)
+    rep = check(inst, plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations]
+    assert plan.objective >= greedy_solve(inst).objective - 1e-9
+    lns = plan.solver.model_extra.get("lns")  # type: ignore[union-attr]
+    assert lns is not None and lns["threads"] == 2 and lns["steps"] >= 2
