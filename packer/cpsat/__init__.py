@@ -20,6 +20,7 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat.bound import capacity_bound, lp_solve
 from packer.cpsat.decompose import lns_by_domain
+from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.reasons import unplaced_reasons
 from packer.cpsat.relax import (
@@ -205,8 +206,8 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         if code in (cp_model.FEASIBLE, cp_model.UNKNOWN):  # UNKNOWN: LNS starts from the hint
             rem = left()
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
-            model.lns(level=level, domains_per_step=per_step, step_s=step, deadline=deadline, seed=seed,
-                      workers=workers, steps=steps, det_step=det_step, progress=prog)
+            lns_on_model(model, level=level, domains_per_step=per_step, step_s=step, deadline=deadline,
+                         seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog)
             info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,15 +54,13 @@ class _Space:
     busy: set[str] = field(default_factory=set)
     reserved: set[int] = field(default_factory=set)
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
-    _check: list[_Checker | None] = field(default_factory=list)
 
+    @cached_property
     def checker(self) -> _Checker | None:
         """The model's feasibility check for merged values (built on first use), or None if not linear."""
-        if not self._check:
-            form = linear_form(self.model.model)
-            holes = any(len(var.domain) > 2 for var in self.model.model.proto.variables)
-            self._check.append(None if form is None or holes else _Checker(*form[1:6]))
-        return self._check[0]
+        form = linear_form(self.model.model)
+        holes = any(len(var.domain) > 2 for var in self.model.model.proto.variables)
+        return None if form is None or holes else _Checker(*form[1:6])
 
     def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]]) -> cp_model.CpModel:
         """A copy of the model with every class outside ``free`` fixed at ``base``, hinted with ``base``."""
@@ -161,23 +160,32 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
         free = set(rng.sample(space.names, domains_per_step))
-        sub = space.sub_model(space.best, free, [])
-        solver = cp_model.CpSolver()
-        p = solver.parameters
-        p.max_time_in_seconds = max(0.05, min(step_s, left) if det_step is None else left)
-        if det_step is not None:
-            p.max_deterministic_time = det_step
-        p.random_seed = seed + stats["steps"]
-        p.num_workers = workers if workers is not None else 0
-        if workers == 1:
-            p.interleave_search = False
-        code = solver.solve(sub)
+        found = _step(space.sub_model(space.best, free, []), space.best_obj,
+                      seconds=min(step_s, left) if det_step is None else left, det=det_step,
+                      seed=seed + stats["steps"], workers=workers)
         stats["steps"] += 1
-        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > space.best_obj + 0.5:
-            space.best = list(solver.response_proto.solution)
-            space.best_obj = int(round(solver.objective_value))
+        if found is not None:
+            space.best, space.best_obj = found
             stats["improved"] += 1
             _report(space, progress)
+
+
+def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
+          workers: int | None) -> tuple[list[int], int] | None:
+    """Solves one step's model; (values, objective) when it beats ``base_obj``, else None."""
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.05, seconds)
+    if det is not None:
+        p.max_deterministic_time = det
+    p.random_seed = seed
+    p.num_workers = workers if workers is not None else 0
+    if workers == 1:
+        p.interleave_search = False
+    code = solver.solve(sub)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > base_obj + 0.5:
+        return list(solver.response_proto.solution), int(round(solver.objective_value))
+    return None
 
 
 def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
@@ -209,17 +217,9 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
             try:
-                sub = space.sub_model(base, free, cap)
-                solver = cp_model.CpSolver()
-                p = solver.parameters
-                p.max_time_in_seconds = max(0.05, min(step_s, left))
-                p.random_seed = seed + 1000 * tid + k
-                p.num_workers = 1
-                code = solver.solve(sub)
+                found = _step(space.sub_model(base, free, cap), base_obj, seconds=min(step_s, left), det=None,
+                              seed=seed + 1000 * tid + k, workers=1)
                 k += 1
-                found = (list(solver.response_proto.solution) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-                         and solver.objective_value > base_obj + 0.5 else None)
-                new_obj = int(round(solver.objective_value)) if found is not None else 0
             finally:
                 with space.lock:
                     space.busy -= free
@@ -227,7 +227,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.stats["steps"] += 1
             if found is not None:
                 with space.lock:
-                    _accept(space, base, base_obj, found, new_obj, progress)
+                    _accept(space, base, base_obj, *found, progress)
 
     pool = [threading.Thread(target=run, args=(t,), daemon=True) for t in range(threads)]
     for t in pool:
@@ -245,7 +245,7 @@ def _accept(space: _Space, base: list[int], base_obj: int, found: list[int], fou
         space.best, space.best_obj = found, found_obj
     else:
         merged = None
-        check = space.checker()
+        check = space.checker
         if check is not None:
             cand = np.asarray(space.best, dtype=np.int64) + (np.asarray(found, dtype=np.int64)
                                                               - np.asarray(base, dtype=np.int64))

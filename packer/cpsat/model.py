@@ -37,7 +37,7 @@ class CpsatModel:
             if c.host:
                 self.class_of[(inst.nodes[c.node].id, None)] = c.index
         self.solver: cp_model.CpSolver | None = None
-        #: Values of all variables of the best solution found by :meth:`lns` (overrides ``solver``).
+        #: Values of all variables of the best solution found by LNS (:mod:`packer.cpsat.lns`; overrides ``solver``).
         self.values: list[int] | None = None
         self.lns_stats: dict[str, int] = {}
 
@@ -181,15 +181,6 @@ class CpsatModel:
         cb = _Reporter(self, progress) if progress.enabled else None
         self.solver = solver
         return solver.solve(self.model, cb)
-
-    def lns(self, *, level: str, domains_per_step: int, step_s: float, deadline: float, seed: int,
-            workers: int | None, steps: int | None = None, det_step: float | None = None,
-            progress: Progress = SILENT) -> bool:
-        """Large-neighbourhood search by domain from the last solve's solution (see :mod:`packer.cpsat.lns`)."""
-        from packer.cpsat.lns import lns
-
-        return lns(self, level=level, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline,
-                   seed=seed, workers=workers, steps=steps, det_step=det_step, progress=progress)
 
     def value(self, var: object) -> int:
         if self.values is not None:
