@@ -378,7 +378,7 @@ def _capacity_bound(inst: Instance, enabled: bool) -> float | None:
 
 def _lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
     """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances."""
-    out = lp_solve(model.model, time_limit=time_limit)
+    out = lp_solve(model.model, time_limit=time_limit, form=model.linear_form)
     if out is None:
         return None
     # The integer optimum (in scaled integers) is at most the LP optimum.

@@ -72,13 +72,17 @@ def lp_bound(model: cp_model.CpModel, *, time_limit: float | None = None) -> flo
     return None if out is None else out[0]
 
 
-def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
-    """(LP optimum in model units, the LP's variable values), or None (see :func:`lp_bound`)."""
+def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None,
+             form: tuple | None = None) -> tuple[float, np.ndarray] | None:  # type: ignore[type-arg]
+    """(LP optimum in model units, the LP's variable values), or None (see :func:`lp_bound`).
+
+    ``form``: the model's :func:`linear_form` when the caller already has it.
+    """
     try:
         from scipy.optimize import LinearConstraint, milp
     except ImportError:  # pragma: no cover - scipy is an optional speed-up
         return None
-    mats = linear_form(model)
+    mats = form if form is not None else linear_form(model)
     if mats is None:
         return None
     c, a, bl, bh, lo, hi, obj = mats

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
-from packer.cpsat.bound import linear_form
 from packer.progress import SILENT, Progress
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ class _Space:
     @cached_property
     def checker(self) -> _Checker | None:
         """The model's feasibility check for merged values (built on first use), or None if not linear."""
-        form = linear_form(self.model.model)
+        form = self.model.linear_form
         holes = any(len(var.domain) > 2 for var in self.model.model.proto.variables)
         return None if form is None or holes else _Checker(*form[1:6])
 

@@ -6,6 +6,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from functools import cached_property
 
 from ortools.sat.python import cp_model
 
@@ -181,6 +182,13 @@ class CpsatModel:
         cb = _Reporter(self, progress) if progress.enabled else None
         self.solver = solver
         return solver.solve(self.model, cb)
+
+    @cached_property
+    def linear_form(self):  # type: ignore[no-untyped-def]
+        """:func:`packer.cpsat.bound.linear_form` of the model, built once (the LP bound and LNS merges share it)."""
+        from packer.cpsat.bound import linear_form
+
+        return linear_form(self.model)
 
     def value(self, var: object) -> int:
         if self.values is not None:
