@@ -199,6 +199,25 @@ def test_quota_binds() -> None:
     assert plan.unplaced[0].reason.startswith("quota")
 
 
+def test_lp_places_no_fraction_of_a_request_bigger_than_the_quota() -> None:
+    """Tests the per-group quota rows: a tenant with 3 GPUs of quota asks for a 4-GPU gang worth
+    2 per GPU and two 1-GPU jobs of a group, and for one 2-GPU job worth 1.5 per GPU. The gang never fits,
+    so the optimum is 2 × 1.5 + 1 = 4 (the 2-GPU job and one 1-GPU job); with the quota row
+    alone the LP took three quarters of the gang (6). The two-job group may place at most 3."""
+    from packer.cpsat import _lp_bound
+
+    inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=8, mode="full")], [
+        Request(id="gang", tenant="t", kind="gpu", count=4, priority=2.0),
+        Request(id="two", tenant="t", kind="gpu", count=2, priority=1.5),
+        Request(id="one-a", tenant="t", kind="gpu", count=1),
+        Request(id="one-b", tenant="t", kind="gpu", count=1),
+    ], tenants=[Tenant(id="t", max_gpus=3)])
+    plan = _assert_matches_brute_force(inst)
+    assert plan.objective == pytest.approx(4.0)
+    bound = _lp_bound(CpsatModel(inst), None)
+    assert bound is not None and bound == pytest.approx(4.0, abs=1e-3)
+
+
 def test_gpu_isolation_binds() -> None:
     """Tests that a gpu-isolated tenant shares no GPU with another tenant."""
     inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=1, mode="mig")], [

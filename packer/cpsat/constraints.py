@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from ortools.sat.python import cp_model
@@ -268,6 +269,28 @@ class Constraints:
                     terms.append(size * st)
             if terms:
                 self.m.add(sum(terms) + const <= int(t.max_gpus * s + 1e-6))
+                self._quota_per_group(t.id, (t.max_gpus * s - const) / s)
+
+    def _quota_per_group(self, tenant: str, room: float) -> None:
+        """No group places more requests than fit in its tenant's quota one by one.
+
+        The quota row alone lets the LP relaxation place a fraction of a request bigger than the
+        quota left (haein-4: three quarters of a 64-GPU gang of a tenant with 51 GPUs, worth 96).
+        A request needs at least min_count units of its smallest size, so at most
+        floor(room / that) requests of a group fit: a valid bound that is also the LP's.
+        """
+        for gi, act in self.v.active.items():
+            gr = self.data.groups[gi]
+            r = gr.req
+            if r.tenant != tenant or gi in self.v.stay or not self.by_group[gi]:
+                continue
+            unit = min(_value(self.data, r, ci, o) for ci, o, _ in self.by_group[gi])
+            need = r.need_count * unit
+            if need <= 0:
+                continue
+            most = math.floor(max(0.0, room) / need + 1e-9)
+            if most < gr.size:
+                self.m.add(act <= most)
 
     def node_isolation(self) -> None:
         """A node-isolated tenant's node holds no other tenant's units.
