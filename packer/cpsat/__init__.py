@@ -71,6 +71,8 @@ LNS_STEP_S = 2.0
 LNS_DOMAIN_SHARE = 8
 #: … and a step frees this share of them (at least one). On haein (32 racks, 2 threads) two racks a
 #: step beat four and one (bench/RESULTS_cpsat.md, sixth session); one after the other it made no difference.
+#: With the steps' faster search (lns.STEP_LINEARIZATION, seventh session) four racks a step and a size
+#: that grows after proven steps and shrinks after timed-out ones were no better within the noise.
 LNS_STEP_SHARE = 16
 #: Wall seconds per LNS step beyond its deterministic budget (copying and presolving a haein model).
 LNS_STEP_OVERHEAD_S = 0.5

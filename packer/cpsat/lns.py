@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 #: Most LNS steps running at once (each a thread with one CP-SAT worker).
 MAX_THREADS = 4
+#: CP-SAT's linearization level in a step. At 2 (all constraints in its LP, with cuts) a two-rack
+#: step on haein mostly ends proven optimal in well under its 2 s; at the default 1 most ran out of
+#: time, and 14 steps took 2.0-2.5 times as long for less gain (bench/RESULTS_cpsat.md, seventh session).
+STEP_LINEARIZATION = 2
 
 
 @dataclass
@@ -178,6 +182,7 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
     if det is not None:
         p.max_deterministic_time = det
     p.random_seed = seed
+    p.linearization_level = STEP_LINEARIZATION
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
         p.interleave_search = False
