@@ -200,15 +200,17 @@ def test_quota_binds() -> None:
 
 
 def test_lp_places_no_fraction_of_a_request_bigger_than_the_quota() -> None:
-    """Tests the per-group quota rows: a tenant with 3 GPUs of quota asks for a 4-GPU gang worth
-    2 per GPU and two 1-GPU jobs of a group, and for one 2-GPU job worth 1.5 per GPU. The gang never fits,
-    so the optimum is 2 × 1.5 + 1 = 4 (the 2-GPU job and one 1-GPU job); with the quota row
-    alone the LP took three quarters of the gang (6). The two-job group may place at most 3."""
+    """Tests the per-group quota rows: a tenant with 3 GPUs of quota asks for a 4-GPU job worth 2
+    per GPU, two 2-GPU jobs worth 1.5 per GPU (one group) and two 1-GPU jobs worth 1. The 4-GPU job
+    never fits and only one 2-GPU job does, so the optimum is 3 + 1 = 4; with the quota row alone
+    the LP took three quarters of the 4-GPU job (6), without the bound on the group 4.5."""
     from packer.cpsat import _lp_bound
+    from packer.cpsat.bound import capacity_bound
 
     inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=8, mode="full")], [
         Request(id="gang", tenant="t", kind="gpu", count=4, priority=2.0),
-        Request(id="two", tenant="t", kind="gpu", count=2, priority=1.5),
+        Request(id="two-a", tenant="t", kind="gpu", count=2, priority=1.5),
+        Request(id="two-b", tenant="t", kind="gpu", count=2, priority=1.5),
         Request(id="one-a", tenant="t", kind="gpu", count=1),
         Request(id="one-b", tenant="t", kind="gpu", count=1),
     ], tenants=[Tenant(id="t", max_gpus=3)])
@@ -216,6 +218,7 @@ def test_lp_places_no_fraction_of_a_request_bigger_than_the_quota() -> None:
     assert plan.objective == pytest.approx(4.0)
     bound = _lp_bound(CpsatModel(inst), None)
     assert bound is not None and bound == pytest.approx(4.0, abs=1e-3)
+    assert capacity_bound(inst) == pytest.approx(4.0, abs=1e-6)  # the quick bound too (6 without)
 
 
 def test_gpu_isolation_binds() -> None:

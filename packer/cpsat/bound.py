@@ -159,6 +159,9 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
         if not sizes:
             continue
         unit = max(sizes)
+        quota = inst.tenant_map[r.tenant].max_gpus if r.tenant in inst.tenant_map else None
+        if quota is not None and r.placement is None and min(sizes) * r.need_count > quota + 1e-9:
+            continue  # bigger than its tenant's whole quota: it never fits (worth 0, a bound still)
         if r.placement is not None:
             # Movable running work: count its best value as a constant, its capacity as free.
             run = sum(inst.unit_size(r, u) for u in r.placement)
