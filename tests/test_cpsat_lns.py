@@ -136,3 +136,37 @@ def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> Non
     assert plan.objective >= greedy_solve(inst).objective - 1e-9
     lns = plan.solver.model_extra.get("lns")  # type: ignore[union-attr]
     assert lns is not None and lns["threads"] == 2 and lns["steps"] >= 2
+
+
+def _anchor_space() -> lns_mod._Space:
+    """Six domains; group 0 placed over domains 1 and 2, group 1 over four, group 2 in one."""
+    placement = [(0, 1, 3), (0, 2, 5), (1, 0, 1), (1, 3, 1), (1, 4, 1), (1, 5, 1), (2, 0, 2), (2, 5, 0)]
+    return lns_mod._Space(model=None, names=[f"r{i}" for i in range(6)], members={}, per_node={},  # type: ignore[arg-type]
+                          growth=[], best=[units for _, _, units in placement], best_obj=0,
+                          x_index=np.arange(len(placement)),
+                          x_domain=np.array([dm for _, dm, _ in placement]),
+                          x_group=np.array([g for g, _, _ in placement]))
+
+
+def test_anchored_step_frees_the_domains_of_a_request_that_spans_several(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that an anchored step frees both racks of the one request spanning two (group 0; the
+    four-rack one is too wide, the one-rack one moves in random steps anyway) plus one more."""
+    import random
+
+    monkeypatch.setattr(lns_mod, "ANCHORED_SHARE", 1.0)
+    space = _anchor_space()
+    for s in range(20):
+        free = space.pick(random.Random(s), space.names, 2, space.best)
+        assert {"r1", "r2"} < free and len(free) == 3
+
+
+def test_anchored_step_falls_back_to_random_domains_when_an_anchor_is_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that a request with a domain another step holds is no anchor: the step is random."""
+    import random
+
+    monkeypatch.setattr(lns_mod, "ANCHORED_SHARE", 1.0)
+    space = _anchor_space()
+    pool = ["r0", "r1", "r3", "r4", "r5"]  # r2 is busy
+    picks = [space.pick(random.Random(s), pool, 2, space.best) for s in range(20)]
+    assert all(len(free) == 2 and free <= set(pool) for free in picks)
+    assert len({frozenset(free) for free in picks}) > 1

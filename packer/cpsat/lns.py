@@ -39,6 +39,13 @@ MAX_THREADS = 4
 #: step on haein mostly ends proven optimal in well under its 2 s; at the default 1 most ran out of
 #: time, and 14 steps took 2.0-2.5 times as long for less gain (bench/RESULTS_cpsat.md, seventh session).
 STEP_LINEARIZATION = 2
+#: Share of the steps anchored on a placed request that spans several domains (a gang over two
+#: racks, replicas over three): they free its domains plus one more, so that it can move at all.
+#: A random choice of two racks frees both racks of a 64-GPU gang almost never, and then leaves
+#: it nowhere else to go.
+ANCHORED_SHARE = 0.25
+#: Anchors span at most this many domains (a request spread wider stays put).
+ANCHOR_MAX_DOMAINS = 3
 
 
 @dataclass
@@ -54,6 +61,10 @@ class _Space:
     best: list[int]
     best_obj: int
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Placement variables (indices), the domain of each (index into names) and its request group.
+    x_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    x_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    x_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     busy: set[str] = field(default_factory=set)
     reserved: set[int] = field(default_factory=set)
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
@@ -64,6 +75,26 @@ class _Space:
         form = self.model.linear_form
         holes = any(len(var.domain) > 2 for var in self.model.model.proto.variables)
         return None if form is None or holes else _Checker(*form[1:6])
+
+    def pick(self, rng: random.Random, pool: list[str], k: int, base: list[int]) -> set[str]:
+        """The domains a step frees: ``k`` of ``pool`` at random, or (ANCHORED_SHARE of the time) the
+        domains of a random placed request spanning 2..ANCHOR_MAX_DOMAINS of them, all in ``pool``, plus one."""
+        k = min(k, len(pool))
+        if len(self.x_index) and rng.random() < ANCHORED_SHARE:
+            used = np.asarray(base, dtype=np.int64)[self.x_index] > 0
+            spans: dict[int, set[int]] = defaultdict(set)
+            for g, dm in zip(self.x_group[used].tolist(), self.x_domain[used].tolist(), strict=True):
+                spans[g].add(dm)
+            free_names = set(pool)
+            anchors = sorted(g for g, dms in spans.items() if 2 <= len(dms) <= ANCHOR_MAX_DOMAINS
+                             and all(self.names[dm] in free_names for dm in dms))
+            if anchors:
+                chosen = {self.names[dm] for dm in spans[rng.choice(anchors)]}
+                rest = [name for name in pool if name not in chosen]
+                if rest:
+                    chosen.add(rng.choice(rest))
+                return chosen
+        return set(rng.sample(pool, k))
 
     def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]]) -> cp_model.CpModel:
         """A copy of the model with every class outside ``free`` fixed at ``base``, hinted with ``base``."""
@@ -150,8 +181,14 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
         if isinstance(act, cp_model.IntVar):  # not "1 - stay" of movable running work
             dom = proto.variables[act.index].domain
             growth.append((act.index, int(dom[len(dom) - 1])))
-    return _Space(model=model, names=sorted(members), members=dict(members), per_node=dict(per_node),
-                  growth=growth, best=best, best_obj=best_obj)
+    names = sorted(members)
+    at = {name: i for i, name in enumerate(names)}
+    keys = [(var.index, at[inst.domain(inst.nodes[d.classes[ci].node], level)], gi)
+            for (gi, ci, _), var in v.x.items()]
+    return _Space(model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
+                  best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
+                  x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),
+                  x_group=np.array([g for _, _, g in keys], dtype=np.int64))
 
 
 def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
@@ -162,7 +199,7 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
-        free = set(rng.sample(space.names, domains_per_step))
+        free = space.pick(rng, space.names, domains_per_step, space.best)
         found = _step(space.sub_model(space.best, free, []), space.best_obj,
                       seconds=min(step_s, left) if det_step is None else left, det=det_step,
                       seed=seed + stats["steps"], workers=workers)
@@ -212,7 +249,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 return
             with space.lock:
                 pool = [name for name in space.names if name not in space.busy]
-                free = set(rng.sample(pool, min(domains_per_step, len(pool))))
+                free = space.pick(rng, pool, domains_per_step, space.best)
                 space.busy |= free
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others.
