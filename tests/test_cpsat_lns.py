@@ -139,8 +139,10 @@ def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _anchor_space() -> lns_mod._Space:
-    """Six domains; group 0 placed over domains 1 and 2, group 1 over four, group 2 in one."""
-    placement = [(0, 1, 3), (0, 2, 5), (1, 0, 1), (1, 3, 1), (1, 4, 1), (1, 5, 1), (2, 0, 2), (2, 5, 0)]
+    """Six domains; group 0 placed over domains 1 and 2, group 1 over four, group 2 in one, and a
+    group of several identical requests (-1) over two."""
+    placement = [(0, 1, 3), (0, 2, 5), (1, 0, 1), (1, 3, 1), (1, 4, 1), (1, 5, 1), (2, 0, 2), (2, 5, 0),
+                 (-1, 3, 1), (-1, 4, 2)]
     return lns_mod._Space(model=None, names=[f"r{i}" for i in range(6)], members={}, per_node={},  # type: ignore[arg-type]
                           growth=[], best=[units for _, _, units in placement], best_obj=0,
                           x_index=np.arange(len(placement)),
@@ -150,7 +152,8 @@ def _anchor_space() -> lns_mod._Space:
 
 def test_anchored_step_frees_the_domains_of_a_request_that_spans_several(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that an anchored step frees both racks of the one request spanning two (group 0; the
-    four-rack one is too wide, the one-rack one moves in random steps anyway) plus one more."""
+    four-rack one is too wide, the one-rack one moves in random steps anyway, the group of identical
+    requests spans two racks one request each) plus one more."""
     import random
 
     monkeypatch.setattr(lns_mod, "ANCHORED_SHARE", 1.0)

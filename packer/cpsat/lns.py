@@ -61,7 +61,8 @@ class _Space:
     best: list[int]
     best_obj: int
     lock: threading.Lock = field(default_factory=threading.Lock)
-    #: Placement variables (indices), the domain of each (index into names) and its request group.
+    #: Placement variables (indices), the domain of each (index into names) and its request group
+    #: (-1 for a group of several identical requests: those anchor no step).
     x_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     x_domain: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     x_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -84,7 +85,8 @@ class _Space:
             used = np.asarray(base, dtype=np.int64)[self.x_index] > 0
             spans: dict[int, set[int]] = defaultdict(set)
             for g, dm in zip(self.x_group[used].tolist(), self.x_domain[used].tolist(), strict=True):
-                spans[g].add(dm)
+                if g >= 0:
+                    spans[g].add(dm)
             free_names = set(pool)
             anchors = sorted(g for g, dms in spans.items() if 2 <= len(dms) <= ANCHOR_MAX_DOMAINS
                              and all(self.names[dm] in free_names for dm in dms))
@@ -183,8 +185,9 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
             growth.append((act.index, int(dom[len(dom) - 1])))
     names = sorted(members)
     at = {name: i for i, name in enumerate(names)}
-    keys = [(var.index, at[inst.domain(inst.nodes[d.classes[ci].node], level)], gi)
-            for (gi, ci, _), var in v.x.items()]
+    # Only a single request can anchor a step: a group of identical ones spans racks one request each.
+    keys = [(var.index, at[inst.domain(inst.nodes[d.classes[ci].node], level)],
+             gi if d.groups[gi].size == 1 else -1) for (gi, ci, _), var in v.x.items()]
     return _Space(model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
                   best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
                   x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),
