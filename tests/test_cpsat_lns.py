@@ -136,6 +136,45 @@ def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> Non
     assert plan.objective >= greedy_solve(inst).objective - 1e-9
     lns = plan.solver.model_extra.get("lns")  # type: ignore[union-attr]
     assert lns is not None and lns["threads"] == 2 and lns["steps"] >= 2
+    # the LP ran beside the search and its bound is the plan's (CP-SAT proves nothing tighter here)
+    info = plan.solver.model_extra  # type: ignore[union-attr]
+    assert info["lp_beside_search"] is True
+    lp = cpsat._lp_bound(CpsatModel(inst), None)
+    assert lp is not None and info["lp_bound"] == pytest.approx(lp, abs=1e-6)
+    assert plan.objective - 1e-9 <= plan.bound <= lp + 1e-9  # type: ignore[operator]
+
+
+def test_reproducible_runs_solve_the_lp_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that with one worker the LP runs before the search, not beside it (same plan twice)."""
+    import packer.cpsat as cpsat
+
+    monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
+    monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
+    inst = generate("haein", seed=1, nodes=8)
+    plans = [cpsat.solve(inst, time_limit=4, workers=1) for _ in range(2)]
+    assert plans[0].solver.model_extra["lp_beside_search"] is False  # type: ignore[index]
+    assert plans[0].assignments == plans[1].assignments and plans[0].bound == plans[1].bound
+
+
+def test_background_job_waits_a_limited_time_and_passes_errors_on() -> None:
+    """Tests the LP's thread: its value when done, None when not done in time, its error re-raised."""
+    import threading
+
+    from packer.cpsat import _Background
+
+    assert _Background(lambda: 42).result(timeout=5.0) == 42
+    gate = threading.Event()
+    slow = _Background(lambda: gate.wait(5.0) and 7)
+    assert slow.result(timeout=0.05) is None
+    gate.set()
+    assert slow.result(timeout=5.0) == 7
+
+    def boom() -> None:
+        raise ValueError("no LP")
+
+    with pytest.raises(ValueError, match="no LP"):
+        _Background(boom).result(timeout=5.0)
 
 
 def _anchor_space() -> lns_mod._Space:

@@ -12,6 +12,7 @@ This package is the only place in packer that imports ortools.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -51,6 +52,8 @@ HINT_SHARE = 0.5
 #: CP-SAT rarely improves on the hint in a 10 s run anyway, so the bound gets most of a short limit
 #: (at 0.4, haein-0/2 at 10 s ended with the capacity bound instead of the LP).
 LP_SHARE = 0.8
+#: … and when it runs beside the search (big models, several cores), which it then does not hold up.
+LP_CONCURRENT_SHARE = 0.95
 #: Share of the time left for a decomposed solve's relaxation LP (the rest is the LNS's).
 RELAX_SHARE = 0.4
 #: Decomposed solves bound by the LP of a merged-node relaxation (relax.py) of at most this many
@@ -183,28 +186,42 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         return _fallback(inst, hint_plan, seed, start, info, bound=_capacity_bound(inst, lp))
 
     lp_value: float | None = None
+    big = len(model.vars.x) >= LNS_MIN_VARIABLES
+    cores = workers if workers is not None else (os.cpu_count() or 1)
+    # Big models in parallel runs: HiGHS solves the LP on a core of its own while the search starts
+    # (HiGHS releases the GIL); one after the other, the LP held up the search by 3.5-7 s on haein.
+    lp_job: _Background | None = None
     if lp and (rem is None or rem > 2.0):
-        # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on
-        # small ones it takes milliseconds and is sometimes the tighter bound when no proof comes.
-        lp_value = _lp_bound(model, None if rem is None else LP_SHARE * rem)
-        info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
-        info["lp_s"] = round(time.perf_counter() - start, 3)
-        rem = left()
-        if lp_value is None:
-            lp_value = _capacity_bound(inst, lp)
-        if rem is not None and rem <= 0:
-            return _fallback(inst, hint_plan, seed, start, info, bound=lp_value)
+        if big and det is None and cores > 1:
+            model.linear_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
+            lp_limit = None if rem is None else LP_CONCURRENT_SHARE * rem
+            lp_job = _Background(lambda: _lp_bound(model, lp_limit))
+        else:
+            lp_limit = None if rem is None else LP_SHARE * rem
+            # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on
+            # small ones it takes milliseconds and is sometimes the tighter bound when no proof comes.
+            lp_value = _lp_bound(model, lp_limit)
+            info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
+            info["lp_s"] = round(time.perf_counter() - start, 3)
+            rem = left()
+            if lp_value is None:
+                lp_value = _capacity_bound(inst, lp)
+            if rem is not None and rem <= 0:
+                return _fallback(inst, hint_plan, seed, start, info, bound=lp_value)
+    info["lp_beside_search"] = lp_job is not None
     info["solve_start_s"] = round(time.perf_counter() - start, 3)
-    lns = _lns_plan(inst, rem, det) if lp and len(model.vars.x) >= LNS_MIN_VARIABLES else None
+    lns = _lns_plan(inst, rem, det) if lp and big else None
     if lns is None:
-        code = model.solve(time_limit=rem, seed=seed, workers=workers, progress=prog, params=params)
+        code = model.solve(time_limit=rem, seed=seed, workers=workers if lp_job is None else cores - 1,
+                           progress=prog, params=params)
     else:
         # First a whole-model run (its bound, a first improvement), then LNS by domain on the model.
         level, per_step, first, step, steps, det_step = lns
         first_params = dict(params or {})
         if det is not None:
             first_params["max_deterministic_time"] = max(0.01, LNS_FIRST_SHARE * det)
-        code = model.solve(time_limit=first, seed=seed, workers=workers, progress=prog, params=first_params)
+        code = model.solve(time_limit=first, seed=seed, workers=workers if lp_job is None else cores - 1,
+                           progress=prog, params=first_params)
         if code in (cp_model.FEASIBLE, cp_model.UNKNOWN):  # UNKNOWN: LNS starts from the hint
             rem = left()
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
@@ -212,6 +229,13 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
                          seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog)
             info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
+    if lp_job is not None:
+        rem = left()
+        lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
+        info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
+        info["lp_s"] = lp_job.seconds
+        if lp_value is None:
+            lp_value = _capacity_bound(inst, lp)
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
     bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
     if code != cp_model.OPTIMAL:
@@ -288,6 +312,33 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
         return _restamp(inst, hint_plan, seed, start, info, bound)
     return plan
+
+
+class _Background:
+    """A function run in a daemon thread; :meth:`result` waits for its value a limited time."""
+
+    def __init__(self, fn) -> None:  # type: ignore[no-untyped-def]
+        self._out: list[object] = []
+        self._error: list[BaseException] = []
+        self.seconds: float | None = None
+        t0 = time.perf_counter()
+
+        def run() -> None:
+            try:
+                self._out.append(fn())
+            except BaseException as exc:  # re-raised by result(), in the caller's thread
+                self._error.append(exc)
+            self.seconds = round(time.perf_counter() - t0, 3)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self, timeout: float | None):  # type: ignore[no-untyped-def]
+        """The function's value, or None if it has not returned within ``timeout`` seconds."""
+        self._thread.join(timeout)
+        if self._error:
+            raise self._error[0]
+        return self._out[0] if self._out else None
 
 
 def _build_s(inst: Instance) -> float:
