@@ -212,3 +212,40 @@ def test_anchored_step_falls_back_to_random_domains_when_an_anchor_is_busy(monke
     picks = [space.pick(random.Random(s), pool, 2, space.best) for s in range(20)]
     assert all(len(free) == 2 and free <= set(pool) for free in picks)
     assert len({frozenset(free) for free in picks}) > 1
+
+
+def test_steps_run_one_at_a_time_until_the_core_is_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests ``one_until``: while the LP holds a core, one LNS step runs at a time; after, two do."""
+    import threading
+    import time
+
+    from packer.solvers.greedy import solve as greedy_solve
+
+    inst = generate("haein", seed=1, nodes=16)
+    model = CpsatModel(inst)
+    model.hint(greedy_solve(inst))
+    model.solve(time_limit=1.0, seed=0, workers=1)
+    real_step = lns_mod._step
+    active = [0, 0]  # running now, most at once
+    lock = threading.Lock()
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        try:
+            time.sleep(0.1)  # room for a second thread to start a step meanwhile
+            return real_step(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(lns_mod, "_step", counted)
+    for held, most in ((True, 1), (False, 2)):
+        gate = threading.Event()
+        if not held:
+            gate.set()
+        active[:] = [0, 0]
+        lns_mod.lns(model, level="rack", domains_per_step=1, step_s=0.3, deadline=time.perf_counter() + 1.5,
+                    seed=0, workers=2, one_until=gate)
+        assert model.lns_stats["steps"] >= 2 and active[1] == most

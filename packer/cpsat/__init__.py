@@ -189,7 +189,8 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     big = len(model.vars.x) >= LNS_MIN_VARIABLES
     cores = workers if workers is not None else (os.cpu_count() or 1)
     # Big models in parallel runs: HiGHS solves the LP on a core of its own while the search starts
-    # (HiGHS releases the GIL); one after the other, the LP held up the search by 3.5-7 s on haein.
+    # with one core fewer (HiGHS releases the GIL); one after the other, the LP held up the search by
+    # 3.5-7 s on haein. Sharing a core with the search instead slowed the LP down twofold.
     lp_job: _Background | None = None
     if lp and (rem is None or rem > 2.0):
         if big and det is None and cores > 1:
@@ -226,7 +227,8 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
             rem = left()
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
             lns_on_model(model, level=level, domains_per_step=per_step, step_s=step, deadline=deadline,
-                         seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog)
+                         seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog,
+                         one_until=None if lp_job is None else lp_job.done)
             info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
     if lp_job is not None:
@@ -321,6 +323,8 @@ class _Background:
         self._out: list[object] = []
         self._error: list[BaseException] = []
         self.seconds: float | None = None
+        #: Set when the function has returned (or raised).
+        self.done = threading.Event()
         t0 = time.perf_counter()
 
         def run() -> None:
@@ -328,7 +332,9 @@ class _Background:
                 self._out.append(fn())
             except BaseException as exc:  # re-raised by result(), in the caller's thread
                 self._error.append(exc)
-            self.seconds = round(time.perf_counter() - t0, 3)
+            finally:
+                self.seconds = round(time.perf_counter() - t0, 3)
+                self.done.set()
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()

@@ -132,12 +132,13 @@ class _Space:
 
 def lns(model: CpsatModel, *, level: str, domains_per_step: int, step_s: float, deadline: float, seed: int,
         workers: int | None, steps: int | None = None, det_step: float | None = None,
-        progress: Progress = SILENT) -> bool:
+        progress: Progress = SILENT, one_until: threading.Event | None = None) -> bool:
     """Improves the last solve's solution of ``model`` until ``deadline`` (perf_counter) or ``steps``.
 
     Steps free ``domains_per_step`` domains at ``level`` for ``step_s`` seconds each (``det_step``
     deterministic units in reproducible runs, which run sequentially). Sets ``model.values`` and
-    ``model.lns_stats``; True if it improved.
+    ``model.lns_stats``; True if it improved. ``one_until``: steps run one at a time until it is set
+    (a core is busy with something else until then).
     """
     space = _space(model, level)
     if space is None or len(space.names) <= domains_per_step:
@@ -150,7 +151,7 @@ def lns(model: CpsatModel, *, level: str, domains_per_step: int, step_s: float, 
                     workers=workers, steps=steps, det_step=det_step, progress=progress)
     else:
         _parallel(space, threads, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline,
-                  seed=seed, progress=progress)
+                  seed=seed, progress=progress, one_until=one_until)
     model.lns_stats = space.stats
     if space.best_obj > start_obj:
         model.values = space.best
@@ -246,7 +247,7 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
 
 
 def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
-              progress: Progress) -> None:
+              progress: Progress, one_until: threading.Event | None = None) -> None:
     space.stats.update({"threads": threads, "merged": 0, "conflicts": 0})
     errors: list[BaseException] = []
 
@@ -258,6 +259,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
 
     def steps(tid: int) -> None:
         rng = random.Random(seed * 7919 + tid)
+        if tid and one_until is not None:
+            one_until.wait(max(0.0, deadline - time.perf_counter()))
         k = 0
         while True:
             left = deadline - time.perf_counter()
