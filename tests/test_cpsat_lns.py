@@ -249,3 +249,54 @@ def test_steps_run_one_at_a_time_until_the_core_is_free(monkeypatch: pytest.Monk
         lns_mod.lns(model, level="rack", domains_per_step=1, step_s=0.3, deadline=time.perf_counter() + 1.5,
                     seed=0, workers=2, one_until=gate)
         assert model.lns_stats["steps"] >= 2 and active[1] == most
+
+
+def _isolated_tenant() -> tuple[CpsatModel, lns_mod._Space]:
+    """Four racks of one 2-GPU node; node-isolated tenant ``sec`` holds a GPU in each (request ``s``,
+    one per rack) and waits with ``w``: four GPUs, one per rack, worth twice as much. The incumbent
+    leaves ``w`` out."""
+    from packer.model import Spread
+
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=2, mode="full", domains={"rack": f"r{i}"}) for i in range(4)]
+    per_rack = Spread(level="rack", max_per_domain=1)
+    reqs = [Request(id="s", kind="gpu", count=4, tenant="sec", spread=per_rack),
+            Request(id="w", kind="gpu", count=4, priority=2.0, tenant="sec", spread=per_rack)]
+    inst = Instance(name="iso", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes), requests=tuple(reqs),
+                    tenants=(Tenant(id="sec", isolation="node"),))
+    model = CpsatModel(inst)
+    model.solve(time_limit=1, seed=0, workers=1)
+    space = lns_mod._space(model, "rack")
+    assert space is not None and set(space.owned) == {"sec"}
+    w = model.vars.active[model.data.group_of[inst.request_index["w"]]]
+    without_w = model.model.clone()
+    dom = without_w.proto.variables[w.index].domain  # type: ignore[union-attr]
+    dom.clear()
+    dom.extend([0, 0])
+    solver = cp_model.CpSolver()
+    assert solver.solve(without_w) == cp_model.OPTIMAL
+    space.best = list(solver.response_proto.solution)
+    space.best_obj = int(round(model._raw_objective(space.best)))
+    return model, space
+
+
+def test_tenant_step_frees_the_nodes_of_a_node_isolated_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that a tenant step frees exactly the four nodes ``sec`` owns, is not repeated on the same
+    incumbent, and that only such steps place a request spread over more racks than a step frees."""
+    import random
+    import time
+
+    monkeypatch.setattr(lns_mod, "TENANT_SHARE", 1.0)
+    model, space = _isolated_tenant()
+    names, nodes, prefer = space.choose(random.Random(0), space.names, 1, space.best)
+    assert names == {"r0", "r1", "r2", "r3"} and nodes == {0, 1, 2, 3} and prefer
+    again = space.choose(random.Random(0), space.names, 1, space.best)
+    assert again[1] is None and len(again[0]) == 1  # the same incumbent: a random one-rack step instead
+    assert space.pick_tenant(random.Random(1), ["r0", "r1", "r2"], space.best) is None  # r3 is busy
+
+    start = space.best_obj
+    for share, gain in ((0.0, False), (1.0, True)):
+        monkeypatch.setattr(lns_mod, "TENANT_SHARE", share)
+        model, space = _isolated_tenant()
+        lns_mod._sequential(space, domains_per_step=1, step_s=1.0, deadline=time.perf_counter() + 30, seed=0,
+                            workers=1, steps=4, det_step=1.0, progress=lns_mod.SILENT)
+        assert (space.best_obj > start) is gain
