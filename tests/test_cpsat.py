@@ -532,3 +532,19 @@ def test_node_isolation_lp_on_the_haein_mix() -> None:
     bound = _lp_bound(CpsatModel(inst), None)
     assert plan.status == "optimal"
     assert bound is not None and plan.objective - 1e-6 <= bound < 66.0
+
+
+def test_two_workers_run_two_full_searches_and_params_override_them() -> None:
+    """Tests CP-SAT's portfolio with two workers (two full searches, no LNS worker) and that ``params``
+    replace it, repeated fields (a list of subsolvers) included."""
+    from packer.cpsat import model as model_mod
+
+    inst = generate("small", seed=1)
+    m = CpsatModel(inst)
+    m.solve(time_limit=5, seed=0, workers=2)
+    p = m.solver.parameters  # type: ignore[union-attr]
+    assert p.num_full_subsolvers == 2 and list(p.subsolvers) == list(model_mod.TWO_WORKER_SUBSOLVERS)
+    m.solve(time_limit=5, seed=0, workers=1)
+    assert list(m.solver.parameters.subsolvers) == []  # type: ignore[union-attr]
+    plan = solve(inst, time_limit=5, workers=2, params={"subsolvers": ["default_lp"], "num_full_subsolvers": 1})
+    assert check(inst, plan).ok and plan.status == "optimal"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,12 @@ from packer.cpsat.variables import Variables, create_variables
 from packer.model import Instance, Plan, Unit
 from packer.progress import SILENT, Progress
 from packer.solvers.common import units_equal
+
+#: With two workers CP-SAT's default portfolio runs one full search (``default_lp``) beside its LNS
+#: workers; these two full searches instead proved small 0-11 in 0.07-1.37 s each where the default
+#: left two of them unproven at 10 s, and four of haein-on-16-nodes 0-4 in 20 s instead of three
+#: (bench/RESULTS_cpsat.md, eighth session). Measured on two cores only, so used with two workers only.
+TWO_WORKER_SUBSOLVERS = ("reduced_costs", "quick_restart")
 
 
 class CpsatModel:
@@ -177,8 +184,16 @@ class CpsatModel:
         p.num_workers = workers if workers is not None else 0
         if workers == 1:
             p.interleave_search = False
+        if (workers if workers is not None else os.cpu_count()) == 2:
+            p.num_full_subsolvers = 2
+            p.subsolvers.extend(TWO_WORKER_SUBSOLVERS)
         for k, val in (params or {}).items():
-            setattr(p, k, val)
+            if isinstance(val, (list, tuple)):  # a repeated field (e.g. subsolvers) is filled, not assigned
+                field = getattr(p, k)
+                field.clear()
+                field.extend(val)
+            else:
+                setattr(p, k, val)
         cb = _Reporter(self, progress) if progress.enabled else None
         self.solver = solver
         return solver.solve(self.model, cb)
