@@ -235,7 +235,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
         rem = left()
         lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
-        info["lp_s"] = lp_job.seconds
+        info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
         if lp_value is None:
             lp_value = _capacity_bound(inst, lp)
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
@@ -322,10 +322,9 @@ class _Background:
     def __init__(self, fn) -> None:  # type: ignore[no-untyped-def]
         self._out: list[object] = []
         self._error: list[BaseException] = []
-        self.seconds: float | None = None
-        #: Set when the function has returned (or raised).
+        #: perf_counter() when the function returned (or raised), and an event set then.
+        self.ended: float | None = None
         self.done = threading.Event()
-        t0 = time.perf_counter()
 
         def run() -> None:
             try:
@@ -333,7 +332,7 @@ class _Background:
             except BaseException as exc:  # re-raised by result(), in the caller's thread
                 self._error.append(exc)
             finally:
-                self.seconds = round(time.perf_counter() - t0, 3)
+                self.ended = time.perf_counter()
                 self.done.set()
 
         self._thread = threading.Thread(target=run, daemon=True)

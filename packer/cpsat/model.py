@@ -21,9 +21,10 @@ from packer.progress import SILENT, Progress
 from packer.solvers.common import units_equal
 
 #: With two workers CP-SAT's default portfolio runs one full search (``default_lp``) beside its LNS
-#: workers; these two full searches instead proved small 0-11 in 0.07-1.37 s each where the default
-#: left two of them unproven at 10 s, and four of haein-on-16-nodes 0-4 in 20 s instead of three
-#: (bench/RESULTS_cpsat.md, eighth session). Measured on two cores only, so used with two workers only.
+#: workers; these two full searches instead proved small 0-11 in 0.07-1.37 s each, where the default
+#: took 8.4-11.8 s on small-0 and did not prove small-10 in 10 s, and four of haein-on-16-nodes 0-4 in
+#: 20 s instead of three (bench/RESULTS_cpsat.md, eighth session). Measured on two cores, so used with
+#: two workers only.
 TWO_WORKER_SUBSOLVERS = ("reduced_costs", "quick_restart")
 
 
