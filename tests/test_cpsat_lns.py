@@ -300,3 +300,42 @@ def test_tenant_step_frees_the_nodes_of_a_node_isolated_tenant(monkeypatch: pyte
         lns_mod._sequential(space, domains_per_step=1, step_s=1.0, deadline=time.perf_counter() + 30, seed=0,
                             workers=1, steps=4, det_step=1.0, progress=lns_mod.SILENT)
         assert (space.best_obj > start) is gain
+
+
+def test_sub_model_fixes_every_class_outside_the_step_whatever_the_base() -> None:
+    """Tests the kept fixed copy behind ``sub_model``: for changing bases, racks and node sets, its
+    domains equal those of fixing every class outside the step in a fresh copy of the model."""
+    import random
+
+    from packer.solvers.greedy import solve as greedy_solve
+
+    inst = generate("haein", seed=1, nodes=16)
+    model = CpsatModel(inst)
+    model.hint(greedy_solve(inst))
+    model.solve(time_limit=1.0, seed=0, workers=1)
+    space = lns_mod._space(model, "rack")
+    assert space is not None
+    original = model.model.proto.variables
+
+    def plain(base: list[int], free: set[str], nodes: set[int] | None) -> list[list[int]]:
+        keep = nodes if nodes is not None else {ni for name in free for ni in space.members[name]}
+        doms = [list(original[i].domain) for i in range(len(original))]
+        for ni, ixs in space.per_node.items():
+            if ni not in keep:
+                for i in ixs:
+                    doms[i] = [base[i], base[i]]
+        return doms
+
+    rng = random.Random(3)
+    fixable = sorted(i for ixs in space.per_node.values() for i in ixs)
+    other = list(space.best)
+    for i in rng.sample(fixable, 40):  # a second base: some class variables at their top value
+        dom = original[i].domain
+        other[i] = dom[len(dom) - 1]
+    for k in range(6):
+        base = other if k % 3 == 1 else space.best
+        free = set(rng.sample(space.names, 2))
+        nodes = set(rng.sample(range(len(inst.nodes)), 3)) if k % 2 else None
+        sub = space.sub_model(base, free, [], nodes)  # kept: its proto's views die with it
+        got = sub.proto.variables
+        assert [list(got[i].domain) for i in range(len(got))] == plain(base, free, nodes)
