@@ -85,12 +85,6 @@ class _Space:
     #: Tenant → what its last tenant step saw (its nodes' values): the same again is not retried.
     tried: dict[str, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
-    #: The model with every class fixed (see :meth:`sub_model`), the values it is fixed at, the
-    #: indices of the class variables, and a lock of its own.
-    _fixed: cp_model.CpModel | None = None
-    _fixed_at: np.ndarray | None = None
-    _fixable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    _fixed_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def gap(self) -> float:
@@ -137,25 +131,6 @@ class _Space:
         self.tried[t] = seen
         return names, set(nodes), self.tenant_growth.get(t, [])
 
-    def _fixed_copy(self, base: list[int]) -> cp_model.CpModel:
-        """A copy of the model with every class's variables fixed at ``base``."""
-        values = np.asarray(base, dtype=np.int64)
-        with self._fixed_lock:
-            if self._fixed is None:
-                self._fixed = self.model.model.clone()
-                self._fixable = np.array(sorted(i for ixs in self.per_node.values() for i in ixs), dtype=np.int64)
-                changed = self._fixable
-            else:
-                assert self._fixed_at is not None
-                changed = self._fixable[values[self._fixable] != self._fixed_at[self._fixable]]
-            variables = self._fixed.proto.variables
-            for i in changed.tolist():
-                dom = variables[i].domain
-                dom.clear()
-                dom.extend([base[i], base[i]])
-            self._fixed_at = values
-            return self._fixed.clone()
-
     @cached_property
     def node_domain(self) -> dict[int, str]:
         return {ni: name for name, nodes in self.members.items() for ni in nodes}
@@ -184,21 +159,19 @@ class _Space:
     def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]],
                   nodes: set[int] | None = None) -> cp_model.CpModel:
         """A copy of the model with every class outside ``free`` (or outside ``nodes``, when given)
-        fixed at ``base``, hinted with ``base``.
-
-        Copies a model kept with every class fixed (at the last base asked for, brought up to date
-        with this one first) and frees the step's classes: a step touches a sixteenth of the
-        variables instead of all of them (0.1 s a step on haein, with the GIL held, before).
-        """
-        sub = self._fixed_copy(base)
+        fixed at ``base``, hinted with ``base``."""
+        sub = self.model.model.clone()
         proto = sub.proto
-        original = self.model.model.proto.variables
-        freed = nodes if nodes is not None else [ni for name in free for ni in self.members[name]]
-        for ni in freed:
-            for i in self.per_node[ni]:
-                dom = proto.variables[i].domain
-                dom.clear()
-                dom.extend(original[i].domain)
+        for name in self.names:
+            if name in free and nodes is None:
+                continue
+            for ni in self.members[name]:
+                if nodes is not None and ni in nodes:
+                    continue
+                for i in self.per_node[ni]:
+                    dom = proto.variables[i].domain
+                    dom.clear()
+                    dom.extend([base[i], base[i]])
         for i, cap in growth_cap:
             dom = proto.variables[i].domain
             low = dom[0]
