@@ -210,19 +210,18 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
             if rem is not None and rem <= 0:
                 return _fallback(inst, hint_plan, seed, start, info, bound=lp_value)
     info["lp_beside_search"] = lp_job is not None
+    search_workers = workers if lp_job is None else cores - 1  # the LP holds a core meanwhile
     info["solve_start_s"] = round(time.perf_counter() - start, 3)
     lns = _lns_plan(inst, rem, det) if lp and big else None
     if lns is None:
-        code = model.solve(time_limit=rem, seed=seed, workers=workers if lp_job is None else cores - 1,
-                           progress=prog, params=params)
+        code = model.solve(time_limit=rem, seed=seed, workers=search_workers, progress=prog, params=params)
     else:
         # First a whole-model run (its bound, a first improvement), then LNS by domain on the model.
         level, per_step, first, step, steps, det_step = lns
         first_params = dict(params or {})
         if det is not None:
             first_params["max_deterministic_time"] = max(0.01, LNS_FIRST_SHARE * det)
-        code = model.solve(time_limit=first, seed=seed, workers=workers if lp_job is None else cores - 1,
-                           progress=prog, params=first_params)
+        code = model.solve(time_limit=first, seed=seed, workers=search_workers, progress=prog, params=first_params)
         if code in (cp_model.FEASIBLE, cp_model.UNKNOWN):  # UNKNOWN: LNS starts from the hint
             rem = left()
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
