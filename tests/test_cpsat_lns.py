@@ -177,6 +177,17 @@ def test_background_job_waits_a_limited_time_and_passes_errors_on() -> None:
         _Background(boom).result(timeout=5.0)
 
 
+def _solved_haein16() -> tuple[Instance, CpsatModel]:
+    """The haein mix on 16 nodes, its model hinted with the greedy plan and solved for a second."""
+    from packer.solvers.greedy import solve as greedy_solve
+
+    inst = generate("haein", seed=1, nodes=16)
+    model = CpsatModel(inst)
+    model.hint(greedy_solve(inst))
+    model.solve(time_limit=1.0, seed=0, workers=1)
+    return inst, model
+
+
 def _anchor_space() -> lns_mod._Space:
     """Six domains; group 0 placed over domains 1 and 2, group 1 over four, group 2 in one, and a
     group of several identical requests (-1) over two."""
@@ -219,12 +230,7 @@ def test_steps_run_one_at_a_time_until_the_core_is_free(monkeypatch: pytest.Monk
     import threading
     import time
 
-    from packer.solvers.greedy import solve as greedy_solve
-
-    inst = generate("haein", seed=1, nodes=16)
-    model = CpsatModel(inst)
-    model.hint(greedy_solve(inst))
-    model.solve(time_limit=1.0, seed=0, workers=1)
+    inst, model = _solved_haein16()
     real_step = lns_mod._step
     active = [0, 0]  # running now, most at once
     lock = threading.Lock()
@@ -307,12 +313,7 @@ def test_sub_model_fixes_every_class_outside_the_step_whatever_the_base() -> Non
     domains equal those of fixing every class outside the step in a fresh copy of the model."""
     import random
 
-    from packer.solvers.greedy import solve as greedy_solve
-
-    inst = generate("haein", seed=1, nodes=16)
-    model = CpsatModel(inst)
-    model.hint(greedy_solve(inst))
-    model.solve(time_limit=1.0, seed=0, workers=1)
+    inst, model = _solved_haein16()
     space = lns_mod._space(model, "rack")
     assert space is not None
     original = model.model.proto.variables
