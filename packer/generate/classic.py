@@ -89,21 +89,34 @@ def _mix(b: _Builder, num_gpus: int, demand: float, *, scale: int, running: int)
         if p.is_base and (p.compute not in base or p.max_count > m.profile(base[p.compute]).max_count):  # type: ignore[union-attr]
             base[p.compute] = p.name
     k = 0
+    quota = {t["id"]: t.get("max_gpus") for t in b.tenants}
+    used = dict.fromkeys(quota, 0.0)
     for j in range(running):
+        # (the draws keep their order of old, so instances whose running work fits stay the same)
         kind = rng.choice(["gpu", "gpu", "mig", "share"])
         tenant = rng.choice(tenants)
         rid = f"run-{j:04d}"
-        ok = False
+        shape: dict[str, Any]
         if kind == "gpu":
-            ok = b.running(rid, tenant, "gpu", rng.choice([1, 2, 4]), cpu=16000, mem=131072,
-                           movable=rng.random() < 0.5)
+            count = rng.choice([1, 2, 4])
+            shape = {"kind": "gpu", "count": count, "cpu": 16000, "mem": 131072, "movable": rng.random() < 0.5}
+            amount = float(count)
         elif kind == "mig":
-            ok = b.running(rid, tenant, "mig", rng.choice([1, 2]), profile=base[rng.choice([1, 2, 3])],
-                           cpu=4000, mem=32768, movable=rng.random() < 0.5)
+            count = rng.choice([1, 2])
+            c = rng.choice([1, 2, 3])
+            shape = {"kind": "mig", "count": count, "profile": base[c], "cpu": 4000, "mem": 32768,
+                     "movable": rng.random() < 0.5}
+            amount = count * c / (m.compute_slices or 7)
         else:
-            ok = b.running(rid, tenant, "share", 1, gpu_milli=rng.choice([300, 500]), cpu=2000, mem=16384,
-                           movable=rng.random() < 0.5)
-        del ok
+            milli = rng.choice([300, 500])
+            shape = {"kind": "share", "count": 1, "gpu_milli": milli, "cpu": 2000, "mem": 16384,
+                     "movable": rng.random() < 0.5}
+            amount = milli / 1000
+        q = quota[tenant]
+        if q is not None and used[tenant] + amount > q + 1e-9:
+            continue  # running work never breaks its tenant's quota
+        if b.running(rid, tenant, **shape):
+            used[tenant] += amount
     # Demand per kind follows capacity per mode ('any' GPUs split between them), so every kind is
     # over-asked by about the same factor and no mode sits idle by construction.
     cap = {"gpu": 0.0, "mig": 0.0, "share": 0.0}

@@ -36,6 +36,8 @@ def fragmented(seed: int, num_nodes: int = 128, demand: float = 1.15, name: str 
     fill = min(0.95, busy * ng / max(1.0, ng - caps["any"]))  # 'any' GPUs hold no running work
     target = {"full": fill * caps["full"], "mig": fill * caps["mig"], "shared": fill * caps["shared"]}
     held = dict.fromkeys(target, 0.0)
+    quotas = {t["id"]: t["max_gpus"] for t in b.tenants}
+    used = dict.fromkeys(quotas, 0.0)
     misses, j = 0, 0
     while misses < 20 + num_nodes // 4:
         mode = max(target, key=lambda m: (target[m] - held[m], m))
@@ -47,21 +49,23 @@ def fragmented(seed: int, num_nodes: int = 128, demand: float = 1.15, name: str 
         common: dict[str, Any] = {"movable": movable, "priority": rng.choice([1.0, 1.5]), "tries": 12, "extra": extra}
         # a request of the drawn shape, and when no sampled node has room for it, the smallest one
         for attempt in range(2):
-            rid = f"run-{j:05d}"
             if mode == "full":
                 count = 1 if attempt else rng.choice([1, 1, 2, 4, 8])
-                ok = b.running(rid, tenant, "gpu", count, cpu=16000, mem=131072, **common)
+                shape: dict[str, Any] = {"kind": "gpu", "count": count, "cpu": 16000, "mem": 131072}
                 amount = float(count)
             elif mode == "mig":
                 c, count = (1, 1) if attempt else (rng.choice([1, 1, 2, 3, 4]), rng.choice([1, 2]))
-                ok = b.running(rid, tenant, "mig", count, profile=base[c], cpu=4000, mem=32768, **common)
+                shape = {"kind": "mig", "count": count, "profile": base[c], "cpu": 4000, "mem": 32768}
                 amount = count * c / 7
             else:
                 milli = 250 if attempt else rng.choice([250, 300, 500, 700])
-                ok = b.running(rid, tenant, "share", 1, gpu_milli=milli, cpu=2000, mem=16384, **common)
+                shape = {"kind": "share", "count": 1, "gpu_milli": milli, "cpu": 2000, "mem": 16384}
                 amount = milli / 1000
-            if ok:
+            quota = quotas[tenant]
+            who = tenant if quota is None or used[tenant] + amount <= quota else "train"  # running work within quota
+            if b.running(f"run-{j:05d}", who, **shape, **common):
                 held[mode] += amount
+                used[who] += amount
                 j += 1
                 break
         else:
