@@ -15,6 +15,7 @@ load, which every result records.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ RUNS: dict[str, list[str]] = {
 
 def run(name: str, extra: list[str]) -> int:
     """Runs the protocol ``name`` (a key of RUNS), with extra `packer bench` arguments appended."""
-    out = Path(__file__).resolve().parent
+    out = Path(os.path.relpath(Path(__file__).resolve().parent))
     args = ["bench", *RUNS[name], "--json", str(out / f"suite_{name}.json"), "--md", str(out / f"suite_{name}.md"),
             *extra]
     print("packer " + " ".join(args), flush=True)

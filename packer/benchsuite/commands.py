@@ -56,6 +56,20 @@ def _ints(text: str, field: str) -> list[int]:
         raise InputError(f"expected whole numbers, got {text!r}", field=field) from None
 
 
+def _command(args: argparse.Namespace, families: list[str], nodes: list[int], entries: list[str]) -> str:
+    """The `packer bench` command line that makes these results (for the markdown's header)."""
+    parts = ["packer", "bench", "--families", "all" if args.families == "all" else ",".join(families),
+             "--nodes", ",".join(map(str, nodes)), "--seeds", args.seeds, "--solvers", ",".join(entries)]
+    if args.time_limit is not None:
+        parts += ["--time-limit", f"{args.time_limit:g}"]
+    if args.workers is not None:
+        parts += ["--workers", str(args.workers)]
+    for flag, value in (("--json", args.json_out), ("--md", args.md_out)):
+        if value:
+            parts += [flag, value]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def run(args: argparse.Namespace) -> int:
     """Validates every argument, then runs the suite (see the module docstring for exit codes)."""
     from packer.benchsuite import ENTRIES, load_results, run_suite
@@ -91,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("bench", enabled=False if args.quiet else None)
     results = run_suite(families, nodes, seeds, entries, options, json_path=args.json_out, force=args.force,
                         progress=progress)
-    command = "packer " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None
+    command = _command(args, families, nodes, entries)
     if args.md_out:
         write_text_atomic(args.md_out, markdown(results, command=command))
     if not args.quiet:
