@@ -140,3 +140,13 @@ def test_cli_bench_bad_results_file(tmp_path, capsys):
 def test_entries_named():
     """Tests that the baseline and the three online policies of issue 16 are entries."""
     assert {"greedy", "online", "first-fit", "best-fit", "fgd", "cpsat", "lp"} <= set(ENTRIES)
+
+
+def test_lp_without_bound_is_no_failure():
+    """Tests that an LP that runs out of time gives no bound and is not counted as a failed run."""
+    from packer.benchsuite.runner import is_failure
+
+    lp = {"entry": "lp", "status": "unknown", "ok": False, "bound": None}
+    assert not is_failure(lp)
+    assert is_failure({"entry": "greedy", "status": "feasible", "ok": False})
+    assert not is_failure({"entry": "greedy", "status": "feasible", "ok": True})

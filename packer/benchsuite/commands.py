@@ -73,6 +73,7 @@ def _command(args: argparse.Namespace, families: list[str], nodes: list[int], en
 def run(args: argparse.Namespace) -> int:
     """Validates every argument, then runs the suite (see the module docstring for exit codes)."""
     from packer.benchsuite import ENTRIES, load_results, run_suite
+    from packer.benchsuite.runner import is_failure
     from packer.benchsuite.tables import markdown, summary_table
     from packer.formats import write_text_atomic
     from packer.generate import SUITE, generate
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.md_out, markdown(results, command=command))
     if not args.quiet:
         print(summary_table(results))
-    failed = [r for r in results if not r["ok"]]
+    failed = [r for r in results if is_failure(r)]
     for r in failed:
         print(f"FAILED {r['key']}: {r.get('error')}", file=sys.stderr)
     return 1 if failed else 0

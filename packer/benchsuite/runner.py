@@ -85,6 +85,14 @@ def _lp_bound(inst: Instance, time_limit: float | None) -> float | None:
     return math.floor(out[0] + 1e-6 * abs(out[0]) + 1.0) / model.data.scale + model.constant
 
 
+def is_failure(result: Mapping[str, Any]) -> bool:
+    """True for a failed run: a solver error or a plan the checker rejects. An ``lp`` run whose LP did
+    not finish in its time limit (status ``unknown``) gave no bound, which is no failure of a plan."""
+    if result.get("entry") == "lp" and result.get("status") == "unknown":
+        return False
+    return not result.get("ok")
+
+
 _warm: set[str] = set()
 
 
@@ -166,4 +174,4 @@ def run_one(family: str, nodes: int, seed: int, entry: str, options: Mapping[str
     return out
 
 
-__all__ = ["ENTRIES", "RESULT_FORMAT", "Entry", "instance_of", "key_of", "label_of", "run_one", "warm_up"]
+__all__ = ["ENTRIES", "RESULT_FORMAT", "Entry", "instance_of", "is_failure", "key_of", "label_of", "run_one", "warm_up"]

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from packer.benchsuite.runner import ENTRIES
+from packer.benchsuite.runner import ENTRIES, is_failure
 
 
 def best_bounds(results: Iterable[dict[str, Any]]) -> dict[tuple[str, int, int], float]:
@@ -140,7 +140,10 @@ def markdown(results: Sequence[dict[str, Any]], *, command: str | None = None) -
         parts += [f"Load average (1 min) during the runs: {min(loads):.2f}-{max(loads):.2f} on "
                   f"{results[0].get('cpus')} CPUs. Gap: to the smallest proven bound of the instance "
                   "(CP-SAT's or the LP's); none without one.", ""]
-    failed = [r for r in results if not r["ok"]]
+    failed = [r for r in results if is_failure(r)]
+    no_bound = [r["key"] for r in results if r["entry"] == "lp" and r.get("status") == "unknown"]
+    if no_bound:
+        parts += [f"LP without a bound in its time limit: {', '.join(no_bound)}", ""]
     if failed:
         parts += [f"**{len(failed)} failed run(s)**: " + "; ".join(f"{r['key']}: {r.get('error')}" for r in failed[:20]), ""]
     parts += ["## Summary", "", summary_table(results), "## Per family and size", ""]
