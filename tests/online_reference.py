@@ -235,7 +235,7 @@ class ReferenceKernels:
             prof = self._profile(m, p)
             after = occ | (((1 << prof.size) - 1) << s)
         if pol == PACKER:
-            wany = pp[PP_WANY] * anyf if rq[R_TISO] != 2 else 0.0
+            wany = pp[PP_WANY] * anyf
             if kind == K_MIG:
                 e = pp[PP_WEMPTY] if occ == 0 else 0.0
                 e += pp[PP_WSTRAND] * self._stranded(g32, g, m, p, s)
@@ -273,8 +273,6 @@ class ReferenceKernels:
             k = 0.0
             if n64[n, N_UNITS] == 0:
                 k = pp[PP_WNODE]
-                if rq[R_TISO] == 2 and g32[g0, G_BASE] == ANY:
-                    k = 0.5 * pp[PP_WNODE]
             if kind == K_GPU:
                 freefull = sum(1 for j in range(ng) if int(g32[g0 + j, G_MODE]) in (FULL, ANY) and g32[g0 + j, G_UNITS] == 0)
                 k += 16.0 * freefull

@@ -195,6 +195,24 @@ def test_whole_gpu_gang_picks_tightest_node() -> None:
     assert {u.node for u in res.units} == {"n0"}
 
 
+def test_node_isolated_tenant_leaves_any_node_to_a_gang() -> None:
+    """Tests that a node-isolated tenant's MIG unit opens the MIG node, not the 'any' node an 8-GPU
+    node gang of another tenant needs afterwards (first-fit places both; the old packer did not)."""
+    inst = Instance.model_validate({
+        "name": "iso-any", "nodes": [{"id": "m", "gpu_model": "B200-180GB", "num_gpus": 8, "mode": "mig"},
+                                     {"id": "a", "gpu_model": "B200-180GB", "num_gpus": 8, "mode": "any"}],
+        "tenants": [{"id": "secure", "isolation": "node"}, {"id": "train"}],
+        "requests": [{"id": "x", "tenant": "secure", "kind": "mig", "profile": "1g.23gb"},
+                     {"id": "g", "tenant": "train", "kind": "gpu", "count": 8,
+                      "locality": {"level": "node", "required": True}}],
+    })
+    for policy in ("packer", "first-fit"):
+        plan = solve(inst, policy=policy)
+        _assert_valid(inst, plan)
+        assert not plan.unplaced, (policy, plan.unplaced)
+        assert {u.node for a in plan.assignments if a.request == "x" for u in a.units} == {"m"}
+
+
 def test_unplaced_reasons_name_the_constraint() -> None:
     """Tests that quota, locality and host-resource failures say what is missing."""
     inst = _tiny(["full", "full"], model="H100-80GB", cpu=10000, tenants=[{"id": "q", "max_gpus": 1.0}])
