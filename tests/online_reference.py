@@ -28,6 +28,7 @@ from packer.online.policies import (
 )
 from packer.online.state import (
     ANY,
+    DOM_WEIGHT,
     FULL,
     G_BASE,
     G_FREE,
@@ -44,6 +45,7 @@ from packer.online.state import (
     K_SHARE,
     MIG,
     N_CPU,
+    N_DOMKEY,
     N_GPU0,
     N_ISON,
     N_ISOT,
@@ -54,6 +56,7 @@ from packer.online.state import (
     N_UNITS,
     NO_TENANT,
     PP_CPUNORM,
+    PP_DOMNORM,
     PP_GPUNORM,
     PP_WANY,
     PP_WEMPTY,
@@ -270,9 +273,9 @@ class ReferenceKernels:
         freecpu = min(float(n64[n, N_CPU]), cn)
         g0, ng = int(n64[n, N_GPU0]), int(n64[n, N_NGPU])
         if pol == PACKER:
-            k = 0.0
+            k = DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
             if n64[n, N_UNITS] == 0:
-                k = pp[PP_WNODE]
+                k += pp[PP_WNODE]
             if kind == K_GPU:
                 freefull = sum(1 for j in range(ng) if int(g32[g0 + j, G_MODE]) in (FULL, ANY) and g32[g0 + j, G_UNITS] == 0)
                 k += 16.0 * freefull
@@ -420,7 +423,8 @@ class ReferenceKernels:
             g0, ng = int(n64[n, N_GPU0]), int(n64[n, N_NGPU])
             fit = [g for g, _p, _s in self._fitting_devices(g32, gpc, n64, rq, rprof, modelok, greq, n)]
             if pol == PACKER:
-                key = float(self._node_idle(g32, gpc, n64, n)) - float(rq[R_PODGPU]) * take / count
+                key = (float(self._node_idle(g32, gpc, n64, n)) - float(rq[R_PODGPU]) * take / count
+                       + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM])
             elif pol == GPUPACKING:
                 nfl = sum(1 for j in range(ng) if self._idle(g32, gpc, g0 + j) >= 1000)
                 if nfl == ng:

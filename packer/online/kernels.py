@@ -36,6 +36,7 @@ from packer.online.state import (
     B_N0,
     B_N1,
     BLK,
+    DOM_WEIGHT,
     FULL,
     G_BASE,
     G_FREE,
@@ -55,6 +56,7 @@ from packer.online.state import (
     MIG,
     MILLI_BUCKET,
     N_CPU,
+    N_DOMKEY,
     N_FREEFULL,
     N_GPU0,
     N_IDLE,
@@ -74,6 +76,7 @@ from packer.online.state import (
     P_NSTARTS,
     P_SIZE,
     PP_CPUNORM,
+    PP_DOMNORM,
     PP_GPUNORM,
     PP_WANY,
     PP_WEMPTY,
@@ -307,9 +310,9 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
     podgpu = float(rq[R_PODGPU])
     idle = float(n64[n, N_IDLE])
     if pol == PACKER:
-        k = 0.0
+        k = DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         if n64[n, N_UNITS] == 0:
-            k = pp[PP_WNODE]
+            k += pp[PP_WNODE]
         if kind == K_GPU:
             k += 16.0 * n64[n, N_FREEFULL]
         return k
@@ -766,7 +769,8 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
         g0 = n64[n, N_GPU0]
         ng = n64[n, N_NGPU]
         if pol == PACKER:
-            key = float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
+            key = (float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
+                   + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM])
         elif pol == GPUPACKING:
             nfl = 0
             for k in range(ng):
