@@ -310,11 +310,11 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
     podgpu = float(rq[R_PODGPU])
     idle = float(n64[n, N_IDLE])
     if pol == PACKER:
-        k = DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
+        k = 0.0
         if n64[n, N_UNITS] == 0:
-            k += pp[PP_WNODE]
-        if kind == K_GPU:
-            k += 16.0 * n64[n, N_FREEFULL]
+            k = pp[PP_WNODE]
+        if kind == K_GPU:  # best fit on the node, then on its rack and pod (N_DOMKEY breaks ties)
+            k += 16.0 * n64[n, N_FREEFULL] + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         return k
     if pol == BEST_FIT:
         raw = math.floor(100.0 * (1.0 - (0.5 * (_free_cpu(n64, n, pp) - podcpu) / cn + 0.5 * (idle - podgpu) / gn)))
@@ -589,7 +589,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                     lbs = _millimask_bound(n64[n, N_MILLIMASK], milli)
                     if lbs < 0.0 or term + lbs >= best[0]:
                         continue
-                elif term + 16.0 * n64[n, N_FREEFULL] >= best[0]:
+                elif term + 16.0 * n64[n, N_FREEFULL] + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM] >= best[0]:
                     continue
             _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                        nallow, greq, n, best, bi, scratch)
@@ -769,8 +769,9 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
         g0 = n64[n, N_GPU0]
         ng = n64[n, N_NGPU]
         if pol == PACKER:
-            key = (float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
-                   + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM])
+            key = float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
+            if kind == K_GPU:
+                key += DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         elif pol == GPUPACKING:
             nfl = 0
             for k in range(ng):

@@ -28,7 +28,6 @@ from packer.online.state import (
     G_BASE,
     G_MODE,
     G_NODE,
-    G_UNITS,
     ISO_CODE,
     K_GPU,
     K_HOST,
@@ -38,6 +37,7 @@ from packer.online.state import (
     MODE_NAME,
     N_CPU,
     N_DOMKEY,
+    N_FREEFULL,
     N_GPU0,
     N_ISON,
     N_ISOT,
@@ -182,7 +182,7 @@ class OnlinePlacer:
     def _init_domain_key(self) -> None:
         """Sets up N_DOMKEY, packer's tie-break between nodes of equal key: the free whole GPUs in the
         node's domains, finest level first (rack before pod), so that of two otherwise equal nodes the
-        one in the fuller rack (then pod) takes the unit and empty racks and pods stay empty for the
+        one in the fuller rack (then pod) takes a whole-GPU unit or node gang and empty racks and pods stay empty for the
         gangs that need a whole domain. Kept by :meth:`_sync_domains` from the GPU rows alone, after
         each place and release (:meth:`churn` keeps it as it was when the call began, then refreshes it).
         All zero unless the policy is ``packer`` with ``domain_key`` on."""
@@ -199,6 +199,9 @@ class OnlinePlacer:
         self.a.pp[PP_DOMNORM] = float(m)
         nn = len(self.node_ids)
         self._ffree = np.array([self._free_whole(n) for n in range(nn)], dtype=np.int64)
+        base = self.a.g32[:, G_BASE]
+        whole = np.bincount(self.a.g32[:, G_NODE], weights=(base == FULL) | (base == ANY), minlength=nn)
+        self._whole_ok = whole > 0
         self._dfree = {lv: np.bincount(self._dom[lv], weights=self._ffree, minlength=len(self._dom_nodes[lv])).astype(np.int64)
                        for lv, _ in self._dk_levels}
         key = np.zeros(nn, dtype=np.int64)
@@ -208,10 +211,7 @@ class OnlinePlacer:
 
     def _free_whole(self, n: int) -> int:
         """GPUs of node n that can take a whole-GPU unit now (full or 'any' mode, no unit on them)."""
-        a = self.a
-        g0 = int(a.n64[n, N_GPU0])
-        rows = a.g32[g0:g0 + int(a.n64[n, N_NGPU])]
-        return int(np.count_nonzero(((rows[:, G_MODE] == FULL) | (rows[:, G_MODE] == ANY)) & (rows[:, G_UNITS] == 0)))
+        return int(self.a.n64[n, N_FREEFULL])
 
     def _sync_domains(self, nodes: Iterable[int]) -> None:
         """Brings N_DOMKEY up to date after the whole-GPU room of ``nodes`` may have changed."""
@@ -219,6 +219,8 @@ class OnlinePlacer:
             return
         n64 = self.a.n64
         for n in nodes:
+            if not self._whole_ok[n]:  # no full or 'any' GPU: never room for a whole GPU
+                continue
             d = self._free_whole(n) - int(self._ffree[n])
             if d == 0:
                 continue
