@@ -4,7 +4,7 @@ Every figure of "Online default policy and greedy against first-fit on every fam
 bench/RESULTS_online.md comes from this command (seeds 100-109 are the report seeds, 0-4 tuning):
 
     python bench/bench_online_suite.py --seeds 100-109 --nodes 8,128 [--families haein,training,...]
-        [--policies packer,first-fit,best-fit,fgd] [--json OUT.json] [--md OUT.md]
+        [--policies packer,first-fit,best-fit,fgd] [--no-greedy] [--json OUT.json] [--md OUT.md]
 
 Each instance is ``packer generate FAMILY --seed N --nodes N``; every online policy places its new
 requests in file order (``packer solve --solver online --policy P``), the greedy solves it
@@ -33,11 +33,11 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
-def run_one(family: str, seed: int, nodes: int, policies: list[str]) -> dict:
+def run_one(family: str, seed: int, nodes: int, policies: list[str], greedy: bool = True) -> dict:
     """Objectives (and check verdicts) of every policy and the greedy on one instance."""
     inst = generate(family, seed, nodes=nodes)
     row: dict = {"family": family, "seed": seed, "nodes": nodes, "gpus": inst.num_gpus, "invalid": []}
-    for name in [*policies, "greedy"]:
+    for name in [*policies, "greedy"] if greedy else policies:
         t0 = time.perf_counter()
         plan = solve(inst, "greedy") if name == "greedy" else solve(inst, "online", policy=name)
         row[f"{name}_s"] = round(time.perf_counter() - t0, 3)
@@ -54,11 +54,12 @@ def summarize(rows: list[dict], policies: list[str]) -> list[dict]:
     keys = sorted({(r["family"], r["nodes"]) for r in rows}, key=lambda k: (SUITE.index(k[0]) if k[0] in SUITE else 99, k[1]))
     for fam, nodes in keys:
         rs = [r for r in rows if r["family"] == fam and r["nodes"] == nodes]
-        med = {p: statistics.median(r[p] for r in rs) for p in [*policies, "greedy"]}
+        cols = [*policies, "greedy"] if "greedy" in rs[0] else policies
+        med = {p: statistics.median(r[p] for r in rs) for p in cols}
         base = [p for p in policies if p != "packer"]
         best = max(base, key=lambda p: med[p])
         vs_ff = [r["packer"] / r["first-fit"] - 1 for r in rs if r["first-fit"] > 0]
-        g_ff = [r["greedy"] / r["first-fit"] - 1 for r in rs if r["first-fit"] > 0]
+        g_ff = [r["greedy"] / r["first-fit"] - 1 for r in rs if r["first-fit"] > 0 and "greedy" in r] or [float("nan")]
         out.append({"family": fam, "nodes": nodes, "gpus": rs[0]["gpus"], "n": len(rs), "median": med,
                     "best_baseline": best, "packer_vs_best_pct": 100 * (med["packer"] / med[best] - 1),
                     "packer_worst_vs_ff_pct": 100 * min(vs_ff), "packer_below_ff_1pct": sum(v < -0.01 for v in vs_ff),
@@ -69,7 +70,7 @@ def summarize(rows: list[dict], policies: list[str]) -> list[dict]:
 
 def markdown(summary: list[dict], policies: list[str]) -> str:
     """One table row per family and size."""
-    cols = [*policies, "greedy"]
+    cols = [*policies, "greedy"] if summary and "greedy" in summary[0]["median"] else policies
     head = ("| family | GPUs | seeds | " + " | ".join(f"{p} (median)" for p in cols)
             + " | packer vs best baseline | packer worst vs first-fit (seeds > 1% below) "
             + "| greedy worst vs first-fit | invalid plans |")
@@ -91,6 +92,7 @@ def main() -> None:
     ap.add_argument("--policies", default="packer,first-fit,best-fit,fgd")
     ap.add_argument("--json", default="/tmp/bench_online_suite.json")
     ap.add_argument("--md", default="/tmp/bench_online_suite.md")
+    ap.add_argument("--no-greedy", action="store_true", help="online policies only")
     args = ap.parse_args()
     policies = args.policies.split(",")
     if policies[:2] != ["packer", "first-fit"]:
@@ -99,7 +101,7 @@ def main() -> None:
     for nodes in [int(x) for x in args.nodes.split(",")]:
         for fam in args.families.split(","):
             for seed in _seeds(args.seeds):
-                row = run_one(fam, seed, nodes, policies)
+                row = run_one(fam, seed, nodes, policies, greedy=not args.no_greedy)
                 rows.append(row)
                 print(json.dumps(row), flush=True, file=sys.stderr)
     summary = summarize(rows, policies)
