@@ -6,8 +6,9 @@ MIG tables (fit tests enumerate legal starts and test the interval; the ``packer
 FGD fragmentation are computed from their definitions), no pruning. The placer runs on it with
 ``OnlinePlacer(inst, policy, _kernels=ReferenceKernels())``; the tests demand the same answers.
 
-Only the base columns of the state arrays are kept up to date here (the aggregates are the kernels'
-business and are checked separately against a rebuild).
+Only the base columns of the state arrays are kept up to date here, and N_FREEFULL, which the placer
+reads for packer's rack/pod tie-break (the other aggregates are the kernels' business and are checked
+separately against a rebuild).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from packer.online.policies import (
 )
 from packer.online.state import (
     ANY,
+    DOM_WEIGHT,
     FULL,
     G_BASE,
     G_FREE,
@@ -44,6 +46,8 @@ from packer.online.state import (
     K_SHARE,
     MIG,
     N_CPU,
+    N_DOMKEY,
+    N_FREEFULL,
     N_GPU0,
     N_ISON,
     N_ISOT,
@@ -54,6 +58,7 @@ from packer.online.state import (
     N_UNITS,
     NO_TENANT,
     PP_CPUNORM,
+    PP_DOMNORM,
     PP_GPUNORM,
     PP_WANY,
     PP_WEMPTY,
@@ -235,7 +240,7 @@ class ReferenceKernels:
             prof = self._profile(m, p)
             after = occ | (((1 << prof.size) - 1) << s)
         if pol == PACKER:
-            wany = pp[PP_WANY] * anyf if rq[R_TISO] != 2 else 0.0
+            wany = pp[PP_WANY] * anyf
             if kind == K_MIG:
                 e = pp[PP_WEMPTY] if occ == 0 else 0.0
                 e += pp[PP_WSTRAND] * self._stranded(g32, g, m, p, s)
@@ -273,11 +278,9 @@ class ReferenceKernels:
             k = 0.0
             if n64[n, N_UNITS] == 0:
                 k = pp[PP_WNODE]
-                if rq[R_TISO] == 2 and g32[g0, G_BASE] == ANY:
-                    k = 0.5 * pp[PP_WNODE]
             if kind == K_GPU:
                 freefull = sum(1 for j in range(ng) if int(g32[g0 + j, G_MODE]) in (FULL, ANY) and g32[g0 + j, G_UNITS] == 0)
-                k += 16.0 * freefull
+                k += 16.0 * freefull + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
             return k
         if pol == BEST_FIT:
             return -float(math.floor(100.0 * (1.0 - (0.5 * (freecpu - podcpu) / cn + 0.5 * (idle - podgpu) / gn))))
@@ -304,8 +307,11 @@ class ReferenceKernels:
 
     # --------------------------------------------------------------------- the contract
 
-    def _refresh_all(self, *args) -> None:  # type: ignore[no-untyped-def]
-        return None
+    def _refresh_all(self, g32, gpc, n64, *args) -> None:  # type: ignore[no-untyped-def]
+        for n in range(n64.shape[0]):
+            g0, ng = int(n64[n, N_GPU0]), int(n64[n, N_NGPU])
+            n64[n, N_FREEFULL] = sum(1 for j in range(ng) if int(g32[g0 + j, G_MODE]) in (FULL, ANY)
+                                     and g32[g0 + j, G_UNITS] == 0)
 
     def _pick_unit(self, g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                    nallow, greq, nodes, u1, u2, out) -> bool:  # type: ignore[no-untyped-def]
@@ -423,6 +429,8 @@ class ReferenceKernels:
             fit = [g for g, _p, _s in self._fitting_devices(g32, gpc, n64, rq, rprof, modelok, greq, n)]
             if pol == PACKER:
                 key = float(self._node_idle(g32, gpc, n64, n)) - float(rq[R_PODGPU]) * take / count
+                if rq[R_KIND] == K_GPU:
+                    key += DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
             elif pol == GPUPACKING:
                 nfl = sum(1 for j in range(ng) if self._idle(g32, gpc, g0 + j) >= 1000)
                 if nfl == ng:
@@ -495,6 +503,9 @@ class ReferenceKernels:
         if g32[g, G_UNITS] == 0 and g32[g, G_BASE] == ANY:
             g32[g, G_MODE] = ANY
             g32[g, G_FREE] = 1000
+        # the one aggregate the placer itself reads (packer's rack/pod tie-break), from its definition
+        g0, ng = int(n64[n, N_GPU0]), int(n64[n, N_NGPU])
+        n64[n, N_FREEFULL] = sum(1 for j in range(ng) if int(g32[g0 + j, G_MODE]) in (FULL, ANY) and g32[g0 + j, G_UNITS] == 0)
 
     def _apply_many(self, g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, units, sign) -> None:  # type: ignore[no-untyped-def]
         for r in units:

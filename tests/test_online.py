@@ -15,7 +15,22 @@ from packer.model import Instance, Locality, Request, Spread, Unit
 from packer.online import POLICIES, OnlinePlacer, TargetWorkload
 from packer.online import kernels as K
 from packer.online.solver import solve
-from packer.online.state import G_BASE, N_CPU, N_ISON, N_ISOT, N_MEM, N_PODS, N_UNITS
+from packer.online.state import (
+    ANY,
+    FULL,
+    G_BASE,
+    G_MODE,
+    G_UNITS,
+    N_CPU,
+    N_DOMKEY,
+    N_GPU0,
+    N_ISON,
+    N_ISOT,
+    N_MEM,
+    N_NGPU,
+    N_PODS,
+    N_UNITS,
+)
 from tests.online_reference import ReferenceKernels
 from tests.strategies import instances
 
@@ -71,7 +86,26 @@ def _rebuild(p: OnlinePlacer) -> OnlinePlacer:
             for rid in p.placed_ids()]
     inst2 = Instance.model_validate({**inst.model_dump(), "nodes": [n.model_dump() for n in nodes],
                                      "requests": [r.model_dump() for r in reqs]})
-    return OnlinePlacer(inst2, p.policy, target=p.target)
+    return OnlinePlacer(inst2, p.policy, target=p.target, domain_key=p.domain_key)
+
+
+def _domain_key_fresh(p: OnlinePlacer) -> None:
+    """N_DOMKEY equals its definition from scratch: free whole GPUs per domain, finest level first."""
+    inst = p.inst
+    a = p.a
+    free = np.array([sum(1 for g in range(int(a.n64[n, N_GPU0]), int(a.n64[n, N_GPU0] + a.n64[n, N_NGPU]))
+                         if a.g32[g, G_MODE] in (FULL, ANY) and a.g32[g, G_UNITS] == 0) for n in range(len(inst.nodes))])
+    want = np.zeros(len(inst.nodes), dtype=np.int64)
+    if p.domain_key:
+        levels = [lv for lv in inst.topology.all_levels if lv not in ("gpu", "node", "cluster")]
+        for lv in levels:
+            doms = [inst.domain(n, lv) for n in inst.nodes]
+            if len(set(doms)) < 2:
+                continue
+            cap = max(sum(n.num_gpus for n, d in zip(inst.nodes, doms, strict=True) if d == e) for e in set(doms))
+            per = {e: sum(int(f) for f, d in zip(free, doms, strict=True) if d == e) for e in set(doms)}
+            want = want * (cap + 1) + np.array([per[d] for d in doms])
+    np.testing.assert_array_equal(a.n64[:, N_DOMKEY], want)
 
 
 def _assert_valid(inst: Instance, plan) -> None:  # type: ignore[no-untyped-def]
@@ -119,6 +153,7 @@ def test_kernels_match_reference_and_plans_pass_check(inst: Instance, policy: st
             assert fast.release(rid) == slow.release(rid)
         _mutable_equal(fast, slow, full=False)
     _aggregates_fresh(fast)
+    _domain_key_fresh(fast)
     _assert_valid(fast.snapshot_instance(), fast.snapshot())
     _mutable_equal(fast, _rebuild(fast))
 
@@ -195,6 +230,43 @@ def test_whole_gpu_gang_picks_tightest_node() -> None:
     assert {u.node for u in res.units} == {"n0"}
 
 
+def test_node_isolated_tenant_leaves_any_node_to_a_gang() -> None:
+    """Tests that a node-isolated tenant's MIG unit opens the MIG node, not the 'any' node an 8-GPU
+    node gang of another tenant needs afterwards (first-fit places both; the old packer did not)."""
+    inst = Instance.model_validate({
+        "name": "iso-any", "nodes": [{"id": "m", "gpu_model": "B200-180GB", "num_gpus": 8, "mode": "mig"},
+                                     {"id": "a", "gpu_model": "B200-180GB", "num_gpus": 8, "mode": "any"}],
+        "tenants": [{"id": "secure", "isolation": "node"}, {"id": "train"}],
+        "requests": [{"id": "x", "tenant": "secure", "kind": "mig", "profile": "1g.23gb"},
+                     {"id": "g", "tenant": "train", "kind": "gpu", "count": 8,
+                      "locality": {"level": "node", "required": True}}],
+    })
+    for policy in ("packer", "first-fit"):
+        plan = solve(inst, policy=policy)
+        _assert_valid(inst, plan)
+        assert not plan.unplaced, (policy, plan.unplaced)
+        assert {u.node for a in plan.assignments if a.request == "x" for u in a.units} == {"m"}
+
+
+def test_whole_gpu_work_keeps_an_empty_rack_for_a_rack_gang() -> None:
+    """Tests that of equally empty nodes a node gang takes the one in the fuller rack, so a later
+    rack gang still finds an empty rack (the lowest-index node would split the empty rack)."""
+    nodes = [{"id": f"n{i}", "gpu_model": "H100-80GB", "num_gpus": 4, "mode": "full", "domains": {"rack": f"r{i // 2}"}}
+             for i in range(4)]
+    inst = Instance.model_validate({
+        "name": "racks", "topology": {"levels": ["node", "rack"]}, "nodes": nodes,
+        "requests": [{"id": "busy", "kind": "gpu", "count": 4, "placement": [{"node": "n3", "gpu": g} for g in range(4)]},
+                     {"id": "node4", "kind": "gpu", "count": 4, "locality": {"level": "node", "required": True}},
+                     {"id": "one", "kind": "gpu", "count": 1},
+                     {"id": "rack8", "kind": "gpu", "count": 7, "locality": {"level": "rack", "required": True}}],
+    })
+    plan = solve(inst)
+    _assert_valid(inst, plan)
+    assert not plan.unplaced, plan.unplaced
+    where = {a.request: {u.node for u in a.units} for a in plan.assignments}
+    assert where["node4"] == {"n2"} and where["rack8"] == {"n0", "n1"}
+
+
 def test_unplaced_reasons_name_the_constraint() -> None:
     """Tests that quota, locality and host-resource failures say what is missing."""
     inst = _tiny(["full", "full"], model="H100-80GB", cpu=10000, tenants=[{"id": "q", "max_gpus": 1.0}])
@@ -240,8 +312,11 @@ def test_generated_instances_all_policies(policy: str) -> None:
     assert plan.solver.name == "online" and plan.solver.policy == policy  # type: ignore[attr-defined]
 
 
-def test_churn_batch_equals_single_calls_and_rebuild() -> None:
-    """Tests that the batch kernel, single calls and a rebuild from scratch end in the same state."""
+@pytest.mark.parametrize("domain_key", [False, True])
+def test_churn_batch_equals_single_calls_and_rebuild(domain_key: bool) -> None:
+    """Tests that the batch kernel, single calls and a rebuild from scratch end in the same state
+    (without packer's rack/pod tie-break, which churn keeps fixed during the call; with it, that the
+    batch's state is still valid and its tie-break refreshed)."""
     inst = generate("small", seed=1).replace(requests=[])
     shapes = [Request(id="a", kind="mig", slices=1, cpu_milli=1000), Request(id="b", kind="share", gpu_milli=300),
               Request(id="c", kind="gpu"), Request(id="d", kind="mig", profile="3g.40gb"),
@@ -251,10 +326,15 @@ def test_churn_batch_equals_single_calls_and_rebuild() -> None:
     ops = np.zeros((n, 2), dtype=np.int64)
     ops[:, 0] = np.where(rnd.random(n) < 0.55, rnd.integers(0, len(shapes), n), -1)
     ops[:, 1] = rnd.integers(0, num_slots, n)
-    batch = OnlinePlacer(inst)
+    batch = OnlinePlacer(inst, domain_key=domain_key)
     res = batch.churn(shapes, ops, num_slots=num_slots)
     assert res.placed > 1000 and res.released > 1000
-    single = OnlinePlacer(inst)
+    _domain_key_fresh(batch)
+    if domain_key:
+        _aggregates_fresh(batch)
+        assert check(batch.snapshot_instance(), batch.snapshot()).ok
+        return
+    single = OnlinePlacer(inst, domain_key=False)
     slots: dict[int, str] = {}
     for k, (sh, sl) in enumerate(ops.tolist()):
         if sh >= 0:

@@ -32,7 +32,10 @@ the kernels and a one-line description). Pass the name as ``OnlinePlacer(inst, p
 - ``packer`` (default): packer's own. MIG: the start that loses the least *placement potential*
   (weighted count of future instances of the target workload that still fit, slot exact), preferring
   GPUs and nodes already in use; shares: tightest GPU, then fullest node; whole GPUs: node with the
-  fewest free GPUs; gangs: the tightest domain that fits.
+  fewest free GPUs; gangs: the tightest domain that fits. Converting an 'any' GPU costs every tenant
+  alike (node-isolated ones too). For whole GPUs, nodes of equal key go by the free whole GPUs of their rack, then
+  pod (fewest first), so empty racks and pods stay empty for gangs that need one
+  (``OnlinePlacer(inst, domain_key=False)`` turns that off; ``churn`` keeps it fixed during a call).
 - ``first-fit``: the first node, GPU and start that fit (file order).
 - ``best-fit``: traces README §5.8 BestFit (node left with the least free CPU and idle GPU; device
   choice "best").

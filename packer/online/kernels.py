@@ -36,6 +36,7 @@ from packer.online.state import (
     B_N0,
     B_N1,
     BLK,
+    DOM_WEIGHT,
     FULL,
     G_BASE,
     G_FREE,
@@ -55,6 +56,7 @@ from packer.online.state import (
     MIG,
     MILLI_BUCKET,
     N_CPU,
+    N_DOMKEY,
     N_FREEFULL,
     N_GPU0,
     N_IDLE,
@@ -74,6 +76,7 @@ from packer.online.state import (
     P_NSTARTS,
     P_SIZE,
     PP_CPUNORM,
+    PP_DOMNORM,
     PP_GPUNORM,
     PP_WANY,
     PP_WEMPTY,
@@ -252,8 +255,10 @@ def _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m,
     if pol == FIRST_FIT:
         return 0.0, 0.0
     if pol == PACKER:
-        # node-isolated tenants like 'any' GPUs (their node then takes every kind they ask for)
-        wany = pp[PP_WANY] * anyf if rq[R_TISO] != 2 else 0.0
+        # every tenant pays for converting an 'any' GPU, node-isolated ones too: an 'any' node they
+        # open is lost to every other tenant's work of every kind (training-0..4: a node-isolated
+        # tenant preferring 'any' nodes took the GPUs later 8-GPU node gangs needed)
+        wany = pp[PP_WANY] * anyf
         if kind == K_MIG:
             e = pp[PP_WEMPTY] if occ == 0 else 0.0
             if pp[PP_WSTRAND] > 0.0:
@@ -308,10 +313,8 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
         k = 0.0
         if n64[n, N_UNITS] == 0:
             k = pp[PP_WNODE]
-            if rq[R_TISO] == 2 and g32[n64[n, N_GPU0], G_BASE] == ANY:
-                k = 0.5 * pp[PP_WNODE]
-        if kind == K_GPU:
-            k += 16.0 * n64[n, N_FREEFULL]
+        if kind == K_GPU:  # best fit on the node, then on its rack and pod (N_DOMKEY breaks ties)
+            k += 16.0 * n64[n, N_FREEFULL] + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         return k
     if pol == BEST_FIT:
         raw = math.floor(100.0 * (1.0 - (0.5 * (_free_cpu(n64, n, pp) - podcpu) / cn + 0.5 * (idle - podgpu) / gn)))
@@ -353,11 +356,9 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
 
 @jit_inline
 def _node_term(g32, n64, pp, n):
-    """Lower bound of packer's node-level term (exact for node-isolated tenants' 'any' nodes)."""
+    """packer's node-level term: the price of opening an empty node."""
     if n64[n, N_UNITS] != 0:
         return 0.0
-    if n64[n, N_NGPU] > 0 and g32[n64[n, N_GPU0], G_BASE] == ANY:
-        return 0.5 * pp[PP_WNODE]
     return pp[PP_WNODE]
 
 
@@ -397,7 +398,7 @@ def _block_may_fit(b64, bbest, rq, rprof, modelok, pol, bk1):
                         lb = bbest[p]
         if not ok:
             return False
-        if pol == PACKER and lb >= bk1 and rq[R_TISO] != 2:
+        if pol == PACKER and lb >= bk1:
             return False
         return True
     if kind == K_GPU:
@@ -438,7 +439,7 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
     noany = rq[R_NOANY] != 0
     milli = rq[R_MILLI]
     fast = pol == PACKER or pol == FIRST_FIT
-    wany = pp[PP_WANY] if (pol == PACKER and tiso != 2) else 0.0
+    wany = pp[PP_WANY] if pol == PACKER else 0.0
     wempty = pp[PP_WEMPTY] if pol == PACKER else 0.0
     wstrand = pp[PP_WSTRAND] if pol == PACKER else 0.0
     for k in range(n64[n, N_NGPU]):
@@ -581,16 +582,14 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                 term = 0.0
                 if n64[n, N_UNITS] == 0:
                     term = wnode
-                    if tiso == 2 and g32[n64[n, N_GPU0], G_BASE] == ANY:
-                        term = 0.5 * wnode
                 if kind == K_MIG:
-                    if tiso != 2 and term + lbm >= best[0]:
+                    if term + lbm >= best[0]:
                         continue
                 elif kind == K_SHARE:
                     lbs = _millimask_bound(n64[n, N_MILLIMASK], milli)
                     if lbs < 0.0 or term + lbs >= best[0]:
                         continue
-                elif term + 16.0 * n64[n, N_FREEFULL] >= best[0]:
+                elif term + 16.0 * n64[n, N_FREEFULL] + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM] >= best[0]:
                     continue
             _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                        nallow, greq, n, best, bi, scratch)
@@ -771,6 +770,8 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
         ng = n64[n, N_NGPU]
         if pol == PACKER:
             key = float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
+            if kind == K_GPU:
+                key += DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         elif pol == GPUPACKING:
             nfl = 0
             for k in range(ng):
@@ -867,7 +868,7 @@ def _refresh_node(g32, gpc, n64, nbest, mp, minfo, gstart, gscore, pp, n):
         if mode == MIG or mode == ANY:
             occ = g32[g, G_OCC]
             e = int(pp[PP_WEMPTY]) if occ == 0 else 0
-            if mode == ANY:  # packer's penalty for converting an 'any' GPU (not for node-isolated tenants)
+            if mode == ANY:  # packer's penalty for converting an 'any' GPU
                 e += int(pp[PP_WANY])
             for p in range(nprof):
                 s = gstart[m, p, occ]

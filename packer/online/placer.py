@@ -24,6 +24,7 @@ from packer.online import kernels as K
 from packer.online.policies import PACKER, RANDOM, TargetWorkload, policy_code
 from packer.online.state import (
     ANY,
+    FULL,
     G_BASE,
     G_MODE,
     G_NODE,
@@ -35,6 +36,8 @@ from packer.online.state import (
     KIND_CODE,
     MODE_NAME,
     N_CPU,
+    N_DOMKEY,
+    N_FREEFULL,
     N_GPU0,
     N_ISON,
     N_ISOT,
@@ -44,6 +47,7 @@ from packer.online.state import (
     N_UNITS,
     NO_TENANT,
     NRQ,
+    PP_DOMNORM,
     R_COUNT,
     R_CPU,
     R_EQ,
@@ -114,13 +118,14 @@ class OnlinePlacer:
 
     def __init__(self, inst: Instance, policy: str | None = None, *, target: TargetWorkload | None = None,
                  seed: int = 0, place_running: bool = True, isolation_guard: float | str | None = "auto",
-                 _kernels: object = None) -> None:
+                 domain_key: bool = True, _kernels: object = None) -> None:
         self.inst = inst
         self._K = _kernels if _kernels is not None else K
         self.policy = policy or "packer"
         if isolation_guard == "auto":
             isolation_guard = DEFAULT_ISOLATION_GUARD if self.policy == "packer" else None
         self.isolation_guard: float | None = isolation_guard  # type: ignore[assignment]
+        self.domain_key = domain_key and self.policy == "packer"
         self.policy_code = policy_code(policy)
         self.target = target if target is not None else TargetWorkload.from_instance(inst)
         for n in inst.nodes:
@@ -166,10 +171,64 @@ class OnlinePlacer:
             self._dom_names[level] = list(ids)
         a = self.a
         self._K._refresh_all(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp)
+        self._init_domain_key()
         if place_running:
             for r in inst.requests:
                 if r.placement is not None:
                     self._place_exact(r, r.placement)
+
+    # ------------------------------------------------------------------ whole GPUs around a node
+
+    def _init_domain_key(self) -> None:
+        """Sets up N_DOMKEY, packer's tie-break between nodes of equal key: the free whole GPUs in the
+        node's domains, finest level first (rack before pod), so that of two otherwise equal nodes the
+        one in the fuller rack (then pod) takes a whole-GPU unit or node gang and empty racks and pods stay empty for the
+        gangs that need a whole domain. Kept by :meth:`_sync_domains` from the GPU rows alone, after
+        each place and release (:meth:`churn` keeps it as it was when the call began, then refreshes it).
+        All zero unless the policy is ``packer`` with ``domain_key`` on."""
+        levels = [lv for lv in self.inst.topology.all_levels if lv not in ("gpu", "node", "cluster")]
+        levels = [lv for lv in levels if len(self._dom_nodes[lv]) > 1 and self.domain_key]
+        n64 = self.a.n64
+        gpus = n64[:, N_NGPU]
+        caps = [int(np.bincount(self._dom[lv], weights=gpus).max()) for lv in levels]
+        mult, m = [], 1
+        for c in reversed(caps):  # coarsest level least significant
+            mult.append(m)
+            m *= c + 1
+        self._dk_levels = list(zip(levels, reversed(mult), strict=True))
+        self.a.pp[PP_DOMNORM] = float(m)
+        nn = len(self.node_ids)
+        self._ffree = np.array([self._free_whole(n) for n in range(nn)], dtype=np.int64)
+        base = self.a.g32[:, G_BASE]
+        whole = np.bincount(self.a.g32[:, G_NODE], weights=(base == FULL) | (base == ANY), minlength=nn)
+        self._whole_ok = whole > 0
+        self._dfree = {lv: np.bincount(self._dom[lv], weights=self._ffree, minlength=len(self._dom_nodes[lv])).astype(np.int64)
+                       for lv, _ in self._dk_levels}
+        key = np.zeros(nn, dtype=np.int64)
+        for lv, mu in self._dk_levels:
+            key += self._dfree[lv][self._dom[lv]] * mu
+        n64[:, N_DOMKEY] = key
+
+    def _free_whole(self, n: int) -> int:
+        """GPUs of node n that can take a whole-GPU unit now (full or 'any' mode, no unit on them)."""
+        return int(self.a.n64[n, N_FREEFULL])
+
+    def _sync_domains(self, nodes: Iterable[int]) -> None:
+        """Brings N_DOMKEY up to date after the whole-GPU room of ``nodes`` may have changed."""
+        if not self._dk_levels:
+            return
+        n64 = self.a.n64
+        for n in nodes:
+            if not self._whole_ok[n]:  # no full or 'any' GPU: never room for a whole GPU
+                continue
+            d = self._free_whole(n) - int(self._ffree[n])
+            if d == 0:
+                continue
+            self._ffree[n] += d
+            for lv, mu in self._dk_levels:
+                dom = int(self._dom[lv][n])
+                self._dfree[lv][dom] += d
+                n64[self._dom_nodes[lv][dom], N_DOMKEY] += d * mu
 
     # ------------------------------------------------------------------ request → kernel vectors
 
@@ -275,6 +334,7 @@ class OnlinePlacer:
             self._used[req.tenant] += size
             self._placed[rid] = rec
             self._reasons.pop(rid, None)
+            self._sync_domains(rec.nodes)
             return PlaceResult(rid, True, None, rows, self, KIND_CODE[req.kind])
         return self._place_gang(req, sh, count, need, u1, u2, explain)
 
@@ -441,6 +501,7 @@ class OnlinePlacer:
         self._used[req.tenant] += size
         self._placed[req.id] = rec
         self._reasons.pop(req.id, None)
+        self._sync_domains(nodes)
         return PlaceResult(req.id, True, None, arr, self, KIND_CODE[req.kind])
 
     def _domain_caps(self, req: Request, sh: _Shape, count: int, level: str, gpu_max: int,
@@ -669,6 +730,7 @@ class OnlinePlacer:
         size = self._rows_size(arr, req)
         self._used[req.tenant] += size
         self._placed[req.id] = _Placed(req, arr, size, nodes, tag)
+        self._sync_domains(nodes)
         return PlaceResult(req.id, True, None, arr, self, KIND_CODE[req.kind])
 
     # ------------------------------------------------------------------------------ releasing
@@ -691,6 +753,7 @@ class OnlinePlacer:
         self._used[rec.req.tenant] -= rec.size
         if rec.req.placement is not None:
             self._released_running.add(request_id)
+        self._sync_domains(rec.nodes)
         return True
 
     # ------------------------------------------------------------------------------ reading
@@ -841,6 +904,7 @@ class OnlinePlacer:
         self._K._churn(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.ntag, a.mp, a.minfo, a.gstart, a.gscore, a.frag, a.tws, a.pp, shp,
                  sprof, sok, self._nallow, self._greq, self._all_nodes, ops, uniforms, slots, stats)
         self._churn_calls += 1
+        self._sync_domains(range(len(self.node_ids)))
         ids: dict[int, str] = {}
         for sl in np.nonzero(slots[:, 0] >= 0)[0]:
             g, p, s, shi = (int(x) for x in slots[sl])

@@ -33,8 +33,8 @@ G_NODE, G_MODEL, G_BASE, G_MODE, G_OCC, G_FREE, G_UNITS, G_ISOT, G_ISON, G_USEDC
 NGC = 10
 # n64 columns
 (N_GPU0, N_NGPU, N_MODEL, N_CPU, N_MEM, N_UNITS, N_ISOT, N_ISON, N_FREEFULL, N_MAXMILLI,
- N_MIGFIT, N_IDLE, N_PODS, N_MILLIMASK) = range(14)
-NNC = 14
+ N_MIGFIT, N_IDLE, N_PODS, N_MILLIMASK, N_DOMKEY) = range(15)
+NNC = 15
 #: Nodes per block: the kernels skip whole blocks by their aggregates before looking at nodes.
 BLK = 32
 # b64 columns (block aggregates over its nodes)
@@ -51,8 +51,11 @@ M_NPROF, M_POS, M_COMPUTE = range(3)
  R_COUNT, R_NEED, R_EQ, R_NOANY) = range(15)
 NRQ = 15
 # policy parameters (pp, float64)
-PP_CPUNORM, PP_GPUNORM, PP_WEMPTY, PP_WNODE, PP_WANY, PP_WSTRAND = range(6)
-NPP = 6
+PP_CPUNORM, PP_GPUNORM, PP_WEMPTY, PP_WNODE, PP_WANY, PP_WSTRAND, PP_DOMNORM = range(7)
+NPP = 7
+#: packer's tie-break between nodes of equal key: below 1, the smallest step of every other key, times
+#: N_DOMKEY / PP_DOMNORM (free whole GPUs around the node, see :mod:`packer.online.placer`).
+DOM_WEIGHT = 0.999
 #: Number of GpuClustering tags: 0 share-gpu, k = 1..8 k-gpu, 9 more than 8 GPUs.
 NTAGS = 10
 #: "Unlimited" host resources.
@@ -178,7 +181,7 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     # packer's weights: an empty GPU, a new node, an 'any' GPU converted, and each compute slice a MIG
     # start leaves idle for good (memory full: two 3g.90gb on a B200 strand the 7th slice)
     strand = STRAND_WEIGHT if code == policy_code("packer") else 0.0
-    pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand], dtype=np.float64)
+    pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
     arr = Arrays(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, mm, minfo, gstart, gscore, frag, tws, pp)
     return arr, models
 
