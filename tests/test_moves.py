@@ -194,3 +194,65 @@ def test_step_types_round_trip(tmp_path: Path) -> None:
     data["waves"][0]["steps"][0]["op"] = "reboot"
     with pytest.raises(InputError, match="waves"):
         moves_from_dict(data, file="m.json")
+
+
+def test_cli_moves_check_and_exports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tests `packer freeze`, `packer moves --export` and `packer check --moves` end to end, as a new user
+    would run them, and that a corrupted sequence exits 1 and a malformed one 2."""
+    from packer.cli import main
+    from packer.formats import load_instance, save_plan
+
+    inst_path = INSTANCES / "features" / "any-mode.json"
+    base = tmp_path / "base.json"
+    save_plan(running_plan(load_instance(inst_path)), base)
+    state = tmp_path / "state.json"
+    assert main(["freeze", str(base), "--instance", str(inst_path), "-o", str(state)]) == 0
+    target = tmp_path / "target.json"
+    assert main(["solve", str(state), "-o", str(target), "--quiet"]) == 0
+    out = tmp_path / "moves.json"
+    assert main(["moves", str(state), str(target), "-o", str(out), "--export", str(tmp_path / "waves")]) == 0
+    assert "steps in" in capsys.readouterr().out
+    assert main(["check", str(state), str(target), "--moves", str(out)]) == 0
+    assert "valid move sequence" in capsys.readouterr().out
+    scripts = sorted((tmp_path / "waves").glob("wave-*.sh"))
+    assert scripts and all(p.read_text().startswith("#!/bin/sh") for p in scripts)
+    yamls = sorted((tmp_path / "waves").glob("wave-*.migparted.yaml"))
+    from packer.export.migparted import load_migparted_text
+
+    for y in yamls:
+        assert load_migparted_text(y.read_text(), file=str(y))
+    data = json.loads(out.read_text())
+    data["waves"] = data["waves"][:-1]
+    out.write_text(json.dumps(data))
+    assert main(["check", str(state), str(target), "--moves", str(out), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["moves"]["ok"] is False
+    out.write_text('{"format": "packer.moves/v1", "instance": "x", "waves": [{"steps": [{"op": "jump"}]}]}')
+    assert main(["check", str(state), str(target), "--moves", str(out)]) == 2
+    assert main(["schema", "moves"]) == 0
+    assert "packer.moves/v1" in capsys.readouterr().out
+
+
+def test_wave_exports_follow_the_layout() -> None:
+    """Tests that the per-wave mig-parted configs hold the MIG layout after each wave, and scripts the stops."""
+    from packer.export.migparted import load_migparted_text
+    from packer.moves.export import unit_label, wave_layouts, wave_migparted, wave_script
+
+    inst = _inst([{"id": "n0", "gpu_model": "H100-80GB", "num_gpus": 2, "mode": "mig"}], [
+        {"id": "a", "kind": "mig", "profile": "3g.40gb", "placement": [{"node": "n0", "gpu": 0, "profile": "3g.40gb",
+                                                                        "start": 4}], "movable": True},
+    ])
+    plan = _plan(inst, {"a": [{"node": "n0", "gpu": 1, "profile": "3g.40gb", "start": 0}]})
+    moves = plan_moves(inst, plan)
+    layouts = wave_layouts(inst, moves)
+    assert layouts[-1].gpu("n0", 0).mig_instances() == [] and layouts[-1].gpu("n0", 1).mig_instances() == [
+        ("3g.40gb", 0)]
+    yamls = wave_migparted(inst, moves)
+    assert yamls[0] is not None and yamls[1] is None  # wave 2 only starts
+    cfg = load_migparted_text(yamls[0])
+    assert "packer-n0-w01" in cfg
+    stop_wave = next(k for k, w in enumerate(moves.waves, start=1) if any(isinstance(s, Stop) for s in w.steps))
+    script = wave_script(inst, moves, stop_wave)
+    assert f"packer.io/unit={unit_label(inst.request('a').placement[0])}" in script
+    first = wave_script(inst, moves, 1)  # a runs on the node: MIG changes live, not through the node label
+    assert "kubectl label" not in first
+    assert "create 3g.40gb at start 0 on GPU 1 with an explicit placement" in first  # the driver would pick 4

@@ -1,4 +1,5 @@
-"""CLI subcommands for running clusters: ``packer freeze`` (a plan's state → a re-optimization instance).
+"""CLI subcommands for running clusters: ``packer freeze`` (a plan's state → a re-optimization instance)
+and ``packer moves`` (the executable move sequence from a running state to a plan).
 
 :func:`register` adds them to the main parser's subparsers; each handler returns an exit code and
 raises :class:`~packer.errors.InputError` for bad input (the CLI exits 2, nothing written).
@@ -80,6 +81,31 @@ def _cmd_freeze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_moves(args: argparse.Namespace) -> int:
+    from packer.formats import load_plan
+    from packer.moves.format import save_moves
+    from packer.moves.planner import plan_moves
+
+    inst = _load_instance(args.instance, args.catalog)
+    plan = load_plan(args.plan)
+    try:
+        moves = plan_moves(inst, plan)
+    except InputError as e:
+        raise InputError(e.message, file=args.plan, field=e.field) from None
+    save_moves(moves, args.output)
+    s = moves.stats
+    print(f"{s['steps']} steps in {s['waves']} waves: {s['moved_requests']} moved ({s['make_before_break']} "
+          f"make-before-break, {s['temporary_stops']} temporary stops), {s['new_requests']} started, "
+          f"{s['creates']} MIG instances created, {s['destroys']} destroyed, {s['mode_changes']} mode changes "
+          f"-> {args.output}")
+    if args.export:
+        from packer.moves.export import write_wave_exports
+
+        paths = write_wave_exports(inst, moves, args.export)
+        print(f"{len(paths)} files (per wave: mig-parted config, shell script) -> {args.export}")
+    return 0
+
+
 def add_rule_args(p: argparse.ArgumentParser, *, default: str) -> None:
     """The options that say which running work may move, and at what cost."""
     p.add_argument("--movable", action="append", nargs="?", const="all", metavar="RULE",
@@ -92,7 +118,7 @@ def add_rule_args(p: argparse.ArgumentParser, *, default: str) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Adds ``freeze`` to the ``packer`` command."""
+    """Adds ``freeze`` and ``moves`` to the ``packer`` command."""
     p = subparsers.add_parser(
         "freeze", help="a plan's cluster state as a re-optimization instance (placed work running)",
         description="Every request the plan places becomes a running request where the plan put it; the "
@@ -104,6 +130,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", help="name of the new instance (default: the instance's)")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
     p.set_defaults(func=_cmd_freeze)
+
+    p = subparsers.add_parser(
+        "moves", help="the executable move sequence (packer.moves/v1) from a running cluster to a plan",
+        description="Ordered waves of steps (set_mode, create, destroy, start, stop) whose steps may run in "
+        "parallel; every state on the way is valid. Moves are make-before-break where room allows; a "
+        "temporary stop says so. Check it with: packer check INSTANCE PLAN --moves MOVES.json")
+    p.add_argument("instance", help="instance with running placements (the cluster now, e.g. from packer freeze)")
+    p.add_argument("plan", help="the target plan for that instance")
+    p.add_argument("-o", "--output", required=True, help="move sequence JSON to write")
+    p.add_argument("--export", metavar="DIR", help="also write per-wave mig-parted configs and shell scripts")
+    p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
+    p.set_defaults(func=_cmd_moves)
 
 
 __all__ = ["add_rule_args", "parse_max_migrations", "register", "rule_options"]
