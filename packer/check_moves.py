@@ -14,8 +14,10 @@ Waves must be safe to run in parallel: every step of a wave is valid in the stat
 start (no step depends on another of its wave), and the wave's capacity-using steps (set_mode,
 create, start) are valid together before any of its stops or destroys.
 
-A stop is a make-before-break stop when, after it, the request still runs all its planned units;
-otherwise it is a temporary stop, and the step must say so (``temporary``).
+A stop is temporary when, after it, the request runs fewer units than both its running placement
+and its planned units have (it is down, or running short, until its destination starts); the step
+must say so (``temporary``). Otherwise it is a make-before-break stop: the request's new units (or
+its parking units, on the way to a destination still taken) already run.
 
 Like :mod:`packer.check`, this module imports no planner or solver code (nothing from
 :mod:`packer.moves.planner`, :mod:`packer.solvers`, :mod:`packer.online`, :mod:`packer.cpsat`,
@@ -55,7 +57,7 @@ KINDS: dict[str, str] = {
     "isolation_node": "a node holds units of a node-isolated tenant and of another tenant",
     "not_running": "a stop of a unit that does not run",
     "wave_parallel": "a step depends on another step of its wave, or the wave's starts do not fit together",
-    "temporary_flag": "a stop's temporary flag is wrong (the request does or does not keep its planned units)",
+    "temporary_flag": "a stop's temporary flag is wrong (the request does or does not run short after it)",
     "end_state": "after the last step the cluster is not what the plan says",
     "stats": "the sequence's statistics differ from the recounted ones",
 }
@@ -125,6 +127,17 @@ class _Cluster:
         self.mode: dict[tuple[str, int], str] = {(n.id, g): n.gpu_mode(g) for n in inst.nodes for g in range(n.num_gpus)}
         self.gis: dict[tuple[str, int], dict[int, str]] = defaultdict(dict)  # start -> profile
         self.live: dict[str, Counter[UKey]] = defaultdict(Counter)
+        # the same units indexed by node (gpu None for host units): (request id, unit) -> copies
+        self.by_node: dict[str, Counter[tuple[str, UKey]]] = defaultdict(Counter)
+        self.used: dict[str, float] = defaultdict(float)  # GPU-equivalents running, by tenant
+
+    def add(self, rid: str, k: UKey, sign: int) -> None:
+        """Starts (+1) or stops (-1) one copy of unit ``k`` of ``rid``."""
+        self.used[self.reqs[rid].tenant] += sign * self.size(self.reqs[rid], k)
+        for c, key in ((self.live[rid], k), (self.by_node[k[0]], (rid, k))):
+            c[key] += sign  # type: ignore[index]
+            if c[key] <= 0:  # type: ignore[index]
+                del c[key]  # type: ignore[arg-type]
 
     def clone(self) -> _Cluster:
         c = _Cluster.__new__(_Cluster)
@@ -132,6 +145,8 @@ class _Cluster:
         c.mode = dict(self.mode)
         c.gis = defaultdict(dict, {k: dict(v) for k, v in self.gis.items()})
         c.live = defaultdict(Counter, {k: Counter(v) for k, v in self.live.items()})
+        c.by_node = defaultdict(Counter, {k: Counter(v) for k, v in self.by_node.items()})
+        c.used = defaultdict(float, self.used)
         return c
 
     def spec(self, node_id: str, profile: str | None):  # type: ignore[no-untyped-def]
@@ -148,11 +163,11 @@ class _Cluster:
     # ------------------------------------------------------------------ what a GPU / node holds
 
     def units_on_gpu(self, node: str, gpu: int) -> list[tuple[Request, UKey]]:
-        return [(self.reqs[rid], k) for rid, c in self.live.items() for k in c.elements()
-                if k[0] == node and k[1] == gpu]
+        return [(self.reqs[rid], k) for (rid, k), n in self.by_node.get(node, Counter()).items()
+                for _ in range(n) if k[1] == gpu]
 
     def units_on_node(self, node: str) -> list[tuple[Request, UKey]]:
-        return [(self.reqs[rid], k) for rid, c in self.live.items() for k in c.elements() if k[0] == node]
+        return [(self.reqs[rid], k) for (rid, k), n in self.by_node.get(node, Counter()).items() for _ in range(n)]
 
     def size(self, r: Request, k: UKey) -> float:
         if r.kind == "host":
@@ -217,10 +232,9 @@ class _Cluster:
         return out
 
     def _gi_user(self, node: str, gpu: int, start: int) -> str | None:
-        for rid, c in self.live.items():
-            for k in c:
-                if k[0] == node and k[1] == gpu and k[3] == start and self.reqs[rid].kind == "mig":
-                    return rid
+        for r, k in self.units_on_gpu(node, gpu):
+            if k[3] == start and r.kind == "mig":
+                return r.id
         return None
 
     def _destroy(self, s: Destroy) -> list[tuple[str, str]]:
@@ -265,8 +279,7 @@ class _Cluster:
         _isolation(out, "isolation_node", where, tenants, {q.tenant for q, _ in on_node}, r.tenant, "node")
         t = tenants.get(r.tenant)
         if t is not None and t.max_gpus is not None:
-            used = sum(self.size(self.reqs[rid], k) for rid, c in self.live.items() if self.reqs[rid].tenant == r.tenant
-                       for k in c.elements()) + self.size(r, _ukey(u))
+            used = self.used[r.tenant] + self.size(r, _ukey(u))
             if used > t.max_gpus + 1e-9:
                 out.append(("quota", f"{where}: tenant {r.tenant!r} would run {used:.6g} of {t.max_gpus:g}"))
         if r.kind == "host":
@@ -314,12 +327,9 @@ class _Cluster:
         elif isinstance(step, Destroy):
             self.gis[(step.node, step.gpu)].pop(step.start, None)
         elif isinstance(step, Start):
-            self.live[step.request][_ukey(step.unit)] += 1
+            self.add(step.request, _ukey(step.unit), +1)
         else:
-            c = self.live[step.request]
-            c[_ukey(step.unit)] -= 1
-            if c[_ukey(step.unit)] <= 0:
-                del c[_ukey(step.unit)]
+            self.add(step.request, _ukey(step.unit), -1)
 
 
 def _where(u: Unit) -> str:
@@ -383,7 +393,7 @@ def check_moves(inst: Instance, plan: Plan, moves: Moves) -> MovesReport:
     world = _Cluster(inst)
     for r in inst.requests:
         for u in r.placement or ():
-            world.live[r.id][_ukey(u)] += 1
+            world.add(r.id, _ukey(u), +1)
             if r.kind == "mig" and u.gpu is not None and u.start is not None and u.profile is not None:
                 world.gis[(u.node, u.gpu)][u.start] = u.profile
     target: dict[str, Counter[UKey]] = {a.request: Counter(_ukey(u) for u in a.units) for a in plan.assignments}
@@ -416,10 +426,11 @@ def check_moves(inst: Instance, plan: Plan, moves: Moves) -> MovesReport:
             world.apply(step)
             if isinstance(step, Stop):
                 r = inst.request(step.request)
-                keeps = _contains(world.live[r.id], target.get(r.id, Counter()))
+                floor = min(len(r.placement or ()), sum(target.get(r.id, Counter()).values()))
+                keeps = sum(world.live[r.id].values()) >= floor
                 if step.temporary == keeps:
-                    rep.add("temporary_flag", f"{here}: {r.id!r} {'keeps' if keeps else 'loses'} its planned "
-                                              f"units, but the step says temporary={step.temporary}")
+                    rep.add("temporary_flag", f"{here}: {r.id!r} runs {sum(world.live[r.id].values())} units after "
+                                              f"it (floor {floor}), but the step says temporary={step.temporary}")
                 if not keeps:
                     broken.add(r.id)
             elif isinstance(step, Start) and inst.request(step.request).placement is None:
@@ -437,10 +448,6 @@ def check_moves(inst: Instance, plan: Plan, moves: Moves) -> MovesReport:
         if key in moves.stats and moves.stats[key] != value:
             rep.add("stats", f"{key}: the sequence says {moves.stats[key]}, the replay counts {value}")
     return rep
-
-
-def _contains(live: Counter[UKey], want: Counter[UKey]) -> bool:
-    return all(live[k] >= n for k, n in want.items())
 
 
 def _check_end(rep: MovesReport, inst: Instance, plan: Plan, world: _Cluster,

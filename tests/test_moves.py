@@ -256,3 +256,18 @@ def test_wave_exports_follow_the_layout() -> None:
     first = wave_script(inst, moves, 1)  # a runs on the node: MIG changes live, not through the node label
     assert "kubectl label" not in first
     assert "create 3g.40gb at start 0 on GPU 1 with an explicit placement" in first  # the driver would pick 4
+
+
+def test_free_room_turns_a_swap_into_two_make_before_break_moves() -> None:
+    """Tests that with a free GPU the swap parks one job there instead of stopping it (no temporary stop)."""
+    inst = _inst([{"id": "n0", "gpu_model": "H100-80GB", "num_gpus": 3, "mode": "full"}], [
+        {"id": "a", "kind": "gpu", "placement": [{"node": "n0", "gpu": 0}], "movable": True, "migration_cost": 1.0},
+        {"id": "b", "kind": "gpu", "placement": [{"node": "n0", "gpu": 1}], "movable": True, "migration_cost": 0.2},
+    ])
+    plan = _plan(inst, {"a": [{"node": "n0", "gpu": 1}], "b": [{"node": "n0", "gpu": 0}]})
+    moves = plan_moves(inst, plan)
+    rep = check_moves(inst, plan, moves)
+    assert rep.ok, rep.format()
+    assert moves.stats["temporary_stops"] == 0 and moves.stats["parked"] == 1
+    assert not any(isinstance(s, Stop) and s.temporary for _, _, s in moves.steps())
+    assert _ops(moves) == [["start:b"], ["stop:b"], ["start:a"], ["stop:a"], ["start:b"], ["stop:b"]]

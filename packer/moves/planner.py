@@ -37,6 +37,8 @@ Key = tuple[str, int | None, str | None, int | None, int | None]  # node, gpu, p
 Gpu = tuple[str, int]
 Gi = tuple[str, int, int]  # node, gpu, start
 
+#: How many moves of a cycle the planner tries to park before it stops one (each search scans the cluster).
+_PARK_TRIES = 3
 #: Checker verdicts that do not stop a plan from being a target (its numbers, not its layout).
 _NOT_ABOUT_LAYOUT = frozenset({"objective", "bound", "status", "max_migrations"})
 
@@ -176,13 +178,25 @@ def _prune(c: Counter[str]) -> None:
 
 @dataclass
 class _Move:
-    """One request's changes: units to start and to stop, and whether it was broken."""
+    """One request's changes: units to start and to stop, and how it gets there.
+
+    ``broken``: its old units stop before its new ones start (a temporary stop). ``later``: it was
+    parked, so it first starts parking units and stops its old ones, then (``later`` = its real
+    arrivals and the parking units) starts at its destination and stops the parking units.
+    ``floor``: the fewest units it runs without being down, min(units now, units planned).
+    """
 
     req: Request
     arrive: Counter[Key]
     leave: Counter[Key]
     running: bool
+    floor: int = 0
     broken: bool = False
+    parked: bool = False
+    later: tuple[Counter[Key], Counter[Key]] | None = None
+    park_gis: set[Gi] = field(default_factory=set)
+    park_tried: bool = False
+    temporary: bool = False
     started: Counter[Key] = field(default_factory=Counter)
     stopped: Counter[Key] = field(default_factory=Counter)
 
@@ -190,7 +204,7 @@ class _Move:
         return self.started == self.arrive
 
     def done(self) -> bool:
-        return self.arrived() and self.stopped == self.leave
+        return self.later is None and self.arrived() and self.stopped == self.leave
 
 
 class MovePlanner:
@@ -229,7 +243,8 @@ class MovePlanner:
                     assert k[1] is not None and k[3] is not None and k[2] is not None
                     self.target_gis[(k[0], k[1], k[3])] = k[2]
             if src != tgt:
-                self.moves[r.id] = _Move(r, tgt - src, src - tgt, r.placement is not None)
+                floor = min(sum(src.values()), sum(tgt.values()))
+                self.moves[r.id] = _Move(r, tgt - src, src - tgt, r.placement is not None, floor)
         self.to_destroy = {g: p for g, p in source_gis.items() if self.target_gis.get(g) != p}
         self.to_create = {g: p for g, p in self.target_gis.items() if source_gis.get(g) != p}
         self.to_mode: dict[Gpu, str] = {}
@@ -239,10 +254,172 @@ class MovePlanner:
             for k in units:
                 if k[1] is not None and self.state.mode[(k[0], k[1])] == "any":
                     self.to_mode[(k[0], k[1])] = chosen.get((k[0], k[1]), MODE_OF_KIND[kind])
+        self._target_use(target)
         tenants = inst.tenant_map
         self._iso_gpu = {t for t, v in tenants.items() if v.isolation == "gpu"}
         self._iso_node = {t for t, v in tenants.items() if v.isolation == "node"}
         self.waves: list[Wave] = []
+
+    # ------------------------------------------------------------------ parking
+
+    def _target_use(self, target: dict[str, Counter[Key]]) -> None:
+        """What the plan puts on every GPU and node (parking must leave room for it)."""
+        self.t_units: Counter[Gpu] = Counter()
+        self.t_milli: Counter[Gpu] = Counter()
+        self.t_cpu: Counter[str] = Counter()
+        self.t_mem: Counter[str] = Counter()
+        self.t_gpu_tenants: dict[Gpu, Counter[str]] = defaultdict(Counter)
+        self.t_node_tenants: dict[str, Counter[str]] = defaultdict(Counter)
+        self.t_gis: dict[Gpu, dict[int, str]] = defaultdict(dict)
+        # parking reserved now (started later): room the current state must also keep for it
+        self.r_milli: Counter[Gpu] = Counter()
+        self.r_units: Counter[Gpu] = Counter()
+        self.r_cpu: Counter[str] = Counter()
+        self.r_mem: Counter[str] = Counter()
+        for rid, units in target.items():
+            req = self.inst.request(rid)
+            for k in units.elements():
+                self._reserve_target(req, k)
+        for (node, gpu, start), prof in self.target_gis.items():
+            self.t_gis[(node, gpu)][start] = prof
+
+    def _reserve_target(self, req: Request, k: Key) -> None:
+        self.t_cpu[k[0]] += req.cpu_milli
+        self.t_mem[k[0]] += req.memory_mib
+        self.t_node_tenants[k[0]][req.tenant] += 1
+        if k[1] is not None:
+            gpu = (k[0], k[1])
+            self.t_units[gpu] += 1
+            self.t_milli[gpu] += MILLI_PER_GPU if req.kind == "gpu" else (k[4] or 0)
+            self.t_gpu_tenants[gpu][req.tenant] += 1
+
+    def _park_spot(self, req: Request, k: Key) -> Key | None:
+        """A unit for ``req`` where nothing runs now or in the plan (and no other parking), or None."""
+        s = self.state
+        allowed = self.inst.allowed_models(req)
+        nodes = sorted(self.inst.nodes, key=lambda n: n.id != k[0])  # its own node first
+        for node in nodes:
+            nid = node.id
+            if node.cpu_milli is not None and max(s.cpu[nid] + self.r_cpu[nid], self.t_cpu[nid]) + req.cpu_milli \
+                    > node.cpu_milli:
+                continue
+            if node.memory_mib is not None and max(s.mem[nid] + self.r_mem[nid], self.t_mem[nid]) + req.memory_mib \
+                    > node.memory_mib:
+                continue
+            if not (_level_ok(s.node_tenants[nid], req.tenant, self._iso_node)
+                    and _level_ok(self.t_node_tenants[nid], req.tenant, self._iso_node)):
+                continue
+            if req.kind == "host":
+                return (nid, None, None, None, None)
+            model = self.inst.model_of(node)
+            if model is None or (allowed is not None and self.inst.gpu_catalog.canonical(model.name) not in allowed):
+                continue
+            for g in range(node.num_gpus):
+                gpu = (nid, g)
+                if s.mode[gpu] != MODE_OF_KIND[req.kind] or self.inst.node(nid).gpu_mode(g) == "any":
+                    continue
+                if not (_level_ok(s.gpu_tenants[gpu], req.tenant, self._iso_gpu)
+                        and _level_ok(self.t_gpu_tenants[gpu], req.tenant, self._iso_gpu)):
+                    continue
+                if req.kind == "gpu":
+                    if not s.on_gpu[gpu] and not self.t_units[gpu] and not self.r_units[gpu]:
+                        return (nid, g, None, None, None)
+                elif req.kind == "share":
+                    milli = k[4] or 0
+                    if (not s.whole[gpu] and s.milli[gpu] + self.r_milli[gpu] + milli <= MILLI_PER_GPU
+                            and self.t_milli[gpu] + milli <= MILLI_PER_GPU):
+                        return (nid, g, None, None, milli)
+                else:
+                    for p in self.inst.profile_choices(req, model):
+                        for start in p.starts:
+                            if self._gi_free(gpu, p.name, start):
+                                return (nid, g, p.name, start, None)
+        return None
+
+    def _gi_free(self, gpu: Gpu, profile: str, start: int) -> bool:
+        """``profile@start`` fits beside the MIG instances there now, planned and reserved."""
+        s = self.state
+        size = s.gi_size(gpu, profile)
+        model = self.inst.model_of(self.inst.node(gpu[0]))
+        p = model.profile(profile) if model is not None else None
+        assert p is not None
+        for layout in (s.gis.get(gpu, {}), self.t_gis.get(gpu, {})):
+            if sum(1 for q in layout.values() if q == profile) >= p.max_count:
+                return False
+            for st, q in layout.items():
+                if st < start + size and start < st + s.gi_size(gpu, q):
+                    return False
+        return True
+
+    def _park(self, m: _Move) -> bool:
+        """Parks move ``m``: its old units make way for units where nothing runs now or in the plan,
+        so it never goes down; False (nothing reserved) when there is no such room."""
+        req = m.req
+        old = m.leave - m.stopped
+        t = self.inst.tenant_map[req.tenant]
+        extra = sum(self.state.size(req, k) for k in old.elements())
+        if t.max_gpus is not None and self.state.used[req.tenant] + extra > t.max_gpus + 1e-9:
+            return False
+        saved = (Counter(self.t_units), Counter(self.t_milli), Counter(self.t_cpu), Counter(self.t_mem),
+                 Counter(self.r_units), Counter(self.r_milli), Counter(self.r_cpu), Counter(self.r_mem),
+                 {g: Counter(c) for g, c in self.t_gpu_tenants.items()},
+                 {n: Counter(c) for n, c in self.t_node_tenants.items()}, {g: dict(v) for g, v in self.t_gis.items()})
+        park: Counter[Key] = Counter()
+        for k in old.elements():
+            spot = self._park_spot(req, k)
+            if spot is None:
+                (self.t_units, self.t_milli, self.t_cpu, self.t_mem, self.r_units, self.r_milli, self.r_cpu,
+                 self.r_mem) = saved[:8]
+                self.t_gpu_tenants = defaultdict(Counter, saved[8])
+                self.t_node_tenants = defaultdict(Counter, saved[9])
+                self.t_gis = defaultdict(dict, saved[10])
+                return False
+            park[spot] += 1
+            self._reserve_target(req, spot)
+            self.r_cpu[spot[0]] += req.cpu_milli
+            self.r_mem[spot[0]] += req.memory_mib
+            if spot[1] is not None:
+                gpu = (spot[0], spot[1])
+                self.r_units[gpu] += 1
+                self.r_milli[gpu] += MILLI_PER_GPU if req.kind == "gpu" else (spot[4] or 0)
+                if req.kind == "mig":
+                    assert spot[2] is not None and spot[3] is not None
+                    self.t_gis[gpu][spot[3]] = spot[2]
+        for spot in park:
+            if req.kind == "mig":
+                gi = (spot[0], spot[1], spot[3])
+                self.to_create[gi] = spot[2]  # type: ignore[index,assignment]
+                m.park_gis.add(gi)  # type: ignore[arg-type]
+        m.later = (m.arrive, park)
+        m.arrive = m.started + park
+        m.parked = True
+        return True
+
+    def _try_park(self, m: _Move) -> bool:
+        """Parks ``m`` unless it is parked already or found no room before (searched once per move)."""
+        if m.parked or m.park_tried:
+            return False
+        m.park_tried = True
+        return self._park(m)
+
+    def _interrupt(self, rid: str) -> None:
+        """Parks move ``rid`` where free room allows, else breaks it (a temporary stop)."""
+        m = self.moves[rid]
+        if not self._try_park(m):
+            m.broken = True
+
+    def _unpark(self, m: _Move) -> None:
+        """A parked move whose old units stopped: now it starts at its destination and leaves the parking."""
+        assert m.later is not None
+        arrive, park = m.later
+        m.started = m.started - park
+        m.arrive, m.leave, m.stopped, m.later = arrive, park, Counter(), None
+        for k in park.elements():  # the parking's room is no longer reserved once it runs or is gone
+            self.r_cpu[k[0]] -= m.req.cpu_milli
+            self.r_mem[k[0]] -= m.req.memory_mib
+            if k[1] is not None:
+                self.r_units[(k[0], k[1])] -= 1
+                self.r_milli[(k[0], k[1])] -= MILLI_PER_GPU if m.req.kind == "gpu" else (k[4] or 0)
 
     # ------------------------------------------------------------------ capacity tests
 
@@ -313,10 +490,9 @@ class MovePlanner:
         self._wave_destroys: set[Gi] = set()
         # frees: stops of finished make-before-break moves and of broken moves; destroys of idle instances
         frees: list[SetMode | Create | Destroy | Start | Stop] = []
-        for rid, m in self.moves.items():
-            if m.leave and m.stopped != m.leave and (m.broken or m.arrived()):
-                for k in (m.leave - m.stopped).elements():
-                    frees.append(Stop(request=rid, unit=_unit(k), temporary=m.broken))
+        starting: Counter[str] = Counter()
+        stop_moves = [(rid, m) for rid, m in self.moves.items()
+                      if m.leave and m.stopped != m.leave and (m.broken or m.arrived())]
         for gi, prof in sorted(self.to_destroy.items()):
             if gi[2] in s0.gis.get((gi[0], gi[1]), {}) and gi not in s0.gi_user:
                 frees.append(Destroy(node=gi[0], gpu=gi[1], profile=prof, start=gi[2]))
@@ -349,7 +525,14 @@ class MovePlanner:
                     claimed.add((k[0], k[1], k[3]))  # type: ignore[arg-type]
                 joint.add_unit(m.req.id, k)
                 steps.append(Start(request=m.req.id, unit=_unit(k)))
-        return steps + frees
+                starting[m.req.id] += 1
+        stops: list[SetMode | Create | Destroy | Start | Stop] = []
+        for rid, m in stop_moves:
+            live = sum(s0.units[rid].values()) + starting[rid]
+            for k in (m.leave - m.stopped).elements():
+                live -= 1
+                stops.append(Stop(request=rid, unit=_unit(k), temporary=live < m.floor))
+        return steps + stops + frees
 
     def _driver_order(self, s0: _State, creates: list[Create]) -> list[Create]:
         """Creates of one wave, per GPU in an order the driver's inferred placement rule follows where it can."""
@@ -457,7 +640,8 @@ class MovePlanner:
 
         Moves that wait on nobody, or that nobody waits on, cannot be part of a cycle and are set
         aside; of the rest the move on most cycles' way (most waiting × waited on), then the cheapest
-        to interrupt, is broken, and so on (a greedy feedback vertex set).
+        to interrupt, is parked where free room allows (else broken), and so on (a greedy feedback
+        vertex set).
         """
         holding = self._holding()
         waits = self._wait_for()
@@ -476,9 +660,14 @@ class MovePlanner:
             if not graph:
                 break
             waited = Counter(b for outs in graph.values() for b in outs)
-            rid = min(graph, key=lambda r: (-(len(graph[r]) * waited[r]), -waited[r],
-                                            self._cost(self.moves[r].req), r))
-            self.moves[rid].broken = True
+            order = sorted(graph, key=lambda r: (-(len(graph[r]) * waited[r]), -waited[r],
+                                                 self._cost(self.moves[r].req), r))
+            # Park the first move of that order that has room to park in (it never goes down); when
+            # none has, stop the first one.
+            rid = next((r for r in order[:_PARK_TRIES] if self._try_park(self.moves[r])), None)
+            if rid is None:
+                rid = order[0]
+                self.moves[rid].broken = True
             broke = True
             del graph[rid]
             for outs in graph.values():
@@ -490,7 +679,7 @@ class MovePlanner:
         if not waited_on:
             return False
         rid = min(waited_on, key=lambda r: (self._cost(self.moves[r].req), r))
-        self.moves[rid].broken = True
+        self._interrupt(rid)
         return True
 
     def run(self) -> Moves:
@@ -508,13 +697,22 @@ class MovePlanner:
                 if isinstance(st, Start):
                     self.moves[st.request].started[_key(self.moves[st.request].req, st.unit)] += 1
                 elif isinstance(st, Stop):
-                    self.moves[st.request].stopped[_key(self.moves[st.request].req, st.unit)] += 1
+                    m = self.moves[st.request]
+                    k = _key(m.req, st.unit)
+                    m.stopped[k] += 1
+                    m.temporary |= st.temporary
+                    gi = (k[0], k[1], k[3])
+                    if gi in m.park_gis and m.later is None:
+                        self.to_destroy[gi] = k[2]  # type: ignore[index,assignment]
                 elif isinstance(st, SetMode):
                     self.to_mode.pop((st.node, st.gpu), None)
                 elif isinstance(st, Create):
                     self.to_create.pop((st.node, st.gpu, st.start), None)
                 elif isinstance(st, Destroy):
                     self.to_destroy.pop((st.node, st.gpu, st.start), None)
+            for m in self.moves.values():
+                if m.later is not None and m.arrived() and m.stopped == m.leave:
+                    self._unpark(m)
             self.waves.append(Wave(steps=tuple(steps)))
         return Moves(instance=self.inst.name, plan_objective=self.plan.objective, waves=tuple(self.waves),
                      stats=self._stats())
@@ -526,13 +724,14 @@ class MovePlanner:
         moved = [m for m in self.moves.values() if m.running]
         steps = [s for w in self.waves for s in w.steps]
         creates = [s for s in steps if isinstance(s, Create)]
-        mbb = sum(1 for m in moved if not m.broken)
+        mbb = sum(1 for m in moved if not m.temporary)
         return {
             "steps": len(steps),
             "waves": len(self.waves),
             "moved_requests": len(moved),
             "make_before_break": mbb,
-            "temporary_stops": sum(1 for m in moved if m.broken),
+            "temporary_stops": sum(1 for m in moved if m.temporary),
+            "parked": sum(1 for m in moved if m.parked and not m.temporary),
             "make_before_break_share": round(mbb / len(moved), 6) if moved else None,
             "new_requests": sum(1 for m in self.moves.values() if not m.running),
             "starts": sum(1 for s in steps if isinstance(s, Start)),
