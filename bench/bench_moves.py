@@ -1,6 +1,7 @@
 """Move sequences on fragmented 1,024-GPU clusters: steps, waves, temporary stops, make-before-break share.
 
-Run: python bench/bench_moves.py [--seeds 100-104] [--moved 0,8,32,128,all] [--json OUT.json]
+Run: python bench/bench_moves.py [--seeds 100-104] [--moved 0,8,32,128,all] [--family haein|xl]
+     [--break-order cycles|cheapest|waited|smallest] [--json OUT.json]
 
 The clusters are built as in issue 17: ``packer generate haein --seed S --demand 1.6`` (1,024 GPUs),
 ``OnlinePlacer(policy="first-fit")`` places the first two thirds of the requests, 35 % of the placed
@@ -39,9 +40,9 @@ from packer.solvers.common import build_plan
 from packer.solvers.greedy import solve as greedy
 
 
-def fragmented(seed: int, demand: float = 1.6) -> Instance:
-    """The issue's fragmented haein cluster for ``seed``, frozen with everything movable."""
-    inst = generate("haein", seed, demand=demand)
+def fragmented(seed: int, demand: float = 1.6, family: str = "haein") -> Instance:
+    """The issue's fragmented cluster (haein: 1,024 GPUs; xl: 16,384) for ``seed``, frozen with everything movable."""
+    inst = generate(family, seed, demand=demand)
     pl = OnlinePlacer(inst, "first-fit")
     reqs = list(inst.requests)
     k = 2 * len(reqs) // 3
@@ -85,6 +86,15 @@ def repack(state: Instance, num_moved: int, seed: int) -> Plan:
                           gpu_modes=pl.gpu_modes(), seed=seed)
 
 
+#: Orders the planner may break cycles in (``--break-order``); "cycles" is the planner's own.
+BREAK_ORDERS = {
+    "cycles": None,
+    "cheapest": lambda self, rid, o, i: (self._cost(self.moves[rid].req), -(o * i), rid),
+    "waited": lambda self, rid, o, i: (-i, -(o * i), self._cost(self.moves[rid].req), rid),
+    "smallest": lambda self, rid, o, i: (sum(self.moves[rid].leave.values()), -(o * i), rid),
+}
+
+
 def row(seed: int, label: str, state: Instance, plan: Plan) -> dict[str, Any]:
     """Plans and checks one sequence; the figures of one table row."""
     rep = check(state, plan)
@@ -104,11 +114,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="100-104")
     ap.add_argument("--moved", default="0,8,32,128,all")
+    ap.add_argument("--family", default="haein", help="haein (1,024 GPUs) or xl (16,384)")
+    ap.add_argument("--break-order", default="cycles", choices=sorted(BREAK_ORDERS),
+                    help="order in which the planner interrupts the moves of a cycle (tuning only)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if BREAK_ORDERS[args.break_order] is not None:
+        from packer.moves.planner import MovePlanner
+
+        MovePlanner._break_key = BREAK_ORDERS[args.break_order]  # type: ignore[method-assign,assignment]
     lo, _, hi = args.seeds.partition("-")
     seeds = list(range(int(lo), int(hi or lo) + 1))
-    print(f"load: {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} CPUs")
+    print(f"load: {os.getloadavg()[0]:.2f} (1-min average) on {os.cpu_count()} CPUs; break order {args.break_order}")
     cols = ["seed", "target", "util before → after", "moved", "steps", "waves", "temporary stops",
             "make-before-break share", "new started", "creates", "destroys", "mode changes",
             "creates at the driver's start", "valid", "plan s", "check s"]
@@ -116,7 +133,7 @@ def main() -> None:
     print("|" + "---|" * len(cols))
     rows = []
     for seed in seeds:
-        state = fragmented(seed)
+        state = fragmented(seed, family=args.family)
         before = check(state, build_plan(state, solver="now", placed={r.id: r.placement for r in state.requests
                                                                        if r.placement is not None},
                                          unplaced={r.id: "w" for r in state.requests if r.placement is None}))

@@ -142,3 +142,15 @@ def test_instance_name_and_stats() -> None:
     assert "instance_name" in check_moves(inst, plan, moves.model_copy(update={"instance": "x"})).kinds()
     stats = dict(moves.stats, temporary_stops=7)
     assert "stats" in check_moves(inst, plan, moves.model_copy(update={"stats": stats})).kinds()
+
+
+def test_checker_loads_no_planner_at_run_time() -> None:
+    """Tests that importing the checker (and the file format) loads no planner, solver or geometry module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, packer.check_moves; "
+            "print(sorted(m for m in sys.modules if m.startswith(('packer.moves.planner', 'packer.solvers', "
+            "'packer.geometry', 'packer.export', 'packer.online', 'packer.cpsat'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

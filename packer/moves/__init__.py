@@ -6,5 +6,27 @@
 - :mod:`packer.moves.commands`: ``packer freeze`` and ``packer moves``.
 
 The independent replay checker is :mod:`packer.check_moves` (outside this package on purpose).
-This file imports nothing, so the checker can read the file format without loading the planner.
+This file imports nothing up front (the names below load on first use), so the checker can read
+the file format without loading the planner.
 """
+
+_LAZY = {
+    "plan_moves": "packer.moves.planner",
+    "MovePlanner": "packer.moves.planner",
+    "Moves": "packer.moves.format",
+    "load_moves": "packer.moves.format",
+    "save_moves": "packer.moves.format",
+    "write_wave_exports": "packer.moves.export",
+}
+
+
+def __getattr__(name: str) -> object:
+    """``packer.moves.plan_moves`` and friends, imported on first use (see the module docstring)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'packer.moves' has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -15,13 +15,20 @@ Make-before-break: a moved request stops its old units only in a wave after all 
 until then both hold capacity. New (waiting) requests start on GPUs, nodes and quota-limited
 tenants that no unfinished move touches, or once the moves are done, so they never take the
 capacity a move needs for its overlap. When no step is possible, the moves left wait on each other
-in a cycle (or on capacity only an old unit frees): the planner then *breaks* one moved request
-(stops it before its destination runs, marked ``temporary``), choosing among the requests that hold
-what a blocked step needs the one cheapest to interrupt (its migration cost, then its size), and
-carries on. Stopping every old unit always makes room (the target is valid), so this ends.
+in cycles (or on capacity only an old unit frees). The planner then builds the wait-for graph (a
+move → the moves whose old units stand where one of its new units must go), sets aside the moves on
+no cycle, and interrupts the move on most cycles' way (waits-on × waited-on, then the cheapest by
+migration cost), repeatedly, until no cycle is left: a greedy feedback vertex set. To interrupt a
+move it first tries to *park* it: units where nothing runs now and nothing runs in the plan take
+its work (make-before-break), its old units stop, and later it moves on from the parking to its
+destination (make-before-break again), so it never goes down. Where no such room exists (the usual
+case in a full cluster) the move is *broken*: its old units stop before its new ones run, and the
+stop says ``temporary``. Stopping every old unit always makes room (the target is valid), so the
+planner always ends.
 
-Breaks are a heuristic answer to a hard problem (the fewest temporary stops is a minimum feedback
-vertex set of the wait-for graph); the sequence reports how many it took.
+Finding the fewest temporary stops is NP-hard (a minimum feedback vertex set); the sequence reports
+how many it took (``stats``). A stop is temporary when the request runs fewer units after it than
+both its running placement and its plan give it.
 """
 
 from __future__ import annotations
@@ -635,6 +642,10 @@ class MovePlanner:
                     out.add(user)
         return out
 
+    def _break_key(self, rid: str, waits_on: int, waited_on: int) -> tuple[float, float, float, str]:
+        """Order of the moves to interrupt in a cycle: on most cycles' way first, then the cheapest."""
+        return (-(waits_on * waited_on), -waited_on, self._cost(self.moves[rid].req), rid)
+
     def _break_cycles(self) -> bool:
         """Breaks moves until the wait-for graph among holding moves has no cycle; True if it broke any.
 
@@ -660,8 +671,7 @@ class MovePlanner:
             if not graph:
                 break
             waited = Counter(b for outs in graph.values() for b in outs)
-            order = sorted(graph, key=lambda r: (-(len(graph[r]) * waited[r]), -waited[r],
-                                                 self._cost(self.moves[r].req), r))
+            order = sorted(graph, key=lambda r: self._break_key(r, len(graph[r]), waited[r]))
             # Park the first move of that order that has room to park in (it never goes down); when
             # none has, stop the first one.
             rid = next((r for r in order[:_PARK_TRIES] if self._try_park(self.moves[r])), None)
