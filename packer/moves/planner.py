@@ -266,6 +266,7 @@ class MovePlanner:
         self._iso_gpu = {t for t, v in tenants.items() if v.isolation == "gpu"}
         self._iso_node = {t for t, v in tenants.items() if v.isolation == "node"}
         self.waves: list[Wave] = []
+        self._costs: dict[str, float] = {}
 
     # ------------------------------------------------------------------ parking
 
@@ -571,10 +572,16 @@ class MovePlanner:
         return out
 
     def _cost(self, req: Request) -> float:
-        if req.migration_cost is not None:
-            return req.migration_cost
-        size = sum(self.state.size(req, _key(req, u)) for u in req.placement or ())
-        return self.inst.objective.migration_weight * size
+        """What interrupting ``req`` costs: its migration cost (SPEC default: weight × running size)."""
+        cost = self._costs.get(req.id)
+        if cost is None:
+            if req.migration_cost is not None:
+                cost = req.migration_cost
+            else:
+                size = sum(self.state.size(req, _key(req, u)) for u in req.placement or ())
+                cost = self.inst.objective.migration_weight * size
+            self._costs[req.id] = cost
+        return cost
 
     def _holding(self) -> set[str]:
         """Moves that still hold old units and have not been broken: the ones others may wait for."""
