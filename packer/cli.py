@@ -19,7 +19,12 @@ from packer import __version__
 from packer.errors import InputError
 
 #: Modules that add their own subcommands through ``register(subparsers)``.
-PLUGINS = ("packer.export.commands", "packer.replay.commands", "packer.benchsuite.commands")
+PLUGINS = (
+    "packer.export.commands",
+    "packer.replay.commands",
+    "packer.benchsuite.commands",
+    "packer.moves.commands",
+)
 
 
 def _load_instance(path: str, catalogs: Sequence[str] = ()):  # type: ignore[no-untyped-def]
@@ -70,23 +75,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     inst = _load_instance(args.instance, args.catalog)
     plan = load_plan(args.plan)
+    moves = None
+    if args.moves:
+        from packer.moves.format import load_moves
+
+        moves = load_moves(args.moves)
     report = check(inst, plan)
-    if args.json:
-        print(json.dumps({
-            "ok": report.ok,
-            "objective": report.objective,
-            "utilization": report.utilization,
-            "violations": [{"kind": v.kind, "message": v.message} for v in report.violations],
-        }, indent=1))
-    else:
-        print(report.format())
-    return 0 if report.ok else 1
+    ok = report.ok
+    out: dict[str, object] = {
+        "ok": report.ok,
+        "objective": report.objective,
+        "utilization": report.utilization,
+        "violations": [{"kind": v.kind, "message": v.message} for v in report.violations],
+    }
+    text = report.format()
+    if moves is not None:
+        from packer.check_moves import check_moves
+
+        mrep = check_moves(inst, plan, moves)
+        ok = ok and mrep.ok
+        out["moves"] = {"ok": mrep.ok, "stats": mrep.stats,
+                        "violations": [{"kind": v.kind, "message": v.message} for v in mrep.violations]}
+        out["ok"] = ok
+        text += "\n" + mrep.format()
+    print(json.dumps(out, indent=1) if args.json else text)
+    return 0 if ok else 1
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     from packer.model import Instance, Plan
+    from packer.moves.format import Moves
 
-    model = Instance if args.what == "instance" else Plan
+    model = {"instance": Instance, "plan": Plan, "moves": Moves}[args.what]
     print(json.dumps(model.model_json_schema(by_alias=True), indent=1))
     return 0
 
@@ -186,10 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--moves", metavar="MOVES", help="also replay this move sequence (packer.moves/v1) from the "
+                   "instance's running state to the plan, checking every step")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of instance or plan files")
-    p.add_argument("what", choices=["instance", "plan"])
+    p = sub.add_parser("schema", help="print the JSON Schema of instance, plan or move-sequence files")
+    p.add_argument("what", choices=["instance", "plan", "moves"])
     p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("generate", help="write a synthetic instance")

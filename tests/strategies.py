@@ -144,3 +144,38 @@ def suite_instances(draw: st.DrawFn, max_nodes: int = 3, families: tuple[str, ..
     keep = draw(st.lists(st.booleans(), min_size=len(inst.requests), max_size=len(inst.requests)))
     requests = tuple(r for r, k in zip(inst.requests, keep, strict=True) if k)
     return inst.model_copy(update={"requests": requests})
+
+
+@st.composite
+def running_targets(draw: st.DrawFn, **kw: Any) -> tuple[Instance, Any]:
+    """A running cluster and a valid target plan for it that moves some running work and starts some
+    waiting work: a greedy plan frozen (everything movable), then a chosen set of running requests
+    re-placed first, in a drawn order and policy, by the online placer (so they may swap places)."""
+    from hypothesis import assume
+
+    from packer.check import check
+    from packer.freeze import freeze
+    from packer.online import OnlinePlacer
+    from packer.solvers.common import build_plan
+    from packer.solvers.greedy import solve
+
+    inst = draw(instances(running=True, **kw))
+    state = freeze(inst, solve(inst), movable="all", max_migrations=None)
+    running = [r.id for r in state.requests if r.running]
+    movers = draw(st.sets(st.sampled_from(running), min_size=1)) if running else set()
+    free = state.replace(requests=[
+        r.model_copy(update={"placement": None, "movable": False, "migration_cost": None}) if r.id in movers else r
+        for r in state.requests])
+    waiting = [r for r in free.requests if r.placement is None]
+    first = draw(st.permutations([r for r in waiting if r.id in movers]))
+    rest = draw(st.permutations([r for r in waiting if r.id not in movers]))
+    policy = draw(st.sampled_from(["first-fit", "best-fit", "random"]))
+    pl = OnlinePlacer(free, policy, seed=draw(st.integers(0, 3)))
+    for r in [*first, *rest]:
+        pl.place(r)
+    placed = {rid: pl.units(rid) for rid in pl.placed_ids()}
+    assume(all(rid in placed for rid in movers))
+    unplaced = {r.id: "not placed" for r in state.requests if r.id not in placed}
+    plan = build_plan(state, solver="test", placed=placed, unplaced=unplaced, gpu_modes=pl.gpu_modes())
+    assume(check(state, plan).ok)
+    return state, plan
