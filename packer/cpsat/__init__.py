@@ -165,8 +165,10 @@ def solve(
 def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
                       left, info: dict[str, object], aggregate: bool | None = None,  # type: ignore[no-untyped-def]
                       progress: Progress = SILENT, params: Mapping[str, object] | None = None,
-                      lp: bool = True, det: float | None = None) -> Plan:
-    """One CP-SAT model of the whole instance; ``det``: CP-SAT's deterministic time budget, if any."""
+                      lp: bool = True, det: float | None = None, uncounted: frozenset[str] | set[str] = frozenset(),
+                      ) -> Plan:
+    """One CP-SAT model of the whole instance; ``det``: CP-SAT's deterministic time budget, if any;
+    ``uncounted``: movable running requests whose moves max_migrations does not count."""
     prog = progress
     if det is not None:
         params = {**(params or {}), "max_deterministic_time": max(0.01, det)}
@@ -174,7 +176,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     rem = left()
     model: CpsatModel | None = None
     if rem is None or rem > _build_s(inst):
-        model = CpsatModel(inst, aggregate=aggregate)
+        model = CpsatModel(inst, aggregate=aggregate, uncounted=uncounted)
         info["model_s"] = round(time.perf_counter() - start, 3)
         info["classes"] = len(model.data.classes)
         info["groups"] = len(model.data.groups)
