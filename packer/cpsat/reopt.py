@@ -55,8 +55,9 @@ PINNED_SHARE = 0.3
 BOUND_SHARE = 0.4
 #: Racks (or the coarsest level with at least 8 domains) a random move step frees.
 STEP_DOMAINS = 2
-#: Nodes an aimed or tenant step frees.
-REGION_NODES = 12
+#: Nodes an aimed or tenant step picks, and at most this many once closed over work that spans nodes.
+REGION_NODES = 8
+REGION_MAX_NODES = 16
 #: Share of the steps aimed at a waiting request, and of those over a node-isolated tenant's nodes
 #: (the rest pair random racks).
 AIMED_SHARE = 0.7
@@ -252,7 +253,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if deadline - time.perf_counter() < 0.5:
             break
         view = _View(inst, cur)
-        waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) > 0]
+        waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         roll = rng.random()
         aim = None
         kind = "random"
@@ -273,6 +274,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             names = sorted(racks)
             nodes = {nid for d in rng.sample(names, min(STEP_DOMAINS, len(names))) for nid in racks[d]}
             stats["random"] += 1
+        nodes = view.close(nodes, REGION_MAX_NODES, rng)
         sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng)
         if not sub.requests:
             continue
@@ -318,6 +320,21 @@ def _domains(inst: Instance, level: str) -> dict[str, list[str]]:
     return dict(out)
 
 
+def _least_size(inst: Instance, r: Request) -> float:
+    """The fewest GPU-equivalents ``r`` can be placed with (its quota must have that much left)."""
+    if r.kind == "gpu":
+        return float(r.need_count)
+    if r.kind == "share":
+        return r.need_count * (r.gpu_milli or 0) / 1000
+    if r.kind == "host":
+        return 0.0
+    allowed = inst.allowed_models(r)
+    cat = inst.gpu_catalog
+    names = {n.gpu_model for n in inst.nodes if n.gpu_model and (allowed is None or n.gpu_model in allowed)}
+    sizes = [p.gpu_equivalents for name in sorted(names) for p in inst.profile_choices(r, cat[name])]
+    return r.need_count * min(sizes) if sizes else 0.0
+
+
 def _aim(rng: random.Random, waiting: Sequence[Request]) -> Request:
     """A waiting request, drawn with weight priority × its units (bigger, dearer work first)."""
     weights = [r.priority * r.count * (1.0 if r.kind != "share" else (r.gpu_milli or 0) / 1000) + 1e-3
@@ -334,6 +351,17 @@ class _View:
         self.mov: dict[tuple[str, int], float] = defaultdict(float)
         self.quota: dict[str, float] = defaultdict(float)
         owners: dict[str, set[str]] = defaultdict(set)
+        #: Node → ids of work there that a step could free; id → its nodes (now and, if unmoved, as it runs).
+        self.on_node: dict[str, set[str]] = defaultdict(set)
+        self.spans: dict[str, set[str]] = {}
+        for rid, units in cur.items():
+            r = inst.request(rid)
+            if r.placement is not None and not r.movable:
+                continue
+            span = {u.node for u in units} | {u.node for u in r.placement or ()}
+            self.spans[rid] = span
+            for nid in span:
+                self.on_node[nid].add(rid)
         iso = {t.id for t in inst.tenants if t.isolation == "node"}
         for rid, units in cur.items():
             r = inst.request(rid)
@@ -348,6 +376,21 @@ class _View:
                 if r.movable:
                     self.mov[(u.node, u.gpu)] += size
         self.isolated_nodes = {t: sorted(ns) for t, ns in owners.items()}
+
+    def close(self, nodes: set[str], limit: int, rng: random.Random) -> set[str]:
+        """``nodes`` plus, while fewer than ``limit``, the nodes of work that lies partly in them (work
+        across the border is pinned, so a region closed over it frees more)."""
+        out = set(nodes)
+        todo = sorted(out)
+        rng.shuffle(todo)
+        while todo and len(out) < limit:
+            nid = todo.pop(0)
+            for rid in sorted(self.on_node.get(nid, ())):
+                extra = self.spans[rid] - out
+                if extra and len(out) + len(extra) <= limit:
+                    out |= extra
+                    todo += sorted(extra)
+        return out
 
     def quota_left(self, r: Request) -> float:
         t = self.inst.tenant_map.get(r.tenant)
