@@ -19,7 +19,7 @@ from packer import __version__
 from packer.errors import InputError
 
 #: Modules that add their own subcommands through ``register(subparsers)``.
-PLUGINS = ("packer.export.commands", "packer.replay.commands", "packer.reopt_commands")
+PLUGINS = ("packer.export.commands", "packer.replay.commands", "packer.moves.commands", "packer.reopt_commands")
 
 
 def _load_instance(path: str, catalogs: Sequence[str] = ()):  # type: ignore[no-untyped-def]

@@ -140,6 +140,14 @@ def _per(values: list[Any] | None, n: int, what: str) -> list[Any]:
     return values
 
 
+def _running_form(inst: Any, args: argparse.Namespace) -> Any:
+    """The imported state in the form ``packer freeze`` writes: modes fixed, movable and costs by rule."""
+    from packer.freeze import fix_modes, mark_running
+    from packer.moves.commands import rule_options
+
+    return mark_running(fix_modes(inst), **rule_options(args, "none"))
+
+
 def _cmd_import_smi(args: argparse.Namespace) -> int:
     from packer.export.smi import SmiNode, instance_from_nvidia_smi
     from packer.formats import dumps, instance_to_dict
@@ -158,10 +166,9 @@ def _cmd_import_smi(args: argparse.Namespace) -> int:
                 list_text=_read_text(lists[i]) if lists[i] else None, num_gpus=nums[i], file=files[i])
         for i in range(n)
     ]
-    inst = instance_from_nvidia_smi(nodes, name=args.name, catalog=_catalog(args.catalog), group=args.group,
-                                    movable=args.movable)
+    inst = instance_from_nvidia_smi(nodes, name=args.name, catalog=_catalog(args.catalog), group=args.group)
     validate_instance(inst, file=files[0])
-    _write(args.output, dumps(instance_to_dict(inst)))
+    _write(args.output, dumps(instance_to_dict(_running_form(inst, args))))
     return 0
 
 
@@ -177,9 +184,9 @@ def _cmd_import_k8s(args: argparse.Namespace) -> int:
 
         configs = load_migparted_text(_read_text(args.migparted), file=args.migparted)
     inst = instance_from_k8s(data, file=args.nodes, name=args.name, catalog=_catalog(args.catalog),
-                             model=args.model, group=args.group, movable=args.movable, configs=configs)
+                             model=args.model, group=args.group, configs=configs)
     validate_instance(inst, file=args.nodes)
-    _write(args.output, dumps(instance_to_dict(inst)))
+    _write(args.output, dumps(instance_to_dict(_running_form(inst, args))))
     return 0
 
 
@@ -214,7 +221,9 @@ def _plan_args(p: argparse.ArgumentParser, *, check: bool = True) -> None:
 def _import_args(p: argparse.ArgumentParser, name: str) -> None:
     """The options both import commands share."""
     p.add_argument("--group", action="store_true", help="one request per (node, profile), not per instance")
-    p.add_argument("--movable", action="store_true", help="mark the running instances movable")
+    from packer.moves.commands import add_rule_args
+
+    add_rule_args(p, default="none")
     p.add_argument("--name", default=name, help="instance name")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
     p.add_argument("-o", "--output", help="instance JSON to write (default: stdout)")

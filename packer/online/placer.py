@@ -856,6 +856,21 @@ class OnlinePlacer:
             self._placed[rid] = _Placed(req, rows, size, [int(a.g32[g, G_NODE])], int(rq[R_TAG]))
         return ChurnResult(int(stats[0]), int(stats[1]), int(stats[2]), slots, ids)
 
+    # ------------------------------------------------------------------------ re-optimization
+
+    def running_instance(self, *, movable: object = "all", migration_cost: object = None,
+                         max_migrations: object = "keep") -> Instance:
+        """The cluster now as a re-optimization instance: placed work running, the rest waiting.
+
+        A thin wrapper of :func:`packer.freeze.freeze` on :meth:`snapshot_instance` and :meth:`snapshot`
+        (see there for the ``movable`` rule, ``migration_cost`` and ``max_migrations``).
+        """
+        from packer.freeze import freeze
+
+        inst = self.snapshot_instance()
+        return freeze(inst, self.snapshot(instance=inst), movable=movable,  # type: ignore[arg-type]
+                      migration_cost=migration_cost, max_migrations=max_migrations)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class ChurnResult:

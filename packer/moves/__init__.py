@@ -1,0 +1,1 @@
+"""Running clusters: the command line of ``packer freeze`` (library: :mod:`packer.freeze`)."""
