@@ -1,5 +1,7 @@
 """The CP-SAT back end: an exact batch optimizer with a proven bound.
 
+A running cluster with at least ``reopt.MIN_MOVABLE`` movable running requests goes to the
+re-optimizer (:mod:`packer.cpsat.reopt`). Otherwise
 ``solve(inst, time_limit=..., seed=..., workers=...)`` builds one CP-SAT model over GPU classes
 (interchangeable GPUs of a node, counted) and request groups (identical requests, counted), hints it
 with the better of the greedy and online placers' plans, solves within the time limit (on big models:
@@ -126,6 +128,11 @@ def solve(
     start = time.perf_counter()
     prog = progress or SILENT
     seed = int(seed or 0)
+    if _reoptimizes(inst) and hint is not False and aggregate is not False and not params:
+        # A running cluster with much movable work: the re-optimizer (no-move plan, move steps, budget bound).
+        from packer.cpsat.reopt import reoptimize
+
+        return reoptimize(inst, time_limit=time_limit, seed=seed, workers=workers, progress=prog).plan
 
     def left() -> float | None:
         reserve = RESERVE_S + RESERVE_PER_GPU_S * inst.num_gpus
@@ -345,6 +352,13 @@ class _Background:
         if self._error:
             raise self._error[0]
         return self._out[0] if self._out else None
+
+
+def _reoptimizes(inst: Instance) -> bool:
+    """True when ``inst`` has so much movable running work that :mod:`packer.cpsat.reopt` solves it."""
+    from packer.cpsat.reopt import MIN_MOVABLE, movable_ids
+
+    return inst.objective.max_migrations != 0 and len(movable_ids(inst)) >= MIN_MOVABLE
 
 
 def _build_s(inst: Instance) -> float:

@@ -50,20 +50,24 @@ from packer.progress import SILENT, Progress
 from packer.solvers.common import build_plan, objective_value, units_equal
 
 #: Share of a single budget's time limit for the no-move plan (the rest: bound and move steps).
-PINNED_SHARE = 0.3
+PINNED_SHARE = 0.2
 #: Share of the time left for the relaxed LP bound (it stops there; the capacity bound stands in).
-BOUND_SHARE = 0.4
+BOUND_SHARE = 0.6
+#: … then the budget's own LP (tighter for small budgets) with this share of what is left, when at
+#: least OWN_LP_MIN_S seconds are.
+OWN_SHARE = 0.3
+OWN_LP_MIN_S = 20.0
 #: Racks (or the coarsest level with at least 8 domains) a random move step frees.
 STEP_DOMAINS = 2
 #: Nodes an aimed or tenant step picks, and at most this many once closed over work that spans nodes.
 REGION_NODES = 8
-REGION_MAX_NODES = 16
+REGION_MAX_NODES = 12
 #: Share of the steps aimed at a waiting request, and of those over a node-isolated tenant's nodes
 #: (the rest pair random racks).
-AIMED_SHARE = 0.7
-TENANT_SHARE = 0.15
+AIMED_SHARE = 0.6
+TENANT_SHARE = 0.25
 #: Most waiting requests offered to one step.
-OFFER = 40
+OFFER = 20
 #: Seconds of CP-SAT per step, at most.
 STEP_S = 2.0
 #: Movable running requests at least: below this the whole model with every stay choice is small
@@ -123,55 +127,87 @@ def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, wor
                  info={"no_move": _info(plan)})
 
 
-def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
-                 time_limit: float | None = None) -> dict[int | None, float | None]:
-    """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit).
+class BudgetBound:
+    """The relaxed model's LP bounds of one instance, per migration budget, built once and cached.
 
-    The LP of the relaxed model (see the module docstring) with ``max_migrations`` set to the
-    budget (the instance's own cap, where smaller, wins). A budget whose LP does not finish within
-    ``time_limit`` (all together, model included) gets None.
+    The LP of the relaxed model (see the module docstring) with ``max_migrations`` set to the budget
+    (the instance's own cap, where smaller, wins). The bound of no limit holds for every budget, so
+    a budget whose own LP did not finish in time falls back to it.
     """
-    from packer.cpsat.bound import lp_solve
-    from packer.cpsat.model import CpsatModel
 
-    t0 = time.perf_counter()
-    free = inst.replace(objective=inst.objective.model_copy(update={"max_migrations": None}))
-    model = CpsatModel(free, relaxed=True)
-    form = model.linear_form
-    out: dict[int | None, float | None] = {b: None for b in budgets}
-    if form is None:
-        return out
-    c, a, bl, bh, lo, hi, obj = form
-    stays = [var.index for var in model.vars.stay.values()]
-    from scipy.sparse import csr_matrix, vstack
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.values: dict[int | None, float] = {}
+        self._model = None
 
-    for b in sorted(budgets, key=lambda x: math.inf if x is None else x):
-        cap = _cap(inst.objective.max_migrations, b)
-        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-        if rem is not None and rem <= 0.1:
-            break
+    def _build(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            from packer.cpsat.model import CpsatModel
+
+            free = self.inst.replace(objective=self.inst.objective.model_copy(update={"max_migrations": None}))
+            self._model = CpsatModel(free, relaxed=True)
+        return self._model
+
+    def lp(self, budget: int | None, time_limit: float | None = None) -> float | None:
+        """The LP bound of ``budget`` (None: no limit), or None when it does not finish in ``time_limit``
+        (which counts building the model)."""
+        from packer.cpsat.bound import lp_solve
+
+        cap = _cap(self.inst.objective.max_migrations, budget)
+        if cap in self.values:
+            return self.values[cap]
+        t0 = time.perf_counter()
+        model = self._build()
+        form = model.linear_form
+        if form is None:
+            return None
+        c, a, bl, bh, lo, hi, obj = form
+        stays = [var.index for var in model.vars.stay.values()]
         if cap is not None and stays:
+            from scipy.sparse import csr_matrix, vstack
+
             # Σ (1 − stay) ≤ cap  ⇔  Σ stay ≥ len(stays) − cap.
             row = csr_matrix((np.ones(len(stays)), (np.zeros(len(stays), dtype=np.int64), stays)),
                              shape=(1, a.shape[1]))
-            f = (c, vstack([a, row]).tocsr(), np.append(bl, len(stays) - cap), np.append(bh, np.inf), lo, hi, obj)
-        else:
-            f = form
-        got = lp_solve(model.model, time_limit=rem, form=f)
+            form = (c, vstack([a, row]).tocsr(), np.append(bl, len(stays) - cap), np.append(bh, np.inf), lo, hi, obj)
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if rem is not None and rem <= 0.1:
+            return None
+        got = lp_solve(model.model, time_limit=rem, form=form)
         if got is None:
-            continue
+            return None
         safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
-        out[b] = safe / model.data.scale + model.constant
+        self.values[cap] = safe / model.data.scale + model.constant
+        return self.values[cap]
+
+    def best(self, budget: int | None) -> float | None:
+        """The smallest bound known for ``budget``: its own LP, else that of no limit (or a bigger budget)."""
+        cap = _cap(self.inst.objective.max_migrations, budget)
+        valid = [v for b, v in self.values.items() if b is None or (cap is not None and b >= cap)]
+        return min(valid) if valid else None
+
+
+def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
+                 time_limit: float | None = None) -> dict[int | None, float | None]:
+    """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit), see
+    :class:`BudgetBound`; None for a budget whose LP does not finish within ``time_limit`` (all together)."""
+    t0 = time.perf_counter()
+    bb = BudgetBound(inst)
+    out: dict[int | None, float | None] = {}
+    for b in sorted(budgets, key=lambda x: math.inf if x is None else x):
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        out[b] = bb.lp(b, rem) if rem is None or rem > 0.1 else None
     return out
 
 
 def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float | None = None, seed: int = 0,
                workers: int | None = None, start: Plan | None = None, no_move_bound: float | None = None,
-               progress: Progress | None = None) -> Point:
+               bounds: BudgetBound | None = None, progress: Progress | None = None) -> Point:
     """The best plan found for ``inst`` that moves at most ``budget`` running requests (None: any number).
 
     ``start``: a valid plan to improve (moving at most ``budget``); without it the no-move plan is
     solved first. ``no_move_bound``: the no-move plan's bound when the caller has it (budget 0).
+    ``bounds``: LP bounds already known (shared by the budgets of a curve).
     """
     t0 = time.perf_counter()
     prog = progress or SILENT
@@ -191,14 +227,29 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
     placed = {a.request: list(a.units) for a in start.assignments}
     assert moves(inst, placed) <= (math.inf if cap is None else cap), "the start plan moves too much"
     bound: float | None = None
+    from packer.cpsat import DECOMPOSE_ABOVE
+
     if cap == 0 or not movable_ids(inst):
         bound = no_move_bound
-    else:
+    elif len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
+        # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         rem = left()
-        got = budget_bound(inst, [cap], time_limit=None if rem is None else BOUND_SHARE * rem)[cap]
-        info["lp_bound"] = got
+        if rem is None or rem > 1.0:
+            deadline = time.perf_counter() + (rem if rem is not None else 60.0)
+            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                       progress=prog)
+            info["steps"] = stats
+    else:
+        bb = bounds if bounds is not None else BudgetBound(inst)
+        if None not in bb.values:  # no limit's LP first: it bounds every budget
+            rem = left()
+            bb.lp(None, None if rem is None else BOUND_SHARE * rem)
+        rem = left()
+        if cap is not None and (rem is None or rem > OWN_LP_MIN_S):
+            bb.lp(cap, None if rem is None else OWN_SHARE * rem)
+        bound = bb.best(cap)
+        info["lp_bound"] = bound
         info["bound_s"] = round(time.perf_counter() - t0, 3)
-        bound = got
         rem = left()
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem if rem is not None else 60.0)
@@ -225,9 +276,10 @@ def curve(inst: Instance, budgets: Sequence[int | None], *, time_limit: float | 
     out: list[Point] = []
     prev: Plan | None = None
     nm_bound: float | None = None
+    bounds = BudgetBound(inst)
     for b in order:
         point = reoptimize(inst, budget=b, time_limit=time_limit, seed=seed, workers=workers, start=prev,
-                           no_move_bound=nm_bound, progress=progress)
+                           no_move_bound=nm_bound, bounds=bounds, progress=progress)
         if prev is None:
             nm_bound = point.plan.bound if b == 0 else point.info.get("no_move_bound")  # type: ignore[assignment]
         out.append(point)
