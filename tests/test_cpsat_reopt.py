@@ -200,3 +200,32 @@ def test_cli_reoptimize_bad_budgets_exit_2(tmp_path, budgets: str, capsys) -> No
     assert main(["reoptimize", str(state), "--budgets", budgets, "-o", str(out)]) == 2
     assert "--budgets" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cpsat_solve_hands_running_clusters_to_the_reoptimizer(haein16: Instance, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tests that ``cpsat.solve`` on a cluster with much movable work re-optimizes: a valid plan within the
+    instance's cap, bounded, no worse than moving nothing."""
+    monkeypatch.setattr(reopt, "MIN_MOVABLE", 16)
+    assert len(reopt.movable_ids(haein16)) >= reopt.MIN_MOVABLE
+    inst = _with_cap(haein16, 2)
+    plan = solve(inst, time_limit=10, workers=1)
+    assert check(inst, plan).ok
+    assert len(plan.migrations) <= 2
+    assert plan.bound is not None and plan.bound >= plan.objective - 1e-6
+    info = plan.solver.model_dump()
+    assert info.get("budget", "missing") is None  # reoptimize's info: the instance's own cap applies
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 40))
+def test_capacity_bound_counts_movable_work_in_capacity(seed: int) -> None:
+    """Tests that the capacity bound stays an upper bound with movable running work, and gives that work
+    no free capacity (it is at most the bound with the work pinned plus the work's best value)."""
+    from packer.cpsat.bound import capacity_bound
+
+    inst = running_state(generate("tiny", seed), release=0.5, seed=seed)
+    exact = solve(inst, time_limit=10, workers=1, aggregate=False)
+    cb = capacity_bound(inst)
+    assert cb is not None
+    if exact.status == "optimal":
+        assert cb >= exact.objective - 1e-6

@@ -262,6 +262,11 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     assert bound is not None
     placed, modes, dropped = model.placement()
     info["model_objective"] = round(model.objective(), 9)
+    if any(inst.request(rid).placement is not None for rid in dropped):
+        # A moved running request whose units did not pack (a share class past its pattern limit) would
+        # go back where it ran, which the model gave to other work: this answer cannot be used.
+        info["share_packing_dropped"] = sorted(dropped)
+        return _fallback(inst, hint_plan, seed, start, info, bound=bound)
     if dropped:
         info["share_packing_dropped"] = sorted(dropped)
     reasons = unplaced_reasons(inst, placed, modes)

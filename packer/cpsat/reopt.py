@@ -345,7 +345,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if trial is None:
             continue
         value = objective_value(inst, trial)
-        if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap):
+        if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial):
+            stats["invalid"] = stats.get("invalid", 0) + 1  # a safety net: the whole plan is checked before it is kept
+        elif value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap):
             cur, best = trial, value
             stats["improved"] += 1
             stats[f"improved_{kind}"] = stats.get(f"improved_{kind}", 0) + 1
@@ -620,6 +622,16 @@ def _merge(cur: Mapping[str, Sequence[Unit]], sub: Instance, plan: Plan) -> dict
 
 
 # ------------------------------------------------------------------------------- helpers
+
+
+def _valid(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> bool:
+    """Whether ``placed`` passes the independent checker (units, modes, quotas, isolation, host resources)."""
+    from packer.check import check
+    from packer.cpsat import _modes_of
+
+    plan = build_plan(inst, solver="reopt", placed=placed, gpu_modes=_modes_of(inst, placed),
+                      unplaced={r.id: "waiting" for r in inst.requests if r.id not in placed})
+    return bool(check(inst, plan).ok)
 
 
 def _cap(instance_cap: int | None, budget: int | None) -> int | None:
