@@ -70,6 +70,8 @@ TENANT_SHARE = 0.25
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
 STEP_S = 2.0
+#: Seconds of move steps without a time limit (they have no natural end).
+UNTIMED_STEPS_S = 60.0
 #: Movable running requests at least: below this the whole model with every stay choice is small
 #: enough, and ``cpsat.solve`` keeps to it.
 MIN_MOVABLE = 32
@@ -207,7 +209,8 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     ``start``: a valid plan to improve (moving at most ``budget``); without it the no-move plan is
     solved first. ``no_move_bound``: the no-move plan's bound when the caller has it (budget 0).
-    ``bounds``: LP bounds already known (shared by the budgets of a curve).
+    ``bounds``: LP bounds already known (shared by the budgets of a curve). Without ``time_limit`` the
+    no-move plan and the LPs run to the end and the move steps for UNTIMED_STEPS_S seconds.
     """
     t0 = time.perf_counter()
     prog = progress or SILENT
@@ -235,7 +238,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         rem = left()
         if rem is None or rem > 1.0:
-            deadline = time.perf_counter() + (rem if rem is not None else 60.0)
+            deadline = time.perf_counter() + (rem if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                        progress=prog)
             info["steps"] = stats
@@ -252,7 +255,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         info["bound_s"] = round(time.perf_counter() - t0, 3)
         rem = left()
         if rem is None or rem > 1.0:
-            deadline = time.perf_counter() + (rem if rem is not None else 60.0)
+            deadline = time.perf_counter() + (rem if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                        progress=prog)
             info["steps"] = stats
