@@ -24,6 +24,7 @@ PLUGINS = (
     "packer.replay.commands",
     "packer.benchsuite.commands",
     "packer.moves.commands",
+    "packer.reopt_commands",
 )
 
 

@@ -1,5 +1,7 @@
 """The CP-SAT back end: an exact batch optimizer with a proven bound.
 
+A running cluster with at least ``reopt.MIN_MOVABLE`` movable running requests goes to the
+re-optimizer (:mod:`packer.cpsat.reopt`). Otherwise
 ``solve(inst, time_limit=..., seed=..., workers=...)`` builds one CP-SAT model over GPU classes
 (interchangeable GPUs of a node, counted) and request groups (identical requests, counted), hints it
 with the better of the greedy and online placers' plans, solves within the time limit (on big models:
@@ -126,6 +128,11 @@ def solve(
     start = time.perf_counter()
     prog = progress or SILENT
     seed = int(seed or 0)
+    if _reoptimizes(inst) and hint is not False and aggregate is not False and not params:
+        # A running cluster with much movable work: the re-optimizer (no-move plan, move steps, budget bound).
+        from packer.cpsat.reopt import reoptimize
+
+        return reoptimize(inst, time_limit=time_limit, seed=seed, workers=workers, progress=prog).plan
 
     def left() -> float | None:
         reserve = RESERVE_S + RESERVE_PER_GPU_S * inst.num_gpus
@@ -165,8 +172,10 @@ def solve(
 def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
                       left, info: dict[str, object], aggregate: bool | None = None,  # type: ignore[no-untyped-def]
                       progress: Progress = SILENT, params: Mapping[str, object] | None = None,
-                      lp: bool = True, det: float | None = None) -> Plan:
-    """One CP-SAT model of the whole instance; ``det``: CP-SAT's deterministic time budget, if any."""
+                      lp: bool = True, det: float | None = None, uncounted: frozenset[str] | set[str] = frozenset(),
+                      ) -> Plan:
+    """One CP-SAT model of the whole instance; ``det``: CP-SAT's deterministic time budget, if any;
+    ``uncounted``: movable running requests whose moves max_migrations does not count."""
     prog = progress
     if det is not None:
         params = {**(params or {}), "max_deterministic_time": max(0.01, det)}
@@ -174,7 +183,7 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     rem = left()
     model: CpsatModel | None = None
     if rem is None or rem > _build_s(inst):
-        model = CpsatModel(inst, aggregate=aggregate)
+        model = CpsatModel(inst, aggregate=aggregate, uncounted=uncounted)
         info["model_s"] = round(time.perf_counter() - start, 3)
         info["classes"] = len(model.data.classes)
         info["groups"] = len(model.data.groups)
@@ -253,6 +262,11 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     assert bound is not None
     placed, modes, dropped = model.placement()
     info["model_objective"] = round(model.objective(), 9)
+    if any(inst.request(rid).placement is not None for rid in dropped):
+        # A moved running request whose units did not pack (a share class past its pattern limit) would
+        # go back where it ran, which the model gave to other work: this answer cannot be used.
+        info["share_packing_dropped"] = sorted(dropped)
+        return _fallback(inst, hint_plan, seed, start, info, bound=bound)
     if dropped:
         info["share_packing_dropped"] = sorted(dropped)
     reasons = unplaced_reasons(inst, placed, modes)
@@ -343,6 +357,13 @@ class _Background:
         if self._error:
             raise self._error[0]
         return self._out[0] if self._out else None
+
+
+def _reoptimizes(inst: Instance) -> bool:
+    """True when ``inst`` has so much movable running work that :mod:`packer.cpsat.reopt` solves it."""
+    from packer.cpsat.reopt import MIN_MOVABLE, movable_ids
+
+    return inst.objective.max_migrations != 0 and len(movable_ids(inst)) >= MIN_MOVABLE
 
 
 def _build_s(inst: Instance) -> float:

@@ -116,8 +116,9 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
     """A quick upper bound: requests as fractions, GPUs as capacity per mode, tenants' quotas.
 
     Relaxes everything about where units go (geometry, locality, spread, isolation, host
-    resources), lets movable running work count at its best value without using capacity, and
-    drops every penalty, so it is an upper bound however loose. It takes milliseconds at any size.
+    resources), counts movable running work at its best value in the capacity of its kind (staying
+    or moved, it takes at least its smallest size there), and drops every penalty, so it is an upper
+    bound however loose. It takes milliseconds at any size.
     """
     try:
         from scipy.optimize import linprog
@@ -163,9 +164,11 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
         if quota is not None and r.placement is None and min(sizes) * r.need_count > quota + 1e-9:
             continue  # bigger than its tenant's whole quota: it never fits (worth 0, a bound still)
         if r.placement is not None:
-            # Movable running work: count its best value as a constant, its capacity as free.
+            # Movable running work stays or moves, and takes capacity of its kind either way (at least
+            # its smallest size); it is worth at most its best value, and never pays less than nothing.
             run = sum(inst.unit_size(r, u) for u in r.placement)
-            const += max(r.priority * run, r.priority * unit * r.count)
+            least = min(run, min(sizes) * r.count)
+            cols.append((r.kind, r.tenant, least, max(r.priority * run, r.priority * unit * r.count)))
             continue
         cols.append((r.kind, r.tenant, unit * r.count, r.priority * unit * r.count))
     n = len(cols)

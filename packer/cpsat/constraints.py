@@ -95,17 +95,24 @@ class Constraints:
                     self.m.add(sum(used) + sum(stays) <= slots)
 
     def mig_running_slots(self) -> None:
-        """A running MIG instance that stays keeps its exact start: its layout must contain it."""
+        """A running MIG instance that stays keeps its exact start: its layout must contain it.
+
+        Counted per (profile, start) over the class: as many of its GPUs take a layout with that
+        slot as instances there stay (two instances at one slot are on two GPUs). Exact for a class
+        of one GPU and for GPUs with the same fixed work, a relaxation for a relaxed build.
+        """
         for c in self.data.classes:
             if c.index not in self.v.layouts:
                 continue
             lays = self.v.layouts[c.index]
             for pool in self.data.pools[c.index]:
+                stays: dict[tuple[str, int | None], list[object]] = defaultdict(list)
                 for ri, u in self._running(c.index, pool):
-                    if u.profile is None:
-                        continue
-                    have = [self.v.config[(c.index, pool, k)] for k, lay in enumerate(lays) if (u.profile, u.start) in lay]
-                    self.m.add(sum(have) >= stay_of(self.data, self.v, ri))
+                    if u.profile is not None:
+                        stays[(u.profile, u.start)].append(stay_of(self.data, self.v, ri))
+                for slot, st in stays.items():
+                    have = [self.v.config[(c.index, pool, k)] for k, lay in enumerate(lays) if slot in lay]
+                    self.m.add(sum(have) >= sum(st))  # type: ignore[arg-type]
 
     def whole_gpu_capacity(self) -> None:
         """A full-mode GPU holds at most one whole-GPU unit."""
@@ -391,8 +398,9 @@ class Constraints:
     def max_migrations(self) -> None:
         """At most max_migrations running requests move."""
         cap = self.inst.objective.max_migrations
-        if cap is not None and self.v.stay:
-            self.m.add(sum(1 - s for s in self.v.stay.values()) <= cap)
+        counted = [s for gi, s in self.v.stay.items() if gi not in self.data.uncounted]
+        if cap is not None and counted:
+            self.m.add(sum(1 - s for s in counted) <= cap)
 
 
 def _ub(var: cp_model.IntVar) -> int:

@@ -1,8 +1,12 @@
 """Preprocessing for the CP-SAT model: GPU classes, request groups, configurations and scales.
 
 The model never looks at single GPUs when it does not have to. Free GPUs of one node in one
-configured mode are interchangeable, so they form one *class* with a multiplicity; a GPU that holds
-running work is a class of its own. Identical new requests (same tenant, kind, shape, priority,
+configured mode are interchangeable, so they form one *class* with a multiplicity. So are GPUs of one
+node and mode whose running work cannot move and has the same shape (the same MIG instances at the
+same starts, the same shares, a whole-GPU unit; the same isolation pools): that work is fixed
+capacity, and the class's GPUs all offer the same room. A GPU that holds work that may move is a
+class of its own. A *relaxed* build (for bounds only) puts every GPU of a node and mode in one class,
+running work included, and keeps only rules that hold for any split of that work over the GPUs. Identical new requests (same tenant, kind, shape, priority,
 locality, spread, models, host resources, all-or-nothing) form one *group* whose placed count is an
 integer instead of a Boolean per request. Both cut symmetry out of the model instead of breaking it.
 """
@@ -29,7 +33,8 @@ HOST_MODE = "host"
 
 @dataclass
 class GpuClass:
-    """Interchangeable GPUs of one node: same configured mode, same running work (none, or m == 1)."""
+    """Interchangeable GPUs of one node: same configured mode, and no running work, the same fixed running
+    work on each GPU, or movable running work on a single GPU (a relaxed build: any work, any count)."""
 
     index: int
     node: int
@@ -95,6 +100,10 @@ class Data:
     group_of: dict[int, int]
     #: Class pools: class index → pools it may be given to.
     pools: dict[int, list[str]]
+    #: A relaxed build (see the module docstring): an upper bound's model, never converted to units.
+    relaxed: bool = False
+    #: Groups of movable running requests whose moves do not count against max_migrations.
+    uncounted: frozenset[int] = frozenset()
 
     @property
     def weights(self):  # type: ignore[no-untyped-def]
@@ -116,17 +125,21 @@ def _levels_at_gpu(inst: Instance) -> bool:
 
 
 def build_data(inst: Instance, *, aggregate: bool | None = None,
-               barred: Mapping[str, AbstractSet[str]] | None = None) -> Data:
+               barred: Mapping[str, AbstractSet[str]] | None = None, relaxed: bool = False,
+               uncounted: AbstractSet[str] = frozenset()) -> Data:
     """Groups GPUs into classes and requests into groups; ``aggregate=False`` keeps every GPU apart.
 
     Aggregation is on by default; a locality or spread at level ``gpu`` needs single GPUs, so it
     turns aggregation off. ``barred`` (request id → node ids) keeps requests off nodes: a group gets
-    no place on a node that every one of its requests is barred from.
+    no place on a node that every one of its requests is barred from. ``relaxed``: one class per
+    node and mode, running work included (a relaxation, for bounds). ``uncounted``: ids of movable
+    running requests whose moves are not counted against ``max_migrations``.
     """
     if aggregate is None:
         aggregate = True
     if _levels_at_gpu(inst):
         aggregate = False
+        relaxed = False
     exact_shares = not aggregate
     cat = inst.gpu_catalog
 
@@ -140,16 +153,19 @@ def build_data(inst: Instance, *, aggregate: bool | None = None,
         if n.num_gpus == 0 or n.gpu_model is None:
             continue
         model = cat[n.gpu_model]
-        free: dict[str, list[int]] = {}
+        free: dict[tuple[object, ...], list[int]] = {}
         for g in range(n.num_gpus):
             mode = n.gpu_mode(g)
             run = running_on.get((ni, g))
-            if run or not aggregate:
+            if relaxed:
+                free.setdefault((mode,), []).append(g)
+            elif not aggregate or (run and any(inst.requests[ri].movable for ri, _ in run)):
                 classes.append(GpuClass(len(classes), ni, [g], mode, model, list(run or [])))
             else:
-                free.setdefault(mode, []).append(g)
-        for mode, gpus in free.items():
-            classes.append(GpuClass(len(classes), ni, gpus, mode, model))
+                free.setdefault((mode, *_shape(inst, run or [])), []).append(g)
+        for key, gpus in free.items():
+            run = [(ri, u) for g in gpus for ri, u in running_on.get((ni, g), ())]
+            classes.append(GpuClass(len(classes), ni, gpus, str(key[0]), model, run))
 
     groups, group_of = _group_requests(inst, aggregate)
     if any(gr.req.kind == "host" and (gr.req.placement is None or gr.req.movable) for gr in groups):
@@ -198,12 +214,19 @@ def build_data(inst: Instance, *, aggregate: bool | None = None,
         if tenants[t].isolation == "gpu" and not classes[ci].host:
             isolated_on.setdefault(ci, set()).add(t)
     for c in classes:
+        if c.running and not relaxed and not any(inst.requests[ri].movable for ri, _ in c.running):
+            # Fixed work decides the pool of its GPUs (gpu isolation: one pool per GPU).
+            pools[c.index] = sorted({pool_of(inst, inst.requests[ri]) for ri, _ in c.running})
+            continue
         ps = {SHARED_POOL} | isolated_on.get(c.index, set())
         for ri, _ in c.running:
             t = inst.requests[ri].tenant
             if tenants[t].isolation == "gpu":
                 ps.add(t)
         pools[c.index] = sorted(ps)
+    # Work of a pool a class cannot be given to has no place there.
+    options = {(gi, ci): opts for (gi, ci), opts in options.items()
+               if classes[ci].host or pool_of(inst, groups[gi].req) in pools[ci]}
 
     slices = [m.compute_slices for m in {c.model.name: c.model for c in classes if c.model}.values()
               if m.compute_slices]
@@ -215,7 +238,23 @@ def build_data(inst: Instance, *, aggregate: bool | None = None,
         most = sum(gr.req.priority * gr.req.count * gr.size for gr in groups if gr.req.kind != "host")
         if scale * (host_units + 1) * (most + 1) < 2**52:
             scale *= host_units + 1
-    return Data(inst, classes, groups, options, scale, exact_shares, group_of, pools)
+    ids = set(uncounted)
+    skip = frozenset(gr.index for gr in groups if gr.req.id in ids)
+    return Data(inst, classes, groups, options, scale, exact_shares, group_of, pools, relaxed, skip)
+
+
+def _shape(inst: Instance, run: Sequence[tuple[int, Unit]]) -> tuple[object, ...]:
+    """What fixed running work on one GPU looks like to new work: (pool, kind, profile, start, milli) each."""
+    return tuple(sorted(
+        (pool_of(inst, inst.requests[ri]), inst.requests[ri].kind, u.profile or "", u.start or 0,
+         u.gpu_milli or inst.requests[ri].gpu_milli or 0)
+        for ri, u in run))
+
+
+def running_milli(inst: Instance, c: GpuClass, gpu: int) -> int:
+    """Milli of the running share units on ``gpu`` of class ``c`` (all of them, staying or not)."""
+    return sum(u.gpu_milli or inst.requests[ri].gpu_milli or 0 for ri, u in c.running
+               if u.gpu == gpu and inst.requests[ri].kind == "share")
 
 
 def _group_key(r: Request) -> tuple[object, ...] | None:
@@ -331,8 +370,9 @@ MAX_SHARE_PATTERNS = 3000
 
 
 @cache
-def share_patterns(sizes: tuple[int, ...]) -> list[dict[int, int]] | None:
-    """Maximal multisets of share sizes (milli) that fit one GPU, or None when there are too many."""
+def share_patterns(sizes: tuple[int, ...], room: int = MILLI_PER_GPU) -> list[dict[int, int]] | None:
+    """Maximal multisets of share sizes (milli) that fit ``room`` milli of one GPU, or None when there
+    are too many."""
     order = sorted(set(sizes), reverse=True)
     out: list[dict[int, int]] = []
 
@@ -354,4 +394,4 @@ def share_patterns(sizes: tuple[int, ...]) -> list[dict[int, int]] | None:
         cur.pop(s, None)
         return True
 
-    return out if rec(0, MILLI_PER_GPU, {}) else None
+    return out if rec(0, room, {}) else None

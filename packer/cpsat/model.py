@@ -32,9 +32,13 @@ class CpsatModel:
     """One instance's CP-SAT model. Build once, optionally hint, solve once."""
 
     def __init__(self, inst: Instance, *, aggregate: bool | None = None,
-                 barred: Mapping[str, AbstractSet[str]] | None = None) -> None:
+                 barred: Mapping[str, AbstractSet[str]] | None = None, relaxed: bool = False,
+                 uncounted: AbstractSet[str] = frozenset()) -> None:
+        """``relaxed``: the relaxed build of :func:`~packer.cpsat.data.build_data` (bounds only, no
+        :meth:`placement`); ``uncounted``: movable running requests whose moves max_migrations ignores."""
         self.inst = inst
-        self.data: Data = build_data(inst, aggregate=aggregate, barred=barred)
+        self.data: Data = build_data(inst, aggregate=aggregate, barred=barred, relaxed=relaxed,
+                                     uncounted=uncounted)
         self.model = cp_model.CpModel()
         self.vars: Variables = create_variables(self.data, self.model)
         Constraints(self.data, self.model, self.vars).add_all()
@@ -140,7 +144,9 @@ class CpsatModel:
                     if k is not None:
                         cfg_n[(c.index, pool, k)] += 1
                 if mode == "shared" and c.index in v.patterns:
-                    need = Counter(u.gpu_milli or inst.requests[ri].gpu_milli for ri, u in units)
+                    fixed = {(ri, u.key()) for ri, u in c.running}  # in the class's room already
+                    need = Counter(u.gpu_milli or inst.requests[ri].gpu_milli for ri, u in units
+                                   if (ri, u.key()) not in fixed)
                     for k, pat in enumerate(v.patterns[c.index]):
                         if all(pat.get(s, 0) >= cnt for s, cnt in need.items()):
                             pat_n[(c.index, pool, k)] += 1

@@ -44,11 +44,12 @@ def extract(data: Data, v: Variables, value: Value) -> tuple[dict[str, list[Unit
                     lays = _layouts(data, v, value, c.index, pool)
                     for g, lay in zip(mine, lays, strict=False):
                         taken = {(u.profile, u.start) for ri, u in c.running
-                                 if (ri, u.key()) in stays and u.profile is not None}
+                                 if u.gpu == g and (ri, u.key()) in stays and u.profile is not None}
                         slots += [(g, name, start) for name, start in lay if (name, start) not in taken]
                 elif mode == "full":
-                    busy = any(inst.requests[ri].kind == "gpu" for ri, u in c.running if (ri, u.key()) in stays)
-                    full += [g for g in mine if not busy]
+                    busy = {u.gpu for ri, u in c.running
+                            if (ri, u.key()) in stays and inst.requests[ri].kind == "gpu"}
+                    full += [g for g in mine if g not in busy]
                 elif mode == "shared" and c.index in v.patterns and mine:
                     pats = v.patterns[c.index]
                     todo = [k for k in range(len(pats)) for _ in range(value(v.pattern[(c.index, pool, k)]))]
@@ -59,7 +60,7 @@ def extract(data: Data, v: Variables, value: Value) -> tuple[dict[str, list[Unit
                 elif mode == "shared":
                     for g in mine:
                         used = sum(inst.requests[ri].gpu_milli or 0 for ri, u in c.running
-                                   if (ri, u.key()) in stays and inst.requests[ri].kind == "share")
+                                   if u.gpu == g and (ri, u.key()) in stays and inst.requests[ri].kind == "share")
                         shared[g] = MILLI_PER_GPU - used
             items = [(gi, o, n) for gi, o, n in by_class[c.index] if pool_of(inst, data.groups[gi].req) == pool]
             share_items: list[tuple[int, int]] = []

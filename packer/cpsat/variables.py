@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from packer.cpsat.data import Data, Option, domain_of, mig_configs, mig_layouts, movable, share_patterns
+from packer.cpsat.data import (
+    Data,
+    Option,
+    domain_of,
+    mig_configs,
+    mig_layouts,
+    movable,
+    running_milli,
+    share_patterns,
+)
 from packer.model import MILLI_PER_GPU
 
 LinearExpr = cp_model.LinearExprT
@@ -106,8 +115,12 @@ def create_variables(data: Data, m: cp_model.CpModel) -> Variables:
     for c in data.classes:
         if c.size <= 1 or "shared" not in c.modes():
             continue
+        if c.dirty and (data.relaxed or any(movable(inst.requests[ri]) for ri, _ in c.running)):
+            continue  # the GPUs' running work differs: no common room to cut into patterns
+        # Fixed running shares take the same room on every GPU of the class: patterns fill the rest.
+        room = MILLI_PER_GPU - running_milli(inst, c, c.gpus[0])
         sizes = tuple(sorted(share_on.get(c.index, ())))
-        pats = share_patterns(sizes) if sizes else None
+        pats = share_patterns(sizes, room) if sizes and room > 0 else None
         if pats:
             v.patterns[c.index] = pats
             for pool in data.pools[c.index]:

@@ -1,0 +1,90 @@
+"""Value-versus-migrations curves of running clusters (issue 17 part 2): packer.cpsat.reopt.curve.
+
+Instances:
+- ``issue``: the issue's fragmented haein cluster (``bench/reopt_state.py``: haein at demand 1.6,
+  first-fit fills 2/3 of the requests, 35% released, the rest placed, everything placed running and
+  movable), seed = the haein seed (the issue's is 5);
+- ``fragmented``: the suite family (``packer generate fragmented``), 128 nodes unless ``--nodes``.
+
+Every plan is checked (packer.check) and must move at most its budget; a failure stops the run.
+Prints one markdown row per (instance, budget) with the machine load, and writes everything as JSON.
+
+    python bench/bench_reopt.py issue --seeds 5 --budgets 0,8,32,128,all --time-limit 60 --workers 2
+    python bench/bench_reopt.py fragmented --seeds 100 101 102 --time-limit 60 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def state(family: str, seed: int, nodes: int | None):  # type: ignore[no-untyped-def]
+    if family == "issue":
+        from reopt_state import fragmented_state
+
+        return fragmented_state(seed, nodes=nodes)
+    from packer.generate import generate
+
+    return generate(family, seed, nodes=nodes)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("family", choices=("issue", "fragmented"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[5])
+    ap.add_argument("--nodes", type=int, default=None)
+    ap.add_argument("--budgets", default="0,8,32,128,all")
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", default=None, help="write the results here (default bench/reopt_<family>.json)")
+    args = ap.parse_args()
+
+    from packer.check import check
+    from packer.cpsat.reopt import curve
+    from packer.reopt_commands import parse_budgets
+
+    budgets = parse_budgets(args.budgets)
+    out_path = Path(args.json or Path(__file__).resolve().parent / f"reopt_{args.family}.json")
+    results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    print("| instance | budget | objective | bound | gap | migrations | utilization | wall s | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for seed in args.seeds:
+        inst = state(args.family, seed, args.nodes)
+        running = sum(1 for r in inst.requests if r.placement is not None)
+        movable = sum(1 for r in inst.requests if r.placement is not None and r.movable)
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        points = curve(inst, budgets, time_limit=args.time_limit, workers=args.workers, seed=0)
+        rows = []
+        for pt in points:
+            rep = check(inst, pt.plan)
+            assert rep.ok, (inst.name, pt.budget, rep.kinds() if hasattr(rep, "kinds") else rep.violations[:3])
+            assert pt.budget is None or pt.moves <= pt.budget, (inst.name, pt.budget, pt.moves)
+            row = pt.row()
+            row["load"] = round(os.getloadavg()[0], 2)
+            rows.append(row)
+            gap = "-" if row["gap"] is None else f"{100 * row['gap']:.2f}%"
+            bound = "-" if row["bound"] is None else f"{row['bound']:.2f}"
+            print(f"| {inst.name} | {row['budget']} | {row['objective']:.2f} | {bound} | {gap} | {row['migrations']} "
+                  f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |", flush=True)
+        base = points[0].plan.objective if points and points[0].budget == 0 else None
+        results[f"{inst.name}"] = {"family": args.family, "seed": seed, "gpus": inst.num_gpus, "running": running,
+                                   "movable": movable,
+                                   "waiting": len(inst.requests) - running, "time_limit_s": args.time_limit,
+                                   "workers": args.workers, "load_start": round(load0, 2),
+                                   "total_s": round(time.perf_counter() - t0, 1), "rows": rows,
+                                   "gain_all_vs_0": None if base is None or base == 0 else
+                                   round(points[-1].plan.objective / base - 1, 6)}
+        out_path.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,666 @@
+"""Re-optimizing a running cluster: which running work to move, under a migration budget, and a bound.
+
+A running cluster's model with every movable request free is big and weak: each GPU that holds
+movable work is a class of its own, and its LP relaxation can move a sliver of every running request
+at once. So the work is split three ways.
+
+- **No-move plan.** With every running request pinned, fixed work is capacity: GPUs of one node and
+  mode with the same fixed work share a class (:mod:`packer.cpsat.data`), and the usual solver places
+  the waiting requests around it. Its bound is the budget-0 bound.
+- **Move steps.** Large-neighbourhood steps on sub-instances of a few racks: the movable running work
+  in them is free (it may stay, move within the region, or make room), waiting requests are offered,
+  everything else is pinned where the incumbent has it. Steps are value-driven: most are aimed at a
+  waiting request, pairing a rack where it could go if movable work left with a rack that has room
+  for that work (an exchange); the rest pair two random racks. Each sub-instance's migration cap is
+  the budget less the moves made elsewhere; work moved earlier may move again there without counting
+  twice. A step's answer is kept when the whole plan gains.
+- **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
+  counted there with its own ``stay`` choice; only rules that hold for any split of that work over
+  the GPUs), with the budget as one row: at most ``budget`` requests move, counting each fractional
+  move. A proven upper bound for that budget that accounts for the running work and its migration
+  costs, never "everything placed".
+
+:func:`reoptimize` gives one plan for one budget, :func:`curve` the plans for several budgets (each
+starting from the one before: a bigger budget never ends below a smaller one).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from packer.model import (
+    MODE_OF_KIND,
+    Assignment,
+    Instance,
+    ObjectiveWeights,
+    Plan,
+    Request,
+    SolverInfo,
+    Tenant,
+    Unit,
+)
+from packer.progress import SILENT, Progress
+from packer.solvers.common import build_plan, objective_value, units_equal
+
+#: Share of a single budget's time limit for the no-move plan (the rest: bound and move steps).
+PINNED_SHARE = 0.2
+#: Share of the time left for the relaxed LP bound (it stops there; the capacity bound stands in).
+BOUND_SHARE = 0.6
+#: … then the budget's own LP (tighter for small budgets) with this share of what is left, when at
+#: least OWN_LP_MIN_S seconds are.
+OWN_SHARE = 0.3
+OWN_LP_MIN_S = 20.0
+#: Racks (or the coarsest level with at least 8 domains) a random move step frees.
+STEP_DOMAINS = 2
+#: Nodes an aimed or tenant step picks, and at most this many once closed over work that spans nodes.
+REGION_NODES = 8
+REGION_MAX_NODES = 12
+#: Share of the steps aimed at a waiting request, and of those over a node-isolated tenant's nodes
+#: (the rest pair random racks).
+AIMED_SHARE = 0.6
+TENANT_SHARE = 0.25
+#: Most waiting requests offered to one step.
+OFFER = 20
+#: Seconds of CP-SAT per step, at most.
+STEP_S = 2.0
+#: Seconds of move steps without a time limit (they have no natural end).
+UNTIMED_STEPS_S = 60.0
+#: Movable running requests at least: below this the whole model with every stay choice is small
+#: enough, and ``cpsat.solve`` keeps to it.
+MIN_MOVABLE = 32
+
+
+@dataclass
+class Point:
+    """One budget's result: the plan and its figures."""
+
+    budget: int | None
+    plan: Plan
+    moves: int
+    wall_s: float
+    info: dict[str, object] = field(default_factory=dict)
+
+    def row(self) -> dict[str, object]:
+        """The curve's row: budget, objective, bound, gap, migrations, utilization."""
+        obj, bound = self.plan.objective, self.plan.bound
+        gap = None if bound is None else max(0.0, bound - obj) / max(abs(bound), 1e-9)
+        return {"budget": "all" if self.budget is None else self.budget, "objective": round(obj, 6),
+                "bound": None if bound is None else round(bound, 6),
+                "gap": None if gap is None else round(gap, 6), "migrations": self.moves,
+                "utilization": round(float(self.plan.metrics.get("utilization", 0.0)), 6),
+                "wall_s": round(self.wall_s, 3)}
+
+
+def movable_ids(inst: Instance) -> list[str]:
+    """Ids of the running requests that may move."""
+    return [r.id for r in inst.requests if r.placement is not None and r.movable]
+
+
+def pinned(inst: Instance) -> Instance:
+    """``inst`` with every running request fixed where it runs (the no-move instance)."""
+    if not movable_ids(inst):
+        return inst
+    reqs = [r.model_copy(update={"movable": False, "migration_cost": None}) if r.placement is not None else r
+            for r in inst.requests]
+    return inst.replace(requests=reqs)
+
+
+def moves(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> int:
+    """How many running requests ``placed`` moves."""
+    return sum(1 for r in inst.requests if r.placement is not None and r.id in placed
+               and not units_equal(r.placement, placed[r.id]))
+
+
+def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, workers: int | None = None,
+                 progress: Progress = SILENT) -> Plan:
+    """The best plan that moves nothing (``inst``'s waiting work around its running work), with its bound."""
+    from packer.cpsat import solve
+
+    plan = solve(pinned(inst), time_limit=time_limit, seed=seed, workers=workers, progress=progress)
+    placed = {a.request: list(a.units) for a in plan.assignments}
+    return _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
+                 info={"no_move": _info(plan)})
+
+
+class BudgetBound:
+    """The relaxed model's LP bounds of one instance, per migration budget, built once and cached.
+
+    The LP of the relaxed model (see the module docstring) with ``max_migrations`` set to the budget
+    (the instance's own cap, where smaller, wins). The bound of no limit holds for every budget, so
+    a budget whose own LP did not finish in time falls back to it.
+    """
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.values: dict[int | None, float] = {}
+        self._model = None
+
+    def _build(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            from packer.cpsat.model import CpsatModel
+
+            free = self.inst.replace(objective=self.inst.objective.model_copy(update={"max_migrations": None}))
+            self._model = CpsatModel(free, relaxed=True)
+        return self._model
+
+    def lp(self, budget: int | None, time_limit: float | None = None) -> float | None:
+        """The LP bound of ``budget`` (None: no limit), or None when it does not finish in ``time_limit``
+        (which counts building the model)."""
+        from packer.cpsat.bound import lp_solve
+
+        cap = _cap(self.inst.objective.max_migrations, budget)
+        if cap in self.values:
+            return self.values[cap]
+        t0 = time.perf_counter()
+        model = self._build()
+        form = model.linear_form
+        if form is None:
+            return None
+        c, a, bl, bh, lo, hi, obj = form
+        stays = [var.index for var in model.vars.stay.values()]
+        if cap is not None and stays:
+            from scipy.sparse import csr_matrix, vstack
+
+            # Σ (1 − stay) ≤ cap  ⇔  Σ stay ≥ len(stays) − cap.
+            row = csr_matrix((np.ones(len(stays)), (np.zeros(len(stays), dtype=np.int64), stays)),
+                             shape=(1, a.shape[1]))
+            form = (c, vstack([a, row]).tocsr(), np.append(bl, len(stays) - cap), np.append(bh, np.inf), lo, hi, obj)
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if rem is not None and rem <= 0.1:
+            return None
+        got = lp_solve(model.model, time_limit=rem, form=form)
+        if got is None:
+            return None
+        safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
+        self.values[cap] = safe / model.data.scale + model.constant
+        return self.values[cap]
+
+    def best(self, budget: int | None) -> float | None:
+        """The smallest bound known for ``budget``: its own LP, else that of no limit (or a bigger budget)."""
+        cap = _cap(self.inst.objective.max_migrations, budget)
+        valid = [v for b, v in self.values.items() if b is None or (cap is not None and b >= cap)]
+        return min(valid) if valid else None
+
+
+def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
+                 time_limit: float | None = None) -> dict[int | None, float | None]:
+    """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit), see
+    :class:`BudgetBound`; None for a budget whose LP does not finish within ``time_limit`` (all together)."""
+    t0 = time.perf_counter()
+    bb = BudgetBound(inst)
+    out: dict[int | None, float | None] = {}
+    for b in sorted(budgets, key=lambda x: math.inf if x is None else x):
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        out[b] = bb.lp(b, rem) if rem is None or rem > 0.1 else None
+    return out
+
+
+def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float | None = None, seed: int = 0,
+               workers: int | None = None, start: Plan | None = None, no_move_bound: float | None = None,
+               bounds: BudgetBound | None = None, progress: Progress | None = None) -> Point:
+    """The best plan found for ``inst`` that moves at most ``budget`` running requests (None: any number).
+
+    ``start``: a valid plan to improve (moving at most ``budget``); without it the no-move plan is
+    solved first. ``no_move_bound``: the no-move plan's bound when the caller has it (budget 0).
+    ``bounds``: LP bounds already known (shared by the budgets of a curve). Without ``time_limit`` the
+    no-move plan and the LPs run to the end and the move steps for UNTIMED_STEPS_S seconds.
+    """
+    t0 = time.perf_counter()
+    prog = progress or SILENT
+    cap = _cap(inst.objective.max_migrations, budget)
+
+    def left() -> float | None:
+        return None if time_limit is None else time_limit - (time.perf_counter() - t0)
+
+    info: dict[str, object] = {"budget": budget}
+    if start is None:
+        share = 1.0 if cap == 0 else PINNED_SHARE
+        start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
+                             workers=workers, progress=prog)
+        no_move_bound = start.bound
+        info["no_move_objective"] = start.objective
+        info["no_move_bound"] = start.bound
+    placed = {a.request: list(a.units) for a in start.assignments}
+    assert moves(inst, placed) <= (math.inf if cap is None else cap), "the start plan moves too much"
+    bound: float | None = None
+    from packer.cpsat import DECOMPOSE_ABOVE
+
+    if cap == 0 or not movable_ids(inst):
+        bound = no_move_bound
+    elif len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
+        # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
+        rem = left()
+        if rem is None or rem > 1.0:
+            deadline = time.perf_counter() + (rem - _reserve(inst) if rem is not None else UNTIMED_STEPS_S)
+            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                       progress=prog)
+            info["steps"] = stats
+    else:
+        bb = bounds if bounds is not None else BudgetBound(inst)
+        if None not in bb.values:  # no limit's LP first: it bounds every budget
+            rem = left()
+            bb.lp(None, None if rem is None else BOUND_SHARE * rem)
+        rem = left()
+        if cap is not None and (rem is None or rem > OWN_LP_MIN_S):
+            bb.lp(cap, None if rem is None else OWN_SHARE * rem)
+        bound = bb.best(cap)
+        info["lp_bound"] = bound
+        info["bound_s"] = round(time.perf_counter() - t0, 3)
+        rem = left()
+        if rem is None or rem > 1.0:
+            deadline = time.perf_counter() + (rem - _reserve(inst) if rem is not None else UNTIMED_STEPS_S)
+            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                       progress=prog)
+            info["steps"] = stats
+    if bound is None:
+        from packer.cpsat.bound import capacity_bound
+
+        bound = capacity_bound(inst)
+        info["bound"] = "capacity"
+    plan = _plan(inst, placed, bound=bound, seed=seed, wall_s=time.perf_counter() - t0, info=info)
+    return Point(budget, plan, moves(inst, placed), time.perf_counter() - t0, info)
+
+
+def curve(inst: Instance, budgets: Sequence[int | None], *, time_limit: float | None = None, seed: int = 0,
+          workers: int | None = None, progress: Progress | None = None) -> list[Point]:
+    """One :class:`Point` per budget, smallest first; each budget starts from the plan of the one before.
+
+    ``time_limit`` is per budget. The first budget solves the no-move plan first (with all its time
+    when that budget is 0).
+    """
+    order = sorted(dict.fromkeys(budgets), key=lambda b: math.inf if b is None else b)
+    out: list[Point] = []
+    prev: Plan | None = None
+    nm_bound: float | None = None
+    bounds = BudgetBound(inst)
+    for b in order:
+        point = reoptimize(inst, budget=b, time_limit=time_limit, seed=seed, workers=workers, start=prev,
+                           no_move_bound=nm_bound, bounds=bounds, progress=progress)
+        if prev is None:
+            nm_bound = point.plan.bound if b == 0 else point.info.get("no_move_bound")  # type: ignore[assignment]
+        out.append(point)
+        prev = point.plan
+    return out
+
+
+# ------------------------------------------------------------------------------- move steps
+
+
+def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
+               seed: int = 0, workers: int | None = None,
+               progress: Progress = SILENT) -> tuple[dict[str, list[Unit]], dict[str, int]]:
+    """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves."""
+    from packer.cpsat import _solve_monolithic
+
+    cur: dict[str, list[Unit]] = {rid: list(us) for rid, us in placed.items()}
+    best = objective_value(inst, cur)
+    rng = random.Random(seed)
+    stats = {"steps": 0, "improved": 0, "rejected": 0, "aimed": 0, "tenant": 0, "random": 0}
+    racks = _domains(inst, _level(inst))
+    while True:
+        if deadline - time.perf_counter() < 0.5:
+            break
+        view = _View(inst, cur)
+        waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
+        roll = rng.random()
+        aim = None
+        kind = "random"
+        if waiting and roll < AIMED_SHARE:
+            kind = "aimed"
+            aim = _aim(rng, waiting)
+            nodes = view.aimed_region(aim, rng, racks)
+            stats["aimed"] += 1
+        elif roll < AIMED_SHARE + TENANT_SHARE and view.isolated_nodes:
+            kind = "tenant"
+            t = rng.choice(sorted(view.isolated_nodes))
+            nodes = set(view.isolated_nodes[t])
+            if len(nodes) > REGION_NODES:
+                nodes = set(rng.sample(sorted(nodes), REGION_NODES))
+            nodes |= view.roomy(rng, REGION_NODES // 3, exclude=nodes)
+            stats["tenant"] += 1
+        else:
+            names = sorted(racks)
+            nodes = {nid for d in rng.sample(names, min(STEP_DOMAINS, len(names))) for nid in racks[d]}
+            stats["random"] += 1
+        nodes = view.close(nodes, REGION_MAX_NODES, rng)
+        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng)
+        if not sub.requests:
+            continue
+        budget = min(STEP_S, deadline - time.perf_counter() - 0.3)
+        if budget <= 0.2:
+            break
+        t1 = time.perf_counter()
+
+        def sub_left(t1: float = t1, budget: float = budget) -> float:
+            return budget - (time.perf_counter() - t1)
+
+        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"], workers=workers, start=t1, left=sub_left,
+                                 info={}, lp=False, uncounted=uncounted)
+        stats["steps"] += 1
+        trial = _merge(cur, sub, plan)
+        if trial is None:
+            continue
+        value = objective_value(inst, trial)
+        if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial):
+            stats["invalid"] = stats.get("invalid", 0) + 1  # a safety net: the whole plan is checked before it is kept
+        elif value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap):
+            cur, best = trial, value
+            stats["improved"] += 1
+            stats[f"improved_{kind}"] = stats.get(f"improved_{kind}", 0) + 1
+            progress.update(best=best, note=f"move step {stats['steps']}", force=True)
+        elif value > best + 1e-9:
+            stats["rejected"] += 1
+    return cur, stats
+
+
+def _level(inst: Instance) -> str:
+    """The coarsest topology level with at least 8 domains (racks on haein), else ``node``."""
+    best = ("node", math.inf)
+    for lv in inst.topology.levels:
+        count = len({inst.domain(n, lv) for n in inst.nodes})
+        if 8 <= count < best[1]:
+            best = (lv, count)
+    return best[0]
+
+
+def _domains(inst: Instance, level: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for n in inst.nodes:
+        out[inst.domain(n, level)].append(n.id)
+    return dict(out)
+
+
+def _least_size(inst: Instance, r: Request) -> float:
+    """The fewest GPU-equivalents ``r`` can be placed with (its quota must have that much left)."""
+    if r.kind == "gpu":
+        return float(r.need_count)
+    if r.kind == "share":
+        return r.need_count * (r.gpu_milli or 0) / 1000
+    if r.kind == "host":
+        return 0.0
+    allowed = inst.allowed_models(r)
+    cat = inst.gpu_catalog
+    names = {n.gpu_model for n in inst.nodes if n.gpu_model and (allowed is None or n.gpu_model in allowed)}
+    sizes = [p.gpu_equivalents for name in sorted(names) for p in inst.profile_choices(r, cat[name])]
+    return r.need_count * min(sizes) if sizes else 0.0
+
+
+def _aim(rng: random.Random, waiting: Sequence[Request]) -> Request:
+    """A waiting request, drawn with weight priority × its units (bigger, dearer work first)."""
+    weights = [r.priority * r.count * (1.0 if r.kind != "share" else (r.gpu_milli or 0) / 1000) + 1e-3
+               for r in waiting]
+    return rng.choices(list(waiting), weights=weights, k=1)[0]
+
+
+class _View:
+    """Where the incumbent leaves room: free and movable GPU-equivalents per GPU, quotas used."""
+
+    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> None:
+        self.inst = inst
+        self.used: dict[tuple[str, int], float] = defaultdict(float)
+        self.mov: dict[tuple[str, int], float] = defaultdict(float)
+        self.quota: dict[str, float] = defaultdict(float)
+        owners: dict[str, set[str]] = defaultdict(set)
+        #: Node → ids of work there that a step could free; id → its nodes (now and, if unmoved, as it runs).
+        self.on_node: dict[str, set[str]] = defaultdict(set)
+        self.spans: dict[str, set[str]] = {}
+        for rid, units in cur.items():
+            r = inst.request(rid)
+            if r.placement is not None and not r.movable:
+                continue
+            span = {u.node for u in units} | {u.node for u in r.placement or ()}
+            self.spans[rid] = span
+            for nid in span:
+                self.on_node[nid].add(rid)
+        iso = {t.id for t in inst.tenants if t.isolation == "node"}
+        for rid, units in cur.items():
+            r = inst.request(rid)
+            for u in units:
+                size = inst.unit_size(r, u)
+                self.quota[r.tenant] += size
+                if r.tenant in iso:
+                    owners[r.tenant].add(u.node)
+                if u.gpu is None:
+                    continue
+                self.used[(u.node, u.gpu)] += size
+                if r.movable:
+                    self.mov[(u.node, u.gpu)] += size
+        self.isolated_nodes = {t: sorted(ns) for t, ns in owners.items()}
+
+    def close(self, nodes: set[str], limit: int, rng: random.Random) -> set[str]:
+        """``nodes`` plus, while fewer than ``limit``, the nodes of work that lies partly in them (work
+        across the border is pinned, so a region closed over it frees more)."""
+        out = set(nodes)
+        todo = sorted(out)
+        rng.shuffle(todo)
+        while todo and len(out) < limit:
+            nid = todo.pop(0)
+            for rid in sorted(self.on_node.get(nid, ())):
+                extra = self.spans[rid] - out
+                if extra and len(out) + len(extra) <= limit:
+                    out |= extra
+                    todo += sorted(extra)
+        return out
+
+    def quota_left(self, r: Request) -> float:
+        t = self.inst.tenant_map.get(r.tenant)
+        if t is None or t.max_gpus is None:
+            return math.inf
+        return t.max_gpus - self.quota[r.tenant]
+
+    def room(self, n, mode: str | None) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        """(free, movable) GPU-equivalents on node ``n`` in ``mode`` (None: any mode)."""
+        free = mov = 0.0
+        for g in range(n.num_gpus):
+            gm = n.gpu_mode(g)
+            if mode is not None and gm not in (mode, "any"):
+                continue
+            free += max(0.0, 1.0 - self.used[(n.id, g)])
+            mov += self.mov[(n.id, g)]
+        return free, mov
+
+    def aimed_region(self, aim: Request, rng: random.Random, racks: Mapping[str, list[str]]) -> set[str]:
+        """Nodes where ``aim`` could go once movable work leaves, and nodes with room for that work.
+
+        Half the nodes are drawn by the free plus movable room of ``aim``'s mode (a whole domain of
+        its required locality first, when it has one), the rest by free room of that mode (where
+        displaced work of the same kind can land).
+        """
+        inst = self.inst
+        mode = MODE_OF_KIND.get(aim.kind)
+        allowed = inst.allowed_models(aim)
+        cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
+        rooms = {n.id: self.room(n, mode) for n in cands}
+        out: set[str] = set()
+        if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
+            doms: dict[str, list[str]] = defaultdict(list)
+            for n in cands:
+                doms[inst.domain(n, aim.locality.level)].append(n.id)
+            names = sorted(doms)
+            w = [sum(sum(rooms[nid]) for nid in doms[d]) + 1e-3 for d in names]
+            d = rng.choices(names, weights=w, k=1)[0]
+            out |= set(doms[d][:REGION_NODES // 2])
+        pool = [n.id for n in cands if n.id not in out and sum(rooms[n.id]) > 0]
+        while len(out) < REGION_NODES // 2 and pool:
+            w = [rooms[nid][0] + rooms[nid][1] + 1e-3 for nid in pool]
+            pick = rng.choices(pool, weights=w, k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        pool = [nid for nid in pool if rooms[nid][0] > 0]
+        while len(out) < REGION_NODES and pool:
+            w = [rooms[nid][0] + 1e-3 for nid in pool]
+            pick = rng.choices(pool, weights=w, k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        return out
+
+    def roomy(self, rng: random.Random, k: int, exclude: set[str]) -> set[str]:
+        """``k`` nodes drawn by free room of any mode."""
+        pool = [n.id for n in self.inst.nodes if n.num_gpus and n.id not in exclude]
+        rooms = {nid: self.room(self.inst.node(nid), None)[0] for nid in pool}
+        pool = [nid for nid in pool if rooms[nid] > 0]
+        out: set[str] = set()
+        while len(out) < k and pool:
+            pick = rng.choices(pool, weights=[rooms[nid] for nid in pool], k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        return out
+
+
+def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[str], cap: int | None,
+                  waiting: Sequence[Request], aim: Request | None,
+                  rng: random.Random) -> tuple[Instance, Plan, set[str]]:
+    """The sub-instance of ``nodes`` around incumbent ``cur``, its hint, and its uncounted movers.
+
+    Movable running requests wholly in ``nodes`` are free: not yet moved, as they run (a move costs
+    as usual and counts against the cap); moved before, where they are now (moving again costs
+    nothing more and does not count again). Waiting requests placed wholly inside are free too;
+    everything else in ``nodes`` is pinned where it is. Quotas shrink by what lies outside, the cap by
+    the moves outside.
+    """
+    reqs: list[Request] = []
+    used_out: dict[str, float] = defaultdict(float)
+    moved_out = 0
+    uncounted: set[str] = set()
+    hint: dict[str, list[Unit]] = {}
+    fixed_modes: dict[tuple[str, int], str] = {}
+    for r in inst.requests:
+        units = cur.get(r.id)
+        if units is None:
+            continue
+        inside = [u for u in units if u.node in nodes]
+        outside = [u for u in units if u.node not in nodes]
+        for u in outside:
+            used_out[r.tenant] += inst.unit_size(r, u)
+        moved = r.placement is not None and not units_equal(r.placement, units)
+        if not inside:
+            moved_out += int(moved)
+            continue
+        hint[r.id] = inside
+        orig_in = r.placement is not None and all(u.node in nodes for u in r.placement)
+        if not outside and r.movable and not moved and orig_in:
+            reqs.append(r)  # free: stays or moves within the region
+        elif not outside and r.movable and moved:
+            uncounted.add(r.id)  # moved before: may move again, its cost is paid already
+            reqs.append(r.model_copy(update={"placement": tuple(inside), "migration_cost": 0.0}))
+            _fix_modes(inst, r, inside, fixed_modes)
+        elif not outside and r.placement is None:
+            reqs.append(r)  # waiting work placed here: free
+        else:
+            moved_out += int(moved)
+            upd: dict[str, object] = {"placement": tuple(inside), "movable": False, "migration_cost": None}
+            if outside:
+                upd.update({"count": len(inside), "min_count": None, "locality": None, "spread": None})
+            reqs.append(r.model_copy(update=upd))
+            _fix_modes(inst, r, inside, fixed_modes)
+    offer = _offer(waiting, aim, rng)
+    reqs.extend(offer)
+    keep = {r.tenant for r in reqs}
+    tenants = [Tenant(id=t.id, isolation=t.isolation,
+                      max_gpus=None if t.max_gpus is None else max(0.0, t.max_gpus - used_out[t.id]))
+               for t in inst.tenants if t.id in keep]
+    weights = ObjectiveWeights(locality_weight=inst.objective.locality_weight,
+                               migration_weight=inst.objective.migration_weight,
+                               max_migrations=None if cap is None else max(0, cap - moved_out))
+    sub_nodes = []
+    for n in inst.nodes:
+        if n.id not in nodes:
+            continue
+        fix = {g: m for (nid, g), m in fixed_modes.items() if nid == n.id}
+        if fix:
+            n = n.model_copy(update={"gpu_modes": tuple(fix.get(g, n.gpu_mode(g)) for g in range(n.num_gpus))})
+        sub_nodes.append(n)
+    sub = Instance(name=f"{inst.name}/moves", catalog=inst.catalog, topology=inst.topology, nodes=tuple(sub_nodes),
+                   tenants=tuple(tenants), requests=tuple(reqs), objective=weights)
+    plan = Plan(instance=sub.name, status="feasible", objective=0.0, solver=SolverInfo(name="incumbent"),
+                assignments=tuple(Assignment(request=rid, units=tuple(us)) for rid, us in hint.items()))
+    return sub, plan, uncounted
+
+
+def _fix_modes(inst: Instance, r: Request, units: Sequence[Unit], out: dict[tuple[str, int], str]) -> None:
+    """Work pinned on an 'any' GPU fixes that GPU's mode in the sub-instance."""
+    for u in units:
+        if u.gpu is not None and inst.node(u.node).gpu_mode(u.gpu) == "any":
+            out[(u.node, u.gpu)] = MODE_OF_KIND[r.kind]
+
+
+def _offer(waiting: Sequence[Request], aim: Request | None, rng: random.Random) -> list[Request]:
+    """Waiting requests offered to a step: the aimed one, then a random slice of the rest by value."""
+    out = [aim] if aim is not None else []
+    rest = [r for r in waiting if aim is None or r.id != aim.id]
+    rest.sort(key=lambda r: (-r.priority, r.id))
+    if rest:
+        k = rng.randrange(len(rest))
+        out += (rest[k:] + rest[:k])[: OFFER - len(out)]
+    return out
+
+
+def _merge(cur: Mapping[str, Sequence[Unit]], sub: Instance, plan: Plan) -> dict[str, list[Unit]] | None:
+    """``cur`` with the sub-plan's answer written back, or None when it changed nothing."""
+    got = {a.request: list(a.units) for a in plan.assignments}
+    out = {rid: list(us) for rid, us in cur.items()}
+    changed = False
+    for r in sub.requests:
+        if r.placement is not None and not r.movable:
+            continue  # pinned: unchanged
+        new = got.get(r.id)
+        old = out.get(r.id)
+        if new is None:
+            if old is not None:
+                if r.placement is not None:
+                    return None  # running work is never dropped (cannot happen: a safety net)
+                del out[r.id]
+                changed = True
+        elif old is None or not units_equal(old, new):
+            out[r.id] = new
+            changed = True
+    return out if changed else None
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _reserve(inst: Instance) -> float:
+    """Seconds kept back from the steps for the final plan (reasons, checks): 0.5 + 0.2 ms per GPU."""
+    return 0.5 + 2e-4 * inst.num_gpus
+
+
+def _valid(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> bool:
+    """Whether ``placed`` passes the independent checker (units, modes, quotas, isolation, host resources)."""
+    from packer.check import check
+    from packer.cpsat import _modes_of
+
+    plan = build_plan(inst, solver="reopt", placed=placed, gpu_modes=_modes_of(inst, placed),
+                      unplaced={r.id: "waiting" for r in inst.requests if r.id not in placed})
+    return bool(check(inst, plan).ok)
+
+
+def _cap(instance_cap: int | None, budget: int | None) -> int | None:
+    if instance_cap is None:
+        return budget
+    return instance_cap if budget is None else min(instance_cap, budget)
+
+
+def _info(plan: Plan) -> dict[str, object]:
+    return {"objective": plan.objective, "bound": plan.bound, "status": plan.status}
+
+
+def _plan(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, bound: float | None, seed: int, wall_s: float,
+          info: dict[str, object]) -> Plan:
+    """The SPEC plan of ``placed`` for ``inst`` (status optimal when the bound is met)."""
+    from packer.cpsat import NAME, _modes_of
+    from packer.cpsat.reasons import unplaced_reasons
+
+    modes = _modes_of(inst, placed)
+    why = unplaced_reasons(inst, placed, modes)
+    obj = objective_value(inst, placed)
+    status = "optimal" if bound is not None and obj >= bound - 1e-6 else "feasible"
+    return build_plan(inst, solver=NAME, placed=placed, unplaced=why, gpu_modes=modes, seed=seed, wall_s=wall_s,
+                      bound=bound, status=status, solver_info=info)
