@@ -80,7 +80,7 @@ def derived_workload(pods: Pods, cluster: Cluster, name: str, seed: int = 0) -> 
                 spec[i] = int(sum(1 << int(c) for c in set(chosen.tolist())))
                 texts[i] = "|".join(cluster.models[int(c)] for c in sorted(set(chosen.tolist())))
         out = Pods(names=out.names, cpu=out.cpu, mem=out.mem, num_gpu=out.num_gpu, gpu_milli=out.gpu_milli,
-                   spec=spec, spec_text=tuple(texts))
+                   spec=spec, spec_text=tuple(texts), created=out.created, deleted=out.deleted)
     return out
 
 
