@@ -168,8 +168,12 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     - fractional pod: the node whose best-fitting device is left with the least idle milli (the
       tightest hole, cluster wide; the pod goes to that device), then the node left with the best
       CPU balance (smallest |surplus|);
-    - whole-GPU and multi-GPU pod: FGD's own unrounded Δ (the finer gradient), then the best CPU
-      balance among nodes with equal Δ (e.g. untouched nodes of one shape);
+    - whole-GPU and multi-GPU pod: the GPU milli the placement leaves usable, in one unit: FGD's own
+      unrounded Δ (the fragmentation it adds, negated) less |surplus| / rho, the GPU milli the
+      node's CPU imbalance strands (a deficit of x CPU leaves x / rho idle GPU milli without CPU; a
+      surplus of x CPU is the CPU of x / rho GPU milli of typical pods that the node cannot host).
+      Where CPU is scarce (many CPU-only pods, CPU-hungry gangs) the CPU term decides; where it is
+      not, the fragmentation term does;
     - CPU-only pod: a node where the pod leaves no CPU deficit.
     surplus = free CPU − rho × idle GPU milli after placing the pod: the CPU a node has beyond what
     its idle GPUs will need (rho: CPU per GPU milli of the typical GPU pod). A deficit strands idle
@@ -185,7 +189,9 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
         return fg, -float(idle_row[bd] - pmilli), -abs(after)
-    return fg, raw, -abs(after)
+    if rho > 0.0:
+        return fg, raw - abs(after) / rho, 0.0
+    return fg, raw, 0.0
 
 
 @_jit
