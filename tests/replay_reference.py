@@ -123,10 +123,11 @@ def packer_key(st: NodeState, pod: dict, typical, rho: float) -> tuple[float, fl
     if is_frac(pod):
         hole = st.idle[best_device(st, pod["milli"])] - pod["milli"]
         return (fg, -float(hole), balance)  # tightest hole, then the best CPU balance
-    # whole / multi-GPU: FGD's unrounded Δ (fragmentation before − after), then the best CPU balance
+    # whole / multi-GPU: FGD's unrounded Δ (fragmentation before − after) less the GPU milli the CPU
+    # imbalance left strands (|surplus| / rho), both in GPU milli
     after = after_state(st, pod, None)
     delta = node_frag(st, typical) - node_frag(after, typical)
-    return (fg, delta, balance)
+    return (fg, delta - abs(surplus) / rho if rho > 0 else delta, 0.0)
 
 
 def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict, typical, rho: float):  # type: ignore[no-untyped-def]

@@ -1,7 +1,10 @@
 """Reading the Alibaba openb trace (FGD, USENIX ATC '23) into arrays and into packer instances.
 
-The trace has a node list (``sn,cpu_milli,memory_mib,gpu,model``) and a pod list
-(``name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...``). The replay works on plain integer
+The trace has a node list (``sn,cpu_milli,memory_mib,gpu,model``) and a pod list. Every published
+pod list has the columns ``name,cpu_milli,memory_mib,num_gpu,gpu_milli``; the others are optional, as
+in FGD's own loader: the default list and most variants add ``gpu_spec,qos,pod_phase,creation_time,
+deletion_time,scheduled_time``, the multi-GPU variants have none of them. An absent (or empty)
+``gpu_spec`` means any GPU model; absent creation/deletion times mean the pod never departs. The replay works on plain integer
 arrays (:class:`Cluster`, :class:`Pods`); :func:`to_instance` turns the same data into a packer
 instance (shared-mode GPUs, the non-MIG models declared in the instance's catalog, fractional pods
 as ``share`` requests, whole-GPU pods as ``gpu`` requests kept on one node, CPU-only pods
@@ -29,7 +32,10 @@ MAX_SPEC_GPU = 8_000
 MAX_GPUS_PER_NODE = 8
 
 _NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
-_POD_COLUMNS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec")
+#: The pod-list columns every openb list has; ``gpu_spec`` and the times are optional.
+_POD_COLUMNS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli")
+#: A pod without times: created at 0, never deleted.
+NEVER = -1
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,11 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Pods:
-    """A pod list as arrays. ``spec`` is a bitmask over the cluster's models (0: any model)."""
+    """A pod list as arrays. ``spec`` is a bitmask over the cluster's models (0: any model).
+
+    ``created``/``deleted`` are the trace's creation and deletion times (seconds; empty arrays when
+    the list has no times; ``deleted`` is :data:`NEVER` for a pod that never departs).
+    """
 
     names: tuple[str, ...]
     cpu: np.ndarray
@@ -67,6 +77,13 @@ class Pods:
     gpu_milli: np.ndarray
     spec: np.ndarray
     spec_text: tuple[str, ...] = field(default=())
+    created: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    deleted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def has_times(self) -> bool:
+        """True when the list carries creation and deletion times."""
+        return len(self.created) == len(self.names) and len(self.names) > 0
 
     def __len__(self) -> int:
         return len(self.names)
@@ -84,19 +101,22 @@ class Pods:
             cpu=self.cpu[idx], mem=self.mem[idx], num_gpu=self.num_gpu[idx],
             gpu_milli=self.gpu_milli[idx], spec=self.spec[idx],
             spec_text=tuple(self.spec_text[i] for i in idx) if self.spec_text else (),
+            created=self.created[idx] if self.has_times else self.created[:0],
+            deleted=self.deleted[idx] if self.has_times else self.deleted[:0],
         )
 
 
-def _rows(path: str | Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def _rows(path: str | Path, columns: tuple[str, ...]) -> tuple[list[str], list[dict[str, str]]]:
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            header = reader.fieldnames or []
+            header = [h.strip() for h in reader.fieldnames or []]
+            reader.fieldnames = header
             missing = [c for c in columns if c not in header]
             if missing:
                 raise InputError(f"missing column(s) {missing}; header is {header}", file=str(path))
-            return list(reader)
+            return header, list(reader)
     except FileNotFoundError:
         raise InputError("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -118,7 +138,7 @@ def read_nodes(path: str | Path, *, gpu_only: bool = True) -> Cluster:
     """Reads an openb node list; ``gpu_only`` drops nodes without GPUs (FGD's cluster, §5.1)."""
     file = str(path)
     names, cpu, mem, gpus, models_of = [], [], [], [], []
-    for i, r in enumerate(_rows(path, _NODE_COLUMNS)):
+    for i, r in enumerate(_rows(path, _NODE_COLUMNS)[1]):
         g = _int(r, "gpu", i, file, hi=MAX_GPUS_PER_NODE)
         model = (r.get("model") or "").strip()
         if g > 0 and not model:
@@ -146,11 +166,22 @@ def read_nodes(path: str | Path, *, gpu_only: bool = True) -> Cluster:
 
 
 def read_pods(path: str | Path, cluster: Cluster) -> Pods:
-    """Reads an openb pod list; gpu_spec becomes a bitmask over ``cluster.models``."""
+    """Reads an openb pod list in any of its published formats.
+
+    Required: ``name,cpu_milli,memory_mib,num_gpu,gpu_milli``. ``gpu_spec`` (absent: any model)
+    becomes a bitmask over ``cluster.models``; ``creation_time`` and ``deletion_time`` (both or
+    neither) become :attr:`Pods.created`/:attr:`Pods.deleted` (an empty deletion time: never).
+    Other columns are ignored.
+    """
     file = str(path)
     mid = {m: k for k, m in enumerate(cluster.models)}
-    names, cpu, mem, ng, gm, spec, spec_text = [], [], [], [], [], [], []
-    for i, r in enumerate(_rows(path, _POD_COLUMNS)):
+    header, rows = _rows(path, _POD_COLUMNS)
+    timed = [c for c in ("creation_time", "deletion_time") if c in header]
+    if len(timed) == 1:
+        other = ({"creation_time", "deletion_time"} - set(timed)).pop()
+        raise InputError(f"column {timed[0]} without {other}", file=file, field=other)
+    names, cpu, mem, ng, gm, spec, spec_text, created, deleted = [], [], [], [], [], [], [], [], []
+    for i, r in enumerate(rows):
         n = _int(r, "num_gpu", i, file, hi=MAX_GPUS_PER_NODE)
         # pod_csv_to_yaml.py clamps gpu_milli to [0, 1000]
         g = min(max(_int(r, "gpu_milli", i, file, lo=-(10**9)), 0), 1000)
@@ -176,12 +207,20 @@ def read_pods(path: str | Path, cluster: Cluster) -> Pods:
         gm.append(g)
         spec.append(mask)
         spec_text.append(text if n > 0 else "")
+        if timed:
+            c = _int(r, "creation_time", i, file)
+            d = _int(r, "deletion_time", i, file, lo=-1) if (r.get("deletion_time") or "").strip() else NEVER
+            if d != NEVER and d < c:
+                raise InputError(f"deletion time {d} before creation time {c}", file=file,
+                                 field=f"row {i + 2}.deletion_time")
+            created.append(c)
+            deleted.append(d)
     if not names:
         raise InputError("no pods", file=file)
     return Pods(
         names=tuple(names), cpu=np.array(cpu, np.int64), mem=np.array(mem, np.int64),
         num_gpu=np.array(ng, np.int64), gpu_milli=np.array(gm, np.int64), spec=np.array(spec, np.int64),
-        spec_text=tuple(spec_text),
+        spec_text=tuple(spec_text), created=np.array(created, np.int64), deleted=np.array(deleted, np.int64),
     )
 
 
@@ -229,4 +268,4 @@ def to_instance(cluster: Cluster, pods: Pods, *, name: str = "openb") -> Instanc
     return Instance(name=name, catalog=catalog, nodes=tuple(nodes), requests=tuple(requests))
 
 
-__all__ = ["Cluster", "MAX_SPEC_CPU", "MAX_SPEC_GPU", "Pods", "read_nodes", "read_pods", "to_instance"]
+__all__ = ["Cluster", "MAX_SPEC_CPU", "MAX_SPEC_GPU", "NEVER", "Pods", "read_nodes", "read_pods", "to_instance"]

@@ -62,3 +62,66 @@ def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank,
         _i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob), pk_w, par,
     )
     return ReplayRun(*out)
+
+
+class LiveCluster:
+    """The replay engine's cluster state with arrivals *and* departures, one pod at a time.
+
+    The same filter, scores and device choice as :func:`replay` (its kernels), but the caller drives
+    the events: :meth:`place` books a pod on the node ``policy`` picks (or on one given node),
+    :meth:`release` frees a running pod. The arrays ``cpu``, ``mem`` (free per node) and ``idle``
+    (idle milli per node and device) are the live state; treat them as read-only.
+    """
+
+    def __init__(self, policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank, tp_cpu, tp_milli,
+                 tp_num, tp_spec, tp_prob, pk_weights=None, params=(0.0, 0.0)) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; known: {sorted(POLICIES)}")
+        self.policy = policy
+        self._code = POLICIES[policy]
+        self.gpus = _i64(node_gpus)
+        if self.gpus.size and (self.gpus.min() < 0 or self.gpus.max() > 8):
+            raise ValueError("the engine supports 0..8 GPUs per node")
+        self.model = _i64(node_model)
+        self.rank = _i64(node_rank)
+        self._tp = (_i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob))
+        self._pk_w = _f64(tp_prob if pk_weights is None else pk_weights)
+        self._params = _f64(list(params) + [0.0] * (8 - len(params)))
+        (self.cpu, self.mem, self.idle, self._tags, self._tagcnt, self.frag,
+         self._pkfrag) = _k.init_state(self._code, _i64(node_cpu), _i64(node_mem), self.gpus, self.model,
+                                       *self._tp, self._pk_w)
+        self.used_milli = 0
+
+    @property
+    def capacity_milli(self) -> int:
+        """1000 × the number of GPUs."""
+        return 1000 * int(self.gpus.sum())
+
+    def place(self, cpu: int, mem: int, num: int, milli: int, spec: int, *, rand: tuple[float, float] = (0.0, 0.0),
+              only: int = -1) -> tuple[int, int]:
+        """Places one pod (on node ``only`` if >= 0); returns (node, device mask), node -1 if none fits."""
+        if num > 1 and milli < 1000:
+            raise ValueError("multi-GPU pods must ask for whole GPUs")
+        n, mask = _k.place_pod(self._code, cpu, mem, num, milli, spec, float(rand[0]), float(rand[1]), self.gpus,
+                               self.model, self.rank, self.cpu, self.mem, self.idle, self._tags, self._tagcnt,
+                               self.frag, self._pkfrag, *self._tp, self._pk_w, self._params, only)
+        if n >= 0:
+            self.used_milli += num * milli
+        return int(n), int(mask)
+
+    def release(self, node: int, mask: int, cpu: int, mem: int, num: int, milli: int) -> None:
+        """Frees a pod placed by :meth:`place` on ``node`` with device ``mask``."""
+        _k.release_pod(self._code, node, mask, cpu, mem, num, milli, self.gpus, self.model, self.cpu, self.mem,
+                       self.idle, self._tags, self._tagcnt, self.frag, self._pkfrag, *self._tp, self._pk_w)
+        self.used_milli -= num * milli
+
+    def fits_on(self, node: int, cpu: np.ndarray, mem: np.ndarray, num: np.ndarray, milli: np.ndarray,
+                spec: np.ndarray) -> np.ndarray:
+        """Which of the given pods (arrays) pass the filter of ``node`` now (vectorised)."""
+        ok = (cpu <= self.cpu[node]) & (mem <= self.mem[node])
+        g = int(self.gpus[node])
+        row = self.idle[node, :g]
+        dev = (row[None, :] >= milli[:, None]).sum(axis=1) >= num if g else np.zeros(len(cpu), bool)
+        model_ok = (spec == 0) | ((spec >> max(int(self.model[node]), 0)) & 1).astype(bool)
+        gpu_ok = (milli == 0) | ((g > 0) & dev & model_ok)
+        return ok & gpu_ok

@@ -1,4 +1,4 @@
-"""Numba kernels of the trace replay: one pod at a time, arrivals only (traces README §5.4).
+"""Numba kernels of the trace replay: one pod at a time (traces README §5.4), and departures.
 
 Private: every kernel takes only arrays and scalars. :mod:`packer.online.tracesim.engine` validates
 and converts. All jit options live in ``_jit``. The slow reference in ``tests/replay_reference.py``
@@ -168,8 +168,12 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     - fractional pod: the node whose best-fitting device is left with the least idle milli (the
       tightest hole, cluster wide; the pod goes to that device), then the node left with the best
       CPU balance (smallest |surplus|);
-    - whole-GPU and multi-GPU pod: FGD's own unrounded Δ (the finer gradient), then the best CPU
-      balance among nodes with equal Δ (e.g. untouched nodes of one shape);
+    - whole-GPU and multi-GPU pod: the GPU milli the placement leaves usable, in one unit: FGD's own
+      unrounded Δ (the fragmentation it adds, negated) less |surplus| / rho, the GPU milli the
+      node's CPU imbalance strands (a deficit of x CPU leaves x / rho idle GPU milli without CPU; a
+      surplus of x CPU is the CPU of x / rho GPU milli of typical pods that the node cannot host).
+      Where CPU is scarce (many CPU-only pods, CPU-hungry gangs) the CPU term decides; where it is
+      not, the fragmentation term does;
     - CPU-only pod: a node where the pod leaves no CPU deficit.
     surplus = free CPU − rho × idle GPU milli after placing the pod: the CPU a node has beyond what
     its idle GPUs will need (rho: CPU per GPU milli of the typical GPU pod). A deficit strands idle
@@ -185,7 +189,9 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
         return fg, -float(idle_row[bd] - pmilli), -abs(after)
-    return fg, raw, -abs(after)
+    if rho > 0.0:
+        return fg, raw - abs(after) / rho, 0.0
+    return fg, raw, 0.0
 
 
 @_jit
@@ -201,6 +207,208 @@ def _better(a1, a2, a3, ar, b1, b2, b3, br):
 
 
 @_jit
+def _frag_all(n, idle, n_gpus, cpu, n_model, frag, pkfrag, policy, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w):
+    """Recomputes node n's cached fragmentation (and packer's, when the policy is packer)."""
+    frag[n] = _frag_of(idle[n], n_gpus[n], cpu[n], n_model[n], tp_cpu, tp_milli, tp_num, tp_spec, tp_w)
+    if policy == PACKER:
+        pkfrag[n] = _frag_of(idle[n], n_gpus[n], cpu[n], n_model[n], tp_cpu, tp_milli, tp_num, tp_spec, pk_w)
+
+
+@_jit
+def init_state(policy, n_cpu, n_mem, n_gpus, n_model, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w):
+    """The empty cluster: (cpu, mem, idle, tags, tagcnt, frag, pkfrag) arrays, frag cached per node."""
+    N = n_cpu.shape[0]
+    cpu = n_cpu.copy()
+    mem = n_mem.copy()
+    idle = np.zeros((N, 8), np.int64)
+    for n in range(N):
+        for d in range(n_gpus[n]):
+            idle[n, d] = 1000
+    tags = np.zeros(N, np.int64)
+    tagcnt = np.zeros((N, 10), np.int64)
+    frag = np.zeros(N, np.float64)
+    pkfrag = np.zeros(N, np.float64)
+    for n in range(N):
+        _frag_all(n, idle, n_gpus, cpu, n_model, frag, pkfrag, policy, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w)
+    return cpu, mem, idle, tags, tagcnt, frag, pkfrag
+
+
+@_jit
+def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, n_rank, cpu, mem, idle, tags,
+              tagcnt, frag, pkfrag, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w, params, only):
+    """Filters, scores and selects a node for one pod under ``policy`` (§5.4) and books it.
+
+    ``r0``/``r1`` are the Random policy's two uniforms; ``only`` >= 0 restricts the pod to that node.
+    The state arrays (``cpu`` ... ``pkfrag``, see :func:`init_state`) are updated in place.
+    Returns (node, device mask); node -1: no node fits (nothing changes).
+    """
+    N = cpu.shape[0]
+    feas = np.empty(N, np.int64)
+    score = np.zeros(N, np.float64)
+    score2 = np.zeros(N, np.float64)
+    score3 = np.zeros(N, np.float64)
+    rho = params[0]
+    dev = np.empty(N, np.int64)
+    scratch = np.zeros(8, np.int64)
+    is_frac = pmilli > 0 and pmilli < 1000 and pnum == 1
+    k = 0
+    for n in range(N):
+        if cpu[n] < pcpu or mem[n] < pmem or (only >= 0 and n != only):
+            continue
+        if pmilli > 0:
+            if n_gpus[n] == 0:
+                continue
+            if pspec != 0 and not ((pspec >> n_model[n]) & 1):
+                continue
+            if not _fits(idle[n], n_gpus[n], pmilli, pnum):
+                continue
+        feas[k] = n
+        k += 1
+    chosen = -1
+    cdev = -1
+    if k == 1:
+        chosen = feas[0]
+        if policy == FGD:
+            s, cdev = _fgd_eval(chosen, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, frag, tp_cpu,
+                                tp_milli, tp_num, tp_spec, tp_w, scratch, True)
+        elif policy == PACKER and is_frac:
+            cdev = _best_device(idle[chosen], n_gpus[chosen], pmilli)
+    elif k > 1:
+        if policy == RANDOM:
+            chosen = feas[int(math.floor(r0 * k))]
+        else:
+            for j in range(k):
+                n = feas[j]
+                s = 0.0
+                dev[j] = -1
+                if policy == DOTPROD:
+                    dot = (cpu[n] / MAX_CPU) * (pcpu / MAX_CPU)
+                    gi = 0
+                    for d in range(n_gpus[n]):
+                        gi += idle[n, d]
+                    dot += (gi / MAX_GPU) * ((pnum * pmilli) / MAX_GPU)
+                    s = float(int(math.floor(100.0 * (1.0 - dot / 2.0))))
+                elif policy == GPUCLUSTERING:
+                    if pmilli > 0:
+                        gi = 0
+                        for d in range(n_gpus[n]):
+                            gi += idle[n, d]
+                        base = (25 * (8000 - gi)) // 8000
+                        t = 1 if is_frac else (1 << pnum)
+                        h = tags[n]
+                        if h == 0:
+                            s = float(base + 25)
+                        elif h == t:
+                            s = float(base + 75)
+                        elif h & t:
+                            s = float(base + 50)
+                        else:
+                            s = float(base)
+                elif policy == GPUPACKING:
+                    if pmilli > 0:
+                        s = float(_packing_score(idle[n], n_gpus[n], pmilli, pnum))
+                elif policy == BESTFIT:
+                    gi = 0
+                    for d in range(n_gpus[n]):
+                        gi += idle[n, d]
+                    x = 0.5 * (cpu[n] - pcpu) / MAX_CPU + 0.5 * (gi - pnum * pmilli) / MAX_GPU
+                    s = float(int(math.floor(100.0 * (1.0 - x))))
+                elif policy == FGD:
+                    s, dev[j] = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, frag, tp_cpu,
+                                          tp_milli, tp_num, tp_spec, tp_w, scratch, True)
+                elif policy == PACKER:
+                    fg, dev[j] = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
+                                           tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, True)
+                    raw = 0.0
+                    if pmilli > 0 and not is_frac:
+                        raw, _ = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
+                                           tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
+                    s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
+                                                            pmilli, rho)
+                    if is_frac:
+                        dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
+                score[j] = s
+            if policy == BESTFIT:
+                lo = score[0]
+                hi = score[0]
+                for j in range(1, k):
+                    lo = min(lo, score[j])
+                    hi = max(hi, score[j])
+                for j in range(k):
+                    if hi > lo:
+                        score[j] = float(((int(score[j]) - int(lo)) * 100) // (int(hi) - int(lo)))
+                    else:
+                        score[j] = 0.0
+            bj = 0
+            for j in range(1, k):
+                if _better(score[j], score2[j], score3[j], n_rank[feas[j]],
+                           score[bj], score2[bj], score3[bj], n_rank[feas[bj]]):
+                    bj = j
+            chosen = feas[bj]
+            cdev = dev[bj]
+    if chosen < 0:
+        return -1, 0
+    n = chosen
+    mask = 0
+    if pmilli > 0:
+        if is_frac:
+            if policy == RANDOM:
+                cnt = 0
+                for d in range(n_gpus[n]):
+                    if idle[n, d] >= pmilli:
+                        cnt += 1
+                pick = int(math.floor(r1 * cnt))
+                for d in range(n_gpus[n]):
+                    if idle[n, d] >= pmilli:
+                        if pick == 0:
+                            cdev = d
+                            break
+                        pick -= 1
+            elif policy == FGD or policy == PACKER:
+                # the scored device value; the lowest-numbered device with that idle
+                v = idle[n, cdev]
+                for d in range(n_gpus[n]):
+                    if idle[n, d] == v:
+                        cdev = d
+                        break
+            else:
+                cdev = _best_device(idle[n], n_gpus[n], pmilli)
+            idle[n, cdev] -= pmilli
+            mask = 1 << cdev
+        else:
+            left = pnum
+            for d in range(n_gpus[n]):
+                if left > 0 and idle[n, d] == 1000:
+                    idle[n, d] = 1000 - pmilli
+                    mask |= 1 << d
+                    left -= 1
+        t = 0 if is_frac else pnum
+        tagcnt[n, t] += 1
+        tags[n] |= 1 << t
+    cpu[n] -= pcpu
+    mem[n] -= pmem
+    _frag_all(n, idle, n_gpus, cpu, n_model, frag, pkfrag, policy, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w)
+    return n, mask
+
+
+@_jit
+def release_pod(policy, n, mask, pcpu, pmem, pnum, pmilli, n_gpus, n_model, cpu, mem, idle, tags, tagcnt, frag,
+                pkfrag, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w):
+    """Undoes :func:`place_pod` of a pod that ran on node n with device mask ``mask`` (a departure)."""
+    cpu[n] += pcpu
+    mem[n] += pmem
+    if pmilli > 0:
+        for d in range(n_gpus[n]):
+            if (mask >> d) & 1:
+                idle[n, d] += pmilli
+        t = 0 if (pmilli < 1000 and pnum == 1) else pnum
+        tagcnt[n, t] -= 1
+        if tagcnt[n, t] == 0:
+            tags[n] &= ~(1 << t)
+    _frag_all(n, idle, n_gpus, cpu, n_model, frag, pkfrag, policy, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w)
+
+
+@_jit
 def replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, p_cpu, p_mem, p_num, p_milli, p_spec, rand,
            tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w, params):
     """Replays the pods in order under ``policy``; returns placements and the per-pod log.
@@ -211,20 +419,8 @@ def replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, p_cpu, p_mem, p_num, p
     """
     N = n_cpu.shape[0]
     P = p_cpu.shape[0]
-    cpu = n_cpu.copy()
-    mem = n_mem.copy()
-    idle = np.zeros((N, 8), np.int64)
-    for n in range(N):
-        for d in range(n_gpus[n]):
-            idle[n, d] = 1000
-    tags = np.zeros(N, np.int64)
-    frag = np.zeros(N, np.float64)
-    for n in range(N):
-        frag[n] = _frag_of(idle[n], n_gpus[n], cpu[n], n_model[n], tp_cpu, tp_milli, tp_num, tp_spec, tp_w)
-    pkfrag = np.zeros(N, np.float64)
-    if policy == PACKER:
-        for n in range(N):
-            pkfrag[n] = _frag_of(idle[n], n_gpus[n], cpu[n], n_model[n], tp_cpu, tp_milli, tp_num, tp_spec, pk_w)
+    cpu, mem, idle, tags, tagcnt, frag, pkfrag = init_state(policy, n_cpu, n_mem, n_gpus, n_model, tp_cpu, tp_milli,
+                                                            tp_num, tp_spec, tp_w, pk_w)
     cap = 0
     for n in range(N):
         cap += 1000 * n_gpus[n]
@@ -237,166 +433,18 @@ def replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, p_cpu, p_mem, p_num, p
     log_u = np.zeros(P, np.int64)
     log_f = np.zeros(P, np.float64)
     log_i = np.zeros(P, np.int64)
-
-    feas = np.empty(N, np.int64)
-    score = np.zeros(N, np.float64)
-    score2 = np.zeros(N, np.float64)
-    score3 = np.zeros(N, np.float64)
-    rho = params[0]
-    dev = np.empty(N, np.int64)
-    scratch = np.zeros(8, np.int64)
-
     for i in range(P):
-        pcpu = p_cpu[i]
-        pmem = p_mem[i]
-        pnum = p_num[i]
-        pmilli = p_milli[i]
-        pspec = p_spec[i]
-        is_frac = pmilli > 0 and pmilli < 1000 and pnum == 1
-        k = 0
-        for n in range(N):
-            if cpu[n] < pcpu or mem[n] < pmem:
-                continue
-            if pmilli > 0:
-                if n_gpus[n] == 0:
-                    continue
-                if pspec != 0 and not ((pspec >> n_model[n]) & 1):
-                    continue
-                if not _fits(idle[n], n_gpus[n], pmilli, pnum):
-                    continue
-            feas[k] = n
-            k += 1
-        arrived += pnum * pmilli
-        chosen = -1
-        cdev = -1
-        if k == 1:
-            chosen = feas[0]
-            if policy == FGD:
-                s, cdev = _fgd_eval(chosen, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, frag, tp_cpu,
-                                    tp_milli, tp_num, tp_spec, tp_w, scratch, True)
-            elif policy == PACKER and is_frac:
-                cdev = _best_device(idle[chosen], n_gpus[chosen], pmilli)
-        elif k > 1:
-            if policy == RANDOM:
-                chosen = feas[int(math.floor(rand[i, 0] * k))]
-            else:
-                for j in range(k):
-                    n = feas[j]
-                    s = 0.0
-                    dev[j] = -1
-                    if policy == DOTPROD:
-                        dot = (cpu[n] / MAX_CPU) * (pcpu / MAX_CPU)
-                        gi = 0
-                        for d in range(n_gpus[n]):
-                            gi += idle[n, d]
-                        dot += (gi / MAX_GPU) * ((pnum * pmilli) / MAX_GPU)
-                        s = float(int(math.floor(100.0 * (1.0 - dot / 2.0))))
-                    elif policy == GPUCLUSTERING:
-                        if pmilli > 0:
-                            gi = 0
-                            for d in range(n_gpus[n]):
-                                gi += idle[n, d]
-                            base = (25 * (8000 - gi)) // 8000
-                            t = 1 if is_frac else (1 << pnum)
-                            h = tags[n]
-                            if h == 0:
-                                s = float(base + 25)
-                            elif h == t:
-                                s = float(base + 75)
-                            elif h & t:
-                                s = float(base + 50)
-                            else:
-                                s = float(base)
-                    elif policy == GPUPACKING:
-                        if pmilli > 0:
-                            s = float(_packing_score(idle[n], n_gpus[n], pmilli, pnum))
-                    elif policy == BESTFIT:
-                        gi = 0
-                        for d in range(n_gpus[n]):
-                            gi += idle[n, d]
-                        x = 0.5 * (cpu[n] - pcpu) / MAX_CPU + 0.5 * (gi - pnum * pmilli) / MAX_GPU
-                        s = float(int(math.floor(100.0 * (1.0 - x))))
-                    elif policy == FGD:
-                        s, dev[j] = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, frag, tp_cpu,
-                                              tp_milli, tp_num, tp_spec, tp_w, scratch, True)
-                    elif policy == PACKER:
-                        fg, dev[j] = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
-                                               tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, True)
-                        raw = 0.0
-                        if pmilli > 0 and not is_frac:
-                            raw, _ = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
-                                               tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
-                        s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
-                                                                pmilli, rho)
-                        if is_frac:
-                            dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
-                    score[j] = s
-                if policy == BESTFIT:
-                    lo = score[0]
-                    hi = score[0]
-                    for j in range(1, k):
-                        lo = min(lo, score[j])
-                        hi = max(hi, score[j])
-                    for j in range(k):
-                        if hi > lo:
-                            score[j] = float(((int(score[j]) - int(lo)) * 100) // (int(hi) - int(lo)))
-                        else:
-                            score[j] = 0.0
-                bj = 0
-                for j in range(1, k):
-                    if _better(score[j], score2[j], score3[j], n_rank[feas[j]],
-                               score[bj], score2[bj], score3[bj], n_rank[feas[bj]]):
-                        bj = j
-                chosen = feas[bj]
-                cdev = dev[bj]
-        if chosen >= 0:
-            n = chosen
-            mask = 0
-            if pmilli > 0:
-                if is_frac:
-                    if policy == RANDOM:
-                        cnt = 0
-                        for d in range(n_gpus[n]):
-                            if idle[n, d] >= pmilli:
-                                cnt += 1
-                        pick = int(math.floor(rand[i, 1] * cnt))
-                        for d in range(n_gpus[n]):
-                            if idle[n, d] >= pmilli:
-                                if pick == 0:
-                                    cdev = d
-                                    break
-                                pick -= 1
-                    elif policy == FGD or policy == PACKER:
-                        # the scored device value; the lowest-numbered device with that idle
-                        v = idle[n, cdev]
-                        for d in range(n_gpus[n]):
-                            if idle[n, d] == v:
-                                cdev = d
-                                break
-                    else:
-                        cdev = _best_device(idle[n], n_gpus[n], pmilli)
-                    idle[n, cdev] -= pmilli
-                    mask = 1 << cdev
-                else:
-                    left = pnum
-                    for d in range(n_gpus[n]):
-                        if left > 0 and idle[n, d] == 1000:
-                            idle[n, d] = 1000 - pmilli
-                            mask |= 1 << d
-                            left -= 1
-                used_total += pnum * pmilli
-                tags[n] |= 1 if is_frac else (1 << pnum)
-            cpu[n] -= pcpu
-            mem[n] -= pmem
-            frag[n] = _frag_of(idle[n], n_gpus[n], cpu[n], n_model[n], tp_cpu, tp_milli, tp_num, tp_spec, tp_w)
-            if policy == PACKER:
-                pkfrag[n] = _frag_of(idle[n], n_gpus[n], cpu[n], n_model[n], tp_cpu, tp_milli, tp_num, tp_spec,
-                                     pk_w)
+        arrived += p_num[i] * p_milli[i]
+        n, mask = place_pod(policy, p_cpu[i], p_mem[i], p_num[i], p_milli[i], p_spec[i], rand[i, 0], rand[i, 1],
+                            n_gpus, n_model, n_rank, cpu, mem, idle, tags, tagcnt, frag, pkfrag, tp_cpu, tp_milli,
+                            tp_num, tp_spec, tp_w, pk_w, params, -1)
+        if n >= 0:
+            used_total += p_num[i] * p_milli[i]
             out_node[i] = n
             out_mask[i] = mask
         ftot = 0.0
-        for n in range(N):
-            ftot += frag[n]
+        for m in range(N):
+            ftot += frag[m]
         log_a[i] = arrived
         log_u[i] = used_total
         log_f[i] = ftot
