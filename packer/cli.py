@@ -21,7 +21,7 @@ from packer.parallel import add_arguments as add_ray_arguments
 from packer.parallel import address_of
 
 #: Modules that add their own subcommands through ``register(subparsers)``.
-PLUGINS = ("packer.export.commands", "packer.replay.commands")
+PLUGINS = ("packer.export.commands", "packer.replay.commands", "packer.benchsuite.commands")
 
 
 def _load_instance(path: str, catalogs: Sequence[str] = ()):  # type: ignore[no-untyped-def]
@@ -101,12 +101,14 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from packer.formats import save_instance
-    from packer.generate import FAMILIES, generate
+    from packer.generate import FAMILIES, SCALABLE, generate
 
     if args.family not in FAMILIES:
         raise InputError(f"unknown family {args.family!r}; choose one of {list(FAMILIES)}", field="FAMILY")
-    if args.nodes is not None and (args.family not in ("haein", "xl") or args.nodes < 1):
-        raise InputError("--nodes is for the haein and xl families and must be at least 1", field="--nodes")
+    if args.nodes is not None and (args.family not in SCALABLE or args.nodes < 1):
+        raise InputError(f"--nodes is for the families {', '.join(SCALABLE)} and must be at least 1", field="--nodes")
+    if args.demand is not None and not args.demand > 0:
+        raise InputError("--demand must be above 0", field="--demand")
     inst = generate(args.family, args.seed, demand=args.demand, nodes=args.nodes)
     save_instance(inst, args.output)
     print(f"{inst.name}: {len(inst.nodes)} nodes, {inst.num_gpus} GPUs, {len(inst.requests)} requests -> {args.output}")
@@ -200,10 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("generate", help="write a synthetic instance")
-    p.add_argument("family", help="tiny, small, haein or xl")
+    p.add_argument("family", help="tiny, small, xl, or a suite family: haein, training, inference, sharing, "
+                   "hetero, tenants, fragmented, adversarial")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--demand", type=float, default=None, help="GPU-equivalents asked / GPUs")
-    p.add_argument("--nodes", type=int, default=None, help="haein/xl: the same mix on this many nodes")
+    p.add_argument("--nodes", type=int, default=None, help="8-GPU nodes (not tiny/small): 8, 128, 2048 give 64, 1,024, 16,384 GPUs")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_generate)
 

@@ -125,3 +125,22 @@ def instances(draw: st.DrawFn, running: bool = True, **kw: Any) -> Instance:
         if req["movable"] and draw(st.booleans()):
             req["migration_cost"] = draw(st.sampled_from([0.0, 0.05, 2.0]))
     return instance_from_dict(data)
+
+
+@st.composite
+def suite_instances(draw: st.DrawFn, max_nodes: int = 3, families: tuple[str, ...] | None = None) -> Instance:
+    """An instance of a benchmark-suite family (issue 16) on 1..``max_nodes`` nodes, at a drawn seed and
+    demand, keeping a drawn subset of its requests (running ones included or not), so that draws mix
+    every family's shapes at sizes a test can solve."""
+    from packer.generate import SUITE, generate
+
+    family = draw(st.sampled_from(families or SUITE))
+    seed = draw(st.integers(0, 10**6))
+    nodes = draw(st.integers(1, max_nodes))
+    demand = draw(st.sampled_from([None, 0.3, 0.8, 1.5]))
+    inst = generate(family, seed, demand=demand, nodes=nodes)
+    if not inst.requests or draw(st.booleans()):
+        return inst
+    keep = draw(st.lists(st.booleans(), min_size=len(inst.requests), max_size=len(inst.requests)))
+    requests = tuple(r for r, k in zip(inst.requests, keep, strict=True) if k)
+    return inst.model_copy(update={"requests": requests})
