@@ -150,11 +150,13 @@ class TaskPool:
         n = max(1, cpus // self.cpus_per_task)
         return n if self._max_parallel is None else max(1, min(n, self._max_parallel))
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None) -> list[Any]:
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None,
+            on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
         """``[fn(item) for item in items]``, in order; None for each task not finished within ``timeout`` s.
 
         In process the tasks run one after the other and a task not started by the time-out is not
-        started (a started one is not interrupted: give ``fn`` its own budget).
+        started (a started one is not interrupted: give ``fn`` its own budget). ``on_done(index,
+        result)`` is called in this process as each task finishes (e.g. to save results as they come).
         """
         items = list(items)
         deadline = None if timeout is None else time.perf_counter() + timeout
@@ -165,10 +167,13 @@ class TaskPool:
                     out.append(None)
                 else:
                     out.append(fn(it))
+                    if on_done is not None:
+                        on_done(len(out) - 1, out[-1])
             return out
-        return self._map_ray(fn, items, deadline)
+        return self._map_ray(fn, items, deadline, on_done)
 
-    def _map_ray(self, fn: Callable[[Any], Any], items: list[Any], deadline: float | None) -> list[Any]:
+    def _map_ray(self, fn: Callable[[Any], Any], items: list[Any], deadline: float | None,
+                 on_done: Callable[[int, Any], None] | None) -> list[Any]:
         ray = _ray()
         if self._remote is None:
             self._remote = ray.remote(num_cpus=self.cpus_per_task, max_retries=0)(_call)
@@ -187,7 +192,10 @@ class TaskPool:
                     break
                 done, _ = ray.wait(list(running), num_returns=1, timeout=wait)
                 for ref in done:
-                    results[running.pop(ref)] = ray.get(ref)
+                    i = running.pop(ref)
+                    results[i] = ray.get(ref)
+                    if on_done is not None:
+                        on_done(i, results[i])
         finally:
             for ref in running:  # timed out, interrupted or failed elsewhere: stop them
                 ray.cancel(ref, force=True)

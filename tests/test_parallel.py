@@ -217,3 +217,20 @@ def test_replay_seeds_on_ray_match_threads(local_ray, tmp_path: Path) -> None:  
         assert a["seeds"] == b["seeds"] == [1, 2, 3]
         assert a["curves"] == b["curves"]
         assert [r["used_milli"] for r in a["per_seed"]] == [r["used_milli"] for r in b["per_seed"]]
+
+
+def test_bench_on_ray_matches_in_process(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Tests that `packer bench --ray` runs the suite as Ray tasks with the same checked figures."""
+    from packer.benchsuite import load_results
+    from packer.cli import main
+
+    out = {}
+    for flag in ([], ["--ray"]):
+        js = tmp_path / f"b{len(flag)}.json"
+        assert main(["bench", "--families", "haein,fragmented", "--nodes", "1", "--seeds", "100,101",
+                     "--solvers", "greedy,first-fit", "--json", str(js), "--quiet", *flag]) == 0
+        out[len(flag)] = {r["key"]: r for r in load_results(js)}
+    assert set(out[0]) == set(out[1]) and len(out[0]) == 8
+    for key, r in out[0].items():
+        assert out[1][key]["ok"] and out[1][key]["objective"] == r["objective"]
+        assert out[1][key]["ray_parallel"] == 2 and "ray_parallel" not in r
