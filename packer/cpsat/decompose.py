@@ -117,7 +117,7 @@ def lns_by_domain_parallel(
     level: str | None = None,
     rounds: int = 2,
     det: float | None = None,
-) -> tuple[dict[str, list[Unit]], dict[str, int]]:
+) -> tuple[dict[str, list[Unit]], dict[str, float]]:
     """LNS by domain in rounds whose sub-problems are solved side by side (e.g. as Ray tasks).
 
     Every sub-problem of a round is built from the same plan: each domain gets a disjoint slice of
@@ -135,8 +135,9 @@ def lns_by_domain_parallel(
     for n in inst.nodes:
         domains[inst.domain(n, level)].append(n.id)
     order = sorted(domains)
-    stats = {"domains": len(order), "subproblems": 0, "improved": 0, "rejected": 0, "timed_out": 0,
-             "parallel": parallel}
+    stats: dict[str, float] = {"domains": len(order), "subproblems": 0, "improved": 0, "rejected": 0,
+                               "timed_out": 0, "parallel": parallel, "rounds": 0, "build_s": 0.0,
+                               "solve_s": 0.0, "merge_s": 0.0}
     sub_det = None if det is None else det / max(1, len(order) * rounds)
     build_s = merge_s = 0.0
     for rnd in range(rounds):
@@ -151,9 +152,11 @@ def lns_by_domain_parallel(
                 built.append((d, sub, hint))
         t1 = time.perf_counter()
         build_s = max(build_s, t1 - t0)
+        stats["build_s"] += t1 - t0
         left = deadline - t1 - merge_s
         if left <= 0.5 or not built:
             break
+        stats["rounds"] += 1
         waves = -(-len(built) // max(1, parallel))
         budget = left / (rounds - rnd) / waves
         if sub_det is not None:
@@ -162,19 +165,26 @@ def lns_by_domain_parallel(
         jobs = [SubJob(d, sub, hint, budget, sub_det, stop_at) for d, sub, hint in built]
         plans = solve_batch(jobs, left)
         t2 = time.perf_counter()
+        stats["solve_s"] += t2 - t1
         used, moved = _totals(inst, placed)
         for job, plan in zip(jobs, plans):
             if plan is None:
                 stats["timed_out"] += 1
                 continue
             stats["subproblems"] += 1
-            if not _fits(inst, job.instance, plan, placed, used, moved):
+            delta, dmoves = _change(inst, job.instance, plan, placed)
+            if not _fits(inst, used, moved, delta, dmoves):
                 stats["rejected"] += 1
                 continue
             if _merge(inst, job.instance, plan, placed):
                 stats["improved"] += 1
-            used, moved = _totals(inst, placed)
+            for t, x in delta.items():
+                used[t] += x
+            moved += dmoves
         merge_s = max(merge_s, time.perf_counter() - t2)
+        stats["merge_s"] += time.perf_counter() - t2
+    for k in ("build_s", "solve_s", "merge_s"):
+        stats[k] = round(stats[k], 3)
     return placed, stats
 
 
@@ -235,13 +245,9 @@ def _round_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], domains:
     return out
 
 
-def _fits(inst: Instance, sub: Instance, plan: Plan, placed: Mapping[str, Sequence[Unit]],
-          used: Mapping[str, float], moved: int) -> bool:
-    """True when merging ``plan`` keeps every tenant within its quota and the moves within the cap.
-
-    The round's split of the slack already ensures it; this is the guard that keeps a rounding
-    slip from ever reaching the plan.
-    """
+def _change(inst: Instance, sub: Instance, plan: Plan,
+            placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[str, float], int]:
+    """What merging ``plan`` would change: GPU-equivalents per tenant, and running requests moved."""
     got = {a.request: a.units for a in plan.assignments}
     delta: dict[str, float] = defaultdict(float)
     dmoves = 0
@@ -254,8 +260,19 @@ def _fits(inst: Instance, sub: Instance, plan: Plan, placed: Mapping[str, Sequen
         delta[r.tenant] += (sum(inst.unit_size(orig, u) for u in new or ())
                             - sum(inst.unit_size(orig, u) for u in old or ()))
         dmoves += _moved(orig, new) - _moved(orig, old)
+    return delta, dmoves
+
+
+def _fits(inst: Instance, used: Mapping[str, float], moved: int, delta: Mapping[str, float], dmoves: int) -> bool:
+    """True when a merge that changes usage by ``delta`` and moves by ``dmoves`` keeps every tenant
+    within its quota and the moves within the cap.
+
+    The round's split of the slack already ensures it; this is the guard that keeps a rounding
+    slip from ever reaching the plan.
+    """
     for t in inst.tenants:
-        if t.max_gpus is not None and delta[t.id] > 0 and used.get(t.id, 0.0) + delta[t.id] > t.max_gpus + 1e-9:
+        d = delta.get(t.id, 0.0)
+        if t.max_gpus is not None and d > 0 and used.get(t.id, 0.0) + d > t.max_gpus + 1e-9:
             return False
     mm = inst.objective.max_migrations
     return mm is None or dmoves <= 0 or moved + dmoves <= mm
