@@ -49,6 +49,18 @@ def _plan_of(inst: Instance, placed) -> Plan:  # type: ignore[no-untyped-def]
                       gpu_modes=modes, seed=0, wall_s=0.0, status="feasible")
 
 
+class _Timed:
+    """A sub-problem task that also reports the CPU seconds it used (the load-independent cost)."""
+
+    def __init__(self, task) -> None:  # type: ignore[no-untyped-def]
+        self.task = task
+
+    def __call__(self, job):  # type: ignore[no-untyped-def]
+        c = time.process_time()
+        plan = self.task(job)
+        return plan, time.process_time() - c
+
+
 def scaling(args: argparse.Namespace) -> dict[str, object]:
     """One instance's hint and bound, then the same LNS rounds at each width; returns the figures."""
     import ray
@@ -81,7 +93,7 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
     start = {a.request: list(a.units) for a in hint.assignments}
     level = coarsest_level(inst)
     domains = len({inst.domain(n, level) for n in inst.nodes})
-    task = cpsat._SubTask(seed=args.seed, workers=1, params=None)
+    task = _Timed(cpsat._SubTask(seed=args.seed, workers=1, params=None))
     ray.init(num_cpus=max(args.widths), include_dashboard=False, object_store_memory=256 * 1024 * 1024,
              log_to_driver=False, logging_level="WARNING")
     runs = []
@@ -90,11 +102,13 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
             with TaskPool(LOCAL, max_parallel=width) as pool:
                 pool.map(_import, [("packer.cpsat",)] * width)  # warm worker processes, untimed
                 walls: list[float] = []
+                cpus: list[float] = []
 
-                def batch(jobs, timeout, pool=pool, walls=walls):  # type: ignore[no-untyped-def]
-                    plans = pool.map(task, jobs, timeout=timeout)
-                    walls.extend(p.solver.wall_s for p in plans if p is not None)
-                    return plans
+                def batch(jobs, timeout, pool=pool, walls=walls, cpus=cpus):  # type: ignore[no-untyped-def]
+                    done = pool.map(task, jobs, timeout=timeout)
+                    walls.extend(d[0].solver.wall_s for d in done if d is not None)
+                    cpus.extend(d[1] for d in done if d is not None)
+                    return [None if d is None else d[0] for d in done]
 
                 t = time.perf_counter()
                 placed, stats = lns_by_domain_parallel(inst, start, deadline=time.perf_counter() + 3600,
@@ -106,11 +120,13 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
             row = {"width": width, "wall_s": round(wall, 2), **stats, "objective": plan.objective,
                    "sub_wall_mean_s": round(sum(walls) / max(1, len(walls)), 3),
                    "sub_wall_max_s": round(max(walls, default=0.0), 3), "sub_wall_sum_s": round(sum(walls), 2),
+                   "sub_cpu_mean_s": round(sum(cpus) / max(1, len(cpus)), 3), "sub_cpu_sum_s": round(sum(cpus), 2),
                    "check_s": round(check_s, 2), "load": _load(), "placed": placed}
             runs.append(row)
             print(f"width {width}: {wall:.1f} s (build {stats['build_s']} s, solve {stats['solve_s']} s, "
                   f"merge {stats['merge_s']} s), objective {plan.objective:.2f}, sub-problems "
-                  f"{stats['subproblems']} mean {row['sub_wall_mean_s']} s max {row['sub_wall_max_s']} s; {_load()}",
+                  f"{stats['subproblems']} mean {row['sub_wall_mean_s']} s max {row['sub_wall_max_s']} s "
+                  f"(CPU mean {row['sub_cpu_mean_s']} s); {_load()}",
                   flush=True)
     finally:
         ray.shutdown()

@@ -137,7 +137,7 @@ def lns_by_domain_parallel(
     order = sorted(domains)
     stats: dict[str, float] = {"domains": len(order), "subproblems": 0, "improved": 0, "rejected": 0,
                                "timed_out": 0, "parallel": parallel, "rounds": 0, "build_s": 0.0,
-                               "solve_s": 0.0, "merge_s": 0.0}
+                               "solve_s": 0.0, "merge_s": 0.0, "sub_s": 0.0, "sub_max_s": 0.0}
     sub_det = None if det is None else det / max(1, len(order) * rounds)
     build_s = merge_s = 0.0
     for rnd in range(rounds):
@@ -172,6 +172,9 @@ def lns_by_domain_parallel(
                 stats["timed_out"] += 1
                 continue
             stats["subproblems"] += 1
+            took = float(plan.solver.wall_s or 0.0)
+            stats["sub_s"] += took
+            stats["sub_max_s"] = max(stats["sub_max_s"], took)
             delta, dmoves = _change(inst, job.instance, plan, placed)
             if not _fits(inst, used, moved, delta, dmoves):
                 stats["rejected"] += 1
@@ -183,7 +186,7 @@ def lns_by_domain_parallel(
             moved += dmoves
         merge_s = max(merge_s, time.perf_counter() - t2)
         stats["merge_s"] += time.perf_counter() - t2
-    for k in ("build_s", "solve_s", "merge_s"):
+    for k in ("build_s", "solve_s", "merge_s", "sub_s", "sub_max_s"):
         stats[k] = round(stats[k], 3)
     return placed, stats
 
