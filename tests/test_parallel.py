@@ -117,6 +117,20 @@ def test_ray_map_keeps_order_cancels_at_the_timeout_and_raises(local_ray) -> Non
         assert pool.parallel == 1
 
 
+def test_ctrl_c_cancels_the_tasks_still_running(local_ray) -> None:  # type: ignore[no-untyped-def]
+    """Tests that an interrupt while waiting cancels outstanding tasks: their cores are free at once."""
+
+    def interrupt(i: int, result: object) -> None:
+        raise KeyboardInterrupt
+
+    with TaskPool(LOCAL) as pool:
+        t0 = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            pool.map(time.sleep, [0, 60, 60], on_done=interrupt)
+        assert pool.map(abs, [-1, -2]) == [1, 2]  # would wait a minute if the sleepers held both CPUs
+        assert time.perf_counter() - t0 < 20
+
+
 def _merged_plan(inst, placed):  # type: ignore[no-untyped-def]
     from packer.cpsat import _modes_of
     from packer.cpsat.reasons import unplaced_reasons
