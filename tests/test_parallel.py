@@ -166,6 +166,23 @@ def test_parallel_rounds_are_valid_and_reproducible(local_ray) -> None:  # type:
     assert plan.objective >= hint.objective - 1e-9
 
 
+def test_short_rounds_solve_fewer_domains_in_turn() -> None:
+    """Tests that a round with too little time for every domain solves some, the next ones after, validly."""
+    from packer.cpsat import _SubTask
+    from packer.cpsat.decompose import MIN_SUB_S, lns_by_domain_parallel
+    from packer.solvers.greedy import solve as greedy_solve
+
+    inst = generate("haein", 0, nodes=128)  # four pods
+    hint = greedy_solve(inst)
+    task = _SubTask(seed=0, workers=1, params=None)
+    placed, stats = lns_by_domain_parallel(
+        inst, {a.request: list(a.units) for a in hint.assignments}, parallel=1, rounds=2,
+        deadline=time.perf_counter() + 2.5 * MIN_SUB_S, solve_batch=lambda jobs, timeout: [task(j) for j in jobs])
+    assert stats["domains"] == 4 and 1 <= stats["chosen"] < 4 and stats["timed_out"] == 0
+    plan = _merged_plan(inst, placed)
+    assert check(inst, plan).ok and plan.objective >= hint.objective - 1e-9
+
+
 def test_round_shares_split_the_slack() -> None:
     """Tests that a round's domains get disjoint offers and slack parts that add up to no more than the slack."""
     from packer.cpsat.decompose import _round_shares, _totals

@@ -20,6 +20,10 @@ from packer.solvers.common import units_equal
 
 #: Most unplaced requests offered to one domain at a time.
 OFFER = 60
+#: Wall seconds a sub-problem of a parallel round gets at least (without a deterministic budget): a
+#: pod of the haein mix (32 nodes, about 180 requests) takes about a second of CPU to build and
+#: presolve (bench/RESULTS_ray.md); with less, a round solves fewer domains instead.
+MIN_SUB_S = 2.0
 
 
 def coarsest_level(inst: Instance) -> str:
@@ -135,18 +139,27 @@ def lns_by_domain_parallel(
     for n in inst.nodes:
         domains[inst.domain(n, level)].append(n.id)
     order = sorted(domains)
-    stats: dict[str, float] = {"domains": len(order), "subproblems": 0, "improved": 0, "rejected": 0,
+    stats: dict[str, float] = {"domains": len(order), "chosen": 0, "subproblems": 0, "improved": 0, "rejected": 0,
                                "timed_out": 0, "parallel": parallel, "rounds": 0, "build_s": 0.0,
                                "solve_s": 0.0, "merge_s": 0.0, "sub_s": 0.0, "sub_max_s": 0.0}
     sub_det = None if det is None else det / max(1, len(order) * rounds)
     build_s = merge_s = 0.0
+    cursor = 0
     for rnd in range(rounds):
         t0 = time.perf_counter()
         if deadline - t0 - build_s - merge_s <= 0.5:
             break
-        shares = _round_shares(inst, placed, domains, order, level, rnd)
+        # As many domains as get MIN_SUB_S each in this round's share of the time (all of them with a
+        # deterministic budget), the next ones in each round.
+        fit = len(order)
+        if sub_det is None:
+            fit = min(fit, max(parallel, int((deadline - t0 - build_s - merge_s) / (rounds - rnd)
+                                             * parallel / MIN_SUB_S)))
+        chosen = sorted((order[cursor:] + order[:cursor])[:fit])
+        cursor = (cursor + fit) % len(order)
+        shares = _round_shares(inst, placed, domains, chosen, level, rnd)
         built = []
-        for d in order:
+        for d in chosen:
             sub, hint = _sub_instance(inst, placed, set(domains[d]), 0, shares[d])
             if sub.requests:
                 built.append((d, sub, hint))
@@ -157,6 +170,7 @@ def lns_by_domain_parallel(
         if left <= 0.5 or not built:
             break
         stats["rounds"] += 1
+        stats["chosen"] += len(chosen)
         waves = -(-len(built) // max(1, parallel))
         budget = left / (rounds - rnd) / waves
         if sub_det is not None:
@@ -211,20 +225,20 @@ def _totals(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[
 
 def _round_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], domains: Mapping[str, list[str]],
                   order: list[str], level: str, rnd: int) -> dict[str, _Share]:
-    """Each domain's part of a parallel round: its requests, its offer and its part of every slack.
+    """Each domain of ``order`` (this round's) gets its requests, its offer and its part of every slack.
 
     One pass over the requests finds the domains each placed request touches (the sequential search
     looks at every request for every domain, which on 512 pods is most of its time). The unplaced
     requests, the most valuable first, are dealt out in slices of at most OFFER, a different domain
     first in each round.
     """
-    node_dom = {nid: d for d in order for nid in domains[d]}
+    node_dom = {nid: d for d in domains for nid in domains[d]}
     touching: dict[str, list[Request]] = defaultdict(list)
     for r in inst.requests:
         units = placed.get(r.id)
         if units:
             for d in sorted({node_dom[u.node] for u in units}):
-                touching[d].append(r)
+                touching[d].append(r)  # (also for domains not in this round: never read)
     used, moved = _totals(inst, placed)
     waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
     waiting.sort(key=lambda r: (-r.priority, r.id))
