@@ -18,6 +18,8 @@ import argparse
 import importlib
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -26,8 +28,11 @@ from packer.errors import InputError
 
 #: The address that starts a Ray instance on this machine.
 LOCAL = "local"
-#: Seconds to wait for a cluster's address to answer before giving up (Ray itself waits minutes).
+#: Seconds to wait for a cluster's address to accept a connection before giving up.
 CONNECT_TIMEOUT_S = 5.0
+#: Seconds a trial join (``ray.init`` in a child process) may take: Ray itself retries for many minutes
+#: against an address that accepts connections but is no Ray cluster (13 min measured).
+JOIN_TIMEOUT_S = 45.0
 #: Object store of a local Ray: tasks carry sub-instances and seeds, never big arrays, and the
 #: machine is shared.
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024 * 1024
@@ -72,6 +77,19 @@ def _reachable(address: str) -> None:
     except OSError as e:
         raise InputError(f"cannot reach a Ray cluster at {address}: {e.strerror or e}",
                          field="--ray-address") from None
+    # Something listens there; whether it is a Ray cluster only a join tells, and a join that cannot
+    # be stopped from this process is tried in a child that can be.
+    code = ("import sys, ray; ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR'); "
+            "ray.shutdown()")
+    try:
+        subprocess.run([sys.executable, "-c", code, address], capture_output=True, timeout=JOIN_TIMEOUT_S,
+                       check=True)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"no Ray cluster answered at {address} within {JOIN_TIMEOUT_S:g} s",
+                         field="--ray-address") from None
+    except subprocess.CalledProcessError as e:
+        last = (e.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["ray.init failed"]
+        raise InputError(f"cannot join a Ray cluster at {address}: {last[0]}", field="--ray-address") from None
 
 
 def check_address(address: str) -> None:

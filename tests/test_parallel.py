@@ -93,6 +93,13 @@ def test_unreachable_address_fails_fast_naming_the_flag(capsys: pytest.CaptureFi
     assert time.perf_counter() - t0 < 20
 
 
+def test_a_running_cluster_address_passes_the_check(local_ray) -> None:  # type: ignore[no-untyped-def]
+    """Tests that the address of a running Ray (the module's, joined by a child process) is accepted."""
+    from packer.parallel import check_address
+
+    check_address(local_ray.get_runtime_context().gcs_address)
+
+
 def test_ray_flag_is_for_cpsat(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """Tests that --ray with a solver that has no sub-problems is refused, and nothing is written."""
     from packer.cli import main
