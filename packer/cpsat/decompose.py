@@ -24,6 +24,8 @@ OFFER = 60
 #: pod of the haein mix (32 nodes, about 180 requests) takes about a second of CPU to build and
 #: presolve (bench/RESULTS_ray.md); with less, a round solves fewer domains instead.
 MIN_SUB_S = 2.0
+#: Seconds before a parallel round's time-out at which its tasks stop (to convert and send their plans).
+STOP_MARGIN_S = 1.5
 
 
 def coarsest_level(inst: Instance) -> str:
@@ -175,7 +177,8 @@ def lns_by_domain_parallel(
         budget = left / (rounds - rnd) / waves
         if sub_det is not None:
             budget = left  # the deterministic budget decides; the clock is a safety stop
-        stop_at = time.time() + left
+        # Tasks stop a little before the round's time-out so that their answers still arrive.
+        stop_at = time.time() + left - min(STOP_MARGIN_S, 0.1 * left)
         jobs = [SubJob(d, sub, hint, budget, sub_det, stop_at) for d, sub, hint in built]
         plans = solve_batch(jobs, left)
         t2 = time.perf_counter()
