@@ -5,7 +5,9 @@ the sixteen variants); the other eight are rebuilt from the default list in thei
 (packer.replay.workloads) and labelled ``rebuilt`` — their published numbers are for FGD's own,
 different, lists.
 
-    python bench/bench_replay_workloads.py [--seeds 42-51] [--policies fgd,packer,bestfit] [--workloads ...]
+    python bench/bench_replay_workloads.py [--seeds 42-51] [--policies fgd,packer,bestfit] [--workloads ...] [--ray]
+
+With ``--ray`` (or ``--ray-address ADDR``) the seeds of each workload and policy run as Ray tasks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import time
 from pathlib import Path
 
+from packer.parallel import TaskPool, address_of
+from packer.parallel import add_arguments as add_ray_arguments
 from packer.replay.openb import read_nodes, read_pods
 from packer.replay.protocol import parse_seeds
 from packer.replay.published import read_published
@@ -39,7 +43,13 @@ def main() -> None:
     ap.add_argument("--policies", default="fgd,packer,bestfit")
     ap.add_argument("--workloads", default=",".join(("default",) + NAMES))
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_workloads"))
+    add_ray_arguments(ap)
     a = ap.parse_args()
+    with TaskPool(address_of(a)):  # one Ray (if asked for) for every run_policy call
+        _run(a)
+
+
+def _run(a: argparse.Namespace) -> None:
     seeds = parse_seeds(a.seeds)
     policies = a.policies.split(",")
     cluster = read_nodes(TRACES / "csv" / "openb_node_list_gpu_node.csv")
@@ -52,7 +62,7 @@ def main() -> None:
                "demand_pct": 100 * float(pods.gpu_demand.sum()) / cluster.capacity_milli}
         for pol in policies:
             t0 = time.perf_counter()
-            res = run_policy(cluster, pods, pol, seeds)
+            res = run_policy(cluster, pods, pol, seeds, ray_address=address_of(a))
             row[pol] = {"100": res["allocation_pct"]["100"], "130": res["allocation_pct"]["130"],
                         "std130": res["allocation_pct_std"]["130"], "wall_s": time.perf_counter() - t0,
                         "per_seed_130": [r["allocation_pct"][130] for r in res["per_seed"]]}

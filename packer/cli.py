@@ -17,6 +17,8 @@ from pathlib import Path
 
 from packer import __version__
 from packer.errors import InputError
+from packer.parallel import add_arguments as add_ray_arguments
+from packer.parallel import address_of
 
 #: Modules that add their own subcommands through ``register(subparsers)``.
 PLUGINS = (
@@ -53,6 +55,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             options[name] = value
+    ray_address = address_of(args)
+    if ray_address is not None:
+        if args.solver != "cpsat":
+            raise InputError("Ray runs the sub-problems of a decomposed cpsat solve: use --solver cpsat",
+                             field="--ray-address" if args.ray_address else "--ray")
+        options["ray_address"] = ray_address
     solve = get_solver(args.solver)
     if "progress" in inspect.signature(solve).parameters:
         options["progress"] = Progress(args.solver, enabled=False if args.quiet else None)
@@ -200,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", default=None, help="online placer request order")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true")
+    add_ray_arguments(p)
     p.set_defaults(func=_cmd_solve)
 
     p = sub.add_parser("check", help="check a plan against an instance")

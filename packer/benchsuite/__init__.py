@@ -54,16 +54,21 @@ def plan_runs(families: Sequence[str], nodes: Sequence[int], seeds: Sequence[int
 def run_suite(families: Sequence[str], nodes: Sequence[int], seeds: Sequence[int], entries: Sequence[str],
               options: dict[str, object] | None = None, *, json_path: str | Path | None = None,
               force: bool = False, progress: Progress = SILENT,
-              run: Callable[..., dict[str, Any]] = run_one) -> list[dict[str, Any]]:
+              run: Callable[..., dict[str, Any]] = run_one, ray_address: str | None = None) -> list[dict[str, Any]]:
     """Runs every (family, nodes, seed, entry) not already in ``json_path`` (all with ``force``).
 
     Returns every result of the file and of this run (a rerun replaces the old result of its key).
-    The file is rewritten after each run.
+    The file is rewritten after each run. ``ray_address`` (``"local"`` or a cluster's, see
+    :mod:`packer.parallel`): the runs go to Ray as tasks, ``workers`` (default 1) cores each, and
+    each result notes how many ran side by side (``ray_parallel``: timed figures share the machine).
     """
     options = dict(options or {})
     results = load_results(json_path) if json_path else []
     done = {r["key"]: i for i, r in enumerate(results)}
     todo = plan_runs(families, nodes, seeds, entries, options)
+    if ray_address is not None:
+        return _run_on_ray(todo, options, results, done, json_path=json_path, force=force, progress=progress,
+                           run=run, ray_address=ray_address)
     for i, (f, n, s, e) in enumerate(todo):
         key = key_of(f, n, s, e, options)
         if key in done and not force:
@@ -80,6 +85,46 @@ def run_suite(families: Sequence[str], nodes: Sequence[int], seeds: Sequence[int
         progress.update(done=i + 1, total=len(todo),
                         note=f"{key}: {'FAIL ' + str(res.get('error')) if not res['ok'] else res.get('objective') or res.get('bound')}",
                         force=True)
+    return results
+
+
+def _run_task(run: Callable[..., dict[str, Any]], options: dict[str, object],
+              job: tuple[str, int, int, str]) -> dict[str, Any]:
+    """One run as a Ray task."""
+    return run(*job, options)
+
+
+def _run_on_ray(todo: list[tuple[str, int, int, str]], options: dict[str, object], results: list[dict[str, Any]],
+                done: dict[str, int], *, json_path: str | Path | None, force: bool, progress: Progress,
+                run: Callable[..., dict[str, Any]], ray_address: str) -> list[dict[str, Any]]:
+    """:func:`run_suite`'s runs as Ray tasks; each result is kept (and the file rewritten) as it comes back."""
+    from functools import partial
+
+    from packer.parallel import TaskPool
+
+    jobs = [j for j in todo if force or key_of(*j, options) not in done]
+    workers = options.get("workers")
+    finished = 0
+    with TaskPool(ray_address, cpus_per_task=int(workers) if isinstance(workers, int) else 1) as pool:
+        width = pool.parallel
+
+        def keep(i: int, res: dict[str, Any]) -> None:
+            nonlocal finished
+            res = {**res, "ray_parallel": width}
+            key = res["key"]
+            if key in done:
+                results[done[key]] = res
+            else:
+                done[key] = len(results)
+                results.append(res)
+            if json_path:
+                save_results(json_path, results)
+            finished += 1
+            progress.update(done=finished, total=len(jobs),
+                            note=f"{key}: {'FAIL ' + str(res.get('error')) if not res['ok'] else res.get('objective') or res.get('bound')}",
+                            force=True)
+
+        pool.map(partial(_run_task, run, options), jobs, on_done=keep)
     return results
 
 

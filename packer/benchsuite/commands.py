@@ -12,6 +12,8 @@ import sys
 from typing import Any
 
 from packer.errors import InputError
+from packer.parallel import add_arguments as add_ray_arguments
+from packer.parallel import address_of
 
 DEFAULT_SOLVERS = "greedy,online,first-fit"
 
@@ -39,6 +41,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--md", dest="md_out", help="markdown tables to write (all results of the JSON file)")
     p.add_argument("--force", action="store_true", help="rerun runs already in the JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress lines, no summary")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, object] = {"time_limit": args.time_limit, "workers": args.workers}
     progress = Progress("bench", enabled=False if args.quiet else None)
     results = run_suite(families, nodes, seeds, entries, options, json_path=args.json_out, force=args.force,
-                        progress=progress)
+                        progress=progress, ray_address=address_of(args))
     command = _command(args, families, nodes, entries)
     if args.md_out:
         write_text_atomic(args.md_out, markdown(results, command=command))

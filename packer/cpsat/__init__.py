@@ -18,11 +18,13 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
 from packer.cpsat.bound import capacity_bound, lp_solve
-from packer.cpsat.decompose import lns_by_domain
+from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.reasons import unplaced_reasons
@@ -36,6 +38,9 @@ from packer.cpsat.relax import (
 from packer.model import MODE_OF_KIND, Instance, Plan, Unit
 from packer.progress import SILENT, Progress
 from packer.solvers.common import build_plan, objective_value
+
+if TYPE_CHECKING:
+    from packer.parallel import TaskPool
 
 NAME = "cpsat"
 #: Models with at least this many placement variables get LNS on the model after a first run.
@@ -114,6 +119,7 @@ def solve(
     aggregate: bool | None = None,
     progress: Progress | None = None,
     params: Mapping[str, object] | None = None,
+    ray_address: str | None = None,
     **none_options: object,
 ) -> Plan:
     """Places ``inst``'s requests optimally (or as well as ``time_limit`` allows), with a proven bound.
@@ -121,11 +127,36 @@ def solve(
     ``hint`` (default on) warm-starts from the greedy (and online) placer; ``aggregate=False`` gives every GPU its
     own class (default: classes, exact either way; off anyway when a locality or spread is at level
     ``gpu``); ``params`` pass straight to CP-SAT's parameters; ``progress`` prints progress lines.
+    ``ray_address`` (``"local"`` or a cluster's address, see :mod:`packer.parallel`): a decomposed
+    solve sends the sub-problems of each round to Ray as tasks, ``workers`` (default 1) cores each.
     """
     for k, val in none_options.items():
         if val is not None:
             raise TypeError(f"cpsat.solve got an unknown option {k!r}")
     start = time.perf_counter()
+    options = dict(time_limit=time_limit, seed=seed, workers=workers, hint=hint, aggregate=aggregate,
+                   progress=progress, params=params, start=start)
+    if ray_address is None:
+        return _solve(inst, **options)  # type: ignore[arg-type]
+    if len(inst.requests) * len(inst.nodes) <= DECOMPOSE_ABOVE:
+        from packer.parallel import check_address
+
+        check_address(ray_address)
+        plan = _solve(inst, **options)  # type: ignore[arg-type]
+        return plan.model_copy(update={"solver": plan.solver.model_copy(
+            update={"ray": "not used: the instance is solved as one model"})})
+    from packer.parallel import TaskPool
+
+    # Ray starts (or the cluster is joined) first, so that an unreachable address fails at once; its
+    # start counts in the time limit.
+    with TaskPool(ray_address, cpus_per_task=workers or 1, warm=("packer.cpsat",)) as pool:
+        return _solve(inst, **options, pool=pool)  # type: ignore[arg-type]
+
+
+def _solve(inst: Instance, *, time_limit: float | None, seed: int, workers: int | None, hint: bool | None,
+           aggregate: bool | None, progress: Progress | None, params: Mapping[str, object] | None,
+           start: float, pool: TaskPool | None = None) -> Plan:
+    """:func:`solve` after its options are checked (and Ray is started, for ``pool``)."""
     prog = progress or SILENT
     seed = int(seed or 0)
     if _reoptimizes(inst) and hint is not False and aggregate is not False and not params:
@@ -164,7 +195,7 @@ def solve(
                                **info_model}
     if pairs > DECOMPOSE_ABOVE:
         return _solve_decomposed(inst, hint_plan, seed=seed, workers=workers, start=start, left=left,
-                                 info=info, params=params, det=det)
+                                 info=info, params=params, det=det, pool=pool)
     return _solve_monolithic(inst, hint_plan, seed=seed, workers=workers, start=start, left=left, info=info,
                              aggregate=aggregate, progress=prog, params=params, det=det)
 
@@ -284,11 +315,13 @@ def _solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, work
 
 def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
                       left, info: dict[str, object],  # type: ignore[no-untyped-def]
-                      params: Mapping[str, object] | None = None, det: float | None = None) -> Plan:
+                      params: Mapping[str, object] | None = None, det: float | None = None,
+                      pool: TaskPool | None = None) -> Plan:
     """Large-neighbourhood search over the coarsest topology domains, bounded by an LP.
 
     The bound is the LP of the finest merged-node relaxation that fits in time (see
-    :func:`_relaxation_choice`), else the capacity LP.
+    :func:`_relaxation_choice`), else the capacity LP. With a ``pool`` on Ray the domains' sub-problems
+    are solved in parallel rounds (:func:`lns_by_domain_parallel`), as tasks of :class:`_SubTask`.
     """
     bound = _capacity_bound(inst, True)
     choice = _relaxation_choice(inst, left())
@@ -317,7 +350,13 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
             return _solve_monolithic(sub, sub_hint, seed=seed, workers=workers, start=t0, left=sub_left,
                                      info={}, params=params, lp=False, det=sub_det)
 
-        incumbent, counts = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
+        if pool is not None and pool.on_ray:
+            task = _SubTask(seed=seed, workers=workers or 1, params=dict(params) if params else None)
+            incumbent, counts = lns_by_domain_parallel(
+                inst, incumbent, deadline=deadline, parallel=pool.parallel, det=det,
+                solve_batch=lambda jobs, timeout: pool.map(task, jobs, timeout=timeout))
+        else:
+            incumbent, counts = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
         stats = {**counts, "end_s": round(time.perf_counter() - start, 3)}
     info = {**info, "decomposed": stats}
     modes = _modes_of(inst, incumbent)
@@ -327,6 +366,25 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
         return _restamp(inst, hint_plan, seed, start, info, bound)
     return plan
+
+
+@dataclass(frozen=True)
+class _SubTask:
+    """Solves one :class:`SubJob` with the monolithic model: a pure function of picklable inputs (a Ray task)."""
+
+    seed: int
+    workers: int | None
+    params: dict[str, object] | None
+
+    def __call__(self, job: SubJob) -> Plan:
+        t0 = time.perf_counter()
+        stop = t0 + min(job.budget_s, job.stop_at - time.time())
+
+        def sub_left() -> float:
+            return stop - time.perf_counter()
+
+        return _solve_monolithic(job.instance, job.hint, seed=self.seed, workers=self.workers, start=t0,
+                                 left=sub_left, info={}, params=self.params, lp=False, det=job.det)
 
 
 class _Background:

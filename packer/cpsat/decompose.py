@@ -13,12 +13,19 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from packer.model import Instance, ObjectiveWeights, Plan, Request, Tenant, Unit
 from packer.solvers.common import units_equal
 
 #: Most unplaced requests offered to one domain at a time.
 OFFER = 60
+#: Wall seconds a sub-problem of a parallel round gets at least (without a deterministic budget): a
+#: pod of the haein mix (32 nodes, about 180 requests) takes about a second of CPU to build and
+#: presolve (bench/RESULTS_ray.md); with less, a round solves fewer domains instead.
+MIN_SUB_S = 2.0
+#: Seconds before a parallel round's time-out at which its tasks stop (to convert and send their plans).
+STOP_MARGIN_S = 1.5
 
 
 def coarsest_level(inst: Instance) -> str:
@@ -78,16 +85,236 @@ def lns_by_domain(
     return placed, stats
 
 
+@dataclass(frozen=True)
+class SubJob:
+    """One sub-problem of a parallel round, everything a task needs (picklable, solved by a pure function).
+
+    ``budget_s``: wall seconds from the task's start; ``det``: CP-SAT's deterministic budget (reproducible
+    runs) or None; ``stop_at``: the wall clock (``time.time()``) at which the task stops whatever is left.
+    """
+
+    domain: str
+    instance: Instance
+    hint: Plan | None
+    budget_s: float
+    det: float | None
+    stop_at: float
+
+
+@dataclass(frozen=True)
+class _Share:
+    """What one domain of a parallel round gets (see :func:`_round_shares`)."""
+
+    candidates: list[Request]
+    offer: list[Request]
+    used: dict[str, float]
+    moved: int
+    withheld: dict[str, float]
+    withheld_moves: int
+
+
+def lns_by_domain_parallel(
+    inst: Instance,
+    incumbent: Mapping[str, Sequence[Unit]],
+    *,
+    deadline: float,
+    solve_batch: Callable[[list[SubJob], float], list[Plan | None]],
+    parallel: int,
+    level: str | None = None,
+    rounds: int = 2,
+    det: float | None = None,
+) -> tuple[dict[str, list[Unit]], dict[str, float]]:
+    """LNS by domain in rounds whose sub-problems are solved side by side (e.g. as Ray tasks).
+
+    Every sub-problem of a round is built from the same plan: each domain gets a disjoint slice of
+    the unplaced requests and an equal part of each tenant's unused quota and of the unused migration
+    cap (the rest is kept back for the other domains), so the sub-plans merge into a valid whole in
+    any order. ``solve_batch(jobs, timeout)`` solves them (None for one not finished in time); the
+    answers are merged in domain order, each only if the totals stay within quotas and the migration
+    cap. ``parallel``: sub-problems solved at once, which sets each one's share of the time. With
+    ``det`` every sub-problem gets ``det / (domains × rounds)`` deterministic time and the result
+    does not depend on ``parallel`` or on timing.
+    """
+    level = level or coarsest_level(inst)
+    placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
+    domains: dict[str, list[str]] = defaultdict(list)
+    for n in inst.nodes:
+        domains[inst.domain(n, level)].append(n.id)
+    order = sorted(domains)
+    stats: dict[str, float] = {"domains": len(order), "chosen": 0, "subproblems": 0, "improved": 0, "rejected": 0,
+                               "timed_out": 0, "parallel": parallel, "rounds": 0, "build_s": 0.0,
+                               "solve_s": 0.0, "merge_s": 0.0, "sub_s": 0.0, "sub_max_s": 0.0}
+    sub_det = None if det is None else det / max(1, len(order) * rounds)
+    build_s = merge_s = 0.0
+    cursor = 0
+    for rnd in range(rounds):
+        t0 = time.perf_counter()
+        if deadline - t0 - build_s - merge_s <= 0.5:
+            break
+        # As many domains as get MIN_SUB_S each in this round's share of the time (all of them with a
+        # deterministic budget), the next ones in each round.
+        fit = len(order)
+        if sub_det is None:
+            fit = min(fit, max(parallel, int((deadline - t0 - build_s - merge_s) / (rounds - rnd)
+                                             * parallel / MIN_SUB_S)))
+        chosen = sorted((order[cursor:] + order[:cursor])[:fit])
+        cursor = (cursor + fit) % len(order)
+        shares = _round_shares(inst, placed, domains, chosen, level, rnd)
+        built = []
+        for d in chosen:
+            sub, hint = _sub_instance(inst, placed, set(domains[d]), 0, shares[d])
+            if sub.requests:
+                built.append((d, sub, hint))
+        t1 = time.perf_counter()
+        build_s = max(build_s, t1 - t0)
+        stats["build_s"] += t1 - t0
+        left = deadline - t1 - merge_s
+        if left <= 0.5 or not built:
+            break
+        stats["rounds"] += 1
+        stats["chosen"] += len(chosen)
+        waves = -(-len(built) // max(1, parallel))
+        budget = left / (rounds - rnd) / waves
+        if sub_det is not None:
+            budget = left  # the deterministic budget decides; the clock is a safety stop
+        # Tasks stop a little before the round's time-out so that their answers still arrive.
+        stop_at = time.time() + left - min(STOP_MARGIN_S, 0.1 * left)
+        jobs = [SubJob(d, sub, hint, budget, sub_det, stop_at) for d, sub, hint in built]
+        plans = solve_batch(jobs, left)
+        t2 = time.perf_counter()
+        stats["solve_s"] += t2 - t1
+        used, moved = _totals(inst, placed)
+        for job, plan in zip(jobs, plans):
+            if plan is None:
+                stats["timed_out"] += 1
+                continue
+            stats["subproblems"] += 1
+            took = float(plan.solver.wall_s or 0.0)
+            stats["sub_s"] += took
+            stats["sub_max_s"] = max(stats["sub_max_s"], took)
+            delta, dmoves = _change(inst, job.instance, plan, placed)
+            if not _fits(inst, used, moved, delta, dmoves):
+                stats["rejected"] += 1
+                continue
+            if _merge(inst, job.instance, plan, placed):
+                stats["improved"] += 1
+            for t, x in delta.items():
+                used[t] += x
+            moved += dmoves
+        merge_s = max(merge_s, time.perf_counter() - t2)
+        stats["merge_s"] += time.perf_counter() - t2
+    for k in ("build_s", "solve_s", "merge_s", "sub_s", "sub_max_s"):
+        stats[k] = round(stats[k], 3)
+    return placed, stats
+
+
+def _moved(r: Request, units: Sequence[Unit] | None) -> bool:
+    """True when running request ``r`` sits elsewhere in ``units`` than where it runs."""
+    return r.placement is not None and units is not None and not units_equal(r.placement, units)
+
+
+def _totals(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[str, float], int]:
+    """GPU-equivalents each tenant uses in ``placed``, and how many running requests it moves."""
+    used: dict[str, float] = defaultdict(float)
+    moved = 0
+    for r in inst.requests:
+        units = placed.get(r.id)
+        if units is None:
+            continue
+        used[r.tenant] += sum(inst.unit_size(r, u) for u in units)
+        moved += _moved(r, units)
+    return used, moved
+
+
+def _round_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], domains: Mapping[str, list[str]],
+                  order: list[str], level: str, rnd: int) -> dict[str, _Share]:
+    """Each domain of ``order`` (this round's) gets its requests, its offer and its part of every slack.
+
+    One pass over the requests finds the domains each placed request touches (the sequential search
+    looks at every request for every domain, which on 512 pods is most of its time). The unplaced
+    requests, the most valuable first, are dealt out in slices of at most OFFER, a different domain
+    first in each round.
+    """
+    node_dom = {nid: d for d in domains for nid in domains[d]}
+    touching: dict[str, list[Request]] = defaultdict(list)
+    for r in inst.requests:
+        units = placed.get(r.id)
+        if units:
+            for d in sorted({node_dom[u.node] for u in units}):
+                touching[d].append(r)  # (also for domains not in this round: never read)
+    used, moved = _totals(inst, placed)
+    waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
+    waiting.sort(key=lambda r: (-r.priority, r.id))
+    n = len(order)
+    size = min(OFFER, -(-len(waiting) // n)) if waiting else 0
+    offers = {d: waiting[((i + rnd) % n) * size:((i + rnd) % n + 1) * size] for i, d in enumerate(order)}
+    # A tenant's unused quota is split equally among the domains whose sub-instance holds its work.
+    present: dict[str, int] = defaultdict(int)
+    for d in order:
+        for t in {r.tenant for r in touching[d]} | {r.tenant for r in offers[d]}:
+            present[t] += 1
+    slack = {t.id: t.max_gpus - used[t.id] for t in inst.tenants if t.max_gpus is not None}
+    mm = inst.objective.max_migrations
+    free_moves = 0 if mm is None else max(0, mm - moved)
+    out = {}
+    for i, d in enumerate(order):
+        held = {t: s - s / present[t] for t, s in slack.items() if s > 0 and present[t] > 0}
+        mine = free_moves // n + (1 if i < free_moves % n else 0)
+        out[d] = _Share(candidates=touching[d], offer=offers[d], used=dict(used), moved=moved,
+                        withheld=held, withheld_moves=free_moves - mine)
+    return out
+
+
+def _change(inst: Instance, sub: Instance, plan: Plan,
+            placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[str, float], int]:
+    """What merging ``plan`` would change: GPU-equivalents per tenant, and running requests moved."""
+    got = {a.request: a.units for a in plan.assignments}
+    delta: dict[str, float] = defaultdict(float)
+    dmoves = 0
+    for r in sub.requests:
+        orig = inst.request(r.id)
+        if r.placement is not None and not r.movable and not (r.count == orig.count and orig.placement is not None
+                                                              and units_equal(orig.placement, r.placement)):
+            continue  # pinned crossing work: unchanged by the merge
+        old, new = placed.get(r.id), got.get(r.id)
+        delta[r.tenant] += (sum(inst.unit_size(orig, u) for u in new or ())
+                            - sum(inst.unit_size(orig, u) for u in old or ()))
+        dmoves += _moved(orig, new) - _moved(orig, old)
+    return delta, dmoves
+
+
+def _fits(inst: Instance, used: Mapping[str, float], moved: int, delta: Mapping[str, float], dmoves: int) -> bool:
+    """True when a merge that changes usage by ``delta`` and moves by ``dmoves`` keeps every tenant
+    within its quota and the moves within the cap.
+
+    The round's split of the slack already ensures it; this is the guard that keeps a rounding
+    slip from ever reaching the plan.
+    """
+    for t in inst.tenants:
+        d = delta.get(t.id, 0.0)
+        if t.max_gpus is not None and d > 0 and used.get(t.id, 0.0) + d > t.max_gpus + 1e-9:
+            return False
+    mm = inst.objective.max_migrations
+    return mm is None or dmoves <= 0 or moved + dmoves <= mm
+
+
 def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: set[str],
-                  offset: int) -> tuple[Instance, Plan | None]:
-    """The sub-instance of one domain, and the incumbent restricted to it as a hint plan."""
+                  offset: int, share: _Share | None = None) -> tuple[Instance, Plan | None]:
+    """The sub-instance of one domain, and the incumbent restricted to it as a hint plan.
+
+    ``share`` (parallel rounds): the requests touching the domain, its own offer, and the quota and
+    migration slack kept back for the other domains of the round; None: the whole slack, every
+    request looked at, a rotating slice of the unplaced ones offered.
+    """
     from packer.model import Assignment, SolverInfo
 
     reqs: list[Request] = []
     used_out: dict[str, float] = defaultdict(float)
+    used_in: dict[str, float] = defaultdict(float)
     moved_out = 0
+    moved_here = 0
     hint_units: dict[str, list[Unit]] = {}
-    for r in inst.requests:
+    for r in (inst.requests if share is None else share.candidates):
         units = placed.get(r.id)
         if units is None:
             continue
@@ -95,6 +322,11 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
         outside = [u for u in units if u.node not in nodes]
         for u in outside:
             used_out[r.tenant] += inst.unit_size(r, u)
+        for u in inside:
+            used_in[r.tenant] += inst.unit_size(r, u)
+        if (r.placement is not None and inside and not outside and all(u.node in nodes for u in r.placement)
+                and not units_equal(r.placement, units)):
+            moved_here += 1
         if r.placement is not None and not units_equal(r.placement, units) and (outside or not inside):
             moved_out += 1
         if not inside:
@@ -117,24 +349,32 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
         else:
             reqs.append(r)
         hint_units[r.id] = inside
-    # Unplaced requests on offer: the most valuable first, a different slice for each domain.
-    waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
-    waiting.sort(key=lambda r: (-r.priority, r.id))
-    if waiting:
-        k = (offset * OFFER) % len(waiting)
-        reqs.extend((waiting[k:] + waiting[:k])[:OFFER])
+    if share is not None:
+        # Only the requests touching the domain were looked at: the rest of the plan from the totals.
+        used_out = defaultdict(float, {t: share.used[t] - used_in[t] for t in share.used})
+        moved_out = share.moved - moved_here
+        reqs.extend(share.offer)
+    else:
+        # Unplaced requests on offer: the most valuable first, a different slice for each domain.
+        waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
+        waiting.sort(key=lambda r: (-r.priority, r.id))
+        if waiting:
+            k = (offset * OFFER) % len(waiting)
+            reqs.extend((waiting[k:] + waiting[:k])[:OFFER])
     keep = {r.tenant for r in reqs}
     tenants = []
     for t in inst.tenants:
         if t.id not in keep:
             continue
-        cap = None if t.max_gpus is None else max(0.0, t.max_gpus - used_out[t.id])
+        held = 0.0 if share is None else share.withheld.get(t.id, 0.0)
+        cap = None if t.max_gpus is None else max(0.0, t.max_gpus - used_out[t.id] - held)
         tenants.append(Tenant(id=t.id, max_gpus=cap, isolation=t.isolation))
     mm = inst.objective.max_migrations
+    held_moves = 0 if share is None else share.withheld_moves
     weights = ObjectiveWeights(
         locality_weight=inst.objective.locality_weight,
         migration_weight=inst.objective.migration_weight,
-        max_migrations=None if mm is None else max(0, mm - moved_out),
+        max_migrations=None if mm is None else max(0, mm - moved_out - held_moves),
     )
     # Node-isolated tenants outside this domain are irrelevant: isolation is per node.
     sub = Instance(

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from packer.errors import InputError
+from packer.parallel import TaskPool, address_of
+from packer.parallel import add_arguments as add_ray_arguments
 
 DEFAULT_POLICY = "packer"
 
@@ -45,6 +47,7 @@ def register(subparsers: Any) -> None:
                    help="deferral: arrival times are the trace's creation times divided by this (durations kept); "
                         "default 10000")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -76,13 +79,14 @@ def run(args: argparse.Namespace) -> int:
 
         published = read_published(args.published)
     results = []
-    for name in names:
-        prog = SILENT if args.quiet else Progress(f"replay {name}")
-        res = run_policy(cluster, pods, name, seeds, inflation=args.inflation, workers=args.workers, progress=prog,
-                         engine=args.engine)
-        if args.bound:
-            add_bound(res, cluster, pods, args.inflation)
-        results.append(res)
+    with TaskPool(address_of(args)):  # one Ray (if asked for) for every policy: run_policy's tasks join it
+        for name in names:
+            prog = SILENT if args.quiet else Progress(f"replay {name}")
+            res = run_policy(cluster, pods, name, seeds, inflation=args.inflation, workers=args.workers,
+                             progress=prog, engine=args.engine, ray_address=address_of(args))
+            if args.bound:
+                add_bound(res, cluster, pods, args.inflation)
+            results.append(res)
     from packer.replay.report import table
 
     print(table(results, published, args.workload))

@@ -63,11 +63,13 @@ def run_seed(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: fl
 
 
 def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, inflation: float = 1.3,
-               workers: int = 2, progress: Progress = SILENT, engine: str = "kernels") -> dict[str, Any]:
+               workers: int = 2, progress: Progress = SILENT, engine: str = "kernels",
+               ray_address: str | None = None) -> dict[str, Any]:
     """Every seed of one policy (in threads: the kernels release the GIL) and the seed means.
 
     ``engine="placer"`` replays through :class:`packer.online.OnlinePlacer` instead
-    (:mod:`packer.replay.placer`), one seed after the other.
+    (:mod:`packer.replay.placer`), one seed after the other. ``ray_address`` (``"local"`` or a
+    cluster's, see :mod:`packer.parallel`): the seeds run as Ray tasks instead, either engine.
     """
     if policy not in POLICY_NAMES:
         raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
@@ -75,6 +77,19 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
     tp = typical_pods(pods)
     t0 = time.perf_counter()
+    if ray_address is not None:
+        from functools import partial
+
+        from packer.parallel import map_tasks
+
+        if engine == "placer":
+            from packer.replay.placer import run_seed_placer as one_seed
+        else:
+            one_seed = run_seed
+        per_seed = map_tasks(partial(_seed_task, one_seed, cluster, pods, policy, inflation, tp), seeds,
+                             ray_address=ray_address)
+        progress.update(done=len(per_seed), total=len(seeds), note=f"{policy} on Ray")
+        return {**summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp)), "engine": engine}
     if engine == "placer":
         from packer.replay.placer import run_seed_placer
 
@@ -97,6 +112,12 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
                             best=mean(r["allocation_pct"][130] or 0.0 for r in per_seed),
                             note=f"{policy} seed {per_seed[-1]['seed']}")
     return {**summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp)), "engine": engine}
+
+
+def _seed_task(one_seed, cluster: Cluster, pods: Pods, policy: str, inflation: float,  # type: ignore[no-untyped-def]
+               tp: TypicalPods, seed: int) -> dict[str, Any]:
+    """One seed as a Ray task (``one_seed``: :func:`run_seed` or the placer engine's)."""
+    return one_seed(cluster, pods, policy, seed, inflation, tp=tp)
 
 
 def _col_mean(per_seed: list[dict[str, Any]], key: str, k: int) -> float | None:
