@@ -1,7 +1,8 @@
 """Solver dispatch: ``solve(instance, solver=NAME, ...)`` → :class:`~packer.model.Plan`.
 
 Each back end lives in its own module and is imported only when asked for, so the greedy placer
-needs neither ortools nor numba. Every back end takes ``time_limit`` (seconds, or None) and
+needs no ortools (it also tries the online placer's file-order plans, which need numba, and does
+without them where numba is missing). Every back end takes ``time_limit`` (seconds, or None) and
 ``seed``, ignores options it does not know only when they are None, and returns a Plan whose
 ``solver`` block names it.
 """
