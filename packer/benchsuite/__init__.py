@@ -74,18 +74,27 @@ def run_suite(families: Sequence[str], nodes: Sequence[int], seeds: Sequence[int
         if key in done and not force:
             continue
         progress.update(done=i, total=len(todo), note=key, force=True)
-        res = run(f, n, s, e, options)
-        if key in done:
-            results[done[key]] = res
-        else:
-            done[key] = len(results)
-            results.append(res)
-        if json_path:
-            save_results(json_path, results)
-        progress.update(done=i + 1, total=len(todo),
-                        note=f"{key}: {'FAIL ' + str(res.get('error')) if not res['ok'] else res.get('objective') or res.get('bound')}",
-                        force=True)
+        _keep(run(f, n, s, e, options), results, done, json_path)
+        progress.update(done=i + 1, total=len(todo), note=_note(key, results[done[key]]), force=True)
     return results
+
+
+def _keep(res: dict[str, Any], results: list[dict[str, Any]], done: dict[str, int],
+          json_path: str | Path | None) -> None:
+    """Stores ``res`` in ``results`` (replacing an older result of its key) and rewrites the file."""
+    key = res["key"]
+    if key in done:
+        results[done[key]] = res
+    else:
+        done[key] = len(results)
+        results.append(res)
+    if json_path:
+        save_results(json_path, results)
+
+
+def _note(key: str, res: dict[str, Any]) -> str:
+    """The progress line of one finished run."""
+    return f"{key}: {'FAIL ' + str(res.get('error')) if not res['ok'] else res.get('objective') or res.get('bound')}"
 
 
 def _run_task(run: Callable[..., dict[str, Any]], options: dict[str, object],
@@ -111,18 +120,9 @@ def _run_on_ray(todo: list[tuple[str, int, int, str]], options: dict[str, object
         def keep(i: int, res: dict[str, Any]) -> None:
             nonlocal finished
             res = {**res, "ray_parallel": width}
-            key = res["key"]
-            if key in done:
-                results[done[key]] = res
-            else:
-                done[key] = len(results)
-                results.append(res)
-            if json_path:
-                save_results(json_path, results)
+            _keep(res, results, done, json_path)
             finished += 1
-            progress.update(done=finished, total=len(jobs),
-                            note=f"{key}: {'FAIL ' + str(res.get('error')) if not res['ok'] else res.get('objective') or res.get('bound')}",
-                            force=True)
+            progress.update(done=finished, total=len(jobs), note=_note(res["key"], res), force=True)
 
         pool.map(partial(_run_task, run, options), jobs, on_done=keep)
     return results
