@@ -30,18 +30,11 @@ PLUGINS = (
 )
 
 
-def _load_instance(path: str, catalogs: Sequence[str] = ()):  # type: ignore[no-untyped-def]
-    from packer.catalog import parse_entries
-    from packer.formats import instance_from_dict, read_json
+def _load_instance(path: str, catalogs: Sequence[str] | None = ()):  # type: ignore[no-untyped-def]
+    """The instance at ``path`` with the ``--catalog`` files' entries (shared by every subcommand)."""
+    from packer.formats import load_instance
 
-    data = read_json(path)
-    if catalogs and isinstance(data, dict):
-        extra = []
-        for c in catalogs:
-            extra += [e.model_dump(mode="json") for e in parse_entries(read_json(c), file=c)]
-        data = dict(data)
-        data["catalog"] = extra + list(data.get("catalog") or [])
-    return instance_from_dict(data, file=path)
+    return load_instance(path, catalogs or ())
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:

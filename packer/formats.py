@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,18 @@ def instance_from_dict(data: Any, *, file: str = "<instance>") -> Instance:
     return inst
 
 
-def load_instance(path: str | Path) -> Instance:
-    """Reads and validates an instance file."""
-    return instance_from_dict(read_json(path), file=str(path))
+def load_instance(path: str | Path, catalogs: Sequence[str | Path] = ()) -> Instance:
+    """Reads and validates an instance file; ``catalogs`` (files of catalog entries, as given to the
+    command line's ``--catalog``) come before the instance's own ``catalog`` entries."""
+    from packer.catalog import parse_entries
+
+    data = read_json(path)
+    if catalogs and isinstance(data, dict):
+        extra: list[Any] = []
+        for c in catalogs:
+            extra += [e.model_dump(mode="json") for e in parse_entries(read_json(c), file=str(c))]
+        data = {**data, "catalog": extra + list(data.get("catalog") or [])}
+    return instance_from_dict(data, file=str(path))
 
 
 def plan_from_dict(data: Any, *, file: str = "<plan>") -> Plan:

@@ -22,18 +22,6 @@ _BLOCKING = frozenset({
 })
 
 
-def _load_instance(path: str, catalogs: list[str] | None):  # type: ignore[no-untyped-def]
-    from packer.catalog import parse_entries
-    from packer.formats import instance_from_dict, read_json
-
-    data = read_json(path)
-    if catalogs and isinstance(data, dict):
-        extra: list[Any] = []
-        for c in catalogs:
-            extra += [e.model_dump(mode="json") for e in parse_entries(read_json(c), file=c)]
-        data = dict(data)
-        data["catalog"] = extra + list(data.get("catalog") or [])
-    return instance_from_dict(data, file=path)
 
 
 def _catalog(catalogs: list[str] | None):  # type: ignore[no-untyped-def]
@@ -48,9 +36,10 @@ def _catalog(catalogs: list[str] | None):  # type: ignore[no-untyped-def]
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """(instance, plan or None, layout); checks the plan unless --no-check."""
     from packer.export.layout import cluster_layout
-    from packer.formats import load_plan
+    from packer.formats import load_instance, load_plan
 
-    inst = _load_instance(args.instance, args.catalog)
+
+    inst = load_instance(args.instance, args.catalog or ())
     plan = load_plan(args.plan) if args.plan else None
     if plan is not None and plan.instance != inst.name:
         print(f"packer: warning: plan is for instance {plan.instance!r}, not {inst.name!r}", file=sys.stderr)

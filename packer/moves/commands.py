@@ -13,20 +13,6 @@ from typing import Any
 from packer.errors import InputError
 
 
-def _load_instance(path: str, catalogs: list[str] | None):  # type: ignore[no-untyped-def]
-    from packer.catalog import parse_entries
-    from packer.formats import instance_from_dict, read_json
-
-    data = read_json(path)
-    if catalogs and isinstance(data, dict):
-        extra: list[Any] = []
-        for c in catalogs:
-            extra += [e.model_dump(mode="json") for e in parse_entries(read_json(c), file=c)]
-        data = dict(data)
-        data["catalog"] = extra + list(data.get("catalog") or [])
-    return instance_from_dict(data, file=path)
-
-
 def parse_max_migrations(text: str | None) -> int | None | str:
     """``--max-migrations``: a count, ``none`` (no cap), or absent (keep the instance's)."""
     from packer.freeze import KEEP
@@ -63,10 +49,11 @@ def _cli_field(e: InputError, file: str | None) -> InputError:
 
 
 def _cmd_freeze(args: argparse.Namespace) -> int:
-    from packer.formats import load_plan, save_instance
+    from packer.formats import load_instance, load_plan, save_instance
     from packer.freeze import freeze, summary
 
-    inst = _load_instance(args.instance, args.catalog)
+
+    inst = load_instance(args.instance, args.catalog or ())
     plan = load_plan(args.plan)
     opts = rule_options(args, "all")
     try:
@@ -82,11 +69,12 @@ def _cmd_freeze(args: argparse.Namespace) -> int:
 
 
 def _cmd_moves(args: argparse.Namespace) -> int:
-    from packer.formats import load_plan
+    from packer.formats import load_instance, load_plan
     from packer.moves.format import save_moves
     from packer.moves.planner import plan_moves
 
-    inst = _load_instance(args.instance, args.catalog)
+
+    inst = load_instance(args.instance, args.catalog or ())
     plan = load_plan(args.plan)
     try:
         moves = plan_moves(inst, plan)
