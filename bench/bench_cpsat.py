@@ -45,7 +45,7 @@ def main() -> None:
         gen_s = time.perf_counter() - t
         print(f"# {inst.name}: {inst.num_gpus} GPUs, {len(inst.requests)} requests (generated in {gen_s:.1f}s)", flush=True)
         if not args.no_baselines:
-            from packer.solvers.greedy import solve as greedy_solve
+            from packer.greedy.solver import solve as greedy_solve
 
             plan, wall = _run("greedy", lambda i, seed=seed: greedy_solve(i, seed=seed), inst)
             rows.append(_row(inst, "greedy", None, plan, wall))

@@ -33,11 +33,11 @@ import numpy as np
 from packer.check import check
 from packer.check_moves import check_moves
 from packer.generate import generate
+from packer.greedy.solver import solve as greedy
 from packer.model import Instance, Plan
 from packer.moves.planner import plan_moves
 from packer.online import OnlinePlacer
-from packer.solvers.common import build_plan
-from packer.solvers.greedy import solve as greedy
+from packer.plans import build_plan
 
 
 def fragmented(seed: int, demand: float = 1.6, family: str = "haein") -> Instance:

@@ -21,8 +21,8 @@ import sys
 import time
 
 from packer.check import check
+from packer.dispatch import solve
 from packer.generate import SUITE, generate
-from packer.solvers import solve
 
 
 def _seeds(text: str) -> list[int]:

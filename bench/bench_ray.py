@@ -40,9 +40,9 @@ def _checked(inst: Instance, plan: Plan) -> float:
 
 
 def _plan_of(inst: Instance, placed) -> Plan:  # type: ignore[no-untyped-def]
-    from packer.cpsat import _modes_of
     from packer.cpsat.reasons import unplaced_reasons
-    from packer.solvers.common import build_plan
+    from packer.cpsat.solver import _modes_of
+    from packer.plans import build_plan
 
     modes = _modes_of(inst, placed)
     return build_plan(inst, solver="cpsat", placed=placed, unplaced=unplaced_reasons(inst, placed, modes),
@@ -65,7 +65,7 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
     """One instance's hint and bound, then the same LNS rounds at each width; returns the figures."""
     import ray
 
-    import packer.cpsat as cpsat
+    import packer.cpsat.solver as cpsat
     from packer.cpsat.decompose import coarsest_level, lns_by_domain_parallel
     from packer.generate import generate
     from packer.parallel import LOCAL, TaskPool, _import
@@ -144,7 +144,7 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
 
 def solve(args: argparse.Namespace) -> dict[str, object]:
     """A CP-SAT solve of an instance file on Ray, checked; returns the figures."""
-    import packer.cpsat as cpsat
+    import packer.cpsat.solver as cpsat
     from packer.formats import load_instance
 
     out: dict[str, object] = {"instance_file": args.instance, "time_limit": args.time_limit,

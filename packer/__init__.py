@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 
 
 def solve(instance: Instance, solver: str = "greedy", **options: object) -> Plan:
-    """Places ``instance``'s requests with the named solver (see :mod:`packer.solvers`)."""
-    from packer.solvers import solve as _solve
+    """Places ``instance``'s requests with the named solver (see :mod:`packer.dispatch`)."""
+    from packer.dispatch import solve as _solve
 
     return _solve(instance, solver=solver, **options)
 

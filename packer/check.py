@@ -1,7 +1,7 @@
 """The independent checker: is this plan valid for this instance, and is its objective right?
 
 ``check(instance, plan)`` enforces every rule of SPEC §2-4 and recomputes the objective. It imports
-no solver code (nothing from :mod:`packer.solvers`, :mod:`packer.online`, :mod:`packer.cpsat` or
+no solver code (nothing from :mod:`packer.greedy`, :mod:`packer.online`, :mod:`packer.cpsat` or
 :mod:`packer.geometry`): it reads the catalog's raw profile data and works every rule out again with
 plain loops, so that a bug in a solver's shared helpers cannot hide itself here.
 

@@ -20,7 +20,7 @@ must say so (``temporary``). Otherwise it is a make-before-break stop: the reque
 its parking units, on the way to a destination still taken) already run.
 
 Like :mod:`packer.check`, this module imports no planner or solver code (nothing from
-:mod:`packer.moves.planner`, :mod:`packer.solvers`, :mod:`packer.online`, :mod:`packer.cpsat`,
+:mod:`packer.moves.planner`, :mod:`packer.greedy`, :mod:`packer.online`, :mod:`packer.cpsat`,
 :mod:`packer.geometry` or :mod:`packer.export`): it reads raw catalog data and works every rule out
 again with plain loops. It shares only the data model of the file (:mod:`packer.moves.format`).
 """

@@ -38,9 +38,9 @@ def _load_instance(path: str, catalogs: Sequence[str] | None = ()):  # type: ign
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
+    from packer.dispatch import get_solver
     from packer.formats import save_plan
     from packer.progress import Progress
-    from packer.solvers import get_solver
 
     inst = _load_instance(args.instance, args.catalog)
     options: dict[str, object] = {"time_limit": args.time_limit, "seed": args.seed}

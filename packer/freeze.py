@@ -279,7 +279,7 @@ def running_plan(inst: Instance, *, reason: str = "waiting (not placed in this s
     It moves nothing, so it is valid for every instance whose running work fits together (which
     validation ensures): the zero-migration, zero-new-work baseline of a re-optimization.
     """
-    from packer.solvers.common import build_plan
+    from packer.plans import build_plan
 
     placed = {r.id: r.placement for r in inst.requests if r.placement is not None}
     unplaced = {r.id: reason for r in inst.requests if r.placement is None}

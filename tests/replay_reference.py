@@ -2,7 +2,7 @@
 
 It restates the rules of traces README §5.4-5.9 directly: every candidate node's fragmentation is
 recomputed from scratch, every score is computed straight from its formula, and ties go to the lower
-seeded node rank. The fast engine (packer.online.tracesim) must place every pod exactly as this does.
+seeded node rank. The fast engine (packer.replay.engine) must place every pod exactly as this does.
 """
 
 from __future__ import annotations

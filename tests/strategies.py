@@ -108,7 +108,7 @@ def instances(draw: st.DrawFn, running: bool = True, **kw: Any) -> Instance:
     inst = instance_from_dict(data)
     if not running:
         return inst
-    from packer.solvers.greedy import solve
+    from packer.greedy.solver import solve
 
     plan = solve(inst)
     any_gpus = {(n.id, g) for n, g in inst.gpus() if n.gpu_mode(g) == "any"}
@@ -155,9 +155,9 @@ def running_targets(draw: st.DrawFn, **kw: Any) -> tuple[Instance, Any]:
 
     from packer.check import check
     from packer.freeze import freeze
+    from packer.greedy.solver import solve
     from packer.online import OnlinePlacer
-    from packer.solvers.common import build_plan
-    from packer.solvers.greedy import solve
+    from packer.plans import build_plan
 
     inst = draw(instances(running=True, **kw))
     state = freeze(inst, solve(inst), movable="all", max_migrations=None)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from packer.check import KINDS, check
 from packer.formats import load_instance
+from packer.greedy.solver import solve
 from packer.model import Plan
-from packer.solvers.greedy import solve
 from tests.conftest import INSTANCES, ROOT
 from tests.strategies import instances
 
@@ -40,7 +40,7 @@ def test_checker_imports_no_solver():
     tree = ast.parse(Path(ROOT / "packer" / "check.py").read_text())
     names = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    for forbidden in ("packer.solvers", "packer.online", "packer.cpsat", "packer.geometry"):
+    for forbidden in ("packer.greedy", "packer.dispatch", "packer.plans", "packer.online", "packer.cpsat", "packer.geometry"):
         assert not any(n and n.startswith(forbidden) for n in names), forbidden
 
 

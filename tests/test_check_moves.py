@@ -12,7 +12,7 @@ from packer.formats import instance_from_dict
 from packer.model import INSTANCE_FORMAT, Instance, Plan, Unit
 from packer.moves.format import Create, Destroy, Moves, SetMode, Start, Stop, Wave
 from packer.moves.planner import plan_moves
-from packer.solvers.common import build_plan
+from packer.plans import build_plan
 from tests.conftest import ROOT
 
 
@@ -150,7 +150,7 @@ def test_checker_loads_no_planner_at_run_time() -> None:
     import sys
 
     code = ("import sys, packer.check_moves; "
-            "print(sorted(m for m in sys.modules if m.startswith(('packer.moves.planner', 'packer.solvers', "
+            "print(sorted(m for m in sys.modules if m.startswith(('packer.moves.planner', 'packer.greedy', 'packer.dispatch', 'packer.plans', "
             "'packer.geometry', 'packer.export', 'packer.online', 'packer.cpsat'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out

@@ -204,8 +204,8 @@ def test_lp_places_no_fraction_of_a_request_bigger_than_the_quota() -> None:
     per GPU, two 2-GPU jobs worth 1.5 per GPU (one group) and two 1-GPU jobs worth 1. The 4-GPU job
     never fits and only one 2-GPU job does, so the optimum is 3 + 1 = 4; with the quota row alone
     the LP took three quarters of the 4-GPU job (6), without the bound on the group 4.5."""
-    from packer.cpsat import _lp_bound
     from packer.cpsat.bound import capacity_bound
+    from packer.cpsat.solver import _lp_bound
 
     inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=8, mode="full")], [
         Request(id="gang", tenant="t", kind="gpu", count=4, priority=2.0),
@@ -305,7 +305,7 @@ def test_priorities_decide() -> None:
 def test_hints_are_cleared_between_solves() -> None:
     """Tests that hinting a model again replaces the old hints instead of adding to them."""
     inst = generate("small", seed=0)
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.greedy.solver import solve as greedy_solve
 
     model = CpsatModel(inst)
     plan = greedy_solve(inst)
@@ -366,7 +366,7 @@ def test_time_limit_is_honored() -> None:
 
 def test_never_worse_than_hint() -> None:
     """Tests that the returned plan is at least as good as the greedy hint."""
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("small", seed=0)
     plan = solve(inst, time_limit=2, workers=2)
@@ -377,8 +377,8 @@ def test_never_worse_than_hint() -> None:
 
 def test_lns_on_the_model_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS by domain on the CP-SAT model (used on big models) keeps plans valid and no worse."""
-    import packer.cpsat as cpsat
-    from packer.solvers.greedy import solve as greedy_solve
+    import packer.cpsat.solver as cpsat
+    from packer.greedy.solver import solve as greedy_solve
 
     monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
     monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
@@ -404,9 +404,9 @@ def test_unknown_option_is_rejected() -> None:
 
 def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS by domain (used on huge clusters) merges sub-plans into a valid, no-worse plan."""
-    import packer.cpsat as cpsat
+    import packer.cpsat.solver as cpsat
     from packer.cpsat.bound import capacity_bound
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.greedy.solver import solve as greedy_solve
 
     monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
     inst = generate("small", seed=3)
@@ -423,7 +423,7 @@ def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> No
 def test_decomposition_takes_the_typed_relaxation_when_the_merged_one_is_too_big(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests the choice of bound: racks merged by make-up where one super node per rack is too many."""
-    import packer.cpsat as cpsat
+    import packer.cpsat.solver as cpsat
     from packer.cpsat.relax import super_nodes, typed_super_nodes
 
     inst = generate("haein", 0, nodes=32)
@@ -492,7 +492,7 @@ def test_host_instances_give_valid_plans(inst: Instance) -> None:
 def test_running_work_of_a_node_isolated_tenant_decides_the_owner_in_the_lp() -> None:
     """Tests the LP bound on the haein mix on 8 nodes (seed 0, optimum 60.686): with the owner of a
     node fixed by the running work on it, the LP is 61.73; with the summed rule alone it was 66.43."""
-    from packer.cpsat import _lp_bound
+    from packer.cpsat.solver import _lp_bound
 
     inst = generate("haein", 0, nodes=8)
     plan = solve(inst, time_limit=20, workers=2)
@@ -507,7 +507,7 @@ def test_node_isolation_in_the_lp_charges_a_whole_node_per_replica() -> None:
     Each replica closes its node, so the optimum and the LP are both 16. Without the per-request
     link to ``owns`` (a replica takes 1/8 of a node) or without sharing each class's capacity out
     by ``owns`` (big sums instead), the LP is 18."""
-    from packer.cpsat import _lp_bound
+    from packer.cpsat.solver import _lp_bound
 
     nodes = tuple(Node(id=f"n{i}", gpu_model="H100-80GB", num_gpus=8, mode="full") for i in range(2))
     reqs = (Request(id="replicas", tenant="sec", kind="gpu", count=2, priority=2.0,
@@ -525,7 +525,7 @@ def test_node_isolation_in_the_lp_charges_a_whole_node_per_replica() -> None:
 def test_node_isolation_lp_on_the_haein_mix() -> None:
     """Tests the LP bound on the haein mix on 8 nodes, seed 1 (optimum 47.88, proven in a fraction
     of a second): 65.81 with the node-isolation rows above, 71.85 with the summed rows before."""
-    from packer.cpsat import _lp_bound
+    from packer.cpsat.solver import _lp_bound
 
     inst = generate("haein", 1, nodes=8)
     plan = solve(inst, time_limit=20, workers=2)

@@ -123,8 +123,8 @@ def test_checker_rejects_a_value_out_of_its_domain() -> None:
 
 def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS steps in two threads keep the plan valid, no worse than the hint, and take turns."""
-    import packer.cpsat as cpsat
-    from packer.solvers.greedy import solve as greedy_solve
+    import packer.cpsat.solver as cpsat
+    from packer.greedy.solver import solve as greedy_solve
 
     monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
     monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
@@ -146,7 +146,7 @@ def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_reproducible_runs_solve_the_lp_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that with one worker the LP runs before the search, not beside it (same plan twice)."""
-    import packer.cpsat as cpsat
+    import packer.cpsat.solver as cpsat
 
     monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
     monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
@@ -161,7 +161,7 @@ def test_background_job_waits_a_limited_time_and_passes_errors_on() -> None:
     """Tests the LP's thread: its value when done, None when not done in time, its error re-raised."""
     import threading
 
-    from packer.cpsat import _Background
+    from packer.cpsat.solver import _Background
 
     assert _Background(lambda: 42).result(timeout=5.0) == 42
     gate = threading.Event()
@@ -179,7 +179,7 @@ def test_background_job_waits_a_limited_time_and_passes_errors_on() -> None:
 
 def _solved_haein16() -> tuple[Instance, CpsatModel]:
     """The haein mix on 16 nodes, its model hinted with the greedy plan and solved for a second."""
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("haein", seed=1, nodes=16)
     model = CpsatModel(inst)

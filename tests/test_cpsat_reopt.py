@@ -16,9 +16,9 @@ from packer.cpsat.model import CpsatModel
 from packer.formats import load_plan, save_instance
 from packer.freeze import freeze
 from packer.generate import generate
+from packer.greedy.solver import solve as greedy
 from packer.model import Instance
-from packer.solvers.common import objective_value
-from packer.solvers.greedy import solve as greedy
+from packer.plans import objective_value
 
 
 def running_state(inst: Instance, *, release: float = 0.35, seed: int = 0, movable: str = "all") -> Instance:

@@ -14,8 +14,8 @@ from packer.cli import main
 from packer.errors import InputError
 from packer.formats import instance_from_dict, instance_to_dict, load_instance, save_plan
 from packer.freeze import fix_modes, freeze, mark_running, movable_predicate, parse_movable, running_plan
+from packer.greedy.solver import solve as greedy
 from packer.model import Instance
-from packer.solvers.greedy import solve as greedy
 from tests.conftest import INSTANCES
 from tests.strategies import instances
 

@@ -13,7 +13,7 @@ from packer.formats import load_instance
 from packer.generate import FAMILIES, SCALABLE, SUITE, generate
 from packer.generate.builder import size
 from packer.generate.sharing import FALLBACK_SHAPES, pod_shapes
-from packer.solvers.greedy import solve
+from packer.greedy.solver import solve
 
 
 def _asked(inst) -> float:

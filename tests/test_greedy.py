@@ -8,7 +8,7 @@ from hypothesis import given
 from packer.check import check
 from packer.formats import load_instance
 from packer.generate import generate
-from packer.solvers.greedy import solve
+from packer.greedy.solver import solve
 from tests.conftest import INSTANCES
 from tests.strategies import instances
 

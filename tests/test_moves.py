@@ -13,11 +13,11 @@ from packer.check_moves import check_moves
 from packer.errors import InputError
 from packer.formats import instance_from_dict
 from packer.freeze import freeze, running_plan
+from packer.greedy.solver import solve as greedy
 from packer.model import INSTANCE_FORMAT, Instance, Plan, Unit
 from packer.moves.format import Create, Destroy, Moves, SetMode, Start, Stop, moves_from_dict
 from packer.moves.planner import plan_moves
-from packer.solvers.common import build_plan
-from packer.solvers.greedy import solve as greedy
+from packer.plans import build_plan
 from tests.conftest import INSTANCES
 from tests.strategies import running_targets
 

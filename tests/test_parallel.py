@@ -139,9 +139,9 @@ def test_ctrl_c_cancels_the_tasks_still_running(local_ray) -> None:  # type: ign
 
 
 def _merged_plan(inst, placed):  # type: ignore[no-untyped-def]
-    from packer.cpsat import _modes_of
     from packer.cpsat.reasons import unplaced_reasons
-    from packer.solvers.common import build_plan
+    from packer.cpsat.solver import _modes_of
+    from packer.plans import build_plan
 
     modes = _modes_of(inst, placed)
     return build_plan(inst, solver="cpsat", placed=placed, unplaced=unplaced_reasons(inst, placed, modes),
@@ -150,9 +150,9 @@ def _merged_plan(inst, placed):  # type: ignore[no-untyped-def]
 
 def test_parallel_rounds_are_valid_and_reproducible(local_ray) -> None:  # type: ignore[no-untyped-def]
     """Tests that LNS rounds on Ray merge into a valid plan, no worse, the same with one or two at a time."""
-    from packer.cpsat import _SubTask
     from packer.cpsat.decompose import lns_by_domain_parallel
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.cpsat.solver import _SubTask
+    from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("haein", 1, nodes=64)  # two pods
     hint = greedy_solve(inst)
@@ -175,9 +175,9 @@ def test_parallel_rounds_are_valid_and_reproducible(local_ray) -> None:  # type:
 
 def test_short_rounds_solve_fewer_domains_in_turn() -> None:
     """Tests that a round with too little time for every domain solves some, the next ones after, validly."""
-    from packer.cpsat import _SubTask
     from packer.cpsat.decompose import MIN_SUB_S, lns_by_domain_parallel
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.cpsat.solver import _SubTask
+    from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("haein", 0, nodes=128)  # four pods
     hint = greedy_solve(inst)
@@ -193,7 +193,7 @@ def test_short_rounds_solve_fewer_domains_in_turn() -> None:
 def test_round_shares_split_the_slack() -> None:
     """Tests that a round's domains get disjoint offers and slack parts that add up to no more than the slack."""
     from packer.cpsat.decompose import _round_shares, _totals
-    from packer.solvers.greedy import solve as greedy_solve
+    from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("haein", 2, nodes=96, demand=1.6)  # three pods
     placed = {a.request: list(a.units) for a in greedy_solve(inst).assignments}
@@ -217,8 +217,8 @@ def test_round_shares_split_the_slack() -> None:
 
 def test_decomposed_cpsat_on_ray(local_ray, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Tests a decomposed CP-SAT solve on Ray: valid plan, bound above it, no worse than the hint."""
-    import packer.cpsat as cpsat
-    from packer.solvers.greedy import solve as greedy_solve
+    import packer.cpsat.solver as cpsat
+    from packer.greedy.solver import solve as greedy_solve
 
     monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
     inst = generate("small", seed=3)

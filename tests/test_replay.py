@@ -82,7 +82,7 @@ def test_to_instance_builds_a_valid_packer_instance(tmp_path: Path) -> None:
     """Tests that the openb instance uses shared GPUs, shares (1000 milli for whole GPUs), node gangs and host requests."""
     from packer.check import check
     from packer.formats import instance_from_dict
-    from packer.solvers.greedy import solve
+    from packer.greedy.solver import solve
 
     nodes = read_nodes(_write(tmp_path / "n.csv", SMALL_NODES))
     pods = read_pods(_write(tmp_path / "p.csv", SMALL_PODS), nodes)

@@ -40,7 +40,7 @@ def _random_case(seed: int) -> tuple[Cluster, Pods, np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("policy", POLICY_NAMES)
 def test_engine_matches_reference(policy: str) -> None:
     """Tests that every policy places each pod on the same node and devices as the reference."""
-    from packer.online.tracesim import replay
+    from packer.replay.engine import replay
 
     for seed in range(12):
         cluster, pods, rank, rand = _random_case(seed)

@@ -120,7 +120,7 @@ def test_placer_replay_places_every_pod_that_fits(policy: str, seed: int) -> Non
     assert int(run.idle[-1]) == 1000 * cluster.num_gpus - used
 
     # the logged fragmentation is the engine's ruler over the final state, from scratch
-    from packer.online.tracesim.kernels import _frag_of
+    from packer.replay.engine.kernels import _frag_of
     from packer.replay.protocol import typical_pods
 
     tp = typical_pods(pods)

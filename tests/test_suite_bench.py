@@ -40,8 +40,8 @@ def test_cpsat_entry_takes_options():
 
 def test_failed_plan_is_reported(monkeypatch):
     """Tests that a plan whose objective the checker does not confirm is a failure, not a figure."""
-    import packer.solvers as solvers
-    from packer.solvers.greedy import solve
+    import packer.dispatch as solvers
+    from packer.greedy.solver import solve
 
     def liar(inst, **kw):
         plan = solve(inst, **kw)
@@ -54,7 +54,7 @@ def test_failed_plan_is_reported(monkeypatch):
 
 def test_crashing_solver_is_recorded(monkeypatch):
     """Tests that a solver that raises gives a failed result with the error, and the suite goes on."""
-    import packer.solvers as solvers
+    import packer.dispatch as solvers
 
     def boom(inst, **kw):
         raise RuntimeError("no room in the model")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from packer.check import check
+from packer.dispatch import solve
 from packer.formats import dumps, instance_from_dict, instance_to_dict, parse_json
-from packer.solvers import solve
 from tests.strategies import suite_instances
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -102,8 +102,8 @@ def warm_up(entry: str) -> None:
     e = ENTRIES[entry]
     if entry in _warm or e.solver not in ("online",):
         return
+    from packer.dispatch import get_solver
     from packer.generate import generate
-    from packer.solvers import get_solver
 
     for family in ("training", "sharing"):
         get_solver(e.solver)(generate(family, 0, nodes=1), **e.fixed)
@@ -119,7 +119,7 @@ def run_one(family: str, nodes: int, seed: int, entry: str, options: Mapping[str
     a solver's failure, which it records in ``error``.
     """
     from packer.check import check
-    from packer.solvers import get_solver
+    from packer.dispatch import get_solver
 
     options = dict(options or {})
     e = ENTRIES[entry]

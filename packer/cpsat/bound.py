@@ -125,7 +125,7 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
     except ImportError:  # pragma: no cover
         return None
     from packer.model import MILLI_PER_GPU, MODE_OF_KIND
-    from packer.solvers.common import extra_domains
+    from packer.plans import extra_domains
 
     cat = inst.gpu_catalog
     gpus = {"mig": 0, "full": 0, "shared": 0, "any": 0}

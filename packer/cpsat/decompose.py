@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packer.model import Instance, ObjectiveWeights, Plan, Request, Tenant, Unit
-from packer.solvers.common import units_equal
+from packer.plans import units_equal
 
 #: Most unplaced requests offered to one domain at a time.
 OFFER = 60

@@ -17,8 +17,8 @@ from packer.cpsat.objective import set_objective
 from packer.cpsat.solution import extract
 from packer.cpsat.variables import Variables, create_variables
 from packer.model import Instance, Plan, Unit
+from packer.plans import units_equal
 from packer.progress import SILENT, Progress
-from packer.solvers.common import units_equal
 
 #: With two workers CP-SAT's default portfolio runs one full search (``default_lp``) beside its LNS
 #: workers; these two full searches instead proved small 0-11 in 0.07-1.37 s each, where the default

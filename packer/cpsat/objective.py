@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat.data import Data, scaled, unit_value
 from packer.cpsat.variables import Variables
-from packer.solvers.common import extra_domains, migration_cost
+from packer.plans import extra_domains, migration_cost
 
 #: Scaled value of one placed host unit (the tie-break above).
 HOST_TIE_BREAK = 1

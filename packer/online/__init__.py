@@ -8,7 +8,7 @@ Public API (everything else in this package is private)::
     res = placer.place(request)      # a packer.model.Request (running ones too: see below)
     res.ok, res.units, res.reason    # units: tuple[Unit, ...]; reason: str when not ok
     placer.release("request-id")     # frees its units; False when the id is not placed
-    plan = placer.snapshot()         # a SPEC plan (packer.solvers.common.build_plan) of what is placed
+    plan = placer.snapshot()         # a SPEC plan (packer.plans.build_plan) of what is placed
     placer.placed_ids()              # ids placed now, in placement order
 
 - ``OnlinePlacer(inst)`` builds the state from the instance's cluster and places its *running*

@@ -806,7 +806,7 @@ class OnlinePlacer:
     def snapshot(self, *, solver: str = "online", seed: int | None = None, wall_s: float | None = None,
                  instance: Instance | None = None, extra_info: dict[str, object] | None = None) -> Plan:
         """A SPEC plan of everything placed now (for :meth:`snapshot_instance`)."""
-        from packer.solvers.common import build_plan
+        from packer.plans import build_plan
 
         inst = instance if instance is not None else self.snapshot_instance()
         placed = {rid: self.units(rid) for rid in self._placed}

@@ -79,7 +79,7 @@ def offline_decreasing(cluster: Cluster, pods: Pods, policy: str = "bestfit") ->
     """A feasible offline placement (so a lower bound on the offline optimum): the same pods, sorted
     largest first (multi-GPU, whole GPUs, shares by decreasing milli, CPU-only last), placed one at a
     time by ``policy`` with every pod known in advance."""
-    from packer.online.tracesim import replay
+    from packer.replay.engine import replay
     from packer.replay.protocol import typical_pods
 
     order = np.lexsort((-pods.gpu_milli, -pods.num_gpu, pods.gpu_milli == 0))

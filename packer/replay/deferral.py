@@ -146,7 +146,7 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
                     tp: TypicalPods | None = None, rebalance: RebalanceHook | None = None, rebalance_every: int = 0,
                     max_moves: int = 0, stream: DeferralStream | None = None) -> dict[str, Any]:
     """One seed of the deferral protocol (module docstring); returns its KPIs as a JSON object."""
-    from packer.online.tracesim import LiveCluster
+    from packer.replay.engine import LiveCluster
     from packer.replay.policy import packer_settings
 
     tp = tp if tp is not None else typical_pods(pods)

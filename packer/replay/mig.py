@@ -77,7 +77,7 @@ class MigTables:
 def mig_run(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: float = 1.3,
             tp: TypicalPods | None = None, tables: MigTables | None = None) -> dict[str, Any]:
     """One seeded replay of the MIG variant (same stream as the shared-GPU replay)."""
-    from packer.online.tracesim.mig import mig_replay
+    from packer.replay.engine.mig import mig_replay
     from packer.replay.policy import cpu_per_gpu_milli
 
     tp = tp if tp is not None else typical_pods(pods)

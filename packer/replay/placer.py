@@ -1,7 +1,7 @@
 """The openb replay through the library's online placer (:class:`packer.online.OnlinePlacer`).
 
 Issue #5 asks for the trace to be replayed "one pod at a time through the online placer". This
-module does exactly that, beside the dedicated engine (:mod:`packer.online.tracesim`, used by
+module does exactly that, beside the dedicated engine (:mod:`packer.replay.engine`, used by
 :mod:`packer.replay.runner`):
 
 - the stream is the engine's: :func:`packer.replay.protocol.make_stream` with the same seed and
@@ -18,7 +18,7 @@ module does exactly that, beside the dedicated engine (:mod:`packer.online.trace
 - the Random policy gets the stream's uniforms (``stream.rand``), as the engine does;
 - after every pod the arrived and used GPU milli, the cluster's fragmentation and idle milli are
   logged as the engine logs them, so :func:`packer.replay.kpi.curves` bins both alike. The
-  fragmentation is measured with the engine's own ruler (``tracesim.kernels._frag_of`` under M, with
+  fragmentation is measured with the engine's own ruler (``replay.engine.kernels._frag_of`` under M, with
   ``spec``), recomputed only for the nodes a pod lands on.
 
 What differs from the engine is the policies themselves: the placer's ``fgd``, ``best-fit``,
@@ -130,7 +130,7 @@ def replay_with_placer(cluster: Cluster, pods: Pods, policy: str, seed: int, inf
     """
     from packer.online import OnlinePlacer
     from packer.online.state import G_FREE, G_NODE, N_CPU, N_GPU0, N_NGPU
-    from packer.online.tracesim.kernels import _frag_of
+    from packer.replay.engine.kernels import _frag_of
 
     name = placer_policy(policy)
     tp = tp if tp is not None else typical_pods(pods)

@@ -1,4 +1,4 @@
-"""packer's own replay policy: its weights and knobs (the kernel is PACKER in tracesim.kernels)."""
+"""packer's own replay policy: its weights and knobs (the kernel is PACKER in replay.engine.kernels)."""
 
 from __future__ import annotations
 

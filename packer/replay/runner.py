@@ -16,7 +16,7 @@ from packer.replay.protocol import Stream, TypicalPods, make_stream, typical_pod
 
 #: Policies of the replay: FGD's five baselines, FGD, packer's own, and first-fit.
 POLICY_NAMES = ("random", "dotproduct", "gpuclustering", "gpupacking", "bestfit", "fgd", "packer", "firstfit")
-#: ``kernels``: the trace-exact numba engine (packer.online.tracesim); ``placer``: packer.online.OnlinePlacer.
+#: ``kernels``: the trace-exact numba engine (packer.replay.engine); ``placer``: packer.online.OnlinePlacer.
 ENGINES = ("kernels", "placer")
 #: FGD's names in the published results file.
 PUBLISHED_NAMES = {"random": "01-Random", "dotproduct": "02-DotProd", "gpuclustering": "03-GpuClustering",
@@ -24,8 +24,8 @@ PUBLISHED_NAMES = {"random": "01-Random", "dotproduct": "02-DotProd", "gpucluste
 
 
 def run_stream(cluster: Cluster, stream: Stream, tp: TypicalPods, policy: str):  # type: ignore[no-untyped-def]
-    """One replay of ``stream`` (see :func:`packer.online.tracesim.replay`)."""
-    from packer.online.tracesim import replay
+    """One replay of ``stream`` (see :func:`packer.replay.engine.replay`)."""
+    from packer.replay.engine import replay
     from packer.replay.policy import packer_settings
 
     pk_w, params = packer_settings(tp)

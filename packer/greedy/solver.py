@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Node, Plan, Request, Unit
-from packer.solvers.common import build_plan
+from packer.plans import build_plan
 
 _EPS = 1e-9
 #: GPU-equivalents of idle room a node-isolated tenant may leave behind when it takes new nodes.

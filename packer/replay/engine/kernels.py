@@ -1,6 +1,6 @@
 """Numba kernels of the trace replay: one pod at a time (traces README §5.4), and departures.
 
-Private: every kernel takes only arrays and scalars. :mod:`packer.online.tracesim.engine` validates
+Private: every kernel takes only arrays and scalars. :mod:`packer.replay.engine.engine` validates
 and converts. All jit options live in ``_jit``. The slow reference in ``tests/replay_reference.py``
 states the same rules in plain Python; the tests require identical placements.
 
@@ -18,7 +18,7 @@ from numba import njit
 
 _jit = njit(cache=True, nogil=True)
 
-# Policy codes (packer.online.tracesim.engine.POLICIES maps names to these).
+# Policy codes (packer.replay.engine.engine.POLICIES maps names to these).
 RANDOM = 0
 DOTPROD = 1
 GPUCLUSTERING = 2

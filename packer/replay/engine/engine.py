@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from packer.online.tracesim import kernels as _k
+from packer.replay.engine import kernels as _k
 
 #: Policy name -> kernel code. ``packer`` is packer's own policy (see packer.replay.policy).
 POLICIES: dict[str, int] = {

@@ -17,7 +17,7 @@ from packer.model import Instance, Plan
 
 #: name → "module:function" of each back end.
 SOLVERS: dict[str, str] = {
-    "greedy": "packer.solvers.greedy:solve",
+    "greedy": "packer.greedy:solve",
     "online": "packer.online.solver:solve",
     "cpsat": "packer.cpsat:solve",
 }

@@ -1,5 +1,5 @@
 """Fast trace replay engine (numpy + numba) for the FGD protocol; see :mod:`packer.replay`."""
 
-from packer.online.tracesim.engine import POLICIES, LiveCluster, ReplayRun, replay
+from packer.replay.engine.engine import POLICIES, LiveCluster, ReplayRun, replay
 
 __all__ = ["POLICIES", "LiveCluster", "ReplayRun", "replay"]
