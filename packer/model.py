@@ -332,19 +332,70 @@ class Instance(_Frozen):
         assert req.slices is not None
         return model.profiles_for_slices(req.slices, req.min_memory_gib)
 
-    def unit_size(self, req: Request, unit: Unit) -> float:
-        """Size of one unit in GPU-equivalents (SPEC §2; a ``host`` unit is 0)."""
+    # Request sizes. One definition: a unit's size is what it takes of one GPU, in GPU-equivalents
+    # (SPEC §2): a whole GPU is 1, a share its milli / 1000, a MIG instance its compute slices over
+    # its model's compute slices, a host unit 0. Before placement a MIG unit's size depends on the
+    # model and profile it gets; :meth:`request_unit_size` takes the smallest it can get here.
+
+    def unit_size_on(self, req: Request, model: GpuModel | None, profile: str | None = None) -> float:
+        """GPU-equivalents of one unit of ``req`` on a GPU of ``model`` (as MIG ``profile`` for mig)."""
         if req.kind == "host":
             return 0.0
         if req.kind == "gpu":
             return 1.0
         if req.kind == "share":
-            return (unit.gpu_milli if unit.gpu_milli is not None else req.gpu_milli or 0) / MILLI_PER_GPU
-        model = self.model_of(self.node(unit.node))
-        assert model is not None and unit.profile is not None
-        p = model.profile(unit.profile)
+            return (req.gpu_milli or 0) / MILLI_PER_GPU
+        assert model is not None and profile is not None
+        p = model.profile(profile)
         assert p is not None
         return p.gpu_equivalents
+
+    def unit_size(self, req: Request, unit: Unit) -> float:
+        """Size of one placed unit in GPU-equivalents (SPEC §2; a ``host`` unit is 0)."""
+        if req.kind == "share" and unit.gpu_milli is not None:
+            return unit.gpu_milli / MILLI_PER_GPU
+        if req.kind != "mig":
+            return self.unit_size_on(req, None)
+        return self.unit_size_on(req, self.model_of(self.node(unit.node)), unit.profile)
+
+    @cached_property
+    def cluster_models(self) -> tuple[GpuModel, ...]:
+        """The GPU models of the nodes that have GPUs, in file order of their first node."""
+        out: dict[str, GpuModel] = {}
+        for n in self.nodes:
+            m = self.model_of(n) if n.num_gpus else None
+            if m is not None:
+                out.setdefault(m.name, m)
+        return tuple(out.values())
+
+    def request_unit_size(self, req: Request) -> float:
+        """The smallest size one unit of ``req`` can have in this cluster, in GPU-equivalents.
+
+        Whole GPU 1, share milli / 1000, host 0. A MIG unit: the smallest ``gpu_equivalents`` of the
+        profiles that serve it on the models it may use (allowed and present in the cluster; when no
+        node has such a model, every allowed model of the catalog); 0 when no model serves it. This
+        is what quotas are checked against and what "bigger first" orders by.
+        """
+        if req.kind != "mig":
+            return self.unit_size_on(req, None)
+        key = (req.profile, req.slices, req.min_memory_gib, req.gpu_models)
+        cache = self._unit_sizes
+        if key not in cache:
+            allowed = self.allowed_models(req)
+            models = [m for m in self.cluster_models if allowed is None or m.name in allowed]
+            if not models:
+                models = [m for m in self.gpu_catalog if allowed is None or m.name in allowed]
+            sizes = [p.gpu_equivalents for m in models for p in self.profile_choices(req, m)]
+            cache[key] = min(sizes, default=0.0)
+        return cache[key]
+
+    def request_size(self, req: Request) -> float:
+        """``count`` units of :meth:`request_unit_size`: the request's smallest size if placed whole."""
+        return req.count * self.request_unit_size(req)
+
+    @cached_property
+    def _unit_sizes(self) -> dict[tuple[object, ...], float]:
+        return {}
 
     def replace(self, **changes: object) -> Instance:
         """A copy with some fields replaced (validated again)."""
