@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,9 @@ from pydantic import (
 
 from packer.catalog import Catalog, GpuModel, GpuModelSpec, Profile
 from packer.errors import InputError
+
+if TYPE_CHECKING:
+    from packer.topology import ClusterTopology
 
 INSTANCE_FORMAT = "packer.instance/v1"
 PLAN_FORMAT = "packer.plan/v1"
@@ -290,18 +293,21 @@ class Instance(_Frozen):
             for g in range(n.num_gpus):
                 yield n, g
 
+    @cached_property
+    def cluster_topology(self) -> ClusterTopology:
+        """The topology object of this instance (:class:`packer.topology.ClusterTopology`): domains,
+        their nesting, distances and nearness, built once."""
+        from packer.topology import ClusterTopology
+
+        return ClusterTopology(self)
+
     def domain(self, node: Node, level: str) -> str:
         """The id of ``node``'s domain at ``level`` (a node without an entry is its own domain).
 
         Level ``gpu`` has one domain per GPU, which a node cannot name: use :meth:`unit_domain`.
+        The rule lives in :class:`packer.topology.ClusterTopology`.
         """
-        if level == "gpu":
-            raise ValueError("level 'gpu' needs a GPU, not a node: use unit_domain()")
-        if level == "cluster":
-            return "cluster"
-        if level == "node":
-            return node.id
-        return node.domains.get(level, f"{node.id}")
+        return self.cluster_topology.domain(node, level)
 
     def unit_domain(self, unit: Unit, level: str) -> str:
         """The id of the domain at ``level`` that holds ``unit`` (``node/gpu`` at level ``gpu``).
