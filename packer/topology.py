@@ -222,13 +222,14 @@ class ClusterTopology:
         path = nx.shortest_path(tree, va, vb)
         return min(tree[u][v]["gbps"] for u, v in zip(path, path[1:]))
 
-    def tree(self) -> Iterable[tuple[int, str, str]]:
+    def tree(self) -> Iterable[tuple[int, str, str, tuple[int, ...]]]:
         """The containment tree from ``cluster`` down to nodes, depth first in order of first
-        appearance: (depth, level, domain id); depth 0 is the cluster."""
+        appearance: (depth, level, domain id, node indices under it on this branch); depth 0 is the
+        cluster. A domain id that appears under two parents (inconsistent ``domains``) is two branches."""
         coarse = list(reversed(self.levels[1:]))  # cluster, …, node
 
-        def walk(depth: int, level: str, dom: str, nodes: list[int]) -> Iterable[tuple[int, str, str]]:
-            yield depth, level, dom
+        def walk(depth: int, level: str, dom: str, nodes: list[int]) -> Iterable[tuple[int, str, str, tuple[int, ...]]]:
+            yield depth, level, dom, tuple(nodes)
             if level == "node":
                 return
             below = coarse[depth + 1]

@@ -75,8 +75,9 @@ def test_nesting_and_gpu_counts():
     assert t.parent("rack", "r1") == "p0" and t.parent("pod", "p1") == "cluster" and t.parent("cluster", "cluster") is None
     assert t.children("pod", "p0") == ["r0", "r1"] and t.children("rack", "r2") == ["n4", "n5"]
     assert t.gpu_count("rack") == {"r0": 4, "r1": 4, "r2": 4} and t.gpu_count("cluster") == {"cluster": 12}
-    assert list(t.tree())[:4] == [(0, "cluster", "cluster"), (1, "pod", "p0"), (2, "rack", "r0"), (3, "node", "n0")]
-    assert sum(1 for _, lv, _ in t.tree() if lv == "node") == 6
+    assert [row[:3] for row in t.tree()][:4] == [(0, "cluster", "cluster"), (1, "pod", "p0"), (2, "rack", "r0"), (3, "node", "n0")]
+    assert [row[3] for row in t.tree()][:3] == [(0, 1, 2, 3, 4, 5), (0, 1, 2, 3), (0, 1)]
+    assert sum(1 for _, lv, _, _ in t.tree() if lv == "node") == 6
 
 
 def test_near_goes_by_topology_then_bandwidth():
