@@ -96,24 +96,23 @@ class _State:
     # ---- feasibility of one unit
 
     def tenant_ok_gpu(self, g: _Gpu, tenant: str) -> bool:
-        if self.ignore_isolation:
-            return True
-        others = [t for t in g.tenants if t != tenant and g.tenants[t] > 0]
-        if not others:
-            return True
-        if self.isolation.get(tenant) == "gpu":
-            return False
-        return not any(self.isolation.get(t) == "gpu" for t in others)
+        """Whether ``tenant`` may use GPU ``g`` as far as gpu isolation goes."""
+        return self._may_share(g.tenants, tenant, "gpu")
 
     def tenant_ok_node(self, n: _Node, tenant: str) -> bool:
+        """Whether ``tenant`` may use node ``n`` as far as node isolation goes."""
+        return self._may_share(n.tenants, tenant, "node")
+
+    def _may_share(self, holders: Counter[str], tenant: str, level: str) -> bool:
+        """True unless other tenants hold units here and ``tenant`` or one of them is isolated at ``level``."""
         if self.ignore_isolation:
             return True
-        others = [t for t in n.tenants if t != tenant and n.tenants[t] > 0]
+        others = [t for t in holders if t != tenant and holders[t] > 0]
         if not others:
             return True
-        if self.isolation.get(tenant) == "node":
+        if self.isolation.get(tenant) == level:
             return False
-        return not any(self.isolation.get(t) == "node" for t in others)
+        return not any(self.isolation.get(t) == level for t in others)
 
     def host_ok(self, n: _Node, req: Request) -> bool:
         if self.ignore_host:
