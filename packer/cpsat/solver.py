@@ -17,18 +17,21 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ortools.sat.python import cp_model
 
 from packer.cpsat.bound import capacity_bound, lp_solve
+from packer.cpsat.data import Data, build_data
+from packer.cpsat.deadline import BuildAbandoned, Deadline
 from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.reasons import unplaced_reasons
 from packer.cpsat.relax import (
+    Relaxation,
     merge_levels,
     merged_relaxation,
     super_nodes,
@@ -64,10 +67,21 @@ LP_CONCURRENT_SHARE = 0.95
 #: Share of the time left for a decomposed solve's relaxation LP (the rest is the LNS's).
 RELAX_SHARE = 0.4
 #: Decomposed solves bound by the LP of a merged-node relaxation (relax.py) of at most this many
-#: (request, super node) pairs, if it fits in RELAX_SHARE of the time left at this many seconds per pair
-#: (model and LP; xl-0 merged by pod: 64 super nodes, 14.5 s model, 54 s LP).
+#: (request, super node) pairs: a cap on the candidates looked at, before anything is built.
 RELAX_MAX_PAIRS = DECOMPOSE_ABOVE
-RELAX_S_PER_PAIR = 2.5e-4
+#: Seconds per placement option (a (request group, GPU class, profile) triple, one variable of the
+#: model) to build a relaxation's model. The options are counted on the relaxation's data, built
+#: first for that (about 3 % of the model's cost), so the estimate follows the structure: a super
+#: node of many GPUs with running work has many GPU classes, and the options grow with groups x
+#: classes, not with (request, super node) pairs (the old per-pair estimate said 15 s for the
+#: 131,072-GPU typed-nvlink relaxation whose model took 550 s). Measured 0.8-1.5e-4 s per option on
+#: haein at 2,048-8,192 GPUs, merged and typed, load 4-6; the top of that range is used (bench/bench_relax_build.py,
+#: bench/RESULTS_ray.md);
+#: a higher value picks coarser relaxations (looser bounds) sooner, a lower one risks abandoned builds.
+RELAX_S_PER_OPTION = 1.5e-4
+#: A relaxation's LP takes about this many times its model's build (xl-0 merged by pod: 14.5 s model,
+#: 54 s LP). The LP has a time limit of its own, so this only decides which relaxation is tried.
+RELAX_LP_PER_BUILD = 3.7
 #: Big models with at least this many seconds left after the LP get LNS by domain on the model itself.
 LNS_MIN_S = 4.0
 #: Share of that time (at most LNS_FIRST_MAX_S) for the first, whole-model CP-SAT run.
@@ -326,10 +340,12 @@ def _solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, work
     bound = _capacity_bound(inst, True)
     choice = _relaxation_choice(inst, left())
     if choice is not None:
-        level, typed, budget = choice
-        relaxed = relaxed_bound(inst, level, time_limit=budget, typed=typed)
-        info["relaxed_bound"] = {"level": level, "typed": typed, "bound": relaxed,
-                                 "s": round(time.perf_counter() - start, 3)}
+        level, typed = choice.level, choice.typed
+        budget = None if choice.budget is None else choice.budget - choice.prepared_s
+        used: dict[str, object] = {"level": level, "typed": typed, "estimate_s": round(choice.estimate_s, 3)}
+        relaxed = relaxed_bound(inst, level, time_limit=budget, typed=typed,
+                                prepared=(choice.relaxation, choice.data), info=used)
+        info["relaxed_bound"] = {**used, "bound": relaxed, "s": round(time.perf_counter() - start, 3)}
         if relaxed is not None and (bound is None or relaxed < bound):
             bound = relaxed
     incumbent: dict[str, list[Unit]] = (
@@ -429,27 +445,57 @@ def _build_s(inst: Instance) -> float:
     return MODEL_S_PER_PAIR * len(inst.requests) * len(inst.nodes)
 
 
-def _relaxation_choice(inst: Instance, rem: float | None) -> tuple[str, bool, float | None] | None:
-    """(level, typed, time budget) of the relaxation whose LP bounds a decomposed solve, or None.
+class RelaxChoice(NamedTuple):
+    """The relaxation chosen to bound a decomposed solve, built as far as its data."""
+
+    level: str
+    typed: bool
+    #: Seconds for it in all (RELAX_SHARE of the time left; None: no limit), preparation included.
+    budget: float | None
+    relaxation: Relaxation
+    data: Data
+    #: Seconds already spent preparing the candidates (their relaxations and data).
+    prepared_s: float
+    #: The estimated seconds of its model and LP.
+    estimate_s: float
+
+
+def _relaxation_choice(inst: Instance, rem: float | None,
+                       clock: Callable[[], float] = time.perf_counter) -> RelaxChoice | None:
+    """The relaxation whose LP bounds a decomposed solve, prepared (relaxed instance and data), or None.
 
     Candidates are the merged and the typed relaxation at every level with at most RELAX_MAX_PAIRS
-    (request, super node) pairs whose model and LP fit RELAX_SHARE of the time left at RELAX_S_PER_PAIR.
-    The one with the most super nodes keeps the most structure and wins (merged before typed, then
-    the finer level): on xl that is the typed one at rack level (32 super nodes), which keeps the
-    room of single racks and nodes that merging by cluster loses.
+    (request, super node) pairs. The one with the most super nodes keeps the most structure and is
+    preferred (merged before typed, then the finer level): on xl that is the typed one at rack level
+    (32 super nodes), which keeps the room of single racks and nodes that merging by cluster loses.
+    In that order each candidate's data is built and its options counted; the first whose model and
+    LP (RELAX_S_PER_OPTION per option, times 1 + RELAX_LP_PER_BUILD) fit in what is left of
+    RELAX_SHARE of ``rem`` is chosen. Preparing stops once that share is spent.
     """
+    t0 = clock()
     budget = None if rem is None else RELAX_SHARE * rem
-    best: tuple[tuple[int, int, int], str, bool] | None = None
+    ranked: list[tuple[tuple[int, int, int], str, bool]] = []
     for i, level in enumerate(merge_levels(inst)):
         for typed in (False, True):
             count = typed_super_nodes(inst, level) if typed else super_nodes(inst, level)
-            pairs = count * len(inst.requests)
-            if pairs > RELAX_MAX_PAIRS or (budget is not None and RELAX_S_PER_PAIR * pairs > budget):
-                continue
-            key = (count, not typed, -i)
-            if best is None or key > best[0]:
-                best = (key, level, typed)
-    return None if best is None else (best[1], best[2], budget)
+            if count * len(inst.requests) <= RELAX_MAX_PAIRS:
+                ranked.append(((count, not typed, -i), level, typed))
+    for _, level, typed in sorted(ranked, reverse=True):
+        if budget is not None and clock() - t0 >= budget:
+            return None
+        relax = typed_relaxation(inst, level) if typed else merged_relaxation(inst, level)
+        data = build_data(relax.instance, barred=relax.barred)
+        estimate = relaxation_estimate_s(data)
+        spent = clock() - t0
+        if budget is None or estimate <= budget - spent:
+            return RelaxChoice(level, typed, budget, relax, data, spent, estimate)
+    return None
+
+
+def relaxation_estimate_s(data: Data) -> float:
+    """Estimated seconds to build the model of ``data`` and solve its LP (see RELAX_S_PER_OPTION)."""
+    options = sum(len(opts) for opts in data.options.values())
+    return RELAX_S_PER_OPTION * options * (1 + RELAX_LP_PER_BUILD)
 
 
 def _lns_plan(inst: Instance, rem: float | None,
@@ -491,18 +537,33 @@ def _modes_of(inst: Instance, placed: Mapping[str, list[Unit]]) -> dict[tuple[st
     return out
 
 
-def relaxed_bound(inst: Instance, level: str, *, time_limit: float | None = None,
-                  typed: bool = False) -> float | None:
+def relaxed_bound(inst: Instance, level: str, *, time_limit: float | None = None, typed: bool = False,
+                  prepared: tuple[Relaxation, Data] | None = None,
+                  clock: Callable[[], float] = time.perf_counter, info: dict[str, object] | None = None,
+                  ) -> float | None:
     """The LP bound of ``inst``'s merged-node relaxation at ``level`` (see :mod:`packer.cpsat.relax`).
 
     ``typed``: the typed relaxation (domains of one make-up merged, with the room rule) instead.
-    A proven upper bound on ``inst``'s optimum, or None when the LP does not finish in ``time_limit``
-    (which counts the model's building too).
+    A proven upper bound on ``inst``'s optimum, or None when the model is not built or the LP does not
+    finish in ``time_limit`` (which counts the model's building too: the build checks a deadline
+    between its steps and is abandoned once past it). ``prepared``: the relaxation and its data,
+    already built (by :func:`_relaxation_choice`); ``clock``: the clock of that deadline (tests);
+    ``info``: receives ``abandoned`` (the build step where it stopped) when the build is given up.
     """
-    t0 = time.perf_counter()
-    relax = typed_relaxation(inst, level) if typed else merged_relaxation(inst, level)
-    model = CpsatModel(relax.instance, barred=relax.barred)
-    rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+    deadline = Deadline.after(time_limit, clock)
+    if prepared is None:
+        relax = typed_relaxation(inst, level) if typed else merged_relaxation(inst, level)
+        data = None
+    else:
+        relax, data = prepared
+    try:
+        deadline.check("relaxation")
+        model = CpsatModel(relax.instance, barred=relax.barred, data=data, deadline=deadline)
+    except BuildAbandoned as e:
+        if info is not None:
+            info["abandoned"] = e.step
+        return None
+    rem = deadline.left()
     if rem is not None and rem <= 0:
         return None
     return _lp_bound(model, rem)
