@@ -34,7 +34,7 @@ def test_deadline_raises_once_past_and_counts_its_checks() -> None:
 
 def test_relaxation_build_past_its_deadline_is_abandoned() -> None:
     """Tests that relaxed_bound gives up a build at the step where its deadline passes, and says where."""
-    import packer.cpsat.solver as cpsat
+    from packer.cpsat import proof as cpsat
 
     inst = generate("haein", 0, nodes=8)
     info: dict[str, object] = {}
@@ -50,50 +50,51 @@ def test_relaxation_build_past_its_deadline_is_abandoned() -> None:
 
 def test_estimate_follows_the_options_of_the_built_model() -> None:
     """Tests that the estimate counts what the build creates: one variable per option it keeps."""
-    import packer.cpsat.solver as cpsat
+    from packer.cpsat import timeplan, tuning
     from packer.cpsat.model import CpsatModel
 
     inst = generate("haein", 0, nodes=16)
-    choice = cpsat._relaxation_choice(inst, None)
+    choice = timeplan.relaxation_choice(inst, None)
     assert choice is not None
     options = sum(len(o) for o in choice.data.options.values())
     model = CpsatModel(choice.relaxation.instance, barred=choice.relaxation.barred)
     assert 0 < len(model.vars.x) <= options
-    assert choice.estimate_s == pytest.approx(cpsat.RELAX_S_PER_OPTION * options * (1 + cpsat.RELAX_LP_PER_BUILD))
+    assert choice.estimate_s == pytest.approx(tuning.RELAX_S_PER_OPTION * options * (1 + tuning.RELAX_LP_PER_BUILD))
 
 
 def test_a_relaxation_whose_estimate_does_not_fit_gives_way_to_a_coarser_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests the choice by estimate: the finest candidate too big for the budget, the next one chosen."""
-    import packer.cpsat.solver as cpsat
+    from packer.cpsat import timeplan, tuning
 
     inst = generate("haein", 0, nodes=16)
-    first = cpsat._relaxation_choice(inst, None)
+    first = timeplan.relaxation_choice(inst, None)
     assert first is not None
     # Make the finest candidate's estimate exactly twice the budget of a 100 s limit.
-    monkeypatch.setattr(cpsat, "RELAX_S_PER_OPTION", cpsat.RELAX_S_PER_OPTION * 2 * 40.0 / first.estimate_s)
-    chosen = cpsat._relaxation_choice(inst, 100.0, clock=lambda: 0.0)
+    monkeypatch.setattr(tuning, "RELAX_S_PER_OPTION", tuning.RELAX_S_PER_OPTION * 2 * 40.0 / first.estimate_s)
+    chosen = timeplan.relaxation_choice(inst, 100.0, clock=lambda: 0.0)
     assert chosen is not None and (chosen.level, chosen.typed) != (first.level, first.typed)
-    assert chosen.estimate_s <= chosen.budget == pytest.approx(cpsat.RELAX_SHARE * 100.0)
+    assert chosen.estimate_s <= chosen.budget == pytest.approx(tuning.RELAX_SHARE * 100.0)
     # Preparing counts in the budget: a clock that moves 100 s a read leaves no time for any.
     slow = iter(itertools.count(0, 100))
-    assert cpsat._relaxation_choice(inst, 100.0, clock=lambda: float(next(slow))) is None
+    assert timeplan.relaxation_choice(inst, 100.0, clock=lambda: float(next(slow))) is None
 
 
 def test_decomposed_solve_reports_the_capacity_bound_when_the_build_is_abandoned(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that an abandoned relaxation build leaves a valid plan bounded by the capacity LP."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import proof, tuning
 
-    relaxed_bound = cpsat.relaxed_bound
+    relaxed_bound = proof.relaxed_bound
 
     def on_a_fast_clock(*args, **kwargs):  # type: ignore[no-untyped-def]
         # The build's deadline read on a clock that moves a second per look: it passes mid-build.
         return relaxed_bound(*args, **{**kwargs, "clock": counting_clock()})
 
     inst = generate("haein", 0, nodes=16)
-    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
-    monkeypatch.setattr(cpsat, "RELAX_S_PER_OPTION", 0.0)  # the estimate says it fits …
-    monkeypatch.setattr(cpsat, "relaxed_bound", on_a_fast_clock)  # … and the build runs past its deadline
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
+    monkeypatch.setattr(tuning, "RELAX_S_PER_OPTION", 0.0)  # the estimate says it fits …
+    monkeypatch.setattr(proof, "relaxed_bound", on_a_fast_clock)  # … and the build runs past its deadline
     plan = cpsat.solve(inst, time_limit=20, workers=2)
     assert check(inst, plan).ok
     used = plan.solver.model_extra["relaxed_bound"]  # type: ignore[index]

@@ -218,6 +218,7 @@ class CpsatModel:
         return linear_form(self.model)
 
     def value(self, var: object) -> int:
+        """The value of ``var`` in the best solution (LNS's when it ran, else the last solve's)."""
         if self.values is not None:
             return int(self.values[var.index])  # type: ignore[attr-defined]
         assert self.solver is not None
@@ -235,6 +236,7 @@ class CpsatModel:
         return raw * obj.scaling_factor if obj.scaling_factor else raw  # a maximization is stored negated
 
     def objective(self) -> float:
+        """The objective of the best solution, in objective units."""
         assert self.solver is not None
         if self.values is not None:
             return self._raw_objective(self.values) / self.data.scale + self.constant
@@ -253,6 +255,7 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self.start = time.perf_counter()
 
     def on_solution_callback(self) -> None:
+        """Reports each new solution's objective and bound to the progress printer."""
         s = self.model.data.scale
         self.progress.update(best=self.objective_value / s + self.model.constant,
                              bound=self.best_objective_bound / s + self.model.constant, note="cpsat")
