@@ -396,11 +396,17 @@ def test_lns_on_the_model_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_unknown_option_is_rejected() -> None:
-    """Tests that an unknown option is an error unless it is None."""
+    """Tests that an unknown option is an error, even when None (the option protocol, packer.options):
+    an InputError naming it through dispatch, Python's TypeError on a direct call."""
+    from packer.dispatch import solve as dispatch_solve
+    from packer.errors import InputError
+
     inst = generate("tiny", seed=0)
-    solve(inst, time_limit=1, quiet=None)
-    with pytest.raises(TypeError):
-        solve(inst, time_limit=1, quiet=True)
+    for value in (None, True):
+        with pytest.raises(InputError, match="quiet"):
+            dispatch_solve(inst, solver="cpsat", time_limit=1, quiet=value)
+        with pytest.raises(TypeError):
+            solve(inst, time_limit=1, quiet=value)
 
 
 def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
