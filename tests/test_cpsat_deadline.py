@@ -100,3 +100,32 @@ def test_decomposed_solve_reports_the_capacity_bound_when_the_build_is_abandoned
     used = plan.solver.model_extra["relaxed_bound"]  # type: ignore[index]
     assert used["abandoned"] and used["bound"] is None
     assert plan.bound == pytest.approx(capacity_bound(inst))
+
+
+def test_hint_placers_get_the_deadline_and_none_starts_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that both hint placers get a time limit inside the hint's deadline, and none runs past it."""
+    import time
+
+    import packer.greedy.solver as greedy
+    import packer.online.solver as online
+    from packer.cpsat import tuning
+    from packer.cpsat.hints import placer_plans
+
+    calls: list[tuple[str, float | None]] = []
+
+    def fake(name: str):  # type: ignore[no-untyped-def]
+        def solve(inst, *, seed=0, time_limit=None):  # type: ignore[no-untyped-def]
+            calls.append((name, time_limit))
+            return name
+        return solve
+
+    monkeypatch.setattr(greedy, "solve", fake("greedy"))
+    monkeypatch.setattr(online, "solve", fake("online"))
+    inst = generate("haein", 0, nodes=8)
+    assert list(placer_plans(inst, 0, deadline=time.perf_counter() - 1.0)) == [] and calls == []
+    assert list(placer_plans(inst, 0, deadline=time.perf_counter() + 1000.0)) == ["greedy", "online"]
+    assert [n for n, _ in calls] == ["greedy", "online"]
+    assert all(lim is not None and 0 < lim <= tuning.HINT_PLACER_SHARE * 1000.0 for _, lim in calls)
+    calls.clear()
+    assert list(placer_plans(inst, 0, deadline=None)) == ["greedy", "online"]
+    assert calls == [("greedy", None), ("online", None)]
