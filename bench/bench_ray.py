@@ -41,7 +41,7 @@ def _checked(inst: Instance, plan: Plan) -> float:
 
 def _plan_of(inst: Instance, placed) -> Plan:  # type: ignore[no-untyped-def]
     from packer.cpsat.reasons import unplaced_reasons
-    from packer.cpsat.solver import _modes_of
+    from packer.cpsat.result import modes_of as _modes_of
     from packer.plans import build_plan
 
     modes = _modes_of(inst, placed)
@@ -65,8 +65,11 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
     """One instance's hint and bound, then the same LNS rounds at each width; returns the figures."""
     import ray
 
-    import packer.cpsat.solver as cpsat
     from packer.cpsat.decompose import coarsest_level, lns_by_domain_parallel
+    from packer.cpsat.hints import hint_plan
+    from packer.cpsat.proof import relaxed_bound
+    from packer.cpsat.search import SubTask
+    from packer.cpsat.timeplan import relaxation_choice
     from packer.generate import generate
     from packer.parallel import LOCAL, TaskPool, _import
 
@@ -79,21 +82,22 @@ def scaling(args: argparse.Namespace) -> dict[str, object]:
     print(f"# {inst.name}: {inst.num_gpus} GPUs, {len(inst.requests)} requests ({out['generate_s']} s); {_load()}",
           flush=True)
     t = time.perf_counter()
-    hint = cpsat._hint_plan(inst, args.seed, None)
+    hint = hint_plan(inst, args.seed, None)
     assert hint is not None
     out.update(hint=hint.solver.name, hint_objective=hint.objective, hint_s=round(time.perf_counter() - t, 2))
     print(f"hint {hint.solver.name} {hint.objective:.2f} in {out['hint_s']} s", flush=True)
     if args.bound:
-        choice = cpsat._relaxation_choice(inst, None)
+        choice = relaxation_choice(inst, None)
         t = time.perf_counter()
-        bound = None if choice is None else cpsat.relaxed_bound(inst, choice[0], typed=choice[1])
+        bound = None if choice is None else relaxed_bound(inst, choice.level, typed=choice.typed,
+                                                             prepared=(choice.relaxation, choice.data))
         out.update(bound=bound, bound_relaxation=choice[:2] if choice else None,
                    bound_s=round(time.perf_counter() - t, 2))
         print(f"bound {bound} ({choice[:2] if choice else None}) in {out['bound_s']} s", flush=True)
     start = {a.request: list(a.units) for a in hint.assignments}
     level = coarsest_level(inst)
     domains = len({inst.domain(n, level) for n in inst.nodes})
-    task = _Timed(cpsat._SubTask(seed=args.seed, workers=1, params=None))
+    task = _Timed(SubTask(seed=args.seed, workers=1, params=None))
     ray.init(num_cpus=max(args.widths), include_dashboard=False, object_store_memory=256 * 1024 * 1024,
              log_to_driver=False, logging_level="WARNING")
     runs = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
 import sys
 from collections.abc import Sequence
@@ -38,26 +37,25 @@ def _load_instance(path: str, catalogs: Sequence[str] | None = ()):  # type: ign
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from packer.dispatch import get_solver
+    """``packer solve``: builds the options from the flags and hands them to :mod:`packer.dispatch`."""
+    from packer.dispatch import accepted_options, get_solver
     from packer.formats import save_plan
+    from packer.options import check_options
     from packer.progress import Progress
 
-    inst = _load_instance(args.instance, args.catalog)
-    options: dict[str, object] = {"time_limit": args.time_limit, "seed": args.seed}
-    for name in ("workers", "policy", "order"):
-        value = getattr(args, name)
-        if value is not None:
-            options[name] = value
-    ray_address = address_of(args)
-    if ray_address is not None:
-        if args.solver != "cpsat":
-            raise InputError("Ray runs the sub-problems of a decomposed cpsat solve: use --solver cpsat",
-                             field="--ray-address" if args.ray_address else "--ray")
-        options["ray_address"] = ray_address
-    solve = get_solver(args.solver)
-    if "progress" in inspect.signature(solve).parameters:
+    # Every flag goes in as given (None when not given); dispatch rejects one the back end does not take,
+    # checked here before the instance is read.
+    options: dict[str, object] = {"time_limit": args.time_limit, "seed": args.seed, "workers": args.workers,
+                                  "policy": args.policy, "order": args.order, "ray_address": address_of(args)}
+    if options["ray_address"] is not None and args.solver != "cpsat":
+        raise InputError("Ray runs the sub-problems of a decomposed cpsat solve: use --solver cpsat",
+                         field="--ray-address" if args.ray_address else "--ray")
+    accepts = accepted_options(args.solver)
+    check_options(args.solver, accepts, options)
+    if "progress" in accepts:
         options["progress"] = Progress(args.solver, enabled=False if args.quiet else None)
-    plan = solve(inst, **options)
+    inst = _load_instance(args.instance, args.catalog)
+    plan = get_solver(args.solver)(inst, **options)
     save_plan(plan, args.output)
     if not args.quiet:
         m = plan.metrics
@@ -186,6 +184,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``packer`` argument parser: the built-in subcommands, then each of :data:`PLUGINS`' own."""
     parser = argparse.ArgumentParser(prog="packer", description="Places GPU work in multi-tenant GPU clusters.")
     parser.add_argument("--version", action="version", version=f"packer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

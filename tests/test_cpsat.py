@@ -205,7 +205,7 @@ def test_lp_places_no_fraction_of_a_request_bigger_than_the_quota() -> None:
     never fits and only one 2-GPU job does, so the optimum is 3 + 1 = 4; with the quota row alone
     the LP took three quarters of the 4-GPU job (6), without the bound on the group 4.5."""
     from packer.cpsat.bound import capacity_bound
-    from packer.cpsat.solver import _lp_bound
+    from packer.cpsat.proof import lp_bound as _lp_bound
 
     inst = _inst([Node(id="n0", gpu_model=H100, num_gpus=8, mode="full")], [
         Request(id="gang", tenant="t", kind="gpu", count=4, priority=2.0),
@@ -378,12 +378,13 @@ def test_never_worse_than_hint() -> None:
 def test_lns_on_the_model_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS by domain on the CP-SAT model (used on big models) keeps plans valid and no worse."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import tuning
     from packer.greedy.solver import solve as greedy_solve
 
-    monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
-    monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
-    monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
-    monkeypatch.setattr(cpsat, "LNS_DOMAIN_SHARE", 2)
+    monkeypatch.setattr(tuning, "LNS_MIN_VARIABLES", 0)
+    monkeypatch.setattr(tuning, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(tuning, "LNS_FIRST_MIN_S", 0.2)
+    monkeypatch.setattr(tuning, "LNS_DOMAIN_SHARE", 2)
     inst = generate("small", seed=0)
     plan = cpsat.solve(inst, time_limit=3, workers=2)
     rep = check(inst, plan)
@@ -395,20 +396,27 @@ def test_lns_on_the_model_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_unknown_option_is_rejected() -> None:
-    """Tests that an unknown option is an error unless it is None."""
+    """Tests that an unknown option is an error, even when None (the option protocol, packer.options):
+    an InputError naming it through dispatch, Python's TypeError on a direct call."""
+    from packer.dispatch import solve as dispatch_solve
+    from packer.errors import InputError
+
     inst = generate("tiny", seed=0)
-    solve(inst, time_limit=1, quiet=None)
-    with pytest.raises(TypeError):
-        solve(inst, time_limit=1, quiet=True)
+    for value in (None, True):
+        with pytest.raises(InputError, match="quiet"):
+            dispatch_solve(inst, solver="cpsat", time_limit=1, quiet=value)
+        with pytest.raises(TypeError):
+            solve(inst, time_limit=1, quiet=value)
 
 
 def test_decomposition_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS by domain (used on huge clusters) merges sub-plans into a valid, no-worse plan."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import tuning
     from packer.cpsat.bound import capacity_bound
     from packer.greedy.solver import solve as greedy_solve
 
-    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
     inst = generate("small", seed=3)
     plan = cpsat.solve(inst, time_limit=4, workers=2)
     rep = check(inst, plan)
@@ -424,16 +432,18 @@ def test_decomposition_takes_the_typed_relaxation_when_the_merged_one_is_too_big
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests the choice of bound: racks merged by make-up where one super node per rack is too many."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import tuning
     from packer.cpsat.relax import super_nodes, typed_super_nodes
+    from packer.cpsat.timeplan import relaxation_choice
 
     inst = generate("haein", 0, nodes=32)
     typed, racks = typed_super_nodes(inst, "rack"), super_nodes(inst, "rack")
     assert typed_super_nodes(inst, "nvlink") < typed < racks
-    assert cpsat._relaxation_choice(inst, 100.0) == ("nvlink", False, cpsat.RELAX_SHARE * 100.0)  # all nodes
-    monkeypatch.setattr(cpsat, "RELAX_MAX_PAIRS", typed * len(inst.requests))
-    assert cpsat._relaxation_choice(inst, 100.0) == ("rack", True, cpsat.RELAX_SHARE * 100.0)
-    assert cpsat._relaxation_choice(inst, 0.01) is None  # no time for any
-    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
+    assert relaxation_choice(inst, 100.0)[:2] == ("nvlink", False)  # all nodes
+    monkeypatch.setattr(tuning, "RELAX_MAX_PAIRS", typed * len(inst.requests))
+    assert relaxation_choice(inst, 100.0, clock=lambda: 0.0)[:3] == ("rack", True, tuning.RELAX_SHARE * 100.0)
+    assert relaxation_choice(inst, 0.01) is None  # no time for any
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
     plan = cpsat.solve(inst, time_limit=20, workers=2)
     assert check(inst, plan).ok
     used = plan.solver.model_extra["relaxed_bound"]  # type: ignore[index]
@@ -492,7 +502,7 @@ def test_host_instances_give_valid_plans(inst: Instance) -> None:
 def test_running_work_of_a_node_isolated_tenant_decides_the_owner_in_the_lp() -> None:
     """Tests the LP bound on the haein mix on 8 nodes (seed 0, optimum 60.686): with the owner of a
     node fixed by the running work on it, the LP is 61.73; with the summed rule alone it was 66.43."""
-    from packer.cpsat.solver import _lp_bound
+    from packer.cpsat.proof import lp_bound as _lp_bound
 
     inst = generate("haein", 0, nodes=8)
     plan = solve(inst, time_limit=20, workers=2)
@@ -507,7 +517,7 @@ def test_node_isolation_in_the_lp_charges_a_whole_node_per_replica() -> None:
     Each replica closes its node, so the optimum and the LP are both 16. Without the per-request
     link to ``owns`` (a replica takes 1/8 of a node) or without sharing each class's capacity out
     by ``owns`` (big sums instead), the LP is 18."""
-    from packer.cpsat.solver import _lp_bound
+    from packer.cpsat.proof import lp_bound as _lp_bound
 
     nodes = tuple(Node(id=f"n{i}", gpu_model="H100-80GB", num_gpus=8, mode="full") for i in range(2))
     reqs = (Request(id="replicas", tenant="sec", kind="gpu", count=2, priority=2.0,
@@ -525,7 +535,7 @@ def test_node_isolation_in_the_lp_charges_a_whole_node_per_replica() -> None:
 def test_node_isolation_lp_on_the_haein_mix() -> None:
     """Tests the LP bound on the haein mix on 8 nodes, seed 1 (optimum 47.88, proven in a fraction
     of a second): 65.81 with the node-isolation rows above, 71.85 with the summed rows before."""
-    from packer.cpsat.solver import _lp_bound
+    from packer.cpsat.proof import lp_bound as _lp_bound
 
     inst = generate("haein", 1, nodes=8)
     plan = solve(inst, time_limit=20, workers=2)

@@ -124,11 +124,13 @@ def test_checker_rejects_a_value_out_of_its_domain() -> None:
 def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that LNS steps in two threads keep the plan valid, no worse than the hint, and take turns."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import tuning
+    from packer.cpsat.proof import lp_bound
     from packer.greedy.solver import solve as greedy_solve
 
-    monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
-    monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
-    monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
+    monkeypatch.setattr(tuning, "LNS_MIN_VARIABLES", 0)
+    monkeypatch.setattr(tuning, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(tuning, "LNS_FIRST_MIN_S", 0.2)
     inst = generate("haein", seed=1, nodes=16)
     plan = cpsat.solve(inst, time_limit=6, workers=2)
     rep = check(inst, plan)
@@ -139,7 +141,7 @@ def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> Non
     # the LP ran beside the search and its bound is the plan's (CP-SAT proves nothing tighter here)
     info = plan.solver.model_extra  # type: ignore[union-attr]
     assert info["lp_beside_search"] is True
-    lp = cpsat._lp_bound(CpsatModel(inst), None)
+    lp = lp_bound(CpsatModel(inst), None)
     assert lp is not None and info["lp_bound"] == pytest.approx(lp, abs=1e-6)
     assert plan.objective - 1e-9 <= plan.bound <= lp + 1e-9  # type: ignore[operator]
 
@@ -147,10 +149,11 @@ def test_parallel_lns_gives_a_valid_plan(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_reproducible_runs_solve_the_lp_first(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that with one worker the LP runs before the search, not beside it (same plan twice)."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import tuning
 
-    monkeypatch.setattr(cpsat, "LNS_MIN_VARIABLES", 0)
-    monkeypatch.setattr(cpsat, "LNS_MIN_S", 0.5)
-    monkeypatch.setattr(cpsat, "LNS_FIRST_MIN_S", 0.2)
+    monkeypatch.setattr(tuning, "LNS_MIN_VARIABLES", 0)
+    monkeypatch.setattr(tuning, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(tuning, "LNS_FIRST_MIN_S", 0.2)
     inst = generate("haein", seed=1, nodes=8)
     plans = [cpsat.solve(inst, time_limit=4, workers=1) for _ in range(2)]
     assert plans[0].solver.model_extra["lp_beside_search"] is False  # type: ignore[index]
@@ -161,7 +164,7 @@ def test_background_job_waits_a_limited_time_and_passes_errors_on() -> None:
     """Tests the LP's thread: its value when done, None when not done in time, its error re-raised."""
     import threading
 
-    from packer.cpsat.solver import _Background
+    from packer.cpsat.background import Background as _Background
 
     assert _Background(lambda: 42).result(timeout=5.0) == 42
     gate = threading.Event()

@@ -140,7 +140,7 @@ def test_ctrl_c_cancels_the_tasks_still_running(local_ray) -> None:  # type: ign
 
 def _merged_plan(inst, placed):  # type: ignore[no-untyped-def]
     from packer.cpsat.reasons import unplaced_reasons
-    from packer.cpsat.solver import _modes_of
+    from packer.cpsat.result import modes_of as _modes_of
     from packer.plans import build_plan
 
     modes = _modes_of(inst, placed)
@@ -151,7 +151,7 @@ def _merged_plan(inst, placed):  # type: ignore[no-untyped-def]
 def test_parallel_rounds_are_valid_and_reproducible(local_ray) -> None:  # type: ignore[no-untyped-def]
     """Tests that LNS rounds on Ray merge into a valid plan, no worse, the same with one or two at a time."""
     from packer.cpsat.decompose import lns_by_domain_parallel
-    from packer.cpsat.solver import _SubTask
+    from packer.cpsat.search import SubTask as _SubTask
     from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("haein", 1, nodes=64)  # two pods
@@ -176,7 +176,7 @@ def test_parallel_rounds_are_valid_and_reproducible(local_ray) -> None:  # type:
 def test_short_rounds_solve_fewer_domains_in_turn() -> None:
     """Tests that a round with too little time for every domain solves some, the next ones after, validly."""
     from packer.cpsat.decompose import MIN_SUB_S, lns_by_domain_parallel
-    from packer.cpsat.solver import _SubTask
+    from packer.cpsat.search import SubTask as _SubTask
     from packer.greedy.solver import solve as greedy_solve
 
     inst = generate("haein", 0, nodes=128)  # four pods
@@ -218,9 +218,10 @@ def test_round_shares_split_the_slack() -> None:
 def test_decomposed_cpsat_on_ray(local_ray, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Tests a decomposed CP-SAT solve on Ray: valid plan, bound above it, no worse than the hint."""
     import packer.cpsat.solver as cpsat
+    from packer.cpsat import tuning
     from packer.greedy.solver import solve as greedy_solve
 
-    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 0)
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
     inst = generate("small", seed=3)
     plan = cpsat.solve(inst, time_limit=10, workers=1, ray_address=LOCAL)
     rep = check(inst, plan)
@@ -229,7 +230,7 @@ def test_decomposed_cpsat_on_ray(local_ray, monkeypatch: pytest.MonkeyPatch) -> 
     assert dec["parallel"] == 2 and dec["subproblems"] >= 2
     assert plan.objective >= greedy_solve(inst).objective - 1e-9
     assert plan.bound is not None and plan.objective <= plan.bound + 1e-9
-    monkeypatch.setattr(cpsat, "DECOMPOSE_ABOVE", 10**9)  # one model: Ray is not used, and says so
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 10**9)  # one model: Ray is not used, and says so
     plan = cpsat.solve(inst, time_limit=2, workers=1, ray_address=LOCAL)
     assert check(inst, plan).ok and "not used" in plan.solver.model_extra["ray"]  # type: ignore[index]
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from ortools.sat.python import cp_model
 
 from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, scaled
+from packer.cpsat.deadline import NEVER, Deadline
 from packer.cpsat.variables import Variables, stay_of
 from packer.model import MILLI_PER_GPU
 
@@ -27,22 +28,16 @@ class Constraints:
             self.by_class[ci].append((gi, o, var))
             self.by_group[gi].append((ci, o, var))
 
-    def add_all(self) -> None:
-        """Adds every rule."""
-        self.one_mode_per_gpu()
-        self.mig_layout_per_gpu()
-        self.mig_capacity()
-        self.mig_running_slots()
-        self.whole_gpu_capacity()
-        self.share_capacity()
-        self.host_resources()
-        self.units_per_request()
-        self.required_locality()
-        self.soft_locality()
-        self.spread()
-        self.quota()
-        self.node_isolation()
-        self.max_migrations()
+    def add_all(self, deadline: Deadline = NEVER) -> None:
+        """Adds every rule; ``deadline`` is checked after each (raises
+        :class:`~packer.cpsat.deadline.BuildAbandoned` once it has passed)."""
+        for rule in (self.one_mode_per_gpu, self.mig_layout_per_gpu, self.mig_capacity,
+                     self.mig_running_slots, self.whole_gpu_capacity, self.share_capacity,
+                     self.host_resources, self.units_per_request, self.required_locality,
+                     self.soft_locality, self.spread, self.quota, self.node_isolation,
+                     self.max_migrations):
+            rule()
+            deadline.check(rule.__name__)
 
     # ----------------------------------------------------------------------------- GPU rules
 

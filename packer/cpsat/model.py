@@ -13,6 +13,7 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat.constraints import Constraints
 from packer.cpsat.data import Data, build_data, domain_of, pool_of
+from packer.cpsat.deadline import NEVER, Deadline
 from packer.cpsat.objective import set_objective
 from packer.cpsat.solution import extract
 from packer.cpsat.variables import Variables, create_variables
@@ -33,15 +34,19 @@ class CpsatModel:
 
     def __init__(self, inst: Instance, *, aggregate: bool | None = None,
                  barred: Mapping[str, AbstractSet[str]] | None = None, relaxed: bool = False,
-                 uncounted: AbstractSet[str] = frozenset()) -> None:
+                 uncounted: AbstractSet[str] = frozenset(), data: Data | None = None,
+                 deadline: Deadline = NEVER) -> None:
         """``relaxed``: the relaxed build of :func:`~packer.cpsat.data.build_data` (bounds only, no
-        :meth:`placement`); ``uncounted``: movable running requests whose moves max_migrations ignores."""
+        :meth:`placement`); ``uncounted``: movable running requests whose moves max_migrations ignores;
+        ``data``: that build, already made (the other options are then not used for it); ``deadline``:
+        checked between the build's steps, :class:`~packer.cpsat.deadline.BuildAbandoned` once past."""
         self.inst = inst
-        self.data: Data = build_data(inst, aggregate=aggregate, barred=barred, relaxed=relaxed,
-                                     uncounted=uncounted)
+        self.data: Data = data if data is not None else build_data(
+            inst, aggregate=aggregate, barred=barred, relaxed=relaxed, uncounted=uncounted)
+        deadline.check("data")
         self.model = cp_model.CpModel()
-        self.vars: Variables = create_variables(self.data, self.model)
-        Constraints(self.data, self.model, self.vars).add_all()
+        self.vars: Variables = create_variables(self.data, self.model, deadline)
+        Constraints(self.data, self.model, self.vars).add_all(deadline)
         self.constant = set_objective(self.data, self.model, self.vars)
         self.class_of: dict[tuple[str, int | None], int] = {}
         for c in self.data.classes:
@@ -213,6 +218,7 @@ class CpsatModel:
         return linear_form(self.model)
 
     def value(self, var: object) -> int:
+        """The value of ``var`` in the best solution (LNS's when it ran, else the last solve's)."""
         if self.values is not None:
             return int(self.values[var.index])  # type: ignore[attr-defined]
         assert self.solver is not None
@@ -230,6 +236,7 @@ class CpsatModel:
         return raw * obj.scaling_factor if obj.scaling_factor else raw  # a maximization is stored negated
 
     def objective(self) -> float:
+        """The objective of the best solution, in objective units."""
         assert self.solver is not None
         if self.values is not None:
             return self._raw_objective(self.values) / self.data.scale + self.constant
@@ -248,6 +255,7 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self.start = time.perf_counter()
 
     def on_solution_callback(self) -> None:
+        """Reports each new solution's objective and bound to the progress printer."""
         s = self.model.data.scale
         self.progress.update(best=self.objective_value / s + self.model.constant,
                              bound=self.best_objective_bound / s + self.model.constant, note="cpsat")

@@ -230,7 +230,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
     placed = {a.request: list(a.units) for a in start.assignments}
     assert moves(inst, placed) <= (math.inf if cap is None else cap), "the start plan moves too much"
     bound: float | None = None
-    from packer.cpsat.solver import DECOMPOSE_ABOVE
+    from packer.cpsat.tuning import DECOMPOSE_ABOVE
 
     if cap == 0 or not movable_ids(inst):
         bound = no_move_bound
@@ -297,7 +297,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                seed: int = 0, workers: int | None = None,
                progress: Progress = SILENT) -> tuple[dict[str, list[Unit]], dict[str, int]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves."""
-    from packer.cpsat.solver import _solve_monolithic
+    from packer.cpsat.search import solve_monolithic as _solve_monolithic
 
     cur: dict[str, list[Unit]] = {rid: list(us) for rid, us in placed.items()}
     best = objective_value(inst, cur)
@@ -635,7 +635,7 @@ def _reserve(inst: Instance) -> float:
 def _valid(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> bool:
     """Whether ``placed`` passes the independent checker (units, modes, quotas, isolation, host resources)."""
     from packer.check import check
-    from packer.cpsat.solver import _modes_of
+    from packer.cpsat.result import modes_of as _modes_of
 
     plan = build_plan(inst, solver="reopt", placed=placed, gpu_modes=_modes_of(inst, placed),
                       unplaced={r.id: "waiting" for r in inst.requests if r.id not in placed})
@@ -656,7 +656,8 @@ def _plan(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, bound: float 
           info: dict[str, object]) -> Plan:
     """The SPEC plan of ``placed`` for ``inst`` (status optimal when the bound is met)."""
     from packer.cpsat.reasons import unplaced_reasons
-    from packer.cpsat.solver import NAME, _modes_of
+    from packer.cpsat.result import NAME
+    from packer.cpsat.result import modes_of as _modes_of
 
     modes = _modes_of(inst, placed)
     why = unplaced_reasons(inst, placed, modes)

@@ -16,6 +16,7 @@ from packer.cpsat.data import (
     running_milli,
     share_patterns,
 )
+from packer.cpsat.deadline import NEVER, Deadline
 from packer.model import MILLI_PER_GPU
 
 LinearExpr = cp_model.LinearExprT
@@ -57,8 +58,13 @@ def stay_of(data: Data, v: Variables, ri: int) -> LinearExpr:
     return v.stay[gi] if gi in v.stay else 1
 
 
-def create_variables(data: Data, m: cp_model.CpModel) -> Variables:
-    """Creates every variable with tight domains."""
+#: Placement variables created between two looks at a build's deadline.
+DEADLINE_EVERY = 4096
+
+
+def create_variables(data: Data, m: cp_model.CpModel, deadline: Deadline = NEVER) -> Variables:
+    """Creates every variable with tight domains; ``deadline`` is checked every DEADLINE_EVERY
+    placement variables (raises :class:`~packer.cpsat.deadline.BuildAbandoned` once it has passed)."""
     v = Variables()
     inst = data.inst
     for gr in data.groups:
@@ -84,6 +90,8 @@ def create_variables(data: Data, m: cp_model.CpModel) -> Variables:
         ub = min(cap, r.count * gr.size)
         for o in opts:
             v.x[(gi, ci, o)] = m.new_int_var(0, ub, f"x[{r.id},{ci},{o}]")
+            if len(v.x) % DEADLINE_EVERY == 0:
+                deadline.check("variables")
     opts_on: dict[int, set[str]] = {}
     share_on: dict[int, set[int]] = {}
     classes_of: dict[int, set[int]] = {}

@@ -115,6 +115,7 @@ class _State:
         return not any(self.isolation.get(t) == level for t in others)
 
     def host_ok(self, n: _Node, req: Request) -> bool:
+        """True when node ``n`` has the CPU and memory left for one unit of ``req``."""
         if self.ignore_host:
             return True
         if n.cpu is not None and req.cpu_milli > n.cpu:
@@ -157,6 +158,7 @@ class _State:
         self.tenant_used[req.tenant] += size
 
     def mark(self) -> int:
+        """A point in the undo log that :meth:`undo` rolls back to."""
         return len(self.log)
 
     def _add_host(self, req: Request, n: _Node, sign: int) -> None:
@@ -171,6 +173,7 @@ class _State:
             n.mem -= sign * req.memory_mib
 
     def undo(self, mark: int) -> None:
+        """Rolls every unit applied since ``mark`` back (a request that did not fit)."""
         while len(self.log) > mark:
             g, n, mode, occ, milli, whole, req, unit, size = self.log.pop()
             if g is None:
@@ -229,6 +232,7 @@ class _Placer:
         self._sig: tuple = ()
 
     def allowed(self, req: Request) -> set[str] | None:
+        """The GPU models ``req`` may use (None: any), cached by its list of models."""
         key = req.gpu_models
         if key not in self.allowed_cache:
             self.allowed_cache[key] = self.inst.allowed_models(req)
@@ -458,6 +462,7 @@ class _Placer:
         return units
 
     def candidate_nodes(self, req: Request) -> list[_Node]:
+        """The nodes that could take a unit of ``req`` (a GPU model it allows; every node for host work)."""
         if req.kind == "host":
             return self.state.nodes  # every node, with GPUs or without
         key = req.gpu_models
@@ -629,17 +634,18 @@ def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
     return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -inst.request_size(r), inst.request_index[r.id]))
 
 
-def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> Plan:  # noqa: F821
-    """Greedy plan for ``inst``; deterministic (``seed`` does not change it).
+#: The options :func:`solve` takes (see :mod:`packer.options`).
+OPTIONS = frozenset({"time_limit", "seed", "progress"})
+
+
+def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0,
+          progress: object = None) -> Plan:
+    """Greedy plan for ``inst``; deterministic (``seed`` does not change it, the plan records it).
 
     With ``time_limit``, requests not yet tried when it runs out are listed as unplaced, with a
-    reason that says so; the plan so far is valid.
+    reason that says so; the plan so far is valid. ``progress`` (a :class:`packer.progress.Progress`)
+    is told how many requests were tried, every 256.
     """
-    unknown = [k for k, v in options.items() if v is not None and k not in ("workers",)]
-    if unknown:
-        from packer.errors import InputError
-
-        raise InputError(f"the greedy solver has no option {unknown[0]!r}", field=f"--{unknown[0]}")
     t0 = time.perf_counter()
     pl = _Placer(inst)
     st = pl.state
@@ -665,7 +671,10 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
     for r in todo:
         pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
-    for r in todo:
+    update = getattr(progress, "update", None)
+    for i, r in enumerate(todo):
+        if update is not None and i % 256 == 0:
+            update(done=i, total=len(todo), note="greedy")
         pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
         if deadline is not None and time.perf_counter() > deadline:
             unplaced[r.id] = reasons.time_limit("greedy", time_limit)  # type: ignore[arg-type]

@@ -16,17 +16,18 @@ ORDERS = ("file", "size-desc", "priority")
 DEFAULT_ORDER = "file"
 
 
+#: The options :func:`solve` takes (see :mod:`packer.options`).
+OPTIONS = frozenset({"time_limit", "seed", "progress", "policy", "order"})
+
+
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, policy: str | None = None,
-          order: str | None = None, progress: object = None, **ignored_none: object) -> Plan:
+          order: str | None = None, progress: object = None) -> Plan:
     """Places the instance's running requests where they run, then every new request in ``order``.
 
     ``policy`` names a placement policy of :data:`packer.online.POLICIES` (default ``packer``);
     ``order`` is ``file`` (default), ``size-desc`` or ``priority``. ``time_limit`` is honoured
     between requests: requests not reached in time are unplaced with that reason.
     """
-    for k, v in ignored_none.items():
-        if v is not None:
-            raise InputError(f"the online solver does not take option {k!r}", field=f"--{k}")
     if policy is not None and policy not in POLICIES:
         raise InputError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}", field="--policy")
     order = order or DEFAULT_ORDER
@@ -47,4 +48,4 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
                            extra_info={"order": order})
 
 
-__all__ = ["DEFAULT_ORDER", "ORDERS", "solve"]
+__all__ = ["DEFAULT_ORDER", "OPTIONS", "ORDERS", "solve"]

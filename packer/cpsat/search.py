@@ -1,0 +1,225 @@
+"""The two searches of a CP-SAT solve: one model of the whole instance, or LNS by topology domain.
+
+:func:`solve_monolithic` builds the model, bounds it by its LP (before or beside the search), and
+searches it (one run, or a first run then LNS by domain on the model, :mod:`packer.cpsat.lns`).
+:func:`solve_decomposed` (huge instances) bounds by a merged relaxation and improves the hint by LNS
+over sub-instances (:mod:`packer.cpsat.decompose`), in this process or as Ray tasks (:class:`SubTask`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ortools.sat.python import cp_model
+
+from packer.cpsat import proof, tuning
+from packer.cpsat.background import Background
+from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
+from packer.cpsat.lns import lns as lns_on_model
+from packer.cpsat.model import CpsatModel
+from packer.cpsat.proof import capacity_or_none, lp_bound
+from packer.cpsat.reasons import unplaced_reasons
+from packer.cpsat.result import NAME, fallback, modes_of, restamp
+from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice
+from packer.model import Instance, Plan, Unit
+from packer.plans import build_plan, objective_value
+from packer.progress import SILENT, Progress
+
+if TYPE_CHECKING:
+    from packer.parallel import TaskPool
+
+
+def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
+                      left, info: dict[str, object], aggregate: bool | None = None,  # type: ignore[no-untyped-def]
+                      progress: Progress = SILENT, params: Mapping[str, object] | None = None,
+                      lp: bool = True, det: float | None = None, uncounted: frozenset[str] | set[str] = frozenset(),
+                      ) -> Plan:
+    """One CP-SAT model of the whole instance; ``det``: CP-SAT's deterministic time budget, if any;
+    ``uncounted``: movable running requests whose moves max_migrations does not count."""
+    prog = progress
+    if det is not None:
+        params = {**(params or {}), "max_deterministic_time": max(0.01, det)}
+        info["deterministic_time"] = round(det, 3)
+    rem = left()
+    model: CpsatModel | None = None
+    if rem is None or rem > build_s(inst):
+        model = CpsatModel(inst, aggregate=aggregate, uncounted=uncounted)
+        info["model_s"] = round(time.perf_counter() - start, 3)
+        info["classes"] = len(model.data.classes)
+        info["groups"] = len(model.data.groups)
+        info["variables"] = len(model.model.proto.variables)
+        if hint_plan is not None:
+            model.hint(hint_plan)
+    rem = left()
+    if model is None or (rem is not None and rem <= 0):
+        return fallback(inst, hint_plan, seed, start, info, bound=capacity_or_none(inst, lp))
+
+    lp_value: float | None = None
+    big = len(model.vars.x) >= tuning.LNS_MIN_VARIABLES
+    cores = workers if workers is not None else (os.cpu_count() or 1)
+    # Big models in parallel runs: HiGHS solves the LP on a core of its own while the search starts
+    # with one core fewer (HiGHS releases the GIL); one after the other, the LP held up the search by
+    # 3.5-7 s on haein. Sharing a core with the search instead slowed the LP down twofold.
+    lp_job: Background | None = None
+    if lp and (rem is None or rem > 2.0):
+        if big and det is None and cores > 1:
+            model.linear_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
+            lp_limit = None if rem is None else tuning.LP_CONCURRENT_SHARE * rem
+            lp_job = Background(lambda: lp_bound(model, lp_limit))
+        else:
+            lp_limit = None if rem is None else tuning.LP_SHARE * rem
+            # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on
+            # small ones it takes milliseconds and is sometimes the tighter bound when no proof comes.
+            lp_value = lp_bound(model, lp_limit)
+            info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
+            info["lp_s"] = round(time.perf_counter() - start, 3)
+            rem = left()
+            if lp_value is None:
+                lp_value = capacity_or_none(inst, lp)
+            if rem is not None and rem <= 0:
+                return fallback(inst, hint_plan, seed, start, info, bound=lp_value)
+    info["lp_beside_search"] = lp_job is not None
+    search_workers = workers if lp_job is None else cores - 1  # the LP holds a core meanwhile
+    info["solve_start_s"] = round(time.perf_counter() - start, 3)
+    lns = lns_plan(inst, rem, det) if lp and big else None
+    if lns is None:
+        code = model.solve(time_limit=rem, seed=seed, workers=search_workers, progress=prog, params=params)
+    else:
+        # First a whole-model run (its bound, a first improvement), then LNS by domain on the model.
+        level, per_step, first, step, steps, det_step = lns
+        first_params = dict(params or {})
+        if det is not None:
+            first_params["max_deterministic_time"] = max(0.01, tuning.LNS_FIRST_SHARE * det)
+        code = model.solve(time_limit=first, seed=seed, workers=search_workers, progress=prog, params=first_params)
+        if code in (cp_model.FEASIBLE, cp_model.UNKNOWN):  # UNKNOWN: LNS starts from the hint
+            rem = left()
+            deadline = time.perf_counter() + (rem if rem is not None else 600.0)
+            lns_on_model(model, level=level, domains_per_step=per_step, step_s=step, deadline=deadline,
+                         seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog,
+                         one_until=None if lp_job is None else lp_job.done)
+            info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
+    info["solve_end_s"] = round(time.perf_counter() - start, 3)
+    if lp_job is not None:
+        rem = left()
+        lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
+        info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
+        info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
+        if lp_value is None:
+            lp_value = capacity_or_none(inst, lp)
+    info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
+    bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+    if code != cp_model.OPTIMAL:
+        extra = lp_value if lp_value is not None else capacity_or_none(inst, lp)
+        if extra is not None:
+            bound = extra if bound is None else min(bound, extra)
+    if code == cp_model.UNKNOWN and model.values is not None:
+        code = cp_model.FEASIBLE  # the LNS found a solution after a first run that found none
+    if code == cp_model.INFEASIBLE:
+        # Cannot happen for a valid instance (placing nothing is feasible) unless running work is stuck.
+        return fallback(inst, hint_plan, seed, start, info, status="infeasible")
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return fallback(inst, hint_plan, seed, start, info, bound=bound)
+    assert bound is not None
+    placed, modes, dropped = model.placement()
+    info["model_objective"] = round(model.objective(), 9)
+    if any(inst.request(rid).placement is not None for rid in dropped):
+        # A moved running request whose units did not pack (a share class past its pattern limit) would
+        # go back where it ran, which the model gave to other work: this answer cannot be used.
+        info["share_packing_dropped"] = sorted(dropped)
+        return fallback(inst, hint_plan, seed, start, info, bound=bound)
+    if dropped:
+        info["share_packing_dropped"] = sorted(dropped)
+    reasons = unplaced_reasons(inst, placed, modes)
+    status = "optimal" if code == cp_model.OPTIMAL and not dropped else "feasible"
+    if status == "optimal" and any(r.kind == "host" for r in inst.requests):
+        # Proven for the objective plus the host tie-break: optimal for SPEC's up to the tie-break.
+        status = "optimal" if objective_value(inst, placed) >= bound - 1e-6 else "feasible"
+    plan = build_plan(inst, solver=NAME, placed=placed, unplaced=reasons, gpu_modes=modes, seed=seed,
+                      wall_s=time.perf_counter() - start, bound=bound, status=status, solver_info=info)
+    if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
+        return restamp(inst, hint_plan, seed, start, info, bound)
+    prog.update(best=plan.objective, bound=bound, note="done", force=True)
+    return plan
+
+
+def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
+                      left, info: dict[str, object],  # type: ignore[no-untyped-def]
+                      params: Mapping[str, object] | None = None, det: float | None = None,
+                      pool: TaskPool | None = None) -> Plan:
+    """Large-neighbourhood search over the coarsest topology domains, bounded by an LP.
+
+    The bound is the LP of the finest merged-node relaxation that fits in time (see
+    :func:`relaxation_choice`), else the capacity LP. With a ``pool`` on Ray the domains' sub-problems
+    are solved in parallel rounds (:func:`lns_by_domain_parallel`), as tasks of :class:`SubTask`.
+    """
+    bound = capacity_or_none(inst, True)
+    choice = relaxation_choice(inst, left())
+    if choice is not None:
+        level, typed = choice.level, choice.typed
+        budget = None if choice.budget is None else choice.budget - choice.prepared_s
+        used: dict[str, object] = {"level": level, "typed": typed, "estimate_s": round(choice.estimate_s, 3)}
+        relaxed = proof.relaxed_bound(inst, level, time_limit=budget, typed=typed,
+                                      prepared=(choice.relaxation, choice.data), info=used)
+        info["relaxed_bound"] = {**used, "bound": relaxed, "s": round(time.perf_counter() - start, 3)}
+        if relaxed is not None and (bound is None or relaxed < bound):
+            bound = relaxed
+    incumbent: dict[str, list[Unit]] = (
+        {a.request: list(a.units) for a in hint_plan.assignments} if hint_plan is not None
+        else {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    )
+    rem = left()
+    stats: dict[str, object] = {}
+    if rem is None or rem > 0.5:
+        deadline = time.perf_counter() + (rem if rem is not None else 600.0)
+
+        def solve_sub(sub: Instance, sub_hint: Plan | None, budget: float, sub_det: float | None) -> Plan:
+            t0 = time.perf_counter()
+
+            def sub_left() -> float:
+                return budget - (time.perf_counter() - t0)
+
+            return solve_monolithic(sub, sub_hint, seed=seed, workers=workers, start=t0, left=sub_left,
+                                     info={}, params=params, lp=False, det=sub_det)
+
+        if pool is not None and pool.on_ray:
+            task = SubTask(seed=seed, workers=workers or 1, params=dict(params) if params else None)
+            incumbent, counts = lns_by_domain_parallel(
+                inst, incumbent, deadline=deadline, parallel=pool.parallel, det=det,
+                solve_batch=lambda jobs, timeout: pool.map(task, jobs, timeout=timeout))
+        else:
+            incumbent, counts = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
+        stats = {**counts, "end_s": round(time.perf_counter() - start, 3)}
+    info = {**info, "decomposed": stats}
+    modes = modes_of(inst, incumbent)
+    reasons = unplaced_reasons(inst, incumbent, modes)
+    plan = build_plan(inst, solver=NAME, placed=incumbent, unplaced=reasons, gpu_modes=modes, seed=seed,
+                      wall_s=time.perf_counter() - start, bound=bound, status="feasible", solver_info=info)
+    if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
+        return restamp(inst, hint_plan, seed, start, info, bound)
+    return plan
+
+
+@dataclass(frozen=True)
+class SubTask:
+    """Solves one :class:`SubJob` with the monolithic model: a pure function of picklable inputs (a Ray task)."""
+
+    seed: int
+    workers: int | None
+    params: dict[str, object] | None
+
+    def __call__(self, job: SubJob) -> Plan:
+        t0 = time.perf_counter()
+        stop = t0 + min(job.budget_s, job.stop_at - time.time())
+
+        def sub_left() -> float:
+            return stop - time.perf_counter()
+
+        return solve_monolithic(job.instance, job.hint, seed=self.seed, workers=self.workers, start=t0,
+                                 left=sub_left, info={}, params=self.params, lp=False, det=job.det)
+
+
+__all__ = ["SubTask", "solve_decomposed", "solve_monolithic"]

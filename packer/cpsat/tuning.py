@@ -1,0 +1,105 @@
+"""Every tuning constant of the CP-SAT orchestration, in one place, each with what it trades.
+
+Read at call time (``tuning.NAME``), so tests and benchmarks may monkeypatch them here. The
+constants of the steps themselves stay with their steps: LNS step choice in :mod:`packer.cpsat.lns`,
+parallel rounds in :mod:`packer.cpsat.decompose`, the re-optimizer's in :mod:`packer.cpsat.reopt`.
+Figures quoted are from the 2-core reference machine (bench/RESULTS_cpsat.md, bench/RESULTS_ray.md).
+"""
+
+from __future__ import annotations
+
+# ----------------------------------------------------------------- which search, which hint
+
+#: Models with at least this many placement variables get LNS on the model after a first run.
+#: Trades: lower runs LNS on models CP-SAT would close itself; higher leaves big models to one run.
+LNS_MIN_VARIABLES = 2000
+#: Above this many (request, node) pairs the instance is solved by decomposition (LNS by domain).
+#: Trades: lower gives up whole-model proofs sooner; higher builds models too big for the limit.
+DECOMPOSE_ABOVE = 400_000
+#: Above this many (request, node) pairs the hint comes from the online placer first, not the greedy one.
+#: Trades: greedy's better plans against its super-linear time on huge instances.
+ONLINE_HINT_ABOVE = 1_000_000
+#: Below this many GPUs only the greedy placer gives the hint.
+#: Trades: a second hint against the online placer's first-use compile (about a second).
+ONLINE_HINT_MIN_GPUS = 256
+#: With one worker (reproducible runs) the online placer adds a second hint only under at least this limit.
+#: Trades: a better hint against the compile time short reproducible runs cannot spare.
+ONLINE_HINT_MIN_S = 10.0
+
+# ----------------------------------------------------------------- the time plan: shares of the limit
+
+#: Share of the time limit the hint placers may take.
+#: Trades: a valid plan on huge instances (the hint is the answer there) against search time.
+HINT_SHARE = 0.5
+#: Share of the hint's time the greedy placer may take, the rest is for checking its plan.
+#: Trades: greedy's reach against the certainty that a plan stopped at its limit is checked in time.
+HINT_PLACER_SHARE = 0.8
+#: Share of the time left that the model's LP bound may take. On haein the LP needs 3.5-4.6 s and
+#: CP-SAT rarely improves on the hint in a 10 s run anyway, so the bound gets most of a short limit
+#: (at 0.4, haein-0/2 at 10 s ended with the capacity bound instead of the LP).
+#: Trades: a tighter proven bound against search time (when the LP runs before the search).
+LP_SHARE = 0.8
+#: … and when it runs beside the search (big models, several cores), which it then does not hold up.
+LP_CONCURRENT_SHARE = 0.95
+#: Share of the time left for a decomposed solve's relaxation (data, model and LP; the rest is the LNS's).
+#: Trades: the relaxation's bound (against the looser capacity bound) against LNS time.
+RELAX_SHARE = 0.4
+#: Seconds kept back from the time limit for converting the answer and writing the plan.
+RESERVE_S = 0.05
+#: … plus this much per GPU (the conversion walks every GPU and every unplaced request).
+#: Trades: search time against overrunning the limit at the end on big clusters.
+RESERVE_PER_GPU_S = 1e-3
+#: With one worker CP-SAT stops by deterministic time, this many units per second of the time limit.
+#: On the 2-core reference machine one unit takes 1.0–1.35 s of wall time (haein, small), so with the
+#: model, the hint and the LP bound CP-SAT ends well inside the limit; the wall clock stays a safety stop.
+#: Trades: search in reproducible runs against their finishing inside the limit on a slower machine.
+DET_PER_SECOND = 0.4
+
+# ----------------------------------------------------------------- cost estimates (what fits in the time)
+
+#: Seconds per (request, node) pair to build a model, a generous estimate (haein-0 on the 2-core
+#: reference machine: 72 k pairs, 2–4 s); a model that would not be built in the time left is not started.
+#: Trades: higher gives up models that would have fitted; lower starts builds that eat the limit.
+MODEL_S_PER_PAIR = 6e-5
+#: Decomposed solves bound by the LP of a merged-node relaxation (relax.py) of at most this many
+#: (request, super node) pairs: a cap on the candidates looked at, before anything is built.
+RELAX_MAX_PAIRS = DECOMPOSE_ABOVE
+#: Seconds per placement option (a (request group, GPU class, profile) triple, one variable of the
+#: model) to build a relaxation's model. The options are counted on the relaxation's data, built
+#: first for that (about 3 % of the model's cost), so the estimate follows the structure: a super
+#: node of many GPUs with running work has many GPU classes, and the options grow with groups x
+#: classes, not with (request, super node) pairs (the old per-pair estimate said 15 s for the
+#: 131,072-GPU typed-nvlink relaxation whose model took 550 s). Measured 0.8-1.5e-4 s per option on
+#: haein at 2,048-8,192 GPUs, merged and typed, load 4-6; the top of that range is used
+#: (bench/bench_relax_build.py, bench/RESULTS_ray.md). Trades: higher picks coarser relaxations
+#: (looser bounds) sooner; lower starts builds that are abandoned at their deadline (capacity bound).
+RELAX_S_PER_OPTION = 1.5e-4
+#: A relaxation's LP takes about this many times its model's build (xl-0 merged by pod: 14.5 s model,
+#: 54 s LP). The LP has a time limit of its own, so this only decides which relaxation is tried.
+RELAX_LP_PER_BUILD = 3.7
+
+# ----------------------------------------------------------------- LNS on one big model
+
+#: Big models with at least this many seconds left after the LP get LNS by domain on the model itself.
+#: Trades: LNS's steady improvements against one long run's chance of a proof.
+LNS_MIN_S = 4.0
+#: Share of that time (at most LNS_FIRST_MAX_S) for the first, whole-model CP-SAT run.
+#: Trades: the first run's bound and early improvement against LNS steps.
+LNS_FIRST_SHARE = 0.2
+LNS_FIRST_MAX_S = 5.0
+#: … and at least this much (CP-SAT's presolve of a haein-sized model takes about a second).
+LNS_FIRST_MIN_S = 2.0
+#: Seconds (deterministic units with one worker) per LNS step, at most.
+#: Trades: deeper steps against more of them.
+LNS_STEP_S = 2.0
+#: LNS runs on the coarsest level with at least this many domains …
+LNS_DOMAIN_SHARE = 8
+#: … and a step frees this share of them (at least one). On haein (32 racks, 2 threads) two racks a
+#: step beat four and one (bench/RESULTS_cpsat.md, sixth session); one after the other it made no difference.
+#: With the steps' faster search (lns.STEP_LINEARIZATION, seventh session) four racks a step and a size
+#: that grows after proven steps and shrinks after timed-out ones were no better within the noise.
+#: Trades: bigger neighbourhoods (more freedom per step) against steps that finish.
+LNS_STEP_SHARE = 16
+#: Wall seconds per LNS step beyond its deterministic budget (copying and presolving a haein model).
+#: Trades: the number of reproducible steps against their finishing inside the limit.
+LNS_STEP_OVERHEAD_S = 0.5
