@@ -211,7 +211,7 @@ class ReferenceKernels:
             if mode != MIG:
                 gsum += free
         total = 0.0
-        for mcpu, mmilli, mnum, pr in tws:
+        for mcpu, mmilli, mnum, pr, *_ in tws:
             if pr == 0.0:
                 continue
             if mmilli <= 0.0:

@@ -24,6 +24,7 @@ from packer.online.policies import (
     PACKER,
     RANDOM,
 )
+from packer.online.scoring import frag_of, sigmoid_score
 from packer.online.state import (
     ANY,
     B_MAXCPU,
@@ -48,6 +49,8 @@ from packer.online.state import (
     G_OCC,
     G_UNITS,
     G_USEDC,
+    ISO_GPU,
+    ISO_NODE,
     K_GPU,
     K_MIG,
     K_SHARE,
@@ -96,6 +99,11 @@ from packer.online.state import (
     R_TENANT,
     R_TISO,
     SHARED,
+    TW_CPU,
+    TW_MILLI,
+    TW_NUM,
+    TW_PROB,
+    TW_SPEC,
 )
 
 BIG = 1e300
@@ -111,7 +119,7 @@ def _node_ok(n64, n, rq, nallow):
     t = rq[R_TENANT]
     if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
         return False
-    if rq[R_TISO] == 2 and n64[n, N_UNITS] > 0:
+    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
         if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
             return False
     return True
@@ -125,7 +133,7 @@ def _gpu_ok(g32, g, rq, greq):
     t = rq[R_TENANT]
     if g32[g, G_ISON] > 0 and g32[g, G_ISOT] != t:
         return False
-    if rq[R_TISO] >= 1 and g32[g, G_UNITS] > 0:
+    if rq[R_TISO] >= ISO_GPU and g32[g, G_UNITS] > 0:
         if not (g32[g, G_ISOT] == t and g32[g, G_ISON] == g32[g, G_UNITS]):
             return False
     return True
@@ -155,51 +163,24 @@ def _node_may_fit(n64, n, rq, rprof, modelok):
 
 
 @jit
-def _sigmoid_score(delta):
-    """FGD's ⌊100·σ(Δ/1000)⌋."""
-    return math.floor(100.0 / (1.0 + math.exp(-delta / 1000.0)))
-
-
-@jit
 def _node_frag(g32, n64, tws, n, dmilli, dcpu):
-    """FGD node fragmentation (README §5.7) of n's non-MIG GPUs, with free milli lowered by dmilli[local]."""
+    """FGD node fragmentation (README §5.7, :func:`packer.online.scoring.frag_of`) of node n's non-MIG
+    GPUs under the target workload ``tws`` (rows: CPU, milli per GPU, GPUs, probability, models mask),
+    with each GPU's free milli lowered by ``dmilli[local index]`` and the node's free CPU by ``dcpu``."""
     g0 = n64[n, N_GPU0]
     ng = n64[n, N_NGPU]
-    cpu = n64[n, N_CPU] - dcpu
-    total = 0.0
-    gsum = 0.0
+    free = np.empty(ng, dtype=np.int64)
+    whole_only = np.empty(ng, dtype=np.bool_)
+    c = 0
     for k in range(ng):
         g = g0 + k
-        if g32[g, G_MODE] != MIG:
-            gsum += g32[g, G_FREE] - dmilli[k]
-    for i in range(tws.shape[0]):
-        mcpu = tws[i, 0]
-        mmilli = tws[i, 1]
-        mnum = tws[i, 2]
-        pr = tws[i, 3]
-        if pr == 0.0:
-            continue
-        if mmilli <= 0.0:
-            total += pr * gsum
-            continue
-        cnt = 0
-        unusable = 0.0
-        for k in range(ng):
-            g = g0 + k
-            mode = g32[g, G_MODE]
-            if mode == MIG:
-                continue
-            free = g32[g, G_FREE] - dmilli[k]
-            ok = free >= mmilli and (mmilli >= 1000.0 or mode != FULL)
-            if ok:
-                cnt += 1
-            else:
-                unusable += free
-        if cnt < mnum or cpu < mcpu:
-            total += pr * gsum
-        else:
-            total += pr * unusable
-    return total
+        mode = g32[g, G_MODE]
+        if mode != MIG:
+            free[c] = g32[g, G_FREE] - dmilli[k]
+            whole_only[c] = mode == FULL
+            c += 1
+    return frag_of(free, whole_only, c, n64[n, N_CPU] - dcpu, 0, tws[:, TW_CPU], tws[:, TW_MILLI], tws[:, TW_NUM],
+                   tws[:, TW_SPEC], tws[:, TW_PROB])
 
 
 @jit_inline
@@ -350,7 +331,7 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
             return -float(max(50 - 1, 33))
         return -float(max(100 - (math.floor(100.0 * lfree / 1000.0) // 10), 50))
     if pol == FGD:
-        return -float(_sigmoid_score(-(bestd2 - (1.0 if g32[bestg, G_MODE] == ANY else 0.0))))
+        return -float(sigmoid_score(-(bestd2 - (1.0 if g32[bestg, G_MODE] == ANY else 0.0))))
     return 0.0
 
 
@@ -450,7 +431,7 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
         if g32[g, G_ISON] > 0 and g32[g, G_ISOT] != t:
             continue
         units = g32[g, G_UNITS]
-        if tiso >= 1 and units > 0:
+        if tiso >= ISO_GPU and units > 0:
             if not (g32[g, G_ISOT] == t and g32[g, G_ISON] == units):
                 continue
         mode = g32[g, G_MODE]
@@ -553,7 +534,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                 continue
             if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
                 continue
-            if tiso == 2 and n64[n, N_UNITS] > 0:
+            if tiso == ISO_NODE and n64[n, N_UNITS] > 0:
                 if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
                     continue
             m = n64[n, N_MODEL]
@@ -832,7 +813,7 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
                     if bk >= 0:
                         scratch[bk] = rq[R_MILLI]
             after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU] * take)
-            key = -float(_sigmoid_score(before - after))
+            key = -float(sigmoid_score(before - after))
         else:
             key = _node_key(g32, n64, ntag, pp, rq, n, g0, 0.0)
         if key < best:
@@ -957,13 +938,13 @@ def _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, g, p
     n64[n, N_CPU] -= sign * cpu
     n64[n, N_MEM] -= sign * mem
     n64[n, N_UNITS] += sign
-    if tiso >= 1:
+    if tiso >= ISO_GPU:
         g32[g, G_ISON] += sign
         if sign > 0:
             g32[g, G_ISOT] = tenant
         elif g32[g, G_ISON] == 0:
             g32[g, G_ISOT] = NO_TENANT
-    if tiso == 2:
+    if tiso == ISO_NODE:
         n64[n, N_ISON] += sign
         if sign > 0:
             n64[n, N_ISOT] = tenant
@@ -1037,7 +1018,7 @@ def _apply_host(g32, n64, nbest, b64, bbest, pp, n, cpu, mem, tenant, tiso, sign
     n64[n, N_CPU] -= sign * cpu
     n64[n, N_MEM] -= sign * mem
     n64[n, N_UNITS] += sign
-    if tiso == 2:
+    if tiso == ISO_NODE:
         n64[n, N_ISON] += sign
         if sign > 0:
             n64[n, N_ISOT] = tenant

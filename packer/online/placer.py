@@ -21,12 +21,14 @@ import numpy as np
 
 from packer.model import Instance, Plan, Request, Unit
 from packer.online import kernels as K
-from packer.online.policies import PACKER, RANDOM, TargetWorkload, policy_code
+from packer.online.policies import FIRST_FIT, PACKER, RANDOM, TargetWorkload, policy_code
 from packer.online.state import (
     ANY,
     FULL,
     G_BASE,
+    G_FREE,
     G_MODE,
+    G_MODEL,
     G_NODE,
     ISO_CODE,
     K_GPU,
@@ -34,6 +36,7 @@ from packer.online.state import (
     K_MIG,
     K_SHARE,
     KIND_CODE,
+    MODE_FOR_KIND,
     MODE_NAME,
     N_CPU,
     N_DOMKEY,
@@ -94,6 +97,15 @@ class PlaceResult:
         if not self.ok or self._rows is None or self._placer is None:
             return ()
         return self._placer._units_of_rows(self._rows, self._kind)
+
+    @property
+    def node_indices(self) -> tuple[int, ...]:
+        """Per placed unit, the index of its node in the placer's instance (empty when not ok)."""
+        if not self.ok or self._rows is None or self._placer is None:
+            return ()
+        if self._kind == K_HOST:
+            return tuple(int(n) for n in self._rows[:, 0])
+        return tuple(int(n) for n in self._placer.a.g32[self._rows[:, 0], G_NODE])
 
 
 @dataclass
@@ -347,7 +359,7 @@ class OnlinePlacer:
             return float(rows[:, 3].sum()) / 1000
         tot = 0.0
         for r in rows:
-            m = self.models[int(self.a.g32[r[0], 1])]
+            m = self.models[int(self.a.g32[r[0], G_MODEL])]
             tot += m.profiles[int(r[1])].gpu_equivalents
         return tot
 
@@ -369,7 +381,7 @@ class OnlinePlacer:
             sp_dom = self._dom[spread.level]
         if spread is not None and spread.level == "cluster":
             count = min(count, spread.max_per_domain)
-        newmode = {K_MIG: 0, K_GPU: 1, K_SHARE: 2}[int(rq[R_KIND])]
+        newmode = MODE_FOR_KIND[int(rq[R_KIND])]
         rows: list[list[int]] = []
         out = self._out
         cur_nodes = nodes
@@ -541,7 +553,7 @@ class OnlinePlacer:
         feas = np.nonzero(dcap >= need)[0]
         if len(feas) == 0:
             return []
-        if self.policy_code == 1:  # first-fit: domain order
+        if self.policy_code == FIRST_FIT:  # domain order
             order = feas
         elif self.policy_code == RANDOM:
             order = feas[self._rng.permutation(len(feas))]
@@ -656,7 +668,7 @@ class OnlinePlacer:
         feas = np.nonzero(dcap >= need)[0]
         if len(feas) == 0:
             return []
-        if self.policy_code == 1:  # first-fit: domain order
+        if self.policy_code == FIRST_FIT:  # domain order
             order = feas
         elif self.policy_code == RANDOM:
             order = feas[self._rng.permutation(len(feas))]
@@ -711,13 +723,13 @@ class OnlinePlacer:
             g = int(a.n64[n, N_GPU0]) + u.gpu
             p = s = -1
             if kind == K_MIG:
-                m = self.models[int(a.g32[g, 1])]
+                m = self.models[int(a.g32[g, G_MODEL])]
                 prof = m.profile(u.profile or "")
                 assert prof is not None and u.start is not None
                 p, s = prof.index, u.start
             milli = 1000 if kind == K_GPU else (u.gpu_milli or req.gpu_milli or 0)
             base = int(a.g32[g, G_BASE])
-            mode = {K_MIG: 0, K_GPU: 1, K_SHARE: 2}[kind] if base == ANY else base
+            mode = MODE_FOR_KIND[kind] if base == ANY else base
             rows.append([g, p, s, milli, req.cpu_milli, req.memory_mib, self._tenant_ix[req.tenant],
                          ISO_CODE[t.isolation], mode])
         arr = np.array(rows, dtype=np.int64).reshape(-1, 9)
@@ -759,9 +771,22 @@ class OnlinePlacer:
     # ------------------------------------------------------------------------------ reading
 
     def placed_ids(self) -> list[str]:
+        """Ids of the requests placed now, in placement order."""
         return list(self._placed)
 
+    def node_free(self, n: int) -> tuple[np.ndarray, int]:
+        """(free milli of each GPU of node ``n`` (its index in the instance) as int64, the node's free milli-CPU)."""
+        a = self.a
+        g0, ng = int(a.n64[n, N_GPU0]), int(a.n64[n, N_NGPU])
+        return a.g32[g0:g0 + ng, G_FREE].astype(np.int64), int(a.n64[n, N_CPU])
+
+    def decline(self, request_id: str, reason: str) -> None:
+        """Records that ``request_id`` was not placed and why (the snapshot's unplaced reason), for a
+        caller that decides not to submit it (e.g. a time limit)."""
+        self._reasons[request_id] = reason
+
     def units(self, request_id: str) -> tuple[Unit, ...]:
+        """The SPEC units of placed request ``request_id`` (KeyError when it is not placed)."""
         rec = self._placed[request_id]
         return self._units_of_rows(rec.rows, KIND_CODE[rec.req.kind])
 
@@ -775,7 +800,7 @@ class OnlinePlacer:
             n = int(a.g32[g, G_NODE])
             local = g - int(a.n64[n, N_GPU0])
             if kind == K_MIG:
-                m = self.models[int(a.g32[g, 1])]
+                m = self.models[int(a.g32[g, G_MODEL])]
                 out.append(Unit(node=self.node_ids[n], gpu=local, profile=m.profiles[int(r[1])].name, start=int(r[2])))
             elif kind == K_SHARE:
                 out.append(Unit(node=self.node_ids[n], gpu=local, gpu_milli=int(r[3])))

@@ -26,7 +26,11 @@ MODE_NAME = {MIG: "mig", FULL: "full", SHARED: "shared"}
 # Request kinds (K_HOST: CPU and memory of a node only, no GPU)
 K_MIG, K_GPU, K_SHARE, K_HOST = 0, 1, 2, 3
 KIND_CODE = {"mig": K_MIG, "gpu": K_GPU, "share": K_SHARE, "host": K_HOST}
-ISO_CODE = {"none": 0, "gpu": 1, "node": 2}
+#: The mode an 'any' GPU takes for a unit of each GPU kind.
+MODE_FOR_KIND = {K_MIG: MIG, K_GPU: FULL, K_SHARE: SHARED}
+# Tenant isolation: none, its own GPUs (ISO_GPU), its own nodes (ISO_NODE, which implies its own GPUs)
+ISO_NONE, ISO_GPU, ISO_NODE = 0, 1, 2
+ISO_CODE = {"none": ISO_NONE, "gpu": ISO_GPU, "node": ISO_NODE}
 
 # g32 columns
 G_NODE, G_MODEL, G_BASE, G_MODE, G_OCC, G_FREE, G_UNITS, G_ISOT, G_ISON, G_USEDC = range(10)
@@ -50,6 +54,10 @@ M_NPROF, M_POS, M_COMPUTE = range(3)
 (R_KIND, R_MILLI, R_CPU, R_MEM, R_TENANT, R_TISO, R_GPUMAX, R_POLICY, R_PODGPU, R_PODCPU, R_TAG,
  R_COUNT, R_NEED, R_EQ, R_NOANY) = range(15)
 NRQ = 15
+# target workload columns (tws, float64; one row per typical shape): milli-CPU of the pod, GPU milli
+# per GPU, GPUs, probability, models it may use (0: any; the online target has no model constraint)
+TW_CPU, TW_MILLI, TW_NUM, TW_PROB, TW_SPEC = range(5)
+NTW = 5
 # policy parameters (pp, float64)
 PP_CPUNORM, PP_GPUNORM, PP_WEMPTY, PP_WNODE, PP_WANY, PP_WSTRAND, PP_DOMNORM = range(7)
 NPP = 7
@@ -169,13 +177,13 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     bbest = np.zeros((max(num_b, 1), nprof), dtype=np.int64)
     ntag = np.zeros((num_n, NTAGS), dtype=np.int32)
     shares = list(target.shares)
-    tws = np.zeros((max(len(shares), 1), 4), dtype=np.float64)
+    tws = np.zeros((max(len(shares), 1), NTW), dtype=np.float64)
     if shares:
         z = sum(s[3] for s in shares) or 1.0
         for i, (cpu, milli, num, pr) in enumerate(shares):
-            tws[i] = (cpu, milli, num, pr / z)
+            tws[i] = (cpu, milli, num, pr / z, 0.0)
     else:
-        tws[0] = (0.0, 1000.0, 1.0, 0.0)
+        tws[0] = (0.0, 1000.0, 1.0, 0.0, 0.0)
     cpu_norm = max([n.cpu_milli or 0 for n in inst.nodes] or [1]) or 1
     gpu_norm = 1000 * (max([n.num_gpus for n in inst.nodes] or [1]) or 1)
     # packer's weights: an empty GPU, a new node, an 'any' GPU converted, and each compute slice a MIG

@@ -68,7 +68,7 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
     """Every seed of one policy (in threads: the kernels release the GIL) and the seed means.
 
     ``engine="placer"`` replays through :class:`packer.online.OnlinePlacer` instead
-    (:mod:`packer.replay.placer`), one seed after the other. ``ray_address`` (``"local"`` or a
+    (:mod:`packer.replay.via_placer`), one seed after the other. ``ray_address`` (``"local"`` or a
     cluster's, see :mod:`packer.parallel`): the seeds run as Ray tasks instead, either engine.
     """
     if policy not in POLICY_NAMES:
@@ -83,7 +83,7 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
         from packer.parallel import map_tasks
 
         if engine == "placer":
-            from packer.replay.placer import run_seed_placer as one_seed
+            from packer.replay.via_placer import run_seed_placer as one_seed
         else:
             one_seed = run_seed
         per_seed = map_tasks(partial(_seed_task, one_seed, cluster, pods, policy, inflation, tp), seeds,
@@ -91,7 +91,7 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
         progress.update(done=len(per_seed), total=len(seeds), note=f"{policy} on Ray")
         return {**summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp)), "engine": engine}
     if engine == "placer":
-        from packer.replay.placer import run_seed_placer
+        from packer.replay.via_placer import run_seed_placer
 
         per_seed = []
         for s in seeds:

@@ -6,18 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packer.online.policies import REPLAY, resolve
 from packer.replay.engine import kernels as _k
 
-#: Policy name -> kernel code. ``packer`` is packer's own policy (see packer.replay.policy).
+#: The replay's policy names -> kernel code (:func:`packer.online.policies.resolve` on the replay
+#: engine: ``packer`` is ``packer-openb``, packer's own replay policy, see packer.replay.policy;
+#: ``bestfit``/``firstfit`` are ``best-fit``/``first-fit``).
 POLICIES: dict[str, int] = {
-    "random": _k.RANDOM,
-    "dotproduct": _k.DOTPROD,
-    "gpuclustering": _k.GPUCLUSTERING,
-    "gpupacking": _k.GPUPACKING,
-    "bestfit": _k.BESTFIT,
-    "fgd": _k.FGD,
-    "packer": _k.PACKER,
-    "firstfit": _k.FIRSTFIT,
+    name: resolve(name, REPLAY).code
+    for name in ("random", "dotproduct", "gpuclustering", "gpupacking", "bestfit", "fgd", "packer", "firstfit")
 }
 
 

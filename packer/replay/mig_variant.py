@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from packer.catalog import Catalog
+from packer.online.policies import REPLAY_MIG, resolve
 from packer.replay.kpi import curves
 from packer.replay.openb import Cluster, Pods
 from packer.replay.protocol import TypicalPods, make_stream, typical_pods
@@ -25,7 +26,8 @@ from packer.replay.protocol import TypicalPods, make_stream, typical_pods
 #: openb GPU model -> MIG model of the MIG cluster.
 MIG_MODEL_OF = {"G2": "H100-80GB", "G3": "H100-80GB", "V100M32": "A100-40GB", "V100M16": "A100-40GB",
                 "T4": "A100-40GB", "P100": "A100-40GB", "A10": "A100-40GB"}
-MIG_POLICIES = {"firstfit": 0, "bestfit": 1, "fgd": 2, "packer": 3}
+#: The MIG replay's policy names -> kernel code (``packer`` is the registry's ``packer-mig``).
+MIG_POLICIES = {name: resolve(name, REPLAY_MIG).code for name in ("firstfit", "bestfit", "fgd", "packer")}
 
 
 class MigTables:
@@ -77,7 +79,7 @@ class MigTables:
 def mig_run(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: float = 1.3,
             tp: TypicalPods | None = None, tables: MigTables | None = None) -> dict[str, Any]:
     """One seeded replay of the MIG variant (same stream as the shared-GPU replay)."""
-    from packer.replay.engine.mig import mig_replay
+    from packer.replay.engine.mig_kernels import mig_replay
     from packer.replay.policy import cpu_per_gpu_milli
 
     tp = tp if tp is not None else typical_pods(pods)
