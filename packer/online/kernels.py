@@ -98,6 +98,23 @@ from packer.online.state import (
     R_TAG,
     R_TENANT,
     R_TISO,
+    S_B64,
+    S_BBEST,
+    S_FRAG,
+    S_G32,
+    S_GPC,
+    S_GREQ,
+    S_GSCORE,
+    S_GSTART,
+    S_MINFO,
+    S_MP,
+    S_MS,
+    S_N64,
+    S_NALLOW,
+    S_NBEST,
+    S_NTAG,
+    S_PP,
+    S_TWS,
     SHARED,
     TW_CPU,
     TW_MILLI,
@@ -1098,3 +1115,90 @@ def _churn(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, fr
             ntag[n, rq[R_TAG]] -= 1
             slots[sl, 0] = -1
             stats[2] += 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Entry points: what the placer calls. Each takes the state as ONE structure, ``st`` =
+# ``tuple(KernelState)`` (see :class:`packer.online.state.KernelState` for every array it holds),
+# plus the request: ``rq`` int64 [NRQ] (columns ``R_*``), ``rprof`` int64 [M, C] (per model, the MIG
+# profiles the request accepts in order of preference, -1 padded), ``modelok`` uint8 [M] (models it
+# may use), ``nodes`` int64 (the nodes to consider, in tie order).
+
+
+@jit
+def refresh_all(st):
+    """Recomputes every node's and block's aggregates from the GPU rows."""
+    _refresh_all(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_MP], st[S_MINFO],
+                 st[S_GSTART], st[S_GSCORE], st[S_PP])
+
+
+@jit
+def place_one(st, rq, rprof, modelok, nodes, u1, u2, out):
+    """Picks and applies one single-unit request; out = (GPU, profile, start). False when nothing fits.
+    ``u1``, ``u2``: the Random policy's uniforms (node, device)."""
+    return _place_one(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP],
+                      st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok,
+                      st[S_NALLOW], st[S_GREQ], nodes, u1, u2, out)
+
+
+@jit
+def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
+    """The best (GPU, profile, start) for one unit, written to out[0:3], not applied; False when none fits."""
+    return _pick_unit(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP],
+                      st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok,
+                      st[S_NALLOW], st[S_GREQ], nodes, u1, u2, out)
+
+
+@jit
+def apply_unit(st, g, p, s, milli, cpu, mem, tenant, tiso, sign, newmode):
+    """Adds (sign 1) or removes (sign -1) one unit on GPU g (MIG profile p at start s, or ``milli``),
+    with its host share and tenant; an 'any' GPU takes mode ``newmode``."""
+    _apply(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_MP], st[S_MINFO],
+           st[S_GSTART], st[S_GSCORE], st[S_PP], g, p, s, milli, cpu, mem, tenant, tiso, sign, newmode)
+
+
+@jit
+def apply_units(st, units, sign):
+    """:func:`apply_unit` for every row (g, p, s, milli, cpu, mem, tenant, tiso, newmode) of ``units``."""
+    _apply_many(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_MP], st[S_MINFO],
+                st[S_GSTART], st[S_GSCORE], st[S_PP], units, sign)
+
+
+@jit
+def pick_node(st, rq, rprof, modelok, nodes, count, u1):
+    """The node for a gang of ``count`` units that must share one node (the policy's node score); -1 if none."""
+    return _pick_node(st[S_G32], st[S_GPC], st[S_N64], st[S_NTAG], st[S_MP], st[S_MS], st[S_GSTART], st[S_FRAG],
+                      st[S_TWS], st[S_PP], rq, rprof, modelok, st[S_NALLOW], st[S_GREQ], nodes, count, u1)
+
+
+@jit
+def node_caps(st, rq, rprof, modelok, nodes, limit, caps):
+    """caps[i] = units of the request node nodes[i] can take now (at most ``limit``; greedy, slot exact)."""
+    _node_caps(st[S_G32], st[S_GPC], st[S_N64], st[S_MP], st[S_MS], st[S_GSTART], rq, rprof, modelok,
+               st[S_NALLOW], st[S_GREQ], nodes, limit, caps)
+
+
+@jit
+def pick_host(st, rq, nodes, u1):
+    """The node for one host unit (CPU and memory only), or -1 when none fits."""
+    return _pick_host(st[S_G32], st[S_GPC], st[S_N64], rq, st[S_NALLOW], nodes, u1)
+
+
+@jit
+def apply_host(st, n, cpu, mem, tenant, tiso, sign):
+    """Adds (sign 1) or removes (sign -1) one host unit on node n."""
+    _apply_host(st[S_G32], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_PP], n, cpu, mem, tenant, tiso, sign)
+
+
+@jit
+def apply_host_units(st, units, sign):
+    """:func:`apply_host` for every row (n, -1, -1, 0, cpu, mem, tenant, tiso, -1) of ``units``."""
+    _apply_host_many(st[S_G32], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_PP], units, sign)
+
+
+@jit
+def churn(st, shapes, sprof, smodelok, nodes, ops, unif, slots, stats):
+    """Runs a batch of single-unit place/release operations (see :meth:`OnlinePlacer.churn`)."""
+    _churn(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP], st[S_MINFO],
+           st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], shapes, sprof, smodelok, st[S_NALLOW],
+           st[S_GREQ], nodes, ops, unif, slots, stats)

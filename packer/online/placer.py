@@ -144,6 +144,7 @@ class OnlinePlacer:
             if n.num_gpus > _MAX_GPUS_PER_NODE:
                 raise ValueError(f"node {n.id} has {n.num_gpus} GPUs; the online placer handles at most {_MAX_GPUS_PER_NODE}")
         self.a, self.models = build_arrays(inst, policy, self.target)
+        self._st = tuple(self.a)  # the kernels' one state structure (an exact tuple: fastest to pass)
         if hasattr(self._K, "bind"):
             self._K.bind(self.models, self.target)
         self._model_ix = {m.name: i for i, m in enumerate(self.models)}
@@ -151,8 +152,8 @@ class OnlinePlacer:
         self._node_ix = {nid: i for i, nid in enumerate(self.node_ids)}
         nn = len(self.node_ids)
         self._all_nodes = np.arange(nn, dtype=np.int64)
-        self._nallow = np.ones(nn, dtype=np.uint8)
-        self._greq = np.zeros(max(inst.num_gpus, 1), dtype=np.int64)
+        self._nallow = self.a.nallow
+        self._greq = self.a.greq
         self._out = np.zeros(3, dtype=np.int64)
         self._scratch_caps = np.zeros(nn, dtype=np.int64)
         self._rng = np.random.default_rng(seed)
@@ -181,8 +182,7 @@ class OnlinePlacer:
             bounds = np.searchsorted(arr[order], np.arange(len(ids) + 1))
             self._dom_nodes[level] = [order[bounds[d]:bounds[d + 1]].astype(np.int64) for d in range(len(ids))]
             self._dom_names[level] = list(ids)
-        a = self.a
-        self._K._refresh_all(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp)
+        self._K.refresh_all(self._st)
         self._init_domain_key()
         if place_running:
             for r in inst.requests:
@@ -328,9 +328,7 @@ class OnlinePlacer:
         simple = count == 1 and req.locality is None and req.spread is None
         if simple:
             out = self._out
-            if not self._K._place_one(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.ntag, a.mp, a.minfo, a.gstart, a.gscore, a.frag,
-                                a.tws, a.pp, sh.rq, sh.rprof, sh.modelok, self._nallow, self._greq,
-                                self._all_nodes, u1, u2, out):
+            if not self._K.place_one(self._st, sh.rq, sh.rprof, sh.modelok, self._all_nodes, u1, u2, out):
                 return self._fail(rid, self._diagnose(req, sh) if explain else "no room for the unit now")
             g = int(out[0])
             rows = np.array([[g, out[1], out[2], sh.rq[R_MILLI], req.cpu_milli, req.memory_mib, sh.rq[R_TENANT],
@@ -338,7 +336,7 @@ class OnlinePlacer:
             size = self._rows_size(rows, req)
             rec = _Placed(req, rows, size, [int(a.g32[g, G_NODE])], int(sh.rq[R_TAG]))
             if tenant.max_gpus is not None and self._used[req.tenant] + size > tenant.max_gpus + 1e-9:
-                self._K._apply_many(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, rows, -1)
+                self._K.apply_units(self._st, rows, -1)
                 n = rec.nodes[0]
                 a.n64[n, N_PODS] -= 1
                 a.ntag[n, rec.tag] -= 1
@@ -389,13 +387,10 @@ class OnlinePlacer:
             if i > 0 and self.policy_code == RANDOM:
                 uu = self._rng.random(2)
                 u1, u2 = float(uu[0]), float(uu[1])
-            if not self._K._pick_unit(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.ntag, a.mp, a.minfo, a.gstart, a.gscore, a.frag,
-                                a.tws, a.pp, rq, sh.rprof, sh.modelok, self._nallow, self._greq, cur_nodes, u1, u2,
-                                out):
+            if not self._K.pick_unit(self._st, rq, sh.rprof, sh.modelok, cur_nodes, u1, u2, out):
                 break
             g, p, s = int(out[0]), int(out[1]), int(out[2])
-            self._K._apply(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, g, p, s,
-                     int(rq[R_MILLI]), req.cpu_milli, req.memory_mib, int(rq[R_TENANT]), int(rq[R_TISO]), 1, newmode)
+            self._K.apply_unit(self._st, g, p, s, int(rq[R_MILLI]), req.cpu_milli, req.memory_mib, int(rq[R_TENANT]), int(rq[R_TISO]), 1, newmode)
             self._greq[g] += 1
             rows.append([g, p, s, int(rq[R_MILLI]), req.cpu_milli, req.memory_mib, int(rq[R_TENANT]),
                          int(rq[R_TISO]), newmode])
@@ -427,9 +422,7 @@ class OnlinePlacer:
 
     def _undo(self, rows: list[list[int]]) -> None:
         if rows:
-            a = self.a
-            self._K._apply_many(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp,
-                          np.array(rows, dtype=np.int64), -1)
+            self._K.apply_units(self._st, np.array(rows, dtype=np.int64), -1)
 
     def _place_gang(self, req: Request, sh: _Shape, count: int, need: int, u1: float, u2: float,
                     explain: bool = True) -> PlaceResult:
@@ -454,14 +447,10 @@ class OnlinePlacer:
                     n = -1
                     if self.policy_code == PACKER:  # a node that needs no 'any' GPU first
                         rq[R_NOANY] = 1
-                        n = self._K._pick_node(a.g32, a.gpc, a.n64, a.ntag, a.mp, a.ms, a.gstart, a.frag, a.tws, a.pp,
-                                         rq, sh.rprof, sh.modelok, self._nallow, self._greq, self._all_nodes,
-                                         count, u1)
+                        n = self._K.pick_node(self._st, rq, sh.rprof, sh.modelok, self._all_nodes, count, u1)
                         rq[R_NOANY] = 0
                     if n < 0:
-                        n = self._K._pick_node(a.g32, a.gpc, a.n64, a.ntag, a.mp, a.ms, a.gstart, a.frag, a.tws, a.pp,
-                                         rq, sh.rprof, sh.modelok, self._nallow, self._greq, self._all_nodes,
-                                         count, u1)
+                        n = self._K.pick_node(self._st, rq, sh.rprof, sh.modelok, self._all_nodes, count, u1)
                     for b in bad:
                         self._nallow[b] = 1
                     if n < 0:
@@ -518,13 +507,11 @@ class OnlinePlacer:
 
     def _domain_caps(self, req: Request, sh: _Shape, count: int, level: str, gpu_max: int,
                      no_any: bool = False) -> np.ndarray:
-        a = self.a
         rq = sh.rq.copy()
         rq[R_GPUMAX] = gpu_max
         rq[R_NOANY] = int(no_any)
         caps = self._scratch_caps
-        self._K._node_caps(a.g32, a.gpc, a.n64, a.mp, a.ms, a.gstart, rq, sh.rprof, sh.modelok, self._nallow, self._greq,
-                     self._all_nodes, count, caps)
+        self._K.node_caps(self._st, rq, sh.rprof, sh.modelok, self._all_nodes, count, caps)
         return self._caps_by_domain(req, caps, level)
 
     def _caps_by_domain(self, req: Request, caps: np.ndarray, level: str) -> np.ndarray:
@@ -612,7 +599,6 @@ class OnlinePlacer:
 
     def _host_units(self, req: Request, sh: _Shape, count: int, nodes: np.ndarray, u1: float) -> list[list[int]]:
         """Places up to ``count`` host units of ``req`` one by one among ``nodes`` (applied); their rows."""
-        a = self.a
         rq = sh.rq
         cpu, mem, t, tiso = req.cpu_milli, req.memory_mib, int(rq[R_TENANT]), int(rq[R_TISO])
         spread = req.spread
@@ -625,10 +611,10 @@ class OnlinePlacer:
         for i in range(count):
             if i > 0 and self.policy_code == RANDOM:
                 u1 = float(self._rng.random(2)[0])
-            n = int(self._K._pick_host(a.g32, a.gpc, a.n64, rq, self._nallow, nodes, u1))
+            n = int(self._K.pick_host(self._st, rq, nodes, u1))
             if n < 0:
                 break
-            self._K._apply_host(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, n, cpu, mem, t, tiso, 1)
+            self._K.apply_host(self._st, n, cpu, mem, t, tiso, 1)
             rows.append([n, -1, -1, 0, cpu, mem, t, tiso, -1])
             if sp_dom is not None:
                 d = int(sp_dom[n])
@@ -643,8 +629,7 @@ class OnlinePlacer:
 
     def _undo_host(self, rows: list[list[int]]) -> None:
         if rows:
-            a = self.a
-            self._K._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, np.array(rows, dtype=np.int64), -1)
+            self._K.apply_host_units(self._st, np.array(rows, dtype=np.int64), -1)
 
     def _host_caps(self, req: Request, count: int) -> np.ndarray:
         """Per node: how many host units of ``req`` fit now (CPU, memory, node isolation), at most ``count``."""
@@ -713,7 +698,7 @@ class OnlinePlacer:
             host = [[self._node_ix[u.node], -1, -1, 0, req.cpu_milli, req.memory_mib, self._tenant_ix[req.tenant],
                      ISO_CODE[t.isolation], -1] for u in units]
             harr = np.array(host, dtype=np.int64).reshape(-1, 9)
-            self._K._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, harr, 1)
+            self._K.apply_host_units(self._st, harr, 1)
             self._placed[req.id] = _Placed(req, harr, 0.0, sorted({int(r[0]) for r in harr}), 0)
             return PlaceResult(req.id, True, None, harr, self, K_HOST)
         rows = []
@@ -733,7 +718,7 @@ class OnlinePlacer:
             rows.append([g, p, s, milli, req.cpu_milli, req.memory_mib, self._tenant_ix[req.tenant],
                          ISO_CODE[t.isolation], mode])
         arr = np.array(rows, dtype=np.int64).reshape(-1, 9)
-        self._K._apply_many(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, arr, 1)
+        self._K.apply_units(self._st, arr, 1)
         nodes = sorted({int(a.g32[r[0], G_NODE]) for r in arr})
         tag = tag_of(kind, 1000 if kind == K_GPU else (req.gpu_milli or 0), req.count)
         for n in nodes:
@@ -754,11 +739,11 @@ class OnlinePlacer:
             return False
         a = self.a
         if rec.req.kind == "host":
-            self._K._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, rec.rows, -1)
+            self._K.apply_host_units(self._st, rec.rows, -1)
             if rec.req.placement is not None:
                 self._released_running.add(request_id)
             return True
-        self._K._apply_many(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, rec.rows, -1)
+        self._K.apply_units(self._st, rec.rows, -1)
         for n in rec.nodes:
             a.n64[n, N_PODS] -= 1
             a.ntag[n, rec.tag] -= 1
@@ -844,7 +829,7 @@ class OnlinePlacer:
 
     def state_bytes(self) -> int:
         """Bytes of the NumPy state arrays."""
-        return self.a.nbytes() + int(self._greq.nbytes + self._nallow.nbytes + self._all_nodes.nbytes)
+        return self.a.nbytes() + int(self._all_nodes.nbytes)
 
     # ---------------------------------------------------------------------------- diagnosing
 
@@ -857,7 +842,6 @@ class OnlinePlacer:
 
     def _diagnose(self, req: Request, sh: _Shape, count: int | None = None) -> str:
         """A reason a person can act on: what is missing, and how much."""
-        a = self.a
         need = req.need_count
         kind = int(sh.rq[R_KIND])
         what = {K_MIG: f"{req.profile or str(req.slices) + '-slice'} MIG", K_GPU: "whole-GPU",
@@ -873,8 +857,7 @@ class OnlinePlacer:
         rq[R_MEM] = 0
         rq[R_GPUMAX] = gpu_max
         caps = np.zeros(len(self.node_ids), dtype=np.int64)
-        self._K._node_caps(a.g32, a.gpc, a.n64, a.mp, a.ms, a.gstart, rq, sh.rprof, sh.modelok, self._nallow, self._greq,
-                     self._all_nodes, limit, caps)
+        self._K.node_caps(self._st, rq, sh.rprof, sh.modelok, self._all_nodes, limit, caps)
         gpu_only = int(caps.sum())
         if level != "cluster":
             msg = (f"no {level} has room for {need} {what} units now (the best {level} holds {best}; "
@@ -926,8 +909,7 @@ class OnlinePlacer:
             uniforms = self._rng.random((len(ops), 2)) if self.policy_code == RANDOM else np.zeros((len(ops), 2))
         slots = np.full((num_slots, 4), -1, dtype=np.int64)
         stats = np.zeros(3, dtype=np.int64)
-        self._K._churn(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.ntag, a.mp, a.minfo, a.gstart, a.gscore, a.frag, a.tws, a.pp, shp,
-                 sprof, sok, self._nallow, self._greq, self._all_nodes, ops, uniforms, slots, stats)
+        self._K.churn(self._st, shp, sprof, sok, self._all_nodes, ops, uniforms, slots, stats)
         self._churn_calls += 1
         self._sync_domains(range(len(self.node_ids)))
         ids: dict[int, str] = {}

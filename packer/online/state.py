@@ -11,7 +11,7 @@ milli, best MIG score per profile in ``nbest``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -81,9 +81,31 @@ def tag_of(kind: int, milli: int, count: int) -> int:
     return min(count, NTAGS - 1)
 
 
-@dataclass
-class Arrays:
-    """Every array of the state, as handed to the kernels."""
+class KernelState(NamedTuple):
+    """Every array of the state: the ONE structure the kernels take (as a plain tuple, ``tuple(state)``:
+    Numba types an exact tuple of arrays in one fast step; the kernels read field f as ``st[S_F]``).
+
+    Per GPU g (global index, nodes' GPUs contiguous):
+      ``g32`` int32 [G, NGC]: columns ``G_*`` (node, model, configured and current mode, occupied
+      memory-position mask, free milli, units, isolated tenant and its units, used compute slices);
+      ``gpc`` uint8 [G, P]: instances of each MIG profile on the GPU; ``greq`` int64 [G]: units of
+      the request being placed already on the GPU (scratch, zero between calls).
+    Per node n: ``n64`` int64 [N, NNC]: columns ``N_*`` (first GPU, GPUs, model, free CPU and memory,
+      units, node-isolated tenant and its units, pruning aggregates, pods, packer's domain key);
+      ``nbest`` int64 [N, P]: best MIG score per profile on the node; ``ntag`` int32 [N, NTAGS]:
+      GpuClustering tag counts; ``nallow`` uint8 [N]: 1 where the node may take the request being
+      placed (spread closes domains here; scratch).
+    Per block of BLK nodes: ``b64`` int64 [B, NBC] (columns ``B_*``: aggregates over its nodes) and
+      ``bbest`` int64 [B, P] (best MIG score per profile in the block).
+    Per GPU model m and profile p: ``mp`` int64 [M, P, 4] (columns ``P_*``: memory positions,
+      max count, compute slices, legal starts), ``ms`` int64 [M, P, S] (legal starts, ascending),
+      ``minfo`` int64 [M, 3] (columns ``M_*``: profiles, memory positions, compute slices);
+      ``gstart`` int8 / ``gscore`` int64 [M, P, 2^pos]: the policy's start and score for each
+      occupied mask (-1: no free legal start); ``frag`` float64 [M, 2^pos]: FGD's MIG fragmentation of
+      a mask under the target.
+    Policy: ``tws`` float64 [T, NTW] the target workload (columns ``TW_*``), ``pp`` float64 [NPP]
+      the policy's parameters (``PP_*``).
+    """
 
     g32: np.ndarray
     gpc: np.ndarray
@@ -94,24 +116,33 @@ class Arrays:
     ntag: np.ndarray
     mp: np.ndarray
     ms: np.ndarray
-    mm: np.ndarray
     minfo: np.ndarray
     gstart: np.ndarray
     gscore: np.ndarray
     frag: np.ndarray
     tws: np.ndarray
     pp: np.ndarray
+    nallow: np.ndarray
+    greq: np.ndarray
 
     def nbytes(self) -> int:
         """Bytes held by all arrays."""
-        return sum(int(getattr(self, f).nbytes) for f in self.__dataclass_fields__)
+        return sum(int(x.nbytes) for x in self)
 
     def mutable(self) -> tuple[np.ndarray, ...]:
         """The arrays that change as work is placed and released."""
         return (self.g32, self.gpc, self.n64, self.nbest, self.b64, self.bbest, self.ntag)
 
 
-def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> tuple[Arrays, list[GpuModel]]:
+# Positions of KernelState's arrays in the tuple the kernels take.
+(S_G32, S_GPC, S_N64, S_NBEST, S_B64, S_BBEST, S_NTAG, S_MP, S_MS, S_MINFO, S_GSTART, S_GSCORE, S_FRAG,
+ S_TWS, S_PP, S_NALLOW, S_GREQ) = range(17)
+
+#: The earlier name of :class:`KernelState`.
+Arrays = KernelState
+
+
+def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> tuple[KernelState, list[GpuModel]]:
     """Empty-cluster arrays for ``inst`` (running work is applied afterwards by the placer)."""
     cat = inst.gpu_catalog
     models: list[GpuModel] = []
@@ -133,7 +164,6 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     nm = max(len(models), 1)
     mp = np.zeros((nm, nprof, 4), dtype=np.int64)
     ms = np.zeros((nm, nprof, nstarts), dtype=np.int64)
-    mm = np.zeros((nm, nprof, nstarts), dtype=np.int64)
     minfo = np.zeros((nm, 3), dtype=np.int64)
     for mi, m in enumerate(models):
         minfo[mi] = (len(m.profiles), m.memory_positions or 0, m.compute_slices or 1)
@@ -142,7 +172,6 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
             mp[mi, p.index] = (p.size, p.max_count, p.compute, len(st))
             for k, s in enumerate(st):
                 ms[mi, p.index, k] = s
-                mm[mi, p.index, k] = ((1 << p.size) - 1) << s
     gstart, gscore, frag = build_mig_tables(models, code, target, nprof)
 
     num_g = inst.num_gpus
@@ -190,8 +219,10 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     # start leaves idle for good (memory full: two 3g.90gb on a B200 strand the 7th slice)
     strand = STRAND_WEIGHT if code == policy_code("packer") else 0.0
     pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
-    arr = Arrays(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, mm, minfo, gstart, gscore, frag, tws, pp)
+    nallow = np.ones(num_n, dtype=np.uint8)
+    greq = np.zeros(max(num_g, 1), dtype=np.int64)
+    arr = KernelState(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, minfo, gstart, gscore, frag, tws, pp, nallow, greq)
     return arr, models
 
 
-__all__ = ["Arrays", "build_arrays", "tag_of"]
+__all__ = ["Arrays", "KernelState", "build_arrays", "tag_of"]
