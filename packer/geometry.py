@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from packer.catalog import GpuModel, Profile
 
 
@@ -44,7 +46,8 @@ class Geometry:
             Placement(p, s, span_mask(s, p.size)) for p in model.profiles for s in p.starts
         )
         self.by_profile: dict[str, tuple[Placement, ...]] = {
-            p.name: tuple(pl for pl in self.placements if pl.profile is p) for p in model.profiles
+            p.name: tuple(sorted((pl for pl in self.placements if pl.profile is p), key=lambda pl: pl.start))
+            for p in model.profiles
         }
 
     def fits(self, profile: Profile, start: int, occupied: int, count: int) -> bool:
@@ -52,6 +55,32 @@ class Geometry:
         if count >= profile.max_count or start not in profile.starts:
             return False
         return not (occupied & span_mask(start, profile.size))
+
+    def free_positions(self, occupied: int) -> int:
+        """Memory positions not in ``occupied``."""
+        return self.positions - bin(occupied & self.full_mask).count("1")
+
+    def first_free_start(self, profile: Profile | str, occupied: int, count: int = 0) -> int:
+        """The lowest start where one more ``profile`` instance fits now, or -1."""
+        p = self.model.profile(profile) if isinstance(profile, str) else profile
+        if p is None or count >= p.max_count:
+            return -1
+        for pl in self.by_profile[p.name]:
+            if not (occupied & pl.mask):
+                return pl.start
+        return -1
+
+    def fit_count(self, profile: Profile | str, occupied: int, count: int = 0) -> int:
+        """How many more ``profile`` instances fit on a GPU whose occupied positions are ``occupied``.
+
+        ``count`` instances of the profile are there already (its ``max_count`` caps the total).
+        Placing each at its lowest free legal start is optimal: all instances of one profile span
+        the same number of positions, so the earliest-ending choice never blocks a better packing.
+        """
+        p = self.model.profile(profile) if isinstance(profile, str) else profile
+        if p is None:
+            return 0
+        return _pack(self.by_profile[p.name], occupied, p.max_count - count)
 
     def free_starts(self, profile: Profile | str, occupied: int, count: int = 0) -> list[int]:
         """Starts where one more ``profile`` instance fits now, given occupied positions and its count."""
@@ -130,6 +159,18 @@ class Geometry:
         return occ, counts
 
 
+def _pack(placements: Sequence[Placement], occupied: int, room: int) -> int:
+    """Instances placed at the lowest free start, one after another, until ``room`` or no start is left."""
+    n = 0
+    for pl in placements:
+        if n >= room:
+            break
+        if not (occupied & pl.mask):
+            occupied |= pl.mask
+            n += 1
+    return n
+
+
 @lru_cache(maxsize=256)
 def _geometry(model: GpuModel) -> Geometry:
     return Geometry(model)
@@ -138,6 +179,80 @@ def _geometry(model: GpuModel) -> Geometry:
 def geometry(model: GpuModel) -> Geometry:
     """The (cached) geometry of a MIG-capable model."""
     return _geometry(model)
+
+
+@dataclass(frozen=True)
+class MigTables:
+    """Per-model MIG tables as NumPy arrays, for kernels that cannot hold Python objects (numba).
+
+    Models are indexed as in the ``models`` sequence given to :func:`mig_tables`; profiles by their
+    catalog index (``Profile.index``); a model without MIG has ``positions`` 0 and no profiles.
+    ``M`` models, ``P`` the most profiles of any model, ``S`` the most legal starts of any profile,
+    ``2^K`` masks where ``K`` is the most memory positions of any model. Padding is -1 for starts,
+    0 for sizes, counts, masks and fits.
+    """
+
+    #: int64 [M]: memory positions of each model (the mask width).
+    positions: np.ndarray
+    #: int64 [M]: compute slices of each model (0 without MIG).
+    compute_slices: np.ndarray
+    #: int64 [M]: profiles of each model.
+    num_profiles: np.ndarray
+    #: int64 [M, P]: memory positions one instance of the profile spans.
+    size: np.ndarray
+    #: int64 [M, P]: compute slices of the profile.
+    compute: np.ndarray
+    #: int64 [M, P]: the most instances of the profile on one GPU.
+    max_count: np.ndarray
+    #: int64 [M, P]: legal starts of the profile.
+    num_starts: np.ndarray
+    #: int64 [M, P, S]: legal starts, ascending, -1 padded.
+    starts: np.ndarray
+    #: int64 [M, P, S]: bit mask of the positions an instance at that start occupies, 0 padded.
+    start_mask: np.ndarray
+    #: int64 [M, P, 2^K]: lowest legal start where one instance fits on a GPU with that occupied mask,
+    #: or -1 (the profile's count limit is not applied: the caller knows the count).
+    first_start: np.ndarray
+    #: int64 [M, P, 2^K]: how many instances fit on a GPU with that occupied mask, ignoring the
+    #: count limit (cap with ``max_count - count`` as :meth:`Geometry.fit_count` does).
+    fit: np.ndarray
+
+
+def mig_tables(models: Sequence[GpuModel]) -> MigTables:
+    """The :class:`MigTables` of ``models`` (in that order)."""
+    nm = max(len(models), 1)
+    migs = [m for m in models if m.has_mig]
+    np_ = max([len(m.profiles) for m in migs] or [1])
+    ns = max([len(p.starts) for m in migs for p in m.profiles] or [1])
+    nk = 1 << max([m.memory_positions or 0 for m in migs] or [0])
+    i64 = np.int64
+    t = MigTables(
+        positions=np.zeros(nm, i64), compute_slices=np.zeros(nm, i64), num_profiles=np.zeros(nm, i64),
+        size=np.zeros((nm, np_), i64), compute=np.zeros((nm, np_), i64), max_count=np.zeros((nm, np_), i64),
+        num_starts=np.zeros((nm, np_), i64), starts=np.full((nm, np_, ns), -1, i64),
+        start_mask=np.zeros((nm, np_, ns), i64), first_start=np.full((nm, np_, nk), -1, i64),
+        fit=np.zeros((nm, np_, nk), i64),
+    )
+    for mi, model in enumerate(models):
+        if not model.has_mig:
+            continue
+        geo = geometry(model)
+        t.positions[mi] = geo.positions
+        t.compute_slices[mi] = model.compute_slices or 0
+        t.num_profiles[mi] = len(model.profiles)
+        for p in model.profiles:
+            pls = geo.by_profile[p.name]
+            t.size[mi, p.index] = p.size
+            t.compute[mi, p.index] = p.compute
+            t.max_count[mi, p.index] = p.max_count
+            t.num_starts[mi, p.index] = len(pls)
+            for k, pl in enumerate(pls):
+                t.starts[mi, p.index, k] = pl.start
+                t.start_mask[mi, p.index, k] = pl.mask
+            for occ in range(1 << geo.positions):
+                t.first_start[mi, p.index, occ] = geo.first_free_start(p, occ)
+                t.fit[mi, p.index, occ] = _pack(pls, occ, len(pls))
+    return t
 
 
 def base_profile_names(model: GpuModel) -> list[str]:
@@ -155,4 +270,4 @@ def base_profile_names(model: GpuModel) -> list[str]:
     return [best[c].name for c in sorted(best)]
 
 
-__all__ = ["Geometry", "Placement", "base_profile_names", "geometry", "span_mask"]
+__all__ = ["Geometry", "MigTables", "Placement", "base_profile_names", "geometry", "mig_tables", "span_mask"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,9 @@ from pydantic import (
 
 from packer.catalog import Catalog, GpuModel, GpuModelSpec, Profile
 from packer.errors import InputError
+
+if TYPE_CHECKING:
+    from packer.topology import ClusterTopology
 
 INSTANCE_FORMAT = "packer.instance/v1"
 PLAN_FORMAT = "packer.plan/v1"
@@ -290,18 +293,21 @@ class Instance(_Frozen):
             for g in range(n.num_gpus):
                 yield n, g
 
+    @cached_property
+    def cluster_topology(self) -> ClusterTopology:
+        """The topology object of this instance (:class:`packer.topology.ClusterTopology`): domains,
+        their nesting, distances and nearness, built once."""
+        from packer.topology import ClusterTopology
+
+        return ClusterTopology(self)
+
     def domain(self, node: Node, level: str) -> str:
         """The id of ``node``'s domain at ``level`` (a node without an entry is its own domain).
 
         Level ``gpu`` has one domain per GPU, which a node cannot name: use :meth:`unit_domain`.
+        The rule lives in :class:`packer.topology.ClusterTopology`.
         """
-        if level == "gpu":
-            raise ValueError("level 'gpu' needs a GPU, not a node: use unit_domain()")
-        if level == "cluster":
-            return "cluster"
-        if level == "node":
-            return node.id
-        return node.domains.get(level, f"{node.id}")
+        return self.cluster_topology.domain(node, level)
 
     def unit_domain(self, unit: Unit, level: str) -> str:
         """The id of the domain at ``level`` that holds ``unit`` (``node/gpu`` at level ``gpu``).
@@ -332,19 +338,70 @@ class Instance(_Frozen):
         assert req.slices is not None
         return model.profiles_for_slices(req.slices, req.min_memory_gib)
 
-    def unit_size(self, req: Request, unit: Unit) -> float:
-        """Size of one unit in GPU-equivalents (SPEC §2; a ``host`` unit is 0)."""
+    # Request sizes. One definition: a unit's size is what it takes of one GPU, in GPU-equivalents
+    # (SPEC §2): a whole GPU is 1, a share its milli / 1000, a MIG instance its compute slices over
+    # its model's compute slices, a host unit 0. Before placement a MIG unit's size depends on the
+    # model and profile it gets; :meth:`request_unit_size` takes the smallest it can get here.
+
+    def unit_size_on(self, req: Request, model: GpuModel | None, profile: str | None = None) -> float:
+        """GPU-equivalents of one unit of ``req`` on a GPU of ``model`` (as MIG ``profile`` for mig)."""
         if req.kind == "host":
             return 0.0
         if req.kind == "gpu":
             return 1.0
         if req.kind == "share":
-            return (unit.gpu_milli if unit.gpu_milli is not None else req.gpu_milli or 0) / MILLI_PER_GPU
-        model = self.model_of(self.node(unit.node))
-        assert model is not None and unit.profile is not None
-        p = model.profile(unit.profile)
+            return (req.gpu_milli or 0) / MILLI_PER_GPU
+        assert model is not None and profile is not None
+        p = model.profile(profile)
         assert p is not None
         return p.gpu_equivalents
+
+    def unit_size(self, req: Request, unit: Unit) -> float:
+        """Size of one placed unit in GPU-equivalents (SPEC §2; a ``host`` unit is 0)."""
+        if req.kind == "share" and unit.gpu_milli is not None:
+            return unit.gpu_milli / MILLI_PER_GPU
+        if req.kind != "mig":
+            return self.unit_size_on(req, None)
+        return self.unit_size_on(req, self.model_of(self.node(unit.node)), unit.profile)
+
+    @cached_property
+    def cluster_models(self) -> tuple[GpuModel, ...]:
+        """The GPU models of the nodes that have GPUs, in file order of their first node."""
+        out: dict[str, GpuModel] = {}
+        for n in self.nodes:
+            m = self.model_of(n) if n.num_gpus else None
+            if m is not None:
+                out.setdefault(m.name, m)
+        return tuple(out.values())
+
+    def request_unit_size(self, req: Request) -> float:
+        """The smallest size one unit of ``req`` can have in this cluster, in GPU-equivalents.
+
+        Whole GPU 1, share milli / 1000, host 0. A MIG unit: the smallest ``gpu_equivalents`` of the
+        profiles that serve it on the models it may use (allowed and present in the cluster; when no
+        node has such a model, every allowed model of the catalog); 0 when no model serves it. This
+        is what quotas are checked against and what "bigger first" orders by.
+        """
+        if req.kind != "mig":
+            return self.unit_size_on(req, None)
+        key = (req.profile, req.slices, req.min_memory_gib, req.gpu_models)
+        cache = self._unit_sizes
+        if key not in cache:
+            allowed = self.allowed_models(req)
+            models = [m for m in self.cluster_models if allowed is None or m.name in allowed]
+            if not models:
+                models = [m for m in self.gpu_catalog if allowed is None or m.name in allowed]
+            sizes = [p.gpu_equivalents for m in models for p in self.profile_choices(req, m)]
+            cache[key] = min(sizes, default=0.0)
+        return cache[key]
+
+    def request_size(self, req: Request) -> float:
+        """``count`` units of :meth:`request_unit_size`: the request's smallest size if placed whole."""
+        return req.count * self.request_unit_size(req)
+
+    @cached_property
+    def _unit_sizes(self) -> dict[tuple[object, ...], float]:
+        return {}
 
     def replace(self, **changes: object) -> Instance:
         """A copy with some fields replaced (validated again)."""

@@ -4,6 +4,9 @@ One drawing (a :class:`Scene` of rectangles and text) feeds every output: hand-w
 a self-contained HTML page (one collapsible section per rack, for large clusters), and PNG through
 matplotlib when it is installed. :func:`summary_table` is the terminal view: one row per node with
 a character bar per GPU (one letter per memory slice or share, by tenant) and utilization tables.
+:func:`topology_tree` draws the cluster's topology (``Instance.cluster_topology``) as an indented tree,
+cluster → pod → rack → nvlink domain → node, with GPUs and utilization per domain; the HTML page has it
+as nested collapsible sections.
 
 Colours: each tenant has a hue; its requests are lighter or darker shades of it. A MIG GPU is drawn
 as its memory positions (instance widths are to scale); full GPUs are one block; shared GPUs are
@@ -246,6 +249,67 @@ def utilization(layout: ClusterLayout) -> dict[str, dict[str, tuple[float, float
     }
 
 
+@dataclass(frozen=True)
+class TreeRow:
+    """One domain of the topology tree: its depth (0 = cluster), level, id, GPUs and GPUs used."""
+
+    depth: int
+    level: str
+    domain: str
+    gpus: int
+    used: float
+    nodes: int
+
+
+def topology_rows(layout: ClusterLayout) -> list[TreeRow]:
+    """The topology tree of the layout's instance, depth first, with GPUs and GPU-equivalents used
+    (by the plan the layout was made from, or the instance's running work) per domain."""
+    inst = layout.instance
+    topo = inst.cluster_topology
+    used_by_node: dict[str, float] = {}
+    for node_id, gpus in layout.by_node():
+        used_by_node[node_id] = sum(g.used() for g in gpus)
+    ids = topo.node_domains("node")
+    return [TreeRow(depth, level, dom, sum(inst.nodes[i].num_gpus for i in members),
+                    sum(used_by_node.get(ids[i], 0.0) for i in members), len(members))
+            for depth, level, dom, members in topo.tree()]
+
+
+def topology_tree(layout: ClusterLayout, *, max_nodes: int = 200) -> str:
+    """The topology as an indented text tree, one line per domain: level, id, nodes, GPUs, used and
+    utilization. Node lines are left out when the cluster has more than ``max_nodes`` nodes."""
+    rows = topology_rows(layout)
+    nodes = len(layout.instance.nodes)
+    lines = []
+    for r in rows:
+        if r.level == "node" and nodes > max_nodes:
+            continue
+        lines.append(f"{'  ' * r.depth}{_tree_label(r)}")
+    if nodes > max_nodes:
+        lines.append(f"({nodes} nodes not listed one by one)")
+    return "\n".join(lines) + "\n"
+
+
+def _tree_label(r: TreeRow) -> str:
+    name = "cluster" if r.level == "cluster" else f"{r.level} {r.domain}"
+    what = f"{r.gpus} GPUs" if r.level == "node" else f"{r.nodes} node{'s' if r.nodes != 1 else ''}, {r.gpus} GPUs"
+    return f"{name}: {what}, {r.used:.2f} used ({_pct(r.used, r.gpus)})"
+
+
+def _tree_html(layout: ClusterLayout) -> list[str]:
+    """The topology tree as nested lists, one item per domain down to nodes."""
+    parts = ["<h3>Topology</h3>"]
+    depth_open = 0
+    for r in topology_rows(layout):
+        while depth_open > r.depth + 1:
+            parts.append("</ul>")
+            depth_open -= 1
+        parts.append("<ul>" * (r.depth + 1 - depth_open) + f"<li>{html.escape(_tree_label(r))}</li>")
+        depth_open = r.depth + 1
+    parts += ["</ul>"] * depth_open
+    return parts
+
+
 def _bars(sc: Scene, layout: ClusterLayout, colors: Colors, y: float) -> float:
     util = utilization(layout)
     bar_w = 280
@@ -387,7 +451,8 @@ def render_svg(layout: ClusterLayout, plan: Plan | None = None) -> str:
 
 
 def render_html(layout: ClusterLayout, plan: Plan | None = None) -> str:
-    """A self-contained page: heading, utilization, then one collapsible section per rack (domain)."""
+    """A self-contained page: heading, utilization, one collapsible section per rack (domain), then the
+    topology tree with GPUs and utilization per domain."""
     inst = layout.instance
     colors = Colors(inst)
     grouped = groups(layout)
@@ -420,6 +485,7 @@ def render_html(layout: ClusterLayout, plan: Plan | None = None) -> str:
         )
         parts.append(scene_svg(sc))
         parts.append("</details>")
+    parts += _tree_html(layout)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -568,11 +634,12 @@ def summary_table(layout: ClusterLayout, plan: Plan | None = None, *, max_nodes:
     return "\n".join(lines) + "\n"
 
 
-def show(inst: Instance, plan: Plan | None, out: str | Path | None = None) -> str | None:
-    """Writes the picture to ``out`` (by suffix: .svg, .html/.htm, .png); returns the table when no ``out``."""
+def show(inst: Instance, plan: Plan | None, out: str | Path | None = None, *, tree: bool = False) -> str | None:
+    """Writes the picture to ``out`` (by suffix: .svg, .html/.htm, .png); returns the table when no ``out``
+    (the topology tree instead with ``tree``)."""
     layout = cluster_layout(inst, plan)
     if out is None:
-        return summary_table(layout, plan)
+        return topology_tree(layout) if tree else summary_table(layout, plan)
     suffix = Path(out).suffix.lower()
     if suffix == ".svg":
         write_text_atomic(out, render_svg(layout, plan))
@@ -598,5 +665,8 @@ __all__ = [
     "scene_svg",
     "show",
     "summary_table",
+    "TreeRow",
+    "topology_rows",
+    "topology_tree",
     "utilization",
 ]

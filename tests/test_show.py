@@ -183,3 +183,26 @@ def test_host_units_listed_by_node_not_drawn(tmp_path: Path, capsys: pytest.Capt
     layout = cluster_layout(load_instance(inst_path), load_plan(tmp_path / "p.json"))
     assert {h.request for h in layout.host} == {"old-prep", "prep", "etl", "audit", "sidecar"}
     assert all(not p.request.startswith(("prep", "etl", "audit")) for g in layout.gpus for p in g.pieces)
+
+
+def test_topology_tree_sums_gpus_and_use_per_domain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tests the topology view: cluster → rack → node lines with GPUs and utilization, in text, HTML and CLI."""
+    from packer.show import topology_rows, topology_tree
+
+    inst, plan = sample()
+    layout = cluster_layout(inst, plan)
+    rows = [(r.depth, r.level, r.domain, r.gpus, round(r.used, 3)) for r in topology_rows(layout)]
+    assert rows == [(0, "cluster", "cluster", 4, 2.214), (1, "rack", "r0", 2, 1.714), (2, "node", "n0", 2, 1.714),
+                    (1, "rack", "r1", 2, 0.5), (2, "node", "n1", 2, 0.5)]
+    text = topology_tree(layout)
+    assert text.splitlines()[0] == "cluster: 2 nodes, 4 GPUs, 2.21 used (55.4%)"
+    assert "  rack r0: 1 node, 2 GPUs, 1.71 used (85.7%)" in text and "    node n1: 2 GPUs, 0.50 used (25.0%)" in text
+    assert "node n0" not in topology_tree(layout, max_nodes=1) and "(2 nodes not listed" in topology_tree(layout, max_nodes=1)
+    page = render_html(layout, plan)
+    assert "<h3>Topology</h3>" in page and "rack r1: 1 node, 2 GPUs, 0.50 used (25.0%)" in page
+    assert page.count("<ul>") == page.count("</ul>") == 4 and page.count("<li>") == 5
+    save_instance(inst, tmp_path / "i.json")
+    save_plan(plan, tmp_path / "p.json")
+    assert main(["show", str(tmp_path / "p.json"), "--instance", str(tmp_path / "i.json"), "--tree"]) == 0
+    out = capsys.readouterr().out
+    assert out == text and "[BB..AAAA]" not in out

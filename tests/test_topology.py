@@ -51,3 +51,50 @@ def test_haein_graph_size():
     for v in t.graph:
         levels[v[0]] = levels.get(v[0], 0) + 1
     assert levels == {"gpu": 1024, "node": 128, "nvlink": 128, "rack": 32, "pod": 4, "cluster": 1}
+
+
+def test_instance_domains_come_from_the_topology_object():
+    """Tests that Instance.domain reads the one topology object, node indices and ids alike."""
+    inst = _inst()
+    t = inst.cluster_topology
+    assert t is inst.cluster_topology  # built once
+    assert [inst.domain(n, "rack") for n in inst.nodes] == list(t.node_domains("rack")) == ["r0", "r0", "r1", "r1", "r2", "r2"]
+    assert t.domain(3, "pod") == t.domain("n3", "pod") == "p0" and t.domain("n3", "cluster") == "cluster"
+    assert t.members["pod"] == {"p0": (0, 1, 2, 3), "p1": (4, 5)}
+    import pytest
+
+    with pytest.raises(ValueError):
+        t.domain("n0", "gpu")
+    with pytest.raises(ValueError):
+        t.node_domains("row")
+
+
+def test_nesting_and_gpu_counts():
+    """Tests parents, children and GPUs per domain."""
+    t = ClusterGraph(_inst())
+    assert t.parent("rack", "r1") == "p0" and t.parent("pod", "p1") == "cluster" and t.parent("cluster", "cluster") is None
+    assert t.children("pod", "p0") == ["r0", "r1"] and t.children("rack", "r2") == ["n4", "n5"]
+    assert t.gpu_count("rack") == {"r0": 4, "r1": 4, "r2": 4} and t.gpu_count("cluster") == {"cluster": 12}
+    assert [row[:3] for row in t.tree()][:4] == [(0, "cluster", "cluster"), (1, "pod", "p0"), (2, "rack", "r0"), (3, "node", "n0")]
+    assert [row[3] for row in t.tree()][:3] == [(0, 1, 2, 3, 4, 5), (0, 1, 2, 3), (0, 1)]
+    assert sum(1 for _, lv, _, _ in t.tree() if lv == "node") == 6
+
+
+def test_near_goes_by_topology_then_bandwidth():
+    """Tests that the racks of the same pod come first, then other pods' racks by link bandwidth."""
+    t = ClusterGraph(_inst())
+    assert t.domain_distance("rack", "r0", "r1") == 1 and t.domain_distance("rack", "r0", "r2") == 2
+    assert t.near("rack", "r0") == ["r1", "r2"]
+    assert t.near("rack", "r2") == ["r0", "r1"]  # both 100 Gbps wide (r0 via r1): first appearance
+    assert t.near("node", "n0") == ["n1", "n2", "n3", "n4", "n5"]
+    assert t.node_distance("n0", "n5") == 4
+
+
+def test_near_breaks_ties_by_link_bandwidth():
+    """Tests that among racks of one pod the widest link comes first, racks without links last."""
+    inst = instance_from_dict({
+        "format": "packer.instance/v1",
+        "topology": {"levels": ["rack"], "links": [{"a": "r0", "b": "r2", "gbps": 400}, {"a": "r0", "b": "r1", "gbps": 100}]},
+        "nodes": [{"id": f"n{i}", "gpu_model": "H100-80GB", "num_gpus": 1, "domains": {"rack": f"r{i}"}} for i in range(4)],
+    })
+    assert inst.cluster_topology.near("rack", "r0") == ["r2", "r1", "r3"]

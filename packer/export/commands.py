@@ -194,7 +194,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
             render_png(layout, args.output, plan)
         else:
             raise InputError("output must end in .svg, .html or .png", file=args.output)
-    if args.table or not args.output:
+    if args.tree:
+        from packer.show import topology_tree
+
+        sys.stdout.write(topology_tree(layout))
+    if args.table or not (args.output or args.tree):
         sys.stdout.write(summary_table(layout, plan))
     return 0
 
@@ -266,6 +270,8 @@ def register(subparsers: Any) -> None:
     _plan_args(p, check=False)
     p.add_argument("-o", "--output", help="picture to write: .svg, .html or .png (PNG needs matplotlib)")
     p.add_argument("--table", action="store_true", help="print the summary table (default when no -o)")
+    p.add_argument("--tree", action="store_true",
+                   help="print the topology tree (cluster → … → node) with GPUs and utilization per domain")
     p.set_defaults(func=_cmd_show)
 
 
