@@ -24,7 +24,7 @@ from packer.online.policies import (
     PACKER,
     RANDOM,
 )
-from packer.online.scoring import frag_of, sigmoid_score
+from packer.online.scoring import frag_of, max_fit, sigmoid_score
 from packer.online.state import (
     ANY,
     B_MAXCPU,
@@ -712,17 +712,8 @@ def _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, 
                 p = rprof[m, c]
                 if p < 0:
                     break
-                occ = g32[g, G_OCC]
                 left = min(mp[m, p, P_MAXC] - gpc[g, p], room)
-                cntp = 0
-                size = mp[m, p, P_SIZE]
-                for j in range(mp[m, p, P_NSTARTS]):
-                    if cntp >= left:
-                        break
-                    pm = ((1 << size) - 1) << ms[m, p, j]
-                    if occ & pm == 0:
-                        occ |= pm
-                        cntp += 1
+                cntp = max_fit(g32[g, G_OCC], mp[m, p, P_SIZE], ms[m, p], mp[m, p, P_NSTARTS], left)
                 if cntp > best:
                     best = cntp
             total += best

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from packer.catalog import GpuModel
+from packer.geometry import geometry
 from packer.model import Instance
 
 #: Largest number of memory positions a MIG model may have for the online placer's tables.
@@ -174,7 +175,10 @@ def base_targets(model: GpuModel, target: TargetWorkload) -> list[tuple[int, flo
 
 
 def maxpack(starts: Sequence[int], size: int, max_count: int, mask: int) -> int:
-    """How many more instances of one profile fit in the free positions of ``mask`` (slot exact)."""
+    """How many more instances of one profile fit in the free positions of ``mask`` (slot exact).
+
+    Kept for callers that have only starts and sizes; with a model at hand use
+    :meth:`packer.geometry.Geometry.fit_count`, the one home of this rule."""
     n = 0
     occ = mask
     for s in sorted(starts):
@@ -214,15 +218,13 @@ def build_mig_tables(
         nmask = 1 << pos
         weights = potential_weights(model, target)
         targets = base_targets(model, target)
+        geo = geometry(model)
         pot = np.zeros(nmask, dtype=np.int64)
         fits_any = np.zeros((len(model.profiles), nmask), dtype=bool)
         for mask in range(nmask):
-            pot[mask] = sum(
-                w * maxpack(model.profiles[pi].starts, model.profiles[pi].size, model.profiles[pi].max_count, mask)
-                for pi, w in weights
-            )
+            pot[mask] = sum(w * geo.fit_count(model.profiles[pi], mask) for pi, w in weights)
             for p in model.profiles:
-                fits_any[p.index, mask] = any(not mask & (((1 << p.size) - 1) << s) for s in p.starts)
+                fits_any[p.index, mask] = geo.first_free_start(p, mask) >= 0
             idle = 1000.0 * (pos - bin(mask).count("1")) / pos
             f = 0.0
             for pi, pr in targets:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from packer.catalog import GpuModel
+from packer.geometry import mig_tables
 from packer.model import Instance
 from packer.online.policies import MAX_POSITIONS, TargetWorkload, build_mig_tables, policy_code
 
@@ -159,19 +160,22 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
                 model_ix[m.name] = len(models)
                 models.append(m)
     code = policy_code(policy)
+    # profile sizes, counts and legal starts come from the geometry's tables (the one home of MIG rules)
+    tables = mig_tables(models)
     nprof = max([len(m.profiles) for m in models] or [1])
-    nstarts = max([len(p.starts) for m in models for p in m.profiles] or [1])
     nm = max(len(models), 1)
     mp = np.zeros((nm, nprof, 4), dtype=np.int64)
-    ms = np.zeros((nm, nprof, nstarts), dtype=np.int64)
+    np_t, ns_t = tables.size.shape[1], tables.starts.shape[2]
+    ms = np.zeros((nm, nprof, ns_t), dtype=np.int64)
+    k = min(nprof, np_t)
+    mp[:, :k, P_SIZE] = tables.size[:, :k]
+    mp[:, :k, P_MAXC] = tables.max_count[:, :k]
+    mp[:, :k, P_COMPUTE] = tables.compute[:, :k]
+    mp[:, :k, P_NSTARTS] = tables.num_starts[:, :k]
+    ms[:, :k] = np.maximum(tables.starts[:, :k], 0)
     minfo = np.zeros((nm, 3), dtype=np.int64)
     for mi, m in enumerate(models):
         minfo[mi] = (len(m.profiles), m.memory_positions or 0, m.compute_slices or 1)
-        for p in m.profiles:
-            st = sorted(p.starts)
-            mp[mi, p.index] = (p.size, p.max_count, p.compute, len(st))
-            for k, s in enumerate(st):
-                ms[mi, p.index, k] = s
     gstart, gscore, frag = build_mig_tables(models, code, target, nprof)
 
     num_g = inst.num_gpus
