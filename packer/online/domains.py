@@ -33,22 +33,20 @@ class Domains:
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
-        nn = len(inst.nodes)
+        topo = inst.cluster_topology  # the one topology object (packer.topology.ClusterTopology)
         self.dom: dict[str, np.ndarray] = {}
         self.nodes: dict[str, list[np.ndarray]] = {}
         self.names: dict[str, list[str]] = {}
-        for level in inst.topology.all_levels:
+        for level in topo.levels:
             if level == "gpu":
                 continue
-            ids: dict[str, int] = {}
-            arr = np.zeros(nn, dtype=np.int64)
-            for i, n in enumerate(inst.nodes):
-                arr[i] = ids.setdefault(inst.domain(n, level), len(ids))
+            members = topo.members[level]  # domains in order of first appearance, nodes in file order
+            arr = np.zeros(len(inst.nodes), dtype=np.int64)
+            for d, ns in enumerate(members.values()):
+                arr[list(ns)] = d
             self.dom[level] = arr
-            order = np.argsort(arr, kind="stable")
-            bounds = np.searchsorted(arr[order], np.arange(len(ids) + 1))
-            self.nodes[level] = [order[bounds[d]:bounds[d + 1]].astype(np.int64) for d in range(len(ids))]
-            self.names[level] = list(ids)
+            self.nodes[level] = [np.array(ns, dtype=np.int64) for ns in members.values()]
+            self.names[level] = list(members)
 
     def caps_by_domain(self, req: Request, caps: np.ndarray, level: str) -> np.ndarray:
         """Units of ``req`` each domain of ``level`` could take, from per-node ``caps`` and the spread."""

@@ -80,7 +80,7 @@ class GpuPath:
 
     def _undo(self, rows: list[list[int]]) -> None:
         if rows:
-            self._K.apply_units(self._st, np.array(rows, dtype=np.int64), -1)
+            self._apply_units(self._st, np.array(rows, dtype=np.int64), -1)
 
     def _place_gang(self, req: Request, sh: Shape, count: int, need: int, u1: float, u2: float,
                     explain: bool = True) -> PlaceResult:

@@ -21,6 +21,7 @@ import numpy as np
 from packer.model import MILLI_PER_GPU, Instance, Request, Unit
 from packer.online import diagnose
 from packer.online import kernels as K
+from packer.online._jit import Bound
 from packer.online.churn import Churn, ChurnResult
 from packer.online.domains import DomainKey, Domains
 from packer.online.gangs import GpuPath
@@ -78,6 +79,9 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
                 raise ValueError(f"node {n.id} has {n.num_gpus} GPUs; the online placer handles at most {_MAX_GPUS_PER_NODE}")
         self.a, self.models = build_arrays(inst, policy, self.target)
         self._st = tuple(self.a)  # the kernels' one state structure (an exact tuple: fastest to pass)
+        # the two kernels of the single-unit place and of release, with fixed argument types: bound
+        self._place_one = Bound(self._K.place_one)
+        self._apply_units = Bound(self._K.apply_units)
         if hasattr(self._K, "bind"):
             self._K.bind(self.models, self.target)
         self._model_ix = {m.name: i for i, m in enumerate(self.models)}
@@ -164,12 +168,12 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         if uniforms is None and self.policy_code == RANDOM:
             u = self._rng.random(2)
             uniforms = (float(u[0]), float(u[1]))
-        u1, u2 = uniforms if uniforms is not None else (0.0, 0.0)
+        u1, u2 = (float(uniforms[0]), float(uniforms[1])) if uniforms is not None else (0.0, 0.0)
         a = self.a
         simple = count == 1 and req.locality is None and req.spread is None
         if simple:
             out = self._out
-            if not self._K.place_one(self._st, sh.rq, sh.rprof, sh.modelok, self._all_nodes, u1, u2, out):
+            if not self._place_one(self._st, sh.rq, sh.rprof, sh.modelok, self._all_nodes, u1, u2, out):
                 return self._fail(rid, diagnose.units(self, req, sh) if explain else diagnose.not_diagnosed(req))
             g = int(out[0])
             rows = np.array([[g, out[1], out[2], sh.rq[R_MILLI], req.cpu_milli, req.memory_mib, sh.rq[R_TENANT],
@@ -177,7 +181,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
             size = self._rows_size(rows, req)
             rec = Placed(req, rows, size, [int(a.g32[g, G_NODE])], int(sh.rq[R_TAG]))
             if tenant.max_gpus is not None and self._used[req.tenant] + size > tenant.max_gpus + 1e-9:
-                self._K.apply_units(self._st, rows, -1)
+                self._apply_units(self._st, rows, -1)
                 n = rec.nodes[0]
                 a.n64[n, N_PODS] -= 1
                 a.ntag[n, rec.tag] -= 1
@@ -208,7 +212,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
 
     def _undo(self, rows: list[list[int]]) -> None:
         if rows:
-            self._K.apply_units(self._st, np.array(rows, dtype=np.int64), -1)
+            self._apply_units(self._st, np.array(rows, dtype=np.int64), -1)
 
     def _place_exact(self, req: Request, units: Sequence[Unit]) -> PlaceResult:
         """Puts a (running) request exactly on ``units`` without any check beyond the instance's own."""
@@ -241,7 +245,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
             rows.append([g, p, s, milli, req.cpu_milli, req.memory_mib, self._tenant_ix[req.tenant],
                          ISO_CODE[t.isolation], mode])
         arr = np.array(rows, dtype=np.int64).reshape(-1, 9)
-        self._K.apply_units(self._st, arr, 1)
+        self._apply_units(self._st, arr, 1)
         nodes = sorted({int(a.g32[r[0], G_NODE]) for r in arr})
         tag = tag_of(kind, 1000 if kind == K_GPU else (req.gpu_milli or 0), req.count)
         for n in nodes:
@@ -266,7 +270,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
             if rec.req.placement is not None:
                 self._released_running.add(request_id)
             return True
-        self._K.apply_units(self._st, rec.rows, -1)
+        self._apply_units(self._st, rec.rows, -1)
         for n in rec.nodes:
             a.n64[n, N_PODS] -= 1
             a.ntag[n, rec.tag] -= 1

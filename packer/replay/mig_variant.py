@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from packer.catalog import Catalog
+from packer.geometry import geometry
 from packer.online.policies import REPLAY_MIG, resolve
 from packer.replay.kpi import curves
 from packer.replay.openb import Cluster, Pods
@@ -52,10 +53,17 @@ class MigTables:
         self.profiles = prof
         self.q_compute = np.array([p.compute for p in prof], np.int64)
         self.q_size = np.array([p.size for p in prof], np.int64)
+        # legal starts, ascending, as the geometry lists them (the one home of MIG placement rules)
         self.q_starts = np.zeros((len(prof), 8), np.int64)
-        self.q_nstarts = np.array([len(p.starts) for p in prof], np.int64)
-        for q, p in enumerate(prof):
-            self.q_starts[q, : len(p.starts)] = sorted(p.starts)
+        self.q_nstarts = np.zeros(len(prof), np.int64)
+        q = 0
+        for m, ids in zip(self.models, self.base, strict=True):
+            geo = geometry(m)
+            for _ in ids:
+                starts = [pl.start for pl in geo.by_profile[prof[q].name]]
+                self.q_starts[q, : len(starts)] = starts
+                self.q_nstarts[q] = len(starts)
+                q += 1
 
     def profile_for(self, milli: int, k: int) -> int:
         """Smallest base profile id of model k with compute ≥ milli (-1: whole GPU or CPU-only)."""
