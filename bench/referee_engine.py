@@ -1,6 +1,8 @@
 """Deterministic fingerprints of the online path and the trace replay, to compare a refactor against.
 
-    python bench/referee_engine.py OUT.json [--quick]
+    python bench/referee_engine.py OUT.json [online] [replay] [mig] [sizedesc] [--quick]
+
+(default: online, replay and mig; run it with ``PYTHONPATH=<another tree>`` to fingerprint that tree.)
 
 Records, exactly (never timed): the replay's per-seed allocation and a hash of every placement for
 the workloads default, cpu050, gpushare40, multigpu20 on seeds 42-43 under fgd, packer, bestfit
@@ -102,6 +104,21 @@ def online_part(out: dict) -> None:
             print("online", fam, nodes, flush=True)
 
 
+def sizedesc_part(out: dict) -> None:
+    """Online ``packer`` objectives with ``--order size-desc`` (suite, seeds 100-102, 8 and 128 nodes):
+    the one figure the request-size unification may move."""
+    from packer.check import check
+    from packer.dispatch import solve
+    from packer.generate import SUITE, generate
+
+    for nodes in (8, 128):
+        for fam in SUITE:
+            for seed in (100, 101, 102):
+                inst = generate(fam, seed, nodes=nodes)
+                rep = check(inst, solve(inst, "online", policy="packer", order="size-desc"))
+                out[f"sizedesc/{fam}/{nodes}/{seed}"] = round(rep.objective, 6) if rep.ok else None
+
+
 def main() -> None:
     path = sys.argv[1]
     quick = "--quick" in sys.argv
@@ -113,6 +130,8 @@ def main() -> None:
         replay_part(out, quick)
     if "mig" in parts:
         mig_part(out)
+    if "sizedesc" in parts:
+        sizedesc_part(out)
     Path(path).write_text(json.dumps(out, indent=0, sort_keys=True) + "\n")
 
 
