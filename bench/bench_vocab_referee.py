@@ -1,12 +1,15 @@
 """Referee figures for the vocabulary refactor (issue 19 items 3 and 5): deterministic, so they must not move.
 
 Run: python bench/bench_vocab_referee.py --out referee.json [--nodes 8,128] [--seeds 0-2] [--cpsat]
+(``--families ""`` with ``--cpsat``: the CP-SAT rows only)
 
 For every suite family × ``--nodes`` × seed: the greedy plan's objective, its placements (a hash of the
 sorted assignments and GPU modes, reasons left out) and the number of unplaced requests. With
 ``--cpsat``, the CP-SAT plan with one worker on two small instances (the bundled default instance and
 ``tiny`` seed 0), same fields. Every plan is checked (``packer.check``). Compare two runs with
-``--compare A.json B.json``: prints the rows that differ.
+``--compare A.json B.json``: prints the rows that differ. ``--old-order``: the greedy sorts bigger-first by
+its estimate before issue 19 (``slices / 7``, 0.5 per named profile) instead of ``Instance.request_size``,
+to show that the order is the only change that moves a plan.
 """
 
 from __future__ import annotations
@@ -35,6 +38,23 @@ def _row(inst, plan) -> dict[str, object]:  # type: ignore[no-untyped-def]
             "unplaced": len(plan.unplaced), "valid": rep.ok}
 
 
+def _old_order(inst, reqs):  # type: ignore[no-untyped-def]
+    """The greedy's order with its size estimate before issue 19 (for ``--old-order``)."""
+    def est(r):  # type: ignore[no-untyped-def]
+        if r.kind == "host":
+            return 0.0
+        if r.kind == "gpu":
+            return float(r.count)
+        if r.kind == "share":
+            return r.count * (r.gpu_milli or 0) / 1000
+        return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
+
+    def hard(r):  # type: ignore[no-untyped-def]
+        return r.locality is not None and r.locality.required
+
+    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -est(r), inst.request_index[r.id]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out")
@@ -43,7 +63,12 @@ def main() -> None:
     ap.add_argument("--families", default=",".join(SUITE))
     ap.add_argument("--cpsat", action="store_true")
     ap.add_argument("--compare", nargs=2)
+    ap.add_argument("--old-order", action="store_true")
     args = ap.parse_args()
+    if args.old_order:
+        import packer.greedy.solver as greedy
+
+        greedy._order = _old_order
     if args.compare:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)
         diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
@@ -53,7 +78,7 @@ def main() -> None:
         sys.exit(1 if diff else 0)
     lo, _, hi = args.seeds.partition("-")
     out: dict[str, dict[str, object]] = {}
-    for fam in args.families.split(","):
+    for fam in [f for f in args.families.split(",") if f]:
         for nodes in (int(x) for x in args.nodes.split(",")):
             for seed in range(int(lo), int(hi or lo) + 1):
                 inst = generate(fam, seed, nodes=nodes)

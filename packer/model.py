@@ -145,6 +145,7 @@ class Unit(_Frozen):
     gpu_milli: int | None = Field(default=None, ge=1, le=MILLI_PER_GPU)
 
     def key(self) -> tuple[str, int | None, str | None, int | None, int | None]:
+        """The unit as a tuple (node, gpu, profile, start, milli), for sorting and comparing."""
         return (self.node, self.gpu, self.profile, self.start, self.gpu_milli)
 
     @model_serializer(mode="wrap")
@@ -229,6 +230,7 @@ class Request(_Frozen):
 
     @property
     def running(self) -> bool:
+        """True for running work (the request has a placement)."""
         return self.placement is not None
 
 
@@ -261,10 +263,12 @@ class Instance(_Frozen):
 
     @cached_property
     def node_index(self) -> dict[str, int]:
+        """Node id → its index in ``nodes``."""
         return {n.id: i for i, n in enumerate(self.nodes)}
 
     @cached_property
     def request_index(self) -> dict[str, int]:
+        """Request id → its index in ``requests``."""
         return {r.id: i for i, r in enumerate(self.requests)}
 
     @cached_property
@@ -276,15 +280,19 @@ class Instance(_Frozen):
 
     @cached_property
     def num_gpus(self) -> int:
+        """GPUs of the whole cluster."""
         return sum(n.num_gpus for n in self.nodes)
 
     def node(self, node_id: str) -> Node:
+        """The node with id ``node_id`` (KeyError when there is none)."""
         return self.nodes[self.node_index[node_id]]
 
     def request(self, request_id: str) -> Request:
+        """The request with id ``request_id`` (KeyError when there is none)."""
         return self.requests[self.request_index[request_id]]
 
     def model_of(self, node: Node) -> GpuModel | None:
+        """The catalog model of ``node``'s GPUs, or None for a node without GPUs."""
         return self.gpu_catalog.get(node.gpu_model) if node.gpu_model else None
 
     def gpus(self) -> Iterator[tuple[Node, int]]:

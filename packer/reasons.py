@@ -67,19 +67,22 @@ def no_nodes() -> str:
     return reason(CAPACITY, "the cluster has no nodes")
 
 
-def no_model(req: Request, present: Iterable[str] = (), *, mode: bool = False) -> str:
-    """No GPU can hold the request's kind: the models it allows are absent, lack its profile, or
-    (``mode``) have no GPU in (or convertible to) the mode its kind needs. ``present``: the models of
-    the cluster, named in the detail when given."""
+def no_model(req: Request, present: Iterable[str] = (), *, why: str = "absent") -> str:
+    """No GPU can hold the request. ``why``: ``absent`` (no node has a model the request allows),
+    ``profile`` (the allowed models present have no profile that serves it) or ``mode`` (no GPU of
+    an allowed model is in, or can be turned to, the mode its kind needs). ``present``: the models of
+    the cluster, named in the detail."""
     have = sorted(set(present))
-    there = f" (the cluster has {', '.join(have)})" if have else ""
-    if mode:
+    there = f" (the cluster has {', '.join(have) or 'no GPUs'})"
+    if why == "mode":
         return reason(MODEL, f"no GPU of an allowed model can be in {MODE_OF_KIND[req.kind]} mode for "
                              f"{what(req)}{there}")
-    if req.kind == "mig" and (req.gpu_models is None or have):
-        return reason(MODEL, f"no GPU model this request allows has the profile of its {what(req)}{there}")
-    allows = f"allows only {list(req.gpu_models)}" if req.gpu_models else "allows no model present"
-    return reason(MODEL, f"the request {allows}; no node has one{there}")
+    if why == "profile":
+        return reason(MODEL, f"no GPU model this request allows has a profile for its {what(req)}{there}")
+    if why != "absent":
+        raise ValueError(f"unknown why {why!r}: absent, profile or mode")
+    allows = f"allows only {', '.join(req.gpu_models)}" if req.gpu_models else "allows any model"
+    return reason(MODEL, f"no node has a GPU model this request allows (it {allows}){there}")
 
 
 def quota(tenant: str, used: float, limit: float, needs: float) -> str:

@@ -45,6 +45,8 @@ MAX_BARS = 24
 
 @dataclass(frozen=True)
 class Rect:
+    """A rectangle of the scene (pixels), with its fill, outline and hover title."""
+
     x: float
     y: float
     w: float
@@ -57,6 +59,8 @@ class Rect:
 
 @dataclass(frozen=True)
 class Text:
+    """A line of text of the scene at (x, y) pixels."""
+
     x: float
     y: float
     text: str
@@ -68,6 +72,8 @@ class Text:
 
 @dataclass
 class Scene:
+    """A drawing: its size and the rectangles and texts every output renders."""
+
     width: float
     height: float
     items: list[Rect | Text] = field(default_factory=list)
@@ -107,6 +113,7 @@ class Colors:
         self.letter = {t: letters[i % 26] for i, t in enumerate(tenants)}
 
     def text_on(self, fill: str) -> str:
+        """Ink that reads on ``fill``: dark on light colours, white on dark ones."""
         r, g, b = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
         return INK if (0.299 * r + 0.587 * g + 0.114 * b) > 150 else "#ffffff"
 
@@ -447,6 +454,7 @@ def scene_svg(sc: Scene) -> str:
 
 
 def render_svg(layout: ClusterLayout, plan: Plan | None = None) -> str:
+    """The whole picture as one SVG document."""
     return scene_svg(build_scene(layout, plan))
 
 

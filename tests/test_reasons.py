@@ -12,7 +12,7 @@ def test_every_reason_starts_with_its_code() -> None:
     r = Request(id="r", tenant="t", kind="mig", slices=3, count=4, spread={"level": "rack", "max_per_domain": 1})
     h = Request(id="h", tenant="t", kind="host", cpu_milli=500, memory_mib=64)
     cases = {
-        reasons.MODEL: reasons.no_model(r, ["H100-80GB"]),
+        reasons.MODEL: reasons.no_model(r, ["H100-80GB"], why="profile"),
         reasons.QUOTA: reasons.quota("t", 3.0, 4.0, 1.5),
         reasons.ISOLATION: reasons.isolation(r, 1, 4, without=4),
         reasons.HOST: reasons.host_resources(h, 0, 1),
@@ -29,5 +29,9 @@ def test_every_reason_starts_with_its_code() -> None:
     assert "1.5" in cases[reasons.QUOTA] and "1 left" in cases[reasons.QUOTA]
     assert "the best rack holds 2" in cases[reasons.LOCALITY]
     assert reasons.code_of("something else") is None
+    assert "allows any model" in reasons.no_model(r) and "no GPUs" in reasons.no_model(r)
+    assert "mig mode" in reasons.no_model(r, ["A100-40GB"], why="mode")
+    with pytest.raises(ValueError):
+        reasons.no_model(r, why="other")
     with pytest.raises(ValueError):
         reasons.reason("nope", "x")

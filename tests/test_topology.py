@@ -98,3 +98,53 @@ def test_near_breaks_ties_by_link_bandwidth():
         "nodes": [{"id": f"n{i}", "gpu_model": "H100-80GB", "num_gpus": 1, "domains": {"rack": f"r{i}"}} for i in range(4)],
     })
     assert inst.cluster_topology.near("rack", "r0") == ["r2", "r1", "r3"]
+
+
+def _random_cluster(data):  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    n = data.draw(st.integers(1, 12))
+    racks = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    pods = {r: data.draw(st.integers(0, 1)) for r in set(racks)}  # a rack lies in one pod
+    gpus = data.draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+    nodes = []
+    for i in range(n):
+        dom = {"pod": f"p{pods[racks[i]]}"}
+        if data.draw(st.booleans()):
+            dom["rack"] = f"r{racks[i]}"  # a node without a rack entry is a rack of its own
+        nodes.append({"id": f"n{i}", "num_gpus": gpus[i], **({"gpu_model": "H100-80GB"} if gpus[i] else {}),
+                      "domains": dom})
+    return instance_from_dict({"format": "packer.instance/v1", "topology": {"levels": ["node", "rack", "pod"]},
+                               "nodes": nodes})
+
+
+def test_topology_properties():
+    """Tests on random clusters: domains partition the nodes at every level, the tree's leaves are the nodes and
+    its GPU counts add up, near() is every other domain once, nearer by distance never comes later."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.data())
+    def check(data):  # type: ignore[no-untyped-def]
+        inst = _random_cluster(data)
+        t = inst.cluster_topology
+        for level in t.levels[1:]:
+            members = t.members[level]
+            assert sorted(i for ns in members.values() for i in ns) == list(range(len(inst.nodes)))
+            assert all(t.domain(i, level) == d for d, ns in members.items() for i in ns)
+            assert sum(t.gpu_count(level).values()) == inst.num_gpus
+        rows = list(t.tree())
+        assert sorted(r[2] for r in rows if r[1] == "node") == sorted(n.id for n in inst.nodes)
+        for depth, level, _dom, nodes in rows:
+            below = [r for r in rows if r[0] == depth + 1 and set(r[3]) <= set(nodes)]
+            if level != "node":
+                assert sorted(i for r in below for i in r[3]) == sorted(nodes)
+        for level in ("rack", "pod"):
+            for d in t.members[level]:
+                near = t.near(level, d)
+                assert sorted(near) == sorted(x for x in t.members[level] if x != d)
+                dist = [t.domain_distance(level, d, x) for x in near]
+                assert dist == sorted(dist)
+
+    check()

@@ -324,17 +324,9 @@ def layout_of(model: GpuModel, profiles: tuple[str, ...], config: tuple[tuple[st
 
 
 def unit_value(inst: Instance, r: Request, model: GpuModel | None, option: Option) -> float:
-    """GPU-equivalents of one unit of ``r`` placed with ``option`` on a GPU of ``model``."""
-    if r.kind == "gpu":
-        return 1.0
-    if r.kind == "share":
-        return (r.gpu_milli or 0) / MILLI_PER_GPU
-    if r.kind == "host":
-        return 0.0
-    assert model is not None
-    p = model.profile(option or "")
-    assert p is not None
-    return p.gpu_equivalents
+    """GPU-equivalents of one unit of ``r`` placed with ``option`` on a GPU of ``model``
+    (:meth:`Instance.unit_size_on`, the one size definition)."""
+    return inst.unit_size_on(r, model, option)
 
 
 def profile_of(model: GpuModel, name: str) -> Profile:

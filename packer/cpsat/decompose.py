@@ -30,8 +30,7 @@ STOP_MARGIN_S = 1.5
 
 def coarsest_level(inst: Instance) -> str:
     """The coarsest listed topology level (the decomposition's unit), or ``node``."""
-    levels = [lv for lv in inst.topology.levels if lv != "node"]
-    return levels[-1] if levels else "node"
+    return inst.cluster_topology.levels[-2]
 
 
 def lns_by_domain(
@@ -51,9 +50,7 @@ def lns_by_domain(
     """
     level = level or coarsest_level(inst)
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
-    domains: dict[str, list[str]] = defaultdict(list)
-    for n in inst.nodes:
-        domains[inst.domain(n, level)].append(n.id)
+    domains = inst.cluster_topology.domains(level)
     order = sorted(domains)
     stats = {"domains": len(order), "subproblems": 0, "improved": 0}
     sub_det = None if det is None else det / max(1, len(order) * rounds)
@@ -137,9 +134,7 @@ def lns_by_domain_parallel(
     """
     level = level or coarsest_level(inst)
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
-    domains: dict[str, list[str]] = defaultdict(list)
-    for n in inst.nodes:
-        domains[inst.domain(n, level)].append(n.id)
+    domains = inst.cluster_topology.domains(level)
     order = sorted(domains)
     stats: dict[str, float] = {"domains": len(order), "chosen": 0, "subproblems": 0, "improved": 0, "rejected": 0,
                                "timed_out": 0, "parallel": parallel, "rounds": 0, "build_s": 0.0,

@@ -237,9 +237,10 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
             per_node[d.classes[key[0]].node].append(var.index)
     for (ni, _), var in v.owns.items():
         per_node[ni].append(var.index)
+    of = inst.cluster_topology.node_domains(level)  # the topology object's domain of every node
     members: dict[str, list[int]] = defaultdict(list)
     for ni in per_node:
-        members[inst.domain(inst.nodes[ni], level)].append(ni)
+        members[of[ni]].append(ni)
     proto = model.model.proto
     growth = []
     tenant_growth: dict[str, list[int]] = defaultdict(list)
@@ -254,7 +255,7 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     names = sorted(members)
     at = {name: i for i, name in enumerate(names)}
     # Only a single request can anchor a step: a group of identical ones spans racks one request each.
-    keys = [(var.index, at[inst.domain(inst.nodes[d.classes[ci].node], level)],
+    keys = [(var.index, at[of[d.classes[ci].node]],
              gi if d.groups[gi].size == 1 else -1) for (gi, ci, _), var in v.x.items()]
     return _Space(model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
                   owned=dict(owned), tenant_growth=dict(tenant_growth),

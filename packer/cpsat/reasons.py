@@ -1,4 +1,6 @@
-"""Why a request is unplaced: the first binding rule among model, quota, isolation, capacity, locality."""
+"""Why CP-SAT left a request unplaced: the first binding rule among model, quota, isolation, host
+resources, capacity, locality and spread, found from the free capacity the plan leaves; else the
+objective. The wording is :mod:`packer.reasons`' (the same as every solver's)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from packer import reasons
 from packer.geometry import geometry, span_mask
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Request, Unit
 
@@ -79,19 +82,9 @@ class _Free:
             return int(self.milli[key] == 0 and not self.mask[key])
         if r.kind == "share":
             return (MILLI_PER_GPU - self.milli[key]) // (r.gpu_milli or MILLI_PER_GPU)
-        best = 0
-        for p in inst.profile_choices(r, model):
-            occ, counts, n = self.mask[key], dict(self.counts[key]), 0
-            geo = geometry(model)
-            while True:
-                starts = geo.free_starts(p, occ, counts.get(p.name, 0))
-                if not starts:
-                    break
-                occ |= span_mask(starts[0], p.size)
-                counts[p.name] = counts.get(p.name, 0) + 1
-                n += 1
-            best = max(best, n)
-        return best
+        geo = geometry(model)
+        occ, counts = self.mask[key], self.counts[key]
+        return max((geo.fit_count(p, occ, counts.get(p.name, 0)) for p in inst.profile_choices(r, model)), default=0)
 
     def _isolation_ok(self, r: Request, key: tuple[str, int], node_id: str) -> bool:
         tm = self.inst.tenant_map
@@ -155,16 +148,14 @@ def unplaced_reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]],
 def _reason(inst: Instance, free: _Free, used: Mapping[str, float], r: Request) -> str:
     if r.kind == "host":
         return _host_reason(inst, free, r)
-    kind = {"mig": f"{r.profile or f'{r.slices}-slice'} MIG", "gpu": "whole-GPU", "share": f"{r.gpu_milli}-milli share"}[r.kind]
     need = r.need_count
-    want = MODE_OF_KIND[r.kind]
     shape = (r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_models)
     ok_models = free.ok_nodes.get(shape)
     if ok_models is None:
         ok_models = free.ok_nodes[shape] = _ok_nodes(inst, r)
     if not ok_models:
-        return f"model: no GPU of an allowed model can be in {want} mode with a {kind} unit"
-    return _binding(inst, free, used, r, kind, need, ok_models)
+        return reasons.no_model(r, (m.name for m in inst.cluster_models), why="mode")
+    return _binding(inst, free, used, r, need, ok_models)
 
 
 def _ok_nodes(inst: Instance, r: Request) -> list:  # type: ignore[type-arg]
@@ -178,24 +169,22 @@ def _ok_nodes(inst: Instance, r: Request) -> list:  # type: ignore[type-arg]
     ]
 
 
-def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request, kind: str, need: int,
+def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request, need: int,
              ok_models: list) -> str:  # type: ignore[type-arg]
     t = inst.tenant_map[r.tenant]
     if t.max_gpus is not None:
-        models = {n.gpu_model: n for n in ok_models}  # the unit size depends on the model only
-        smallest = min(_unit_size(inst, r, n) for n in models.values())
+        smallest = inst.request_unit_size(r)
         if used[r.tenant] + need * smallest > t.max_gpus + 1e-9:
-            return (f"quota: tenant {t.id} uses {used[r.tenant]:.3g} of its {t.max_gpus:g} GPU-equivalents; "
-                    f"this request needs {need * smallest:.3g} more")
+            return reasons.quota(t.id, used[r.tenant], t.max_gpus, need * smallest)
     per_node, total = free.per_node(r, ok_models, isolation=True, host=True)
     if total < need:
         loose = free.per_node(r, ok_models, isolation=False, host=True)[1]
         if loose >= need:
-            return f"isolation: {loose} free {kind} units exist but only {total} on GPUs/nodes its tenant may share"
+            return reasons.isolation(r, total, need, without=loose)
         no_host = free.per_node(r, ok_models, isolation=True, host=False)[1]
         if no_host >= need:
-            return f"host resources: {no_host} free {kind} units but CPU/memory of their nodes allow only {total}"
-        return f"capacity: {total} free {kind} units on allowed GPUs, needs {need}"
+            return reasons.host_resources(r, total, need, without=no_host)
+        return reasons.capacity(r, total, need)
     if r.locality is not None and r.locality.required:
         level = r.locality.level
         if level == "gpu":
@@ -209,10 +198,10 @@ def _binding(inst: Instance, free: _Free, used: Mapping[str, float], r: Request,
                     per_dom[inst.domain(n, level)] += per_node[n.id]
                 best = free._cache[key] = max(per_dom.values(), default=0)
         if best < need:
-            return f"locality: no {level} has {need} free {kind} units (at most {best})"
+            return reasons.locality(r, level, best, need, cluster=total)
     if r.spread is not None:
-        return f"spread: at most {r.spread.max_per_domain} units per {r.spread.level} leaves too few places"
-    return "objective: the remaining capacity is worth more to other requests"
+        return reasons.spread(r)
+    return reasons.objective(r)
 
 
 def _host_reason(inst: Instance, free: _Free, r: Request) -> str:
@@ -234,12 +223,11 @@ def _host_reason(inst: Instance, free: _Free, r: Request) -> str:
 
     per_node = {n.id: fits(n, True) for n in inst.nodes}
     total = sum(per_node.values())
-    what = f"host units of {r.cpu_milli} milli-CPU / {r.memory_mib} MiB"
     if total < need:
         loose = sum(fits(n, False) for n in inst.nodes)
         if loose >= need:
-            return f"isolation: {loose} {what} fit, but only {total} on nodes its tenant may share"
-        return f"host resources: CPU/memory left on the nodes fits {total} {what}, needs {need}"
+            return reasons.isolation(r, total, need, without=loose)
+        return reasons.host_resources(r, total, need)
     if r.locality is not None and r.locality.required:
         level = r.locality.level
         per_dom: dict[str, int] = defaultdict(int)
@@ -247,15 +235,7 @@ def _host_reason(inst: Instance, free: _Free, r: Request) -> str:
             per_dom[inst.domain(n, level)] += per_node[n.id]
         best = max(per_dom.values(), default=0)
         if best < need:
-            return f"locality: no {level} has room for {need} {what} (at most {best})"
+            return reasons.locality(r, level, best, need, cluster=total)
     if r.spread is not None:
-        return f"spread: at most {r.spread.max_per_domain} units per {r.spread.level} leaves too few places"
-    return "objective: the remaining CPU and memory are worth more to other requests"
-
-
-def _unit_size(inst: Instance, r: Request, node) -> float:  # type: ignore[no-untyped-def]
-    if r.kind == "gpu":
-        return 1.0
-    if r.kind == "share":
-        return (r.gpu_milli or 0) / MILLI_PER_GPU
-    return min(p.gpu_equivalents for p in inst.profile_choices(r, inst.model_of(node)))  # type: ignore[arg-type]
+        return reasons.spread(r)
+    return reasons.objective(r)

@@ -22,6 +22,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+from packer import reasons
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Node, Plan, Request, Unit
@@ -54,10 +55,11 @@ class _Gpu:
 
 
 class _Node:
-    __slots__ = ("spec", "gpus", "cpu", "mem", "tenants", "canonical_model", "units", "version")
+    __slots__ = ("spec", "index", "gpus", "cpu", "mem", "tenants", "canonical_model", "units", "version")
 
-    def __init__(self, spec: Node, canonical_model: str | None) -> None:
+    def __init__(self, spec: Node, index: int, canonical_model: str | None) -> None:
         self.spec = spec
+        self.index = index  # in the instance's nodes (and the topology's tables)
         self.gpus: list[_Gpu] = []
         self.cpu = spec.cpu_milli if spec.cpu_milli is not None else None
         self.mem = spec.memory_mib if spec.memory_mib is not None else None
@@ -75,9 +77,9 @@ class _State:
         self.nodes: list[_Node] = []
         self.by_id: dict[str, _Node] = {}
         cat = inst.gpu_catalog
-        for n in inst.nodes:
+        for i, n in enumerate(inst.nodes):
             model = cat.get(n.gpu_model) if n.gpu_model else None
-            node = _Node(n, model.name if model else None)
+            node = _Node(n, i, model.name if model else None)
             for g in range(n.num_gpus):
                 node.gpus.append(_Gpu(node, g, model, n.gpu_mode(g)))
             self.nodes.append(node)
@@ -94,24 +96,23 @@ class _State:
     # ---- feasibility of one unit
 
     def tenant_ok_gpu(self, g: _Gpu, tenant: str) -> bool:
-        if self.ignore_isolation:
-            return True
-        others = [t for t in g.tenants if t != tenant and g.tenants[t] > 0]
-        if not others:
-            return True
-        if self.isolation.get(tenant) == "gpu":
-            return False
-        return not any(self.isolation.get(t) == "gpu" for t in others)
+        """Whether ``tenant`` may use GPU ``g`` as far as gpu isolation goes."""
+        return self._may_share(g.tenants, tenant, "gpu")
 
     def tenant_ok_node(self, n: _Node, tenant: str) -> bool:
+        """Whether ``tenant`` may use node ``n`` as far as node isolation goes."""
+        return self._may_share(n.tenants, tenant, "node")
+
+    def _may_share(self, holders: Counter[str], tenant: str, level: str) -> bool:
+        """True unless other tenants hold units here and ``tenant`` or one of them is isolated at ``level``."""
         if self.ignore_isolation:
             return True
-        others = [t for t in n.tenants if t != tenant and n.tenants[t] > 0]
+        others = [t for t in holders if t != tenant and holders[t] > 0]
         if not others:
             return True
-        if self.isolation.get(tenant) == "node":
+        if self.isolation.get(tenant) == level:
             return False
-        return not any(self.isolation.get(t) == "node" for t in others)
+        return not any(self.isolation.get(t) == level for t in others)
 
     def host_ok(self, n: _Node, req: Request) -> bool:
         if self.ignore_host:
@@ -213,11 +214,11 @@ def _idle_slices(g: _Gpu, compute: dict[str, int], taking: int = 0) -> int:
 class _Placer:
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
+        self.topology = inst.cluster_topology
         self.state = _State(inst)
         self.allowed_cache: dict[tuple[str, ...] | None, set[str] | None] = {}
         self.nodes_cache: dict[tuple[str, ...] | None, list[_Node]] = {}
         self.bound_cache: dict[tuple, tuple[dict[str, int], list[int]]] = {}
-        self.sizes_cache: dict[tuple, list[int]] = {}
         self.choices_cache: dict[tuple, list[Profile]] = {}
         self.compute_cache: dict[str, dict[str, int]] = {}
         self.dead_cache: dict[str, list[list[bool]]] = {}
@@ -324,11 +325,10 @@ class _Placer:
         if table is None:
             geo = geometry(model)
             most = model.compute_slices or 0
-            fits = [[pl.mask for pl in geo.by_profile[q.name]] for q in model.profiles]
             table = []
             for occ in range(1 << geo.positions):
-                room = min((q.compute for q, masks in zip(model.profiles, fits, strict=True)
-                            if any(not occ & m for m in masks)), default=most + 1)
+                room = min((q.compute for q in model.profiles if geo.first_free_start(q, occ) >= 0),
+                           default=most + 1)
                 table.append([room > k for k in range(most + 1)])
             self.dead_cache[model.name] = table
         return table
@@ -377,11 +377,6 @@ class _Placer:
             return self._node_bound(req, n)
         return self.bounds(req).get(n.spec.id, 0)
 
-    def _mig_sizes(self, req: Request, model: GpuModel) -> list[int]:
-        key = (self._signature(req), model.name)
-        if key not in self.sizes_cache:
-            self.sizes_cache[key] = [p.size for p in self.inst.profile_choices(req, model)]
-        return self.sizes_cache[key]
 
     def _node_bound(self, req: Request, n: _Node) -> int:
         cap = 0
@@ -395,9 +390,10 @@ class _Placer:
         else:
             for g in n.gpus:
                 if g.mode in (None, "mig") and g.model is not None and g.model.has_mig:
-                    sizes = self._mig_sizes(req, g.model)
-                    if sizes:
-                        cap += (geometry(g.model).positions - bin(g.occ).count("1")) // min(sizes)
+                    choices = self._choices(req, g.model)
+                    if choices:
+                        geo = geometry(g.model)
+                        cap += max(geo.fit_count(p, g.occ, g.counts[p.name]) for p in choices)
         if not self.state.ignore_host:
             if req.cpu_milli and n.cpu is not None:
                 cap = min(cap, n.cpu // req.cpu_milli)
@@ -426,6 +422,7 @@ class _Placer:
         # Level 'gpu' is finer than a node: spread counts per GPU, and a required 'gpu' locality
         # keeps every unit on the GPU of the first one.
         spread_gpu = spread is not None and spread.level == "gpu"
+        spread_of = self.topology.node_domains(spread.level) if spread is not None and not spread_gpu else None
         pin_gpu = req.locality is not None and req.locality.required and req.locality.level == "gpu"
         passes = [(False, False, n) for n in order]
         if req.kind == "mig":  # first a pass that strands no compute slice, on any node
@@ -437,12 +434,11 @@ class _Placer:
                 break
             if pin_gpu and units and n.spec.id != units[0].node:
                 continue
-            if spread is not None and not spread_gpu:
-                dom = self.inst.domain(n.spec, spread.level)
-                if per_dom[dom] >= spread.max_per_domain:
-                    continue
+            dom = spread_of[n.index] if spread_of is not None else ""
+            if spread_of is not None and per_dom[dom] >= spread.max_per_domain:  # type: ignore[union-attr]
+                continue
             while len(units) < req.count:
-                if spread is not None and not spread_gpu and per_dom[self.inst.domain(n.spec, spread.level)] >= spread.max_per_domain:
+                if spread_of is not None and per_dom[dom] >= spread.max_per_domain:  # type: ignore[union-attr]
                     break
                 skip: set[int] | None = None
                 if spread_gpu or (pin_gpu and units):
@@ -458,7 +454,7 @@ class _Placer:
                 st.apply(req, g, unit, size, mode, n)
                 units.append(unit)
                 if spread is not None:
-                    per_dom[self.inst.unit_domain(unit, spread.level)] += 1
+                    per_dom[dom if spread_of is not None else f"{unit.node}/{unit.gpu}"] += 1
         return units
 
     def candidate_nodes(self, req: Request) -> list[_Node]:
@@ -540,22 +536,22 @@ class _Placer:
                 return None  # the others fit elsewhere anyway: nobody loses the room
         if min(lost, wanted - elsewhere) <= CLAIM_GAIN * gain:
             return None
-        return (f"isolation: tenant {req.tenant} would take {len(claimed)} more node(s), leaving {room:.2f} "
-                f"GPUs of room that its remaining requests fill only {fill:.2f} of and others want")
+        return reasons.claim(req.tenant, len(claimed), room, fill)
 
     def _place(self, req: Request) -> tuple[list[Unit] | None, str]:
         st = self.state
         nodes = self.candidate_nodes(req)
         if not nodes:
             if req.kind == "host":
-                return None, "capacity: the cluster has no nodes"
-            return None, "model: no node has a GPU model this request allows"
+                return None, reasons.no_nodes()
+            return None, reasons.no_model(req, (m.name for m in self.inst.cluster_models))
         bounds = self.bounds(req)
         if req.locality is not None and req.locality.required:
             groups: dict[str, list[_Node]] = defaultdict(list)
+            level = "node" if req.locality.level == "gpu" else req.locality.level
+            of = self.topology.node_domains(level)
             for n in nodes:
-                level = "node" if req.locality.level == "gpu" else req.locality.level
-                groups[self.inst.domain(n.spec, level)].append(n)
+                groups[of[n.index]].append(n)
             dom_bound = {d: sum(bounds[m.spec.id] for m in ms) for d, ms in groups.items()}
             best: tuple[tuple, str] | None = None
             most = 0
@@ -578,8 +574,7 @@ class _Placer:
                 if k == req.count:
                     break
             if best is None:
-                return None, self._reason(req, most, f"locality: no {req.locality.level} has room for "
-                                          f"{req.need_count} {self._what(req)} (at most {most} fit in one)")
+                return None, self._reason(req, most, reasons.locality(req, req.locality.level, most, req.need_count))
             return self.place_in(req, groups[best[1]]), ""
         total = sum(bounds.values())
         if total < req.need_count:
@@ -591,15 +586,6 @@ class _Placer:
         st.undo(mark)
         return None, self._reason(req, len(got), "")
 
-    def _what(self, req: Request) -> str:
-        if req.kind == "host":
-            return "host units"
-        if req.kind == "mig":
-            return f"MIG {req.profile or f'{req.slices}-slice'} instances"
-        if req.kind == "gpu":
-            return "whole GPUs"
-        return f"{req.gpu_milli}-milli shares"
-
     def _reason(self, req: Request, got: int, default: str, bound_only: bool = False) -> str:
         """The binding reason, most specific first: quota, isolation, host resources, capacity.
 
@@ -608,11 +594,9 @@ class _Placer:
         """
         st = self.state
         quota = st.quota.get(req.tenant)
-        unit = self._unit_size_hint(req)
+        unit = self.inst.request_unit_size(req)
         if quota is not None and st.tenant_used[req.tenant] + unit * req.need_count > quota + _EPS:
-            left = max(0.0, quota - st.tenant_used[req.tenant])
-            return (f"quota: tenant {req.tenant} has {left:.3g} GPU-equivalents left, needs "
-                    f"{unit * req.need_count:.3g}")
+            return reasons.quota(req.tenant, st.tenant_used[req.tenant], quota, unit * req.need_count)
         if default:
             return default
         if bound_only:
@@ -622,10 +606,8 @@ class _Placer:
             finally:
                 st.ignore_host = False
             if loose >= req.need_count:
-                return (f"host resources: at most {got} of {req.need_count} {self._what(req)} fit with "
-                        f"{req.cpu_milli} milli-CPU and {req.memory_mib} MiB each")
-            return (f"capacity: at most {got} of {req.need_count} {self._what(req)} fit in the allowed models "
-                    f"(free capacity of this kind)")
+                return reasons.host_resources(req, got, req.need_count, without=loose)
+            return reasons.capacity(req, got, req.need_count)
         for flag, word in (("ignore_isolation", "isolation"), ("ignore_host", "host resources")):
             setattr(st, flag, True)
             mark = st.mark()
@@ -636,42 +618,15 @@ class _Placer:
                 setattr(st, flag, False)
             if fits:
                 if word == "isolation":
-                    return (f"isolation: only {got} of {req.need_count} {self._what(req)} fit on GPUs and "
-                            f"nodes that tenant isolation leaves open to tenant {req.tenant}")
-                return (f"host resources: only {got} of {req.need_count} {self._what(req)} fit with "
-                        f"{req.cpu_milli} milli-CPU and {req.memory_mib} MiB each")
-        extra = ""
-        if req.spread is not None:
-            extra = f" with at most {req.spread.max_per_domain} per {req.spread.level}"
-        return (f"capacity: only {got} of {req.need_count} {self._what(req)} fit in the allowed "
-                f"models{extra}")
-
-    def _unit_size_hint(self, req: Request) -> float:
-        if req.kind == "host":
-            return 0.0
-        if req.kind == "gpu":
-            return 1.0
-        if req.kind == "share":
-            return (req.gpu_milli or 0) / MILLI_PER_GPU
-        sizes = []
-        for n in self.candidate_nodes(req)[:64]:
-            if n.gpus and n.gpus[0].model is not None:
-                sizes += [p.gpu_equivalents for p in self.inst.profile_choices(req, n.gpus[0].model)]
-        return min(sizes) if sizes else 0.0
-
+                    return reasons.isolation(req, got, req.need_count)
+                return reasons.host_resources(req, got, req.need_count)
+        return reasons.capacity(req, got, req.need_count)
 
 def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
-    def est_size(r: Request) -> float:
-        if r.kind == "host":
-            return 0.0
-        if r.kind == "gpu":
-            return float(r.count)
-        if r.kind == "share":
-            return r.count * (r.gpu_milli or 0) / MILLI_PER_GPU
-        return r.count * (r.slices or 1) / 7.0 if r.slices else r.count * 0.5
-
+    """Priority first, hard-locality gangs first within a priority, then bigger first (the request's
+    size as the model defines it), then file order."""
     hard = lambda r: r.locality is not None and r.locality.required  # noqa: E731
-    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -est_size(r), inst.request_index[r.id]))
+    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -inst.request_size(r), inst.request_index[r.id]))
 
 
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, **options: object) -> Plan:  # noqa: F821
@@ -707,13 +662,13 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     deadline = None if time_limit is None else t0 + time_limit
     todo = _order(inst, (r for r in inst.requests if r.placement is None))
     isolated = any(iso == "node" for iso in st.isolation.values())
-    size = {r.id: r.count * pl._unit_size_hint(r) for r in todo} if isolated else {}
+    size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
     for r in todo:
         pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
     for r in todo:
         pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
         if deadline is not None and time.perf_counter() > deadline:
-            unplaced[r.id] = f"time limit: the greedy stopped after {time_limit:g} s, before trying this request"
+            unplaced[r.id] = reasons.time_limit("greedy", time_limit)  # type: ignore[arg-type]
             continue
         units, reason = pl.place(r)
         if units is None:
