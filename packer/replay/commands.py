@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from packer.online.policies import ONLINE, REPLAY, resolve
     from packer.progress import SILENT, Progress
     from packer.replay.openb import read_nodes, read_pods
     from packer.replay.protocol import parse_seeds
@@ -64,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if not (0.0 < args.inflation <= 10.0):
         raise InputError("must be in (0, 10]", field="--inflation")
     names = list(POLICY_NAMES) if args.policy == "all" else [x.strip() for x in args.policy.split(",") if x.strip()]
+    engine = REPLAY if getattr(args, "engine", "kernels") == "kernels" or args.protocol == "deferral" else ONLINE
     for n in names:
-        if n not in POLICY_NAMES:
-            raise InputError(f"unknown policy {n!r}; known: {', '.join(POLICY_NAMES)}", field="--policy")
+        try:
+            resolve(n, engine)  # the replay's names (POLICY_NAMES) or a registry name this engine runs
+        except ValueError as e:
+            raise InputError(str(e), field="--policy") from None
     if not names:
         raise InputError("no policy", field="--policy")
     cluster = read_nodes(args.nodes)

@@ -94,7 +94,7 @@ def mig_run(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: flo
     tables = tables or MigTables(cluster)
     stream = make_stream(pods, cluster, seed, inflation)
     p = stream.pods
-    out = mig_replay(MIG_POLICIES[policy], cluster.cpu, cluster.mem, cluster.gpus, cluster.model, stream.node_rank,
+    out = mig_replay(resolve(policy, REPLAY_MIG).code, cluster.cpu, cluster.mem, cluster.gpus, cluster.model, stream.node_rank,
                      tables.slices, p.cpu, p.mem, p.num_gpu, p.gpu_milli, p.spec, tables.prof_matrix(p.gpu_milli),
                      tables.q_compute, tables.q_size, tables.q_starts, tables.q_nstarts, tp.cpu, tp.gpu_milli,
                      tp.num_gpu, tp.spec, tables.prof_matrix(tp.gpu_milli), tp.prob, cpu_per_gpu_milli(tp))

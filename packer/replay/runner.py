@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from packer.online.policies import ONLINE, REPLAY, resolve
 from packer.progress import SILENT, Progress
 from packer.replay.kpi import curves, unallocated_gpus
 from packer.replay.openb import Cluster, Pods
@@ -71,10 +72,9 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
     (:mod:`packer.replay.via_placer`), one seed after the other. ``ray_address`` (``"local"`` or a
     cluster's, see :mod:`packer.parallel`): the seeds run as Ray tasks instead, either engine.
     """
-    if policy not in POLICY_NAMES:
-        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    resolve(policy, REPLAY if engine == "kernels" else ONLINE)  # ValueError naming the choices
     tp = typical_pods(pods)
     t0 = time.perf_counter()
     if ray_address is not None:
