@@ -1,4 +1,4 @@
-"""Writes the shipped MIG-variant instance instances/openb-mig-small.json (packer.replay.mig family).
+"""Writes the shipped MIG-variant instance instances/openb-mig-small.json (packer.replay.mig_variant family).
 
     python bench/bench_replay_instances.py
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from packer.formats import save_instance
-from packer.replay.mig import openb_mig_instance
+from packer.replay.mig_variant import openb_mig_instance
 from packer.replay.openb import read_nodes, read_pods
 
 ROOT = Path(__file__).resolve().parents[1]

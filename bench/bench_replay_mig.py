@@ -1,4 +1,4 @@
-"""The MIG variant of the openb replay (packer.replay.mig): packer's slot-aware policy against
+"""The MIG variant of the openb replay (packer.replay.mig_variant): packer's slot-aware policy against
 first-fit, best-fit and FGD adapted to MIG, same seeded streams as the shared-GPU replay.
 
     python bench/bench_replay_mig.py [--seeds 42-51]
@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from packer.replay.mig import MIG_MODEL_OF, mig_policy
+from packer.replay.mig_variant import MIG_MODEL_OF, mig_policy
 from packer.replay.openb import read_nodes, read_pods
 from packer.replay.protocol import parse_seeds
 

@@ -1,7 +1,7 @@
 """The openb replay through the library's online placer beside the dedicated engine.
 
 For each policy, seeds 42-51 of the default workload (FGD's protocol: 130% stream, arrivals only)
-run through ``packer.replay.placer.replay_with_placer`` (``OnlinePlacer.place``, one pod at a time)
+run through ``packer.replay.via_placer.replay_with_placer`` (``OnlinePlacer.place``, one pod at a time)
 and through ``packer.replay.runner.run_seed`` (the tracesim engine), one seed after the other in one
 thread. Writes ``bench/replay_placer.json`` (the two paths' ``packer replay`` summaries per policy,
 per-seed headline numbers) and ``bench/replay_placer.md`` (the table).
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from packer.replay.openb import read_nodes, read_pods  # noqa: E402
-from packer.replay.placer import placer_policy, run_seed_placer  # noqa: E402
 from packer.replay.protocol import parse_seeds, typical_pods  # noqa: E402
 from packer.replay.runner import run_seed, summarise  # noqa: E402
+from packer.replay.via_placer import placer_policy, run_seed_placer  # noqa: E402
 
 TRACE = Path("/work/shared/traces/alibaba-gpu-v2023/csv")
 if not TRACE.exists():

@@ -78,6 +78,7 @@ from packer.online.state import (
     R_TENANT,
     R_TISO,
     SHARED,
+    KernelState,
 )
 
 INF = float("inf")
@@ -211,7 +212,7 @@ class ReferenceKernels:
             if mode != MIG:
                 gsum += free
         total = 0.0
-        for mcpu, mmilli, mnum, pr in tws:
+        for mcpu, mmilli, mnum, pr, *_ in tws:
             if pr == 0.0:
                 continue
             if mmilli <= 0.0:
@@ -561,6 +562,53 @@ class ReferenceKernels:
         n64[n, N_PODS] += 1
         ntag[n, rq[R_TAG]] += 1
         return True
+
+
+    # ------------------------------------------- the kernels' entry points: the state as one tuple
+
+    def refresh_all(self, st) -> None:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        self._refresh_all(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp)
+
+    def place_one(self, st, rq, rprof, modelok, nodes, u1, u2, out) -> bool:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        return self._place_one(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.ntag, a.mp, a.minfo, a.gstart, a.gscore,
+                               a.frag, a.tws, a.pp, rq, rprof, modelok, a.nallow, a.greq, nodes, u1, u2, out)
+
+    def pick_unit(self, st, rq, rprof, modelok, nodes, u1, u2, out) -> bool:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        return self._pick_unit(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.ntag, a.mp, a.minfo, a.gstart, a.gscore,
+                               a.frag, a.tws, a.pp, rq, rprof, modelok, a.nallow, a.greq, nodes, u1, u2, out)
+
+    def apply_unit(self, st, g, p, s, milli, cpu, mem, tenant, tiso, sign, newmode) -> None:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        self._apply(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, g, p, s, milli,
+                    cpu, mem, tenant, tiso, sign, newmode)
+
+    def apply_units(self, st, units, sign) -> None:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        self._apply_many(a.g32, a.gpc, a.n64, a.nbest, a.b64, a.bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp, units, sign)
+
+    def pick_node(self, st, rq, rprof, modelok, nodes, count, u1) -> int:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        return self._pick_node(a.g32, a.gpc, a.n64, a.ntag, a.mp, a.ms, a.gstart, a.frag, a.tws, a.pp, rq, rprof, modelok,
+                               a.nallow, a.greq, nodes, count, u1)
+
+    def node_caps(self, st, rq, rprof, modelok, nodes, limit, caps) -> None:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        self._node_caps(a.g32, a.gpc, a.n64, a.mp, a.ms, a.gstart, rq, rprof, modelok, a.nallow, a.greq, nodes, limit, caps)
+
+    def pick_host(self, st, rq, nodes, u1) -> int:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        return self._pick_host(a.g32, a.gpc, a.n64, rq, a.nallow, nodes, u1)
+
+    def apply_host(self, st, n, cpu, mem, tenant, tiso, sign) -> None:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        self._apply_host(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, n, cpu, mem, tenant, tiso, sign)
+
+    def apply_host_units(self, st, units, sign) -> None:  # type: ignore[no-untyped-def]
+        a = KernelState(*st)
+        self._apply_host_many(a.g32, a.n64, a.nbest, a.b64, a.bbest, a.pp, units, sign)
 
 
 __all__ = ["ReferenceKernels"]

@@ -30,6 +30,7 @@ from packer.online.state import (
     N_NGPU,
     N_PODS,
     N_UNITS,
+    NTW,
 )
 from tests.online_reference import ReferenceKernels
 from tests.strategies import instances
@@ -356,7 +357,7 @@ def test_target_workload_and_state_size() -> None:
     inst = generate("small", seed=0)
     tw = TargetWorkload(shares=[(0.0, 500.0, 1.0, 1.0)], mig=[(1, 1.0)])
     p = OnlinePlacer(inst, "fgd", target=tw)
-    assert p.a.tws.shape == (1, 4) and p.state_bytes() < 2_000_000
+    assert p.a.tws.shape == (1, NTW) and p.state_bytes() < 2_000_000
 
 
 def test_unknown_policy_is_rejected() -> None:

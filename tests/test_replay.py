@@ -146,7 +146,7 @@ def test_parse_seeds() -> None:
 
 def test_bound_counts_one_big_share_per_device() -> None:
     """Tests that the LP bound knows two 810-milli pods cannot share one GPU, and the offline placement reaches it."""
-    from packer.replay.bound import allocation_bound, offline_decreasing
+    from packer.replay.ceiling import allocation_bound, offline_decreasing
 
     cluster = Cluster(names=("a",), cpu=np.array([64000]), mem=np.array([65536]), gpus=np.array([2]),
                       model=np.array([0]), models=("T4",))
@@ -212,7 +212,7 @@ def test_cli_replay_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_mig_profiles_and_placements_are_legal(tmp_path: Path) -> None:
     """Tests the MIG variant: smallest covering profile, and no two instances overlap on a GPU."""
-    from packer.replay.mig import MigTables, mig_run
+    from packer.replay.mig_variant import MigTables, mig_run
 
     nodes = read_nodes(_write(tmp_path / "n.csv", SMALL_NODES))
     tables = MigTables(nodes)

@@ -82,3 +82,23 @@ def _final_states(nodes, plist, placements):  # type: ignore[no-untyped-def]
             if mask >> d & 1:
                 st.idle[d] -= pod["milli"]
     return states
+
+
+@pytest.mark.parametrize(("cli", "registry"), [("packer", "packer-openb"), ("bestfit", "best-fit"),
+                                               ("firstfit", "first-fit")])
+def test_registry_names_are_the_replay_names(cli: str, registry: str) -> None:
+    """Tests that the replay's command-line names and the policy registry's names run the same policy."""
+    from packer.replay.engine import replay
+    from packer.replay.engine.engine import policy_code
+
+    assert policy_code(cli) == policy_code(registry)
+    cluster, pods, rank, rand = _random_case(3)
+    tp = typical_pods(pods)
+    pk_w, params = packer_settings(tp)
+    runs = [replay(name, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
+                   node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
+                   pod_spec=pods.spec, rand=rand, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu,
+                   tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, params=params) for name in (cli, registry)]
+    assert runs[0].node.tolist() == runs[1].node.tolist() and runs[0].devmask.tolist() == runs[1].devmask.tolist()
+    with pytest.raises(ValueError, match="unknown policy"):
+        policy_code("packer-mig")  # the MIG replay's policy does not run on the fractional kernels

@@ -1,4 +1,4 @@
-"""Tests of the openb replay through the library's online placer (packer.replay.placer)."""
+"""Tests of the openb replay through the library's online placer (packer.replay.via_placer)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from packer.check import check
 from packer.replay.kpi import curves
 from packer.replay.openb import Cluster, Pods
-from packer.replay.placer import placer_instance, placer_policy, replay_with_placer
 from packer.replay.protocol import make_stream
+from packer.replay.via_placer import placer_instance, placer_policy, replay_with_placer
 
 MODELS = ("A10", "T4", "V100M16")
 

@@ -20,13 +20,25 @@ Public API (everything else in this package is private)::
   numbers in [0, 1) that the ``random`` policy uses (node pick, device pick); without them the placer
   draws its own from its seeded generator.
 - ``release(rid)`` is O(units of the request).
-- The state is NumPy arrays (see :mod:`packer.online.state`); scoring runs in Numba kernels
-  (:mod:`packer.online.kernels`, the only module that imports numba, via :mod:`packer.online._jit`).
+- The state is NumPy arrays, one structure (:class:`packer.online.state.KernelState`); scoring runs
+  in Numba kernels (:mod:`packer.online.kernels`, with the rules the trace replay shares in
+  :mod:`packer.online.scoring`); numba is imported only by :mod:`packer.online._jit`.
+
+Layout: ``placer.py`` (OnlinePlacer: place, exact placements, release), ``gangs.py`` (the GPU path:
+units, node gangs, domain gangs), ``host.py`` (host requests), ``domains.py`` (what both paths share:
+domains per level, the policy's domain order, the spread limit, the isolation guard, packer's
+rack/pod key), ``shapes.py`` (requests as kernel vectors), ``diagnose.py`` (unplaced reasons, worded
+by :mod:`packer.reasons`), ``snapshots.py`` (plans and reading), ``churn.py`` (the batch API),
+``state.py`` (arrays), ``policies.py`` (the policy registry, the target workload, MIG score tables),
+``kernels.py`` / ``scoring.py`` / ``_jit.py`` (compiled code).
 
 Policy registry
 ---------------
 ``POLICIES`` maps a name to a :class:`~packer.online.policies.PolicyInfo` (its integer code inside
-the kernels and a one-line description). Pass the name as ``OnlinePlacer(inst, policy=NAME)`` or
+the kernels and a one-line description): the online placer's policies. ``policies.REGISTRY`` holds
+every policy of every engine in one code space (also the replay's own ``packer-openb`` and the MIG
+replay's ``packer-mig``), and ``policies.resolve(name, engine)`` reads each engine's command-line
+names (``packer replay --policy packer`` is ``packer-openb``, ``bestfit`` is ``best-fit``). Pass the name as ``OnlinePlacer(inst, policy=NAME)`` or
 ``packer solve --solver online --policy NAME``. Names:
 
 - ``packer`` (default): packer's own. MIG: the start that loses the least *placement potential*
@@ -87,7 +99,8 @@ Batch API: :meth:`OnlinePlacer.churn` runs a whole array of place/release operat
 single-unit requests inside ONE kernel call (for replays and the churn benchmark); slots still
 busy afterwards become requests ``"{shape.id}#{call}.{slot}"`` (``ChurnResult.ids``).
 
-Adding a policy: give it a code in :mod:`packer.online.policies` (``_POLICY_LIST``), its MIG start
+Adding a policy: give it a code in :mod:`packer.online.policies` (``_POLICY_LIST``, with the engines
+that run it), its MIG start
 table in ``build_mig_tables``, its device keys in ``kernels._dev_keys`` / ``kernels._scan_node``, its
 node key in ``kernels._node_key`` and ``kernels._pick_node``, and the same rules in
 ``tests/online_reference.py``; the reference test then proves the kernels agree.

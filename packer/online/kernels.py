@@ -24,6 +24,7 @@ from packer.online.policies import (
     PACKER,
     RANDOM,
 )
+from packer.online.scoring import frag_of, max_fit, sigmoid_score
 from packer.online.state import (
     ANY,
     B_MAXCPU,
@@ -48,6 +49,8 @@ from packer.online.state import (
     G_OCC,
     G_UNITS,
     G_USEDC,
+    ISO_GPU,
+    ISO_NODE,
     K_GPU,
     K_MIG,
     K_SHARE,
@@ -95,7 +98,29 @@ from packer.online.state import (
     R_TAG,
     R_TENANT,
     R_TISO,
+    S_B64,
+    S_BBEST,
+    S_FRAG,
+    S_G32,
+    S_GPC,
+    S_GREQ,
+    S_GSCORE,
+    S_GSTART,
+    S_MINFO,
+    S_MP,
+    S_MS,
+    S_N64,
+    S_NALLOW,
+    S_NBEST,
+    S_NTAG,
+    S_PP,
+    S_TWS,
     SHARED,
+    TW_CPU,
+    TW_MILLI,
+    TW_NUM,
+    TW_PROB,
+    TW_SPEC,
 )
 
 BIG = 1e300
@@ -111,7 +136,7 @@ def _node_ok(n64, n, rq, nallow):
     t = rq[R_TENANT]
     if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
         return False
-    if rq[R_TISO] == 2 and n64[n, N_UNITS] > 0:
+    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
         if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
             return False
     return True
@@ -125,7 +150,7 @@ def _gpu_ok(g32, g, rq, greq):
     t = rq[R_TENANT]
     if g32[g, G_ISON] > 0 and g32[g, G_ISOT] != t:
         return False
-    if rq[R_TISO] >= 1 and g32[g, G_UNITS] > 0:
+    if rq[R_TISO] >= ISO_GPU and g32[g, G_UNITS] > 0:
         if not (g32[g, G_ISOT] == t and g32[g, G_ISON] == g32[g, G_UNITS]):
             return False
     return True
@@ -155,51 +180,24 @@ def _node_may_fit(n64, n, rq, rprof, modelok):
 
 
 @jit
-def _sigmoid_score(delta):
-    """FGD's ⌊100·σ(Δ/1000)⌋."""
-    return math.floor(100.0 / (1.0 + math.exp(-delta / 1000.0)))
-
-
-@jit
 def _node_frag(g32, n64, tws, n, dmilli, dcpu):
-    """FGD node fragmentation (README §5.7) of n's non-MIG GPUs, with free milli lowered by dmilli[local]."""
+    """FGD node fragmentation (README §5.7, :func:`packer.online.scoring.frag_of`) of node n's non-MIG
+    GPUs under the target workload ``tws`` (rows: CPU, milli per GPU, GPUs, probability, models mask),
+    with each GPU's free milli lowered by ``dmilli[local index]`` and the node's free CPU by ``dcpu``."""
     g0 = n64[n, N_GPU0]
     ng = n64[n, N_NGPU]
-    cpu = n64[n, N_CPU] - dcpu
-    total = 0.0
-    gsum = 0.0
+    free = np.empty(ng, dtype=np.int64)
+    whole_only = np.empty(ng, dtype=np.bool_)
+    c = 0
     for k in range(ng):
         g = g0 + k
-        if g32[g, G_MODE] != MIG:
-            gsum += g32[g, G_FREE] - dmilli[k]
-    for i in range(tws.shape[0]):
-        mcpu = tws[i, 0]
-        mmilli = tws[i, 1]
-        mnum = tws[i, 2]
-        pr = tws[i, 3]
-        if pr == 0.0:
-            continue
-        if mmilli <= 0.0:
-            total += pr * gsum
-            continue
-        cnt = 0
-        unusable = 0.0
-        for k in range(ng):
-            g = g0 + k
-            mode = g32[g, G_MODE]
-            if mode == MIG:
-                continue
-            free = g32[g, G_FREE] - dmilli[k]
-            ok = free >= mmilli and (mmilli >= 1000.0 or mode != FULL)
-            if ok:
-                cnt += 1
-            else:
-                unusable += free
-        if cnt < mnum or cpu < mcpu:
-            total += pr * gsum
-        else:
-            total += pr * unusable
-    return total
+        mode = g32[g, G_MODE]
+        if mode != MIG:
+            free[c] = g32[g, G_FREE] - dmilli[k]
+            whole_only[c] = mode == FULL
+            c += 1
+    return frag_of(free, whole_only, c, n64[n, N_CPU] - dcpu, 0, tws[:, TW_CPU], tws[:, TW_MILLI], tws[:, TW_NUM],
+                   tws[:, TW_SPEC], tws[:, TW_PROB])
 
 
 @jit_inline
@@ -350,7 +348,7 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
             return -float(max(50 - 1, 33))
         return -float(max(100 - (math.floor(100.0 * lfree / 1000.0) // 10), 50))
     if pol == FGD:
-        return -float(_sigmoid_score(-(bestd2 - (1.0 if g32[bestg, G_MODE] == ANY else 0.0))))
+        return -float(sigmoid_score(-(bestd2 - (1.0 if g32[bestg, G_MODE] == ANY else 0.0))))
     return 0.0
 
 
@@ -450,7 +448,7 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
         if g32[g, G_ISON] > 0 and g32[g, G_ISOT] != t:
             continue
         units = g32[g, G_UNITS]
-        if tiso >= 1 and units > 0:
+        if tiso >= ISO_GPU and units > 0:
             if not (g32[g, G_ISOT] == t and g32[g, G_ISON] == units):
                 continue
         mode = g32[g, G_MODE]
@@ -553,7 +551,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                 continue
             if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
                 continue
-            if tiso == 2 and n64[n, N_UNITS] > 0:
+            if tiso == ISO_NODE and n64[n, N_UNITS] > 0:
                 if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
                     continue
             m = n64[n, N_MODEL]
@@ -714,17 +712,8 @@ def _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, 
                 p = rprof[m, c]
                 if p < 0:
                     break
-                occ = g32[g, G_OCC]
                 left = min(mp[m, p, P_MAXC] - gpc[g, p], room)
-                cntp = 0
-                size = mp[m, p, P_SIZE]
-                for j in range(mp[m, p, P_NSTARTS]):
-                    if cntp >= left:
-                        break
-                    pm = ((1 << size) - 1) << ms[m, p, j]
-                    if occ & pm == 0:
-                        occ |= pm
-                        cntp += 1
+                cntp = max_fit(g32[g, G_OCC], mp[m, p, P_SIZE], ms[m, p], mp[m, p, P_NSTARTS], left)
                 if cntp > best:
                     best = cntp
             total += best
@@ -832,7 +821,7 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
                     if bk >= 0:
                         scratch[bk] = rq[R_MILLI]
             after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU] * take)
-            key = -float(_sigmoid_score(before - after))
+            key = -float(sigmoid_score(before - after))
         else:
             key = _node_key(g32, n64, ntag, pp, rq, n, g0, 0.0)
         if key < best:
@@ -957,13 +946,13 @@ def _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, g, p
     n64[n, N_CPU] -= sign * cpu
     n64[n, N_MEM] -= sign * mem
     n64[n, N_UNITS] += sign
-    if tiso >= 1:
+    if tiso >= ISO_GPU:
         g32[g, G_ISON] += sign
         if sign > 0:
             g32[g, G_ISOT] = tenant
         elif g32[g, G_ISON] == 0:
             g32[g, G_ISOT] = NO_TENANT
-    if tiso == 2:
+    if tiso == ISO_NODE:
         n64[n, N_ISON] += sign
         if sign > 0:
             n64[n, N_ISOT] = tenant
@@ -1037,7 +1026,7 @@ def _apply_host(g32, n64, nbest, b64, bbest, pp, n, cpu, mem, tenant, tiso, sign
     n64[n, N_CPU] -= sign * cpu
     n64[n, N_MEM] -= sign * mem
     n64[n, N_UNITS] += sign
-    if tiso == 2:
+    if tiso == ISO_NODE:
         n64[n, N_ISON] += sign
         if sign > 0:
             n64[n, N_ISOT] = tenant
@@ -1117,3 +1106,90 @@ def _churn(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, fr
             ntag[n, rq[R_TAG]] -= 1
             slots[sl, 0] = -1
             stats[2] += 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Entry points: what the placer calls. Each takes the state as ONE structure, ``st`` =
+# ``tuple(KernelState)`` (see :class:`packer.online.state.KernelState` for every array it holds),
+# plus the request: ``rq`` int64 [NRQ] (columns ``R_*``), ``rprof`` int64 [M, C] (per model, the MIG
+# profiles the request accepts in order of preference, -1 padded), ``modelok`` uint8 [M] (models it
+# may use), ``nodes`` int64 (the nodes to consider, in tie order).
+
+
+@jit
+def refresh_all(st):
+    """Recomputes every node's and block's aggregates from the GPU rows."""
+    _refresh_all(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_MP], st[S_MINFO],
+                 st[S_GSTART], st[S_GSCORE], st[S_PP])
+
+
+@jit
+def place_one(st, rq, rprof, modelok, nodes, u1, u2, out):
+    """Picks and applies one single-unit request; out = (GPU, profile, start). False when nothing fits.
+    ``u1``, ``u2``: the Random policy's uniforms (node, device)."""
+    return _place_one(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP],
+                      st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok,
+                      st[S_NALLOW], st[S_GREQ], nodes, u1, u2, out)
+
+
+@jit
+def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
+    """The best (GPU, profile, start) for one unit, written to out[0:3], not applied; False when none fits."""
+    return _pick_unit(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP],
+                      st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok,
+                      st[S_NALLOW], st[S_GREQ], nodes, u1, u2, out)
+
+
+@jit
+def apply_unit(st, g, p, s, milli, cpu, mem, tenant, tiso, sign, newmode):
+    """Adds (sign 1) or removes (sign -1) one unit on GPU g (MIG profile p at start s, or ``milli``),
+    with its host share and tenant; an 'any' GPU takes mode ``newmode``."""
+    _apply(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_MP], st[S_MINFO],
+           st[S_GSTART], st[S_GSCORE], st[S_PP], g, p, s, milli, cpu, mem, tenant, tiso, sign, newmode)
+
+
+@jit
+def apply_units(st, units, sign):
+    """:func:`apply_unit` for every row (g, p, s, milli, cpu, mem, tenant, tiso, newmode) of ``units``."""
+    _apply_many(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_MP], st[S_MINFO],
+                st[S_GSTART], st[S_GSCORE], st[S_PP], units, sign)
+
+
+@jit
+def pick_node(st, rq, rprof, modelok, nodes, count, u1):
+    """The node for a gang of ``count`` units that must share one node (the policy's node score); -1 if none."""
+    return _pick_node(st[S_G32], st[S_GPC], st[S_N64], st[S_NTAG], st[S_MP], st[S_MS], st[S_GSTART], st[S_FRAG],
+                      st[S_TWS], st[S_PP], rq, rprof, modelok, st[S_NALLOW], st[S_GREQ], nodes, count, u1)
+
+
+@jit
+def node_caps(st, rq, rprof, modelok, nodes, limit, caps):
+    """caps[i] = units of the request node nodes[i] can take now (at most ``limit``; greedy, slot exact)."""
+    _node_caps(st[S_G32], st[S_GPC], st[S_N64], st[S_MP], st[S_MS], st[S_GSTART], rq, rprof, modelok,
+               st[S_NALLOW], st[S_GREQ], nodes, limit, caps)
+
+
+@jit
+def pick_host(st, rq, nodes, u1):
+    """The node for one host unit (CPU and memory only), or -1 when none fits."""
+    return _pick_host(st[S_G32], st[S_GPC], st[S_N64], rq, st[S_NALLOW], nodes, u1)
+
+
+@jit
+def apply_host(st, n, cpu, mem, tenant, tiso, sign):
+    """Adds (sign 1) or removes (sign -1) one host unit on node n."""
+    _apply_host(st[S_G32], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_PP], n, cpu, mem, tenant, tiso, sign)
+
+
+@jit
+def apply_host_units(st, units, sign):
+    """:func:`apply_host` for every row (n, -1, -1, 0, cpu, mem, tenant, tiso, -1) of ``units``."""
+    _apply_host_many(st[S_G32], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_PP], units, sign)
+
+
+@jit
+def churn(st, shapes, sprof, smodelok, nodes, ops, unif, slots, stats):
+    """Runs a batch of single-unit place/release operations (see :meth:`OnlinePlacer.churn`)."""
+    _churn(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP], st[S_MINFO],
+           st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], shapes, sprof, smodelok, st[S_NALLOW],
+           st[S_GREQ], nodes, ops, unif, slots, stats)

@@ -21,40 +21,80 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from packer.catalog import GpuModel
+from packer.geometry import geometry
 from packer.model import Instance
 
 #: Largest number of memory positions a MIG model may have for the online placer's tables.
 MAX_POSITIONS = 12
 
 
+#: The engines a policy can run on: the online placer (:class:`packer.online.OnlinePlacer`, also
+#: ``packer solve --solver online`` and ``packer replay --engine placer``), the openb replay's
+#: fractional kernels (``packer replay``, :mod:`packer.replay.engine`) and its MIG variant
+#: (:mod:`packer.replay.engine.mig_kernels`).
+ONLINE, REPLAY, REPLAY_MIG = "online", "replay", "replay-mig"
+ENGINES = (ONLINE, REPLAY, REPLAY_MIG)
+
+# Kernel codes: one code space for every engine (the kernels compare with these names only).
+(PACKER, FIRST_FIT, BEST_FIT, FGD, RANDOM, DOTPRODUCT, GPUPACKING, GPUCLUSTERING, PACKER_OPENB,
+ PACKER_MIG) = range(10)
+
+
 @dataclass(frozen=True)
 class PolicyInfo:
-    """One placement policy: its code inside the kernels and what it does."""
+    """One placement policy: its code inside the kernels, what it does, and the engines that run it."""
 
     name: str
     code: int
     summary: str
+    engines: tuple[str, ...] = (ONLINE,)
 
 
 _POLICY_LIST = [
-    PolicyInfo("packer", 0, "packer's own: least lost MIG placement potential, tightest GPU/node, tightest gang domain"),
-    PolicyInfo("first-fit", 1, "the first node, GPU and start that fit"),
-    PolicyInfo("best-fit", 2, "traces README §5.8 BestFit: node left with the least free CPU and idle GPU"),
-    PolicyInfo("fgd", 3, "traces README §5.9 fragmentation gradient descent over the target workload"),
-    PolicyInfo("random", 4, "traces README §5.8 Random: a uniformly random feasible node and device"),
-    PolicyInfo("dotproduct", 5, "traces README §5.8 DotProd: smallest dot product of free and requested"),
-    PolicyInfo("gpupacking", 6, "traces README §5.8 GpuPacking: shared device, then used node, then small node"),
-    PolicyInfo("gpuclustering", 7, "traces README §5.8 GpuClustering: nodes hosting pods of the same tag"),
+    PolicyInfo("packer", PACKER, "packer's own: least lost MIG placement potential, tightest GPU/node, tightest gang domain"),
+    PolicyInfo("first-fit", FIRST_FIT, "the first node, GPU and start that fit", ENGINES),
+    PolicyInfo("best-fit", BEST_FIT, "traces README §5.8 BestFit: node left with the least free CPU and idle GPU", ENGINES),
+    PolicyInfo("fgd", FGD, "traces README §5.9 fragmentation gradient descent over the target workload", ENGINES),
+    PolicyInfo("random", RANDOM, "traces README §5.8 Random: a uniformly random feasible node and device", (ONLINE, REPLAY)),
+    PolicyInfo("dotproduct", DOTPRODUCT, "traces README §5.8 DotProd: smallest dot product of free and requested",
+               (ONLINE, REPLAY)),
+    PolicyInfo("gpupacking", GPUPACKING, "traces README §5.8 GpuPacking: shared device, then used node, then small node",
+               (ONLINE, REPLAY)),
+    PolicyInfo("gpuclustering", GPUCLUSTERING, "traces README §5.8 GpuClustering: nodes hosting pods of the same tag",
+               (ONLINE, REPLAY)),
+    PolicyInfo("packer-openb", PACKER_OPENB, "the openb replay's own: FGD's score, ties by the tightest device "
+               "and the node's CPU balance against its idle GPUs (packer.replay.policy)", (REPLAY,)),
+    PolicyInfo("packer-mig", PACKER_MIG, "the MIG replay's own: the start that loses the least weighted "
+               "placement potential of the typical pods (slot exact)", (REPLAY_MIG,)),
 ]
 
-#: name → PolicyInfo, for every policy the placer knows.
-POLICIES: dict[str, PolicyInfo] = {p.name: p for p in _POLICY_LIST}
+#: Every policy of every engine, by its one name.
+REGISTRY: dict[str, PolicyInfo] = {p.name: p for p in _POLICY_LIST}
 
-PACKER, FIRST_FIT, BEST_FIT, FGD, RANDOM, DOTPRODUCT, GPUPACKING, GPUCLUSTERING = range(8)
+#: name → PolicyInfo, for every policy the online placer knows.
+POLICIES: dict[str, PolicyInfo] = {p.name: p for p in _POLICY_LIST if ONLINE in p.engines}
+
+#: The names users type on each engine's command line that are not registry names: the replay's
+#: FGD-style names, and ``packer`` meaning each engine's own policy.
+ALIASES: dict[str, dict[str, str]] = {
+    ONLINE: {"firstfit": "first-fit", "bestfit": "best-fit"},
+    REPLAY: {"firstfit": "first-fit", "bestfit": "best-fit", "packer": "packer-openb"},
+    REPLAY_MIG: {"firstfit": "first-fit", "bestfit": "best-fit", "packer": "packer-mig"},
+}
+
+
+def resolve(name: str, engine: str = ONLINE) -> PolicyInfo:
+    """The policy ``name`` means on ``engine`` (a registry name or one of that engine's aliases);
+    ValueError names the choices."""
+    info = REGISTRY.get(ALIASES[engine].get(name, name))
+    if info is None or engine not in info.engines:
+        known = sorted({*ALIASES[engine], *(p.name for p in _POLICY_LIST if engine in p.engines)})
+        raise ValueError(f"unknown policy {name!r} for the {engine} engine; choose one of {known}")
+    return info
 
 
 def policy_code(name: str | None) -> int:
-    """The kernel code of policy ``name`` (None means ``packer``); ValueError names the choices."""
+    """The kernel code of online policy ``name`` (None means ``packer``); ValueError names the choices."""
     if name is None:
         return PACKER
     info = POLICIES.get(name)
@@ -135,7 +175,10 @@ def base_targets(model: GpuModel, target: TargetWorkload) -> list[tuple[int, flo
 
 
 def maxpack(starts: Sequence[int], size: int, max_count: int, mask: int) -> int:
-    """How many more instances of one profile fit in the free positions of ``mask`` (slot exact)."""
+    """How many more instances of one profile fit in the free positions of ``mask`` (slot exact).
+
+    Kept for callers that have only starts and sizes; with a model at hand use
+    :meth:`packer.geometry.Geometry.fit_count`, the one home of this rule."""
     n = 0
     occ = mask
     for s in sorted(starts):
@@ -175,15 +218,13 @@ def build_mig_tables(
         nmask = 1 << pos
         weights = potential_weights(model, target)
         targets = base_targets(model, target)
+        geo = geometry(model)
         pot = np.zeros(nmask, dtype=np.int64)
         fits_any = np.zeros((len(model.profiles), nmask), dtype=bool)
         for mask in range(nmask):
-            pot[mask] = sum(
-                w * maxpack(model.profiles[pi].starts, model.profiles[pi].size, model.profiles[pi].max_count, mask)
-                for pi, w in weights
-            )
+            pot[mask] = sum(w * geo.fit_count(model.profiles[pi], mask) for pi, w in weights)
             for p in model.profiles:
-                fits_any[p.index, mask] = any(not mask & (((1 << p.size) - 1) << s) for s in p.starts)
+                fits_any[p.index, mask] = geo.first_free_start(p, mask) >= 0
             idle = 1000.0 * (pos - bin(mask).count("1")) / pos
             f = 0.0
             for pi, pr in targets:
@@ -219,6 +260,8 @@ def build_mig_tables(
 
 
 __all__ = [
+    "ALIASES",
+    "ENGINES",
     "MAX_POSITIONS",
     "POLICIES",
     "PolicyInfo",
@@ -228,4 +271,6 @@ __all__ = [
     "maxpack",
     "policy_code",
     "potential_weights",
+    "REGISTRY",
+    "resolve",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from packer import reasons
 from packer.errors import InputError
 from packer.model import Instance, Plan
 from packer.online.placer import OnlinePlacer, requests_in_order
@@ -41,7 +42,7 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
         if update is not None and i % 256 == 0:
             update(done=i, total=len(reqs), note=f"online {placer.policy}")
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            placer._reasons[req.id] = f"time limit of {time_limit:g} s reached before this request was tried"
+            placer.decline(req.id, reasons.time_limit("online placer", time_limit))
             continue
         placer.place(req)
     return placer.snapshot(instance=inst, seed=seed, wall_s=time.perf_counter() - t0,

@@ -11,11 +11,12 @@ milli, best MIG score per profile in ``nbest``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from packer.catalog import GpuModel
+from packer.geometry import mig_tables
 from packer.model import Instance
 from packer.online.policies import MAX_POSITIONS, TargetWorkload, build_mig_tables, policy_code
 
@@ -26,7 +27,11 @@ MODE_NAME = {MIG: "mig", FULL: "full", SHARED: "shared"}
 # Request kinds (K_HOST: CPU and memory of a node only, no GPU)
 K_MIG, K_GPU, K_SHARE, K_HOST = 0, 1, 2, 3
 KIND_CODE = {"mig": K_MIG, "gpu": K_GPU, "share": K_SHARE, "host": K_HOST}
-ISO_CODE = {"none": 0, "gpu": 1, "node": 2}
+#: The mode an 'any' GPU takes for a unit of each GPU kind.
+MODE_FOR_KIND = {K_MIG: MIG, K_GPU: FULL, K_SHARE: SHARED}
+# Tenant isolation: none, its own GPUs (ISO_GPU), its own nodes (ISO_NODE, which implies its own GPUs)
+ISO_NONE, ISO_GPU, ISO_NODE = 0, 1, 2
+ISO_CODE = {"none": ISO_NONE, "gpu": ISO_GPU, "node": ISO_NODE}
 
 # g32 columns
 G_NODE, G_MODEL, G_BASE, G_MODE, G_OCC, G_FREE, G_UNITS, G_ISOT, G_ISON, G_USEDC = range(10)
@@ -50,6 +55,10 @@ M_NPROF, M_POS, M_COMPUTE = range(3)
 (R_KIND, R_MILLI, R_CPU, R_MEM, R_TENANT, R_TISO, R_GPUMAX, R_POLICY, R_PODGPU, R_PODCPU, R_TAG,
  R_COUNT, R_NEED, R_EQ, R_NOANY) = range(15)
 NRQ = 15
+# target workload columns (tws, float64; one row per typical shape): milli-CPU of the pod, GPU milli
+# per GPU, GPUs, probability, models it may use (0: any; the online target has no model constraint)
+TW_CPU, TW_MILLI, TW_NUM, TW_PROB, TW_SPEC = range(5)
+NTW = 5
 # policy parameters (pp, float64)
 PP_CPUNORM, PP_GPUNORM, PP_WEMPTY, PP_WNODE, PP_WANY, PP_WSTRAND, PP_DOMNORM = range(7)
 NPP = 7
@@ -73,9 +82,31 @@ def tag_of(kind: int, milli: int, count: int) -> int:
     return min(count, NTAGS - 1)
 
 
-@dataclass
-class Arrays:
-    """Every array of the state, as handed to the kernels."""
+class KernelState(NamedTuple):
+    """Every array of the state: the ONE structure the kernels take (as a plain tuple, ``tuple(state)``:
+    Numba types an exact tuple of arrays in one fast step; the kernels read field f as ``st[S_F]``).
+
+    Per GPU g (global index, nodes' GPUs contiguous):
+      ``g32`` int32 [G, NGC]: columns ``G_*`` (node, model, configured and current mode, occupied
+      memory-position mask, free milli, units, isolated tenant and its units, used compute slices);
+      ``gpc`` uint8 [G, P]: instances of each MIG profile on the GPU; ``greq`` int64 [G]: units of
+      the request being placed already on the GPU (scratch, zero between calls).
+    Per node n: ``n64`` int64 [N, NNC]: columns ``N_*`` (first GPU, GPUs, model, free CPU and memory,
+      units, node-isolated tenant and its units, pruning aggregates, pods, packer's domain key);
+      ``nbest`` int64 [N, P]: best MIG score per profile on the node; ``ntag`` int32 [N, NTAGS]:
+      GpuClustering tag counts; ``nallow`` uint8 [N]: 1 where the node may take the request being
+      placed (spread closes domains here; scratch).
+    Per block of BLK nodes: ``b64`` int64 [B, NBC] (columns ``B_*``: aggregates over its nodes) and
+      ``bbest`` int64 [B, P] (best MIG score per profile in the block).
+    Per GPU model m and profile p: ``mp`` int64 [M, P, 4] (columns ``P_*``: memory positions,
+      max count, compute slices, legal starts), ``ms`` int64 [M, P, S] (legal starts, ascending),
+      ``minfo`` int64 [M, 3] (columns ``M_*``: profiles, memory positions, compute slices);
+      ``gstart`` int8 / ``gscore`` int64 [M, P, 2^pos]: the policy's start and score for each
+      occupied mask (-1: no free legal start); ``frag`` float64 [M, 2^pos]: FGD's MIG fragmentation of
+      a mask under the target.
+    Policy: ``tws`` float64 [T, NTW] the target workload (columns ``TW_*``), ``pp`` float64 [NPP]
+      the policy's parameters (``PP_*``).
+    """
 
     g32: np.ndarray
     gpc: np.ndarray
@@ -86,24 +117,33 @@ class Arrays:
     ntag: np.ndarray
     mp: np.ndarray
     ms: np.ndarray
-    mm: np.ndarray
     minfo: np.ndarray
     gstart: np.ndarray
     gscore: np.ndarray
     frag: np.ndarray
     tws: np.ndarray
     pp: np.ndarray
+    nallow: np.ndarray
+    greq: np.ndarray
 
     def nbytes(self) -> int:
         """Bytes held by all arrays."""
-        return sum(int(getattr(self, f).nbytes) for f in self.__dataclass_fields__)
+        return sum(int(x.nbytes) for x in self)
 
     def mutable(self) -> tuple[np.ndarray, ...]:
         """The arrays that change as work is placed and released."""
         return (self.g32, self.gpc, self.n64, self.nbest, self.b64, self.bbest, self.ntag)
 
 
-def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> tuple[Arrays, list[GpuModel]]:
+# Positions of KernelState's arrays in the tuple the kernels take.
+(S_G32, S_GPC, S_N64, S_NBEST, S_B64, S_BBEST, S_NTAG, S_MP, S_MS, S_MINFO, S_GSTART, S_GSCORE, S_FRAG,
+ S_TWS, S_PP, S_NALLOW, S_GREQ) = range(17)
+
+#: The earlier name of :class:`KernelState`.
+Arrays = KernelState
+
+
+def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> tuple[KernelState, list[GpuModel]]:
     """Empty-cluster arrays for ``inst`` (running work is applied afterwards by the placer)."""
     cat = inst.gpu_catalog
     models: list[GpuModel] = []
@@ -120,21 +160,22 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
                 model_ix[m.name] = len(models)
                 models.append(m)
     code = policy_code(policy)
+    # profile sizes, counts and legal starts come from the geometry's tables (the one home of MIG rules)
+    tables = mig_tables(models)
     nprof = max([len(m.profiles) for m in models] or [1])
-    nstarts = max([len(p.starts) for m in models for p in m.profiles] or [1])
     nm = max(len(models), 1)
     mp = np.zeros((nm, nprof, 4), dtype=np.int64)
-    ms = np.zeros((nm, nprof, nstarts), dtype=np.int64)
-    mm = np.zeros((nm, nprof, nstarts), dtype=np.int64)
+    np_t, ns_t = tables.size.shape[1], tables.starts.shape[2]
+    ms = np.zeros((nm, nprof, ns_t), dtype=np.int64)
+    k = min(nprof, np_t)
+    mp[:, :k, P_SIZE] = tables.size[:, :k]
+    mp[:, :k, P_MAXC] = tables.max_count[:, :k]
+    mp[:, :k, P_COMPUTE] = tables.compute[:, :k]
+    mp[:, :k, P_NSTARTS] = tables.num_starts[:, :k]
+    ms[:, :k] = np.maximum(tables.starts[:, :k], 0)
     minfo = np.zeros((nm, 3), dtype=np.int64)
     for mi, m in enumerate(models):
         minfo[mi] = (len(m.profiles), m.memory_positions or 0, m.compute_slices or 1)
-        for p in m.profiles:
-            st = sorted(p.starts)
-            mp[mi, p.index] = (p.size, p.max_count, p.compute, len(st))
-            for k, s in enumerate(st):
-                ms[mi, p.index, k] = s
-                mm[mi, p.index, k] = ((1 << p.size) - 1) << s
     gstart, gscore, frag = build_mig_tables(models, code, target, nprof)
 
     num_g = inst.num_gpus
@@ -169,21 +210,23 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     bbest = np.zeros((max(num_b, 1), nprof), dtype=np.int64)
     ntag = np.zeros((num_n, NTAGS), dtype=np.int32)
     shares = list(target.shares)
-    tws = np.zeros((max(len(shares), 1), 4), dtype=np.float64)
+    tws = np.zeros((max(len(shares), 1), NTW), dtype=np.float64)
     if shares:
         z = sum(s[3] for s in shares) or 1.0
         for i, (cpu, milli, num, pr) in enumerate(shares):
-            tws[i] = (cpu, milli, num, pr / z)
+            tws[i] = (cpu, milli, num, pr / z, 0.0)
     else:
-        tws[0] = (0.0, 1000.0, 1.0, 0.0)
+        tws[0] = (0.0, 1000.0, 1.0, 0.0, 0.0)
     cpu_norm = max([n.cpu_milli or 0 for n in inst.nodes] or [1]) or 1
     gpu_norm = 1000 * (max([n.num_gpus for n in inst.nodes] or [1]) or 1)
     # packer's weights: an empty GPU, a new node, an 'any' GPU converted, and each compute slice a MIG
     # start leaves idle for good (memory full: two 3g.90gb on a B200 strand the 7th slice)
     strand = STRAND_WEIGHT if code == policy_code("packer") else 0.0
     pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
-    arr = Arrays(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, mm, minfo, gstart, gscore, frag, tws, pp)
+    nallow = np.ones(num_n, dtype=np.uint8)
+    greq = np.zeros(max(num_g, 1), dtype=np.int64)
+    arr = KernelState(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, minfo, gstart, gscore, frag, tws, pp, nallow, greq)
     return arr, models
 
 
-__all__ = ["Arrays", "build_arrays", "tag_of"]
+__all__ = ["Arrays", "KernelState", "build_arrays", "tag_of"]

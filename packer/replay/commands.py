@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from packer.online.policies import ONLINE, REPLAY, resolve
     from packer.progress import SILENT, Progress
     from packer.replay.openb import read_nodes, read_pods
     from packer.replay.protocol import parse_seeds
@@ -64,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if not (0.0 < args.inflation <= 10.0):
         raise InputError("must be in (0, 10]", field="--inflation")
     names = list(POLICY_NAMES) if args.policy == "all" else [x.strip() for x in args.policy.split(",") if x.strip()]
+    engine = REPLAY if getattr(args, "engine", "kernels") == "kernels" or args.protocol == "deferral" else ONLINE
     for n in names:
-        if n not in POLICY_NAMES:
-            raise InputError(f"unknown policy {n!r}; known: {', '.join(POLICY_NAMES)}", field="--policy")
+        try:
+            resolve(n, engine)  # the replay's names (POLICY_NAMES) or a registry name this engine runs
+        except ValueError as e:
+            raise InputError(str(e), field="--policy") from None
     if not names:
         raise InputError("no policy", field="--policy")
     cluster = read_nodes(args.nodes)
@@ -144,7 +148,7 @@ def add_bound(res: dict[str, Any], cluster, pods, inflation: float) -> None:  # 
     """Adds the offline ceiling per seed (LP bound, and a feasible offline placement) and the gaps."""
     from statistics import mean
 
-    from packer.replay.bound import allocation_bound, offline_decreasing
+    from packer.replay.ceiling import allocation_bound, offline_decreasing
     from packer.replay.protocol import make_stream
 
     per = []
@@ -164,6 +168,6 @@ def add_bound(res: dict[str, Any], cluster, pods, inflation: float) -> None:  # 
         "gap_pts_130": (mean(x[0] for x in per) - res["allocation_pct"]["130"]
                         if res["allocation_pct"].get("130") is not None else None),
         "note": "lp_bound_pct: proven upper bound on any placement of the whole 130% stream (GLOP "
-                "relaxation, packer.replay.bound); offline_feasible_pct: a real offline placement "
+                "relaxation, packer.replay.ceiling); offline_feasible_pct: a real offline placement "
                 "(decreasing size, FGD scoring), so the offline optimum lies between the two.",
     }

@@ -1,4 +1,5 @@
-"""packer's own replay policy: its weights and knobs (the kernel is PACKER in replay.engine.kernels)."""
+"""packer's own replay policy ``packer-openb`` (``packer replay --policy packer``): its weights and knobs
+(the kernel is PACKER_OPENB in replay.engine.kernels)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from packer.online.policies import ONLINE, REPLAY, resolve
 from packer.progress import SILENT, Progress
 from packer.replay.kpi import curves, unallocated_gpus
 from packer.replay.openb import Cluster, Pods
@@ -68,13 +69,12 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
     """Every seed of one policy (in threads: the kernels release the GIL) and the seed means.
 
     ``engine="placer"`` replays through :class:`packer.online.OnlinePlacer` instead
-    (:mod:`packer.replay.placer`), one seed after the other. ``ray_address`` (``"local"`` or a
+    (:mod:`packer.replay.via_placer`), one seed after the other. ``ray_address`` (``"local"`` or a
     cluster's, see :mod:`packer.parallel`): the seeds run as Ray tasks instead, either engine.
     """
-    if policy not in POLICY_NAMES:
-        raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    resolve(policy, REPLAY if engine == "kernels" else ONLINE)  # ValueError naming the choices
     tp = typical_pods(pods)
     t0 = time.perf_counter()
     if ray_address is not None:
@@ -83,7 +83,7 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
         from packer.parallel import map_tasks
 
         if engine == "placer":
-            from packer.replay.placer import run_seed_placer as one_seed
+            from packer.replay.via_placer import run_seed_placer as one_seed
         else:
             one_seed = run_seed
         per_seed = map_tasks(partial(_seed_task, one_seed, cluster, pods, policy, inflation, tp), seeds,
@@ -91,7 +91,7 @@ def run_policy(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], *, i
         progress.update(done=len(per_seed), total=len(seeds), note=f"{policy} on Ray")
         return {**summarise(policy, per_seed, cluster, inflation, time.perf_counter() - t0, len(tp)), "engine": engine}
     if engine == "placer":
-        from packer.replay.placer import run_seed_placer
+        from packer.replay.via_placer import run_seed_placer
 
         per_seed = []
         for s in seeds:

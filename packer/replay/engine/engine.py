@@ -6,19 +6,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from packer.online.policies import REPLAY, resolve
 from packer.replay.engine import kernels as _k
 
-#: Policy name -> kernel code. ``packer`` is packer's own policy (see packer.replay.policy).
+#: The replay's policy names -> kernel code (:func:`packer.online.policies.resolve` on the replay
+#: engine: ``packer`` is ``packer-openb``, packer's own replay policy, see packer.replay.policy;
+#: ``bestfit``/``firstfit`` are ``best-fit``/``first-fit``).
 POLICIES: dict[str, int] = {
-    "random": _k.RANDOM,
-    "dotproduct": _k.DOTPROD,
-    "gpuclustering": _k.GPUCLUSTERING,
-    "gpupacking": _k.GPUPACKING,
-    "bestfit": _k.BESTFIT,
-    "fgd": _k.FGD,
-    "packer": _k.PACKER,
-    "firstfit": _k.FIRSTFIT,
+    name: resolve(name, REPLAY).code
+    for name in ("random", "dotproduct", "gpuclustering", "gpupacking", "bestfit", "fgd", "packer", "firstfit")
 }
+
+
+def policy_code(name: str) -> int:
+    """The kernel code of replay policy ``name``: one of :data:`POLICIES` or a registry name the replay
+    runs (``packer-openb``, ``best-fit``, ...); ValueError names the choices."""
+    return resolve(name, REPLAY).code
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,8 @@ def _f64(a: object) -> np.ndarray:
 def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank, pod_cpu, pod_mem,
            pod_num, pod_milli, pod_spec, rand, tp_cpu, tp_milli, tp_num, tp_spec, tp_prob,
            pk_weights=None, params=(0.0, 0.0)) -> ReplayRun:
-    """Replays pods one at a time on the nodes under ``policy`` (a name in :data:`POLICIES`)."""
-    if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; known: {sorted(POLICIES)}")
+    """Replays pods one at a time on the nodes under ``policy`` (see :func:`policy_code`)."""
+    code = policy_code(policy)
     gpus = _i64(node_gpus)
     if gpus.size and (gpus.min() < 0 or gpus.max() > 8):
         raise ValueError("the engine supports 0..8 GPUs per node")
@@ -57,7 +59,7 @@ def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank,
     pk_w = _f64(tp_prob if pk_weights is None else pk_weights)
     par = _f64(list(params) + [0.0] * (8 - len(params)))
     out = _k.replay(
-        POLICIES[policy], _i64(node_cpu), _i64(node_mem), gpus, _i64(node_model), _i64(node_rank),
+        code, _i64(node_cpu), _i64(node_mem), gpus, _i64(node_model), _i64(node_rank),
         _i64(pod_cpu), _i64(pod_mem), num, milli, _i64(pod_spec), _f64(rand).reshape(-1, 2),
         _i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob), pk_w, par,
     )
@@ -75,10 +77,8 @@ class LiveCluster:
 
     def __init__(self, policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank, tp_cpu, tp_milli,
                  tp_num, tp_spec, tp_prob, pk_weights=None, params=(0.0, 0.0)) -> None:
-        if policy not in POLICIES:
-            raise ValueError(f"unknown policy {policy!r}; known: {sorted(POLICIES)}")
+        self._code = policy_code(policy)
         self.policy = policy
-        self._code = POLICIES[policy]
         self.gpus = _i64(node_gpus)
         if self.gpus.size and (self.gpus.min() < 0 or self.gpus.max() > 8):
             raise ValueError("the engine supports 0..8 GPUs per node")

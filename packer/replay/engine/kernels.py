@@ -14,19 +14,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-_jit = njit(cache=True, nogil=True)
+from packer.online._jit import jit as _jit
+from packer.online.policies import BEST_FIT as BESTFIT
+from packer.online.policies import DOTPRODUCT as DOTPROD
+from packer.online.policies import FGD, GPUCLUSTERING, GPUPACKING, RANDOM
+from packer.online.policies import PACKER_OPENB as PACKER
+from packer.online.scoring import frag_of, sigmoid_score
 
-# Policy codes (packer.replay.engine.engine.POLICIES maps names to these).
-RANDOM = 0
-DOTPROD = 1
-GPUCLUSTERING = 2
-GPUPACKING = 3
-BESTFIT = 4
-FGD = 5
-PACKER = 6
-FIRSTFIT = 7
+# Policy codes are the registry's (packer.online.policies); PACKER here is ``packer-openb``.
+#: No GPU of the replay's model is whole-GPU only (every device can be shared).
+_SHAREABLE = np.zeros(8, np.bool_)
 
 MAX_CPU = 128000.0
 MAX_GPU = 8000.0
@@ -34,26 +32,8 @@ MAX_GPU = 8000.0
 
 @_jit
 def _frag_of(idle_row, ngpu, cpu_free, model, tp_cpu, tp_milli, tp_num, tp_spec, tp_w):
-    """Node fragmentation Σ_m w_m F_n(m) for one node state (§5.7)."""
-    g_total = 0
-    for d in range(ngpu):
-        g_total += idle_row[d]
-    total = 0.0
-    for m in range(tp_w.shape[0]):
-        mm = tp_milli[m]
-        f = g_total
-        if mm > 0 and (tp_spec[m] == 0 or (tp_spec[m] >> model) & 1):
-            cnt = 0
-            part = 0
-            for d in range(ngpu):
-                if idle_row[d] >= mm:
-                    cnt += 1
-                else:
-                    part += idle_row[d]
-            if cnt >= tp_num[m] and cpu_free >= tp_cpu[m]:
-                f = part
-        total += tp_w[m] * f
-    return total
+    """Node fragmentation Σ_m w_m F_n(m) for one node state (§5.7): :func:`packer.online.scoring.frag_of`."""
+    return frag_of(idle_row, _SHAREABLE, ngpu, cpu_free, model, tp_cpu, tp_milli, tp_num, tp_spec, tp_w)
 
 
 @_jit
@@ -63,11 +43,6 @@ def _fits(idle_row, ngpu, milli, num):
         if idle_row[d] >= milli:
             cnt += 1
     return cnt >= num
-
-
-@_jit
-def _sigmoid_score(delta):
-    return int(math.floor(100.0 / (1.0 + math.exp(-delta / 1000.0))))
 
 
 @_jit
@@ -91,7 +66,7 @@ def _fgd_eval(n, idle, gpus, cpu, model, pcpu, pmilli, pnum, frag, tp_cpu, tp_mi
         after = _frag_of(scratch, ng, cpu[n] - pcpu, model[n], tp_cpu, tp_milli, tp_num, tp_spec, tp_w)
         delta = before - after
         if integer:
-            return float(_sigmoid_score(delta)), -1
+            return float(sigmoid_score(delta)), -1
         return delta, -1
     best = -1e300
     best_d = -1
@@ -111,7 +86,7 @@ def _fgd_eval(n, idle, gpus, cpu, model, pcpu, pmilli, pnum, frag, tp_cpu, tp_mi
         after = _frag_of(scratch, ng, cpu[n] - pcpu, model[n], tp_cpu, tp_milli, tp_num, tp_spec, tp_w)
         scratch[d] = v
         delta = before - after
-        s = float(_sigmoid_score(delta)) if integer else delta
+        s = float(sigmoid_score(delta)) if integer else delta
         if s > best:
             best = s
             best_d = d

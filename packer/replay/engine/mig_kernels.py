@@ -1,13 +1,14 @@
-"""Numba kernel of the MIG variant of the openb replay (private; see packer.replay.mig).
+"""Numba kernel of the MIG variant of the openb replay (private; see packer.replay.mig_variant).
 
 Each GPU is a MIG GPU of its node's model: a bitmask ``occ`` of the memory positions its instances
 use, and the compute slices they use. A fractional pod asks for one instance of a profile (given per
 model in ``p_prof``) at a legal start whose positions are free; a whole-GPU pod takes empty GPUs
 (full mode). Allocation counts compute slices (a profile's GPU-equivalents), in milli.
 
-Policies: 0 first-fit (first node in tie order, lowest GPU, lowest start), 1 best-fit (§5.8 BestFit
-node score; the fitting GPU with the fewest free slices; lowest start), 2 fgd (§5.9 with the slot
-exact fragmentation below), 3 packer (slot-aware: the start that loses the least placement potential).
+Policies (codes of :mod:`packer.online.policies`): first-fit (first node in tie order, lowest GPU,
+lowest start), best-fit (§5.8 BestFit node score; the fitting GPU with the fewest free slices;
+lowest start), fgd (§5.9 with the slot exact fragmentation below), packer-mig (slot-aware: the
+start that loses the least placement potential).
 
 Fragmentation of a node for typical pod m (FGD adapted to MIG): the free compute of every GPU on
 which m's profile has no legal free start (whole-GPU m: every non-empty GPU), or all free compute
@@ -19,39 +20,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-_jit = njit(cache=True, nogil=True)
+from packer.online._jit import jit as _jit
+from packer.online.policies import BEST_FIT as BESTFIT
+from packer.online.policies import FGD
+from packer.online.policies import FIRST_FIT as FIRSTFIT
+from packer.online.policies import PACKER_MIG as PACKER
+from packer.online.scoring import first_free_start, max_fit, sigmoid_score
 
-FIRSTFIT = 0
-BESTFIT = 1
-FGD = 2
-PACKER = 3
+# Policy codes are the registry's (packer.online.policies); PACKER here is ``packer-mig``.
 
 
 @_jit
 def _can_place(occ, q, q_size, q_starts, q_nstarts):
     """Lowest legal free start of profile q on a GPU with occupancy ``occ``, or -1."""
-    mask = (1 << q_size[q]) - 1
-    for t in range(q_nstarts[q]):
-        s = q_starts[q, t]
-        if (occ & (mask << s)) == 0:
-            return s
-    return -1
+    return first_free_start(occ, q_size[q], q_starts[q], q_nstarts[q])
 
 
 @_jit
 def _max_fit(occ, q, q_size, q_starts, q_nstarts):
-    """How many more instances of profile q fit (greedy by start: identical intervals, optimal)."""
-    mask = (1 << q_size[q]) - 1
-    cnt = 0
-    o = occ
-    for t in range(q_nstarts[q]):
-        s = q_starts[q, t]
-        if (o & (mask << s)) == 0:
-            o |= mask << s
-            cnt += 1
-    return cnt
+    """How many more instances of profile q fit (every start may hold one: MigTables checks max_count)."""
+    return max_fit(occ, q_size[q], q_starts[q], q_nstarts[q], q_nstarts[q])
 
 
 @_jit
@@ -217,7 +206,7 @@ def mig_replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, m_slices, p_cpu, p
                                 after = _node_frag(n, occ, used, n_gpus, n_model, cpu[n] - pcpu, m_slices, tp_cpu,
                                                    tp_milli, tp_num, tp_spec, tp_prof, tp_w, q_size, q_starts,
                                                    q_nstarts)
-                                v = float(int(math.floor(100.0 / (1.0 + math.exp(-(frag[n] - after) / 1000.0)))))
+                                v = float(sigmoid_score(frag[n] - after))
                                 v2 = 0.0
                             else:
                                 loss = _potential(o_before, mk, sl, tp_milli, tp_prof, tp_w, q_compute, q_size,
@@ -254,7 +243,7 @@ def mig_replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, m_slices, p_cpu, p
                                            tp_num, tp_spec, tp_prof, tp_w, q_size, q_starts, q_nstarts)
                         occ[n] = saved_o
                         used[n] = saved_u
-                        fg = float(int(math.floor(100.0 / (1.0 + math.exp(-(frag[n] - after) / 1000.0)))))
+                        fg = float(sigmoid_score(frag[n] - after))
                         sc1[j] = fg
                         if policy == PACKER:
                             surplus = (cpu[n] - pcpu) - rho * (gi - alloc)

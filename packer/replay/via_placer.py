@@ -18,8 +18,8 @@ module does exactly that, beside the dedicated engine (:mod:`packer.replay.engin
 - the Random policy gets the stream's uniforms (``stream.rand``), as the engine does;
 - after every pod the arrived and used GPU milli, the cluster's fragmentation and idle milli are
   logged as the engine logs them, so :func:`packer.replay.kpi.curves` bins both alike. The
-  fragmentation is measured with the engine's own ruler (``replay.engine.kernels._frag_of`` under M, with
-  ``spec``), recomputed only for the nodes a pod lands on.
+  fragmentation is measured with the engine's own ruler (:func:`packer.online.scoring.frag_of` under M,
+  with ``spec``), recomputed only for the nodes a pod lands on.
 
 What differs from the engine is the policies themselves: the placer's ``fgd``, ``best-fit``,
 ``first-fit`` and ``packer`` are the library's general-purpose policies (MIG, quotas, isolation,
@@ -41,20 +41,14 @@ from packer.replay.kpi import curves
 from packer.replay.openb import Cluster, Pods, to_instance
 from packer.replay.protocol import Stream, TypicalPods, make_stream, typical_pods
 
-#: Engine policy name → the online placer's name (the placer's own names are accepted as well).
-PLACER_NAMES = {
-    "packer": "packer", "fgd": "fgd", "bestfit": "best-fit", "firstfit": "first-fit", "random": "random",
-    "dotproduct": "dotproduct", "gpupacking": "gpupacking", "gpuclustering": "gpuclustering",
-}
-
 
 def placer_policy(name: str) -> str:
-    """The online placer's name of policy ``name`` (an engine name or a placer name)."""
-    if name in PLACER_NAMES:
-        return PLACER_NAMES[name]
-    if name in PLACER_NAMES.values():
-        return name
-    raise ValueError(f"unknown policy {name!r}; known: {', '.join(PLACER_NAMES)}")
+    """The online placer's name of policy ``name`` (a replay name such as ``bestfit``, or a placer
+    name): :func:`packer.online.policies.resolve` on the online engine, so ``packer`` here is the
+    online placer's ``packer``, not the kernels engine's ``packer-openb``."""
+    from packer.online.policies import ONLINE, resolve
+
+    return resolve(name, ONLINE).name
 
 
 def target_of(tp: TypicalPods):  # type: ignore[no-untyped-def]
@@ -129,8 +123,7 @@ def replay_with_placer(cluster: Cluster, pods: Pods, policy: str, seed: int, inf
     ``frag=False`` skips the fragmentation log (zeros), which costs one small kernel call per pod.
     """
     from packer.online import OnlinePlacer
-    from packer.online.state import G_FREE, G_NODE, N_CPU, N_GPU0, N_NGPU
-    from packer.replay.engine.kernels import _frag_of
+    from packer.online.scoring import frag_of
 
     name = placer_policy(policy)
     tp = tp if tp is not None else typical_pods(pods)
@@ -139,7 +132,6 @@ def replay_with_placer(cluster: Cluster, pods: Pods, policy: str, seed: int, inf
     order = np.argsort(stream.node_rank, kind="stable")  # instance node i is cluster node order[i]
     inst = placer_instance(permuted(cluster, order), stream.pods, name=f"openb-seed{seed}")
     placer = OnlinePlacer(inst, name, target=target_of(tp), seed=seed, isolation_guard=isolation_guard)
-    a = placer.a
     p = stream.pods
     num = len(p)
     demand = p.gpu_demand
@@ -152,15 +144,11 @@ def replay_with_placer(cluster: Cluster, pods: Pods, policy: str, seed: int, inf
     tp_spec = np.ascontiguousarray(tp.spec, dtype=np.int64)
     tp_w = np.ascontiguousarray(tp.prob, dtype=np.float64)
     models = cluster.model[order]
-    row = np.zeros(8, dtype=np.int64)
+    shareable = np.zeros(8, dtype=np.bool_)  # openb GPUs are all shareable
 
     def node_frag(n: int) -> float:
-        ng = int(a.n64[n, N_NGPU])
-        g0 = int(a.n64[n, N_GPU0])
-        row[:] = 0
-        row[:ng] = a.g32[g0:g0 + ng, G_FREE]
-        return float(_frag_of(row, ng, int(a.n64[n, N_CPU]), int(models[n]), tp_cpu, tp_milli, tp_num, tp_spec,
-                              tp_w))
+        free, cpu = placer.node_free(n)
+        return float(frag_of(free, shareable, len(free), cpu, int(models[n]), tp_cpu, tp_milli, tp_num, tp_spec, tp_w))
 
     nfrag = np.array([node_frag(n) for n in range(cluster.num_nodes)]) if frag else np.zeros(cluster.num_nodes)
     ftot = float(nfrag.sum())
@@ -177,9 +165,7 @@ def replay_with_placer(cluster: Cluster, pods: Pods, policy: str, seed: int, inf
         res = placer.place(req, uniforms=u, explain=False)
         arrived += int(demand[i])
         if res.ok:
-            rows = res._rows
-            assert rows is not None
-            n = int(rows[0, 0]) if req.kind == "host" else int(a.g32[int(rows[0, 0]), G_NODE])
+            n = res.node_indices[0]
             out_node[i] = order[n]
             used += int(demand[i])
             if frag:
@@ -200,5 +186,5 @@ def run_seed_placer(cluster: Cluster, pods: Pods, policy: str, seed: int, inflat
     return replay_with_placer(cluster, pods, policy, seed, inflation, tp=tp, frag=frag).summary()
 
 
-__all__ = ["PLACER_NAMES", "PlacerReplay", "permuted", "placer_instance", "placer_policy", "replay_with_placer", "run_seed_placer",
+__all__ = ["PlacerReplay", "permuted", "placer_instance", "placer_policy", "replay_with_placer", "run_seed_placer",
            "target_of"]

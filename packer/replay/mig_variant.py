@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from packer.catalog import Catalog
+from packer.geometry import geometry
+from packer.online.policies import REPLAY_MIG, resolve
 from packer.replay.kpi import curves
 from packer.replay.openb import Cluster, Pods
 from packer.replay.protocol import TypicalPods, make_stream, typical_pods
@@ -25,7 +27,8 @@ from packer.replay.protocol import TypicalPods, make_stream, typical_pods
 #: openb GPU model -> MIG model of the MIG cluster.
 MIG_MODEL_OF = {"G2": "H100-80GB", "G3": "H100-80GB", "V100M32": "A100-40GB", "V100M16": "A100-40GB",
                 "T4": "A100-40GB", "P100": "A100-40GB", "A10": "A100-40GB"}
-MIG_POLICIES = {"firstfit": 0, "bestfit": 1, "fgd": 2, "packer": 3}
+#: The MIG replay's policy names -> kernel code (``packer`` is the registry's ``packer-mig``).
+MIG_POLICIES = {name: resolve(name, REPLAY_MIG).code for name in ("firstfit", "bestfit", "fgd", "packer")}
 
 
 class MigTables:
@@ -50,10 +53,17 @@ class MigTables:
         self.profiles = prof
         self.q_compute = np.array([p.compute for p in prof], np.int64)
         self.q_size = np.array([p.size for p in prof], np.int64)
+        # legal starts, ascending, as the geometry lists them (the one home of MIG placement rules)
         self.q_starts = np.zeros((len(prof), 8), np.int64)
-        self.q_nstarts = np.array([len(p.starts) for p in prof], np.int64)
-        for q, p in enumerate(prof):
-            self.q_starts[q, : len(p.starts)] = sorted(p.starts)
+        self.q_nstarts = np.zeros(len(prof), np.int64)
+        q = 0
+        for m, ids in zip(self.models, self.base, strict=True):
+            geo = geometry(m)
+            for _ in ids:
+                starts = [pl.start for pl in geo.by_profile[prof[q].name]]
+                self.q_starts[q, : len(starts)] = starts
+                self.q_nstarts[q] = len(starts)
+                q += 1
 
     def profile_for(self, milli: int, k: int) -> int:
         """Smallest base profile id of model k with compute ≥ milli (-1: whole GPU or CPU-only)."""
@@ -77,14 +87,14 @@ class MigTables:
 def mig_run(cluster: Cluster, pods: Pods, policy: str, seed: int, inflation: float = 1.3,
             tp: TypicalPods | None = None, tables: MigTables | None = None) -> dict[str, Any]:
     """One seeded replay of the MIG variant (same stream as the shared-GPU replay)."""
-    from packer.replay.engine.mig import mig_replay
+    from packer.replay.engine.mig_kernels import mig_replay
     from packer.replay.policy import cpu_per_gpu_milli
 
     tp = tp if tp is not None else typical_pods(pods)
     tables = tables or MigTables(cluster)
     stream = make_stream(pods, cluster, seed, inflation)
     p = stream.pods
-    out = mig_replay(MIG_POLICIES[policy], cluster.cpu, cluster.mem, cluster.gpus, cluster.model, stream.node_rank,
+    out = mig_replay(resolve(policy, REPLAY_MIG).code, cluster.cpu, cluster.mem, cluster.gpus, cluster.model, stream.node_rank,
                      tables.slices, p.cpu, p.mem, p.num_gpu, p.gpu_milli, p.spec, tables.prof_matrix(p.gpu_milli),
                      tables.q_compute, tables.q_size, tables.q_starts, tables.q_nstarts, tp.cpu, tp.gpu_milli,
                      tp.num_gpu, tp.spec, tables.prof_matrix(tp.gpu_milli), tp.prob, cpu_per_gpu_milli(tp))
