@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from packer.cpsat.border import split_at_border
 from packer.model import (
     MODE_OF_KIND,
     Assignment,
@@ -531,14 +532,8 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
     uncounted: set[str] = set()
     hint: dict[str, list[Unit]] = {}
     fixed_modes: dict[tuple[str, int], str] = {}
-    for r in inst.requests:
-        units = cur.get(r.id)
-        if units is None:
-            continue
-        inside = [u for u in units if u.node in nodes]
-        outside = [u for u in units if u.node not in nodes]
-        for u in outside:
-            used_out[r.tenant] += inst.unit_size(r, u)
+    for r, inside, outside in split_at_border(inst, inst.requests, cur, nodes, used_out):
+        units = cur[r.id]
         moved = r.placement is not None and not units_equal(r.placement, units)
         if not inside:
             moved_out += int(moved)
