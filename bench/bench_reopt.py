@@ -11,6 +11,11 @@ Prints one markdown row per (instance, budget) with the machine load, and writes
 
     python bench/bench_reopt.py issue --seeds 5 --budgets 0,8,32,128,all --time-limit 60 --workers 2
     python bench/bench_reopt.py fragmented --seeds 100 101 102 --time-limit 60 --workers 2
+    python bench/bench_reopt.py fragmented --nodes 8 --seeds 100 101 102 --budgets 0,8,all --time-limit 20 \
+        --json bench/reopt_small.json [--split-only]
+
+``--split-only``: never the exact model (reopt.EXACT_HYBRID_VARIABLES = 0), to compare small clusters
+with the path they took before it.
 """
 
 from __future__ import annotations
@@ -44,7 +49,12 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default=None, help="write the results here (default bench/reopt_<family>.json)")
+    ap.add_argument("--split-only", action="store_true", help="never use the exact model (comparison)")
     args = ap.parse_args()
+    if args.split_only:
+        import packer.cpsat.reopt as reopt
+
+        reopt.EXACT_HYBRID_VARIABLES = 0
 
     from packer.check import check
     from packer.cpsat.reopt import curve
@@ -72,10 +82,11 @@ def main() -> int:
             rows.append(row)
             gap = "-" if row["gap"] is None else f"{100 * row['gap']:.2f}%"
             bound = "-" if row["bound"] is None else f"{row['bound']:.2f}"
-            print(f"| {inst.name} | {row['budget']} | {row['objective']:.2f} | {bound} | {gap} | {row['migrations']} "
+            print(f"| {inst.name}{' (split)' if args.split_only else ''} | {row['budget']} | {row['objective']:.2f} | {bound} | {gap} | {row['migrations']} "
                   f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |", flush=True)
         base = points[0].plan.objective if points and points[0].budget == 0 else None
-        results[f"{inst.name}"] = {"family": args.family, "seed": seed, "gpus": inst.num_gpus, "running": running,
+        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "")
+        results[key] = {"family": args.family, "split_only": args.split_only, "seed": seed, "gpus": inst.num_gpus, "running": running,
                                    "movable": movable,
                                    "waiting": len(inst.requests) - running, "time_limit_s": args.time_limit,
                                    "workers": args.workers, "load_start": round(load0, 2),

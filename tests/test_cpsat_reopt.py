@@ -229,3 +229,38 @@ def test_capacity_bound_counts_movable_work_in_capacity(seed: int) -> None:
     assert cb is not None
     if exact.status == "optimal":
         assert cb >= exact.objective - 1e-6
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 40), cap=st.sampled_from([1, 2, None]))
+def test_small_clusters_use_the_exact_model(seed: int, cap: int | None) -> None:
+    """Tests that a small running cluster is re-optimized with the exact model: a valid plan within the
+    budget, the proven optimum when the exact solve proves one, and a bound no smaller than it."""
+    inst = running_state(generate("tiny", seed), release=0.5, seed=seed)
+    assert reopt.exact_share(inst) == 1.0
+    pt = reopt.reoptimize(inst, budget=cap, time_limit=10, workers=1, seed=0)
+    assert check(inst, pt.plan).ok
+    assert cap is None or pt.moves <= cap
+    if reopt.movable_ids(inst):
+        assert "exact" in pt.info
+    exact = solve(_with_cap(inst, cap), time_limit=10, workers=1, aggregate=False)
+    if exact.status == "optimal":
+        assert pt.plan.bound is not None and pt.plan.bound >= exact.objective - 1e-6
+        if pt.plan.status == "optimal":
+            assert pt.plan.objective == pytest.approx(exact.objective, abs=1e-6)
+
+
+def test_exact_share_follows_model_size(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tests that the exact model's share of the time goes by its variables: all, part, none."""
+    inst = running_state(generate("small", 2), seed=2)
+    n = reopt.exact_variables(inst)
+    assert n is not None and n > 0
+    monkeypatch.setattr(reopt, "EXACT_MAX_VARIABLES", n)
+    assert reopt.exact_share(inst) == 1.0
+    monkeypatch.setattr(reopt, "EXACT_MAX_VARIABLES", n - 1)
+    monkeypatch.setattr(reopt, "EXACT_HYBRID_VARIABLES", n)
+    assert reopt.exact_share(inst) == reopt.EXACT_SHARE
+    monkeypatch.setattr(reopt, "EXACT_HYBRID_VARIABLES", n - 1)
+    assert reopt.exact_share(inst) == 0.0
+    monkeypatch.setattr(reopt, "EXACT_MAX_PAIRS", len(inst.requests) * len(inst.nodes) - 1)
+    assert reopt.exact_variables(inst) is None

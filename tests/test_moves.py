@@ -271,3 +271,34 @@ def test_free_room_turns_a_swap_into_two_make_before_break_moves() -> None:
     assert moves.stats["temporary_stops"] == 0 and moves.stats["parked"] == 1
     assert not any(isinstance(s, Stop) and s.temporary for _, _, s in moves.steps())
     assert _ops(moves) == [["start:b"], ["stop:b"], ["start:a"], ["stop:a"], ["start:b"], ["stop:b"]]
+
+
+def _snapshot(state) -> dict:  # type: ignore[no-untyped-def]
+    """Every table of a planner state as plain, comparable values."""
+    out = {}
+    for name in ("mode", "gis", "gi_user", "units", "on_gpu", "on_node", "milli", "whole", "cpu", "mem", "used",
+                 "gpu_tenants", "node_tenants"):
+        table = getattr(state, name)
+        out[name] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in table.items() if v}
+    return out
+
+
+@settings(max_examples=40)
+@given(running_targets(host=True))
+def test_a_wave_copy_never_changes_the_state_it_copies(case: tuple[Instance, Plan]) -> None:
+    """Tests the copy-on-write state: applying a whole sequence to a copy leaves the original as it was,
+    and the copy ends where a fresh state that runs the same steps ends."""
+    from packer.moves.planner import MovePlanner
+
+    inst, plan = case
+    moves = plan_moves(inst, plan)
+    planner = MovePlanner(inst, plan)
+    before = _snapshot(planner.state)
+    joint = planner.state.copy()
+    fresh = MovePlanner(inst, plan).state
+    for wave in moves.waves:
+        for step in wave.steps:
+            joint.apply(step)
+            fresh.apply(step)
+    assert _snapshot(planner.state) == before
+    assert _snapshot(joint) == _snapshot(fresh)

@@ -301,6 +301,7 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     migration slack kept back for the other domains of the round; None: the whole slack, every
     request looked at, a rotating slice of the unplaced ones offered.
     """
+    from packer.cpsat.border import split_at_border
     from packer.model import Assignment, SolverInfo
 
     reqs: list[Request] = []
@@ -309,14 +310,9 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     moved_out = 0
     moved_here = 0
     hint_units: dict[str, list[Unit]] = {}
-    for r in (inst.requests if share is None else share.candidates):
-        units = placed.get(r.id)
-        if units is None:
-            continue
-        inside = [u for u in units if u.node in nodes]
-        outside = [u for u in units if u.node not in nodes]
-        for u in outside:
-            used_out[r.tenant] += inst.unit_size(r, u)
+    for r, inside, outside in split_at_border(inst, inst.requests if share is None else share.candidates, placed,
+                                              nodes, used_out):
+        units = placed[r.id]
         for u in inside:
             used_in[r.tenant] += inst.unit_size(r, u)
         if (r.placement is not None and inside and not outside and all(u.node in nodes for u in r.placement)

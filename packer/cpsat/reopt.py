@@ -20,6 +20,11 @@ at once. So the work is split three ways.
   move. A proven upper bound for that budget that accounts for the running work and its migration
   costs, never "everything placed".
 
+Small clusters skip the split: when the exact model (every stay choice, the budget as
+``max_migrations``) has at most EXACT_MAX_VARIABLES variables, CP-SAT solves it from the no-move
+plan and proves its own bound; up to EXACT_HYBRID_VARIABLES it gets part of the time and move steps
+go on from its plan (:func:`exact_share`).
+
 :func:`reoptimize` gives one plan for one budget, :func:`curve` the plans for several budgets (each
 starting from the one before: a bigger budget never ends below a smaller one).
 """
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from packer.cpsat.border import split_at_border
 from packer.model import (
     MODE_OF_KIND,
     Assignment,
@@ -75,6 +81,20 @@ UNTIMED_STEPS_S = 60.0
 #: Movable running requests at least: below this the whole model with every stay choice is small
 #: enough, and ``cpsat.solve`` keeps to it.
 MIN_MOVABLE = 32
+#: The exact model (every GPU holding movable work a class of its own, every stay choice, the budget
+#: as max_migrations) takes over from the three-way split when it has at most this many variables:
+#: on 8-node running clusters (1,160-1,672 variables) CP-SAT proved it optimal in 20 s at load 4-6,
+#: where the split left gaps of 2.8-49%; from 4,256 variables (16 nodes and up) it proved nothing
+#: in 20 s (gaps 4-37% from no hint) and the split did better (bench/RESULTS_reopt.md).
+EXACT_MAX_VARIABLES = 2500
+#: Up to this many variables the exact model still gets EXACT_SHARE of the time left (its plan and
+#: bound), then move steps continue from its plan: at 3,224-5,532 variables (8 and 16 nodes) it
+#: beat the split in 4 of 5 clusters in 20 s, by up to 10%, and fell 4% behind on one.
+EXACT_HYBRID_VARIABLES = 6000
+EXACT_SHARE = 0.5
+#: Request-node pairs above which the exact model is not even built to count its variables (16-node
+#: clusters have 1,472-2,752; building takes a second there).
+EXACT_MAX_PAIRS = 3000
 
 
 @dataclass
@@ -116,6 +136,25 @@ def moves(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> int:
     """How many running requests ``placed`` moves."""
     return sum(1 for r in inst.requests if r.placement is not None and r.id in placed
                and not units_equal(r.placement, placed[r.id]))
+
+
+def exact_variables(inst: Instance) -> int | None:
+    """Variables of ``inst``'s exact CP-SAT model (movable work free), or None when its request-node
+    pairs exceed EXACT_MAX_PAIRS (too big to build just to count)."""
+    if len(inst.requests) * len(inst.nodes) > EXACT_MAX_PAIRS:
+        return None
+    from packer.cpsat.model import CpsatModel
+
+    return len(CpsatModel(inst).model.proto.variables)
+
+
+def exact_share(inst: Instance) -> float:
+    """Share of the time left that :func:`reoptimize` gives ``inst``'s exact model: 1 up to
+    EXACT_MAX_VARIABLES variables, EXACT_SHARE up to EXACT_HYBRID_VARIABLES (then move steps), else 0."""
+    n = exact_variables(inst)
+    if n is None or n > EXACT_HYBRID_VARIABLES:
+        return 0.0
+    return 1.0 if n <= EXACT_MAX_VARIABLES else EXACT_SHARE
 
 
 def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, workers: int | None = None,
@@ -234,6 +273,25 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     if cap == 0 or not movable_ids(inst):
         bound = no_move_bound
+    elif (share := exact_share(inst)) > 0:
+        rem0 = left()
+        t1 = time.perf_counter()
+
+        def left_exact() -> float | None:
+            if rem0 is None:  # untimed: to the end when the exact model is small, else as long as the steps
+                return None if share >= 1.0 else UNTIMED_STEPS_S - (time.perf_counter() - t1)
+            return share * rem0 - (time.perf_counter() - t1)
+
+        placed, bound, exact_info = _exact(inst, cap, placed, start, left_exact, seed=seed, workers=workers,
+                                           progress=prog)
+        info["exact"] = exact_info
+        rem = left()
+        proved = bound is not None and objective_value(inst, placed) >= bound - 1e-6
+        if share < 1.0 and not proved and (rem is None or rem > 1.0):
+            deadline = time.perf_counter() + (rem - _reserve(inst) if rem is not None else UNTIMED_STEPS_S)
+            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                       progress=prog)
+            info["steps"] = stats
     elif len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         rem = left()
@@ -288,6 +346,25 @@ def curve(inst: Instance, budgets: Sequence[int | None], *, time_limit: float | 
         out.append(point)
         prev = point.plan
     return out
+
+
+def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start: Plan, left, *,  # type: ignore[no-untyped-def]
+           seed: int, workers: int | None,
+           progress: Progress) -> tuple[dict[str, list[Unit]], float | None, dict[str, object]]:
+    """The exact model of ``inst`` with ``cap`` as max_migrations, hinted with ``start`` (whose
+    placement is ``placed``), for the time left: its placement when better, and its proven bound."""
+    from packer.cpsat.solver import _solve_monolithic
+
+    capped = inst.replace(objective=inst.objective.model_copy(update={"max_migrations": cap}))
+    info: dict[str, object] = {}
+    plan = _solve_monolithic(capped, start, seed=seed, workers=workers, start=time.perf_counter(), left=left,
+                             info=info, progress=progress)
+    got = {a.request: list(a.units) for a in plan.assignments}
+    if (plan.status in ("optimal", "feasible") and (cap is None or moves(inst, got) <= cap)
+            and objective_value(inst, got) > objective_value(inst, placed) + 1e-9 and _valid(inst, got)):
+        placed = got
+    info["status"] = plan.status
+    return placed, plan.bound, info
 
 
 # ------------------------------------------------------------------------------- move steps
@@ -531,14 +608,8 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
     uncounted: set[str] = set()
     hint: dict[str, list[Unit]] = {}
     fixed_modes: dict[tuple[str, int], str] = {}
-    for r in inst.requests:
-        units = cur.get(r.id)
-        if units is None:
-            continue
-        inside = [u for u in units if u.node in nodes]
-        outside = [u for u in units if u.node not in nodes]
-        for u in outside:
-            used_out[r.tenant] += inst.unit_size(r, u)
+    for r, inside, outside in split_at_border(inst, inst.requests, cur, nodes, used_out):
+        units = cur[r.id]
         moved = r.placement is not None and not units_equal(r.placement, units)
         if not inside:
             moved_out += int(moved)

@@ -37,6 +37,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from packer.errors import InputError
+from packer.geometry import span_mask
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Plan, Request, Unit
 from packer.moves.format import Create, Destroy, Moves, SetMode, Start, Stop, Wave
 
@@ -84,21 +85,41 @@ class _State:
         self.used: Counter[str] = Counter()
         self.gpu_tenants: dict[Gpu, Counter[str]] = defaultdict(Counter)
         self.node_tenants: dict[str, Counter[str]] = defaultdict(Counter)
+        #: Node id -> its GPU model (None: no GPUs); the catalog lookup normalizes names, so it is kept.
+        self.models = {n.id: inst.model_of(n) for n in inst.nodes}
+        #: (table name, key) of the inner counters and layouts a copy owns; None: owns all (not a copy).
+        self._owned: set[tuple[str, object]] | None = None
 
     def copy(self) -> _State:
+        """A copy that shares the inner counters and layouts with this state until it changes one
+        (copy on write): a wave's joint state touches a few GPUs of a cluster of thousands."""
         new = _State.__new__(_State)
-        new.inst, new.req = self.inst, self.req
+        new.inst, new.req, new.models = self.inst, self.req, self.models
         new.mode = dict(self.mode)
-        new.gis = defaultdict(dict, {g: dict(v) for g, v in self.gis.items()})
+        new.gis = defaultdict(dict, self.gis)
         new.gi_user = dict(self.gi_user)
-        new.units = defaultdict(Counter, {r: Counter(c) for r, c in self.units.items()})
-        new.on_gpu = defaultdict(Counter, {g: Counter(c) for g, c in self.on_gpu.items()})
-        new.on_node = defaultdict(Counter, {n: Counter(c) for n, c in self.on_node.items()})
+        new.units = defaultdict(Counter, self.units)
+        new.on_gpu = defaultdict(Counter, self.on_gpu)
+        new.on_node = defaultdict(Counter, self.on_node)
         new.milli, new.whole = Counter(self.milli), Counter(self.whole)
         new.cpu, new.mem, new.used = Counter(self.cpu), Counter(self.mem), Counter(self.used)
-        new.gpu_tenants = defaultdict(Counter, {g: Counter(c) for g, c in self.gpu_tenants.items()})
-        new.node_tenants = defaultdict(Counter, {n: Counter(c) for n, c in self.node_tenants.items()})
+        new.gpu_tenants = defaultdict(Counter, self.gpu_tenants)
+        new.node_tenants = defaultdict(Counter, self.node_tenants)
+        new._owned = set()
         return new
+
+    def _mine(self, name: str, key: object) -> Counter[str] | dict[int, str]:
+        """The inner counter (or MIG layout) ``key`` of table ``name``, copied first if shared."""
+        table = getattr(self, name)
+        if self._owned is not None and (name, key) not in self._owned:
+            self._owned.add((name, key))
+            inner = table.get(key)
+            table[key] = dict(inner or {}) if name == "gis" else Counter(inner)
+        return table[key]
+
+    def set_gi(self, gpu: Gpu, start: int, profile: str) -> None:
+        """Records a MIG instance ``profile@start`` on ``gpu``."""
+        self._mine("gis", gpu)[start] = profile  # type: ignore[assignment]
 
     # ---------------------------------------------------------------------------- sizes
 
@@ -109,12 +130,12 @@ class _State:
             return 1.0
         if req.kind == "share":
             return (k[4] or 0) / MILLI_PER_GPU
-        model = self.inst.model_of(self.inst.node(k[0]))
+        model = self.models[k[0]]
         p = model.profile(k[2] or "") if model is not None else None
         return p.gpu_equivalents if p is not None else 0.0
 
     def gi_size(self, gpu: Gpu, profile: str) -> int:
-        model = self.inst.model_of(self.inst.node(gpu[0]))
+        model = self.models[gpu[0]]
         p = model.profile(profile) if model is not None else None
         assert p is not None
         return p.size
@@ -123,7 +144,7 @@ class _State:
 
     def gi_fits(self, gpu: Gpu, profile: str, start: int) -> bool:
         """One more MIG instance fits: free memory positions and below the profile's maximum count."""
-        model = self.inst.model_of(self.inst.node(gpu[0]))
+        model = self.models[gpu[0]]
         p = model.profile(profile) if model is not None else None
         if p is None or start not in p.starts:
             return False
@@ -137,23 +158,26 @@ class _State:
 
     def add_unit(self, rid: str, k: Key, sign: int = 1) -> None:
         req = self.req[rid]
-        self.units[rid][k] += sign
-        if self.units[rid][k] <= 0:
-            del self.units[rid][k]
-        self.on_node[k[0]][rid] += sign
-        self.node_tenants[k[0]][req.tenant] += sign
+        units = self._mine("units", rid)
+        units[k] += sign  # type: ignore[index,operator]
+        if units[k] <= 0:  # type: ignore[index,operator]
+            del units[k]  # type: ignore[arg-type]
+        on_node, node_tenants = self._mine("on_node", k[0]), self._mine("node_tenants", k[0])
+        on_node[rid] += sign  # type: ignore[operator]
+        node_tenants[req.tenant] += sign  # type: ignore[operator]
         self.cpu[k[0]] += sign * req.cpu_milli
         self.mem[k[0]] += sign * req.memory_mib
         self.used[req.tenant] += sign * self.size(req, k)
-        _prune(self.on_node[k[0]])
-        _prune(self.node_tenants[k[0]])
+        _prune(on_node)  # type: ignore[arg-type]
+        _prune(node_tenants)  # type: ignore[arg-type]
         if k[1] is None:
             return
         gpu = (k[0], k[1])
-        self.on_gpu[gpu][rid] += sign
-        self.gpu_tenants[gpu][req.tenant] += sign
-        _prune(self.on_gpu[gpu])
-        _prune(self.gpu_tenants[gpu])
+        on_gpu, gpu_tenants = self._mine("on_gpu", gpu), self._mine("gpu_tenants", gpu)
+        on_gpu[rid] += sign  # type: ignore[operator]
+        gpu_tenants[req.tenant] += sign  # type: ignore[operator]
+        _prune(on_gpu)  # type: ignore[arg-type]
+        _prune(gpu_tenants)  # type: ignore[arg-type]
         if req.kind == "gpu":
             self.whole[gpu] += sign
         elif req.kind == "share":
@@ -169,9 +193,9 @@ class _State:
         if isinstance(step, SetMode):
             self.mode[(step.node, step.gpu)] = step.mode
         elif isinstance(step, Create):
-            self.gis[(step.node, step.gpu)][step.start] = step.profile
+            self.set_gi((step.node, step.gpu), step.start, step.profile)
         elif isinstance(step, Destroy):
-            del self.gis[(step.node, step.gpu)][step.start]
+            del self._mine("gis", (step.node, step.gpu))[step.start]  # type: ignore[arg-type]
         elif isinstance(step, Start):
             self.add_unit(step.request, _key(self.req[step.request], step.unit), +1)
         else:
@@ -262,6 +286,14 @@ class MovePlanner:
                 if k[1] is not None and self.state.mode[(k[0], k[1])] == "any":
                     self.to_mode[(k[0], k[1])] = chosen.get((k[0], k[1]), MODE_OF_KIND[kind])
         self._target_use(target)
+        #: mode -> node id -> GPUs whose mode the instance fixes (not 'any') and where the plan leaves
+        #: room, in file order: the only GPUs that can hold parking (parking reservations only take
+        #: planned room, so the index stays a superset).
+        self._fixed_gpus: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for n, g in inst.gpus():
+            mode = n.gpu_mode(g)
+            if mode != "any" and self._plan_room((n.id, g), mode):
+                self._fixed_gpus[mode][n.id].append(g)
         tenants = inst.tenant_map
         self._iso_gpu = {t for t, v in tenants.items() if v.isolation == "gpu"}
         self._iso_node = {t for t, v in tenants.items() if v.isolation == "node"}
@@ -291,23 +323,66 @@ class MovePlanner:
         for (node, gpu, start), prof in self.target_gis.items():
             self.t_gis[(node, gpu)][start] = prof
 
-    def _reserve_target(self, req: Request, k: Key) -> None:
-        self.t_cpu[k[0]] += req.cpu_milli
-        self.t_mem[k[0]] += req.memory_mib
-        self.t_node_tenants[k[0]][req.tenant] += 1
+    def _reserve_target(self, req: Request, k: Key, sign: int = 1) -> None:
+        self.t_cpu[k[0]] += sign * req.cpu_milli
+        self.t_mem[k[0]] += sign * req.memory_mib
+        self.t_node_tenants[k[0]][req.tenant] += sign
+        if sign < 0:
+            _prune(self.t_node_tenants[k[0]])
         if k[1] is not None:
             gpu = (k[0], k[1])
-            self.t_units[gpu] += 1
-            self.t_milli[gpu] += MILLI_PER_GPU if req.kind == "gpu" else (k[4] or 0)
-            self.t_gpu_tenants[gpu][req.tenant] += 1
+            self.t_units[gpu] += sign
+            self.t_milli[gpu] += sign * (MILLI_PER_GPU if req.kind == "gpu" else (k[4] or 0))
+            self.t_gpu_tenants[gpu][req.tenant] += sign
+            if sign < 0:
+                _prune(self.t_gpu_tenants[gpu])
+
+    def _reserve_park(self, req: Request, spot: Key, sign: int) -> None:
+        """Reserves (sign +1) or gives back (-1) parking unit ``spot``: planned use and room kept now."""
+        self._reserve_target(req, spot, sign)
+        self.r_cpu[spot[0]] += sign * req.cpu_milli
+        self.r_mem[spot[0]] += sign * req.memory_mib
+        if spot[1] is None:
+            return
+        gpu = (spot[0], spot[1])
+        self.r_units[gpu] += sign
+        self.r_milli[gpu] += sign * (MILLI_PER_GPU if req.kind == "gpu" else (spot[4] or 0))
+        if req.kind == "mig":
+            assert spot[2] is not None and spot[3] is not None
+            if sign > 0:
+                self.t_gis[gpu][spot[3]] = spot[2]
+            else:
+                del self.t_gis[gpu][spot[3]]
+
+    def _plan_room(self, gpu: Gpu, mode: str) -> bool:
+        """Whether the plan leaves any room on ``gpu`` (of fixed ``mode``)."""
+        if mode == "full":
+            return not self.t_units[gpu]
+        if mode == "shared":
+            return self.t_milli[gpu] < MILLI_PER_GPU
+        model = self.state.models[gpu[0]]
+        if model is None or not model.memory_positions:
+            return False
+        occ = 0
+        for st, q in self.t_gis.get(gpu, {}).items():
+            occ |= span_mask(st, self.state.gi_size(gpu, q))
+        return occ != (1 << model.memory_positions) - 1
 
     def _park_spot(self, req: Request, k: Key) -> Key | None:
-        """A unit for ``req`` where nothing runs now or in the plan (and no other parking), or None."""
+        """A unit for ``req`` where nothing runs now or in the plan (and no other parking), or None.
+
+        Only GPUs whose mode the instance fixes to ``req``'s are looked at (an ``any`` GPU is never a
+        parking spot, and no step changes a fixed mode): an index built once, by node in file order,
+        ``req``'s own node first.
+        """
         s = self.state
         allowed = self.inst.allowed_models(req)
-        nodes = sorted(self.inst.nodes, key=lambda n: n.id != k[0])  # its own node first
-        for node in nodes:
-            nid = node.id
+        mode = MODE_OF_KIND.get(req.kind)
+        by_node = self._fixed_gpus.get(mode, {}) if mode is not None else {n.id: [] for n in self.inst.nodes}
+        order = ([k[0]] if k[0] in by_node else []) + [nid for nid in by_node if nid != k[0]]
+        choices: dict[str, list] = {}  # model name -> profiles that serve req
+        for nid in order:
+            node = self.inst.node(nid)
             if node.cpu_milli is not None and max(s.cpu[nid] + self.r_cpu[nid], self.t_cpu[nid]) + req.cpu_milli \
                     > node.cpu_milli:
                 continue
@@ -319,13 +394,11 @@ class MovePlanner:
                 continue
             if req.kind == "host":
                 return (nid, None, None, None, None)
-            model = self.inst.model_of(node)
+            model = s.models[nid]
             if model is None or (allowed is not None and self.inst.gpu_catalog.canonical(model.name) not in allowed):
                 continue
-            for g in range(node.num_gpus):
+            for g in by_node[nid]:
                 gpu = (nid, g)
-                if s.mode[gpu] != MODE_OF_KIND[req.kind] or self.inst.node(nid).gpu_mode(g) == "any":
-                    continue
                 if not (_level_ok(s.gpu_tenants[gpu], req.tenant, self._iso_gpu)
                         and _level_ok(self.t_gpu_tenants[gpu], req.tenant, self._iso_gpu)):
                     continue
@@ -338,26 +411,29 @@ class MovePlanner:
                             and self.t_milli[gpu] + milli <= MILLI_PER_GPU):
                         return (nid, g, None, None, milli)
                 else:
-                    for p in self.inst.profile_choices(req, model):
-                        for start in p.starts:
-                            if self._gi_free(gpu, p.name, start):
-                                return (nid, g, p.name, start, None)
+                    if model.name not in choices:
+                        choices[model.name] = self.inst.profile_choices(req, model)
+                    spot = self._gi_spot(gpu, choices[model.name])
+                    if spot is not None:
+                        return (nid, g, spot[0], spot[1], None)
         return None
 
-    def _gi_free(self, gpu: Gpu, profile: str, start: int) -> bool:
-        """``profile@start`` fits beside the MIG instances there now, planned and reserved."""
+    def _gi_spot(self, gpu: Gpu, profiles: list) -> tuple[str, int] | None:
+        """The first ``profile@start`` (``profiles`` in order, then starts) that fits beside the MIG
+        instances on ``gpu`` now, planned and reserved (below each layout's count limit), or None."""
         s = self.state
-        size = s.gi_size(gpu, profile)
-        model = self.inst.model_of(self.inst.node(gpu[0]))
-        p = model.profile(profile) if model is not None else None
-        assert p is not None
-        for layout in (s.gis.get(gpu, {}), self.t_gis.get(gpu, {})):
-            if sum(1 for q in layout.values() if q == profile) >= p.max_count:
-                return False
+        now, planned = s.gis.get(gpu, {}), self.t_gis.get(gpu, {})
+        occ = 0
+        for layout in (now, planned):
             for st, q in layout.items():
-                if st < start + size and start < st + s.gi_size(gpu, q):
-                    return False
-        return True
+                occ |= span_mask(st, s.gi_size(gpu, q))
+        for p in profiles:
+            if any(sum(1 for q in layout.values() if q == p.name) >= p.max_count for layout in (now, planned)):
+                continue
+            for start in p.starts:
+                if not span_mask(start, p.size) & occ:
+                    return p.name, start
+        return None
 
     def _park(self, m: _Move) -> bool:
         """Parks move ``m``: its old units make way for units where nothing runs now or in the plan,
@@ -368,31 +444,15 @@ class MovePlanner:
         extra = sum(self.state.size(req, k) for k in old.elements())
         if t.max_gpus is not None and self.state.used[req.tenant] + extra > t.max_gpus + 1e-9:
             return False
-        saved = (Counter(self.t_units), Counter(self.t_milli), Counter(self.t_cpu), Counter(self.t_mem),
-                 Counter(self.r_units), Counter(self.r_milli), Counter(self.r_cpu), Counter(self.r_mem),
-                 {g: Counter(c) for g, c in self.t_gpu_tenants.items()},
-                 {n: Counter(c) for n, c in self.t_node_tenants.items()}, {g: dict(v) for g, v in self.t_gis.items()})
         park: Counter[Key] = Counter()
         for k in old.elements():
             spot = self._park_spot(req, k)
             if spot is None:
-                (self.t_units, self.t_milli, self.t_cpu, self.t_mem, self.r_units, self.r_milli, self.r_cpu,
-                 self.r_mem) = saved[:8]
-                self.t_gpu_tenants = defaultdict(Counter, saved[8])
-                self.t_node_tenants = defaultdict(Counter, saved[9])
-                self.t_gis = defaultdict(dict, saved[10])
+                for got in park.elements():  # undo the reservations made so far
+                    self._reserve_park(req, got, -1)
                 return False
             park[spot] += 1
-            self._reserve_target(req, spot)
-            self.r_cpu[spot[0]] += req.cpu_milli
-            self.r_mem[spot[0]] += req.memory_mib
-            if spot[1] is not None:
-                gpu = (spot[0], spot[1])
-                self.r_units[gpu] += 1
-                self.r_milli[gpu] += MILLI_PER_GPU if req.kind == "gpu" else (spot[4] or 0)
-                if req.kind == "mig":
-                    assert spot[2] is not None and spot[3] is not None
-                    self.t_gis[gpu][spot[3]] = spot[2]
+            self._reserve_park(req, spot, +1)
         for spot in park:
             if req.kind == "mig":
                 gi = (spot[0], spot[1], spot[3])
@@ -515,7 +575,7 @@ class MovePlanner:
             gpu = (gi[0], gi[1])
             if gi[2] in s0.gis.get(gpu, {}) or s0.mode[gpu] != "mig" or not joint.gi_fits(gpu, prof, gi[2]):
                 continue
-            joint.gis[gpu][gi[2]] = prof
+            joint.set_gi(gpu, gi[2], prof)
             creates.append(Create(node=gi[0], gpu=gi[1], profile=prof, start=gi[2]))
         steps += self._driver_order(s0, creates)
         claimed: set[Gi] = set()
@@ -547,14 +607,13 @@ class MovePlanner:
         if not creates:
             return []
         from packer.export.driver import DriverModel
-        from packer.geometry import span_mask
 
         by_gpu: dict[Gpu, list[Create]] = defaultdict(list)
         for c in creates:
             by_gpu[(c.node, c.gpu)].append(c)
         out: list[Create] = []
         for gpu, todo in by_gpu.items():
-            model = self.inst.model_of(self.inst.node(gpu[0]))
+            model = self.state.models[gpu[0]]
             assert model is not None
             drv = DriverModel(model)
             occ, counts = 0, Counter[str]()
@@ -638,7 +697,7 @@ class MovePlanner:
             user = s.gi_user.get((gpu[0], gpu[1], start))
             return {user} if user is not None else set()
         size = s.gi_size(gpu, profile)
-        model = self.inst.model_of(self.inst.node(gpu[0]))
+        model = self.state.models[gpu[0]]
         p = model.profile(profile) if model is not None else None
         full = p is not None and sum(1 for q in have.values() if q == profile) >= p.max_count
         out = set()
