@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--migration-budget", type=float, default=1.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))
+    ap.add_argument("--append", action="store_true", help="keep the runs already in OUT.json (a new run with the "
+                                                         "same workload, K, policy and rebalancing replaces one)")
     a = ap.parse_args()
     seeds = parse_seeds(a.seeds)
     jobs, skipped = [], []
@@ -68,15 +70,21 @@ def main() -> None:
             for pol in a.policies.split(","):
                 for every, moves in ((0, 0), (a.rebalance_every, a.max_moves)):
                     jobs.append((w, k, pol, every, moves, a.migration_budget, seeds))
-    rows = []
+    out = Path(a.out)
+    rows: list[dict[str, Any]] = []
+    if a.append and out.with_suffix(".json").exists():
+        new = {(w, k, pol, every) for w, k, pol, every, *_ in jobs}
+        old = json.loads(out.with_suffix(".json").read_text())
+        rows = [r for r in old["runs"] if (r["workload"], r["compress"], r["policy"], r["rebalance_every"]) not in new]
+        skipped = sorted(set(skipped) | set(old["skipped_no_times"]))
     with ProcessPoolExecutor(max_workers=a.workers) as ex:
         for r in ex.map(_job, jobs):
             rows.append(r)
             print(f"{r['workload']} K={r['compress']:g} {r['policy']} rebalance={r['rebalance_every']}/"
                   f"{r['max_moves']}: time-avg {r['time_avg_allocation_pct']:.2f} saturated "
-                  f"{r['sat_avg_allocation_pct']:.2f} final {r['final_allocation_pct']:.2f} migrated "
+                  f"{r['sat_avg_allocation_pct'] or 0:.2f} final {r['final_allocation_pct']:.2f} migrated "
                   f"{r['pods_migrated']:.0f} ({r['pods_migrated_pct']:.2f}%) ({r['wall_s']:.0f} s)", flush=True)
-    out = Path(a.out)
+    rows.sort(key=lambda r: (r["workload"], r["compress"], r["policy"], r["rebalance_every"]))
     out.with_suffix(".json").write_text(json.dumps({"skipped_no_times": skipped, "runs": rows}, indent=1) + "\n")
     table = _table(rows, skipped)
     out.with_suffix(".md").write_text(table + "\n")
@@ -99,13 +107,15 @@ def _table(rows: list[dict[str, Any]], skipped: list[str]) -> str:
     for r in rows:
         key = (r["workload"], r["compress"], r["policy"])
         rb = f"every {r['rebalance_every']}, ≤{r['max_moves']}/call" if r["rebalance_every"] else "no"
-        d_own = r["sat_avg_allocation_pct"] - plain[key]["sat_avg_allocation_pct"] if key in plain else float("nan")
-        f = fgd.get(key[:2])
-        d_fgd = r["sat_avg_allocation_pct"] - f["sat_avg_allocation_pct"] if f else float("nan")
+        sat = r["sat_avg_allocation_pct"]
+        own, f = plain.get(key), fgd.get(key[:2])
+        d_own = f"{sat - own['sat_avg_allocation_pct']:+.2f}" if sat is not None and own else "-"
+        d_fgd = f"{sat - f['sat_avg_allocation_pct']:+.2f}" if sat is not None and f else "-"
+        sat_s = "- (never saturated)" if sat is None else f"{sat:.2f}"
         lines.append(f"| {r['workload']} | {r['compress']:g} | {r['policy']} | {rb} | "
-                     f"{r['time_avg_allocation_pct']:.2f} / {r['sat_avg_allocation_pct']:.2f} | "
+                     f"{r['time_avg_allocation_pct']:.2f} / {sat_s} | "
                      f"{r['final_allocation_pct']:.2f} | {r['pods_migrated']:.0f} / {r['pods_migrated_pct']:.2f} | "
-                     f"{r['waiting_at_end']:.0f} | {r['mean_wait_s']:.2f} | {d_own:+.2f} | {d_fgd:+.2f} |")
+                     f"{r['waiting_at_end']:.0f} | {r['mean_wait_s']:.2f} | {d_own} | {d_fgd} |")
     if skipped:
         lines.append("")
         lines.append(f"Not replayable with departures (no creation/deletion times in the list): {', '.join(skipped)}.")

@@ -207,3 +207,33 @@ def test_random_cases_do_migrate() -> None:
                             rebalance_every=1, max_moves=3)
         moved += r["moves_applied"] > 0
     assert moved >= 5
+
+
+def test_cli_rebalance_options(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Tests ``packer replay --protocol deferral --rebalance-every N --max-moves B --migration-budget PCT``:
+    it runs and reports migrations; a negative option is an error naming it, exit 2, nothing written."""
+    import json
+
+    from packer.cli import main
+
+    nodes = tmp_path / "nodes.csv"
+    nodes.write_text("sn,cpu_milli,memory_mib,gpu,model\nn0,64000,262144,2,V100M16\nn1,96000,262144,1,V100M16\n")
+    pods = tmp_path / "pods.csv"
+    rows = ["name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,"
+            "scheduled_time"]
+    for i in range(12):
+        rows.append(f"p{i},{2000 + 1000 * (i % 3)},4096,1,{(300, 500, 1000)[i % 3]},,LS,Running,{10 * i},"
+                    f"{10 * i + 400},{10 * i}")
+    pods.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r.json"
+    base = ["replay", "--nodes", str(nodes), "--pods", str(pods), "--protocol", "deferral", "--seeds", "1",
+            "--compress", "1", "--inflation", "1.0", "--quiet", "--policy", "fgd"]
+    assert main([*base, "--rebalance-every", "1", "--max-moves", "2", "--migration-budget", "50",
+                 "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    one = r["per_seed"][0]
+    assert r["format"] == "packer.replay-dynamic/v1" and one["migration_budget"] == one["num_pods"] // 2
+    assert r["moves_applied"] <= one["migration_budget"] and "pods migrated" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    assert main([*base, "--rebalance-every", "1", "--max-moves", "-1", "--json", str(bad)]) == 2
+    assert "--max-moves" in capsys.readouterr().err and not bad.exists()

@@ -370,13 +370,19 @@ KPIS = ("time_avg_allocation_pct", "sat_avg_allocation_pct", "final_allocation_p
         "pods_migrated", "pods_migrated_pct", "waiting_at_end", "pods_waited", "mean_wait_s")
 
 
+def _median(xs: list[Any]) -> float | None:
+    """The median of the values that are not None (None if all are: no saturated window)."""
+    vals = [float(x) for x in xs if x is not None]
+    return float(median(vals)) if vals else None
+
+
 def run_dynamic(cluster: Cluster, pods: Pods, policy: str, seeds: list[int], **kw: Any) -> dict[str, Any]:
     """:func:`replay_dynamic` on every seed; the per-seed results and the medians of :data:`KPIS`."""
     from packer.replay.protocol import typical_pods
 
     tp = typical_pods(pods)
     per = [replay_dynamic(cluster, pods, policy, s, tp=tp, **kw) for s in seeds]
-    med = {k: float(median(float(r[k] or 0.0) for r in per)) for k in KPIS}
+    med = {k: _median([r[k] for r in per]) for k in KPIS}
     return {"format": "packer.replay-dynamic/v1", "policy": policy, "seeds": seeds,
             **{k: v for k, v in kw.items() if k != "stream"}, **med, "per_seed": per}
 
@@ -388,7 +394,8 @@ def dynamic_table(results: list[dict[str, Any]]) -> str:
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in results:
         rb = f"{r.get('rebalance_every', 0)} / {r.get('max_moves', 0)}" if r.get("rebalance_every") else "no"
-        lines.append(f"| {r['policy']} | {rb} | {r['time_avg_allocation_pct']:.2f} / {r['sat_avg_allocation_pct']:.2f} | "
+        sat = "-" if r["sat_avg_allocation_pct"] is None else f"{r['sat_avg_allocation_pct']:.2f}"
+        lines.append(f"| {r['policy']} | {rb} | {r['time_avg_allocation_pct']:.2f} / {sat} | "
                      f"{r['final_allocation_pct']:.2f} | {r['pods_migrated']:.0f} / {r['pods_migrated_pct']:.2f} | "
                      f"{r['waiting_at_end']:.0f} | {r['mean_wait_s']:.1f} |")
     return "\n".join(lines)
