@@ -8,7 +8,8 @@ identical streams; seed medians.
 
 K = 1 is the trace's real times. A list without creation/deletion times (the multi-GPU ones) cannot be
 replayed with departures; it is listed as such. Writes bench/replay_dynamic.{json,md} and the table
-between the markers of the "Issue 17 part 4" section of bench/RESULTS_replay.md.
+between the markers of the "Issue 17 part 4" section of bench/RESULTS_replay.md (another --out: only
+its .json and .md).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--max-moves", type=int, default=8)
     ap.add_argument("--migration-budget", type=float, default=1.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))  # resolved below
     ap.add_argument("--append", action="store_true", help="keep the runs already in OUT.json (a new run with the "
                                                          "same workload, K, policy and rebalancing replaces one)")
     a = ap.parse_args()
@@ -70,7 +71,7 @@ def main() -> None:
             for pol in a.policies.split(","):
                 for every, moves in ((0, 0), (a.rebalance_every, a.max_moves)):
                     jobs.append((w, k, pol, every, moves, a.migration_budget, seeds))
-    out = Path(a.out)
+    out = Path(a.out).resolve()
     rows: list[dict[str, Any]] = []
     if a.append and out.with_suffix(".json").exists():
         new = {(w, k, pol, every) for w, k, pol, every, *_ in jobs}
@@ -90,7 +91,7 @@ def main() -> None:
     out.with_suffix(".md").write_text(table + "\n")
     res = ROOT / "bench" / "RESULTS_replay.md"
     text = res.read_text()
-    if BEGIN in text and END in text:
+    if BEGIN in text and END in text and out == ROOT / "bench" / "replay_dynamic":  # other --out: files only
         head, rest = text.split(BEGIN, 1)
         res.write_text(head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1])
     print(table)
