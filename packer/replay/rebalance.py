@@ -9,16 +9,19 @@ placement policy (the policy still chooses where every pod arrives and the devic
 
 1. *Needs.* The waiting GPU pods that have waited at least as long as the median wait of the pods
    that departures served so far (the rebalancer measures both from its calls; none served yet: no
-   patience) - a migration is spent on a pod the departures are not about to serve - grouped by
-   shape (CPU, memory, GPU count, GPU milli, model set), largest GPU demand first. CPU-only waiting pods are not served by moving (they add
-   nothing to GPU allocation) but take part in step 4 like any other waiting pod.
-2. *Where the least movement frees the most.* For a shape, every node of an allowed model with
-   enough GPUs gets a ranking cost from its devices (0 if a device already has the idle milli, 1 if
-   evicting its largest pod is enough, else 1 + its pod count; the k cheapest devices) plus one per
-   short resource (CPU, memory). On the cheapest nodes the exact eviction set is built: devices are
-   freed one at a time, largest pods first, each time on the device needing the fewest new evictions
-   (a multi-GPU pod frees all its devices); then pods with the most CPU (memory) go until the shape's
-   CPU (memory) fits.
+   patience): a migration is spent on a pod the departures are not about to serve. They are grouped
+   by shape (CPU, memory, GPU count, GPU milli, model set), largest GPU demand first (at most
+   ``max_shapes``). CPU-only waiting pods are not served by moving (they add nothing to GPU
+   allocation) but take part in step 4 like any other waiting pod.
+2. *Where the least movement frees the most.* Only *movable* pods count: those that some other node
+   holds now (CPU, memory, idle devices, model). For a shape, every node of an allowed model with
+   enough GPUs is ranked by the movable pods that must leave its devices, largest first, so that k of
+   them have the shape's idle milli (the k cheapest devices), plus one per short resource (CPU,
+   memory); a node that stays short even with every movable pod gone is out. On the ``max_nodes``
+   cheapest (ties: most idle GPU milli first) the exact eviction set is built: devices are freed one
+   at a time, largest movable pods first, each time on the device needing the fewest new evictions (a
+   multi-GPU pod frees all its devices); then the movable pods with the most CPU (memory) go until
+   the shape's CPU (memory) fits.
 3. *Make before break.* Every evicted pod needs a destination node that holds it *now* (the view's
    free CPU, memory and idle devices; the source releases it only after the destination took it),
    other than the node being freed. Each node is touched once per call (freed, or receiving one
