@@ -46,6 +46,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--compress", type=float, default=10000.0,
                    help="deferral: arrival times are the trace's creation times divided by this (durations kept); "
                         "default 10000")
+    p.add_argument("--rebalance-every", type=int, default=0, metavar="N",
+                   help="deferral: every N events, migrate running pods so waiting pods start "
+                        "(packer.replay.rebalance); 0: never (default)")
+    p.add_argument("--max-moves", type=int, default=8, metavar="B",
+                   help="deferral with --rebalance-every: at most B migrations per call (default 8)")
+    p.add_argument("--migration-budget", type=float, default=1.0, metavar="PCT",
+                   help="deferral with --rebalance-every: at most PCT %% of the pods migrated over the run "
+                        "(default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_ray_arguments(p)
     p.set_defaults(func=run)
@@ -116,8 +124,21 @@ def _run_deferral(args: argparse.Namespace, cluster, pods, names: list[str], see
     if not pods.has_times:
         raise InputError("the deferral protocol needs creation_time and deletion_time columns", file=args.pods)
     make_deferral_stream(pods, cluster, seeds[0], args.inflation, args.compress)  # input errors before any work
-    results = [run_deferral(cluster, pods, n, seeds, inflation=args.inflation, compress=args.compress) for n in names]
-    print(deferral_table(results))
+    for name, ok in (("--rebalance-every", args.rebalance_every >= 0), ("--max-moves", args.max_moves >= 0),
+                     ("--migration-budget", 0 <= args.migration_budget <= 100)):
+        if not ok:
+            raise InputError("must be >= 0 (--migration-budget: a percentage, 0 to 100)", field=name)
+    if args.rebalance_every > 0:
+        from packer.replay.rebalance import dynamic_table, run_dynamic
+
+        results = [run_dynamic(cluster, pods, n, seeds, inflation=args.inflation, compress=args.compress,
+                               rebalance_every=args.rebalance_every, max_moves=args.max_moves,
+                               budget_pct=args.migration_budget) for n in names]
+        print(dynamic_table(results))
+    else:
+        results = [run_deferral(cluster, pods, n, seeds, inflation=args.inflation, compress=args.compress)
+                   for n in names]
+        print(deferral_table(results))
     if args.json_out:
         obj: dict[str, Any] = results[0] if len(results) == 1 else {"runs": results}
         try:

@@ -30,8 +30,9 @@ free CPU/memory, idle milli per device, the running pods and where, the waiting 
 ``None`` or a sequence of :class:`Move` (pod index → target node); at most ``max_moves`` are applied,
 each only if the pod fits the target (it is then released from its node and placed on the target
 with the policy's device choice), and the waiting pods are retried on every node a move freed. The
-replay counts applied and refused moves. No re-optimisation is implemented here: the hook is where
-one plugs in (``f = None``: no rebalancing).
+replay counts applied and refused moves and the distinct pods moved (``pods_migrated``). The
+re-optimiser that plugs in here is :class:`packer.replay.rebalance.Rebalancer` (``f = None``: no
+rebalancing).
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
     area_sat = 0.0  # the same over [t_sat, horizon]
     n_events = 0
     moves_done = moves_refused = 0
+    migrated: set[int] = set()  # distinct pods moved at least once
 
     def start_pod(i: int, node: int, mask: int, t: float) -> None:
         where[i] = (node, mask)
@@ -230,6 +232,7 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
                 node, mask = live.place(cpu[j], mem[j], num[j], milli[j], spec[j], only=mv.node)
                 where[j] = (node, mask)  # the pod keeps its departure time
                 freed.add(src)
+                migrated.add(j)
                 moves_done += 1
             retry(freed, now)
     area += live.used_milli * (st.horizon - now)
@@ -256,6 +259,7 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
         "waiting_gpu_milli_at_end": int(sum(num[i] * milli[i] for i in waiting)),
         "moves_applied": moves_done,
         "moves_refused": moves_refused,
+        "pods_migrated": len(migrated),
         "running_at_end": len(where),
     }
 
