@@ -353,7 +353,7 @@ def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start
            progress: Progress) -> tuple[dict[str, list[Unit]], float | None, dict[str, object]]:
     """The exact model of ``inst`` with ``cap`` as max_migrations, hinted with ``start`` (whose
     placement is ``placed``), for the time left: its placement when better, and its proven bound."""
-    from packer.cpsat.solver import _solve_monolithic
+    from packer.cpsat.search import solve_monolithic as _solve_monolithic
 
     capped = inst.replace(objective=inst.objective.model_copy(update={"max_migrations": cap}))
     info: dict[str, object] = {}
