@@ -146,7 +146,8 @@ def test_parse_seeds() -> None:
 
 def test_bound_counts_one_big_share_per_device() -> None:
     """Tests that the LP bound knows two 810-milli pods cannot share one GPU, and the offline placement reaches it."""
-    from packer.replay.ceiling import allocation_bound, offline_decreasing
+    from packer.cpsat.ceiling import allocation_bound
+    from packer.replay.ceiling import offline_decreasing
 
     cluster = Cluster(names=("a",), cpu=np.array([64000]), mem=np.array([65536]), gpus=np.array([2]),
                       model=np.array([0]), models=("T4",))

@@ -169,7 +169,8 @@ def add_bound(res: dict[str, Any], cluster, pods, inflation: float) -> None:  # 
     """Adds the offline ceiling per seed (LP bound, and a feasible offline placement) and the gaps."""
     from statistics import mean
 
-    from packer.replay.ceiling import allocation_bound, offline_decreasing
+    from packer.cpsat.ceiling import allocation_bound
+    from packer.replay.ceiling import offline_decreasing
     from packer.replay.protocol import make_stream
 
     per = []
@@ -189,6 +190,6 @@ def add_bound(res: dict[str, Any], cluster, pods, inflation: float) -> None:  # 
         "gap_pts_130": (mean(x[0] for x in per) - res["allocation_pct"]["130"]
                         if res["allocation_pct"].get("130") is not None else None),
         "note": "lp_bound_pct: proven upper bound on any placement of the whole 130% stream (GLOP "
-                "relaxation, packer.replay.ceiling); offline_feasible_pct: a real offline placement "
+                "relaxation, packer.cpsat.ceiling); offline_feasible_pct: a real offline placement "
                 "(decreasing size, FGD scoring), so the offline optimum lies between the two.",
     }
