@@ -8,9 +8,9 @@ which every loader calls, so a solver never sees an instance that breaks them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -411,11 +411,23 @@ class Instance(_Frozen):
     def _unit_sizes(self) -> dict[tuple[object, ...], float]:
         return {}
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Instance:
+        """pydantic's copy without the derived lookups above: they were computed from the fields that
+        ``update`` replaces, and a copy that kept them would answer for the old instance."""
+        out = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            out.__dict__.pop(name, None)
+        return out
+
     def replace(self, **changes: object) -> Instance:
         """A copy with some fields replaced (validated again)."""
         data = self.model_dump(mode="json", exclude_none=False)
         data.update({k: _dump(v) for k, v in changes.items()})
         return Instance.model_validate(data)
+
+
+#: The names of Instance's cached derived lookups (dropped by :meth:`Instance.model_copy`).
+_DERIVED = frozenset(k for k, v in vars(Instance).items() if isinstance(v, cached_property))
 
 
 def _dump(v: object) -> object:

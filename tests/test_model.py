@@ -176,3 +176,13 @@ def test_host_request_shapes():
     with pytest.raises(InputError) as err:
         instance_from_dict(data)
     assert err.value.field == "requests[0].placement[0].gpu"
+
+
+def test_model_copy_drops_the_derived_lookups_of_the_old_fields():
+    inst = load_instance(INSTANCES / "default.json")
+    assert inst.num_gpus > 0 and inst.node_index  # computed and cached on the original
+    fewer = inst.model_copy(update={"nodes": inst.nodes[:1]})
+    assert fewer.num_gpus == inst.nodes[0].num_gpus
+    assert list(fewer.node_index) == [inst.nodes[0].id]
+    assert fewer.cluster_topology is not inst.cluster_topology
+    assert inst.num_gpus > fewer.num_gpus  # the original keeps its own
