@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
+from packer.cpsat.guard import solve_guarded
 from packer.progress import SILENT, Progress
 
 if TYPE_CHECKING:
@@ -300,7 +301,7 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
         p.interleave_search = False
-    code = solver.solve(sub)
+    code = solve_guarded(solver, sub)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > base_obj + 0.5:
         return list(solver.response_proto.solution), int(round(solver.objective_value))
     return None

@@ -14,6 +14,7 @@ from ortools.sat.python import cp_model
 from packer.cpsat.constraints import Constraints
 from packer.cpsat.data import Data, build_data, domain_of, pool_of
 from packer.cpsat.deadline import NEVER, Deadline
+from packer.cpsat.guard import solve_guarded
 from packer.cpsat.objective import set_objective
 from packer.cpsat.solution import extract
 from packer.cpsat.variables import Variables, create_variables
@@ -208,7 +209,7 @@ class CpsatModel:
                 setattr(p, k, val)
         cb = _Reporter(self, progress) if progress.enabled else None
         self.solver = solver
-        return solver.solve(self.model, cb)
+        return solve_guarded(solver, self.model, cb)
 
     @cached_property
     def linear_form(self):  # type: ignore[no-untyped-def]
