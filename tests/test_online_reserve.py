@@ -69,7 +69,8 @@ def test_demand_on_other_models_does_not_block_a_restricted_request() -> None:
         "nodes": [{"id": "h", "gpu_model": "H100-80GB", "num_gpus": 4, "mode": "full"},
                   {"id": "a", "gpu_model": "A100-80GB", "num_gpus": 4, "mode": "full"}],
         "requests": [{"id": "low", "kind": "gpu", "count": 4, "priority": 1.0, "gpu_models": ["A100-80GB"]},
-                     {"id": "high", "kind": "gpu", "count": 4, "priority": 2.0, "gpu_models": ["H100-80GB"]}],
+                     {"id": "high", "kind": "gpu", "count": 6, "min_count": 4, "priority": 2.0,
+                      "gpu_models": ["H100-80GB"]}],
     })
     plan = solve(inst)
     assert _placed(plan) == {"low": 4, "high": 4}
