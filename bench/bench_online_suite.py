@@ -5,6 +5,7 @@ bench/RESULTS_online.md comes from this command (seeds 100-109 are the report se
 
     python bench/bench_online_suite.py --seeds 100-109 --nodes 8,128 [--families haein,training,...]
         [--policies packer,first-fit,best-fit,fgd] [--no-greedy] [--json OUT.json] [--md OUT.md]
+    python bench/bench_online_suite.py --compare BEFORE.json AFTER.json   # packer before -> after
 
 Each instance is ``packer generate FAMILY --seed N --nodes N``; every online policy places its new
 requests in file order (``packer solve --solver online --policy P``), the greedy solves it
@@ -84,7 +85,42 @@ def markdown(summary: list[dict], policies: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare(before: list[dict], after: list[dict]) -> str:
+    """packer's medians and instances > 1% below first-fit, ``before`` -> ``after`` (rows of two
+    runs of this script on the same instances; baselines and greedy from ``after``)."""
+    old = {(r["family"], r["nodes"], r["seed"]): r for r in before}
+    new = {(r["family"], r["nodes"], r["seed"]): r for r in after}
+    keys = sorted({(f, n) for f, n, _ in new}, key=lambda k: (k[1], SUITE.index(k[0]) if k[0] in SUITE else 99))
+    lines = ["| family | GPUs | packer median before -> after | first-fit | best-fit | fgd | after vs best baseline "
+             "| seeds > 1% below first-fit before -> after | worst vs first-fit after | greedy median "
+             "| greedy worst vs first-fit |", "|" + " --- |" * 11]
+    nb = na = 0
+    for fam, nodes in keys:
+        ks = [k for k in new if k[:2] == (fam, nodes) and k in old]
+
+        def med(d: dict, p: str, ks: list = ks) -> float:
+            return statistics.median(d[k][p] for k in ks)
+
+        best = max(("first-fit", "best-fit", "fgd"), key=lambda p: med(new, p))
+        b = sum(old[k]["packer"] < 0.99 * old[k]["first-fit"] for k in ks)
+        a = sum(new[k]["packer"] < 0.99 * new[k]["first-fit"] for k in ks)
+        nb, na = nb + b, na + a
+        worst = min(100 * (new[k]["packer"] / new[k]["first-fit"] - 1) for k in ks if new[k]["first-fit"] > 0)
+        gw = min(100 * (new[k]["greedy"] / new[k]["first-fit"] - 1) for k in ks if new[k]["first-fit"] > 0)
+        vs = 100 * (med(new, "packer") / med(new, best) - 1)
+        lines.append(f"| {fam} | {new[ks[0]]['gpus']:,} | {med(old, 'packer'):.1f} -> **{med(new, 'packer'):.1f}** "
+                     f"| {med(new, 'first-fit'):.1f} | {med(new, 'best-fit'):.1f} | {med(new, 'fgd'):.1f} "
+                     f"| {vs:+.2f}% ({best}){' ✗' if vs < 0 else ''} | {b} -> {a} | {worst:+.2f}% "
+                     f"| {med(new, 'greedy'):.1f} | {gw:+.2f}% |")
+    lines.append(f"\nInstances > 1% below first-fit: {nb} -> {na} of {sum(1 for k in new if k in old)}.")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
+        with open(sys.argv[2]) as f, open(sys.argv[3]) as g:
+            print(compare(json.load(f)["rows"], json.load(g)["rows"]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=",".join(SUITE))
     ap.add_argument("--seeds", default="100-109")

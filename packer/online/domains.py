@@ -71,18 +71,26 @@ class Domains:
 
 
 def domain_order(dcap: np.ndarray, need: int, policy_code: int, rng: np.random.Generator,
-                 no_any: np.ndarray | None = None) -> np.ndarray:
+                 no_any: np.ndarray | None = None, want: int | None = None) -> np.ndarray:
     """The domains that can take ``need`` units (``dcap``: units per domain) in the order the policy
     tries them: first-fit by index, random shuffled, every other policy the tightest first (least
     spare capacity); ``packer`` with ``no_any`` (units per domain without converting 'any' GPUs)
-    first the domains that fit without converting."""
+    first the domains that fit without converting. ``packer`` with ``want`` (an elastic request's
+    count, more than ``need``) first ranks the domains by how many of the ``want`` units they take,
+    most first: the tightest domain that fits ``need`` would stop the request at its ``min_count``
+    while another domain takes every unit."""
     feas = np.nonzero(dcap >= need)[0]
     if len(feas) == 0 or policy_code == FIRST_FIT:
         return feas
     if policy_code == RANDOM:
         return feas[rng.permutation(len(feas))]
-    if policy_code == PACKER and no_any is not None:
-        return feas[np.lexsort((feas, dcap[feas], no_any[feas] < need))]
+    if policy_code == PACKER:
+        keys = [feas, dcap[feas]]
+        if no_any is not None:
+            keys.append(no_any[feas] < need)
+        if want is not None and want > need:
+            keys.append(-np.minimum(dcap[feas], want))
+        return feas[np.lexsort(tuple(keys))]
     return feas[np.lexsort((feas, dcap[feas]))]
 
 

@@ -103,10 +103,12 @@ class GpuPath:
                     for b in bad:
                         self._nallow[b] = 0
                     n = -1
-                    if self.policy_code == PACKER:  # a node that needs no 'any' GPU first
+                    if self.policy_code == PACKER:  # a node that takes every unit without 'any' GPUs first
                         rq[R_NOANY] = 1
+                        rq[R_NEED] = count
                         n = self._K.pick_node(self._st, rq, sh.rprof, sh.modelok, self._all_nodes, count, u1)
                         rq[R_NOANY] = 0
+                        rq[R_NEED] = need
                     if n < 0:
                         n = self._K.pick_node(self._st, rq, sh.rprof, sh.modelok, self._all_nodes, count, u1)
                     for b in bad:
@@ -124,7 +126,9 @@ class GpuPath:
         else:
             if (loc is not None and not loc.required and loc.level not in ("gpu", "cluster")
                     and self.policy_code == PACKER):
-                rows = self._place_in_domains(req, sh, count, need, u1, u2, gpu_max, loc.level, tries=2)
+                # a preference only: one domain when one takes every unit, else the whole cluster
+                # (an elastic request would otherwise stop at min_count in the tightest domain)
+                rows = self._place_in_domains(req, sh, count, count, u1, u2, gpu_max, loc.level, tries=2)
             if len(rows) < need:
                 self._undo(rows)
                 rows = self._place_units(req, sh, count, self._all_nodes, u1, u2, gpu_max, False)
@@ -182,7 +186,7 @@ class GpuPath:
         if self.policy_code == PACKER and bool((dcap >= need).any()):
             # the tightest domain that fits without converting 'any' GPUs, then the tightest that fits
             no_any = self.domain_caps(req, sh, count, level, gpu_max, no_any=True)
-        for d in domain_order(dcap, need, self.policy_code, self._rng, no_any)[:tries]:
+        for d in domain_order(dcap, need, self.policy_code, self._rng, no_any, want=count)[:tries]:
             rows = self._place_units(req, sh, count, self.domains.nodes[level][int(d)], u1, u2, gpu_max, False)
             if len(rows) >= need:
                 return rows

@@ -42,7 +42,7 @@ class HostPath:
             rows = self._host_in_domains(req, sh, count, need, u1, loc.level, DOMAIN_TRIES)
         else:
             if loc is not None and not loc.required and loc.level != "cluster" and self.policy_code == PACKER:
-                rows = self._host_in_domains(req, sh, count, need, u1, loc.level, 2)
+                rows = self._host_in_domains(req, sh, count, count, u1, loc.level, 2)  # every unit, or the cluster
             if len(rows) < need:
                 self._undo_host(rows)
                 rows = self._host_units(req, sh, count, self._all_nodes, u1)
@@ -105,7 +105,7 @@ class HostPath:
                          tries: int) -> list[list[int]]:
         """Host units within one domain of ``level``: the tightest that fits (policy order), up to ``tries``."""
         dcap = self.domains.caps_by_domain(req, self.host_caps(req, count), level)
-        for d in domain_order(dcap, need, self.policy_code, self._rng)[:tries]:
+        for d in domain_order(dcap, need, self.policy_code, self._rng, want=count)[:tries]:
             rows = self._host_units(req, sh, count, self.domains.nodes[level][int(d)], u1)
             if len(rows) >= need:
                 return rows

@@ -124,6 +124,9 @@ from packer.online.state import (
 )
 
 BIG = 1e300
+#: ``packer``'s node-gang key per unit of an elastic gang a node cannot take: above any idle-milli
+#: difference (at most 64 GPUs × 1000 per node), so more units always win.
+ELASTIC_UNIT = 1e6
 
 
 @jit_inline
@@ -759,6 +762,9 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
         ng = n64[n, N_NGPU]
         if pol == PACKER:
             key = float(n64[n, N_IDLE]) - float(rq[R_PODGPU]) * take / count
+            # an elastic gang: the node that takes the most of its units first (each unit is value
+            # now; the least idle GPU left only among those), never stop at min_count on a tight node
+            key += float(count - take) * ELASTIC_UNIT
             if kind == K_GPU:
                 key += DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         elif pol == GPUPACKING:

@@ -26,7 +26,8 @@ from packer.online.churn import Churn, ChurnResult
 from packer.online.domains import DomainKey, Domains
 from packer.online.gangs import GpuPath
 from packer.online.host import HostPath
-from packer.online.policies import RANDOM, TargetWorkload, policy_code
+from packer.online.policies import PACKER, RANDOM, TargetWorkload, policy_code
+from packer.online.reserve import Reserve, kept_quota, kept_whole
 from packer.online.results import Placed, PlaceResult
 from packer.online.shapes import Shapes
 from packer.online.snapshots import Snapshots
@@ -85,6 +86,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         if hasattr(self._K, "bind"):
             self._K.bind(self.models, self.target)
         self._model_ix = {m.name: i for i, m in enumerate(self.models)}
+        self._model_names = [m.name for m in self.models]
         self.node_ids = [n.id for n in inst.nodes]
         self._node_ix = {nid: i for i, nid in enumerate(self.node_ids)}
         nn = len(self.node_ids)
@@ -102,6 +104,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         self._reasons: dict[str, str] = {}
         self._released_running: set[str] = set()
         self._churn_calls = 0
+        self.reserve: Reserve | None = None  # set by expect()
         self.domains = Domains(inst)  # topology: node -> domain index per level, and the nodes of each domain
         self._K.refresh_all(self._st)
         self._domkey = DomainKey(inst, self.domains, self.a, self.domain_key)
@@ -149,6 +152,8 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
             return self._place_exact(req, req.placement)
         if req.tenant not in self._tenants:
             return self._fail(rid, f"unknown tenant {req.tenant!r}")
+        if self.reserve is not None:
+            self.reserve.arrived(req)
         sh = self._shapes.of(req)
         if req.kind == "host":
             return self._place_host(req, sh, uniforms, explain)
@@ -159,12 +164,21 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         tenant = self._tenants[req.tenant]
         if tenant.max_gpus is not None:
             left = tenant.max_gpus - self._used[req.tenant]
-            fit = int((left + 1e-9) // sh.unit_sizes[1]) if sh.unit_sizes[1] > 0 else count
             fit_min = int((left + 1e-9) // sh.unit_sizes[0]) if sh.unit_sizes[0] > 0 else count
             if fit_min < need:
                 return self._fail(rid, diagnose.quota(req.tenant, self._used[req.tenant], tenant.max_gpus,
                                                       need * sh.unit_sizes[0]))
+            if self.reserve is not None:  # the quota later requests of higher priority need
+                left -= self.reserve.quota_above(req.tenant, req.priority)
+                if sh.unit_sizes[0] > 0 and int((left + 1e-9) // sh.unit_sizes[0]) < need:
+                    return self._fail(rid, kept_quota(req, left))
+            fit = int((left + 1e-9) // sh.unit_sizes[1]) if sh.unit_sizes[1] > 0 else count
             count = min(count, max(fit, need))
+        if self.reserve is not None and req.kind == "gpu":
+            spare = self.reserve.spare_whole(self.a.n64, sh.modelok, self._model_names, req, self._quota_left())
+            if spare < need:
+                return self._fail(rid, kept_whole(req, spare))
+            count = min(count, spare)
         if uniforms is None and self.policy_code == RANDOM:
             u = self._rng.random(2)
             uniforms = (float(u[0]), float(u[1]))
@@ -192,6 +206,17 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
             self._domkey.sync(rec.nodes)
             return PlaceResult(rid, True, None, rows, self, KIND_CODE[req.kind])
         return self._place_gang(req, sh, count, need, u1, u2, explain)
+
+    def expect(self, requests: Iterable[Request]) -> None:
+        """Tells the ``packer`` policy which requests will arrive (a batch run over an instance), so
+        that it keeps whole GPUs and tenant quota for the later ones of higher priority
+        (:mod:`packer.online.reserve`).
+        Other policies ignore it."""
+        if self.policy_code == PACKER:
+            self.reserve = Reserve(requests, self.inst.request_unit_size)
+
+    def _quota_left(self) -> dict[str, float]:
+        return {t: v.max_gpus - self._used[t] for t, v in self._tenants.items() if v.max_gpus is not None}
 
     def _rows_size(self, rows: np.ndarray, req: Request) -> float:
         """GPU-equivalents of placed rows (:meth:`Instance.unit_size_on`, the model's one definition;

@@ -37,6 +37,7 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     t0 = time.perf_counter()
     placer = OnlinePlacer(inst, policy, seed=seed or 0)
     reqs = requests_in_order(inst.requests, order, inst)
+    placer.expect(reqs)  # the batch knows what will arrive; the order stays the caller's
     update = getattr(progress, "update", None)
     for i, req in enumerate(reqs):
         if update is not None and i % 256 == 0:
