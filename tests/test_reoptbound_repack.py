@@ -116,3 +116,21 @@ def test_each_finite_budget_gets_its_own_bound() -> None:
         assert pt.plan.bound is not None and pt.plan.bound >= pt.plan.objective - 1e-6
     assert pts[0].plan.bound == pytest.approx(min(bb.values[2], bb.repack))
     assert pts[0].plan.bound <= pts[1].plan.bound + 1e-6
+
+
+def test_relaxed_lps_that_cannot_help_are_skipped() -> None:
+    """Tests the skip rule: budget LPs grow with the budget, so a bigger budget's LP is dominated once a
+    smaller one is at or above the repack LP, or did not finish; smaller budgets are not."""
+    inst = fragmented_running(generate("tiny", 3), release=0.5, seed=3)
+    bb = reopt.BudgetBound(inst)
+    assert not bb.dominated(4) and not bb.dominated(None)
+    bb.repack = 10.0
+    bb.values[2] = 9.0
+    assert not bb.dominated(4)
+    bb.values[2] = 10.0
+    assert bb.dominated(4) and bb.dominated(None)
+    assert not bb.dominated(2) and not bb.dominated(1)
+    bb.values.clear()
+    bb.failed.add(3)
+    assert bb.dominated(5) and bb.dominated(None) and not bb.dominated(3) and not bb.dominated(2)
+    assert bb.best(1) == 10.0
