@@ -22,8 +22,9 @@ at once. So the work is split three ways.
   movable running request a waiting one that must be placed, pinned work exact, no migration costs.
   Every plan of any budget is a plan of it with at least its objective, so its LP bounds every
   budget; it ignores migration costs but keeps pinned work in exact classes (the relaxed build
-  merges them), and was 1.1-2.1% below the relaxed LP on fragmented clusters (bench/RESULTS_reopt.md).
-  Each budget's bound is the smallest of those known.
+  merges them). Neither LP dominates (1,024-GPU states: the repack LP tighter on 7 of 12, by
+  0.6-4.7%; the relaxed one on 5, by 0.1-0.4%; bench/RESULTS_reopt.md, "Session 4"), so each
+  budget's bound is the smallest of those known.
 
 Small clusters skip the split: when the exact model (every stay choice, the budget as
 ``max_migrations``) has at most EXACT_MAX_VARIABLES variables, CP-SAT solves it from the no-move
@@ -328,10 +329,10 @@ def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ign
     """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
 
     The repack LP first (once; it bounds every budget, and was the faster of the two at 1,024 GPUs:
-    3-16 s against 3-150 s). Then a finite budget's own relaxed LP (its budget row is what makes it
-    tight for small budgets), else, for a budget that does not bind, the no-limit relaxed LP (once):
-    it carries migration costs, which the repack LP does not, and was the tighter of the two on 3 of
-    7 states measured (by 0.15-0.4%; the repack LP on the other 4, by 1.1-2.1%).
+    7-21 s against 6-152 s at load 6-8). Then a finite budget's own relaxed LP (its budget row is
+    what makes it tight for small budgets), else, for a budget that does not bind, the no-limit
+    relaxed LP (once): it carries migration costs, which the repack LP does not, and was the tighter
+    of the two on 5 of 12 states measured.
 
     A relaxed LP is skipped when it cannot help: the budget LPs grow with the budget, so once a
     smaller budget's LP is at or above the repack LP, so is this one; and once a smaller budget's LP
