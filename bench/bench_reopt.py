@@ -15,7 +15,9 @@ Prints one markdown row per (instance, budget) with the machine load, and writes
         --json bench/reopt_small.json [--split-only]
 
 ``--split-only``: never the exact model (reopt.EXACT_HYBRID_VARIABLES = 0), to compare small clusters
-with the path they took before it.
+with the path they took before it. ``--moves``: also plan the move sequence of every budget's plan
+(packer.moves.planner.plan_moves) and replay it with the independent checker (packer.check_moves);
+a sequence that does not replay stops the run.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default=None, help="write the results here (default bench/reopt_<family>.json)")
     ap.add_argument("--split-only", action="store_true", help="never use the exact model (comparison)")
+    ap.add_argument("--moves", action="store_true", help="plan and replay each plan's move sequence")
     args = ap.parse_args()
     if args.split_only:
         import packer.cpsat.reopt as reopt
@@ -78,12 +81,21 @@ def main() -> int:
             assert rep.ok, (inst.name, pt.budget, rep.kinds() if hasattr(rep, "kinds") else rep.violations[:3])
             assert pt.budget is None or pt.moves <= pt.budget, (inst.name, pt.budget, pt.moves)
             row = pt.row()
+            if args.moves:
+                from packer.check_moves import check_moves
+                from packer.moves.planner import plan_moves
+
+                seq = plan_moves(inst, pt.plan)
+                mrep = check_moves(inst, pt.plan, seq)
+                assert mrep.ok, (inst.name, pt.budget, mrep.format())
+                row["moves_replayed"] = True
+                row["sequence"] = {k: v for k, v in seq.stats.items() if k in ("steps", "waves", "temporary_stops")}
             row["load"] = round(os.getloadavg()[0], 2)
             rows.append(row)
             gap = "-" if row["gap"] is None else f"{100 * row['gap']:.2f}%"
             bound = "-" if row["bound"] is None else f"{row['bound']:.2f}"
             print(f"| {inst.name}{' (split)' if args.split_only else ''} | {row['budget']} | {row['objective']:.2f} | {bound} | {gap} | {row['migrations']} "
-                  f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |", flush=True)
+                  f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |{(' replayed: ' + str(row['sequence'])) if args.moves else ''}", flush=True)
         base = points[0].plan.objective if points and points[0].budget == 0 else None
         key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "")
         results[key] = {"family": args.family, "split_only": args.split_only, "seed": seed, "gpus": inst.num_gpus, "running": running,

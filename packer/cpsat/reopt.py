@@ -18,7 +18,13 @@ at once. So the work is split three ways.
   counted there with its own ``stay`` choice; only rules that hold for any split of that work over
   the GPUs), with the budget as one row: at most ``budget`` requests move, counting each fractional
   move. A proven upper bound for that budget that accounts for the running work and its migration
-  costs, never "everything placed".
+  costs, never "everything placed". Beside it the *repack* LP (:func:`repack_instance`): every
+  movable running request a waiting one that must be placed, pinned work exact, no migration costs.
+  Every plan of any budget is a plan of it with at least its objective, so its LP bounds every
+  budget; it ignores migration costs but keeps pinned work in exact classes (the relaxed build
+  merges them). Neither LP dominates (1,024-GPU states: the repack LP tighter on 7 of 12, by
+  0.6-4.7%; the relaxed one on 5, by 0.1-0.4%; bench/RESULTS_reopt.md, "Session 4"), so each
+  budget's bound is the smallest of those known.
 
 Small clusters skip the split: when the exact model (every stay choice, the budget as
 ``max_migrations``) has at most EXACT_MAX_VARIABLES variables, CP-SAT solves it from the no-move
@@ -57,12 +63,9 @@ from packer.progress import SILENT, Progress
 
 #: Share of a single budget's time limit for the no-move plan (the rest: bound and move steps).
 PINNED_SHARE = 0.2
-#: Share of the time left for the relaxed LP bound (it stops there; the capacity bound stands in).
+#: Share of the time left for each LP bound (the repack LP, then the budget's relaxed LP; see
+#: :func:`_budget_bounds`): an LP that does not finish there is dropped, the others stand in.
 BOUND_SHARE = 0.6
-#: … then the budget's own LP (tighter for small budgets) with this share of what is left, when at
-#: least OWN_LP_MIN_S seconds are.
-OWN_SHARE = 0.3
-OWN_LP_MIN_S = 20.0
 #: Racks (or the coarsest level with at least 8 domains) a random move step frees.
 STEP_DOMAINS = 2
 #: Nodes an aimed or tenant step picks, and at most this many once closed over work that spans nodes.
@@ -168,18 +171,80 @@ def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, wor
                  info={"no_move": _info(plan)})
 
 
+def repack_instance(inst: Instance) -> tuple[Instance, frozenset[str]]:
+    """``inst`` with every movable running request turned into a waiting one, and their ids.
+
+    With those requests forced to be placed (:func:`repack_model`) this is a relaxation of
+    re-optimizing ``inst`` under any budget: a plan of ``inst`` is a plan of it (same units, modes,
+    quotas, isolation, host resources), and its objective there is at least the plan's, since it
+    counts no migration cost and nothing else differs.
+    """
+    ids = frozenset(movable_ids(inst))
+    reqs = [r.model_copy(update={"placement": None, "movable": False, "migration_cost": None}) if r.id in ids else r
+            for r in inst.requests]
+    return inst.replace(requests=reqs), ids
+
+
+def repack_model(inst: Instance):  # type: ignore[no-untyped-def]
+    """The CP-SAT model of :func:`repack_instance` with every freed running request placed (a
+    group's placed count at least its freed members), or None when nothing is movable."""
+    from packer.cpsat.model import CpsatModel
+
+    rp, ids = repack_instance(inst)
+    if not ids:
+        return None
+    model = CpsatModel(rp)
+    for gr in model.data.groups:
+        k = sum(1 for ri in gr.requests if rp.requests[ri].id in ids)
+        if k:
+            model.model.add(model.vars.active[gr.index] >= k)
+    return model
+
+
 class BudgetBound:
-    """The relaxed model's LP bounds of one instance, per migration budget, built once and cached.
+    """The LP bounds of one instance, per migration budget, built once and cached.
 
     The LP of the relaxed model (see the module docstring) with ``max_migrations`` set to the budget
-    (the instance's own cap, where smaller, wins). The bound of no limit holds for every budget, so
-    a budget whose own LP did not finish in time falls back to it.
+    (the instance's own cap, where smaller, wins), and the repack LP (:func:`repack_model`), which
+    holds for every budget. The bound of no limit holds for every budget too, so a budget whose own
+    LP did not finish in time falls back to it.
     """
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
         self.values: dict[int | None, float] = {}
+        #: The repack LP's bound (None: not computed, or it did not finish); tried once.
+        self.repack: float | None = None
+        self.repack_tried = False
+        #: Budgets (None: no limit) whose relaxed LP did not finish in the time it was given.
+        self.failed: set[int | None] = set()
         self._model = None
+
+    def repack_lp(self, time_limit: float | None = None) -> float | None:
+        """The repack LP bound (every budget), or None when it does not finish in ``time_limit``
+        (which counts building the model, and is not started when the build alone would not fit)."""
+        from packer.cpsat.bound import lp_solve
+        from packer.cpsat.timeplan import build_s
+
+        if self.repack_tried:
+            return self.repack
+        if not movable_ids(self.inst):
+            return None
+        t0 = time.perf_counter()
+        if time_limit is not None and time_limit < 2 * build_s(self.inst):
+            return None
+        self.repack_tried = True
+        model = repack_model(self.inst)
+        form = None if model is None else model.linear_form
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if form is None or (rem is not None and rem <= 0.1):
+            return None
+        got = lp_solve(model.model, time_limit=rem, form=form)
+        if got is None:
+            return None
+        safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
+        self.repack = safe / model.data.scale + model.constant
+        return self.repack
 
     def _build(self):  # type: ignore[no-untyped-def]
         if self._model is None:
@@ -213,32 +278,76 @@ class BudgetBound:
             form = (c, vstack([a, row]).tocsr(), np.append(bl, len(stays) - cap), np.append(bh, np.inf), lo, hi, obj)
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if rem is not None and rem <= 0.1:
+            self.failed.add(cap)
             return None
         got = lp_solve(model.model, time_limit=rem, form=form)
         if got is None:
+            self.failed.add(cap)
             return None
         safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
         self.values[cap] = safe / model.data.scale + model.constant
         return self.values[cap]
 
+    def dominated(self, cap: int | None) -> bool:
+        """Whether the relaxed LP of ``cap`` cannot beat what is known: a smaller budget's LP is at or
+        above the repack LP (budget LPs grow with the budget), or did not finish."""
+        def below(b: int | None) -> bool:
+            return cap is None or (b is not None and b < cap)
+
+        if any(below(b) for b in self.failed):
+            return True
+        return self.repack is not None and any(below(b) and v >= self.repack - 1e-9 for b, v in self.values.items())
+
     def best(self, budget: int | None) -> float | None:
-        """The smallest bound known for ``budget``: its own LP, else that of no limit (or a bigger budget)."""
+        """The smallest bound known for ``budget``: its own LP, that of no limit (or a bigger budget),
+        the repack LP."""
         cap = _cap(self.inst.objective.max_migrations, budget)
         valid = [v for b, v in self.values.items() if b is None or (cap is not None and b >= cap)]
+        if self.repack is not None:
+            valid.append(self.repack)
         return min(valid) if valid else None
 
 
 def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
                  time_limit: float | None = None) -> dict[int | None, float | None]:
-    """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit), see
-    :class:`BudgetBound`; None for a budget whose LP does not finish within ``time_limit`` (all together)."""
+    """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit): the
+    smaller of its relaxed LP and the repack LP (:class:`BudgetBound`); None for a budget where neither
+    finishes within ``time_limit`` (all together)."""
     t0 = time.perf_counter()
     bb = BudgetBound(inst)
+    bb.repack_lp(time_limit)
     out: dict[int | None, float | None] = {}
     for b in sorted(budgets, key=lambda x: math.inf if x is None else x):
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-        out[b] = bb.lp(b, rem) if rem is None or rem > 0.1 else None
+        if rem is None or rem > 0.1:
+            bb.lp(b, rem)
+        out[b] = bb.best(b)
     return out
+
+
+def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ignore[no-untyped-def]
+    """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
+
+    The repack LP first (once; it bounds every budget, and was the faster of the two at 1,024 GPUs:
+    7-21 s against 6-152 s at load 6-8). Then a finite budget's own relaxed LP (its budget row is
+    what makes it tight for small budgets), else, for a budget that does not bind, the no-limit
+    relaxed LP (once): it carries migration costs, which the repack LP does not, and was the tighter
+    of the two on 5 of 12 states measured.
+
+    A relaxed LP is skipped when it cannot help: the budget LPs grow with the budget, so once a
+    smaller budget's LP is at or above the repack LP, so is this one; and once a smaller budget's LP
+    did not finish, this one (the same model, one row looser) is not expected to either. The time
+    goes to the move steps instead.
+    """
+    def share() -> float | None:
+        rem = left()
+        return None if rem is None else BOUND_SHARE * rem
+
+    bb.repack_lp(share())
+    key = cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
+    if key in bb.values or bb.dominated(key):
+        return
+    bb.lp(key, share())
 
 
 def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float | None = None, seed: int = 0,
@@ -302,12 +411,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             info["steps"] = stats
     else:
         bb = bounds if bounds is not None else BudgetBound(inst)
-        if None not in bb.values:  # no limit's LP first: it bounds every budget
-            rem = left()
-            bb.lp(None, None if rem is None else BOUND_SHARE * rem)
-        rem = left()
-        if cap is not None and (rem is None or rem > OWN_LP_MIN_S):
-            bb.lp(cap, None if rem is None else OWN_SHARE * rem)
+        _budget_bounds(bb, cap, left)
         bound = bb.best(cap)
         info["lp_bound"] = bound
         info["bound_s"] = round(time.perf_counter() - t0, 3)
