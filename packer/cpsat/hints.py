@@ -6,6 +6,7 @@ import threading
 import time
 
 from packer.cpsat import tuning
+from packer.cpsat.timeplan import online_first
 from packer.model import Instance, Plan
 
 
@@ -47,7 +48,7 @@ def placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignore
     stopped before ``deadline`` (its plan so far), and none starts after it. The online placer compiles its kernels on first use (about a
     second), so on ordinary sizes it comes second, and only when ``online`` (or greedy is missing).
     """
-    huge = len(inst.requests) * len(inst.nodes) > tuning.ONLINE_HINT_ABOVE
+    huge = online_first(inst)
     order = ["online", "greedy"] if huge else ["greedy", "online"]
     for name in order:
         left = None if deadline is None else deadline - time.perf_counter()

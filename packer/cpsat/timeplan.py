@@ -57,6 +57,41 @@ def build_s(inst: Instance) -> float:
     return tuning.MODEL_S_PER_PAIR * len(inst.requests) * len(inst.nodes)
 
 
+def online_first(inst: Instance) -> bool:
+    """True when the hint comes from the online placer first (greedy is super-linear at this size)."""
+    return len(inst.requests) * len(inst.nodes) > tuning.ONLINE_HINT_ABOVE
+
+
+def hint_s(inst: Instance) -> float:
+    """Estimated seconds for the online placer's hint of ``inst``: every new request placed, the plan
+    built and checked (tuning.HINT_S_PER_REQUEST each, plus tuning.HINT_SETUP_S), over the share of
+    the hint's time a placer may take (tuning.HINT_PLACER_SHARE)."""
+    new = sum(1 for r in inst.requests if r.placement is None)
+    return (tuning.HINT_SETUP_S + tuning.HINT_S_PER_REQUEST * new) / tuning.HINT_PLACER_SHARE
+
+
+def hint_budget(inst: Instance, avail: float) -> float:
+    """Seconds of ``avail`` for the hint placers: tuning.HINT_SHARE, or on instances whose hint is
+    the online placer's (:func:`online_first`) what :func:`hint_s` estimates, up to
+    tuning.HINT_MAX_SHARE. The hint ends when its placers do, so a generous budget costs only what
+    the greedy placer (second there) spends of it."""
+    base = tuning.HINT_SHARE * avail
+    if not online_first(inst):
+        return base
+    return min(tuning.HINT_MAX_SHARE * avail, max(base, hint_s(inst)))
+
+
+def no_move_share(inst: Instance, time_limit: float, base: float) -> float:
+    """Share of a re-optimization's ``time_limit`` for its no-move plan: ``base``, or on instances
+    whose hint is the online placer's (:func:`online_first`) enough for the no-move solve's hint
+    budget (:func:`hint_budget`, at most tuning.HINT_MAX_SHARE of it) to cover :func:`hint_s`, up to
+    tuning.NO_MOVE_MAX_SHARE."""
+    if time_limit <= 0 or not online_first(inst):
+        return base
+    need = hint_s(inst) / tuning.HINT_MAX_SHARE + tuning.RESERVE_S
+    return min(max(base, tuning.NO_MOVE_MAX_SHARE), max(base, need / time_limit))
+
+
 class RelaxChoice(NamedTuple):
     """The relaxation chosen to bound a decomposed solve, built as far as its data."""
 
@@ -137,5 +172,5 @@ def lns_plan(inst: Instance, rem: float | None,
     return level, max(1, count // tuning.LNS_STEP_SHARE), first, step, steps, det_step
 
 
-__all__ = ["RelaxChoice", "build_s", "deterministic_budget", "lns_plan", "relaxation_choice",
-           "relaxation_estimate_s", "reserve_s", "time_left"]
+__all__ = ["RelaxChoice", "build_s", "deterministic_budget", "hint_budget", "hint_s", "lns_plan", "no_move_share", "online_first",
+           "relaxation_choice", "relaxation_estimate_s", "reserve_s", "time_left"]
