@@ -261,10 +261,10 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     info: dict[str, object] = {"budget": budget}
     if start is None:
-        # On huge instances the no-move plan's hint is the plan the steps improve: it gets the time
-        # its estimate asks for (timeplan.no_move_share), the steps the rest.
-        share = 1.0 if cap == 0 else PINNED_SHARE if time_limit is None else no_move_share(inst, time_limit,
-                                                                                           PINNED_SHARE)
+        # On instances solved by decomposition the no-move solve (its hint by estimate, then LNS by
+        # pod) gets all but the final plan's reserve (timeplan.no_move_share); move steps the rest.
+        share = (1.0 if cap == 0 else PINNED_SHARE if time_limit is None
+                 else no_move_share(inst, time_limit, PINNED_SHARE, _reserve(inst)))
         start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
                              workers=workers, progress=prog)
         no_move_bound = start.bound

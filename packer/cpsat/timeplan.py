@@ -70,26 +70,42 @@ def hint_s(inst: Instance) -> float:
     return (tuning.HINT_SETUP_S + tuning.HINT_S_PER_REQUEST * new) / tuning.HINT_PLACER_SHARE
 
 
+def greedy_s(inst: Instance) -> float:
+    """Estimated seconds for the greedy placer on ``inst`` (tuning.GREEDY_S_PER_PAIR per new request and node)."""
+    new = sum(1 for r in inst.requests if r.placement is None)
+    return tuning.GREEDY_S_PER_PAIR * new * len(inst.nodes)
+
+
+def hint_need_s(inst: Instance, avail: float) -> float:
+    """Seconds the hint of an online-first instance asks for within ``avail``: the online placer's
+    estimate, plus the greedy placer's (after it) where both fit in tuning.HINT_MAX_SHARE of ``avail``."""
+    online = hint_s(inst)
+    both = online + greedy_s(inst) / tuning.HINT_PLACER_SHARE
+    return both if both <= tuning.HINT_MAX_SHARE * avail else online
+
+
 def hint_budget(inst: Instance, avail: float) -> float:
     """Seconds of ``avail`` for the hint placers: tuning.HINT_SHARE, or on instances whose hint is
-    the online placer's (:func:`online_first`) what :func:`hint_s` estimates, up to
+    the online placer's (:func:`online_first`) what :func:`hint_need_s` estimates, up to
     tuning.HINT_MAX_SHARE. The hint ends when its placers do, so a generous budget costs only what
     the greedy placer (second there) spends of it."""
     base = tuning.HINT_SHARE * avail
     if not online_first(inst):
         return base
-    return min(tuning.HINT_MAX_SHARE * avail, max(base, hint_s(inst)))
+    return min(tuning.HINT_MAX_SHARE * avail, max(base, hint_need_s(inst, avail)))
 
 
-def no_move_share(inst: Instance, time_limit: float, base: float) -> float:
+def no_move_share(inst: Instance, time_limit: float, base: float, final_s: float) -> float:
     """Share of a re-optimization's ``time_limit`` for its no-move plan: ``base``, or on instances
-    whose hint is the online placer's (:func:`online_first`) enough for the no-move solve's hint
-    budget (:func:`hint_budget`, at most tuning.HINT_MAX_SHARE of it) to cover :func:`hint_s`, up to
-    tuning.NO_MOVE_MAX_SHARE."""
-    if time_limit <= 0 or not online_first(inst):
+    solved by decomposition (tuning.DECOMPOSE_ABOVE pairs) all of it but ``final_s`` (the
+    re-optimizer's own final plan). There the re-optimizer has no LP bound, only move steps, and the
+    no-move solve (the hint by its estimate, :func:`hint_budget`, then LNS by pod) did better with
+    the whole limit than the split of ``base`` and move steps: at 16,384 GPUs and 120 s, haein seed 0
+    21,760.8 against 20,309.6 and fragmented seed 100 18,851.8 against 18,689.5
+    (bench/bench_huge_running.py, bench/RESULTS_ray.md). Move steps run on what is left."""
+    if time_limit <= 0 or len(inst.requests) * len(inst.nodes) <= tuning.DECOMPOSE_ABOVE:
         return base
-    need = hint_s(inst) / tuning.HINT_MAX_SHARE + tuning.RESERVE_S
-    return min(max(base, tuning.NO_MOVE_MAX_SHARE), max(base, need / time_limit))
+    return max(base, 1.0 - final_s / time_limit)
 
 
 class RelaxChoice(NamedTuple):
@@ -172,5 +188,5 @@ def lns_plan(inst: Instance, rem: float | None,
     return level, max(1, count // tuning.LNS_STEP_SHARE), first, step, steps, det_step
 
 
-__all__ = ["RelaxChoice", "build_s", "deterministic_budget", "hint_budget", "hint_s", "lns_plan", "no_move_share", "online_first",
+__all__ = ["RelaxChoice", "build_s", "deterministic_budget", "greedy_s", "hint_budget", "hint_need_s", "hint_s", "lns_plan", "no_move_share", "online_first",
            "relaxation_choice", "relaxation_estimate_s", "reserve_s", "time_left"]

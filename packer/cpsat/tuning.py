@@ -46,11 +46,16 @@ HINT_MAX_SHARE = 0.85
 HINT_S_PER_REQUEST = 2.5e-3
 #: … plus this much once: the placer's state arrays and its compiled kernels loaded from the cache.
 HINT_SETUP_S = 3.0
-#: A re-optimization (reopt.reoptimize) gives its no-move plan reopt.PINNED_SHARE of the limit, or on
-#: instances whose hint is the online placer's what that hint is estimated to need (its hint is then
-#: the plan the move steps improve), up to this share; the move steps get the rest.
-#: Trades: a complete no-move hint against time for move steps.
-NO_MOVE_MAX_SHARE = 0.6
+#: Seconds per (new request, node) pair for the greedy placer, second on online-first instances and
+#: usually the better plan there (16,384 GPUs, haein seed 0: 21,760.8 against the online 20,303.6).
+#: Measured with bench/bench_greedy_scale.py: 4.0e-6 at 1,024 nodes (15.1 s), 2.6e-6 at 2,048 nodes
+#: (39.3 s), load 5.4-5.7 (it grows a little slower than the pairs). At 131,072 GPUs this says
+#: about 48 minutes (a power law through the two points says 11; either is beyond the hint's
+#: budget): greedy is then not started (its
+#: partial plan in 60 s placed 2,821 requests, objective 37,316 against the online 160,444).
+#: Trades: higher leaves greedy out of hints it would have improved; lower budgets for greedy runs
+#: that are cut short.
+GREEDY_S_PER_PAIR = 3e-6
 #: Share of the hint's time the greedy placer may take, the rest is for checking its plan.
 #: Trades: greedy's reach against the certainty that a plan stopped at its limit is checked in time.
 HINT_PLACER_SHARE = 0.8
