@@ -106,7 +106,7 @@ def test_solve_hands_the_hint_its_budget(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_reoptimize_gives_a_decomposed_instance_s_no_move_solve_all_but_its_final_reserve(
         monkeypatch: pytest.MonkeyPatch, decomposed: bool) -> None:
     """Tests the re-optimizer's split: PINNED_SHARE for the no-move solve, or on instances solved by
-    decomposition the whole limit but the re-optimizer's reserve for its final plan."""
+    decomposition the whole limit but the conversion of its plan and the re-optimizer's reserve."""
     import packer.cpsat as cpsat
     from packer.cpsat import reopt, tuning
 
@@ -122,7 +122,7 @@ def test_reoptimize_gives_a_decomposed_instance_s_no_move_solve_all_but_its_fina
     monkeypatch.setattr(cpsat, "solve", record)
     with pytest.raises(Stop):
         reopt.reoptimize(inst, time_limit=600.0)
-    want = 600.0 - reopt._reserve(inst) if decomposed else reopt.PINNED_SHARE * 600.0
+    want = 600.0 - reopt._final_s(inst) - reopt._reserve(inst) if decomposed else reopt.PINNED_SHARE * 600.0
     assert limits == [pytest.approx(want)]
 
 
