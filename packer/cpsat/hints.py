@@ -6,6 +6,7 @@ import threading
 import time
 
 from packer.cpsat import tuning
+from packer.cpsat.timeplan import greedy_s, online_first
 from packer.model import Instance, Plan
 
 
@@ -44,10 +45,11 @@ def placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignore
 
     Greedy grows faster than linearly, so on huge instances the online placer runs first (a plan
     in seconds) and greedy second (usually the better one: xl-0 21,503 against 20,206). Each is
-    stopped before ``deadline`` (its plan so far), and none starts after it. The online placer compiles its kernels on first use (about a
+    stopped before ``deadline`` (its plan so far), and none starts after it; on huge instances greedy
+    does not start where its estimate (:func:`packer.cpsat.timeplan.greedy_s`) exceeds its limit. The online placer compiles its kernels on first use (about a
     second), so on ordinary sizes it comes second, and only when ``online`` (or greedy is missing).
     """
-    huge = len(inst.requests) * len(inst.nodes) > tuning.ONLINE_HINT_ABOVE
+    huge = online_first(inst)
     order = ["online", "greedy"] if huge else ["greedy", "online"]
     for name in order:
         left = None if deadline is None else deadline - time.perf_counter()
@@ -58,6 +60,10 @@ def placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignore
         # Each placer stops at its limit (its plan so far is valid); part of the time is kept for
         # checking the plan, so a plan stopped at its limit still counts.
         limit = None if left is None else tuning.HINT_PLACER_SHARE * left
+        if name == "greedy" and huge and limit is not None and greedy_s(inst) > limit:
+            # Its estimate says it would be cut far short (131,072 GPUs: about an hour against a
+            # minute); a partial greedy plan there is a fraction of the online one.
+            continue
         try:
             if name == "greedy":
                 from packer.greedy.solver import solve as greedy_solve

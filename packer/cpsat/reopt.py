@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from packer.cpsat.border import split_at_border
+from packer.cpsat.timeplan import no_move_share
 from packer.model import (
     MODE_OF_KIND,
     Assignment,
@@ -369,13 +370,17 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     info: dict[str, object] = {"budget": budget}
     if start is None:
-        share = 1.0 if cap == 0 else PINNED_SHARE
+        # On instances solved by decomposition the no-move solve (its hint by estimate, then LNS by
+        # pod) gets all but the final plan's reserve (timeplan.no_move_share); move steps the rest.
+        share = (1.0 if cap == 0 else PINNED_SHARE if time_limit is None
+                 else no_move_share(inst, time_limit, PINNED_SHARE, _final_s(inst) + _reserve(inst)))
         start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
                              workers=workers, progress=prog)
         no_move_bound = start.bound
         info["no_move_objective"] = start.objective
         info["no_move_bound"] = start.bound
     placed = {a.request: list(a.units) for a in start.assignments}
+    start_placed = placed
     assert moves(inst, placed) <= (math.inf if cap is None else cap), "the start plan moves too much"
     bound: float | None = None
     from packer.cpsat.tuning import DECOMPOSE_ABOVE
@@ -403,9 +408,10 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             info["steps"] = stats
     elif len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
+        # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
         if rem is None or rem > 1.0:
-            deadline = time.perf_counter() + (rem - _reserve(inst) if rem is not None else UNTIMED_STEPS_S)
+            deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                        progress=prog)
             info["steps"] = stats
@@ -426,7 +432,14 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
         bound = capacity_bound(inst)
         info["bound"] = "capacity"
-    plan = _plan(inst, placed, bound=bound, seed=seed, wall_s=time.perf_counter() - t0, info=info)
+    if placed == start_placed:
+        # Nothing changed: the start plan re-issued with this bound (its reasons and modes are those
+        # of the same placement; converting again costs 1 ms a GPU, 137 s at 131,072 GPUs).
+        from packer.cpsat.result import restamp
+
+        plan = restamp(inst, start, seed, t0, info, bound)
+    else:
+        plan = _plan(inst, placed, bound=bound, seed=seed, wall_s=time.perf_counter() - t0, info=info)
     return Point(budget, plan, moves(inst, placed), time.perf_counter() - t0, info)
 
 
@@ -800,6 +813,15 @@ def _merge(cur: Mapping[str, Sequence[Unit]], sub: Instance, plan: Plan) -> dict
 
 
 # ------------------------------------------------------------------------------- helpers
+
+
+def _final_s(inst: Instance) -> float:
+    """Seconds to convert a placement into the final plan (reasons of every unplaced request): the
+    CP-SAT solve's reserve, 1 ms a GPU (measured 0.9-1.05 ms at 16,384 and 131,072 GPUs, load 6.5-6.9:
+    bench/bench_reopt_conversion.py)."""
+    from packer.cpsat.timeplan import reserve_s
+
+    return max(_reserve(inst), reserve_s(inst))
 
 
 def _reserve(inst: Instance) -> float:

@@ -21,7 +21,7 @@ from packer.cpsat.hints import hint_plan as fast_hint
 from packer.cpsat.proof import relaxed_bound
 from packer.cpsat.result import NAME
 from packer.cpsat.search import solve_decomposed, solve_monolithic
-from packer.cpsat.timeplan import build_s, deterministic_budget, time_left
+from packer.cpsat.timeplan import build_s, deterministic_budget, hint_budget, time_left
 from packer.model import Instance, Plan
 from packer.progress import SILENT, Progress
 
@@ -96,8 +96,9 @@ def _solve(inst: Instance, *, time_limit: float | None, seed: int, workers: int 
     info_model: dict[str, object] = {"model": "skipped: no time to build it"} if no_model else {}
     if hint is not False:
         # The hint only needs the fixed reserve: returning it re-uses its reasons, which is cheap.
-        share = 1.0 if det is not None or no_model else tuning.HINT_SHARE
-        budget = None if time_limit is None else share * (time_limit - (time.perf_counter() - start) - tuning.RESERVE_S)
+        # On huge instances the budget follows the online placer's estimate (timeplan.hint_budget).
+        avail = None if time_limit is None else time_limit - (time.perf_counter() - start) - tuning.RESERVE_S
+        budget = avail if avail is None or det is not None or no_model else hint_budget(inst, avail)
         # Reproducible runs use a fixed set of placers: the online one only under a long enough limit.
         # On small clusters CP-SAT closes the gap itself; the online placer's first-use compile
         # would cost more than its hint is worth there.

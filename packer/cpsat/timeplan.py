@@ -57,6 +57,57 @@ def build_s(inst: Instance) -> float:
     return tuning.MODEL_S_PER_PAIR * len(inst.requests) * len(inst.nodes)
 
 
+def online_first(inst: Instance) -> bool:
+    """True when the hint comes from the online placer first (greedy is super-linear at this size)."""
+    return len(inst.requests) * len(inst.nodes) > tuning.ONLINE_HINT_ABOVE
+
+
+def hint_s(inst: Instance) -> float:
+    """Estimated seconds for the online placer's hint of ``inst``: every new request placed, the plan
+    built and checked (tuning.HINT_S_PER_REQUEST each, plus tuning.HINT_SETUP_S), over the share of
+    the hint's time a placer may take (tuning.HINT_PLACER_SHARE)."""
+    new = sum(1 for r in inst.requests if r.placement is None)
+    return (tuning.HINT_SETUP_S + tuning.HINT_S_PER_REQUEST * new) / tuning.HINT_PLACER_SHARE
+
+
+def greedy_s(inst: Instance) -> float:
+    """Estimated seconds for the greedy placer on ``inst`` (tuning.GREEDY_S_PER_PAIR per new request and node)."""
+    new = sum(1 for r in inst.requests if r.placement is None)
+    return tuning.GREEDY_S_PER_PAIR * new * len(inst.nodes)
+
+
+def hint_need_s(inst: Instance, avail: float) -> float:
+    """Seconds the hint of an online-first instance asks for within ``avail``: the online placer's
+    estimate, plus the greedy placer's (after it) where both fit in tuning.HINT_MAX_SHARE of ``avail``."""
+    online = hint_s(inst)
+    both = online + greedy_s(inst) / tuning.HINT_PLACER_SHARE
+    return both if both <= tuning.HINT_MAX_SHARE * avail else online
+
+
+def hint_budget(inst: Instance, avail: float) -> float:
+    """Seconds of ``avail`` for the hint placers: tuning.HINT_SHARE, or on instances whose hint is
+    the online placer's (:func:`online_first`) what :func:`hint_need_s` estimates, up to
+    tuning.HINT_MAX_SHARE. The hint ends when its placers do, so a generous budget costs only what
+    the greedy placer (second there) spends of it."""
+    base = tuning.HINT_SHARE * avail
+    if not online_first(inst):
+        return base
+    return min(tuning.HINT_MAX_SHARE * avail, max(base, hint_need_s(inst, avail)))
+
+
+def no_move_share(inst: Instance, time_limit: float, base: float, final_s: float) -> float:
+    """Share of a re-optimization's ``time_limit`` for its no-move plan: ``base``, or on instances
+    solved by decomposition (tuning.DECOMPOSE_ABOVE pairs) all of it but ``final_s`` (the
+    re-optimizer's own final plan). There the re-optimizer has no LP bound, only move steps, and the
+    no-move solve (the hint by its estimate, :func:`hint_budget`, then LNS by pod) did better with
+    the whole limit than the split of ``base`` and move steps: at 16,384 GPUs and 120 s, haein seed 0
+    21,760.8 against 20,309.6 and fragmented seed 100 18,851.8 against 18,689.5
+    (bench/bench_huge_running.py, bench/RESULTS_ray.md). Move steps run on what is left."""
+    if time_limit <= 0 or len(inst.requests) * len(inst.nodes) <= tuning.DECOMPOSE_ABOVE:
+        return base
+    return max(base, 1.0 - final_s / time_limit)
+
+
 class RelaxChoice(NamedTuple):
     """The relaxation chosen to bound a decomposed solve, built as far as its data."""
 
@@ -137,5 +188,5 @@ def lns_plan(inst: Instance, rem: float | None,
     return level, max(1, count // tuning.LNS_STEP_SHARE), first, step, steps, det_step
 
 
-__all__ = ["RelaxChoice", "build_s", "deterministic_budget", "lns_plan", "relaxation_choice",
-           "relaxation_estimate_s", "reserve_s", "time_left"]
+__all__ = ["RelaxChoice", "build_s", "deterministic_budget", "greedy_s", "hint_budget", "hint_need_s", "hint_s", "lns_plan", "no_move_share", "online_first",
+           "relaxation_choice", "relaxation_estimate_s", "reserve_s", "time_left"]

@@ -31,6 +31,31 @@ ONLINE_HINT_MIN_S = 10.0
 #: Share of the time limit the hint placers may take.
 #: Trades: a valid plan on huge instances (the hint is the answer there) against search time.
 HINT_SHARE = 0.5
+#: On instances whose hint comes from the online placer first (ONLINE_HINT_ABOVE), the hint may take
+#: more than HINT_SHARE when its estimate (:func:`packer.cpsat.timeplan.hint_s`) asks for it, up to
+#: this share of the time: there the hint is the plan everything else improves, and a hint cut short
+#: leaves every request it did not reach unplaced (131,072 GPUs at 60 s of a 600 s limit: a third of
+#: the requests, gap 40.5 %). Trades: a complete hint against time for the search after it.
+HINT_MAX_SHARE = 0.85
+#: Seconds per new (not running) request for the online placer's hint: placing it, the snapshot plan
+#: and the checker on that plan. Measured with bench/bench_hint_path.py (bench/RESULTS_ray.md, issue
+#: 20, session 4): 1.6-2.2 ms per request on haein at 1,024-16,384 nodes, load 6-12 on the 2-core
+#: machine, nearly flat in the nodes once the capacity scan skips full blocks; the top of that range
+#: plus a margin, since a hint cut short costs every request it did not reach.
+#: Trades: higher takes time from the search when the machine is quiet; lower cuts the hint under load.
+HINT_S_PER_REQUEST = 2.5e-3
+#: … plus this much once: the placer's state arrays and its compiled kernels loaded from the cache.
+HINT_SETUP_S = 3.0
+#: Seconds per (new request, node) pair for the greedy placer, second on online-first instances and
+#: usually the better plan there (16,384 GPUs, haein seed 0: 21,760.8 against the online 20,303.6).
+#: Measured with bench/bench_greedy_scale.py: 4.0e-6 at 1,024 nodes (15.1 s), 2.6e-6 at 2,048 nodes
+#: (39.3 s), load 5.4-5.7 (it grows a little slower than the pairs). At 131,072 GPUs this says
+#: about 48 minutes (a power law through the two points says 11; either is beyond the hint's
+#: budget): greedy is then not started (its
+#: partial plan in 60 s placed 2,821 requests, objective 37,316 against the online 160,444).
+#: Trades: higher leaves greedy out of hints it would have improved; lower budgets for greedy runs
+#: that are cut short.
+GREEDY_S_PER_PAIR = 3e-6
 #: Share of the hint's time the greedy placer may take, the rest is for checking its plan.
 #: Trades: greedy's reach against the certainty that a plan stopped at its limit is checked in time.
 HINT_PLACER_SHARE = 0.8

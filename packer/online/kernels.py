@@ -669,10 +669,33 @@ def _count_fit_devices(g32, gpc, n64, mp, gstart, rq, rprof, greq, n):
 
 
 @jit
-def _node_caps(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes, limit, caps):
-    """caps[i] = units of the request that node nodes[i] can take now (at most ``limit``)."""
-    for i in range(nodes.shape[0]):
-        caps[i] = _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes[i], limit)
+def _node_caps(g32, gpc, n64, b64, bbest, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes, limit, caps):
+    """caps[i] = units of the request that node nodes[i] can take now (at most ``limit``).
+
+    When ``nodes`` is every node in order, a block whose aggregates rule out one unit (host
+    resources, free whole GPUs, largest free share, MIG profiles that fit) gets 0 for all its nodes
+    without a look at them: the same caps, since each node's cap needs at least that. On a full
+    131,072-GPU cluster this skips most of the 16,384 nodes of every scan."""
+    nn = nodes.shape[0]
+    every = nn == n64.shape[0]
+    if every:
+        for i in range(nn):
+            if nodes[i] != i:
+                every = False
+                break
+    if not every:
+        for i in range(nn):
+            caps[i] = _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes[i], limit)
+        return
+    for b in range(b64.shape[0]):
+        lo = b64[b, B_N0]
+        hi = b64[b, B_N1]
+        if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, -1, BIG):
+            for n in range(lo, hi):
+                caps[n] = 0
+            continue
+        for n in range(lo, hi):
+            caps[n] = _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, n, limit)
 
 
 @jit
@@ -680,12 +703,12 @@ def _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, 
     """How many units of the request node n can take now (at most ``limit``): greedy, slot exact."""
     if not _node_ok(n64, n, rq, nallow):
         return 0
-    if n64[n, N_NGPU] == 0:
+    if not _node_may_fit(n64, n, rq, rprof, modelok):
+        # the node's aggregates rule out even one unit (no GPUs, model, free whole GPUs, largest
+        # free share, MIG profiles with a free legal start): the scan below would count none
         return 0
     m = n64[n, N_MODEL]
     kind = rq[R_KIND]
-    if kind != K_MIG and modelok[m] == 0:
-        return 0
     cap = limit
     if rq[R_CPU] > 0:
         cap = min(cap, n64[n, N_CPU] // rq[R_CPU])
@@ -1171,8 +1194,8 @@ def pick_node(st, rq, rprof, modelok, nodes, count, u1):
 @jit
 def node_caps(st, rq, rprof, modelok, nodes, limit, caps):
     """caps[i] = units of the request node nodes[i] can take now (at most ``limit``; greedy, slot exact)."""
-    _node_caps(st[S_G32], st[S_GPC], st[S_N64], st[S_MP], st[S_MS], st[S_GSTART], rq, rprof, modelok,
-               st[S_NALLOW], st[S_GREQ], nodes, limit, caps)
+    _node_caps(st[S_G32], st[S_GPC], st[S_N64], st[S_B64], st[S_BBEST], st[S_MP], st[S_MS], st[S_GSTART], rq, rprof,
+               modelok, st[S_NALLOW], st[S_GREQ], nodes, limit, caps)
 
 
 @jit
