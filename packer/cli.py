@@ -46,7 +46,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     # Every flag goes in as given (None when not given); dispatch rejects one the back end does not take,
     # checked here before the instance is read.
     options: dict[str, object] = {"time_limit": args.time_limit, "seed": args.seed, "workers": args.workers,
-                                  "policy": args.policy, "order": args.order, "ray_address": address_of(args)}
+                                  "policy": args.policy, "order": args.order, "ray_address": address_of(args),
+                                  "forecast": False if args.no_forecast else None}
     if options["ray_address"] is not None and args.solver != "cpsat":
         raise InputError("Ray runs the sub-problems of a decomposed cpsat solve: use --solver cpsat",
                          field="--ray-address" if args.ray_address else "--ray")
@@ -198,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="CP-SAT search workers")
     p.add_argument("--policy", default=None, help="online placer policy")
     p.add_argument("--order", default=None, help="online placer request order")
+    p.add_argument("--no-forecast", action="store_true",
+                   help="online: place request by request without knowing the later ones (no bid prices)")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true")
     add_ray_arguments(p)

@@ -26,6 +26,8 @@ OPTIONS: dict[str, str] = {
     "ray_address": "'local' or a Ray cluster's address: a decomposed solve's sub-problems as Ray tasks [cpsat]",
     "policy": "placement policy of packer.online.POLICIES [online]",
     "order": "request order: file, size-desc or priority [online]",
+    "forecast": "the policy knows which requests are still to come (default on in a batch run; off: request "
+                "by request, as a scheduler calling the library places them) [online]",
 }
 
 

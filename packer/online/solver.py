@@ -18,16 +18,19 @@ DEFAULT_ORDER = "file"
 
 
 #: The options :func:`solve` takes (see :mod:`packer.options`).
-OPTIONS = frozenset({"time_limit", "seed", "progress", "policy", "order"})
+OPTIONS = frozenset({"time_limit", "seed", "progress", "policy", "order", "forecast"})
 
 
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0, policy: str | None = None,
-          order: str | None = None, progress: object = None) -> Plan:
+          order: str | None = None, progress: object = None, forecast: bool | None = None) -> Plan:
     """Places the instance's running requests where they run, then every new request in ``order``.
 
     ``policy`` names a placement policy of :data:`packer.online.POLICIES` (default ``packer``);
     ``order`` is ``file`` (default), ``size-desc`` or ``priority``. ``time_limit`` is honoured
-    between requests: requests not reached in time are unplaced with that reason.
+    between requests: requests not reached in time are unplaced with that reason. ``forecast``
+    (default on): the placer is told which requests will arrive (:meth:`OnlinePlacer.expect`, bid
+    prices of the ``packer`` policy); off, it places each request knowing only what came before, as a
+    scheduler calling :class:`OnlinePlacer` does (the plan's ``solver.forecast`` says which).
     """
     if policy is not None and policy not in POLICIES:
         raise InputError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}", field="--policy")
@@ -37,7 +40,8 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     t0 = time.perf_counter()
     placer = OnlinePlacer(inst, policy, seed=seed or 0)
     reqs = requests_in_order(inst.requests, order, inst)
-    placer.expect(reqs)  # the batch knows what will arrive; the order stays the caller's
+    if forecast is not False:
+        placer.expect(reqs)  # the batch knows what will arrive; the order stays the caller's
     update = getattr(progress, "update", None)
     for i, req in enumerate(reqs):
         if update is not None and i % 256 == 0:
@@ -47,7 +51,7 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
             continue
         placer.place(req)
     return placer.snapshot(instance=inst, seed=seed, wall_s=time.perf_counter() - t0,
-                           extra_info={"order": order})
+                           extra_info={"order": order, "forecast": forecast is not False})
 
 
 __all__ = ["DEFAULT_ORDER", "OPTIONS", "ORDERS", "solve"]
