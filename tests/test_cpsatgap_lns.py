@@ -15,7 +15,8 @@ from packer.progress import SILENT
 H100 = "H100-80GB"
 
 
-def test_next_size_grows_after_a_quick_proof_and_shrinks_without_one() -> None:
+def test_next_size_grows_after_a_quick_proof_and_shrinks_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lns_mod, "GROW_BELOW", 0.5)
     quick = {"proven": 1.0, "wall": 0.1}
     slow_proof = {"proven": 1.0, "wall": 1.5}
     unproven = {"proven": 0.0, "wall": 2.0}
@@ -55,8 +56,7 @@ def _spread_pair() -> tuple[CpsatModel, lns_mod._Space]:
 def test_only_grown_steps_place_a_request_that_needs_two_racks(monkeypatch: pytest.MonkeyPatch, adapt: bool) -> None:
     """One-rack steps can never place a request spread over two racks; steps that grow after quick
     proofs (8 racks, 2 threads: up to 2 racks) do. Without growth (GROW_BELOW 0) nothing is placed."""
-    if not adapt:
-        monkeypatch.setattr(lns_mod, "GROW_BELOW", 0.0)
+    monkeypatch.setattr(lns_mod, "GROW_BELOW", 0.5 if adapt else 0.0)
     model, space = _spread_pair()
     start = space.best_obj
     lns_mod._parallel(space, 2, domains_per_step=1, step_s=0.5, deadline=time.perf_counter() + 3.0, seed=0,

@@ -61,8 +61,11 @@ STEP_GAP = 0.1
 #: was not proven. A step pays a fixed cost to copy and fix the whole model (0.5-0.8 s on the 96 k
 #: variables of a 1,024-GPU sharing instance, where two-rack steps were proven in 0.6-1.6 s): when
 #: steps are easy, bigger ones buy more search for the same cost; when they run out of time, smaller
-#: ones are searched to the end.
-GROW_BELOW = 0.5
+#: ones are searched to the end. 0 turns it off, the default: at 0.5, one 60 s run per instance
+#: under load 6-7 (bench/RESULTS_cpsat.md, session 4) gave haein-0 +12.4, adversarial-0 +1.7, hetero
+#: and tenants equal, but training-0 -1.0 and inference-0 -9.2 (steps grew to 8 and 3 racks and
+#: their count halved), so it is not on until a quiet measurement shows no family loses.
+GROW_BELOW = 0.0
 
 
 @dataclass
