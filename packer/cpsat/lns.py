@@ -57,6 +57,16 @@ TENANT_MAX_NODES = 16
 #: quarter of haein's two-rack steps spent their whole 2 s proving that no swap of a 1g slice between
 #: priorities 1.0 and 1.2 (0.03) was left: half the steps' time for nothing that counts.
 STEP_GAP = 0.1
+#: Parallel steps adapt how many domains a random step frees: one more after a step proven optimal
+#: in less than this share of its time, one fewer (never below the plan's count) after a step that
+#: was not proven. A step pays a fixed cost to copy and fix the whole model (0.5-0.8 s on the 96 k
+#: variables of a 1,024-GPU sharing instance, where two-rack steps were proven in 0.6-1.6 s): when
+#: steps are easy, bigger ones buy more search for the same cost; when they run out of time, smaller
+#: ones are searched to the end. 0 turns it off, the default: at 0.5, one 60 s run per instance
+#: under load 6-7 (bench/RESULTS_cpsat.md, session 4) gave haein-0 +12.4, adversarial-0 +1.7, hetero
+#: and tenants equal, but training-0 -1.0 and inference-0 -9.2 (steps grew to 8 and 3 racks and
+#: their count halved), so it is not on until a quiet measurement shows no family loses.
+GROW_BELOW = 0.0
 
 
 @dataclass
@@ -285,10 +295,12 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
 
 
 def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
-          workers: int | None, gap: float = 0.0) -> tuple[list[int], int] | None:
+          workers: int | None, gap: float = 0.0, info: dict[str, float] | None = None) -> tuple[list[int], int] | None:
     """Solves one step's model; (values, objective) when it beats ``base_obj``, else None.
 
     ``gap``: stop once the step's proven bound is at most this far (scaled units) above its best.
+    ``info`` receives ``proven`` (1.0 when the step's model was solved to the gap, else 0.0) and
+    ``wall`` (CP-SAT's seconds).
     """
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -302,6 +314,9 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
     if workers == 1:
         p.interleave_search = False
     code = solve_guarded(solver, sub)
+    if info is not None:
+        info["proven"] = 1.0 if code == cp_model.OPTIMAL else 0.0
+        info["wall"] = solver.wall_time
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > base_obj + 0.5:
         return list(solver.response_proto.solution), int(round(solver.objective_value))
     return None
@@ -323,13 +338,15 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         if tid and one_until is not None:
             one_until.wait(max(0.0, deadline - time.perf_counter()))
         k = 0
+        size = domains_per_step  # domains a random step frees, adapted (GROW_BELOW)
+        most = max(domains_per_step, len(space.names) // (2 * threads))
         while True:
             left = deadline - time.perf_counter()
             if left < 0.3 * step_s:
                 return
             with space.lock:
                 pool = [name for name in space.names if name not in space.busy]
-                free, nodes, prefer = space.choose(rng, pool, domains_per_step, space.best)
+                free, nodes, prefer = space.choose(rng, pool, size, space.best)
                 space.busy |= free
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others (a
@@ -339,15 +356,21 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
+            seconds = min(step_s, left)
+            got: dict[str, float] = {}
             try:
-                found = _step(space.sub_model(base, free, cap, nodes), base_obj, seconds=min(step_s, left), det=None,
-                              seed=seed + 1000 * tid + k, workers=1, gap=space.gap)
+                found = _step(space.sub_model(base, free, cap, nodes), base_obj, seconds=seconds, det=None,
+                              seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got)
                 k += 1
             finally:
                 with space.lock:
                     space.busy -= free
                     space.reserved -= mine
                     space.stats["steps"] += 1
+            if nodes is None:  # tenant steps free what the tenant owns, whatever the size
+                size = next_size(size, got, seconds, least=domains_per_step, most=most)
+                with space.lock:
+                    space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
             if found is not None:
                 with space.lock:
                     _accept(space, base, base_obj, *found, progress)
@@ -359,6 +382,18 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         t.join()
     if errors:
         raise errors[0]
+
+
+def next_size(size: int, got: dict[str, float], seconds: float, *, least: int, most: int) -> int:
+    """The domains the next random step of a thread frees, after a step of ``size`` that reported ``got``
+    (see :func:`_step`) with ``seconds`` to run: grown after a quick proof, shrunk after no proof."""
+    if not got:
+        return size
+    if got["proven"] and got["wall"] < GROW_BELOW * seconds:
+        return min(most, size + 1)
+    if not got["proven"]:
+        return max(least, size - 1)
+    return size
 
 
 def _accept(space: _Space, base: list[int], base_obj: int, found: list[int], found_obj: int,

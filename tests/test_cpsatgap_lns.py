@@ -1,0 +1,71 @@
+"""Adaptive LNS step sizes (issue 16 part 3, session 4): easy steps grow, steps not proven shrink."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from ortools.sat.python import cp_model
+
+from packer.cpsat import lns as lns_mod
+from packer.cpsat.model import CpsatModel
+from packer.model import Instance, Node, Request, Spread, Tenant, Topology
+from packer.progress import SILENT
+
+H100 = "H100-80GB"
+
+
+def test_next_size_grows_after_a_quick_proof_and_shrinks_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lns_mod, "GROW_BELOW", 0.5)
+    quick = {"proven": 1.0, "wall": 0.1}
+    slow_proof = {"proven": 1.0, "wall": 1.5}
+    unproven = {"proven": 0.0, "wall": 2.0}
+    assert lns_mod.next_size(2, quick, 2.0, least=2, most=8) == 3
+    assert lns_mod.next_size(8, quick, 2.0, least=2, most=8) == 8  # never past the most
+    assert lns_mod.next_size(3, slow_proof, 2.0, least=2, most=8) == 3
+    assert lns_mod.next_size(4, unproven, 2.0, least=2, most=8) == 3
+    assert lns_mod.next_size(2, unproven, 2.0, least=2, most=8) == 2  # never below the plan's count
+    assert lns_mod.next_size(5, {}, 2.0, least=2, most=8) == 5  # a step that did not report
+
+
+def _spread_pair() -> tuple[CpsatModel, lns_mod._Space]:
+    """Eight racks of one 1-GPU node and one request for two GPUs, at most one per rack (so it needs
+    two racks at once); the incumbent places nothing."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=1, mode="full", domains={"rack": f"r{i}"}) for i in range(8)]
+    reqs = [Request(id="w", kind="gpu", count=2, tenant="t", spread=Spread(level="rack", max_per_domain=1))]
+    inst = Instance(name="pair", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes), requests=tuple(reqs),
+                    tenants=(Tenant(id="t"),))
+    model = CpsatModel(inst)
+    model.solve(time_limit=1, seed=0, workers=1)
+    space = lns_mod._space(model, "rack")
+    assert space is not None
+    nothing = model.model.clone()
+    for i, _ in space.growth:
+        dom = nothing.proto.variables[i].domain
+        dom.clear()
+        dom.extend([0, 0])
+    solver = cp_model.CpSolver()
+    assert solver.solve(nothing) == cp_model.OPTIMAL
+    space.best = list(solver.response_proto.solution)
+    space.best_obj = int(round(model._raw_objective(space.best)))
+    space.stats.update(merged=0, conflicts=0)
+    return model, space
+
+
+@pytest.mark.parametrize("adapt", [True, False])
+def test_only_grown_steps_place_a_request_that_needs_two_racks(monkeypatch: pytest.MonkeyPatch, adapt: bool) -> None:
+    """One-rack steps can never place a request spread over two racks; steps that grow after quick
+    proofs (8 racks, 2 threads: up to 2 racks) do. Without growth (GROW_BELOW 0) nothing is placed."""
+    monkeypatch.setattr(lns_mod, "GROW_BELOW", 0.5 if adapt else 0.0)
+    model, space = _spread_pair()
+    start = space.best_obj
+    lns_mod._parallel(space, 2, domains_per_step=1, step_s=0.5, deadline=time.perf_counter() + 3.0, seed=0,
+                      progress=SILENT)
+    assert space.stats["steps"] >= 4
+    if adapt:
+        assert space.stats["largest_step"] == 2
+        assert space.best_obj > start
+        assert model._raw_objective(space.best) == pytest.approx(space.best_obj)
+    else:
+        assert space.stats["largest_step"] == 1
+        assert space.best_obj == start
