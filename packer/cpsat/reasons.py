@@ -4,6 +4,7 @@ objective. The wording is :mod:`packer.reasons`' (the same as every solver's).""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -133,6 +134,18 @@ class _Free:
 def unplaced_reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]],
                      modes: Mapping[tuple[str, int], str]) -> dict[str, str]:
     """Request id → reason, for every request not in ``placed``."""
+    out = reasons_by(inst, placed, modes, None)
+    assert out is not None
+    return out
+
+
+def reasons_by(inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: Mapping[tuple[str, int], str],
+               deadline: float | None) -> dict[str, str] | None:
+    """:func:`unplaced_reasons`, or None once ``deadline`` (perf_counter; None: none) has passed:
+    checked before the free-capacity scan and before each request, so it ends at most one request's
+    work late."""
+    if deadline is not None and time.perf_counter() >= deadline:
+        return None
     free = _Free(inst, placed, modes)
     used: dict[str, float] = defaultdict(float)
     for rid, units in placed.items():
@@ -141,6 +154,8 @@ def unplaced_reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]],
     out = {}
     for r in inst.requests:
         if r.id not in placed:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return None
             out[r.id] = _reason(inst, free, used, r)
     return out
 

@@ -168,8 +168,16 @@ def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, wor
 
     plan = solve(pinned(inst), time_limit=time_limit, seed=seed, workers=workers, progress=progress)
     placed = {a.request: list(a.units) for a in plan.assignments}
-    return _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
-                 info={"no_move": _info(plan)})
+    # The pinned solve's reasons and modes are reused: pinned() changes only running requests'
+    # movability and migration cost, every running request is placed in its plan, and reasons
+    # depend on the placement, the modes and the unplaced requests' shapes, tenants and quotas
+    # (tests/test_reopt_reuse.py: equal to a fresh conversion). Converting again cost 1 ms a GPU.
+    modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
+    why = {u.request: u.reason for u in plan.unplaced}
+    out = _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
+                info={"no_move": _info(plan)}, modes=modes, why=why)
+    assert out is not None
+    return out
 
 
 def repack_instance(inst: Instance) -> tuple[Instance, frozenset[str]]:
@@ -371,9 +379,10 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
     info: dict[str, object] = {"budget": budget}
     if start is None:
         # On instances solved by decomposition the no-move solve (its hint by estimate, then LNS by
-        # pod) gets all but the final plan's reserve (timeplan.no_move_share); move steps the rest.
+        # pod) gets all but two re-issues of a plan whose reasons are known (its own here, and the
+        # final one; timeplan.no_move_share); move steps the rest, when it pays for a conversion.
         share = (1.0 if cap == 0 else PINNED_SHARE if time_limit is None
-                 else no_move_share(inst, time_limit, PINNED_SHARE, _final_s(inst) + _reserve(inst)))
+                 else no_move_share(inst, time_limit, PINNED_SHARE, 2 * _reserve(inst)))
         start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
                              workers=workers, progress=prog)
         no_move_bound = start.bound
@@ -432,14 +441,24 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
         bound = capacity_bound(inst)
         info["bound"] = "capacity"
-    if placed == start_placed:
-        # Nothing changed: the start plan re-issued with this bound (its reasons and modes are those
-        # of the same placement; converting again costs 1 ms a GPU, 137 s at 131,072 GPUs).
+    plan = None
+    if placed != start_placed:
+        # Converted under a deadline: the time limit less the re-issue's reserve. When the reasons
+        # are not done by then (the 1 ms a GPU is measured at this machine's usual load, not at
+        # 4x contention), the start plan is kept: the end does not depend on the estimate.
+        deadline = None if time_limit is None else t0 + time_limit - _reserve(inst)
+        plan = _plan(inst, placed, bound=bound, seed=seed, wall_s=time.perf_counter() - t0, info=info,
+                     deadline=deadline)
+        if plan is None:
+            info["final"] = "start plan kept: its improvement not converted in time"
+            placed = start_placed
+    if plan is None:
+        # Nothing changed (or the change could not be converted): the start plan re-issued with this
+        # bound (its reasons and modes are those of the same placement; converting again costs 1 ms
+        # a GPU, 137 s at 131,072 GPUs).
         from packer.cpsat.result import restamp
 
         plan = restamp(inst, start, seed, t0, info, bound)
-    else:
-        plan = _plan(inst, placed, bound=bound, seed=seed, wall_s=time.perf_counter() - t0, info=info)
     return Point(budget, plan, moves(inst, placed), time.perf_counter() - t0, info)
 
 
@@ -850,14 +869,24 @@ def _info(plan: Plan) -> dict[str, object]:
 
 
 def _plan(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, bound: float | None, seed: int, wall_s: float,
-          info: dict[str, object]) -> Plan:
-    """The SPEC plan of ``placed`` for ``inst`` (status optimal when the bound is met)."""
-    from packer.cpsat.reasons import unplaced_reasons
+          info: dict[str, object], modes: Mapping[tuple[str, int], str] | None = None,
+          why: Mapping[str, str] | None = None, deadline: float | None = None) -> Plan | None:
+    """The SPEC plan of ``placed`` for ``inst`` (status optimal when the bound is met), or None when
+    the reasons of its unplaced requests are not done by ``deadline`` (perf_counter).
+
+    ``modes``, ``why``: the modes and reasons already known for this placement (those of requests
+    without one are computed)."""
+    from packer.cpsat.reasons import reasons_by
     from packer.cpsat.result import NAME
     from packer.cpsat.result import modes_of as _modes_of
 
-    modes = _modes_of(inst, placed)
-    why = unplaced_reasons(inst, placed, modes)
+    modes = _modes_of(inst, placed) if modes is None else modes
+    why = dict(why or {})
+    if any(r.id not in placed and r.id not in why for r in inst.requests):
+        fresh = reasons_by(inst, placed, modes, deadline)
+        if fresh is None:
+            return None
+        why = {**fresh, **why}
     obj = objective_value(inst, placed)
     status = "optimal" if bound is not None and obj >= bound - 1e-6 else "feasible"
     return build_plan(inst, solver=NAME, placed=placed, unplaced=why, gpu_modes=modes, seed=seed, wall_s=wall_s,
