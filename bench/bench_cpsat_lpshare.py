@@ -2,7 +2,7 @@
 
 `packer.cpsat.solve` at ``--time-limit`` s, 2 workers, solver seed 0, for each family and seed (1,024
 GPUs): once per arm, back to back on the same load. An arm is ``WAY:SHARE``: WAY ``child`` (the LP in
-a child process ended at its limit, as shipped) or ``thread`` (HiGHS in a thread with only its own
+a child process ended at its limit, `tuning.LP_IN_CHILD`) or ``thread`` (HiGHS in a thread with only its own
 time limit, the code before); SHARE the value of `tuning.LP_CONCURRENT_SHARE` (the limit as a share of
 the time left when the LP starts; once the LP has ended, the LNS runs its steps in parallel again).
 Every plan is checked. A small solve first warms numba's cache, so no arm pays the compile.
@@ -27,11 +27,11 @@ def main() -> None:
     args = ap.parse_args()
     from packer import cpsat
     from packer.check import check
-    from packer.cpsat import proof, search, tuning
+    from packer.cpsat import tuning
     from packer.generate import generate
 
     shipped = tuning.LP_CONCURRENT_SHARE
-    ways = {"child": proof.lp_bound_stoppable, "thread": proof.lp_bound}
+    shipped_way = tuning.LP_IN_CHILD
     cpsat.solve(generate("sharing", seed=0, nodes=8), time_limit=5, workers=2, seed=0)  # warm numba
     for fam in args.families.split(","):
         for seed in args.seeds:
@@ -39,7 +39,7 @@ def main() -> None:
             for arm in args.arms.split(","):
                 way, share_s = arm.split(":")
                 share = float(share_s)
-                search.lp_bound_stoppable = ways[way]  # type: ignore[attr-defined]
+                tuning.LP_IN_CHILD = way == "child"
                 tuning.LP_CONCURRENT_SHARE = share
                 load = os.getloadavg()[0]
                 plan = cpsat.solve(inst, time_limit=args.time_limit, workers=2, seed=0)
@@ -54,7 +54,7 @@ def main() -> None:
                                   "load": round(load, 2), "load_after": round(os.getloadavg()[0], 2)}),
                       flush=True)
     tuning.LP_CONCURRENT_SHARE = shipped
-    search.lp_bound_stoppable = proof.lp_bound_stoppable  # type: ignore[attr-defined]
+    tuning.LP_IN_CHILD = shipped_way
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def test_an_lp_given_up_beside_the_search_frees_the_core(monkeypatch: pytest.Mon
     monkeypatch.setattr(tuning, "LNS_MIN_S", 0.5)
     monkeypatch.setattr(tuning, "LNS_FIRST_MIN_S", 0.2)
     monkeypatch.setattr(tuning, "LP_CONCURRENT_SHARE", 0.0)
+    monkeypatch.setattr(tuning, "LP_IN_CHILD", True)
     inst = generate("haein", seed=1, nodes=16)
     plan = cpsat.solve(inst, time_limit=6, workers=2)
     rep = check(inst, plan)

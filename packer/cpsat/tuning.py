@@ -64,11 +64,12 @@ HINT_PLACER_SHARE = 0.8
 #: (at 0.4, haein-0/2 at 10 s ended with the capacity bound instead of the LP).
 #: Trades: a tighter proven bound against search time (when the LP runs before the search).
 LP_SHARE = 0.8
-#: … and when it runs beside the search (big models, several cores), which it then does not hold up;
-#: but until it ends the LNS runs one step at a time, so it is ended (a child process) at half the time
-#: left: the search then has the core back for at least half the run (issue 16 part 3: sharing's LP and
-#: at times inference's never finish; haein's takes 14-38 s of a 60 s run).
-LP_CONCURRENT_SHARE = 0.5
+#: … and when it runs beside the search (big models, several cores), which it then does not hold up.
+LP_CONCURRENT_SHARE = 0.95
+#: Whether the LP beside the search runs in a child process ended at its limit (HiGHS's own limit does
+#: not stop its cleanup on sharing), so that the LNS gets the core back; off: measured with share 0.5 it
+#: won on sharing-0 and lost 16-20 on haein-0 in two pairs (bench/RESULTS_cpsat.md, issue 16 part 3).
+LP_IN_CHILD = False
 #: Share of the time left for a decomposed solve's relaxation (data, model and LP; the rest is the LNS's).
 #: Trades: the relaxation's bound (against the looser capacity bound) against LNS time.
 RELAX_SHARE = 0.4
