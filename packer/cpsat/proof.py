@@ -13,6 +13,7 @@ from collections.abc import Callable
 from packer.cpsat.bound import capacity_bound, lp_solve
 from packer.cpsat.data import Data
 from packer.cpsat.deadline import BuildAbandoned, Deadline
+from packer.cpsat.lpchild import lp_value_in_child
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.relax import Relaxation, merged_relaxation, typed_relaxation
 from packer.model import Instance
@@ -58,11 +59,21 @@ def capacity_or_none(inst: Instance, enabled: bool) -> float | None:
 def lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
     """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances."""
     out = lp_solve(model.model, time_limit=time_limit, form=model.linear_form)
-    if out is None:
-        return None
+    return None if out is None else _padded(model, out[0])
+
+
+def lp_bound_stoppable(model: CpsatModel, time_limit: float | None) -> float | None:
+    """:func:`lp_bound`, solved in a child process ended at ``time_limit`` (HiGHS's own limit does not
+    stop its cleanup on badly scaled models, see :mod:`packer.cpsat.lpchild`)."""
+    value = lp_value_in_child(model.linear_form, time_limit)
+    return None if value is None else _padded(model, value)
+
+
+def _padded(model: CpsatModel, value: float) -> float:
+    """The LP optimum ``value`` (model units) as a bound in objective units, padded for HiGHS's tolerances."""
     # The integer optimum (in scaled integers) is at most the LP optimum.
-    safe = math.floor(out[0] + 1e-6 * abs(out[0]) + 1.0)
+    safe = math.floor(value + 1e-6 * abs(value) + 1.0)
     return safe / model.data.scale + model.constant
 
 
-__all__ = ["capacity_or_none", "lp_bound", "relaxed_bound"]
+__all__ = ["capacity_or_none", "lp_bound", "lp_bound_stoppable", "relaxed_bound"]

@@ -21,7 +21,7 @@ from packer.cpsat.background import Background
 from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
-from packer.cpsat.proof import capacity_or_none, lp_bound
+from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable
 from packer.cpsat.reasons import unplaced_reasons
 from packer.cpsat.result import NAME, fallback, modes_of, restamp
 from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice
@@ -63,13 +63,17 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     cores = workers if workers is not None else (os.cpu_count() or 1)
     # Big models in parallel runs: HiGHS solves the LP on a core of its own while the search starts
     # with one core fewer (HiGHS releases the GIL); one after the other, the LP held up the search by
-    # 3.5-7 s on haein. Sharing a core with the search instead slowed the LP down twofold.
+    # 3.5-7 s on haein. Sharing a core with the search instead slowed the LP down twofold. With
+    # LP_IN_CHILD it runs in a child process ended at its limit: HiGHS's own limit did not stop it on
+    # sharing (still running 53 s into a run whose LP limit was 25 s), and until it ends the LNS runs
+    # its steps one at a time.
     lp_job: Background | None = None
     if lp and (rem is None or rem > 2.0):
         if big and det is None and cores > 1:
             model.linear_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
             lp_limit = None if rem is None else tuning.LP_CONCURRENT_SHARE * rem
-            lp_job = Background(lambda: lp_bound(model, lp_limit))
+            way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
+            lp_job = Background(lambda: way(model, lp_limit))
         else:
             lp_limit = None if rem is None else tuning.LP_SHARE * rem
             # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on

@@ -66,6 +66,10 @@ HINT_PLACER_SHARE = 0.8
 LP_SHARE = 0.8
 #: … and when it runs beside the search (big models, several cores), which it then does not hold up.
 LP_CONCURRENT_SHARE = 0.95
+#: Whether the LP beside the search runs in a child process ended at its limit (HiGHS's own limit does
+#: not stop its cleanup on sharing), so that the LNS gets the core back; off: measured with share 0.5 it
+#: won on sharing-0 and lost 16-20 on haein-0 in two pairs (bench/RESULTS_cpsat.md, issue 16 part 3).
+LP_IN_CHILD = False
 #: Share of the time left for a decomposed solve's relaxation (data, model and LP; the rest is the LNS's).
 #: Trades: the relaxation's bound (against the looser capacity bound) against LNS time.
 RELAX_SHARE = 0.4

@@ -1,0 +1,54 @@
+"""The model's LP solved in a child process that is ended at its deadline (the LP beside the search).
+
+HiGHS's ``time_limit`` does not stop it everywhere: on badly scaled models (sharing, coefficients 1 to
+1.7e8) the dual simplex reaches the optimum in seconds, then the primal cleanup after unscaling runs
+past the limit (53 s for a 25 s limit on sharing-0), holding a core the LNS could use (issue 16
+part 3). A thread cannot be stopped; a process can. The child is a fresh interpreter running
+:func:`main` (not a fork: the parent runs CP-SAT's and HiGHS's thread pools, which a fork would copy
+half-alive; not multiprocessing's spawn, which re-runs the caller's ``__main__``). It reads the
+matrices pickled on stdin and writes the LP's optimum pickled on stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from types import SimpleNamespace
+
+
+def main() -> None:
+    """In the child: reads (linear form, time limit), writes the LP's optimum in model units or None."""
+    from packer.cpsat.bound import lp_solve
+
+    form, time_limit = pickle.load(sys.stdin.buffer)
+    out = lp_solve(None, time_limit=time_limit, form=form)  # type: ignore[arg-type]
+    pickle.dump(None if out is None else float(out[0]), sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+def lp_value_in_child(form, time_limit: float | None) -> float | None:  # type: ignore[no-untyped-def]
+    """:func:`packer.cpsat.bound.lp_solve`'s optimum for the linear ``form``, or None if the child has
+    no answer within ``time_limit`` seconds (its start included) or fails."""
+    *mats, obj = form
+    # The objective's proto does not pickle; the LP's optimum needs only its offset and scaling.
+    payload = pickle.dumps(((*mats, SimpleNamespace(offset=obj.offset, scaling_factor=obj.scaling_factor)),
+                            time_limit))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with subprocess.Popen([sys.executable, "-c", "from packer.cpsat.lpchild import main; main()"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          env=env) as proc:  # the context closes the pipes whatever happens
+        try:
+            out, _ = proc.communicate(payload, timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+    if proc.returncode != 0 or not out:
+        return None
+    value = pickle.loads(out)  # noqa: S301 - our own child's answer
+    return None if value is None else float(value)
+
+
+__all__ = ["lp_value_in_child", "main"]
