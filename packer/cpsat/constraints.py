@@ -9,7 +9,7 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, scaled
 from packer.cpsat.deadline import NEVER, Deadline
-from packer.cpsat.variables import Variables, stay_of
+from packer.cpsat.variables import LinearExpr, Variables, stay_of
 from packer.model import MILLI_PER_GPU
 
 
@@ -134,6 +134,18 @@ class Constraints:
                 if not units and not stays:
                     continue
                 n_shared = self.v.mode[(c.index, pool, "shared")]
+                # A GPU that keeps a running share is in mode shared, whatever the milli: a pinned share
+                # on an 'any' GPU (a sub-problem's border) must not let its GPU become 'full' or 'mig'.
+                on_gpu: dict[int, list[LinearExpr]] = defaultdict(list)
+                for ri, u in self._running(c.index, pool):
+                    if self.inst.requests[ri].kind == "share" and u.gpu is not None:
+                        on_gpu[u.gpu].append(stay_of(self.data, self.v, ri))
+                if any(not isinstance(s, int) for ss in on_gpu.values() for s in ss):
+                    for ss in on_gpu.values():
+                        for s in ss:
+                            self.m.add(n_shared >= s)  # movable running work: a class of one GPU
+                elif on_gpu:
+                    self.m.add(n_shared >= len(on_gpu))
                 pats = self.v.patterns.get(c.index)
                 if pats:
                     # Aggregated class: each shared GPU takes one maximal pattern of share sizes.
