@@ -22,9 +22,9 @@ from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable
-from packer.cpsat.reasons import unplaced_reasons
+from packer.cpsat.reasons import reasons_by, unplaced_reasons
 from packer.cpsat.result import NAME, fallback, modes_of, restamp
-from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice
+from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice, reserve_s
 from packer.model import Instance, Plan, Unit
 from packer.plans import build_plan, objective_value
 from packer.progress import SILENT, Progress
@@ -160,8 +160,13 @@ def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     :func:`relaxation_choice`), else the capacity LP. With a ``pool`` on Ray the domains' sub-problems
     are solved in parallel rounds (:func:`lns_by_domain_parallel`), as tasks of :class:`SubTask`.
     """
+    first_left = left()
+    # The plan must be out by the time limit: the reserve (timeplan.reserve_s) is an estimate of the
+    # final conversion, which under load can take several times as long (61 s against 16 s on
+    # sharing2048-100 at load 7), so the conversion itself also stops at the limit.
+    end = None if first_left is None else time.perf_counter() + first_left + reserve_s(inst) - tuning.RESERVE_S
     bound = capacity_or_none(inst, True)
-    choice = relaxation_choice(inst, left())
+    choice = relaxation_choice(inst, first_left)
     if choice is not None:
         level, typed = choice.level, choice.typed
         budget = None if choice.budget is None else choice.budget - choice.prepared_s
@@ -198,8 +203,14 @@ def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             incumbent, counts = lns_by_domain(inst, incumbent, deadline=deadline, solve_sub=solve_sub, det=det)
         stats = {**counts, "end_s": round(time.perf_counter() - start, 3)}
     info = {**info, "decomposed": stats}
+    if hint_plan is not None and hint_plan.objective > objective_value(inst, incumbent) + 1e-9:
+        return restamp(inst, hint_plan, seed, start, info, bound)  # the hint is better: no conversion to pay
     modes = modes_of(inst, incumbent)
-    reasons = unplaced_reasons(inst, incumbent, modes)
+    reasons = reasons_by(inst, incumbent, modes, end if hint_plan is not None else None)
+    if reasons is None:
+        assert hint_plan is not None
+        info = {**info, "conversion": "not done by the time limit: the hint's plan is kept"}
+        return restamp(inst, hint_plan, seed, start, info, bound)
     plan = build_plan(inst, solver=NAME, placed=incumbent, unplaced=reasons, gpu_modes=modes, seed=seed,
                       wall_s=time.perf_counter() - start, bound=bound, status="feasible", solver_info=info)
     if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
