@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="online: place request by request without knowing the later ones (no bid prices)")
     p.add_argument("--rollout", type=int, default=None, metavar="BUDGET",
                    help="online packer: simulated placements the rollout over the known stream may spend "
-                        "(default 200000)")
+                        "(default 20000)")
     p.add_argument("--no-rollout", action="store_true",
                    help="online packer: no rollout (the policy alone, with its bid prices)")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")

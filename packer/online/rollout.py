@@ -42,10 +42,12 @@ from packer.online.state import G_NODE
 #: The base policies, in tie order (the first of equal completions wins).
 BASES = ("packer", "first-fit", "best-fit", "fgd")
 
-#: Simulated placements a solve may spend by default: every step of a 64-GPU suite instance
-#: (at most ~70 requests: 20 × 70²/2 ≈ 50,000) and the start of a 16,384-GPU one (4 × 18,000);
-#: about 10 s of simulation at ~20-60 µs a placement (bench/RESULTS_online.md, session 5).
-DEFAULT_BUDGET = 200_000
+#: Simulated placements a solve may spend by default. On the 64-GPU suite instances every step fits
+#: in practice (≤ 70 new requests; a step's bound is 20 × requests left, but candidates mostly
+#: coincide: ~4,000-12,000 in all); at 1,024 GPUs the start (4 × ≤ 850) and about one step; at
+#: 16,384 GPUs the start where 4 × new requests fit, else the packer policy alone (as before). A
+#: simulated placement costs ~50-600 µs (gangs: one kernel call per unit).
+DEFAULT_BUDGET = 20_000
 
 _EPS = 1e-9
 
