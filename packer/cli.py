@@ -203,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-forecast", action="store_true",
                    help="online: place request by request without knowing the later ones (no bid prices)")
     p.add_argument("--rollout", type=int, default=None, metavar="BUDGET",
-                   help="online packer: simulated placements the rollout over the known stream may spend "
-                        "(default 20000)")
+                   help="online packer: node-placements (simulated placements x nodes) the rollout over the "
+                        "known stream may spend (default 1000000)")
     p.add_argument("--no-rollout", action="store_true",
                    help="online packer: no rollout (the policy alone, with its bid prices)")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")

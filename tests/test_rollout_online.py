@@ -53,7 +53,7 @@ def test_rollout_does_not_lose_where_the_packer_choice_loses_to_first_fit() -> N
 def test_without_forecast_or_budget_nothing_changes() -> None:
     """Tests that the rollout needs the forecast and a budget: off, the plan is the policy's alone."""
     inst = _two_models()
-    for opts in ({"forecast": False}, {"rollout": 0}, {"rollout": start_cost(2) - 1}):
+    for opts in ({"forecast": False}, {"rollout": 0}, {"rollout": 2 * start_cost(2) - 1}):  # 2 nodes
         assert _objective(inst, solve(inst, **opts)) == 1.0, opts
     assert "rollout" not in solve(inst, forecast=False).solver.model_dump()
 
@@ -87,7 +87,7 @@ def test_rollout_is_worth_at_least_every_base_policy_in_the_same_order(inst: Ins
     (full, or only the start and a few steps)."""
     bases = [_objective(inst, solve(inst, policy=b, rollout=False)) for b in BASES]
     n = len(requests_in_order(inst.requests, "file", inst))
-    for budget in (None, start_cost(n) + 10 * n):
+    for budget in (None, (start_cost(n) + 10 * n) * len(inst.nodes)):
         got = _objective(inst, solve(inst, rollout=budget))
         assert all(got >= v - 1e-6 for v in bases), (budget, got, bases)
 

@@ -19,11 +19,13 @@ rollout, in its "fortified" form):
 The stored trajectory is complete and never worth less than at the start, so the plan is worth at
 least each base policy's own run in the same order (first-fit's included), whatever the budget.
 
-**Budget** (deterministic, not wall time, so plans are reproducible): at most ``budget`` simulated
-placements in all (:data:`DEFAULT_BUDGET`). A step costs at most bases × (bases + 1) × requests left;
-a step that does not fit what is left follows the stored trajectory without simulating. The start
-costs bases × requests; where even that does not fit, the plan is the ``packer`` policy's alone
-(today's).
+**Budget** (deterministic, not wall time, so plans are reproducible), in node-placements: a base
+policy's placement looks at up to every node (best-fit and FGD score them all), so a simulated
+placement on a cluster of N nodes counts N. The rollout may simulate ``budget // N`` placements in
+all (:data:`DEFAULT_BUDGET`). The start costs bases × requests; where that does not fit, the plan is
+the ``packer`` policy's alone, exactly as without the rollout. A step costs at most bases × (bases +
+1) × requests left; a step that does not fit what is left follows the stored trajectory without
+simulating (later steps, with fewer requests left, may fit again).
 """
 
 from __future__ import annotations
@@ -42,12 +44,12 @@ from packer.online.state import G_NODE
 #: The base policies, in tie order (the first of equal completions wins).
 BASES = ("packer", "first-fit", "best-fit", "fgd")
 
-#: Simulated placements a solve may spend by default. On the 64-GPU suite instances every step fits
-#: in practice (≤ 70 new requests; a step's bound is 20 × requests left, but candidates mostly
-#: coincide: ~4,000-12,000 in all); at 1,024 GPUs the start (4 × ≤ 850) and about one step; at
-#: 16,384 GPUs the start where 4 × new requests fit, else the packer policy alone (as before). A
-#: simulated placement costs ~50-600 µs (gangs: one kernel call per unit).
-DEFAULT_BUDGET = 20_000
+#: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
+#: every step of a suite instance, whose ≤ 70 new requests need ≤ 20 × 70²/2 ≈ 49,000 and ~4,000-
+#: 18,000 in practice); 7,800 on 128 nodes (1,024 GPUs: the start, 4 × ≤ 850, then the last steps,
+#: about 1-3 s); 488 on 2,048 nodes (16,384 GPUs: not the start, so the packer policy alone, as
+#: before the rollout: a best-fit or FGD run alone takes 10-50 s there).
+DEFAULT_BUDGET = 1_000_000
 
 _EPS = 1e-9
 
@@ -59,7 +61,8 @@ Action = tuple[np.ndarray | None, float]
 class RolloutInfo:
     """What the rollout did (the plan's ``solver.rollout``)."""
 
-    budget: int
+    budget: int  # node-placements
+    allowed: int = 0  # simulated placements the budget allows (budget // nodes)
     bases: tuple[str, ...] = BASES
     simulated: int = 0  # placements simulated in all
     steps: int = 0  # arrivals decided by simulation (the others followed the stored trajectory)
@@ -71,7 +74,7 @@ class RolloutInfo:
     base_values: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"budget": self.budget, "bases": list(self.bases), "simulated": self.simulated, "steps": self.steps,
+        return {"budget": self.budget, "allowed": self.allowed, "bases": list(self.bases), "simulated": self.simulated, "steps": self.steps,
                 "improved": self.improved, "start_base": self.start_base, "start_value": round(self.start_value, 6),
                 "value": round(self.value, 6), "fallback": self.fallback,
                 "base_values": {k: round(v, 6) for k, v in self.base_values.items()}}
@@ -147,8 +150,8 @@ class Rollout:
     def __init__(self, inst: Instance, reqs: Sequence[Request], *, seed: int = 0, budget: int = DEFAULT_BUDGET,
                  bases: Sequence[str] = BASES) -> None:
         self.inst, self.reqs = inst, list(reqs)
-        self.info = RolloutInfo(budget=int(budget), bases=tuple(bases))
-        self.info.fallback = start_cost(len(self.reqs), len(bases)) > self.info.budget
+        self.info = RolloutInfo(budget=int(budget), allowed=int(budget) // max(len(inst.nodes), 1), bases=tuple(bases))
+        self.info.fallback = start_cost(len(self.reqs), len(bases)) > self.info.allowed
         # the fallback needs the first base only (building a placer costs its tables)
         self.placers = [OnlinePlacer(inst, b, seed=seed) for b in (bases[:1] if self.info.fallback else bases)]
         for p in self.placers:
@@ -177,7 +180,7 @@ class Rollout:
                     p.commit(req, None, reasons.time_limit("online placer", time_limit or 0.0))
                 continue
             left = n - i
-            if left > 1 and info.simulated + step_cost(left, nb) <= info.budget:
+            if left > 1 and info.simulated + step_cost(left, nb) <= info.allowed:
                 acts, tot = self._step(i)
                 info.steps += 1
                 if tot > best + _EPS:

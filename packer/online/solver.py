@@ -35,7 +35,7 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     scheduler calling :class:`OnlinePlacer` does (the plan's ``solver.forecast`` says which).
     ``rollout`` (the ``packer`` policy with the forecast only; default on): each arrival takes the
     action whose simulated completion of the known rest of the stream is worth most
-    (:mod:`packer.online.rollout`); an int is the budget in simulated placements (default
+    (:mod:`packer.online.rollout`); an int is the budget in node-placements (simulated placements × nodes; default
     :data:`~packer.online.rollout.DEFAULT_BUDGET`), False or 0 turns it off. The plan's
     ``solver.rollout`` says what ran.
     """
