@@ -84,7 +84,8 @@ def markdown(summary: list[dict], policies: list[str]) -> str:
                      + " | ".join(f"{s['median'][p]:.1f}" for p in cols)
                      + f" | {s['packer_vs_best_pct']:+.2f}% ({s['best_baseline']}) "
                      + f"| {s['packer_worst_vs_ff_pct']:+.2f}% ({s['packer_below_ff_1pct']}) "
-                     + f"| {s['greedy_worst_vs_ff_pct']:+.2f}% | {len(s['invalid'])} |")
+                     + (f"| {s['greedy_worst_vs_ff_pct']:+.2f}% " if "greedy" in s["median"] else "| — ")
+                     + f"| {len(s['invalid'])} |")
     return "\n".join(lines) + "\n"
 
 
