@@ -45,10 +45,10 @@ from packer.online.state import G_NODE
 BASES = ("packer", "first-fit", "best-fit", "fgd")
 
 #: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
-#: every step of a suite instance, whose ≤ 70 new requests need ≤ 20 × 70²/2 ≈ 49,000 and ~4,000-
-#: 18,000 in practice); 7,800 on 128 nodes (1,024 GPUs: the start, 4 × ≤ 850, then the last steps,
-#: about 1-3 s); 488 on 2,048 nodes (16,384 GPUs: not the start, so the packer policy alone, as
-#: before the rollout: a best-fit or FGD run alone takes 10-50 s there).
+#: every step of every report instance, 52-44,928 used); 7,812 on 128 nodes (1,024 GPUs: the start,
+#: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: not the
+#: start, so the packer policy alone, as before the rollout: best-fit's or FGD's run alone takes
+#: 10-50 s there). Figures: bench/RESULTS_online.md, session 5.
 DEFAULT_BUDGET = 1_000_000
 
 _EPS = 1e-9
