@@ -3,10 +3,12 @@
     python bench/bench_online_forecast.py --seeds 100-109 --nodes 8,128
 
 Each instance is ``packer generate FAMILY --seed N --nodes N``; ``packer`` places in file order with
-the forecast (``packer solve --solver online``, the default), without it (``--no-forecast``: request
-by request, what a scheduler calling ``OnlinePlacer`` gets), and first-fit in the same order. Every
-plan is checked. Prints per family and size the median % over first-fit of both packer runs and the
-count of instances more than 1% below first-fit. Deterministic.
+the forecast (``packer solve --solver online``, the default: bid prices and the rollout over the known
+stream), with the forecast but without the rollout (``--no-rollout``: bid prices only), without the
+forecast (``--no-forecast``: request by request, what a scheduler calling ``OnlinePlacer`` gets), and
+first-fit in the same order. Every plan is checked. Prints per family and size the median % over
+first-fit of the three packer runs and the count of instances more than 1% below first-fit.
+Deterministic.
 """
 
 from __future__ import annotations
@@ -30,23 +32,27 @@ def main() -> None:
     p.add_argument("--nodes", default="8,128")
     p.add_argument("--families", default=",".join(SUITE))
     a = p.parse_args()
-    print("| family | GPUs | packer with forecast vs first-fit, median | without forecast | > 1% below first-fit (with / without) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| family | GPUs | packer with forecast (rollout) vs first-fit, median | forecast, no rollout | without forecast "
+          "| > 1% below first-fit (rollout / no rollout / without) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for nodes in (int(x) for x in a.nodes.split(",")):
         for fam in a.families.split(","):
-            w, wo = [], []
+            w, nr, wo = [], [], []
             for seed in _seeds(a.seeds):
                 inst = generate(fam, seed=seed, nodes=nodes)
                 objs = []
-                for opts in ({"policy": "packer"}, {"policy": "packer", "forecast": False}, {"policy": "first-fit"}):
+                for opts in ({"policy": "packer"}, {"policy": "packer", "rollout": False},
+                             {"policy": "packer", "forecast": False}, {"policy": "first-fit"}):
                     plan = solve(inst, solver="online", **opts)
                     assert check(inst, plan).ok, (fam, seed, opts)
                     objs.append(plan.objective)
-                ff = max(objs[2], 1e-9)
+                ff = max(objs[3], 1e-9)
                 w.append(100 * (objs[0] - ff) / ff)
-                wo.append(100 * (objs[1] - ff) / ff)
-            print(f"| {fam} | {nodes * 8:,} | {statistics.median(w):+.2f}% | {statistics.median(wo):+.2f}% | "
-                  f"{sum(x < -1 for x in w)} / {sum(x < -1 for x in wo)} |", flush=True)
+                nr.append(100 * (objs[1] - ff) / ff)
+                wo.append(100 * (objs[2] - ff) / ff)
+            print(f"| {fam} | {nodes * 8:,} | {statistics.median(w):+.2f}% | {statistics.median(nr):+.2f}% "
+                  f"| {statistics.median(wo):+.2f}% | {sum(x < -1 for x in w)} / {sum(x < -1 for x in nr)} / "
+                  f"{sum(x < -1 for x in wo)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ def run_one(family: str, seed: int, nodes: int, policies: list[str], greedy: boo
         if not rep.ok:
             row["invalid"].append(name)
         row[name] = round(rep.objective, 3) if rep.ok else 0.0
+        ro = getattr(plan.solver, "rollout", None)
+        if name == "packer" and ro:
+            row["packer_rollout"] = {k: ro[k] for k in ("simulated", "steps", "improved", "start_base", "fallback")}
     return row
 
 
@@ -81,7 +84,8 @@ def markdown(summary: list[dict], policies: list[str]) -> str:
                      + " | ".join(f"{s['median'][p]:.1f}" for p in cols)
                      + f" | {s['packer_vs_best_pct']:+.2f}% ({s['best_baseline']}) "
                      + f"| {s['packer_worst_vs_ff_pct']:+.2f}% ({s['packer_below_ff_1pct']}) "
-                     + f"| {s['greedy_worst_vs_ff_pct']:+.2f}% | {len(s['invalid'])} |")
+                     + (f"| {s['greedy_worst_vs_ff_pct']:+.2f}% " if "greedy" in s["median"] else "| — ")
+                     + f"| {len(s['invalid'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -106,12 +110,13 @@ def compare(before: list[dict], after: list[dict]) -> str:
         a = sum(new[k]["packer"] < 0.99 * new[k]["first-fit"] for k in ks)
         nb, na = nb + b, na + a
         worst = min(100 * (new[k]["packer"] / new[k]["first-fit"] - 1) for k in ks if new[k]["first-fit"] > 0)
-        gw = min(100 * (new[k]["greedy"] / new[k]["first-fit"] - 1) for k in ks if new[k]["first-fit"] > 0)
+        has_g = all("greedy" in new[k] for k in ks)  # --no-greedy runs leave the greedy columns empty
+        gw = min(100 * (new[k]["greedy"] / new[k]["first-fit"] - 1) for k in ks if new[k]["first-fit"] > 0) if has_g else None
         vs = 100 * (med(new, "packer") / med(new, best) - 1)
         lines.append(f"| {fam} | {new[ks[0]]['gpus']:,} | {med(old, 'packer'):.1f} -> **{med(new, 'packer'):.1f}** "
                      f"| {med(new, 'first-fit'):.1f} | {med(new, 'best-fit'):.1f} | {med(new, 'fgd'):.1f} "
                      f"| {vs:+.2f}% ({best}){' ✗' if vs < 0 else ''} | {b} -> {a} | {worst:+.2f}% "
-                     f"| {med(new, 'greedy'):.1f} | {gw:+.2f}% |")
+                     + (f"| {med(new, 'greedy'):.1f} | {gw:+.2f}% |" if has_g else "| — | — |"))
     lines.append(f"\nInstances > 1% below first-fit: {nb} -> {na} of {sum(1 for k in new if k in old)}.")
     return "\n".join(lines) + "\n"
 

@@ -47,7 +47,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     # checked here before the instance is read.
     options: dict[str, object] = {"time_limit": args.time_limit, "seed": args.seed, "workers": args.workers,
                                   "policy": args.policy, "order": args.order, "ray_address": address_of(args),
-                                  "forecast": False if args.no_forecast else None}
+                                  "forecast": False if args.no_forecast else None,
+                                  "rollout": False if args.no_rollout else args.rollout}
     if options["ray_address"] is not None and args.solver != "cpsat":
         raise InputError("Ray runs the sub-problems of a decomposed cpsat solve: use --solver cpsat",
                          field="--ray-address" if args.ray_address else "--ray")
@@ -201,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", default=None, help="online placer request order")
     p.add_argument("--no-forecast", action="store_true",
                    help="online: place request by request without knowing the later ones (no bid prices)")
+    p.add_argument("--rollout", type=int, default=None, metavar="BUDGET",
+                   help="online packer: node-placements (simulated placements x nodes) the rollout over the "
+                        "known stream may spend (default 1000000)")
+    p.add_argument("--no-rollout", action="store_true",
+                   help="online packer: no rollout (the policy alone, with its bid prices)")
     p.add_argument("--catalog", action="append", help="extra GPU catalog JSON (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true")
     add_ray_arguments(p)

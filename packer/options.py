@@ -28,6 +28,9 @@ OPTIONS: dict[str, str] = {
     "order": "request order: file, size-desc or priority [online]",
     "forecast": "the policy knows which requests are still to come (default on in a batch run; off: request "
                 "by request, as a scheduler calling the library places them) [online]",
+    "rollout": "the packer policy with the forecast simulates the rest of the stream from each candidate "
+               "placement and takes the best (default on); an int is its budget in node-placements, "
+               "False or 0 turns it off [online]",
 }
 
 

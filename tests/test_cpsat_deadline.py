@@ -114,7 +114,7 @@ def test_hint_placers_get_the_deadline_and_none_starts_after_it(monkeypatch: pyt
     calls: list[tuple[str, float | None]] = []
 
     def fake(name: str):  # type: ignore[no-untyped-def]
-        def solve(inst, *, seed=0, time_limit=None):  # type: ignore[no-untyped-def]
+        def solve(inst, *, seed=0, time_limit=None, **_):  # type: ignore[no-untyped-def]
             calls.append((name, time_limit))
             return name
         return solve

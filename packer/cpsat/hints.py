@@ -72,7 +72,7 @@ def placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignore
             else:
                 from packer.online.solver import solve as online_solve
 
-                yield online_solve(inst, seed=seed, time_limit=limit)
+                yield online_solve(inst, seed=seed, time_limit=limit, rollout=False)
         except ImportError:
             continue
         if not online and not huge:

@@ -715,7 +715,7 @@ def _best_of_file_order(inst: Instance, plan: Plan, seed: int | None, t0: float,
         if left is not None and left <= 0:
             break
         try:
-            alt = online_solve(inst, seed=seed, policy=policy, time_limit=left)
+            alt = online_solve(inst, seed=seed, policy=policy, time_limit=left, rollout=False)
         except ValueError:  # a cluster the online placer does not handle (e.g. > 64 GPUs a node)
             return best
         if alt.objective > best.objective + _EPS:

@@ -29,6 +29,8 @@ units, node gangs, domain gangs), ``host.py`` (host requests), ``domains.py`` (w
 domains per level, the policy's domain order, the spread limit, the isolation guard, packer's
 rack/pod key), ``shapes.py`` (requests as kernel vectors), ``diagnose.py`` (unplaced reasons, worded
 by :mod:`packer.reasons`), ``snapshots.py`` (plans and reading), ``churn.py`` (the batch API),
+``reserve.py`` (bid prices from a batch's forecast), ``rollout.py`` (a batch run's fortified rollout
+over the known stream, on placer copies: ``OnlinePlacer.fork`` / ``commit``),
 ``state.py`` (arrays), ``policies.py`` (the policy registry, the target workload, MIG score tables),
 ``kernels.py`` / ``scoring.py`` / ``_jit.py`` (compiled code).
 

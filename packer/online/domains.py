@@ -169,6 +169,14 @@ class DomainKey:
             key += self.dfree[lv][domains.dom[lv]] * mu
         n64[:, N_DOMKEY] = key
 
+    def copy_for(self, a: KernelState) -> DomainKey:
+        """The same key kept on ``a`` (a copy of this key's state arrays, as :meth:`OnlinePlacer.fork` makes)."""
+        new = DomainKey.__new__(DomainKey)
+        new.domains, new.a, new.levels, new.whole_ok = self.domains, a, self.levels, self.whole_ok
+        new.ffree = self.ffree.copy()
+        new.dfree = {lv: v.copy() for lv, v in self.dfree.items()}
+        return new
+
     def sync(self, nodes: Iterable[int]) -> None:
         """Brings N_DOMKEY up to date after the whole-GPU room of ``nodes`` may have changed."""
         if not self.levels:

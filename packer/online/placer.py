@@ -14,6 +14,7 @@ kernels ``_pick_host`` (node choice) and ``_apply_host`` (node state); their row
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -214,6 +215,53 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         Other policies ignore it."""
         if self.policy_code == PACKER:
             self.reserve = Reserve(requests, self.inst.request_unit_size)
+
+    def fork(self) -> OnlinePlacer:
+        """An independent copy of the placer now (state arrays, placed requests, quota used, forecast):
+        what is placed on the copy does not touch this placer. Tables, shapes and topology are shared
+        (they never change). For :mod:`packer.online.rollout`, which simulates the rest of a known
+        stream on copies."""
+        new = copy.copy(self)
+        a = self.a
+        new.a = a._replace(g32=a.g32.copy(), gpc=a.gpc.copy(), n64=a.n64.copy(), nbest=a.nbest.copy(),
+                           b64=a.b64.copy(), bbest=a.bbest.copy(), ntag=a.ntag.copy())
+        new._st = tuple(new.a)
+        new._used = dict(self._used)
+        new._placed = dict(self._placed)
+        new._reasons = dict(self._reasons)
+        new._released_running = set(self._released_running)
+        new._rng = copy.deepcopy(self._rng)
+        new.reserve = self.reserve.copy() if self.reserve is not None else None
+        new._domkey = self._domkey.copy_for(new.a)
+        return new
+
+    def commit(self, req: Request, rows: np.ndarray | None, reason: str | None = None) -> None:
+        """``req`` arrives and takes exactly ``rows`` (kernel rows that a placer of the same instance
+        in the same state chose for it: :attr:`Placed.rows`), or is left unplaced with ``reason`` when
+        ``rows`` is None. No policy runs: a rollout decides, and every base placer follows."""
+        if self.reserve is not None:
+            self.reserve.arrived(req)
+        if rows is None:
+            self._reasons[req.id] = reason or diagnose.not_diagnosed(req)
+            return
+        a = self.a
+        if req.kind == "host":
+            self._K.apply_host_units(self._st, rows, 1)
+            self._placed[req.id] = Placed(req, rows, 0.0, sorted({int(n) for n in rows[:, 0]}), 0)
+        else:
+            base = a.g32[rows[:, 0], G_BASE]
+            rows = rows.copy()  # the mode an 'any' GPU takes (a single unit's row may not carry it)
+            rows[:, 8] = np.where(base == ANY, MODE_FOR_KIND[KIND_CODE[req.kind]], base)
+            self._apply_units(self._st, rows, 1)
+            nodes = sorted({int(a.g32[r[0], G_NODE]) for r in rows})
+            rec = Placed(req, rows, self._rows_size(rows, req), nodes, int(self._shapes.of(req).rq[R_TAG]))
+            for n in nodes:
+                a.n64[n, N_PODS] += 1
+                a.ntag[n, rec.tag] += 1
+            self._used[req.tenant] += rec.size
+            self._placed[req.id] = rec
+            self._domkey.sync(nodes)
+        self._reasons.pop(req.id, None)
 
     def _quota_left(self) -> dict[str, float]:
         return {t: v.max_gpus - self._used[t] for t, v in self._tenants.items() if v.max_gpus is not None}

@@ -60,6 +60,16 @@ class Reserve:
                 self.whole[r.tenant][self._key(r)] += r.count
                 self.whole2[r.tenant][self._key(r)] += r.count ** 2
 
+    def copy(self) -> Reserve:
+        """An independent copy (a rollout simulates the rest of the stream on a copy of the placer)."""
+        new = Reserve.__new__(Reserve)
+        new.whole = _copy2(self.whole, int)
+        new.quota = _copy2(self.quota, float)
+        new.whole2 = _copy2(self.whole2, float)
+        new.quota2 = _copy2(self.quota2, float)
+        new.size = dict(self.size)
+        return new
+
     @staticmethod
     def _key(r: Request) -> _Key:
         return r.priority, frozenset(r.gpu_models) if r.gpu_models else None
@@ -103,6 +113,13 @@ class Reserve:
         free = int(n64[ok, N_FREEFULL].sum())
         models = None if bool(modelok.all()) else frozenset(m for m, k in zip(model_names, modelok, strict=True) if k)
         return int(free - self.whole_above(req.priority, quota_left, models))
+
+
+def _copy2(d: dict, leaf: type) -> defaultdict:  # type: ignore[type-arg]
+    out: defaultdict = defaultdict(lambda: defaultdict(leaf))  # type: ignore[type-arg]
+    for k, v in d.items():
+        out[k] = defaultdict(leaf, v)
+    return out
 
 
 def _kept(total: float, squares: float) -> float:

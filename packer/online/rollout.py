@@ -1,0 +1,242 @@
+"""Fortified rollout over the known stream: in a batch run, each arrival's placement is the one whose
+simulated completion of the rest of the stream is worth most.
+
+``packer solve --solver online`` knows the requests still to come (the batch's forecast, as the bid
+prices of :mod:`packer.online.reserve` use it). Requests still arrive one at a time in the caller's
+order and each decision is final; what the forecast adds is a look-ahead by simulation (Bertsekas'
+rollout, in its "fortified" form):
+
+- **Base policies** :data:`BASES`: ``packer`` (with its bid prices), ``first-fit``, ``best-fit``,
+  ``fgd``. Each keeps a placer that follows the decisions actually made.
+- **Start**: every base places the whole stream on a copy of the empty (running-work) cluster; the
+  best of these complete trajectories is stored.
+- **Each arrival**: the candidates are what each base would do with this request now (a placement,
+  or none) and leaving it unplaced. Every candidate is applied to a copy of every base's placer and
+  that base completes the stream from there (:meth:`OnlinePlacer.fork`, :meth:`OnlinePlacer.commit`).
+  When the best completion is worth more than the stored trajectory's rest, it becomes the stored
+  trajectory; the request then takes the stored trajectory's next action.
+
+The stored trajectory is complete and never worth less than at the start, so the plan is worth at
+least each base policy's own run in the same order (first-fit's included), whatever the budget.
+
+**Budget** (deterministic, not wall time, so plans are reproducible), in node-placements: a base
+policy's placement looks at up to every node (best-fit and FGD score them all), so a simulated
+placement on a cluster of N nodes counts N. The rollout may simulate ``budget // N`` placements in
+all (:data:`DEFAULT_BUDGET`). The start costs bases × requests; where that does not fit, the plan is
+the ``packer`` policy's alone, exactly as without the rollout. A step costs at most bases × (bases +
+1) × requests left; a step that does not fit what is left follows the stored trajectory without
+simulating (later steps, with fewer requests left, may fit again).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from packer import reasons
+from packer.model import Instance, Request
+from packer.online.placer import OnlinePlacer
+from packer.online.state import G_NODE
+
+#: The base policies, in tie order (the first of equal completions wins).
+BASES = ("packer", "first-fit", "best-fit", "fgd")
+
+#: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
+#: every step of every report instance, 52-44,928 used); 7,812 on 128 nodes (1,024 GPUs: the start,
+#: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: not the
+#: start, so the packer policy alone, as before the rollout: best-fit's or FGD's run alone takes
+#: 10-50 s there). Figures: bench/RESULTS_online.md, session 5.
+DEFAULT_BUDGET = 1_000_000
+
+_EPS = 1e-9
+
+#: An action: the kernel rows a request takes (None: left unplaced) and its objective value.
+Action = tuple[np.ndarray | None, float]
+
+
+@dataclass
+class RolloutInfo:
+    """What the rollout did (the plan's ``solver.rollout``)."""
+
+    budget: int  # node-placements
+    allowed: int = 0  # simulated placements the budget allows (budget // nodes)
+    bases: tuple[str, ...] = BASES
+    simulated: int = 0  # placements simulated in all
+    steps: int = 0  # arrivals decided by simulation (the others followed the stored trajectory)
+    improved: int = 0  # arrivals whose simulation found a trajectory better than the stored one
+    start_base: str = ""  # the base whose own run was the first stored trajectory
+    start_value: float = 0.0
+    value: float = 0.0  # the plan's value of new requests (Σ priority × size − soft locality penalty)
+    fallback: bool = False  # True: the budget did not allow the start; the packer policy alone ran
+    base_values: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"budget": self.budget, "allowed": self.allowed, "bases": list(self.bases), "simulated": self.simulated, "steps": self.steps,
+                "improved": self.improved, "start_base": self.start_base, "start_value": round(self.start_value, 6),
+                "value": round(self.value, 6), "fallback": self.fallback,
+                "base_values": {k: round(v, 6) for k, v in self.base_values.items()}}
+
+
+def start_cost(n: int, bases: int = len(BASES)) -> int:
+    """Simulated placements of the start: every base over the whole stream."""
+    return bases * n
+
+
+def step_cost(left: int, bases: int = len(BASES)) -> int:
+    """At most the simulated placements of one step with ``left`` requests still to place (this one
+    included): each base from the state now, then every other candidate under every base."""
+    return bases * (bases + 1) * left
+
+
+def value_of(placer: OnlinePlacer, req: Request, rows: np.ndarray, size: float) -> float:
+    """Objective value of ``req`` on ``rows`` (SPEC §4 for a new request): priority × size, less the
+    soft-locality penalty per extra domain."""
+    v = req.priority * size
+    loc = req.locality
+    if loc is None or loc.required or loc.level == "cluster":
+        return v
+    if req.kind == "host":
+        nodes = rows[:, 0]
+        keys = nodes if loc.level in ("node", "gpu") else placer.domains.dom[loc.level][nodes]
+    elif loc.level == "gpu":
+        keys = rows[:, 0]
+    else:
+        nodes = placer.a.g32[rows[:, 0], G_NODE]
+        keys = nodes if loc.level == "node" else placer.domains.dom[loc.level][nodes]
+    extra = len(np.unique(keys)) - 1
+    return v - placer.inst.objective.locality_weight * extra
+
+
+def _place(p: OnlinePlacer, req: Request) -> Action:
+    res = p.place(req, explain=False)
+    if not res.ok:
+        return None, 0.0
+    rec = p._placed[req.id]
+    return rec.rows, value_of(p, req, rec.rows, rec.size)
+
+
+def _commit(p: OnlinePlacer, req: Request, rows: np.ndarray | None) -> float:
+    p.commit(req, rows)
+    if rows is None:
+        return 0.0
+    rec = p._placed[req.id]
+    return value_of(p, req, rec.rows, rec.size)
+
+
+def complete(p: OnlinePlacer, reqs: Sequence[Request], start: int) -> tuple[list[Action], float]:
+    """Places ``reqs[start:]`` on ``p`` with its own policy: the actions and their total value."""
+    acts = [_place(p, r) for r in reqs[start:]]
+    return acts, sum(v for _, v in acts)
+
+
+def _key(rows: np.ndarray | None) -> bytes | None:
+    if rows is None:
+        return None
+    return np.ascontiguousarray(rows[:, :3]).tobytes()  # GPU (node for host), profile, start of each unit
+
+
+def refused(req: Request) -> str:
+    """The reason of a request that a base could place but the rollout left unplaced."""
+    return reasons.reason(reasons.OBJECTIVE, f"left unplaced at priority {req.priority:g}: simulating the "
+                                             "requests still to come, the plan is worth more without it")
+
+
+class Rollout:
+    """One fortified rollout over ``reqs`` (new requests, in arrival order) of ``inst``."""
+
+    def __init__(self, inst: Instance, reqs: Sequence[Request], *, seed: int = 0, budget: int = DEFAULT_BUDGET,
+                 bases: Sequence[str] = BASES) -> None:
+        self.inst, self.reqs = inst, list(reqs)
+        self.info = RolloutInfo(budget=int(budget), allowed=int(budget) // max(len(inst.nodes), 1), bases=tuple(bases))
+        self.info.fallback = start_cost(len(self.reqs), len(bases)) > self.info.allowed
+        # the fallback needs the first base only (building a placer costs its tables)
+        self.placers = [OnlinePlacer(inst, b, seed=seed) for b in (bases[:1] if self.info.fallback else bases)]
+        for p in self.placers:
+            p.expect(self.reqs)  # only packer reads it (its bid prices)
+
+    def run(self, *, deadline: float | None = None, time_limit: float | None = None) -> OnlinePlacer:
+        """Places every request (or declines it past ``deadline``, a ``time.perf_counter()`` value);
+        the first base's placer holds the plan."""
+        reqs, info, nb = self.reqs, self.info, len(self.placers)
+        n = len(reqs)
+        if info.fallback:
+            return self._plain(deadline, time_limit)
+        stored: list[Action] = []
+        best = -np.inf
+        for name, p in zip(info.bases, self.placers, strict=True):
+            acts, tot = complete(p.fork(), reqs, 0)
+            info.base_values[name] = tot
+            if tot > best + _EPS:
+                stored, best, info.start_base = acts, tot, name
+        info.simulated += start_cost(n, nb)
+        info.start_value = best
+        pos = 0  # stored[pos] is the stored trajectory's action for request i
+        for i, req in enumerate(reqs):
+            if deadline is not None and time.perf_counter() > deadline:
+                for p in self.placers:
+                    p.commit(req, None, reasons.time_limit("online placer", time_limit or 0.0))
+                continue
+            left = n - i
+            if left > 1 and info.simulated + step_cost(left, nb) <= info.allowed:
+                acts, tot = self._step(i)
+                info.steps += 1
+                if tot > best + _EPS:
+                    stored, pos, best = acts, 0, tot
+                    info.improved += 1
+            rows, v = stored[pos]
+            pos += 1
+            best -= v
+            reason = self._reason(req) if rows is None else None
+            for p in self.placers:
+                p.commit(req, rows, reason)
+            info.value += v
+        return self.placers[0]
+
+    def _step(self, i: int) -> tuple[list[Action], float]:
+        """The best completion from arrival ``i`` over every candidate and base."""
+        reqs, req = self.reqs, self.reqs[i]
+        best: list[Action] = []
+        best_v = -np.inf
+        own: list[bytes | None] = []
+        cands: dict[bytes | None, np.ndarray | None] = {}
+        for p in self.placers:  # each base from the state now: its choice, and one completion
+            acts, tot = complete(p.fork(), reqs, i)
+            self.info.simulated += len(acts)
+            k = _key(acts[0][0])
+            own.append(k)
+            cands.setdefault(k, acts[0][0])
+            if tot > best_v + _EPS:
+                best, best_v = acts, tot
+        cands.setdefault(None, None)  # leaving it unplaced
+        for k, rows in cands.items():
+            for p, k_own in zip(self.placers, own, strict=True):
+                if k == k_own:
+                    continue
+                q = p.fork()
+                v0 = _commit(q, req, rows)
+                acts, tot = complete(q, reqs, i + 1)
+                self.info.simulated += len(acts) + 1
+                if v0 + tot > best_v + _EPS:
+                    best, best_v = [(rows, v0), *acts], v0 + tot
+        return best, best_v
+
+    def _reason(self, req: Request) -> str:
+        """Why ``req`` is left unplaced: the ``packer`` base's diagnosis, or the rollout's choice."""
+        q = self.placers[0].fork()
+        res = q.place(req)
+        return refused(req) if res.ok else str(res.reason)
+
+    def _plain(self, deadline: float | None, time_limit: float | None) -> OnlinePlacer:
+        p = self.placers[0]
+        for req in self.reqs:
+            if deadline is not None and time.perf_counter() > deadline:
+                p.decline(req.id, reasons.time_limit("online placer", time_limit or 0.0))
+                continue
+            p.place(req)
+        return p
+
+
+__all__ = ["BASES", "DEFAULT_BUDGET", "Rollout", "RolloutInfo", "complete", "start_cost", "step_cost", "value_of"]
