@@ -173,22 +173,20 @@ def test_sequential_steps_with_value_kinds_repeat_for_the_same_seed(monkeypatch:
     assert first[1].get("value", [0])[0] + first[1].get("exchange", [0])[0] > 0
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [2, 1])
 def test_solves_with_value_steps_give_valid_plans(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     """Tests that solves whose LNS takes mostly value and exchange steps give plans that pass the
-    checker, on a training mix (gangs with locality) and an adversarial one; with one worker the same
-    seed gives the same plan."""
+    checker, on an adversarial mix (256 GPUs: big enough for LNS, not closed by the first run), in parallel steps and in the sequential reproducible path. (Same seed, same plan with
+    one worker is tested on the steps themselves above: a whole solve on this shared machine also
+    depends on the wall-clock safety stop.)"""
     from packer import cpsat
 
     monkeypatch.setattr(lns_mod, "VALUE_SHARE", 0.5)
     monkeypatch.setattr(lns_mod, "EXCHANGE_SHARE", 0.3)
-    for fam in ("training", "adversarial"):
-        inst = generate(fam, seed=2, nodes=16)
-        plan = cpsat.solve(inst, time_limit=8, workers=workers, seed=1)
-        assert check(inst, plan).ok
-        kinds = (plan.solver.model_dump().get("lns") or {}).get("kinds", {})
-        if workers == 1:
-            again = cpsat.solve(inst, time_limit=8, workers=workers, seed=1)
-            assert again.objective == plan.objective
-            assert [a.model_dump() for a in again.assignments] == [a.model_dump() for a in plan.assignments]
-        assert kinds is not None
+    inst = generate("adversarial", seed=2, nodes=32)
+    plan = cpsat.solve(inst, time_limit=12, workers=workers, seed=1)
+    assert check(inst, plan).ok
+    stats = plan.solver.model_dump().get("lns")
+    assert stats is not None and stats["steps"] > 0
+    if workers == 2:
+        assert stats["kinds"].get("value", [0])[0] + stats["kinds"].get("exchange", [0])[0] > 0
