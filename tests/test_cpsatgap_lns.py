@@ -57,6 +57,8 @@ def test_only_grown_steps_place_a_request_that_needs_two_racks(monkeypatch: pyte
     """One-rack steps can never place a request spread over two racks; steps that grow after quick
     proofs (8 racks, 2 threads: up to 2 racks) do. Without growth (GROW_BELOW 0) nothing is placed."""
     monkeypatch.setattr(lns_mod, "GROW_BELOW", 0.5 if adapt else 0.0)
+    monkeypatch.setattr(lns_mod, "VALUE_SHARE", 0.0)  # value steps free the two racks it needs, too
+    monkeypatch.setattr(lns_mod, "EXCHANGE_SHARE", 0.0)
     model, space = _spread_pair()
     start = space.best_obj
     lns_mod._parallel(space, 2, domains_per_step=1, step_s=0.5, deadline=time.perf_counter() + 3.0, seed=0,

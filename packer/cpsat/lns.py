@@ -29,6 +29,8 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from packer.cpsat.guard import solve_guarded
+from packer.cpsat.lns_portfolio import Portfolio
+from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
 from packer.progress import SILENT, Progress
 
 if TYPE_CHECKING:
@@ -67,6 +69,15 @@ STEP_GAP = 0.1
 #: and tenants equal, but training-0 -1.0 and inference-0 -9.2 (steps grew to 8 and 3 racks and
 #: their count halved), so it is not on until a quiet measurement shows no family loses.
 GROW_BELOW = 0.0
+#: Base shares (of the steps that are not tenant steps) of the steps chosen by value, see
+#: :mod:`packer.cpsat.lns_value`: *value* steps free where a waiting high-value request fits once
+#: lower-value work leaves, plus where that work can go; *exchange* steps free the same plus every
+#: domain of the lower-value gangs in the way. The rest are random or anchored steps.
+VALUE_SHARE = 0.2
+EXCHANGE_SHARE = 0.1
+#: Whether the shares of the step kinds follow what each kind gains per second of its steps
+#: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
+ADAPT_KINDS = True
 
 
 @dataclass
@@ -96,6 +107,9 @@ class _Space:
     #: Tenant → what its last tenant step saw (its nodes' values): the same again is not retried.
     tried: dict[str, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
+    #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
+    value: ValueIndex | None = None
+    portfolio: Portfolio = field(default_factory=lambda: Portfolio(base={}, adapt=ADAPT_KINDS))
 
     @property
     def gap(self) -> float:
@@ -112,13 +126,33 @@ class _Space:
     def choose(self, rng: random.Random, pool: list[str], k: int,
                base: list[int]) -> tuple[set[str], set[int] | None, list[int]]:
         """(the domains a step holds, the nodes it frees: None for all of theirs, the growth variables it
-        should own): a tenant step (TENANT_SHARE of the time, when one is due) or :meth:`pick`."""
-        if self.owned and rng.random() < TENANT_SHARE:
+        should own): see :meth:`choose_kind`."""
+        return self.choose_kind(rng, pool, k, base)[:3]  # type: ignore[return-value]
+
+    def choose_kind(self, rng: random.Random, pool: list[str], k: int,
+                    base: list[int]) -> tuple[set[str], set[int] | None, list[int], str]:
+        """:meth:`choose` and the kind of step it is: a tenant step (TENANT_SHARE of the time, when one
+        is due), a value or exchange step, or :meth:`pick` ("domains"), drawn by the portfolio's shares."""
+        rest = 1.0 - TENANT_SHARE
+        value = VALUE_SHARE if self.value is not None else 0.0
+        exchange = EXCHANGE_SHARE if self.value is not None else 0.0
+        shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
+                  "exchange": rest * exchange, "domains": rest * max(0.0, 1.0 - value - exchange)}
+        self.portfolio.base = shares
+        kinds = [kind for kind, share in shares.items() if share > 0]
+        kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
+        if kind == "tenant":
             got = self.pick_tenant(rng, pool, base)
             if got is not None:
                 self.stats["tenant_steps"] = self.stats.get("tenant_steps", 0) + 1
-                return got
-        return self.pick(rng, pool, k, base), None, []
+                return (*got, "tenant")
+        elif kind in ("value", "exchange"):
+            assert self.value is not None
+            found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
+            if found is not None:
+                return found[0], None, found[1], kind
+            self.stats["value_none"] = self.stats.get("value_none", 0) + 1
+        return self.pick(rng, pool, k, base), None, [], "domains"
 
     def pick_tenant(self, rng: random.Random, pool: list[str],
                     base: list[int]) -> tuple[set[str], set[int], list[int]] | None:
@@ -216,6 +250,7 @@ def lns(model: CpsatModel, *, level: str, domains_per_step: int, step_s: float, 
     else:
         _parallel(space, threads, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline,
                   seed=seed, progress=progress, one_until=one_until)
+    space.stats["kinds"] = space.portfolio.summary()  # type: ignore[assignment]
     model.lns_stats = space.stats
     if space.best_obj > start_obj:
         model.values = space.best
@@ -268,8 +303,11 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     # Only a single request can anchor a step: a group of identical ones spans racks one request each.
     keys = [(var.index, at[of[d.classes[ci].node]],
              gi if d.groups[gi].size == 1 else -1) for (gi, ci, _), var in v.x.items()]
+    value = None
+    if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
+        value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
     return _Space(model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
-                  owned=dict(owned), tenant_growth=dict(tenant_growth),
+                  owned=dict(owned), tenant_growth=dict(tenant_growth), value=value,
                   best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
                   x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),
                   x_group=np.array([g for _, _, g in keys], dtype=np.int64))
@@ -283,11 +321,17 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
-        free, nodes, _ = space.choose(rng, space.names, domains_per_step, space.best)
+        free, nodes, _, kind = space.choose_kind(rng, space.names, domains_per_step, space.best)
+        t0 = time.perf_counter()
+        got: dict[str, float] = {}
         found = _step(space.sub_model(space.best, free, [], nodes), space.best_obj, gap=space.gap,
                       seconds=min(step_s, left) if det_step is None else left, det=det_step,
-                      seed=seed + stats["steps"], workers=workers)
+                      seed=seed + stats["steps"], workers=workers, info=got)
         stats["steps"] += 1
+        # Reproducible runs weigh the kinds by deterministic time, so that the draws repeat.
+        cost = got["det"] if det_step is not None else time.perf_counter() - t0
+        space.portfolio.record(kind, 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale,
+                               cost)
         if found is not None:
             space.best, space.best_obj = found
             stats["improved"] += 1
@@ -317,6 +361,7 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
     if info is not None:
         info["proven"] = 1.0 if code == cp_model.OPTIMAL else 0.0
         info["wall"] = solver.wall_time
+        info["det"] = solver.deterministic_time
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > base_obj + 0.5:
         return list(solver.response_proto.solution), int(round(solver.objective_value))
     return None
@@ -346,7 +391,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 return
             with space.lock:
                 pool = [name for name in space.names if name not in space.busy]
-                free, nodes, prefer = space.choose(rng, pool, size, space.best)
+                free, nodes, prefer, kind = space.choose_kind(rng, pool, size, space.best)
                 space.busy |= free
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others (a
@@ -358,6 +403,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
             seconds = min(step_s, left)
             got: dict[str, float] = {}
+            t0 = time.perf_counter()
+            found = None
             try:
                 found = _step(space.sub_model(base, free, cap, nodes), base_obj, seconds=seconds, det=None,
                               seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got)
@@ -367,6 +414,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.busy -= free
                     space.reserved -= mine
                     space.stats["steps"] += 1
+                    gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
+                    space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if nodes is None:  # tenant steps free what the tenant owns, whatever the size
                 size = next_size(size, got, seconds, least=domains_per_step, most=most)
                 with space.lock:

@@ -1,0 +1,246 @@
+"""LNS neighbourhoods chosen by value: free the domains where waiting work of high value could go.
+
+A random step frees two racks wherever they are; it reaches a waiting priority-2 gang only when it
+happens to free the node that the gang could take, and it never frees a priority-1 gang spread over
+four racks. A *value* step starts from what is waiting instead:
+
+1. a request group that can still grow (unplaced or partly placed), drawn at random among the
+   VALUE_TOP of highest value per GPU-equivalent (under SPEC's objective, its priority);
+2. from the incumbent, per GPU class the group may use: the free GPU-equivalents plus those held by
+   placed work of *lower* value per unit (a cheap estimate; MIG geometry and shapes are CP-SAT's
+   business);
+3. the domain at the group's locality level (node, rack, pod; the step's own level when it has none)
+   whose classes could hold one request of the group that way, preferring the one with the most free
+   room (least to displace), random among the best two;
+4. the step's domains (its level, e.g. racks) that hold that room, the fewest that cover the need.
+
+Then one of two flavours:
+
+- *value*: plus the domain with the most free room for that kind of work outside the step, where
+  what is displaced can go;
+- *exchange*: plus every other domain of the lower-value requests that hold room in the chosen
+  classes and span several domains (a gang over racks can only leave if all its racks are free),
+  lowest value first, up to VALUE_MAX_DOMAINS in all.
+
+The step owns the chosen group's "placed" count (in parallel steps no other step may add to it).
+Everything here reads the incumbent's values with numpy; nothing builds or solves a model.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from packer.cpsat.data import domain_of, unit_value
+
+if TYPE_CHECKING:
+    from packer.cpsat.model import CpsatModel
+
+#: A value step draws its request group among this many of the highest value per GPU-equivalent
+#: (every group whose value per unit is at least the VALUE_TOP-th best, so ties all take part).
+VALUE_TOP = 8
+#: A value or exchange step frees at most this many domains of the step's level.
+VALUE_MAX_DOMAINS = 4
+#: A value step covers the need of a request without locality with at most this many domains.
+VALUE_FIT_DOMAINS = 2
+
+
+@dataclass
+class _Waiting:
+    group: int
+    var: int  # index of the group's "placed" count
+    top: int  # its largest value
+    density: float  # value per GPU-equivalent (the priority)
+    need: float  # GPU-equivalents of one request (need_count units at the smallest unit size)
+    level: str | None  # required locality level, None when it has none
+    classes: np.ndarray  # GPU classes the group may use
+
+
+@dataclass
+class ValueIndex:
+    """What value steps read, built once per LNS run from the model's data."""
+
+    names: list[str]
+    x_index: np.ndarray  # placement variable indices
+    x_class: np.ndarray  # their GPU class
+    x_group: np.ndarray  # their request group
+    x_ge: np.ndarray  # GPU-equivalents per unit
+    x_density: np.ndarray  # value per GPU-equivalent of their group
+    x_single: np.ndarray  # True when the group is a single request (it can span domains as one)
+    class_size: np.ndarray  # GPUs per class (0 for host classes)
+    class_fixed: np.ndarray  # GPU-equivalents held by running work
+    class_step: np.ndarray  # the class's domain at the step level (index into names)
+    waiting: list[_Waiting]
+    model: CpsatModel
+    _at_level: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def class_domains(self, level: str) -> np.ndarray:
+        """Each class's domain index at ``level`` (cached)."""
+        got = self._at_level.get(level)
+        if got is None:
+            d = self.model.data
+            ids = [domain_of(d, c, level) if not c.host else "" for c in d.classes]
+            code = {name: i for i, name in enumerate(sorted(set(ids)))}
+            got = np.array([code[i] for i in ids], dtype=np.int64)
+            self._at_level[level] = got
+        return got
+
+
+def value_index(model: CpsatModel, names: list[str], class_step: dict[int, int]) -> ValueIndex | None:
+    """The index for value steps; None when there is nothing a value step could start from."""
+    d, v, inst = model.data, model.vars, model.inst
+    proto = model.model.proto
+    rows = []
+    for (gi, ci, o), var in v.x.items():
+        c = d.classes[ci]
+        r = d.groups[gi].req
+        if c.host or r.kind == "host":
+            continue
+        ge = unit_value(inst, r, c.model, o)
+        if ge <= 0:
+            continue
+        rows.append((var.index, ci, gi, ge, float(r.priority), d.groups[gi].size == 1))
+    if not rows:
+        return None
+    cols = list(zip(*rows, strict=True))
+    n = len(d.classes)
+    size = np.zeros(n)
+    fixed = np.zeros(n)
+    step = np.full(n, -1, dtype=np.int64)
+    for c in d.classes:
+        if c.host:
+            continue
+        size[c.index] = c.size
+        fixed[c.index] = sum(inst.unit_size(inst.requests[ri], u) for ri, u in c.running)
+        step[c.index] = class_step.get(c.node, -1)
+    x_class = np.array(cols[1], dtype=np.int64)
+    x_group = np.array(cols[2], dtype=np.int64)
+    x_ge = np.array(cols[3])
+    classes_of: dict[int, set[int]] = defaultdict(set)
+    smallest: dict[int, float] = {}
+    for ci, gi, ge in zip(cols[1], cols[2], cols[3], strict=True):
+        classes_of[gi].add(ci)
+        smallest[gi] = min(ge, smallest.get(gi, ge))
+    waiting = []
+    for gi, act in sorted(v.active.items()):
+        if not isinstance(act, cp_model.IntVar) or gi not in classes_of:
+            continue  # movable running work ("1 - stay") or nothing to place on
+        r = d.groups[gi].req
+        dom = proto.variables[act.index].domain
+        level = r.locality.level if r.locality is not None and r.locality.required else None
+        waiting.append(_Waiting(group=gi, var=act.index, top=int(dom[len(dom) - 1]), density=float(r.priority),
+                                need=r.need_count * smallest[gi], level=level,
+                                classes=np.array(sorted(classes_of[gi]), dtype=np.int64)))
+    return ValueIndex(names=names, x_index=np.array(cols[0], dtype=np.int64), x_class=x_class, x_group=x_group,
+                      x_ge=x_ge, x_density=np.array(cols[4]), x_single=np.array(cols[5], dtype=bool),
+                      class_size=size, class_fixed=fixed, class_step=step, waiting=waiting, model=model)
+
+
+def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[int], *, exchange: bool,
+               reserved: set[int] | frozenset[int] = frozenset()) -> tuple[set[str], list[int]] | None:
+    """(the step-level domains a value step frees, the growth variables it owns), or None when no
+    waiting group has a domain within ``pool`` where it could fit (see the module docstring)."""
+    b = np.asarray(base, dtype=np.int64)
+    cand = [w for w in ix.waiting if b[w.var] < w.top and w.var not in reserved]
+    if not cand:
+        return None
+    cand.sort(key=lambda w: -w.density)  # stable: file order among equals
+    cut = cand[min(len(cand), VALUE_TOP) - 1].density
+    w = rng.choice([w for w in cand if w.density >= cut])
+    n = len(ix.class_size)
+    held = b[ix.x_index] * ix.x_ge
+    occupied = np.bincount(ix.x_class, weights=held, minlength=n) + ix.class_fixed
+    free = np.maximum(0.0, ix.class_size - occupied)
+    lower_x = ix.x_density < w.density
+    lower = np.bincount(ix.x_class[lower_x], weights=held[lower_x], minlength=n)
+    cls = w.classes
+    room = free[cls] + lower[cls]
+    in_pool = np.zeros(len(ix.names), dtype=bool)
+    at = {name: i for i, name in enumerate(ix.names)}
+    for name in pool:
+        in_pool[at[name]] = True
+    ok = (ix.class_step[cls] >= 0) & in_pool[np.maximum(ix.class_step[cls], 0)]
+    cls, room, cfree = cls[ok], room[ok], free[cls][ok]
+    if not len(cls):
+        return None
+    if w.level is None:
+        chosen = _cover(ix.class_step[cls], room, cfree, w.need, VALUE_FIT_DOMAINS, rng)
+    else:
+        doms = ix.class_domains(w.level)[cls]
+        ids = np.unique(doms)
+        total = np.bincount(doms, weights=room)[ids]
+        spare = np.bincount(doms, weights=cfree)[ids]
+        fits = np.flatnonzero(total >= w.need - 1e-9)
+        if not len(fits):
+            return None
+        order = sorted(fits.tolist(), key=lambda i: (-spare[i], -total[i]))
+        pick = ids[rng.choice(order[:2])]
+        inside = doms == pick
+        chosen = _cover(ix.class_step[cls][inside], room[inside], cfree[inside], w.need, VALUE_MAX_DOMAINS, rng)
+    if chosen is None:
+        return None
+    out = set(chosen)
+    if exchange:
+        _add_gangs(ix, b, w, chosen, in_pool, out)
+    else:
+        _add_landing(ix, free, w, in_pool, out)
+    return {ix.names[i] for i in out}, [w.var]
+
+
+def _cover(steps: np.ndarray, room: np.ndarray, spare: np.ndarray, need: float, most: int,
+           rng: random.Random) -> list[int] | None:
+    """The fewest step domains (at most ``most``) whose room covers ``need``: the roomiest first,
+    ties broken by free room then at random; None if ``most`` of them do not cover it."""
+    ids = np.unique(steps)
+    total = np.bincount(steps, weights=room)[ids]
+    free = np.bincount(steps, weights=spare)[ids]
+    noise = [rng.random() for _ in range(len(ids))]
+    order = sorted(range(len(ids)), key=lambda i: (-total[i], -free[i], noise[i]))
+    got, covered = [], 0.0
+    for i in order[:most]:
+        got.append(int(ids[i]))
+        covered += total[i]
+        if covered >= need - 1e-9:
+            return got
+    return None
+
+
+def _add_landing(ix: ValueIndex, free: np.ndarray, w: _Waiting, in_pool: np.ndarray, out: set[int]) -> None:
+    """Adds the domain in the pool, outside the step, with the most free room on classes the chosen
+    group could use (displaced work of that kind can go there)."""
+    if len(out) >= VALUE_MAX_DOMAINS:
+        return
+    steps = ix.class_step[w.classes]
+    ok = steps >= 0
+    per = np.bincount(steps[ok], weights=free[w.classes][ok], minlength=len(ix.names))
+    best, most = -1, 0.0
+    for i in np.argsort(-per, kind="stable").tolist():
+        if per[i] <= most:
+            break
+        if in_pool[i] and i not in out:
+            best = i
+            break
+    if best >= 0:
+        out.add(best)
+
+
+def _add_gangs(ix: ValueIndex, b: np.ndarray, w: _Waiting, chosen: list[int], in_pool: np.ndarray,
+               out: set[int]) -> None:
+    """Adds the other domains of lower-value single requests that hold units in the chosen domains'
+    classes the waiting group could use, lowest value first, while the step stays within VALUE_MAX_DOMAINS."""
+    placed = b[ix.x_index] > 0
+    usable = np.zeros(len(ix.class_size), dtype=bool)
+    usable[w.classes] = True
+    step_of_x = ix.class_step[ix.x_class]
+    here = placed & ix.x_single & (ix.x_density < w.density) & usable[ix.x_class] & np.isin(step_of_x, chosen)
+    gangs = sorted(set(ix.x_group[here].tolist()), key=lambda g: (float(ix.x_density[ix.x_group == g][0]), g))
+    for g in gangs:
+        spans = set(step_of_x[placed & (ix.x_group == g)].tolist()) - out
+        if not spans or len(out) + len(spans) > VALUE_MAX_DOMAINS or not all(in_pool[i] for i in spans if i >= 0):
+            continue
+        out |= {i for i in spans if i >= 0}
