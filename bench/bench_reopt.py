@@ -98,6 +98,8 @@ def main() -> int:
             row["load"] = round(os.getloadavg()[0], 2)
             row["steps"] = pt.info.get("steps")
             row["bound_s"] = pt.info.get("bound_s")
+            if "final" in pt.info:
+                row["final"] = pt.info["final"]
             rows.append(row)
             gap = "-" if row["gap"] is None else f"{100 * row['gap']:.2f}%"
             bound = "-" if row["bound"] is None else f"{row['bound']:.2f}"
