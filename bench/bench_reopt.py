@@ -53,7 +53,12 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="write the results here (default bench/reopt_<family>.json)")
     ap.add_argument("--split-only", action="store_true", help="never use the exact model (comparison)")
     ap.add_argument("--moves", action="store_true", help="plan and replay each plan's move sequence")
+    ap.add_argument("--no-guide", action="store_true", help="aimed steps by room alone, not the repack LP (A/B)")
     args = ap.parse_args()
+    if args.no_guide:
+        import packer.cpsat.reopt as reopt_mod
+
+        reopt_mod.LP_GUIDE = False
     if args.split_only:
         import packer.cpsat.reopt as reopt
 
@@ -91,14 +96,18 @@ def main() -> int:
                 row["moves_replayed"] = True
                 row["sequence"] = {k: v for k, v in seq.stats.items() if k in ("steps", "waves", "temporary_stops")}
             row["load"] = round(os.getloadavg()[0], 2)
+            row["steps"] = pt.info.get("steps")
+            row["bound_s"] = pt.info.get("bound_s")
+            if "final" in pt.info:
+                row["final"] = pt.info["final"]
             rows.append(row)
             gap = "-" if row["gap"] is None else f"{100 * row['gap']:.2f}%"
             bound = "-" if row["bound"] is None else f"{row['bound']:.2f}"
             print(f"| {inst.name}{' (split)' if args.split_only else ''} | {row['budget']} | {row['objective']:.2f} | {bound} | {gap} | {row['migrations']} "
                   f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |{(' replayed: ' + str(row['sequence'])) if args.moves else ''}", flush=True)
         base = points[0].plan.objective if points and points[0].budget == 0 else None
-        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "")
-        results[key] = {"family": args.family, "split_only": args.split_only, "seed": seed, "gpus": inst.num_gpus, "running": running,
+        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "")
+        results[key] = {"family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "seed": seed, "gpus": inst.num_gpus, "running": running,
                                    "movable": movable,
                                    "waiting": len(inst.requests) - running, "time_limit_s": args.time_limit,
                                    "workers": args.workers, "load_start": round(load0, 2),

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from packer.cpsat.border import split_at_border
+from packer.cpsat.lpguide import Guide
 from packer.cpsat.timeplan import no_move_share
 from packer.model import (
     MODE_OF_KIND,
@@ -76,6 +77,9 @@ REGION_MAX_NODES = 12
 #: (the rest pair random racks).
 AIMED_SHARE = 0.6
 TENANT_SHARE = 0.25
+#: Aimed steps draw their waiting request and its nodes by where the repack LP places waiting work
+#: (:mod:`packer.cpsat.lpguide`), when that LP finished; False: by room alone (the A/B arm).
+LP_GUIDE = True
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -225,6 +229,8 @@ class BudgetBound:
         #: The repack LP's bound (None: not computed, or it did not finish); tried once.
         self.repack: float | None = None
         self.repack_tried = False
+        #: Where the repack LP puts waiting work (:mod:`packer.cpsat.lpguide`), when it finished.
+        self.guide = None
         #: Budgets (None: no limit) whose relaxed LP did not finish in the time it was given.
         self.failed: set[int | None] = set()
         self._model = None
@@ -253,6 +259,9 @@ class BudgetBound:
             return None
         safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
         self.repack = safe / model.data.scale + model.constant
+        from packer.cpsat.lpguide import repack_guide
+
+        self.guide = repack_guide(model, got[1], frozenset(r.id for r in self.inst.requests if r.placement is None))
         return self.repack
 
     def _build(self):  # type: ignore[no-untyped-def]
@@ -411,7 +420,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         rem = left()
         proved = bound is not None and objective_value(inst, placed) >= bound - 1e-6
         if share < 1.0 and not proved and (rem is None or rem > 1.0):
-            deadline = time.perf_counter() + (rem - _reserve(inst) if rem is not None else UNTIMED_STEPS_S)
+            deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                        progress=prog)
             info["steps"] = stats
@@ -432,9 +441,9 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         info["bound_s"] = round(time.perf_counter() - t0, 3)
         rem = left()
         if rem is None or rem > 1.0:
-            deadline = time.perf_counter() + (rem - _reserve(inst) if rem is not None else UNTIMED_STEPS_S)
+            deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
-                                       progress=prog)
+                                       progress=prog, guide=bb.guide if LP_GUIDE else None)
             info["steps"] = stats
     if bound is None:
         from packer.cpsat.bound import capacity_bound
@@ -508,8 +517,11 @@ def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start
 
 def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                seed: int = 0, workers: int | None = None,
-               progress: Progress = SILENT) -> tuple[dict[str, list[Unit]], dict[str, int]]:
-    """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves."""
+               progress: Progress = SILENT, guide: Guide | None = None) -> tuple[dict[str, list[Unit]], dict[str, int]]:
+    """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
+
+    ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
+    """
     from packer.cpsat.search import solve_monolithic as _solve_monolithic
 
     cur: dict[str, list[Unit]] = {rid: list(us) for rid, us in placed.items()}
@@ -527,8 +539,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         kind = "random"
         if waiting and roll < AIMED_SHARE:
             kind = "aimed"
-            aim = _aim(rng, waiting)
-            nodes = view.aimed_region(aim, rng, racks)
+            aim = _aim(rng, waiting, guide)
+            nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
         elif roll < AIMED_SHARE + TENANT_SHARE and view.isolated_nodes:
             kind = "tenant"
@@ -605,10 +617,11 @@ def _least_size(inst: Instance, r: Request) -> float:
     return r.need_count * min(sizes) if sizes else 0.0
 
 
-def _aim(rng: random.Random, waiting: Sequence[Request]) -> Request:
-    """A waiting request, drawn with weight priority × its units (bigger, dearer work first)."""
-    weights = [r.priority * r.count * (1.0 if r.kind != "share" else (r.gpu_milli or 0) / 1000) + 1e-3
-               for r in waiting]
+def _aim(rng: random.Random, waiting: Sequence[Request], guide: Guide | None = None) -> Request:
+    """A waiting request, drawn with weight priority × its units (bigger, dearer work first), times
+    the guide's weight (mostly the share of it the repack LP places) when there is one."""
+    weights = [(r.priority * r.count * (1.0 if r.kind != "share" else (r.gpu_milli or 0) / 1000) + 1e-3)
+               * (1.0 if guide is None else guide.weight(r.id)) for r in waiting]
     return rng.choices(list(waiting), weights=weights, k=1)[0]
 
 
@@ -679,27 +692,40 @@ class _View:
             mov += self.mov[(n.id, g)]
         return free, mov
 
-    def aimed_region(self, aim: Request, rng: random.Random, racks: Mapping[str, list[str]]) -> set[str]:
+    def aimed_region(self, aim: Request, rng: random.Random, racks: Mapping[str, list[str]],
+                     guide: Guide | None = None) -> set[str]:
         """Nodes where ``aim`` could go once movable work leaves, and nodes with room for that work.
 
         Half the nodes are drawn by the free plus movable room of ``aim``'s mode (a whole domain of
         its required locality first, when it has one), the rest by free room of that mode (where
-        displaced work of the same kind can land).
+        displaced work of the same kind can land). With a ``guide`` that places ``aim``, the first
+        half is drawn by the units the repack LP puts on each node instead (its domain, for required
+        locality, by the LP's units there), then by room as before.
         """
         inst = self.inst
         mode = MODE_OF_KIND.get(aim.kind)
         allowed = inst.allowed_models(aim)
         cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
         rooms = {n.id: self.room(n, mode) for n in cands}
+        lp = {} if guide is None else guide.where(aim.id, rooms)
         out: set[str] = set()
         if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
             doms: dict[str, list[str]] = defaultdict(list)
             for n in cands:
                 doms[inst.domain(n, aim.locality.level)].append(n.id)
             names = sorted(doms)
-            w = [sum(sum(rooms[nid]) for nid in doms[d]) + 1e-3 for d in names]
+            if lp:
+                w = [sum(lp.get(nid, 0.0) for nid in doms[d]) + 1e-6 for d in names]
+            else:
+                w = [sum(sum(rooms[nid]) for nid in doms[d]) + 1e-3 for d in names]
             d = rng.choices(names, weights=w, k=1)[0]
-            out |= set(doms[d][:REGION_NODES // 2])
+            ordered = sorted(doms[d], key=lambda nid: -lp.get(nid, 0.0)) if lp else doms[d]
+            out |= set(ordered[:REGION_NODES // 2])
+        targets = [nid for nid in sorted(lp) if nid not in out]
+        while len(out) < REGION_NODES // 2 and targets:
+            pick = rng.choices(targets, weights=[lp[nid] for nid in targets], k=1)[0]
+            out.add(pick)
+            targets.remove(pick)
         pool = [n.id for n in cands if n.id not in out and sum(rooms[n.id]) > 0]
         while len(out) < REGION_NODES // 2 and pool:
             w = [rooms[nid][0] + rooms[nid][1] + 1e-3 for nid in pool]
@@ -841,6 +867,14 @@ def _final_s(inst: Instance) -> float:
     from packer.cpsat.timeplan import reserve_s
 
     return max(_reserve(inst), reserve_s(inst))
+
+
+def _steps_end(inst: Instance) -> float:
+    """Seconds before the time limit at which move steps stop: the re-issue's reserve plus the final
+    conversion's own time (:func:`_final_s`). With the reserve alone the conversion had what a
+    step's overrun left of 0.7 s at 1,024 GPUs, and at load 6 it missed its deadline in 3 of 20
+    budget runs of the A/B (their steps improved 6-20 times), each time throwing that gain away (bench/RESULTS_reopt.md, "Session 5")."""
+    return _reserve(inst) + _final_s(inst)
 
 
 def _reserve(inst: Instance) -> float:
