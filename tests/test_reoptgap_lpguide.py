@@ -85,3 +85,15 @@ def test_guided_move_steps_give_valid_plans_within_the_budget(cap: int | None) -
     plan = build_plan(inst, solver="test", placed=placed, gpu_modes=modes_of(inst, placed),
                       unplaced={r.id: "waiting" for r in inst.requests if r.id not in placed})
     assert check(inst, plan).ok
+
+
+def test_guide_only_where_the_cap_cannot_bind() -> None:
+    """Tests that the guide (aimed at the unlimited repack LP) is used with no cap or a cap of at least
+    every movable running request, and not under a cap that binds."""
+    state = fragmented_running(generate("small", seed=0), release=0.35, seed=1)
+    movable = sum(1 for r in state.requests if r.placement is not None and r.movable)
+    assert movable > 8
+    assert reopt._cap_free(state, None)
+    assert reopt._cap_free(state, movable)
+    assert not reopt._cap_free(state, movable - 1)
+    assert not reopt._cap_free(state, 8)
