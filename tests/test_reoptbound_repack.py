@@ -3,8 +3,6 @@ of each budget getting its own bound."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,27 +10,10 @@ from hypothesis import strategies as st
 from packer.check import check
 from packer.cpsat import reopt, solve
 from packer.cpsat.result import modes_of
-from packer.freeze import freeze, running_plan
 from packer.generate import generate
-from packer.greedy.solver import solve as greedy
 from packer.model import Instance
 from packer.plans import build_plan, objective_value
-
-
-def fragmented_running(inst: Instance, *, release: float, seed: int) -> Instance:
-    """``inst`` packed by greedy, a share of its new work released, the rest running and movable."""
-    state = freeze(inst, greedy(inst), movable="none")
-    rng = random.Random(seed)
-    new = sorted(r.id for r in state.requests if r.placement is not None and inst.request(r.id).placement is None)
-    gone = set(rng.sample(new, int(release * len(new))))
-    reqs = [r.model_copy(update={"placement": None, "movable": False, "migration_cost": None}) if r.id in gone else r
-            for r in state.requests]
-    out = state.replace(requests=reqs)
-    return freeze(out, running_plan(out), movable="all")
-
-
-def _capped(inst: Instance, cap: int | None) -> Instance:
-    return inst.replace(objective=inst.objective.model_copy(update={"max_migrations": cap}))
+from tests.running_states import capped, fragmented_running
 
 
 def _repack_lp(inst: Instance) -> float | None:
@@ -50,8 +31,8 @@ def test_repack_bound_is_at_least_the_exact_optimum(seed: int, cap: int | None, 
         assert bound is None
         return
     assert bound is not None
-    exact = solve(_capped(inst, cap), time_limit=10, workers=1, aggregate=False)
-    assert check(_capped(inst, cap), exact).ok
+    exact = solve(capped(inst, cap), time_limit=10, workers=1, aggregate=False)
+    assert check(capped(inst, cap), exact).ok
     assert bound >= exact.objective - 1e-6  # any plan of any budget, proven optimal or not
 
 

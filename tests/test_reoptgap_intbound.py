@@ -3,34 +3,14 @@ of every budget, at most the repack LP."""
 
 from __future__ import annotations
 
-import random
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import reopt, solve
 from packer.cpsat.intbound import integer_columns, repack_int_bound
-from packer.freeze import freeze, running_plan
 from packer.generate import generate
-from packer.greedy.solver import solve as greedy
-from packer.model import Instance
-
-
-def fragmented_running(inst: Instance, *, release: float, seed: int) -> Instance:
-    """``inst`` packed by greedy, a share of its new work released, the rest running and movable."""
-    state = freeze(inst, greedy(inst), movable="none")
-    rng = random.Random(seed)
-    new = sorted(r.id for r in state.requests if r.placement is not None and inst.request(r.id).placement is None)
-    gone = set(rng.sample(new, int(release * len(new))))
-    reqs = [r.model_copy(update={"placement": None, "movable": False, "migration_cost": None}) if r.id in gone else r
-            for r in state.requests]
-    out = state.replace(requests=reqs)
-    return freeze(out, running_plan(out), movable="all")
-
-
-def _capped(inst: Instance, cap: int | None) -> Instance:
-    return inst.replace(objective=inst.objective.model_copy(update={"max_migrations": cap}))
+from tests.running_states import capped, fragmented_running
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,8 +25,8 @@ def test_integer_bound_between_the_optimum_and_the_lp(seed: int, cap: int | None
         assert ib is None
         return
     assert ib is not None and ib.lp is not None
-    exact = solve(_capped(inst, cap), time_limit=10, workers=1, aggregate=False)
-    assert check(_capped(inst, cap), exact).ok
+    exact = solve(capped(inst, cap), time_limit=10, workers=1, aggregate=False)
+    assert check(capped(inst, cap), exact).ok
     if ib.dual is not None:
         assert ib.dual <= ib.lp + 1e-9
         assert ib.dual >= exact.objective - 1e-6

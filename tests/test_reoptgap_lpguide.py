@@ -12,23 +12,9 @@ from packer.check import check
 from packer.cpsat import reopt
 from packer.cpsat.lpguide import FLOOR, Guide
 from packer.cpsat.result import modes_of
-from packer.freeze import freeze, running_plan
 from packer.generate import generate
-from packer.greedy.solver import solve as greedy
-from packer.model import Instance
 from packer.plans import build_plan, objective_value
-
-
-def fragmented_running(inst: Instance, *, release: float, seed: int) -> Instance:
-    """``inst`` packed by greedy, a share of its new work released, the rest running and movable."""
-    state = freeze(inst, greedy(inst), movable="none")
-    rng = random.Random(seed)
-    new = sorted(r.id for r in state.requests if r.placement is not None and inst.request(r.id).placement is None)
-    gone = set(rng.sample(new, int(release * len(new))))
-    reqs = [r.model_copy(update={"placement": None, "movable": False, "migration_cost": None}) if r.id in gone else r
-            for r in state.requests]
-    out = state.replace(requests=reqs)
-    return freeze(out, running_plan(out), movable="all")
+from tests.running_states import fragmented_running
 
 
 @pytest.mark.parametrize("seed", [0, 2, 5])
