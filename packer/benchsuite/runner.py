@@ -8,7 +8,6 @@ objective is not what the checker recomputes is a failed result (``ok`` false), 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import traceback
@@ -75,14 +74,10 @@ def label_of(entry: str, options: Mapping[str, object]) -> str:
 
 def _lp_bound(inst: Instance, time_limit: float | None) -> float | None:
     """The LP bound of the CP-SAT model of ``inst`` (padded upward for HiGHS's tolerances)."""
-    from packer.cpsat.bound import lp_solve
     from packer.cpsat.model import CpsatModel
+    from packer.cpsat.proof import lp_bound
 
-    model = CpsatModel(inst)
-    out = lp_solve(model.model, time_limit=time_limit, form=model.linear_form)
-    if out is None:
-        return None
-    return math.floor(out[0] + 1e-6 * abs(out[0]) + 1.0) / model.data.scale + model.constant
+    return lp_bound(CpsatModel(inst), time_limit)
 
 
 def is_failure(result: Mapping[str, Any]) -> bool:

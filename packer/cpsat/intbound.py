@@ -17,7 +17,6 @@ re-optimizer does not spend its 60 s on it; it is a library function and a measu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +61,7 @@ def repack_int_bound(inst: Instance, *, time_limit: float) -> IntBound | None:
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     from packer.cpsat.bound import _to_max
+    from packer.cpsat.proof import padded_bound
     from packer.cpsat.reopt import repack_model
 
     model = repack_model(inst)
@@ -71,11 +71,8 @@ def repack_int_bound(inst: Instance, *, time_limit: float) -> IntBound | None:
     cons = LinearConstraint(a, bl, bh)
     bounds = Bounds(lo, hi)
 
-    def padded(value: float) -> float:
-        return math.floor(value + 1e-6 * abs(value) + 1.0) / model.data.scale + model.constant
-
     lp_res = milp(c, constraints=cons, bounds=bounds, integrality=np.zeros(len(c)), options={"presolve": True})
-    lp = None if lp_res.status != 0 or lp_res.fun is None else padded(_to_max(obj, float(lp_res.fun)))
+    lp = None if lp_res.status != 0 or lp_res.fun is None else padded_bound(model, _to_max(obj, float(lp_res.fun)))
     cols = integer_columns(model)
     integ = np.zeros(len(c))
     integ[cols] = 1
@@ -84,7 +81,7 @@ def repack_int_bound(inst: Instance, *, time_limit: float) -> IntBound | None:
     raw = getattr(res, "mip_dual_bound", None)
     dual = None
     if raw is not None and np.isfinite(raw):
-        dual = padded(_to_max(obj, float(raw)))
+        dual = padded_bound(model, _to_max(obj, float(raw)))
         if lp is not None:
             dual = min(dual, lp)
     primal = None if res.fun is None else _to_max(obj, float(res.fun)) / model.data.scale + model.constant

@@ -59,21 +59,21 @@ def capacity_or_none(inst: Instance, enabled: bool) -> float | None:
 def lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
     """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances."""
     out = lp_solve(model.model, time_limit=time_limit, form=model.linear_form)
-    return None if out is None else _padded(model, out[0])
+    return None if out is None else padded_bound(model, out[0])
 
 
 def lp_bound_stoppable(model: CpsatModel, time_limit: float | None) -> float | None:
     """:func:`lp_bound`, solved in a child process ended at ``time_limit`` (HiGHS's own limit does not
     stop its cleanup on badly scaled models, see :mod:`packer.cpsat.lpchild`)."""
     value = lp_value_in_child(model.linear_form, time_limit)
-    return None if value is None else _padded(model, value)
+    return None if value is None else padded_bound(model, value)
 
 
-def _padded(model: CpsatModel, value: float) -> float:
+def padded_bound(model: CpsatModel, value: float) -> float:
     """The LP optimum ``value`` (model units) as a bound in objective units, padded for HiGHS's tolerances."""
     # The integer optimum (in scaled integers) is at most the LP optimum.
     safe = math.floor(value + 1e-6 * abs(value) + 1.0)
     return safe / model.data.scale + model.constant
 
 
-__all__ = ["capacity_or_none", "lp_bound", "lp_bound_stoppable", "relaxed_bound"]
+__all__ = ["capacity_or_none", "lp_bound", "lp_bound_stoppable", "padded_bound", "relaxed_bound"]

@@ -48,6 +48,7 @@ import numpy as np
 
 from packer.cpsat.border import split_at_border
 from packer.cpsat.lpguide import Guide
+from packer.cpsat.proof import padded_bound
 from packer.cpsat.timeplan import no_move_share
 from packer.model import (
     MODE_OF_KIND,
@@ -257,8 +258,7 @@ class BudgetBound:
         got = lp_solve(model.model, time_limit=rem, form=form)
         if got is None:
             return None
-        safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
-        self.repack = safe / model.data.scale + model.constant
+        self.repack = padded_bound(model, got[0])
         from packer.cpsat.lpguide import repack_guide
 
         self.guide = repack_guide(model, got[1], frozenset(r.id for r in self.inst.requests if r.placement is None))
@@ -302,8 +302,7 @@ class BudgetBound:
         if got is None:
             self.failed.add(cap)
             return None
-        safe = math.floor(got[0] + 1e-6 * abs(got[0]) + 1.0)
-        self.values[cap] = safe / model.data.scale + model.constant
+        self.values[cap] = padded_bound(model, got[0])
         return self.values[cap]
 
     def dominated(self, cap: int | None) -> bool:
@@ -622,7 +621,7 @@ def _cap_free(inst: Instance, cap: int | None) -> bool:
     requests. The guide follows the repack LP, which moves without limit; with a cap that binds it
     aims at placements the budget cannot reach (budget 8 fell on 4 of 5 fragmented report seeds
     against the unguided session before, bench/RESULTS_reopt.md, session 5), so there it is not used."""
-    return cap is None or cap >= sum(1 for r in inst.requests if r.placement is not None and r.movable)
+    return cap is None or cap >= len(movable_ids(inst))
 
 
 def _aim(rng: random.Random, waiting: Sequence[Request], guide: Guide | None = None) -> Request:

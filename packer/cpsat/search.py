@@ -211,11 +211,8 @@ def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
         assert hint_plan is not None
         info = {**info, "conversion": "not done by the time limit: the hint's plan is kept"}
         return restamp(inst, hint_plan, seed, start, info, bound)
-    plan = build_plan(inst, solver=NAME, placed=incumbent, unplaced=reasons, gpu_modes=modes, seed=seed,
+    return build_plan(inst, solver=NAME, placed=incumbent, unplaced=reasons, gpu_modes=modes, seed=seed,
                       wall_s=time.perf_counter() - start, bound=bound, status="feasible", solver_info=info)
-    if hint_plan is not None and hint_plan.objective > plan.objective + 1e-9:
-        return restamp(inst, hint_plan, seed, start, info, bound)
-    return plan
 
 
 @dataclass(frozen=True)
