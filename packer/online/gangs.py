@@ -10,7 +10,7 @@ from packer.model import Request
 from packer.online import diagnose
 from packer.online.domains import DOMAIN_TRIES, SpreadLimit, domain_order, guard_declines
 from packer.online.policies import PACKER, RANDOM
-from packer.online.results import Placed, PlaceResult
+from packer.online.results import PlaceResult
 from packer.online.shapes import UNLIMITED as _UNLIMITED
 from packer.online.shapes import Shape
 from packer.online.state import (
@@ -20,7 +20,6 @@ from packer.online.state import (
     MODE_FOR_KIND,
     N_GPU0,
     N_NGPU,
-    N_PODS,
     N_UNITS,
     R_GPUMAX,
     R_KIND,
@@ -154,14 +153,7 @@ class GpuPath:
             if guard_declines(self.isolation_guard, len(opened), locked, size):
                 self._undo(arr.tolist())
                 return self._fail(req.id, diagnose.guard(self, req, len(opened), locked, size))
-        rec = Placed(req, arr, size, nodes, int(sh.rq[R_TAG]))
-        for n in nodes:
-            a.n64[n, N_PODS] += 1
-            a.ntag[n, rec.tag] += 1
-        self._used[req.tenant] += size
-        self._placed[req.id] = rec
-        self._reasons.pop(req.id, None)
-        self._domkey.sync(nodes)
+        self._record(req, arr, size, nodes, int(sh.rq[R_TAG]))
         return PlaceResult(req.id, True, None, arr, self, KIND_CODE[req.kind])
 
     def domain_caps(self, req: Request, sh: Shape, count: int, level: str, gpu_max: int,

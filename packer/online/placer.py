@@ -248,20 +248,14 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         if req.kind == "host":
             self._K.apply_host_units(self._st, rows, 1)
             self._placed[req.id] = Placed(req, rows, 0.0, sorted({int(n) for n in rows[:, 0]}), 0)
-        else:
-            base = a.g32[rows[:, 0], G_BASE]
-            rows = rows.copy()  # the mode an 'any' GPU takes (a single unit's row may not carry it)
-            rows[:, 8] = np.where(base == ANY, MODE_FOR_KIND[KIND_CODE[req.kind]], base)
-            self._apply_units(self._st, rows, 1)
-            nodes = sorted({int(a.g32[r[0], G_NODE]) for r in rows})
-            rec = Placed(req, rows, self._rows_size(rows, req), nodes, int(self._shapes.of(req).rq[R_TAG]))
-            for n in nodes:
-                a.n64[n, N_PODS] += 1
-                a.ntag[n, rec.tag] += 1
-            self._used[req.tenant] += rec.size
-            self._placed[req.id] = rec
-            self._domkey.sync(nodes)
-        self._reasons.pop(req.id, None)
+            self._reasons.pop(req.id, None)
+            return
+        base = a.g32[rows[:, 0], G_BASE]
+        rows = rows.copy()  # the mode an 'any' GPU takes (a single unit's row may not carry it)
+        rows[:, 8] = np.where(base == ANY, MODE_FOR_KIND[KIND_CODE[req.kind]], base)
+        self._apply_units(self._st, rows, 1)
+        nodes = sorted({int(a.g32[r[0], G_NODE]) for r in rows})
+        self._record(req, rows, self._rows_size(rows, req), nodes, int(self._shapes.of(req).rq[R_TAG]))
 
     def _quota_left(self) -> dict[str, float]:
         return {t: v.max_gpus - self._used[t] for t, v in self._tenants.items() if v.max_gpus is not None}
@@ -282,6 +276,20 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
     def _fail(self, rid: str, reason: str) -> PlaceResult:
         self._reasons[rid] = reason
         return PlaceResult(rid, False, reason)
+
+    def _record(self, req: Request, rows: np.ndarray, size: float, nodes: list[int], tag: int) -> Placed:
+        """Books ``req`` on ``rows`` (units already applied to the state): pods and shape tags of its
+        nodes, its tenant's use, its record, the domain key of its nodes."""
+        a = self.a
+        for n in nodes:
+            a.n64[n, N_PODS] += 1
+            a.ntag[n, tag] += 1
+        rec = Placed(req, rows, size, nodes, tag)
+        self._used[req.tenant] += size
+        self._placed[req.id] = rec
+        self._reasons.pop(req.id, None)
+        self._domkey.sync(nodes)
+        return rec
 
     def _undo(self, rows: list[list[int]]) -> None:
         if rows:
@@ -321,13 +329,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         self._apply_units(self._st, arr, 1)
         nodes = sorted({int(a.g32[r[0], G_NODE]) for r in arr})
         tag = tag_of(kind, 1000 if kind == K_GPU else (req.gpu_milli or 0), req.count)
-        for n in nodes:
-            a.n64[n, N_PODS] += 1
-            a.ntag[n, tag] += 1
-        size = self._rows_size(arr, req)
-        self._used[req.tenant] += size
-        self._placed[req.id] = Placed(req, arr, size, nodes, tag)
-        self._domkey.sync(nodes)
+        self._record(req, arr, self._rows_size(arr, req), nodes, tag)
         return PlaceResult(req.id, True, None, arr, self, KIND_CODE[req.kind])
 
     # ------------------------------------------------------------------------------ releasing
