@@ -14,34 +14,15 @@ from packer.cli import main
 from packer.cpsat import reopt, solve
 from packer.cpsat.model import CpsatModel
 from packer.formats import load_plan, save_instance
-from packer.freeze import freeze
 from packer.generate import generate
-from packer.greedy.solver import solve as greedy
 from packer.model import Instance
 from packer.plans import objective_value
+from tests.running_states import capped, fragmented_running
 
 
 def running_state(inst: Instance, *, release: float = 0.35, seed: int = 0, movable: str = "all") -> Instance:
     """``inst`` packed by greedy, then a share of its new work released: a fragmented running cluster."""
-    plan = greedy(inst)
-    state = freeze(inst, plan, movable="none")
-    rng = random.Random(seed)
-    new = sorted(r.id for r in state.requests if r.placement is not None and inst.request(r.id).placement is None)
-    gone = set(rng.sample(new, int(release * len(new))))
-    reqs = [r.model_copy(update={"placement": None, "movable": False, "migration_cost": None}) if r.id in gone else r
-            for r in state.requests]
-    out = state.replace(requests=reqs)
-    return freeze(out, _keep(out), movable=movable)
-
-
-def _keep(inst: Instance):  # type: ignore[no-untyped-def]
-    from packer.freeze import running_plan
-
-    return running_plan(inst)
-
-
-def _with_cap(inst: Instance, cap: int | None) -> Instance:
-    return inst.replace(objective=inst.objective.model_copy(update={"max_migrations": cap}))
+    return fragmented_running(inst, release=release, seed=seed, movable=movable)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +66,7 @@ def test_fixed_running_classes_are_exact(seed: int, release: float) -> None:
 def test_budget_bound_is_an_upper_bound(seed: int, cap: int | None) -> None:
     """Tests that the relaxed LP bound of a budget is at least the proven optimum with that many moves."""
     inst = running_state(generate("tiny", seed), release=0.5, seed=seed)
-    exact = solve(_with_cap(inst, cap), time_limit=10, workers=1, aggregate=False)
+    exact = solve(capped(inst, cap), time_limit=10, workers=1, aggregate=False)
     bound = reopt.budget_bound(inst, [cap])[cap]
     assert bound is not None
     if exact.status == "optimal":
@@ -207,7 +188,7 @@ def test_cpsat_solve_hands_running_clusters_to_the_reoptimizer(haein16: Instance
     instance's cap, bounded, no worse than moving nothing."""
     monkeypatch.setattr(reopt, "MIN_MOVABLE", 16)
     assert len(reopt.movable_ids(haein16)) >= reopt.MIN_MOVABLE
-    inst = _with_cap(haein16, 2)
+    inst = capped(haein16, 2)
     plan = solve(inst, time_limit=10, workers=1)
     assert check(inst, plan).ok
     assert len(plan.migrations) <= 2
@@ -243,7 +224,7 @@ def test_small_clusters_use_the_exact_model(seed: int, cap: int | None) -> None:
     assert cap is None or pt.moves <= cap
     if reopt.movable_ids(inst):
         assert "exact" in pt.info
-    exact = solve(_with_cap(inst, cap), time_limit=10, workers=1, aggregate=False)
+    exact = solve(capped(inst, cap), time_limit=10, workers=1, aggregate=False)
     if exact.status == "optimal":
         assert pt.plan.bound is not None and pt.plan.bound >= exact.objective - 1e-6
         if pt.plan.status == "optimal":
