@@ -48,3 +48,30 @@ def test_a_gpu_holding_a_fixed_share_never_takes_a_whole_gpu_unit(num_gpus: int,
     assert {u.gpu for u in got.get("whole", ())} == set(range(num_gpus)) - set(shares_on)
     for g in shares_on:
         assert got[f"run-{g}"] == (Unit(node="n0", gpu=g, gpu_milli=460),)
+
+
+def test_no_new_share_where_the_fixed_shares_leave_too_little_room() -> None:
+    """Tests that two GPUs of one aggregated class, each keeping a fixed 460-milli share, take no new
+    600-milli share (540 left on each): the model's answer packs as it counted it, so its optimum is
+    the plan's (a milli sum over the class let the share in, and the plan then claimed 'optimal'
+    below its own bound; found by tests/test_decompose_subinstances.py)."""
+    def pinned(node: str, g: int, milli: int) -> Request:
+        return Request(id=f"pin-{node}-{g}", tenant="t", kind="share", gpu_milli=milli, priority=0.1,
+                       placement=(Unit(node=node, gpu=g, gpu_milli=milli),), movable=False)
+
+    inst = Instance(name="fixed-room", topology=Topology(levels=("node",)),
+                    nodes=(Node(id="n0", gpu_model=H100, num_gpus=1, mode="any"),
+                           Node(id="n1", gpu_model=H100, num_gpus=2, mode="any")),
+                    tenants=(Tenant(id="t"),),
+                    requests=(pinned("n0", 0, 100), pinned("n1", 0, 460), pinned("n1", 1, 460),
+                              Request(id="w0", tenant="t", kind="share", gpu_milli=600, count=2, min_count=1,
+                                      priority=0.5),
+                              Request(id="w1", tenant="t", kind="gpu", count=1, priority=0.5)),
+                    objective=ObjectiveWeights())
+    t0 = time.perf_counter()
+    plan = solve_monolithic(inst, None, seed=0, workers=1, start=t0, left=lambda: 20 - (time.perf_counter() - t0),
+                            info={}, aggregate=True, lp=False)
+    assert check(inst, plan).ok
+    got = {a.request: a.units for a in plan.assignments}
+    assert [u.node for u in got["w0"]] == ["n0"] and "w1" not in got
+    assert plan.status == "optimal" and plan.bound == pytest.approx(plan.objective)
