@@ -443,6 +443,12 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
     wany = pp[PP_WANY] if pol == PACKER else 0.0
     wempty = pp[PP_WEMPTY] if pol == PACKER else 0.0
     wstrand = pp[PP_WSTRAND] if pol == PACKER else 0.0
+    fgd_share = pol == FGD and kind == K_SHARE and milli < 1000
+    have_before = False
+    before = 0.0
+    nseen = 0
+    seen_free = np.empty(n64[n, N_NGPU] if fgd_share else 0, dtype=np.int64)
+    seen_mode = np.empty(n64[n, N_NGPU] if fgd_share else 0, dtype=np.int64)
     for k in range(n64[n, N_NGPU]):
         g = g0 + k
         # GPU isolation and the request's cap of units per GPU (written out: see _pick_unit)
@@ -493,6 +499,32 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
                     if kind == K_SHARE:
                         d1 += float(g32[g, G_FREE] - milli)
                 d2 = 0.0
+            elif fgd_share:
+                # FGD of a fractional unit (as _dev_keys scores it). The node's fragmentation before
+                # is the same for each of its GPUs, so it is computed once per node; and the score
+                # after depends on the GPU only through its free milli and mode (frag_of sums over
+                # the node's GPUs in any order), so a GPU equal in both to one already scored here
+                # cannot beat it (ties keep the first) and is skipped.
+                free_g = g32[g, G_FREE]
+                seen = False
+                for j in range(nseen):
+                    if seen_free[j] == free_g and seen_mode[j] == mode:
+                        seen = True
+                        break
+                if seen:
+                    continue
+                seen_free[nseen] = free_g
+                seen_mode[nseen] = mode
+                nseen += 1
+                if not have_before:
+                    for j in range(n64[n, N_NGPU]):
+                        scratch[j] = 0
+                    before = _node_frag(g32, n64, tws, n, scratch, 0)
+                    have_before = True
+                scratch[k] = milli
+                after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU])
+                scratch[k] = 0
+                d1, d2 = 0.0, after - before + anyf
             else:
                 d1, d2 = _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, -1, -1, scratch)
             if d1 < nd1 or (d1 == nd1 and d2 < nd2):

@@ -22,10 +22,14 @@ least each base policy's own run in the same order (first-fit's included), whate
 **Budget** (deterministic, not wall time, so plans are reproducible), in node-placements: a base
 policy's placement looks at up to every node (best-fit and FGD score them all), so a simulated
 placement on a cluster of N nodes counts N. The rollout may simulate ``budget // N`` placements in
-all (:data:`DEFAULT_BUDGET`). The start costs bases × requests; where that does not fit, the plan is
-the ``packer`` policy's alone, exactly as without the rollout. A step costs at most bases × (bases +
-1) × requests left; a step that does not fit what is left follows the stored trajectory without
-simulating (later steps, with fewer requests left, may fit again).
+all (:data:`DEFAULT_BUDGET`), and never fewer than the start: the start (bases × requests, each
+base's own run over the stream) is what makes the plan worth at least every base, so it always runs,
+at any size, and costs the bases' own runs (at 16,384 GPUs best-fit's and FGD's runs dominate it;
+bench/RESULTS_online.md, session 6). A step costs at most bases × (bases + 1) × requests left; a step
+that does not fit what is left follows the stored trajectory without simulating (later steps, with
+fewer requests left, may fit again). Past a deadline the start runs no further base (the best
+complete run so far is the stored trajectory) and the requests not reached are declined, as without
+the rollout.
 """
 
 from __future__ import annotations
@@ -46,9 +50,8 @@ BASES = ("packer", "first-fit", "best-fit", "fgd")
 
 #: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
 #: every step of every report instance, 52-44,928 used); 7,812 on 128 nodes (1,024 GPUs: the start,
-#: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: not the
-#: start, so the packer policy alone, as before the rollout: best-fit's or FGD's run alone takes
-#: 10-50 s there). Figures: bench/RESULTS_online.md, session 5.
+#: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: less than the
+#: start, which runs anyway; no step). Figures: bench/RESULTS_online.md, sessions 5 and 6.
 DEFAULT_BUDGET = 1_000_000
 
 _EPS = 1e-9
@@ -70,7 +73,7 @@ class RolloutInfo:
     start_base: str = ""  # the base whose own run was the first stored trajectory
     start_value: float = 0.0
     value: float = 0.0  # the plan's value of new requests (Σ priority × size − soft locality penalty)
-    fallback: bool = False  # True: the budget did not allow the start; the packer policy alone ran
+    fallback: bool = False  # True: the deadline stopped the start before every base had run
     base_values: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -150,10 +153,10 @@ class Rollout:
     def __init__(self, inst: Instance, reqs: Sequence[Request], *, seed: int = 0, budget: int = DEFAULT_BUDGET,
                  bases: Sequence[str] = BASES) -> None:
         self.inst, self.reqs = inst, list(reqs)
-        self.info = RolloutInfo(budget=int(budget), allowed=int(budget) // max(len(inst.nodes), 1), bases=tuple(bases))
-        self.info.fallback = start_cost(len(self.reqs), len(bases)) > self.info.allowed
-        # the fallback needs the first base only (building a placer costs its tables)
-        self.placers = [OnlinePlacer(inst, b, seed=seed) for b in (bases[:1] if self.info.fallback else bases)]
+        # the start always fits: without it the plan could be worth less than a base's own run
+        allowed = max(int(budget) // max(len(inst.nodes), 1), start_cost(len(self.reqs), len(bases)))
+        self.info = RolloutInfo(budget=int(budget), allowed=allowed, bases=tuple(bases))
+        self.placers = [OnlinePlacer(inst, b, seed=seed) for b in bases]
         for p in self.placers:
             p.expect(self.reqs)  # only packer reads it (its bid prices)
 
@@ -162,16 +165,17 @@ class Rollout:
         the first base's placer holds the plan."""
         reqs, info, nb = self.reqs, self.info, len(self.placers)
         n = len(reqs)
-        if info.fallback:
-            return self._plain(deadline, time_limit)
         stored: list[Action] = []
         best = -np.inf
         for name, p in zip(info.bases, self.placers, strict=True):
+            if stored and deadline is not None and time.perf_counter() > deadline:
+                info.fallback = True  # the bases not run yet are left out of the start
+                break
             acts, tot = complete(p.fork(), reqs, 0)
+            info.simulated += len(acts)
             info.base_values[name] = tot
             if tot > best + _EPS:
                 stored, best, info.start_base = acts, tot, name
-        info.simulated += start_cost(n, nb)
         info.start_value = best
         pos = 0  # stored[pos] is the stored trajectory's action for request i
         for i, req in enumerate(reqs):
@@ -228,15 +232,6 @@ class Rollout:
         q = self.placers[0].fork()
         res = q.place(req)
         return refused(req) if res.ok else str(res.reason)
-
-    def _plain(self, deadline: float | None, time_limit: float | None) -> OnlinePlacer:
-        p = self.placers[0]
-        for req in self.reqs:
-            if deadline is not None and time.perf_counter() > deadline:
-                p.decline(req.id, reasons.time_limit("online placer", time_limit or 0.0))
-                continue
-            p.place(req)
-        return p
 
 
 __all__ = ["BASES", "DEFAULT_BUDGET", "Rollout", "RolloutInfo", "complete", "start_cost", "step_cost", "value_of"]
