@@ -1,0 +1,92 @@
+"""The rollout's start at any size (session 6): the default policy with the forecast against the
+policy alone and the baselines, with in-solver times (never run by the tests).
+
+    python bench/bench_online_start.py --seeds 100 --nodes 2048 [--families ...]
+        [--baselines bench/online_suite_report_16384.json] [--json OUT.json]
+
+For each instance: ``packer solve --solver online`` (default: the rollout, whose start now always
+runs) and ``--no-rollout`` (the policy alone), back to back, both checked by ``packer check``; the
+rollout's start base and each base's own value (its file-order run over the new requests). With
+``--baselines``, first-fit / best-fit / FGD objectives come from that bench_online_suite JSON (same
+generator, same seeds; deterministic); without, from the start's own runs of those bases plus the
+running work's value (equal to the JSON's on seed 100 at 16,384 GPUs, all 8 families), so the
+baselines are not rerun here. Objectives are
+deterministic; the seconds are wall-clock on whatever load the machine has (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from packer.check import check
+from packer.dispatch import solve
+from packer.generate import SUITE, generate
+
+
+def _seeds(text: str) -> list[int]:
+    a, _, b = text.partition("-")
+    return list(range(int(a), int(b or a) + 1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", default="100")
+    p.add_argument("--nodes", type=int, default=2048)
+    p.add_argument("--families", default=",".join(SUITE))
+    p.add_argument("--baselines", default="")
+    p.add_argument("--json", default="/tmp/bench_online_start.json")
+    a = p.parse_args()
+    base: dict[tuple[str, int], dict] = {}
+    if a.baselines:
+        d = json.load(open(a.baselines))
+        for r in d["rows"] if isinstance(d, dict) else d:
+            if r["nodes"] == a.nodes:
+                base[(r["family"], r["seed"])] = r
+    solve(generate("haein", 1, nodes=8), "online")  # compile outside the figures
+    rows = []
+    print("| family | seed | GPUs | packer (rollout) | policy alone | first-fit | best-fit | fgd | vs first-fit | vs best baseline "
+          "| start base | in-solver s rollout / alone | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    for fam in a.families.split(","):
+        for seed in _seeds(a.seeds):
+            inst = generate(fam, seed, nodes=a.nodes)
+            out: dict = {"family": fam, "seed": seed, "nodes": a.nodes, "gpus": inst.num_gpus}
+            for arm, opts in (("rollout", {}), ("alone", {"rollout": False})):
+                t0 = time.perf_counter()
+                plan = solve(inst, "online", **opts)
+                out[f"{arm}_s"] = round(time.perf_counter() - t0, 2)
+                rep = check(inst, plan)
+                assert rep.ok, (fam, seed, arm, rep)
+                out[arm] = round(rep.objective, 3)
+                if arm == "rollout":
+                    ro = plan.solver.rollout
+                    out["start_base"], out["base_values"] = ro["start_base"], ro["base_values"]
+                    out["fallback"] = ro["fallback"]
+            out["load"] = round(os.getloadavg()[0], 1)
+            b = base.get((fam, seed))
+            # without --baselines: the rollout's start ran every base over the stream (the same
+            # kernels and order as --policy NAME); its values are of the new requests, so the
+            # running work's value (the policy-alone plan's objective less its base value) is added
+            off = out["alone"] - out["base_values"]["packer"]
+            for k in ("first-fit", "best-fit", "fgd"):
+                out[k] = b.get(k) if b else round(out["base_values"][k] + off, 3)
+            out["baselines_from"] = "json" if b else "start"
+            ff = out["first-fit"]
+            bb = max((out[k] for k in ("first-fit", "best-fit", "fgd") if out[k] is not None), default=None)
+            got = out["rollout"]
+
+            def vs(x: float | None, got: float = got) -> str:
+                return f"{100 * (got / x - 1):+.2f}%" if x else "—"
+
+            print(f"| {fam} | {seed} | {out['gpus']:,} | {out['rollout']:.1f} | {out['alone']:.1f} | {ff or '—'} | "
+                  f"{out['best-fit'] or '—'} | {out['fgd'] or '—'} | {vs(ff)} | {vs(bb)} | {out['start_base']} | "
+                  f"{out['rollout_s']} / {out['alone_s']} | {out['load']} |", flush=True)
+            rows.append(out)
+    json.dump({"rows": rows}, open(a.json, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
