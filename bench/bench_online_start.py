@@ -8,9 +8,9 @@ For each instance: ``packer solve --solver online`` (default: the rollout, whose
 runs) and ``--no-rollout`` (the policy alone), back to back, both checked by ``packer check``; the
 rollout's start base and each base's own value (its file-order run over the new requests). With
 ``--baselines``, first-fit / best-fit / FGD objectives come from that bench_online_suite JSON (same
-generator, same seeds; deterministic); without, from the start's own runs of those bases plus the
-running work's value (equal to the JSON's on seed 100 at 16,384 GPUs, all 8 families), so the
-baselines are not rerun here. Objectives are
+generator, same seeds; deterministic); else from the start's own run of that base plus the running
+work's value (equal to the JSON's on seed 100 at 16,384 GPUs, all 8 families); else it is run
+(``--policy NAME``, checked; its seconds in the JSON). Objectives are
 deterministic; the seconds are wall-clock on whatever load the machine has (printed).
 """
 
@@ -66,14 +66,23 @@ def main() -> None:
                     out["start_base"], out["base_values"] = ro["start_base"], ro["base_values"]
                     out["fallback"] = ro["fallback"]
             out["load"] = round(os.getloadavg()[0], 1)
-            b = base.get((fam, seed))
-            # without --baselines: the rollout's start ran every base over the stream (the same
-            # kernels and order as --policy NAME); its values are of the new requests, so the
-            # running work's value (the policy-alone plan's objective less its base value) is added
+            b = base.get((fam, seed)) or {}
+            # without --baselines: a base the rollout's start ran over the stream (the same kernels
+            # and order as --policy NAME) gives its value of the new requests, plus the running
+            # work's value (the policy-alone plan's objective less its base value); else it is run
             off = out["alone"] - out["base_values"]["packer"]
             for k in ("first-fit", "best-fit", "fgd"):
-                out[k] = b.get(k) if b else round(out["base_values"][k] + off, 3)
-            out["baselines_from"] = "json" if b else "start"
+                if k in b:
+                    out[k], src = b[k], "json"
+                elif k in out["base_values"]:
+                    out[k], src = round(out["base_values"][k] + off, 3), "start"
+                else:
+                    t0 = time.perf_counter()
+                    rep = check(inst, solve(inst, "online", policy=k))
+                    assert rep.ok, (fam, seed, k)
+                    out[k], src = round(rep.objective, 3), "run"
+                    out[f"{k}_s"] = round(time.perf_counter() - t0, 2)
+                out[f"{k}_from"] = src
             ff = out["first-fit"]
             bb = max((out[k] for k in ("first-fit", "best-fit", "fgd") if out[k] is not None), default=None)
             got = out["rollout"]

@@ -16,7 +16,7 @@ from packer.generate import generate
 from packer.model import Instance, Plan
 from packer.online import OnlinePlacer
 from packer.online.placer import requests_in_order
-from packer.online.rollout import BASES, start_cost
+from packer.online.rollout import ALWAYS, BASES, start_cost
 from packer.online.solver import solve
 
 
@@ -59,13 +59,14 @@ def test_without_forecast_or_budget_nothing_changes() -> None:
 
 
 def test_a_budget_below_the_start_still_runs_the_start() -> None:
-    """Tests that a budget too small for the start (every base over the stream) still runs it, so
-    the plan is worth the best base's own run (first-fit's here), and simulates no step."""
+    """Tests that a budget too small for the start (every base over the stream) still runs the start
+    of the policy and first-fit, so the plan is worth first-fit's own run here, and simulates no step."""
     inst = _two_models()
     plan = solve(inst, rollout=2 * start_cost(2) - 1)  # 2 nodes
     assert _objective(inst, plan) == 2.0
     ro = plan.solver.rollout
-    assert ro["steps"] == 0 and ro["simulated"] == start_cost(2) and ro["fallback"] is False
+    assert ro["steps"] == 0 and ro["simulated"] == start_cost(2, len(ALWAYS)) and ro["fallback"] is False
+    assert tuple(ro["bases"]) == ALWAYS
 
 
 def test_fork_is_independent_and_commit_reproduces_another_policys_choice() -> None:
