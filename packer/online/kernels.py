@@ -446,9 +446,7 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
     fgd_share = pol == FGD and kind == K_SHARE and milli < 1000
     have_before = False
     before = 0.0
-    nseen = 0
-    seen_free = np.empty(n64[n, N_NGPU] if fgd_share else 0, dtype=np.int64)
-    seen_mode = np.empty(n64[n, N_NGPU] if fgd_share else 0, dtype=np.int64)
+    nseen = 0  # FGD: (free milli, mode) of the GPUs scored on this node, in scratch[64:128], [128:192]
     for k in range(n64[n, N_NGPU]):
         g = g0 + k
         # GPU isolation and the request's cap of units per GPU (written out: see _pick_unit)
@@ -508,13 +506,13 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
                 free_g = g32[g, G_FREE]
                 seen = False
                 for j in range(nseen):
-                    if seen_free[j] == free_g and seen_mode[j] == mode:
+                    if scratch[64 + j] == free_g and scratch[128 + j] == mode:
                         seen = True
                         break
                 if seen:
                     continue
-                seen_free[nseen] = free_g
-                seen_mode[nseen] = mode
+                scratch[64 + nseen] = free_g
+                scratch[128 + nseen] = mode
                 nseen += 1
                 if not have_before:
                     for j in range(n64[n, N_NGPU]):
@@ -556,7 +554,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     pol = rq[R_POLICY]
     if pol == RANDOM:
         return _pick_random(g32, gpc, n64, mp, gstart, rq, rprof, modelok, nallow, greq, nodes, u1, u2, out)
-    scratch = np.zeros(64, dtype=np.int64)
+    scratch = np.zeros(192, dtype=np.int64)  # [0:64] a node's GPUs' milli deltas; [64:192] _scan_node's FGD
     best = np.empty(2, dtype=np.float64)
     best[0] = BIG
     best[1] = BIG
