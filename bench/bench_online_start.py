@@ -3,6 +3,7 @@ policy alone and the baselines, with in-solver times (never run by the tests).
 
     python bench/bench_online_start.py --seeds 100 --nodes 2048 [--families ...]
         [--baselines bench/online_suite_report_16384.json] [--json OUT.json]
+    python bench/bench_online_start.py --summarize OUT.json    # per-family medians of a saved run
 
 For each instance: ``packer solve --solver online`` (default: the rollout, whose start now always
 runs) and ``--no-rollout`` (the policy alone), back to back, both checked by ``packer check``; the
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import sys
 import time
 
 from packer.check import check
@@ -32,6 +35,10 @@ def _seeds(text: str) -> list[int]:
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--summarize":  # re-print the summary of a saved run
+        with open(sys.argv[2]) as f:
+            print(summarize(json.load(f)["rows"]))
+        return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="100")
     p.add_argument("--nodes", type=int, default=2048)
@@ -95,6 +102,26 @@ def main() -> None:
                   f"{out['rollout_s']} / {out['alone_s']} | {out['load']} |", flush=True)
             rows.append(out)
     json.dump({"rows": rows}, open(a.json, "w"), indent=1)
+    print(summarize(rows))
+
+
+def summarize(rows: list[dict]) -> str:
+    """Per family: medians over the seeds of the rollout, the policy alone and each baseline; the
+    rollout's median against the best baseline's; its worst seed against first-fit."""
+    out = ["| family | GPUs | seeds | packer (rollout) median | policy alone | first-fit | best-fit | fgd "
+           "| median vs best baseline | worst seed vs first-fit | in-solver s rollout / alone, median |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for fam in dict.fromkeys(r["family"] for r in rows):
+        rs = [r for r in rows if r["family"] == fam]
+        med = {k: statistics.median(r[k] for r in rs) for k in ("rollout", "alone", "first-fit", "best-fit", "fgd",
+                                                                 "rollout_s", "alone_s")}
+        best = max(("first-fit", "best-fit", "fgd"), key=lambda k: med[k])
+        worst = min(100 * (r["rollout"] / r["first-fit"] - 1) for r in rs)
+        out.append(f"| {fam} | {rs[0]['gpus']:,} | {','.join(str(r['seed']) for r in rs)} | {med['rollout']:.1f} "
+                   f"| {med['alone']:.1f} | {med['first-fit']:.1f} | {med['best-fit']:.1f} | {med['fgd']:.1f} "
+                   f"| {100 * (med['rollout'] / med[best] - 1):+.2f}% ({best}) | {worst:+.2f}% "
+                   f"| {med['rollout_s']:.1f} / {med['alone_s']:.1f} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
