@@ -93,7 +93,11 @@ def compare(before: list[dict], after: list[dict]) -> str:
     """packer's medians and instances > 1% below first-fit, ``before`` -> ``after`` (rows of two
     runs of this script on the same instances; baselines and greedy from ``after``)."""
     old = {(r["family"], r["nodes"], r["seed"]): r for r in before}
-    new = {(r["family"], r["nodes"], r["seed"]): r for r in after}
+    new = {(r["family"], r["nodes"], r["seed"]): dict(r) for r in after}
+    for k, r in new.items():  # a baseline the after-run did not rerun: the before-run's (deterministic)
+        for p in ("first-fit", "best-fit", "fgd"):
+            if p not in r and p in old.get(k, {}):
+                r[p] = old[k][p]
     keys = sorted({(f, n) for f, n, _ in new}, key=lambda k: (k[1], SUITE.index(k[0]) if k[0] in SUITE else 99))
     lines = ["| family | GPUs | packer median before -> after | first-fit | best-fit | fgd | after vs best baseline "
              "| seeds > 1% below first-fit before -> after | worst vs first-fit after | greedy median "

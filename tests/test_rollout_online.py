@@ -16,7 +16,7 @@ from packer.generate import generate
 from packer.model import Instance, Plan
 from packer.online import OnlinePlacer
 from packer.online.placer import requests_in_order
-from packer.online.rollout import BASES, start_cost
+from packer.online.rollout import ALWAYS, BASES, start_cost
 from packer.online.solver import solve
 
 
@@ -53,9 +53,20 @@ def test_rollout_does_not_lose_where_the_packer_choice_loses_to_first_fit() -> N
 def test_without_forecast_or_budget_nothing_changes() -> None:
     """Tests that the rollout needs the forecast and a budget: off, the plan is the policy's alone."""
     inst = _two_models()
-    for opts in ({"forecast": False}, {"rollout": 0}, {"rollout": 2 * start_cost(2) - 1}):  # 2 nodes
+    for opts in ({"forecast": False}, {"rollout": 0}):
         assert _objective(inst, solve(inst, **opts)) == 1.0, opts
     assert "rollout" not in solve(inst, forecast=False).solver.model_dump()
+
+
+def test_a_budget_below_the_start_still_runs_the_start() -> None:
+    """Tests that a budget too small for the start (every base over the stream) still runs the start
+    of the policy and first-fit, so the plan is worth first-fit's own run here, and simulates no step."""
+    inst = _two_models()
+    plan = solve(inst, rollout=2 * start_cost(2) - 1)  # 2 nodes
+    assert _objective(inst, plan) == 2.0
+    ro = plan.solver.rollout
+    assert ro["steps"] == 0 and ro["simulated"] == start_cost(2, len(ALWAYS)) and ro["fallback"] is False
+    assert tuple(ro["bases"]) == ALWAYS
 
 
 def test_fork_is_independent_and_commit_reproduces_another_policys_choice() -> None:

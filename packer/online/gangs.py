@@ -145,16 +145,27 @@ class GpuPath:
             if self._used[req.tenant] + size > tenant.max_gpus + 1e-9:
                 self._undo(arr.tolist())
                 return self._fail(req.id, diagnose.quota(req.tenant, self._used[req.tenant], tenant.max_gpus, size))
-        nodes = sorted({int(a.g32[r[0], G_NODE]) for r in arr})
         if self.isolation_guard is not None and tenant.isolation == "node":
-            per_node = np.bincount(a.g32[arr[:, 0], G_NODE], minlength=len(self.node_ids))
-            opened = [n for n in nodes if a.n64[n, N_UNITS] == per_node[n]]
-            locked = sum(int(a.n64[n, N_NGPU]) for n in opened)
+            opened, locked = self._opened(arr)
             if guard_declines(self.isolation_guard, len(opened), locked, size):
-                self._undo(arr.tolist())
-                return self._fail(req.id, diagnose.guard(self, req, len(opened), locked, size))
+                held = ~np.isin(a.g32[arr[:, 0], G_NODE], opened)
+                if int(held.sum()) < need:
+                    self._undo(arr.tolist())
+                    return self._fail(req.id, diagnose.guard(self, req, len(opened), locked, size))
+                # an elastic request keeps the units on the tenant's nodes (no node opened for it)
+                self._undo(arr[~held].tolist())
+                arr = arr[held]
+                size = self._rows_size(arr, req)
+        nodes = sorted({int(a.g32[r[0], G_NODE]) for r in arr})
         self._record(req, arr, size, nodes, int(sh.rq[R_TAG]))
         return PlaceResult(req.id, True, None, arr, self, KIND_CODE[req.kind])
+
+    def _opened(self, arr: np.ndarray) -> tuple[list[int], int]:
+        """The nodes that the applied units ``arr`` alone occupy (empty before them) and their GPUs."""
+        a = self.a
+        per_node = np.bincount(a.g32[arr[:, 0], G_NODE], minlength=len(self.node_ids))
+        opened = [int(n) for n in np.flatnonzero(per_node) if a.n64[n, N_UNITS] == per_node[n]]
+        return opened, sum(int(a.n64[n, N_NGPU]) for n in opened)
 
     def domain_caps(self, req: Request, sh: Shape, count: int, level: str, gpu_max: int,
                     no_any: bool = False) -> np.ndarray:

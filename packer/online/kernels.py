@@ -443,6 +443,10 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
     wany = pp[PP_WANY] if pol == PACKER else 0.0
     wempty = pp[PP_WEMPTY] if pol == PACKER else 0.0
     wstrand = pp[PP_WSTRAND] if pol == PACKER else 0.0
+    fgd_share = pol == FGD and kind == K_SHARE and milli < 1000
+    have_before = False
+    before = 0.0
+    nseen = 0  # FGD: (free milli, mode) of the GPUs scored on this node, in scratch[64:128], [128:192]
     for k in range(n64[n, N_NGPU]):
         g = g0 + k
         # GPU isolation and the request's cap of units per GPU (written out: see _pick_unit)
@@ -493,6 +497,32 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
                     if kind == K_SHARE:
                         d1 += float(g32[g, G_FREE] - milli)
                 d2 = 0.0
+            elif fgd_share:
+                # FGD of a fractional unit (as _dev_keys scores it). The node's fragmentation before
+                # is the same for each of its GPUs, so it is computed once per node; and the score
+                # after depends on the GPU only through its free milli and mode (frag_of sums over
+                # the node's GPUs in any order), so a GPU equal in both to one already scored here
+                # cannot beat it (ties keep the first) and is skipped.
+                free_g = g32[g, G_FREE]
+                seen = False
+                for j in range(nseen):
+                    if scratch[64 + j] == free_g and scratch[128 + j] == mode:
+                        seen = True
+                        break
+                if seen:
+                    continue
+                scratch[64 + nseen] = free_g
+                scratch[128 + nseen] = mode
+                nseen += 1
+                if not have_before:
+                    for j in range(n64[n, N_NGPU]):
+                        scratch[j] = 0
+                    before = _node_frag(g32, n64, tws, n, scratch, 0)
+                    have_before = True
+                scratch[k] = milli
+                after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU])
+                scratch[k] = 0
+                d1, d2 = 0.0, after - before + anyf
             else:
                 d1, d2 = _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, -1, -1, scratch)
             if d1 < nd1 or (d1 == nd1 and d2 < nd2):
@@ -524,7 +554,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     pol = rq[R_POLICY]
     if pol == RANDOM:
         return _pick_random(g32, gpc, n64, mp, gstart, rq, rprof, modelok, nallow, greq, nodes, u1, u2, out)
-    scratch = np.zeros(64, dtype=np.int64)
+    scratch = np.zeros(192, dtype=np.int64)  # [0:64] a node's GPUs' milli deltas; [64:192] _scan_node's FGD
     best = np.empty(2, dtype=np.float64)
     best[0] = BIG
     best[1] = BIG

@@ -22,10 +22,19 @@ least each base policy's own run in the same order (first-fit's included), whate
 **Budget** (deterministic, not wall time, so plans are reproducible), in node-placements: a base
 policy's placement looks at up to every node (best-fit and FGD score them all), so a simulated
 placement on a cluster of N nodes counts N. The rollout may simulate ``budget // N`` placements in
-all (:data:`DEFAULT_BUDGET`). The start costs bases × requests; where that does not fit, the plan is
-the ``packer`` policy's alone, exactly as without the rollout. A step costs at most bases × (bases +
-1) × requests left; a step that does not fit what is left follows the stored trajectory without
-simulating (later steps, with fewer requests left, may fit again).
+all (:data:`DEFAULT_BUDGET`). The start (bases × requests, each base's own run over the stream) is
+what makes the plan worth at least every base, so part of it always runs, at any size: the
+:data:`ALWAYS` bases, ``packer`` and ``first-fit``, whose placements do not score every node
+(``packer`` skips blocks of nodes by their aggregates, first-fit stops at the first fit), so their
+runs cost about one policy run each whatever N (16,384 GPUs: seconds). Best-fit and FGD join the
+start when the budget covers all four runs at N per placement (64 and 1,024 GPUs by default); at
+16,384 GPUs their runs take 15-100 s under load (bench/RESULTS_online.md, session 6), so there the
+plan is worth at least the policy's own run and first-fit's, and best-fit's and FGD's only with a
+larger ``--rollout``. A step costs at most bases × (bases + 1) × requests left; a step that does not
+fit what is left follows the stored trajectory without simulating (later steps, with fewer requests
+left, may fit again). Past a deadline the start runs no further base (the best
+complete run so far is the stored trajectory) and the requests not reached are declined, as without
+the rollout.
 """
 
 from __future__ import annotations
@@ -44,11 +53,14 @@ from packer.online.state import G_NODE
 #: The base policies, in tie order (the first of equal completions wins).
 BASES = ("packer", "first-fit", "best-fit", "fgd")
 
+#: The bases whose start always runs, at any budget (their placements do not score every node).
+ALWAYS = ("packer", "first-fit")
+
 #: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
 #: every step of every report instance, 52-44,928 used); 7,812 on 128 nodes (1,024 GPUs: the start,
-#: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: not the
-#: start, so the packer policy alone, as before the rollout: best-fit's or FGD's run alone takes
-#: 10-50 s there). Figures: bench/RESULTS_online.md, session 5.
+#: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: less than the
+#: start, so only the :data:`ALWAYS` bases start; no step). Figures: bench/RESULTS_online.md, sessions 5
+#: and 6.
 DEFAULT_BUDGET = 1_000_000
 
 _EPS = 1e-9
@@ -63,14 +75,14 @@ class RolloutInfo:
 
     budget: int  # node-placements
     allowed: int = 0  # simulated placements the budget allows (budget // nodes)
-    bases: tuple[str, ...] = BASES
+    bases: tuple[str, ...] = BASES  # the bases that ran (only :data:`ALWAYS` when the budget is below the start)
     simulated: int = 0  # placements simulated in all
     steps: int = 0  # arrivals decided by simulation (the others followed the stored trajectory)
     improved: int = 0  # arrivals whose simulation found a trajectory better than the stored one
     start_base: str = ""  # the base whose own run was the first stored trajectory
     start_value: float = 0.0
     value: float = 0.0  # the plan's value of new requests (Σ priority × size − soft locality penalty)
-    fallback: bool = False  # True: the budget did not allow the start; the packer policy alone ran
+    fallback: bool = False  # True: the deadline stopped the start before every base of ``bases`` had run
     base_values: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -150,10 +162,14 @@ class Rollout:
     def __init__(self, inst: Instance, reqs: Sequence[Request], *, seed: int = 0, budget: int = DEFAULT_BUDGET,
                  bases: Sequence[str] = BASES) -> None:
         self.inst, self.reqs = inst, list(reqs)
-        self.info = RolloutInfo(budget=int(budget), allowed=int(budget) // max(len(inst.nodes), 1), bases=tuple(bases))
-        self.info.fallback = start_cost(len(self.reqs), len(bases)) > self.info.allowed
-        # the fallback needs the first base only (building a placer costs its tables)
-        self.placers = [OnlinePlacer(inst, b, seed=seed) for b in (bases[:1] if self.info.fallback else bases)]
+        allowed = int(budget) // max(len(inst.nodes), 1)
+        if start_cost(len(self.reqs), len(bases)) > allowed:
+            # the start of the bases that do not score every node always runs: without it the plan
+            # could be worth less than the policy's own run or first-fit's
+            bases = [b for b in bases if b in ALWAYS] or list(bases[:1])
+            allowed = max(allowed, start_cost(len(self.reqs), len(bases)))
+        self.info = RolloutInfo(budget=int(budget), allowed=allowed, bases=tuple(bases))
+        self.placers = [OnlinePlacer(inst, b, seed=seed) for b in bases]
         for p in self.placers:
             p.expect(self.reqs)  # only packer reads it (its bid prices)
 
@@ -162,16 +178,17 @@ class Rollout:
         the first base's placer holds the plan."""
         reqs, info, nb = self.reqs, self.info, len(self.placers)
         n = len(reqs)
-        if info.fallback:
-            return self._plain(deadline, time_limit)
         stored: list[Action] = []
         best = -np.inf
         for name, p in zip(info.bases, self.placers, strict=True):
+            if stored and deadline is not None and time.perf_counter() > deadline:
+                info.fallback = True  # the bases not run yet are left out of the start
+                break
             acts, tot = complete(p.fork(), reqs, 0)
+            info.simulated += len(acts)
             info.base_values[name] = tot
             if tot > best + _EPS:
                 stored, best, info.start_base = acts, tot, name
-        info.simulated += start_cost(n, nb)
         info.start_value = best
         pos = 0  # stored[pos] is the stored trajectory's action for request i
         for i, req in enumerate(reqs):
@@ -229,14 +246,5 @@ class Rollout:
         res = q.place(req)
         return refused(req) if res.ok else str(res.reason)
 
-    def _plain(self, deadline: float | None, time_limit: float | None) -> OnlinePlacer:
-        p = self.placers[0]
-        for req in self.reqs:
-            if deadline is not None and time.perf_counter() > deadline:
-                p.decline(req.id, reasons.time_limit("online placer", time_limit or 0.0))
-                continue
-            p.place(req)
-        return p
 
-
-__all__ = ["BASES", "DEFAULT_BUDGET", "Rollout", "RolloutInfo", "complete", "start_cost", "step_cost", "value_of"]
+__all__ = ["ALWAYS", "BASES", "DEFAULT_BUDGET", "Rollout", "RolloutInfo", "complete", "start_cost", "step_cost", "value_of"]
