@@ -3,10 +3,11 @@ what the waiting pods ask for and why they fit nowhere, and how far re-optimisin
 lift the allocation at all.
 
     python bench/bench_replay_dynamic_diag.py [--runs cpu050:10000,default:30000] [--seeds 0-4]
-        [--policies packer,fgd] [--workers 2] [--out bench/replay_dynamic_diag]
+        [--policies packer,fgd] [--arms plain,rebalanced] [--workers 2] [--out bench/replay_dynamic_diag]
 
 Each run is the plain deferral replay (a hook that looks every 20 events and moves nothing, so the run is
-the plain one to the digit). At every look inside the saturated window it records:
+the plain one to the digit) or the rebalanced one (the look wraps replay_dynamic's paced rebalancer, every
+20 events, <= 8 moves per call, 1 % of the pods). At every look inside the saturated window it records:
 - idle GPU milli by device: whole idle devices; partial devices by their idle milli (< 100, 100-199, the
   room beside an 810-milli pod, 200-469, >= 470);
 - the waiting GPU pods: shapes, CPU/memory, and why each fits no node: "gpu": no node of its model has
@@ -16,6 +17,8 @@ the plain one to the digit). At every look inside the saturated window it record
   pods no larger than the room left beside them may join them, as a fluid; the rest need
   ceil(milli / 1000) devices; the devices left over take the largest waiting pods). Migrations on top of
   this run cannot lift the allocation above it at that moment;
+- movable pods: running pods that some node other than their own could hold now (CPU, memory, a device
+  with room for them): the rebalancer can move only these, and every move uses up such room;
 - a budget bound: a migration frees at most one device, so B migrations add at most B GPUs (plus the
   whole idle devices that exist already).
 Prints and writes OUT.{json,md}: per run, seed means at the window's first look and over all its looks.
@@ -36,6 +39,7 @@ import numpy as np
 from packer.replay.deferral import ClusterView, make_deferral_stream, replay_deferral, saturation_time
 from packer.replay.openb import read_nodes, read_pods
 from packer.replay.protocol import parse_seeds
+from packer.replay.rebalance import Rebalancer, _State
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT.parent / "shared" / "traces" / "alibaba-gpu-v2023" / "csv"
@@ -87,6 +91,7 @@ def _look(v: ClusterView, cluster: Any) -> dict[str, Any]:
     used = int((p.num_gpu[g] * p.gpu_milli[g]).sum())
     out["repack_bound_pct"] = min(cap, used + int(add.sum())) * pct
     out["devices_in_use"] = int(((idle < 1000) & valid).sum())
+    out["movable_pods"] = sum(len(x) for x in _State(v, cluster).by_node.values())
     out["devices_needed"] = devices
     # the waiting pods
     out["waiting_gpu_pods"] = len(wg)
@@ -111,20 +116,24 @@ def _look(v: ClusterView, cluster: Any) -> dict[str, Any]:
     return out
 
 
-def _job(args: tuple[str, float, str, int]) -> dict[str, Any]:
-    workload, k, policy, seed = args
+def _job(args: tuple[str, float, str, str, int]) -> dict[str, Any]:
+    workload, k, policy, arm, seed = args
     cluster, pods = _load(workload)
     st = make_deferral_stream(pods, cluster, seed, 1.3, k)
     t_sat = saturation_time(st, cluster.capacity_milli)
     looks: list[dict[str, Any]] = []
+    inner = (Rebalancer(cluster, budget=int(0.01 * len(st.pods)), per_call=8, min_gain_per_move=1, pace_pct=1.0)
+             if arm == "rebalanced" else None)
 
-    def spy(view: ClusterView) -> None:
+    def spy(view: ClusterView) -> Any:
         if view.time >= t_sat:
             looks.append(_look(view, cluster))
+        return inner(view) if inner is not None else None
 
     r = replay_deferral(cluster, pods, policy, seed, compress=k, stream=st, rebalance=spy, rebalance_every=20,
-                        max_moves=1)
-    return {"workload": workload, "compress": k, "policy": policy, "seed": seed,
+                        max_moves=8 if inner is not None else 1)
+    return {"workload": workload, "compress": k, "policy": policy, "arm": arm, "seed": seed,
+            "pods_migrated": r["pods_migrated"],
             "sat_avg_allocation_pct": r["sat_avg_allocation_pct"], "num_pods": r["num_pods"],
             "budget_1pct_bound_pts": 100.0 * (int(0.01 * r["num_pods"]) * 1000) / cluster.capacity_milli,
             "window_s": st.horizon - t_sat, "arrivals_in_window": int((st.arrival >= t_sat).sum()),
@@ -137,23 +146,25 @@ def main() -> None:
     ap.add_argument("--runs", default="cpu050:10000,default:30000")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--policies", default="packer,fgd")
+    ap.add_argument("--arms", default="plain,rebalanced")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic_diag"))
     a = ap.parse_args()
-    jobs = [(w, float(k), pol, s) for w, k in (x.split(":") for x in a.runs.split(","))
-            for pol in a.policies.split(",") for s in parse_seeds(a.seeds)]
+    jobs = [(w, float(k), pol, arm, s) for w, k in (x.split(":") for x in a.runs.split(","))
+            for pol in a.policies.split(",") for arm in a.arms.split(",") for s in parse_seeds(a.seeds)]
     with ProcessPoolExecutor(max_workers=a.workers) as ex:
         rows = list(ex.map(_job, jobs))
     out = Path(a.out)
     out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
-    lines = ["| workload | K | policy | window s / arrivals | alloc % (first look / window mean) | idle whole | "
+    lines = ["| workload | K | policy | arm | window s / arrivals | alloc % (first look / window mean) | idle whole | "
              "idle partial <100 / 100-199 / 200-469 / >=470 (first look, % of capacity) | running 810s | "
              "waiting GPU pods / their milli % | why waiting (gpu / cpu-mem) | repack bound % (first / mean) | "
-             "1% budget bound (pts) |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+             "movable pods (first look) | pods migrated | 1% budget bound (pts) |",
+             "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    groups: dict[tuple[str, float, str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault((r["workload"], r["compress"], r["policy"]), []).append(r)
-    for (w, k, pol), rs in groups.items():
+        groups.setdefault((r["workload"], r["compress"], r["policy"], r["arm"]), []).append(r)
+    for (w, k, pol, arm), rs in groups.items():
         def m(f: Any, rs: list[dict[str, Any]] = rs) -> float:
             return float(np.mean([f(r) for r in rs]))
         f0 = [r["first"] for r in rs]
@@ -161,7 +172,7 @@ def main() -> None:
         for x in f0:
             why.update(x["why_waiting"])
         lines.append(
-            f"| {w} | {k:g} | {pol} | {m(lambda r: r['window_s']):.1f} / {m(lambda r: r['arrivals_in_window']):.0f} | "
+            f"| {w} | {k:g} | {pol} | {arm} | {m(lambda r: r['window_s']):.1f} / {m(lambda r: r['arrivals_in_window']):.0f} | "
             f"{m(lambda r: r['first']['alloc_pct']):.2f} / {m(lambda r: r['sat_avg_allocation_pct']):.2f} | "
             f"{m(lambda r: r['first']['idle_whole_pct']):.2f} | "
             + " / ".join(f"{m(lambda r, b=b: r['first'][f'idle_partial_{b}_pct']):.2f}"
@@ -169,8 +180,9 @@ def main() -> None:
             + f" | {m(lambda r: r['first']['running_810']):.0f} | {m(lambda r: r['first']['waiting_gpu_pods']):.0f} / "
             f"{m(lambda r: r['first']['waiting_gpu_milli_pct']):.2f} | {why['gpu'] / len(rs):.0f} / "
             f"{why['cpu/mem'] / len(rs):.0f} | {m(lambda r: r['first']['repack_bound_pct']):.2f} / "
-            f"{m(lambda r: r['mean']['repack_bound_pct']):.2f} | {m(lambda r: r['budget_1pct_bound_pts']):.2f} |")
-    shapes = {f"{w} {k:g} {pol}": rs[0]["first"]["waiting_shapes"] for (w, k, pol), rs in groups.items()}
+            f"{m(lambda r: r['mean']['repack_bound_pct']):.2f} | {m(lambda r: r['first']['movable_pods']):.0f} | "
+            f"{m(lambda r: r['pods_migrated']):.0f} | {m(lambda r: r['budget_1pct_bound_pts']):.2f} |")
+    shapes = {f"{w} {k:g} {pol} {arm}": rs[0]["first"]["waiting_shapes"] for (w, k, pol, arm), rs in groups.items()}
     lines += ["", "Waiting shapes at the first look (first seed): "
               + "; ".join(f"{key}: {v}" for key, v in shapes.items())]
     table = "\n".join(lines)
