@@ -6,6 +6,12 @@ identical streams; seed medians.
         [--workloads default,cpu050,gpushare40,multigpu20] [--compress 1,10000,30000]
         [--rebalance-every 20] [--max-moves 8] [--migration-budget 1] [--workers 2]
         [--min-gain 1] [--no-pace] [--arms both|rebalanced] [--append] [--out PATH]
+    python bench/bench_replay_dynamic.py --paired OLD.json [--out PATH]   # no runs: per-seed comparison
+
+``--paired OLD.json`` compares OUT.json's rebalanced runs seed by seed with OLD.json's (the first, unpaced
+rebalancer's runs are kept in bench/replay_dynamic_unpaced.json and bench/replay_dynamic_seeds42_unpaced.json):
+per (workload, K, policy), each seed's saturated-window allocation new − old, new − the same policy's plain
+run, new − fgd's plain run, and the % of pods migrated.
 
 The rebalancer runs as :func:`packer.replay.rebalance.replay_dynamic` sets it: budget earned as pods arrive
 (``--no-pace``: spendable at once), any gain per migration (``--min-gain``: GPU milli a migration must start;
@@ -68,7 +74,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))  # resolved below
     ap.add_argument("--append", action="store_true", help="keep the runs already in OUT.json (a new run with the "
                                                          "same workload, K, policy and rebalancing replaces one)")
+    ap.add_argument("--paired", default=None, metavar="OLD.json")
     a = ap.parse_args()
+    if a.paired:
+        print(_paired(json.loads(Path(a.out).resolve().with_suffix(".json").read_text()),
+                      json.loads(Path(a.paired).read_text())))
+        return
     seeds = parse_seeds(a.seeds)
     jobs, skipped = [], []
     for w in a.workloads.split(","):
@@ -105,6 +116,32 @@ def main() -> None:
         head, rest = text.split(BEGIN, 1)
         res.write_text(head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1])
     print(table)
+
+
+def _paired(new: dict[str, Any], old: dict[str, Any]) -> str:
+    """Per seed: rebalanced new − old, new − same policy plain, new − fgd plain (saturated window)."""
+    def index(runs: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[int, dict[str, Any]]]:
+        return {(r["workload"], r["compress"], r["policy"], bool(r["rebalance_every"])):
+                {x["seed"]: x for x in r["per_seed"]} for r in runs}
+
+    n, o = index(new["runs"]), index(old["runs"])
+    lines = ["| workload | K | policy | per seed: new − old | new − own plain | new − fgd plain (min) | "
+             "% pods migrated (max) |", "|---|---:|---|---|---|---|---:|"]
+    for (w, k, pol, reb), seeds in sorted(n.items()):
+        if not reb or seeds[next(iter(seeds))]["sat_avg_allocation_pct"] is None:
+            continue
+        sat = {s: x["sat_avg_allocation_pct"] for s, x in seeds.items()}
+        old_r, own, fgd = o.get((w, k, pol, True), {}), n.get((w, k, pol, False), {}), n.get((w, k, "fgd", False), {})
+
+        def diff(ref: dict[int, dict[str, Any]], sat: dict[int, float] = sat) -> list[float]:
+            return [sat[s] - ref[s]["sat_avg_allocation_pct"] for s in sorted(sat) if s in ref]
+
+        d_old, d_own, d_fgd = diff(old_r), diff(own), diff(fgd)
+        lines.append(f"| {w} | {k:g} | {pol} | {' '.join(f'{x:+.2f}' for x in d_old)} | "
+                     f"{' '.join(f'{x:+.2f}' for x in d_own)} | {' '.join(f'{x:+.2f}' for x in d_fgd)} "
+                     f"({min(d_fgd, default=float('nan')):+.2f}) | "
+                     f"{max(x['pods_migrated'] / x['num_pods'] * 100 for x in seeds.values()):.2f} |")
+    return "\n".join(lines)
 
 
 def _table(rows: list[dict[str, Any]], skipped: list[str]) -> str:
