@@ -39,9 +39,8 @@ so far never exceed ``pace_pct`` % of the pods that have arrived so far: the bud
 arrive, as an operator's "at most one migration per hundred pods admitted" would be. Without it, a run
 budget spendable at once goes to the first plans that clear the bar, long before the cluster saturates;
 with it, the bar can be any positive gain (``min_gain_per_move`` = 1, :func:`replay_dynamic`'s default)
-and the budget still reaches the busy end of the trace, where arrivals bunch up and pods wait (half the
-pods of the compressed openb lists arrive in the last tenth of the horizon). Only the past is used: the
-count of pods seen so far.
+and the budget still reaches the busy end of the trace, where arrivals bunch up and pods wait. Only the
+past is used: the count of pods seen so far.
 
 **Counting.** Each move issued is applied by the replay (step 3 makes it legal), so issued =
 applied; :attr:`Rebalancer.issued` never exceeds ``budget``, and the replay reports the moves applied
