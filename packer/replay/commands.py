@@ -52,8 +52,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-moves", type=int, default=8, metavar="B",
                    help="deferral with --rebalance-every: at most B migrations per call (default 8)")
     p.add_argument("--migration-budget", type=float, default=1.0, metavar="PCT",
-                   help="deferral with --rebalance-every: at most PCT %% of the pods migrated over the run "
-                        "(default 1)")
+                   help="deferral with --rebalance-every: at most PCT %% of the pods migrated over the run, "
+                        "earned as pods arrive (never more than PCT %% of the pods arrived so far; default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_ray_arguments(p)
     p.set_defaults(func=run)

@@ -31,9 +31,16 @@ placement policy (the policy still chooses where every pod arrives and the devic
 4. *Value.* The plan's gain is simulated as the replay will act: the waiting pods, in arrival order,
    are tried on the freed node (best-fit devices) and the GPU milli of those that fit is the gain;
    pods claimed by an earlier plan of the same call are not counted twice. Plans are taken by gain
-   per migration, highest first, while gain per migration >= ``min_gain_per_move`` (default 1000
-   milli: a migration must start at least one GPU's worth of waiting work) and the call's and run's
-   budgets allow.
+   per migration, highest first, while gain per migration >= ``min_gain_per_move`` and the call's and
+   run's budgets allow.
+
+**Pacing** (``pace_pct``; :func:`replay_dynamic` sets it to the run's budget share). The migrations issued
+so far never exceed ``pace_pct`` % of the pods that have arrived so far: the budget is earned as pods
+arrive, as an operator's "at most one migration per hundred pods admitted" would be. Without it, a run
+budget spendable at once goes to the first plans that clear the bar, long before the cluster saturates;
+with it, the bar can be any positive gain (``min_gain_per_move`` = 1, :func:`replay_dynamic`'s default)
+and the budget still reaches the busy end of the trace, where arrivals bunch up and pods wait. Only the
+past is used: the count of pods seen so far.
 
 **Counting.** Each move issued is applied by the replay (step 3 makes it legal), so issued =
 applied; :attr:`Rebalancer.issued` never exceeds ``budget``, and the replay reports the moves applied
@@ -73,8 +80,11 @@ class Rebalancer:
     """A rebalance hook (see the module docstring): call it with a :class:`ClusterView`.
 
     ``budget``: migrations allowed over the whole run; ``per_call``: at most this many per call (set it
-    to the replay's ``max_moves``); ``min_gain_per_move``: GPU milli a migration must start;
-    ``max_shapes``/``max_nodes``: how many waiting shapes and candidate nodes per shape are examined.
+    to the replay's ``max_moves``); ``min_gain_per_move``: GPU milli a migration must start (1000, one
+    GPU's worth, suits an unpaced hook; :func:`replay_dynamic` paces and takes any gain);
+    ``max_shapes``/``max_nodes``: how many waiting shapes and candidate nodes per shape are examined;
+    ``pace_pct``: if set, the migrations issued so far never exceed this % of the pods that have arrived so
+    far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring).
     """
 
     cluster: Cluster
@@ -84,7 +94,9 @@ class Rebalancer:
     max_shapes: int = 16
     max_nodes: int = 12
     patience: bool = True
+    pace_pct: float | None = None
     issued: int = 0
+    arrived: int = 0  # pods arrived so far, as far as the views show (see __call__)
     calls: int = 0
     first_seen: dict[int, float] = field(default_factory=dict)  # waiting pod -> first call that saw it wait
     served_waits: list[float] = field(default_factory=list)  # waits of pods the departures served
@@ -94,8 +106,15 @@ class Rebalancer:
 
     def __call__(self, view: ClusterView) -> list[Move] | None:
         self.calls += 1
-        left = min(self.per_call, self.budget - self.issued)
-        if left <= 0:
+        # Pod indices follow arrival order and the latest arrival is still running or waiting (it leaves only
+        # after its duration), so the largest index in view counts the pods that have arrived so far.
+        last = max(max(view.running, default=-1), max(view.waiting, default=-1))
+        self.arrived = max(self.arrived, last + 1)
+        allowance = self.budget - self.issued
+        if self.pace_pct is not None:
+            allowance = min(allowance, int(self.pace_pct * self.arrived / 100.0) - self.issued)
+        left = min(self.per_call, allowance)
+        if left <= 0 and self.pace_pct is None:
             return None
         now = view.time
         queue = set(view.waiting)
@@ -106,7 +125,7 @@ class Rebalancer:
         for i in view.waiting:
             self.first_seen.setdefault(i, now)
         self._prev = queue
-        if not view.waiting:
+        if left <= 0 or not view.waiting:  # paced: the waits above are still measured while the budget is earned
             return None
         p = view.pods
         wait = np.array(view.waiting, np.int64)
@@ -345,10 +364,12 @@ class _State:
 
 def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, compress: float = 10000.0,
                    inflation: float = 1.3, rebalance_every: int = 0, max_moves: int = 0,
-                   budget_pct: float = 1.0, min_gain_per_move: int = 1000, stream: Any = None,
-                   tp: Any = None) -> dict[str, Any]:
+                   budget_pct: float = 1.0, min_gain_per_move: int = 1, pace: bool = True,
+                   stream: Any = None, tp: Any = None) -> dict[str, Any]:
     """One seed of the deferral replay, with the :class:`Rebalancer` when ``rebalance_every`` and
-    ``max_moves`` are > 0 (run budget: ``budget_pct`` % of the pods, rounded down).
+    ``max_moves`` are > 0 (run budget: ``budget_pct`` % of the pods, rounded down; ``pace``: earned as
+    pods arrive, at ``budget_pct`` % of the arrivals so far; ``min_gain_per_move``: GPU milli a migration
+    must start, by default any).
 
     KPIs (besides :func:`replay_deferral`'s): ``pods_migrated`` (distinct pods moved) and
     ``pods_migrated_pct`` (of the run's pods), ``migration_budget`` and ``rebalance_calls``.
@@ -359,7 +380,8 @@ def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, comp
     st = stream if stream is not None else make_deferral_stream(pods, cluster, seed, inflation, compress)
     on = rebalance_every > 0 and max_moves > 0
     budget = int(budget_pct * len(st.pods) / 100.0) if on else 0
-    hook = Rebalancer(cluster, budget=budget, per_call=max_moves, min_gain_per_move=min_gain_per_move) if on else None
+    hook = Rebalancer(cluster, budget=budget, per_call=max_moves, min_gain_per_move=min_gain_per_move,
+                      pace_pct=budget_pct if pace else None) if on else None
     r = replay_deferral(cluster, pods, policy, seed, inflation=inflation, compress=compress, tp=tp, stream=st,
                         rebalance=hook, rebalance_every=rebalance_every if on else 0, max_moves=max_moves if on else 0)
     r["migration_budget"] = budget
