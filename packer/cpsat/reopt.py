@@ -235,6 +235,15 @@ class BudgetBound:
         #: Budgets (None: no limit) whose relaxed LP did not finish in the time it was given.
         self.failed: set[int | None] = set()
         self._model = None
+        #: The repack LP with migration costs (:mod:`packer.cpsat.reopt_stays`), per budget (None: no
+        #: limit): its bound, and the moves its solution makes (Σ 1 − stay).
+        self.stays: dict[int | None, float] = {}
+        self.stays_moves: dict[int | None, float] = {}
+        #: Budgets whose stays LP did not finish (or cannot be built).
+        self.stays_failed: set[int | None] = set()
+        #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
+        self.guides: dict[int | None, Guide] = {}
+        self._repack = None
 
     def repack_lp(self, time_limit: float | None = None) -> float | None:
         """The repack LP bound (every budget), or None when it does not finish in ``time_limit``
@@ -263,6 +272,46 @@ class BudgetBound:
 
         self.guide = repack_guide(model, got[1], frozenset(r.id for r in self.inst.requests if r.placement is None))
         return self.repack
+
+    def stays_lp(self, cap: int | None, time_limit: float | None = None) -> float | None:
+        """The repack LP with migration costs and ``cap``'s budget row (None: no limit), or None when
+        it does not finish in ``time_limit`` (which counts building the repack model, once).
+
+        A finite cap that the no-limit solution already keeps (its LP moves at most ``cap``) has the
+        same optimum: that one is reused, not solved again."""
+        from packer.cpsat.lpguide import repack_guide
+        from packer.cpsat.reopt_stays import stays_lp
+        from packer.cpsat.timeplan import build_s
+
+        if cap in self.stays:
+            return self.stays[cap]
+        if cap in self.stays_failed or not movable_ids(self.inst):
+            return None
+        if cap is not None and None in self.stays and self.stays_moves[None] <= cap + 1e-6:
+            self.stays[cap], self.stays_moves[cap] = self.stays[None], self.stays_moves[None]
+            if None in self.guides:
+                self.guides[cap] = self.guides[None]
+            return self.stays[cap]
+        t0 = time.perf_counter()
+        if self._repack is None:
+            if time_limit is not None and time_limit < 2 * build_s(self.inst):
+                return None
+            self._repack = repack_model(self.inst)
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if self._repack is None or self._repack.linear_form is None or (rem is not None and rem <= 0.1):
+            self.stays_failed.add(cap)
+            return None
+        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem)
+        if got is None:
+            self.stays_failed.add(cap)
+            return None
+        self.stays[cap] = got.bound
+        self.stays_moves[cap] = sum(1.0 - v for v in got.stays.values())
+        waiting = frozenset(r.id for r in self.inst.requests if r.placement is None)
+        self.guides[cap] = repack_guide(self._repack, got.x, waiting)
+        if cap is None:
+            self.guide = self.guides[None]
+        return got.bound
 
     def _build(self):  # type: ignore[no-untyped-def]
         if self._model is None:
@@ -313,13 +362,15 @@ class BudgetBound:
 
         if any(below(b) for b in self.failed):
             return True
-        return self.repack is not None and any(below(b) and v >= self.repack - 1e-9 for b, v in self.values.items())
+        every = [v for v in (self.repack, self.stays.get(None)) if v is not None]
+        return bool(every) and any(below(b) and v >= min(every) - 1e-9 for b, v in self.values.items())
 
     def best(self, budget: int | None) -> float | None:
         """The smallest bound known for ``budget``: its own LP, that of no limit (or a bigger budget),
         the repack LP."""
         cap = _cap(self.inst.objective.max_migrations, budget)
         valid = [v for b, v in self.values.items() if b is None or (cap is not None and b >= cap)]
+        valid += [v for b, v in self.stays.items() if b is None or (cap is not None and b >= cap)]
         if self.repack is not None:
             valid.append(self.repack)
         return min(valid) if valid else None
@@ -328,15 +379,20 @@ class BudgetBound:
 def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
                  time_limit: float | None = None) -> dict[int | None, float | None]:
     """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit): the
-    smaller of its relaxed LP and the repack LP (:class:`BudgetBound`); None for a budget where neither
+    smallest of its repack LP with migration costs (:mod:`packer.cpsat.reopt_stays`, its budget row),
+    and where that does not finish its relaxed LP (:class:`BudgetBound`); None for a budget where none
     finishes within ``time_limit`` (all together)."""
     t0 = time.perf_counter()
     bb = BudgetBound(inst)
-    bb.repack_lp(time_limit)
+    bb.stays_lp(None, time_limit)
     out: dict[int | None, float | None] = {}
     for b in sorted(budgets, key=lambda x: math.inf if x is None else x):
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        cap = _cap(inst.objective.max_migrations, b)
         if rem is None or rem > 0.1:
+            bb.stays_lp(cap, rem)
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if cap not in bb.stays and (rem is None or rem > 0.1):
             bb.lp(b, rem)
         out[b] = bb.best(b)
     return out
@@ -345,23 +401,30 @@ def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
 def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ignore[no-untyped-def]
     """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
 
-    The repack LP first (once; it bounds every budget, and was the faster of the two at 1,024 GPUs:
-    7-21 s against 6-152 s at load 6-8). Then a finite budget's own relaxed LP (its budget row is
-    what makes it tight for small budgets), else, for a budget that does not bind, the no-limit
-    relaxed LP (once): it carries migration costs, which the repack LP does not, and was the tighter
-    of the two on 5 of 12 states measured.
+    The repack LP with migration costs first (:mod:`packer.cpsat.reopt_stays`; once: it bounds every
+    budget and gives the guide), then, for a finite budget that binds, the same LP with its budget
+    row (reused when the no-limit solution already keeps within the budget). On the ten 1,024-GPU
+    states measured it was below both the plain repack LP and the relaxed LP (budget row or not),
+    and faster than either (1-8 s against 4-9 and 6-152 s; bench/RESULTS_reopt.md, "Session 6"), so
+    once it has finished for ``cap`` nothing else is tried.
 
-    A relaxed LP is skipped when it cannot help: the budget LPs grow with the budget, so once a
-    smaller budget's LP is at or above the repack LP, so is this one; and once a smaller budget's LP
-    did not finish, this one (the same model, one row looser) is not expected to either. The time
-    goes to the move steps instead.
+    Otherwise (it did not finish) the session-4 order: the plain repack LP, then the budget's own
+    relaxed LP, skipped when it cannot help: the budget LPs grow with the budget, so once a smaller
+    budget's LP is at or above a bound of every budget, so is this one; and once a smaller budget's
+    LP did not finish, this one (the same model, one row looser) is not expected to either.
     """
     def share() -> float | None:
         rem = left()
         return None if rem is None else BOUND_SHARE * rem
 
-    bb.repack_lp(share())
     key = cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
+    bb.stays_lp(None, share())
+    if key is not None and None in bb.stays:
+        bb.stays_lp(key, share())
+    if key in bb.stays:
+        return
+    if None not in bb.stays:
+        bb.repack_lp(share())
     if key in bb.values or bb.dominated(key):
         return
     bb.lp(key, share())
