@@ -81,6 +81,18 @@ TENANT_SHARE = 0.25
 #: Aimed steps draw their waiting request and its nodes by where the repack LP places waiting work
 #: (:mod:`packer.cpsat.lpguide`), when that LP finished; False: by room alone (the A/B arm).
 LP_GUIDE = True
+#: Aimed steps with a guide from the LP with migration costs also take the nodes where that LP sends
+#: the running work it moves off the aim's nodes (its exchange); False: by room alone (the A/B arm).
+EXCHANGE = True
+#: An aimed request whose units cannot fit in REGION_NODES // 2 nodes (a spread of one or a few units
+#: per node or rack, a gang bigger than those nodes: :func:`_span_nodes`) gets a region sized to it,
+#: up to WIDE_MAX_NODES nodes (:meth:`_View.wide_region`); False: the usual region (the A/B arm).
+#: On issue seed 0's state the requests the LP places and the plan does not were mostly such
+#: (MIG gangs of 12-24 units spread one to four a node or rack, a 64-GPU pod gang), which an 8-12
+#: node region can never hold (bench/RESULTS_reopt.md, "Session 6").
+WIDE = True
+WIDE_MAX_NODES = 32
+WIDE_STEPS = 3.0
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -308,7 +320,9 @@ class BudgetBound:
         self.stays[cap] = got.bound
         self.stays_moves[cap] = sum(1.0 - v for v in got.stays.values())
         waiting = frozenset(r.id for r in self.inst.requests if r.placement is None)
-        self.guides[cap] = repack_guide(self._repack, got.x, waiting)
+        homes = {r.id: frozenset(u.node for u in r.placement or ()) for r in self.inst.requests
+                 if r.placement is not None and r.movable}
+        self.guides[cap] = repack_guide(self._repack, got.x, waiting, got.stays, homes)
         if cap is None:
             self.guide = self.guides[None]
         return got.bound
@@ -602,7 +616,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if waiting and roll < AIMED_SHARE:
             kind = "aimed"
             aim = _aim(rng, waiting, guide)
-            nodes = view.aimed_region(aim, rng, racks, guide)
+            span = _span_nodes(inst, aim)
+            if WIDE and span > REGION_NODES // 2:
+                kind = "wide"
+                nodes = view.wide_region(aim, rng, span, guide)
+                stats["wide"] = stats.get("wide", 0) + 1
+            else:
+                nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
         elif roll < AIMED_SHARE + TENANT_SHARE and view.isolated_nodes:
             kind = "tenant"
@@ -616,11 +636,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             names = sorted(racks)
             nodes = {nid for d in rng.sample(names, min(STEP_DOMAINS, len(names))) for nid in racks[d]}
             stats["random"] += 1
-        nodes = view.close(nodes, REGION_MAX_NODES, rng)
+        nodes = view.close(nodes, max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES), rng)
         sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng)
         if not sub.requests:
             continue
-        budget = min(STEP_S, deadline - time.perf_counter() - 0.3)
+        # A wide region is a bigger model: its step gets time in proportion, up to WIDE_STEPS steps' worth.
+        budget = min(STEP_S * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)),
+                     deadline - time.perf_counter() - 0.3)
         if budget <= 0.2:
             break
         t1 = time.perf_counter()
@@ -677,6 +699,16 @@ def _least_size(inst: Instance, r: Request) -> float:
     names = {n.gpu_model for n in inst.nodes if n.gpu_model and (allowed is None or n.gpu_model in allowed)}
     sizes = [p.gpu_equivalents for name in sorted(names) for p in inst.profile_choices(r, cat[name])]
     return r.need_count * min(sizes) if sizes else 0.0
+
+
+def _span_nodes(inst: Instance, r: Request) -> int:
+    """The fewest nodes ``r``'s units can lie on: its spread's domains (each at least a node), or its
+    GPU-equivalents over the biggest node's GPUs."""
+    most = max((n.num_gpus for n in inst.nodes), default=1) or 1
+    need = math.ceil(max(1.0, _least_size(inst, r) / r.need_count * r.count) / most) if r.kind != "host" else 1
+    if r.spread is not None:
+        need = max(need, math.ceil(r.count / r.spread.max_per_domain))
+    return need
 
 
 def _cap_free(inst: Instance, cap: int | None) -> bool:
@@ -802,13 +834,90 @@ class _View:
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        pool = [nid for nid in pool if rooms[nid][0] > 0]
+        self.exchange(out, guide, rng, REGION_NODES - REGION_NODES // 4)
+        pool = [nid for nid in pool if nid not in out and rooms[nid][0] > 0]
         while len(out) < REGION_NODES and pool:
             w = [rooms[nid][0] + 1e-3 for nid in pool]
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
         return out
+
+    def wide_region(self, aim: Request, rng: random.Random, span: int, guide: Guide | None = None) -> set[str]:
+        """A region sized to ``aim`` (``span``: the fewest nodes its units lie on): up to ``span`` nodes
+        where the LP puts it (by its units there) or, without one, by free plus movable room of its
+        mode; with a spread, one node per domain of its level until there are enough domains; with
+        required locality, all in one domain of that level; then the LP's exchange destinations for
+        running work it moves off them, and nodes with free room, to 1.5 × span (at most WIDE_MAX_NODES)."""
+        inst = self.inst
+        mode = MODE_OF_KIND.get(aim.kind)
+        allowed = inst.allowed_models(aim)
+        cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
+        if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
+            doms: dict[str, list] = defaultdict(list)
+            for n in cands:
+                doms[inst.domain(n, aim.locality.level)].append(n)
+            lp0 = {} if guide is None else guide.where(aim.id)
+            names = sorted(doms)
+            # By the LP's units there, else (and as a tie-break) by free plus movable room of its mode.
+            tie = 1e-3 if lp0 else 1.0
+            w = [sum(lp0.get(n.id, 0.0) for n in doms[d]) + tie * sum(sum(self.room(n, mode)) for n in doms[d])
+                 + 1e-9 for d in names]
+            cands = doms[rng.choices(names, weights=w, k=1)[0]]
+        rooms = {n.id: self.room(n, mode) for n in cands}
+        lp = {} if guide is None else guide.where(aim.id, rooms)
+        limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
+        out: set[str] = set()
+        targets = sorted(lp)
+        while len(out) < min(span, limit) and targets:
+            pick = rng.choices(targets, weights=[lp[nid] for nid in targets], k=1)[0]
+            out.add(pick)
+            targets.remove(pick)
+        by_id = {n.id: n for n in cands}
+        if aim.spread is not None:
+            level = aim.spread.level
+            need = math.ceil(aim.count / aim.spread.max_per_domain)
+            have = {inst.domain(by_id[nid], level) for nid in out}
+            pool = [n for n in cands if n.id not in out and inst.domain(n, level) not in have
+                    and sum(rooms[n.id]) > 0]
+            while len(have) < need and pool and len(out) < limit:
+                pick = rng.choices(pool, weights=[sum(rooms[n.id]) + 1e-3 for n in pool], k=1)[0]
+                out.add(pick.id)
+                d = inst.domain(pick, level)
+                have.add(d)
+                pool = [n for n in pool if inst.domain(n, level) != d]
+        pool = [n.id for n in cands if n.id not in out and sum(rooms[n.id]) > 0]
+        while len(out) < min(span, limit) and pool:
+            pick = rng.choices(pool, weights=[sum(rooms[nid]) + 1e-3 for nid in pool], k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        self.exchange(out, guide, rng, limit)
+        every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
+        free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
+        pool = [nid for nid in every if free[nid] > 0]
+        while len(out) < limit and pool:
+            pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        return out
+
+    def exchange(self, out: set[str], guide: Guide | None, rng: random.Random, limit: int) -> None:
+        """Adds to ``out``, up to ``limit`` nodes, where the LP sends the running work it moves off
+        ``out``'s nodes (the LP's exchange), drawn by the units it sends there; nothing without a
+        guide from the LP with migration costs, or when EXCHANGE is off."""
+        if guide is None or not guide.moved or not EXCHANGE:
+            return
+        dest: dict[str, float] = defaultdict(float)
+        for nid in sorted(out):
+            for rid in sorted(self.on_node.get(nid, ())):
+                for d, u in guide.dest.get(rid, {}).items():
+                    if d not in out:
+                        dest[d] += guide.moved.get(rid, 0.0) * u
+        targets = sorted(dest)
+        while len(out) < limit and targets:
+            pick = rng.choices(targets, weights=[dest[nid] + 1e-9 for nid in targets], k=1)[0]
+            out.add(pick)
+            targets.remove(pick)
 
     def roomy(self, rng: random.Random, k: int, exclude: set[str]) -> set[str]:
         """``k`` nodes drawn by free room of any mode."""
