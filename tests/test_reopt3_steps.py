@@ -145,3 +145,22 @@ def test_wide_steps_give_valid_plans_within_the_budget(cap: int | None) -> None:
                       unplaced={r.id: "waiting" for r in inst.requests if r.id not in placed})
     assert check(inst, plan).ok
     assert math.isfinite(objective_value(inst, placed))
+
+
+def test_binding_budgets_follow_their_own_lp_only_when_asked() -> None:
+    """Tests _guide_of: a cap that cannot bind gets the no-limit guide; a binding cap gets none (the
+    default) or, with BUDGET_GUIDE, the guide of its own stays LP, which moves at most the cap."""
+    inst = _state()
+    bb = reopt.BudgetBound(inst)
+    bb.stays_lp(None)
+    bb.stays_lp(1)
+    assert reopt._guide_of(bb, inst, None) is bb.guide
+    assert reopt._guide_of(bb, inst, 1) is None
+    old = reopt.BUDGET_GUIDE
+    reopt.BUDGET_GUIDE = True
+    try:
+        g = reopt._guide_of(bb, inst, 1)
+    finally:
+        reopt.BUDGET_GUIDE = old
+    assert g is bb.guides[1]
+    assert sum(g.moved.values()) <= 1 + 1e-6

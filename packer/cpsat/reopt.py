@@ -81,6 +81,9 @@ TENANT_SHARE = 0.25
 #: Aimed steps draw their waiting request and its nodes by where the repack LP places waiting work
 #: (:mod:`packer.cpsat.lpguide`), when that LP finished; False: by room alone (the A/B arm).
 LP_GUIDE = True
+#: Under a cap that binds, steps follow the guide of the cap's own stays LP (its budget row);
+#: False: no guide there (session 5's rule, bench/RESULTS_reopt.md).
+BUDGET_GUIDE = False
 #: Aimed steps with a guide from the LP with migration costs also take the nodes where that LP sends
 #: the running work it moves off the aim's nodes (its exchange); False: by room alone (the A/B arm).
 EXCHANGE = True
@@ -519,7 +522,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
-                                       progress=prog, guide=bb.guide if LP_GUIDE and _cap_free(inst, cap) else None)
+                                       progress=prog, guide=_guide_of(bb, inst, cap))
             info["steps"] = stats
     if bound is None:
         from packer.cpsat.bound import capacity_bound
@@ -699,6 +702,16 @@ def _least_size(inst: Instance, r: Request) -> float:
     names = {n.gpu_model for n in inst.nodes if n.gpu_model and (allowed is None or n.gpu_model in allowed)}
     sizes = [p.gpu_equivalents for name in sorted(names) for p in inst.profile_choices(r, cat[name])]
     return r.need_count * min(sizes) if sizes else 0.0
+
+
+def _guide_of(bb: BudgetBound, inst: Instance, cap: int | None) -> Guide | None:
+    """The guide of ``cap``'s steps: the no-limit LP's where the cap cannot bind; where it binds, its
+    own stays LP's (with its budget row: it moves at most ``cap``) when BUDGET_GUIDE, else none."""
+    if not LP_GUIDE:
+        return None
+    if _cap_free(inst, cap):
+        return bb.guide
+    return bb.guides.get(cap) if BUDGET_GUIDE else None
 
 
 def _span_nodes(inst: Instance, r: Request) -> int:
