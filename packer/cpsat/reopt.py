@@ -11,7 +11,10 @@ at once. So the work is split three ways.
   in them is free (it may stay, move within the region, or make room), waiting requests are offered,
   everything else is pinned where the incumbent has it. Steps are value-driven: most are aimed at a
   waiting request, pairing a rack where it could go if movable work left with a rack that has room
-  for that work (an exchange); the rest pair two random racks. Each sub-instance's migration cap is
+  for that work (an exchange); the rest pair two random racks. A request too wide for that (a spread
+  of one unit a node or rack, a gang bigger than half a region) gets a region sized to it, and with
+  the LP's guide a region also takes the nodes where the LP sends the running work it moves off it
+  (session 6). Each sub-instance's migration cap is
   the budget less the moves made elsewhere; work moved earlier may move again there without counting
   twice. A step's answer is kept when the whole plan gains.
 - **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
@@ -21,10 +24,11 @@ at once. So the work is split three ways.
   costs, never "everything placed". Beside it the *repack* LP (:func:`repack_instance`): every
   movable running request a waiting one that must be placed, pinned work exact, no migration costs.
   Every plan of any budget is a plan of it with at least its objective, so its LP bounds every
-  budget; it ignores migration costs but keeps pinned work in exact classes (the relaxed build
-  merges them). Neither LP dominates (1,024-GPU states: the repack LP tighter on 7 of 12, by
-  0.6-4.7%; the relaxed one on 5, by 0.1-0.4%; bench/RESULTS_reopt.md, "Session 4"), so each
-  budget's bound is the smallest of those known.
+  budget; it keeps pinned work in exact classes (the relaxed build merges them). Session 6 gives it
+  the migration costs back (:mod:`packer.cpsat.reopt_stays`: a stay column per movable request,
+  which may be 1 only where its units still are, and a budget row): that LP was below both others
+  on every 1,024-GPU state measured, so the relaxed LP is now only a fallback where it does not
+  finish (bench/RESULTS_reopt.md, "Session 6"). Each budget's bound is the smallest of those known.
 
 Small clusters skip the split: when the exact model (every stay choice, the budget as
 ``max_migrations``) has at most EXACT_MAX_VARIABLES variables, CP-SAT solves it from the no-move
