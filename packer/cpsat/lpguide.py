@@ -29,6 +29,12 @@ class Guide:
     share: dict[str, float] = field(default_factory=dict)
     #: request id → node id → units the LP places there (the group's, spread over its requests).
     nodes: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Movable running request id → share the LP moves (1 − its stay), for those it moves at all
+    #: (a guide from the LP with migration costs, :mod:`packer.cpsat.reopt_stays`; empty otherwise).
+    moved: dict[str, float] = field(default_factory=dict)
+    #: Those requests' group's units per node in the LP, off the nodes where they run: where the LP
+    #: sends them.
+    dest: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def weight(self, rid: str) -> float:
         """A factor for drawing ``rid`` as a step's aim: FLOOR plus its placed share."""
@@ -40,9 +46,13 @@ class Guide:
         return {nid: u for nid, u in got.items() if u > 1e-6 and (allowed is None or nid in allowed)}
 
 
-def repack_guide(model, x: np.ndarray, waiting: frozenset[str]) -> Guide:  # type: ignore[no-untyped-def]
+def repack_guide(model, x: np.ndarray, waiting: frozenset[str],  # type: ignore[no-untyped-def]
+                 stays: Mapping[str, float] | None = None, running: Mapping[str, frozenset[str]] | None = None) -> Guide:
     """The guide from the repack model ``model`` and its LP solution ``x``, for the requests
-    ``waiting`` (waiting in the running state; freed running work is left out)."""
+    ``waiting`` (waiting in the running state; freed running work is left out of ``share``).
+
+    ``stays``: the stay values of the LP with migration costs (movable running request id → 0..1),
+    and ``running``: those requests' nodes now; together they give ``moved`` and ``dest``."""
     data = model.data
     inst = data.inst
     per_group: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -63,6 +73,14 @@ def repack_guide(model, x: np.ndarray, waiting: frozenset[str]) -> Guide:  # typ
         for rid in ids:
             out.share[rid] = share
             out.nodes[rid] = where
+    if stays:
+        group_of = {inst.requests[ri].id: gr.index for gr in data.groups for ri in gr.requests}
+        for rid, s in stays.items():
+            if s > 1 - 1e-6 or rid not in group_of:
+                continue
+            out.moved[rid] = 1 - s
+            home = (running or {}).get(rid, frozenset())
+            out.dest[rid] = {nid: u for nid, u in per_group.get(group_of[rid], {}).items() if nid not in home}
     return out
 
 

@@ -11,7 +11,10 @@ at once. So the work is split three ways.
   in them is free (it may stay, move within the region, or make room), waiting requests are offered,
   everything else is pinned where the incumbent has it. Steps are value-driven: most are aimed at a
   waiting request, pairing a rack where it could go if movable work left with a rack that has room
-  for that work (an exchange); the rest pair two random racks. Each sub-instance's migration cap is
+  for that work (an exchange); the rest pair two random racks. A request too wide for that (a spread
+  of one unit a node or rack, a gang bigger than half a region) gets a region sized to it, and with
+  the LP's guide a region also takes the nodes where the LP sends the running work it moves off it
+  (session 6). Each sub-instance's migration cap is
   the budget less the moves made elsewhere; work moved earlier may move again there without counting
   twice. A step's answer is kept when the whole plan gains.
 - **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
@@ -21,10 +24,11 @@ at once. So the work is split three ways.
   costs, never "everything placed". Beside it the *repack* LP (:func:`repack_instance`): every
   movable running request a waiting one that must be placed, pinned work exact, no migration costs.
   Every plan of any budget is a plan of it with at least its objective, so its LP bounds every
-  budget; it ignores migration costs but keeps pinned work in exact classes (the relaxed build
-  merges them). Neither LP dominates (1,024-GPU states: the repack LP tighter on 7 of 12, by
-  0.6-4.7%; the relaxed one on 5, by 0.1-0.4%; bench/RESULTS_reopt.md, "Session 4"), so each
-  budget's bound is the smallest of those known.
+  budget; it keeps pinned work in exact classes (the relaxed build merges them). Session 6 gives it
+  the migration costs back (:mod:`packer.cpsat.reopt_stays`: a stay column per movable request,
+  which may be 1 only where its units still are, and a budget row): that LP was below both others
+  on every 1,024-GPU state measured, so the relaxed LP is now only a fallback where it does not
+  finish (bench/RESULTS_reopt.md, "Session 6"). Each budget's bound is the smallest of those known.
 
 Small clusters skip the split: when the exact model (every stay choice, the budget as
 ``max_migrations``) has at most EXACT_MAX_VARIABLES variables, CP-SAT solves it from the no-move
@@ -81,6 +85,21 @@ TENANT_SHARE = 0.25
 #: Aimed steps draw their waiting request and its nodes by where the repack LP places waiting work
 #: (:mod:`packer.cpsat.lpguide`), when that LP finished; False: by room alone (the A/B arm).
 LP_GUIDE = True
+#: Under a cap that binds, steps follow the guide of the cap's own stays LP (its budget row);
+#: False: no guide there (session 5's rule, bench/RESULTS_reopt.md).
+BUDGET_GUIDE = False
+#: Aimed steps with a guide from the LP with migration costs also take the nodes where that LP sends
+#: the running work it moves off the aim's nodes (its exchange); False: by room alone (the A/B arm).
+EXCHANGE = True
+#: An aimed request whose units cannot fit in REGION_NODES // 2 nodes (a spread of one or a few units
+#: per node or rack, a gang bigger than those nodes: :func:`_span_nodes`) gets a region sized to it,
+#: up to WIDE_MAX_NODES nodes (:meth:`_View.wide_region`); False: the usual region (the A/B arm).
+#: On issue seed 0's state the requests the LP places and the plan does not were mostly such
+#: (MIG gangs of 12-24 units spread one to four a node or rack, a 64-GPU pod gang), which an 8-12
+#: node region can never hold (bench/RESULTS_reopt.md, "Session 6").
+WIDE = True
+WIDE_MAX_NODES = 32
+WIDE_STEPS = 3.0
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -235,6 +254,15 @@ class BudgetBound:
         #: Budgets (None: no limit) whose relaxed LP did not finish in the time it was given.
         self.failed: set[int | None] = set()
         self._model = None
+        #: The repack LP with migration costs (:mod:`packer.cpsat.reopt_stays`), per budget (None: no
+        #: limit): its bound, and the moves its solution makes (Σ 1 − stay).
+        self.stays: dict[int | None, float] = {}
+        self.stays_moves: dict[int | None, float] = {}
+        #: Budgets whose stays LP did not finish (or cannot be built).
+        self.stays_failed: set[int | None] = set()
+        #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
+        self.guides: dict[int | None, Guide] = {}
+        self._repack = None
 
     def repack_lp(self, time_limit: float | None = None) -> float | None:
         """The repack LP bound (every budget), or None when it does not finish in ``time_limit``
@@ -263,6 +291,48 @@ class BudgetBound:
 
         self.guide = repack_guide(model, got[1], frozenset(r.id for r in self.inst.requests if r.placement is None))
         return self.repack
+
+    def stays_lp(self, cap: int | None, time_limit: float | None = None) -> float | None:
+        """The repack LP with migration costs and ``cap``'s budget row (None: no limit), or None when
+        it does not finish in ``time_limit`` (which counts building the repack model, once).
+
+        A finite cap that the no-limit solution already keeps (its LP moves at most ``cap``) has the
+        same optimum: that one is reused, not solved again."""
+        from packer.cpsat.lpguide import repack_guide
+        from packer.cpsat.reopt_stays import stays_lp
+        from packer.cpsat.timeplan import build_s
+
+        if cap in self.stays:
+            return self.stays[cap]
+        if cap in self.stays_failed or not movable_ids(self.inst):
+            return None
+        if cap is not None and None in self.stays and self.stays_moves[None] <= cap + 1e-6:
+            self.stays[cap], self.stays_moves[cap] = self.stays[None], self.stays_moves[None]
+            if None in self.guides:
+                self.guides[cap] = self.guides[None]
+            return self.stays[cap]
+        t0 = time.perf_counter()
+        if self._repack is None:
+            if time_limit is not None and time_limit < 2 * build_s(self.inst):
+                return None
+            self._repack = repack_model(self.inst)
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if self._repack is None or self._repack.linear_form is None or (rem is not None and rem <= 0.1):
+            self.stays_failed.add(cap)
+            return None
+        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem)
+        if got is None:
+            self.stays_failed.add(cap)
+            return None
+        self.stays[cap] = got.bound
+        self.stays_moves[cap] = sum(1.0 - v for v in got.stays.values())
+        waiting = frozenset(r.id for r in self.inst.requests if r.placement is None)
+        homes = {r.id: frozenset(u.node for u in r.placement or ()) for r in self.inst.requests
+                 if r.placement is not None and r.movable}
+        self.guides[cap] = repack_guide(self._repack, got.x, waiting, got.stays, homes)
+        if cap is None:
+            self.guide = self.guides[None]
+        return got.bound
 
     def _build(self):  # type: ignore[no-untyped-def]
         if self._model is None:
@@ -313,13 +383,15 @@ class BudgetBound:
 
         if any(below(b) for b in self.failed):
             return True
-        return self.repack is not None and any(below(b) and v >= self.repack - 1e-9 for b, v in self.values.items())
+        every = [v for v in (self.repack, self.stays.get(None)) if v is not None]
+        return bool(every) and any(below(b) and v >= min(every) - 1e-9 for b, v in self.values.items())
 
     def best(self, budget: int | None) -> float | None:
         """The smallest bound known for ``budget``: its own LP, that of no limit (or a bigger budget),
         the repack LP."""
         cap = _cap(self.inst.objective.max_migrations, budget)
         valid = [v for b, v in self.values.items() if b is None or (cap is not None and b >= cap)]
+        valid += [v for b, v in self.stays.items() if b is None or (cap is not None and b >= cap)]
         if self.repack is not None:
             valid.append(self.repack)
         return min(valid) if valid else None
@@ -328,15 +400,20 @@ class BudgetBound:
 def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
                  time_limit: float | None = None) -> dict[int | None, float | None]:
     """A proven upper bound on ``inst``'s objective for each migration budget (None: no limit): the
-    smaller of its relaxed LP and the repack LP (:class:`BudgetBound`); None for a budget where neither
+    smallest of its repack LP with migration costs (:mod:`packer.cpsat.reopt_stays`, its budget row),
+    and where that does not finish its relaxed LP (:class:`BudgetBound`); None for a budget where none
     finishes within ``time_limit`` (all together)."""
     t0 = time.perf_counter()
     bb = BudgetBound(inst)
-    bb.repack_lp(time_limit)
+    bb.stays_lp(None, time_limit)
     out: dict[int | None, float | None] = {}
     for b in sorted(budgets, key=lambda x: math.inf if x is None else x):
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        cap = _cap(inst.objective.max_migrations, b)
         if rem is None or rem > 0.1:
+            bb.stays_lp(cap, rem)
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        if cap not in bb.stays and (rem is None or rem > 0.1):
             bb.lp(b, rem)
         out[b] = bb.best(b)
     return out
@@ -345,23 +422,30 @@ def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
 def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ignore[no-untyped-def]
     """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
 
-    The repack LP first (once; it bounds every budget, and was the faster of the two at 1,024 GPUs:
-    7-21 s against 6-152 s at load 6-8). Then a finite budget's own relaxed LP (its budget row is
-    what makes it tight for small budgets), else, for a budget that does not bind, the no-limit
-    relaxed LP (once): it carries migration costs, which the repack LP does not, and was the tighter
-    of the two on 5 of 12 states measured.
+    The repack LP with migration costs first (:mod:`packer.cpsat.reopt_stays`; once: it bounds every
+    budget and gives the guide), then, for a finite budget that binds, the same LP with its budget
+    row (reused when the no-limit solution already keeps within the budget). On the ten 1,024-GPU
+    states measured it was below both the plain repack LP and the relaxed LP (budget row or not),
+    and faster than either (1-8 s against 4-9 and 6-152 s; bench/RESULTS_reopt.md, "Session 6"), so
+    once it has finished for ``cap`` nothing else is tried.
 
-    A relaxed LP is skipped when it cannot help: the budget LPs grow with the budget, so once a
-    smaller budget's LP is at or above the repack LP, so is this one; and once a smaller budget's LP
-    did not finish, this one (the same model, one row looser) is not expected to either. The time
-    goes to the move steps instead.
+    Otherwise (it did not finish) the session-4 order: the plain repack LP, then the budget's own
+    relaxed LP, skipped when it cannot help: the budget LPs grow with the budget, so once a smaller
+    budget's LP is at or above a bound of every budget, so is this one; and once a smaller budget's
+    LP did not finish, this one (the same model, one row looser) is not expected to either.
     """
     def share() -> float | None:
         rem = left()
         return None if rem is None else BOUND_SHARE * rem
 
-    bb.repack_lp(share())
     key = cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
+    bb.stays_lp(None, share())
+    if key is not None and None in bb.stays:
+        bb.stays_lp(key, share())
+    if key in bb.stays:
+        return
+    if None not in bb.stays:
+        bb.repack_lp(share())
     if key in bb.values or bb.dominated(key):
         return
     bb.lp(key, share())
@@ -442,7 +526,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
-                                       progress=prog, guide=bb.guide if LP_GUIDE and _cap_free(inst, cap) else None)
+                                       progress=prog, guide=_guide_of(bb, inst, cap))
             info["steps"] = stats
     if bound is None:
         from packer.cpsat.bound import capacity_bound
@@ -539,7 +623,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if waiting and roll < AIMED_SHARE:
             kind = "aimed"
             aim = _aim(rng, waiting, guide)
-            nodes = view.aimed_region(aim, rng, racks, guide)
+            span = _span_nodes(inst, aim)
+            if WIDE and span > REGION_NODES // 2:
+                kind = "wide"
+                nodes = view.wide_region(aim, rng, span, guide)
+                stats["wide"] = stats.get("wide", 0) + 1
+            else:
+                nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
         elif roll < AIMED_SHARE + TENANT_SHARE and view.isolated_nodes:
             kind = "tenant"
@@ -553,11 +643,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             names = sorted(racks)
             nodes = {nid for d in rng.sample(names, min(STEP_DOMAINS, len(names))) for nid in racks[d]}
             stats["random"] += 1
-        nodes = view.close(nodes, REGION_MAX_NODES, rng)
+        nodes = view.close(nodes, max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES), rng)
         sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng)
         if not sub.requests:
             continue
-        budget = min(STEP_S, deadline - time.perf_counter() - 0.3)
+        # A wide region is a bigger model: its step gets time in proportion, up to WIDE_STEPS steps' worth.
+        budget = min(STEP_S * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)),
+                     deadline - time.perf_counter() - 0.3)
         if budget <= 0.2:
             break
         t1 = time.perf_counter()
@@ -614,6 +706,26 @@ def _least_size(inst: Instance, r: Request) -> float:
     names = {n.gpu_model for n in inst.nodes if n.gpu_model and (allowed is None or n.gpu_model in allowed)}
     sizes = [p.gpu_equivalents for name in sorted(names) for p in inst.profile_choices(r, cat[name])]
     return r.need_count * min(sizes) if sizes else 0.0
+
+
+def _guide_of(bb: BudgetBound, inst: Instance, cap: int | None) -> Guide | None:
+    """The guide of ``cap``'s steps: the no-limit LP's where the cap cannot bind; where it binds, its
+    own stays LP's (with its budget row: it moves at most ``cap``) when BUDGET_GUIDE, else none."""
+    if not LP_GUIDE:
+        return None
+    if _cap_free(inst, cap):
+        return bb.guide
+    return bb.guides.get(cap) if BUDGET_GUIDE else None
+
+
+def _span_nodes(inst: Instance, r: Request) -> int:
+    """The fewest nodes ``r``'s units can lie on: its spread's domains (each at least a node), or its
+    GPU-equivalents over the biggest node's GPUs."""
+    most = max((n.num_gpus for n in inst.nodes), default=1) or 1
+    need = math.ceil(max(1.0, _least_size(inst, r) / r.need_count * r.count) / most) if r.kind != "host" else 1
+    if r.spread is not None:
+        need = max(need, math.ceil(r.count / r.spread.max_per_domain))
+    return need
 
 
 def _cap_free(inst: Instance, cap: int | None) -> bool:
@@ -739,13 +851,90 @@ class _View:
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        pool = [nid for nid in pool if rooms[nid][0] > 0]
+        self.exchange(out, guide, rng, REGION_NODES - REGION_NODES // 4)
+        pool = [nid for nid in pool if nid not in out and rooms[nid][0] > 0]
         while len(out) < REGION_NODES and pool:
             w = [rooms[nid][0] + 1e-3 for nid in pool]
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
         return out
+
+    def wide_region(self, aim: Request, rng: random.Random, span: int, guide: Guide | None = None) -> set[str]:
+        """A region sized to ``aim`` (``span``: the fewest nodes its units lie on): up to ``span`` nodes
+        where the LP puts it (by its units there) or, without one, by free plus movable room of its
+        mode; with a spread, one node per domain of its level until there are enough domains; with
+        required locality, all in one domain of that level; then the LP's exchange destinations for
+        running work it moves off them, and nodes with free room, to 1.5 × span (at most WIDE_MAX_NODES)."""
+        inst = self.inst
+        mode = MODE_OF_KIND.get(aim.kind)
+        allowed = inst.allowed_models(aim)
+        cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
+        if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
+            doms: dict[str, list] = defaultdict(list)
+            for n in cands:
+                doms[inst.domain(n, aim.locality.level)].append(n)
+            lp0 = {} if guide is None else guide.where(aim.id)
+            names = sorted(doms)
+            # By the LP's units there, else (and as a tie-break) by free plus movable room of its mode.
+            tie = 1e-3 if lp0 else 1.0
+            w = [sum(lp0.get(n.id, 0.0) for n in doms[d]) + tie * sum(sum(self.room(n, mode)) for n in doms[d])
+                 + 1e-9 for d in names]
+            cands = doms[rng.choices(names, weights=w, k=1)[0]]
+        rooms = {n.id: self.room(n, mode) for n in cands}
+        lp = {} if guide is None else guide.where(aim.id, rooms)
+        limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
+        out: set[str] = set()
+        targets = sorted(lp)
+        while len(out) < min(span, limit) and targets:
+            pick = rng.choices(targets, weights=[lp[nid] for nid in targets], k=1)[0]
+            out.add(pick)
+            targets.remove(pick)
+        by_id = {n.id: n for n in cands}
+        if aim.spread is not None:
+            level = aim.spread.level
+            need = math.ceil(aim.count / aim.spread.max_per_domain)
+            have = {inst.domain(by_id[nid], level) for nid in out}
+            pool = [n for n in cands if n.id not in out and inst.domain(n, level) not in have
+                    and sum(rooms[n.id]) > 0]
+            while len(have) < need and pool and len(out) < limit:
+                pick = rng.choices(pool, weights=[sum(rooms[n.id]) + 1e-3 for n in pool], k=1)[0]
+                out.add(pick.id)
+                d = inst.domain(pick, level)
+                have.add(d)
+                pool = [n for n in pool if inst.domain(n, level) != d]
+        pool = [n.id for n in cands if n.id not in out and sum(rooms[n.id]) > 0]
+        while len(out) < min(span, limit) and pool:
+            pick = rng.choices(pool, weights=[sum(rooms[nid]) + 1e-3 for nid in pool], k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        self.exchange(out, guide, rng, limit)
+        every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
+        free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
+        pool = [nid for nid in every if free[nid] > 0]
+        while len(out) < limit and pool:
+            pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+        return out
+
+    def exchange(self, out: set[str], guide: Guide | None, rng: random.Random, limit: int) -> None:
+        """Adds to ``out``, up to ``limit`` nodes, where the LP sends the running work it moves off
+        ``out``'s nodes (the LP's exchange), drawn by the units it sends there; nothing without a
+        guide from the LP with migration costs, or when EXCHANGE is off."""
+        if guide is None or not guide.moved or not EXCHANGE:
+            return
+        dest: dict[str, float] = defaultdict(float)
+        for nid in sorted(out):
+            for rid in sorted(self.on_node.get(nid, ())):
+                for d, u in guide.dest.get(rid, {}).items():
+                    if d not in out:
+                        dest[d] += guide.moved.get(rid, 0.0) * u
+        targets = sorted(dest)
+        while len(out) < limit and targets:
+            pick = rng.choices(targets, weights=[dest[nid] + 1e-9 for nid in targets], k=1)[0]
+            out.add(pick)
+            targets.remove(pick)
 
     def roomy(self, rng: random.Random, k: int, exclude: set[str]) -> set[str]:
         """``k`` nodes drawn by free room of any mode."""

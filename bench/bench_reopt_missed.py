@@ -1,0 +1,91 @@
+"""Why the move steps stall (issue 17 part 2, session 6): the waiting requests the no-limit LP with
+migration costs places (share above ``--share``) that the re-optimized plan leaves out, by shape.
+
+Runs ``reopt.curve`` with budgets 0 and no limit (``--time-limit`` each), then lists, for each missed
+request, its kind, count, spread and locality, tenant quota, how many nodes the LP spreads it over,
+and the fewest nodes it can lie on (``reopt._span_nodes``), with totals by shape. A request whose span
+is above half a usual region (``REGION_NODES // 2``) cannot be placed by an ordinary aimed step.
+
+    python bench/bench_reopt_missed.py issue --seed 0 --time-limit 60
+    python bench/bench_reopt_missed.py fragmented --seed 1 --time-limit 60 [--no-wide]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("family", choices=("issue", "fragmented"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nodes", type=int, default=None)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--share", type=float, default=0.3)
+    ap.add_argument("--no-wide", action="store_true", help="reopt.WIDE = False, reopt.EXCHANGE = False")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from bench_reopt import state
+
+    import packer.cpsat.reopt as reopt
+
+    if args.no_wide:
+        reopt.WIDE = False
+        reopt.EXCHANGE = False
+    inst = state(args.family, args.seed, args.nodes)
+    load0 = os.getloadavg()[0]
+    pts = reopt.curve(inst, [0, None], time_limit=args.time_limit, workers=args.workers, seed=0)
+    placed = {a.request for a in pts[-1].plan.assignments}
+    bb = reopt.BudgetBound(inst)
+    bb.stays_lp(None)
+    guide = bb.guide
+    assert guide is not None
+    half = reopt.REGION_NODES // 2
+    rows = []
+    by_shape: dict[str, float] = defaultdict(float)
+    for r in inst.requests:
+        if r.placement is not None or r.id in placed:
+            continue
+        share = guide.share.get(r.id, 0.0)
+        if share <= args.share:
+            continue
+        size = reopt._least_size(inst, r) / max(1, r.need_count) * r.count
+        value = share * r.priority * size
+        span = reopt._span_nodes(inst, r)
+        t = inst.tenant_map.get(r.tenant)
+        spread = None if r.spread is None else f"{r.spread.level}<={r.spread.max_per_domain}"
+        loc = None if r.locality is None else f"{r.locality.level}{'!' if r.locality.required else ''}"
+        rows.append({"id": r.id, "kind": r.kind, "count": r.count, "priority": r.priority, "lp_share": round(share, 3),
+                     "lp_value": round(value, 2), "spread": spread, "locality": loc, "span_nodes": span,
+                     "lp_nodes": len(guide.where(r.id)), "tenant": r.tenant,
+                     "quota": None if t is None else t.max_gpus})
+        by_shape[f"{r.kind} x{r.count} spread={spread} locality={loc} span={span}{' (wide)' if span > half else ''}"] += value
+    rows.sort(key=lambda x: -x["lp_value"])
+    last = pts[-1].row()
+    print(f"{inst.name}: no-move {pts[0].plan.objective:.2f}, all {last['objective']:.2f} (bound {last['bound']}), "
+          f"steps {pts[-1].info.get('steps')}, load {load0:.2f} -> {os.getloadavg()[0]:.2f}")
+    total = sum(x["lp_value"] for x in rows)
+    wide = sum(x["lp_value"] for x in rows if x["span_nodes"] > half)
+    print(f"missed LP value (share × priority × size): {total:.1f}, of it by requests wider than {half} nodes: {wide:.1f}")
+    print("| shape | LP value missed |")
+    print("|---|---|")
+    for k, v in sorted(by_shape.items(), key=lambda kv: -kv[1])[:15]:
+        print(f"| {k} | {v:.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"state": inst.name, "seed": args.seed, "wide": not args.no_wide,
+                                               "curve": [p.row() for p in pts], "missed": rows,
+                                               "missed_value": total, "missed_wide_value": wide}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""The repack LP with migration costs: a "stays" column per freed running request.
+
+The repack LP (:func:`packer.cpsat.reopt.repack_model`) bounds re-optimization under any budget by
+placing every movable running request afresh, for free. A real plan pays each moved request's
+migration cost, and at 1,024 GPUs those costs (0.1 × size a move, tens of moves) are 0.2-1% of the
+objective, all of it slack in the bound (bench/RESULTS_reopt.md, "Session 5").
+
+Here each freed running request ``r`` gets a column ``s_r`` in [0, 1] ("stays where it runs") and the
+objective pays ``cost_r × (1 − s_r)``. Staying needs its units where they run: for each group ``g``
+and GPU class ``c`` of the repack model,
+
+    Σ_{r in g, freed} s_r × (units of r's placement in c with option o)  ≤  x[g, c, o]
+
+(``o``: the unit's MIG profile, or None). With a budget, ``Σ (1 − s_r) ≤ budget``.
+
+Validity: take any plan of the running state that moves at most the budget. As a repack plan it
+sets the ``x`` columns; set ``s_r`` = 1 exactly for the requests it keeps where they run. Those
+requests' units are in the plan, in their own GPUs' classes with their own options, so every row
+above holds; the budget row counts exactly the moved requests; and the objective is the plan's own
+(value placed, less the cost of each moved request). So the LP optimum is at least every such plan's
+objective. A request that changes GPUs within one class may get ``s_r`` = 1 in the LP: that only
+makes the bound weaker, never wrong. It is never above the plain repack LP (same rows plus more, and
+an objective at most the plain one's).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from packer.model import Instance
+from packer.plans import migration_cost
+
+
+@dataclass
+class StaysLP:
+    """The solved LP: bound (objective units), the repack model's column values, and stay shares."""
+
+    bound: float
+    x: np.ndarray
+    #: freed running request id → its stay column's value (1: the LP keeps it where it runs).
+    stays: dict[str, float]
+    budget: int | None
+
+
+def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # type: ignore[no-untyped-def]
+    """(node index, GPU) → class index, and node index → its host class."""
+    by_gpu: dict[tuple[int, int], int] = {}
+    host: dict[int, int] = {}
+    for c in data.classes:
+        if c.host:
+            host[c.node] = c.index
+        for g in c.gpus:
+            by_gpu[(c.node, g)] = c.index
+    return by_gpu, host
+
+
+def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignore[no-untyped-def]
+    """The repack model's linear form with a stays column per freed running request appended.
+
+    Returns (form, stay column by request id, the objective's constant in model units) or None when
+    the model is not linear. ``model``: :func:`packer.cpsat.reopt.repack_model` of ``inst``.
+    """
+    from scipy.sparse import csr_matrix, hstack, vstack
+
+    form = model.linear_form
+    if form is None:
+        return None
+    c, a, bl, bh, lo, hi, obj = form
+    data = model.data
+    rp = data.inst
+    node_ix = {n.id: i for i, n in enumerate(rp.nodes)}
+    by_gpu, host = _class_map(data)
+    freed = [r for r in inst.requests if r.placement is not None and r.movable]
+    n0 = a.shape[1]
+    col = {r.id: n0 + k for k, r in enumerate(freed)}
+    sf = obj.scaling_factor or 1.0
+    scale = data.scale
+    c_new = np.zeros(len(freed))
+    const = 0.0
+    # (group, class, option) → [(stay column, units)]
+    rows: dict[tuple[int, int, object], list[tuple[int, int]]] = defaultdict(list)
+    req_ix = {r.id: i for i, r in enumerate(rp.requests)}
+    for k, r in enumerate(freed):
+        cost = migration_cost(inst, r) * scale
+        const -= cost
+        c_new[k] = cost / sf  # maximized value = sf × (c·x + offset)
+        gi = data.group_of[req_ix[r.id]]
+        per: dict[tuple[int, object], int] = defaultdict(int)
+        for u in r.placement or ():
+            ni = node_ix.get(u.node)
+            ci = None if ni is None else (host.get(ni) if u.gpu is None else by_gpu.get((ni, u.gpu)))
+            if ci is None:
+                per = {}
+                break
+            per[(ci, u.profile)] += 1
+        for (ci, prof), k_units in per.items():
+            rows[(gi, ci, prof)].append((col[r.id], k_units))
+    want = {(gi, ci) for (gi, ci, _p) in rows}
+    xs_of: dict[tuple[int, int], list[tuple[object, int]]] = defaultdict(list)
+    for (g2, c2, o), var in model.vars.x.items():
+        if (g2, c2) in want:
+            xs_of[(g2, c2)].append((o, var.index))
+    r_idx: list[int] = []
+    c_idx: list[int] = []
+    vals: list[float] = []
+    n_rows = 0
+    for (gi, ci, prof), entries in rows.items():
+        xs = [xi for o, xi in xs_of[(gi, ci)] if o == prof]
+        if not xs:  # the option is not modelled (a plan that keeps r would have it): every option, to stay valid
+            xs = [xi for _o, xi in xs_of[(gi, ci)]]
+        if not xs:
+            continue  # no column at all: no row (weaker, never invalid)
+        for cix, k_units in entries:
+            r_idx.append(n_rows)
+            c_idx.append(cix)
+            vals.append(float(k_units))
+        for xi in xs:
+            r_idx.append(n_rows)
+            c_idx.append(xi)
+            vals.append(-1.0)
+        n_rows += 1
+    n = n0 + len(freed)
+    extra = csr_matrix((vals, (r_idx, c_idx)), shape=(n_rows, n))
+    a2 = hstack([a, csr_matrix((a.shape[0], len(freed)))]).tocsr()
+    blocks = [a2, extra]
+    bl2 = [bl, np.full(n_rows, -np.inf)]
+    bh2 = [bh, np.zeros(n_rows)]
+    if budget is not None and freed:
+        # Σ (1 − s_r) ≤ budget  ⇔  Σ s_r ≥ len(freed) − budget.
+        row = csr_matrix((np.ones(len(freed)), (np.zeros(len(freed), dtype=np.int64), list(col.values()))),
+                         shape=(1, n))
+        blocks.append(row)
+        bl2.append(np.array([float(len(freed) - budget)]))
+        bh2.append(np.array([np.inf]))
+    form2 = (np.concatenate([c, c_new]), vstack(blocks).tocsr(), np.concatenate(bl2), np.concatenate(bh2),
+             np.concatenate([lo, np.zeros(len(freed))]), np.concatenate([hi, np.ones(len(freed))]), obj)
+    return form2, col, const
+
+
+def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignore[no-untyped-def]
+             time_limit: float | None = None) -> StaysLP | None:
+    """The repack LP with migration costs (and ``budget``'s row) solved, or None when it does not
+    finish in ``time_limit`` or the model is not linear."""
+    from packer.cpsat.bound import lp_solve
+    from packer.cpsat.proof import padded_bound
+
+    got = stays_form(inst, model, budget)
+    if got is None:
+        return None
+    form, col, const = got
+    res = lp_solve(model.model, time_limit=time_limit, form=form)
+    if res is None:
+        return None
+    value, x = res
+    stays = {rid: float(x[ci]) for rid, ci in col.items()}
+    return StaysLP(bound=padded_bound(model, value + const), x=x[: form[1].shape[1] - len(col)], stays=stays,
+                   budget=budget)
+
+
+__all__ = ["StaysLP", "stays_form", "stays_lp"]
