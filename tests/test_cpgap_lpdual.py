@@ -91,3 +91,10 @@ def test_a_badly_scaled_lp_gets_its_bound_without_the_cleanup() -> None:
     primal = lp_solve(model.model, time_limit=60, form=model.linear_form)
     assert bound is not None and primal is not None
     assert bound == pytest.approx(padded_bound(model, primal[0]), abs=1e-6)
+
+
+def test_a_model_that_is_not_all_linear_gives_no_lp_bound() -> None:
+    """Tests that a model whose linear form is None (a non-linear constraint) answers None, no error."""
+    from packer.cpsat.bound import lp_value
+
+    assert lp_value(None, time_limit=1.0) is None

@@ -99,7 +99,10 @@ def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None,
 
 def lp_value(form, *, time_limit: float | None = None) -> float | None:  # type: ignore[no-untyped-def]
     """An upper bound on the LP optimum of the linear ``form`` in model units: :func:`lp_dual_value`,
-    else (scipy without its HiGHS core) :func:`lp_solve`'s optimum; None when neither answers."""
+    else (scipy without its HiGHS core) :func:`lp_solve`'s optimum; None when neither answers or the
+    model is not all linear (``form`` None, see :func:`linear_form`)."""
+    if form is None:
+        return None
     value = lp_dual_value(form, time_limit=time_limit)
     if value is None:
         out = lp_solve(None, time_limit=time_limit, form=form)  # type: ignore[arg-type]
