@@ -97,6 +97,84 @@ def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None,
     return _to_max(obj, float(res.fun)), res.x
 
 
+def lp_value(form, *, time_limit: float | None = None) -> float | None:  # type: ignore[no-untyped-def]
+    """An upper bound on the LP optimum of the linear ``form`` in model units: :func:`lp_dual_value`,
+    else (scipy without its HiGHS core) :func:`lp_solve`'s optimum; None when neither answers or the
+    model is not all linear (``form`` None, see :func:`linear_form`)."""
+    if form is None:
+        return None
+    value = lp_dual_value(form, time_limit=time_limit)
+    if value is None:
+        out = lp_solve(None, time_limit=time_limit, form=form)  # type: ignore[arg-type]
+        value = None if out is None else out[0]
+    return value
+
+
+def lp_dual_value(form, *, time_limit: float | None = None) -> float | None:  # type: ignore[no-untyped-def]
+    """An upper bound on the LP optimum of the linear ``form`` (model units), from HiGHS's row duals.
+
+    The bound is the Lagrangian dual of the LP at HiGHS's row multipliers y, computed here in float64:
+    for any y, min c·x over the LP >= sum_j min(d_j lo_j, d_j hi_j) + sum_i min(y_i L_i, y_i U_i) with
+    d = c - Aᵀy (the variables' boxes are finite, rows with an infinite side get no multiplier of that
+    sign). So it is a bound whatever HiGHS's status: at HiGHS's optimum it equals the LP optimum.
+
+    Why not HiGHS's own optimum: on badly scaled models (sharing: costs 1 to 2.6e8, the host
+    tie-break beside the priority scale) the dual simplex reaches the optimum of the scaled LP in
+    seconds, is dual infeasible after unscaling, and its primal cleanup then runs for minutes past
+    the time limit (bench/RESULTS_cpsat.md, issue 16 part 3). Here HiGHS stops at the scaled optimum
+    (``simplex_unscaled_solution_strategy`` 0) and the multipliers it has, slightly infeasible once
+    unscaled or not, give the bound. None when HiGHS's Python core is missing or gives no duals.
+    """
+    try:
+        # scipy's HiGHS binding: its public LP calls take no simplex_unscaled_solution_strategy
+        from scipy.optimize._highspy import _core as hc
+        from scipy.sparse import csc_matrix
+    except ImportError:  # pragma: no cover - older scipy: the caller falls back to lp_solve
+        return None
+    c, a, bl, bh, lo, hi, obj = form
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return None  # the Lagrangian needs finite boxes (CP-SAT's domains always are)
+    h = hc._Highs()
+    h.setOptionValue("output_flag", False)
+    lp = hc.HighsLp()
+    n, m = len(c), a.shape[0]
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lo, hi
+    lp.row_lower_ = np.where(np.isfinite(bl), bl, -hc.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(bh), bh, hc.kHighsInf)
+    cols = csc_matrix(a)
+    lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = cols.indptr, cols.indices, cols.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    h.passModel(lp)
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("simplex_unscaled_solution_strategy", 0)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(max(0.1, time_limit)))
+    h.run()
+    sol = h.getSolution()
+    if not sol.dual_valid:
+        return None
+    low = lagrangian_min(c, a, bl, bh, lo, hi, np.asarray(sol.row_dual, dtype=float))
+    return _to_max(obj, low)
+
+
+def lagrangian_min(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndarray, hi: np.ndarray,  # type: ignore[no-untyped-def]
+                   y: np.ndarray) -> float:
+    """A lower bound on min c·x s.t. bl <= A x <= bh, lo <= x <= hi, from any row multipliers ``y``.
+
+    Lowered by a float64 rounding allowance (a few ulps of the terms' magnitudes summed), so that the
+    cancellation between large terms cannot lift it above the true Lagrangian value.
+    """
+    y = np.where((y > 0) & ~np.isfinite(bl), 0.0, y)
+    y = np.where((y < 0) & ~np.isfinite(bh), 0.0, y)
+    d = c - a.T @ y
+    cols = np.minimum(d * lo, d * hi)
+    rows = np.where(y > 0, y * np.where(np.isfinite(bl), bl, 0.0), y * np.where(np.isfinite(bh), bh, 0.0))
+    size = np.abs(cols).sum() + np.abs(rows).sum() + (np.abs(a.T) @ np.abs(y) + np.abs(c)) @ np.maximum(np.abs(lo), np.abs(hi))
+    return float(cols.sum() + rows.sum()) - 1e-12 * float(size)
+
+
 def mip_bound(model: cp_model.CpModel, *, time_limit: float) -> tuple[float | None, float | None]:
     """(dual bound, primal value) of HiGHS's branch and bound on the model, in model units."""
     from scipy.optimize import Bounds, LinearConstraint, milp

@@ -20,16 +20,16 @@ from types import SimpleNamespace
 
 def main() -> None:
     """In the child: reads (linear form, time limit), writes the LP's optimum in model units or None."""
-    from packer.cpsat.bound import lp_solve
+    from packer.cpsat.bound import lp_value
 
     form, time_limit = pickle.load(sys.stdin.buffer)
-    out = lp_solve(None, time_limit=time_limit, form=form)  # type: ignore[arg-type]
-    pickle.dump(None if out is None else float(out[0]), sys.stdout.buffer)
+    value = lp_value(form, time_limit=time_limit)
+    pickle.dump(None if value is None else float(value), sys.stdout.buffer)
     sys.stdout.buffer.flush()
 
 
 def lp_value_in_child(form, time_limit: float | None) -> float | None:  # type: ignore[no-untyped-def]
-    """:func:`packer.cpsat.bound.lp_solve`'s optimum for the linear ``form``, or None if the child has
+    """:func:`packer.cpsat.bound.lp_value` for the linear ``form``, or None if the child has
     no answer within ``time_limit`` seconds (its start included) or fails."""
     *mats, obj = form
     # The objective's proto does not pickle; the LP's optimum needs only its offset and scaling.

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable
 
-from packer.cpsat.bound import capacity_bound, lp_solve
+from packer.cpsat.bound import capacity_bound, lp_value
 from packer.cpsat.data import Data
 from packer.cpsat.deadline import BuildAbandoned, Deadline
 from packer.cpsat.lpchild import lp_value_in_child
@@ -51,15 +51,25 @@ def relaxed_bound(inst: Instance, level: str, *, time_limit: float | None = None
     return lp_bound(model, rem)
 
 
+def smaller(a: float | None, b: float | None) -> float | None:
+    """The tighter of two upper bounds, either of which may be missing. (An LP stopped at its time limit
+    still gives a bound from its duals, possibly looser than the capacity LP's.)"""
+    return b if a is None else a if b is None else min(a, b)
+
+
 def capacity_or_none(inst: Instance, enabled: bool) -> float | None:
     """The capacity LP bound of ``inst`` when ``enabled`` (sub-problems of a decomposition skip it), else None."""
     return capacity_bound(inst) if enabled else None
 
 
 def lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
-    """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances."""
-    out = lp_solve(model.model, time_limit=time_limit, form=model.linear_form)
-    return None if out is None else padded_bound(model, out[0])
+    """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances.
+
+    From HiGHS's duals (:func:`packer.cpsat.bound.lp_value`: a bound whatever HiGHS's status, and it
+    does not wait for the cleanup that badly scaled models never finish).
+    """
+    value = lp_value(model.linear_form, time_limit=time_limit)
+    return None if value is None else padded_bound(model, value)
 
 
 def lp_bound_stoppable(model: CpsatModel, time_limit: float | None) -> float | None:
@@ -76,4 +86,4 @@ def padded_bound(model: CpsatModel, value: float) -> float:
     return safe / model.data.scale + model.constant
 
 
-__all__ = ["capacity_or_none", "lp_bound", "lp_bound_stoppable", "padded_bound", "relaxed_bound"]
+__all__ = ["capacity_or_none", "lp_bound", "lp_bound_stoppable", "padded_bound", "relaxed_bound", "smaller"]

@@ -21,7 +21,7 @@ from packer.cpsat.background import Background
 from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
-from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable
+from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable, smaller
 from packer.cpsat.reasons import reasons_by, unplaced_reasons
 from packer.cpsat.result import NAME, fallback, modes_of, restamp
 from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice, reserve_s
@@ -82,8 +82,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
             info["lp_s"] = round(time.perf_counter() - start, 3)
             rem = left()
-            if lp_value is None:
-                lp_value = capacity_or_none(inst, lp)
+            lp_value = smaller(lp_value, capacity_or_none(inst, lp))
             if rem is not None and rem <= 0:
                 return fallback(inst, hint_plan, seed, start, info, bound=lp_value)
     info["lp_beside_search"] = lp_job is not None
@@ -112,8 +111,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
         lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
         info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
-        if lp_value is None:
-            lp_value = capacity_or_none(inst, lp)
+        lp_value = smaller(lp_value, capacity_or_none(inst, lp))
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
     bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
     if code != cp_model.OPTIMAL:
