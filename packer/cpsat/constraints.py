@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from ortools.sat.python import cp_model
 
-from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, running_milli, scaled
+from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, scaled, share_room
 from packer.cpsat.deadline import NEVER, Deadline
 from packer.cpsat.variables import LinearExpr, Variables, stay_of
 from packer.model import MILLI_PER_GPU
@@ -45,14 +45,6 @@ class Constraints:
         for gi, o, var in self.by_class[ci]:
             if pool_of(self.inst, self.data.groups[gi].req) == pool:
                 yield gi, o, var
-
-    def _fixed_room(self, c) -> int | None:  # type: ignore[no-untyped-def]
-        """Milli left on each GPU of an aggregated class by its fixed running shares (the same on every
-        GPU of it); None where the class has none, or its running work differs by GPU or may move."""
-        if not c.running or self.data.relaxed or any(self.inst.requests[ri].movable for ri, _ in c.running):
-            return None
-        used = running_milli(self.inst, c, c.gpus[0])
-        return MILLI_PER_GPU - used if used else None
 
     def _running(self, ci: int, pool: str):  # type: ignore[no-untyped-def]
         for ri, u in self.data.classes[ci].running:
@@ -164,28 +156,26 @@ class Constraints:
                         self.m.add(sum(var for mi, var in units if mi == size) <= slots)
                     continue
                 self.m.add(sum(mi * var for mi, var in units + stays) <= MILLI_PER_GPU * n_shared)
-                room = self._fixed_room(c)
-                if room is not None and c.size > 1:
-                    # Fixed running shares leave the same room on every GPU of the class (data.py): a new
-                    # share larger than it fits nowhere here, and the cuts below hold for that room (with
-                    # no size fitting it there are no patterns, and the milli sum alone let a 600-milli
-                    # share in beside two 460s on two GPUs: found by tests/test_decompose_subinstances.py).
+                if c.size <= 1:
+                    continue
+                # Relaxation for classes with too many patterns: big shares never share a GPU, at most
+                # two mid ones do. Where fixed running shares leave the same room on every GPU (data.py)
+                # the same cuts hold for that room, and a new share larger than it fits nowhere (with no
+                # size fitting it there are no patterns, and the milli sum alone let a 600-milli share in
+                # beside two 460s on two GPUs: found by tests/test_decompose_subinstances.py).
+                cuts = [(MILLI_PER_GPU, units + stays)]
+                room = share_room(self.data, c)
+                if room is not None and room < MILLI_PER_GPU and c.running:
                     for mi, var in units:
                         if mi > room:
                             self.m.add(var == 0)
                     self.m.add(sum(mi * var for mi, var in units) <= room * n_shared)
-                    big = [var for mi, var in units if 2 * mi > room]
+                    cuts.append((room, units))
+                for cap, items in cuts:
+                    big = [var for mi, var in items if 2 * mi > cap]
                     if big:
                         self.m.add(sum(big) <= n_shared)
-                    mid = [var for mi, var in units if 3 * mi > room]
-                    if mid:
-                        self.m.add(sum(mid) <= 2 * n_shared)
-                if c.size > 1:
-                    # Relaxation for classes with too many patterns: big shares never share a GPU.
-                    big = [var for mi, var in units + stays if 2 * mi > MILLI_PER_GPU]
-                    if big:
-                        self.m.add(sum(big) <= n_shared)
-                    mid = [var for mi, var in units + stays if 3 * mi > MILLI_PER_GPU]
+                    mid = [var for mi, var in items if 3 * mi > cap]
                     if mid:
                         self.m.add(sum(mid) <= 2 * n_shared)
 

@@ -257,6 +257,15 @@ def running_milli(inst: Instance, c: GpuClass, gpu: int) -> int:
                if u.gpu == gpu and inst.requests[ri].kind == "share")
 
 
+def share_room(data: Data, c: GpuClass) -> int | None:
+    """Milli free for new shares on every GPU of ``c``, the same on each: 1000 less its fixed running
+    shares (an aggregated class has the same fixed work on every GPU); None where the GPUs' running work
+    differs (a relaxed build) or may move."""
+    if c.dirty and (data.relaxed or any(movable(data.inst.requests[ri]) for ri, _ in c.running)):
+        return None
+    return MILLI_PER_GPU - running_milli(data.inst, c, c.gpus[0]) if c.gpus else MILLI_PER_GPU
+
+
 def _group_key(r: Request) -> tuple[object, ...] | None:
     """The identity of a request for grouping, or None when it must stay alone."""
     if r.placement is not None or r.need_count != r.count:

@@ -13,8 +13,8 @@ from packer.cpsat.data import (
     mig_configs,
     mig_layouts,
     movable,
-    running_milli,
     share_patterns,
+    share_room,
 )
 from packer.cpsat.deadline import NEVER, Deadline
 from packer.model import MILLI_PER_GPU
@@ -123,10 +123,10 @@ def create_variables(data: Data, m: cp_model.CpModel, deadline: Deadline = NEVER
     for c in data.classes:
         if c.size <= 1 or "shared" not in c.modes():
             continue
-        if c.dirty and (data.relaxed or any(movable(inst.requests[ri]) for ri, _ in c.running)):
-            continue  # the GPUs' running work differs: no common room to cut into patterns
         # Fixed running shares take the same room on every GPU of the class: patterns fill the rest.
-        room = MILLI_PER_GPU - running_milli(inst, c, c.gpus[0])
+        room = share_room(data, c)
+        if room is None:
+            continue  # the GPUs' running work differs: no common room to cut into patterns
         sizes = tuple(sorted(share_on.get(c.index, ())))
         pats = share_patterns(sizes, room) if sizes and room > 0 else None
         if pats:
