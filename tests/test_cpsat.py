@@ -558,3 +558,24 @@ def test_two_workers_run_two_full_searches_and_params_override_them() -> None:
     assert list(m.solver.parameters.subsolvers) == []  # type: ignore[union-attr]
     plan = solve(inst, time_limit=5, workers=2, params={"subsolvers": ["default_lp"], "num_full_subsolvers": 1})
     assert check(inst, plan).ok and plan.status == "optimal"
+
+
+def test_short_reproducible_limit_does_not_wait_for_online_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that a 1 s one-worker solve of a tiny instance does not wait on the online placer.
+
+    In a fresh process the online kernels take 0.5 s to load (a fresh machine: ~20 s to compile);
+    greedy's file-order runs used them, the hint took the whole limit and the plan was 'unknown'
+    with nothing placed. Here the online placer is made slower than the limit."""
+    import packer.online.solver as online_solver
+
+    real = online_solver.solve
+
+    def slow(*args: object, **kwargs: object) -> object:
+        time.sleep(3.0)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(online_solver, "solve", slow)
+    inst = generate("tiny", seed=FAST_TINY_SEEDS[0])
+    plan = solve(inst, time_limit=1.0, workers=1)
+    assert check(inst, plan).ok
+    assert plan.status == "optimal" and plan.objective > 0

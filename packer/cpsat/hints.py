@@ -68,7 +68,11 @@ def placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignore
             if name == "greedy":
                 from packer.greedy.solver import solve as greedy_solve
 
-                yield greedy_solve(inst, seed=seed, time_limit=limit)
+                # Without the online placer, greedy's own file-order runs are left out too: they
+                # load (or, on a fresh machine, compile) the same kernels, which a short limit on a
+                # small cluster cannot spare (tiny under 1 s: no plan at all), and CP-SAT closes
+                # that gap itself there.
+                yield greedy_solve(inst, seed=seed, time_limit=limit, file_order=online or huge)
             else:
                 from packer.online.solver import solve as online_solve
 

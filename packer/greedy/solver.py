@@ -639,12 +639,15 @@ OPTIONS = frozenset({"time_limit", "seed", "progress"})
 
 
 def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0,
-          progress: object = None) -> Plan:
+          progress: object = None, file_order: bool = True) -> Plan:
     """Greedy plan for ``inst``; deterministic (``seed`` does not change it, the plan records it).
 
     With ``time_limit``, requests not yet tried when it runs out are listed as unplaced, with a
     reason that says so; the plan so far is valid. ``progress`` (a :class:`packer.progress.Progress`)
-    is told how many requests were tried, every 256.
+    is told how many requests were tried, every 256. ``file_order=False`` returns the priority-order
+    construction alone, without the online placer's file-order runs (whose kernels take 0.5 s to load
+    in a fresh process, and much longer to compile on a fresh machine): for a caller that searches
+    on from the plan anyway.
     """
     t0 = time.perf_counter()
     pl = _Placer(inst)
@@ -689,7 +692,7 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
              if g.configured == "any" and g.mode is not None and g.units}
     plan = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
                       seed=seed, wall_s=time.perf_counter() - t0, solver_info={"construction": "priority order"})
-    if deadline is None or time.perf_counter() < deadline:
+    if file_order and (deadline is None or time.perf_counter() < deadline):
         plan = _best_of_file_order(inst, plan, seed, t0, deadline)
     return plan
 
