@@ -638,8 +638,8 @@ def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
 OPTIONS = frozenset({"time_limit", "seed", "progress"})
 
 
-def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None = 0,
-          progress: object = None, file_order: bool = True) -> Plan:
+def solve(inst: Instance, file_order: bool = True, *, time_limit: float | None = None, seed: int | None = 0,
+          progress: object = None) -> Plan:
     """Greedy plan for ``inst``; deterministic (``seed`` does not change it, the plan records it).
 
     With ``time_limit``, requests not yet tried when it runs out are listed as unplaced, with a
@@ -647,7 +647,8 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     is told how many requests were tried, every 256. ``file_order=False`` returns the priority-order
     construction alone, without the online placer's file-order runs (whose kernels take 0.5 s to load
     in a fresh process, and much longer to compile on a fresh machine): for a caller that searches
-    on from the plan anyway.
+    on from the plan anyway. (``file_order`` is an internal switch of the CP-SAT hint, not one of the
+    back ends' :data:`OPTIONS`, so it is not keyword-only.)
     """
     t0 = time.perf_counter()
     pl = _Placer(inst)
