@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packer.model import Instance, ObjectiveWeights, Plan, Request, Tenant, Unit
-from packer.plans import units_equal
+from packer.plans import objective_value, units_equal
 
 #: Most unplaced requests offered to one domain at a time.
 OFFER = 60
@@ -76,7 +76,7 @@ def lns_by_domain(
             plan = solve_sub(sub, hint, budget, sub_det)
             stats["subproblems"] += 1
             t2 = time.perf_counter()
-            if _merge(inst, sub, plan, placed):
+            if _no_worse(plan, hint) and _merge(inst, sub, plan, placed):
                 stats["improved"] += 1
             merge_s = max(merge_s, time.perf_counter() - t2)
     return placed, stats
@@ -187,6 +187,9 @@ def lns_by_domain_parallel(
             took = float(plan.solver.wall_s or 0.0)
             stats["sub_s"] += took
             stats["sub_max_s"] = max(stats["sub_max_s"], took)
+            if not _no_worse(plan, job.hint):
+                stats["rejected"] += 1
+                continue
             delta, dmoves = _change(inst, job.instance, plan, placed)
             if not _fits(inst, used, moved, delta, dmoves):
                 stats["rejected"] += 1
@@ -201,6 +204,15 @@ def lns_by_domain_parallel(
     for k in ("build_s", "solve_s", "merge_s", "sub_s", "sub_max_s"):
         stats[k] = round(stats[k], 3)
     return placed, stats
+
+
+def _no_worse(plan: Plan, hint: Plan | None) -> bool:
+    """True when a sub-problem's ``plan`` is worth at least its ``hint`` (the incumbent restricted to it).
+
+    A sub-solve may come back with less than it was handed (a hint CP-SAT could not complete in time,
+    a stop before the first solution): merging that would make the whole plan worse.
+    """
+    return hint is None or plan.objective >= hint.objective - 1e-9
 
 
 def _moved(r: Request, units: Sequence[Unit] | None) -> bool:
@@ -373,8 +385,11 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
         nodes=tuple(n for n in inst.nodes if n.id in nodes), tenants=tuple(tenants),
         requests=tuple(reqs), objective=weights,
     )
+    # The hint's true objective in the sub-instance: the monolithic solve hands the hint back when its
+    # own plan is worth less, and the merge keeps only sub-plans worth at least this.
     hint = Plan(
-        instance=sub.name, status="feasible", objective=0.0, solver=SolverInfo(name="incumbent"),
+        instance=sub.name, status="feasible", objective=objective_value(sub, hint_units),
+        solver=SolverInfo(name="incumbent"),
         assignments=tuple(Assignment(request=rid, units=tuple(us)) for rid, us in hint_units.items()),
     )
     return sub, hint
