@@ -142,6 +142,11 @@ def time_limit(solver: str, seconds: float) -> str:
     return reason(TIME_LIMIT, f"the {solver} stopped after {seconds:g} s, before trying this request")
 
 
+def unexplained(solver: str, seconds: float) -> str:
+    """The solver left this request unplaced, and its time limit ended before it found which rule binds."""
+    return reason(TIME_LIMIT, f"left unplaced by the {solver}, whose {seconds:g} s ended before the binding rule was found")
+
+
 def claim(tenant: str, nodes: int, room: float, fill: float) -> str:
     """A node-isolated tenant was kept off ``nodes`` more nodes whose idle ``room`` (GPU-equivalents)
     its own remaining requests fill only ``fill`` of while other tenants want it."""
@@ -157,5 +162,6 @@ def not_submitted(solver: str) -> str:
 __all__ = [
     "CAPACITY", "CODES", "HOST", "ISOLATION", "LOCALITY", "MODEL", "NOT_SUBMITTED", "OBJECTIVE", "QUOTA",
     "SPREAD", "TIME_LIMIT", "capacity", "claim", "code_of", "host_resources", "isolation", "locality",
-    "no_model", "no_nodes", "not_submitted", "objective", "quota", "reason", "spread", "time_limit", "what",
+    "no_model", "no_nodes", "not_submitted", "objective", "quota", "reason", "spread", "time_limit", "unexplained",
+    "what",
 ]

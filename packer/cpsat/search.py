@@ -22,7 +22,7 @@ from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable, smaller
-from packer.cpsat.reasons import reasons_by, unplaced_reasons
+from packer.cpsat.reasons import reasons_until, unplaced_reasons
 from packer.cpsat.result import NAME, fallback, modes_of, restamp
 from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice, reserve_s
 from packer.model import Instance, Plan, Unit
@@ -206,11 +206,12 @@ def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     if hint_plan is not None and hint_plan.objective > objective_value(inst, incumbent) + 1e-9:
         return restamp(inst, hint_plan, seed, start, info, bound)  # the hint is better: no conversion to pay
     modes = modes_of(inst, incumbent)
-    reasons = reasons_by(inst, incumbent, modes, end if hint_plan is not None else None)
-    if reasons is None:
-        assert hint_plan is not None
-        info = {**info, "conversion": "not done by the time limit: the hint's plan is kept"}
-        return restamp(inst, hint_plan, seed, start, info, bound)
+    # The search's placement is worth at least the hint's (checked above), so it is kept even when the
+    # reasons are not all found by the limit: those requests then say so (the time-limit reason).
+    reasons, cut = reasons_until(inst, incumbent, modes, end if hint_plan is not None else None, solver=NAME,
+                                 seconds=0.0 if end is None else round(end - start, 1))
+    if cut:
+        info = {**info, "conversion": f"reasons of {cut} unplaced requests not found by the time limit"}
     return build_plan(inst, solver=NAME, placed=incumbent, unplaced=reasons, gpu_modes=modes, seed=seed,
                       wall_s=time.perf_counter() - start, bound=bound, status="feasible", solver_info=info)
 
