@@ -198,10 +198,8 @@ def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, wor
     # (tests/test_reopt_reuse.py: equal to a fresh conversion). Converting again cost 1 ms a GPU.
     modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
     why = {u.request: u.reason for u in plan.unplaced}
-    out = _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
-                info={"no_move": _info(plan)}, modes=modes, why=why)
-    assert out is not None
-    return out
+    return _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
+                 info={"no_move": _info(plan)}, modes=modes, why=why)
 
 
 def repack_instance(inst: Instance) -> tuple[Instance, frozenset[str]]:
@@ -534,18 +532,19 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         bound = capacity_bound(inst)
         info["bound"] = "capacity"
     plan = None
-    if placed != start_placed:
-        # Converted under a deadline: the time limit less the re-issue's reserve. When the reasons
-        # are not done by then (the 1 ms a GPU is measured at this machine's usual load, not at
-        # 4x contention), the start plan is kept: the end does not depend on the estimate.
+    if placed != start_placed and objective_value(inst, placed) > objective_value(inst, start_placed) + 1e-9:
+        # Converted under a deadline: the time limit less the re-issue's reserve. Requests whose
+        # reasons are not done by then (the 1 ms a GPU is measured at this machine's usual load, not
+        # at 4x contention) carry the time-limit reason: the steps' placement is kept either way, so
+        # the plan returned is never worse than the best complete placement held (before session 8
+        # a miss re-issued the start plan and lost every step's gain).
         deadline = None if time_limit is None else t0 + time_limit - _reserve(inst)
         plan = _plan(inst, placed, bound=bound, seed=seed, wall_s=time.perf_counter() - t0, info=info,
-                     deadline=deadline)
-        if plan is None:
-            info["final"] = "start plan kept: its improvement not converted in time"
-            placed = start_placed
+                     deadline=deadline, late=time_limit)
+    else:
+        placed = start_placed
     if plan is None:
-        # Nothing changed (or the change could not be converted): the start plan re-issued with this
+        # Nothing better (the start plan is at least as good): the start plan re-issued with this
         # bound (its reasons and modes are those of the same placement; converting again costs 1 ms
         # a GPU, 137 s at 131,072 GPUs).
         from packer.cpsat.result import restamp
@@ -1100,22 +1099,28 @@ def _info(plan: Plan) -> dict[str, object]:
 
 def _plan(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, bound: float | None, seed: int, wall_s: float,
           info: dict[str, object], modes: Mapping[tuple[str, int], str] | None = None,
-          why: Mapping[str, str] | None = None, deadline: float | None = None) -> Plan | None:
-    """The SPEC plan of ``placed`` for ``inst`` (status optimal when the bound is met), or None when
-    the reasons of its unplaced requests are not done by ``deadline`` (perf_counter).
+          why: Mapping[str, str] | None = None, deadline: float | None = None,
+          late: float | None = None) -> Plan:
+    """The SPEC plan of ``placed`` for ``inst`` (status optimal when the bound is met).
 
     ``modes``, ``why``: the modes and reasons already known for this placement (those of requests
-    without one are computed)."""
+    without one are computed). ``deadline`` (perf_counter): when the reasons are not done by then,
+    each unplaced request without a known reason gets the time-limit reason (``late``: the time
+    limit it names, in seconds) and ``info["final"]`` says so; the placement is never given up."""
+    from packer import reasons as texts
     from packer.cpsat.reasons import reasons_by
     from packer.cpsat.result import NAME
     from packer.cpsat.result import modes_of as _modes_of
 
     modes = _modes_of(inst, placed) if modes is None else modes
     why = dict(why or {})
-    if any(r.id not in placed and r.id not in why for r in inst.requests):
+    missing = [r.id for r in inst.requests if r.id not in placed and r.id not in why]
+    if missing:
         fresh = reasons_by(inst, placed, modes, deadline)
         if fresh is None:
-            return None
+            stop = texts.time_limit("re-optimizer", round(late if late is not None else wall_s, 3))
+            fresh = {rid: stop for rid in missing}
+            info["final"] = f"reasons not done by the deadline: {len(missing)} unplaced requests carry the time-limit reason"
         why = {**fresh, **why}
     obj = objective_value(inst, placed)
     status = "optimal" if bound is not None and obj >= bound - 1e-6 else "feasible"
