@@ -599,21 +599,29 @@ def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start
 
 def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                seed: int = 0, workers: int | None = None,
-               progress: Progress = SILENT, guide: Guide | None = None) -> tuple[dict[str, list[Unit]], dict[str, int]]:
+               progress: Progress = SILENT, guide: Guide | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
     ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
+    The stats count steps by kind and, in ``by_kind``, per aim kind (aimed, wide, tenant, random): steps,
+    improvements, objective gained, region nodes, sub-solves CP-SAT proved optimal, and seconds
+    building the step (view, region, sub-instance), solving it (``model_s`` of that: building its
+    CP-SAT model), and checking its answer (merge, objective, validity): where a step's time goes
+    and which kind pays.
     """
     from packer.cpsat.search import solve_monolithic as _solve_monolithic
 
     cur: dict[str, list[Unit]] = {rid: list(us) for rid, us in placed.items()}
     best = objective_value(inst, cur)
     rng = random.Random(seed)
-    stats = {"steps": 0, "improved": 0, "rejected": 0, "aimed": 0, "tenant": 0, "random": 0}
+    stats: dict = {"steps": 0, "improved": 0, "rejected": 0, "aimed": 0, "tenant": 0, "random": 0}
+    by_kind: dict[str, dict[str, float]] = {}
+    stats["by_kind"] = by_kind
     racks = _domains(inst, _level(inst))
     while True:
         if deadline - time.perf_counter() < 0.5:
             break
+        tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         roll = rng.random()
@@ -656,13 +664,25 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         def sub_left(t1: float = t1, budget: float = budget) -> float:
             return budget - (time.perf_counter() - t1)
 
+        sinfo: dict[str, object] = {}
         plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"], workers=workers, start=t1, left=sub_left,
-                                 info={}, lp=False, uncounted=uncounted)
+                                 info=sinfo, lp=False, uncounted=uncounted)
+        t2 = time.perf_counter()
         stats["steps"] += 1
+        rec = by_kind.setdefault(kind, {"steps": 0, "improved": 0, "gain": 0.0, "nodes": 0, "build_s": 0.0,
+                                        "solve_s": 0.0, "model_s": 0.0, "check_s": 0.0, "proved": 0})
+        rec["steps"] += 1
+        rec["nodes"] += len(nodes)
+        rec["build_s"] += t1 - tb
+        rec["solve_s"] += t2 - t1
+        rec["model_s"] += float(sinfo.get("solve_start_s") or 0.0)  # type: ignore[arg-type]
+        rec["proved"] += int(sinfo.get("cpsat_status") == "OPTIMAL")
         trial = _merge(cur, sub, plan)
         if trial is None:
+            rec["check_s"] += time.perf_counter() - t2
             continue
         value = objective_value(inst, trial)
+        before = best
         if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial):
             stats["invalid"] = stats.get("invalid", 0) + 1  # a safety net: the whole plan is checked before it is kept
         elif value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap):
@@ -670,8 +690,14 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             stats["improved"] += 1
             stats[f"improved_{kind}"] = stats.get(f"improved_{kind}", 0) + 1
             progress.update(best=best, note=f"move step {stats['steps']}", force=True)
+            rec["improved"] += 1
+            rec["gain"] += best - before
         elif value > best + 1e-9:
             stats["rejected"] += 1
+        rec["check_s"] += time.perf_counter() - t2
+    for rec in by_kind.values():
+        for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
+            rec[k] = round(rec[k], 3)
     return cur, stats
 
 
