@@ -164,3 +164,36 @@ def test_binding_budgets_follow_their_own_lp_only_when_asked() -> None:
         reopt.BUDGET_GUIDE = old
     assert g is bb.guides[1]
     assert sum(g.moved.values()) <= 1 + 1e-6
+
+
+@pytest.mark.parametrize("room", [True, False])
+def test_wide_region_grows_to_room_for_the_displaced_work(room: bool) -> None:
+    """Tests ROOM_WIDE: a region for a gang that fills whole nodes (its own nodes have little free
+    room) takes nodes with free room until what they add covers the gang's need beyond its nodes'
+    free room, or WIDE_MAX_NODES; without it, at most 1.5 × span nodes."""
+    inst = _state()
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    view = reopt._View(inst, cur)
+    gpu = next(r for r in inst.requests if r.kind == "gpu" and r.placement is None)
+    most = max(n.num_gpus for n in inst.nodes)
+    aim = gpu.model_copy(update={"count": 4 * most, "min_count": None, "spread": None, "locality": None})
+    span = reopt._span_nodes(inst, aim)
+    old = reopt.ROOM_WIDE
+    reopt.ROOM_WIDE = room
+    try:
+        for k in range(4):
+            region = view.wide_region(aim, random.Random(k), span)
+            assert span <= len(region) <= reopt.WIDE_MAX_NODES
+            if not room:
+                assert len(region) <= math.ceil(1.5 * span)
+                continue
+            free = {nid: view.room(inst.node(nid), None)[0] for nid in region}
+            # Whichever span nodes are the core, the rest's free room covers the need beyond them
+            # (or the region is as big as allowed, or every node with room is in it).
+            core_most = sum(sorted(free.values(), reverse=True)[:span])
+            rest = sum(free.values()) - core_most
+            short = reopt._least_size(inst, aim) - core_most
+            every = sum(1 for n in inst.nodes if n.num_gpus and view.room(n, None)[0] > 0)
+            assert rest >= short - 1e-9 or len(region) == reopt.WIDE_MAX_NODES or len(region) >= every
+    finally:
+        reopt.ROOM_WIDE = old

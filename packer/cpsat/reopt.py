@@ -100,6 +100,12 @@ EXCHANGE = True
 WIDE = True
 WIDE_MAX_NODES = 32
 WIDE_STEPS = 3.0
+#: A wide region grows (past 1.5 × its span, up to WIDE_MAX_NODES) until the free room of the nodes
+#: it adds covers what the aimed request needs beyond its own nodes' free room: the running work it
+#: displaces must land inside the region. False: 1.5 × span (session 6; the A/B arm). On issue
+#: seed 0's state one 64-GPU pod gang was 128 of the 122-point gap to the bound, and 12 nodes (8 to
+#: clear, 4 with 1-3 free GPUs each) could never take the ~56 GPUs of work it displaces (session 8).
+ROOM_WIDE = True
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -890,7 +896,9 @@ class _View:
         where the LP puts it (by its units there) or, without one, by free plus movable room of its
         mode; with a spread, one node per domain of its level until there are enough domains; with
         required locality, all in one domain of that level; then the LP's exchange destinations for
-        running work it moves off them, and nodes with free room, to 1.5 × span (at most WIDE_MAX_NODES)."""
+        running work it moves off them, and nodes with free room, to 1.5 × span and, with ROOM_WIDE, on
+        until the added nodes' free room covers what ``aim`` needs beyond its own nodes' free room (at
+        most WIDE_MAX_NODES in all)."""
         inst = self.inst
         mode = MODE_OF_KIND.get(aim.kind)
         allowed = inst.allowed_models(aim)
@@ -933,13 +941,19 @@ class _View:
             pick = rng.choices(pool, weights=[sum(rooms[nid]) + 1e-3 for nid in pool], k=1)[0]
             out.add(pick)
             pool.remove(pick)
+        # What the aim needs beyond its nodes' free room is work it displaces: room for it elsewhere.
+        core = set(out)
+        short = max(0.0, _least_size(inst, aim) - sum(self.room(inst.node(nid), None)[0] for nid in core)) \
+            if ROOM_WIDE else 0.0
         self.exchange(out, guide, rng, limit)
         every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
         free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
+        got = sum(self.room(inst.node(nid), None)[0] for nid in out - core)
         pool = [nid for nid in every if free[nid] > 0]
-        while len(out) < limit and pool:
+        while pool and len(out) < WIDE_MAX_NODES and (len(out) < limit or got < short):
             pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
             out.add(pick)
+            got += free[pick]
             pool.remove(pick)
         return out
 
