@@ -100,9 +100,10 @@ EXCHANGE = True
 WIDE = True
 WIDE_MAX_NODES = 32
 WIDE_STEPS = 3.0
-#: A wide region grows (past 1.5 × its span, up to WIDE_MAX_NODES) until the free room of the nodes
-#: it adds covers what the aimed request needs beyond its own nodes' free room: the running work it
-#: displaces must land inside the region. False: 1.5 × span (session 6; the A/B arm). On issue
+#: An aimed or wide region grows (past REGION_NODES or 1.5 × its span, up to WIDE_MAX_NODES) until the
+#: free room of its nodes beyond the aim's own covers what the aimed request needs beyond those nodes'
+#: free room: the running work it displaces must land inside the region (:meth:`_View.grow`). False:
+#: the fixed sizes (session 6; the A/B arm). On issue
 #: seed 0's state one 64-GPU pod gang was 128 of the 122-point gap to the bound, and 12 nodes (8 to
 #: clear, 4 with 1-3 free GPUs each) could never take the ~56 GPUs of work it displaces (session 8).
 ROOM_WIDE = True
@@ -850,7 +851,8 @@ class _View:
         its required locality first, when it has one), the rest by free room of that mode (where
         displaced work of the same kind can land). With a ``guide`` that places ``aim``, the first
         half is drawn by the units the repack LP puts on each node instead (its domain, for required
-        locality, by the LP's units there), then by room as before.
+        locality, by the LP's units there), then by room as before; with ROOM_WIDE, then room for the work ``aim``
+        displaces (:meth:`grow`).
         """
         inst = self.inst
         mode = MODE_OF_KIND.get(aim.kind)
@@ -882,6 +884,7 @@ class _View:
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
+        core = set(out)
         self.exchange(out, guide, rng, REGION_NODES - REGION_NODES // 4)
         pool = [nid for nid in pool if nid not in out and rooms[nid][0] > 0]
         while len(out) < REGION_NODES and pool:
@@ -889,16 +892,35 @@ class _View:
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
+        if ROOM_WIDE:
+            self.grow(out, core, aim, rng)
         return out
+
+    def grow(self, out: set[str], core: set[str], aim: Request, rng: random.Random) -> None:
+        """Adds to ``out`` nodes with free room (any mode, drawn by it) until the free room of its
+        nodes outside ``core`` covers what ``aim`` needs beyond ``core``'s free room (the work it
+        displaces must land in the region), or ``out`` has WIDE_MAX_NODES nodes."""
+        inst = self.inst
+        short = _least_size(inst, aim) - sum(self.room(inst.node(nid), None)[0] for nid in core)
+        got = sum(self.room(inst.node(nid), None)[0] for nid in out - core)
+        if got >= short:
+            return
+        every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
+        free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
+        pool = [nid for nid in every if free[nid] > 0]
+        while pool and len(out) < WIDE_MAX_NODES and got < short:
+            pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
+            out.add(pick)
+            got += free[pick]
+            pool.remove(pick)
 
     def wide_region(self, aim: Request, rng: random.Random, span: int, guide: Guide | None = None) -> set[str]:
         """A region sized to ``aim`` (``span``: the fewest nodes its units lie on): up to ``span`` nodes
         where the LP puts it (by its units there) or, without one, by free plus movable room of its
         mode; with a spread, one node per domain of its level until there are enough domains; with
         required locality, all in one domain of that level; then the LP's exchange destinations for
-        running work it moves off them, and nodes with free room, to 1.5 × span and, with ROOM_WIDE, on
-        until the added nodes' free room covers what ``aim`` needs beyond its own nodes' free room (at
-        most WIDE_MAX_NODES in all)."""
+        running work it moves off them, and nodes with free room, to 1.5 × span (at most WIDE_MAX_NODES),
+        then with ROOM_WIDE room for the work it displaces (:meth:`grow`)."""
         inst = self.inst
         mode = MODE_OF_KIND.get(aim.kind)
         allowed = inst.allowed_models(aim)
@@ -941,20 +963,17 @@ class _View:
             pick = rng.choices(pool, weights=[sum(rooms[nid]) + 1e-3 for nid in pool], k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        # What the aim needs beyond its nodes' free room is work it displaces: room for it elsewhere.
         core = set(out)
-        short = max(0.0, _least_size(inst, aim) - sum(self.room(inst.node(nid), None)[0] for nid in core)) \
-            if ROOM_WIDE else 0.0
         self.exchange(out, guide, rng, limit)
         every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
         free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
-        got = sum(self.room(inst.node(nid), None)[0] for nid in out - core)
         pool = [nid for nid in every if free[nid] > 0]
-        while pool and len(out) < WIDE_MAX_NODES and (len(out) < limit or got < short):
+        while len(out) < limit and pool:
             pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
             out.add(pick)
-            got += free[pick]
             pool.remove(pick)
+        if ROOM_WIDE:
+            self.grow(out, core, aim, rng)
         return out
 
     def exchange(self, out: set[str], guide: Guide | None, rng: random.Random, limit: int) -> None:
