@@ -197,3 +197,30 @@ def test_wide_region_grows_to_room_for_the_displaced_work(room: bool) -> None:
             assert rest >= short - 1e-9 or len(region) == reopt.WIDE_MAX_NODES or len(region) >= every
     finally:
         reopt.ROOM_WIDE = old
+
+
+def test_grow_adds_room_until_the_displaced_work_fits() -> None:
+    """Tests _View.grow on its own: from a core of full nodes, it adds nodes with free room until the
+    added room covers the aim's need beyond the core's free room (or WIDE_MAX_NODES), and adds
+    nothing when the region already has that room."""
+    inst = _state()
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    view = reopt._View(inst, cur)
+    gpu = next(r for r in inst.requests if r.kind == "gpu" and r.placement is None)
+    most = max(n.num_gpus for n in inst.nodes)
+    free = {n.id: view.room(n, None)[0] for n in inst.nodes if n.num_gpus}
+    core = set(sorted(free, key=lambda nid: (free[nid], nid))[:2])  # the two fullest nodes
+    aim = gpu.model_copy(update={"count": 2 * most, "min_count": None, "spread": None, "locality": None})
+    short = reopt._least_size(inst, aim) - sum(free[nid] for nid in core)
+    assert short > 0
+    out = set(core)
+    view.grow(out, core, aim, random.Random(0))
+    assert out > core
+    assert sum(free[nid] for nid in out - core) >= short - 1e-9 or len(out) == reopt.WIDE_MAX_NODES
+    # Dropping the last node added leaves the room short: it grows no more than it needs.
+    assert any(sum(free[nid] for nid in out - core - {x}) < short for x in out - core)
+    roomy = set(sorted(free, key=lambda nid: -free[nid])[:8]) - core
+    if sum(free[nid] for nid in roomy) >= short:
+        out = core | roomy
+        view.grow(out, core, aim, random.Random(0))
+        assert out == core | roomy
