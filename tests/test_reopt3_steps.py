@@ -170,7 +170,7 @@ def test_binding_budgets_follow_their_own_lp_only_when_asked() -> None:
 def test_wide_region_grows_to_room_for_the_displaced_work(room: bool) -> None:
     """Tests ROOM_WIDE: a region for a gang that fills whole nodes (its own nodes have little free
     room) takes nodes with free room until what they add covers the gang's need beyond its nodes'
-    free room, or WIDE_MAX_NODES; without it, at most 1.5 × span nodes."""
+    free room (unless no WIDE_MAX_NODES region could: then 1.5 × span); without it, at most 1.5 × span."""
     inst = _state()
     cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
     view = reopt._View(inst, cur)
