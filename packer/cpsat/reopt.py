@@ -102,11 +102,13 @@ WIDE_MAX_NODES = 32
 WIDE_STEPS = 3.0
 #: An aimed or wide region grows (past REGION_NODES or 1.5 × its span, up to WIDE_MAX_NODES) until the
 #: free room of its nodes beyond the aim's own covers what the aimed request needs beyond those nodes'
-#: free room: the running work it displaces must land inside the region (:meth:`_View.grow`). False:
-#: the fixed sizes (session 6; the A/B arm). On issue
-#: seed 0's state one 64-GPU pod gang was 128 of the 122-point gap to the bound, and 12 nodes (8 to
-#: clear, 4 with 1-3 free GPUs each) could never take the ~56 GPUs of work it displaces (session 8).
-ROOM_WIDE = True
+#: free room: the running work it displaces must land inside the region (:meth:`_View.grow`).
+#: Off (the fixed sizes of session 6): on issue seeds 0-2 the gap to the bound is mostly one or two
+#: 64-GPU pod gangs (worth 128 each) or a 32-GPU rack gang, which a 12-node region cannot clear, but
+#: grown regions (up to 32 nodes, 1-2 s of CP-SAT model building a step) did not place them within a
+#: step, and the A/B (bench/RESULTS_reopt.md, "Session 8") was mixed: fragmented 0-2 +0.3-0.4%,
+#: issue 1-2 -0.6 to -2.5% in one round, a wash in the next. ``bench/bench_reopt.py --room`` turns it on.
+ROOM_WIDE = False
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
