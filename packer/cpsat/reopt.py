@@ -106,8 +106,8 @@ WIDE_STEPS = 3.0
 #: Off (the fixed sizes of session 6): on issue seeds 0-2 the gap to the bound is mostly one or two
 #: 64-GPU pod gangs (worth 128 each) or a 32-GPU rack gang, which a 12-node region cannot clear, but
 #: grown regions (up to 32 nodes, 1-2 s of CP-SAT model building a step) did not place them within a
-#: step, and the A/B (bench/RESULTS_reopt.md, "Session 8") was mixed: fragmented 0-2 +0.3-0.4%,
-#: issue 1-2 -0.6 to -2.5% in one round, a wash in the next. ``bench/bench_reopt.py --room`` turns it on.
+#: step, and the A/B (bench/RESULTS_reopt.md, "Session 8") was mixed: fragmented 0-2 +0.26-0.40%,
+#: issue 1-2 -0.6% and -1.8% in one round, -2.4% and +0.1% in the next. ``bench/bench_reopt.py --room`` turns it on.
 ROOM_WIDE = False
 #: Most waiting requests offered to one step.
 OFFER = 20
