@@ -114,6 +114,13 @@ def test_move_steps_move_running_work_for_waiting_work() -> None:
     out, stats = reopt.move_steps(inst, cur, cap=None, deadline=time.perf_counter() + 15, seed=0, workers=1)
     assert stats["steps"] > 0
     assert objective_value(inst, out) >= start.objective - 1e-9
+    # Per aim kind: steps and improvements add up to the totals, the gains to the objective's growth.
+    kinds = stats["by_kind"]
+    assert sum(k["steps"] for k in kinds.values()) == stats["steps"]
+    assert sum(k["improved"] for k in kinds.values()) == stats["improved"]
+    assert sum(k["gain"] for k in kinds.values()) == pytest.approx(objective_value(inst, out) - start.objective,
+                                                                   abs=0.01)
+    assert all(k["nodes"] >= k["steps"] and min(k["build_s"], k["solve_s"], k["check_s"]) >= 0 for k in kinds.values())
     from packer.cpsat.reopt import _plan
 
     plan = _plan(inst, out, bound=None, seed=0, wall_s=0.0, info={})

@@ -1,5 +1,5 @@
 """Tests of the re-optimizer's end of solve: the no-move plan reuses the pinned solve's reasons, and
-the final conversion runs under a deadline (the start plan is kept when it cannot finish)."""
+the final conversion runs under a deadline and never gives up the steps' gain."""
 
 from __future__ import annotations
 
@@ -66,40 +66,71 @@ def test_reasons_stop_at_the_deadline(states: list[Instance], monkeypatch: pytes
     assert cpsat_reasons.reasons_by(inst, placed, modes, deadline=None) == full
 
 
-def _fake_steps(inst: Instance):  # type: ignore[no-untyped-def]
-    """Move steps that change the placement: the first placed waiting request left out (still valid)."""
+def _fake_steps(target: dict[str, list]):  # type: ignore[type-arg]
+    """Move steps that return ``target`` (a valid placement) whatever they are given."""
     def steps(inst_, placed, **kw):  # type: ignore[no-untyped-def]
-        out = {rid: list(us) for rid, us in placed.items()}
-        drop = next(rid for rid in out if inst.request(rid).placement is None)
-        del out[drop]
-        return out, {"steps": 1}
+        return {rid: list(us) for rid, us in target.items()}, {"steps": 1}
     return steps
 
 
-@pytest.mark.parametrize("late", [False, True])
-def test_final_conversion_under_a_deadline(states: list[Instance], monkeypatch: pytest.MonkeyPatch,
-                                           late: bool) -> None:
-    """Tests the end of reoptimize when the move steps changed the placement: converted in time, the
-    changed placement is the plan; not converted by the deadline (a clock that is always past it),
-    the start plan is re-issued as it was. Both valid."""
-    inst = states[0]
-    monkeypatch.setattr(reopt, "exact_share", lambda inst: 0.0)
-    monkeypatch.setattr(reopt, "move_steps", _fake_steps(inst))
-    start = reopt.no_move_plan(inst, time_limit=5, workers=1)
-    if late:
-        class Late:
-            @staticmethod
-            def perf_counter() -> float:
-                return float("inf")
+def _weaker_start(inst: Instance) -> tuple[object, dict[str, list]]:  # type: ignore[type-arg]
+    """The no-move plan less its first placed waiting request (a valid, worse start), and the
+    no-move placement (what the fake steps then find)."""
+    full = reopt.no_move_plan(inst, time_limit=5, workers=1)
+    placed = {a.request: list(a.units) for a in full.assignments}
+    drop = next(rid for rid in placed if inst.request(rid).placement is None)
+    less = {rid: us for rid, us in placed.items() if rid != drop}
+    start = reopt._plan(inst, less, bound=full.bound, seed=0, wall_s=0.0, info={})
+    assert start.objective < full.objective - 1e-9
+    return start, placed
 
-        monkeypatch.setattr(cpsat_reasons, "time", Late)
+
+class _Late:
+    @staticmethod
+    def perf_counter() -> float:
+        return float("inf")
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_final_conversion_under_a_deadline_keeps_the_gain(states: list[Instance], monkeypatch: pytest.MonkeyPatch,
+                                                          late: bool) -> None:
+    """Tests the end of reoptimize when the move steps improved the placement: converted in time, the
+    improved placement is the plan with every reason computed; not converted by the deadline (a
+    clock always past it), it is still the improved placement (never the worse start plan, which
+    lost every step's gain before session 8), its unplaced requests carrying the time-limit
+    reason, and ``final`` says so. Both valid."""
+    from packer import reasons as texts
+
+    inst = states[0]
+    start, better = _weaker_start(inst)
+    monkeypatch.setattr(reopt, "exact_share", lambda inst: 0.0)
+    monkeypatch.setattr(reopt, "move_steps", _fake_steps(better))
+    if late:
+        monkeypatch.setattr(cpsat_reasons, "time", _Late)
     pt = reopt.reoptimize(inst, time_limit=30, workers=1, start=start, no_move_bound=start.bound)
     assert check(inst, pt.plan).ok
-    got = {a.request for a in pt.plan.assignments}
+    assert {a.request for a in pt.plan.assignments} == set(better)
+    assert pt.plan.objective > start.objective + 1e-9
+    codes = {texts.code_of(u.reason) for u in pt.plan.unplaced}
     if late:
-        assert got == {a.request for a in start.assignments}
-        assert pt.plan.unplaced == start.unplaced
+        assert codes == {texts.TIME_LIMIT}
         assert "final" in pt.info
     else:
-        assert len(got) == len(start.assignments) - 1
+        assert texts.TIME_LIMIT not in codes
         assert "final" not in pt.info
+
+
+def test_worse_steps_keep_the_start_plan(states: list[Instance], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that a placement no better than the start plan is not converted: the start plan is
+    re-issued as it was (same assignments and reasons)."""
+    inst = states[0]
+    start = reopt.no_move_plan(inst, time_limit=5, workers=1)
+    placed = {a.request: list(a.units) for a in start.assignments}
+    drop = next(rid for rid in placed if inst.request(rid).placement is None)
+    monkeypatch.setattr(reopt, "exact_share", lambda inst: 0.0)
+    monkeypatch.setattr(reopt, "move_steps", _fake_steps({r: u for r, u in placed.items() if r != drop}))
+    pt = reopt.reoptimize(inst, time_limit=30, workers=1, start=start, no_move_bound=start.bound)
+    assert check(inst, pt.plan).ok
+    assert {a.request for a in pt.plan.assignments} == set(placed)
+    assert pt.plan.unplaced == start.unplaced
+    assert pt.moves == 0
