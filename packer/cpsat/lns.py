@@ -78,6 +78,11 @@ EXCHANGE_SHARE = 0.1
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
+#: Whether every step records where its time went (``model.lns_stats["profile"]``: one entry a step with
+#: build s (copying and fixing the model), presolve s (CP-SAT's presolve, timed from its log), solve s
+#: (the rest of CP-SAT's wall time) and whether it improved) and the totals ``build_s``, ``presolve_s``
+#: and ``solve_s``. Off by default: it turns CP-SAT's log on in every step (a callback, nothing printed).
+PROFILE_STEPS = False
 
 
 @dataclass
@@ -324,10 +329,13 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         free, nodes, _, kind = space.choose_kind(rng, space.names, domains_per_step, space.best)
         t0 = time.perf_counter()
         got: dict[str, float] = {}
-        found = _step(space.sub_model(space.best, free, [], nodes), space.best_obj, gap=space.gap,
+        sub = space.sub_model(space.best, free, [], nodes)
+        got["build"] = time.perf_counter() - t0
+        found = _step(sub, space.best_obj, gap=space.gap,
                       seconds=min(step_s, left) if det_step is None else left, det=det_step,
                       seed=seed + stats["steps"], workers=workers, info=got)
         stats["steps"] += 1
+        _profile(space, kind, got, found is not None)
         # Reproducible runs weigh the kinds by deterministic time, so that the draws repeat.
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
         space.portfolio.record(kind, 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale,
@@ -336,6 +344,18 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
             space.best, space.best_obj = found
             stats["improved"] += 1
             _report(space, progress)
+
+
+def _profile(space: _Space, kind: str, got: dict[str, float], improved: bool) -> None:
+    """Adds one step's times (see PROFILE_STEPS) to the space's stats; nothing when profiling is off."""
+    if not PROFILE_STEPS or "presolve" not in got:
+        return
+    stats = space.stats
+    entry = {"kind": kind, "build_s": round(got.get("build", 0.0), 4), "presolve_s": round(got["presolve"], 4),
+             "solve_s": round(got["solve"], 4), "improved": improved, "proven": bool(got.get("proven"))}
+    stats.setdefault("profile", []).append(entry)  # type: ignore[attr-defined]
+    for key in ("build_s", "presolve_s", "solve_s"):
+        stats[key] = stats.get(key, 0.0) + entry[key]  # type: ignore[assignment]
 
 
 def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
@@ -357,11 +377,24 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
         p.interleave_search = False
+    marks: list[float] = []
+    if PROFILE_STEPS:
+        # CP-SAT calls back with every log line as it writes it: the presolve ends at its summary.
+        p.log_search_progress = True
+        p.log_to_stdout = False
+        solver.log_callback = lambda line: (marks.append(time.perf_counter())
+                                            if line.startswith("Presolve summary") else None)
+    t0 = time.perf_counter()
     code = solve_guarded(solver, sub)
     if info is not None:
         info["proven"] = 1.0 if code == cp_model.OPTIMAL else 0.0
         info["wall"] = solver.wall_time
         info["det"] = solver.deterministic_time
+        if PROFILE_STEPS:
+            total = time.perf_counter() - t0
+            presolve = (marks[0] - t0) if marks else total
+            info["presolve"] = presolve
+            info["solve"] = max(0.0, total - presolve)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > base_obj + 0.5:
         return list(solver.response_proto.solution), int(round(solver.objective_value))
     return None
@@ -406,7 +439,9 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
             t0 = time.perf_counter()
             found = None
             try:
-                found = _step(space.sub_model(base, free, cap, nodes), base_obj, seconds=seconds, det=None,
+                sub = space.sub_model(base, free, cap, nodes)
+                got["build"] = time.perf_counter() - t0
+                found = _step(sub, base_obj, seconds=seconds, det=None,
                               seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got)
                 k += 1
             finally:
@@ -414,6 +449,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.busy -= free
                     space.reserved -= mine
                     space.stats["steps"] += 1
+                    _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if nodes is None:  # tenant steps free what the tenant owns, whatever the size
