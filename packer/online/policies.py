@@ -14,6 +14,7 @@ most valuable future placements possible is the one that loses the least potenti
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -247,7 +248,9 @@ def build_mig_tables(
                     elif policy == FGD:
                         fv = float(frag[mi, after] - frag[mi, mask])
                         if best_s < 0 or fv < best_f:
-                            best_s, best_f = s, fv
+                            # the score is a lower bound of the kernels' change (floored): the
+                            # aggregates of the GPUs that hold the start bound FGD's node key
+                            best_s, best_f, best_k = s, fv, math.floor(fv)
                     elif policy in (FIRST_FIT, RANDOM):
                         if best_s < 0:
                             best_s, best_k = s, 0
