@@ -16,6 +16,7 @@ from packer.check import check
 from packer.generate import SUITE, generate
 from packer.online import OnlinePlacer
 from packer.online import kernels as K
+from packer.online.policies import FGD_SCALE
 from packer.online.state import BLK
 from tests.online_reference import ReferenceKernels
 
@@ -56,7 +57,7 @@ def test_pruned_scans_place_as_the_full_scan(family: str, seed: int, nodes: int,
 
 
 def test_fgd_mig_score_bounds_every_start() -> None:
-    """Tests that FGD's MIG table score is the floored fragmentation change of the start it picks (the
+    """Tests that FGD's MIG table score is the floored fragmentation change (× FGD_SCALE) of the start it picks (the
     bound its scans prune with), and that a whole-suite FGD run leaves the node aggregates fresh."""
     inst = generate("inference", 3, nodes=BLK + 8)
     p = OnlinePlacer(inst, "fgd")
@@ -68,7 +69,7 @@ def test_fgd_mig_score_bounds_every_start() -> None:
             if s < 0:
                 continue
             after = mask | (((1 << int(a.mp[m, prof, 0])) - 1) << s)
-            assert a.gscore[m, prof, mask] == np.floor(a.frag[m, after] - a.frag[m, mask])
+            assert a.gscore[m, prof, mask] == np.floor((a.frag[m, after] - a.frag[m, mask]) * FGD_SCALE)
     for r in inst.requests:
         if r.placement is None:
             p.place(r, explain=False)

@@ -18,6 +18,7 @@ from packer.online.policies import (
     BEST_FIT,
     DOTPRODUCT,
     FGD,
+    FGD_SCALE,
     FIRST_FIT,
     GPUCLUSTERING,
     GPUPACKING,
@@ -331,12 +332,12 @@ def _bf_t(n64, n, pp):
 
 
 @jit_inline
-def _fgd_bound(lb):
+def _fgd_bound(lb, slack):
     """(k1, k2) lower bounds of FGD's key for a unit whose fragmentation change is at least ``lb``
-    (k1 = −⌊100·σ(−change/1000)⌋ falls as the change falls; k2 = change + 1 on an 'any' GPU; the slack
-    covers rounding)."""
-    lo = lb - 1e-6
-    return -float(sigmoid_score(-lo)), lo
+    (k1 = −⌊100·σ(−change/1000)⌋ falls as the change falls; k2 = the change, + 1 on an 'any' GPU).
+    k1's slack covers the rounding of the key's (change + 1) − 1; ``slack``, k2's, that of a bound
+    not computed as the change is (0 for a MIG start's table score / FGD_SCALE: exact)."""
+    return -float(sigmoid_score(1e-6 - lb)), lb - slack
 
 
 @jit
@@ -451,7 +452,7 @@ def _block_may_fit(b64, bbest, rq, rprof, modelok, pol, bk1, bk2, pp):
         if pol == PACKER and lb >= bk1:
             return False
         if pol == FGD:
-            lb1, lb2 = _fgd_bound(lb)
+            lb1, lb2 = _fgd_bound(lb / FGD_SCALE, 0.0)
             if lb1 > bk1 or (lb1 == bk1 and bk2 <= lb2):
                 return False
         return True
@@ -638,7 +639,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
             w = 0.0
             for j in range(tws.shape[0]):
                 w += tws[j, TW_PROB]
-            g1, g2 = _fgd_bound(-float(milli) * w * (1.0 + 1e-9))
+            g1, g2 = _fgd_bound(-float(milli) * w * (1.0 + 1e-9), 1e-6)
         else:
             g1 = -float(sigmoid_score(0.0))
             g2 = 0.0
@@ -705,7 +706,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                     continue
             elif pol == FGD:
                 if kind == K_MIG:
-                    l1, l2 = _fgd_bound(lbm)
+                    l1, l2 = _fgd_bound(lbm / FGD_SCALE, 0.0)
                     if l1 > best[0] or (l1 == best[0] and best[1] <= l2):
                         continue
                 elif g1 > best[0] or (g1 == best[0] and best[1] <= g2):

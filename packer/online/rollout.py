@@ -53,8 +53,11 @@ from packer.online.state import G_NODE
 #: The base policies, in tie order (the first of equal completions wins).
 BASES = ("packer", "first-fit", "best-fit", "fgd")
 
-#: The bases whose start always runs, at any budget (their placements do not score every node).
-ALWAYS = ("packer", "first-fit")
+#: The bases whose start always runs, at any budget: every base, since each one's placements skip the
+#: nodes that cannot beat its best so far (``packer``'s and, since session 8, best-fit's and FGD's
+#: scans prune blocks of nodes by their aggregates; first-fit stops at the first fit), so a base's run
+#: over the stream costs about one policy run whatever N (16,384 GPUs: seconds).
+ALWAYS = BASES
 
 #: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
 #: every step of every report instance, 52-44,928 used); 7,812 on 128 nodes (1,024 GPUs: the start,
@@ -191,9 +194,14 @@ class Rollout:
                 stored, best, info.start_base = acts, tot, name
         info.start_value = best
         pos = 0  # stored[pos] is the stored trajectory's action for request i
+        # the placers that follow the decisions: all of them while a step may still fit the budget (a
+        # step simulates from every base's state); when none can (the cheapest step, two requests
+        # left, does not fit what the start left: 16,384 GPUs by default), only the one that holds
+        # the plan, so the arrivals cost one commit each, not one per base (same plan)
+        followers = self.placers if info.simulated + step_cost(2, nb) <= info.allowed else self.placers[:1]
         for i, req in enumerate(reqs):
             if deadline is not None and time.perf_counter() > deadline:
-                for p in self.placers:
+                for p in followers:
                     p.commit(req, None, reasons.time_limit("online placer", time_limit or 0.0))
                 continue
             left = n - i
@@ -207,7 +215,7 @@ class Rollout:
             pos += 1
             best -= v
             reason = self._reason(req) if rows is None else None
-            for p in self.placers:
+            for p in followers:
                 p.commit(req, rows, reason)
             info.value += v
         return self.placers[0]
