@@ -39,8 +39,10 @@ the rollout.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +69,9 @@ ALWAYS = BASES
 DEFAULT_BUDGET = 1_000_000
 
 _EPS = 1e-9
+
+#: Threads the start's base runs may use at most (one per base, no more than the CPUs).
+START_THREADS = 4
 
 #: An action: the kernel rows a request takes (None: left unplaced) and its objective value.
 Action = tuple[np.ndarray | None, float]
@@ -183,15 +188,13 @@ class Rollout:
         n = len(reqs)
         stored: list[Action] = []
         best = -np.inf
-        for name, p in zip(info.bases, self.placers, strict=True):
-            if stored and deadline is not None and time.perf_counter() > deadline:
-                info.fallback = True  # the bases not run yet are left out of the start
-                break
-            acts, tot = complete(p.fork(), reqs, 0)
+        for name, (acts, tot) in zip(info.bases, self._start(deadline), strict=False):
             info.simulated += len(acts)
             info.base_values[name] = tot
             if tot > best + _EPS:
                 stored, best, info.start_base = acts, tot, name
+        if len(info.base_values) < len(self.placers):
+            info.fallback = True  # the deadline left the bases not run yet out of the start
         info.start_value = best
         pos = 0  # stored[pos] is the stored trajectory's action for request i
         # the placers that follow the decisions: all of them while a step may still fit the budget (a
@@ -219,6 +222,24 @@ class Rollout:
                 p.commit(req, rows, reason)
             info.value += v
         return self.placers[0]
+
+    def _start(self, deadline: float | None) -> Iterator[tuple[list[Action], float]]:
+        """Each base's own run over the whole stream, in base order. Without a deadline the runs go
+        to threads (:data:`START_THREADS` at most): they are independent (each base has its own
+        placer and scratch arrays; the kernels release the GIL), and the results are read in base
+        order, so the plan is the same as run one after the other. With a deadline they run one
+        after the other, and none starts past it once one has run."""
+        workers = min(len(self.placers), START_THREADS, os.cpu_count() or 1)
+        if deadline is None and workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                futs = [ex.submit(complete, p.fork(), self.reqs, 0) for p in self.placers]
+                for f in futs:
+                    yield f.result()
+            return
+        for k, p in enumerate(self.placers):
+            if k > 0 and deadline is not None and time.perf_counter() > deadline:
+                return
+            yield complete(p.fork(), self.reqs, 0)
 
     def _step(self, i: int) -> tuple[list[Action], float]:
         """The best completion from arrival ``i`` over every candidate and base."""
