@@ -74,3 +74,22 @@ def test_fgd_mig_score_bounds_every_start() -> None:
         if r.placement is None:
             p.place(r, explain=False)
     _aggregates_fresh(p)
+
+
+def test_threaded_start_gives_the_sequential_plan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tests that the rollout's start run in threads gives the plan of the start run base after base,
+    with all four bases in the start (a budget below it: 16,384 GPUs' case) and with steps."""
+    from packer.online import rollout
+    from packer.online.solver import solve
+
+    inst = generate("sharing", 5, nodes=BLK + 4)
+    plans = {}
+    for threads in (4, 1):
+        monkeypatch.setattr(rollout, "START_THREADS", threads)
+        monkeypatch.setattr(rollout.os, "cpu_count", lambda: 4)
+        for budget in (1, None):
+            plan = solve(inst, rollout=budget)
+            assert plan.solver.rollout["bases"] == list(rollout.BASES)
+            plans[threads, budget] = plan.model_dump(exclude={"solver"})
+    assert plans[4, 1] == plans[1, 1]
+    assert plans[4, None] == plans[1, None]
