@@ -208,6 +208,33 @@ def _node_frag(g32, n64, tws, n, dmilli, dcpu):
 
 
 @jit_inline
+def _fgd_share_weight(tws, millimask, milli, cpu):
+    """The weight of the typical pods whose fragment a share of ``milli`` on a node (free-milli
+    buckets ``millimask``, free CPU ``cpu``) can lower: its change is at least −milli × this.
+
+    A typical pod m's fragment changes by at least −milli, and by at least 0 when m can run on the
+    node and can use the GPU that takes the share (that GPU keeps or loses m's use: m's part grows
+    or stays; or m can no longer run, and its fragment grows to all the free milli, of which that
+    GPU's, at least ``milli``, was not part). So only pods that use no GPU, need several GPUs or
+    more CPU than the node has, or more milli than the least free GPU that can take the share
+    (bounded below by its bucket) may count."""
+    b = milli // MILLI_BUCKET
+    rest = millimask >> b
+    if rest == 0:
+        return 0.0
+    while (rest & 1) == 0:
+        rest >>= 1
+        b += 1
+    fmin = b * MILLI_BUCKET  # a lower bound of the free milli of any GPU that can take the share
+    w = 0.0
+    for m in range(tws.shape[0]):
+        mm = tws[m, TW_MILLI]
+        if mm <= 0 or tws[m, TW_SPEC] != 0 or tws[m, TW_NUM] > 1 or tws[m, TW_CPU] > cpu or mm > fmin:
+            w += tws[m, TW_PROB]
+    return w
+
+
+@jit_inline
 def _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m):
     """(profile choice index, profile, start) of the first fitting choice on GPU g; (-1,-1,-1) when none."""
     mode = g32[g, G_MODE]
@@ -632,6 +659,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     podgpu = float(rq[R_PODGPU])
     bf2 = float(milli) if kind == K_SHARE and milli < 1000 else 0.0
     fgd_all = pol == FGD and kind != K_MIG
+    fgd_frac = fgd_all and kind == K_SHARE and milli < 1000
     g1 = -BIG
     g2 = -BIG
     if fgd_all:
@@ -711,6 +739,11 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                         continue
                 elif g1 > best[0] or (g1 == best[0] and best[1] <= g2):
                     break
+                elif fgd_frac:
+                    lw = _fgd_share_weight(tws, n64[n, N_MILLIMASK], milli, n64[n, N_CPU])
+                    l1, l2 = _fgd_bound(-float(milli) * lw * (1.0 + 1e-9), 1e-6)
+                    if l1 > best[0] or (l1 == best[0] and best[1] <= l2):
+                        continue
             _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                        nallow, greq, n, best, bi, scratch)
             if pol == FIRST_FIT and bi[0] >= 0:
