@@ -60,7 +60,8 @@ def test_without_forecast_or_budget_nothing_changes() -> None:
 
 def test_a_budget_below_the_start_still_runs_the_start() -> None:
     """Tests that a budget too small for the start (every base over the stream) still runs the start
-    of the policy and first-fit, so the plan is worth first-fit's own run here, and simulates no step."""
+    of the :data:`ALWAYS` bases (every base since session 8), so the plan is worth first-fit's own run
+    here, and simulates no step."""
     inst = _two_models()
     plan = solve(inst, rollout=2 * start_cost(2) - 1)  # 2 nodes
     assert _objective(inst, plan) == 2.0

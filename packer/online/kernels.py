@@ -18,6 +18,7 @@ from packer.online.policies import (
     BEST_FIT,
     DOTPRODUCT,
     FGD,
+    FGD_SCALE,
     FIRST_FIT,
     GPUCLUSTERING,
     GPUPACKING,
@@ -27,6 +28,9 @@ from packer.online.policies import (
 from packer.online.scoring import frag_of, max_fit, sigmoid_score
 from packer.online.state import (
     ANY,
+    B_BFGPU,
+    B_BFMIG,
+    B_BFSHARE,
     B_MAXCPU,
     B_MAXFREEFULL,
     B_MAXMEM,
@@ -204,6 +208,33 @@ def _node_frag(g32, n64, tws, n, dmilli, dcpu):
 
 
 @jit_inline
+def _fgd_share_weight(tws, millimask, milli, cpu):
+    """The weight of the typical pods whose fragment a share of ``milli`` on a node (free-milli
+    buckets ``millimask``, free CPU ``cpu``) can lower: its change is at least −milli × this.
+
+    A typical pod m's fragment changes by at least −milli, and by at least 0 when m can run on the
+    node and can use the GPU that takes the share (that GPU keeps or loses m's use: m's part grows
+    or stays; or m can no longer run, and its fragment grows to all the free milli, of which that
+    GPU's, at least ``milli``, was not part). So only pods that use no GPU, need several GPUs or
+    more CPU than the node has, or more milli than the least free GPU that can take the share
+    (bounded below by its bucket) may count."""
+    b = milli // MILLI_BUCKET
+    rest = millimask >> b
+    if rest == 0:
+        return 0.0
+    while (rest & 1) == 0:
+        rest >>= 1
+        b += 1
+    fmin = b * MILLI_BUCKET  # a lower bound of the free milli of any GPU that can take the share
+    w = 0.0
+    for m in range(tws.shape[0]):
+        mm = tws[m, TW_MILLI]
+        if mm <= 0 or tws[m, TW_SPEC] != 0 or tws[m, TW_NUM] > 1 or tws[m, TW_CPU] > cpu or mm > fmin:
+            w += tws[m, TW_PROB]
+    return w
+
+
+@jit_inline
 def _dev_fit(g32, gpc, mp, gstart, rq, rprof, g, m):
     """(profile choice index, profile, start) of the first fitting choice on GPU g; (-1,-1,-1) when none."""
     mode = g32[g, G_MODE]
@@ -298,6 +329,44 @@ def _free_cpu(n64, n, pp):
     return cap if c > cap else float(c)
 
 
+@jit_inline
+def _bf_key(n64, n, pp, podcpu, podgpu):
+    """Best-fit's node key (lower is better): minus ⌊100 × (1 − half the free CPU and half the idle GPU
+    milli left, each normalised)⌋ (traces README §5.8)."""
+    idle = float(n64[n, N_IDLE])
+    raw = math.floor(100.0 * (1.0 - (0.5 * (_free_cpu(n64, n, pp) - podcpu) / pp[PP_CPUNORM]
+                                     + 0.5 * (idle - podgpu) / pp[PP_GPUNORM])))
+    return -float(raw)
+
+
+@jit_inline
+def _bf_bound(t, pp, podcpu, podgpu):
+    """A lower bound of :func:`_bf_key` over nodes whose fc·GPUNORM + idle·CPUNORM is at least ``t``
+    (the key grows with both; the slack covers the rounding of the other order of operations)."""
+    cn = pp[PP_CPUNORM]
+    gn = pp[PP_GPUNORM]
+    raw = 100.0 * (1.0 + 0.5 * podcpu / cn + 0.5 * podgpu / gn - 0.5 * float(t) / (cn * gn))
+    return -float(math.floor(raw + 1e-6))
+
+
+@jit_inline
+def _bf_t(n64, n, pp):
+    """fc·GPUNORM + idle·CPUNORM of node n (the quantity best-fit's key grows with), integral."""
+    cn = int(pp[PP_CPUNORM])
+    c = n64[n, N_CPU]
+    fc = cn if c > cn else c
+    return fc * int(pp[PP_GPUNORM]) + n64[n, N_IDLE] * cn
+
+
+@jit_inline
+def _fgd_bound(lb, slack):
+    """(k1, k2) lower bounds of FGD's key for a unit whose fragmentation change is at least ``lb``
+    (k1 = −⌊100·σ(−change/1000)⌋ falls as the change falls; k2 = the change, + 1 on an 'any' GPU).
+    k1's slack covers the rounding of the key's (change + 1) − 1; ``slack``, k2's, that of a bound
+    not computed as the change is (0 for a MIG start's table score / FGD_SCALE: exact)."""
+    return -float(sigmoid_score(1e-6 - lb)), lb - slack
+
+
 @jit
 def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
     """The node-level part of k1 (lower is better) for policy rq[R_POLICY]; bestg is the node's chosen GPU."""
@@ -318,8 +387,7 @@ def _node_key(g32, n64, ntag, pp, rq, n, bestg, bestd2):
             k += 16.0 * n64[n, N_FREEFULL] + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM]
         return k
     if pol == BEST_FIT:
-        raw = math.floor(100.0 * (1.0 - (0.5 * (_free_cpu(n64, n, pp) - podcpu) / cn + 0.5 * (idle - podgpu) / gn)))
-        return -float(raw)
+        return _bf_key(n64, n, pp, podcpu, podgpu)
     if pol == DOTPRODUCT:
         dot = (_free_cpu(n64, n, pp) / cn) * (podcpu / cn) + (idle / gn) * (podgpu / gn)
         return -float(math.floor(100.0 * (1.0 - dot / 2.0)))
@@ -379,11 +447,20 @@ def _millimask_bound(mask, milli):
 
 
 @jit
-def _block_may_fit(b64, bbest, rq, rprof, modelok, pol, bk1):
-    """The block's aggregates allow one unit (and, for packer, a key below bk1)."""
+def _block_may_fit(b64, bbest, rq, rprof, modelok, pol, bk1, bk2, pp):
+    """The block's aggregates allow one unit (and, for packer, a key below bk1; for best-fit and FGD a
+    key (k1, k2) below (bk1, bk2): a node of equal keys later in the scan loses the tie)."""
     if b64[B_MAXCPU] < rq[R_CPU] or b64[B_MAXMEM] < rq[R_MEM]:
         return False
     kind = rq[R_KIND]
+    if pol == BEST_FIT:
+        t = b64[B_BFGPU] if kind == K_GPU else (b64[B_BFMIG] if kind == K_MIG else b64[B_BFSHARE])
+        if t >= 1 << 62:
+            return False  # no node of the block may take a unit of this kind
+        lb1 = _bf_bound(t, pp, float(rq[R_PODCPU]), float(rq[R_PODGPU]))
+        lb2 = float(rq[R_MILLI]) if kind == K_SHARE else 0.0
+        if lb1 > bk1 or (lb1 == bk1 and bk2 <= lb2):
+            return False
     if kind == K_MIG:
         fit = b64[B_MIGFIT]
         lb = BIG
@@ -401,6 +478,10 @@ def _block_may_fit(b64, bbest, rq, rprof, modelok, pol, bk1):
             return False
         if pol == PACKER and lb >= bk1:
             return False
+        if pol == FGD:
+            lb1, lb2 = _fgd_bound(lb / FGD_SCALE, 0.0)
+            if lb1 > bk1 or (lb1 == bk1 and bk2 <= lb2):
+                return False
         return True
     if kind == K_GPU:
         if b64[B_MAXFREEFULL] <= 0:
@@ -567,11 +648,36 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     milli = rq[R_MILLI]
     wnode = pp[PP_WNODE]
     nchoice = rprof.shape[1]
+    # best-fit's and FGD's scans skip what cannot beat the best key so far, (best[0], best[1]) (a
+    # node of equal keys later in the scan loses the tie): best-fit by its node key, which the node's
+    # aggregates give (a block's: by its least fc·GPUNORM + idle·CPUNORM); FGD's MIG units by the
+    # least floored fragmentation change of the profiles (nbest, bbest); FGD's other units by one
+    # bound for every node: a whole GPU's key is (−50, 0 or 1 on an 'any' GPU), and a share of x milli
+    # lowers the fragmentation by at most x × Σ probabilities (each typical pod's part falls by at
+    # most the unit's milli), so the scan stops once a unit meets that bound
+    podcpu = float(rq[R_PODCPU])
+    podgpu = float(rq[R_PODGPU])
+    bf2 = float(milli) if kind == K_SHARE and milli < 1000 else 0.0
+    fgd_all = pol == FGD and kind != K_MIG
+    fgd_frac = fgd_all and kind == K_SHARE and milli < 1000
+    g1 = -BIG
+    g2 = -BIG
+    if fgd_all:
+        if kind == K_SHARE and milli < 1000:
+            w = 0.0
+            for j in range(tws.shape[0]):
+                w += tws[j, TW_PROB]
+            g1, g2 = _fgd_bound(-float(milli) * w * (1.0 + 1e-9), 1e-6)
+        else:
+            g1 = -float(sigmoid_score(0.0))
+            g2 = 0.0
     use_blocks = nodes.shape[0] == n64.shape[0]
     nb = b64.shape[0] if use_blocks else 1
     for b in range(nb):
+        if fgd_all and (g1 > best[0] or (g1 == best[0] and best[1] <= g2)):
+            break
         if use_blocks:
-            if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, pol, best[0]):
+            if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, pol, best[0], best[1], pp):
                 continue
             lo = b64[b, B_N0]
             hi = b64[b, B_N1]
@@ -622,6 +728,22 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
                         continue
                 elif term + 16.0 * n64[n, N_FREEFULL] + DOM_WEIGHT * n64[n, N_DOMKEY] / pp[PP_DOMNORM] >= best[0]:
                     continue
+            elif pol == BEST_FIT:
+                nk = _bf_key(n64, n, pp, podcpu, podgpu)
+                if nk > best[0] or (nk == best[0] and best[1] <= bf2):
+                    continue
+            elif pol == FGD:
+                if kind == K_MIG:
+                    l1, l2 = _fgd_bound(lbm / FGD_SCALE, 0.0)
+                    if l1 > best[0] or (l1 == best[0] and best[1] <= l2):
+                        continue
+                elif g1 > best[0] or (g1 == best[0] and best[1] <= g2):
+                    break
+                elif fgd_frac:
+                    lw = _fgd_share_weight(tws, n64[n, N_MILLIMASK], milli, n64[n, N_CPU])
+                    l1, l2 = _fgd_bound(-float(milli) * lw * (1.0 + 1e-9), 1e-6)
+                    if l1 > best[0] or (l1 == best[0] and best[1] <= l2):
+                        continue
             _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                        nallow, greq, n, best, bi, scratch)
             if pol == FIRST_FIT and bi[0] >= 0:
@@ -699,7 +821,7 @@ def _count_fit_devices(g32, gpc, n64, mp, gstart, rq, rprof, greq, n):
 
 
 @jit
-def _node_caps(g32, gpc, n64, b64, bbest, mp, ms, gstart, rq, rprof, modelok, nallow, greq, nodes, limit, caps):
+def _node_caps(g32, gpc, n64, b64, bbest, mp, ms, gstart, pp, rq, rprof, modelok, nallow, greq, nodes, limit, caps):
     """caps[i] = units of the request that node nodes[i] can take now (at most ``limit``).
 
     When ``nodes`` is every node in order, a block whose aggregates rule out one unit (host
@@ -720,7 +842,7 @@ def _node_caps(g32, gpc, n64, b64, bbest, mp, ms, gstart, rq, rprof, modelok, na
     for b in range(b64.shape[0]):
         lo = b64[b, B_N0]
         hi = b64[b, B_N1]
-        if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, -1, BIG):
+        if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, -1, BIG, BIG, pp):
             for n in range(lo, hi):
                 caps[n] = 0
             continue
@@ -803,8 +925,12 @@ def _pick_node(g32, gpc, n64, ntag, mp, ms, gstart, frag, tws, pp, rq, rprof, mo
         return -1
     best = BIG
     bn = -1
+    podcpu = float(rq[R_PODCPU])
+    podgpu = float(rq[R_PODGPU])
     for i in range(nodes.shape[0]):
         n = nodes[i]
+        if pol == BEST_FIT and _bf_key(n64, n, pp, podcpu, podgpu) >= best:
+            continue  # best-fit's key is the node's own: a node that cannot beat the best is not counted
         cap = _node_cap2(g32, gpc, n64, mp, ms, gstart, rq, rprof, modelok, nallow, greq, n, count)
         if cap < need:
             continue
@@ -944,9 +1070,19 @@ def _refresh_block(g32, n64, nbest, b64, bbest, pp, b):
     maxmem = 0
     millimask = 0
     minfull = BIG
+    bfgpu = 1 << 62
+    bfshare = 1 << 62
+    bfmig = 1 << 62
     for p in range(bbest.shape[1]):
         bbest[b, p] = 1 << 60
     for n in range(b64[b, B_N0], b64[b, B_N1]):
+        tn = _bf_t(n64, n, pp)
+        if n64[n, N_FREEFULL] > 0 and tn < bfgpu:
+            bfgpu = tn
+        if n64[n, N_MAXMILLI] > 0 and tn < bfshare:
+            bfshare = tn
+        if n64[n, N_MIGFIT] != 0 and tn < bfmig:
+            bfmig = tn
         migfit |= n64[n, N_MIGFIT]
         millimask |= n64[n, N_MILLIMASK]
         if n64[n, N_MAXMILLI] > maxmilli:
@@ -974,6 +1110,9 @@ def _refresh_block(g32, n64, nbest, b64, bbest, pp, b):
     b64[b, B_MAXMEM] = maxmem
     b64[b, B_MILLIMASK] = millimask
     b64[b, B_MINFULLKEY] = int(minfull) if minfull < 1e18 else 1 << 60
+    b64[b, B_BFGPU] = bfgpu
+    b64[b, B_BFSHARE] = bfshare
+    b64[b, B_BFMIG] = bfmig
 
 
 @jit
@@ -1224,7 +1363,7 @@ def pick_node(st, rq, rprof, modelok, nodes, count, u1):
 @jit
 def node_caps(st, rq, rprof, modelok, nodes, limit, caps):
     """caps[i] = units of the request node nodes[i] can take now (at most ``limit``; greedy, slot exact)."""
-    _node_caps(st[S_G32], st[S_GPC], st[S_N64], st[S_B64], st[S_BBEST], st[S_MP], st[S_MS], st[S_GSTART], rq, rprof,
+    _node_caps(st[S_G32], st[S_GPC], st[S_N64], st[S_B64], st[S_BBEST], st[S_MP], st[S_MS], st[S_GSTART], st[S_PP], rq, rprof,
                modelok, st[S_NALLOW], st[S_GREQ], nodes, limit, caps)
 
 

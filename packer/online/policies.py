@@ -14,6 +14,7 @@ most valuable future placements possible is the one that loses the least potenti
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from packer.model import Instance
 
 #: Largest number of memory positions a MIG model may have for the online placer's tables.
 MAX_POSITIONS = 12
+
+#: FGD's MIG table score is its fragmentation change times this (a power of two), floored.
+FGD_SCALE = 1024.0
 
 
 #: The engines a policy can run on: the online placer (:class:`packer.online.OnlinePlacer`, also
@@ -247,7 +251,10 @@ def build_mig_tables(
                     elif policy == FGD:
                         fv = float(frag[mi, after] - frag[mi, mask])
                         if best_s < 0 or fv < best_f:
-                            best_s, best_f = s, fv
+                            # the score, ⌊change × FGD_SCALE⌋, is an exact lower bound of the
+                            # kernels' change × FGD_SCALE (a power of two: the product is exact):
+                            # the aggregates of the GPUs that hold the start bound FGD's node key
+                            best_s, best_f, best_k = s, fv, math.floor(fv * FGD_SCALE)
                     elif policy in (FIRST_FIT, RANDOM):
                         if best_s < 0:
                             best_s, best_k = s, 0
@@ -262,6 +269,7 @@ def build_mig_tables(
 __all__ = [
     "ALIASES",
     "ENGINES",
+    "FGD_SCALE",
     "MAX_POSITIONS",
     "POLICIES",
     "PolicyInfo",

@@ -19,28 +19,32 @@ rollout, in its "fortified" form):
 The stored trajectory is complete and never worth less than at the start, so the plan is worth at
 least each base policy's own run in the same order (first-fit's included), whatever the budget.
 
-**Budget** (deterministic, not wall time, so plans are reproducible), in node-placements: a base
-policy's placement looks at up to every node (best-fit and FGD score them all), so a simulated
-placement on a cluster of N nodes counts N. The rollout may simulate ``budget // N`` placements in
-all (:data:`DEFAULT_BUDGET`). The start (bases × requests, each base's own run over the stream) is
-what makes the plan worth at least every base, so part of it always runs, at any size: the
-:data:`ALWAYS` bases, ``packer`` and ``first-fit``, whose placements do not score every node
-(``packer`` skips blocks of nodes by their aggregates, first-fit stops at the first fit), so their
-runs cost about one policy run each whatever N (16,384 GPUs: seconds). Best-fit and FGD join the
-start when the budget covers all four runs at N per placement (64 and 1,024 GPUs by default); at
-16,384 GPUs their runs take 15-100 s under load (bench/RESULTS_online.md, session 6), so there the
-plan is worth at least the policy's own run and first-fit's, and best-fit's and FGD's only with a
-larger ``--rollout``. A step costs at most bases × (bases + 1) × requests left; a step that does not
-fit what is left follows the stored trajectory without simulating (later steps, with fewer requests
-left, may fit again). Past a deadline the start runs no further base (the best
-complete run so far is the stored trajectory) and the requests not reached are declined, as without
-the rollout.
+**Budget** (deterministic, not wall time, so plans are reproducible), in node-placements. The
+start (bases × requests, each base's own run over the stream) is what makes the plan worth at least
+every base, so it always runs, whole, at any size: every base's scan skips the nodes that cannot beat
+its best so far (``packer``'s, and since session 8 best-fit's and FGD's, skip blocks of nodes and
+single nodes by their aggregates with the same answers as a full scan; first-fit stops at the first
+fit), so a base's run costs about one policy run whatever N (16,384 GPUs, xl-0 alone: packer 1.7 s,
+first-fit 0.8, best-fit 1.6, FGD 4.4; before session 8 best-fit's and FGD's scored every node and took
+10-100 s there, and only ``packer`` and first-fit started). Without a deadline the start's runs go to
+threads (independent placers, read back in base order: the same plan). The steps are what the budget
+buys: a simulated step placement may look at every node (a step forks every base from the state
+now), so it counts N on a cluster of N nodes, and the rollout simulates ``budget // N`` placements in
+all (:data:`DEFAULT_BUDGET`), the start's included. A step costs at most bases × (bases + 1) ×
+requests left; a step that does not fit what is left follows the stored trajectory without
+simulating (later steps, with fewer requests left, may fit again). When no step can fit any more (the
+start alone exceeds the budget: 16,384 GPUs by default), only the placer that holds the plan follows
+the arrivals (the others would only be forked by a step). Past a deadline the start runs no further
+base (the best complete run so far is the stored trajectory) and the requests not reached are
+declined, as without the rollout.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,17 +57,22 @@ from packer.online.state import G_NODE
 #: The base policies, in tie order (the first of equal completions wins).
 BASES = ("packer", "first-fit", "best-fit", "fgd")
 
-#: The bases whose start always runs, at any budget (their placements do not score every node).
-ALWAYS = ("packer", "first-fit")
+#: The bases whose start always runs, at any budget: every base, since each one's placements skip the
+#: nodes that cannot beat its best so far (``packer``'s and, since session 8, best-fit's and FGD's
+#: scans prune blocks of nodes by their aggregates; first-fit stops at the first fit), so a base's run
+#: over the stream costs about one policy run whatever N (16,384 GPUs: seconds).
+ALWAYS = BASES
 
 #: Node-placements a solve may spend by default: 125,000 simulated placements on 8 nodes (64 GPUs:
 #: every step of every report instance, 52-44,928 used); 7,812 on 128 nodes (1,024 GPUs: the start,
 #: 4 × ≤ 850, then the last 1-21 steps, ~0.3-2.6 s); 488 on 2,048 nodes (16,384 GPUs: less than the
-#: start, so only the :data:`ALWAYS` bases start; no step). Figures: bench/RESULTS_online.md, sessions 5
-#: and 6.
+#: start, which runs whole anyway; no step). Figures: bench/RESULTS_online.md, sessions 5, 6 and 8.
 DEFAULT_BUDGET = 1_000_000
 
 _EPS = 1e-9
+
+#: Threads the start's base runs may use at most (one per base, no more than the CPUs).
+START_THREADS = 4
 
 #: An action: the kernel rows a request takes (None: left unplaced) and its objective value.
 Action = tuple[np.ndarray | None, float]
@@ -75,7 +84,7 @@ class RolloutInfo:
 
     budget: int  # node-placements
     allowed: int = 0  # simulated placements the budget allows (budget // nodes)
-    bases: tuple[str, ...] = BASES  # the bases that ran (only :data:`ALWAYS` when the budget is below the start)
+    bases: tuple[str, ...] = BASES  # the bases of the start (:data:`ALWAYS`: all of them, at any budget)
     simulated: int = 0  # placements simulated in all
     steps: int = 0  # arrivals decided by simulation (the others followed the stored trajectory)
     improved: int = 0  # arrivals whose simulation found a trajectory better than the stored one
@@ -164,8 +173,8 @@ class Rollout:
         self.inst, self.reqs = inst, list(reqs)
         allowed = int(budget) // max(len(inst.nodes), 1)
         if start_cost(len(self.reqs), len(bases)) > allowed:
-            # the start of the bases that do not score every node always runs: without it the plan
-            # could be worth less than the policy's own run or first-fit's
+            # the start of the :data:`ALWAYS` bases runs whatever the budget: without it the plan
+            # could be worth less than a base's own run
             bases = [b for b in bases if b in ALWAYS] or list(bases[:1])
             allowed = max(allowed, start_cost(len(self.reqs), len(bases)))
         self.info = RolloutInfo(budget=int(budget), allowed=allowed, bases=tuple(bases))
@@ -180,20 +189,23 @@ class Rollout:
         n = len(reqs)
         stored: list[Action] = []
         best = -np.inf
-        for name, p in zip(info.bases, self.placers, strict=True):
-            if stored and deadline is not None and time.perf_counter() > deadline:
-                info.fallback = True  # the bases not run yet are left out of the start
-                break
-            acts, tot = complete(p.fork(), reqs, 0)
+        for name, (acts, tot) in zip(info.bases, self._start(deadline), strict=False):
             info.simulated += len(acts)
             info.base_values[name] = tot
             if tot > best + _EPS:
                 stored, best, info.start_base = acts, tot, name
+        if len(info.base_values) < len(self.placers):
+            info.fallback = True  # the deadline left the bases not run yet out of the start
         info.start_value = best
         pos = 0  # stored[pos] is the stored trajectory's action for request i
+        # the placers that follow the decisions: all of them while a step may still fit the budget (a
+        # step simulates from every base's state); when none can (the cheapest step, two requests
+        # left, does not fit what the start left: 16,384 GPUs by default), only the one that holds
+        # the plan, so the arrivals cost one commit each, not one per base (same plan)
+        followers = self.placers if info.simulated + step_cost(2, nb) <= info.allowed else self.placers[:1]
         for i, req in enumerate(reqs):
             if deadline is not None and time.perf_counter() > deadline:
-                for p in self.placers:
+                for p in followers:
                     p.commit(req, None, reasons.time_limit("online placer", time_limit or 0.0))
                 continue
             left = n - i
@@ -207,10 +219,28 @@ class Rollout:
             pos += 1
             best -= v
             reason = self._reason(req) if rows is None else None
-            for p in self.placers:
+            for p in followers:
                 p.commit(req, rows, reason)
             info.value += v
         return self.placers[0]
+
+    def _start(self, deadline: float | None) -> Iterator[tuple[list[Action], float]]:
+        """Each base's own run over the whole stream, in base order. Without a deadline the runs go
+        to threads (:data:`START_THREADS` at most): they are independent (each base has its own
+        placer and scratch arrays; the kernels release the GIL), and the results are read in base
+        order, so the plan is the same as run one after the other. With a deadline they run one
+        after the other, and none starts past it once one has run."""
+        workers = min(len(self.placers), START_THREADS, os.cpu_count() or 1)
+        if deadline is None and workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                futs = [ex.submit(complete, p.fork(), self.reqs, 0) for p in self.placers]
+                for f in futs:
+                    yield f.result()
+            return
+        for k, p in enumerate(self.placers):
+            if k > 0 and deadline is not None and time.perf_counter() > deadline:
+                return
+            yield complete(p.fork(), self.reqs, 0)
 
     def _step(self, i: int) -> tuple[list[Action], float]:
         """The best completion from arrival ``i`` over every candidate and base."""

@@ -43,8 +43,12 @@ NNC = 15
 #: Nodes per block: the kernels skip whole blocks by their aggregates before looking at nodes.
 BLK = 32
 # b64 columns (block aggregates over its nodes)
-B_N0, B_N1, B_MIGFIT, B_MAXMILLI, B_MAXFREEFULL, B_MAXCPU, B_MAXMEM, B_MILLIMASK, B_MINFULLKEY = range(9)
-NBC = 9
+# B_BF*: best-fit's bound, the least fc·GPUNORM + idle·CPUNORM (fc: free CPU capped at CPUNORM, idle:
+# idle GPU milli) over the block's nodes that may take a whole GPU (B_BFGPU), a share (B_BFSHARE) or a
+# MIG instance (B_BFMIG); best-fit's node key grows with it, so its least is a lower bound of the key
+(B_N0, B_N1, B_MIGFIT, B_MAXMILLI, B_MAXFREEFULL, B_MAXCPU, B_MAXMEM, B_MILLIMASK, B_MINFULLKEY, B_BFGPU, B_BFSHARE,
+ B_BFMIG) = range(12)
+NBC = 12
 #: Width of one bucket of N_MILLIMASK (free milli // MILLI_BUCKET).
 MILLI_BUCKET = 50
 # model-profile columns (mp)
@@ -222,7 +226,12 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     # packer's weights: an empty GPU, a new node, an 'any' GPU converted, and each compute slice a MIG
     # start leaves idle for good (memory full: two 3g.90gb on a B200 strand the 7th slice)
     strand = STRAND_WEIGHT if code == policy_code("packer") else 0.0
-    pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
+    if code == policy_code("packer"):
+        pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
+    else:
+        # the weights are packer's; without them ``nbest``/``bbest`` hold the policy's own MIG score
+        # (``gscore``: FGD's fragmentation change, floored), the bound FGD's scans prune with
+        pp = np.array([cpu_norm, gpu_norm, 0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float64)
     nallow = np.ones(num_n, dtype=np.uint8)
     greq = np.zeros(max(num_g, 1), dtype=np.int64)
     arr = KernelState(g32, gpc, n64, nbest, b64, bbest, ntag, mp, ms, minfo, gstart, gscore, frag, tws, pp, nallow, greq)
