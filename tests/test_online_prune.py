@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from packer.check import check
 from packer.generate import SUITE, generate
 from packer.online import OnlinePlacer
-from packer.online import kernels as K
 from packer.online.policies import FGD_SCALE
 from packer.online.state import BLK
 from tests.online_reference import ReferenceKernels
+from tests.test_online import _aggregates_fresh
 
 
 def _part_filled(family: str, seed: int, nodes: int, fill: float):  # type: ignore[no-untyped-def]
@@ -29,15 +29,6 @@ def _part_filled(family: str, seed: int, nodes: int, fill: float):  # type: igno
     for r in new[: int(fill * len(new))]:
         p.place(r, explain=False)
     return p.running_instance(movable="none")
-
-
-def _aggregates_fresh(p: OnlinePlacer) -> None:
-    a = p.a
-    n64, nbest, b64, bbest = a.n64.copy(), a.nbest.copy(), a.b64.copy(), a.bbest.copy()
-    K._refresh_all(a.g32, a.gpc, n64, nbest, b64, bbest, a.mp, a.minfo, a.gstart, a.gscore, a.pp)
-    np.testing.assert_array_equal(b64, a.b64)
-    np.testing.assert_array_equal(bbest, a.bbest)
-    np.testing.assert_array_equal(nbest, a.nbest)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])

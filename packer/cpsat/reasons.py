@@ -144,8 +144,8 @@ def reasons_by(inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: Mapp
     """:func:`unplaced_reasons`, or None once ``deadline`` (perf_counter; None: none) has passed:
     checked before the free-capacity scan and before each request, so it ends at most one request's
     work late."""
-    out, cut = _reasons(inst, placed, modes, deadline)
-    return None if cut else out
+    out, left = _reasons(inst, placed, modes, deadline)
+    return None if left else out
 
 
 def reasons_until(inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: Mapping[tuple[str, int], str],
@@ -153,21 +153,19 @@ def reasons_until(inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: M
     """Every unplaced request's reason, as far as ``deadline`` allows; the requests not reached by then
     get the time-limit reason (the search left them out, and the solver's time ended before their
     binding rule was found). Returns the reasons and how many were cut short."""
-    out, cut = _reasons(inst, placed, modes, deadline)
-    if cut:
+    out, left = _reasons(inst, placed, modes, deadline)
+    if left:
         late = reasons.unexplained(solver, seconds)
-        for r in inst.requests:
-            if r.id not in placed and r.id not in out:
-                out[r.id] = late
-    return out, cut
+        out.update((r.id, late) for r in left)
+    return out, len(left)
 
 
 def _reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: Mapping[tuple[str, int], str],
-             deadline: float | None) -> tuple[dict[str, str], int]:
-    """The reasons found by ``deadline`` and how many unplaced requests were left without one."""
+             deadline: float | None) -> tuple[dict[str, str], list[Request]]:
+    """The reasons found by ``deadline``, and the unplaced requests left without one."""
     waiting = [r for r in inst.requests if r.id not in placed]
     if deadline is not None and time.perf_counter() >= deadline:
-        return {}, len(waiting)
+        return {}, waiting
     free = _Free(inst, placed, modes)
     used: dict[str, float] = defaultdict(float)
     for rid, units in placed.items():
@@ -176,9 +174,9 @@ def _reasons(inst: Instance, placed: Mapping[str, Sequence[Unit]], modes: Mappin
     out = {}
     for i, r in enumerate(waiting):
         if deadline is not None and time.perf_counter() >= deadline:
-            return out, len(waiting) - i
+            return out, waiting[i:]
         out[r.id] = _reason(inst, free, used, r)
-    return out, 0
+    return out, []
 
 
 def _reason(inst: Instance, free: _Free, used: Mapping[str, float], r: Request) -> str:

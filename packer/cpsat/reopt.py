@@ -1173,20 +1173,17 @@ def _plan(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, bound: float 
     without one are computed). ``deadline`` (perf_counter): when the reasons are not done by then,
     each unplaced request without a known reason gets the time-limit reason (``late``: the time
     limit it names, in seconds) and ``info["final"]`` says so; the placement is never given up."""
-    from packer import reasons as texts
-    from packer.cpsat.reasons import reasons_by
+    from packer.cpsat.reasons import reasons_until
     from packer.cpsat.result import NAME
     from packer.cpsat.result import modes_of as _modes_of
 
     modes = _modes_of(inst, placed) if modes is None else modes
     why = dict(why or {})
-    missing = [r.id for r in inst.requests if r.id not in placed and r.id not in why]
-    if missing:
-        fresh = reasons_by(inst, placed, modes, deadline)
-        if fresh is None:
-            stop = texts.time_limit("re-optimizer", round(late if late is not None else wall_s, 3))
-            fresh = {rid: stop for rid in missing}
-            info["final"] = f"reasons not done by the deadline: {len(missing)} unplaced requests carry the time-limit reason"
+    if any(r.id not in placed and r.id not in why for r in inst.requests):
+        fresh, cut = reasons_until(inst, placed, modes, deadline, solver="re-optimizer",
+                                   seconds=round(late if late is not None else wall_s, 3))
+        if cut:
+            info["final"] = f"reasons not done by the deadline: {cut} unplaced requests carry the time-limit reason"
         why = {**fresh, **why}
     obj = objective_value(inst, placed)
     status = "optimal" if bound is not None and obj >= bound - 1e-6 else "feasible"
