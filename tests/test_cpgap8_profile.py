@@ -10,10 +10,11 @@ from packer.generate import generate
 
 
 def _run(family: str, profile: bool, monkeypatch: pytest.MonkeyPatch) -> CpsatModel:
-    """Four reproducible (one worker, deterministic budget) rack steps on a small instance."""
+    """Four reproducible (one worker, deterministic budget) rack steps on a small instance; the first
+    solve is on a deterministic budget too, so a loaded machine cannot hand the steps another start."""
     monkeypatch.setattr(lns_mod, "PROFILE_STEPS", profile)
     model = CpsatModel(generate(family, seed=0, nodes=16))
-    model.solve(time_limit=0.5, seed=0, workers=1)
+    model.solve(time_limit=None, seed=0, workers=1, params={"max_deterministic_time": 0.3})
     lns_mod.lns(model, level="rack", domains_per_step=1, step_s=1.0, deadline=1e18, seed=3, workers=1,
                 steps=4, det_step=0.2)
     return model
