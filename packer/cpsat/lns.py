@@ -29,6 +29,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from packer.cpsat.guard import solve_guarded
+from packer.cpsat import lns_region
 from packer.cpsat.lns_portfolio import Portfolio
 from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
 from packer.progress import SILENT, Progress
@@ -83,6 +84,9 @@ ADAPT_KINDS = True
 #: (the rest of CP-SAT's wall time) and whether it improved) and the totals ``build_s``, ``presolve_s``
 #: and ``solve_s``. Off by default: it turns CP-SAT's log on in every step (a callback, nothing printed).
 PROFILE_STEPS = False
+#: Whether a step's model is built over its free variables only (:mod:`packer.cpsat.lns_region`: the
+#: pinned part folded into constants) instead of a clone of the full model with pinned variables.
+REGION_STEPS = False
 
 
 @dataclass
@@ -120,6 +124,12 @@ class _Space:
     def gap(self) -> float:
         """STEP_GAP in the model's scaled objective units."""
         return STEP_GAP * self.model.data.scale
+
+    @cached_property
+    def region(self) -> lns_region.RegionIndex | None:
+        """The full model's rows for region steps (built on first use), or None if it cannot have them."""
+        proto = self.model.model.proto
+        return lns_region.RegionIndex(proto) if lns_region.supported(proto) else None
 
     @cached_property
     def checker(self) -> _Checker | None:
@@ -207,9 +217,19 @@ class _Space:
         return set(rng.sample(pool, k))
 
     def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]],
-                  nodes: set[int] | None = None) -> cp_model.CpModel:
+                  nodes: set[int] | None = None) -> cp_model.CpModel | lns_region.RegionModel:
         """A copy of the model with every class outside ``free`` (or outside ``nodes``, when given)
-        fixed at ``base``, hinted with ``base``."""
+        fixed at ``base``, hinted with ``base`` (with REGION_STEPS, the model over the rest only)."""
+        region = self.region if REGION_STEPS else None
+        if region is not None:
+            fixed = np.zeros(region.n, dtype=bool)
+            for name in self.names:
+                if name in free and nodes is None:
+                    continue
+                for ni in self.members[name]:
+                    if nodes is None or ni not in nodes:
+                        fixed[self.per_node[ni]] = True
+            return lns_region.build(region, base, fixed, growth_cap)
         sub = self.model.model.clone()
         proto = sub.proto
         for name in self.names:
@@ -358,7 +378,7 @@ def _profile(space: _Space, kind: str, got: dict[str, float], improved: bool) ->
         stats[key] = stats.get(key, 0.0) + entry[key]  # type: ignore[assignment]
 
 
-def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
+def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
           workers: int | None, gap: float = 0.0, info: dict[str, float] | None = None) -> tuple[list[int], int] | None:
     """Solves one step's model; (values, objective) when it beats ``base_obj``, else None.
 
@@ -385,7 +405,8 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
         solver.log_callback = lambda line: (marks.append(time.perf_counter())
                                             if line.startswith("Presolve summary") else None)
     t0 = time.perf_counter()
-    code = solve_guarded(solver, sub)
+    region = sub if isinstance(sub, lns_region.RegionModel) else None
+    code = solve_guarded(solver, sub.model if region is not None else sub)
     if info is not None:
         info["proven"] = 1.0 if code == cp_model.OPTIMAL else 0.0
         info["wall"] = solver.wall_time
@@ -396,7 +417,8 @@ def _step(sub: cp_model.CpModel, base_obj: int, *, seconds: float, det: float | 
             info["presolve"] = presolve
             info["solve"] = max(0.0, total - presolve)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > base_obj + 0.5:
-        return list(solver.response_proto.solution), int(round(solver.objective_value))
+        values = list(solver.response_proto.solution)
+        return (region.expand(values) if region is not None else values), int(round(solver.objective_value))
     return None
 
 
