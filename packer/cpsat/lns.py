@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
-from packer.cpsat.guard import solve_guarded
 from packer.cpsat import lns_region
+from packer.cpsat.guard import solve_guarded
 from packer.cpsat.lns_portfolio import Portfolio
 from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
 from packer.progress import SILENT, Progress
