@@ -18,6 +18,7 @@ from ortools.sat.python import cp_model
 
 #: Bounds at least this large are CP-SAT's "unbounded": never shifted.
 _HUGE = 2 ** 62
+_NO_LO, _NO_HI = -(2 ** 62), 2 ** 62
 
 
 def supported(proto) -> bool:  # type: ignore[no-untyped-def]
@@ -46,6 +47,15 @@ class RegionIndex:
         self.starts = np.array(starts, dtype=np.int64)
         self.row_of = np.repeat(np.arange(len(self.bounds), dtype=np.int64), np.diff(self.starts))
         self.domains = [list(v.domain) for v in proto.variables]
+        #: Each row's bounds when its domain is one interval (else the row never folds into a variable).
+        single = [len(b) == 2 for b in self.bounds]
+        self.single = np.array(single, dtype=bool)
+        self.row_lo = np.array([b[0] if ok else 0 for b, ok in zip(self.bounds, single, strict=True)], dtype=np.int64)
+        self.row_hi = np.array([b[1] if ok else 0 for b, ok in zip(self.bounds, single, strict=True)], dtype=np.int64)
+        self.var_lo = np.array([d[0] for d in self.domains], dtype=np.int64)
+        self.var_hi = np.array([d[-1] for d in self.domains], dtype=np.int64)
+        #: Variables whose domain has holes (their rows are never folded into their bounds).
+        self.holes = np.array([len(d) > 2 for d in self.domains], dtype=bool)
         obj = proto.objective
         self.obj_vars = np.array(list(obj.vars), dtype=np.int64)
         self.obj_coeffs = np.array(list(obj.coeffs), dtype=np.int64)
@@ -69,7 +79,7 @@ class RegionModel:
 
 
 def _shift(domain: list[int], by: int) -> list[int]:
-    return [b if abs(b) >= _HUGE else b - by for b in domain]
+    return [b if b <= -_HUGE or b >= _HUGE else b - by for b in domain]
 
 
 def build(index: RegionIndex, base: list[int], fixed: np.ndarray,
@@ -81,28 +91,64 @@ def build(index: RegionIndex, base: list[int], fixed: np.ndarray,
     free = np.flatnonzero(is_free)
     local = np.full(index.n, -1, dtype=np.int64)
     local[free] = np.arange(len(free), dtype=np.int64)
-    sub = cp_model.CpModel()
-    proto = sub.proto
-    caps = dict(growth_cap)
-    for i in free.tolist():
-        dom = index.domains[i]
-        cap = caps.get(i)
-        if cap is not None:
-            dom = [dom[0], cap]
-        proto.variables.add().domain.extend(dom)
     term_free = is_free[index.vars]
     rows_free = np.bincount(index.row_of[term_free], minlength=len(index.bounds))
     pinned = ~term_free
     const = np.zeros(len(index.bounds), dtype=np.int64)
     np.add.at(const, index.row_of[pinned], index.coeffs[pinned] * values[index.vars[pinned]])
-    starts = index.starts
-    for r in np.flatnonzero(rows_free).tolist():
-        lo, hi = starts[r], starts[r + 1]
-        keep = term_free[lo:hi]
-        lin = proto.constraints.add().linear
-        lin.vars.extend(local[index.vars[lo:hi][keep]].tolist())
-        lin.coeffs.extend(index.coeffs[lo:hi][keep].tolist())
-        lin.domain.extend(_shift(index.bounds[r], int(const[r])))
+    # A row left with one free term (e.g. a pinned placement's link to its group's count) is a bound
+    # on that variable: it narrows the variable's domain instead of staying a row.
+    lo_b, hi_b = index.var_lo.copy(), index.var_hi.copy()
+    for i, cap in growth_cap:
+        hi_b[i] = min(hi_b[i], cap)
+    free_pos = np.flatnonzero(term_free)
+    unary_terms = free_pos[(rows_free[index.row_of[free_pos]] == 1)]
+    unary_rows = index.row_of[unary_terms]
+    fold = index.single[unary_rows] & ~index.holes[index.vars[unary_terms]]
+    unary_terms, unary_rows = unary_terms[fold], unary_rows[fold]
+    if len(unary_rows):
+        c = index.coeffs[unary_terms]
+        v = index.vars[unary_terms]
+        rlo, rhi = index.row_lo[unary_rows], index.row_hi[unary_rows]
+        open_lo, open_hi = (rlo <= -_HUGE) | (rlo >= _HUGE), (rhi <= -_HUGE) | (rhi >= _HUGE)
+        rlo = np.where(open_lo, 0, rlo) - const[unary_rows]  # open sides: placeholders, masked below
+        rhi = np.where(open_hi, 0, rhi) - const[unary_rows]
+        pos = c > 0
+        # c*v in [rlo, rhi]: v >= ceil(rlo/c), v <= floor(rhi/c) for c > 0; swapped for c < 0.
+        lo_pos, hi_pos = -((-rlo) // c), rhi // c
+        lo_neg, hi_neg = -((-rhi) // c), rlo // c
+        new_lo = np.where(pos, np.where(open_lo, _NO_LO, lo_pos), np.where(open_hi, _NO_LO, lo_neg))
+        new_hi = np.where(pos, np.where(open_hi, _NO_HI, hi_pos), np.where(open_lo, _NO_HI, hi_neg))
+        np.maximum.at(lo_b, v, new_lo)
+        np.minimum.at(hi_b, v, new_hi)
+        rows_free[unary_rows] = 0
+    sub = cp_model.CpModel()
+    proto = sub.proto
+    add_var = proto.variables.add
+    domains = index.domains
+    for i in free.tolist():
+        dom = domains[i]
+        if len(dom) == 2 and (lo_b[i] != dom[0] or hi_b[i] != dom[1]):
+            dom = [int(lo_b[i]), int(hi_b[i])]
+        elif len(dom) > 2 and hi_b[i] < dom[-1]:  # a growth cap on a variable with holes
+            dom = [dom[0], int(hi_b[i])]
+        add_var().domain.extend(dom)
+    keep_terms = term_free & (rows_free[index.row_of] > 0)
+    # Every kept row's free terms, in row order, as Python lists cut at the rows' offsets.
+    rows = np.flatnonzero(rows_free)
+    ends = np.cumsum(rows_free[rows]).tolist()
+    vs = local[index.vars[keep_terms]].tolist()
+    cs = index.coeffs[keep_terms].tolist()
+    shift = const[rows].tolist()
+    bounds = index.bounds
+    add = proto.constraints.add
+    lo = 0
+    for r, hi, by in zip(rows.tolist(), ends, shift, strict=True):
+        lin = add().linear
+        lin.vars.extend(vs[lo:hi])
+        lin.coeffs.extend(cs[lo:hi])
+        lin.domain.extend(_shift(bounds[r], by) if by else bounds[r])
+        lo = hi
     obj = proto.objective
     keep = is_free[index.obj_vars]
     obj.vars.extend(local[index.obj_vars[keep]].tolist())
