@@ -86,7 +86,7 @@ ADAPT_KINDS = True
 PROFILE_STEPS = False
 #: Whether a step's model is built over its free variables only (:mod:`packer.cpsat.lns_region`: the
 #: pinned part folded into constants) instead of a clone of the full model with pinned variables.
-REGION_STEPS = False
+REGION_STEPS = True
 
 
 @dataclass
