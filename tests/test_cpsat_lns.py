@@ -8,6 +8,7 @@ from ortools.sat.python import cp_model
 
 from packer.check import check
 from packer.cpsat import lns as lns_mod
+from packer.cpsat import lns_region
 from packer.cpsat.bound import linear_form
 from packer.cpsat.model import CpsatModel
 from packer.generate import generate
@@ -47,8 +48,11 @@ def _step(space: lns_mod._Space, base: list[int], rack: str, grow: str) -> tuple
     allowed = space.model.vars.active[space.model.data.group_of[space.model.inst.request_index[grow]]]
     cap = [(i, base[i]) for i, _ in space.growth if i != allowed.index]  # type: ignore[union-attr]
     solver = cp_model.CpSolver()
-    assert solver.solve(space.sub_model(base, {rack}, cap)) == cp_model.OPTIMAL
-    return list(solver.response_proto.solution), int(round(solver.objective_value))
+    sub = space.sub_model(base, {rack}, cap)
+    region = sub if isinstance(sub, lns_region.RegionModel) else None
+    assert solver.solve(sub.model if region is not None else sub) == cp_model.OPTIMAL
+    values = list(solver.response_proto.solution)
+    return (region.expand(values) if region is not None else values), int(round(solver.objective_value))
 
 
 def _checker(model: CpsatModel) -> lns_mod._Checker:
@@ -313,10 +317,12 @@ def test_tenant_step_frees_the_nodes_of_a_node_isolated_tenant(monkeypatch: pyte
         assert (space.best_obj > start) is gain
 
 
-def test_sub_model_fixes_every_class_outside_the_step_whatever_the_base() -> None:
-    """Tests the kept fixed copy behind ``sub_model``: for changing bases, racks and node sets, its
-    domains equal those of fixing every class outside the step in a fresh copy of the model."""
+def test_sub_model_fixes_every_class_outside_the_step_whatever_the_base(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the kept fixed copy behind ``sub_model`` (full-clone steps): for changing bases, racks and
+    node sets, its domains equal those of fixing every class outside the step in a fresh copy of the model."""
     import random
+
+    monkeypatch.setattr(lns_mod, "REGION_STEPS", False)
 
     inst, model = _solved_haein16()
     space = lns_mod._space(model, "rack")
