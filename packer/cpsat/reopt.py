@@ -613,7 +613,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                det: float | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
-    ``max_steps``, ``det``: stop after that many steps, and give each CP-SAT step that deterministic
+    ``max_steps``, ``det``: stop after that many CP-SAT steps (gang steps, 0.05-0.3 s each, not
+    counted), and give each CP-SAT step that deterministic
     time instead of STEP_S wall seconds (with one worker: a reproducible run, for A/B comparisons).
     While a whole-GPU gang waits, a share GANG_SHARE of the steps are gang steps
     (:mod:`packer.cpsat.reopt_gang`: clear the nodes it needs, place it, re-place what it displaced).
@@ -636,7 +637,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     racks = _domains(inst, _level(inst))
     grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
     while True:
-        if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] >= max_steps):
+        if deadline - time.perf_counter() < 0.5 or (max_steps is not None
+                                                    and stats["steps"] - stats.get("gang", 0) >= max_steps):
             break
         tb = time.perf_counter()
         view = _View(inst, cur)

@@ -39,6 +39,9 @@ GANG = True
 #: The online policy that places the gang and re-places the work it displaces.
 POLICY = "best-fit"
 DEBUG = False
+#: Draws of a domain and nodes to clear per gang step (alternately keeping running work that spans
+#: nodes and clearing it at its whole size's cost); the best result is returned.
+TRIES = 4
 _WHOLE_MODES = ("full", "any")
 
 
@@ -70,18 +73,18 @@ def pick_gang(rng: random.Random, cands: Sequence[Request], guide: Guide | None)
     return rng.choices(list(cands), weights=[_value(r, guide) for r in cands], k=1)[0]
 
 
-def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]]):  # type: ignore[no-untyped-def]
-    """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, GPU-equivalents to re-place
-    per GPU). Kept: pinned work, and running work on more than one node: re-placing it needs the same
-    kind of cleared room elsewhere that the step is making (on issue seed 5 a 64-GPU pod gang was
-    cleared for another one). Work on a GPU costs the whole request's size (it all moves, and
-    bigger work is harder to re-place: a node holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1)."""
+def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False):  # type: ignore[no-untyped-def]
+    """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, cost of clearing each GPU).
+    Kept: pinned work, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
+    whole size of each request on it (it all moves, and bigger work is harder to re-place: a node
+    holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1; a 64-GPU pod gang 64 a GPU, so another
+    pod gang is cleared for it only where nothing cheaper covers it)."""
     pinned: set[tuple[str, int]] = set()
     free_of: dict[tuple[str, int], set[str]] = defaultdict(set)
     size: dict[tuple[str, int], float] = defaultdict(float)
     for rid, units in cur.items():
         r = inst.request(rid)
-        fixed = r.placement is not None and (not r.movable or len({u.node for u in units}) > 1)
+        fixed = r.placement is not None and (not r.movable or (keep_wide and len({u.node for u in units}) > 1))
         whole = sum(inst.unit_size(r, u) for u in units)
         for u in units:
             if u.gpu is None:
@@ -96,11 +99,12 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]]):  # type: ignore
 
 
 def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]], rng: random.Random,
-                guide: Guide | None = None) -> list[str]:
+                guide: Guide | None = None, keep_wide: bool = False) -> list[str]:
     """The nodes to clear for ``gang``: in one domain of its required locality level (drawn by the
     LP's units there, else by usable room), the fewest nodes whose usable GPUs (a whole-GPU mode, no
-    pinned work) cover its units, least movable work per usable GPU first. Empty when no domain can."""
-    pinned, _, size = _gpu_use(inst, cur)
+    pinned work; with ``keep_wide`` no running work on several nodes) cover its units, cheapest to clear
+    first (:func:`_gpu_use`). Empty when no domain can."""
+    pinned, _, size = _gpu_use(inst, cur, keep_wide)
     allowed = inst.allowed_models(gang)
     usable: dict[str, list[int]] = {}
     cost: dict[str, float] = {}
@@ -142,6 +146,25 @@ def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]]
 def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
               waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
               ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
+    """The best of TRIES :func:`clear_and_place` (by objective), or None with the last failure."""
+    from packer.plans import objective_value
+
+    best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
+    info: dict[str, object] = {}
+    for k in range(TRIES):
+        out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=k % 2 == 0)
+        if out is not None:
+            v = objective_value(inst, out)
+            if best is None or v > best[0]:
+                best = (v, out, info)
+    if best is None:
+        return None, info
+    return best[1], best[2]
+
+
+def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
+                    waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
+                    keep_wide: bool = False) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``gang`` placed on cleared nodes and the displaced work re-placed (module doc),
     or None when it does not fit; the caller checks validity, the migration cap and the gain.
 
@@ -153,11 +176,11 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
     from packer.online import OnlinePlacer
 
     info: dict[str, object] = {"gang": gang.id, "units": gang.count}
-    nodes = clear_nodes(inst, gang, cur, rng, guide)
+    nodes = clear_nodes(inst, gang, cur, rng, guide, keep_wide)
     if not nodes:
         info["fail"] = "no domain"
         return None, info
-    _, free_of, _ = _gpu_use(inst, cur)
+    _, free_of, _ = _gpu_use(inst, cur, keep_wide)
     chosen = set(nodes)
     displaced = sorted({rid for (nid, _g), ids in free_of.items() if nid in chosen for rid in ids})
     lifted = sorted(set(displaced) | {rid for rid in cur if inst.request(rid).placement is None})
