@@ -9,6 +9,7 @@ the gap and the wall seconds (load beside).
 
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 5 --steps 20 --det 1.0
     python bench/bench_reopt_gang.py fragmented --seeds 0 1 2 3 4 --steps 20 --det 1.0
+    python bench/bench_reopt_gang.py issue --seeds 5 0 --steps 10 --det 1.0 --chain-ab   # A: no chain, B: chain
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main() -> int:
     ap.add_argument("--det", type=float, default=1.0, help="CP-SAT deterministic time per region step")
     ap.add_argument("--start-s", type=float, default=10.0, help="seconds of the shared no-move solve")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--chain-ab", action="store_true",
+                    help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
     args = ap.parse_args()
 
     from bench_reopt import state
@@ -53,7 +56,10 @@ def main() -> int:
         bound = bb.best(None)
         rows = {"start": objective_value(inst, placed), "bound": bound}
         for arm, on in (("A", False), ("B", True)):
-            reopt_gang.GANG = on
+            if args.chain_ab:
+                reopt_gang.GANG, reopt_gang.CHAIN = True, on
+            else:
+                reopt_gang.GANG = on
             t0 = time.perf_counter()
             got, stats = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 3600, seed=0,
                                           workers=1, guide=guide, max_steps=args.steps, det=args.det)
@@ -72,7 +78,7 @@ def main() -> int:
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
-    reopt_gang.GANG = True
+    reopt_gang.GANG = reopt_gang.CHAIN = True
     return 0
 
 

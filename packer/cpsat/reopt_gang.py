@@ -42,6 +42,8 @@ DEBUG = False
 #: Draws of a domain and nodes to clear per gang step (alternately keeping running work that spans
 #: nodes and clearing it at its whole size's cost); the best result is returned.
 TRIES = 4
+#: A displaced running gang that finds no room gets nodes cleared for it in turn (one link).
+CHAIN = True
 _WHOLE_MODES = ("full", "any")
 
 
@@ -73,9 +75,10 @@ def pick_gang(rng: random.Random, cands: Sequence[Request], guide: Guide | None)
     return rng.choices(list(cands), weights=[_value(r, guide) for r in cands], k=1)[0]
 
 
-def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False):  # type: ignore[no-untyped-def]
+def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False,  # type: ignore[no-untyped-def]
+             keep: set[str] | frozenset[str] = frozenset()):
     """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, cost of clearing each GPU).
-    Kept: pinned work, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
+    Kept: pinned work, the requests in ``keep``, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
     whole size of each request on it (it all moves, and bigger work is harder to re-place: a node
     holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1; a 64-GPU pod gang 64 a GPU, so another
     pod gang is cleared for it only where nothing cheaper covers it)."""
@@ -84,7 +87,8 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool 
     size: dict[tuple[str, int], float] = defaultdict(float)
     for rid, units in cur.items():
         r = inst.request(rid)
-        fixed = r.placement is not None and (not r.movable or (keep_wide and len({u.node for u in units}) > 1))
+        fixed = rid in keep or (r.placement is not None
+                                and (not r.movable or (keep_wide and len({u.node for u in units}) > 1)))
         whole = sum(inst.unit_size(r, u) for u in units)
         for u in units:
             if u.gpu is None:
@@ -99,17 +103,18 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool 
 
 
 def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]], rng: random.Random,
-                guide: Guide | None = None, keep_wide: bool = False) -> list[str]:
+                guide: Guide | None = None, keep_wide: bool = False, exclude: set[str] | frozenset[str] = frozenset(),
+                keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The nodes to clear for ``gang``: in one domain of its required locality level (drawn by the
     LP's units there, else by usable room), the fewest nodes whose usable GPUs (a whole-GPU mode, no
     pinned work; with ``keep_wide`` no running work on several nodes) cover its units, cheapest to clear
     first (:func:`_gpu_use`). Empty when no domain can."""
-    pinned, _, size = _gpu_use(inst, cur, keep_wide)
+    pinned, _, size = _gpu_use(inst, cur, keep_wide, keep)
     allowed = inst.allowed_models(gang)
     usable: dict[str, list[int]] = {}
     cost: dict[str, float] = {}
     for n in inst.nodes:
-        if not n.num_gpus or (allowed is not None and n.gpu_model not in allowed):
+        if not n.num_gpus or n.id in exclude or (allowed is not None and n.gpu_model not in allowed):
             continue
         gs = [g for g in range(n.num_gpus) if n.gpu_mode(g) in _WHOLE_MODES and (n.id, g) not in pinned]
         if gs:
@@ -217,6 +222,43 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
                 return False
         return _host_room(placer, r, on)
 
+    def put(r: Request, units: Sequence[Unit], exact: bool) -> None:
+        nonlocal back
+        if exact:
+            back += 1
+        else:
+            touched_gpus.update((u.node, u.gpu) for u in units)
+            touched_nodes.update(u.node for u in units)
+        for u in units:
+            tenants_on[u.node].add(r.tenant)
+
+    def _chain(r: Request) -> bool:
+        """A displaced running gang that finds no room: clear nodes for it in turn (never nodes new
+        work already took), place it, re-place what that displaces (no further chain)."""
+        now = {rid: list(placer.units(rid)) for rid in placer.placed_ids()}
+        pinned_now = {rid for rid in now if rid == gang.id or any(u.node in touched_nodes for u in now[rid])}
+        nodes2 = clear_nodes(inst, r, now, rng, None, True, exclude=touched_nodes, keep=pinned_now)
+        if not nodes2:
+            return False
+        _, free2, _ = _gpu_use(inst, now, True, pinned_now)
+        chosen2 = set(nodes2)
+        moved2 = sorted({rid for (nid, _g), ids in free2.items() if nid in chosen2 for rid in ids})
+        for rid in moved2:
+            placer.release(rid)
+        if not placer.place(r.model_copy(update={"placement": None}), explain=False).ok:
+            return False
+        put(r, placer.units(r.id), False)
+        for rid in sorted(moved2, key=lambda i: (inst.request(i).placement is None, -inst.request(i).count, i)):
+            r2 = inst.request(rid)
+            if fits_back(r2, now[rid]):
+                placer._place_exact(r2, now[rid])
+                put(r2, now[rid], True)
+            elif placer.place(r2.model_copy(update={"placement": None}), explain=False).ok:
+                put(r2, placer.units(rid), False)
+            elif r2.placement is not None:
+                return False
+        return True
+
     # running work first (it must find room), biggest first; then lifted waiting work by value
     order = sorted((inst.request(rid) for rid in lifted),
                    key=lambda r: (r.placement is None, -r.priority * r.count, r.id))
@@ -224,10 +266,14 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     for r in order:
         if fits_back(r, cur[r.id]):
             placer._place_exact(r, cur[r.id])
-            back += 1
-            units = cur[r.id]
+            put(r, cur[r.id], True)
         else:
             res = placer.place(r.model_copy(update={"placement": None}), explain=False)
+            if not res.ok and r.placement is not None and CHAIN and r.kind == "gpu" and r.count > 1:
+                chained = _chain(r)
+                info["chained"] = int(info.get("chained", 0)) + int(chained)  # type: ignore[call-overload]
+                if chained:
+                    continue
             if not res.ok:
                 if r.placement is not None:
                     info["fail"] = "displaced running work"
@@ -235,11 +281,7 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
                         info["why"] = (r.id, r.kind, r.count, r.locality, r.spread, placer.place(r.model_copy(update={"placement": None}), explain=True).reason)
                     return None, info
                 continue
-            units = list(placer.units(r.id))
-            touched_gpus |= {(u.node, u.gpu) for u in units}
-            touched_nodes |= {u.node for u in units}
-        for u in units:
-            tenants_on[u.node].add(r.tenant)
+            put(r, placer.units(r.id), False)
     placed_now = set(placer.placed_ids())
     others = [r for r in waiting if r.id not in placed_now and r.id != gang.id]
     others.sort(key=lambda r: (-r.priority * r.count, r.id))
