@@ -78,7 +78,7 @@ def main() -> int:
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
-    reopt_gang.GANG = reopt_gang.CHAIN = True
+    reopt_gang.GANG, reopt_gang.CHAIN = True, False
     return 0
 
 
