@@ -16,7 +16,10 @@ at once. So the work is split three ways.
   the LP's guide a region also takes the nodes where the LP sends the running work it moves off it
   (session 6). Each sub-instance's migration cap is
   the budget less the moves made elsewhere; work moved earlier may move again there without counting
-  twice. A step's answer is kept when the whole plan gains.
+  twice. A step's answer is kept when the whole plan gains. While a whole-GPU gang waits, a quarter
+  of the steps are gang steps (:mod:`packer.cpsat.reopt_gang`, session 9): clear the nodes of one
+  domain that the gang needs, place it, re-place the displaced work anywhere on the online placer's
+  state; a 32-64-GPU rack or pod gang never fits a region together with the room for what it displaces.
 - **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
   counted there with its own ``stay`` choice; only rules that hold for any split of that work over
   the GPUs), with the budget as one row: at most ``budget`` requests move, counting each fractional
