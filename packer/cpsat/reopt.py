@@ -16,7 +16,10 @@ at once. So the work is split three ways.
   the LP's guide a region also takes the nodes where the LP sends the running work it moves off it
   (session 6). Each sub-instance's migration cap is
   the budget less the moves made elsewhere; work moved earlier may move again there without counting
-  twice. A step's answer is kept when the whole plan gains.
+  twice. A step's answer is kept when the whole plan gains. While a whole-GPU gang waits, a quarter
+  of the steps are gang steps (:mod:`packer.cpsat.reopt_gang`, session 9): clear the nodes of one
+  domain that the gang needs, place it, re-place the displaced work anywhere on the online placer's
+  state; a 32-64-GPU rack or pod gang never fits a region together with the room for what it displaces.
 - **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
   counted there with its own ``stay`` choice; only rules that hold for any split of that work over
   the GPUs), with the budget as one row: at most ``budget`` requests move, counting each fractional
@@ -50,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from packer.cpsat import reopt_gang
 from packer.cpsat.border import split_at_border
 from packer.cpsat.lpguide import Guide
 from packer.cpsat.proof import padded_bound
@@ -608,8 +612,15 @@ def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start
 
 def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                seed: int = 0, workers: int | None = None,
-               progress: Progress = SILENT, guide: Guide | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
+               progress: Progress = SILENT, guide: Guide | None = None, max_steps: int | None = None,
+               det: float | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
+
+    ``max_steps``, ``det``: stop after that many CP-SAT steps (gang steps, 0.05-0.3 s each, not
+    counted), and give each CP-SAT step that deterministic
+    time instead of STEP_S wall seconds (with one worker: a reproducible run, for A/B comparisons).
+    While a whole-GPU gang waits, a share GANG_SHARE of the steps are gang steps
+    (:mod:`packer.cpsat.reopt_gang`: clear the nodes it needs, place it, re-place what it displaced).
 
     ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
     The stats count steps by kind and, in ``by_kind``, per aim kind (aimed, wide, tenant, random): steps,
@@ -627,12 +638,18 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     by_kind: dict[str, dict[str, float]] = {}
     stats["by_kind"] = by_kind
     racks = _domains(inst, _level(inst))
+    grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
     while True:
-        if deadline - time.perf_counter() < 0.5:
+        if deadline - time.perf_counter() < 0.5 or (max_steps is not None
+                                                    and stats["steps"] - stats.get("gang", 0) >= max_steps):
             break
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
+        cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG else []
+        if cands and grng.random() < reopt_gang.GANG_SHARE:
+            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
+            continue
         roll = rng.random()
         aim = None
         kind = "random"
@@ -674,8 +691,12 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             return budget - (time.perf_counter() - t1)
 
         sinfo: dict[str, object] = {}
+        if det is not None:
+            def sub_left(t1: float = t1) -> float:  # the deterministic budget decides; the deadline is a safety stop
+                return deadline - time.perf_counter()
         plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"], workers=workers, start=t1, left=sub_left,
-                                 info=sinfo, lp=False, uncounted=uncounted)
+                                 info=sinfo, lp=False, uncounted=uncounted,
+                                 det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
         t2 = time.perf_counter()
         stats["steps"] += 1
         rec = by_kind.setdefault(kind, {"steps": 0, "improved": 0, "gain": 0.0, "nodes": 0, "build_s": 0.0,
@@ -708,6 +729,44 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)
     return cur, stats
+
+
+def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
+          waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
+          by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
+    """One gang step (:func:`packer.cpsat.reopt_gang.gang_step`), kept when valid, within ``cap`` and better."""
+    gang = reopt_gang.pick_gang(rng, cands, guide)
+    stats["steps"] += 1
+    stats["gang"] = stats.get("gang", 0) + 1
+    rec = by_kind.setdefault("gang", {"steps": 0, "improved": 0, "gain": 0.0, "nodes": 0, "build_s": 0.0,
+                                      "solve_s": 0.0, "model_s": 0.0, "check_s": 0.0, "proved": 0})
+    rec["steps"] += 1
+    trial, ginfo = reopt_gang.gang_step(inst, cur, gang, rng, waiting, guide)
+    t2 = time.perf_counter()
+    rec["solve_s"] += t2 - tb
+    rec["nodes"] += int(ginfo.get("nodes", 0))  # type: ignore[call-overload]
+    fails = stats.setdefault("gang_fail", {})
+    if trial is None:
+        fails[str(ginfo["fail"])] = fails.get(str(ginfo["fail"]), 0) + 1
+        return cur, best
+    value = objective_value(inst, trial)
+    out = cur, best
+    if value <= best + 1e-9:
+        fails["no gain"] = fails.get("no gain", 0) + 1
+    elif cap is not None and moves(inst, trial) > cap:
+        fails["cap"] = fails.get("cap", 0) + 1
+        stats["rejected"] += 1
+    elif not _valid(inst, trial):
+        stats["invalid"] = stats.get("invalid", 0) + 1
+    else:
+        out = trial, value
+        stats["improved"] += 1
+        stats["improved_gang"] = stats.get("improved_gang", 0) + 1
+        rec["improved"] += 1
+        rec["gain"] += value - best
+        progress.update(best=value, note=f"gang step {stats['steps']}", force=True)
+    rec["check_s"] += time.perf_counter() - t2
+    return out
 
 
 def _level(inst: Instance) -> str:

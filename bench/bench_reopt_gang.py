@@ -1,0 +1,86 @@
+"""Deterministic A/B of the gang step (packer.cpsat.reopt_gang) on running clusters.
+
+Per state, one no-move plan and one stays LP (its guide and bound) are shared by both arms; then
+``move_steps`` runs twice from that start with one worker, a fixed number of steps and a fixed
+CP-SAT deterministic time per step: arm A without gang steps (reopt_gang.GANG = False), arm B with
+them. The steps that are not gang steps draw from the same random stream in both arms, so the
+arms differ only by what the gang steps change. Prints objective after N steps per arm, the bound,
+the gap and the wall seconds (load beside).
+
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 5 --steps 20 --det 1.0
+    python bench/bench_reopt_gang.py fragmented --seeds 0 1 2 3 4 --steps 20 --det 1.0
+    python bench/bench_reopt_gang.py issue --seeds 5 0 --steps 10 --det 1.0 --chain-ab   # A: no chain, B: chain
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("family", choices=("issue", "fragmented"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--nodes", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--det", type=float, default=1.0, help="CP-SAT deterministic time per region step")
+    ap.add_argument("--start-s", type=float, default=10.0, help="seconds of the shared no-move solve")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--chain-ab", action="store_true",
+                    help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
+    args = ap.parse_args()
+
+    from bench_reopt import state
+
+    import packer.cpsat.reopt as reopt
+    from packer.cpsat import reopt_gang
+    from packer.plans import objective_value
+
+    out = {}
+    print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | wall s | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for seed in args.seeds:
+        inst = state(args.family, seed, args.nodes)
+        start = reopt.no_move_plan(inst, time_limit=args.start_s, seed=0, workers=1)
+        placed = {a.request: list(a.units) for a in start.assignments}
+        bb = reopt.BudgetBound(inst)
+        bb.stays_lp(None, 60.0)
+        guide = reopt._guide_of(bb, inst, None)
+        bound = bb.best(None)
+        rows = {"start": objective_value(inst, placed), "bound": bound}
+        for arm, on in (("A", False), ("B", True)):
+            if args.chain_ab:
+                reopt_gang.GANG, reopt_gang.CHAIN = True, on
+            else:
+                reopt_gang.GANG = on
+            t0 = time.perf_counter()
+            got, stats = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 3600, seed=0,
+                                          workers=1, guide=guide, max_steps=args.steps, det=args.det)
+            wall = time.perf_counter() - t0
+            obj = objective_value(inst, got)
+            assert reopt._valid(inst, got)
+            gap = None if bound is None else (bound - obj) / bound
+            load = os.getloadavg()[0]
+            g = stats.get("by_kind", {}).get("gang", {})
+            rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
+                         "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
+                         "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind")}
+            gs = "-" if gap is None else f"{100 * gap:.2f}%"
+            print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
+                  f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {wall:.1f} | {load:.2f} |", flush=True)
+        out[f"{inst.name}/{inst.num_gpus}"] = rows
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
+    reopt_gang.GANG, reopt_gang.CHAIN = True, False
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

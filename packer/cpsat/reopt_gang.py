@@ -1,0 +1,308 @@
+"""A move step for big gangs: clear the nodes a waiting whole-GPU gang needs, place it, re-place what it displaced.
+
+The CP-SAT region steps of :mod:`packer.cpsat.reopt` free 8-32 nodes at a time, and the displaced
+running work must land inside the region. A gang of 32-64 whole GPUs with required rack or pod
+locality needs four to eight nodes cleared and the 30-60 GPUs of running work on them re-placed
+anywhere in a cluster 91-97% full: no region holds both (bench/RESULTS_reopt.md, "Session 8").
+
+This step does it without CP-SAT, on the online placer's state (:class:`packer.online.OnlinePlacer`,
+first-fit), which checks every rule (modes, MIG geometry, host resources, quotas, isolation):
+
+1. a waiting whole-GPU request, drawn by value (priority × GPUs, times the LP guide's weight);
+2. a domain of its required locality level (the whole cluster without one), drawn by the units the
+   LP puts there, else by the free plus movable whole-GPU room there;
+3. the fewest nodes of that domain whose GPUs without pinned work (of a mode whole GPUs may use)
+   cover the gang, cheapest to clear first (least movable work per usable GPU);
+4. every movable running request and every placed waiting request with a unit on those GPUs is
+   released, the gang is placed, then each released request goes back exactly where it was when
+   the gang did not take its GPUs (no move), else first-fit anywhere; a running request that finds no
+   room fails the step, waiting work that finds none waits again;
+5. the freed room is then offered to the other waiting requests, dearest first.
+
+The caller keeps the result only when it is valid (:func:`packer.check`), within the migration cap,
+and better; the CP-SAT steps then refine around it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from packer.cpsat.lpguide import Guide
+from packer.model import Instance, Request, Unit
+
+#: Share of move steps that are gang steps while a whole-GPU request waits (reopt.move_steps).
+GANG_SHARE = 0.25
+#: Gang steps on (the A/B arm: bench/bench_reopt_gang.py).
+GANG = True
+#: The online policy that places the gang and re-places the work it displaces.
+POLICY = "best-fit"
+DEBUG = False
+#: Draws of a domain and nodes to clear per gang step (alternately keeping running work that spans
+#: nodes and clearing it at its whole size's cost); the best result is returned.
+TRIES = 4
+#: A displaced running gang that finds no room gets nodes cleared for it in turn (one link). Off:
+#: on issue seeds 5 and 3 (10 CP-SAT steps, det 1.0, bench_reopt_gang.py --chain-ab) it changed no
+#: objective and cost wall time; its test shows the mechanism on a hand-built state.
+CHAIN = False
+_WHOLE_MODES = ("full", "any")
+
+
+def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
+    """The waiting requests a gang step can aim at: whole-GPU requests of more than one unit whose
+    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them."""
+    used: dict[str, float] = defaultdict(float)
+    for rid, units in cur.items():
+        r = inst.request(rid)
+        if r.placement is not None:
+            used[r.tenant] += sum(inst.unit_size(r, u) for u in units)
+    out = []
+    for r in inst.requests:
+        if r.id in cur or r.kind != "gpu" or r.count <= 1:
+            continue
+        t = inst.tenant_map.get(r.tenant)
+        if t is not None and t.max_gpus is not None and t.max_gpus - used[r.tenant] < r.need_count - 1e-9:
+            continue
+        out.append(r)
+    return out
+
+
+def _value(r: Request, guide: Guide | None) -> float:
+    return (r.priority * r.count + 1e-3) * (1.0 if guide is None else guide.weight(r.id))
+
+
+def pick_gang(rng: random.Random, cands: Sequence[Request], guide: Guide | None) -> Request:
+    """A gang drawn with weight priority × GPUs (times the guide's weight)."""
+    return rng.choices(list(cands), weights=[_value(r, guide) for r in cands], k=1)[0]
+
+
+def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False,  # type: ignore[no-untyped-def]
+             keep: set[str] | frozenset[str] = frozenset()):
+    """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, cost of clearing each GPU).
+    Kept: pinned work, the requests in ``keep``, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
+    whole size of each request on it (it all moves, and bigger work is harder to re-place: a node
+    holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1; a 64-GPU pod gang 64 a GPU, so another
+    pod gang is cleared for it only where nothing cheaper covers it)."""
+    pinned: set[tuple[str, int]] = set()
+    free_of: dict[tuple[str, int], set[str]] = defaultdict(set)
+    size: dict[tuple[str, int], float] = defaultdict(float)
+    for rid, units in cur.items():
+        r = inst.request(rid)
+        fixed = rid in keep or (r.placement is not None
+                                and (not r.movable or (keep_wide and len({u.node for u in units}) > 1)))
+        whole = sum(inst.unit_size(r, u) for u in units)
+        for u in units:
+            if u.gpu is None:
+                continue
+            key = (u.node, u.gpu)
+            if fixed:
+                pinned.add(key)
+            else:
+                free_of[key].add(rid)
+                size[key] += whole
+    return pinned, free_of, size
+
+
+def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]], rng: random.Random,
+                guide: Guide | None = None, keep_wide: bool = False, exclude: set[str] | frozenset[str] = frozenset(),
+                keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The nodes to clear for ``gang``: in one domain of its required locality level (drawn by the
+    LP's units there, else by usable room), the fewest nodes whose usable GPUs (a whole-GPU mode, no
+    pinned work; with ``keep_wide`` no running work on several nodes) cover its units, cheapest to clear
+    first (:func:`_gpu_use`). Empty when no domain can."""
+    pinned, _, size = _gpu_use(inst, cur, keep_wide, keep)
+    allowed = inst.allowed_models(gang)
+    usable: dict[str, list[int]] = {}
+    cost: dict[str, float] = {}
+    for n in inst.nodes:
+        if not n.num_gpus or n.id in exclude or (allowed is not None and n.gpu_model not in allowed):
+            continue
+        gs = [g for g in range(n.num_gpus) if n.gpu_mode(g) in _WHOLE_MODES and (n.id, g) not in pinned]
+        if gs:
+            usable[n.id] = gs
+            cost[n.id] = sum(size[(n.id, g)] for g in gs) / len(gs)
+    need = gang.count
+    loc = gang.locality
+    level = loc.level if loc is not None and loc.required and loc.level != "node" else None
+    doms: dict[str, list[str]] = defaultdict(list)
+    for nid in sorted(usable):
+        doms["*" if level is None else inst.domain(inst.node(nid), level)].append(nid)
+    names = [d for d in sorted(doms) if sum(len(usable[nid]) for nid in doms[d]) >= need]
+    if not names:
+        return []
+    lp = {} if guide is None else guide.where(gang.id)
+    w = [sum(lp.get(nid, 0.0) for nid in doms[d]) + 1e-3 * sum(len(usable[nid]) / (1.0 + cost[nid])
+                                                                for nid in doms[d]) for d in names]
+    d = rng.choices(names, weights=w, k=1)[0]
+    # cheapest first, ties broken at random (the next draw of the same gang tries other nodes)
+    order = sorted(doms[d], key=lambda nid: (round(cost[nid], 3) - 0.5 * lp.get(nid, 0.0) / max(1, len(usable[nid])),
+                                             rng.random()))
+    out: list[str] = []
+    got = 0
+    for nid in order:
+        if got >= need:
+            break
+        if loc is not None and loc.required and loc.level == "node" and len(usable[nid]) < need:
+            continue
+        out.append(nid)
+        got += len(usable[nid])
+    return out if got >= need else []
+
+
+def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
+              waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
+              ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
+    """The best of TRIES :func:`clear_and_place` (by objective), or None with the last failure."""
+    from packer.plans import objective_value
+
+    best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
+    info: dict[str, object] = {}
+    for k in range(TRIES):
+        out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=k % 2 == 0)
+        if out is not None:
+            v = objective_value(inst, out)
+            if best is None or v > best[0]:
+                best = (v, out, info)
+    if best is None:
+        return None, info
+    return best[1], best[2]
+
+
+def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
+                    waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
+                    keep_wide: bool = False) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
+    """``cur`` with ``gang`` placed on cleared nodes and the displaced work re-placed (module doc),
+    or None when it does not fit; the caller checks validity, the migration cap and the gain.
+
+    Placed waiting work anywhere is lifted too (it has no place to keep), so that displaced running
+    work finds room first; each lifted request then goes back exactly where it was unless new work
+    took one of its GPUs (or its node's host room or isolation no longer allows it), else by
+    ``policy`` anywhere, dearest first; then the other waiting requests, dearest first.
+    """
+    from packer.online import OnlinePlacer
+
+    info: dict[str, object] = {"gang": gang.id, "units": gang.count}
+    nodes = clear_nodes(inst, gang, cur, rng, guide, keep_wide)
+    if not nodes:
+        info["fail"] = "no domain"
+        return None, info
+    _, free_of, _ = _gpu_use(inst, cur, keep_wide)
+    chosen = set(nodes)
+    displaced = sorted({rid for (nid, _g), ids in free_of.items() if nid in chosen for rid in ids})
+    lifted = sorted(set(displaced) | {rid for rid in cur if inst.request(rid).placement is None})
+    info["nodes"] = len(nodes)
+    info["displaced"] = len(displaced)
+    placer = OnlinePlacer(inst, policy=policy, place_running=False)
+    lift = set(lifted)
+    for rid, units in cur.items():
+        if rid not in lift:
+            placer._place_exact(inst.request(rid), units)
+    res = placer.place(gang, explain=DEBUG)
+    if not res.ok:
+        info["fail"] = "gang"
+        if DEBUG:
+            info["why"] = res.reason
+        return None, info
+    touched_gpus = {(u.node, u.gpu) for u in placer.units(gang.id)}
+    touched_nodes = {u.node for u in placer.units(gang.id)}
+    iso = {t.id for t in inst.tenants if t.isolation == "node"}
+    tenants_on: dict[str, set[str]] = defaultdict(set)
+    for rid in placer.placed_ids():
+        for u in placer.units(rid):
+            tenants_on[u.node].add(inst.request(rid).tenant)
+
+    def fits_back(r: Request, units: Sequence[Unit]) -> bool:
+        if any((u.node, u.gpu) in touched_gpus for u in units if u.gpu is not None):
+            return False
+        on = [u for u in units if u.node in touched_nodes]
+        if not on:
+            return True
+        for u in on:
+            others = tenants_on[u.node] - {r.tenant}
+            if others and (r.tenant in iso or any(t in iso for t in others)):
+                return False
+        return _host_room(placer, r, on)
+
+    def put(r: Request, units: Sequence[Unit], exact: bool) -> None:
+        nonlocal back
+        if exact:
+            back += 1
+        else:
+            touched_gpus.update((u.node, u.gpu) for u in units)
+            touched_nodes.update(u.node for u in units)
+        for u in units:
+            tenants_on[u.node].add(r.tenant)
+
+    def _chain(r: Request) -> bool:
+        """A displaced running gang that finds no room: clear nodes for it in turn (never nodes new
+        work already took), place it, re-place what that displaces (no further chain)."""
+        now = {rid: list(placer.units(rid)) for rid in placer.placed_ids()}
+        pinned_now = {rid for rid in now if rid == gang.id or any(u.node in touched_nodes for u in now[rid])}
+        nodes2 = clear_nodes(inst, r, now, rng, None, True, exclude=touched_nodes, keep=pinned_now)
+        if not nodes2:
+            return False
+        _, free2, _ = _gpu_use(inst, now, True, pinned_now)
+        chosen2 = set(nodes2)
+        moved2 = sorted({rid for (nid, _g), ids in free2.items() if nid in chosen2 for rid in ids})
+        for rid in moved2:
+            placer.release(rid)
+        if not placer.place(r.model_copy(update={"placement": None}), explain=False).ok:
+            return False
+        put(r, placer.units(r.id), False)
+        for rid in sorted(moved2, key=lambda i: (inst.request(i).placement is None, -inst.request(i).count, i)):
+            r2 = inst.request(rid)
+            if fits_back(r2, now[rid]):
+                placer._place_exact(r2, now[rid])
+                put(r2, now[rid], True)
+            elif placer.place(r2.model_copy(update={"placement": None}), explain=False).ok:
+                put(r2, placer.units(rid), False)
+            elif r2.placement is not None:
+                return False
+        return True
+
+    # running work first (it must find room), biggest first; then lifted waiting work by value
+    order = sorted((inst.request(rid) for rid in lifted),
+                   key=lambda r: (r.placement is None, -r.priority * r.count, r.id))
+    back = 0
+    for r in order:
+        if fits_back(r, cur[r.id]):
+            placer._place_exact(r, cur[r.id])
+            put(r, cur[r.id], True)
+        else:
+            res = placer.place(r.model_copy(update={"placement": None}), explain=False)
+            if not res.ok and r.placement is not None and CHAIN and r.kind == "gpu" and r.count > 1:
+                chained = _chain(r)
+                info["chained"] = int(info.get("chained", 0)) + int(chained)  # type: ignore[call-overload]
+                if chained:
+                    continue
+            if not res.ok:
+                if r.placement is not None:
+                    info["fail"] = "displaced running work"
+                    if DEBUG:
+                        info["why"] = (r.id, r.kind, r.count, r.locality, r.spread, placer.place(r.model_copy(update={"placement": None}), explain=True).reason)
+                    return None, info
+                continue
+            put(r, placer.units(r.id), False)
+    placed_now = set(placer.placed_ids())
+    others = [r for r in waiting if r.id not in placed_now and r.id != gang.id]
+    others.sort(key=lambda r: (-r.priority * r.count, r.id))
+    for r in others:
+        placer.place(r, explain=False)
+    out = {rid: list(placer.units(rid)) for rid in placer.placed_ids()}
+    info["moved_back"] = back
+    return out, info
+
+
+def _host_room(placer, r: Request, units: Sequence[Unit]) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the placer's nodes still have the CPU and memory ``r``'s ``units`` there take."""
+    from packer.online.state import N_CPU, N_MEM
+
+    per: dict[str, int] = defaultdict(int)
+    for u in units:
+        per[u.node] += 1
+    for nid, k in per.items():
+        row = placer.a.n64[placer._node_ix[nid]]
+        if int(row[N_CPU]) < k * r.cpu_milli or int(row[N_MEM]) < k * r.memory_mib:
+            return False
+    return True
