@@ -84,6 +84,8 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         # the two kernels of the single-unit place and of release, with fixed argument types: bound
         self._place_one = Bound(self._K.place_one)
         self._apply_units = Bound(self._K.apply_units)
+        self._pick_unit = Bound(self._K.pick_unit)  # a gang's units (gangs.py), one call each
+        self._apply_unit = Bound(self._K.apply_unit)
         if hasattr(self._K, "bind"):
             self._K.bind(self.models, self.target)
         self._model_ix = {m.name: i for i, m in enumerate(self.models)}
