@@ -118,3 +118,21 @@ def test_one_diagnosis_copy_per_run_gives_the_same_plan(monkeypatch) -> None:  #
             m.setattr(rollout.Rollout, "_reason", fresh)
             ref = solve(inst, rollout=budget)
         assert plan.model_dump(exclude={"solver"}) == ref.model_dump(exclude={"solver"})
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(["haein", "training", "inference", "sharing", "hetero", "tenants", "fragmented",
+                               "adversarial"]), seed=st.integers(0, 10_000), fill=st.sampled_from([0.0, 0.5]),
+       policy=st.sampled_from(["packer", "first-fit", "best-fit", "fgd"]))
+def test_gang_units_in_one_kernel_call_place_as_one_by_one(family: str, seed: int, fill: float, policy: str) -> None:
+    """Tests that a gang's units placed by one kernel call (:func:`kernels.place_units`) are the
+    units the one-call-per-unit loop places, request by request, with the same final state."""
+    inst = _part_filled(family, seed, 24, fill)
+    fast = OnlinePlacer(inst, policy)
+    slow = OnlinePlacer(inst, policy)
+    slow._place_units_k = None  # the loop of pick_unit and apply_unit calls
+    for r in [r for r in inst.requests if r.placement is None][:60]:
+        ra, rb = fast.place(r), slow.place(r)
+        assert (ra.ok, ra.units, ra.reason) == (rb.ok, rb.units, rb.reason), r.id
+    for x, y in zip(fast.a, slow.a, strict=True):
+        np.testing.assert_array_equal(x, y)

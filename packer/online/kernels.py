@@ -1407,6 +1407,38 @@ def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
 
 
 @jit
+def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows):
+    """Up to ``count`` units of one request, one after the other, each where :func:`pick_unit` puts
+    it and applied as :func:`apply_unit` does (its GPU's units of the request counted in greq):
+    the loop of a gang without a spread limit, one call instead of two per unit. Writes the rows
+    (g, p, s, milli, cpu, mem, tenant, tiso, newmode) to ``rows``; returns how many were placed."""
+    g32, gpc, n64, nbest, b64, bbest = st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST]
+    greq = st[S_GREQ]
+    out = np.empty(3, dtype=np.int64)
+    k = 0
+    for _ in range(count):
+        if not _pick_unit(g32, gpc, n64, nbest, b64, bbest, st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART],
+                          st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok, st[S_NALLOW], greq,
+                          nodes, u1, u2, out):
+            break
+        g, p, s = out[0], out[1], out[2]
+        _apply(g32, gpc, n64, nbest, b64, bbest, st[S_MP], st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_PP],
+               g, p, s, milli, cpu, mem, tenant, tiso, 1, newmode)
+        greq[g] += 1
+        rows[k, 0] = g
+        rows[k, 1] = p
+        rows[k, 2] = s
+        rows[k, 3] = milli
+        rows[k, 4] = cpu
+        rows[k, 5] = mem
+        rows[k, 6] = tenant
+        rows[k, 7] = tiso
+        rows[k, 8] = newmode
+        k += 1
+    return k
+
+
+@jit
 def apply_unit(st, g, p, s, milli, cpu, mem, tenant, tiso, sign, newmode):
     """Adds (sign 1) or removes (sign -1) one unit on GPU g (MIG profile p at start s, or ``milli``),
     with its host share and tenant; an 'any' GPU takes mode ``newmode``."""

@@ -86,6 +86,8 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         self._apply_units = Bound(self._K.apply_units)
         self._pick_unit = Bound(self._K.pick_unit)  # a gang's units (gangs.py), one call each
         self._apply_unit = Bound(self._K.apply_unit)
+        # a gang's units in one call (gangs.py); a kernel stand-in without it takes them one by one
+        self._place_units_k = Bound(self._K.place_units) if hasattr(self._K, "place_units") else None
         if hasattr(self._K, "bind"):
             self._K.bind(self.models, self.target)
         self._model_ix = {m.name: i for i, m in enumerate(self.models)}
