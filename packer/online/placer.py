@@ -105,6 +105,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         self._tenants = inst.tenant_map
         self._used: dict[str, float] = {t: 0.0 for t in inst.tenant_map}
         self._placed: dict[str, Placed] = {}
+        self._mig_sizes: dict[tuple[int, int], float] = {}  # (model, profile) -> a MIG unit's GPU-equivalents
         self._shapes = Shapes(inst, self.models, self.a.mp.shape[1], self.policy_code)
         self._reasons: dict[str, str] = {}
         self._released_running: set[str] = set()
@@ -272,9 +273,13 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         if req.kind != "mig":
             return len(rows) * self.inst.unit_size_on(req, None)
         tot = 0.0
-        for r in rows:
-            m = self.models[int(self.a.g32[r[0], G_MODEL])]
-            tot += self.inst.unit_size_on(req, m, m.profiles[int(r[1])].name)
+        sizes = self._mig_sizes  # a MIG unit's size depends on its model and profile only
+        for mi, pi in zip(self.a.g32[rows[:, 0], G_MODEL].tolist(), rows[:, 1].tolist(), strict=True):
+            v = sizes.get((mi, pi))
+            if v is None:
+                m = self.models[mi]
+                v = sizes[mi, pi] = self.inst.unit_size_on(req, m, m.profiles[pi].name)
+            tot += v
         return tot
 
     def _fail(self, rid: str, reason: str) -> PlaceResult:
