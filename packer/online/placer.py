@@ -274,7 +274,9 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
             return len(rows) * self.inst.unit_size_on(req, None)
         tot = 0.0
         sizes = self._mig_sizes  # a MIG unit's size depends on its model and profile only
-        for mi, pi in zip(self.a.g32[rows[:, 0], G_MODEL].tolist(), rows[:, 1].tolist(), strict=True):
+        g32 = self.a.g32
+        for g, pi in rows[:, :2].tolist():
+            mi = int(g32[g, G_MODEL])
             v = sizes.get((mi, pi))
             if v is None:
                 m = self.models[mi]
