@@ -46,18 +46,29 @@ class GpuPath:
         newmode = MODE_FOR_KIND[int(rq[R_KIND])]
         rows: list[list[int]] = []
         out = self._out
-        cur_nodes = nodes
+        # the bound kernels take one fixed argument type: a C-contiguous int64 array of nodes
+        cur_nodes = np.ascontiguousarray(nodes, dtype=np.int64)
+        pick, apply = self._pick_unit, self._apply_unit
+        milli, cpu, mem = int(rq[R_MILLI]), int(req.cpu_milli), int(req.memory_mib)
+        tenant, tiso, newmode = int(rq[R_TENANT]), int(rq[R_TISO]), int(newmode)
+        u1, u2 = float(u1), float(u2)
+        if self._place_units_k is not None and self.policy_code != RANDOM and not one_gpu and spread.dom is None:
+            # nothing changes between units but the state: the whole loop in one kernel call
+            arr = np.empty((max(count, 0), 9), dtype=np.int64)
+            done = self._place_units_k(self._st, rq, sh.rprof, sh.modelok, cur_nodes, u1, u2, count, milli, cpu, mem,
+                                       tenant, tiso, newmode, arr)
+            rows = arr[:done].tolist()
+            count = 0  # placed: the loop below is for the other cases
         for i in range(count):
             if i > 0 and self.policy_code == RANDOM:
                 uu = self._rng.random(2)
                 u1, u2 = float(uu[0]), float(uu[1])
-            if not self._K.pick_unit(self._st, rq, sh.rprof, sh.modelok, cur_nodes, u1, u2, out):
+            if not pick(self._st, rq, sh.rprof, sh.modelok, cur_nodes, u1, u2, out):
                 break
             g, p, s = int(out[0]), int(out[1]), int(out[2])
-            self._K.apply_unit(self._st, g, p, s, int(rq[R_MILLI]), req.cpu_milli, req.memory_mib, int(rq[R_TENANT]), int(rq[R_TISO]), 1, newmode)
+            apply(self._st, g, p, s, milli, cpu, mem, tenant, tiso, 1, newmode)
             self._greq[g] += 1
-            rows.append([g, p, s, int(rq[R_MILLI]), req.cpu_milli, req.memory_mib, int(rq[R_TENANT]),
-                         int(rq[R_TISO]), newmode])
+            rows.append([g, p, s, milli, cpu, mem, tenant, tiso, newmode])
             if one_gpu and i == 0:
                 n = int(a.g32[g, G_NODE])
                 cur_nodes = np.array([n], dtype=np.int64)

@@ -208,6 +208,73 @@ def _node_frag(g32, n64, tws, n, dmilli, dcpu):
 
 
 @jit_inline
+def _share_stats(g32, n64, tws, n, cnt, part):
+    """Node n's non-MIG GPUs as :func:`frag_of` sees them, per typical pod m: cnt[m] the GPUs m can
+    use, part[m] the free milli of the others. Returns (free milli of all of them, the node's FGD
+    fragmentation now: the same sum, term by term and in the same order, as :func:`_node_frag`
+    with no change)."""
+    g0 = n64[n, N_GPU0]
+    ng = n64[n, N_NGPU]
+    g_total = 0
+    for k in range(ng):
+        if g32[g0 + k, G_MODE] != MIG:
+            g_total += g32[g0 + k, G_FREE]
+    cpu_free = n64[n, N_CPU]
+    total = 0.0
+    for m in range(tws.shape[0]):
+        mm = tws[m, TW_MILLI]
+        f = g_total
+        c = 0
+        pt = 0
+        if mm > 0 and (tws[m, TW_SPEC] == 0 or int(tws[m, TW_SPEC]) & 1):
+            for k in range(ng):
+                g = g0 + k
+                mode = g32[g, G_MODE]
+                if mode == MIG:
+                    continue
+                fr = g32[g, G_FREE]
+                if fr >= mm and (mm >= 1000 or mode != FULL):
+                    c += 1
+                else:
+                    pt += fr
+            if c >= tws[m, TW_NUM] and cpu_free >= tws[m, TW_CPU]:
+                f = pt
+        cnt[m] = c
+        part[m] = pt
+        total += tws[m, TW_PROB] * f
+    return g_total, total
+
+
+@jit_inline
+def _share_after(tws, cnt, part, g_total, fr, whole, x, cpu_after):
+    """The node's FGD fragmentation after a share of ``x`` milli on one of its non-MIG GPUs (free
+    ``fr``, full mode when ``whole``) with the node's free CPU then ``cpu_after``, from
+    :func:`_share_stats`' per-pod counts: only that GPU's term of each count changes, so each pod's
+    integer fragment, and the float sum over the pods in order, equal :func:`_node_frag`'s."""
+    gt = g_total - x
+    fa = fr - x
+    total = 0.0
+    for m in range(tws.shape[0]):
+        mm = tws[m, TW_MILLI]
+        f = gt
+        if mm > 0 and (tws[m, TW_SPEC] == 0 or int(tws[m, TW_SPEC]) & 1):
+            c = cnt[m]
+            pt = part[m]
+            if fr >= mm and (mm >= 1000 or not whole):
+                c -= 1
+            else:
+                pt -= fr
+            if fa >= mm and (mm >= 1000 or not whole):
+                c += 1
+            else:
+                pt += fa
+            if c >= tws[m, TW_NUM] and cpu_after >= tws[m, TW_CPU]:
+                f = pt
+        total += tws[m, TW_PROB] * f
+    return total
+
+
+@jit_inline
 def _fgd_share_weight(tws, millimask, milli, cpu):
     """The weight of the typical pods whose fragment a share of ``milli`` on a node (free-milli
     buckets ``millimask``, free CPU ``cpu``) can lower: its change is at least −milli × this.
@@ -527,6 +594,10 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
     fgd_share = pol == FGD and kind == K_SHARE and milli < 1000
     have_before = False
     before = 0.0
+    gtot = 0
+    nt = tws.shape[0]
+    cnt = scratch[192:192 + nt]  # FGD shares: per typical pod, the node's GPUs it can use and the others' free milli
+    part = scratch[192 + nt:192 + 2 * nt]
     nseen = 0  # FGD: (free milli, mode) of the GPUs scored on this node, in scratch[64:128], [128:192]
     for k in range(n64[n, N_NGPU]):
         g = g0 + k
@@ -595,14 +666,10 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
                 scratch[64 + nseen] = free_g
                 scratch[128 + nseen] = mode
                 nseen += 1
-                if not have_before:
-                    for j in range(n64[n, N_NGPU]):
-                        scratch[j] = 0
-                    before = _node_frag(g32, n64, tws, n, scratch, 0)
+                if not have_before:  # the node's per-pod counts and its fragmentation now, once
+                    gtot, before = _share_stats(g32, n64, tws, n, cnt, part)
                     have_before = True
-                scratch[k] = milli
-                after = _node_frag(g32, n64, tws, n, scratch, rq[R_CPU])
-                scratch[k] = 0
+                after = _share_after(tws, cnt, part, gtot, free_g, mode == FULL, milli, n64[n, N_CPU] - rq[R_CPU])
                 d1, d2 = 0.0, after - before + anyf
             else:
                 d1, d2 = _dev_keys(g32, n64, gpc, mp, minfo, gstart, gscore, frag, tws, pp, rq, g, m, -1, -1, scratch)
@@ -635,7 +702,8 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     pol = rq[R_POLICY]
     if pol == RANDOM:
         return _pick_random(g32, gpc, n64, mp, gstart, rq, rprof, modelok, nallow, greq, nodes, u1, u2, out)
-    scratch = np.zeros(192, dtype=np.int64)  # [0:64] a node's GPUs' milli deltas; [64:192] _scan_node's FGD
+    # [0:64] a node's GPUs' milli deltas; [64:192] _scan_node's FGD GPU states; then its per-pod counts
+    scratch = np.zeros(192 + 2 * tws.shape[0], dtype=np.int64)
     best = np.empty(2, dtype=np.float64)
     best[0] = BIG
     best[1] = BIG
@@ -1336,6 +1404,38 @@ def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
     return _pick_unit(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP],
                       st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok,
                       st[S_NALLOW], st[S_GREQ], nodes, u1, u2, out)
+
+
+@jit
+def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows):
+    """Up to ``count`` units of one request, one after the other, each where :func:`pick_unit` puts
+    it and applied as :func:`apply_unit` does (its GPU's units of the request counted in greq):
+    the loop of a gang without a spread limit, one call instead of two per unit. Writes the rows
+    (g, p, s, milli, cpu, mem, tenant, tiso, newmode) to ``rows``; returns how many were placed."""
+    g32, gpc, n64, nbest, b64, bbest = st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST]
+    greq = st[S_GREQ]
+    out = np.empty(3, dtype=np.int64)
+    k = 0
+    for _ in range(count):
+        if not _pick_unit(g32, gpc, n64, nbest, b64, bbest, st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART],
+                          st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok, st[S_NALLOW], greq,
+                          nodes, u1, u2, out):
+            break
+        g, p, s = out[0], out[1], out[2]
+        _apply(g32, gpc, n64, nbest, b64, bbest, st[S_MP], st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_PP],
+               g, p, s, milli, cpu, mem, tenant, tiso, 1, newmode)
+        greq[g] += 1
+        rows[k, 0] = g
+        rows[k, 1] = p
+        rows[k, 2] = s
+        rows[k, 3] = milli
+        rows[k, 4] = cpu
+        rows[k, 5] = mem
+        rows[k, 6] = tenant
+        rows[k, 7] = tiso
+        rows[k, 8] = newmode
+        k += 1
+    return k
 
 
 @jit

@@ -84,6 +84,10 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         # the two kernels of the single-unit place and of release, with fixed argument types: bound
         self._place_one = Bound(self._K.place_one)
         self._apply_units = Bound(self._K.apply_units)
+        self._pick_unit = Bound(self._K.pick_unit)  # a gang's units (gangs.py), one call each
+        self._apply_unit = Bound(self._K.apply_unit)
+        # a gang's units in one call (gangs.py); a kernel stand-in without it takes them one by one
+        self._place_units_k = Bound(self._K.place_units) if hasattr(self._K, "place_units") else None
         if hasattr(self._K, "bind"):
             self._K.bind(self.models, self.target)
         self._model_ix = {m.name: i for i, m in enumerate(self.models)}
@@ -101,6 +105,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         self._tenants = inst.tenant_map
         self._used: dict[str, float] = {t: 0.0 for t in inst.tenant_map}
         self._placed: dict[str, Placed] = {}
+        self._mig_sizes: dict[tuple[int, int], float] = {}  # (model, profile) -> a MIG unit's GPU-equivalents
         self._shapes = Shapes(inst, self.models, self.a.mp.shape[1], self.policy_code)
         self._reasons: dict[str, str] = {}
         self._released_running: set[str] = set()
@@ -268,9 +273,15 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         if req.kind != "mig":
             return len(rows) * self.inst.unit_size_on(req, None)
         tot = 0.0
-        for r in rows:
-            m = self.models[int(self.a.g32[r[0], G_MODEL])]
-            tot += self.inst.unit_size_on(req, m, m.profiles[int(r[1])].name)
+        sizes = self._mig_sizes  # a MIG unit's size depends on its model and profile only
+        g32 = self.a.g32
+        for g, pi in rows[:, :2].tolist():
+            mi = int(g32[g, G_MODEL])
+            v = sizes.get((mi, pi))
+            if v is None:
+                m = self.models[mi]
+                v = sizes[mi, pi] = self.inst.unit_size_on(req, m, m.profiles[pi].name)
+            tot += v
         return tot
 
     def _fail(self, rid: str, reason: str) -> PlaceResult:
