@@ -216,32 +216,34 @@ class _Space:
                 return chosen
         return set(rng.sample(pool, k))
 
-    def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]],
-                  nodes: set[int] | None = None) -> cp_model.CpModel | lns_region.RegionModel:
-        """A copy of the model with every class outside ``free`` (or outside ``nodes``, when given)
-        fixed at ``base``, hinted with ``base`` (with REGION_STEPS, the model over the rest only)."""
-        region = self.region if REGION_STEPS else None
-        if region is not None:
-            fixed = np.zeros(region.n, dtype=bool)
-            for name in self.names:
-                if name in free and nodes is None:
-                    continue
-                for ni in self.members[name]:
-                    if nodes is None or ni not in nodes:
-                        fixed[self.per_node[ni]] = True
-            return lns_region.build(region, base, fixed, growth_cap)
-        sub = self.model.model.clone()
-        proto = sub.proto
+    def _pinned(self, free: set[str], nodes: set[int] | None) -> list[int]:
+        """The variables a step pins: those of every class outside ``free`` (or of every node outside
+        ``nodes``, when given)."""
+        out: list[int] = []
         for name in self.names:
             if name in free and nodes is None:
                 continue
             for ni in self.members[name]:
-                if nodes is not None and ni in nodes:
-                    continue
-                for i in self.per_node[ni]:
-                    dom = proto.variables[i].domain
-                    dom.clear()
-                    dom.extend([base[i], base[i]])
+                if nodes is None or ni not in nodes:
+                    out.extend(self.per_node[ni])
+        return out
+
+    def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]],
+                  nodes: set[int] | None = None) -> cp_model.CpModel | lns_region.RegionModel:
+        """A copy of the model with every class outside ``free`` (or outside ``nodes``, when given)
+        fixed at ``base``, hinted with ``base`` (with REGION_STEPS, the model over the rest only)."""
+        pinned = self._pinned(free, nodes)
+        region = self.region if REGION_STEPS else None
+        if region is not None:
+            fixed = np.zeros(region.n, dtype=bool)
+            fixed[pinned] = True
+            return lns_region.build(region, base, fixed, growth_cap)
+        sub = self.model.model.clone()
+        proto = sub.proto
+        for i in pinned:
+            dom = proto.variables[i].domain
+            dom.clear()
+            dom.extend([base[i], base[i]])
         for i, cap in growth_cap:
             dom = proto.variables[i].domain
             low = dom[0]

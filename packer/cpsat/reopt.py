@@ -699,8 +699,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
         t2 = time.perf_counter()
         stats["steps"] += 1
-        rec = by_kind.setdefault(kind, {"steps": 0, "improved": 0, "gain": 0.0, "nodes": 0, "build_s": 0.0,
-                                        "solve_s": 0.0, "model_s": 0.0, "check_s": 0.0, "proved": 0})
+        rec = _kind_stats(by_kind, kind)
         rec["steps"] += 1
         rec["nodes"] += len(nodes)
         rec["build_s"] += t1 - tb
@@ -731,6 +730,12 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     return cur, stats
 
 
+def _kind_stats(by_kind: dict[str, dict[str, float]], kind: str) -> dict[str, float]:
+    """``by_kind``'s record of one step kind (:func:`move_steps`' stats), started at zero on first use."""
+    return by_kind.setdefault(kind, {"steps": 0, "improved": 0, "gain": 0.0, "nodes": 0, "build_s": 0.0,
+                                     "solve_s": 0.0, "model_s": 0.0, "check_s": 0.0, "proved": 0})
+
+
 def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
           waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
           by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
@@ -738,8 +743,7 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     gang = reopt_gang.pick_gang(rng, cands, guide)
     stats["steps"] += 1
     stats["gang"] = stats.get("gang", 0) + 1
-    rec = by_kind.setdefault("gang", {"steps": 0, "improved": 0, "gain": 0.0, "nodes": 0, "build_s": 0.0,
-                                      "solve_s": 0.0, "model_s": 0.0, "check_s": 0.0, "proved": 0})
+    rec = _kind_stats(by_kind, "gang")
     rec["steps"] += 1
     trial, ginfo = reopt_gang.gang_step(inst, cur, gang, rng, waiting, guide)
     t2 = time.perf_counter()
@@ -749,7 +753,7 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     if trial is None:
         fails[str(ginfo["fail"])] = fails.get(str(ginfo["fail"]), 0) + 1
         return cur, best
-    value = objective_value(inst, trial)
+    value = float(ginfo["value"])  # type: ignore[arg-type]
     out = cur, best
     if value <= best + 1e-9:
         fails["no gain"] = fails.get("no gain", 0) + 1

@@ -38,7 +38,6 @@ GANG_SHARE = 0.25
 GANG = True
 #: The online policy that places the gang and re-places the work it displaces.
 POLICY = "best-fit"
-DEBUG = False
 #: Draws of a domain and nodes to clear per gang step (alternately keeping running work that spans
 #: nodes and clearing it at its whole size's cost); the best result is returned.
 TRIES = 4
@@ -153,7 +152,8 @@ def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]]
 def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
               waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
               ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
-    """The best of TRIES :func:`clear_and_place` (by objective), or None with the last failure."""
+    """The best of TRIES :func:`clear_and_place` (by objective, in its info's ``value``), or None with
+    the last failure."""
     from packer.plans import objective_value
 
     best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
@@ -166,6 +166,7 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                 best = (v, out, info)
     if best is None:
         return None, info
+    best[2]["value"] = best[0]
     return best[1], best[2]
 
 
@@ -198,11 +199,8 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     for rid, units in cur.items():
         if rid not in lift:
             placer._place_exact(inst.request(rid), units)
-    res = placer.place(gang, explain=DEBUG)
-    if not res.ok:
+    if not placer.place(gang, explain=False).ok:
         info["fail"] = "gang"
-        if DEBUG:
-            info["why"] = res.reason
         return None, info
     touched_gpus = {(u.node, u.gpu) for u in placer.units(gang.id)}
     touched_nodes = {u.node for u in placer.units(gang.id)}
@@ -279,8 +277,6 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
             if not res.ok:
                 if r.placement is not None:
                     info["fail"] = "displaced running work"
-                    if DEBUG:
-                        info["why"] = (r.id, r.kind, r.count, r.locality, r.spread, placer.place(r.model_copy(update={"placement": None}), explain=True).reason)
                     return None, info
                 continue
             put(r, placer.units(r.id), False)
