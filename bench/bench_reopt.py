@@ -42,11 +42,17 @@ def state(family: str, seed: int, nodes: int | None):  # type: ignore[no-untyped
     return generate(family, seed, nodes=nodes)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def state_parser(doc: str | None, default_seed: int = 0) -> argparse.ArgumentParser:
+    """The arguments every re-optimization bench shares: which running states (family, seeds, nodes)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("family", choices=("issue", "fragmented"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[5])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[default_seed])
     ap.add_argument("--nodes", type=int, default=None)
+    return ap
+
+
+def main() -> int:
+    ap = state_parser(__doc__, default_seed=5)
     ap.add_argument("--budgets", default="0,8,32,128,all")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)

@@ -14,7 +14,6 @@ repack model (S seconds), to see how far each LP sits above the optimum.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -25,15 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("family", choices=("issue", "fragmented"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--nodes", type=int, default=None)
+    from bench_reopt import state, state_parser
+
+    ap = state_parser(__doc__)
     ap.add_argument("--exact", type=float, default=0.0, help="seconds for the exact model and repack CP-SAT (0: skip)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from bench_reopt import state
     from ortools.sat.python import cp_model
 
     from packer.cpsat import solve

@@ -14,7 +14,6 @@ the gap and the wall seconds (load beside).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -25,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("family", choices=("issue", "fragmented"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--nodes", type=int, default=None)
+    from bench_reopt import state, state_parser
+
+    ap = state_parser(__doc__)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--det", type=float, default=1.0, help="CP-SAT deterministic time per region step")
     ap.add_argument("--start-s", type=float, default=10.0, help="seconds of the shared no-move solve")
@@ -37,7 +35,6 @@ def main() -> int:
                     help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
     args = ap.parse_args()
 
-    from bench_reopt import state
 
     import packer.cpsat.reopt as reopt
     from packer.cpsat import reopt_gang

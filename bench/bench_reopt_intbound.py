@@ -11,7 +11,6 @@ With ``--exact S`` (small clusters) also the exact model's plan and proven bound
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,16 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("family", choices=("issue", "fragmented"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--nodes", type=int, default=None)
+    from bench_reopt import state, state_parser
+
+    ap = state_parser(__doc__)
     ap.add_argument("--mip", type=float, default=30.0, help="seconds of branch and bound")
     ap.add_argument("--exact", type=float, default=0.0, help="seconds for the exact model (0: skip)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from bench_reopt import state
 
     from packer.cpsat import solve
     from packer.cpsat.intbound import repack_int_bound

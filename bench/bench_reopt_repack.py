@@ -12,7 +12,6 @@ the running state (migration costs paid) and whether ``packer.check`` accepts it
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,17 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("family", choices=("issue", "fragmented"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--nodes", type=int, default=None)
+    from bench_reopt import state, state_parser
+
+    ap = state_parser(__doc__)
     ap.add_argument("--boost", type=float, default=10.0)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from bench_reopt import state
 
     from packer.check import check
     from packer.cpsat.reopt import _plan, moves, no_move_plan, repack_instance

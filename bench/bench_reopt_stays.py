@@ -15,7 +15,6 @@ S seconds), to check validity (stays LP ≥ the proven optimum) and tightness.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,17 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("family", choices=("issue", "fragmented"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--nodes", type=int, default=None)
+    from bench_reopt import state, state_parser
+
+    ap = state_parser(__doc__)
     ap.add_argument("--budgets", default="8,32")
     ap.add_argument("--relaxed", action="store_true", help="also the relaxed LP of no limit")
     ap.add_argument("--exact", type=float, default=0.0, help="seconds for the exact model per budget (0: skip)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from bench_reopt import state
 
     from packer.cpsat import solve
     from packer.cpsat.reopt import BudgetBound, movable_ids, repack_model
