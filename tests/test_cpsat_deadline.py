@@ -56,9 +56,14 @@ def test_estimate_follows_the_options_of_the_built_model() -> None:
     inst = generate("haein", 0, nodes=16)
     choice = timeplan.relaxation_choice(inst, None)
     assert choice is not None
-    options = sum(len(o) for o in choice.data.options.values())
+    data = choice.data
+    fixed = {gr.index for gr in data.groups if gr.req.placement is not None and not gr.req.movable}
+    assert fixed  # haein runs work that cannot move: its options have no variables
+    options = sum(len(o) for (gi, _), o in data.options.items() if gi not in fixed)
+    assert options < sum(len(o) for o in data.options.values())
     model = CpsatModel(choice.relaxation.instance, barred=choice.relaxation.barred)
     assert 0 < len(model.vars.x) <= options
+    assert not any(gi in fixed for gi, _, _ in model.vars.x)
     assert choice.estimate_s == pytest.approx(tuning.RELAX_S_PER_OPTION * options * (1 + tuning.RELAX_LP_PER_BUILD))
 
 

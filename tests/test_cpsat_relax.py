@@ -209,3 +209,31 @@ def test_host_resources_are_summed_over_merged_nodes() -> None:
     inst = Instance(name="t", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes), requests=tuple(reqs))
     _assert_maps_with_at_least_its_objective(inst, "rack")
     assert relaxed_instance(inst, "rack").nodes[0].cpu_milli == 32000
+
+
+def test_typed_relaxation_keeps_node_isolation_of_fixed_running_work() -> None:
+    """Tests the owner rule: a node that holds another tenant's fixed running work takes no unit of a
+    node-isolated tenant, so the typed relaxation bars its super node for that tenant. Two racks of one
+    make-up (one node of 2 full GPUs each); ``lab`` runs one unit, pinned, on r0's node. ``vault`` can
+    then only use r1's node: 2 of its 3 one-GPU requests, and the bound says so (without the owner
+    rule both nodes merge and 3 free GPUs bound 3 of them)."""
+    nodes = tuple(Node(id=f"r{k}n0", gpu_model="H100-80GB", num_gpus=2, mode="full", domains={"rack": f"r{k}"})
+                  for k in range(2))
+    run = Request(id="run", tenant="lab", kind="gpu", count=1, placement=(Unit(node="r0n0", gpu=0),), movable=False)
+    vault = tuple(Request(id=f"v{k}", tenant="vault", kind="gpu", count=1) for k in range(3))
+    inst = Instance(name="t", topology=Topology(levels=("node", "rack")), nodes=nodes,
+                    tenants=(Tenant(id="lab"), Tenant(id="vault", isolation="node")), requests=(run, *vault))
+    relax = typed_relaxation(inst, "rack")
+    assert typed_super_nodes(inst, "rack") == len(relax.instance.nodes) == 2
+    r0 = relax.where[("r0n0", None)][0]
+    assert relax.barred == {f"v{k}": frozenset({r0}) for k in range(3)}
+    plan = solve(inst, time_limit=5, workers=1)
+    assert check(inst, plan).ok and len(plan.assignments) == 3  # run + two of vault's, on r1n0
+    _assert_maps_onto_typed(inst, "rack", plan)
+    bound = relaxed_bound(inst, "rack", typed=True)
+    assert bound == pytest.approx(plan.objective, abs=1e-4)
+    # a node holding the isolated tenant's own fixed work is closed to everyone else the same way
+    mine = inst.replace(requests=(run.model_copy(update={"tenant": "vault"}),
+                                  Request(id="lab1", tenant="lab", kind="gpu", count=2)))
+    relax = typed_relaxation(mine, "rack")
+    assert relax.barred == {"lab1": frozenset({relax.where[("r0n0", None)][0]})}
