@@ -237,3 +237,25 @@ def test_typed_relaxation_keeps_node_isolation_of_fixed_running_work() -> None:
                                   Request(id="lab1", tenant="lab", kind="gpu", count=2)))
     relax = typed_relaxation(mine, "rack")
     assert relax.barred == {"lab1": frozenset({relax.where[("r0n0", None)][0]})}
+
+
+def test_relaxations_drop_gpu_level_spreads_so_gpus_aggregate() -> None:
+    """Tests that a spread at level ``gpu`` (adversarial's MIG requests) does not make every GPU of a
+    relaxation a class of its own: both relaxations drop it, their data aggregates GPUs, and the bound
+    stays above the best plan and below the capacity LP."""
+    from packer.cpsat.bound import capacity_bound
+    from packer.cpsat.data import build_data
+
+    inst = generate("adversarial", 0, nodes=8)
+    assert any(r.spread is not None and r.spread.level == "gpu" for r in inst.requests)
+    assert len(build_data(inst).classes) >= inst.num_gpus  # the original keeps single GPUs
+    plan = solve(inst, time_limit=10, workers=1)
+    cap = capacity_bound(inst)
+    for level in merge_levels(inst):
+        for typed in (False, True):
+            relax = typed_relaxation(inst, level) if typed else None
+            relaxed = relax.instance if relax is not None else relaxed_instance(inst, level)
+            assert not any(r.spread is not None and r.spread.level == "gpu" for r in relaxed.requests)
+            assert len(build_data(relaxed).classes) < inst.num_gpus
+            bound = relaxed_bound(inst, level, typed=typed)
+            assert bound is not None and plan.objective - 1e-6 <= bound <= cap + 1e-6, (level, typed)
