@@ -45,24 +45,33 @@ def lns_by_domain(
 ) -> tuple[dict[str, list[Unit]], dict[str, int]]:
     """Improves ``incumbent`` (request id → units) domain by domain until ``deadline`` (perf_counter).
 
-    ``det`` (reproducible runs): a deterministic time budget shared equally by all sub-problems; the
-    deadline then only acts as a safety stop.
+    ``rounds`` passes over the domains share the time; when they end early (sub-problems solved before
+    their share) and the last pass improved something, further passes take what is left, each domain
+    offered a different slice of the unplaced requests. ``det`` (reproducible runs): a deterministic
+    time budget shared equally by the sub-problems of exactly ``rounds`` passes; the deadline then only
+    acts as a safety stop.
     """
     level = level or coarsest_level(inst)
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
     domains = inst.cluster_topology.domains(level)
     order = sorted(domains)
-    stats = {"domains": len(order), "subproblems": 0, "improved": 0}
+    stats = {"domains": len(order), "subproblems": 0, "improved": 0, "rounds": 0}
     sub_det = None if det is None else det / max(1, len(order) * rounds)
     # Building a sub-instance and merging its plan happen outside the sub-problem's budget: keep the
     # longest of each seen so far back from the deadline (on xl about a second together).
     build_s = merge_s = 0.0
-    for _ in range(rounds):
+    k = 0
+    improved_last = False
+    while k < rounds or (det is None and improved_last):
+        improved_last = False
+        stats["rounds"] = k + 1
+        planned = k < rounds
         for i, d in enumerate(order):
             t0 = time.perf_counter()
             if deadline - t0 - build_s - merge_s <= 0.2:
                 return placed, stats
-            sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=i)
+            # Passes beyond the planned ones offer each domain the next slices of the unplaced requests.
+            sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=i if planned else i + k * len(order))
             t1 = time.perf_counter()
             build_s = max(build_s, t1 - t0)
             if not sub.requests:
@@ -70,7 +79,9 @@ def lns_by_domain(
             left = deadline - t1 - merge_s
             if left <= 0.2:
                 return placed, stats
-            budget = left / max(1, len(order) - i) if _ == rounds - 1 else left / max(1, len(order) * rounds - i)
+            # The planned passes share the time equally; a pass beyond them takes what is left.
+            todo = (rounds - k) * len(order) - i if planned else len(order) - i
+            budget = left / max(1, todo)
             if sub_det is not None:
                 budget = left  # the deterministic budget decides; the clock is a safety stop
             plan = solve_sub(sub, hint, budget, sub_det)
@@ -78,7 +89,9 @@ def lns_by_domain(
             t2 = time.perf_counter()
             if _no_worse(plan, hint) and _merge(inst, sub, plan, placed):
                 stats["improved"] += 1
+                improved_last = True
             merge_s = max(merge_s, time.perf_counter() - t2)
+        k += 1
     return placed, stats
 
 
