@@ -277,6 +277,7 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
             if not res.ok:
                 if r.placement is not None:
                     info["fail"] = "displaced running work"
+                    info["blocked"] = r.id
                     return None, info
                 continue
             put(r, placer.units(r.id), False)
