@@ -153,3 +153,68 @@ def test_without_the_fill_offer_the_usual_offer_misses_the_gang(monkeypatch: pyt
     out, stats = reopt.move_steps(inst, cur, cap=None, deadline=time.perf_counter() + 10.0, seed=0, workers=1,
                                   max_steps=1, det=0.5)
     assert stats["tenant"] >= 1 and "fill" not in out
+
+
+def _chain_tenant_state() -> Instance:
+    """Iso (node isolation) runs a 1-GPU job on each of its 3-GPU nodes n0 and n1; node X (4 GPUs)
+    holds three movable 1-GPU jobs of tenant t; twelve more 4-GPU nodes hold pinned work with one GPU
+    free. A 4-GPU node gang of t waits (priority 3): it fits only on X, once X's jobs move onto n0,
+    which only iso's own job moving to n1 opens to t. 200 dearer 8-GPU requests that fit nowhere wait
+    too (the usual offer starts with them)."""
+    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=3, mode="full", domains={"rack": "r0"}) for i in range(2)]
+    nodes.append(Node(id="X", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r1"}))
+    nodes += [Node(id=f"p{i:02d}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r2"}) for i in range(12)]
+    reqs = [Request(id=f"iso{i}", kind="gpu", count=1, tenant="iso", placement=(Unit(node=f"n{i}", gpu=0),),
+                    movable=True, migration_cost=0.1) for i in range(2)]
+    reqs += [Request(id=f"x{g}", kind="gpu", count=1, tenant="t", placement=(Unit(node="X", gpu=g),), movable=True,
+                     migration_cost=0.1) for g in range(3)]
+    reqs += [Request(id=f"pin{i:02d}", kind="gpu", count=3, tenant="t", movable=False,
+                     placement=tuple(Unit(node=f"p{i:02d}", gpu=g) for g in range(3))) for i in range(12)]
+    reqs.append(Request(id="gang", kind="gpu", count=4, priority=3.0, tenant="t",
+                        locality=Locality(level="node", required=True)))
+    reqs += [Request(id=f"big{k:03d}", kind="gpu", count=8, priority=5.0, tenant="t") for k in range(200)]
+    return Instance(name="tenant-chain", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes),
+                    requests=tuple(reqs), tenants=(Tenant(id="iso", isolation="node"), Tenant(id="t")))
+
+
+def test_gang_room_adds_the_node_a_gang_step_would_clear() -> None:
+    """Tests that a fill offer holding a whole-GPU gang brings the node whose movable jobs can make
+    room for it (X: the pinned nodes have too few usable GPUs), and nothing without such a gang."""
+    inst = _chain_tenant_state()
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    gang = inst.request("gang")
+    assert reopt._gang_room(inst, cur, [gang], random.Random(0), None) == {"X"}
+    assert reopt._gang_room(inst, cur, [], random.Random(0), None) == set()
+
+
+@pytest.mark.parametrize("cap", [3, 4, None])
+def test_tenant_step_chain_places_the_gang(cap: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that one tenant step with the fill offer and the gang's room moves iso0 beside iso1, X's
+    three jobs onto n0 and places the gang on X: four moves, so only with a cap of at least 4; the
+    plan is valid and within the cap either way."""
+    monkeypatch.setattr(reopt, "AIMED_SHARE", 0.0)
+    monkeypatch.setattr(reopt, "TENANT_SHARE", 1.0)
+    monkeypatch.setattr(reopt_gang, "GANG", False)
+    inst = _chain_tenant_state()
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    out, _ = reopt.move_steps(inst, cur, cap=cap, deadline=time.perf_counter() + 10.0, seed=0, workers=1,
+                              max_steps=1, det=1.0)
+    assert _ok(inst, out)
+    assert cap is None or reopt.moves(inst, out) <= cap
+    assert ("gang" in out) == (cap != 3)
+    if "gang" in out:
+        assert {u.node for u in out["gang"]} == {"X"} and reopt.moves(inst, out) == 4
+
+
+def test_tenant_step_chain_needs_the_fill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the other arm: without the fill offer (and so without the gang's room) the same step on
+    the same seed does not place the gang."""
+    monkeypatch.setattr(reopt, "AIMED_SHARE", 0.0)
+    monkeypatch.setattr(reopt, "TENANT_SHARE", 1.0)
+    monkeypatch.setattr(reopt, "TENANT_FILL", False)
+    monkeypatch.setattr(reopt_gang, "GANG", False)
+    inst = _chain_tenant_state()
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    out, _ = reopt.move_steps(inst, cur, cap=None, deadline=time.perf_counter() + 10.0, seed=0, workers=1,
+                              max_steps=1, det=1.0)
+    assert "gang" not in out and _ok(inst, out)

@@ -118,7 +118,8 @@ ROOM_WIDE = False
 #: while its work is there), dearest per GPU first, up to OFFER // 2 of the offer (:func:`_fill_offer`);
 #: False: the usual random slice by priority (the A/B arm). On haein-5 all 15 free whole GPUs of the
 #: no-move plan sat on the secure tenant's nodes, while 20 of 164 waiting requests were offered per
-#: step at random (bench/RESULTS_reopt.md, "Session 10").
+#: step at random (bench/RESULTS_reopt.md, "Session 10"). The region also takes the nodes a gang step
+#: would clear for the dearest whole-GPU gang offered (:func:`_gang_room`).
 TENANT_FILL = True
 #: Most waiting requests offered to one step.
 OFFER = 20
@@ -681,6 +682,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             nodes |= view.roomy(rng, REGION_NODES // 3, exclude=nodes)
             if TENANT_FILL:
                 first = _fill_offer(inst, view, t, nodes, waiting)
+                nodes |= _gang_room(inst, cur, first, rng, guide)
             stats["tenant"] += 1
         else:
             names = sorted(racks)
@@ -1177,6 +1179,18 @@ def _fill_offer(inst: Instance, view: _View, tenant: str, nodes: set[str], waiti
             out.append((-r.priority, -size, r.id, r))
     out.sort(key=lambda x: x[:3])
     return [x[3] for x in out[: OFFER // 2]]
+
+
+def _gang_room(inst: Instance, cur: Mapping[str, Sequence[Unit]], offer: Sequence[Request], rng: random.Random,
+               guide: Guide | None) -> set[str]:
+    """For the first whole-GPU gang in a fill offer, the nodes a gang step would clear for it
+    (:func:`packer.cpsat.reopt_gang.clear_nodes`, running work that spans nodes kept): with them in the
+    region, the step can move their small running jobs onto the room it frees on the isolated
+    tenant's nodes and place the gang where they were. Empty when the offer holds no such gang."""
+    for r in offer:
+        if r.kind == "gpu" and r.count > 1:
+            return set(reopt_gang.clear_nodes(inst, r, cur, rng, guide, keep_wide=True))
+    return set()
 
 
 def _offer(waiting: Sequence[Request], aim: Request | None, rng: random.Random) -> list[Request]:
