@@ -20,6 +20,9 @@ at once. So the work is split three ways.
   of the steps are gang steps (:mod:`packer.cpsat.reopt_gang`, session 9): clear the nodes of one
   domain that the gang needs, place it, re-place the displaced work anywhere on the online placer's
   state; a 32-64-GPU rack or pod gang never fits a region together with the room for what it displaces.
+  Steps over a node-isolated tenant's nodes (tenant steps) offer first the other tenants' work that
+  fits the room stranded there, and take the nodes a gang step would clear for the dearest gang of
+  that offer (session 10: on the issue's state every free whole GPU sat on such nodes).
 - **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
   counted there with its own ``stay`` choice; only rules that hold for any split of that work over
   the GPUs), with the budget as one row: at most ``budget`` requests move, counting each fractional
