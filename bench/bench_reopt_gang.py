@@ -10,6 +10,8 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 5 --steps 20 --det 1.0
     python bench/bench_reopt_gang.py fragmented --seeds 0 1 2 3 4 --steps 20 --det 1.0
     python bench/bench_reopt_gang.py issue --seeds 5 0 --steps 10 --det 1.0 --chain-ab   # A: no chain, B: chain
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --victims-ab  # A: all victims, B: tiers
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --ab reopt.TENANT_FILL  # A off, B on
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     ap.add_argument("--chain-ab", action="store_true",
                     help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
+    ap.add_argument("--victims-ab", action="store_true",
+                    help="both arms with gang steps: A all placed waiting work may be pushed out "
+                         "(reopt_gang.VICTIM_TIERS = 0), B cheaper tiers first (the default)")
+    ap.add_argument("--ab", default=None, metavar="MODULE.NAME",
+                    help="both arms with gang steps: A with packer.cpsat.MODULE.NAME off (False/0), B as it is "
+                         "(e.g. reopt.TENANT_FILL)")
     args = ap.parse_args()
 
 
@@ -40,6 +48,13 @@ def main() -> int:
     from packer.cpsat import reopt_gang
     from packer.plans import objective_value
 
+    tiers = reopt_gang.VICTIM_TIERS
+    if args.ab:
+        import importlib
+
+        mod_name, ab_name = args.ab.rsplit(".", 1)
+        ab_mod = importlib.import_module(f"packer.cpsat.{mod_name}")
+        ab_on = getattr(ab_mod, ab_name)
     out = {}
     print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | wall s | load |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -53,7 +68,12 @@ def main() -> int:
         bound = bb.best(None)
         rows = {"start": objective_value(inst, placed), "bound": bound}
         for arm, on in (("A", False), ("B", True)):
-            if args.chain_ab:
+            if args.ab:
+                reopt_gang.GANG = True
+                setattr(ab_mod, ab_name, ab_on if on else type(ab_on)(0))
+            elif args.victims_ab:
+                reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, (tiers if on else 0)
+            elif args.chain_ab:
                 reopt_gang.GANG, reopt_gang.CHAIN = True, on
             else:
                 reopt_gang.GANG = on
@@ -75,7 +95,9 @@ def main() -> int:
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
-    reopt_gang.GANG, reopt_gang.CHAIN = True, False
+    reopt_gang.GANG, reopt_gang.CHAIN, reopt_gang.VICTIM_TIERS = True, False, tiers
+    if args.ab:
+        setattr(ab_mod, ab_name, ab_on)
     return 0
 
 

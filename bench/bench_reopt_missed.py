@@ -32,6 +32,8 @@ def main() -> int:
     ap.add_argument("--share", type=float, default=0.3)
     ap.add_argument("--no-wide", action="store_true", help="reopt.WIDE = False, reopt.EXCHANGE = False")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--extra-s", type=float, default=0.0,
+                    help="then this many more seconds of move steps from the unlimited plan (does the search stall?)")
     args = ap.parse_args()
 
     from bench_reopt import state
@@ -70,6 +72,7 @@ def main() -> int:
                      "quota": None if t is None else t.max_gpus})
         by_shape[f"{r.kind} x{r.count} spread={spread} locality={loc} span={span}{' (wide)' if span > half else ''}"] += value
     rows.sort(key=lambda x: -x["lp_value"])
+    decomp = decompose(inst, guide, bb, {a.request: list(a.units) for a in pts[-1].plan.assignments})
     last = pts[-1].row()
     print(f"{inst.name}: no-move {pts[0].plan.objective:.2f}, all {last['objective']:.2f} (bound {last['bound']}), "
           f"steps {pts[-1].info.get('steps')}, load {load0:.2f} -> {os.getloadavg()[0]:.2f}")
@@ -80,11 +83,82 @@ def main() -> int:
     print("|---|---|")
     for k, v in sorted(by_shape.items(), key=lambda kv: -kv[1])[:15]:
         print(f"| {k} | {v:.1f} |")
+    for key in ("kind", "priority", "tenant"):
+        print(f"| by {key} | LP places (waiting) | plan places (waiting) | LP − plan |")
+        print("|---|---|---|---|")
+        for k, (lpv, plv) in sorted(decomp[key].items(), key=lambda kv: -(kv[1][0] - kv[1][1])):
+            print(f"| {k} | {lpv:.1f} | {plv:.1f} | {lpv - plv:+.1f} |")
+    for k in ("lp_migration_cost", "plan_migration_cost", "lp_moves", "plan_moves", "fractional_groups",
+              "fractional_value", "lp_waiting_value", "plan_waiting_value"):
+        print(f"{k}: {decomp[k]}")
+    extra = None
+    if args.extra_s > 0:
+        import time
+
+        placed_all = {a.request: list(a.units) for a in pts[-1].plan.assignments}
+        got, st = reopt.move_steps(inst, placed_all, cap=None, deadline=time.perf_counter() + args.extra_s, seed=1,
+                                   workers=args.workers, guide=guide)
+        from packer.plans import objective_value
+
+        extra = {"seconds": args.extra_s, "objective": objective_value(inst, got), "steps": st.get("steps"),
+                 "improved": st.get("improved")}
+        print(f"{args.extra_s:.0f} s more steps: {extra}")
     if args.json:
         Path(args.json).write_text(json.dumps({"state": inst.name, "seed": args.seed, "wide": not args.no_wide,
                                                "curve": [p.row() for p in pts], "missed": rows,
-                                               "missed_value": total, "missed_wide_value": wide}, indent=2) + "\n")
+                                               "missed_value": total, "missed_wide_value": wide,
+                                               "decompose": decomp, "extra": extra},
+                                              indent=2, default=str) + "\n")
     return 0
+
+
+def decompose(inst, guide, bb, placed):  # type: ignore[no-untyped-def]
+    """Where bound − plan lies: value of waiting work the LP places against what the plan places, by kind,
+    priority and tenant (priority × least GPU-equivalents × share), and the migration costs of each."""
+    import packer.cpsat.reopt as reopt
+    from packer.plans import migration_cost, request_size
+
+    out: dict = {"kind": defaultdict(lambda: [0.0, 0.0]), "priority": defaultdict(lambda: [0.0, 0.0]),
+                 "tenant": defaultdict(lambda: [0.0, 0.0])}
+    frac_groups = 0
+    frac_value = 0.0
+    seen = set()
+    for r in inst.requests:
+        if r.placement is not None:
+            continue
+        share = guide.share.get(r.id, 0.0)
+        unit_value = r.priority * reopt._least_size(inst, r) / max(1, r.need_count) * r.count
+        lpv = share * unit_value
+        plv = r.priority * request_size(inst, r, placed[r.id]) if r.id in placed else 0.0
+        if 1e-3 < share < 1 - 1e-3:
+            key = tuple(sorted(guide.nodes.get(r.id, {}).items()))[:3]
+            if (share, key) not in seen:
+                seen.add((share, key))
+                frac_groups += 1
+            frac_value += min(share, 1 - share) * unit_value
+        for k, v in (("kind", r.kind), ("priority", r.priority), ("tenant", r.tenant)):
+            out[k][v][0] += lpv
+            out[k][v][1] += plv
+    lp_cost = 0.0
+    for rid, m in guide.moved.items():
+        lp_cost += m * migration_cost(inst, inst.request(rid))
+    plan_cost = 0.0
+    plan_moves = 0
+    for r in inst.requests:
+        if r.placement is not None and r.id in placed and reopt.moves(inst, {r.id: placed[r.id]}):
+            plan_cost += migration_cost(inst, r)
+            plan_moves += 1
+    for k in ("kind", "priority", "tenant"):
+        out[k] = {str(a): [round(b[0], 2), round(b[1], 2)] for a, b in out[k].items()}
+    out["lp_migration_cost"] = round(lp_cost, 2)
+    out["plan_migration_cost"] = round(plan_cost, 2)
+    out["lp_moves"] = round(sum(guide.moved.values()), 2)
+    out["plan_moves"] = plan_moves
+    out["fractional_groups"] = frac_groups
+    out["fractional_value"] = round(frac_value, 2)
+    out["lp_waiting_value"] = round(sum(v[0] for v in out["kind"].values()), 2)
+    out["plan_waiting_value"] = round(sum(v[1] for v in out["kind"].values()), 2)
+    return out
 
 
 if __name__ == "__main__":

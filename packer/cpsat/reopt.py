@@ -20,6 +20,9 @@ at once. So the work is split three ways.
   of the steps are gang steps (:mod:`packer.cpsat.reopt_gang`, session 9): clear the nodes of one
   domain that the gang needs, place it, re-place the displaced work anywhere on the online placer's
   state; a 32-64-GPU rack or pod gang never fits a region together with the room for what it displaces.
+  Steps over a node-isolated tenant's nodes (tenant steps) offer first the other tenants' work that
+  fits the room stranded there, and take the nodes a gang step would clear for the dearest gang of
+  that offer (session 10: on the issue's state every free whole GPU sat on such nodes).
 - **Bound.** The LP of a relaxed model (every GPU of a node and mode in one class, running work
   counted there with its own ``stay`` choice; only rules that hold for any split of that work over
   the GPUs), with the budget as one row: at most ``budget`` requests move, counting each fractional
@@ -113,6 +116,14 @@ WIDE_STEPS = 3.0
 #: step, and the A/B (bench/RESULTS_reopt.md, "Session 8") was mixed: fragmented 0-2 +0.26-0.40%,
 #: issue 1-2 -0.6% and -1.8% in one round, -2.4% and +0.1% in the next. ``bench/bench_reopt.py --room`` turns it on.
 ROOM_WIDE = False
+#: A tenant step (a node-isolated tenant's nodes) offers first the waiting work of other tenants that
+#: could use the room stranded there (free GPUs on the tenant's nodes, which no other tenant may use
+#: while its work is there), dearest per GPU first, up to OFFER // 2 of the offer (:func:`_fill_offer`);
+#: False: the usual random slice by priority (the A/B arm). On haein-5 all 15 free whole GPUs of the
+#: no-move plan sat on the secure tenant's nodes, while 20 of 164 waiting requests were offered per
+#: step at random (bench/RESULTS_reopt.md, "Session 10"). The region also takes the nodes a gang step
+#: would clear for the dearest whole-GPU gang offered (:func:`_gang_room`).
+TENANT_FILL = True
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -653,6 +664,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         roll = rng.random()
         aim = None
         kind = "random"
+        first: list[Request] = []
         if waiting and roll < AIMED_SHARE:
             kind = "aimed"
             aim = _aim(rng, waiting, guide)
@@ -671,13 +683,16 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             if len(nodes) > REGION_NODES:
                 nodes = set(rng.sample(sorted(nodes), REGION_NODES))
             nodes |= view.roomy(rng, REGION_NODES // 3, exclude=nodes)
+            if TENANT_FILL:
+                first = _fill_offer(inst, view, t, nodes, waiting)
+                nodes |= _gang_room(inst, cur, first, rng, guide)
             stats["tenant"] += 1
         else:
             names = sorted(racks)
             nodes = {nid for d in rng.sample(names, min(STEP_DOMAINS, len(names))) for nid in racks[d]}
             stats["random"] += 1
         nodes = view.close(nodes, max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES), rng)
-        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng)
+        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng, first=first)
         if not sub.requests:
             continue
         # A wide region is a bigger model: its step gets time in proportion, up to WIDE_STEPS steps' worth.
@@ -1079,14 +1094,14 @@ class _View:
 
 def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[str], cap: int | None,
                   waiting: Sequence[Request], aim: Request | None,
-                  rng: random.Random) -> tuple[Instance, Plan, set[str]]:
+                  rng: random.Random, first: Sequence[Request] = ()) -> tuple[Instance, Plan, set[str]]:
     """The sub-instance of ``nodes`` around incumbent ``cur``, its hint, and its uncounted movers.
 
     Movable running requests wholly in ``nodes`` are free: not yet moved, as they run (a move costs
     as usual and counts against the cap); moved before, where they are now (moving again costs
     nothing more and does not count again). Waiting requests placed wholly inside are free too;
     everything else in ``nodes`` is pinned where it is. Quotas shrink by what lies outside, the cap by
-    the moves outside.
+    the moves outside. ``first``: waiting requests offered before the others (at most OFFER in all).
     """
     reqs: list[Request] = []
     used_out: dict[str, float] = defaultdict(float)
@@ -1117,7 +1132,9 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
                 upd.update({"count": len(inside), "min_count": None, "locality": None, "spread": None})
             reqs.append(r.model_copy(update=upd))
             _fix_modes(inst, r, inside, fixed_modes)
-    offer = _offer(waiting, aim, rng)
+    firsts = [r for r in first if r.id not in cur][:OFFER]
+    ids = {r.id for r in firsts}
+    offer = firsts + _offer([r for r in waiting if r.id not in ids], aim, rng)[: OFFER - len(firsts)]
     reqs.extend(offer)
     keep = {r.tenant for r in reqs}
     tenants = [Tenant(id=t.id, isolation=t.isolation,
@@ -1146,6 +1163,37 @@ def _fix_modes(inst: Instance, r: Request, units: Sequence[Unit], out: dict[tupl
     for u in units:
         if u.gpu is not None and inst.node(u.node).gpu_mode(u.gpu) == "any":
             out[(u.node, u.gpu)] = MODE_OF_KIND[r.kind]
+
+
+def _fill_offer(inst: Instance, view: _View, tenant: str, nodes: set[str], waiting: Sequence[Request]) -> list[Request]:
+    """Waiting requests of tenants other than ``tenant`` (node-isolated) that fit the room stranded on
+    its nodes in ``nodes`` (free GPU-equivalents there, which no other tenant may use while its work
+    is there), dearest per GPU-equivalent first, then bigger first; at most OFFER // 2."""
+    mine = set(view.isolated_nodes.get(tenant, ()))
+    stranded = sum(view.room(inst.node(nid), None)[0] for nid in sorted(nodes & mine))
+    if stranded <= 0:
+        return []
+    out = []
+    for r in waiting:
+        if r.tenant == tenant:
+            continue
+        size = _least_size(inst, r) / max(1, r.need_count) * r.count
+        if 0 < size <= stranded + 1e-9:
+            out.append((-r.priority, -size, r.id, r))
+    out.sort(key=lambda x: x[:3])
+    return [x[3] for x in out[: OFFER // 2]]
+
+
+def _gang_room(inst: Instance, cur: Mapping[str, Sequence[Unit]], offer: Sequence[Request], rng: random.Random,
+               guide: Guide | None) -> set[str]:
+    """For the first whole-GPU gang in a fill offer, the nodes a gang step would clear for it
+    (:func:`packer.cpsat.reopt_gang.clear_nodes`, running work that spans nodes kept): with them in the
+    region, the step can move their small running jobs onto the room it frees on the isolated
+    tenant's nodes and place the gang where they were. Empty when the offer holds no such gang."""
+    for r in offer:
+        if r.kind == "gpu" and r.count > 1:
+            return set(reopt_gang.clear_nodes(inst, r, cur, rng, guide, keep_wide=True))
+    return set()
 
 
 def _offer(waiting: Sequence[Request], aim: Request | None, rng: random.Random) -> list[Request]:

@@ -45,6 +45,12 @@ TRIES = 4
 #: on issue seeds 5 and 3 (10 CP-SAT steps, det 1.0, bench_reopt_gang.py --chain-ab) it changed no
 #: objective and cost wall time; its test shows the mechanism on a hand-built state.
 CHAIN = False
+#: Placed waiting work the displaced running work may push out, per try: only work of the lowest
+#: priority below the gang's, then of the two lowest, ..., up to this many tiers, then all of it (the
+#: session-9 step); the best result is kept. With all of it lifted, best-fit put the running work
+#: displaced by an 8-GPU gang of priority 2 onto the GPUs of a placed 16-GPU gang of priority 2,
+#: which went out again: a loss of 8.8 for a gang the LP places whole (haein-5, session 10). 0: off.
+VICTIM_TIERS = 2
 _WHOLE_MODES = ("full", "any")
 
 
@@ -158,12 +164,21 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
 
     best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
     info: dict[str, object] = {}
+    tiers: list[float | None] = [None]
+    if VICTIM_TIERS:
+        below = sorted({r.priority for rid in cur if (r := inst.request(rid)).placement is None
+                        and r.priority < gang.priority})
+        tiers = [*below[:VICTIM_TIERS], None]
     for k in range(TRIES):
-        out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=k % 2 == 0)
-        if out is not None:
-            v = objective_value(inst, out)
-            if best is None or v > best[0]:
-                best = (v, out, info)
+        nodes = clear_nodes(inst, gang, cur, rng, guide, k % 2 == 0)
+        for tier in tiers:
+            out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=k % 2 == 0,
+                                        nodes=nodes, victims=tier)
+            if out is not None:
+                v = objective_value(inst, out)
+                if best is None or v > best[0]:
+                    info["victims"] = tier
+                    best = (v, out, info)
     if best is None:
         return None, info
     best[2]["value"] = best[0]
@@ -172,7 +187,8 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
 
 def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
                     waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
-                    keep_wide: bool = False) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
+                    keep_wide: bool = False, nodes: Sequence[str] | None = None,
+                    victims: float | None = None) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``gang`` placed on cleared nodes and the displaced work re-placed (module doc),
     or None when it does not fit; the caller checks validity, the migration cap and the gain.
 
@@ -180,18 +196,24 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     work finds room first; each lifted request then goes back exactly where it was unless new work
     took one of its GPUs (or its node's host room or isolation no longer allows it), else by
     ``policy`` anywhere, dearest first; then the other waiting requests, dearest first.
+
+    ``nodes``: the nodes to clear (default: :func:`clear_nodes`' draw). ``victims``: lift only the
+    placed waiting work of at most that priority (and what lies on the cleared nodes), so that the
+    displaced running work can only take the room of cheaper work (None: all of it, as before).
     """
     from packer.online import OnlinePlacer
 
     info: dict[str, object] = {"gang": gang.id, "units": gang.count}
-    nodes = clear_nodes(inst, gang, cur, rng, guide, keep_wide)
+    if nodes is None:
+        nodes = clear_nodes(inst, gang, cur, rng, guide, keep_wide)
     if not nodes:
         info["fail"] = "no domain"
         return None, info
     _, free_of, _ = _gpu_use(inst, cur, keep_wide)
     chosen = set(nodes)
     displaced = sorted({rid for (nid, _g), ids in free_of.items() if nid in chosen for rid in ids})
-    lifted = sorted(set(displaced) | {rid for rid in cur if inst.request(rid).placement is None})
+    lifted = sorted(set(displaced) | {rid for rid in cur if (r := inst.request(rid)).placement is None
+                                      and (victims is None or r.priority <= victims)})
     info["nodes"] = len(nodes)
     info["displaced"] = len(displaced)
     placer = OnlinePlacer(inst, policy=policy, place_running=False)
@@ -277,6 +299,7 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
             if not res.ok:
                 if r.placement is not None:
                     info["fail"] = "displaced running work"
+                    info["blocked"] = r.id
                     return None, info
                 continue
             put(r, placer.units(r.id), False)
