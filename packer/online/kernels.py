@@ -1407,18 +1407,30 @@ def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
 
 
 @jit
-def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows):
+def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows, sdom, smax,
+                sptr, sflat, scount):
     """Up to ``count`` units of one request, one after the other, each where :func:`pick_unit` puts
     it and applied as :func:`apply_unit` does (its GPU's units of the request counted in greq):
-    the loop of a gang without a spread limit, one call instead of two per unit. Writes the rows
-    (g, p, s, milli, cpu, mem, tenant, tiso, newmode) to ``rows``; returns how many were placed."""
+    the loop of a gang, one call instead of two per unit. Writes the rows (g, p, s, milli, cpu, mem,
+    tenant, tiso, newmode) to ``rows``; returns how many were placed.
+
+    A spread limit (:class:`packer.online.domains.SpreadLimit`, when ``sdom`` is not empty): ``sdom``
+    the domain of each node, at most ``smax`` units per domain, the nodes of domain d
+    ``sflat[sptr[d]:sptr[d + 1]]``, ``scount`` zeros, one per domain (its units counted there). A
+    domain that reaches ``smax`` is closed (its nodes' ``nallow`` 0) as the unit that fills it is
+    placed, and every domain closed is opened again (``nallow`` 1) at the end, as the limit's
+    ``add`` and ``reopen`` do."""
     g32, gpc, n64, nbest, b64, bbest = st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST]
     greq = st[S_GREQ]
+    nallow = st[S_NALLOW]
     out = np.empty(3, dtype=np.int64)
+    spread = sdom.shape[0] > 0
+    closed = np.empty(scount.shape[0], dtype=np.int64)
+    nclosed = 0
     k = 0
     for _ in range(count):
         if not _pick_unit(g32, gpc, n64, nbest, b64, bbest, st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART],
-                          st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok, st[S_NALLOW], greq,
+                          st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok, nallow, greq,
                           nodes, u1, u2, out):
             break
         g, p, s = out[0], out[1], out[2]
@@ -1435,6 +1447,18 @@ def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, t
         rows[k, 7] = tiso
         rows[k, 8] = newmode
         k += 1
+        if spread:
+            d = sdom[g32[g, G_NODE]]
+            scount[d] += 1
+            if scount[d] == smax:  # closes at the first count that reaches the limit, as add() does
+                for j in range(sptr[d], sptr[d + 1]):
+                    nallow[sflat[j]] = 0
+                closed[nclosed] = d
+                nclosed += 1
+    for c in range(nclosed):
+        d = closed[c]
+        for j in range(sptr[d], sptr[d + 1]):
+            nallow[sflat[j]] = 1
     return k
 
 
