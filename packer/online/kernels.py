@@ -1407,6 +1407,29 @@ def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
 
 
 @jit
+def _node_entry(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok, nallow,
+                greq, n, key, unit, scratch):
+    """Node n's own best unit for one request as :func:`_pick_unit`'s scan finds it there (its node
+    tests, then :func:`_scan_node` from no best), without any bound: key = (k1, k2), unit = (g, p, s);
+    unit[0] = -1 when the node takes none. Not ``nallow`` (the caller tests it when it compares)."""
+    key[0] = BIG
+    key[1] = BIG
+    unit[0] = -1
+    t = rq[R_TENANT]
+    if n64[n, N_CPU] < rq[R_CPU] or n64[n, N_MEM] < rq[R_MEM] or n64[n, N_NGPU] == 0:
+        return
+    if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
+        return
+    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
+        if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
+            return
+    if modelok[n64[n, N_MODEL]] == 0 or n64[n, N_MAXMILLI] < rq[R_MILLI]:
+        return
+    _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
+               nallow, greq, n, key, unit, scratch)
+
+
+@jit
 def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows, sdom, smax,
                 sptr, sflat, scount):
     """Up to ``count`` units of one request, one after the other, each where :func:`pick_unit` puts
@@ -1419,19 +1442,75 @@ def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, t
     ``sflat[sptr[d]:sptr[d + 1]]``, ``scount`` zeros, one per domain (its units counted there). A
     domain that reaches ``smax`` is closed (its nodes' ``nallow`` 0) as the unit that fills it is
     placed, and every domain closed is opened again (``nallow`` 1) at the end, as the limit's
-    ``add`` and ``reopen`` do."""
+    ``add`` and ``reopen`` do.
+
+    FGD's fractional shares (several units): a node's score depends on that node's state alone, and
+    a unit changes one node, so a node's own best unit, once scored (:func:`_node_entry`), is kept
+    until a unit lands on it. Each unit scans as :func:`_pick_unit` does (node order, the same
+    bounds: a node is scored only when its bound may beat the best so far; ties keep the first),
+    taking a node's kept score instead of scoring it again: the same unit, most nodes scored once
+    per request instead of once per unit."""
     g32, gpc, n64, nbest, b64, bbest = st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST]
+    ntag, mp, minfo, gstart, gscore, frag, tws, pp = (st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART], st[S_GSCORE],
+                                                       st[S_FRAG], st[S_TWS], st[S_PP])
     greq = st[S_GREQ]
     nallow = st[S_NALLOW]
     out = np.empty(3, dtype=np.int64)
     spread = sdom.shape[0] > 0
     closed = np.empty(scount.shape[0], dtype=np.int64)
     nclosed = 0
+    nn = nodes.shape[0]
+    all_nodes = nn == n64.shape[0]  # _pick_unit's block scan: node i is node i
+    cached = count > 1 and rq[R_POLICY] == FGD and rq[R_KIND] == K_SHARE and rq[R_MILLI] < 1000
+    # per node of the scan: 0 not scored since it last changed, 1 scored (its key ck, unit cu), -1 takes none
+    cs = np.zeros(nn if cached else 0, dtype=np.int8)
+    ck = np.empty((nn if cached else 0, 2), dtype=np.float64)
+    cu = np.empty((nn if cached else 0, 3), dtype=np.int64)
+    cl = np.full((nn if cached else 0, 2), BIG, dtype=np.float64)  # a node's bound (BIG: not computed since it changed)
+    scratch = np.zeros(192 + 2 * tws.shape[0], dtype=np.int64)
+    g1 = 0.0
+    g2 = 0.0
+    if cached:  # _pick_unit's bound of every node (a share lowers the fragmentation by at most milli × Σ p)
+        w = 0.0
+        for j in range(tws.shape[0]):
+            w += tws[j, TW_PROB]
+        g1, g2 = _fgd_bound(-float(milli) * w * (1.0 + 1e-9), 1e-6)
     k = 0
     for _ in range(count):
-        if not _pick_unit(g32, gpc, n64, nbest, b64, bbest, st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART],
-                          st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok, nallow, greq,
-                          nodes, u1, u2, out):
+        if cached:
+            ib = -1
+            b1 = BIG
+            b2 = BIG
+            for i in range(nn):
+                if g1 > b1 or (g1 == b1 and b2 <= g2):
+                    break
+                n = i if all_nodes else nodes[i]
+                if nallow[n] == 0:
+                    continue
+                if cs[i] == 0:
+                    l1 = cl[i, 0]
+                    l2 = cl[i, 1]
+                    if l1 == BIG:  # the node's bound, kept as its score is
+                        lw = _fgd_share_weight(tws, n64[n, N_MILLIMASK], milli, n64[n, N_CPU])
+                        l1, l2 = _fgd_bound(-float(milli) * lw * (1.0 + 1e-9), 1e-6)
+                        cl[i, 0] = l1
+                        cl[i, 1] = l2
+                    if l1 > b1 or (l1 == b1 and b2 <= l2):
+                        continue  # as _pick_unit: cannot beat the best (a node that takes none is skipped too)
+                    _node_entry(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof,
+                                modelok, nallow, greq, n, ck[i], cu[i], scratch)
+                    cs[i] = 1 if cu[i, 0] >= 0 else -1
+                if cs[i] == 1 and (ck[i, 0] < b1 or (ck[i, 0] == b1 and ck[i, 1] < b2)):
+                    ib = i
+                    b1 = ck[i, 0]
+                    b2 = ck[i, 1]
+            if ib < 0:
+                break
+            out[0] = cu[ib, 0]
+            out[1] = cu[ib, 1]
+            out[2] = cu[ib, 2]
+        elif not _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq,
+                            rprof, modelok, nallow, greq, nodes, u1, u2, out):
             break
         g, p, s = out[0], out[1], out[2]
         _apply(g32, gpc, n64, nbest, b64, bbest, st[S_MP], st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_PP],
@@ -1447,6 +1526,16 @@ def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, t
         rows[k, 7] = tiso
         rows[k, 8] = newmode
         k += 1
+        if cached:  # the unit's node changed (its GPUs, host resources, isolation): to be scored again
+            n = g32[g, G_NODE]
+            if all_nodes:
+                cs[n] = 0
+                cl[n, 0] = BIG
+            else:
+                for i in range(nn):
+                    if nodes[i] == n:
+                        cs[i] = 0
+                        cl[i, 0] = BIG
         if spread:
             d = sdom[g32[g, G_NODE]]
             scount[d] += 1
