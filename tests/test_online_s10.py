@@ -124,3 +124,23 @@ def test_suite_plans_unchanged_by_the_kernels_in_one_call(monkeypatch) -> None: 
             m.setattr(OnlinePlacer, "__init__", slow_init)
             slow = solve(inst).model_dump(exclude={"solver"})
         assert fast == slow, fam
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(list(SUITE)), seed=st.integers(0, 10_000))
+def test_snapshot_units_from_one_table_equal_per_request_units(family: str, seed: int) -> None:
+    """Tests that the snapshot's units (every GPU's node and index read once) equal each request's
+    own units, node names, GPU indexes, profiles and starts included, and that the plan checks."""
+    from packer.check import check
+
+    inst = generate(family, seed, nodes=24)
+    p = OnlinePlacer(inst, "packer")
+    for r in inst.requests:
+        if r.placement is None:
+            p.place(r, explain=False)
+    plan = p.snapshot()
+    got = {a.request: a.units for a in plan.assignments}
+    assert set(got) == set(p._placed)
+    for rid in p._placed:
+        assert got[rid] == p.units(rid), rid
+    assert check(p.snapshot_instance(), plan).ok
