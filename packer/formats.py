@@ -135,9 +135,31 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         raise
 
 
+#: The plan's lists written one entry per line (:func:`dumps_plan`).
+PLAN_ROWS = ("assignments", "unplaced", "migrations", "gpu_modes")
+
+
+def dumps_plan(obj: dict[str, Any], rows: Sequence[str] = PLAN_ROWS) -> str:
+    """A plan object as JSON: as :func:`dumps` writes it, except that each entry of the lists named
+    ``rows`` (an assignment with its units, an unplaced request and its reason, ...) is one line.
+
+    The same JSON value as :func:`dumps`; written by the C encoder, not the pure-Python one that an
+    indented dump needs (a 16,384-GPU plan: ~400,000 lines of units, 0.3 s → a few ms).
+    """
+    parts = []
+    for k, v in obj.items():
+        key = json.dumps(k)
+        if k in rows and isinstance(v, list) and v:
+            body = ",\n  ".join(json.dumps(e, separators=(", ", ": ")) for e in v)
+            parts.append(f"{key}: [\n  {body}\n ]")
+        else:
+            parts.append(f"{key}: " + json.dumps(v, indent=1).replace("\n", "\n "))
+    return "{\n " + ",\n ".join(parts) + "\n}\n"
+
+
 def save_plan(plan: Plan, path: str | Path) -> None:
-    """Writes a plan file atomically."""
-    write_text_atomic(path, dumps(plan.to_json_dict()))
+    """Writes a plan file atomically (:func:`dumps_plan`)."""
+    write_text_atomic(path, dumps_plan(plan.to_json_dict()))
 
 
 def save_instance(inst: Instance, path: str | Path) -> None:
@@ -147,6 +169,7 @@ def save_instance(inst: Instance, path: str | Path) -> None:
 
 __all__ = [
     "dumps",
+    "dumps_plan",
     "instance_from_dict",
     "instance_to_dict",
     "load_instance",

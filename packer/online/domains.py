@@ -23,6 +23,10 @@ from packer.online.state import (
     KernelState,
 )
 
+_EMPTY = np.zeros(0, dtype=np.int64)
+#: :meth:`SpreadLimit.kernel_args` of no limit (never written: no domain to count in)
+_NO_SPREAD = (_EMPTY, 0, _EMPTY, _EMPTY, _EMPTY)
+
 #: How many domains a gang with a required locality tries, in the policy's order, before it gives up.
 DOMAIN_TRIES = 8
 
@@ -47,6 +51,19 @@ class Domains:
             self.dom[level] = arr
             self.nodes[level] = [np.array(ns, dtype=np.int64) for ns in members.values()]
             self.names[level] = list(members)
+        self._csr: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def csr(self, level: str) -> tuple[np.ndarray, np.ndarray]:
+        """The nodes of every domain of ``level`` in one array: domain d's are ``flat[ptr[d]:ptr[d + 1]]``
+        (``nodes[level][d]``, in order), for the kernels."""
+        got = self._csr.get(level)
+        if got is None:
+            parts = self.nodes[level]
+            ptr = np.zeros(len(parts) + 1, dtype=np.int64)
+            ptr[1:] = np.cumsum([len(x) for x in parts])
+            flat = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+            got = self._csr[level] = (ptr, np.ascontiguousarray(flat))
+        return got
 
     def caps_by_domain(self, req: Request, caps: np.ndarray, level: str) -> np.ndarray:
         """Units of ``req`` each domain of ``level`` could take, from per-node ``caps`` and the spread."""
@@ -105,6 +122,15 @@ class SpreadLimit:
         self.closed: list[np.ndarray] = []
         self.domains = domains
         self.dom = domains.dom[spread.level] if spread is not None and spread.level not in skip else None
+
+    def kernel_args(self) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+        """The limit as :func:`packer.online.kernels.place_units` takes it (sdom, smax, sptr, sflat,
+        scount); an empty ``sdom`` when no domain of a level is limited."""
+        if self.dom is None:
+            return _NO_SPREAD
+        assert self.spread is not None
+        ptr, flat = self.domains.csr(self.spread.level)
+        return self.dom, int(self.spread.max_per_domain), ptr, flat, np.zeros(len(ptr) - 1, dtype=np.int64)
 
     def limit(self, count: int) -> int:
         """``count`` capped by a cluster-wide spread."""

@@ -52,11 +52,12 @@ class GpuPath:
         milli, cpu, mem = int(rq[R_MILLI]), int(req.cpu_milli), int(req.memory_mib)
         tenant, tiso, newmode = int(rq[R_TENANT]), int(rq[R_TISO]), int(newmode)
         u1, u2 = float(u1), float(u2)
-        if self._place_units_k is not None and self.policy_code != RANDOM and not one_gpu and spread.dom is None:
-            # nothing changes between units but the state: the whole loop in one kernel call
+        if self._place_units_k is not None and self.policy_code != RANDOM and not one_gpu:
+            # nothing changes between units but the state and the spread's closed domains: the whole
+            # loop in one kernel call
             arr = np.empty((max(count, 0), 9), dtype=np.int64)
             done = self._place_units_k(self._st, rq, sh.rprof, sh.modelok, cur_nodes, u1, u2, count, milli, cpu, mem,
-                                       tenant, tiso, newmode, arr)
+                                       tenant, tiso, newmode, arr, *spread.kernel_args())
             rows = arr[:done].tolist()
             count = 0  # placed: the loop below is for the other cases
         for i in range(count):

@@ -1407,23 +1407,171 @@ def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
 
 
 @jit
-def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows):
+def _node_bound(n64, nbest, tws, pp, rq, rprof, modelok, n, lb):
+    """Node n's tests of :func:`_pick_unit`'s scan for one unit of a MIG or fractional request under
+    packer, best-fit or FGD, from the node's aggregates alone (not ``nallow``): False when the node
+    cannot take a unit; else lb = (l1, l2), the bound the scan skips the node by: when
+    l1 > best k1, or l1 == best k1 and best k2 <= l2 (packer's, which compares k1 only: l2 = BIG)."""
+    pol = rq[R_POLICY]
+    kind = rq[R_KIND]
+    t = rq[R_TENANT]
+    milli = rq[R_MILLI]
+    if n64[n, N_CPU] < rq[R_CPU] or n64[n, N_MEM] < rq[R_MEM] or n64[n, N_NGPU] == 0:
+        return False
+    if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
+        return False
+    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
+        if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
+            return False
+    m = n64[n, N_MODEL]
+    lbm = BIG
+    if kind == K_MIG:
+        fit = n64[n, N_MIGFIT]
+        ok = False
+        for k in range(rprof.shape[1]):
+            p = rprof[m, k]
+            if p < 0:
+                break
+            if (fit >> p) & 1:
+                ok = True
+                if nbest[n, p] < lbm:
+                    lbm = nbest[n, p]
+        if not ok:
+            return False
+    elif modelok[m] == 0:
+        return False
+    elif n64[n, N_MAXMILLI] < milli:
+        return False
+    if pol == PACKER:
+        term = 0.0
+        if n64[n, N_UNITS] == 0:
+            term = pp[PP_WNODE]
+        if kind == K_MIG:
+            lb[0] = term + lbm
+        else:
+            lbs = _millimask_bound(n64[n, N_MILLIMASK], milli)
+            if lbs < 0.0:
+                return False
+            lb[0] = term + lbs
+        lb[1] = BIG
+    elif pol == BEST_FIT:
+        lb[0] = _bf_key(n64, n, pp, float(rq[R_PODCPU]), float(rq[R_PODGPU]))
+        lb[1] = float(milli) if kind == K_SHARE and milli < 1000 else 0.0
+    elif kind == K_MIG:  # FGD
+        lb[0], lb[1] = _fgd_bound(lbm / FGD_SCALE, 0.0)
+    else:  # FGD, a fractional share
+        lw = _fgd_share_weight(tws, n64[n, N_MILLIMASK], milli, n64[n, N_CPU])
+        lb[0], lb[1] = _fgd_bound(-float(milli) * lw * (1.0 + 1e-9), 1e-6)
+    return True
+
+
+@jit
+def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, tenant, tiso, newmode, rows, sdom, smax,
+                sptr, sflat, scount):
     """Up to ``count`` units of one request, one after the other, each where :func:`pick_unit` puts
     it and applied as :func:`apply_unit` does (its GPU's units of the request counted in greq):
-    the loop of a gang without a spread limit, one call instead of two per unit. Writes the rows
-    (g, p, s, milli, cpu, mem, tenant, tiso, newmode) to ``rows``; returns how many were placed."""
+    the loop of a gang, one call instead of two per unit. Writes the rows (g, p, s, milli, cpu, mem,
+    tenant, tiso, newmode) to ``rows``; returns how many were placed.
+
+    A spread limit (:class:`packer.online.domains.SpreadLimit`, when ``sdom`` is not empty): ``sdom``
+    the domain of each node, at most ``smax`` units per domain, the nodes of domain d
+    ``sflat[sptr[d]:sptr[d + 1]]``, ``scount`` zeros, one per domain (its units counted there). A
+    domain that reaches ``smax`` is closed (its nodes' ``nallow`` 0) as the unit that fills it is
+    placed, and every domain closed is opened again (``nallow`` 1) at the end, as the limit's
+    ``add`` and ``reopen`` do.
+
+    MIG units and fractional shares under packer, best-fit and FGD (several units): a node's tests,
+    bound and own best unit depend on that node's state alone (and the request), and a unit changes
+    one node, so each is computed at most once per node until a unit lands there. Each unit is
+    picked by :func:`_pick_unit`'s scan (node order, its block and node bounds: a node is scored only
+    when its bound may beat the best so far; ties keep the first) with the kept values: the same
+    unit, most nodes scored once per request instead of once per unit."""
     g32, gpc, n64, nbest, b64, bbest = st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST]
+    ntag, mp, minfo, gstart, gscore, frag, tws, pp = (st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART], st[S_GSCORE],
+                                                       st[S_FRAG], st[S_TWS], st[S_PP])
     greq = st[S_GREQ]
+    nallow = st[S_NALLOW]
     out = np.empty(3, dtype=np.int64)
+    spread = sdom.shape[0] > 0
+    closed = np.empty(scount.shape[0], dtype=np.int64)
+    nclosed = 0
+    nn = nodes.shape[0]
+    pol = rq[R_POLICY]
+    kind = rq[R_KIND]
+    all_nodes = nn == n64.shape[0]  # _pick_unit's block scan: node i is node i
+    cached = count > 1 and (pol == PACKER or pol == BEST_FIT or pol == FGD) and (
+        kind == K_MIG or (kind == K_SHARE and (pol != FGD or rq[R_MILLI] < 1000)))
+    fgd_frac = pol == FGD and kind == K_SHARE
+    # per node of the scan: cs 0 not looked at since it last changed, 1 bound known (cl), 2 scored
+    # (its own best key ck and unit cu), -1 takes no unit
+    m_ = nn if cached else 0
+    cs = np.zeros(m_, dtype=np.int8)
+    cl = np.empty((m_, 2), dtype=np.float64)
+    ck = np.empty((m_, 2), dtype=np.float64)
+    cu = np.empty((m_, 3), dtype=np.int64)
+    scratch = np.zeros(192 + 2 * tws.shape[0], dtype=np.int64)
+    g1 = -BIG
+    g2 = -BIG
+    if fgd_frac:  # _pick_unit's bound of every node (a share lowers the fragmentation by at most milli × Σ p)
+        w = 0.0
+        for j in range(tws.shape[0]):
+            w += tws[j, TW_PROB]
+        g1, g2 = _fgd_bound(-float(milli) * w * (1.0 + 1e-9), 1e-6)
+    nb = b64.shape[0] if all_nodes else 1
     k = 0
     for _ in range(count):
-        if not _pick_unit(g32, gpc, n64, nbest, b64, bbest, st[S_NTAG], st[S_MP], st[S_MINFO], st[S_GSTART],
-                          st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], rq, rprof, modelok, st[S_NALLOW], greq,
-                          nodes, u1, u2, out):
+        if cached:
+            ib = -1
+            b1 = BIG
+            b2 = BIG
+            for b in range(nb):
+                if fgd_frac and (g1 > b1 or (g1 == b1 and b2 <= g2)):
+                    break
+                if all_nodes:
+                    if not _block_may_fit(b64[b], bbest[b], rq, rprof, modelok, pol, b1, b2, pp):
+                        continue
+                    lo = b64[b, B_N0]
+                    hi = b64[b, B_N1]
+                else:
+                    lo = 0
+                    hi = nn
+                for i in range(lo, hi):
+                    n = i if all_nodes else nodes[i]
+                    if nallow[n] == 0 or cs[i] < 0:
+                        continue
+                    if fgd_frac and (g1 > b1 or (g1 == b1 and b2 <= g2)):
+                        break
+                    if cs[i] == 0:
+                        if not _node_bound(n64, nbest, tws, pp, rq, rprof, modelok, n, cl[i]):
+                            cs[i] = -1
+                            continue
+                        cs[i] = 1
+                    if cs[i] == 1:
+                        if cl[i, 0] > b1 or (cl[i, 0] == b1 and b2 <= cl[i, 1]):
+                            continue  # as _pick_unit: cannot beat the best so far
+                        ck[i, 0] = BIG
+                        ck[i, 1] = BIG
+                        cu[i, 0] = -1
+                        _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof,
+                                   modelok, nallow, greq, n, ck[i], cu[i], scratch)
+                        cs[i] = 2 if cu[i, 0] >= 0 else -1
+                        if cs[i] < 0:
+                            continue
+                    if ck[i, 0] < b1 or (ck[i, 0] == b1 and ck[i, 1] < b2):
+                        ib = i
+                        b1 = ck[i, 0]
+                        b2 = ck[i, 1]
+            if ib < 0:
+                break
+            out[0] = cu[ib, 0]
+            out[1] = cu[ib, 1]
+            out[2] = cu[ib, 2]
+        elif not _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq,
+                            rprof, modelok, nallow, greq, nodes, u1, u2, out):
             break
         g, p, s = out[0], out[1], out[2]
-        _apply(g32, gpc, n64, nbest, b64, bbest, st[S_MP], st[S_MINFO], st[S_GSTART], st[S_GSCORE], st[S_PP],
-               g, p, s, milli, cpu, mem, tenant, tiso, 1, newmode)
+        _apply(g32, gpc, n64, nbest, b64, bbest, mp, minfo, gstart, gscore, pp, g, p, s, milli, cpu, mem, tenant, tiso,
+               1, newmode)
         greq[g] += 1
         rows[k, 0] = g
         rows[k, 1] = p
@@ -1435,6 +1583,26 @@ def place_units(st, rq, rprof, modelok, nodes, u1, u2, count, milli, cpu, mem, t
         rows[k, 7] = tiso
         rows[k, 8] = newmode
         k += 1
+        if cached:  # the unit's node changed (its GPUs, host resources, isolation): to be looked at again
+            n = g32[g, G_NODE]
+            if all_nodes:
+                cs[n] = 0
+            else:
+                for i in range(nn):
+                    if nodes[i] == n:
+                        cs[i] = 0
+        if spread:
+            d = sdom[g32[g, G_NODE]]
+            scount[d] += 1
+            if scount[d] == smax:  # closes at the first count that reaches the limit, as add() does
+                for j in range(sptr[d], sptr[d + 1]):
+                    nallow[sflat[j]] = 0
+                closed[nclosed] = d
+                nclosed += 1
+    for c in range(nclosed):
+        d = closed[c]
+        for j in range(sptr[d], sptr[d + 1]):
+            nallow[sflat[j]] = 1
     return k
 
 

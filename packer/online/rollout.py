@@ -52,6 +52,7 @@ import numpy as np
 from packer import reasons
 from packer.model import Instance, Request
 from packer.online.placer import OnlinePlacer
+from packer.online.policies import TargetWorkload
 from packer.online.state import G_NODE
 
 #: The base policies, in tie order (the first of equal completions wins).
@@ -178,7 +179,8 @@ class Rollout:
             bases = [b for b in bases if b in ALWAYS] or list(bases[:1])
             allowed = max(allowed, start_cost(len(self.reqs), len(bases)))
         self.info = RolloutInfo(budget=int(budget), allowed=allowed, bases=tuple(bases))
-        self.placers = [OnlinePlacer(inst, b, seed=seed) for b in bases]
+        target = TargetWorkload.from_instance(inst)  # the same for every base: built once
+        self.placers = [OnlinePlacer(inst, b, seed=seed, target=target) for b in bases]
         for p in self.placers:
             p.expect(self.reqs)  # only packer reads it (its bid prices)
         self._diag: OnlinePlacer | None = None  # see :meth:`_reason`

@@ -49,23 +49,37 @@ class Snapshots:
         rec = self._placed[request_id]
         return self._units_of_rows(rec.rows, KIND_CODE[rec.req.kind])
 
-    def _units_of_rows(self, rows: np.ndarray, kind: int) -> tuple[Unit, ...]:
-        a = self.a
-        out = []
+    def _units_of_rows(self, rows: np.ndarray, kind: int, lut: tuple[object, object, object] | None = None
+                       ) -> tuple[Unit, ...]:
+        """The SPEC units of kernel ``rows``; ``lut``: each GPU's node, local index and model
+        (:meth:`_gpu_lut`, built once for many requests), else read for these rows' GPUs."""
         if kind == K_HOST:
-            return tuple(Unit(node=self.node_ids[int(r[0])]) for r in rows)
-        for r in rows:
-            g = int(r[0])
-            n = int(a.g32[g, G_NODE])
-            local = g - int(a.n64[n, N_GPU0])
+            return tuple(Unit(node=self.node_ids[r[0]]) for r in rows.tolist())
+        gnode, glocal, gmodel = lut if lut is not None else self._gpu_lut(rows[:, 0])
+        names, models = self.node_ids, self.models
+        out = []
+        for g, p, s, milli, *_ in rows.tolist():
             if kind == K_MIG:
-                m = self.models[int(a.g32[g, G_MODEL])]
-                out.append(Unit(node=self.node_ids[n], gpu=local, profile=m.profiles[int(r[1])].name, start=int(r[2])))
+                out.append(Unit(node=names[gnode[g]], gpu=glocal[g], profile=models[gmodel[g]].profiles[p].name, start=s))
             elif kind == K_SHARE:
-                out.append(Unit(node=self.node_ids[n], gpu=local, gpu_milli=int(r[3])))
+                out.append(Unit(node=names[gnode[g]], gpu=glocal[g], gpu_milli=milli))
             else:
-                out.append(Unit(node=self.node_ids[n], gpu=local))
+                out.append(Unit(node=names[gnode[g]], gpu=glocal[g]))
         return tuple(out)
+
+    def _gpu_lut(self, gpus: np.ndarray | None = None) -> tuple[object, object, object]:
+        """Node index, local GPU index and model index of every GPU as lists, or of ``gpus`` only
+        as dicts (one request's units)."""
+        a = self.a
+        if gpus is None:
+            node = a.g32[:, G_NODE].astype(np.int64)
+            local = np.arange(len(node), dtype=np.int64) - a.n64[node, N_GPU0]
+            return node.tolist(), local.tolist(), a.g32[:, G_MODEL].tolist()
+        gl = [int(g) for g in gpus]
+        node = a.g32[gpus, G_NODE].astype(np.int64)
+        local = np.asarray(gpus, dtype=np.int64) - a.n64[node, N_GPU0]
+        return (dict(zip(gl, node.tolist(), strict=True)), dict(zip(gl, local.tolist(), strict=True)),
+                dict(zip(gl, a.g32[gpus, G_MODEL].tolist(), strict=True)))
 
     def gpu_modes(self) -> dict[tuple[str, int], str]:
         """Chosen mode of every 'any' GPU that holds work now."""
@@ -93,7 +107,8 @@ class Snapshots:
         from packer.plans import build_plan
 
         inst = instance if instance is not None else self.snapshot_instance()
-        placed = {rid: self.units(rid) for rid in self._placed}
+        lut = self._gpu_lut()  # once for every request's units
+        placed = {rid: self._units_of_rows(rec.rows, KIND_CODE[rec.req.kind], lut) for rid, rec in self._placed.items()}
         unplaced = {r.id: self._reasons.get(r.id, reasons.not_submitted("online"))
                     for r in inst.requests if r.id not in placed}
         info = {"policy": self.policy}
