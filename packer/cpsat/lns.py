@@ -87,6 +87,9 @@ PROFILE_STEPS = False
 #: Whether a step's model is built over its free variables only (:mod:`packer.cpsat.lns_region`: the
 #: pinned part folded into constants) instead of a clone of the full model with pinned variables.
 REGION_STEPS = True
+#: CP-SAT's ``max_presolve_iterations`` in a step (None: CP-SAT's default). A region step's model holds
+#: only what the step frees, so most of what presolve removed from a clone step is never built.
+STEP_PRESOLVE_ITERATIONS: int | None = None
 
 
 @dataclass
@@ -396,6 +399,8 @@ def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seco
     p.random_seed = seed
     p.linearization_level = STEP_LINEARIZATION
     p.absolute_gap_limit = gap
+    if STEP_PRESOLVE_ITERATIONS is not None:
+        p.max_presolve_iterations = STEP_PRESOLVE_ITERATIONS
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
         p.interleave_search = False
