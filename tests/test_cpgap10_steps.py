@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from packer.cpsat import lns as lns_mod
@@ -26,9 +27,9 @@ def test_parallel_lns_reads_the_region_rows_once_before_any_step(monkeypatch: py
     real_index, real_sub = lns_region.RegionIndex, lns_mod._Space.sub_model
 
     class Counting(real_index):  # type: ignore[misc, valid-type]
-        def __init__(self, proto) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
             built.append(1)
-            super().__init__(proto)
+            super().__init__(proto, matrix)
 
     def sub_model(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         ready_at_step.append("region" in self.__dict__)
@@ -75,3 +76,73 @@ def test_step_presolve_limit_reaches_cpsat(limit: int | None, monkeypatch: pytes
                 seed=0, workers=1, steps=3, det_step=0.1)
     assert len(seen) == 3
     assert set(seen) == {default if limit is None else limit}
+
+
+def _rows(index: lns_region.RegionIndex) -> list[list[tuple[int, int]]]:
+    """Every row's terms as sorted (variable, coefficient) pairs, duplicates summed."""
+    out = []
+    for r in range(len(index.bounds)):
+        lo, hi = int(index.starts[r]), int(index.starts[r + 1])
+        terms: dict[int, int] = {}
+        for v, c in zip(index.vars[lo:hi].tolist(), index.coeffs[lo:hi].tolist(), strict=True):
+            terms[v] = terms.get(v, 0) + c
+        out.append(sorted((v, c) for v, c in terms.items() if c))
+    return out
+
+
+@pytest.mark.parametrize("family", ["sharing", "hetero", "tenants", "inference", "adversarial"])
+def test_region_index_from_the_lp_matrix_is_the_protos(family: str) -> None:
+    """Tests that the row index read from the LP bound's matrix holds the same rows (terms, bounds),
+    variable domains and objective as the one read from the proto."""
+    model = CpsatModel(generate(family, seed=3, nodes=6))
+    proto = model.model.proto
+    form = model.linear_form
+    assert form is not None
+    a = lns_region.RegionIndex(proto)
+    b = lns_region.RegionIndex(proto, form[1])
+    assert _rows(a) == _rows(b)
+    assert a.bounds == b.bounds and a.domains == b.domains
+    for key in ("row_lo", "row_hi", "single", "var_lo", "var_hi", "holes", "obj_vars", "obj_coeffs"):
+        assert np.array_equal(getattr(a, key), getattr(b, key)), key
+    assert (a.obj_offset, a.obj_scale, a.n) == (b.obj_offset, b.obj_scale, b.n)
+
+
+def test_region_index_refuses_a_matrix_it_cannot_read_exactly() -> None:
+    """Tests that a matrix of another shape, with a fractional, a zero or a too large entry, is not used
+    (the index reads the proto instead)."""
+    from scipy.sparse import csr_matrix
+
+    model = CpsatModel(generate("haein", seed=1, nodes=4))
+    proto = model.model.proto
+    form = model.linear_form
+    assert form is not None
+    good = form[1]
+    assert lns_region._terms(good, *good.shape) is not None
+    assert lns_region._terms(good, good.shape[0] + 1, good.shape[1]) is None
+    for bad in (0.5, 0.0, 2.0 ** 60):
+        m = csr_matrix(good, copy=True)
+        m.data[0] = bad
+        assert lns_region._terms(m, *m.shape) is None
+    assert _rows(lns_region.RegionIndex(proto, m)) == _rows(lns_region.RegionIndex(proto))
+
+
+def test_region_steps_use_the_lp_matrix_when_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that the space's row index takes the model's LP matrix when the model already built it, and
+    reads the proto (building no matrix) when it did not."""
+    got: list[object] = []
+    real = lns_region.RegionIndex
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
+            got.append(matrix)
+            super().__init__(proto, matrix)
+
+    monkeypatch.setattr(lns_region, "RegionIndex", Spy)
+    model = _model(nodes=6)
+    space = lns_mod._space(model, "node")
+    assert space is not None and space.region is not None
+    assert got == [None] and "linear_form" not in model.__dict__
+    form = model.linear_form
+    space = lns_mod._space(model, "node")
+    assert space is not None and space.region is not None
+    assert got[1] is form[1]

@@ -132,7 +132,12 @@ class _Space:
     def region(self) -> lns_region.RegionIndex | None:
         """The full model's rows for region steps (built on first use), or None if it cannot have them."""
         proto = self.model.model.proto
-        return lns_region.RegionIndex(proto) if lns_region.supported(proto) else None
+        if not lns_region.supported(proto):
+            return None
+        # The LP bound's matrix, when a parallel solve built it before the LP started: its terms are
+        # the rows' (read from it, not again from the proto).
+        form = self.model.__dict__.get("linear_form")
+        return lns_region.RegionIndex(proto, None if form is None else form[1])
 
     @cached_property
     def checker(self) -> _Checker | None:
