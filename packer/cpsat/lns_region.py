@@ -28,23 +28,35 @@ def supported(proto) -> bool:  # type: ignore[no-untyped-def]
     return all(ct.has_linear() and not len(ct.enforcement_literal) for ct in proto.constraints)
 
 
-class RegionIndex:
-    """The full model's linear rows in flat arrays, read once per LNS run."""
+#: Largest coefficient magnitude that a float64 matrix holds exactly.
+_EXACT = 2 ** 53
 
-    def __init__(self, proto) -> None:  # type: ignore[no-untyped-def]
-        vars_: list[int] = []
-        coeffs: list[int] = []
-        starts = [0]
-        self.bounds: list[list[int]] = []
-        for ct in proto.constraints:
-            lin = ct.linear
-            vars_.extend(lin.vars)
-            coeffs.extend(lin.coeffs)
-            starts.append(len(vars_))
-            self.bounds.append(list(lin.domain))
-        self.vars = np.array(vars_, dtype=np.int64)
-        self.coeffs = np.array(coeffs, dtype=np.int64)
-        self.starts = np.array(starts, dtype=np.int64)
+
+class RegionIndex:
+    """The full model's linear rows in flat arrays, read once per LNS run.
+
+    ``matrix``: the model's constraint matrix (scipy CSR, rows in the proto's order), when the caller
+    already has it (:attr:`packer.cpsat.model.CpsatModel.linear_form`, built for the LP bound and the
+    merge check): its terms are taken from it instead of from the proto, which costs about as much
+    as building it (0.9 s of CPU on inference at 1,024 GPUs). Row and variable domains are always read
+    from the proto (exact integers, intervals with holes).
+    """
+
+    def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
+        self.bounds: list[list[int]] = [list(ct.linear.domain) for ct in proto.constraints]
+        terms = _terms(matrix, len(self.bounds), len(proto.variables))
+        if terms is None:
+            vars_: list[int] = []
+            coeffs: list[int] = []
+            starts = [0]
+            for ct in proto.constraints:
+                lin = ct.linear
+                vars_.extend(lin.vars)
+                coeffs.extend(lin.coeffs)
+                starts.append(len(vars_))
+            terms = (np.array(vars_, dtype=np.int64), np.array(coeffs, dtype=np.int64),
+                     np.array(starts, dtype=np.int64))
+        self.vars, self.coeffs, self.starts = terms
         self.row_of = np.repeat(np.arange(len(self.bounds), dtype=np.int64), np.diff(self.starts))
         self.domains = [list(v.domain) for v in proto.variables]
         #: Each row's bounds when its domain is one interval (else the row never folds into a variable).
@@ -76,6 +88,18 @@ class RegionModel:
         full = np.array(self.base, dtype=np.int64)
         full[self.free] = np.asarray(values, dtype=np.int64)
         return full.tolist()
+
+
+def _terms(matrix, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # type: ignore[no-untyped-def]
+    """(variables, integer coefficients, row starts) of a CSR ``matrix`` of the model's shape whose entries
+    are all exact nonzero integers, else None (read the proto instead)."""
+    if matrix is None or matrix.shape != (rows, cols):
+        return None
+    data = np.asarray(matrix.data)
+    if len(data) and (np.abs(data).max() >= _EXACT or not np.array_equal(data, np.rint(data)) or not data.all()):
+        return None
+    return (np.asarray(matrix.indices, dtype=np.int64), data.astype(np.int64),
+            np.asarray(matrix.indptr, dtype=np.int64))
 
 
 def _shift(domain: list[int], by: int) -> list[int]:
