@@ -259,3 +259,20 @@ def test_relaxations_drop_gpu_level_spreads_so_gpus_aggregate() -> None:
             assert len(build_data(relaxed).classes) < inst.num_gpus
             bound = relaxed_bound(inst, level, typed=typed)
             assert bound is not None and plan.objective - 1e-6 <= bound <= cap + 1e-6, (level, typed)
+
+
+def test_owner_rule_holds_for_any_tenant_id() -> None:
+    """Tests that a node-isolated tenant named like a marker (``*``) changes nothing: nodes running
+    two other tenants' fixed work stay open to a third non-isolated tenant."""
+    nodes = tuple(Node(id=f"r{k}n0", gpu_model="H100-80GB", num_gpus=2, mode="full", domains={"rack": f"r{k}"})
+                  for k in range(2))
+    runs = tuple(Request(id=f"run{k}", tenant=t, kind="gpu", count=1, placement=(Unit(node="r0n0", gpu=k),),
+                         movable=False) for k, t in enumerate(("a", "b")))
+    inst = Instance(name="t", topology=Topology(levels=("node", "rack")), nodes=nodes,
+                    tenants=(Tenant(id="a"), Tenant(id="b"), Tenant(id="c"), Tenant(id="*", isolation="node")),
+                    requests=(*runs, Request(id="c1", tenant="c", kind="gpu", count=1),
+                              Request(id="s1", tenant="*", kind="gpu", count=1)))
+    relax = typed_relaxation(inst, "rack")
+    r0 = relax.where[("r0n0", None)][0]
+    assert "c1" not in relax.barred
+    assert relax.barred["s1"] == frozenset({r0})

@@ -149,7 +149,7 @@ def _check_level(inst: Instance, level: str) -> list[str]:
     return list(inst.topology.all_levels)
 
 
-def _typed_groups(inst: Instance, level: str, owners: Mapping[str, str]) -> dict[Hashable, list[Node]]:
+def _typed_groups(inst: Instance, level: str, owners: Mapping[str, str | None]) -> dict[Hashable, list[Node]]:
     """Nodes grouped by the make-up of their domain at ``level`` (per GPU model): the GPU modes of its
     nodes and the owners (:func:`_owners`) its nodes have."""
     pieces: dict[tuple[str, str], list[Node]] = defaultdict(list)
@@ -165,18 +165,19 @@ def _typed_groups(inst: Instance, level: str, owners: Mapping[str, str]) -> dict
 
 #: Owner of a node without running work that cannot move (:func:`_owners`): any tenant may use it.
 FREE = ""
-#: Owner of a node whose fixed running work is not a node-isolated tenant's (or is several tenants').
-OTHERS = "*"
+#: Owner of a node whose fixed running work is not a node-isolated tenant's (or is several tenants'):
+#: None, which no tenant id can be (FREE cannot either: ids are not empty).
+OTHERS = None
 
 
-def _owners(inst: Instance) -> dict[str, str]:
+def _owners(inst: Instance) -> dict[str, str | None]:
     """Node id → who may use the node, from its running work that cannot move, where node isolation
     decides it: the node-isolated tenant whose work it holds, or OTHERS. Nodes without such work are
     left out (FREE). Empty when no tenant is node-isolated."""
     isolated = {t.id for t in inst.tenants if t.isolation == "node"}
     if not isolated:
         return {}
-    owners: dict[str, str] = {}
+    owners: dict[str, str | None] = {}
     for r in inst.requests:
         if r.placement is None or r.movable:
             continue
@@ -186,18 +187,19 @@ def _owners(inst: Instance) -> dict[str, str]:
     return owners
 
 
-def _owner_bars(inst: Instance, owners: Mapping[str, str], super_of: Mapping[str, str]) -> dict[str, frozenset[str]]:
+def _owner_bars(inst: Instance, owners: Mapping[str, str | None],
+                super_of: Mapping[str, str]) -> dict[str, frozenset[str]]:
     """Request id → super nodes on none of whose original nodes node isolation lets the request's tenant
     work: for a node-isolated tenant, nodes owned by anyone else; for any other tenant, nodes owned by
     a node-isolated tenant. Running work that cannot move is left out (it has no choice to bar)."""
     if not owners:
         return {}
-    usable: dict[str, set[str]] = defaultdict(set)  # super node → owners of its nodes
+    usable: dict[str, set[str | None]] = defaultdict(set)  # super node → owners of its nodes
     for n in inst.nodes:
         usable[super_of[n.id]].add(owners.get(n.id, FREE))
     isolated = {t.id for t in inst.tenants if t.isolation == "node"}
     bars: dict[str, frozenset[str]] = {}
-    cache: dict[str, frozenset[str]] = {}
+    cache: dict[str | None, frozenset[str]] = {}
     for r in inst.requests:
         if r.placement is not None and not r.movable:
             continue
