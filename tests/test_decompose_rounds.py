@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from packer.cpsat.decompose import OFFER, lns_by_domain
+from packer.cpsat.decompose import OFFER, SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.search import solve_monolithic
 from packer.generate import generate
 from packer.model import Instance, Plan
@@ -52,3 +52,33 @@ def test_a_deterministic_budget_keeps_the_planned_passes() -> None:
     calls: list[str] = []
     _, stats = lns_by_domain(inst, start, deadline=time.perf_counter() + 120, solve_sub=_solver(calls), rounds=1, det=4.0)
     assert stats["rounds"] == 1
+
+
+def _batch(calls: list[str]):  # type: ignore[no-untyped-def]
+    solve_sub = _solver(calls)
+
+    def solve_batch(jobs: list[SubJob], timeout: float) -> list[Plan | None]:
+        return [solve_sub(j.instance, j.hint, j.budget_s, j.det) for j in jobs]
+    return solve_batch
+
+
+def test_parallel_rounds_go_on_while_they_improve() -> None:
+    inst = _waiting_beyond_one_offer()
+    start = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    calls: list[str] = []
+    out, stats = lns_by_domain_parallel(inst, start, deadline=time.perf_counter() + 120,
+                                        solve_batch=_batch(calls), parallel=1, rounds=1)
+    assert stats["rounds"] > 1, stats  # the first round placed offered work, so a second one ran
+    assert objective_value(inst, out) > objective_value(inst, start)
+    # one domain: every round but the last improved the plan, and the last one ended the search
+    assert stats["improved"] == stats["rounds"] - 1 == stats["subproblems"] - 1, stats
+    assert len(calls) == stats["subproblems"]
+
+
+def test_parallel_rounds_keep_the_plan_under_a_deterministic_budget() -> None:
+    inst = _waiting_beyond_one_offer()
+    start = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    calls: list[str] = []
+    _, stats = lns_by_domain_parallel(inst, start, deadline=time.perf_counter() + 120,
+                                      solve_batch=_batch(calls), parallel=1, rounds=1, det=4.0)
+    assert stats["rounds"] == 1 and len(calls) == 1

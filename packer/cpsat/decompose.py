@@ -143,7 +143,9 @@ def lns_by_domain_parallel(
     answers are merged in domain order, each only if the totals stay within quotas and the migration
     cap. ``parallel``: sub-problems solved at once, which sets each one's share of the time. With
     ``det`` every sub-problem gets ``det / (domains × rounds)`` deterministic time and the result
-    does not depend on ``parallel`` or on timing.
+    does not depend on ``parallel`` or on timing. Without it, rounds beyond ``rounds`` take the time
+    that is left while one of the rounds over the last turn of all domains improved the plan; each
+    offers the domains the next slices of the unplaced requests.
     """
     level = level or coarsest_level(inst)
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
@@ -155,15 +157,20 @@ def lns_by_domain_parallel(
     sub_det = None if det is None else det / max(1, len(order) * rounds)
     build_s = merge_s = 0.0
     cursor = 0
-    for rnd in range(rounds):
+    rnd = 0
+    idle = 0  # domains solved since the last round that improved the plan
+    # Rounds beyond the planned ones (never under a deterministic budget) go on while time is left and
+    # some round within the last turn over all domains improved the plan.
+    while rnd < rounds or (sub_det is None and idle < len(order)):
         t0 = time.perf_counter()
         if deadline - t0 - build_s - merge_s <= 0.5:
             break
+        planned_left = max(1, rounds - rnd)  # rounds still to share the time (this one, past the plan)
         # As many domains as get MIN_SUB_S each in this round's share of the time (all of them with a
         # deterministic budget), the next ones in each round.
         fit = len(order)
         if sub_det is None:
-            fit = min(fit, max(parallel, int((deadline - t0 - build_s - merge_s) / (rounds - rnd)
+            fit = min(fit, max(parallel, int((deadline - t0 - build_s - merge_s) / planned_left
                                              * parallel / MIN_SUB_S)))
         chosen = sorted((order[cursor:] + order[:cursor])[:fit])
         cursor = (cursor + fit) % len(order)
@@ -182,7 +189,7 @@ def lns_by_domain_parallel(
         stats["rounds"] += 1
         stats["chosen"] += len(chosen)
         waves = -(-len(built) // max(1, parallel))
-        budget = left / (rounds - rnd) / waves
+        budget = left / planned_left / waves
         if sub_det is not None:
             budget = left  # the deterministic budget decides; the clock is a safety stop
         # Tasks stop a little before the round's time-out so that their answers still arrive.
@@ -192,6 +199,7 @@ def lns_by_domain_parallel(
         t2 = time.perf_counter()
         stats["solve_s"] += t2 - t1
         used, moved = _totals(inst, placed)
+        improved_before = stats["improved"]
         for job, plan in zip(jobs, plans):
             if plan is None:
                 stats["timed_out"] += 1
@@ -214,6 +222,8 @@ def lns_by_domain_parallel(
             moved += dmoves
         merge_s = max(merge_s, time.perf_counter() - t2)
         stats["merge_s"] += time.perf_counter() - t2
+        idle = 0 if stats["improved"] > improved_before else idle + len(chosen)
+        rnd += 1
     for k in ("build_s", "solve_s", "merge_s", "sub_s", "sub_max_s"):
         stats[k] = round(stats[k], 3)
     return placed, stats
