@@ -119,6 +119,7 @@ def test_reoptimize_gives_a_decomposed_instance_s_no_move_solve_all_but_its_fina
     inst = generate("haein", 0, nodes=16)
     if decomposed:
         monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
+        monkeypatch.setattr(reopt, "BLOCKS", False)  # the arm without block steps
     monkeypatch.setattr(cpsat, "solve", record)
     with pytest.raises(Stop):
         reopt.reoptimize(inst, time_limit=600.0)
@@ -145,5 +146,33 @@ def test_the_no_move_solve_s_hint_then_gets_its_estimate(monkeypatch: pytest.Mon
     monkeypatch.setattr(timeplan, "greedy_s", lambda _inst: 1e6)
     monkeypatch.setattr(solver, "fast_hint", record)
     with pytest.raises(Stop):
-        reopt.reoptimize(inst, time_limit=600.0)
+        reopt.reoptimize(inst, time_limit=600.0, budget=0)  # budget 0: the no-move solve, never block steps
     assert got == [pytest.approx(400.0)]
+
+
+def test_block_steps_start_from_the_pinned_hint_with_its_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that with moves allowed on a decomposed instance the start is the fast placers' plan of the
+    pinned instance, given the online placer's estimate, not the no-move CP-SAT solve."""
+    import packer.cpsat as cpsat
+    import packer.cpsat.hints as hints
+    from packer.cpsat import reopt, timeplan, tuning
+
+    got: list[tuple[int, float | None]] = []
+
+    def record(inst, seed, budget, online=True):  # type: ignore[no-untyped-def]
+        got.append((sum(1 for r in inst.requests if r.movable), budget))
+        raise Stop
+
+    def no_solve(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the no-move CP-SAT solve ran")
+
+    inst = generate("haein", 0, nodes=16)
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
+    monkeypatch.setattr(tuning, "ONLINE_HINT_ABOVE", 0)
+    monkeypatch.setattr(timeplan, "hint_s", lambda _inst: 400.0)
+    monkeypatch.setattr(timeplan, "greedy_s", lambda _inst: 1e6)
+    monkeypatch.setattr(hints, "hint_plan", record)
+    monkeypatch.setattr(cpsat, "solve", no_solve)
+    with pytest.raises(Stop):
+        reopt.reoptimize(inst, time_limit=600.0)
+    assert got == [(0, pytest.approx(400.0))]  # the pinned instance: nothing movable

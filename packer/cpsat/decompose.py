@@ -329,12 +329,12 @@ def _fits(inst: Instance, used: Mapping[str, float], moved: int, delta: Mapping[
 
 
 def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: set[str],
-                  offset: int, share: _Share | None = None) -> tuple[Instance, Plan | None]:
+                  offset: int, share: _Share | None = None, offer: int = OFFER) -> tuple[Instance, Plan | None]:
     """The sub-instance of one domain, and the incumbent restricted to it as a hint plan.
 
     ``share`` (parallel rounds): the requests touching the domain, its own offer, and the quota and
     migration slack kept back for the other domains of the round; None: the whole slack, every
-    request looked at, a rotating slice of the unplaced ones offered.
+    request looked at, a rotating slice of ``offer`` unplaced ones offered (the ``offset``-th).
     """
     from packer.cpsat.border import split_at_border
     from packer.model import Assignment, SolverInfo
@@ -385,8 +385,8 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
         waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
         waiting.sort(key=lambda r: (-r.priority, r.id))
         if waiting:
-            k = (offset * OFFER) % len(waiting)
-            reqs.extend((waiting[k:] + waiting[:k])[:OFFER])
+            k = (offset * offer) % len(waiting)
+            reqs.extend((waiting[k:] + waiting[:k])[:offer])
     keep = {r.tenant for r in reqs}
     tenants = []
     for t in inst.tenants:
@@ -420,8 +420,13 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
 
 def _merge(inst: Instance, sub: Instance, plan: Plan, placed: dict[str, list[Unit]]) -> bool:
     """Writes the sub-plan's answer back; True when it changed anything."""
+    return merge_units(inst, sub, {a.request: list(a.units) for a in plan.assignments}, placed)
+
+
+def merge_units(inst: Instance, sub: Instance, got: Mapping[str, Sequence[Unit]], placed: dict[str, list[Unit]]) -> bool:
+    """Writes a sub-instance's placement ``got`` (request id → units) back into ``placed``, work that
+    crosses the sub-instance's border left as it is; True when it changed anything."""
     changed = False
-    got = {a.request: list(a.units) for a in plan.assignments}
     for r in sub.requests:
         orig = inst.request(r.id)
         if r.placement is not None and not r.movable and (r.count != orig.count or orig.placement is None
@@ -434,6 +439,6 @@ def _merge(inst: Instance, sub: Instance, plan: Plan, placed: dict[str, list[Uni
                 del placed[r.id]
                 changed = True
         elif old is None or not units_equal(old, new):
-            placed[r.id] = new
+            placed[r.id] = list(new)
             changed = True
     return changed

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_gang
+from packer.cpsat import reopt_gang, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.lpguide import Guide
 from packer.cpsat.proof import padded_bound
@@ -124,6 +124,11 @@ ROOM_WIDE = False
 #: step at random (bench/RESULTS_reopt.md, "Session 10"). The region also takes the nodes a gang step
 #: would clear for the dearest whole-GPU gang offered (:func:`_gang_room`).
 TENANT_FILL = True
+#: On instances solved by decomposition (tuning.DECOMPOSE_ABOVE pairs, 16,384 GPUs) a budget that
+#: allows moves starts from the fast placers' no-move plan and spends the rest of the time on move
+#: steps block by block (:mod:`packer.cpsat.reopt_blocks`); False: the no-move solve takes all but the
+#: final plan's time and whole-cluster steps what is left (none: session 10's rule, the A/B arm).
+BLOCKS = True
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -223,6 +228,23 @@ def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, wor
     modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
     why = {u.request: u.reason for u in plan.unplaced}
     return _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
+                 info={"no_move": _info(plan)}, modes=modes, why=why)
+
+
+def no_move_hint(inst: Instance, *, time_limit: float | None, seed: int = 0) -> Plan | None:
+    """The fast placers' plan (greedy, online) of ``inst`` with its running work pinned, or None when
+    none answers in the hint's budget of ``time_limit`` (:func:`packer.cpsat.timeplan.hint_budget`)."""
+    from packer.cpsat.hints import hint_plan
+    from packer.cpsat.timeplan import hint_budget
+
+    pin = pinned(inst)
+    plan = hint_plan(pin, seed, None if time_limit is None else hint_budget(pin, time_limit))
+    if plan is None:
+        return None
+    placed = {a.request: list(a.units) for a in plan.assignments}
+    modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
+    why = {u.request: u.reason for u in plan.unplaced}  # as in no_move_plan: the pinned plan's reasons hold
+    return _plan(inst, placed, bound=None, seed=seed, wall_s=plan.solver.wall_s or 0.0,
                  info={"no_move": _info(plan)}, modes=modes, why=why)
 
 
@@ -491,6 +513,14 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         return None if time_limit is None else time_limit - (time.perf_counter() - t0)
 
     info: dict[str, object] = {"budget": budget}
+    huge = len(inst.requests) * len(inst.nodes) > tuning.DECOMPOSE_ABOVE
+    if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
+        # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
+        # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
+        start = no_move_hint(inst, time_limit=time_limit, seed=seed)
+        if start is not None:
+            info["no_move_objective"] = start.objective
+            info["no_move"] = "hint"
     if start is None:
         # On instances solved by decomposition the no-move solve (its hint by estimate, then LNS by
         # pod) gets all but two re-issues of a plan whose reasons are known (its own here, and the
@@ -506,8 +536,6 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
     start_placed = placed
     assert moves(inst, placed) <= (math.inf if cap is None else cap), "the start plan moves too much"
     bound: float | None = None
-    from packer.cpsat.tuning import DECOMPOSE_ABOVE
-
     if cap == 0 or not movable_ids(inst):
         bound = no_move_bound
     elif (share := exact_share(inst)) > 0:
@@ -529,14 +557,20 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                        progress=prog)
             info["steps"] = stats
-    elif len(inst.requests) * len(inst.nodes) > DECOMPOSE_ABOVE:
+    elif huge:
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
-            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
-                                       progress=prog)
+            if BLOCKS:
+                from packer.cpsat.reopt_blocks import block_steps
+
+                placed, stats = block_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                            progress=prog)
+            else:
+                placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                           progress=prog)
             info["steps"] = stats
     else:
         bb = bounds if bounds is not None else BudgetBound(inst)
