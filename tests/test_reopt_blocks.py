@@ -64,3 +64,28 @@ def test_a_budget_of_zero_keeps_the_no_move_solve(monkeypatch: pytest.MonkeyPatc
     pt = reopt.reoptimize(inst, budget=0, time_limit=10, workers=1)
     assert "no_move" not in pt.info or pt.info["no_move"] != "hint"
     assert pt.moves == 0 and check(inst, pt.plan).ok
+
+
+def test_pods_and_steps_share_a_block_by_gain_per_second() -> None:
+    from packer.cpsat.reopt_blocks import MIN_SHARE, _pods_share
+
+    assert _pods_share({"pods": [0.0, 0.0], "steps": [0.0, 0.0]}) == 0.5
+    assert _pods_share({"pods": [0.0, 5.0], "steps": [3.0, 5.0]}) == MIN_SHARE
+    assert _pods_share({"pods": [4.0, 2.0], "steps": [0.0, 9.0]}) == 1.0 - MIN_SHARE
+    assert _pods_share({"pods": [2.0, 2.0], "steps": [3.0, 1.0]}) == 0.25  # 1/s against 3/s
+
+
+@pytest.mark.parametrize("pods", [False, True])
+def test_block_pods_keep_the_plan_valid(pods: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("packer.cpsat.reopt_blocks.POD_LNS", pods)
+    inst = generate("haein", seed=2, nodes=32, demand=1.4)
+    inst = inst.model_copy(update={"requests": tuple(
+        r.model_copy(update={"movable": True}) if r.placement is not None else r for r in inst.requests)})
+    start = reopt.no_move_hint(inst, time_limit=None, seed=0)
+    assert start is not None
+    placed0 = {a.request: list(a.units) for a in start.assignments}
+    out, stats = block_steps(inst, placed0, cap=None, deadline=time.perf_counter() + 120, workers=1,
+                             max_steps=3, det=0.5, size=16)
+    assert (stats["pods_gain_s"][1] > 0) == pods  # type: ignore[index]
+    assert objective_value(inst, out) >= objective_value(inst, placed0) - 1e-9
+    assert reopt._valid(inst, out)

@@ -34,6 +34,11 @@ BLOCK_NODES = 128
 BLOCK_OFFER = 400
 #: Seconds below which a block is not started.
 MIN_BLOCK_S = 2.0
+#: Each block first runs CP-SAT sub-problems over its pods with running work pinned (placed work
+#: traded for dearer waiting work), then move steps; the two share its time by their gain per second
+#: so far, each at least MIN_SHARE of it (False: move steps alone, the A/B arm).
+POD_LNS = True
+MIN_SHARE = 0.15
 
 
 def blocks(inst: Instance, size: int | None = None) -> list[list[str]]:
@@ -61,6 +66,33 @@ def blocks(inst: Instance, size: int | None = None) -> list[list[str]]:
     return out
 
 
+def _pods_share(rates: Mapping[str, Sequence[float]]) -> float:
+    """The share of a block's time for its pods' CP-SAT sub-problems: by the gain per second of those
+    and of the move steps so far, within [MIN_SHARE, 1 - MIN_SHARE]; half before either has gained."""
+    per = {k: (g / t if t > 0 else 0.0) for k, (g, t) in rates.items()}
+    total = per["pods"] + per["steps"]
+    if total <= 0:
+        return 0.5
+    return min(1.0 - MIN_SHARE, max(MIN_SHARE, per["pods"] / total))
+
+
+def _pods(sub: Instance, here: Mapping[str, Sequence[Unit]], *, deadline: float, seed: int,
+          workers: int | None, det: float | None) -> dict[str, list[Unit]]:
+    """``here`` improved by LNS over ``sub``'s domains (one CP-SAT sub-problem each, offered waiting
+    work) with its running work pinned; the placement is valid in ``sub`` (it moves nothing)."""
+    from packer.cpsat.decompose import lns_by_domain
+    from packer.cpsat.reopt import pinned
+    from packer.cpsat.search import solve_monolithic
+
+    def solve_sub(s: Instance, h, budget: float, sdet: float | None):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        return solve_monolithic(s, h, seed=seed, workers=workers, start=t0,
+                                left=lambda: budget - (time.perf_counter() - t0), info={}, lp=False, det=sdet)
+
+    out, _ = lns_by_domain(pinned(sub), here, deadline=deadline, solve_sub=solve_sub, rounds=1, det=det)
+    return out
+
+
 def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                 seed: int = 0, workers: int | None = None, progress: Progress = SILENT,
                 max_steps: int | None = None, det: float | None = None,
@@ -78,6 +110,8 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     parts = blocks(inst, size)
     stats: dict[str, object] = {"blocks": len(parts), "passes": 0, "steps": 0, "improved": 0,
                                 "blocks_improved": 0, "gain": 0.0}
+    # Gain and seconds of each part so far: the next block's time is shared by their gain per second.
+    rates = {"pods": [0.0, 0.0], "steps": [0.0, 0.0]}
     k = 0
     improved_last = True
     while improved_last and (k == 0 or det is None):
@@ -93,13 +127,25 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
                 continue
             here = {a.request: list(a.units) for a in hint.assignments}
             before = objective_value(sub, here)
-            budget = left / (len(parts) - i)
-            out, st = move_steps(sub, here, cap=sub.objective.max_migrations,
-                                 deadline=min(deadline, tb + budget), seed=seed + i + k * len(parts),
+            end = min(deadline, tb + left / (len(parts) - i))
+            bseed = seed + i + k * len(parts)
+            share = _pods_share(rates) if POD_LNS else 0.0
+            if share > 0:
+                # First the block's pods, running work pinned: CP-SAT sub-problems that trade placed work
+                # for dearer waiting work (what the no-move solve's LNS by pod does on the whole cluster).
+                tp = time.perf_counter()
+                here = _pods(sub, here, deadline=tp + share * (end - tp), seed=bseed, workers=workers, det=det)
+                rates["pods"][0] += objective_value(sub, here) - before
+                rates["pods"][1] += time.perf_counter() - tp
+            tm = time.perf_counter()
+            mid = objective_value(sub, here)
+            out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=end, seed=bseed,
                                  workers=workers, max_steps=max_steps, det=det)
             stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
             stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
             after = objective_value(sub, out)
+            rates["steps"][0] += after - mid
+            rates["steps"][1] += time.perf_counter() - tm
             if after > before + 1e-9 and merge_units(capped, sub, out, cur):
                 stats["blocks_improved"] += 1  # type: ignore[operator]
                 stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
@@ -108,6 +154,8 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
         k += 1
         if deadline - time.perf_counter() < MIN_BLOCK_S:
             break
+    stats["pods_gain_s"] = [round(x, 3) for x in rates["pods"]]
+    stats["steps_gain_s"] = [round(x, 3) for x in rates["steps"]]
     if objective_value(capped, cur) <= start + 1e-9:
         return {rid: list(us) for rid, us in placed.items()}, stats
     if not _valid(capped, cur):
@@ -116,4 +164,4 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     return cur, stats
 
 
-__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "block_steps", "blocks"]
+__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "MIN_SHARE", "POD_LNS", "block_steps", "blocks"]
