@@ -36,8 +36,10 @@ BLOCK_OFFER = 400
 MIN_BLOCK_S = 2.0
 #: Each block first runs CP-SAT sub-problems over its pods with running work pinned (placed work
 #: traded for dearer waiting work), then move steps; the two share its time by their gain per second
-#: so far, each at least MIN_SHARE of it (False: move steps alone, the A/B arm).
-POD_LNS = True
+#: so far, each at least MIN_SHARE of it. Off: at 16,384 GPUs, 300 s, the pods gained 0.5 in 52 s on
+#: haein-100 (20,888.53 with them, 20,888.89 without) and 14.2 in 28.5 s on fragmented-101, where the
+#: steps gained 1,080 in 164 s (bench/bench_reopt_blocks.py; session 11). True: the A/B arm.
+POD_LNS = False
 MIN_SHARE = 0.15
 
 
