@@ -15,14 +15,8 @@ from hypothesis import strategies as st
 
 from packer.online import OnlinePlacer
 from packer.online import kernels as K
-from packer.online.state import K_MIG, N_MIGFIT, N_MODEL, R_CPU, R_KIND, R_MEM, R_MILLI, R_TENANT, R_TISO
+from packer.online.state import K_MIG, N_MIGFIT, N_MODEL, R_KIND
 from tests.test_online_prune import _part_filled
-
-
-def _admits(a, sh, n: int):  # type: ignore[no-untyped-def]
-    rq = sh.rq
-    return K._node_admits(a.n64, a.nbest, sh.rprof, sh.modelok, n, rq[R_KIND], rq[R_CPU], rq[R_MEM], rq[R_TENANT],
-                          rq[R_TISO], rq[R_MILLI])
 
 
 def _expected_lbm(a, rq, rprof, n: int) -> float:  # type: ignore[no-untyped-def]
@@ -52,7 +46,7 @@ def test_node_admission_equals_the_random_policys_node_tests(family: str, seed: 
         sh = p._shapes.of(r)
         kinds.add(r.kind)
         for n in range(len(p.node_ids)):
-            ok, lbm = _admits(a, sh, n)
+            ok, lbm = K._node_admits(a.n64, a.nbest, sh.rq, sh.rprof, sh.modelok, n)
             want = K._node_ok(a.n64, n, sh.rq, ones) and K._node_may_fit(a.n64, n, sh.rq, sh.rprof, sh.modelok)
             assert bool(ok) == bool(want), (r.id, n)
             if ok:
@@ -78,6 +72,6 @@ def test_node_admission_refuses_other_tenants_isolated_nodes() -> None:
     theirs = req.model_copy(update={"id": "other-1", "tenant": other})
     a = p.a
     sh_mine, sh_theirs = p._shapes.of(mine), p._shapes.of(theirs)
-    ok_mine, _ = _admits(a, sh_mine, n)
-    ok_theirs, _ = _admits(a, sh_theirs, n)
+    ok_mine, _ = K._node_admits(a.n64, a.nbest, sh_mine.rq, sh_mine.rprof, sh_mine.modelok, n)
+    ok_theirs, _ = K._node_admits(a.n64, a.nbest, sh_theirs.rq, sh_theirs.rprof, sh_theirs.modelok, n)
     assert ok_mine and not ok_theirs

@@ -691,23 +691,24 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
 
 
 @jit_inline
-def _node_admits(n64, nbest, rprof, modelok, n, kind, cpu, mem, t, tiso, milli):
+def _node_admits(n64, nbest, rq, rprof, modelok, n):
     """Node n's admission test for one unit of the request, from the node's aggregates alone (not
     ``nallow``): host resources, node isolation, a node-isolated tenant's own nodes, the model and a
     free fit of the kind (a MIG profile of the request, a whole free GPU, a share's milli). Returns
-    (admitted, lbm): the request's fields come as scalars (``rq``'s kind, CPU, memory, tenant,
-    tenant isolation, milli), which the scans read once per request; lbm is the least ``nbest`` of the request's profiles that fit (a MIG unit's
+    (admitted, lbm): lbm is the least ``nbest`` of the request's profiles that fit (a MIG unit's
     policy score on the node is at least that), BIG for other kinds. The one test of the scans of
     :func:`_pick_unit` and :func:`place_units` (:func:`_node_bound`); inlined, so it costs no call."""
     lbm = BIG
-    if n64[n, N_CPU] < cpu or n64[n, N_MEM] < mem or n64[n, N_NGPU] == 0:
+    if n64[n, N_CPU] < rq[R_CPU] or n64[n, N_MEM] < rq[R_MEM] or n64[n, N_NGPU] == 0:
         return False, lbm
+    t = rq[R_TENANT]
     if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
         return False, lbm
-    if tiso == ISO_NODE and n64[n, N_UNITS] > 0:
+    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
         if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
             return False, lbm
     m = n64[n, N_MODEL]
+    kind = rq[R_KIND]
     if kind == K_MIG:
         fit = n64[n, N_MIGFIT]
         ok = False
@@ -724,7 +725,7 @@ def _node_admits(n64, nbest, rprof, modelok, n, kind, cpu, mem, t, tiso, milli):
         return False, lbm
     if kind == K_GPU:
         return n64[n, N_FREEFULL] > 0, lbm
-    return n64[n, N_MAXMILLI] >= milli, lbm
+    return n64[n, N_MAXMILLI] >= rq[R_MILLI], lbm
 
 
 @jit
@@ -747,10 +748,6 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     best[1] = BIG
     bi = np.full(3, -1, dtype=np.int64)
     kind = rq[R_KIND]
-    cpu = rq[R_CPU]
-    mem = rq[R_MEM]
-    t = rq[R_TENANT]
-    tiso = rq[R_TISO]
     milli = rq[R_MILLI]
     wnode = pp[PP_WNODE]
     # best-fit's and FGD's scans skip what cannot beat the best key so far, (best[0], best[1]) (a
@@ -793,7 +790,7 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
             n = i if use_blocks else nodes[i]
             if nallow[n] == 0:
                 continue
-            ok, lbm = _node_admits(n64, nbest, rprof, modelok, n, kind, cpu, mem, t, tiso, milli)
+            ok, lbm = _node_admits(n64, nbest, rq, rprof, modelok, n)
             if not ok:
                 continue
             if pol == PACKER:
@@ -1429,7 +1426,7 @@ def _node_bound(n64, nbest, tws, pp, rq, rprof, modelok, n, lb):
     pol = rq[R_POLICY]
     kind = rq[R_KIND]
     milli = rq[R_MILLI]
-    ok, lbm = _node_admits(n64, nbest, rprof, modelok, n, kind, rq[R_CPU], rq[R_MEM], rq[R_TENANT], rq[R_TISO], milli)
+    ok, lbm = _node_admits(n64, nbest, rq, rprof, modelok, n)
     if not ok:
         return False
     if pol == PACKER:
