@@ -690,53 +690,14 @@ def _scan_node(g32, gpc, n64, nbest, ntag, mp, minfo, gstart, gscore, frag, tws,
         bi[2] = ns_
 
 
-@jit_inline
-def _node_admits(n64, nbest, rq, rprof, modelok, n):
-    """Node n's admission test for one unit of the request, from the node's aggregates alone (not
-    ``nallow``): host resources, node isolation, a node-isolated tenant's own nodes, the model and a
-    free fit of the kind (a MIG profile of the request, a whole free GPU, a share's milli). Returns
-    (admitted, lbm): lbm is the least ``nbest`` of the request's profiles that fit (a MIG unit's
-    policy score on the node is at least that), BIG for other kinds. The one test of the scans of
-    :func:`_pick_unit` and :func:`place_units` (:func:`_node_bound`); inlined, so it costs no call."""
-    lbm = BIG
-    if n64[n, N_CPU] < rq[R_CPU] or n64[n, N_MEM] < rq[R_MEM] or n64[n, N_NGPU] == 0:
-        return False, lbm
-    t = rq[R_TENANT]
-    if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
-        return False, lbm
-    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
-        if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
-            return False, lbm
-    m = n64[n, N_MODEL]
-    kind = rq[R_KIND]
-    if kind == K_MIG:
-        fit = n64[n, N_MIGFIT]
-        ok = False
-        for k in range(rprof.shape[1]):
-            p = rprof[m, k]
-            if p < 0:
-                break
-            if (fit >> p) & 1:
-                ok = True
-                if nbest[n, p] < lbm:
-                    lbm = float(nbest[n, p])
-        return ok, lbm
-    if modelok[m] == 0:
-        return False, lbm
-    if kind == K_GPU:
-        return n64[n, N_FREEFULL] > 0, lbm
-    return n64[n, N_MAXMILLI] >= rq[R_MILLI], lbm
-
-
 @jit
 def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore, frag, tws, pp, rq, rprof, modelok,
                nallow, greq, nodes, u1, u2, out):
     """Best (GPU, profile, start) for one unit; returns False when nothing fits. Writes out[0:3].
 
     When ``nodes`` is every node (in order), whole blocks of nodes are skipped by their aggregates.
-    The per-node test from the node's aggregates is :func:`_node_admits`, shared with
-    :func:`place_units`; it is inlined (a call that passes arrays would cost reference counting,
-    about 80 ns per node).
+    The per-node test from the node's aggregates is written out here, without calls: a call that
+    passes arrays costs reference counting, about 80 ns per node.
     """
     pol = rq[R_POLICY]
     if pol == RANDOM:
@@ -748,8 +709,13 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
     best[1] = BIG
     bi = np.full(3, -1, dtype=np.int64)
     kind = rq[R_KIND]
+    cpu = rq[R_CPU]
+    mem = rq[R_MEM]
+    t = rq[R_TENANT]
+    tiso = rq[R_TISO]
     milli = rq[R_MILLI]
     wnode = pp[PP_WNODE]
+    nchoice = rprof.shape[1]
     # best-fit's and FGD's scans skip what cannot beat the best key so far, (best[0], best[1]) (a
     # node of equal keys later in the scan loses the tie): best-fit by its node key, which the node's
     # aggregates give (a block's: by its least fc·GPUNORM + idle·CPUNORM); FGD's MIG units by the
@@ -788,10 +754,34 @@ def _pick_unit(g32, gpc, n64, nbest, b64, bbest, ntag, mp, minfo, gstart, gscore
             hi = nodes.shape[0]
         for i in range(lo, hi):
             n = i if use_blocks else nodes[i]
-            if nallow[n] == 0:
+            if nallow[n] == 0 or n64[n, N_CPU] < cpu or n64[n, N_MEM] < mem or n64[n, N_NGPU] == 0:
                 continue
-            ok, lbm = _node_admits(n64, nbest, rq, rprof, modelok, n)
-            if not ok:
+            if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
+                continue
+            if tiso == ISO_NODE and n64[n, N_UNITS] > 0:
+                if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
+                    continue
+            m = n64[n, N_MODEL]
+            lbm = BIG
+            if kind == K_MIG:
+                fit = n64[n, N_MIGFIT]
+                ok = False
+                for k in range(nchoice):
+                    p = rprof[m, k]
+                    if p < 0:
+                        break
+                    if (fit >> p) & 1:
+                        ok = True
+                        if nbest[n, p] < lbm:
+                            lbm = nbest[n, p]
+                if not ok:
+                    continue
+            elif modelok[m] == 0:
+                continue
+            elif kind == K_GPU:
+                if n64[n, N_FREEFULL] <= 0:
+                    continue
+            elif n64[n, N_MAXMILLI] < milli:
                 continue
             if pol == PACKER:
                 term = 0.0
@@ -1419,15 +1409,38 @@ def pick_unit(st, rq, rprof, modelok, nodes, u1, u2, out):
 @jit
 def _node_bound(n64, nbest, tws, pp, rq, rprof, modelok, n, lb):
     """Node n's tests of :func:`_pick_unit`'s scan for one unit of a MIG or fractional request under
-    packer, best-fit or FGD (the same :func:`_node_admits`, then the policy's bound), from the node's
-    aggregates alone (not ``nallow``): False when the node
+    packer, best-fit or FGD, from the node's aggregates alone (not ``nallow``): False when the node
     cannot take a unit; else lb = (l1, l2), the bound the scan skips the node by: when
     l1 > best k1, or l1 == best k1 and best k2 <= l2 (packer's, which compares k1 only: l2 = BIG)."""
     pol = rq[R_POLICY]
     kind = rq[R_KIND]
+    t = rq[R_TENANT]
     milli = rq[R_MILLI]
-    ok, lbm = _node_admits(n64, nbest, rq, rprof, modelok, n)
-    if not ok:
+    if n64[n, N_CPU] < rq[R_CPU] or n64[n, N_MEM] < rq[R_MEM] or n64[n, N_NGPU] == 0:
+        return False
+    if n64[n, N_ISON] > 0 and n64[n, N_ISOT] != t:
+        return False
+    if rq[R_TISO] == ISO_NODE and n64[n, N_UNITS] > 0:
+        if not (n64[n, N_ISOT] == t and n64[n, N_ISON] == n64[n, N_UNITS]):
+            return False
+    m = n64[n, N_MODEL]
+    lbm = BIG
+    if kind == K_MIG:
+        fit = n64[n, N_MIGFIT]
+        ok = False
+        for k in range(rprof.shape[1]):
+            p = rprof[m, k]
+            if p < 0:
+                break
+            if (fit >> p) & 1:
+                ok = True
+                if nbest[n, p] < lbm:
+                    lbm = nbest[n, p]
+        if not ok:
+            return False
+    elif modelok[m] == 0:
+        return False
+    elif n64[n, N_MAXMILLI] < milli:
         return False
     if pol == PACKER:
         term = 0.0
