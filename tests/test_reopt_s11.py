@@ -85,3 +85,60 @@ def test_kept_tier_result_is_counted_in_the_step_statistics(monkeypatch: pytest.
         assert value > best and stats["improved"] == 1
         assert stats.get("tier_wins", 0) == wins
         assert stats.get("tier_gain", 0.0) == pytest.approx(tier_gain if wins else 0.0)
+
+
+def _iso_pair() -> Instance:
+    """Two 4-GPU nodes; node-isolated tenant "iso" runs two identical movable 1-GPU jobs, one on each
+    (one group of two in the repack model); tenant "t" waits with six 1-GPU requests. The optimum
+    moves one iso job beside the other and gives t the freed node: 2 + 4 − 0.1 = 5.9."""
+    nodes = tuple(Node(id=f"n{i}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r0"}) for i in range(2))
+    reqs = [Request(id=f"iso{i}", kind="gpu", count=1, tenant="iso", placement=(Unit(node=f"n{i}", gpu=0),),
+                    movable=True, migration_cost=0.1) for i in range(2)]
+    reqs += [Request(id=f"w{k}", kind="gpu", count=1, tenant="t") for k in range(6)]
+    return Instance(name="iso", topology=Topology(levels=("node", "rack")), nodes=nodes, requests=tuple(reqs),
+                    tenants=(Tenant(id="iso", isolation="node"), Tenant(id="t")))
+
+
+def test_own_links_make_a_stay_claim_the_whole_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that with the ownership links a stay of the isolated tenant's job gives it the whole node:
+    without them the LP keeps both jobs (stays 1), owns each node by half and gives t two GPUs of each
+    (bound 6.0, no move paid); with them it must pay a move (bound 5.9, the optimum)."""
+    from packer.cpsat import reopt_stays
+
+    inst = _iso_pair()
+    got = {}
+    for flag in (False, True):
+        monkeypatch.setattr(reopt_stays, "OWN_LINKS", flag)
+        lp = reopt_stays.stays_lp(inst, reopt.repack_model(inst))
+        assert lp is not None
+        got[flag] = lp
+    assert got[False].bound == pytest.approx(6.0, abs=1e-3)
+    assert sum(got[False].stays.values()) == pytest.approx(2.0)
+    assert got[True].bound == pytest.approx(5.9, abs=1e-3)
+    assert sum(got[True].stays.values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_own_links_bar_the_isolated_tenant_from_a_node_another_tenants_job_keeps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the other row: t's 1-GPU job runs on n0; iso waits with six identical 1-GPU requests of
+    priority 2 and n1 is free. Without the links the LP keeps t's job and gives iso 3/4 of n0 too
+    (1 + 6 × 2 = 13); with them a kept job bars iso from n0, so the LP keeps the job by half (stay 1/2,
+    iso owns half of n0: 13 − 0.05 = 12.95; the other half "moves" within n0, the stays LP's known
+    slack). The optimum keeps the job and gives iso n1: 9."""
+    from packer.cpsat import reopt_stays
+
+    nodes = tuple(Node(id=f"n{i}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r0"}) for i in range(2))
+    reqs = [Request(id="tjob", kind="gpu", count=1, tenant="t", placement=(Unit(node="n0", gpu=0),), movable=True,
+                    migration_cost=0.1)]
+    reqs += [Request(id=f"i{k}", kind="gpu", count=1, tenant="iso", priority=2.0) for k in range(6)]
+    inst = Instance(name="iso2", topology=Topology(levels=("node", "rack")), nodes=nodes, requests=tuple(reqs),
+                    tenants=(Tenant(id="iso", isolation="node"), Tenant(id="t")))
+    got = {}
+    for flag in (False, True):
+        monkeypatch.setattr(reopt_stays, "OWN_LINKS", flag)
+        lp = reopt_stays.stays_lp(inst, reopt.repack_model(inst))
+        assert lp is not None
+        got[flag] = lp.bound
+    assert got[False] == pytest.approx(13.0, abs=1e-3)
+    assert got[True] == pytest.approx(12.95, abs=1e-3)
+    assert got[True] >= 9.0
