@@ -23,7 +23,11 @@ FLOOR = 0.1
 #: where ``forced`` is the group's freed running members (the repack model places them whatever
 #: happens). False: placed / all members (sessions 5-10), which reads a group of 2 running + 1
 #: waiting placed 3 times as 1.0 for the waiting one and 2 placed as 0.67 where the LP places none.
-WAITING_SHARE = True
+#: Off: the right count is not the better aim. Deterministic A/B (20 steps at det 1.0, haein 0-4 and
+#: fragmented 0-4, bench/RESULTS_reopt.md "Session 11"): on 1 state ahead (+5.0), on 4 behind
+#: (−0.05 to −8.7), the rest identical, −11.3 in all. Diagnostic listings (bench_reopt_missed.py)
+#: turn it on to count the LP's waiting placements right.
+WAITING_SHARE = False
 
 
 @dataclass
