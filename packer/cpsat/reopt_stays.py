@@ -36,18 +36,21 @@ from packer.plans import migration_cost
 #: Link each stay column to the node ownership of node-isolated tenants (:func:`_own_links`): a
 #: request that stays on a node makes its tenant the node's owner if that tenant is node-isolated, and
 #: bars every other node-isolated tenant from owning it. Without these rows the repack model ties a
-#: stay to ownership only through the node's load (``own ≥ load / capacity``), so one MIG unit of an
-#: isolated tenant could stay on an 8-GPU node whose ownership the LP sets to 0.02, leaving 98% of the
-#: node to the other tenants. False: the rows of sessions 6-10 only (the A/B arm).
+#: stay to ownership only through the node's load and the group's units there (``own ≥ x / the units
+#: the group can have on the node``), so one staying unit of a big group of an isolated tenant claimed
+#: only a fraction of its node and the LP gave the rest to other tenants. Measured: the bound of no
+#: limit 0.3-2.5 lower on the issue seeds, unchanged on fragmented (bench/RESULTS_reopt.md "Session
+#: 11"). False: the rows of sessions 6-10 only (the A/B arm).
 OWN_LINKS = True
 
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
     """Appends the rows ``own[n, t] − s_r ≥ 0`` (r of node-isolated tenant t runs on node n) and
     ``own[n, t] + s_r ≤ 1`` (r of another tenant runs on n) as ``s_r − own ≤ 0`` and ``s_r + own ≤ 1``
-    (row index = ``len(rhs)``, its upper side appended to ``rhs``). Valid: a plan that keeps r where it runs has r's units on n, so n holds work of r's
-    tenant, which the repack model's isolation rows allow only with ``own[n, t]`` = 1 for t = that
-    tenant and 0 for every other node-isolated t (integral ownership in every plan)."""
+    (row index = ``len(rhs)``, its upper side appended to ``rhs``). Valid: a plan that keeps r where
+    it runs has r's units on n, so n holds work of r's tenant, which the repack model's isolation
+    rows allow only with ``own[n, t]`` = 1 for t = that tenant and 0 for every other node-isolated t
+    (ownership is integral in every plan)."""
     owns = model.vars.owns
     if not owns:
         return
