@@ -12,6 +12,11 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 5 0 --steps 10 --det 1.0 --chain-ab   # A: no chain, B: chain
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --victims-ab  # A: all victims, B: tiers
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --ab reopt.TENANT_FILL  # A off, B on
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
+
+With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
+the guide, not the LP). Each arm's row also counts the gang steps kept from a cheaper victim tier
+(``tier wins``: reopt_gang.VICTIM_TIERS, and by how much they beat the all-victims tries).
 """
 
 from __future__ import annotations
@@ -56,8 +61,9 @@ def main() -> int:
         ab_mod = importlib.import_module(f"packer.cpsat.{mod_name}")
         ab_on = getattr(ab_mod, ab_name)
     out = {}
-    print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | wall s | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | tier wins (gain) "
+          "| wall s | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         inst = state(args.family, seed, args.nodes)
         start = reopt.no_move_plan(inst, time_limit=args.start_s, seed=0, workers=1)
@@ -71,6 +77,8 @@ def main() -> int:
             if args.ab:
                 reopt_gang.GANG = True
                 setattr(ab_mod, ab_name, ab_on if on else type(ab_on)(0))
+                if mod_name == "lpguide":
+                    guide = _guide_again(bb, inst)
             elif args.victims_ab:
                 reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, (tiers if on else 0)
             elif args.chain_ab:
@@ -88,10 +96,12 @@ def main() -> int:
             g = stats.get("by_kind", {}).get("gang", {})
             rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
-                         "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind")}
+                         "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
+                         "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0)}
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
-                  f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {wall:.1f} | {load:.2f} |", flush=True)
+                  f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "
+                  f"| {wall:.1f} | {load:.2f} |", flush=True)
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
@@ -99,6 +109,17 @@ def main() -> int:
     if args.ab:
         setattr(ab_mod, ab_name, ab_on)
     return 0
+
+
+def _guide_again(bb, inst):  # type: ignore[no-untyped-def]
+    """The no-limit guide rebuilt from ``bb``'s cached stays LP solution (after a flag of lpguide changed)."""
+    import packer.cpsat.reopt as reopt
+
+    bb.stays.pop(None, None)
+    bb.stays_moves.pop(None, None)
+    bb.guides.pop(None, None)
+    bb.stays_lp(None, 60.0)
+    return reopt._guide_of(bb, inst, None)
 
 
 if __name__ == "__main__":

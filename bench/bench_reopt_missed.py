@@ -47,6 +47,9 @@ def main() -> int:
     load0 = os.getloadavg()[0]
     pts = reopt.curve(inst, [0, None], time_limit=args.time_limit, workers=args.workers, seed=0)
     placed = {a.request for a in pts[-1].plan.assignments}
+    from packer.cpsat import lpguide
+
+    lpguide.WAITING_SHARE = True  # the listing counts the LP's waiting placements right (session 11)
     bb = reopt.BudgetBound(inst)
     bb.stays_lp(None)
     guide = bb.guide

@@ -19,6 +19,15 @@ import numpy as np
 
 #: Weight of a waiting request the LP does not place, relative to one it places whole.
 FLOOR = 0.1
+#: A waiting request's share counts only its group's waiting members: (placed − forced) / waiting,
+#: where ``forced`` is the group's freed running members (the repack model places them whatever
+#: happens). False: placed / all members (sessions 5-10), which reads a group of 2 running + 1
+#: waiting placed 3 times as 1.0 for the waiting one and 2 placed as 0.67 where the LP places none.
+#: Off: the right count is not the better aim. Deterministic A/B (20 steps at det 1.0, haein 0-4 and
+#: fragmented 0-4, bench/RESULTS_reopt.md "Session 11"): on 1 state ahead (+5.0), on 4 behind
+#: (−0.05 to −8.7), the rest identical, −11.3 in all. Diagnostic listings (bench_reopt_missed.py)
+#: turn it on to count the LP's waiting placements right.
+WAITING_SHARE = False
 
 
 @dataclass
@@ -68,7 +77,11 @@ def repack_guide(model, x: np.ndarray, waiting: frozenset[str],  # type: ignore[
         expr = model.vars.active.get(gr.index)
         index = getattr(expr, "index", None)
         placed = float(x[index]) if isinstance(index, int) and index >= 0 else 0.0
-        share = min(1.0, max(0.0, placed / max(1, len(gr.requests))))
+        if WAITING_SHARE:
+            forced = len(gr.requests) - len(ids)
+            share = min(1.0, max(0.0, (placed - forced) / len(ids)))
+        else:
+            share = min(1.0, max(0.0, placed / max(1, len(gr.requests))))
         where = {nid: u / len(gr.requests) for nid, u in per_group.get(gr.index, {}).items()}
         for rid in ids:
             out.share[rid] = share
@@ -84,4 +97,4 @@ def repack_guide(model, x: np.ndarray, waiting: frozenset[str],  # type: ignore[
     return out
 
 
-__all__ = ["FLOOR", "Guide", "repack_guide"]
+__all__ = ["FLOOR", "WAITING_SHARE", "Guide", "repack_guide"]

@@ -815,6 +815,12 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         out = trial, value
         stats["improved"] += 1
         stats["improved_gang"] = stats.get("improved_gang", 0) + 1
+        tg = ginfo.get("tier_gain")
+        if ginfo.get("victims") is not None and (tg is None or float(tg) > 1e-9):  # type: ignore[arg-type]
+            # Kept a result of a cheaper victim tier (reopt_gang.VICTIM_TIERS) that beat every
+            # all-victims try of the same step: by how much (inf: those gave no result at all).
+            stats["tier_wins"] = stats.get("tier_wins", 0) + 1
+            stats["tier_gain"] = stats.get("tier_gain", 0.0) + (math.inf if tg is None else float(tg))  # type: ignore[arg-type]
         rec["improved"] += 1
         rec["gain"] += value - best
         progress.update(best=value, note=f"gang step {stats['steps']}", force=True)

@@ -164,6 +164,7 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
 
     best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
     info: dict[str, object] = {}
+    best_all: float | None = None  # the best result with all placed waiting work liftable (tier None)
     tiers: list[float | None] = [None]
     if VICTIM_TIERS:
         below = sorted({r.priority for rid in cur if (r := inst.request(rid)).placement is None
@@ -176,12 +177,17 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                                         nodes=nodes, victims=tier)
             if out is not None:
                 v = objective_value(inst, out)
+                if tier is None and (best_all is None or v > best_all):
+                    best_all = v
                 if best is None or v > best[0]:
                     info["victims"] = tier
                     best = (v, out, info)
     if best is None:
         return None, info
     best[2]["value"] = best[0]
+    # What the tiers bought this step: the best result's value above the best all-victims result's
+    # (None: no all-victims try gave a result), for the re-optimizer's statistics.
+    best[2]["tier_gain"] = None if best_all is None else best[0] - best_all
     return best[1], best[2]
 
 

@@ -33,6 +33,39 @@ import numpy as np
 from packer.model import Instance
 from packer.plans import migration_cost
 
+#: Link each stay column to the node ownership of node-isolated tenants (:func:`_own_links`): a
+#: request that stays on a node makes its tenant the node's owner if that tenant is node-isolated, and
+#: bars every other node-isolated tenant from owning it. Without these rows the repack model ties a
+#: stay to ownership only through the node's load and the group's units there (``own ≥ x / the units
+#: the group can have on the node``), so one staying unit of a big group of an isolated tenant claimed
+#: only a fraction of its node and the LP gave the rest to other tenants. Measured: the bound of no
+#: limit 0.3-2.5 lower on the issue seeds, unchanged on fragmented (bench/RESULTS_reopt.md "Session
+#: 11"). False: the rows of sessions 6-10 only (the A/B arm).
+OWN_LINKS = True
+
+
+def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
+    """Appends the rows ``own[n, t] − s_r ≥ 0`` (r of node-isolated tenant t runs on node n) and
+    ``own[n, t] + s_r ≤ 1`` (r of another tenant runs on n) as ``s_r − own ≤ 0`` and ``s_r + own ≤ 1``
+    (row index = ``len(rhs)``, its upper side appended to ``rhs``). Valid: a plan that keeps r where
+    it runs has r's units on n, so n holds work of r's tenant, which the repack model's isolation
+    rows allow only with ``own[n, t]`` = 1 for t = that tenant and 0 for every other node-isolated t
+    (ownership is integral in every plan)."""
+    owns = model.vars.owns
+    if not owns:
+        return
+    tenants = sorted({t for (_ni, t) in owns})
+    for r in freed:
+        for ni in sorted({node_ix[u.node] for u in r.placement or () if u.node in node_ix}):
+            for t in tenants:
+                var = owns.get((ni, t))
+                if var is None:
+                    continue
+                r_idx.extend((len(rhs), len(rhs)))
+                c_idx.extend((col[r.id], var.index))
+                vals.extend((1.0, -1.0 if r.tenant == t else 1.0))
+                rhs.append(0.0 if r.tenant == t else 1.0)
+
 
 @dataclass
 class StaysLP:
@@ -122,12 +155,16 @@ def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignor
             c_idx.append(xi)
             vals.append(-1.0)
         n_rows += 1
+    rhs = [0.0] * n_rows
+    if OWN_LINKS:
+        _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs)
+        n_rows = len(rhs)
     n = n0 + len(freed)
     extra = csr_matrix((vals, (r_idx, c_idx)), shape=(n_rows, n))
     a2 = hstack([a, csr_matrix((a.shape[0], len(freed)))]).tocsr()
     blocks = [a2, extra]
     bl2 = [bl, np.full(n_rows, -np.inf)]
-    bh2 = [bh, np.zeros(n_rows)]
+    bh2 = [bh, np.array(rhs, dtype=float)]
     if budget is not None and freed:
         # Σ (1 − s_r) ≤ budget  ⇔  Σ s_r ≥ len(freed) − budget.
         row = csr_matrix((np.ones(len(freed)), (np.zeros(len(freed), dtype=np.int64), list(col.values()))),
