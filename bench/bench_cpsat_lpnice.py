@@ -5,13 +5,14 @@ LP ends, the LNS one step at a time. Arms, run one after the other on the same i
 alternates by instance, so that neither arm always runs first under the load of the moment):
 
 * ``base``: as shipped (``tuning.LP_NICE`` 0);
-* ``niceN``: the LP's thread at OS niceness +N and the LNS on every step thread from the start.
+* ``open``: the LNS on every step thread from the start, beside the LP at the same priority;
+* ``niceN``: the same with the LP's thread at OS niceness +N.
 
 One JSON line per (instance, arm): objective, bound, the LP's bound, when it ended and its thread's
 CPU seconds, LNS steps and improvements (and how many improvements came before / after the LP
 ended), process CPU seconds, the load before and after, the checker's verdict.
 
-    nice -n 5 python bench/bench_cpsat_lpnice.py --families inference,sharing --seeds 0 1 --arms base,nice19
+    nice -n 5 python bench/bench_cpsat_lpnice.py --families inference,sharing --seeds 0 1 --arms base,open
 """
 
 from __future__ import annotations
@@ -37,12 +38,15 @@ class Recorder(Progress):
             self.points.append((time.perf_counter() - self.start, float(best)))
 
 
-def arm_nice(arm: str) -> int:
-    """The LP niceness an arm name stands for: ``base`` 0, ``niceN`` N."""
+def arm_settings(arm: str) -> tuple[int, bool]:
+    """(tuning.LP_NICE, tuning.LP_GATE) of an arm: ``base`` (0, gate), ``open`` (0, no gate: every LNS
+    thread from the start beside the LP at the same priority), ``niceN`` (N, no gate)."""
     if arm == "base":
-        return 0
+        return 0, True
+    if arm == "open":
+        return 0, False
     if arm.startswith("nice") and arm[4:].isdigit():
-        return int(arm[4:])
+        return int(arm[4:]), False
     raise ValueError(f"unknown arm {arm!r}")
 
 
@@ -53,7 +57,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=128)
     ap.add_argument("--limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--arms", default="base,nice19")
+    ap.add_argument("--arms", default="base,open")
     ap.add_argument("--out", default=None, help="also append the lines to this file")
     args = ap.parse_args()
     from packer.check import check
@@ -68,7 +72,7 @@ def main() -> None:
             order = arms if k % 2 == 0 else arms[::-1]
             k += 1
             for arm in order:
-                tuning.LP_NICE = arm_nice(arm)
+                tuning.LP_NICE, tuning.LP_GATE = arm_settings(arm)
                 load0 = os.getloadavg()[0]
                 cpu0 = time.process_time()
                 rec = Recorder()
@@ -83,7 +87,8 @@ def main() -> None:
                 bound = plan.bound
                 row = {"family": fam, "seed": seed, "arm": arm, "objective": round(plan.objective, 4),
                        "bound": None if bound is None else round(bound, 4), "lp_bound": info.get("lp_bound"),
-                       "lp_s": lp_s, "lp_cpu_s": info.get("lp_cpu_s"), "lp_nice": info.get("lp_nice"),
+                       "lp_s": lp_s, "lp_cpu_s": info.get("lp_cpu_s"), "lp_nice": info.get("lp_nice"), "lp_gate": info.get("lp_gate"), "hint": info.get("hint"),
+                       "model_s": info.get("model_s"),
                        "solve_start_s": info.get("solve_start_s"), "solve_end_s": info.get("solve_end_s"),
                        "gap_pct": None if not bound else round(100 * (bound - plan.objective) / bound, 3),
                        "lns_steps": lns.get("steps"), "lns_improved": lns.get("improved"),
@@ -96,7 +101,7 @@ def main() -> None:
                 if args.out:
                     with open(args.out, "a") as fh:
                         fh.write(line + "\n")
-            tuning.LP_NICE = 0
+            tuning.LP_NICE, tuning.LP_GATE = 0, True
 
 
 if __name__ == "__main__":

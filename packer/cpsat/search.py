@@ -83,7 +83,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
                 way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
             # A niced LP (thread or child) yields the cores to the search, which then keeps them all.
             lp_job = Background(lambda: way(model, lp_limit), nice=0 if tuning.LP_IN_CHILD else nice)
-            lp_yields = nice > 0
+            lp_yields = nice > 0 or not tuning.LP_GATE
         else:
             lp_limit = None if rem is None else tuning.LP_SHARE * rem
             # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on
@@ -96,7 +96,8 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             if rem is not None and rem <= 0:
                 return fallback(inst, hint_plan, seed, start, info, bound=lp_value)
     info["lp_beside_search"] = lp_job is not None
-    info["lp_nice"] = int(tuning.LP_NICE) if lp_yields else 0
+    info["lp_nice"] = int(tuning.LP_NICE) if lp_job is not None else 0
+    info["lp_gate"] = lp_job is not None and not lp_yields
     # The LP holds a core meanwhile, unless it yields it (then the search runs on every core).
     search_workers = workers if lp_job is None or lp_yields else cores - 1
     info["solve_start_s"] = round(time.perf_counter() - start, 3)
