@@ -76,6 +76,15 @@ GROW_BELOW = 0.0
 #: domain of the lower-value gangs in the way. The rest are random or anchored steps.
 VALUE_SHARE = 0.2
 EXCHANGE_SHARE = 0.1
+#: Share of the steps (of those that are not tenant steps) that free every node able to take
+#: whole-GPU work and holding no other kind, wherever it is (at most WHOLE_MAX_NODES of them), when a
+#: whole-GPU request of at least WHOLE_MIN_COUNT GPUs waits: to place it, small whole-GPU requests
+#: must leave a rack or pod for free GPUs anywhere else, which no step of a few domains can reach
+#: (adversarial-1: the LP places 4.06 gangs of 64, a 60 s plan 3, with 68 whole GPUs idle over 4
+#: pods: bench/RESULTS_cpsat.md, session 11). 0 turns them off.
+WHOLE_SHARE = 0.0
+WHOLE_MAX_NODES = 128
+WHOLE_MIN_COUNT = 16
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -122,6 +131,12 @@ class _Space:
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
     portfolio: Portfolio = field(default_factory=lambda: Portfolio(base={}, adapt=ADAPT_KINDS))
+    #: Nodes that can hold whole-GPU units, and per node the variables of other kinds' units (a node
+    #: whose other units are all 0 in the incumbent holds whole-GPU work only, or nothing).
+    whole_nodes: list[int] = field(default_factory=list)
+    other_x: dict[int, np.ndarray] = field(default_factory=dict)
+    #: "placed" variables (index, largest value) of the whole-GPU groups of at least WHOLE_MIN_COUNT GPUs.
+    big_whole: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def gap(self) -> float:
@@ -159,8 +174,11 @@ class _Space:
         rest = 1.0 - TENANT_SHARE
         value = VALUE_SHARE if self.value is not None else 0.0
         exchange = EXCHANGE_SHARE if self.value is not None else 0.0
+        whole = WHOLE_SHARE if self.big_whole else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
-                  "exchange": rest * exchange, "domains": rest * max(0.0, 1.0 - value - exchange)}
+                  "exchange": rest * exchange, "whole": rest * whole,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole)}
+        shares = {kind: share for kind, share in shares.items() if kind != "whole" or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
         kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
@@ -169,6 +187,12 @@ class _Space:
             if got is not None:
                 self.stats["tenant_steps"] = self.stats.get("tenant_steps", 0) + 1
                 return (*got, "tenant")
+        elif kind == "whole":
+            got_whole = self.pick_whole(rng, pool, base)
+            if got_whole is not None:
+                self.stats["whole_steps"] = self.stats.get("whole_steps", 0) + 1
+                return (*got_whole, "whole")
+            self.stats["whole_none"] = self.stats.get("whole_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
@@ -198,6 +222,26 @@ class _Space:
             return None
         self.tried[t] = seen
         return names, set(nodes), self.tenant_growth.get(t, [])
+
+    def pick_whole(self, rng: random.Random, pool: list[str],
+                   base: list[int]) -> tuple[set[str], set[int], list[int]] | None:
+        """The nodes of ``pool``'s domains that can take whole-GPU units and hold no other kind in
+        ``base`` (at most WHOLE_MAX_NODES, drawn at random beyond that), their domains, and the
+        "placed" variables of the big whole-GPU groups that can still grow; None when no such group
+        waits or fewer than two domains' nodes qualify."""
+        waiting = [i for i, top in self.big_whole if base[i] < top]
+        if not waiting:
+            return None
+        free_names = set(pool)
+        vals = np.asarray(base, dtype=np.int64)
+        nodes = [ni for ni in self.whole_nodes if self.node_domain[ni] in free_names
+                 and not (len(self.other_x[ni]) and vals[self.other_x[ni]].any())]
+        if len(nodes) > WHOLE_MAX_NODES:
+            nodes = sorted(rng.sample(nodes, WHOLE_MAX_NODES))
+        names = {self.node_domain[ni] for ni in nodes}
+        if len(names) < 2:
+            return None
+        return names, set(nodes), waiting
 
     @cached_property
     def node_domain(self) -> dict[int, str]:
@@ -343,6 +387,17 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     # Only a single request can anchor a step: a group of identical ones spans racks one request each.
     keys = [(var.index, at[of[d.classes[ci].node]],
              gi if d.groups[gi].size == 1 else -1) for (gi, ci, _), var in v.x.items()]
+    whole_nodes: set[int] = set()
+    other: dict[int, list[int]] = defaultdict(list)
+    for (gi, ci, _), var in v.x.items():
+        ni = d.classes[ci].node
+        if d.groups[gi].req.kind == "gpu":
+            whole_nodes.add(ni)
+        else:
+            other[ni].append(var.index)
+    big_whole = [(act.index, _top(proto.variables[act.index].domain)) for gi, act in v.active.items()
+                 if isinstance(act, cp_model.IntVar) and d.groups[gi].req.kind == "gpu"
+                 and d.groups[gi].req.count >= WHOLE_MIN_COUNT]
     value = None
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
         value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
@@ -350,7 +405,15 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
                   owned=dict(owned), tenant_growth=dict(tenant_growth), value=value,
                   best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
                   x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),
-                  x_group=np.array([g for _, _, g in keys], dtype=np.int64))
+                  x_group=np.array([g for _, _, g in keys], dtype=np.int64),
+                  whole_nodes=sorted(whole_nodes),
+                  other_x={ni: np.array(other.get(ni, []), dtype=np.int64) for ni in whole_nodes},
+                  big_whole=big_whole)
+
+
+def _top(domain) -> int:  # type: ignore[no-untyped-def]
+    """The largest value of a variable's domain (a proto's repeated field takes no negative index)."""
+    return int(domain[len(domain) - 1])
 
 
 def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
