@@ -82,9 +82,14 @@ EXCHANGE_SHARE = 0.1
 #: must leave a rack or pod for free GPUs anywhere else, which no step of a few domains can reach
 #: (adversarial-1: the LP places 4.06 gangs of 64, a 60 s plan 3, with 68 whole GPUs idle over 4
 #: pods: bench/RESULTS_cpsat.md, session 11). 0 turns them off.
+#: The first whole step of a run is taken at once (the first step drawn when one is due); later
+#: ones by share, and never again on the same values of those nodes (a proven step found nothing).
 WHOLE_SHARE = 0.0
 WHOLE_MAX_NODES = 128
 WHOLE_MIN_COUNT = 16
+#: Seconds a whole step may run (its model holds most of the cluster: on adversarial-1 the +32 step
+#: took 12-23 s of wall time at load 6, deterministic time 5, against LNS_STEP_S for a random step).
+WHOLE_STEP_S = 10.0
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -127,6 +132,9 @@ class _Space:
     reserved: set[int] = field(default_factory=set)
     #: Tenant → what its last tenant step saw (its nodes' values): the same again is not retried.
     tried: dict[str, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
+    #: What the last whole step saw (the same again is not retried); whether one was tried yet.
+    whole_seen: tuple | None = None  # type: ignore[type-arg]
+    whole_tried: bool = False
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
@@ -181,7 +189,10 @@ class _Space:
         shares = {kind: share for kind, share in shares.items() if kind != "whole" or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
-        kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
+        if "whole" in kinds and not self.whole_tried:
+            kind = "whole"  # the first one at once: what it can gain, it gains early
+        else:
+            kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
         if kind == "tenant":
             got = self.pick_tenant(rng, pool, base)
             if got is not None:
@@ -229,6 +240,7 @@ class _Space:
         ``base`` (at most WHOLE_MAX_NODES, drawn at random beyond that), their domains, and the
         "placed" variables of the big whole-GPU groups that can still grow; None when no such group
         waits or fewer than two domains' nodes qualify."""
+        self.whole_tried = True
         waiting = [i for i, top in self.big_whole if base[i] < top]
         if not waiting:
             return None
@@ -241,6 +253,11 @@ class _Space:
         names = {self.node_domain[ni] for ni in nodes}
         if len(names) < 2:
             return None
+        seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in self.per_node[ni]]].tolist()),
+                tuple(vals[waiting].tolist()))
+        if self.whole_seen == seen:
+            return None
+        self.whole_seen = seen
         return names, set(nodes), waiting
 
     @cached_property
@@ -430,7 +447,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         sub = space.sub_model(space.best, free, [], nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
-                      seconds=min(step_s, left) if det_step is None else left, det=det_step,
+                      seconds=min(WHOLE_STEP_S if kind == "whole" else step_s, left) if det_step is None else left,
+                      det=det_step,
                       seed=seed + stats["steps"], workers=workers, info=got)
         stats["steps"] += 1
         _profile(space, kind, got, found is not None)
@@ -536,7 +554,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
-            seconds = min(step_s, left)
+            seconds = min(WHOLE_STEP_S if kind == "whole" else step_s, left)
             got: dict[str, float] = {}
             t0 = time.perf_counter()
             found = None
