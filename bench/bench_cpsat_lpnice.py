@@ -6,7 +6,8 @@ alternates by instance, so that neither arm always runs first under the load of 
 
 * ``base``: as shipped (``tuning.LP_NICE`` 0);
 * ``open``: the LNS on every step thread from the start, beside the LP at the same priority;
-* ``niceN``: the same with the LP's thread at OS niceness +N.
+* ``niceN``: the same with the LP's thread at OS niceness +N;
+* ``wholeS``: as ``base``, with whole-GPU LNS steps at share S % (step 2).
 
 One JSON line per (instance, arm): objective, bound, the LP's bound, when it ended and its thread's
 CPU seconds, LNS steps and improvements (and how many improvements came before / after the LP
@@ -38,15 +39,18 @@ class Recorder(Progress):
             self.points.append((time.perf_counter() - self.start, float(best)))
 
 
-def arm_settings(arm: str) -> tuple[int, bool]:
-    """(tuning.LP_NICE, tuning.LP_GATE) of an arm: ``base`` (0, gate), ``open`` (0, no gate: every LNS
-    thread from the start beside the LP at the same priority), ``niceN`` (N, no gate)."""
+def arm_settings(arm: str) -> tuple[int, bool, float]:
+    """(tuning.LP_NICE, tuning.LP_GATE, lns.WHOLE_SHARE) of an arm: ``base`` (0, gate, 0), ``open`` (0, no
+    gate: every LNS thread from the start beside the LP at the same priority, 0), ``niceN`` (N, no gate,
+    0), ``wholeS`` (0, gate, S/100: whole-GPU steps, see packer.cpsat.lns.WHOLE_SHARE)."""
     if arm == "base":
-        return 0, True
+        return 0, True, 0.0
     if arm == "open":
-        return 0, False
+        return 0, False, 0.0
     if arm.startswith("nice") and arm[4:].isdigit():
-        return int(arm[4:]), False
+        return int(arm[4:]), False, 0.0
+    if arm.startswith("whole") and arm[5:].isdigit():
+        return 0, True, int(arm[5:]) / 100
     raise ValueError(f"unknown arm {arm!r}")
 
 
@@ -61,6 +65,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="also append the lines to this file")
     args = ap.parse_args()
     from packer.check import check
+    from packer.cpsat import lns as lns_mod
     from packer.cpsat import solve, tuning
     from packer.generate import generate
 
@@ -72,7 +77,7 @@ def main() -> None:
             order = arms if k % 2 == 0 else arms[::-1]
             k += 1
             for arm in order:
-                tuning.LP_NICE, tuning.LP_GATE = arm_settings(arm)
+                tuning.LP_NICE, tuning.LP_GATE, lns_mod.WHOLE_SHARE = arm_settings(arm)
                 load0 = os.getloadavg()[0]
                 cpu0 = time.process_time()
                 rec = Recorder()
@@ -92,6 +97,7 @@ def main() -> None:
                        "solve_start_s": info.get("solve_start_s"), "solve_end_s": info.get("solve_end_s"),
                        "gap_pct": None if not bound else round(100 * (bound - plan.objective) / bound, 3),
                        "lns_steps": lns.get("steps"), "lns_improved": lns.get("improved"),
+                       "whole_steps": lns.get("whole_steps"),
                        "improvements_before_lp_end": before, "improvements_after_lp_end": len(rec.points) - before,
                        "process_cpu_s": round(cpu, 2), "wall_s": round(plan.solver.wall_s, 2) if plan.solver.wall_s else None,
                        "checked": ok, "load": [round(load0, 2), round(load1, 2)],
@@ -101,7 +107,7 @@ def main() -> None:
                 if args.out:
                     with open(args.out, "a") as fh:
                         fh.write(line + "\n")
-            tuning.LP_NICE, tuning.LP_GATE = 0, True
+            tuning.LP_NICE, tuning.LP_GATE, lns_mod.WHOLE_SHARE = 0, True, 0.0
 
 
 if __name__ == "__main__":

@@ -25,6 +25,18 @@ def _space(family: str = "adversarial", seed: int = 1, nodes: int = 16):  # type
     return inst, model, space
 
 
+def _emptied(space) -> list[int]:  # type: ignore[no-untyped-def]
+    """The incumbent with every whole-GPU unit and every big whole-GPU request taken out (as values
+    for the step choice only): all whole GPUs idle, every big group waiting."""
+    base = list(space.best)
+    for xs in space.whole_x.values():
+        for i in xs.tolist():
+            base[i] = 0
+    for i, _, _ in space.big_whole:
+        base[i] = 0
+    return base
+
+
 def test_the_whole_nodes_and_the_big_groups_are_the_models() -> None:
     """Tests what the space reads: nodes that have whole-GPU placement variables, the variables of other
     kinds on them, and the "placed" variables of whole-GPU groups of at least WHOLE_MIN_COUNT GPUs."""
@@ -38,10 +50,17 @@ def test_the_whole_nodes_and_the_big_groups_are_the_models() -> None:
         assert sorted(space.other_x[ni].tolist()) == want
     big = {v.active[gi].index for gi, gr in enumerate(d.groups)
            if gr.req.kind == "gpu" and gr.req.count >= lns.WHOLE_MIN_COUNT and hasattr(v.active[gi], "index")}
-    assert {i for i, _ in space.big_whole} == big and big
-    for i, top in space.big_whole:
+    assert {i for i, _, _ in space.big_whole} == big and big
+    count = {v.active[gi].index: gr.req.count for gi, gr in enumerate(d.groups) if hasattr(v.active[gi], "index")}
+    for i, top, n in space.big_whole:
         dom = model.model.proto.variables[i].domain
-        assert top == dom[len(dom) - 1] and top >= 1
+        assert top == dom[len(dom) - 1] and top >= 1 and n == count[i]
+    for ni in space.whole_nodes:
+        cap = sum(c.size for c in d.classes if c.node == ni and c.mode in ("full", "any") and not c.running)
+        assert space.whole_cap[ni] == cap
+        want = sorted(var.index for (gi, ci, _), var in v.x.items()
+                      if d.classes[ci].node == ni and d.groups[gi].req.kind == "gpu")
+        assert sorted(space.whole_x[ni].tolist()) == want
 
 
 def test_a_whole_step_frees_the_nodes_without_other_work_and_is_not_repeated_on_the_same_values() -> None:
@@ -49,10 +68,10 @@ def test_a_whole_step_frees_the_nodes_without_other_work_and_is_not_repeated_on_
     node of the pool is in, the waiting big groups are preferred; the same values again give None,
     and so does an incumbent where no big group can grow."""
     _, _, space = _space()
-    base = list(space.best)
+    base = _emptied(space)
     vals = np.asarray(base)
-    waiting = [i for i, top in space.big_whole if base[i] < top]
-    assert waiting, "the greedy plan of adversarial-1 at 16 nodes leaves a big gang waiting"
+    waiting = [i for i, top, _ in space.big_whole if base[i] < top]
+    assert waiting
     got = space.pick_whole(random.Random(0), space.names, base)
     assert got is not None
     names, nodes, prefer = got
@@ -61,11 +80,17 @@ def test_a_whole_step_frees_the_nodes_without_other_work_and_is_not_repeated_on_
     assert prefer == waiting
     assert space.pick_whole(random.Random(0), space.names, base) is None  # seen: not again
     full = list(base)
-    for i, top in space.big_whole:
+    for i, top, _ in space.big_whole:
         full[i] = top
     space.whole_seen = None
     assert space.pick_whole(random.Random(0), space.names, full) is None
     # A pool without the nodes' domains: only the nodes in the pool's domains.
+    # Too few idle whole GPUs for the smallest waiting request: no step, whatever else holds.
+    space.whole_seen = None
+    real = space.whole_cap
+    space.whole_cap = {ni: 0 for ni in real}
+    assert space.pick_whole(random.Random(0), space.names, base) is None
+    space.whole_cap = real
     pool = sorted(names)[: len(names) // 2 + 1]
     space.whole_seen = None
     part = space.pick_whole(random.Random(0), pool, base)
@@ -78,22 +103,24 @@ def test_the_first_step_is_whole_when_on_and_never_when_off(monkeypatch: pytest.
     with it off no step is (over many draws)."""
     monkeypatch.setattr(lns, "WHOLE_SHARE", 0.1)
     _, _, space = _space()
-    kind = space.choose_kind(random.Random(0), space.names, 2, space.best)[3]
+    kind = space.choose_kind(random.Random(0), space.names, 2, _emptied(space))[3]
     assert kind == "whole" and space.stats.get("whole_steps") == 1
+    space.whole_off = True  # what a whole step that found nothing sets: none after it
+    assert all(space.choose_kind(random.Random(s), space.names, 2, _emptied(space))[3] != "whole" for s in range(40))
     monkeypatch.setattr(lns, "WHOLE_SHARE", 0.0)
     _, _, off = _space()
-    kinds = {off.choose_kind(random.Random(s), off.names, 2, off.best)[3] for s in range(60)}
+    kinds = {off.choose_kind(random.Random(s), off.names, 2, _emptied(off))[3] for s in range(60)}
     assert "whole" not in kinds and not off.whole_tried
 
 
 def test_a_whole_step_improves_the_greedy_plan_and_stays_valid() -> None:
-    """Tests one whole step (deterministic time 3) from the greedy incumbent of adversarial-2 at 32 nodes
-    (one pod; measured +3.0): it gains, and its answer is a valid plan."""
+    """Tests one step over the whole-GPU nodes (deterministic time 3) from the greedy incumbent of
+    adversarial-2 at 32 nodes (one pod; measured +3.0): it gains, and its answer is a valid plan."""
     inst, model, space = _space(seed=2, nodes=32)
     start = space.best_obj
-    got = space.pick_whole(random.Random(0), space.names, space.best)
-    assert got is not None
-    names, nodes, prefer = got
+    vals = np.asarray(space.best)
+    nodes = {ni for ni in space.whole_nodes if not vals[space.other_x[ni]].any()}
+    names = {space.node_domain[ni] for ni in nodes}
     found = lns._step(space.sub_model(space.best, names, [], nodes), start, seconds=60.0, det=3.0, seed=0,
                       workers=1, gap=space.gap)
     assert found is not None and found[1] > start
@@ -109,21 +136,46 @@ def test_a_whole_step_improves_the_greedy_plan_and_stays_valid() -> None:
     assert rep.ok, [(x.kind, x.message) for x in rep.violations]
 
 
-def test_a_solve_with_whole_steps_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests a parallel solve with whole steps on: it takes one, its plan passes the checker and is no
-    worse than greedy's."""
-    import packer.cpsat.solver as cpsat
-    from packer.cpsat import tuning
+def test_parallel_lns_takes_a_whole_step_first_and_places_the_big_gangs_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests whole steps in the parallel LNS: from greedy's plan of adversarial-1 at 32 nodes with every
+    big gang taken out (idle whole GPUs, gangs waiting), two threads with whole steps on take one
+    first; the LNS gains, and its answer is a valid plan."""
+    import time
 
-    monkeypatch.setattr(tuning, "LNS_MIN_VARIABLES", 0)
-    monkeypatch.setattr(tuning, "LNS_MIN_S", 0.5)
-    monkeypatch.setattr(tuning, "LNS_FIRST_MIN_S", 0.2)
+    from packer.cpsat.reasons import unplaced_reasons
+    from packer.plans import build_plan
+
     monkeypatch.setattr(lns, "WHOLE_SHARE", 0.2)
-    monkeypatch.setattr(lns, "WHOLE_STEP_S", 2.0)
+    monkeypatch.setattr(lns, "WHOLE_STEP_S", 4.0)
     inst = generate("adversarial", seed=1, nodes=32)
-    plan = cpsat.solve(inst, time_limit=8, workers=2)
+    greedy = greedy_solve(inst, seed=0)
+    big = {r.id for r in inst.requests if r.kind == "gpu" and r.count >= lns.WHOLE_MIN_COUNT}
+    placed = {a.request: list(a.units) for a in greedy.assignments if a.request not in big}
+    assert len(placed) < len(greedy.assignments), "greedy places a big gang here"
+    modes = {(m.node, m.gpu): m.mode for m in greedy.gpu_modes}
+    start = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced_reasons(inst, placed, modes),
+                       gpu_modes=modes, seed=0)
+    assert check(inst, start).ok
+    model = CpsatModel(inst)
+    model.hint(start)
+    model.solve(time_limit=None, seed=0, workers=1, params={"max_deterministic_time": 0.01})
+    before = model._raw_objective(_hint_values(model))
+    improved = lns.lns(model, level="rack", domains_per_step=1, step_s=1.0, deadline=time.perf_counter() + 8.0,
+                       seed=0, workers=2)
+    stats = model.lns_stats
+    assert stats.get("whole_steps", 0) >= 1 and stats["threads"] == 2
+    assert improved and model._raw_objective(model.values) > before
+    got, got_modes, _ = model.placement()
+    plan = build_plan(inst, solver="cpsat", placed=got, unplaced=unplaced_reasons(inst, got, got_modes),
+                      gpu_modes=got_modes, seed=0)
     rep = check(inst, plan)
     assert rep.ok, [(x.kind, x.message) for x in rep.violations]
-    assert plan.objective >= greedy_solve(inst).objective - 1e-9
-    info = plan.solver.model_extra  # type: ignore[union-attr]
-    assert info["lns"].get("whole_steps", 0) >= 1
+    assert plan.objective > start.objective
+
+
+def _hint_values(model: CpsatModel) -> list[int]:
+    hint = model.model.proto.solution_hint
+    out = [0] * len(model.model.proto.variables)
+    for i, val in zip(hint.vars, hint.values, strict=True):
+        out[i] = val
+    return out

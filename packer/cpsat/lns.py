@@ -135,6 +135,8 @@ class _Space:
     #: What the last whole step saw (the same again is not retried); whether one was tried yet.
     whole_seen: tuple | None = None  # type: ignore[type-arg]
     whole_tried: bool = False
+    #: Set when a whole step found nothing: no more whole steps in this run.
+    whole_off: bool = False
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
@@ -143,8 +145,13 @@ class _Space:
     #: whose other units are all 0 in the incumbent holds whole-GPU work only, or nothing).
     whole_nodes: list[int] = field(default_factory=list)
     other_x: dict[int, np.ndarray] = field(default_factory=dict)
-    #: "placed" variables (index, largest value) of the whole-GPU groups of at least WHOLE_MIN_COUNT GPUs.
-    big_whole: list[tuple[int, int]] = field(default_factory=list)
+    #: Per node that can take whole-GPU units: its GPUs free of running work that can be whole, and the
+    #: variables of its whole-GPU units (the incumbent's idle whole GPUs are the difference).
+    whole_cap: dict[int, int] = field(default_factory=dict)
+    whole_x: dict[int, np.ndarray] = field(default_factory=dict)
+    #: "placed" variables (index, largest value, GPUs per request) of the whole-GPU groups of at least
+    #: WHOLE_MIN_COUNT GPUs.
+    big_whole: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def gap(self) -> float:
@@ -182,7 +189,7 @@ class _Space:
         rest = 1.0 - TENANT_SHARE
         value = VALUE_SHARE if self.value is not None else 0.0
         exchange = EXCHANGE_SHARE if self.value is not None else 0.0
-        whole = WHOLE_SHARE if self.big_whole else 0.0
+        whole = WHOLE_SHARE if self.big_whole and not self.whole_off else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole,
                   "domains": rest * max(0.0, 1.0 - value - exchange - whole)}
@@ -239,26 +246,31 @@ class _Space:
         """The nodes of ``pool``'s domains that can take whole-GPU units and hold no other kind in
         ``base`` (at most WHOLE_MAX_NODES, drawn at random beyond that), their domains, and the
         "placed" variables of the big whole-GPU groups that can still grow; None when no such group
-        waits or fewer than two domains' nodes qualify."""
+        waits, when the smallest waiting request needs more GPUs than those nodes have idle (no
+        consolidation can place it), or when fewer than two domains' nodes qualify."""
         self.whole_tried = True
-        waiting = [i for i, top in self.big_whole if base[i] < top]
+        vals = np.asarray(base, dtype=np.int64)
+        waiting = [(i, n) for i, top, n in self.big_whole if base[i] < top]
         if not waiting:
             return None
         free_names = set(pool)
-        vals = np.asarray(base, dtype=np.int64)
         nodes = [ni for ni in self.whole_nodes if self.node_domain[ni] in free_names
                  and not (len(self.other_x[ni]) and vals[self.other_x[ni]].any())]
+        idle = sum(self.whole_cap[ni] - int(vals[self.whole_x[ni]].sum()) for ni in nodes)
+        if min(n for _, n in waiting) > idle:
+            return None
         if len(nodes) > WHOLE_MAX_NODES:
             nodes = sorted(rng.sample(nodes, WHOLE_MAX_NODES))
         names = {self.node_domain[ni] for ni in nodes}
         if len(names) < 2:
             return None
+        grow = [i for i, _ in waiting]
         seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in self.per_node[ni]]].tolist()),
-                tuple(vals[waiting].tolist()))
+                tuple(vals[grow].tolist()))
         if self.whole_seen == seen:
             return None
         self.whole_seen = seen
-        return names, set(nodes), waiting
+        return names, set(nodes), grow
 
     @cached_property
     def node_domain(self) -> dict[int, str]:
@@ -406,13 +418,20 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
              gi if d.groups[gi].size == 1 else -1) for (gi, ci, _), var in v.x.items()]
     whole_nodes: set[int] = set()
     other: dict[int, list[int]] = defaultdict(list)
+    whole_x: dict[int, list[int]] = defaultdict(list)
     for (gi, ci, _), var in v.x.items():
         ni = d.classes[ci].node
         if d.groups[gi].req.kind == "gpu":
             whole_nodes.add(ni)
+            whole_x[ni].append(var.index)
         else:
             other[ni].append(var.index)
-    big_whole = [(act.index, _top(proto.variables[act.index].domain)) for gi, act in v.active.items()
+    whole_cap: dict[int, int] = defaultdict(int)
+    for c in d.classes:
+        if c.node in whole_nodes and c.mode in ("full", "any") and not c.running:
+            whole_cap[c.node] += c.size
+    big_whole = [(act.index, _top(proto.variables[act.index].domain), d.groups[gi].req.count)
+                 for gi, act in v.active.items()
                  if isinstance(act, cp_model.IntVar) and d.groups[gi].req.kind == "gpu"
                  and d.groups[gi].req.count >= WHOLE_MIN_COUNT]
     value = None
@@ -425,6 +444,8 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
                   x_group=np.array([g for _, _, g in keys], dtype=np.int64),
                   whole_nodes=sorted(whole_nodes),
                   other_x={ni: np.array(other.get(ni, []), dtype=np.int64) for ni in whole_nodes},
+                  whole_cap={ni: whole_cap.get(ni, 0) for ni in whole_nodes},
+                  whole_x={ni: np.array(whole_x[ni], dtype=np.int64) for ni in whole_nodes},
                   big_whole=big_whole)
 
 
@@ -456,6 +477,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
         space.portfolio.record(kind, 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale,
                                cost)
+        if kind == "whole" and found is None:
+            space.whole_off = True
         if found is not None:
             space.best, space.best_obj = found
             stats["improved"] += 1
@@ -572,6 +595,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
+            if kind == "whole" and found is None:
+                space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
             if nodes is None:  # tenant steps free what the tenant owns, whatever the size
                 size = next_size(size, got, seconds, least=domains_per_step, most=most)
                 with space.lock:
