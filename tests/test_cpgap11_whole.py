@@ -136,10 +136,12 @@ def test_a_whole_step_improves_the_greedy_plan_and_stays_valid() -> None:
     assert rep.ok, [(x.kind, x.message) for x in rep.violations]
 
 
-def test_parallel_lns_takes_a_whole_step_first_and_places_the_big_gangs_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests whole steps in the parallel LNS: from greedy's plan of adversarial-1 at 32 nodes with every
-    big gang taken out (idle whole GPUs, gangs waiting), two threads with whole steps on take one
-    first; the LNS gains, and its answer is a valid plan."""
+@pytest.mark.parametrize(("workers", "steps", "det_step"), [(1, 2, 2.0), (2, None, None)])
+def test_lns_takes_a_whole_step_first_and_places_the_big_gangs_back(monkeypatch: pytest.MonkeyPatch, workers: int,
+                                                                    steps: int | None, det_step: float | None) -> None:
+    """Tests whole steps in the LNS: from greedy's plan of adversarial-1 at 32 nodes with every big gang
+    taken out (idle whole GPUs, gangs waiting), the LNS with whole steps on takes one first; the
+    reproducible run (one worker, deterministic steps) gains, and every answer is a valid plan."""
     import time
 
     from packer.cpsat.reasons import unplaced_reasons
@@ -161,10 +163,15 @@ def test_parallel_lns_takes_a_whole_step_first_and_places_the_big_gangs_back(mon
     model.solve(time_limit=None, seed=0, workers=1, params={"max_deterministic_time": 0.01})
     before = model._raw_objective(_hint_values(model))
     improved = lns.lns(model, level="rack", domains_per_step=1, step_s=1.0, deadline=time.perf_counter() + 8.0,
-                       seed=0, workers=2)
+                       seed=0, workers=workers, steps=steps, det_step=det_step)
     stats = model.lns_stats
-    assert stats.get("whole_steps", 0) >= 1 and stats["threads"] == 2
-    assert improved and model._raw_objective(model.values) > before
+    assert stats.get("whole_steps", 0) >= 1
+    if workers == 2:
+        assert stats["threads"] == 2
+    if not improved:
+        assert det_step is None  # a loaded machine may stop a timed step early; a deterministic one gains
+        return
+    assert model._raw_objective(model.values) > before
     got, got_modes, _ = model.placement()
     plan = build_plan(inst, solver="cpsat", placed=got, unplaced=unplaced_reasons(inst, got, got_modes),
                       gpu_modes=got_modes, seed=0)

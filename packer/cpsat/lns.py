@@ -84,11 +84,12 @@ EXCHANGE_SHARE = 0.1
 #: pods: bench/RESULTS_cpsat.md, session 11). 0 turns them off.
 #: The first whole step of a run is taken at once (the first step drawn when one is due); later
 #: ones by share, and never again on the same values of those nodes (a proven step found nothing).
-WHOLE_SHARE = 0.0
+WHOLE_SHARE = 0.1
 WHOLE_MAX_NODES = 128
 WHOLE_MIN_COUNT = 16
 #: Seconds a whole step may run (its model holds most of the cluster: on adversarial-1 the +32 step
-#: took 12-23 s of wall time at load 6, deterministic time 5, against LNS_STEP_S for a random step).
+#: took 12-23 s of wall time at load 6, deterministic time 5, against LNS_STEP_S for a random step),
+#: and never more than half the time left (or a random step's time, if that is more).
 WHOLE_STEP_S = 10.0
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
@@ -468,7 +469,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         sub = space.sub_model(space.best, free, [], nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
-                      seconds=min(WHOLE_STEP_S if kind == "whole" else step_s, left) if det_step is None else left,
+                      seconds=(min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2)))
+                      if det_step is None else left,
                       det=det_step,
                       seed=seed + stats["steps"], workers=workers, info=got)
         stats["steps"] += 1
@@ -577,7 +579,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
-            seconds = min(WHOLE_STEP_S if kind == "whole" else step_s, left)
+            seconds = min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2))
             got: dict[str, float] = {}
             t0 = time.perf_counter()
             found = None
