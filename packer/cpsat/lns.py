@@ -76,6 +76,21 @@ GROW_BELOW = 0.0
 #: domain of the lower-value gangs in the way. The rest are random or anchored steps.
 VALUE_SHARE = 0.2
 EXCHANGE_SHARE = 0.1
+#: Share of the steps (of those that are not tenant steps) that free every node able to take
+#: whole-GPU work and holding no other kind, wherever it is (at most WHOLE_MAX_NODES of them), when a
+#: whole-GPU request of at least WHOLE_MIN_COUNT GPUs waits: to place it, small whole-GPU requests
+#: must leave a rack or pod for free GPUs anywhere else, which no step of a few domains can reach
+#: (adversarial-1: the LP places 4.06 gangs of 64, a 60 s plan 3, with 68 whole GPUs idle over 4
+#: pods: bench/RESULTS_cpsat.md, session 11). 0 turns them off.
+#: The first whole step of a run is taken at once (the first step drawn when one is due); later
+#: ones by share, and never again on the same values of those nodes (a proven step found nothing).
+WHOLE_SHARE = 0.1
+WHOLE_MAX_NODES = 128
+WHOLE_MIN_COUNT = 16
+#: Seconds a whole step may run (its model holds most of the cluster: on adversarial-1 the +32 step
+#: took 12-23 s of wall time at load 6, deterministic time 5, against LNS_STEP_S for a random step),
+#: and never more than half the time left (or a random step's time, if that is more).
+WHOLE_STEP_S = 10.0
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -118,10 +133,26 @@ class _Space:
     reserved: set[int] = field(default_factory=set)
     #: Tenant → what its last tenant step saw (its nodes' values): the same again is not retried.
     tried: dict[str, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
+    #: What the last whole step saw (the same again is not retried); whether one was tried yet.
+    whole_seen: tuple | None = None  # type: ignore[type-arg]
+    whole_tried: bool = False
+    #: Set when a whole step found nothing: no more whole steps in this run.
+    whole_off: bool = False
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
     portfolio: Portfolio = field(default_factory=lambda: Portfolio(base={}, adapt=ADAPT_KINDS))
+    #: Nodes that can hold whole-GPU units, and per node the variables of other kinds' units (a node
+    #: whose other units are all 0 in the incumbent holds whole-GPU work only, or nothing).
+    whole_nodes: list[int] = field(default_factory=list)
+    other_x: dict[int, np.ndarray] = field(default_factory=dict)
+    #: Per node that can take whole-GPU units: its GPUs free of running work that can be whole, and the
+    #: variables of its whole-GPU units (the incumbent's idle whole GPUs are the difference).
+    whole_cap: dict[int, int] = field(default_factory=dict)
+    whole_x: dict[int, np.ndarray] = field(default_factory=dict)
+    #: "placed" variables (index, largest value, GPUs per request) of the whole-GPU groups of at least
+    #: WHOLE_MIN_COUNT GPUs.
+    big_whole: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def gap(self) -> float:
@@ -159,16 +190,28 @@ class _Space:
         rest = 1.0 - TENANT_SHARE
         value = VALUE_SHARE if self.value is not None else 0.0
         exchange = EXCHANGE_SHARE if self.value is not None else 0.0
+        whole = WHOLE_SHARE if self.big_whole and not self.whole_off else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
-                  "exchange": rest * exchange, "domains": rest * max(0.0, 1.0 - value - exchange)}
+                  "exchange": rest * exchange, "whole": rest * whole,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole)}
+        shares = {kind: share for kind, share in shares.items() if kind != "whole" or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
-        kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
+        if "whole" in kinds and not self.whole_tried:
+            kind = "whole"  # the first one at once: what it can gain, it gains early
+        else:
+            kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
         if kind == "tenant":
             got = self.pick_tenant(rng, pool, base)
             if got is not None:
                 self.stats["tenant_steps"] = self.stats.get("tenant_steps", 0) + 1
                 return (*got, "tenant")
+        elif kind == "whole":
+            got_whole = self.pick_whole(rng, pool, base)
+            if got_whole is not None:
+                self.stats["whole_steps"] = self.stats.get("whole_steps", 0) + 1
+                return (*got_whole, "whole")
+            self.stats["whole_none"] = self.stats.get("whole_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
@@ -198,6 +241,37 @@ class _Space:
             return None
         self.tried[t] = seen
         return names, set(nodes), self.tenant_growth.get(t, [])
+
+    def pick_whole(self, rng: random.Random, pool: list[str],
+                   base: list[int]) -> tuple[set[str], set[int], list[int]] | None:
+        """The nodes of ``pool``'s domains that can take whole-GPU units and hold no other kind in
+        ``base`` (at most WHOLE_MAX_NODES, drawn at random beyond that), their domains, and the
+        "placed" variables of the big whole-GPU groups that can still grow; None when no such group
+        waits, when the smallest waiting request needs more GPUs than those nodes have idle (no
+        consolidation can place it), or when fewer than two domains' nodes qualify."""
+        self.whole_tried = True
+        vals = np.asarray(base, dtype=np.int64)
+        waiting = [(i, n) for i, top, n in self.big_whole if base[i] < top]
+        if not waiting:
+            return None
+        free_names = set(pool)
+        nodes = [ni for ni in self.whole_nodes if self.node_domain[ni] in free_names
+                 and not (len(self.other_x[ni]) and vals[self.other_x[ni]].any())]
+        idle = sum(self.whole_cap[ni] - int(vals[self.whole_x[ni]].sum()) for ni in nodes)
+        if min(n for _, n in waiting) > idle:
+            return None
+        if len(nodes) > WHOLE_MAX_NODES:
+            nodes = sorted(rng.sample(nodes, WHOLE_MAX_NODES))
+        names = {self.node_domain[ni] for ni in nodes}
+        if len(names) < 2:
+            return None
+        grow = [i for i, _ in waiting]
+        seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in self.per_node[ni]]].tolist()),
+                tuple(vals[grow].tolist()))
+        if self.whole_seen == seen:
+            return None
+        self.whole_seen = seen
+        return names, set(nodes), grow
 
     @cached_property
     def node_domain(self) -> dict[int, str]:
@@ -343,6 +417,24 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     # Only a single request can anchor a step: a group of identical ones spans racks one request each.
     keys = [(var.index, at[of[d.classes[ci].node]],
              gi if d.groups[gi].size == 1 else -1) for (gi, ci, _), var in v.x.items()]
+    whole_nodes: set[int] = set()
+    other: dict[int, list[int]] = defaultdict(list)
+    whole_x: dict[int, list[int]] = defaultdict(list)
+    for (gi, ci, _), var in v.x.items():
+        ni = d.classes[ci].node
+        if d.groups[gi].req.kind == "gpu":
+            whole_nodes.add(ni)
+            whole_x[ni].append(var.index)
+        else:
+            other[ni].append(var.index)
+    whole_cap: dict[int, int] = defaultdict(int)
+    for c in d.classes:
+        if c.node in whole_nodes and c.mode in ("full", "any") and not c.running:
+            whole_cap[c.node] += c.size
+    big_whole = [(act.index, _top(proto.variables[act.index].domain), d.groups[gi].req.count)
+                 for gi, act in v.active.items()
+                 if isinstance(act, cp_model.IntVar) and d.groups[gi].req.kind == "gpu"
+                 and d.groups[gi].req.count >= WHOLE_MIN_COUNT]
     value = None
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
         value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
@@ -350,7 +442,17 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
                   owned=dict(owned), tenant_growth=dict(tenant_growth), value=value,
                   best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
                   x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),
-                  x_group=np.array([g for _, _, g in keys], dtype=np.int64))
+                  x_group=np.array([g for _, _, g in keys], dtype=np.int64),
+                  whole_nodes=sorted(whole_nodes),
+                  other_x={ni: np.array(other.get(ni, []), dtype=np.int64) for ni in whole_nodes},
+                  whole_cap={ni: whole_cap.get(ni, 0) for ni in whole_nodes},
+                  whole_x={ni: np.array(whole_x[ni], dtype=np.int64) for ni in whole_nodes},
+                  big_whole=big_whole)
+
+
+def _top(domain) -> int:  # type: ignore[no-untyped-def]
+    """The largest value of a variable's domain (a proto's repeated field takes no negative index)."""
+    return int(domain[len(domain) - 1])
 
 
 def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
@@ -367,7 +469,9 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         sub = space.sub_model(space.best, free, [], nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
-                      seconds=min(step_s, left) if det_step is None else left, det=det_step,
+                      seconds=(min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2)))
+                      if det_step is None else left,
+                      det=det_step,
                       seed=seed + stats["steps"], workers=workers, info=got)
         stats["steps"] += 1
         _profile(space, kind, got, found is not None)
@@ -375,6 +479,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
         space.portfolio.record(kind, 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale,
                                cost)
+        if kind == "whole" and found is None:
+            space.whole_off = True
         if found is not None:
             space.best, space.best_obj = found
             stats["improved"] += 1
@@ -473,7 +579,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
-            seconds = min(step_s, left)
+            seconds = min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2))
             got: dict[str, float] = {}
             t0 = time.perf_counter()
             found = None
@@ -491,6 +597,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
+            if kind == "whole" and found is None:
+                space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
             if nodes is None:  # tenant steps free what the tenant owns, whatever the size
                 size = next_size(size, got, seconds, least=domains_per_step, most=most)
                 with space.lock:

@@ -20,8 +20,9 @@ from packer.cpsat import proof, tuning
 from packer.cpsat.background import Background
 from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
+from packer.cpsat.lpchild import lp_value_in_child
 from packer.cpsat.model import CpsatModel
-from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable, smaller
+from packer.cpsat.proof import capacity_or_none, lp_bound, lp_bound_stoppable, padded_bound, smaller
 from packer.cpsat.reasons import reasons_until, unplaced_reasons
 from packer.cpsat.result import NAME, fallback, modes_of, restamp
 from packer.cpsat.timeplan import build_s, lns_plan, relaxation_choice, reserve_s
@@ -68,12 +69,21 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     # sharing (still running 53 s into a run whose LP limit was 25 s), and until it ends the LNS runs
     # its steps one at a time.
     lp_job: Background | None = None
+    lp_yields = False  # the LP beside the search runs at a lower OS priority (tuning.LP_NICE)
     if lp and (rem is None or rem > 2.0):
         if big and det is None and cores > 1:
             model.linear_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
             lp_limit = None if rem is None else tuning.LP_CONCURRENT_SHARE * rem
-            way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
-            lp_job = Background(lambda: way(model, lp_limit))
+            nice = max(0, int(tuning.LP_NICE))
+            if tuning.LP_IN_CHILD and nice:
+                def way(m: CpsatModel, limit: float | None) -> float | None:
+                    value = lp_value_in_child(m.linear_form, limit, nice)
+                    return None if value is None else padded_bound(m, value)
+            else:
+                way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
+            # A niced LP (thread or child) yields the cores to the search, which then keeps them all.
+            lp_job = Background(lambda: way(model, lp_limit), nice=0 if tuning.LP_IN_CHILD else nice)
+            lp_yields = nice > 0 or not tuning.LP_GATE
         else:
             lp_limit = None if rem is None else tuning.LP_SHARE * rem
             # CP-SAT's own LP converges late on big models, so HiGHS solves the relaxation first; on
@@ -86,7 +96,10 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             if rem is not None and rem <= 0:
                 return fallback(inst, hint_plan, seed, start, info, bound=lp_value)
     info["lp_beside_search"] = lp_job is not None
-    search_workers = workers if lp_job is None else cores - 1  # the LP holds a core meanwhile
+    info["lp_nice"] = int(tuning.LP_NICE) if lp_job is not None else 0
+    info["lp_gate"] = lp_job is not None and not lp_yields
+    # The LP holds a core meanwhile, unless it yields it (then the search runs on every core).
+    search_workers = workers if lp_job is None or lp_yields else cores - 1
     info["solve_start_s"] = round(time.perf_counter() - start, 3)
     lns = lns_plan(inst, rem, det) if lp and big else None
     if lns is None:
@@ -103,7 +116,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
             lns_on_model(model, level=level, domains_per_step=per_step, step_s=step, deadline=deadline,
                          seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog,
-                         one_until=None if lp_job is None else lp_job.done)
+                         one_until=None if lp_job is None or lp_yields else lp_job.done)
             info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
     if lp_job is not None:
@@ -111,6 +124,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
         lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
         info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
+        info["lp_cpu_s"] = None if lp_job.cpu_s is None else round(lp_job.cpu_s, 3)
         lp_value = smaller(lp_value, capacity_or_none(inst, lp))
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
     bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None

@@ -70,6 +70,13 @@ LP_CONCURRENT_SHARE = 0.95
 #: not stop its cleanup on sharing), so that the LNS gets the core back; off: measured with share 0.5 it
 #: won on sharing-0 and lost 16-20 on haein-0 in two pairs (bench/RESULTS_cpsat.md, issue 16 part 3).
 LP_IN_CHILD = False
+#: OS niceness added to the LP beside the search (its thread, or its child process), 0: off. When on, the
+#: LNS runs its full number of step threads from the start instead of one at a time until the LP ends:
+#: the search's threads then take the cores first, and the LP runs on what they leave (session 11).
+LP_NICE = 0
+#: Whether the LNS runs its steps one at a time until the LP beside the search ends (the LP holds a
+#: core meanwhile). Off (or LP_NICE on): every step thread runs from the start, beside the LP.
+LP_GATE = True
 #: Share of the time left for a decomposed solve's relaxation (data, model and LP; the rest is the LNS's).
 #: Trades: the relaxation's bound (against the looser capacity bound) against LNS time.
 RELAX_SHARE = 0.4
