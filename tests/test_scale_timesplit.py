@@ -88,7 +88,7 @@ def test_solve_hands_the_hint_its_budget(monkeypatch: pytest.MonkeyPatch) -> Non
 
     got: list[float | None] = []
 
-    def record(inst, seed, budget, online=True):  # type: ignore[no-untyped-def]
+    def record(inst, seed, budget, online=True, **_kw):  # type: ignore[no-untyped-def]
         got.append(budget)
         raise Stop
 
@@ -135,7 +135,7 @@ def test_the_no_move_solve_s_hint_then_gets_its_estimate(monkeypatch: pytest.Mon
 
     got: list[float | None] = []
 
-    def record(inst, seed, budget, online=True):  # type: ignore[no-untyped-def]
+    def record(inst, seed, budget, online=True, **_kw):  # type: ignore[no-untyped-def]
         got.append(budget)
         raise Stop
 
@@ -159,7 +159,7 @@ def test_block_steps_start_from_the_pinned_hint_with_its_estimate(monkeypatch: p
 
     got: list[tuple[int, float | None]] = []
 
-    def record(inst, seed, budget, online=True):  # type: ignore[no-untyped-def]
+    def record(inst, seed, budget, online=True, **_kw):  # type: ignore[no-untyped-def]
         got.append((sum(1 for r in inst.requests if r.movable), budget))
         raise Stop
 

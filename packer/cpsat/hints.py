@@ -10,14 +10,19 @@ from packer.cpsat.timeplan import greedy_s, online_first
 from packer.model import Instance, Plan
 
 
-def hint_plan(inst: Instance, seed: int, time_limit: float | None, *, online: bool = True) -> Plan | None:
+def hint_plan(inst: Instance, seed: int, time_limit: float | None, *, online: bool = True,
+              pending: list[list[Plan]] | None = None) -> Plan | None:
     """The best valid plan of the fast placers (greedy, then online) that answer in time, or None.
 
     The placers run one after the other in a daemon thread so that a slow one cannot hold the time
-    limit hostage; at ``time_limit`` the best plan finished so far is taken and the rest is ignored.
+    limit hostage; at ``time_limit`` the best plan finished so far is taken. ``pending``: gets the
+    list the thread goes on appending its valid plans to, so that a caller can still use a plan
+    that comes after ``time_limit`` (:func:`packer.cpsat.solver.solve` does at its end).
     ``online=False`` leaves the online placer out where greedy answers.
     """
     done: list[Plan] = []
+    if pending is not None:
+        pending.append(done)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
 
     def run() -> None:
