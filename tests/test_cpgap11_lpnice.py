@@ -94,6 +94,9 @@ def _small_lns_run(monkeypatch: pytest.MonkeyPatch, nice: int, calls: list[dict[
 
     def spy_solve(self, **kw):  # type: ignore[no-untyped-def]
         calls.append({"first": kw})
+        # The first run must not prove the small model optimal (on an idle machine it did, in CI, and no
+        # LNS followed): a tiny deterministic budget leaves the LNS its steps.
+        kw = {**kw, "params": {**(kw.get("params") or {}), "max_deterministic_time": 0.01}}
         return real_solve(self, **kw)
 
     monkeypatch.setattr(search, "lns_on_model", spy)
