@@ -2,10 +2,10 @@
 
     python bench/bench_reopt_blocks.py fragmented --nodes 2048 --seed 100 --time-limit 300 --arms blocks,whole
 
-Arms: ``blocks`` (the default: the fast placers' no-move plan, then per block CP-SAT pod sub-problems
-and move steps sharing its time by gain per second, :mod:`packer.cpsat.reopt_blocks`), ``steps``
-(blocks with move steps alone), ``whole`` (session 10's rule: the no-move CP-SAT solve takes all but
-the final plan's time, whole-cluster move steps the rest). Every plan is checked on the instance;
+Arms: ``blocks`` (the default: the fast placers' no-move plan, then move steps block by block,
+:mod:`packer.cpsat.reopt_blocks`), ``pods`` (blocks whose pods' CP-SAT sub-problems share each block's
+time with the move steps by gain per second, ``reopt_blocks.POD_LNS``), ``whole`` (session 10's rule:
+the no-move CP-SAT solve takes all but the final plan's time, whole-cluster move steps the rest). Every plan is checked on the instance;
 the load average is printed beside each arm (2 shared cores: compare arms of one run only).
 """
 
@@ -33,8 +33,8 @@ def main() -> int:
 
     inst = generate(args.family, seed=args.seed, nodes=args.nodes)
     for arm in args.arms.split(","):
-        reopt.BLOCKS = arm in ("blocks", "steps")
-        reopt_blocks.POD_LNS = arm == "blocks"
+        reopt.BLOCKS = arm in ("blocks", "pods")
+        reopt_blocks.POD_LNS = arm == "pods"
         l0 = os.getloadavg()[0]
         t = time.perf_counter()
         pt = reopt.reoptimize(inst, time_limit=args.time_limit, workers=args.workers)
