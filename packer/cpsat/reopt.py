@@ -220,15 +220,7 @@ def no_move_plan(inst: Instance, *, time_limit: float | None, seed: int = 0, wor
     from packer.cpsat import solve
 
     plan = solve(pinned(inst), time_limit=time_limit, seed=seed, workers=workers, progress=progress)
-    placed = {a.request: list(a.units) for a in plan.assignments}
-    # The pinned solve's reasons and modes are reused: pinned() changes only running requests'
-    # movability and migration cost, every running request is placed in its plan, and reasons
-    # depend on the placement, the modes and the unplaced requests' shapes, tenants and quotas
-    # (tests/test_reopt_reuse.py: equal to a fresh conversion). Converting again cost 1 ms a GPU.
-    modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
-    why = {u.request: u.reason for u in plan.unplaced}
-    return _plan(inst, placed, bound=plan.bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
-                 info={"no_move": _info(plan)}, modes=modes, why=why)
+    return _of_pinned(inst, plan, bound=plan.bound, seed=seed)
 
 
 def no_move_hint(inst: Instance, *, time_limit: float | None, seed: int = 0) -> Plan | None:
@@ -239,12 +231,20 @@ def no_move_hint(inst: Instance, *, time_limit: float | None, seed: int = 0) -> 
 
     pin = pinned(inst)
     plan = hint_plan(pin, seed, None if time_limit is None else hint_budget(pin, time_limit))
-    if plan is None:
-        return None
+    return None if plan is None else _of_pinned(inst, plan, bound=None, seed=seed)
+
+
+def _of_pinned(inst: Instance, plan: Plan, *, bound: float | None, seed: int) -> Plan:
+    """A plan of ``pinned(inst)`` issued for ``inst`` with ``bound``.
+
+    The pinned plan's reasons and modes are reused: pinned() changes only running requests'
+    movability and migration cost, every running request is placed in its plan, and reasons
+    depend on the placement, the modes and the unplaced requests' shapes, tenants and quotas
+    (tests/test_reopt_reuse.py: equal to a fresh conversion). Converting again cost 1 ms a GPU."""
     placed = {a.request: list(a.units) for a in plan.assignments}
     modes = {(m.node, m.gpu): m.mode for m in plan.gpu_modes}
-    why = {u.request: u.reason for u in plan.unplaced}  # as in no_move_plan: the pinned plan's reasons hold
-    return _plan(inst, placed, bound=None, seed=seed, wall_s=plan.solver.wall_s or 0.0,
+    why = {u.request: u.reason for u in plan.unplaced}
+    return _plan(inst, placed, bound=bound, seed=seed, wall_s=plan.solver.wall_s or 0.0,
                  info={"no_move": _info(plan)}, modes=modes, why=why)
 
 
