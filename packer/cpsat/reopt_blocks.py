@@ -132,15 +132,16 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
             end = min(deadline, tb + left / (len(parts) - i))
             bseed = seed + i + k * len(parts)
             share = _pods_share(rates) if POD_LNS else 0.0
+            mid = before  # the block's value when its move steps start
             if share > 0:
                 # First the block's pods, running work pinned: CP-SAT sub-problems that trade placed work
                 # for dearer waiting work (what the no-move solve's LNS by pod does on the whole cluster).
                 tp = time.perf_counter()
                 here = _pods(sub, here, deadline=tp + share * (end - tp), seed=bseed, workers=workers, det=det)
-                rates["pods"][0] += objective_value(sub, here) - before
+                mid = objective_value(sub, here)
+                rates["pods"][0] += mid - before
                 rates["pods"][1] += time.perf_counter() - tp
             tm = time.perf_counter()
-            mid = objective_value(sub, here)
             out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=end, seed=bseed,
                                  workers=workers, max_steps=max_steps, det=det)
             stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
