@@ -130,3 +130,36 @@ def test_a_displaced_node_gang_gets_a_node_cleared_in_turn(chain: bool, monkeypa
     assert len({u.node for u in out[next(r for r in out if r.startswith("ng"))]}) == 1
     assert objective_value(inst, out) > objective_value(inst, cur)
     assert _ok(inst, out)
+
+
+def _norm(out):  # type: ignore[no-untyped-def]
+    if out is None:
+        return None
+    return {rid: sorted(tuple(sorted(u.model_dump(exclude_none=True).items())) for u in us) for rid, us in out.items()}
+
+
+@pytest.mark.parametrize(("family", "seed"), [("fragmented", 0), ("fragmented", 2), ("haein", 1)])
+def test_forked_placers_give_the_same_gang_steps(family: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that a gang step whose tries fork one loaded placer (FORK) gives exactly what a new placer
+    loaded per try gives: the same plan and value for every drawn gang and seed, on generated running
+    clusters; and that some of those steps place their gang (the comparison is not of failures only)."""
+    from packer.generate import generate
+
+    inst = generate(family, seed=seed, nodes=16)
+    st = reopt.no_move_hint(inst, time_limit=20, seed=0)
+    assert st is not None
+    cur = {a.request: list(a.units) for a in st.assignments}
+    waiting = [r for r in inst.requests if r.id not in cur]
+    gangs = reopt_gang.gangs(inst, cur)
+    assert gangs
+    placed = 0
+    for gang in gangs[:3]:
+        for s in range(2):
+            got = {}
+            for fork in (True, False):
+                monkeypatch.setattr(reopt_gang, "FORK", fork)
+                out, info = reopt_gang.gang_step(inst, cur, gang, random.Random(s), waiting)
+                got[fork] = (_norm(out), info.get("value"), info.get("fail"))
+            assert got[True] == got[False]
+            placed += got[True][0] is not None
+    assert placed > 0
