@@ -47,15 +47,20 @@ def extra_domains(inst: Instance, req: Request, units: Sequence[Unit]) -> int:
     return len({inst.unit_domain(u, level) for u in units}) - 1
 
 
+def request_value(inst: Instance, req: Request, units: Sequence[Unit]) -> float:
+    """One placed request's part of the SPEC §4 objective: its value, less its migration and its
+    soft-locality penalty."""
+    total = req.priority * request_size(inst, req, units)
+    if req.placement is not None and not units_equal(req.placement, units):
+        total -= migration_cost(inst, req)
+    return total - inst.objective.locality_weight * extra_domains(inst, req, units)
+
+
 def objective_value(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> float:
     """SPEC §4 objective of a placement: value placed − migrations − soft-locality penalty."""
     total = 0.0
     for rid, units in placed.items():
-        req = inst.request(rid)
-        total += req.priority * request_size(inst, req, units)
-        if req.placement is not None and not units_equal(req.placement, units):
-            total -= migration_cost(inst, req)
-        total -= inst.objective.locality_weight * extra_domains(inst, req, units)
+        total += request_value(inst, inst.request(rid), units)
     return total
 
 
@@ -139,5 +144,6 @@ __all__ = [
     "objective_value",
     "relative_gap",
     "request_size",
+    "request_value",
     "units_equal",
 ]

@@ -178,7 +178,9 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                         and r.priority < gang.priority})
         tiers = [*below[:VICTIM_TIERS], None]
     base = None
+    now = 0.0  # cur's objective (FORK: each try's value is cur's plus what changed)
     if FORK:
+        now = objective_value(inst, cur)
         from packer.online import OnlinePlacer
 
         base = OnlinePlacer(inst, policy=policy, place_running=False)
@@ -195,7 +197,8 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
             out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=kw,
                                         nodes=nodes, victims=tier, base=base, use=use)
             if out is not None:
-                v = objective_value(inst, out)
+                v = (objective_value(inst, out) if base is None
+                     else _value_after(inst, cur, now, out, info.pop("kept")))  # type: ignore[arg-type]
                 if tier is None and (best_all is None or v > best_all):
                     best_all = v
                 if best is None or v > best[0]:
@@ -348,8 +351,26 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     for r in others:
         placer.place(r, explain=False)
     out = {rid: list(own[rid]) if rid in own else list(placer.units(rid)) for rid in placer.placed_ids()}
+    if base is not None:
+        info["kept"] = {rid for rid, units in own.items() if units is cur.get(rid)}
     info["moved_back"] = back
     return out, info
+
+
+def _value_after(inst: Instance, cur: Mapping[str, Sequence[Unit]], now: float,
+                 out: Mapping[str, Sequence[Unit]], kept: set[str]) -> float:
+    """The objective of ``out``, from ``now`` (that of ``cur``): the requests in ``kept`` hold exactly
+    their units of ``cur``; the rest is taken out at its old value and counted at its new one."""
+    from packer.plans import request_value
+
+    v = now
+    for rid, units in cur.items():
+        if rid not in kept:
+            v -= request_value(inst, inst.request(rid), units)
+    for rid, units in out.items():
+        if rid not in kept:
+            v += request_value(inst, inst.request(rid), units)
+    return v
 
 
 def _host_room(placer, r: Request, units: Sequence[Unit]) -> bool:  # type: ignore[no-untyped-def]
