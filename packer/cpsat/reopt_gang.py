@@ -268,7 +268,8 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     iso = {t.id for t in inst.tenants if t.isolation == "node"}
     tenants_on: dict[str, set[str]] = defaultdict(set)
     for rid in placer.placed_ids():
-        for u in placer.units(rid):
+        mine = own.get(rid)
+        for u in placer.units(rid) if mine is None else mine:
             tenants_on[u.node].add(inst.request(rid).tenant)
 
     def fits_back(r: Request, units: Sequence[Unit]) -> bool:
