@@ -4,7 +4,8 @@
 
 Arms: ``blocks`` (the default: the fast placers' no-move plan, then move steps block by block,
 :mod:`packer.cpsat.reopt_blocks`), ``pods`` (blocks whose pods' CP-SAT sub-problems share each block's
-time with the move steps by gain per second, ``reopt_blocks.POD_LNS``), ``whole`` (session 10's rule:
+time with the move steps by gain per second, ``reopt_blocks.POD_LNS``), ``oldgang`` (``blocks`` with gang
+steps that load a new placer per try, ``reopt_gang.FORK`` off: same plans, slower), ``whole`` (session 10's rule:
 the no-move CP-SAT solve takes all but the final plan's time, whole-cluster move steps the rest). Every plan is checked on the instance;
 the load average is printed beside each arm (2 shared cores: compare arms of one run only).
 """
@@ -28,12 +29,13 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="append one JSON line per arm here")
     args = ap.parse_args()
     from packer.check import check
-    from packer.cpsat import reopt, reopt_blocks
+    from packer.cpsat import reopt, reopt_blocks, reopt_gang
     from packer.generate import generate
 
     inst = generate(args.family, seed=args.seed, nodes=args.nodes)
     for arm in args.arms.split(","):
-        reopt.BLOCKS = arm in ("blocks", "pods")
+        reopt.BLOCKS = arm in ("blocks", "pods", "oldgang")
+        reopt_gang.FORK = arm != "oldgang"
         reopt_blocks.POD_LNS = arm == "pods"
         l0 = os.getloadavg()[0]
         t = time.perf_counter()

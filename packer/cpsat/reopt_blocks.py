@@ -109,6 +109,7 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     capped = inst.model_copy(update={"objective": weights})
     cur: dict[str, list[Unit]] = {rid: list(us) for rid, us in placed.items()}
     start = objective_value(capped, cur)
+    now = start  # the plan's value for the progress line: each merged block adds its own gain
     parts = blocks(inst, size)
     stats: dict[str, object] = {"blocks": len(parts), "passes": 0, "steps": 0, "improved": 0,
                                 "blocks_improved": 0, "gain": 0.0}
@@ -153,7 +154,8 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
                 stats["blocks_improved"] += 1  # type: ignore[operator]
                 stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
                 improved_last = True
-                progress.update(best=objective_value(capped, cur), note=f"block {i + 1}/{len(parts)}", force=True)
+                now += after - before
+                progress.update(best=now, note=f"block {i + 1}/{len(parts)}", force=True)
         k += 1
         if deadline - time.perf_counter() < MIN_BLOCK_S:
             break
