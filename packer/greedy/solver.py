@@ -853,11 +853,16 @@ def solve(inst: Instance, file_order: bool = True, *, time_limit: float | None =
     """
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
-    plan = _construct(inst, seed, t0, deadline, time_limit, progress, balance=None)
     pressure = host_pressure(inst)
     tight = max(pressure, key=lambda k: (pressure[k], k == "cpu"))
-    if pressure[tight] >= BALANCE_PRESSURE and (deadline is None or time.perf_counter() < deadline):
-        alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=tight)
+    # Where host resources are asked for, the balanced construction comes first (usually the better
+    # one there, and the one kept when a time limit cuts the second short), then the packed one.
+    kinds: list[str | None] = [tight, None] if pressure[tight] >= BALANCE_PRESSURE else [None]
+    plan = _construct(inst, seed, t0, deadline, time_limit, progress, balance=kinds[0])
+    for balance in kinds[1:]:
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=balance)
         if alt.objective > plan.objective + _EPS:
             plan = alt
     if file_order and (deadline is None or time.perf_counter() < deadline):
