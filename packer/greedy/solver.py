@@ -8,7 +8,12 @@ and for MIG the start that destroys the fewest free placements), and rolled back
 one where it fits tightest. Every hard rule of SPEC is enforced here; the checker verifies them
 independently.
 
-The plan returned is the best of that construction and the online placer's in file order (policies
+Where the waiting GPU work asks for at least :data:`BALANCE_PRESSURE` of the nodes' CPU or memory
+(:func:`host_pressure`), a second, balanced construction runs first: the same order, but whole-GPU and
+share units go to the node where the host resource asked for most and the GPU room stay in proportion
+after the unit (see :meth:`_Placer.node_rank`), so that GPUs do not idle on nodes whose CPU is used up.
+
+The plan returned is the best of the constructions and the online placer's in file order (policies
 ``first-fit`` and ``packer``; see :func:`_best_of_file_order`).
 
 Host requests (CPU and memory only, no GPU; worth 0) come after all GPU work, whatever their
