@@ -89,18 +89,20 @@ def test_greedy_keeps_the_packed_construction_where_it_is_better():
 
 def test_balanced_ranking_cache_agrees_with_a_fresh_ranking():
     """Tests that the per-shape node ranking kept up to date from the change log (used on large node
-    sets) gives the same plan as ranking every node afresh for every request."""
+    sets, in both constructions) gives the same plan as ranking every node afresh for every request."""
     from packer.generate import generate
     from packer.greedy import solver as gs
 
-    inst = generate("sharing", 3, nodes=80)
-    cached = gs._construct(inst, 0, 0.0, None, None, None, balance="cpu")
-    old = gs._RANK_DIRECT
-    gs._RANK_DIRECT = 1 << 30  # every node set ranked directly
-    try:
-        fresh = gs._construct(inst, 0, 0.0, None, None, None, balance="cpu")
-    finally:
-        gs._RANK_DIRECT = old
-    assert check(inst, cached).ok
-    assert cached.objective == pytest.approx(fresh.objective)
-    assert {a.request: a.units for a in cached.assignments} == {a.request: a.units for a in fresh.assignments}
+    for family, balance in (("sharing", "cpu"), ("sharing", None), ("haein", None), ("inference", None)):
+        inst = generate(family, 3, nodes=80)
+        cached = gs._construct(inst, 0, 0.0, None, None, None, balance=balance)
+        old = gs._RANK_DIRECT
+        gs._RANK_DIRECT = 1 << 30  # every node set ranked directly
+        try:
+            fresh = gs._construct(inst, 0, 0.0, None, None, None, balance=balance)
+        finally:
+            gs._RANK_DIRECT = old
+        assert check(inst, cached).ok
+        assert cached.objective == pytest.approx(fresh.objective)
+        assert {a.request: a.units for a in cached.assignments} == {a.request: a.units for a in fresh.assignments}
+        assert [u.request for u in cached.unplaced] == [u.request for u in fresh.unplaced]

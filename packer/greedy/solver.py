@@ -539,8 +539,10 @@ class _Placer:
             # Nodes without a free GPU first (no GPUs, or all busy), then the ones holding work.
             order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0),
                            key=lambda n: (sum(1 for g in n.gpus if not g.units), -n.units))
-        elif self.balance and req.kind in ("gpu", "share") and len(nodes) > _RANK_DIRECT:
-            # Lazily, in the cached ranking: most requests fill up on their first nodes.
+        elif len(nodes) > _RANK_DIRECT and not st.ignore_host:
+            # Lazily, in the cached ranking (the same order as sorting, node index breaking ties):
+            # most requests fill up on their first nodes. (Not while explaining a failure with host
+            # resources ignored: the cache holds the nodes the real bounds admit.)
             ids = None if whole else {n.index for n in nodes}
             every = self.state.nodes
             order = _Lazy(every[e[-1]] for e in self._ranked(req) if ids is None or e[-1] in ids)
@@ -712,7 +714,7 @@ class _Placer:
         if total < req.need_count:
             return None, self._reason(req, total, "", bound_only=True)
         mark = st.mark()
-        if self.balance and req.kind in ("gpu", "share") and len(nodes) > _RANK_DIRECT:
+        if len(nodes) > _RANK_DIRECT:
             got = self.place_in(req, nodes, whole=True)  # ranks the admitted nodes itself
         else:
             got = self.place_in(req, [n for n in nodes if bounds[n.spec.id] > 0], whole=True)
