@@ -16,10 +16,10 @@ after the unit (see :meth:`_Placer.node_rank`), so that GPUs do not idle on node
 The plan returned is the best of the constructions and the online placer's in file order (policies
 ``first-fit`` and ``packer``; see :func:`_best_of_file_order`).
 
-Host requests (CPU and memory only, no GPU; worth 0) come after all GPU work, whatever their
-priority, and go to the nodes with the fewest free GPUs first (nodes without GPUs or with every GPU
-busy; among equals the ones holding more work), so the host resources of nodes with idle GPUs stay
-free for GPU work.
+Host requests (CPU and memory only, no GPU; worth 0) count with the lowest priority of the GPU
+work, whatever their own (see :func:`_order`), and go to the nodes with the fewest free GPUs first
+(nodes without GPUs or with every GPU busy; among equals the ones holding more work), so the host
+resources of nodes with idle GPUs stay free for GPU work.
 """
 
 from __future__ import annotations
@@ -760,19 +760,25 @@ class _Placer:
         return reasons.capacity(req, got, req.need_count)
 
 def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
-    """Requests worth something first, then priority, hard-locality gangs first within a priority,
-    then bigger first (the request's size as the model defines it), then file order.
+    """Priority first, hard-locality gangs first within a priority, then bigger first (the request's
+    size as the model defines it), then file order.
 
-    Work worth nothing to the objective (host requests: size 0) comes after all work that is worth
-    something, whatever its priority: it only uses CPU and memory, and placed before GPU work of a
-    lower priority it takes the host resources that work needs (sharing-0 at 1,024 GPUs: priority-1.5
-    host pods held 1,362 of 12,288 cores while 104 whole-GPU pods waited for CPU; 1,054.97 → 1,100.81).
+    Work worth nothing to the objective (host requests: size 0) counts with the lowest priority of
+    the work that is worth something, whatever its own: it only uses CPU and memory, and placed before
+    GPU work of a lower priority it takes the host resources that work needs (sharing-0 at 1,024 GPUs:
+    priority-1.5 host pods held 1,362 of 12,288 cores while 104 whole-GPU pods waited for CPU;
+    1,054.97 → 1,100.81). Within that lowest priority it keeps its place (hard locality first, size 0
+    last).
     """
     hard = lambda r: r.locality is not None and r.locality.required  # noqa: E731
     reqs = list(reqs)
     size = {r.id: inst.request_size(r) for r in reqs}
-    return sorted(reqs, key=lambda r: (size[r.id] <= 0, -r.priority, not hard(r), -size[r.id],
-                                       inst.request_index[r.id]))
+    floor = min((r.priority for r in reqs if size[r.id] > 0), default=None)
+
+    def priority(r: Request) -> float:
+        return r.priority if size[r.id] > 0 or floor is None else min(r.priority, floor)
+
+    return sorted(reqs, key=lambda r: (-priority(r), not hard(r), -size[r.id], inst.request_index[r.id]))
 
 
 def host_pressure(inst: Instance) -> dict[str, float]:
