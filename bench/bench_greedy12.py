@@ -1,9 +1,9 @@
 """Greedy objective (deterministic) and time on suite instances, with the LP bound, for session 12.
 
 Run: python bench/bench_greedy12.py --families haein,sharing --nodes 128 --seeds 0-4 [--lp] [--out F.jsonl]
-     [--arms base,new]
+     [--arms main,new]
 For each (family, seed): generate the instance in-process, run the greedy once per arm (``arms``:
-names of :data:`ARMS`, interleaved on the same instance so they share one load), check each plan with
+names :func:`_arm` knows, interleaved on the same instance so they share one load), check each plan with
 the checker, and print one JSON line: objective, wall seconds, validity per arm; with ``--lp`` also the
 LP bound of the CP-SAT model (cached in bench/greedy12_lp_cache.json, keyed by family/nodes/seed).
 """
