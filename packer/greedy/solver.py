@@ -8,19 +8,27 @@ and for MIG the start that destroys the fewest free placements), and rolled back
 one where it fits tightest. Every hard rule of SPEC is enforced here; the checker verifies them
 independently.
 
-The plan returned is the best of that construction and the online placer's in file order (policies
+Where the waiting GPU work asks for at least :data:`BALANCE_PRESSURE` of the nodes' CPU or memory
+(:func:`host_pressure`), a second, balanced construction runs first: the same order, but whole-GPU and
+share units go to the node where the host resource asked for most and the GPU room stay in proportion
+after the unit (see :meth:`_Placer.node_rank`), so that GPUs do not idle on nodes whose CPU is used up.
+
+The plan returned is the best of the constructions and the online placer's in file order (policies
 ``first-fit`` and ``packer``; see :func:`_best_of_file_order`).
 
-Host requests (CPU and memory only, no GPU) come after GPU work of the same priority and go to the
-nodes with the fewest free GPUs first (nodes without GPUs or with every GPU busy; among equals the
-ones holding more work), so the host resources of nodes with idle GPUs stay free for GPU work.
+Host requests (CPU and memory only, no GPU; worth 0) count with the lowest priority of the GPU
+work, whatever their own (see :func:`_order`), and go to the nodes with the fewest free GPUs first
+(nodes without GPUs or with every GPU busy; among equals the ones holding more work), so the host
+resources of nodes with idle GPUs stay free for GPU work.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, insort
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 from packer import reasons
 from packer.catalog import GpuModel, Profile
@@ -32,6 +40,9 @@ _EPS = 1e-9
 #: GPU-equivalents of idle room a node-isolated tenant may leave behind when it takes new nodes.
 CLAIM_SLACK = -2.0
 CLAIM_GAIN = 1.0
+#: Node sets up to this size are ranked directly in the balanced construction (a domain of a gang);
+#: larger ones through the per-shape cache of _Placer._ranked.
+_RANK_DIRECT = 64
 #: Units of a host request that needs no CPU or memory a node could take (no limit).
 _HOST_UNBOUNDED = 1 << 30
 
@@ -195,6 +206,33 @@ class _State:
             self.tenant_used[req.tenant] -= size
 
 
+def _mode_set(n: _Node) -> bool:
+    """Whether some GPU of node ``n`` has its mode (configured, or chosen by work placed on it)."""
+    return any(g.mode is not None for g in n.gpus)
+
+
+class _Lazy:
+    """An iterable over a generator's items that computes each one once, however often it is
+    iterated (the passes of :meth:`_Placer.place_in` walk one node order up to three times)."""
+
+    def __init__(self, items: Iterator[_Node]) -> None:
+        self._items = items
+        self._seen: list[_Node] = []
+
+    def __iter__(self) -> Iterator[_Node]:
+        i = 0
+        while True:
+            if i < len(self._seen):
+                yield self._seen[i]
+            else:
+                nxt = next(self._items, None)
+                if nxt is None:
+                    return
+                self._seen.append(nxt)
+                yield nxt
+            i += 1
+
+
 def _mig_damage(model: GpuModel, occ: int, mask: int) -> int:
     """Memory positions of still-free placements that a new instance at ``mask`` would destroy."""
     lost = 0
@@ -215,7 +253,7 @@ def _idle_slices(g: _Gpu, compute: dict[str, int], taking: int = 0) -> int:
 
 
 class _Placer:
-    def __init__(self, inst: Instance) -> None:
+    def __init__(self, inst: Instance, balance: str | None = None) -> None:
         self.inst = inst
         self.topology = inst.cluster_topology
         self.state = _State(inst)
@@ -230,6 +268,10 @@ class _Placer:
         self.pending: dict[tuple[str, str], float] = {}
         self._sig_for: Request | None = None
         self._sig: tuple = ()
+        #: None, or the host resource ("cpu" or "mem") :meth:`node_rank` balances against GPU room.
+        self.balance = balance
+        self.room_cache: dict[int, tuple[int, float]] = {}
+        self.rank_cache: dict[tuple, tuple[list[tuple], dict[int, tuple], list[int]]] = {}
 
     def allowed(self, req: Request) -> set[str] | None:
         """The GPU models ``req`` may use (None: any), cached by its list of models."""
@@ -405,10 +447,86 @@ class _Placer:
                 cap = min(cap, n.mem // req.memory_mib)
         return max(cap, 0)
 
+    def node_rank(self, req: Request, n: _Node) -> tuple[float, int]:
+        """Sort key of node ``n`` for the units of ``req``: nodes already holding work first (pack).
+
+        With :attr:`balance` (the second construction, see :func:`solve`), whole-GPU and share units
+        first go where the node's host resources and GPU room stay in proportion after the unit:
+        the key is how far the fraction of the node's CPU (or memory: :attr:`balance` names the one
+        the waiting work asks more of, see :func:`host_pressure`) left would be from the fraction of
+        its GPU room left. A CPU-heavy pod goes where CPU is left over, a CPU-light one where GPUs
+        are, so fewer GPUs end up idle on nodes whose CPU is used up (sharing at 1,024 GPUs).
+        """
+        if not self.balance or req.kind not in ("gpu", "share"):
+            return (0.0, -n.units)
+        if self.balance == "cpu":
+            left, asked, cap = n.cpu, req.cpu_milli, n.spec.cpu_milli
+        else:
+            left, asked, cap = n.mem, req.memory_mib, n.spec.memory_mib
+        if left is None or not cap:
+            return (0.0, -n.units)
+        size = (req.gpu_milli or MILLI_PER_GPU) / MILLI_PER_GPU if req.kind == "share" else 1.0
+        gpu_left = (self._gpu_room(n) - size) / len(n.gpus)
+        return (abs((left - asked) / cap - gpu_left), -n.units)
+
+    def _ranked(self, req: Request) -> list[tuple]:
+        """The candidate nodes of ``req`` that :meth:`bounds` admits, as (*:meth:`node_rank`, node
+        index), sorted (read-only; call right after :meth:`bounds` of ``req``).
+
+        Kept per request shape and brought up to date from the state's change log, like
+        :meth:`bounds`: a request re-ranks only the nodes that changed since the last request of its
+        shape, instead of ranking all of them (16,384 GPUs: 2,048 nodes for each of 14k requests).
+        """
+        sig = self._signature(req)
+        bounds = self.bounds(req)
+        hit = self.rank_cache.get(sig)
+        changes = self.state.changes
+        if hit is None:
+            keys = {n.index: (*self.node_rank(req, n), n.index) for n in self.candidate_nodes(req)
+                    if bounds.get(n.spec.id, 0) > 0}
+            hit = (sorted(keys.values()), keys, [len(changes)])
+            self.rank_cache[sig] = hit
+            return hit[0]
+        entries, keys, pos = hit
+        if pos[0] < len(changes):
+            seen = set()
+            for n in changes[pos[0]:]:
+                i = n.index
+                if i in seen or n.spec.id not in bounds:
+                    continue
+                seen.add(i)
+                old = keys.get(i)
+                new = (*self.node_rank(req, n), i) if bounds[n.spec.id] > 0 else None
+                if new != old:
+                    if old is not None:
+                        del entries[bisect_left(entries, old)]
+                        del keys[i]
+                    if new is not None:
+                        insort(entries, new)
+                        keys[i] = new
+            pos[0] = len(changes)
+        return entries
+
+    def _gpu_room(self, n: _Node) -> float:
+        """Idle room of node ``n``'s GPUs that whole-GPU or share units can use, in GPU-equivalents
+        (cached until the node changes)."""
+        hit = self.room_cache.get(n.index)
+        if hit is not None and hit[0] == n.version:
+            return hit[1]
+        room = 0.0
+        for g in n.gpus:
+            if g.whole or g.mode == "mig":
+                continue
+            room += (MILLI_PER_GPU - g.milli) / MILLI_PER_GPU if g.mode == "shared" else (0.0 if g.units else 1.0)
+        self.room_cache[n.index] = (n.version, room)
+        return room
+
     # ---- a whole request inside a set of nodes
 
-    def place_in(self, req: Request, nodes: list[_Node]) -> list[Unit]:
-        """Places as many units of ``req`` (≤ count) as fit on ``nodes``; leaves them applied."""
+    def place_in(self, req: Request, nodes: list[_Node], whole: bool = False) -> list[Unit]:
+        """Places as many units of ``req`` (≤ count) as fit on ``nodes``; leaves them applied.
+
+        ``whole``: ``nodes`` are all candidate nodes of ``req`` that :meth:`bounds` admits."""
         st = self.state
         units: list[Unit] = []
         spread = req.spread
@@ -421,18 +539,29 @@ class _Placer:
             # Nodes without a free GPU first (no GPUs, or all busy), then the ones holding work.
             order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0),
                            key=lambda n: (sum(1 for g in n.gpus if not g.units), -n.units))
+        elif len(nodes) > _RANK_DIRECT and not st.ignore_host:
+            # Lazily, in the cached ranking (the same order as sorting, node index breaking ties):
+            # most requests fill up on their first nodes. (Not while explaining a failure with host
+            # resources ignored: the cache holds the nodes the real bounds admit.)
+            ids = None if whole else {n.index for n in nodes}
+            every = self.state.nodes
+            order = _Lazy(every[e[-1]] for e in self._ranked(req) if ids is None or e[-1] in ids)
         else:
-            order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0), key=lambda n: -n.units)
+            order = sorted((n for n in nodes if bounds.get(n.spec.id, 0) > 0),
+                           key=lambda n: self.node_rank(req, n))
         # Level 'gpu' is finer than a node: spread counts per GPU, and a required 'gpu' locality
         # keeps every unit on the GPU of the first one.
         spread_gpu = spread is not None and spread.level == "gpu"
         spread_of = self.topology.node_domains(spread.level) if spread is not None and not spread_gpu else None
         pin_gpu = req.locality is not None and req.locality.required and req.locality.level == "gpu"
-        passes = [(False, False, n) for n in order]
+        # The passes that leave 'any' GPUs alone skip nodes whose GPUs all still wait for a mode
+        # (no GPU there could take the unit in such a pass); host units use no GPU: one pass.
+        set_mode = order if req.kind == "host" else (n for n in order if _mode_set(n))
+        passes: Iterable[tuple[bool, bool, _Node]] = ((False, False, n) for n in set_mode)
         if req.kind == "mig":  # first a pass that strands no compute slice, on any node
-            passes = [(False, True, n) for n in order] + passes
-        if req.kind != "host":  # host units use no GPU: one pass is enough
-            passes += [(True, False, n) for n in order]
+            passes = chain(((False, True, n) for n in order if _mode_set(n)), passes)
+        if req.kind != "host":
+            passes = chain(passes, ((True, False, n) for n in order))
         for fresh_any, strict, n in passes:
             if len(units) >= req.count:
                 break
@@ -585,7 +714,10 @@ class _Placer:
         if total < req.need_count:
             return None, self._reason(req, total, "", bound_only=True)
         mark = st.mark()
-        got = self.place_in(req, [n for n in nodes if bounds[n.spec.id] > 0])
+        if len(nodes) > _RANK_DIRECT:
+            got = self.place_in(req, nodes, whole=True)  # ranks the admitted nodes itself
+        else:
+            got = self.place_in(req, [n for n in nodes if bounds[n.spec.id] > 0], whole=True)
         if len(got) >= req.need_count:
             return got, ""
         st.undo(mark)
@@ -629,9 +761,91 @@ class _Placer:
 
 def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
     """Priority first, hard-locality gangs first within a priority, then bigger first (the request's
-    size as the model defines it), then file order."""
+    size as the model defines it), then file order.
+
+    Work worth nothing to the objective (host requests: size 0) counts with the lowest priority of
+    the work that is worth something, whatever its own: it only uses CPU and memory, and placed before
+    GPU work of a lower priority it takes the host resources that work needs (sharing-0 at 1,024 GPUs:
+    priority-1.5 host pods held 1,362 of 12,288 cores while 104 whole-GPU pods waited for CPU;
+    1,054.97 → 1,100.81). Within that lowest priority it keeps its place (hard locality first, size 0
+    last).
+    """
     hard = lambda r: r.locality is not None and r.locality.required  # noqa: E731
-    return sorted(reqs, key=lambda r: (-r.priority, not hard(r), -inst.request_size(r), inst.request_index[r.id]))
+    reqs = list(reqs)
+    size = {r.id: inst.request_size(r) for r in reqs}
+    floor = min((r.priority for r in reqs if size[r.id] > 0), default=None)
+
+    def priority(r: Request) -> float:
+        return r.priority if size[r.id] > 0 or floor is None else min(r.priority, floor)
+
+    return sorted(reqs, key=lambda r: (-priority(r), not hard(r), -size[r.id], inst.request_index[r.id]))
+
+
+def host_pressure(inst: Instance) -> dict[str, float]:
+    """How much of the GPU nodes' CPU and memory the waiting GPU work asks for: per resource
+    ("cpu", "mem"), asked / capacity of the nodes that limit it (0 where none does)."""
+    cpu_cap = sum(n.cpu_milli or 0 for n in inst.nodes if n.num_gpus)
+    mem_cap = sum(n.memory_mib or 0 for n in inst.nodes if n.num_gpus)
+    cpu = mem = 0
+    for r in inst.requests:
+        if r.placement is None and r.kind != "host":
+            cpu += r.cpu_milli * r.count
+            mem += r.memory_mib * r.count
+    return {"cpu": cpu / cpu_cap if cpu_cap else 0.0, "mem": mem / mem_cap if mem_cap else 0.0}
+
+
+#: Host pressure (see :func:`host_pressure`, the larger of CPU and memory) from which the greedy also
+#: tries the balanced construction (sharing asks 1.35 times the nodes' CPU; every other suite family
+#: at most 0.53 at 1,024 GPUs, seed 0).
+BALANCE_PRESSURE = 0.75
+
+
+def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | None, time_limit: float | None,
+               progress: object, balance: str | None) -> Plan:
+    """One priority-order construction (see the module docstring); ``balance``: see
+    :meth:`_Placer.node_rank`."""
+    pl = _Placer(inst, balance)
+    st = pl.state
+    placed: dict[str, list[Unit]] = {}
+    unplaced: dict[str, str] = {}
+    for r in inst.requests:
+        if r.placement is None:
+            continue
+        for u in r.placement:
+            node = st.by_id[u.node]
+            if r.kind == "host":
+                st.apply(r, None, u, 0.0, None, node)
+                continue
+            assert u.gpu is not None
+            g = node.gpus[u.gpu]
+            # Running work fixes its GPU's mode (validated instances never run work on 'any' GPUs).
+            st.apply(r, g, u, inst.unit_size(r, u), MODE_OF_KIND[r.kind])
+        placed[r.id] = list(r.placement)
+    st.log.clear()
+    todo = _order(inst, (r for r in inst.requests if r.placement is None))
+    isolated = any(iso == "node" for iso in st.isolation.values())
+    size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
+    for r in todo:
+        pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
+    update = getattr(progress, "update", None)
+    for i, r in enumerate(todo):
+        if update is not None and i % 256 == 0:
+            update(done=i, total=len(todo), note="greedy, balanced" if balance else "greedy")
+        pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
+        if deadline is not None and time.perf_counter() > deadline:
+            unplaced[r.id] = reasons.time_limit("greedy", time_limit)  # type: ignore[arg-type]
+            continue
+        units, reason = pl.place(r)
+        if units is None:
+            unplaced[r.id] = reason
+        else:
+            placed[r.id] = units
+        st.log.clear()
+    modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
+             if g.configured == "any" and g.mode is not None and g.units}
+    plan = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
+                      seed=seed, wall_s=time.perf_counter() - t0, solver_info={"construction": "priority order, balanced" if balance else "priority order"})
+    return plan
 
 
 #: The options :func:`solve` takes (see :mod:`packer.options`).
@@ -651,48 +865,19 @@ def solve(inst: Instance, file_order: bool = True, *, time_limit: float | None =
     back ends' :data:`OPTIONS`, so it is not keyword-only.)
     """
     t0 = time.perf_counter()
-    pl = _Placer(inst)
-    st = pl.state
-    placed: dict[str, list[Unit]] = {}
-    unplaced: dict[str, str] = {}
-    for r in inst.requests:
-        if r.placement is None:
-            continue
-        for u in r.placement:
-            node = st.by_id[u.node]
-            if r.kind == "host":
-                st.apply(r, None, u, 0.0, None, node)
-                continue
-            assert u.gpu is not None
-            g = node.gpus[u.gpu]
-            # Running work fixes its GPU's mode (validated instances never run work on 'any' GPUs).
-            st.apply(r, g, u, inst.unit_size(r, u), MODE_OF_KIND[r.kind])
-        placed[r.id] = list(r.placement)
-    st.log.clear()
     deadline = None if time_limit is None else t0 + time_limit
-    todo = _order(inst, (r for r in inst.requests if r.placement is None))
-    isolated = any(iso == "node" for iso in st.isolation.values())
-    size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
-    for r in todo:
-        pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
-    update = getattr(progress, "update", None)
-    for i, r in enumerate(todo):
-        if update is not None and i % 256 == 0:
-            update(done=i, total=len(todo), note="greedy")
-        pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
-        if deadline is not None and time.perf_counter() > deadline:
-            unplaced[r.id] = reasons.time_limit("greedy", time_limit)  # type: ignore[arg-type]
-            continue
-        units, reason = pl.place(r)
-        if units is None:
-            unplaced[r.id] = reason
-        else:
-            placed[r.id] = units
-        st.log.clear()
-    modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
-             if g.configured == "any" and g.mode is not None and g.units}
-    plan = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
-                      seed=seed, wall_s=time.perf_counter() - t0, solver_info={"construction": "priority order"})
+    pressure = host_pressure(inst)
+    tight = max(pressure, key=lambda k: (pressure[k], k == "cpu"))
+    # Where host resources are asked for, the balanced construction comes first (usually the better
+    # one there, and the one kept when a time limit cuts the second short), then the packed one.
+    kinds: list[str | None] = [tight, None] if pressure[tight] >= BALANCE_PRESSURE else [None]
+    plan = _construct(inst, seed, t0, deadline, time_limit, progress, balance=kinds[0])
+    for balance in kinds[1:]:
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=balance)
+        if alt.objective > plan.objective + _EPS:
+            plan = alt
     if file_order and (deadline is None or time.perf_counter() < deadline):
         plan = _best_of_file_order(inst, plan, seed, t0, deadline)
     return plan
