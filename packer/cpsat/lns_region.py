@@ -112,7 +112,7 @@ def _shift(domain: list[int], by: int) -> list[int]:
 #: solution of the step (or, in no row, none that matters), so the step's model has the same solutions
 #: over the variables it keeps: on tenants at 1,024 GPUs 36 % of a step's variables were already fixed
 #: by the first fold, on hetero 62 %, and CP-SAT's presolve spent its first loops removing them.
-FOLD_FIXED = True
+FOLD_FIXED = False
 #: Most rounds of that folding (each round is a few vectorised passes over the model's terms).
 FOLD_ROUNDS = 6
 
