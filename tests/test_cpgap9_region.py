@@ -108,8 +108,10 @@ def test_region_step_never_returns_worse_than_its_hint(family: str, monkeypatch:
 
 
 def test_growth_cap_bounds_the_free_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests that a growth cap becomes the upper bound of that variable in the region model."""
+    """Tests that a growth cap becomes the upper bound of that variable in the region model (without the
+    fixed-variable folding, which pins a capped count left with one value: tests/test_cpgap12_fold.py)."""
     monkeypatch.setattr(lns_mod, "REGION_STEPS", True)
+    monkeypatch.setattr(lns_region, "FOLD_FIXED", False)
     _, space = _space(generate("inference", seed=0, nodes=6))
     assert space is not None and space.growth
     cap = [(i, space.best[i]) for i, _ in space.growth]

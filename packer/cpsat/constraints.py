@@ -27,6 +27,8 @@ class Constraints:
         for (gi, ci, o), var in v.x.items():
             self.by_class[ci].append((gi, o, var))
             self.by_group[gi].append((ci, o, var))
+        self._units_cache: dict[tuple[int, str], list[tuple[int, str | None, cp_model.IntVar]]] = {}
+        self._pool_cache: dict[int, str] = {}
 
     def add_all(self, deadline: Deadline = NEVER) -> None:
         """Adds every rule; ``deadline`` is checked after each (raises
@@ -41,10 +43,21 @@ class Constraints:
 
     # ----------------------------------------------------------------------------- GPU rules
 
-    def _pool_units(self, ci: int, pool: str):  # type: ignore[no-untyped-def]
-        for gi, o, var in self.by_class[ci]:
-            if pool_of(self.inst, self.data.groups[gi].req) == pool:
-                yield gi, o, var
+    def _pool_units(self, ci: int, pool: str) -> list[tuple[int, str | None, cp_model.IntVar]]:
+        """The class's placement variables of groups in ``pool``, in ``by_class`` order (listed once per
+        class and pool: the MIG rule reads them once per profile, 333 k reads on inference at 1,024 GPUs)."""
+        key = (ci, pool)
+        got = self._units_cache.get(key)
+        if got is None:
+            got = [(gi, o, var) for gi, o, var in self.by_class[ci] if self._group_pool(gi) == pool]
+            self._units_cache[key] = got
+        return got
+
+    def _group_pool(self, gi: int) -> str:
+        got = self._pool_cache.get(gi)
+        if got is None:
+            got = self._pool_cache[gi] = pool_of(self.inst, self.data.groups[gi].req)
+        return got
 
     def _running(self, ci: int, pool: str):  # type: ignore[no-untyped-def]
         for ri, u in self.data.classes[ci].running:
@@ -81,8 +94,11 @@ class Constraints:
                 continue
             cfgs = self.v.configs[c.index]
             for pool in self.data.pools[c.index]:
+                by_profile: dict[str | None, list[cp_model.IntVar]] = defaultdict(list)
+                for _, o, var in self._pool_units(c.index, pool):
+                    by_profile[o].append(var)
                 for name in self.v.profiles[c.index]:
-                    used = [var for _, o, var in self._pool_units(c.index, pool) if o == name]
+                    used = by_profile.get(name, [])
                     stays = [stay_of(self.data, self.v, ri) for ri, u in self._running(c.index, pool) if u.profile == name]
                     if not used and not stays:
                         continue
@@ -151,9 +167,12 @@ class Constraints:
                     # Aggregated class: each shared GPU takes one maximal pattern of share sizes.
                     pv = [self.v.pattern[(c.index, pool, k)] for k in range(len(pats))]
                     self.m.add(sum(pv) == n_shared)
-                    for size in sorted({mi for mi, _ in units}):
+                    by_size: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+                    for mi, var in units:
+                        by_size[mi].append(var)
+                    for size in sorted(by_size):
                         slots = sum(p.get(size, 0) * var for p, var in zip(pats, pv, strict=True))
-                        self.m.add(sum(var for mi, var in units if mi == size) <= slots)
+                        self.m.add(sum(by_size[size]) <= slots)
                     continue
                 self.m.add(sum(mi * var for mi, var in units + stays) <= MILLI_PER_GPU * n_shared)
                 if c.size <= 1:
