@@ -59,7 +59,7 @@ def main() -> int:
             free, opens, _evac = reopt_spread.openings(inst, cur, r)
             level = r.spread.level
 
-            def dom(nid: str, level: str = level) -> str:
+            def dom(nid: str, level: str = level, inst=inst) -> str:  # type: ignore[no-untyped-def]
                 return nid if level == "node" else inst.domain(inst.node(nid), level)
 
             free_d = {dom(n) for n in free}
