@@ -41,7 +41,7 @@ from packer.model import Instance, Request, Unit
 #: Spread steps on (the A/B arm: bench/bench_reopt_gang.py --ab reopt_spread.SPREAD).
 SPREAD = True
 #: Share of move steps that are spread steps at the start; it then adapts (:class:`Share`).
-SPREAD_SHARE = 0.2
+SPREAD_SHARE = 0.25
 #: Bounds of the adapted share.
 SHARE_MIN, SHARE_MAX = 0.05, 0.5
 #: Draws of the openings per step (noise on their order); the best result is returned.
