@@ -61,8 +61,8 @@ class Share:
     """The spread steps' share of the move steps: up (×1.5) after a spread step that improved, down
     (×0.8) after one that did not, within [SHARE_MIN, SHARE_MAX]."""
 
-    def __init__(self, start: float = SPREAD_SHARE) -> None:
-        self.value = start
+    def __init__(self, start: float | None = None) -> None:
+        self.value = SPREAD_SHARE if start is None else start
 
     def update(self, improved: bool) -> None:
         self.value = min(SHARE_MAX, self.value * 1.5) if improved else max(SHARE_MIN, self.value * 0.8)
@@ -213,23 +213,28 @@ def spread_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, r
         gone = [x for x in rng.sample(pool, min(n_evac, len(pool)))] if n_evac else []
         first = [q for _c, _n, rids in gone for q in rids]
         gone_nodes = {nid for _c, nid, _r in gone}
-        clear = set(gone_nodes)
-        chosen = choose(inst, r, free, {n: o for n, o in opens.items() if n not in gone_nodes}, rng, guide,
-                        None if cap_left is None else cap_left - sum(inst.request(q).placement is not None
-                                                                    for q in first),
-                        extra=gone_nodes, nodes=clear)
-        chosen = list(dict.fromkeys([*first, *chosen]))
-        key = tuple(sorted(chosen))
-        if key in tried or not chosen:
+        left = None if cap_left is None else cap_left - sum(inst.request(q).placement is not None for q in first)
+        if left is not None and left < 0:
             continue
-        tried.add(key)
-        for victims in (False, True):
-            out, got = open_and_place(inst, cur, r, chosen, waiting, victims, clear)
-            info.update(got)
-            if out is not None:
-                v = objective_value(inst, out)
-                if best is None or v > best[0]:
-                    best = (v, out, {**info, "victims": victims, "evacuated": len(gone)})
+        noise = rng.random()
+        # with openings in reserve, then without: a slot opened in reserve and not used sends its
+        # work back, but one the request takes instead of a free node's displaces work for nothing
+        for slack in (SLACK, 0.0):
+            clear = set(gone_nodes)
+            chosen = choose(inst, r, free, {n: o for n, o in opens.items() if n not in gone_nodes},
+                            random.Random(noise), guide, left, extra=gone_nodes, nodes=clear, slack=slack)
+            chosen = list(dict.fromkeys([*first, *chosen]))
+            key = tuple(sorted(chosen))
+            if key in tried or not chosen:
+                continue
+            tried.add(key)
+            for victims in (False, True):
+                out, got = open_and_place(inst, cur, r, chosen, waiting, victims, clear)
+                info.update(got)
+                if out is not None:
+                    v = objective_value(inst, out)
+                    if best is None or v > best[0]:
+                        best = (v, out, {**info, "victims": victims, "evacuated": len(gone), "slack": slack})
     if best is None:
         return None, info
     best[2]["value"] = best[0]
@@ -238,10 +243,11 @@ def spread_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, r
 
 def choose(inst: Instance, r: Request, free: Mapping[str, int], opens: Mapping[str, tuple[float, tuple[str, ...]]],
            rng: random.Random, guide: Guide | None = None, cap_left: int | None = None,
-           extra: set[str] | frozenset[str] = frozenset(), nodes: set[str] | None = None) -> list[str]:
+           extra: set[str] | frozenset[str] = frozenset(), nodes: set[str] | None = None,
+           slack: float = SLACK) -> list[str]:
     """The requests to release so that ``r``'s spread domains hold its units: per domain short of its
     limit, openings cheapest first (the guide's nodes for ``r`` first, noise breaking ties), until the
-    missing units are covered plus SLACK in reserve; at most ``cap_left`` running requests. ``extra``:
+    missing units are covered plus ``slack`` of them in reserve (at least one when above 0); at most ``cap_left`` running requests. ``extra``:
     nodes opened already (evacuated), each counted as one unit of room in its domain. ``nodes``, when
     given, receives the nodes opened."""
     assert r.spread is not None
@@ -261,7 +267,7 @@ def choose(inst: Instance, r: Request, free: Mapping[str, int], opens: Mapping[s
         return []
     lp = {} if guide is None else guide.where(r.id)
     order = sorted(opens, key=lambda nid: opens[nid][0] * (0.5 + rng.random()) / (1.0 + lp.get(nid, 0.0)))
-    want = missing + max(1, int(SLACK * missing))
+    want = missing + (max(1, int(slack * missing)) if slack > 0 else 0)
     out: list[str] = []
     got = 0
     running = 0
