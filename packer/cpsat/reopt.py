@@ -849,6 +849,7 @@ def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | 
     trial, info = reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, left)
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
+    rec["nodes"] += max(1, int(info.get("nodes", 0)))  # type: ignore[call-overload]  # the nodes it opened
     fails = stats.setdefault("spread_fail", {})
     out = cur, best
     if trial is None:

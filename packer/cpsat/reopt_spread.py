@@ -231,6 +231,7 @@ def spread_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, r
             for victims in (False, True):
                 out, got = open_and_place(inst, cur, r, chosen, waiting, victims, clear)
                 info.update(got)
+                info["nodes"] = len(clear)
                 if out is not None:
                     v = objective_value(inst, out)
                     if best is None or v > best[0]:
