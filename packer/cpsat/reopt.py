@@ -693,15 +693,17 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
-        cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG else []
-        if cands and grng.random() < reopt_gang.GANG_SHARE:
-            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
-            continue
+        # Spread steps are drawn first and from their own stream, so that where they change nothing the
+        # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
         scands = reopt_spread.spreads(inst, cur) if reopt_spread.SPREAD else []
         if scands and srng.random() < sshare.value:
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
             sshare.update(best > before + 1e-9)
+            continue
+        cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG else []
+        if cands and grng.random() < reopt_gang.GANG_SHARE:
+            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
             continue
         roll = rng.random()
         aim = None
