@@ -750,10 +750,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             return budget - (time.perf_counter() - t1)
 
         sinfo: dict[str, object] = {}
+        # the sub-solve's seed skips spread steps, like the draws (a clean A/B: bench_reopt_gang --ab)
         if det is not None:
             def sub_left(t1: float = t1) -> float:  # the deterministic budget decides; the deadline is a safety stop
                 return deadline - time.perf_counter()
-        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"], workers=workers, start=t1, left=sub_left,
+        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=workers, start=t1, left=sub_left,
                                  info=sinfo, lp=False, uncounted=uncounted,
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
         t2 = time.perf_counter()
