@@ -695,7 +695,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Spread steps are drawn first and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
-        scands = reopt_spread.spreads(inst, cur) if reopt_spread.SPREAD else []
+        scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD else []
         if scands and srng.random() < sshare.value:
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)

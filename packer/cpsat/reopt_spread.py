@@ -52,6 +52,12 @@ PER_NODE = 6
 EVACUATE = (0, 2, 4)
 #: A displaced request of several units moves only its units on the cleared nodes (:func:`_partial`).
 PARTIAL = True
+#: A step's result counts only when it places the request aimed at: a gain from re-shuffling
+#: the other waiting work alone is the CP-SAT steps' job, and on fragmented states such small gains
+#: parted the trajectories from bigger gang-step gains (bench/RESULTS_reopt.md, session 12).
+PLACE_AIM = True
+#: With a guide, only spread requests the stays LP places at least this share of are aimed at.
+MIN_SHARE = 0.5
 #: Openings in reserve beyond the units missing (the placer may not use every opened slot).
 SLACK = 0.25
 POLICY = "best-fit"
@@ -68,9 +74,10 @@ class Share:
         self.value = min(SHARE_MAX, self.value * 1.5) if improved else max(SHARE_MIN, self.value * 0.8)
 
 
-def spreads(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
+def spreads(inst: Instance, cur: Mapping[str, Sequence[Unit]], guide: Guide | None = None) -> list[Request]:
     """The waiting requests a spread step can aim at: GPU requests of more than one unit with a spread
-    over nodes or coarser domains, whose tenant's quota less its running work holds them."""
+    over nodes or coarser domains, whose tenant's quota less its running work holds them (with a
+    ``guide``: that the stays LP places at least MIN_SHARE of)."""
     used: dict[str, float] = defaultdict(float)
     for rid, units in cur.items():
         r = inst.request(rid)
@@ -79,6 +86,8 @@ def spreads(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
     out = []
     for r in inst.requests:
         if r.id in cur or r.kind == "host" or r.count <= 1 or r.spread is None or r.spread.level == "gpu":
+            continue
+        if guide is not None and guide.share.get(r.id, 0.0) < MIN_SHARE:
             continue
         t = inst.tenant_map.get(r.tenant)
         if t is not None and t.max_gpus is not None and \
@@ -232,6 +241,9 @@ def spread_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, r
                 out, got = open_and_place(inst, cur, r, chosen, waiting, victims, clear)
                 info.update(got)
                 info["nodes"] = len(clear)
+                if out is not None and PLACE_AIM and r.id not in out:
+                    info["fail"] = "request"
+                    out = None
                 if out is not None:
                     v = objective_value(inst, out)
                     if best is None or v > best[0]:
