@@ -55,7 +55,7 @@ PARTIAL = True
 #: A step's result counts only when it places the request aimed at: a gain from re-shuffling
 #: the other waiting work alone is the CP-SAT steps' job, and on fragmented states such small gains
 #: parted the trajectories from bigger gang-step gains (bench/RESULTS_reopt.md, session 12).
-PLACE_AIM = False
+PLACE_AIM = True
 #: With a guide, only spread requests the stays LP places at least this share of are aimed at.
 MIN_SHARE = 0.5
 #: Openings in reserve beyond the units missing (the placer may not use every opened slot).
