@@ -158,3 +158,14 @@ def test_move_steps_with_spread_steps_stay_valid(on: bool, monkeypatch: pytest.M
     assert _ok(inst, got)
     assert _moves(inst, got) <= 2
     assert bool(stats.get("spread", 0)) == on
+
+
+def test_spreads_follow_the_guide_share() -> None:
+    """Tests that with a guide only spread requests the stays LP places at least MIN_SHARE of are aimed at."""
+    from packer.cpsat.lpguide import Guide
+
+    inst, cur = _slots_state()
+    r = inst.request("rep")
+    assert reopt_spread.spreads(inst, cur, Guide(share={"rep": reopt_spread.MIN_SHARE - 0.1})) == []
+    assert reopt_spread.spreads(inst, cur, Guide(share={"rep": reopt_spread.MIN_SHARE})) == [r]
+    assert reopt_spread.spreads(inst, cur, None) == [r]
