@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_gang, tuning
+from packer.cpsat import reopt_gang, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.lpguide import Guide
 from packer.cpsat.proof import padded_bound
@@ -684,13 +684,23 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     stats["by_kind"] = by_kind
     racks = _domains(inst, _level(inst))
     grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
+    srng = random.Random(seed + 104729)  # the spread steps' own draws, likewise
+    sshare = reopt_spread.Share()
     while True:
-        if deadline - time.perf_counter() < 0.5 or (max_steps is not None
-                                                    and stats["steps"] - stats.get("gang", 0) >= max_steps):
+        if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
+                                                    - stats.get("spread", 0) >= max_steps):
             break
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
+        # Spread steps are drawn first and from their own stream, so that where they change nothing the
+        # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
+        scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD else []
+        if scands and srng.random() < sshare.value:
+            before = best
+            cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
+            sshare.update(best > before + 1e-9)
+            continue
         cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
@@ -740,10 +750,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             return budget - (time.perf_counter() - t1)
 
         sinfo: dict[str, object] = {}
+        # the sub-solve's seed skips spread steps, like the draws (a clean A/B: bench_reopt_gang --ab)
         if det is not None:
             def sub_left(t1: float = t1) -> float:  # the deterministic budget decides; the deadline is a safety stop
                 return deadline - time.perf_counter()
-        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"], workers=workers, start=t1, left=sub_left,
+        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=workers, start=t1, left=sub_left,
                                  info=sinfo, lp=False, uncounted=uncounted,
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
         t2 = time.perf_counter()
@@ -824,6 +835,43 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         rec["improved"] += 1
         rec["gain"] += value - best
         progress.update(best=value, note=f"gang step {stats['steps']}", force=True)
+    rec["check_s"] += time.perf_counter() - t2
+    return out
+
+
+def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
+            waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
+            by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
+    """One spread step (:func:`packer.cpsat.reopt_spread.spread_step`), kept when valid, within ``cap`` and better."""
+    r = reopt_spread.pick(rng, inst, cands, guide)
+    stats["steps"] += 1
+    stats["spread"] = stats.get("spread", 0) + 1
+    rec = _kind_stats(by_kind, "spread")
+    rec["steps"] += 1
+    left = None if cap is None else cap - moves(inst, cur)
+    trial, info = reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, left)
+    t2 = time.perf_counter()
+    rec["solve_s"] += t2 - tb
+    rec["nodes"] += max(1, int(info.get("nodes", 0)))  # type: ignore[call-overload]  # the nodes it opened
+    fails = stats.setdefault("spread_fail", {})
+    out = cur, best
+    if trial is None:
+        fails[str(info.get("fail"))] = fails.get(str(info.get("fail")), 0) + 1
+    elif float(info["value"]) <= best + 1e-9:  # type: ignore[arg-type]
+        fails["no gain"] = fails.get("no gain", 0) + 1
+    elif cap is not None and moves(inst, trial) > cap:
+        fails["cap"] = fails.get("cap", 0) + 1
+        stats["rejected"] += 1
+    elif not _valid(inst, trial):
+        stats["invalid"] = stats.get("invalid", 0) + 1
+    else:
+        value = float(info["value"])  # type: ignore[arg-type]
+        out = trial, value
+        stats["improved"] += 1
+        stats["improved_spread"] = stats.get("improved_spread", 0) + 1
+        rec["improved"] += 1
+        rec["gain"] += value - best
+        progress.update(best=value, note=f"spread step {stats['steps']}", force=True)
     rec["check_s"] += time.perf_counter() - t2
     return out
 
