@@ -60,14 +60,20 @@ FORK = True
 _WHOLE_MODES = ("full", "any")
 
 
-def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
-    """The waiting requests a gang step can aim at: whole-GPU requests of more than one unit whose
-    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them."""
+def running_use(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> dict[str, float]:
+    """GPU-equivalents each tenant's running work takes in ``cur`` (0 for a tenant without any)."""
     used: dict[str, float] = defaultdict(float)
     for rid, units in cur.items():
         r = inst.request(rid)
         if r.placement is not None:
             used[r.tenant] += sum(inst.unit_size(r, u) for u in units)
+    return used
+
+
+def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
+    """The waiting requests a gang step can aim at: whole-GPU requests of more than one unit whose
+    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them."""
+    used = running_use(inst, cur)
     out = []
     for r in inst.requests:
         if r.id in cur or r.kind != "gpu" or r.count <= 1:

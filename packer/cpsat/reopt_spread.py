@@ -78,11 +78,9 @@ def spreads(inst: Instance, cur: Mapping[str, Sequence[Unit]], guide: Guide | No
     """The waiting requests a spread step can aim at: GPU requests of more than one unit with a spread
     over nodes or coarser domains, whose tenant's quota less its running work holds them (with a
     ``guide``: that the stays LP places at least MIN_SHARE of)."""
-    used: dict[str, float] = defaultdict(float)
-    for rid, units in cur.items():
-        r = inst.request(rid)
-        if r.placement is not None:
-            used[r.tenant] += sum(inst.unit_size(r, u) for u in units)
+    from packer.cpsat.reopt_gang import running_use
+
+    used = running_use(inst, cur)
     out = []
     for r in inst.requests:
         if r.id in cur or r.kind == "host" or r.count <= 1 or r.spread is None or r.spread.level == "gpu":
