@@ -195,9 +195,9 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
     uses: dict[bool, object] = {}
     for k in range(TRIES):
         kw = k % 2 == 0
-        if kw not in uses:
+        if FORK and kw not in uses:
             uses[kw] = _gpu_use(inst, cur, kw)
-        use = uses[kw] if FORK else None
+        use = uses.get(kw)
         nodes = clear_nodes(inst, gang, cur, rng, guide, kw, use=use)
         for tier in tiers:
             out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=kw,
