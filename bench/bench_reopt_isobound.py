@@ -8,11 +8,13 @@ tenants' groups by ``1 − own``): bound, rows, the moves its solution makes (Σ
 take the fractional ``owns`` column nearest 0.5, solve the LP with it fixed at 0 and at 1 and keep the
 better (strong branching on one side, no backtracking), until no ``owns`` column is fractional. The end
 value is the LP optimum over one integral ownership: a relaxed value, NOT a bound; the LP minus it is
-at least what the best possible ownership-integral bound could remove, read as an upper estimate of the
-isolation slack when the dive is good and a lower one only for that ownership.
+an upper estimate of what any ownership-integral bound could remove (the best integral ownership is
+worth at least the dive's). ``--counts`` goes on with the groups' placed counts (gangs placed whole or
+not), rounding the fractional ones down until none is left: again a relaxed value, and LP minus it an
+upper estimate of what count integrality could remove on top.
 
     python bench/bench_reopt_isobound.py rows issue --seeds 0 1 2 3 4 5 100 101
-    python bench/bench_reopt_isobound.py dive issue --seeds 5
+    python bench/bench_reopt_isobound.py dive issue --seeds 5 [--counts]
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _rows(inst, model) -> dict:  # type: ignore[no-untyped-def]
     return out
 
 
-def _dive(inst, model, max_fix: int) -> dict:  # type: ignore[no-untyped-def]
+def _dive(inst, model, max_fix: int, counts: bool = False) -> dict:  # type: ignore[no-untyped-def]
     from packer.cpsat import reopt_stays
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
@@ -92,8 +94,30 @@ def _dive(inst, model, max_fix: int) -> dict:  # type: ignore[no-untyped-def]
         print(f"  fix {key} (LP {share:.3f}): own 0 → {tries[0.0][0]}, own 1 → {tries[1.0][0]}; kept {best:.0f}",
               flush=True)
     left = len(frac(x))
-    return {"lp": round(lp, 4), "fractional": first, "steps": steps, "end": round(value, 4), "left": left,
-            "s": round(time.perf_counter() - t0, 1)}
+    out = {"lp": round(lp, 4), "fractional": first, "steps": steps, "end": round(value, 4), "left": left,
+           "s": round(time.perf_counter() - t0, 1)}
+    if counts:
+        # Then every group's placed count: round the fractional ones down, all at once, re-solve, until
+        # none is fractional (at most 10 rounds). Placed counts only ever go down, so this ends.
+        act = sorted({e.index for e in model.vars.active.values()
+                      if isinstance(getattr(e, "index", None), int) and e.index >= 0})
+        rounds = []
+        for _ in range(10):
+            fr = [i for i in act if abs(x[i] - round(x[i])) > 1e-6]
+            if not fr:
+                break
+            for i in fr:
+                lo[i] = min(lo[i], float(int(x[i] + 1e-9)))
+                hi[i] = float(int(x[i] + 1e-9))
+            value, x = solve()
+            if value is None:
+                break
+            rounds.append({"fixed": len(fr), "value": round(value, 4)})
+            print(f"  counts: {len(fr)} fractional placed counts rounded down → {value:.2f}", flush=True)
+        out["counts"] = rounds
+        out["counts_end"] = None if value is None else round(value, 4)
+        out["counts_left"] = None if x is None else sum(1 for i in act if abs(x[i] - round(x[i])) > 1e-6)
+    return out
 
 
 def main() -> int:
@@ -102,6 +126,8 @@ def main() -> int:
     ap = state_parser(__doc__)
     ap.add_argument("what", choices=("rows", "dive"))
     ap.add_argument("--max-fix", type=int, default=40)
+    ap.add_argument("--counts", action="store_true",
+                    help="dive: after ownership, round the groups' fractional placed counts down until integral")
     ap.add_argument("--json", default=None)
     # the family is positional in state_parser; put "what" first on the command line
     argv = sys.argv[1:]
@@ -127,7 +153,7 @@ def main() -> int:
                       f"| {off['rows']} / {on['rows']} | {off['s']} / {on['s']} | {os.getloadavg()[0]:.2f} |",  # type: ignore[index]
                       flush=True)
         else:
-            row.update(_dive(inst, model, args.max_fix))
+            row.update(_dive(inst, model, args.max_fix, args.counts))
             print(f"| {inst.name} | {row.get('lp')} | {row.get('fractional')} | {row.get('end')} | "
                   f"{len(row.get('steps', []))} fixed, {row.get('left')} left | {row.get('s')} s | "  # type: ignore[arg-type]
                   f"{os.getloadavg()[0]:.2f} |", flush=True)
