@@ -10,8 +10,8 @@ better (strong branching on one side, no backtracking), until no ``owns`` column
 value is the LP optimum over one integral ownership: a relaxed value, NOT a bound; the LP minus it is
 an upper estimate of what any ownership-integral bound could remove (the best integral ownership is
 worth at least the dive's). ``--counts`` goes on with the groups' placed counts (gangs placed whole or
-not), rounding the fractional ones down until none is left: again a relaxed value, and LP minus it an
-upper estimate of what count integrality could remove on top.
+not), one at a time the same way (down or up, the better kept): again a relaxed value, and LP minus it
+an upper estimate of what ownership and count integrality together could remove.
 
     python bench/bench_reopt_isobound.py rows issue --seeds 0 1 2 3 4 5 100 101
     python bench/bench_reopt_isobound.py dive issue --seeds 5 [--counts]
@@ -97,26 +97,39 @@ def _dive(inst, model, max_fix: int, counts: bool = False) -> dict:  # type: ign
     out = {"lp": round(lp, 4), "fractional": first, "steps": steps, "end": round(value, 4), "left": left,
            "s": round(time.perf_counter() - t0, 1)}
     if counts:
-        # Then every group's placed count: round the fractional ones down, all at once, re-solve, until
-        # none is fractional (at most 10 rounds). Placed counts only ever go down, so this ends.
+        # Then the groups' placed counts, the same way: the fractional count nearest x.5 (largest group
+        # first on ties) solved rounded down and rounded up, the better kept, until none is fractional
+        # or ``max_fix`` counts are fixed.
         act = sorted({e.index for e in model.vars.active.values()
                       if isinstance(getattr(e, "index", None), int) and e.index >= 0})
-        rounds = []
-        for _ in range(10):
-            fr = [i for i in act if abs(x[i] - round(x[i])) > 1e-6]
+        fixes = []
+        for _ in range(max_fix):
+            fr = sorted((abs(x[i] - int(x[i] + 1e-9) - 0.5), -hi[i], i) for i in act
+                        if abs(x[i] - round(x[i])) > 1e-6)
             if not fr:
                 break
-            for i in fr:
-                lo[i] = min(lo[i], float(int(x[i] + 1e-9)))
-                hi[i] = float(int(x[i] + 1e-9))
-            value, x = solve()
-            if value is None:
+            i = fr[0][2]
+            share = float(x[i])
+            down, up = float(int(share + 1e-9)), float(int(share + 1e-9) + 1)
+            keep_lo, keep_hi = lo[i], hi[i]
+            tries = {}
+            lo[i], hi[i] = keep_lo, down
+            tries["down"] = solve()
+            lo[i], hi[i] = up, keep_hi
+            tries["up"] = solve() if up <= keep_hi else (None, None)
+            ok = [k for k in tries if tries[k][0] is not None]
+            if not ok:
+                value = None
                 break
-            rounds.append({"fixed": len(fr), "value": round(value, 4)})
-            print(f"  counts: {len(fr)} fractional placed counts rounded down → {value:.2f}", flush=True)
-        out["counts"] = rounds
+            best = max(ok, key=lambda k: tries[k][0])
+            lo[i], hi[i] = (keep_lo, down) if best == "down" else (up, keep_hi)
+            value, x = tries[best]
+            fixes.append({"x": round(share, 3), "down": tries["down"][0], "up": tries["up"][0], "kept": best})
+            print(f"  count {share:.3f}: down → {tries['down'][0]}, up → {tries['up'][0]}; kept {best}", flush=True)
+        out["counts"] = fixes
         out["counts_end"] = None if value is None else round(value, 4)
         out["counts_left"] = None if x is None else sum(1 for i in act if abs(x[i] - round(x[i])) > 1e-6)
+        out["s"] = round(time.perf_counter() - t0, 1)
     return out
 
 
@@ -127,7 +140,7 @@ def main() -> int:
     ap.add_argument("what", choices=("rows", "dive"))
     ap.add_argument("--max-fix", type=int, default=40)
     ap.add_argument("--counts", action="store_true",
-                    help="dive: after ownership, round the groups' fractional placed counts down until integral")
+                    help="dive: after ownership, the groups' fractional placed counts the same way")
     ap.add_argument("--json", default=None)
     # the family is positional in state_parser; put "what" first on the command line
     argv = sys.argv[1:]
@@ -155,7 +168,8 @@ def main() -> int:
         else:
             row.update(_dive(inst, model, args.max_fix, args.counts))
             print(f"| {inst.name} | {row.get('lp')} | {row.get('fractional')} | {row.get('end')} | "
-                  f"{len(row.get('steps', []))} fixed, {row.get('left')} left | {row.get('s')} s | "  # type: ignore[arg-type]
+                  f"{len(row.get('steps', []))} fixed, {row.get('left')} left | counts: {row.get('counts_end')}, "
+                  f"{len(row.get('counts', []))} fixed, {row.get('counts_left')} left | {row.get('s')} s | "  # type: ignore[arg-type]
                   f"{os.getloadavg()[0]:.2f} |", flush=True)
         row["load"] = round(os.getloadavg()[0], 2)
         rows.append(row)
