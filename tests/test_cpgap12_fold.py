@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import lns_region
-from packer.cpsat.model import CpsatModel
 from packer.generate import generate
 from tests.strategies import suite_instances
+from tests.test_cpgap9_region import _check_merge, _space
 
 FAMILIES = ("sharing", "tenants", "training", "haein", "inference", "hetero", "fragmented", "adversarial")
-
-
-def _space(inst, det: float = 0.2):  # type: ignore[no-untyped-def]
-    model = CpsatModel(inst)
-    model.solve(time_limit=None, seed=0, workers=1, params={"max_deterministic_time": det})
-    return model, lns_mod._space(model, "node")
 
 
 def _build(space, free, cap, fold: bool, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
@@ -30,12 +23,6 @@ def _build(space, free, cap, fold: bool, monkeypatch: pytest.MonkeyPatch):  # ty
     sub = space.sub_model(space.best, free, cap)
     assert isinstance(sub, lns_region.RegionModel)
     return sub
-
-
-def _objective(sub: lns_region.RegionModel, values: list[int]) -> float:
-    obj = sub.model.proto.objective
-    raw = sum(c * values[i] for i, c in zip(obj.vars, obj.coeffs, strict=True)) + obj.offset
-    return raw * obj.scaling_factor if obj.scaling_factor else raw
 
 
 @pytest.mark.parametrize("family", ["tenants", "hetero", "sharing", "inference", "adversarial"])
@@ -101,28 +88,10 @@ def test_folded_growth_caps_hold(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_folded_step_merged_back_is_valid(inst, seed: int) -> None:  # type: ignore[no-untyped-def]
     """Tests that a folded step's hint has the incumbent's objective, and that its solution expanded into the
     full model satisfies every row there, keeps every pinned or folded variable at the incumbent's
-    value, and has the full model's objective."""
+    value, and has the full model's objective (the region steps' own check, folding on)."""
     was = (lns_mod.REGION_STEPS, lns_region.FOLD_FIXED)
     lns_mod.REGION_STEPS, lns_region.FOLD_FIXED = True, True
     try:
-        model, space = _space(inst)
-        if space is None or space.region is None or not space.names:
-            return
-        rng = random.Random(seed)
-        free = set(rng.sample(space.names, rng.randint(1, len(space.names))))
-        sub = space.sub_model(space.best, free, [])
-        assert isinstance(sub, lns_region.RegionModel)
-        hint = list(sub.model.proto.solution_hint.values)
-        assert round(_objective(sub, hint)) == space.best_obj
-        found = lns_mod._step(sub, space.best_obj - 10**12, seconds=5.0, det=0.3, seed=seed, workers=1)
-        if found is None:
-            return
-        values, obj = found
-        assert round(model._raw_objective(values)) == obj
-        if space.checker is not None:
-            assert space.checker.feasible(np.array(values))
-        pinned = np.ones(len(values), dtype=bool)
-        pinned[sub.free] = False
-        assert (np.array(values)[pinned] == np.array(space.best)[pinned]).all()
+        _check_merge(inst, seed)
     finally:
         lns_mod.REGION_STEPS, lns_region.FOLD_FIXED = was

@@ -584,3 +584,28 @@ def test_short_reproducible_limit_does_not_wait_for_online_kernels(monkeypatch: 
     plan = solve(inst, time_limit=1.0, workers=1)
     assert check(inst, plan).ok
     assert plan.status == "optimal" and plan.objective > 0
+
+
+def test_a_relaxation_whose_data_would_not_be_built_in_time_is_passed_over(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that on a running cluster every GPU holding running work counts towards a candidate's
+    data estimate, and that a candidate whose data would take longer than what is left is not built
+    (the choice falls back to a coarser one, or to none: the capacity bound)."""
+    from packer.cpsat import timeplan, tuning
+    from packer.cpsat.relax import typed_relaxation
+
+    inst = generate("fragmented", 0, nodes=8)
+    relaxed = typed_relaxation(inst, "rack").instance
+    running = {(u.node, u.gpu) for r in relaxed.requests if r.placement is not None for u in r.placement}
+    assert running
+    assert timeplan.relaxation_prep_s(relaxed) == pytest.approx(
+        tuning.RELAX_PREP_S_PER_PAIR * len(relaxed.requests) * (len(running) + 3 * len(relaxed.nodes)))
+    assert timeplan.relaxation_choice(inst, 100.0) is not None
+    built: list[object] = []
+    monkeypatch.setattr(timeplan, "build_data", lambda *a, **k: built.append(a) or None)
+    monkeypatch.setattr(tuning, "RELAX_PREP_S_PER_PAIR", 1.0)  # every candidate's data now takes hours
+    assert timeplan.relaxation_choice(inst, 100.0) is None
+    assert not built
+    monkeypatch.undo()
+    monkeypatch.setattr(tuning, "RELAX_PREP_S_PER_PAIR", 1.0)
+    assert timeplan.relaxation_choice(inst, None) is not None  # without a limit nothing is passed over

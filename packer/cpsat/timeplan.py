@@ -133,7 +133,8 @@ def relaxation_choice(inst: Instance, rem: float | None,
     (32 super nodes), which keeps the room of single racks and nodes that merging by cluster loses.
     In that order each candidate's data is built and its options counted; the first whose model and
     LP (tuning.RELAX_S_PER_OPTION per option, times 1 + tuning.RELAX_LP_PER_BUILD) fit in what is left of
-    tuning.RELAX_SHARE of ``rem`` is chosen. Preparing stops once that share is spent.
+    tuning.RELAX_SHARE of ``rem`` is chosen. Preparing stops once that share is spent, and a candidate
+whose data alone would not be built in what is left (:func:`relaxation_prep_s`) is passed over.
     """
     t0 = clock()
     budget = None if rem is None else tuning.RELAX_SHARE * rem
@@ -147,12 +148,22 @@ def relaxation_choice(inst: Instance, rem: float | None,
         if budget is not None and clock() - t0 >= budget:
             return None
         relax = typed_relaxation(inst, level) if typed else merged_relaxation(inst, level)
+        if budget is not None and relaxation_prep_s(relax.instance) > budget - (clock() - t0):
+            continue  # its data alone would not be built in time (it is not interruptible)
         data = build_data(relax.instance, barred=relax.barred)
         estimate = relaxation_estimate_s(data)
         spent = clock() - t0
         if budget is None or estimate <= budget - spent:
             return RelaxChoice(level, typed, budget, relax, data, spent, estimate)
     return None
+
+
+def relaxation_prep_s(relaxed: Instance) -> float:
+    """Estimated seconds to build the data of a relaxed instance (tuning.RELAX_PREP_S_PER_PAIR per
+    request and GPU class, a GPU class counted for every GPU that holds running work and three for
+    every super node), known before building it."""
+    running = {(u.node, u.gpu) for r in relaxed.requests if r.placement is not None for u in r.placement}
+    return tuning.RELAX_PREP_S_PER_PAIR * len(relaxed.requests) * (len(running) + 3 * len(relaxed.nodes))
 
 
 def relaxation_estimate_s(data: Data) -> float:
@@ -194,4 +205,4 @@ def lns_plan(inst: Instance, rem: float | None,
 
 
 __all__ = ["RelaxChoice", "build_s", "deterministic_budget", "greedy_s", "hint_budget", "hint_need_s", "hint_s", "lns_plan", "no_move_share", "online_first",
-           "relaxation_choice", "relaxation_estimate_s", "reserve_s", "time_left"]
+           "relaxation_choice", "relaxation_estimate_s", "relaxation_prep_s", "reserve_s", "time_left"]

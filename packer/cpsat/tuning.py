@@ -110,6 +110,13 @@ RELAX_MAX_PAIRS = DECOMPOSE_ABOVE
 #: (bench/bench_relax_build.py, bench/RESULTS_ray.md). Trades: higher picks coarser relaxations
 #: (looser bounds) sooner; lower starts builds that are abandoned at their deadline (capacity bound).
 RELAX_S_PER_OPTION = 1.5e-4
+#: Seconds per (request, GPU class) pair to build a relaxation's data (its options are enumerated over
+#: request groups x GPU classes), estimated before building it: every GPU holding running work may
+#: be a class of its own, so the classes are counted as those GPUs plus three per super node. Measured
+#: 0.25-1.6e-6 s per pair (typed-nvlink relaxations of haein 2,048 and fragmented 128-512 nodes, load
+#: 4-5); the top of that range is used. Without this gate the 16,384-GPU fragmented cluster (15,821
+#: running requests) spent 300 s building the first candidate's data under a 60 s limit.
+RELAX_PREP_S_PER_PAIR = 1.6e-6
 #: A relaxation's LP takes about this many times its model's build (xl-0 merged by pod: 14.5 s model,
 #: 54 s LP). The LP has a time limit of its own, so this only decides which relaxation is tried.
 RELAX_LP_PER_BUILD = 3.7
