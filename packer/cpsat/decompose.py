@@ -55,7 +55,8 @@ def lns_by_domain(
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
     domains = inst.cluster_topology.domains(level)
     order = sorted(domains)
-    stats = {"domains": len(order), "subproblems": 0, "improved": 0, "rounds": 0}
+    stats: dict[str, float] = {"domains": len(order), "subproblems": 0, "improved": 0, "rounds": 0,
+                               "optimal": 0, "gain": 0.0, "sub_s": 0.0, "build_s": 0.0}
     sub_det = None if det is None else det / max(1, len(order) * rounds)
     # Building a sub-instance and merging its plan happen outside the sub-problem's budget: keep the
     # longest of each seen so far back from the deadline (on xl about a second together).
@@ -69,16 +70,17 @@ def lns_by_domain(
         for i, d in enumerate(order):
             t0 = time.perf_counter()
             if deadline - t0 - build_s - merge_s <= 0.2:
-                return placed, stats
+                return placed, _rounded(stats)
             # Passes beyond the planned ones offer each domain the next slices of the unplaced requests.
             sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=i if planned else i + k * len(order))
             t1 = time.perf_counter()
             build_s = max(build_s, t1 - t0)
+            stats["build_s"] += t1 - t0
             if not sub.requests:
                 continue
             left = deadline - t1 - merge_s
             if left <= 0.2:
-                return placed, stats
+                return placed, _rounded(stats)
             # The planned passes share the time equally; a pass beyond them takes what is left.
             todo = (rounds - k) * len(order) - i if planned else len(order) - i
             budget = left / max(1, todo)
@@ -87,12 +89,20 @@ def lns_by_domain(
             plan = solve_sub(sub, hint, budget, sub_det)
             stats["subproblems"] += 1
             t2 = time.perf_counter()
+            stats["sub_s"] += t2 - t1
+            stats["optimal"] += plan.status == "optimal"
             if _no_worse(plan, hint) and _merge(inst, sub, plan, placed):
                 stats["improved"] += 1
+                stats["gain"] += plan.objective - (hint.objective if hint is not None else 0.0)
                 improved_last = True
             merge_s = max(merge_s, time.perf_counter() - t2)
         k += 1
-    return placed, stats
+    return placed, _rounded(stats)
+
+
+def _rounded(stats: dict[str, float]) -> dict[str, float]:
+    """``stats`` with its float figures rounded for the plan's solver info."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}
 
 
 @dataclass(frozen=True)

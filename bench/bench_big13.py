@@ -1,0 +1,116 @@
+"""Session 13 (branch big13): where the gap of a 16,384-GPU CP-SAT solve comes from.
+
+Run: python bench/bench_big13.py diag --family inference --nodes 2048 --seed 0 --time-limit 300 [--out F.jsonl]
+Generates the instance in-process, solves it with CP-SAT (``--workers 2``), checks the plan, and prints
+one JSON line: objective, bound, gap, which relaxation answered and when, the hint, the LNS-by-domain
+statistics (sub-problems run / improved / solved to optimality, gain, seconds), what waits by kind
+(MIG profile or slices, whole-GPU count, share milli) with its value, and the idle room (free GPUs,
+free MIG slices, free share milli) by pod.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter, defaultdict
+
+from packer.check import check
+from packer.generate import generate
+
+
+def _kind(r) -> str:  # type: ignore[no-untyped-def]
+    if r.kind == "mig":
+        return f"mig:{r.profile or str(r.slices) + 's'}"
+    if r.kind == "gpu":
+        return f"gpu:x{r.count}" + (f"@{r.locality.level}" if r.locality else "")
+    if r.kind == "share":
+        return f"share:{(r.gpu_milli or 0) // 100 * 100}"
+    return r.kind
+
+
+def waiting(inst, plan) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Value and count of waiting requests by kind (value = priority × GPU-equivalents asked)."""
+    placed = {a.request for a in plan.assignments}
+    val: dict[str, float] = defaultdict(float)
+    cnt: Counter[str] = Counter()
+    for r in inst.requests:
+        if r.id in placed or r.kind == "host":
+            continue
+        k = _kind(r)
+        cnt[k] += 1
+        val[k] += r.priority * r.need_count * _unit_gpu(inst, r)
+    top = sorted(val, key=lambda k: -val[k])[:12]
+    return {k: [cnt[k], round(val[k], 2)] for k in top}
+
+
+def _unit_gpu(inst, r) -> float:  # type: ignore[no-untyped-def]
+    if r.kind == "gpu":
+        return 1.0
+    if r.kind == "share":
+        return (r.gpu_milli or 0) / 1000
+    if r.kind == "mig":
+        return (r.slices or 1) / 7 if r.profile is None else float(int(r.profile.split("g")[0])) / 7
+    return 0.0
+
+
+def idle(inst, plan) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Idle room: GPUs with no work, and GPU-equivalents unused on partly used GPUs."""
+    used: dict[tuple[str, int], float] = defaultdict(float)
+    for a in plan.assignments:
+        r = inst.request(a.request)
+        for u in a.units:
+            if r.kind == "host":
+                continue
+            used[(u.node, u.gpu)] += float(inst.unit_size(r, u))
+    free_gpus = 0
+    partial = 0.0
+    for n in inst.nodes:
+        for g in range(n.num_gpus):
+            x = used.get((n.id, g), 0.0)
+            if x <= 1e-9:
+                free_gpus += 1
+            else:
+                partial += max(0.0, 1.0 - x)
+    return {"free_gpus": free_gpus, "partial_idle_gpu_eq": round(partial, 2)}
+
+
+def diag(args) -> None:  # type: ignore[no-untyped-def]
+    from packer.cpsat.solver import solve
+
+    inst = generate(args.family, seed=args.seed, nodes=args.nodes)
+    t0 = time.perf_counter()
+    plan = solve(inst, time_limit=args.time_limit, workers=args.workers, seed=0)
+    wall = time.perf_counter() - t0
+    ok = check(inst, plan).ok
+    info = dict(plan.solver.model_extra or {})
+    out = {"family": args.family, "seed": args.seed, "nodes": args.nodes, "objective": round(plan.objective, 2),
+           "bound": None if plan.bound is None else round(plan.bound, 2), "wall_s": round(wall, 1), "ok": ok,
+           "gap_pct": None if not plan.bound else round(100 * (plan.bound - plan.objective) / plan.bound, 2),
+           "load": os.getloadavg()[0], "hint": info.get("hint"), "hint_objective": info.get("hint_objective"),
+           "relaxed_bound": info.get("relaxed_bound"), "decomposed": info.get("decomposed"),
+           "waiting": waiting(inst, plan), "idle": idle(inst, plan), "label": args.label}
+    line = json.dumps(out)
+    print(line, flush=True)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(line + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["diag"])
+    ap.add_argument("--family", required=True)
+    ap.add_argument("--nodes", type=int, default=2048)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--time-limit", type=float, default=300.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    diag(args)
+
+
+if __name__ == "__main__":
+    main()
