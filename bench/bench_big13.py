@@ -1,6 +1,9 @@
 """Session 13 (branch big13): where the gap of a 16,384-GPU CP-SAT solve comes from.
 
 Run: python bench/bench_big13.py diag --family inference --nodes 2048 --seed 0 --time-limit 300 [--out F.jsonl]
+     python bench/bench_big13.py lns --family inference --nodes 2048 --seed 0 --arms old,value,new --domains 16 --rounds 2 --det 0.35
+     python bench/bench_big13.py lns --family inference --seed 0 --arms old,new,new,old --domains 16 --wall 35
+``lns``: a deterministic (or, with ``--wall``, a wall-clock) A/B of the LNS by domain's offer rules (see :func:`lns`).
 Generates the instance in-process, solves it with CP-SAT (``--workers 2``), checks the plan, and prints
 one JSON line: objective, bound, gap, which relaxation answered and when, the hint, the LNS-by-domain
 statistics (sub-problems run / improved / solved to optimality, gain, seconds), what waits by kind
@@ -98,18 +101,84 @@ def diag(args) -> None:  # type: ignore[no-untyped-def]
             f.write(line + "\n")
 
 
+def _hinted(family: str, seed: int, nodes: int):  # type: ignore[no-untyped-def]
+    """The instance and its greedy plan (the hint of the 16k solves), cached under /tmp by family/size/seed."""
+    import pickle
+    import tempfile
+    from pathlib import Path
+
+    from packer.greedy.solver import solve as greedy
+
+    path = Path(tempfile.gettempdir()) / f"big13_{family}{nodes}_{seed}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    inst = generate(family, seed=seed, nodes=nodes)
+    plan = greedy(inst)
+    path.write_bytes(pickle.dumps((inst, plan)))
+    return inst, plan
+
+
+def lns(args) -> None:  # type: ignore[no-untyped-def]
+    """Deterministic A/B of LNS by domain: the same domains, one worker, a fixed deterministic budget
+    per sub-problem, from the greedy plan; one JSON line per arm (gain over the greedy, sub-problems improved)."""
+    from packer.cpsat import decompose
+    from packer.cpsat.search import solve_monolithic
+    from packer.plans import objective_value
+
+    inst, hint = _hinted(args.family, args.seed, args.nodes)
+    domains = sorted(inst.cluster_topology.domains(decompose.coarsest_level(inst)))
+    only = domains[::max(1, len(domains) // args.domains)][:args.domains]
+    incumbent = {a.request: list(a.units) for a in hint.assignments}
+    base = objective_value(inst, incumbent)
+
+    workers = 1 if args.wall is None else args.workers
+
+    def solve_sub(sub, sub_hint, budget, sub_det):  # type: ignore[no-untyped-def]
+        t0 = time.perf_counter()
+        return solve_monolithic(sub, sub_hint, seed=0, workers=workers, start=t0,
+                                left=lambda: budget - (time.perf_counter() - t0), info={}, lp=False, det=sub_det)
+
+    for arm in args.arms.split(","):
+        # old: domains in name order, equal shares, offers by rank; value: most idle room first with
+        # SUB_MIN_S each (wall runs only: under --det the order and shares stay), offers by rank; new: value
+        # + offers the domain could serve ("fit"); dense: fit ordered by GPU per host share within a priority.
+        decompose.OFFER_RULE = {"fit": "fit", "new": "fit", "dense": "dense", "densevalue": "dense"}.get(arm, "rank")
+        decompose.BY_VALUE = arm in ("value", "new", "densevalue")
+        t0 = time.perf_counter()
+        wall = 3600.0 if args.wall is None else args.wall
+        placed, stats = decompose.lns_by_domain(inst, incumbent, deadline=time.perf_counter() + wall,
+                                                solve_sub=solve_sub, rounds=args.rounds, only=only,
+                                                det=None if args.wall is not None else args.det * len(only) * args.rounds)
+        value = objective_value(inst, placed)
+        out = {"mode": "lns", "family": args.family, "seed": args.seed, "nodes": args.nodes, "arm": arm,
+               "domains": len(only), "rounds": args.rounds, "det_per_sub": args.det, "wall": args.wall, "greedy": round(base, 3),
+               "objective": round(value, 3), "gain": round(value - base, 3), "stats": stats,
+               "wall_s": round(time.perf_counter() - t0, 1), "load": os.getloadavg()[0]}
+        line = json.dumps(out)
+        print(line, flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(line + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["diag"])
+    ap.add_argument("mode", choices=["diag", "lns"])
+    ap.add_argument("--arms", default="old,new", help="old, value, fit, new (see lns)")
+    ap.add_argument("--domains", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--det", type=float, default=1.0, help="deterministic seconds per sub-problem of the old rule; every arm gets det x domains x rounds in all")
     ap.add_argument("--family", required=True)
     ap.add_argument("--nodes", type=int, default=2048)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--label", default="")
+    ap.add_argument("--wall", type=float, help="lns: wall seconds per arm (CP-SAT with --workers, as the solver "
+                    "runs it) instead of the deterministic budget")
     ap.add_argument("--out")
     args = ap.parse_args()
-    diag(args)
+    (diag if args.mode == "diag" else lns)(args)
 
 
 if __name__ == "__main__":
