@@ -80,8 +80,12 @@ def idle(inst, plan) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 
 def diag(args) -> None:  # type: ignore[no-untyped-def]
+    from packer.cpsat import decompose
     from packer.cpsat.solver import solve
 
+    if args.arm:  # old: the LNS by domain before session 13; new: this branch's defaults
+        decompose.BY_VALUE = args.arm != "old"
+        decompose.OFFER_RULE = "rank" if args.arm == "old" else "fit"
     inst = generate(args.family, seed=args.seed, nodes=args.nodes)
     t0 = time.perf_counter()
     plan = solve(inst, time_limit=args.time_limit, workers=args.workers, seed=0)
@@ -93,7 +97,8 @@ def diag(args) -> None:  # type: ignore[no-untyped-def]
            "gap_pct": None if not plan.bound else round(100 * (plan.bound - plan.objective) / plan.bound, 2),
            "load": os.getloadavg()[0], "hint": info.get("hint"), "hint_objective": info.get("hint_objective"),
            "relaxed_bound": info.get("relaxed_bound"), "decomposed": info.get("decomposed"),
-           "waiting": waiting(inst, plan), "idle": idle(inst, plan), "label": args.label}
+           "waiting": waiting(inst, plan), "idle": idle(inst, plan), "label": args.label, "arm": args.arm,
+           "by_value": decompose.BY_VALUE, "offer_rule": decompose.OFFER_RULE}
     line = json.dumps(out)
     print(line, flush=True)
     if args.out:
@@ -174,6 +179,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--label", default="")
+    ap.add_argument("--arm", choices=["old", "new"], help="diag: the LNS by domain's rules (default: as the code is)")
     ap.add_argument("--wall", type=float, help="lns: wall seconds per arm (CP-SAT with --workers, as the solver "
                     "runs it) instead of the deterministic budget")
     ap.add_argument("--out")
