@@ -15,11 +15,23 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from packer.model import Instance, ObjectiveWeights, Plan, Request, Tenant, Unit
+from packer.model import MODE_OF_KIND, Instance, ObjectiveWeights, Plan, Request, Tenant, Unit
 from packer.plans import objective_value, units_equal
 
 #: Most unplaced requests offered to one domain at a time.
 OFFER = 60
+#: How a domain's offer is drawn from the unplaced requests (sequential LNS by domain):
+#: ``"rank"`` a slice of all of them, the most valuable first, the slice rotating with the domain;
+#: ``"fit"`` likewise, but only from the requests the domain's GPUs could serve at all (kind and mode,
+#: GPU model, MIG profile), each pass over the domains a further slice (see :func:`_offer`).
+OFFER_RULE = "fit"
+#: Sequential LNS by domain under a wall-clock limit: passes visit the domains with the most idle room
+#: first, each sub-problem with at least SUB_MIN_S wall seconds. Off: the domains in name order, the
+#: time shared equally by all sub-problems of the planned passes (at 16,384 GPUs about 1 s each, too
+#: short for CP-SAT to improve a pod's hint: inference2048-0, 127 sub-problems added 0.11 in 140 s;
+#: at a fixed deterministic 0.3 s a pod added 0.02, at 1.0 s 1.3; bench/RESULTS_suite.md, session 13).
+BY_VALUE = True
+SUB_MIN_S = 3.0
 #: Wall seconds a sub-problem of a parallel round gets at least (without a deterministic budget): a
 #: pod of the haein mix (32 nodes, about 180 requests) takes about a second of CPU to build and
 #: presolve (bench/RESULTS_ray.md); with less, a round solves fewer domains instead.
@@ -42,21 +54,29 @@ def lns_by_domain(
     level: str | None = None,
     rounds: int = 2,
     det: float | None = None,
-) -> tuple[dict[str, list[Unit]], dict[str, int]]:
+    only: Sequence[str] | None = None,
+) -> tuple[dict[str, list[Unit]], dict[str, float]]:
     """Improves ``incumbent`` (request id → units) domain by domain until ``deadline`` (perf_counter).
 
     ``rounds`` passes over the domains share the time; when they end early (sub-problems solved before
     their share) and the last pass improved something, further passes take what is left, each domain
     offered a different slice of the unplaced requests. ``det`` (reproducible runs): a deterministic
     time budget shared equally by the sub-problems of exactly ``rounds`` passes; the deadline then only
-    acts as a safety stop.
+    acts as a safety stop. ``only``: the domains to visit (default all; benchmarks and tests).
+
+    With :data:`BY_VALUE` (and no ``det``: reproducible runs keep name order and equal shares) each pass
+    visits the domains with the most idle room first (:func:`idle_room`) and gives each sub-problem at
+    least :data:`SUB_MIN_S` wall seconds, so that when time is short the domains with the least room
+    are the ones left out, rather than every sub-problem cut too short to improve on its hint.
     """
     level = level or coarsest_level(inst)
     placed: dict[str, list[Unit]] = {rid: list(us) for rid, us in incumbent.items()}
     domains = inst.cluster_topology.domains(level)
-    order = sorted(domains)
-    stats = {"domains": len(order), "subproblems": 0, "improved": 0, "rounds": 0}
-    sub_det = None if det is None else det / max(1, len(order) * rounds)
+    names = sorted(domains) if only is None else sorted(set(only) & set(domains))
+    stats: dict[str, float] = {"domains": len(names), "subproblems": 0, "improved": 0, "rounds": 0,
+                               "optimal": 0, "gain": 0.0, "sub_s": 0.0, "build_s": 0.0}
+    sub_det = None if det is None else det / max(1, len(names) * rounds)
+    by_value = BY_VALUE and det is None
     # Building a sub-instance and merging its plan happen outside the sub-problem's budget: keep the
     # longest of each seen so far back from the deadline (on xl about a second together).
     build_s = merge_s = 0.0
@@ -66,33 +86,83 @@ def lns_by_domain(
         improved_last = False
         stats["rounds"] = k + 1
         planned = k < rounds
+        order = names
+        if by_value:
+            room = idle_room(inst, placed, {d: domains[d] for d in names})
+            order = sorted(names, key=lambda d: (-room[d], d))
         for i, d in enumerate(order):
             t0 = time.perf_counter()
             if deadline - t0 - build_s - merge_s <= 0.2:
-                return placed, stats
-            # Passes beyond the planned ones offer each domain the next slices of the unplaced requests.
-            sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=i if planned else i + k * len(order))
+                return placed, _rounded(stats)
+            # Passes beyond the planned ones ("rank": every pass with "fit") offer each domain the next
+            # slices of the unplaced requests.
+            offset = i if planned and OFFER_RULE == "rank" else i + k * len(order)
+            sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=offset, rule=OFFER_RULE)
             t1 = time.perf_counter()
             build_s = max(build_s, t1 - t0)
+            stats["build_s"] += t1 - t0
             if not sub.requests:
                 continue
             left = deadline - t1 - merge_s
             if left <= 0.2:
-                return placed, stats
+                return placed, _rounded(stats)
             # The planned passes share the time equally; a pass beyond them takes what is left.
             todo = (rounds - k) * len(order) - i if planned else len(order) - i
             budget = left / max(1, todo)
+            if by_value:
+                budget = min(left, max(budget, SUB_MIN_S))
             if sub_det is not None:
                 budget = left  # the deterministic budget decides; the clock is a safety stop
             plan = solve_sub(sub, hint, budget, sub_det)
             stats["subproblems"] += 1
             t2 = time.perf_counter()
+            stats["sub_s"] += t2 - t1
+            stats["optimal"] += plan.status == "optimal"
             if _no_worse(plan, hint) and _merge(inst, sub, plan, placed):
                 stats["improved"] += 1
+                stats["gain"] += plan.objective - (hint.objective if hint is not None else 0.0)
                 improved_last = True
             merge_s = max(merge_s, time.perf_counter() - t2)
         k += 1
-    return placed, stats
+    return placed, _rounded(stats)
+
+
+def idle_room(inst: Instance, placed: Mapping[str, Sequence[Unit]],
+              domains: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """GPU-equivalents of room in each domain that waiting work could use: on every GPU that holds
+    work of a kind some unplaced request asks for, what that work leaves free (compute slices of a MIG
+    GPU, milli of a shared one); and every free GPU whose configured mode serves such a kind."""
+    wanted = {r.kind for r in inst.requests if r.id not in placed and r.kind != "host"}
+    modes = {MODE_OF_KIND[k] for k in wanted}
+    used: dict[tuple[str, int], float] = defaultdict(float)
+    kind_on: dict[tuple[str, int], str] = {}
+    for rid, units in placed.items():
+        r = inst.request(rid)
+        if r.kind == "host":
+            continue
+        for u in units:
+            used[(u.node, u.gpu)] += inst.unit_size(r, u)  # type: ignore[index]
+            kind_on[(u.node, u.gpu)] = r.kind  # type: ignore[index]
+    node_of = {n.id: n for n in inst.nodes}
+    out: dict[str, float] = {}
+    for d, nids in domains.items():
+        room = 0.0
+        for nid in nids:
+            n = node_of[nid]
+            for g in range(n.num_gpus):
+                x = used.get((nid, g), 0.0)
+                if x > 0.0:
+                    if kind_on[(nid, g)] in wanted:
+                        room += max(0.0, 1.0 - x)
+                elif n.gpu_mode(g) in modes or (wanted and n.gpu_mode(g) == "any"):
+                    room += 1.0
+        out[d] = room
+    return out
+
+
+def _rounded(stats: dict[str, float]) -> dict[str, float]:
+    """``stats`` with its float figures rounded for the plan's solver info."""
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()}
 
 
 @dataclass(frozen=True)
@@ -329,12 +399,14 @@ def _fits(inst: Instance, used: Mapping[str, float], moved: int, delta: Mapping[
 
 
 def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: set[str],
-                  offset: int, share: _Share | None = None, offer: int = OFFER) -> tuple[Instance, Plan | None]:
+                  offset: int, share: _Share | None = None, offer: int = OFFER,
+                  rule: str = "rank") -> tuple[Instance, Plan | None]:
     """The sub-instance of one domain, and the incumbent restricted to it as a hint plan.
 
     ``share`` (parallel rounds): the requests touching the domain, its own offer, and the quota and
     migration slack kept back for the other domains of the round; None: the whole slack, every
-    request looked at, a rotating slice of ``offer`` unplaced ones offered (the ``offset``-th).
+    request looked at, a rotating slice of ``offer`` unplaced ones offered (the ``offset``-th; ``rule``:
+    see :data:`OFFER_RULE`).
     """
     from packer.cpsat.border import split_at_border
     from packer.model import Assignment, SolverInfo
@@ -383,10 +455,15 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     else:
         # Unplaced requests on offer: the most valuable first, a different slice for each domain.
         waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
-        waiting.sort(key=lambda r: (-r.priority, r.id))
-        if waiting:
-            k = (offset * offer) % len(waiting)
-            reqs.extend((waiting[k:] + waiting[:k])[:offer])
+        if rule in ("fit", "dense"):
+            serves = _serves(inst, nodes)
+            waiting = [r for r in waiting if _servable(inst, r, serves)]
+        if rule == "dense":
+            dense = _density(inst)
+            waiting.sort(key=lambda r: (-r.priority, -dense(r), r.id))
+        else:
+            waiting.sort(key=lambda r: (-r.priority, r.id))
+        reqs.extend(_offer(waiting, offset, offer))
     keep = {r.tenant for r in reqs}
     tenants = []
     for t in inst.tenants:
@@ -416,6 +493,69 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
         assignments=tuple(Assignment(request=rid, units=tuple(us)) for rid, us in hint_units.items()),
     )
     return sub, hint
+
+
+def _offer(waiting: list[Request], offset: int, offer: int) -> list[Request]:
+    """The ``offset``-th slice of ``offer`` requests of ``waiting`` (rotating: it wraps around)."""
+    if not waiting:
+        return []
+    k = (offset * offer) % len(waiting)
+    return (waiting[k:] + waiting[:k])[:offer]
+
+
+def _density(inst: Instance) -> Callable[[Request], float]:
+    """GPU-equivalents a request asks per share of a mean node it takes (the largest of its GPUs',
+    CPU's and memory's shares): among requests of one priority, the ones that leave most room."""
+    gpus = [n for n in inst.nodes if n.num_gpus]
+    n = max(1, len(gpus))
+    cpu = sum(x.cpu_milli or 0 for x in gpus) / n
+    mem = sum(x.memory_mib or 0 for x in gpus) / n
+    per = sum(x.num_gpus for x in gpus) / n
+
+    def dense(r: Request) -> float:
+        size = inst.request_unit_size(r) if r.kind != "host" else 0.0
+        take = max(size / per if per else 0.0, r.cpu_milli / cpu if cpu else 0.0, r.memory_mib / mem if mem else 0.0)
+        return size / take if take > 0 else 0.0
+
+    return dense
+
+
+def _serves(inst: Instance, nodes: set[str]) -> set[tuple[str, str | None]]:
+    """The (request kind, GPU model) pairs some GPU of ``nodes`` can hold by its configured mode
+    (``any``: every kind; ``mig`` only on a model with MIG profiles); ``("host", None)`` always."""
+    out: set[tuple[str, str | None]] = {("host", None)}
+    for n in inst.nodes:
+        if n.id not in nodes or not n.num_gpus:
+            continue
+        model = inst.model_of(n)
+        for g in range(n.num_gpus):
+            mode = n.gpu_mode(g)
+            for kind, m in MODE_OF_KIND.items():
+                if mode in (m, "any") and (kind != "mig" or (model is not None and model.has_mig)):
+                    out.add((kind, n.gpu_model))
+    return out
+
+
+def _servable(inst: Instance, r: Request, serves: set[tuple[str, str | None]]) -> bool:
+    """True when some GPU that ``serves`` lists could hold a unit of ``r`` (kind, mode, model, profile).
+
+    A necessary condition only (room, quotas, isolation and host resources are the sub-problem's):
+    a request it rules out could not be placed in the domain whatever the rest of the plan."""
+    if r.kind == "host":
+        return True
+    for kind, model in serves:
+        if kind != r.kind or (r.gpu_models is not None and model not in r.gpu_models):
+            continue
+        if r.kind == "mig":
+            m = inst.gpu_catalog.get(model) if model else None
+            if m is None:
+                continue
+            if r.profile is not None and m.profile(r.profile) is None:
+                continue
+            if r.slices is not None and not m.profiles_for_slices(r.slices, r.min_memory_gib):
+                continue
+        return True
+    return False
 
 
 def _merge(inst: Instance, sub: Instance, plan: Plan, placed: dict[str, list[Unit]]) -> bool:
