@@ -105,6 +105,10 @@ REGION_STEPS = True
 #: CP-SAT's ``max_presolve_iterations`` in a step (None: CP-SAT's default). A region step's model holds
 #: only what the step frees, so most of what presolve removed from a clone step is never built.
 STEP_PRESOLVE_ITERATIONS: int | None = None
+#: Further CP-SAT parameters set in every step (name -> value, e.g. ``{"cp_model_probing_level": 1}``),
+#: after the ones above. Empty: CP-SAT's defaults. A knob for A/Bs of the step's presolve and search
+#: (bench/bench_cpsat_cpu_ab.py); a name CP-SAT does not know raises at the first step.
+STEP_PARAMS: dict[str, object] = {}
 
 
 @dataclass
@@ -474,6 +478,7 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                       det=det_step,
                       seed=seed + stats["steps"], workers=workers, info=got)
         stats["steps"] += 1
+        stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
         _profile(space, kind, got, found is not None)
         # Reproducible runs weigh the kinds by deterministic time, so that the draws repeat.
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
@@ -517,6 +522,8 @@ def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seco
     p.absolute_gap_limit = gap
     if STEP_PRESOLVE_ITERATIONS is not None:
         p.max_presolve_iterations = STEP_PRESOLVE_ITERATIONS
+    for name, value in STEP_PARAMS.items():
+        setattr(p, name, value)
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
         p.interleave_search = False
@@ -594,6 +601,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.busy -= free
                     space.reserved -= mine
                     space.stats["steps"] += 1
+                    space.stats["proven"] = space.stats.get("proven", 0) + int(got.get("proven", 0.0))
                     _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
