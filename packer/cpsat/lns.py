@@ -70,6 +70,18 @@ STEP_GAP = 0.1
 #: and tenants equal, but training-0 -1.0 and inference-0 -9.2 (steps grew to 8 and 3 racks and
 #: their count halved), so it is not on until a quiet measurement shows no family loses.
 GROW_BELOW = 0.0
+#: Session 13's rule for a random step's size, judged on a window of steps instead of one: a thread's
+#: random steps free one domain more after SIZE_WINDOW steps in a row at the current size that were all
+#: proven optimal, in on average less than SIZE_GROW_BELOW of their time, and one fewer (never below the
+#: plan's count) once half of SIZE_WINDOW steps at the current size were not proven; never more than
+#: SIZE_MOST_FACTOR times the plan's count. Where steps hit their limit (inference, sharing, tenants at
+#: 1,024 GPUs: 26-45 % proven, session 13) nothing changes; where nearly all are proven in a fraction
+#: of their time (hetero 95 %, adversarial 97 %, a step's fixed cost 74-91 % of it) steps grow and
+#: each pays its fixed cost for more search. Off: GROW_BELOW's one-step rule (off by default too).
+SIZE_ADAPT = False
+SIZE_WINDOW = 4
+SIZE_GROW_BELOW = 0.3
+SIZE_MOST_FACTOR = 2
 #: Base shares (of the steps that are not tenant steps) of the steps chosen by value, see
 #: :mod:`packer.cpsat.lns_value`: *value* steps free where a waiting high-value request fits once
 #: lower-value work leaves, plus where that work can go; *exchange* steps free the same plus every
@@ -463,11 +475,12 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                 workers: int | None, steps: int | None, det_step: float | None, progress: Progress) -> None:
     rng = random.Random(seed)
     stats = space.stats
+    sizer = Sizer(domains_per_step, len(space.names))
     while steps is None or stats["steps"] < steps:
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
-        free, nodes, _, kind = space.choose_kind(rng, space.names, domains_per_step, space.best)
+        free, nodes, _, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
         t0 = time.perf_counter()
         got: dict[str, float] = {}
         sub = space.sub_model(space.best, free, [], nodes)
@@ -486,6 +499,11 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                                cost)
         if kind == "whole" and found is None:
             space.whole_off = True
+        if kind == "domains" and SIZE_ADAPT:
+            # Reproducible runs judge a step by its deterministic time, so that the sizes repeat.
+            sizer.record(got, got.get("det", 0.0) / det_step if det_step is not None
+                         else got.get("wall", 0.0) / max(1e-9, min(step_s, left)))
+            stats["largest_step"] = max(stats.get("largest_step", 0), sizer.size)
         if found is not None:
             space.best, space.best_obj = found
             stats["improved"] += 1
@@ -570,6 +588,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         k = 0
         size = domains_per_step  # domains a random step frees, adapted (GROW_BELOW)
         most = max(domains_per_step, len(space.names) // (2 * threads))
+        sizer = Sizer(domains_per_step, len(space.names) // threads)
         while True:
             left = deadline - time.perf_counter()
             if left < 0.3 * step_s:
@@ -607,7 +626,13 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if kind == "whole" and found is None:
                 space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
-            if nodes is None:  # tenant steps free what the tenant owns, whatever the size
+            if SIZE_ADAPT:
+                if kind == "domains" and got:
+                    sizer.record(got, got.get("wall", 0.0) / max(1e-9, seconds))
+                    size = sizer.size
+                    with space.lock:
+                        space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
+            elif nodes is None:  # tenant steps free what the tenant owns, whatever the size
                 size = next_size(size, got, seconds, least=domains_per_step, most=most)
                 with space.lock:
                     space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
@@ -622,6 +647,38 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         t.join()
     if errors:
         raise errors[0]
+
+
+class Sizer:
+    """How many domains a thread's random steps free (SIZE_ADAPT): starts at the plan's count, grows by
+    one after SIZE_WINDOW quick proofs in a row at the current size, shrinks by one once half of
+    SIZE_WINDOW steps at the current size were not proven; between the plan's count and the smaller
+    of SIZE_MOST_FACTOR times it and ``room`` (the domains one thread may hold)."""
+
+    def __init__(self, least: int, room: int) -> None:
+        self.least = self.size = max(1, least)
+        self.most = max(self.least, min(SIZE_MOST_FACTOR * self.least, room))
+        self.proven: list[bool] = []
+        self.used: list[float] = []
+
+    def record(self, got: dict[str, float], used: float) -> None:
+        """A random step at the current size ended: ``got`` as :func:`_step` fills it, ``used`` the share
+        of its time it took (wall or deterministic)."""
+        if not got or not SIZE_ADAPT:
+            return
+        self.proven.append(bool(got.get("proven")))
+        self.used.append(used)
+        window = max(1, SIZE_WINDOW)
+        if self.proven.count(False) * 2 >= window:
+            self._resize(max(self.least, self.size - 1))
+        elif len(self.proven) >= window and all(self.proven[-window:]) \
+                and sum(self.used[-window:]) / window < SIZE_GROW_BELOW:
+            self._resize(min(self.most, self.size + 1))
+
+    def _resize(self, size: int) -> None:
+        self.size = size
+        self.proven.clear()
+        self.used.clear()
 
 
 def next_size(size: int, got: dict[str, float], seconds: float, *, least: int, most: int) -> int:
