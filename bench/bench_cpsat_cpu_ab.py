@@ -63,6 +63,7 @@ def run_arm(model: CpsatModel, plan: tuple, arm: str, seed: int, steps: int,  # 
     lns_mod.REGION_STEPS = True
     lns_region.FOLD_FIXED = fold
     lns_mod.STEP_PARAMS = dict(params)
+    lns_mod.LITE_PARAMS = {}  # the arms say every step's parameters themselves
     lns_mod.SIZE_ADAPT = arm == "adapt"
     model.values = None
     trace = _Trace()

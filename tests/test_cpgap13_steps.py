@@ -173,3 +173,43 @@ def test_adaptive_steps_grow_on_easy_steps_and_stay_valid(workers: int, monkeypa
     values = model.values if model.values is not None else lns_mod._space(model, "node").best  # type: ignore[union-attr]
     _, a, row_lo, row_hi, lo, hi = model.linear_form[:6]
     assert lns_mod._Checker(a, row_lo, row_hi, lo, hi).feasible(np.asarray(values, dtype=np.int64))
+
+
+@pytest.mark.parametrize("min_rows", [0, 10**9])
+def test_lite_params_only_on_step_models_with_many_rows(min_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that LITE_PARAMS reach a step's CP-SAT when its model has at least LITE_MIN_ROWS rows and not
+    otherwise, that the LNS counts the steps that had them, and that STEP_PARAMS still win over them."""
+    seen: list[tuple[int, int, int]] = []
+    _spy(monkeypatch, seen)
+    monkeypatch.setattr(lns_mod, "STEP_PARAMS", {"linearization_level": 1})
+    monkeypatch.setattr(lns_mod, "LITE_PARAMS", {"cp_model_probing_level": 0, "symmetry_level": 0,
+                                                  "linearization_level": 0})
+    monkeypatch.setattr(lns_mod, "LITE_MIN_ROWS", min_rows)
+    defaults = type(lns_mod.cp_model.CpSolver().parameters)()
+    model = _model()
+    lns_mod.lns(model, level="node", domains_per_step=2, step_s=1.0, deadline=time.perf_counter() + 30.0,
+                seed=0, workers=1, steps=2, det_step=0.1)
+    if min_rows == 0:
+        assert seen == [(0, 0, 1)] * 2
+        assert model.lns_stats["lite"] == 2
+    else:
+        assert seen == [(defaults.cp_model_probing_level, defaults.symmetry_level, 1)] * 2
+        assert model.lns_stats["lite"] == 0
+
+
+def test_whole_steps_keep_cpsat_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that a step called as a whole step (lite=False) gets no LITE_PARAMS whatever its size."""
+    seen: list[tuple[int, int, int]] = []
+    _spy(monkeypatch, seen)
+    monkeypatch.setattr(lns_mod, "LITE_MIN_ROWS", 0)
+    model = _model()
+    space = lns_mod._space(model, "node")
+    assert space is not None
+    sub = space.sub_model(space.best, set(space.names[:2]), [])
+    info: dict[str, float] = {}
+    lns_mod._step(sub, space.best_obj, seconds=5.0, det=0.1, seed=0, workers=1, info=info, lite=False)
+    lns_mod._step(sub, space.best_obj, seconds=5.0, det=0.1, seed=0, workers=1, info=info, lite=True)
+    defaults = type(lns_mod.cp_model.CpSolver().parameters)()
+    assert seen[0][:2] == (defaults.cp_model_probing_level, defaults.symmetry_level)
+    assert seen[1][:2] == (0, 0)
+    assert info["lite"] == 1.0

@@ -121,6 +121,16 @@ STEP_PRESOLVE_ITERATIONS: int | None = None
 #: after the ones above. Empty: CP-SAT's defaults. A knob for A/Bs of the step's presolve and search
 #: (bench/bench_cpsat_cpu_ab.py); a name CP-SAT does not know raises at the first step.
 STEP_PARAMS: dict[str, object] = {}
+#: CP-SAT parameters for the steps whose model has at least LITE_MIN_ROWS constraints (whole steps
+#: excepted): no probing and no symmetry detection in their presolve. At equal CPU (12 sequential
+#: steps of deterministic time 0.8 from one greedy start, bench/bench_cpsat_cpu_ab.py, seeds 0-1) they
+#: won 5 of 6 on tenants, sharing and inference, whose two-rack step models hold 2,900-7,000 rows
+#: (4,500-13,500 variables) and spend a third to two thirds of a step in presolve, and reached a higher
+#: objective after the same 12 steps on all 6 with less CPU on 5; on hetero and adversarial (600-2,200
+#: rows, steps proven in a fraction of their time) they were mixed (hetero-1 -8.1, adversarial-1 -4.7
+#: after 12 steps), so small step models keep CP-SAT's defaults (bench/RESULTS_cpsat.md, session 13).
+LITE_PARAMS: dict[str, object] = {"cp_model_probing_level": 0, "symmetry_level": 0}
+LITE_MIN_ROWS = 2500
 
 
 @dataclass
@@ -489,9 +499,10 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                       seconds=(min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2)))
                       if det_step is None else left,
                       det=det_step,
-                      seed=seed + stats["steps"], workers=workers, info=got)
+                      seed=seed + stats["steps"], workers=workers, info=got, lite=kind != "whole")
         stats["steps"] += 1
         stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
+        stats["lite"] = stats.get("lite", 0) + int(got.get("lite", 0.0))
         _profile(space, kind, got, found is not None)
         # Reproducible runs weigh the kinds by deterministic time, so that the draws repeat.
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
@@ -523,12 +534,14 @@ def _profile(space: _Space, kind: str, got: dict[str, float], improved: bool) ->
 
 
 def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
-          workers: int | None, gap: float = 0.0, info: dict[str, float] | None = None) -> tuple[list[int], int] | None:
+          workers: int | None, gap: float = 0.0, info: dict[str, float] | None = None,
+          lite: bool = True) -> tuple[list[int], int] | None:
     """Solves one step's model; (values, objective) when it beats ``base_obj``, else None.
 
     ``gap``: stop once the step's proven bound is at most this far (scaled units) above its best.
     ``info`` receives ``proven`` (1.0 when the step's model was solved to the gap, else 0.0) and
-    ``wall`` (CP-SAT's seconds).
+    ``wall`` (CP-SAT's seconds). ``lite``: LITE_PARAMS apply when the model has LITE_MIN_ROWS rows
+    (``info["lite"]`` says whether they did).
     """
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -540,7 +553,10 @@ def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seco
     p.absolute_gap_limit = gap
     if STEP_PRESOLVE_ITERATIONS is not None:
         p.max_presolve_iterations = STEP_PRESOLVE_ITERATIONS
-    for name, value in STEP_PARAMS.items():
+    region = sub if isinstance(sub, lns_region.RegionModel) else None
+    cp = sub.model if region is not None else sub
+    light = lite and bool(LITE_PARAMS) and len(cp.proto.constraints) >= LITE_MIN_ROWS
+    for name, value in {**(LITE_PARAMS if light else {}), **STEP_PARAMS}.items():
         setattr(p, name, value)
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
@@ -553,9 +569,9 @@ def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seco
         solver.log_callback = lambda line: (marks.append(time.perf_counter())
                                             if line.startswith("Presolve summary") else None)
     t0 = time.perf_counter()
-    region = sub if isinstance(sub, lns_region.RegionModel) else None
-    code = solve_guarded(solver, sub.model if region is not None else sub)
+    code = solve_guarded(solver, cp)
     if info is not None:
+        info["lite"] = 1.0 if light else 0.0
         info["proven"] = 1.0 if code == cp_model.OPTIMAL else 0.0
         info["wall"] = solver.wall_time
         info["det"] = solver.deterministic_time
@@ -613,7 +629,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 sub = space.sub_model(base, free, cap, nodes)
                 got["build"] = time.perf_counter() - t0
                 found = _step(sub, base_obj, seconds=seconds, det=None,
-                              seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got)
+                              seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got,
+                              lite=kind != "whole")
                 k += 1
             finally:
                 with space.lock:
@@ -621,6 +638,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.reserved -= mine
                     space.stats["steps"] += 1
                     space.stats["proven"] = space.stats.get("proven", 0) + int(got.get("proven", 0.0))
+                    space.stats["lite"] = space.stats.get("lite", 0) + int(got.get("lite", 0.0))
                     _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
