@@ -1,6 +1,10 @@
-"""A/B of LNS step models at equal CPU seconds, 1,024 GPUs: region steps as built before session 12
-(``region``) against region steps that also fold the variables the folding fixes (``fold``,
-:data:`packer.cpsat.lns_region.FOLD_FIXED`).
+"""A/B of LNS steps at equal CPU seconds, 1,024 GPUs: region steps as shipped (``region``; ``region2`` is
+the same arm again, for the noise) against region steps that also fold the variables the folding fixes
+(``fold``, :data:`packer.cpsat.lns_region.FOLD_FIXED`, session 12), steps with other CP-SAT parameters
+(:data:`packer.cpsat.lns.STEP_PARAMS`: ``probe1``/``probe0`` cp_model_probing_level 1/0, ``sym0``
+symmetry_level 0, ``lite`` both probing and symmetry off, ``pre1`` max_presolve_iterations 1, ``lin1`` linearization_level 1) and steps that free
+one more domain than the plan says (``wider``), and steps whose size adapts to how many are proven
+(``adapt``, :data:`packer.cpsat.lns.SIZE_ADAPT`) (sessions 12-13).
 
 Usage: python bench/bench_cpsat_cpu_ab.py FAMILY[,...] SEED[,...] STEPS DET_STEP [ARM,...]
 
@@ -28,6 +32,15 @@ from packer.cpsat import lns_region
 from packer.cpsat.model import CpsatModel
 
 ARMS = ("region", "fold")
+#: Arm -> (STEP_PARAMS, FOLD_FIXED, domains added to the plan's per step).
+SETTINGS: dict[str, tuple[dict[str, object], bool, int]] = {
+    "region": ({}, False, 0), "region2": ({}, False, 0), "fold": ({}, True, 0),
+    "probe1": ({"cp_model_probing_level": 1}, False, 0), "probe0": ({"cp_model_probing_level": 0}, False, 0),
+    "sym0": ({"symmetry_level": 0}, False, 0), "pre1": ({"max_presolve_iterations": 1}, False, 0),
+    "lin1": ({"linearization_level": 1}, False, 0), "wider": ({}, False, 1),
+    "lite": ({"cp_model_probing_level": 0, "symmetry_level": 0}, False, 0),
+    "adapt": ({}, False, 0),  # lns.SIZE_ADAPT on
+}
 
 
 class _Trace:
@@ -44,10 +57,14 @@ class _Trace:
 
 def run_arm(model: CpsatModel, plan: tuple, arm: str, seed: int, steps: int,  # type: ignore[type-arg]
             det_step: float, start_obj: float) -> dict[str, object]:
-    level, per_step = plan[0], plan[1]
+    params, fold, wider = SETTINGS[arm]
+    level, per_step = plan[0], plan[1] + wider
     lns_mod.PROFILE_STEPS = False
     lns_mod.REGION_STEPS = True
-    lns_region.FOLD_FIXED = arm == "fold"
+    lns_region.FOLD_FIXED = fold
+    lns_mod.STEP_PARAMS = dict(params)
+    lns_mod.LITE_PARAMS = {}  # the arms say every step's parameters themselves
+    lns_mod.SIZE_ADAPT = arm == "adapt"
     model.values = None
     trace = _Trace()
     t0 = time.perf_counter()
@@ -58,7 +75,8 @@ def run_arm(model: CpsatModel, plan: tuple, arm: str, seed: int, steps: int,  # 
     st = model.lns_stats
     obj = model.objective() if model.values is not None else start_obj
     return {"arm": arm, "objective": round(obj, 3), "steps": st.get("steps", 0),
-            "improved": st.get("improved", 0), "lns_cpu_s": round(cpu, 2), "lns_wall_s": round(wall, 2),
+            "improved": st.get("improved", 0), "proven": st.get("proven", 0),
+            "largest_step": st.get("largest_step", per_step), "lns_cpu_s": round(cpu, 2), "lns_wall_s": round(wall, 2),
             "trace": trace.points, "load": round(os.getloadavg()[0], 2)}
 
 

@@ -70,6 +70,18 @@ STEP_GAP = 0.1
 #: and tenants equal, but training-0 -1.0 and inference-0 -9.2 (steps grew to 8 and 3 racks and
 #: their count halved), so it is not on until a quiet measurement shows no family loses.
 GROW_BELOW = 0.0
+#: Session 13's rule for a random step's size, judged on a window of steps instead of one: a thread's
+#: random steps free one domain more after SIZE_WINDOW steps in a row at the current size that were all
+#: proven optimal, in on average less than SIZE_GROW_BELOW of their time, and one fewer (never below the
+#: plan's count) once half of SIZE_WINDOW steps at the current size were not proven; never more than
+#: SIZE_MOST_FACTOR times the plan's count. Where steps hit their limit (inference, sharing, tenants at
+#: 1,024 GPUs: 26-45 % proven, session 13) nothing changes; where nearly all are proven in a fraction
+#: of their time (hetero 95 %, adversarial 97 %, a step's fixed cost 74-91 % of it) steps grow and
+#: each pays its fixed cost for more search. Off: GROW_BELOW's one-step rule (off by default too).
+SIZE_ADAPT = False
+SIZE_WINDOW = 4
+SIZE_GROW_BELOW = 0.3
+SIZE_MOST_FACTOR = 2
 #: Base shares (of the steps that are not tenant steps) of the steps chosen by value, see
 #: :mod:`packer.cpsat.lns_value`: *value* steps free where a waiting high-value request fits once
 #: lower-value work leaves, plus where that work can go; *exchange* steps free the same plus every
@@ -105,6 +117,20 @@ REGION_STEPS = True
 #: CP-SAT's ``max_presolve_iterations`` in a step (None: CP-SAT's default). A region step's model holds
 #: only what the step frees, so most of what presolve removed from a clone step is never built.
 STEP_PRESOLVE_ITERATIONS: int | None = None
+#: Further CP-SAT parameters set in every step (name -> value, e.g. ``{"cp_model_probing_level": 1}``),
+#: after the ones above. Empty: CP-SAT's defaults. A knob for A/Bs of the step's presolve and search
+#: (bench/bench_cpsat_cpu_ab.py); a name CP-SAT does not know raises at the first step.
+STEP_PARAMS: dict[str, object] = {}
+#: CP-SAT parameters for the steps whose model has at least LITE_MIN_ROWS constraints (whole steps
+#: excepted): no probing and no symmetry detection in their presolve. At equal CPU (12 sequential
+#: steps of deterministic time 0.8 from one greedy start, bench/bench_cpsat_cpu_ab.py, seeds 0-1) they
+#: won 5 of 6 on tenants, sharing and inference, whose two-rack step models hold 2,900-7,000 rows
+#: (4,500-13,500 variables) and spend a third to two thirds of a step in presolve, and reached a higher
+#: objective after the same 12 steps on all 6 with less CPU on 5; on hetero and adversarial (600-2,200
+#: rows, steps proven in a fraction of their time) they were mixed (hetero-1 -8.1, adversarial-1 -4.7
+#: after 12 steps), so small step models keep CP-SAT's defaults (bench/RESULTS_cpsat.md, session 13).
+LITE_PARAMS: dict[str, object] = {"cp_model_probing_level": 0, "symmetry_level": 0}
+LITE_MIN_ROWS = 2500
 
 
 @dataclass
@@ -459,11 +485,12 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                 workers: int | None, steps: int | None, det_step: float | None, progress: Progress) -> None:
     rng = random.Random(seed)
     stats = space.stats
+    sizer = Sizer(domains_per_step, len(space.names))
     while steps is None or stats["steps"] < steps:
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
-        free, nodes, _, kind = space.choose_kind(rng, space.names, domains_per_step, space.best)
+        free, nodes, _, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
         t0 = time.perf_counter()
         got: dict[str, float] = {}
         sub = space.sub_model(space.best, free, [], nodes)
@@ -472,8 +499,10 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                       seconds=(min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2)))
                       if det_step is None else left,
                       det=det_step,
-                      seed=seed + stats["steps"], workers=workers, info=got)
+                      seed=seed + stats["steps"], workers=workers, info=got, lite=kind != "whole")
         stats["steps"] += 1
+        stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
+        stats["lite"] = stats.get("lite", 0) + int(got.get("lite", 0.0))
         _profile(space, kind, got, found is not None)
         # Reproducible runs weigh the kinds by deterministic time, so that the draws repeat.
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
@@ -481,6 +510,11 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                                cost)
         if kind == "whole" and found is None:
             space.whole_off = True
+        if kind == "domains" and SIZE_ADAPT:
+            # Reproducible runs judge a step by its deterministic time, so that the sizes repeat.
+            sizer.record(got, got.get("det", 0.0) / det_step if det_step is not None
+                         else got.get("wall", 0.0) / max(1e-9, min(step_s, left)))
+            stats["largest_step"] = max(stats.get("largest_step", 0), sizer.size)
         if found is not None:
             space.best, space.best_obj = found
             stats["improved"] += 1
@@ -500,12 +534,14 @@ def _profile(space: _Space, kind: str, got: dict[str, float], improved: bool) ->
 
 
 def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seconds: float, det: float | None, seed: int,
-          workers: int | None, gap: float = 0.0, info: dict[str, float] | None = None) -> tuple[list[int], int] | None:
+          workers: int | None, gap: float = 0.0, info: dict[str, float] | None = None,
+          lite: bool = True) -> tuple[list[int], int] | None:
     """Solves one step's model; (values, objective) when it beats ``base_obj``, else None.
 
     ``gap``: stop once the step's proven bound is at most this far (scaled units) above its best.
     ``info`` receives ``proven`` (1.0 when the step's model was solved to the gap, else 0.0) and
-    ``wall`` (CP-SAT's seconds).
+    ``wall`` (CP-SAT's seconds). ``lite``: LITE_PARAMS apply when the model has LITE_MIN_ROWS rows
+    (``info["lite"]`` says whether they did).
     """
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -517,6 +553,11 @@ def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seco
     p.absolute_gap_limit = gap
     if STEP_PRESOLVE_ITERATIONS is not None:
         p.max_presolve_iterations = STEP_PRESOLVE_ITERATIONS
+    region = sub if isinstance(sub, lns_region.RegionModel) else None
+    cp = sub.model if region is not None else sub
+    light = lite and bool(LITE_PARAMS) and len(cp.proto.constraints) >= LITE_MIN_ROWS
+    for name, value in {**(LITE_PARAMS if light else {}), **STEP_PARAMS}.items():
+        setattr(p, name, value)
     p.num_workers = workers if workers is not None else 0
     if workers == 1:
         p.interleave_search = False
@@ -528,9 +569,9 @@ def _step(sub: cp_model.CpModel | lns_region.RegionModel, base_obj: int, *, seco
         solver.log_callback = lambda line: (marks.append(time.perf_counter())
                                             if line.startswith("Presolve summary") else None)
     t0 = time.perf_counter()
-    region = sub if isinstance(sub, lns_region.RegionModel) else None
-    code = solve_guarded(solver, sub.model if region is not None else sub)
+    code = solve_guarded(solver, cp)
     if info is not None:
+        info["lite"] = 1.0 if light else 0.0
         info["proven"] = 1.0 if code == cp_model.OPTIMAL else 0.0
         info["wall"] = solver.wall_time
         info["det"] = solver.deterministic_time
@@ -563,6 +604,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         k = 0
         size = domains_per_step  # domains a random step frees, adapted (GROW_BELOW)
         most = max(domains_per_step, len(space.names) // (2 * threads))
+        sizer = Sizer(domains_per_step, len(space.names) // threads)
         while True:
             left = deadline - time.perf_counter()
             if left < 0.3 * step_s:
@@ -587,19 +629,28 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 sub = space.sub_model(base, free, cap, nodes)
                 got["build"] = time.perf_counter() - t0
                 found = _step(sub, base_obj, seconds=seconds, det=None,
-                              seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got)
+                              seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got,
+                              lite=kind != "whole")
                 k += 1
             finally:
                 with space.lock:
                     space.busy -= free
                     space.reserved -= mine
                     space.stats["steps"] += 1
+                    space.stats["proven"] = space.stats.get("proven", 0) + int(got.get("proven", 0.0))
+                    space.stats["lite"] = space.stats.get("lite", 0) + int(got.get("lite", 0.0))
                     _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if kind == "whole" and found is None:
                 space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
-            if nodes is None:  # tenant steps free what the tenant owns, whatever the size
+            if SIZE_ADAPT:
+                if kind == "domains" and got:
+                    sizer.record(got, got.get("wall", 0.0) / max(1e-9, seconds))
+                    size = sizer.size
+                    with space.lock:
+                        space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
+            elif nodes is None:  # tenant steps free what the tenant owns, whatever the size
                 size = next_size(size, got, seconds, least=domains_per_step, most=most)
                 with space.lock:
                     space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
@@ -614,6 +665,38 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         t.join()
     if errors:
         raise errors[0]
+
+
+class Sizer:
+    """How many domains a thread's random steps free (SIZE_ADAPT): starts at the plan's count, grows by
+    one after SIZE_WINDOW quick proofs in a row at the current size, shrinks by one once half of
+    SIZE_WINDOW steps at the current size were not proven; between the plan's count and the smaller
+    of SIZE_MOST_FACTOR times it and ``room`` (the domains one thread may hold)."""
+
+    def __init__(self, least: int, room: int) -> None:
+        self.least = self.size = max(1, least)
+        self.most = max(self.least, min(SIZE_MOST_FACTOR * self.least, room))
+        self.proven: list[bool] = []
+        self.used: list[float] = []
+
+    def record(self, got: dict[str, float], used: float) -> None:
+        """A random step at the current size ended: ``got`` as :func:`_step` fills it, ``used`` the share
+        of its time it took (wall or deterministic)."""
+        if not got or not SIZE_ADAPT:
+            return
+        self.proven.append(bool(got.get("proven")))
+        self.used.append(used)
+        window = max(1, SIZE_WINDOW)
+        if self.proven.count(False) * 2 >= window:
+            self._resize(max(self.least, self.size - 1))
+        elif len(self.proven) >= window and all(self.proven[-window:]) \
+                and sum(self.used[-window:]) / window < SIZE_GROW_BELOW:
+            self._resize(min(self.most, self.size + 1))
+
+    def _resize(self, size: int) -> None:
+        self.size = size
+        self.proven.clear()
+        self.used.clear()
 
 
 def next_size(size: int, got: dict[str, float], seconds: float, *, least: int, most: int) -> int:
