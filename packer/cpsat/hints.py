@@ -88,6 +88,19 @@ def placer_plans(inst: Instance, seed: int, online: bool = True,  # type: ignore
             return
 
 
+def online_ready() -> bool:
+    """True when the online placer is installed and its kernels are compiled on disk. On a fresh
+    machine its first run compiles them (about 50 s of CPU on 2 cores): a timed solve then leaves the
+    online placers out of its hint, and the re-optimizer its placer-based steps, rather than spend
+    its limit compiling (a fresh checkout's first 60 s solves of inference-1 and sharing-1 came back
+    empty, objective 0). Later runs, and any run after ``packer solve --solver online``, find them warm."""
+    try:
+        from packer.online.kernels import warm
+    except ImportError:  # no numba
+        return False
+    return warm()
+
+
 def valid_plan(inst: Instance, plan: Plan) -> bool:
     """True when the checker passes ``plan`` (or the checker is not part of this build)."""
     try:
@@ -97,4 +110,4 @@ def valid_plan(inst: Instance, plan: Plan) -> bool:
     return bool(check(inst, plan).ok)
 
 
-__all__ = ["hint_plan", "placer_plans", "valid_plan"]
+__all__ = ["hint_plan", "online_ready", "placer_plans", "valid_plan"]

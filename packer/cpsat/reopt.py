@@ -58,6 +58,7 @@ import numpy as np
 
 from packer.cpsat import reopt_gang, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
+from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
 from packer.cpsat.proof import padded_bound
 from packer.cpsat.timeplan import no_move_share
@@ -686,6 +687,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
     srng = random.Random(seed + 104729)  # the spread steps' own draws, likewise
     sshare = reopt_spread.Share()
+    # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
+    # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
+    placers = det is not None or online_ready()
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) >= max_steps):
@@ -695,13 +699,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Spread steps are drawn first and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
-        scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD else []
+        scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < sshare.value:
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
             sshare.update(best > before + 1e-9)
             continue
-        cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG else []
+        cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG and placers else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
             continue

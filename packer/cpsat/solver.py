@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from packer.cpsat import tuning
 from packer.cpsat.hints import hint_plan as fast_hint
+from packer.cpsat.hints import online_ready
 from packer.cpsat.proof import relaxed_bound
 from packer.cpsat.result import NAME
 from packer.cpsat.search import solve_decomposed, solve_monolithic
@@ -102,9 +103,12 @@ def _solve(inst: Instance, *, time_limit: float | None, seed: int, workers: int 
         budget = avail if avail is None or det is not None or no_model else hint_budget(inst, avail)
         # Reproducible runs use a fixed set of placers: the online one only under a long enough limit.
         # On small clusters CP-SAT closes the gap itself; the online placer's first-use compile
-        # would cost more than its hint is worth there.
+        # would cost more than its hint is worth there. A timed run leaves it out while its kernels
+        # are not compiled yet (a first run on a machine; hints.online_ready); reproducible runs
+        # keep their fixed set whatever the cache holds.
         use_online = ((det is None or time_limit >= tuning.ONLINE_HINT_MIN_S)  # type: ignore[operator]
-                      and inst.num_gpus >= tuning.ONLINE_HINT_MIN_GPUS)
+                      and inst.num_gpus >= tuning.ONLINE_HINT_MIN_GPUS
+                      and (time_limit is None or det is not None or online_ready()))
         hint_plan = fast_hint(inst, seed, budget, online=use_online, pending=pending)
     prog.update(best=None if hint_plan is None else hint_plan.objective, note="hint", force=True)
     info: dict[str, object] = {"workers": workers, "hint": None if hint_plan is None else hint_plan.solver.name,

@@ -1659,3 +1659,11 @@ def churn(st, shapes, sprof, smodelok, nodes, ops, unif, slots, stats):
     _churn(st[S_G32], st[S_GPC], st[S_N64], st[S_NBEST], st[S_B64], st[S_BBEST], st[S_NTAG], st[S_MP], st[S_MINFO],
            st[S_GSTART], st[S_GSCORE], st[S_FRAG], st[S_TWS], st[S_PP], shapes, sprof, smodelok, st[S_NALLOW],
            st[S_GREQ], nodes, ops, unif, slots, stats)
+
+
+def warm() -> bool:
+    """True when the kernels every placer calls are compiled on disk (:func:`packer.online._jit.compiled_on_disk`):
+    a placer made now starts in milliseconds; False: its first placements compile them first."""
+    from packer.online._jit import compiled_on_disk
+
+    return compiled_on_disk(refresh_all, place_one, place_units, pick_node)
