@@ -12,7 +12,7 @@ from packer.cpsat import lns as lns_mod
 from packer.cpsat import lns_region
 from packer.generate import generate
 from tests.strategies import suite_instances
-from tests.test_cpgap9_region import _check_merge, _space
+from tests.test_cpgap9_region import _check_merge, _proven_optimum, _space
 
 FAMILIES = ("sharing", "tenants", "training", "haein", "inference", "hetero", "fragmented", "adversarial")
 
@@ -38,15 +38,7 @@ def test_folded_step_reaches_the_unfolded_steps_optimum(family: str, monkeypatch
         subs = [_build(space, free, [], fold, monkeypatch) for fold in (False, True)]
         assert len(subs[1].free) <= len(subs[0].free)
         assert len(subs[1].model.proto.constraints) <= len(subs[0].model.proto.constraints)
-        got = []
-        for sub in subs:
-            info: dict[str, float] = {}
-            found = lns_mod._step(sub, space.best_obj - 10**12, seconds=30.0, det=20.0, seed=0, workers=1,
-                                  info=info)
-            assert found is not None
-            if not info["proven"]:
-                pytest.skip("step not solved to optimality within its budget")
-            got.append(found[1])
+        got = [_proven_optimum(space, sub) for sub in subs]
         assert got[0] == got[1]
 
 

@@ -82,15 +82,18 @@ def test_region_step_reaches_the_clone_steps_optimum(family: str, monkeypatch: p
         got = []
         for region in (False, True):
             monkeypatch.setattr(lns_mod, "REGION_STEPS", region)
-            sub = space.sub_model(space.best, free, [])
-            info: dict[str, float] = {}
-            found = lns_mod._step(sub, space.best_obj - 10**12, seconds=30.0, det=20.0, seed=0, workers=1,
-                                  info=info)
-            assert found is not None
-            if not info["proven"]:
-                pytest.skip("step not solved to optimality within its budget")
-            got.append(found[1])
+            got.append(_proven_optimum(space, space.sub_model(space.best, free, [])))
         assert got[0] == got[1]
+
+
+def _proven_optimum(space, sub) -> int:  # type: ignore[no-untyped-def]
+    """The objective of ``sub``'s step solved to proven optimality (the test is skipped if it is not)."""
+    info: dict[str, float] = {}
+    found = lns_mod._step(sub, space.best_obj - 10**12, seconds=30.0, det=20.0, seed=0, workers=1, info=info)
+    assert found is not None
+    if not info["proven"]:
+        pytest.skip("step not solved to optimality within its budget")
+    return found[1]
 
 
 @pytest.mark.parametrize("family", ["sharing", "inference", "tenants"])
