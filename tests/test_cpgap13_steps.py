@@ -79,12 +79,7 @@ def test_proven_steps_are_counted(workers: int, monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(lns_mod, "solve_guarded", spy)
     model = _model()
-    if workers == 1:
-        lns_mod.lns(model, level="node", domains_per_step=1, step_s=1.0, deadline=time.perf_counter() + 30.0,
-                    seed=0, workers=1, steps=4, det_step=0.5)
-    else:
-        lns_mod.lns(model, level="node", domains_per_step=1, step_s=0.5, deadline=time.perf_counter() + 2.0,
-                    seed=0, workers=2)
+    _one_node_lns(model, workers, steps=4, det_step=0.5, step_s=0.5, seconds=2.0)
     st = model.lns_stats
     assert st["steps"] == len(codes) >= 2
     assert st["proven"] == sum(code == lns_mod.cp_model.OPTIMAL for code in codes)
@@ -162,12 +157,7 @@ def test_adaptive_steps_grow_on_easy_steps_and_stay_valid(workers: int, monkeypa
     monkeypatch.setattr(lns_mod, "TENANT_SHARE", 0.0)
     monkeypatch.setattr(lns_mod, "ANCHORED_SHARE", 0.0)
     model = _model(nodes=12)
-    if workers == 1:
-        lns_mod.lns(model, level="node", domains_per_step=1, step_s=2.0, deadline=time.perf_counter() + 60.0,
-                    seed=0, workers=1, steps=10, det_step=1.0)
-    else:
-        lns_mod.lns(model, level="node", domains_per_step=1, step_s=1.0, deadline=time.perf_counter() + 4.0,
-                    seed=0, workers=2)
+    _one_node_lns(model, workers, steps=10, det_step=1.0, step_s=1.0, seconds=4.0)
     st = model.lns_stats
     assert st["largest_step"] >= 2
     values = model.values if model.values is not None else lns_mod._space(model, "node").best  # type: ignore[union-attr]
@@ -213,3 +203,16 @@ def test_whole_steps_keep_cpsat_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seen[0][:2] == (defaults.cp_model_probing_level, defaults.symmetry_level)
     assert seen[1][:2] == (0, 0)
     assert info["lite"] == 1.0
+
+
+def _one_node_lns(model, workers: int, *, steps: int, det_step: float, step_s: float,  # type: ignore[no-untyped-def]
+                  seconds: float) -> None:
+    """LNS over one-node steps: with one worker the reproducible run (``steps`` steps of ``det_step``,
+    twice ``det_step`` wall seconds each, a long safety deadline), with two the threaded run of
+    ``step_s`` wall seconds a step for ``seconds``."""
+    if workers == 1:
+        lns_mod.lns(model, level="node", domains_per_step=1, step_s=2 * det_step, deadline=time.perf_counter() + 60.0,
+                    seed=0, workers=1, steps=steps, det_step=det_step)
+    else:
+        lns_mod.lns(model, level="node", domains_per_step=1, step_s=step_s, deadline=time.perf_counter() + seconds,
+                    seed=0, workers=2)

@@ -134,7 +134,7 @@ def relaxation_choice(inst: Instance, rem: float | None,
     In that order each candidate's data is built and its options counted; the first whose model and
     LP (tuning.RELAX_S_PER_OPTION per option, times 1 + tuning.RELAX_LP_PER_BUILD) fit in what is left of
     tuning.RELAX_SHARE of ``rem`` is chosen. Preparing stops once that share is spent, and a candidate
-whose data alone would not be built in what is left (:func:`relaxation_prep_s`) is passed over.
+    whose data alone would not be built in what is left (:func:`relaxation_prep_s`) is passed over.
     """
     t0 = clock()
     budget = None if rem is None else tuning.RELAX_SHARE * rem

@@ -43,8 +43,6 @@ class Bound:
         return out
 
 
-__all__ = ["Bound", "jit", "jit_inline"]
-
 
 def compiled_on_disk(*kernels: object) -> bool:
     """True when every one of ``kernels`` has a compiled version in Numba's on-disk cache that matches
@@ -60,3 +58,6 @@ def compiled_on_disk(*kernels: object) -> bool:
         if not index:
             return False
     return True
+
+
+__all__ = ["Bound", "compiled_on_disk", "jit", "jit_inline"]
