@@ -89,3 +89,57 @@ def test_block_pods_keep_the_plan_valid(pods: bool, monkeypatch: pytest.MonkeyPa
     assert (stats["pods_gain_s"][1] > 0) == pods  # type: ignore[index]
     assert objective_value(inst, out) >= objective_value(inst, placed0) - 1e-9
     assert reopt._valid(inst, out)
+
+
+def test_parallel_blocks_only_in_timed_runs_and_never_more_than_blocks() -> None:
+    from packer.cpsat.reopt_blocks import parallel_of
+
+    assert parallel_of(2, None, 16) == 2
+    assert parallel_of(8, None, 3) == 3
+    assert parallel_of(2, 0.5, 16) == 1  # reproducible runs: one block at a time, as before
+    assert parallel_of(1, None, 16) == 1
+    assert parallel_of(None, None, 1) == 1
+
+
+def test_a_wave_deals_disjoint_offers_and_splits_the_slack() -> None:
+    from packer.cpsat.decompose import _totals
+    from packer.cpsat.reopt_blocks import BLOCK_OFFER, _wave_shares
+
+    inst = generate("tenants", seed=3, nodes=32)
+    start = reopt.no_move_hint(inst, time_limit=None, seed=0)
+    assert start is not None
+    placed = {a.request: list(a.units) for a in start.assignments}
+    parts = blocks(inst, 16)
+    cap = 7
+    capped = inst.model_copy(update={"objective": inst.objective.model_copy(update={"max_migrations": cap})})
+    shares = _wave_shares(capped, placed, parts)
+    offered = [r.id for s in shares for r in s.offer]
+    assert len(offered) == len(set(offered)) and all(len(s.offer) <= BLOCK_OFFER for s in shares)
+    waiting = {r.id for r in inst.requests if r.id not in placed and r.placement is None}
+    assert set(offered) <= waiting and offered
+    used, moved = _totals(capped, placed)
+    assert sum(cap - moved - s.withheld_moves for s in shares) == cap - moved  # the free moves, split
+    for t in inst.tenants:
+        if t.max_gpus is None or t.max_gpus - used[t.id] <= 0:
+            continue
+        own = [s for s in shares if any(r.tenant == t.id for r in [*s.candidates, *s.offer])]
+        # every block holding the tenant's work gets 1/len(own) of its slack: the parts sum to the slack
+        assert sum(t.max_gpus - used[t.id] - s.withheld[t.id] for s in own) == pytest.approx(t.max_gpus - used[t.id])
+
+
+@pytest.mark.parametrize("cap", [None, 3])
+def test_parallel_blocks_merge_into_a_valid_plan_within_the_cap(cap: int | None) -> None:
+    inst = generate("tenants", seed=1, nodes=32)
+    inst = inst.model_copy(update={"requests": tuple(
+        r.model_copy(update={"movable": True}) if r.placement is not None else r for r in inst.requests)})
+    start = reopt.no_move_hint(inst, time_limit=None, seed=0)
+    assert start is not None
+    placed0 = {a.request: list(a.units) for a in start.assignments}
+    out, stats = block_steps(inst, placed0, cap=cap, deadline=time.perf_counter() + 120, workers=1,
+                             max_steps=4, det=0.5, size=16, parallel=2)
+    assert stats["parallel"] == 2 and stats["blocks"] == 2 and stats["passes"] == 1, stats
+    assert "blocks_lost" not in stats and stats["blocks_improved"] == 2, stats  # both answers merged
+    assert objective_value(inst, out) > objective_value(inst, placed0) + 1e-9
+    assert cap is None or reopt.moves(inst, out) <= cap
+    capped = inst.model_copy(update={"objective": inst.objective.model_copy(update={"max_migrations": cap})})
+    assert reopt._valid(capped, out)

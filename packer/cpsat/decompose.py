@@ -368,7 +368,13 @@ def _round_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], domains:
 def _change(inst: Instance, sub: Instance, plan: Plan,
             placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[str, float], int]:
     """What merging ``plan`` would change: GPU-equivalents per tenant, and running requests moved."""
-    got = {a.request: a.units for a in plan.assignments}
+    return change_units(inst, sub, {a.request: a.units for a in plan.assignments}, placed)
+
+
+def change_units(inst: Instance, sub: Instance, got: Mapping[str, Sequence[Unit]],
+                 placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[str, float], int]:
+    """What writing a sub-instance's placement ``got`` (request id → units) back into ``placed`` would
+    change: GPU-equivalents per tenant, and running requests moved."""
     delta: dict[str, float] = defaultdict(float)
     dmoves = 0
     for r in sub.requests:
