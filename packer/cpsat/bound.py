@@ -110,7 +110,8 @@ def lp_value(form, *, time_limit: float | None = None) -> float | None:  # type:
     return value
 
 
-def lp_dual_value(form, *, time_limit: float | None = None) -> float | None:  # type: ignore[no-untyped-def]
+def lp_dual_value(form, *, time_limit: float | None = None,  # type: ignore[no-untyped-def]
+                  options: dict[str, object] | None = None) -> float | None:
     """An upper bound on the LP optimum of the linear ``form`` (model units), from HiGHS's row duals.
 
     The bound is the Lagrangian dual of the LP at HiGHS's row multipliers y, computed here in float64:
@@ -124,6 +125,9 @@ def lp_dual_value(form, *, time_limit: float | None = None) -> float | None:  # 
     the time limit (bench/RESULTS_cpsat.md, issue 16 part 3). Here HiGHS stops at the scaled optimum
     (``simplex_unscaled_solution_strategy`` 0) and the multipliers it has, slightly infeasible once
     unscaled or not, give the bound. None when HiGHS's Python core is missing or gives no duals.
+
+    ``options``: HiGHS options set after the defaults above (e.g. ``solver`` "ipm" with
+    ``run_crossover`` "off": the interior point's duals, a bound without the simplex's basis).
     """
     try:
         # scipy's HiGHS binding: its public LP calls take no simplex_unscaled_solution_strategy
@@ -149,6 +153,8 @@ def lp_dual_value(form, *, time_limit: float | None = None) -> float | None:  # 
     h.passModel(lp)
     h.setOptionValue("solver", "simplex")
     h.setOptionValue("simplex_unscaled_solution_strategy", 0)
+    for key, val in (options or {}).items():
+        h.setOptionValue(key, val)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(max(0.1, time_limit)))
     h.run()

@@ -9,6 +9,7 @@ over sub-instances (:mod:`packer.cpsat.decompose`), in this process or as Ray ta
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,8 +82,10 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
                     return None if value is None else padded_bound(m, value)
             else:
                 way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
+            relaxed = RelaxedFirst(inst, lp_limit)
             # A niced LP (thread or child) yields the cores to the search, which then keeps them all.
-            lp_job = Background(lambda: way(model, lp_limit), nice=0 if tuning.LP_IN_CHILD else nice)
+            lp_job = Background(lambda: relaxed.then(lambda limit: way(model, limit)),
+                                nice=0 if tuning.LP_IN_CHILD else nice)
             lp_yields = nice > 0 or not tuning.LP_GATE
         else:
             lp_limit = None if rem is None else tuning.LP_SHARE * rem
@@ -116,7 +119,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
             lns_on_model(model, level=level, domains_per_step=per_step, step_s=step, deadline=deadline,
                          seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog,
-                         one_until=None if lp_job is None or lp_yields else lp_job.done)
+                         one_until=None if lp_job is None or lp_yields else relaxed.gate(lp_job.done))
             info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
     if lp_job is not None:
@@ -125,7 +128,9 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
         info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
         info["lp_cpu_s"] = None if lp_job.cpu_s is None else round(lp_job.cpu_s, 3)
-        lp_value = smaller(lp_value, capacity_or_none(inst, lp))
+        if relaxed.level is not None:
+            info["relaxed_first"] = relaxed.info(start)
+        lp_value = smaller(smaller(lp_value, relaxed.value), capacity_or_none(inst, lp))
     info["cpsat_status"] = model.solver.status_name(code) if model.solver else None
     bound: float | None = model.bound() if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
     if code != cp_model.OPTIMAL:
@@ -162,6 +167,69 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
         return restamp(inst, hint_plan, seed, start, info, bound)
     prog.update(best=plan.objective, bound=bound, note="done", force=True)
     return plan
+
+
+class RelaxedFirst:
+    """The LP thread's first job: the bound of a merged-node relaxation (tuning.LP_RELAXED_LEVEL), then the
+    model's own LP in what is left of the limit. The relaxation's LP is a small fraction of the model's
+    (two super nodes against 128 nodes at 1,024 GPUs) and bounds the instance by itself, so a model LP
+    that does not end in time no longer leaves the plan with the capacity bound (session 14).
+
+    Off (``level`` None) for instances with running work: the relaxation keeps it, but the re-optimizer's
+    budgets are not this thread's to weigh.
+    """
+
+    def __init__(self, inst: Instance, limit: float | None) -> None:
+        running = any(r.placement is not None for r in inst.requests)
+        self.level = None if running or tuning.LP_RELAXED_LEVEL is None else tuning.LP_RELAXED_LEVEL
+        self._inst = inst
+        self._limit = limit
+        #: the relaxation's bound (None until it answers, or if it did not), and when it answered.
+        self.value: float | None = None
+        self.ended: float | None = None
+        self.error: str | None = None
+        #: set once the relaxation has answered or was skipped.
+        self.done = threading.Event()
+
+    def then(self, full):  # type: ignore[no-untyped-def]
+        """Runs the relaxation, then ``full(limit left)`` (the model's LP), and returns the latter's value."""
+        t0 = time.perf_counter()
+        try:
+            if self.level is not None:
+                own = None if self._limit is None else tuning.LP_RELAXED_SHARE * self._limit
+                try:
+                    self.value = proof.relaxed_bound(self._inst, self.level, time_limit=own)
+                except (ValueError, KeyError) as exc:  # a level this topology lacks: the model's LP alone
+                    self.error = repr(exc)
+                self.ended = time.perf_counter()
+        finally:
+            self.done.set()
+        rest = None if self._limit is None else self._limit - (time.perf_counter() - t0)
+        if rest is not None and rest <= 0.1:
+            return None
+        return full(rest)
+
+    def gate(self, lp_done: threading.Event) -> threading.Event:
+        """The event the LNS waits for before its second step thread: the model's LP's end, or (with
+        tuning.LP_GATE_RELAXED and a relaxation that gave a bound) the relaxation's."""
+        if not tuning.LP_GATE_RELAXED or self.level is None:
+            return lp_done
+        opened = threading.Event()
+
+        def watch() -> None:
+            self.done.wait()
+            if self.value is None:
+                lp_done.wait()
+            opened.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        return opened
+
+    def info(self, start: float) -> dict[str, object]:
+        """What a plan's solver_info says of it: level, bound, when it answered (seconds from ``start``)."""
+        return {"level": self.level, "bound": None if self.value is None else round(self.value, 6),
+                "s": None if self.ended is None else round(self.ended - start, 3),
+                **({"error": self.error} if self.error else {})}
 
 
 def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,
@@ -249,4 +317,4 @@ class SubTask:
                                  left=sub_left, info={}, params=self.params, lp=False, det=job.det)
 
 
-__all__ = ["SubTask", "solve_decomposed", "solve_monolithic"]
+__all__ = ["RelaxedFirst", "SubTask", "solve_decomposed", "solve_monolithic"]

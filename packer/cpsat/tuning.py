@@ -77,6 +77,19 @@ LP_NICE = 0
 #: Whether the LNS runs its steps one at a time until the LP beside the search ends (the LP holds a
 #: core meanwhile). Off (or LP_NICE on): every step thread runs from the start, beside the LP.
 LP_GATE = True
+#: Level of the merged-node relaxation (packer/cpsat/relax.py) whose LP the LP thread solves first, before
+#: the model's own LP, on a big model of work that is not running yet; None: off. Its optimum bounds the
+#: instance's (every plan maps onto it), and the reported bound is the smaller of the two. At "cluster"
+#: (one super node per GPU model) it is 0.4-1.3 s of wall at load 6 on 1,024 GPUs and within 0.1 % of the
+#: model's LP on sharing, inference and tenants (seeds 0-1; tighter on inference-1: 1155.98 against
+#: 1158.99), whose LP needs 5-15 s of CPU and often ended after the minute (session 14).
+#: Trades: ~1 s of the LP thread against the capacity bound when the model's LP does not end in time.
+LP_RELAXED_LEVEL: str | None = "cluster"
+#: Share of the LP's time limit the relaxation first may take (its build and LP); past it, it is dropped.
+LP_RELAXED_SHARE = 0.25
+#: Whether the LNS gate (LP_GATE) opens once the relaxation's bound is in, instead of when the model's LP
+#: ends: every step thread then runs beside the model's LP, which bounds the plan only if it ends in time.
+LP_GATE_RELAXED = False
 #: Share of the time left for a decomposed solve's relaxation (data, model and LP; the rest is the LNS's).
 #: Trades: the relaxation's bound (against the looser capacity bound) against LNS time.
 RELAX_SHARE = 0.4
