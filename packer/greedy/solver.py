@@ -750,7 +750,7 @@ class _Placer:
         if bound_only:
             st.ignore_host = True
             try:
-                loose = sum(self.node_bound(req, n) for n in self.candidate_nodes(req))
+                loose = sum(self.bounds(req).values())  # every candidate node's, host resources ignored
             finally:
                 st.ignore_host = False
             if loose >= req.need_count:
