@@ -4,11 +4,12 @@ Run: python bench/bench_big14.py lns --family haein --seed 0 --arms fit,mix --do
      python bench/bench_big14.py diag --family haein --seed 0
 ``lns``: deterministic A/B of the LNS by domain's offer rules, from the greedy plan (cached under /tmp by
 bench_big13's ``_hinted``), one worker, ``--det`` deterministic seconds per sub-problem, the same pods for
-every arm; an arm is ``RULE`` or ``RULE:OFFER`` (e.g. ``fit:120``), ``/pin`` appended: work crossing a
-pod's border pinned there (the rule before session 14; default: :data:`UNPIN_CROSSING`). One JSON line per arm: gain over the
+every arm; an arm is ``RULE`` or ``RULE:OFFER`` (e.g. ``fit:120``). The arms ``mix`` (offers interleaved by
+request shape) and ``RULE/pin`` (``/pin`` off: new work crossing a pod's border free inside the pod) need
+the code of commit 7a308a3, where they were measured (bench/RESULTS_suite.md, session 14); neither was kept. One JSON line per arm: gain over the
 greedy, sub-problems improved / solved to optimality. ``diag``: what waits by shape and where the idle
 room is in the greedy plan (free GPUs per node and mode, idle GPU-equivalents on partly used GPUs by mode,
-nodes whose CPU is > 95 % used).
+nodes whose CPU is > 95 % used, placed requests and GPU-equivalents by the number of pods they touch).
 """
 
 from __future__ import annotations
@@ -44,10 +45,8 @@ def lns(args) -> None:  # type: ignore[no-untyped-def]
 
     offer0 = decompose.OFFER
     for arm in args.arms.split(","):
-        spec, _, pin = arm.partition("/")
-        rule, _, offer = spec.partition(":")
+        rule, _, offer = arm.partition(":")
         decompose.OFFER_RULE = rule
-        decompose.UNPIN_CROSSING = pin != "pin"
         decompose.OFFER = int(offer) if offer else offer0
         t0 = time.perf_counter()
         placed, stats = decompose.lns_by_domain(inst, incumbent, deadline=time.perf_counter() + 3600.0,
@@ -95,11 +94,22 @@ def diag(args) -> None:  # type: ignore[no-untyped-def]
             if 1e-9 < x < 1 - 1e-9:
                 partial[n.gpu_mode(g)] += 1 - x
         cpu_bound += bool(n.cpu_milli) and cpu[n.id] > 0.95 * (n.cpu_milli or 0)
+    level = inst.cluster_topology.levels[-2]
+    pod = {n.id: n.domains.get(level) for n in inst.nodes}
+    touch: Counter[int] = Counter()
+    touch_ge: dict[int, float] = defaultdict(float)
+    for rid, units in placed.items():
+        r = inst.request(rid)
+        k = len({pod[u.node] for u in units})
+        touch[k] += 1
+        touch_ge[k] += 0.0 if r.kind == "host" else sum(float(inst.unit_size(r, u)) for u in units)
     top = sorted(value, key=lambda k: -value[k])[:args.top]
     _emit(args, {"mode": "diag", "family": args.family, "seed": args.seed, "nodes": args.nodes,
                  "objective": round(plan.objective, 2), "waiting": {k: [wait[k], round(value[k], 2)] for k in top},
                  "nodes_by_mode_free_gpus": dict(sorted(free.items())),
-                 "partial_idle_gpu_eq": {k: round(v, 1) for k, v in partial.items()}, "cpu_bound_nodes": cpu_bound})
+                 "partial_idle_gpu_eq": {k: round(v, 1) for k, v in partial.items()}, "cpu_bound_nodes": cpu_bound,
+                 "requests_by_pods_touched": dict(sorted(touch.items())),
+                 "gpu_eq_by_pods_touched": {k: round(v, 1) for k, v in sorted(touch_ge.items())}})
 
 
 def _emit(args, out: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
@@ -113,7 +123,7 @@ def _emit(args, out: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["diag", "lns"])
-    ap.add_argument("--arms", default="fit,mix", help="RULE[:OFFER][/pin], comma-separated (rank, fit, dense, mix)")
+    ap.add_argument("--arms", default="fit,mix", help="RULE[:OFFER], comma-separated (rank, fit, dense)")
     ap.add_argument("--domains", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--det", type=float, default=1.0, help="deterministic seconds per sub-problem")

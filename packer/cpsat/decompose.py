@@ -31,11 +31,6 @@ OFFER_RULE = "fit"
 #: short for CP-SAT to improve a pod's hint: inference2048-0, 127 sub-problems added 0.11 in 140 s;
 #: at a fixed deterministic 0.3 s a pod added 0.02, at 1.0 s 1.3; bench/RESULTS_suite.md, session 13).
 BY_VALUE = True
-#: Sequential LNS by domain: new work without locality whose units lie in this domain and others (the
-#: greedy fills nodes in order, so replica sets straddle pod borders: at 16,384 GPUs 44 % of the placed
-#: GPU-equivalents of haein2048-0 and inference2048-0) moves its units inside the domain instead of
-#: being pinned there; its count in the domain and its units elsewhere stay.
-UNPIN_CROSSING = True
 SUB_MIN_S = 3.0
 #: Wall seconds a sub-problem of a parallel round gets at least (without a deterministic budget): a
 #: pod of the haein mix (32 nodes, about 180 requests) takes about a second of CPU to build and
@@ -102,8 +97,7 @@ def lns_by_domain(
             # Passes beyond the planned ones ("rank": every pass with "fit") offer each domain the next
             # slices of the unplaced requests.
             offset = i if planned and OFFER_RULE == "rank" else i + k * len(order)
-            sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=offset, rule=OFFER_RULE,
-                                      unpin=UNPIN_CROSSING)
+            sub, hint = _sub_instance(inst, placed, set(domains[d]), offset=offset, rule=OFFER_RULE)
             t1 = time.perf_counter()
             build_s = max(build_s, t1 - t0)
             stats["build_s"] += t1 - t0
@@ -405,15 +399,14 @@ def _fits(inst: Instance, used: Mapping[str, float], moved: int, delta: Mapping[
 
 
 def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: set[str],
-                  offset: int, share: _Share | None = None, offer: int | None = None,
-                  rule: str = "rank", unpin: bool = False) -> tuple[Instance, Plan | None]:
+                  offset: int, share: _Share | None = None, offer: int = OFFER,
+                  rule: str = "rank") -> tuple[Instance, Plan | None]:
     """The sub-instance of one domain, and the incumbent restricted to it as a hint plan.
 
     ``share`` (parallel rounds): the requests touching the domain, its own offer, and the quota and
     migration slack kept back for the other domains of the round; None: the whole slack, every
     request looked at, a rotating slice of ``offer`` unplaced ones offered (the ``offset``-th; ``rule``:
-    see :data:`OFFER_RULE`). ``unpin`` (see :data:`UNPIN_CROSSING`): new work without locality that
-    crosses the border may move its units inside the domain; otherwise it is pinned.
+    see :data:`OFFER_RULE`).
     """
     from packer.cpsat.border import split_at_border
     from packer.model import Assignment, SolverInfo
@@ -424,8 +417,6 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     moved_out = 0
     moved_here = 0
     hint_units: dict[str, list[Unit]] = {}
-    # A moved copy would count against a migration cap that only running work may use.
-    free_moves = inst.objective.max_migrations is None
     for r, inside, outside in split_at_border(inst, inst.requests if share is None else share.candidates, placed,
                                               nodes, used_out):
         units = placed[r.id]
@@ -438,14 +429,7 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
             moved_out += 1
         if not inside:
             continue
-        if outside and unpin and r.placement is None and r.locality is None and free_moves:
-            # New work that crosses the border: its units here move freely within the domain (a running
-            # copy, movable at no cost, never dropped), its units outside stay where they are.
-            reqs.append(r.model_copy(update={
-                "count": len(inside), "min_count": None, "placement": tuple(inside), "movable": True,
-                "migration_cost": 0.0,
-            }))
-        elif outside:
+        if outside:
             # Crosses the border: pinned where it is (its units here count, nothing else of it).
             reqs.append(r.model_copy(update={
                 "count": len(inside), "min_count": None, "placement": tuple(inside), "movable": False,
@@ -471,17 +455,15 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     else:
         # Unplaced requests on offer: the most valuable first, a different slice for each domain.
         waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
-        if rule in ("fit", "dense", "mix"):
+        if rule in ("fit", "dense"):
             serves = _serves(inst, nodes)
             waiting = [r for r in waiting if _servable(inst, r, serves)]
-        if rule == "mix":
-            waiting = _mixed(waiting)
-        elif rule == "dense":
+        if rule == "dense":
             dense = _density(inst)
             waiting.sort(key=lambda r: (-r.priority, -dense(r), r.id))
         else:
             waiting.sort(key=lambda r: (-r.priority, r.id))
-        reqs.extend(_offer(waiting, offset, OFFER if offer is None else offer))
+        reqs.extend(_offer(waiting, offset, offer))
     keep = {r.tenant for r in reqs}
     tenants = []
     for t in inst.tenants:
@@ -511,29 +493,6 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
         assignments=tuple(Assignment(request=rid, units=tuple(us)) for rid, us in hint_units.items()),
     )
     return sub, hint
-
-
-def _shape(r: Request) -> tuple[object, ...]:
-    """What makes two waiting requests interchangeable to a sub-problem (everything but the id)."""
-    return (-r.priority, r.kind, r.tenant, r.profile or "", r.slices or 0, r.min_memory_gib or 0.0,
-            r.gpu_milli or 0, r.count, r.min_count or 0, r.cpu_milli, r.memory_mib, r.gpu_models or (),
-            repr(r.locality), repr(r.spread))
-
-
-def _mixed(waiting: list[Request]) -> list[Request]:
-    """``waiting`` interleaved by shape (:func:`_shape`): the first of every shape (the most valuable
-    shapes first), then the second of every shape, and so on. A slice of it offers a sub-problem as
-    many different shapes as it holds, rather than many copies of a few: requests of one shape are
-    interchangeable, so the copies add nothing a sub-problem could use to fill the room it has."""
-    groups: dict[tuple[object, ...], list[Request]] = defaultdict(list)
-    for r in sorted(waiting, key=lambda r: r.id):
-        groups[_shape(r)].append(r)
-    keys = sorted(groups)
-    out: list[Request] = []
-    depth = max((len(g) for g in groups.values()), default=0)
-    for i in range(depth):
-        out.extend(groups[k][i] for k in keys if i < len(groups[k]))
-    return out
 
 
 def _offer(waiting: list[Request], offset: int, offer: int) -> list[Request]:
@@ -608,20 +567,8 @@ def merge_units(inst: Instance, sub: Instance, got: Mapping[str, Sequence[Unit]]
     """Writes a sub-instance's placement ``got`` (request id → units) back into ``placed``, work that
     crosses the sub-instance's border left as it is; True when it changed anything."""
     changed = False
-    here = {n.id for n in sub.nodes}
     for r in sub.requests:
         orig = inst.request(r.id)
-        if orig.placement is None and r.placement is not None and r.movable:
-            # New work crossing the border, free inside it (``unpin``): its units outside stay.
-            new = got.get(r.id)
-            old = placed.get(r.id)
-            if new is None or old is None:
-                continue  # a running copy is never dropped; nothing to write
-            kept = [u for u in old if u.node not in here]
-            if not units_equal([u for u in old if u.node in here], new):
-                placed[r.id] = kept + list(new)
-                changed = True
-            continue
         if r.placement is not None and not r.movable and (r.count != orig.count or orig.placement is None
                                                            or not units_equal(orig.placement, r.placement)):
             continue  # pinned crossing work: unchanged
