@@ -796,8 +796,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         rec["build_s"] += t1 - tb
         rec["solve_s"] += t2 - t1
         rec["model_s"] += float(sinfo.get("solve_start_s") or 0.0)  # type: ignore[arg-type]
-        rec["proved"] += int(sinfo.get("cpsat_status") == "OPTIMAL")
         proved = sinfo.get("cpsat_status") == "OPTIMAL"
+        rec["proved"] += int(proved)
         trial = _merge(cur, sub, plan)
         if trial is None:
             scale.update(proved=proved, gained=False)
