@@ -75,7 +75,13 @@ def main() -> int:
                     help="the stays LP without its ownership links (reopt_stays.OWN_LINKS = False; session 11's A/B arm)")
     ap.add_argument("--no-spread", action="store_true",
                     help="no spread steps (packer.cpsat.reopt_spread.SPREAD = False; session 12's A/B arm)")
+    ap.add_argument("--no-grow", action="store_true",
+                    help="regions of fixed size (packer.cpsat.reopt.GROW = False; session 14's A/B arm)")
     args = ap.parse_args()
+    if args.no_grow:
+        import packer.cpsat.reopt as _reopt
+
+        _reopt.GROW = False
     if args.no_spread:
         from packer.cpsat import reopt_spread
 
@@ -159,8 +165,8 @@ def main() -> int:
             print(f"| {inst.name}{' (split)' if args.split_only else ''} | {row['budget']} | {row['objective']:.2f} | {bound} | {gap} | {row['migrations']} "
                   f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |{(' replayed: ' + str(row['sequence'])) if args.moves else ''}", flush=True)
         base = points[0].plan.objective if points and points[0].budget == 0 else None
-        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "") + ("/noexchange" if args.no_exchange else "") + ("/nowide" if args.no_wide else "") + ("/budgetguide" if args.budget_guide else "") + ("/room" if args.room else "") + ("/nogang" if args.no_gang else "") + ("/nofill" if args.no_fill else "") + ("/nolinks" if args.no_links else "") + ("/nospread" if args.no_spread else "")
-        results[key] = {"spread": not args.no_spread, "fill": not args.no_fill, "links": not args.no_links, "family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "exchange": not args.no_exchange, "wide": not args.no_wide, "budget_guide": args.budget_guide, "room_wide": args.room, "gang": not args.no_gang, "seed": seed, "gpus": inst.num_gpus, "running": running,
+        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "") + ("/noexchange" if args.no_exchange else "") + ("/nowide" if args.no_wide else "") + ("/budgetguide" if args.budget_guide else "") + ("/room" if args.room else "") + ("/nogang" if args.no_gang else "") + ("/nofill" if args.no_fill else "") + ("/nolinks" if args.no_links else "") + ("/nospread" if args.no_spread else "") + ("/nogrow" if args.no_grow else "")
+        results[key] = {"grow": not args.no_grow, "spread": not args.no_spread, "fill": not args.no_fill, "links": not args.no_links, "family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "exchange": not args.no_exchange, "wide": not args.no_wide, "budget_guide": args.budget_guide, "room_wide": args.room, "gang": not args.no_gang, "seed": seed, "gpus": inst.num_gpus, "running": running,
                                    "movable": movable,
                                    "waiting": len(inst.requests) - running, "time_limit_s": args.time_limit,
                                    "workers": args.workers, "load_start": round(load0, 2),

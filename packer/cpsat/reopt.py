@@ -125,6 +125,22 @@ ROOM_WIDE = False
 #: step at random (bench/RESULTS_reopt.md, "Session 10"). The region also takes the nodes a gang step
 #: would clear for the dearest whole-GPU gang offered (:func:`_gang_room`).
 TENANT_FILL = True
+#: Regions grow while CP-SAT proves their steps optimal without a gain, per step kind (aimed, wide,
+#: tenant, random): after GROW_AFTER such steps in a row the kind's scale doubles, up to GROW_MAX, and
+#: its regions take that many times their nodes (random steps more racks, the others more nodes with
+#: free room, drawn from a stream of their own; at most GROW_MAX_NODES); a step CP-SAT does not prove
+#: (its limit hit) without a gain halves the scale, down to 1. A gain keeps it. At 1,024 GPUs the
+#: lead's profile (bench/bench_reopt_blockgain.py) saw aimed sub-problems proved optimal in ~0.4 s
+#: while the steps' gain was flat: regions too small to reach a better plan, not too little time.
+#: Only the kinds in GROW_KINDS grow: on haein 0-5 (20 steps at det 1.0, session 14) the aimed and random
+#: steps were proved optimal on 22 of 46 steps and gained 1.2 in all, while tenant and wide steps gained
+#: 90; growing every kind cost the tenant steps their gain (65 -> 37).
+#: False: the fixed sizes (the A/B arm, ``bench/bench_reopt_gang.py --ab reopt.GROW``).
+GROW = True
+GROW_KINDS: tuple[str, ...] = ("aimed", "random")
+GROW_AFTER = 2
+GROW_MAX = 4.0
+GROW_MAX_NODES = 48
 #: On instances solved by decomposition (tuning.DECOMPOSE_ABOVE pairs, 16,384 GPUs) a budget that
 #: allows moves starts from the fast placers' no-move plan and spends the rest of the time on move
 #: steps block by block (:mod:`packer.cpsat.reopt_blocks`); False: the no-move solve takes all but the
@@ -690,6 +706,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
     placers = det is not None or online_ready()
+    xrng = random.Random(seed + 15485863)  # grown regions' extra nodes: the other draws stay as without them
+    scales: dict[str, Scale] = {}
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) >= max_steps):
@@ -739,7 +757,14 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             names = sorted(racks)
             nodes = {nid for d in rng.sample(names, min(STEP_DOMAINS, len(names))) for nid in racks[d]}
             stats["random"] += 1
-        nodes = view.close(nodes, max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES), rng)
+        scale = scales.setdefault(kind, Scale())
+        limit = max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES)
+        nodes = view.close(nodes, limit, rng)
+        if GROW and kind in GROW_KINDS and scale.value > 1.0:
+            # grown and closed again on the extra stream: the main one draws exactly as without growth
+            big = min(GROW_MAX_NODES, math.ceil(limit * scale.value))
+            nodes = view.close(_grown(inst, view, nodes, scale.value, racks if kind == "random" else None, xrng),
+                               big, xrng)
         sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng, first=first)
         if not sub.requests:
             continue
@@ -766,12 +791,16 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         rec = _kind_stats(by_kind, kind)
         rec["steps"] += 1
         rec["nodes"] += len(nodes)
+        if GROW and kind in GROW_KINDS:
+            rec["scale_max"] = max(rec.get("scale_max", 1.0), scale.value)  # the most this kind's regions grew
         rec["build_s"] += t1 - tb
         rec["solve_s"] += t2 - t1
         rec["model_s"] += float(sinfo.get("solve_start_s") or 0.0)  # type: ignore[arg-type]
-        rec["proved"] += int(sinfo.get("cpsat_status") == "OPTIMAL")
+        proved = sinfo.get("cpsat_status") == "OPTIMAL"
+        rec["proved"] += int(proved)
         trial = _merge(cur, sub, plan)
         if trial is None:
+            scale.update(proved=proved, gained=False)
             rec["check_s"] += time.perf_counter() - t2
             continue
         value = objective_value(inst, trial)
@@ -787,11 +816,58 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             rec["gain"] += best - before
         elif value > best + 1e-9:
             stats["rejected"] += 1
+        scale.update(proved=proved, gained=best > before + 1e-9)
         rec["check_s"] += time.perf_counter() - t2
     for rec in by_kind.values():
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)
     return cur, stats
+
+
+class Scale:
+    """How many times its usual nodes a step kind's regions take (GROW): doubles after GROW_AFTER steps
+    in a row that CP-SAT proved optimal without a gain (the region holds no better plan), halves after
+    a step it did not prove without a gain (too big for the step's time), within [1, GROW_MAX]."""
+
+    def __init__(self) -> None:
+        self.value = 1.0
+        self.streak = 0
+        self.grown = 0
+
+    def update(self, *, proved: bool, gained: bool) -> None:
+        if gained:
+            self.streak = 0
+        elif proved:
+            self.streak += 1
+            if self.streak >= GROW_AFTER and self.value < GROW_MAX:
+                self.value = min(GROW_MAX, 2.0 * self.value)
+                self.grown += 1
+                self.streak = 0
+        else:
+            self.value = max(1.0, self.value / 2.0)
+            self.streak = 0
+
+
+def _grown(inst: Instance, view: _View, nodes: set[str], scale: float, racks: Mapping[str, list[str]] | None,
+           rng: random.Random) -> set[str]:
+    """``nodes`` grown to ``scale`` times as many (at most GROW_MAX_NODES): with ``racks`` (random steps)
+    by whole racks drawn at random, else by nodes drawn by their free room of any mode (where lifted
+    work can land), then any node."""
+    out = set(nodes)
+    want = min(GROW_MAX_NODES, math.ceil(len(nodes) * scale))
+    if racks is not None:
+        names = [d for d in sorted(racks) if not set(racks[d]) <= out]
+        rng.shuffle(names)
+        for d in names:
+            if len(out) + len(set(racks[d]) - out) > want:
+                continue
+            out |= set(racks[d])
+        return out
+    out |= view.roomy(rng, want - len(out), exclude=out)
+    if len(out) < want:
+        rest = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
+        out |= set(rng.sample(rest, min(len(rest), want - len(out))))
+    return out
 
 
 def _kind_stats(by_kind: dict[str, dict[str, float]], kind: str) -> dict[str, float]:
