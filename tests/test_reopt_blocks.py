@@ -75,15 +75,21 @@ def test_pods_and_steps_share_a_block_by_gain_per_second() -> None:
     assert _pods_share({"pods": [2.0, 2.0], "steps": [3.0, 1.0]}) == 0.25  # 1/s against 3/s
 
 
-@pytest.mark.parametrize("pods", [False, True])
-def test_block_pods_keep_the_plan_valid(pods: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("packer.cpsat.reopt_blocks.POD_LNS", pods)
-    inst = generate("haein", seed=2, nodes=32, demand=1.4)
+def _movable_start(family: str, seed: int, **kw: float):  # type: ignore[no-untyped-def]
+    """A generated 32-node running cluster with all its running work movable, and the fast placers'
+    no-move placement of it (request id → units)."""
+    inst = generate(family, seed=seed, nodes=32, **kw)
     inst = inst.model_copy(update={"requests": tuple(
         r.model_copy(update={"movable": True}) if r.placement is not None else r for r in inst.requests)})
     start = reopt.no_move_hint(inst, time_limit=None, seed=0)
     assert start is not None
-    placed0 = {a.request: list(a.units) for a in start.assignments}
+    return inst, {a.request: list(a.units) for a in start.assignments}
+
+
+@pytest.mark.parametrize("pods", [False, True])
+def test_block_pods_keep_the_plan_valid(pods: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("packer.cpsat.reopt_blocks.POD_LNS", pods)
+    inst, placed0 = _movable_start("haein", 2, demand=1.4)
     out, stats = block_steps(inst, placed0, cap=None, deadline=time.perf_counter() + 120, workers=1,
                              max_steps=3, det=0.5, size=16)
     assert (stats["pods_gain_s"][1] > 0) == pods  # type: ignore[index]
@@ -129,12 +135,7 @@ def test_a_wave_deals_disjoint_offers_and_splits_the_slack() -> None:
 
 @pytest.mark.parametrize("cap", [None, 3])
 def test_parallel_blocks_merge_into_a_valid_plan_within_the_cap(cap: int | None) -> None:
-    inst = generate("tenants", seed=1, nodes=32)
-    inst = inst.model_copy(update={"requests": tuple(
-        r.model_copy(update={"movable": True}) if r.placement is not None else r for r in inst.requests)})
-    start = reopt.no_move_hint(inst, time_limit=None, seed=0)
-    assert start is not None
-    placed0 = {a.request: list(a.units) for a in start.assignments}
+    inst, placed0 = _movable_start("tenants", 1)
     out, stats = block_steps(inst, placed0, cap=cap, deadline=time.perf_counter() + 120, workers=1,
                              max_steps=4, det=0.5, size=16, parallel=2)
     assert stats["parallel"] == 2 and stats["blocks"] == 2 and stats["passes"] == 1, stats
