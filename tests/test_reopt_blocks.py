@@ -118,7 +118,7 @@ def test_a_wave_deals_disjoint_offers_and_splits_the_slack() -> None:
     parts = blocks(inst, 16)
     cap = 7
     capped = inst.model_copy(update={"objective": inst.objective.model_copy(update={"max_migrations": cap})})
-    shares = _wave_shares(capped, placed, parts)
+    shares = _wave_shares(capped, placed, parts, range(len(parts)))
     offered = [r.id for s in shares for r in s.offer]
     assert len(offered) == len(set(offered)) and all(len(s.offer) <= BLOCK_OFFER for s in shares)
     waiting = {r.id for r in inst.requests if r.id not in placed and r.placement is None}

@@ -327,13 +327,14 @@ def _totals(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> tuple[dict[
 
 
 def _round_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], domains: Mapping[str, list[str]],
-                  order: list[str], level: str, rnd: int) -> dict[str, _Share]:
+                  order: list[str], level: str, rnd: int,
+                  offers: Mapping[str, list[Request]] | None = None) -> dict[str, _Share]:
     """Each domain of ``order`` (this round's) gets its requests, its offer and its part of every slack.
 
     One pass over the requests finds the domains each placed request touches (the sequential search
     looks at every request for every domain, which on 512 pods is most of its time). The unplaced
     requests, the most valuable first, are dealt out in slices of at most OFFER, a different domain
-    first in each round.
+    first in each round; ``offers`` (disjoint, per domain of ``order``): the caller's own deal instead.
     """
     node_dom = {nid: d for d in domains for nid in domains[d]}
     touching: dict[str, list[Request]] = defaultdict(list)
@@ -343,11 +344,12 @@ def _round_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], domains:
             for d in sorted({node_dom[u.node] for u in units}):
                 touching[d].append(r)  # (also for domains not in this round: never read)
     used, moved = _totals(inst, placed)
-    waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
-    waiting.sort(key=lambda r: (-r.priority, r.id))
     n = len(order)
-    size = min(OFFER, -(-len(waiting) // n)) if waiting else 0
-    offers = {d: waiting[((i + rnd) % n) * size:((i + rnd) % n + 1) * size] for i, d in enumerate(order)}
+    if offers is None:
+        waiting = [r for r in inst.requests if r.id not in placed and r.placement is None]
+        waiting.sort(key=lambda r: (-r.priority, r.id))
+        size = min(OFFER, -(-len(waiting) // n)) if waiting else 0
+        offers = {d: waiting[((i + rnd) % n) * size:((i + rnd) % n + 1) * size] for i, d in enumerate(order)}
     # A tenant's unused quota is split equally among the domains whose sub-instance holds its work.
     present: dict[str, int] = defaultdict(int)
     for d in order:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from packer.model import Instance, Unit
@@ -119,46 +118,28 @@ def parallel_of(workers: int | None, det: float | None, blocks_n: int) -> int:
     return max(1, min(w, blocks_n))
 
 
-def _wave_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], wave: Sequence[Sequence[str]]) -> list:
-    """What each block of a wave gets: the requests touching it, a disjoint offer of at most
-    BLOCK_OFFER waiting requests it can serve (dearest first, each to the servable block offered
-    fewest so far), and an equal part of every tenant's unused quota and of the unused migration cap
-    among the blocks where the tenant has work or an offer."""
-    from packer.cpsat.decompose import _servable, _serves, _Share, _totals
+def _wave_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], parts: Sequence[Sequence[str]],
+                 wave: Sequence[int]) -> list:
+    """What each block of a wave (indices into ``parts``) gets, in wave order: the requests touching it,
+    a disjoint offer of at most BLOCK_OFFER waiting requests it can serve (dearest first, each to the
+    servable block offered fewest so far), and an equal part of every tenant's unused quota and of the
+    unused migration cap (:func:`packer.cpsat.decompose._round_shares`, with this deal of the offers)."""
+    from packer.cpsat.decompose import _round_shares, _servable, _serves
 
-    node_blk = {n: j for j, ns in enumerate(wave) for n in ns}
-    touching: list[list] = [[] for _ in wave]
-    for r in inst.requests:
-        units = placed.get(r.id)
-        if units:
-            for j in sorted({node_blk[u.node] for u in units if u.node in node_blk}):
-                touching[j].append(r)
-    used, moved = _totals(inst, placed)
+    order = [str(i) for i in wave]
     waiting = sorted((r for r in inst.requests if r.id not in placed and r.placement is None),
                      key=lambda r: (-r.priority, r.id))
-    serves = [_serves(inst, set(ns)) for ns in wave]
-    offers: list[list] = [[] for _ in wave]
+    serves = {d: _serves(inst, set(parts[int(d)])) for d in order}
+    offers: dict[str, list] = {d: [] for d in order}
     for r in waiting:
-        fit = [j for j in range(len(wave)) if len(offers[j]) < BLOCK_OFFER and _servable(inst, r, serves[j])]
+        fit = [d for d in order if len(offers[d]) < BLOCK_OFFER and _servable(inst, r, serves[d])]
         if fit:
-            offers[min(fit, key=lambda j: len(offers[j]))].append(r)
-        elif all(len(o) >= BLOCK_OFFER for o in offers):
+            offers[min(fit, key=lambda d: len(offers[d]))].append(r)
+        elif all(len(o) >= BLOCK_OFFER for o in offers.values()):
             break
-    present: dict[str, int] = defaultdict(int)
-    for j in range(len(wave)):
-        for t in {r.tenant for r in touching[j]} | {r.tenant for r in offers[j]}:
-            present[t] += 1
-    slack = {t.id: t.max_gpus - used[t.id] for t in inst.tenants if t.max_gpus is not None}
-    held = {t: s - s / present[t] for t, s in slack.items() if s > 0 and present[t] > 0}
-    mm = inst.objective.max_migrations
-    free_moves = 0 if mm is None else max(0, mm - moved)
-    n = len(wave)
-    out = []
-    for j in range(n):
-        mine = free_moves // n + (1 if j < free_moves % n else 0)
-        out.append(_Share(candidates=touching[j], offer=offers[j], used=dict(used), moved=moved,
-                          withheld=held, withheld_moves=free_moves - mine))
-    return out
+    domains = {str(i): list(ns) for i, ns in enumerate(parts)}
+    shares = _round_shares(inst, placed, domains, order, "block", 0, offers=offers)
+    return [shares[d] for d in order]
 
 
 def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
@@ -203,7 +184,7 @@ def _wave_pass(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[st
             break
         stats["passes"] = k + 1
         jobs = []
-        for i, share in zip(idx, _wave_shares(capped, cur, [parts[i] for i in idx])):
+        for i, share in zip(idx, _wave_shares(capped, cur, parts, idx)):
             sub, hint = _sub_instance(capped, cur, set(parts[i]), 0, share)
             if sub.requests and hint is not None:
                 jobs.append((i, sub, {a.request: list(a.units) for a in hint.assignments}))
