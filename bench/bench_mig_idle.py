@@ -11,7 +11,9 @@ Session 14, haein-100 at 16,384 GPUs (hint 20,847.8, capacity bound 21,442.17): 
 slices on 5,179 MIG GPUs (≈ 427 GPU-equivalents, 2.0% of the bound): 1,111 on the node-isolated
 tenant's nodes, whose quota is full (its work spread over more nodes than it needs; nobody else may
 use them), 1,157 GPUs with two 3g.90gb (memory full, one compute slice stranded), 239 GPUs with a
-lone 3g.90gb (4 idle slices each) — while 1,494 1g.23gb and 197 4g.90gb requests wait.
+lone 3g.90gb (4 idle slices each) — while 1,494 1g.23gb and 197 4g.90gb requests wait, nearly all
+for tenant isolation (the room is the node-isolated tenant's or on another tenant's GPU-isolated
+GPUs), the isolated tenant's own for its full quota.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ def main(argv: list[str]) -> int:
             print(f"  idle {idle:5d} on GPUs of {', '.join(ts)}{' (node-isolated node)' if iso else ''}")
     for (layout, idle), count in by_layout.most_common(10):
         print(f"  {count:5d} GPUs, {idle} idle: {' + '.join(f'{k}×{p}' for p, k in layout)}")
+    # Why the waiting work stays out: each unplaced request's reason, up to its first colon (the rule).
+    shape = {r.id: (r.kind, r.profile or r.slices or r.gpu_milli, r.tenant) for r in inst.requests}
+    why = Counter((shape[u.request], (u.reason or "").split(":", 1)[0]) for u in start.unplaced)
+    for ((kind, what, tenant), rule), count in why.most_common(12):
+        print(f"  {count:5d} waiting {kind} {what or ''} of {tenant}: {rule}")
     return 0
 
 
