@@ -133,4 +133,4 @@ def test_move_steps_with_growing_regions_stay_valid(grow: bool, monkeypatch: pyt
 
 
 def _big_scale(self) -> None:  # type: ignore[no-untyped-def]
-    self.value, self.streak, self.grown = 4.0, 0, 0
+    self.value, self.streak = 4.0, 0

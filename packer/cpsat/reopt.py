@@ -832,7 +832,6 @@ class Scale:
     def __init__(self) -> None:
         self.value = 1.0
         self.streak = 0
-        self.grown = 0
 
     def update(self, *, proved: bool, gained: bool) -> None:
         if gained:
@@ -841,7 +840,6 @@ class Scale:
             self.streak += 1
             if self.streak >= GROW_AFTER and self.value < GROW_MAX:
                 self.value = min(GROW_MAX, 2.0 * self.value)
-                self.grown += 1
                 self.streak = 0
         else:
             self.value = max(1.0, self.value / 2.0)
