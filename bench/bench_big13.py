@@ -99,11 +99,7 @@ def diag(args) -> None:  # type: ignore[no-untyped-def]
            "relaxed_bound": info.get("relaxed_bound"), "decomposed": info.get("decomposed"),
            "waiting": waiting(inst, plan), "idle": idle(inst, plan), "label": args.label, "arm": args.arm,
            "by_value": decompose.BY_VALUE, "offer_rule": decompose.OFFER_RULE}
-    line = json.dumps(out)
-    print(line, flush=True)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
+    _emit(args, out)
 
 
 def _hinted(family: str, seed: int, nodes: int):  # type: ignore[no-untyped-def]
@@ -159,11 +155,16 @@ def lns(args) -> None:  # type: ignore[no-untyped-def]
                "domains": len(only), "rounds": args.rounds, "det_per_sub": args.det, "wall": args.wall, "greedy": round(base, 3),
                "objective": round(value, 3), "gain": round(value - base, 3), "stats": stats,
                "wall_s": round(time.perf_counter() - t0, 1), "load": os.getloadavg()[0]}
-        line = json.dumps(out)
-        print(line, flush=True)
-        if args.out:
-            with open(args.out, "a") as f:
-                f.write(line + "\n")
+        _emit(args, out)
+
+
+def _emit(args, out: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    """Prints one result line and appends it to ``--out`` when given (bench_big14 uses it too)."""
+    line = json.dumps(out)
+    print(line, flush=True)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(line + "\n")
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ nodes whose CPU is > 95 % used, placed requests and GPU-equivalents by the numbe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_big13 import _hinted  # noqa: E402
+from bench_big13 import _emit, _hinted  # noqa: E402
 
 
 def lns(args) -> None:  # type: ignore[no-untyped-def]
@@ -110,14 +109,6 @@ def diag(args) -> None:  # type: ignore[no-untyped-def]
                  "partial_idle_gpu_eq": {k: round(v, 1) for k, v in partial.items()}, "cpu_bound_nodes": cpu_bound,
                  "requests_by_pods_touched": dict(sorted(touch.items())),
                  "gpu_eq_by_pods_touched": {k: round(v, 1) for k, v in sorted(touch_ge.items())}})
-
-
-def _emit(args, out: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
-    line = json.dumps(out)
-    print(line, flush=True)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
 
 
 def main() -> None:
