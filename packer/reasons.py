@@ -154,6 +154,13 @@ def claim(tenant: str, nodes: int, room: float, fill: float) -> str:
                              f"that its remaining requests fill only {fill:.2f} of and others want")
 
 
+def node_budget(tenant: str, nodes: int) -> str:
+    """A node-isolated tenant was held to the ``nodes`` nodes planned for it, and the request did
+    not fit on the ones it holds (the room more nodes would leave idle is others')."""
+    return reason(ISOLATION, f"tenant {tenant} is node-isolated and held to {nodes} node(s) so that other "
+                             f"tenants get the rest; the request does not fit on the nodes it holds")
+
+
 def not_submitted(solver: str) -> str:
     """The request was never given to the (online) solver."""
     return reason(NOT_SUBMITTED, f"never submitted to the {solver} placer")
@@ -162,6 +169,6 @@ def not_submitted(solver: str) -> str:
 __all__ = [
     "CAPACITY", "CODES", "HOST", "ISOLATION", "LOCALITY", "MODEL", "NOT_SUBMITTED", "OBJECTIVE", "QUOTA",
     "SPREAD", "TIME_LIMIT", "capacity", "claim", "code_of", "host_resources", "isolation", "locality",
-    "no_model", "no_nodes", "not_submitted", "objective", "quota", "reason", "spread", "time_limit", "unexplained",
+    "no_model", "no_nodes", "node_budget", "not_submitted", "objective", "quota", "reason", "spread", "time_limit", "unexplained",
     "what",
 ]

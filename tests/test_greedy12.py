@@ -63,8 +63,8 @@ def test_balanced_construction_matches_cpu_heavy_and_light_pods():
 
     inst = _cpu_pairs()
     assert gs.host_pressure(inst)["cpu"] == pytest.approx(1.0)
-    packed = gs._construct(inst, 0, 0.0, None, None, None, balance=None)
-    balanced = gs._construct(inst, 0, 0.0, None, None, None, balance="cpu")
+    packed = gs._construct(inst, 0, 0.0, None, None, None, balance=None).plan
+    balanced = gs._construct(inst, 0, 0.0, None, None, None, balance="cpu").plan
     assert packed.objective == pytest.approx(3.0)
     assert balanced.objective == pytest.approx(4.0)
     plan = solve(inst, file_order=False)
@@ -81,7 +81,7 @@ def test_greedy_keeps_the_packed_construction_where_it_is_better():
 
     for seed in (0, 1):
         inst = generate("sharing", seed, nodes=4)
-        both = [gs._construct(inst, 0, 0.0, None, None, None, balance=b) for b in (None, "cpu")]
+        both = [gs._construct(inst, 0, 0.0, None, None, None, balance=b).plan for b in (None, "cpu")]
         plan = solve(inst, file_order=False)
         assert check(inst, plan).ok
         assert plan.objective == pytest.approx(max(p.objective for p in both))
@@ -95,11 +95,11 @@ def test_balanced_ranking_cache_agrees_with_a_fresh_ranking():
 
     for family, balance in (("sharing", "cpu"), ("sharing", None), ("haein", None), ("inference", None)):
         inst = generate(family, 3, nodes=80)
-        cached = gs._construct(inst, 0, 0.0, None, None, None, balance=balance)
+        cached = gs._construct(inst, 0, 0.0, None, None, None, balance=balance).plan
         old = gs._RANK_DIRECT
         gs._RANK_DIRECT = 1 << 30  # every node set ranked directly
         try:
-            fresh = gs._construct(inst, 0, 0.0, None, None, None, balance=balance)
+            fresh = gs._construct(inst, 0, 0.0, None, None, None, balance=balance).plan
         finally:
             gs._RANK_DIRECT = old
         assert check(inst, cached).ok

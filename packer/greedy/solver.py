@@ -13,6 +13,12 @@ Where the waiting GPU work asks for at least :data:`BALANCE_PRESSURE` of the nod
 share units go to the node where the host resource asked for most and the GPU room stay in proportion
 after the unit (see :meth:`_Placer.node_rank`), so that GPUs do not idle on nodes whose CPU is used up.
 
+A node a node-isolated tenant holds is closed to every other tenant. Where the idle room such a
+tenant leaves on its nodes adds up to whole nodes while other tenants' work waits, the construction
+runs again with the tenant held to that many nodes fewer (:func:`_node_caps`; up to
+:data:`CAP_ROUNDS` rounds, each replaying the one before up to where its caps bite), and the better
+plan is kept.
+
 The plan returned is the best of the constructions and the online placer's in file order (policies
 ``first-fit`` and ``packer``; see :func:`_best_of_file_order`).
 
@@ -27,7 +33,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left, insort
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 
 from packer import reasons
@@ -40,6 +46,8 @@ _EPS = 1e-9
 #: GPU-equivalents of idle room a node-isolated tenant may leave behind when it takes new nodes.
 CLAIM_SLACK = -2.0
 CLAIM_GAIN = 1.0
+#: Constructions at most with node-isolated tenants held to fewer nodes (see :func:`_node_caps`).
+CAP_ROUNDS = 3
 #: Node sets up to this size are ranked directly in the balanced construction (a domain of a gang);
 #: larger ones through the per-shape cache of _Placer._ranked.
 _RANK_DIRECT = 64
@@ -281,6 +289,18 @@ class _Placer:
         self.balance = balance
         self.room_cache: dict[int, tuple[int, float]] = {}
         self.rank_cache: dict[tuple, tuple[list[tuple], dict[int, tuple], list[int]]] = {}
+        #: Node-isolated tenant → the most nodes it may hold (see :func:`_node_caps`), and the ids of
+        #: the nodes it holds; :attr:`only`: while set, the only nodes :meth:`_place` may use.
+        self.node_cap: dict[str, int] = {}
+        self.held: dict[str, set[str]] = {}
+        self.only: set[str] | None = None
+        #: Tenant → the order position of the first request its cap changed (:attr:`at`: the
+        #: position of the request being placed).
+        self.bites: dict[str, int] = {}
+        self.at = 0
+        #: (position, key, entry) of every write to :attr:`failed`, which a replay repeats (its
+        #: reasons then read the same).
+        self.memo_log: list[tuple[int, tuple, tuple[int, str]]] = []
 
     def allowed(self, req: Request) -> set[str] | None:
         """The GPU models ``req`` may use (None: any), cached by its list of models."""
@@ -627,11 +647,28 @@ class _Placer:
         units, reason = self._place(req)
         if units is None and (memo is None or req.need_count < memo[0]):
             self.failed[key] = (req.need_count, reason)
+            self.memo_log.append((self.at, key, self.failed[key]))
         if units and req.kind != "host" and self.state.isolation.get(req.tenant) == "node":
             stranded = self._stranded_by_claim(req, units)
             if stranded is not None:
                 self.state.undo(mark)
                 return None, stranded
+        cap = self.node_cap.get(req.tenant)
+        if units and cap is not None:
+            held = self.held[req.tenant]  # kept up to date by _construct
+            by_id = self.state.by_id
+            if len(held | {u.node for u in units if by_id[u.node].gpus}) > cap:
+                self.bites.setdefault(req.tenant, self.at)
+                # Past the nodes planned for the tenant: only the nodes it holds (and nodes without
+                # GPUs, which the cap does not count), or not at all.
+                self.state.undo(mark)
+                self.only = held | {n.spec.id for n in self.state.nodes if not n.gpus}
+                try:
+                    units, _ = self._place(req)
+                finally:
+                    self.only = None
+                if units is None:
+                    return None, reasons.node_budget(req.tenant, cap)
         return units, reason
 
     def _room(self, g: _Gpu) -> float:
@@ -686,6 +723,8 @@ class _Placer:
     def _place(self, req: Request) -> tuple[list[Unit] | None, str]:
         st = self.state
         nodes = self.candidate_nodes(req)
+        if self.only is not None:
+            nodes = [n for n in nodes if n.spec.id in self.only]
         if not nodes:
             if req.kind == "host":
                 return None, reasons.no_nodes()
@@ -726,7 +765,7 @@ class _Placer:
             return None, self._reason(req, total, "", bound_only=True)
         mark = st.mark()
         if len(nodes) > _RANK_DIRECT:
-            got = self.place_in(req, nodes, whole=True)  # ranks the admitted nodes itself
+            got = self.place_in(req, nodes, whole=self.only is None)  # ranks the admitted nodes itself
         else:
             got = self.place_in(req, [n for n in nodes if bounds[n.spec.id] > 0], whole=True)
         if len(got) >= req.need_count:
@@ -811,10 +850,57 @@ def host_pressure(inst: Instance) -> dict[str, float]:
 BALANCE_PRESSURE = 0.75
 
 
+class _Run:
+    """One construction: its plan, each tried request's outcome in order, and when each node-isolated
+    tenant took each new node (what a construction with a node cap replays up to where the cap bites)."""
+
+    def __init__(self, plan: Plan, caps: dict[str, int], outcomes: list[tuple[list[Unit] | None, str]],
+                 claims: dict[str, list[int]], held0: dict[str, int], balance: str | None,
+                 node_cap: dict[str, int], bites: dict[str, int],
+                 memo_log: list[tuple[int, tuple, tuple[int, str]]]) -> None:
+        self.plan = plan
+        #: Node caps a construction of the same requests could try (:func:`_node_caps`).
+        self.caps = caps
+        #: Per request in construction order: its units, or None and the reason it is unplaced.
+        self.outcomes = outcomes
+        #: Node-isolated tenant → the order positions at which it came to hold one more node with
+        #: GPUs; ``held0``: the nodes it held before the first (its running work's).
+        self.claims = claims
+        self.held0 = held0
+        self.balance = balance
+        #: The caps this construction ran with, and per capped tenant the position of the first
+        #: request its cap changed.
+        self.node_cap = node_cap
+        self.bites = bites
+        #: What it remembered of failed requests, and when (:attr:`_Placer.memo_log`).
+        self.memo_log = memo_log
+
+    def agrees_until(self, caps: Mapping[str, int]) -> int:
+        """How many requests a construction with ``caps`` places exactly as this one did: all before
+        the first placement that took a tenant past its new cap here, and before the first request
+        whose outcome this construction's own cap changed where that cap is not the same now (until
+        then nothing differs, and constructions are deterministic)."""
+        first = len(self.outcomes)
+        for t, at in self.bites.items():
+            if caps.get(t) != self.node_cap.get(t):
+                first = min(first, at)
+        for t, cap in caps.items():
+            taken = self.claims.get(t, [])
+            j = cap - self.held0.get(t, 0)
+            if j < 0:
+                return 0
+            if j < len(taken):
+                first = min(first, taken[j])
+        return first
+
+
 def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | None, time_limit: float | None,
-               progress: object, balance: str | None) -> Plan:
+               progress: object, balance: str | None, node_cap: dict[str, int] | None = None,
+               replay: _Run | None = None) -> _Run:
     """One priority-order construction (see the module docstring); ``balance``: see
-    :meth:`_Placer.node_rank`."""
+    :meth:`_Placer.node_rank`; ``node_cap``: the most nodes with GPUs each named node-isolated tenant
+    may hold; ``replay``: an earlier construction with the same ``balance`` whose outcomes are taken
+    as they are for the requests before its caps would first bite (:meth:`_Run.agrees_until`)."""
     pl = _Placer(inst, balance)
     st = pl.state
     placed: dict[str, list[Unit]] = {}
@@ -823,40 +909,104 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
         if r.placement is None:
             continue
         for u in r.placement:
-            node = st.by_id[u.node]
-            if r.kind == "host":
-                st.apply(r, None, u, 0.0, None, node)
-                continue
-            assert u.gpu is not None
-            g = node.gpus[u.gpu]
-            # Running work fixes its GPU's mode (validated instances never run work on 'any' GPUs).
-            st.apply(r, g, u, inst.unit_size(r, u), MODE_OF_KIND[r.kind])
+            _apply_unit(inst, st, r, u)
         placed[r.id] = list(r.placement)
     st.log.clear()
+    gpu_nodes = {n.spec.id for n in st.nodes if n.gpus}
+    held0: dict[str, int] = {}
+    claims: dict[str, list[int]] = {}
+    for t, iso in st.isolation.items():
+        if iso == "node":
+            pl.held[t] = {n.spec.id for n in st.nodes if n.tenants[t] > 0 and n.gpus}
+            held0[t] = len(pl.held[t])
+            claims[t] = []
+    pl.node_cap.update(node_cap or {})
     todo = _order(inst, (r for r in inst.requests if r.placement is None))
-    isolated = any(iso == "node" for iso in st.isolation.values())
+    isolated = bool(claims)
     size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
     for r in todo:
         pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
+    same = 0 if replay is None or replay.balance != balance else replay.agrees_until(node_cap or {})
+    if same:
+        # The replayed requests' failures, as the earlier run remembered them for later ones alike.
+        pl.memo_log = [w for w in replay.memo_log if w[0] < same]  # type: ignore[union-attr]
+        pl.failed.update((key, entry) for _, key, entry in pl.memo_log)
+    outcomes: list[tuple[list[Unit] | None, str]] = []
     update = getattr(progress, "update", None)
     for i, r in enumerate(todo):
         if update is not None and i % 256 == 0:
             update(done=i, total=len(todo), note="greedy, balanced" if balance else "greedy")
         pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
-        if deadline is not None and time.perf_counter() > deadline:
-            unplaced[r.id] = reasons.time_limit("greedy", time_limit)  # type: ignore[arg-type]
-            continue
-        units, reason = pl.place(r)
+        if i < same:
+            units, reason = replay.outcomes[i]  # type: ignore[union-attr]
+            for u in units or ():
+                _apply_unit(inst, st, r, u)
+        elif deadline is not None and time.perf_counter() > deadline:
+            units, reason = None, reasons.time_limit("greedy", time_limit)  # type: ignore[arg-type]
+        else:
+            pl.at = i
+            units, reason = pl.place(r)
+        outcomes.append((units, reason))
         if units is None:
             unplaced[r.id] = reason
         else:
             placed[r.id] = units
+            if r.tenant in claims:
+                new = {u.node for u in units if u.node in gpu_nodes} - pl.held[r.tenant]
+                if new:
+                    pl.held[r.tenant] |= new
+                    claims[r.tenant].extend([i] * len(new))
         st.log.clear()
     modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
              if g.configured == "any" and g.mode is not None and g.units}
+    how = "priority order, balanced" if balance else "priority order"
+    if node_cap:
+        how += ", isolated tenants' nodes capped"
     plan = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
-                      seed=seed, wall_s=time.perf_counter() - t0, solver_info={"construction": "priority order, balanced" if balance else "priority order"})
-    return plan
+                      seed=seed, wall_s=time.perf_counter() - t0, solver_info={"construction": how})
+    if replay is not None:  # bites in the replayed part are the earlier run's
+        for t, at in replay.bites.items():
+            if at < same:
+                pl.bites[t] = min(at, pl.bites.get(t, at))
+    return _Run(plan, _node_caps(pl, inst, unplaced), outcomes, claims, held0, balance, dict(node_cap or {}),
+                pl.bites, pl.memo_log)
+
+
+def _apply_unit(inst: Instance, st: _State, r: Request, u: Unit) -> None:
+    """Applies one unit of ``r`` as it is given (running work, or a replayed placement)."""
+    node = st.by_id[u.node]
+    if r.kind == "host":
+        st.apply(r, None, u, 0.0, None, node)
+        return
+    assert u.gpu is not None
+    # A unit fixes its GPU's mode (validated instances never run work on 'any' GPUs).
+    st.apply(r, node.gpus[u.gpu], u, inst.unit_size(r, u), MODE_OF_KIND[r.kind])
+
+
+def _node_caps(pl: _Placer, inst: Instance, unplaced: Mapping[str, str]) -> dict[str, int]:
+    """Node caps that would pack each node-isolated tenant tighter than this construction did.
+
+    A node a node-isolated tenant holds is closed to every other tenant, so the idle room left on
+    its nodes is lost to them. Where that room adds up to whole nodes (k of them, at the tenant's
+    mean GPUs per node) while other tenants' requests wait, a construction that lets the tenant hold
+    k nodes fewer hands those nodes to the waiting work; the tenant's own work fits in the room
+    (the same total, on fewer nodes), as far as its kinds and shapes allow. The caller keeps the
+    better plan, so a cap that costs the tenant more than it gives the others is never kept.
+    """
+    st = pl.state
+    tenant_of = {r.id: r.tenant for r in inst.requests}
+    caps: dict[str, int] = {}
+    for t, iso in st.isolation.items():
+        if iso != "node" or not any(tenant_of[rid] != t for rid in unplaced):
+            continue
+        held = [n for n in st.nodes if n.tenants[t] > 0 and n.gpus]
+        if not held:
+            continue
+        room = sum(pl._room(g) for n in held for g in n.gpus)
+        k = int(room * len(held) / sum(len(n.gpus) for n in held) + _EPS)
+        if k >= 1:
+            caps[t] = len(held) - k
+    return caps
 
 
 #: The options :func:`solve` takes (see :mod:`packer.options`).
@@ -882,13 +1032,30 @@ def solve(inst: Instance, file_order: bool = True, *, time_limit: float | None =
     # Where host resources are asked for, the balanced construction comes first (usually the better
     # one there, and the one kept when a time limit cuts the second short), then the packed one.
     kinds: list[str | None] = [tight, None] if pressure[tight] >= BALANCE_PRESSURE else [None]
-    plan = _construct(inst, seed, t0, deadline, time_limit, progress, balance=kinds[0])
+    best = _construct(inst, seed, t0, deadline, time_limit, progress, balance=kinds[0])
     for balance in kinds[1:]:
         if deadline is not None and time.perf_counter() >= deadline:
             break
         alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=balance)
-        if alt.objective > plan.objective + _EPS:
-            plan = alt
+        if alt.plan.objective > best.plan.objective + _EPS:
+            best = alt
+    caps = best.caps
+    for _ in range(CAP_ROUNDS):
+        if not caps or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        # Node-isolated tenants left whole nodes' worth of idle room on the nodes they hold while
+        # others wait: the same construction with those tenants held to fewer nodes (replayed up
+        # to where the caps bite), again from its own idle room while that pays.
+        alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=best.balance, node_cap=caps,
+                         replay=best)
+        if alt.plan.objective <= best.plan.objective + _EPS:
+            break
+        best = alt
+        tighter = {**caps, **{t: min(c, caps.get(t, c)) for t, c in alt.caps.items()}}
+        if tighter == caps:
+            break
+        caps = tighter
+    plan = best.plan
     if file_order and (deadline is None or time.perf_counter() < deadline):
         plan = _best_of_file_order(inst, plan, seed, t0, deadline)
     return plan
