@@ -27,14 +27,7 @@ import packer
 from packer.check import check
 from packer.generate import SUITE, generate
 from packer.greedy import solver as greedy
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
+from packer.replay.protocol import parse_seeds
 
 
 def _gap(plan) -> float:  # type: ignore[no-untyped-def]
@@ -54,7 +47,7 @@ def main() -> int:
     total = wins = losses = 0.0
     for nodes in (int(n) for n in args.nodes.split(",")):
         for fam in fams:
-            for seed in _seeds(args.seeds):
+            for seed in parse_seeds(args.seeds):
                 inst = generate(fam, seed=seed, nodes=nodes)
                 row = []
                 for r in (0, rounds):
