@@ -51,7 +51,7 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,6 +146,14 @@ GROW_MAX_NODES = 48
 #: steps block by block (:mod:`packer.cpsat.reopt_blocks`); False: the no-move solve takes all but the
 #: final plan's time and whole-cluster steps what is left (none: session 10's rule, the A/B arm).
 BLOCKS = True
+#: With a time limit, the LP bounds (:func:`_budget_bounds`) run in a child process beside the move
+#: steps, which start at once and take the LP's guide when it is in (:mod:`packer.cpsat.reopt_late`);
+#: until then aimed steps aim only at wide requests (their regions are sized by the request; an 8-12
+#: node aimed region is where the guide's nodes matter). False: the LPs first, then the steps (before
+#: session 15; the A/B arm). Untimed runs always take the LPs first (reproducible).
+LATE_LP = True
+#: Niceness the LP child adds to its own (tuning.LP_NICE's precedent for the CP-SAT search's LP).
+LATE_NICE = 0
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -395,6 +403,20 @@ class BudgetBound:
             self.guide = self.guides[None]
         return got.bound
 
+    #: What another process's LPs leave in a BudgetBound (its models stay there: they do not pickle).
+    SNAPSHOT = ("values", "repack", "repack_tried", "guide", "failed", "stays", "stays_moves", "stays_failed",
+                "guides")
+
+    def snapshot(self) -> dict[str, object]:
+        """The bounds, guides and failures known, without the models (:mod:`packer.cpsat.reopt_late`)."""
+        return {k: getattr(self, k) for k in self.SNAPSHOT}
+
+    def restore(self, snap: Mapping[str, object]) -> None:
+        """Takes a :meth:`snapshot` (of this instance's bounds, computed elsewhere) as its own."""
+        for k in self.SNAPSHOT:
+            if k in snap:
+                setattr(self, k, snap[k])
+
     def _build(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             from packer.cpsat.model import CpsatModel
@@ -480,7 +502,7 @@ def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
     return out
 
 
-def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ignore[no-untyped-def]
+def _budget_bounds(bb: BudgetBound, cap: int | None, left, after=None) -> None:  # type: ignore[no-untyped-def]
     """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
 
     The repack LP with migration costs first (:mod:`packer.cpsat.reopt_stays`; once: it bounds every
@@ -494,22 +516,38 @@ def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ign
     relaxed LP, skipped when it cannot help: the budget LPs grow with the budget, so once a smaller
     budget's LP is at or above a bound of every budget, so is this one; and once a smaller budget's
     LP did not finish, this one (the same model, one row looser) is not expected to either.
+
+    ``after``: called after each LP (finished or not), so that a caller in another process can pass
+    on each bound and the guide as soon as they are in (:mod:`packer.cpsat.reopt_late`).
     """
     def share() -> float | None:
         rem = left()
         return None if rem is None else BOUND_SHARE * rem
 
-    key = cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
+    def done() -> None:
+        if after is not None:
+            after()
+
+    key = _bound_key(bb, cap)
     bb.stays_lp(None, share())
+    done()
     if key is not None and None in bb.stays:
         bb.stays_lp(key, share())
+        done()
     if key in bb.stays:
         return
     if None not in bb.stays:
         bb.repack_lp(share())
+        done()
     if key in bb.values or bb.dominated(key):
         return
     bb.lp(key, share())
+    done()
+
+
+def _bound_key(bb: BudgetBound, cap: int | None) -> int | None:
+    """The budget whose LPs bound ``cap``: ``cap`` itself where it can bind, else None (no limit)."""
+    return cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
 
 
 def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float | None = None, seed: int = 0,
@@ -591,16 +629,37 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             info["steps"] = stats
     else:
         bb = bounds if bounds is not None else BudgetBound(inst)
-        _budget_bounds(bb, cap, left)
-        bound = bb.best(cap)
-        info["lp_bound"] = bound
-        info["bound_s"] = round(time.perf_counter() - t0, 3)
         rem = left()
-        if rem is None or rem > 1.0:
-            deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
-            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
-                                       progress=prog, guide=_guide_of(bb, inst, cap))
+        key = _bound_key(bb, cap)
+        if LATE_LP and rem is not None and rem - _steps_end(inst) > 1.0 and key not in bb.stays:
+            # The LPs in a child process until the steps' deadline, the steps from now (reopt_late).
+            from packer.cpsat.reopt_late import LateBounds
+
+            span = rem - _steps_end(inst)
+            deadline = time.perf_counter() + span
+            late = LateBounds(bb, cap, time.time() + span, nice=LATE_NICE)
+            try:
+                placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                           progress=prog, guide=_guide_of(bb, inst, cap),
+                                           late=(lambda: late.guide(key, BUDGET_GUIDE))
+                                           if key is None or BUDGET_GUIDE else None)
+            finally:
+                info["late_lp"] = late.finish(deadline - time.perf_counter())
             info["steps"] = stats
+            bound = bb.best(cap)
+            info["lp_bound"] = bound
+            info["bound_s"] = info["late_lp"]["end_s"]  # type: ignore[index]  # from the steps' start
+        else:
+            _budget_bounds(bb, cap, left)
+            bound = bb.best(cap)
+            info["lp_bound"] = bound
+            info["bound_s"] = round(time.perf_counter() - t0, 3)
+            rem = left()
+            if rem is None or rem > 1.0:
+                deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
+                placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                           progress=prog, guide=_guide_of(bb, inst, cap))
+                info["steps"] = stats
     if bound is None:
         from packer.cpsat.bound import capacity_bound
 
@@ -675,7 +734,8 @@ def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start
 def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                seed: int = 0, workers: int | None = None,
                progress: Progress = SILENT, guide: Guide | None = None, max_steps: int | None = None,
-               det: float | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
+               det: float | None = None,
+               late: Callable[[], Guide | None] | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
     ``max_steps``, ``det``: stop after that many CP-SAT steps (gang steps, 0.05-0.3 s each, not
@@ -685,6 +745,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     (:mod:`packer.cpsat.reopt_gang`: clear the nodes it needs, place it, re-place what it displaced).
 
     ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
+    ``late``: when ``guide`` is None, asked before each step for the guide of an LP still running
+    (:mod:`packer.cpsat.reopt_late`; None while it runs). Until it answers, aimed steps aim only at
+    wide requests (LATE_LP); the stats record the step at which it came (``guide_step``).
     The stats count steps by kind and, in ``by_kind``, per aim kind (aimed, wide, tenant, random): steps,
     improvements, objective gained, region nodes, sub-solves CP-SAT proved optimal, and seconds
     building the step (view, region, sub-instance), solving it (``model_s`` of that: building its
@@ -708,10 +771,17 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     placers = det is not None or online_ready()
     xrng = random.Random(seed + 15485863)  # grown regions' extra nodes: the other draws stay as without them
     scales: dict[str, Scale] = {}
+    t_start = time.perf_counter()
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) >= max_steps):
             break
+        if late is not None and guide is None:
+            guide = late()
+            if guide is not None:
+                stats["guide_step"] = stats["steps"]
+                stats["guide_s"] = round(time.perf_counter() - t_start, 3)
+        pending = late is not None and guide is None
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
@@ -731,9 +801,12 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         aim = None
         kind = "random"
         first: list[Request] = []
-        if waiting and roll < AIMED_SHARE:
+        # While the LP runs (no guide yet), aimed steps aim at wide requests only; none: the roll's
+        # tenant or random step.
+        pool = [r for r in waiting if _span_nodes(inst, r) > REGION_NODES // 2] if pending and WIDE else waiting
+        if pool and roll < AIMED_SHARE:
             kind = "aimed"
-            aim = _aim(rng, waiting, guide)
+            aim = _aim(rng, pool, guide)
             span = _span_nodes(inst, aim)
             if WIDE and span > REGION_NODES // 2:
                 kind = "wide"
@@ -742,7 +815,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             else:
                 nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
-        elif roll < AIMED_SHARE + TENANT_SHARE and view.isolated_nodes:
+        elif (roll < AIMED_SHARE + TENANT_SHARE or (waiting and roll < AIMED_SHARE)) and view.isolated_nodes:
             kind = "tenant"
             t = rng.choice(sorted(view.isolated_nodes))
             nodes = set(view.isolated_nodes[t])
