@@ -96,7 +96,8 @@ def test_move_steps_wait_for_the_guide_with_wide_aims_only(answer_at, state_and_
 
     def late():  # type: ignore[no-untyped-def]
         asks.append(1)
-        return bb.guide if answer_at is not None and len(asks) >= answer_at else None
+        got = bb.guide if answer_at is not None and len(asks) >= answer_at else None
+        return got, got is None
 
     start = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
     placed, stats = reopt.move_steps(inst, start, cap=None, deadline=time.perf_counter() + 120, seed=2, workers=1,

@@ -153,7 +153,12 @@ BLOCKS = True
 #: session 15; the A/B arm). Untimed runs always take the LPs first (reproducible).
 LATE_LP = True
 #: Niceness the LP child adds to its own (tuning.LP_NICE's precedent for the CP-SAT search's LP).
+#: 0: niced 5 the child did not finish the stays LP in 46 s on haein-0 and -2 at load 6-7 (the
+#: bound fell back to 1352 and 1366, gaps 16.7% and 11.8%; bench/RESULTS_reopt.md "Session 15").
 LATE_NICE = 0
+#: While the LP child runs, CP-SAT steps take one worker fewer (at least one): with ``--workers 2``
+#: on a 2-core machine the child and the steps each get a core. False: the steps keep every worker.
+LATE_WORKERS = True
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -641,7 +646,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             try:
                 placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                            progress=prog, guide=_guide_of(bb, inst, cap),
-                                           late=(lambda: late.guide(key, BUDGET_GUIDE))
+                                           late=(lambda: (late.guide(key, BUDGET_GUIDE), not late.done()))
                                            if key is None or BUDGET_GUIDE else None)
             finally:
                 info["late_lp"] = late.finish(deadline - time.perf_counter())
@@ -735,7 +740,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                seed: int = 0, workers: int | None = None,
                progress: Progress = SILENT, guide: Guide | None = None, max_steps: int | None = None,
                det: float | None = None,
-               late: Callable[[], Guide | None] | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
+               late: Callable[[], tuple[Guide | None, bool]] | None = None,
+               ) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
     ``max_steps``, ``det``: stop after that many CP-SAT steps (gang steps, 0.05-0.3 s each, not
@@ -745,9 +751,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     (:mod:`packer.cpsat.reopt_gang`: clear the nodes it needs, place it, re-place what it displaced).
 
     ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
-    ``late``: when ``guide`` is None, asked before each step for the guide of an LP still running
-    (:mod:`packer.cpsat.reopt_late`; None while it runs). Until it answers, aimed steps aim only at
-    wide requests (LATE_LP); the stats record the step at which it came (``guide_step``).
+    ``late``: when ``guide`` is None, asked before each step for (the guide, whether the LP still runs)
+    of an LP in another process (:mod:`packer.cpsat.reopt_late`). While it runs without a guide, aimed
+    steps aim only at wide requests (LATE_LP); while it runs at all, CP-SAT steps leave it a worker
+    (LATE_WORKERS). The stats record the step at which the guide came (``guide_step``) and the steps
+    run beside the LP (``beside_lp``).
     The stats count steps by kind and, in ``by_kind``, per aim kind (aimed, wide, tenant, random): steps,
     improvements, objective gained, region nodes, sub-solves CP-SAT proved optimal, and seconds
     building the step (view, region, sub-instance), solving it (``model_s`` of that: building its
@@ -772,16 +780,19 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     xrng = random.Random(seed + 15485863)  # grown regions' extra nodes: the other draws stay as without them
     scales: dict[str, Scale] = {}
     t_start = time.perf_counter()
+    lp_running = late is not None
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) >= max_steps):
             break
-        if late is not None and guide is None:
-            guide = late()
-            if guide is not None:
+        if late is not None and lp_running:
+            got, lp_running = late()
+            if guide is None and got is not None:
+                guide = got
                 stats["guide_step"] = stats["steps"]
                 stats["guide_s"] = round(time.perf_counter() - t_start, 3)
-        pending = late is not None and guide is None
+        pending = lp_running and guide is None
+        step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
@@ -856,7 +867,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if det is not None:
             def sub_left(t1: float = t1) -> float:  # the deterministic budget decides; the deadline is a safety stop
                 return deadline - time.perf_counter()
-        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=workers, start=t1, left=sub_left,
+        stats["beside_lp"] = stats.get("beside_lp", 0) + int(lp_running)
+        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=step_workers,
+                                 start=t1, left=sub_left,
                                  info=sinfo, lp=False, uncounted=uncounted,
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
         t2 = time.perf_counter()
