@@ -118,6 +118,7 @@ def test_reoptimize_with_a_late_guide_gives_a_valid_plan_and_the_lp_bound(state_
     bound), at or above the plan's objective."""
     inst, bb, _ = state_and_bounds
     monkeypatch.setattr(reopt, "LATE_LP", True)
+    monkeypatch.setattr(reopt, "LATE_MIN_S", 5.0)
     real = LateBounds.guide
     asks: list[int] = []
 
@@ -136,3 +137,17 @@ def test_reoptimize_with_a_late_guide_gives_a_valid_plan_and_the_lp_bound(state_
     assert pt.plan.bound == pytest.approx(bb.best(None), abs=1e-6)
     assert pt.plan.bound >= pt.plan.objective - 1e-6
     assert pt.info["steps"]["guide_step"] >= 1  # type: ignore[index]
+
+
+def test_short_runs_take_the_lp_first(state_and_bounds, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Tests that a run whose steps would have less than LATE_MIN_S solves the LPs first, in this
+    process (no child: its start-up would eat the LP's time), with the same bound."""
+    inst, bb, _ = state_and_bounds
+    monkeypatch.setattr(reopt, "LATE_LP", True)
+    monkeypatch.setattr(reopt, "LATE_MIN_S", 30.0)
+    start = reopt.no_move_plan(inst, time_limit=2.0, seed=0, workers=1)
+    pt = reopt.reoptimize(inst, budget=None, time_limit=6.0, seed=0, workers=1, start=start,
+                          no_move_bound=start.bound)
+    assert "late_lp" not in pt.info
+    assert check(inst, pt.plan).ok
+    assert pt.plan.bound == pytest.approx(bb.best(None), abs=1e-6)

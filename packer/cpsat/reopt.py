@@ -152,6 +152,10 @@ BLOCKS = True
 #: node aimed region is where the guide's nodes matter). False: the LPs first, then the steps (before
 #: session 15; the A/B arm). Untimed runs always take the LPs first (reproducible).
 LATE_LP = True
+#: Seconds of steps at least for the LP child: a fresh interpreter takes 2 s (load 1.5) to 6 s (load
+#: 10) to import what the LPs need, a fixed cost that a short run pays out of its LP's time (a 32-node
+#: state at 10 s and load 10: the child's stays LP did not finish, bound 324.8 against 308.2).
+LATE_MIN_S = 20.0
 #: Niceness the LP child adds to its own (tuning.LP_NICE's precedent for the CP-SAT search's LP).
 #: 0: niced 5 the child did not finish the stays LP in 46 s on haein-0 and -2 at load 6-7 (the
 #: bound fell back to 1352 and 1366, gaps 16.7% and 11.8%; bench/RESULTS_reopt.md "Session 15").
@@ -636,7 +640,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         bb = bounds if bounds is not None else BudgetBound(inst)
         rem = left()
         key = _bound_key(bb, cap)
-        if LATE_LP and rem is not None and rem - _steps_end(inst) > 1.0 and key not in bb.stays:
+        if LATE_LP and rem is not None and rem - _steps_end(inst) >= LATE_MIN_S and key not in bb.stays:
             # The LPs in a child process until the steps' deadline, the steps from now (reopt_late).
             from packer.cpsat.reopt_late import LateBounds
 
