@@ -162,7 +162,9 @@ LATE_MIN_S = 20.0
 LATE_NICE = 0
 #: While the LP child runs, CP-SAT steps take one worker fewer (at least one): with ``--workers 2``
 #: on a 2-core machine the child and the steps each get a core. False: the steps keep every worker.
-LATE_WORKERS = True
+#: Off: in the interleaved A/B at load 6-14 (bench/RESULTS_reopt.md "Session 15") the steps keeping
+#: both workers were ahead on haein 0-4 by 13.7 in all (4 of 5 states) and level on fragmented 0-4 (+1.9).
+LATE_WORKERS = False
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -585,14 +587,30 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         if start is not None:
             info["no_move_objective"] = start.objective
             info["no_move"] = "hint"
+    late = None
+    bb = bounds if bounds is not None else BudgetBound(inst)
+    key = _bound_key(bb, cap)
+    if (LATE_LP and time_limit is not None and cap != 0 and not huge and key not in bb.stays
+            and len(inst.requests) * len(inst.nodes) > EXACT_MAX_PAIRS  # no exact model (exact_share 0)
+            and time_limit - _steps_end(inst) >= LATE_MIN_S and movable_ids(inst)):
+        # The LPs in a child process from now until the steps' deadline (packer.cpsat.reopt_late):
+        # beside the no-move solve, then beside the steps, which take its guide when it comes.
+        from packer.cpsat.reopt_late import LateBounds
+
+        late = LateBounds(bb, cap, time.time() + time_limit - _steps_end(inst), nice=LATE_NICE)
     if start is None:
         # On instances solved by decomposition the no-move solve (its hint by estimate, then LNS by
         # pod) gets all but two re-issues of a plan whose reasons are known (its own here, and the
         # final one; timeplan.no_move_share); move steps the rest, when it pays for a conversion.
         share = (1.0 if cap == 0 else PINNED_SHARE if time_limit is None
                  else no_move_share(inst, time_limit, PINNED_SHARE, 2 * _reserve(inst)))
-        start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
-                             workers=workers, progress=prog)
+        try:
+            start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
+                                 workers=workers, progress=prog)
+        except BaseException:
+            if late is not None:
+                late.finish(0.0)
+            raise
         no_move_bound = start.bound
         info["no_move_objective"] = start.objective
         info["no_move_bound"] = start.bound
@@ -637,16 +655,9 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
                                            progress=prog)
             info["steps"] = stats
     else:
-        bb = bounds if bounds is not None else BudgetBound(inst)
-        rem = left()
-        key = _bound_key(bb, cap)
-        if LATE_LP and rem is not None and rem - _steps_end(inst) >= LATE_MIN_S and key not in bb.stays:
-            # The LPs in a child process until the steps' deadline, the steps from now (reopt_late).
-            from packer.cpsat.reopt_late import LateBounds
-
-            span = rem - _steps_end(inst)
-            deadline = time.perf_counter() + span
-            late = LateBounds(bb, cap, time.time() + span, nice=LATE_NICE)
+        if late is not None:
+            # The LP child started with the run: the steps until its deadline.
+            deadline = t0 + time_limit - _steps_end(inst)  # type: ignore[operator]
             try:
                 placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                            progress=prog, guide=_guide_of(bb, inst, cap),
@@ -657,7 +668,7 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             info["steps"] = stats
             bound = bb.best(cap)
             info["lp_bound"] = bound
-            info["bound_s"] = info["late_lp"]["end_s"]  # type: ignore[index]  # from the steps' start
+            info["bound_s"] = info["late_lp"]["end_s"]  # type: ignore[index]  # from the run's start
         else:
             _budget_bounds(bb, cap, left)
             bound = bb.best(cap)
