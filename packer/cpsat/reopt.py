@@ -156,6 +156,12 @@ LATE_LP = True
 #: 10) to import what the LPs need, a fixed cost that a short run pays out of its LP's time (a 32-node
 #: state at 10 s and load 10: the child's stays LP did not finish, bound 324.8 against 308.2).
 LATE_MIN_S = 20.0
+#: Each LP's share of the time left in the LP child (BOUND_SHARE in the run's own process, where the
+#: LP's time is the steps'): beside the steps the stays LP takes what it needs up to the deadline.
+#: At 0.6 the child's stays LP did not finish on haein-100 (load 9-10: the same LP took 17.6 s alone,
+#: its 35 s beside the steps were not enough), nor did the fallbacks in the 24 s left: the plan got
+#: the capacity bound (gap 17.4% against 5.5%; bench/RESULTS_reopt.md "Session 15").
+LATE_BOUND_SHARE = 0.95
 #: Niceness the LP child adds to its own (tuning.LP_NICE's precedent for the CP-SAT search's LP).
 #: 0: niced 5 the child did not finish the stays LP in 46 s on haein-0 and -2 at load 6-7 (the
 #: bound fell back to 1352 and 1366, gaps 16.7% and 11.8%; bench/RESULTS_reopt.md "Session 15").
@@ -513,7 +519,8 @@ def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
     return out
 
 
-def _budget_bounds(bb: BudgetBound, cap: int | None, left, after=None) -> None:  # type: ignore[no-untyped-def]
+def _budget_bounds(bb: BudgetBound, cap: int | None, left, after=None,  # type: ignore[no-untyped-def]
+                   share_of: float = BOUND_SHARE) -> None:
     """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
 
     The repack LP with migration costs first (:mod:`packer.cpsat.reopt_stays`; once: it bounds every
@@ -529,11 +536,12 @@ def _budget_bounds(bb: BudgetBound, cap: int | None, left, after=None) -> None: 
     LP did not finish, this one (the same model, one row looser) is not expected to either.
 
     ``after``: called after each LP (finished or not), so that a caller in another process can pass
-    on each bound and the guide as soon as they are in (:mod:`packer.cpsat.reopt_late`).
+    on each bound and the guide as soon as they are in (:mod:`packer.cpsat.reopt_late`). ``share_of``:
+    each LP's share of the time left (BOUND_SHARE; the child beside the steps: LATE_BOUND_SHARE).
     """
     def share() -> float | None:
         rem = left()
-        return None if rem is None else BOUND_SHARE * rem
+        return None if rem is None else share_of * rem
 
     def done() -> None:
         if after is not None:

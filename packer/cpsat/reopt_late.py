@@ -36,7 +36,7 @@ from packer.cpsat.lpguide import Guide
 def main() -> None:
     """In the child: reads (instance, snapshot, cap, deadline as time.time(), nice), runs the bounds
     of ``cap`` with the time to the deadline, writes a snapshot after each LP."""
-    from packer.cpsat.reopt import BudgetBound, _budget_bounds
+    from packer.cpsat.reopt import LATE_BOUND_SHARE, BudgetBound, _budget_bounds
 
     inst, snap, cap, deadline, nice = pickle.load(sys.stdin.buffer)
     if nice > 0:
@@ -52,7 +52,7 @@ def main() -> None:
         pickle.dump(bb.snapshot(), out)
         out.flush()
 
-    _budget_bounds(bb, cap, left, after)
+    _budget_bounds(bb, cap, left, after, LATE_BOUND_SHARE)
 
 
 class LateBounds:
