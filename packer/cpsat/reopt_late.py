@@ -6,8 +6,8 @@ at 1,024 GPUs under load 5-6 that LP took 20-38 s of a 60 s limit, which left 15
 (bench/RESULTS_reopt.md, "Session 14"). The steps need the LP only for its guide, and the kinds that
 gain most (gang, tenant, spread, wide) do well without one; the bound is needed only by the final plan.
 
-So here the same LPs, in the same order and with the same time shares, run in a child process while
-the steps run: a fresh interpreter (not a fork: the parent runs CP-SAT's thread pool; see
+So here the same LPs, in the same order, run in a child process while the run goes on (from its start,
+beside the no-move solve, then beside the steps), each with LATE_BOUND_SHARE of the time left: a fresh interpreter (not a fork: the parent runs CP-SAT's thread pool; see
 :mod:`packer.cpsat.lpchild`) that reads the instance and the bounds already known pickled on stdin,
 and writes a :meth:`packer.cpsat.reopt.BudgetBound.snapshot` on stdout after each LP. A reader
 thread in the parent keeps the last whole snapshot; the steps take its guide when it is in, and the
