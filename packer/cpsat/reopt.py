@@ -51,7 +51,7 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,6 +146,31 @@ GROW_MAX_NODES = 48
 #: steps block by block (:mod:`packer.cpsat.reopt_blocks`); False: the no-move solve takes all but the
 #: final plan's time and whole-cluster steps what is left (none: session 10's rule, the A/B arm).
 BLOCKS = True
+#: With a time limit, the LP bounds (:func:`_budget_bounds`) run in a child process beside the move
+#: steps, which start at once and take the LP's guide when it is in (:mod:`packer.cpsat.reopt_late`);
+#: until then aimed steps aim only at wide requests (their regions are sized by the request; an 8-12
+#: node aimed region is where the guide's nodes matter). False: the LPs first, then the steps (before
+#: session 15; the A/B arm). Untimed runs always take the LPs first (reproducible).
+LATE_LP = True
+#: Seconds of steps at least for the LP child: a fresh interpreter takes 2 s (load 1.5) to 6 s (load
+#: 10) to import what the LPs need, a fixed cost that a short run pays out of its LP's time (a 32-node
+#: state at 10 s and load 10: the child's stays LP did not finish, bound 324.8 against 308.2).
+LATE_MIN_S = 20.0
+#: Each LP's share of the time left in the LP child (BOUND_SHARE in the run's own process, where the
+#: LP's time is the steps'): beside the steps the stays LP takes what it needs up to the deadline.
+#: At 0.6 the child's stays LP did not finish on haein-100 (load 9-10: the same LP took 17.6 s alone,
+#: its 35 s beside the steps were not enough), nor did the fallbacks in the 24 s left: the plan got
+#: the capacity bound (gap 17.4% against 5.5%; bench/RESULTS_reopt.md "Session 15").
+LATE_BOUND_SHARE = 0.95
+#: Niceness the LP child adds to its own (tuning.LP_NICE's precedent for the CP-SAT search's LP).
+#: 0: niced 5 the child did not finish the stays LP in 46 s on haein-0 and -2 at load 6-7 (the
+#: bound fell back to 1352 and 1366, gaps 16.7% and 11.8%; bench/RESULTS_reopt.md "Session 15").
+LATE_NICE = 0
+#: While the LP child runs, CP-SAT steps take one worker fewer (at least one): with ``--workers 2``
+#: on a 2-core machine the child and the steps each get a core. False: the steps keep every worker.
+#: Off: in the interleaved A/B at load 6-14 (bench/RESULTS_reopt.md "Session 15") the steps keeping
+#: both workers were ahead on haein 0-4 by 13.7 in all (4 of 5 states) and level on fragmented 0-4 (+1.9).
+LATE_WORKERS = False
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -395,6 +420,20 @@ class BudgetBound:
             self.guide = self.guides[None]
         return got.bound
 
+    #: What another process's LPs leave in a BudgetBound (its models stay there: they do not pickle).
+    SNAPSHOT = ("values", "repack", "repack_tried", "guide", "failed", "stays", "stays_moves", "stays_failed",
+                "guides")
+
+    def snapshot(self) -> dict[str, object]:
+        """The bounds, guides and failures known, without the models (:mod:`packer.cpsat.reopt_late`)."""
+        return {k: getattr(self, k) for k in self.SNAPSHOT}
+
+    def restore(self, snap: Mapping[str, object]) -> None:
+        """Takes a :meth:`snapshot` (of this instance's bounds, computed elsewhere) as its own."""
+        for k in self.SNAPSHOT:
+            if k in snap:
+                setattr(self, k, snap[k])
+
     def _build(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             from packer.cpsat.model import CpsatModel
@@ -480,7 +519,8 @@ def budget_bound(inst: Instance, budgets: Sequence[int | None], *,
     return out
 
 
-def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ignore[no-untyped-def]
+def _budget_bounds(bb: BudgetBound, cap: int | None, left, after=None,  # type: ignore[no-untyped-def]
+                   share_of: float = BOUND_SHARE) -> None:
     """Computes the LPs that bound budget ``cap`` into ``bb``, each with BOUND_SHARE of the time left.
 
     The repack LP with migration costs first (:mod:`packer.cpsat.reopt_stays`; once: it bounds every
@@ -494,22 +534,39 @@ def _budget_bounds(bb: BudgetBound, cap: int | None, left) -> None:  # type: ign
     relaxed LP, skipped when it cannot help: the budget LPs grow with the budget, so once a smaller
     budget's LP is at or above a bound of every budget, so is this one; and once a smaller budget's
     LP did not finish, this one (the same model, one row looser) is not expected to either.
+
+    ``after``: called after each LP (finished or not), so that a caller in another process can pass
+    on each bound and the guide as soon as they are in (:mod:`packer.cpsat.reopt_late`). ``share_of``:
+    each LP's share of the time left (BOUND_SHARE; the child beside the steps: LATE_BOUND_SHARE).
     """
     def share() -> float | None:
         rem = left()
-        return None if rem is None else BOUND_SHARE * rem
+        return None if rem is None else share_of * rem
 
-    key = cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
+    def done() -> None:
+        if after is not None:
+            after()
+
+    key = _bound_key(bb, cap)
     bb.stays_lp(None, share())
+    done()
     if key is not None and None in bb.stays:
         bb.stays_lp(key, share())
+        done()
     if key in bb.stays:
         return
     if None not in bb.stays:
         bb.repack_lp(share())
+        done()
     if key in bb.values or bb.dominated(key):
         return
     bb.lp(key, share())
+    done()
+
+
+def _bound_key(bb: BudgetBound, cap: int | None) -> int | None:
+    """The budget whose LPs bound ``cap``: ``cap`` itself where it can bind, else None (no limit)."""
+    return cap if cap is not None and cap < len(movable_ids(bb.inst)) else None
 
 
 def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float | None = None, seed: int = 0,
@@ -538,14 +595,30 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         if start is not None:
             info["no_move_objective"] = start.objective
             info["no_move"] = "hint"
+    late = None
+    bb = bounds if bounds is not None else BudgetBound(inst)
+    key = _bound_key(bb, cap)
+    if (LATE_LP and time_limit is not None and cap != 0 and not huge and key not in bb.stays
+            and len(inst.requests) * len(inst.nodes) > EXACT_MAX_PAIRS  # no exact model (exact_share 0)
+            and time_limit - _steps_end(inst) >= LATE_MIN_S and movable_ids(inst)):
+        # The LPs in a child process from now until the steps' deadline (packer.cpsat.reopt_late):
+        # beside the no-move solve, then beside the steps, which take its guide when it comes.
+        from packer.cpsat.reopt_late import LateBounds
+
+        late = LateBounds(bb, cap, time.time() + time_limit - _steps_end(inst), nice=LATE_NICE)
     if start is None:
         # On instances solved by decomposition the no-move solve (its hint by estimate, then LNS by
         # pod) gets all but two re-issues of a plan whose reasons are known (its own here, and the
         # final one; timeplan.no_move_share); move steps the rest, when it pays for a conversion.
         share = (1.0 if cap == 0 else PINNED_SHARE if time_limit is None
                  else no_move_share(inst, time_limit, PINNED_SHARE, 2 * _reserve(inst)))
-        start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
-                             workers=workers, progress=prog)
+        try:
+            start = no_move_plan(inst, time_limit=None if time_limit is None else share * time_limit, seed=seed,
+                                 workers=workers, progress=prog)
+        except BaseException:
+            if late is not None:
+                late.finish(0.0)
+            raise
         no_move_bound = start.bound
         info["no_move_objective"] = start.objective
         info["no_move_bound"] = start.bound
@@ -590,17 +663,31 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
                                            progress=prog)
             info["steps"] = stats
     else:
-        bb = bounds if bounds is not None else BudgetBound(inst)
-        _budget_bounds(bb, cap, left)
-        bound = bb.best(cap)
-        info["lp_bound"] = bound
-        info["bound_s"] = round(time.perf_counter() - t0, 3)
-        rem = left()
-        if rem is None or rem > 1.0:
-            deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
-            placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
-                                       progress=prog, guide=_guide_of(bb, inst, cap))
+        if late is not None:
+            # The LP child started with the run: the steps until its deadline.
+            deadline = t0 + time_limit - _steps_end(inst)  # type: ignore[operator]
+            try:
+                placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                           progress=prog, guide=_guide_of(bb, inst, cap),
+                                           late=(lambda: (late.guide(key, BUDGET_GUIDE), not late.done()))
+                                           if key is None or BUDGET_GUIDE else None)
+            finally:
+                info["late_lp"] = late.finish(deadline - time.perf_counter())
             info["steps"] = stats
+            bound = bb.best(cap)
+            info["lp_bound"] = bound
+            info["bound_s"] = info["late_lp"]["end_s"]  # type: ignore[index]  # from the run's start
+        else:
+            _budget_bounds(bb, cap, left)
+            bound = bb.best(cap)
+            info["lp_bound"] = bound
+            info["bound_s"] = round(time.perf_counter() - t0, 3)
+            rem = left()
+            if rem is None or rem > 1.0:
+                deadline = time.perf_counter() + (rem - _steps_end(inst) if rem is not None else UNTIMED_STEPS_S)
+                placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
+                                           progress=prog, guide=_guide_of(bb, inst, cap))
+                info["steps"] = stats
     if bound is None:
         from packer.cpsat.bound import capacity_bound
 
@@ -675,7 +762,9 @@ def _exact(inst: Instance, cap: int | None, placed: dict[str, list[Unit]], start
 def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                seed: int = 0, workers: int | None = None,
                progress: Progress = SILENT, guide: Guide | None = None, max_steps: int | None = None,
-               det: float | None = None) -> tuple[dict[str, list[Unit]], dict[str, object]]:
+               det: float | None = None,
+               late: Callable[[], tuple[Guide | None, bool]] | None = None,
+               ) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
     ``max_steps``, ``det``: stop after that many CP-SAT steps (gang steps, 0.05-0.3 s each, not
@@ -685,6 +774,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     (:mod:`packer.cpsat.reopt_gang`: clear the nodes it needs, place it, re-place what it displaced).
 
     ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
+    ``late``: when ``guide`` is None, asked before each step for (the guide, whether the LP still runs)
+    of an LP in another process (:mod:`packer.cpsat.reopt_late`). While it runs without a guide, aimed
+    steps aim only at wide requests (LATE_LP); while it runs at all, CP-SAT steps leave it a worker
+    (LATE_WORKERS). The stats record the step at which the guide came (``guide_step``) and the steps
+    run beside the LP (``beside_lp``).
     The stats count steps by kind and, in ``by_kind``, per aim kind (aimed, wide, tenant, random): steps,
     improvements, objective gained, region nodes, sub-solves CP-SAT proved optimal, and seconds
     building the step (view, region, sub-instance), solving it (``model_s`` of that: building its
@@ -708,10 +802,20 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     placers = det is not None or online_ready()
     xrng = random.Random(seed + 15485863)  # grown regions' extra nodes: the other draws stay as without them
     scales: dict[str, Scale] = {}
+    t_start = time.perf_counter()
+    lp_running = late is not None
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) >= max_steps):
             break
+        if late is not None and lp_running:
+            got, lp_running = late()
+            if guide is None and got is not None:
+                guide = got
+                stats["guide_step"] = stats["steps"]
+                stats["guide_s"] = round(time.perf_counter() - t_start, 3)
+        pending = lp_running and guide is None
+        step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
@@ -731,9 +835,12 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         aim = None
         kind = "random"
         first: list[Request] = []
-        if waiting and roll < AIMED_SHARE:
+        # While the LP runs (no guide yet), aimed steps aim at wide requests only; none: the roll's
+        # tenant or random step.
+        pool = [r for r in waiting if _span_nodes(inst, r) > REGION_NODES // 2] if pending and WIDE else waiting
+        if pool and roll < AIMED_SHARE:
             kind = "aimed"
-            aim = _aim(rng, waiting, guide)
+            aim = _aim(rng, pool, guide)
             span = _span_nodes(inst, aim)
             if WIDE and span > REGION_NODES // 2:
                 kind = "wide"
@@ -742,7 +849,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             else:
                 nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
-        elif roll < AIMED_SHARE + TENANT_SHARE and view.isolated_nodes:
+        elif (roll < AIMED_SHARE + TENANT_SHARE or (waiting and roll < AIMED_SHARE)) and view.isolated_nodes:
             kind = "tenant"
             t = rng.choice(sorted(view.isolated_nodes))
             nodes = set(view.isolated_nodes[t])
@@ -783,7 +890,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if det is not None:
             def sub_left(t1: float = t1) -> float:  # the deterministic budget decides; the deadline is a safety stop
                 return deadline - time.perf_counter()
-        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=workers, start=t1, left=sub_left,
+        stats["beside_lp"] = stats.get("beside_lp", 0) + int(lp_running)
+        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=step_workers,
+                                 start=t1, left=sub_left,
                                  info=sinfo, lp=False, uncounted=uncounted,
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
         t2 = time.perf_counter()
