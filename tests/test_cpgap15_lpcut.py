@@ -106,3 +106,34 @@ def test_a_cut_solve_opens_the_gate_and_gives_a_checked_plan(monkeypatch: pytest
     assert info["lp_s"] is not None and info["lp_s"] <= info["solve_end_s"] + 0.5
     if "lns" in info:
         assert info["lns"].get("threads", 1) == 2
+
+
+def test_portfolio_match_moves_from_the_base_toward_the_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests lns_portfolio.ADAPT_MATCH_STEPS: off, the shipped rule; on, the shares start at the base
+    (normalised), move toward the kinds' rates as steps accumulate (a kind that gains three times the
+    other's rate ends with most of the draws though its base is a third of the other's), keep the floor,
+    and a kind with no base share stays at 0."""
+    from packer.cpsat import lns_portfolio
+    from packer.cpsat.lns_portfolio import Portfolio
+
+    def run(steps: int) -> list[float]:
+        p = Portfolio(base={"value": 0.25, "domains": 0.75, "none": 0.0})
+        for _ in range(steps):
+            p.record("value", 3.0, 1.0)
+            p.record("domains", 1.0, 1.0)
+        return p.shares(["value", "domains", "none"])
+
+    monkeypatch.setattr(lns_portfolio, "ADAPT_MATCH_STEPS", None)
+    off = run(100)
+    assert off[0] < off[1]  # the base still decides: 0.25 x 1.5 against 0.75 x 0.5
+    monkeypatch.setattr(lns_portfolio, "ADAPT_MATCH_STEPS", 20.0)
+    assert run(0) == [0.25, 0.75, 0.0]
+    early, late = run(2), run(200)
+    assert late[0] > early[0] > 0.25 and late[0] > late[1]
+    assert late[2] == 0.0 and late[1] >= lns_portfolio.ADAPT_FLOOR * 0.75 - 1e-12
+    assert abs(sum(late) - 1.0) < 0.05
+    p = Portfolio(base={"value": 0.5, "domains": 0.5})
+    for _ in range(50):
+        p.record("value", 2.0, 1.0)
+        p.record("domains", 0.0, 1.0)
+    assert p.shares(["value", "domains"])[1] == pytest.approx(lns_portfolio.ADAPT_FLOOR * 0.5)
