@@ -3,7 +3,9 @@
 Arms (``packer.cpsat.tuning``): ``rel`` (session 14 as shipped: the cluster relaxation's LP, then the
 model's LP in the rest of the LP's limit; the LNS runs one step thread until it ends), ``cutF`` (the
 model's LP stopped after F times the relaxation's wall seconds, LP_MODEL_CUT_FACTOR = F, which opens
-the gate), ``skip`` (the model's LP not run once the relaxation answered: factor 0, no floor).
+the gate), ``skip`` (the model's LP not run once the relaxation answered: factor 0, no floor); and, with
+the LP as ``rel``, the parallel steps' growth: ``grow`` (lns.TENANT_GROWS_ALL and lns.ALONE_GROWS_ALL),
+``alone`` (ALONE_GROWS_ALL only), ``tenantall`` (TENANT_GROWS_ALL only).
 
 Usage: python bench/bench_cpsat_lpcut.py FAMILY[,...] SEED[,...] [ARM,...] [--out FILE.jsonl]
 
@@ -25,6 +27,7 @@ import time
 
 import packer.cpsat.solver as cpsat
 from packer.check import check
+from packer.cpsat import lns as lns_mod
 from packer.cpsat import tuning
 from packer.generate import generate
 from packer.progress import Progress
@@ -50,8 +53,13 @@ class Trace(Progress):
         return got
 
 
+#: Arms of the parallel steps' growth (session 15, lns.TENANT_GROWS_ALL / lns.ALONE_GROWS_ALL), the LP as ``rel``.
+GROWTH = {"grow": (True, True), "alone": (False, True), "tenantall": (True, False)}
+
+
 def arm_setting(arm: str) -> tuple[float | None, float]:
-    if arm == "rel":
+    lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = GROWTH.get(arm, (False, False))
+    if arm == "rel" or arm in GROWTH:
         return None, tuning.LP_MODEL_CUT_MIN_S
     if arm == "skip":
         return 0.0, 0.0
@@ -61,7 +69,7 @@ def arm_setting(arm: str) -> tuple[float | None, float]:
 
 
 def main(families: list[str], seeds: list[int], arms: list[str], out: str | None) -> None:
-    shipped = (tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S)
+    shipped = (tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL)
     sink = open(out, "a") if out else None  # noqa: SIM115
     k = 0
     for seed in seeds:
@@ -89,7 +97,8 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                     "model_lp_cut_s": rel.get("model_lp_cut_s"),
                     "lp_bound": info.get("lp_bound"), "lp_s": info.get("lp_s"), "lp_cpu_s": info.get("lp_cpu_s"),
                     "solve_start_s": info.get("solve_start_s"), "steps": st.get("steps"),
-                    "improved": st.get("improved"), "threads": st.get("threads"), "cpu_s": round(cpu, 1),
+                    "improved": st.get("improved"), "threads": st.get("threads"), "kinds": st.get("kinds"),
+                    "cpu_s": round(cpu, 1),
                     "load": round(load, 2), "load_end": round(os.getloadavg()[0], 2),
                     "ok": check(inst, plan).ok}, trace))
             common = min(r["cpu_s"] for r, _ in rows)
@@ -102,7 +111,7 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                 if sink:
                     sink.write(line + "\n")
                     sink.flush()
-    tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S = shipped
+    tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = shipped
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The model's LP beside the search after the relaxation (issue 16 part 3, session 15): HiGHS's time
 limit is the LP's end (no second LP run after it), and the cut of the model's LP once the relaxation
-answered (tuning.LP_MODEL_CUT_FACTOR)."""
+answered (tuning.LP_MODEL_CUT_FACTOR); the portfolio's shares moving toward the kinds' rates
+(lns_portfolio.ADAPT_MATCH_STEPS); parallel steps that may add every waiting group (lns.TENANT_GROWS_ALL,
+lns.ALONE_GROWS_ALL)."""
 
 from __future__ import annotations
 
@@ -137,3 +139,28 @@ def test_portfolio_match_moves_from_the_base_toward_the_rates(monkeypatch: pytes
         p.record("value", 2.0, 1.0)
         p.record("domains", 0.0, 1.0)
     assert p.shares(["value", "domains"])[1] == pytest.approx(lns_portfolio.ADAPT_FLOOR * 0.5)
+
+
+@pytest.mark.parametrize("tenant_all,alone_all", [(True, True), (True, False), (False, True)])
+def test_parallel_steps_that_grow_every_group_give_checked_plans(monkeypatch: pytest.MonkeyPatch,
+                                                                 tenant_all: bool, alone_all: bool) -> None:
+    """Tests lns.TENANT_GROWS_ALL / lns.ALONE_GROWS_ALL in a small 2-worker LNS solve with a node-isolated
+    tenant (inference's `edge`) and the gate closed until the model's LP ends: the plan passes the
+    checker and stays within its bound, and the LNS ran in two threads."""
+    from packer.cpsat import lns as lns_mod
+
+    monkeypatch.setattr(tuning, "LNS_MIN_VARIABLES", 0)
+    monkeypatch.setattr(tuning, "LNS_MIN_S", 0.5)
+    monkeypatch.setattr(tuning, "LNS_FIRST_MIN_S", 0.2)
+    monkeypatch.setattr(lns_mod, "TENANT_SHARE", 0.5)
+    monkeypatch.setattr(lns_mod, "TENANT_GROWS_ALL", tenant_all)
+    monkeypatch.setattr(lns_mod, "ALONE_GROWS_ALL", alone_all)
+    inst = generate("inference", seed=2, nodes=8)
+    assert any(t.isolation == "node" for t in inst.tenants)
+    plan = solve(inst, time_limit=6, workers=2)
+    rep = check(inst, plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations]
+    assert plan.bound is None or plan.objective <= plan.bound + 1e-6
+    info = plan.solver.model_extra  # type: ignore[union-attr]
+    if "lns" in info:
+        assert info["lns"].get("threads", 1) == 2

@@ -56,6 +56,18 @@ ANCHOR_MAX_DOMAINS = 3
 #: and a step over just those placed three of its waiting spread requests (+7.0 in 2 s).
 TENANT_SHARE = 0.1
 TENANT_MAX_NODES = 16
+#: In parallel steps, the waiting work a step may add is split between the threads (a random share of
+#: the groups each, so that two steps do not place the same request twice). Two cases where that split
+#: only holds a step back (session 15), each a switch:
+#: TENANT_GROWS_ALL: a tenant step may add every group no other step holds. It frees the nodes of a
+#: node-isolated tenant, and packing that tenant onto fewer nodes gains only when the other tenants'
+#: waiting work takes the nodes it leaves (inference-0: in 300 s the LNS moved `edge` from 17 nodes
+#: to 13, and the waiting chat/search/vision work took them; what is left idle at 300 s is on its nodes).
+TENANT_GROWS_ALL = False
+#: ALONE_GROWS_ALL: while the gate (``one_until``) keeps the other threads waiting, the one thread that
+#: steps may add every group: no other step runs to place the same request. Where the model's LP does
+#: not end in the minute (inference, tenants, sharing at load 5+) that is the whole LNS.
+ALONE_GROWS_ALL = False
 #: A step stops once what it could still gain is at most this many objective units. Without it a
 #: quarter of haein's two-rack steps spent their whole 2 s proving that no swap of a 1g slice between
 #: priorities 1.0 and 1.2 (0.03) was left: half the steps' time for nothing that counts.
@@ -616,8 +628,10 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others (a
                 # tenant step those of its tenant too).
+                alone = ALONE_GROWS_ALL and one_until is not None and not one_until.is_set()
+                share = 1 if alone or (TENANT_GROWS_ALL and kind == "tenant") else threads
                 mine = {i for i, top in space.growth
-                        if base[i] < top and i not in space.reserved and rng.random() * threads < 1}
+                        if base[i] < top and i not in space.reserved and rng.random() * share < 1}
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
