@@ -1,6 +1,10 @@
 """Deterministic A/B of the LNS portfolio's shares at 1,024 GPUs (session 15): the shipped rule
 (``base``: base share times rate over the mean rate) against shares that move from the base toward
-the kinds' rates as steps accumulate (``matchN``: lns_portfolio.ADAPT_MATCH_STEPS = N).
+the kinds' rates as steps accumulate (``matchN``: lns_portfolio.ADAPT_MATCH_STEPS = N); and the waiting
+groups a step may add (shipped sequential steps: all of them) against the parallel steps' split of them
+between two threads (``split2``: lns.SEQUENTIAL_SPLIT 2, what the one thread stepping while the gate
+holds the other may add), and that split with every group for tenant steps (``split2t``: with
+lns.TENANT_GROWS_ALL).
 
 Usage: python bench/bench_cpsat_portfolio_det.py FAMILY[,...] SEED[,...] STEPS DET_STEP [ARM,...] [--out FILE]
 
@@ -37,7 +41,9 @@ class _Trace:
 
 
 def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    lns_portfolio.ADAPT_MATCH_STEPS = None if arm == "base" else float(arm[5:])
+    lns_portfolio.ADAPT_MATCH_STEPS = float(arm[5:]) if arm.startswith("match") else None
+    lns_mod.SEQUENTIAL_SPLIT = 2 if arm.startswith("split2") else 1
+    lns_mod.TENANT_GROWS_ALL = arm == "split2t"
     lns_mod.PROFILE_STEPS = False
     model.values = None
     trace = _Trace()
@@ -58,7 +64,7 @@ def best_at(points: list[tuple[float, float]], cpu: float, start_obj: float) -> 
 
 
 def main(families: list[str], seeds: list[int], steps: int, det_step: float, arms: list[str], out: str | None) -> None:
-    shipped = lns_portfolio.ADAPT_MATCH_STEPS
+    shipped = (lns_portfolio.ADAPT_MATCH_STEPS, lns_mod.SEQUENTIAL_SPLIT, lns_mod.TENANT_GROWS_ALL)
     k = 0
     for seed in seeds:
         for fam in families:
@@ -79,7 +85,7 @@ def main(families: list[str], seeds: list[int], steps: int, det_step: float, arm
                 if out:
                     with open(out, "a") as f:
                         f.write(line + "\n")
-    lns_portfolio.ADAPT_MATCH_STEPS = shipped
+    lns_portfolio.ADAPT_MATCH_STEPS, lns_mod.SEQUENTIAL_SPLIT, lns_mod.TENANT_GROWS_ALL = shipped
 
 
 if __name__ == "__main__":
