@@ -2,12 +2,14 @@
 each plan leaves out and leaves idle (session 15, issue 16 part 3; for inference, the worst family).
 
     python bench/bench_cpsat_gapdiag.py inference 0 60,300 [--out FILE.jsonl] [--save DIR]
+    python bench/bench_cpsat_gapdiag.py inference 0 60,300 --plans DIR   (describe saved plans again)
 
 Per limit (``--workers 2``, 1,024 GPUs): objective, bound (and whose: CP-SAT, the relaxation, the
 model's LP), gap, LNS steps; then, for the plan: the waiting requests by (tenant, kind, size) with the
 value they would add at their smallest size (priority × GPU-equivalents) and their reason's rule; the
 idle compute slices of MIG GPUs that hold work, by the tenants on the GPU; GPUs that hold nothing, by
-model and mode; placed value per tenant. A search gap shows as a longer run placing more; a bound gap
+model and mode; placed value per tenant; each node-isolated tenant's nodes, their GPUs, the empty GPUs
+and idle MIG slices there (room no other tenant may use) against its demand. A search gap shows as a longer run placing more; a bound gap
 as long runs that stop short of the bound with the same waiting work. ``--save``: the plans as JSON.
 """
 
@@ -62,7 +64,21 @@ def describe(inst: Instance, plan: Plan) -> dict[str, object]:
                 mig_gpus += 1
                 idle = model.compute_slices - sum(model.profile(p).compute for p in profs)  # type: ignore[union-attr]
                 idle_mig[",".join(sorted({t for t, _, _ in on}))] += idle
+    # The node-isolated tenants' footprint: their nodes, and the room there nobody else may use.
+    isolated = {t.id for t in inst.tenants if t.isolation == "node"}
+    by_node: dict[str, set[str]] = defaultdict(set)
+    for (node, _), on in used.items():
+        by_node[node] |= {t for t, _, _ in on}
+    footprint = {}
+    for t in sorted(isolated):
+        nodes = [n for n in inst.nodes if t in by_node.get(n.id, set())]
+        gpus = sum(n.num_gpus for n in nodes)
+        busy = sum(1 for n in nodes for g in range(n.num_gpus) if (n.id, g) in used)
+        footprint[t] = {"nodes": len(nodes), "gpus": gpus, "empty_gpus_there": gpus - busy,
+                        "demand_gpu_eq": round(sum(inst.request_size(r) for r in inst.requests if r.tenant == t), 2),
+                        "idle_mig_slices_there": idle_mig.get(t, 0)}
     return {
+        "isolated_tenants": footprint,
         "placed": len(plan.assignments), "waiting": len(plan.unplaced),
         "waiting_value": round(sum(waiting_value.values()), 2),
         "waiting_top": [[*k, c, round(waiting_value[k], 2)] for k, c in waiting.most_common(12)],
@@ -87,6 +103,14 @@ def main(argv: list[str]) -> None:
         os.makedirs(save, exist_ok=True)
     fam, seed, limits = argv[0], int(argv[1]), [float(x) for x in argv[2].split(",")]
     inst = generate(fam, seed=seed, nodes=128)
+    if "--plans" in argv:  # describe plans saved by --save, without solving
+        folder = argv[argv.index("--plans") + 1]
+        for limit in limits:
+            with open(os.path.join(folder, f"{fam}{seed}_{int(limit)}.json")) as f:
+                plan = Plan.model_validate_json(f.read())
+            print(json.dumps({"family": fam, "seed": seed, "time_limit": limit, "objective": round(plan.objective, 3),
+                              **describe(inst, plan)}), flush=True)
+        return
     for limit in limits:
         load = os.getloadavg()[0]
         t0, c0 = time.perf_counter(), time.process_time()
