@@ -67,6 +67,10 @@ TENANT_GROWS_ALL = False
 #: ALONE_GROWS_ALL: while the gate (``one_until``) keeps the other threads waiting, the one thread that
 #: steps may add every group: no other step runs to place the same request. Where the model's LP does
 #: not end in the minute (inference, tenants, sharing at load 5+) that is the whole LNS.
+#: Both off: measured deterministically (SEQUENTIAL_SPLIT 2 against every group, 40 steps, inference,
+#: tenants, sharing seed 0), the half share gave the same objective after the same steps (-0.29, +0.22,
+#: -1.58) for 21-38 % less CPU (smaller step models), and every group in tenant steps changed nothing
+#: (session 15, bench/RESULTS_cpsat.md).
 ALONE_GROWS_ALL = False
 #: For A/Bs only: sequential steps may add a random 1/SEQUENTIAL_SPLIT of the waiting groups (plus those
 #: a value or tenant step prefers, and all with TENANT_GROWS_ALL for a tenant step), as a parallel step
