@@ -26,7 +26,7 @@ ADAPT_FLOOR = 0.25
 #: weight n / (n + N) after n steps: the base shares are a prior that the steps' evidence outweighs.
 #: On inference-0 at 300 s value steps gained 0.30 objective units per second against random ones'
 #: 0.08, yet took 101 of 266 steps against their 120 (session 15).
-#: Off: at 20, 40 deterministic steps on nine instances of six families won 4 and lost 7 (+7.3 in all, +15.6
+#: Off: at 20, 40 deterministic steps on 11 instances of seven families won 4 and lost 7 (+7.3 in all, +15.6
 #: of it one instance's); too few steps for the shares to move far, so not decided either way.
 #: Trades: steps where the gain has been against trying every kind as the plan changes (ADAPT_FLOOR stays).
 ADAPT_MATCH_STEPS: float | None = None
