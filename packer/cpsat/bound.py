@@ -103,15 +103,18 @@ def lp_value(form, *, time_limit: float | None = None) -> float | None:  # type:
     model is not all linear (``form`` None, see :func:`linear_form`)."""
     if form is None:
         return None
-    value = lp_dual_value(form, time_limit=time_limit)
-    if value is None:
+    ran: dict[str, object] = {}
+    value = lp_dual_value(form, time_limit=time_limit, info=ran)
+    if value is None and not ran.get("ran"):
+        # Only where HiGHS did not run: after HiGHS's time limit (no duals), scipy's milp would spend
+        # the same limit again on the same LP and stop there too.
         out = lp_solve(None, time_limit=time_limit, form=form)  # type: ignore[arg-type]
         value = None if out is None else out[0]
     return value
 
 
 def lp_dual_value(form, *, time_limit: float | None = None,  # type: ignore[no-untyped-def]
-                  options: dict[str, object] | None = None) -> float | None:
+                  options: dict[str, object] | None = None, info: dict[str, object] | None = None) -> float | None:
     """An upper bound on the LP optimum of the linear ``form`` (model units), from HiGHS's row duals.
 
     The bound is the Lagrangian dual of the LP at HiGHS's row multipliers y, computed here in float64:
@@ -128,6 +131,7 @@ def lp_dual_value(form, *, time_limit: float | None = None,  # type: ignore[no-u
 
     ``options``: HiGHS options set after the defaults above (e.g. ``solver`` "ipm" with
     ``run_crossover`` "off": the interior point's duals, a bound without the simplex's basis).
+    ``info``: receives ``ran`` True once HiGHS has run (so a None after that is HiGHS's: no duals).
     """
     try:
         # scipy's HiGHS binding: its public LP calls take no simplex_unscaled_solution_strategy
@@ -158,6 +162,8 @@ def lp_dual_value(form, *, time_limit: float | None = None,  # type: ignore[no-u
     if time_limit is not None:
         h.setOptionValue("time_limit", float(max(0.1, time_limit)))
     h.run()
+    if info is not None:
+        info["ran"] = True
     sol = h.getSolution()
     if not sol.dual_valid:
         return None

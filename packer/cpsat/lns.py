@@ -56,6 +56,27 @@ ANCHOR_MAX_DOMAINS = 3
 #: and a step over just those placed three of its waiting spread requests (+7.0 in 2 s).
 TENANT_SHARE = 0.1
 TENANT_MAX_NODES = 16
+#: In parallel steps, the waiting work a step may add is split between the threads (a random share of
+#: the groups each, so that two steps do not place the same request twice). Two cases where that split
+#: only holds a step back (session 15), each a switch:
+#: TENANT_GROWS_ALL: a tenant step may add every group no other step holds. It frees the nodes of a
+#: node-isolated tenant, and packing that tenant onto fewer nodes gains only when the other tenants'
+#: waiting work takes the nodes it leaves (inference-0: in 300 s the LNS moved `edge` from 17 nodes
+#: to 13, and the waiting chat/search/vision work took them; what is left idle at 300 s is on its nodes).
+TENANT_GROWS_ALL = False
+#: ALONE_GROWS_ALL: while the gate (``one_until``) keeps the other threads waiting, the one thread that
+#: steps may add every group: no other step runs to place the same request. Where the model's LP does
+#: not end in the minute (inference, tenants, sharing at load 5+) that is the whole LNS.
+#: Both off: measured deterministically (SEQUENTIAL_SPLIT 2 against every group, 40 steps, inference,
+#: tenants, sharing seed 0), the half share gave the same objective after the same steps (-0.29, +0.22,
+#: -1.58) for 21-38 % less CPU (smaller step models), and every group in tenant steps changed nothing
+#: (session 15, bench/RESULTS_cpsat.md).
+ALONE_GROWS_ALL = False
+#: For A/Bs only: sequential steps may add a random 1/SEQUENTIAL_SPLIT of the waiting groups (plus those
+#: a value or tenant step prefers, and all with TENANT_GROWS_ALL for a tenant step), as a parallel step
+#: of that many threads does; 1 (shipped): every group, as sequential steps always have. With 2 it is
+#: the one thread that steps while the gate holds the other (ALONE_GROWS_ALL off), deterministically.
+SEQUENTIAL_SPLIT = 1
 #: A step stops once what it could still gain is at most this many objective units. Without it a
 #: quarter of haein's two-rack steps spent their whole 2 s proving that no swap of a 1g slice between
 #: priorities 1.0 and 1.2 (0.03) was left: half the steps' time for nothing that counts.
@@ -484,16 +505,23 @@ def _top(domain) -> int:  # type: ignore[no-untyped-def]
 def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline: float, seed: int,
                 workers: int | None, steps: int | None, det_step: float | None, progress: Progress) -> None:
     rng = random.Random(seed)
+    split_rng = random.Random(seed + 1)  # its own stream: the steps' choices stay those of SEQUENTIAL_SPLIT 1
     stats = space.stats
     sizer = Sizer(domains_per_step, len(space.names))
     while steps is None or stats["steps"] < steps:
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
-        free, nodes, _, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
+        free, nodes, prefer, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
         t0 = time.perf_counter()
         got: dict[str, float] = {}
-        sub = space.sub_model(space.best, free, [], nodes)
+        cap: list[tuple[int, int]] = []
+        if SEQUENTIAL_SPLIT > 1:  # the parallel steps' split of the waiting groups, for A/Bs
+            share = 1 if TENANT_GROWS_ALL and kind == "tenant" else SEQUENTIAL_SPLIT
+            mine = {i for i, top in space.growth if space.best[i] < top and split_rng.random() * share < 1}
+            mine |= set(prefer)
+            cap = [(i, space.best[i]) for i, _ in space.growth if i not in mine]
+        sub = space.sub_model(space.best, free, cap, nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
                       seconds=(min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2)))
@@ -616,8 +644,10 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others (a
                 # tenant step those of its tenant too).
+                alone = ALONE_GROWS_ALL and one_until is not None and not one_until.is_set()
+                share = 1 if alone or (TENANT_GROWS_ALL and kind == "tenant") else threads
                 mine = {i for i, top in space.growth
-                        if base[i] < top and i not in space.reserved and rng.random() * threads < 1}
+                        if base[i] < top and i not in space.reserved and rng.random() * share < 1}
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]

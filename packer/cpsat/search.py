@@ -188,6 +188,8 @@ class RelaxedFirst:
         self.value: float | None = None
         self.ended: float | None = None
         self.error: str | None = None
+        #: the model LP's limit after the relaxation (tuning.LP_MODEL_CUT_FACTOR), if it was cut.
+        self.cut: float | None = None
         #: set once the relaxation has answered or was skipped.
         self.done = threading.Event()
 
@@ -205,9 +207,24 @@ class RelaxedFirst:
         finally:
             self.done.set()
         rest = None if self._limit is None else self._limit - (time.perf_counter() - t0)
+        cut = self.cut_s(time.perf_counter() - t0)
+        if cut is not None:
+            rest = cut if rest is None else min(rest, cut)
+            self.cut = cut
         if rest is not None and rest <= 0.1:
             return None
         return full(rest)
+
+    def cut_s(self, took: float) -> float | None:
+        """The model LP's limit once the relaxation answered in ``took`` wall seconds
+        (tuning.LP_MODEL_CUT_FACTOR times that, at least tuning.LP_MODEL_CUT_MIN_S), or None (no cut: no
+        bound from the relaxation, or the cut off). The relaxation ran on the same cores just before, so
+        ``took`` is a unit of the machine's current speed: the model's LP is stopped where it costs
+        many relaxations, which a bound the relaxation already gives to a tenth of a percent or so
+        (sharing, inference, tenants; session 14) does not repay in the LNS's second step thread."""
+        if self.value is None or tuning.LP_MODEL_CUT_FACTOR is None:
+            return None
+        return max(tuning.LP_MODEL_CUT_MIN_S, tuning.LP_MODEL_CUT_FACTOR * took)
 
     def gate(self, lp_done: threading.Event) -> threading.Event:
         """The event the LNS waits for before its second step thread: the model's LP's end, or (with
@@ -229,7 +246,8 @@ class RelaxedFirst:
         """What a plan's solver_info says of it: level, bound, when it answered (seconds from ``start``)."""
         return {"level": self.level, "bound": None if self.value is None else round(self.value, 6),
                 "s": None if self.ended is None else round(self.ended - start, 3),
-                **({"error": self.error} if self.error else {})}
+                **({"error": self.error} if self.error else {}),
+                **({"model_lp_cut_s": round(self.cut, 3)} if self.cut is not None else {})}
 
 
 def solve_decomposed(inst: Instance, hint_plan: Plan | None, *, seed: int, workers: int | None, start: float,

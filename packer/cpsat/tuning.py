@@ -87,6 +87,18 @@ LP_GATE = True
 LP_RELAXED_LEVEL: str | None = "cluster"
 #: Share of the LP's time limit the relaxation first may take (its build and LP); past it, it is dropped.
 LP_RELAXED_SHARE = 0.25
+#: Once the relaxation's bound is in, the model's LP gets at most this many times the wall seconds the
+#: relaxation took (its build and LP, on the same cores just before it: a unit of the machine's speed at
+#: that moment), and is then stopped by HiGHS's time limit (no bound from it), which opens the LNS gate
+#: (LP_GATE); None: it gets the rest of the LP's limit. The model's LP costs 2-3 relaxations on hetero
+#: (where it is 0.9 % tighter) and 30-100 on sharing, inference and tenants (where the relaxation is
+#: within 0.1 % of it and it rarely ends in a 60 s solve at load 5; session 14, bench/RESULTS_cpsat.md).
+#: Off: at 25, an equal-CPU A/B at load 6-10 won 7 and lost 4 on inference/tenants/sharing/hetero seeds 0-2,
+#: inside the arms' noise (pairs whose arms ran the same path differed by up to 8; session 15).
+#: Trades: a bound the model's LP may tighten against the LNS's second step thread for the rest of the minute.
+LP_MODEL_CUT_FACTOR: float | None = None
+#: … and at least this many seconds.
+LP_MODEL_CUT_MIN_S = 2.0
 #: Whether the LNS gate (LP_GATE) opens once the relaxation's bound is in, instead of when the model's LP
 #: ends: every step thread then runs beside the model's LP, which bounds the plan only if it ends in time.
 LP_GATE_RELAXED = False
