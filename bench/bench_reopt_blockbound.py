@@ -36,12 +36,13 @@ def combined(inst, parts) -> tuple[float | None, float]:  # type: ignore[no-unty
     subs, tags = block_instances(inst, parts)
     served: dict[object, set[int]] = defaultdict(set)
     for b, tg in enumerate(tags):
-        for kind, key in tg.values():
-            if kind == "i":
+        for tag in tg.values():
+            if tag[0] == "i":
+                key = tag[1]
                 served[key].add(b)
     lps = []
     for b, (s, tg) in enumerate(zip(subs, tags)):
-        homes = {key for kind, key in tg.values() if kind == "f" and key is not None}
+        homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
         lps.append(BlockLP(s, tg, frozenset(j for j in homes if not (served[j] - {b}))))
     a = block_diag([lp.a for lp in lps]).tocsr()
     offs = np.cumsum([0] + [lp.a.shape[1] for lp in lps])

@@ -87,3 +87,24 @@ def test_one_block_is_the_whole_state() -> None:
     assert lagrangian(lps, big_u, {}, {}) >= exact.objective - 1e-6
     with pytest.raises(AssertionError):
         lagrangian(lps, big_u, {next(iter(big_u)): -1.0}, {}) if big_u else (_ for _ in ()).throw(AssertionError())
+
+
+def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the huge path (forced on 256 GPUs in blocks of 16 nodes) with the bound by blocks beside
+    the steps: the plan is valid, its bound is at least its objective and never above the capacity
+    bound, and it is the block bound where that is the smaller."""
+    from packer.cpsat import reopt, tuning
+
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
+    monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_NODES", 16)
+    monkeypatch.setattr(reopt, "BLOCK_BOUND_MIN_S", 1.0)
+    inst = generate("fragmented", seed=0, nodes=32)
+    pt = reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
+    rep = check(inst, pt.plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations][:5]
+    cb = pt.info["capacity_bound"]
+    assert pt.plan.bound is not None and pt.plan.bound >= pt.plan.objective - 1e-6
+    assert pt.plan.bound <= cb + 1e-6  # type: ignore[operator]
+    got = pt.info["block_bound"]
+    assert got is not None, pt.info.get("block_bound_error")
+    assert pt.plan.bound == pytest.approx(min(got, cb))  # type: ignore[type-var]

@@ -55,7 +55,8 @@ import numpy as np
 
 from packer.model import MILLI_PER_GPU, Instance, ObjectiveWeights, Request, Tenant
 
-KINDS = ("gpu", "mig", "share")
+#: Share of a timed bound's time for the blocks' share solves (the multipliers); the round gets the rest.
+SHARE_TIME = 0.55
 
 
 @dataclass
@@ -119,8 +120,8 @@ def _spans(r: Request, contained: set[str]) -> bool:
 
 
 #: Tags of a block instance's requests: ("w", class) waiting work of a coupled class, ("i", class) an
-#: import, ("f", import class or None) movable work at home.
-Tag = tuple[str, object]
+#: import, ("f", import class or None, the original's fewest units) movable work at home.
+Tag = tuple
 
 
 def block_instances(inst: Instance, parts: Sequence[Sequence[str]],
@@ -181,7 +182,7 @@ def block_instances(inst: Instance, parts: Sequence[Sequence[str]],
                 imports[key][home] += r.count
                 imp_req.setdefault(key, r)
             reqs[home].append(r.model_copy(update=upd))
-            tags[home][r.id] = ("f", key)
+            tags[home][r.id] = ("f", key, r.need_count)
             continue
         # Waiting work, and movable work running across blocks (waiting work here: staying costs it
         # nothing, so no migration cost is taken off).
@@ -327,7 +328,8 @@ class BlockLP:
                 vals.append(1.0)
                 if j is not None:
                     self.exports[j].append(col)
-            r_lo.append(float(sum(fr.need_count for fr in freed)))
+            # The original request's fewest units (its copy here may be elastic: some units may go).
+            r_lo.append(float(sum(tags.get(fr.id, ("f", None, fr.need_count))[2] for fr in freed)))
             r_hi.append(float(sum(fr.count for fr in freed)))
         n = n0 + len(e_cost)
         if e_cost:
@@ -452,12 +454,13 @@ def block_lps(inst: Instance, parts: Sequence[Sequence[str]],
     subs, tags = block_instances(inst, parts, cap)
     served: dict[object, set[int]] = defaultdict(set)
     for b, tg in enumerate(tags):
-        for kind, key in tg.values():
-            if kind == "i":
+        for tag in tg.values():
+            if tag[0] == "i":
+                key = tag[1]
                 served[key].add(b)
     lps = []
     for b, (s, tg) in enumerate(zip(subs, tags)):
-        homes = {key for kind, key in tg.values() if kind == "f" and key is not None}
+        homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
         lps.append(BlockLP(s, tg, frozenset(j for j in homes if not (served[j] - {b}))))
     U: dict[object, float] = {}
     for bl_ in lps:
@@ -474,7 +477,7 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
     return sum(bl_.solve(lam, eta)[0] for bl_ in lps) + sum(lam.get(k, 0.0) * u for k, u in U.items())
 
 
-def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 3,
+def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 1,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
@@ -508,8 +511,13 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         rho.update(bl_.rho)
     lam_of: dict[object, list[float]] = defaultdict(list)
     eta_of: dict[object, list[float]] = defaultdict(list)
-    for bl_ in lps:
-        lb, eb = bl_.share_duals({k: U[k] / n_k[k] for k in bl_.U}, rem())
+    # The share solves get at most SHARE_TIME of what is left (each block its part); the round the rest.
+    share_end = None if time_limit is None else time.perf_counter() + SHARE_TIME * (rem() or 0.0)
+    for i, bl_ in enumerate(lps):
+        part = None if share_end is None else (share_end - time.perf_counter()) / (len(lps) - i)
+        if part is not None and part < 0.2:
+            break  # the others' median stands in for this block's prices
+        lb, eb = bl_.share_duals({k: U[k] / n_k[k] for k in bl_.U}, part)
         for k, x in lb.items():
             lam_of[k].append(x)
         for j, x in eb.items():
@@ -526,8 +534,9 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         total = sum(lam[k] * U[k] for k in U)
         placed: dict[object, float] = defaultdict(float)
         flow: dict[object, float] = defaultdict(float)  # imports − exports
-        for bl_ in lps:
-            v, pl, im, ex, ok = bl_.solve(lam, eta, rem())
+        for i, bl_ in enumerate(lps):
+            left = rem()
+            v, pl, im, ex, ok = bl_.solve(lam, eta, None if left is None else left / (len(lps) - i))
             total += v
             out.fallbacks += 0 if ok else 1
             for k, x in pl.items():
@@ -554,6 +563,47 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     return out
 
 
+class Child:
+    """:func:`block_bound` in a fresh interpreter beside the caller (the move steps), ended at its
+    deadline: the caller's threads and pool are not copied (as in :mod:`packer.cpsat.lpchild`), and a
+    bound that is late costs nothing but itself."""
+
+    def __init__(self, inst: Instance, *, time_limit: float | None, nice: int = 0, **kwargs: object) -> None:
+        import subprocess
+        import threading
+
+        self.result: BlockBound | None = None
+        self.error: str | None = None
+        self.t0 = time.perf_counter()
+        payload = pickle.dumps((inst, {"time_limit": time_limit, **kwargs}, nice))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.block_bound import main; main()"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+
+        def talk() -> None:
+            try:
+                out, _ = self.proc.communicate(payload)
+                if self.proc.returncode == 0 and out:
+                    self.result = pickle.loads(out)  # noqa: S301 - our own child's answer
+                else:
+                    self.error = f"exit {self.proc.returncode}"
+            except Exception as exc:  # noqa: BLE001 - a failed bound is no bound, never a failed solve
+                self.error = repr(exc)
+
+        self.thread = threading.Thread(target=talk, daemon=True)
+        self.thread.start()
+
+    def get(self, timeout: float) -> BlockBound | None:
+        """The bound if the child answers within ``timeout`` seconds; else the child is ended, None."""
+        self.thread.join(max(0.0, timeout))
+        if self.thread.is_alive():
+            self.proc.kill()
+            self.thread.join(5.0)
+            self.error = self.error or "late"
+            return None
+        return self.result
+
+
 def main() -> None:
     """In a child process: reads (instance, block_bound's keyword arguments, niceness) pickled on
     stdin, writes the BlockBound pickled on stdout."""
@@ -565,4 +615,4 @@ def main() -> None:
     sys.stdout.buffer.flush()
 
 
-__all__ = ["BlockBound", "BlockLP", "block_bound", "block_instances", "block_lps", "lagrangian", "main"]
+__all__ = ["SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps", "lagrangian", "main"]

@@ -146,6 +146,15 @@ GROW_MAX_NODES = 48
 #: steps block by block (:mod:`packer.cpsat.reopt_blocks`); False: the no-move solve takes all but the
 #: final plan's time and whole-cluster steps what is left (none: session 10's rule, the A/B arm).
 BLOCKS = True
+#: On those instances, the bound by blocks (:mod:`packer.cpsat.block_bound`: each block's stays LP,
+#: coupled by multipliers) runs in a child process beside the block steps, from their start to the
+#: final plan's reserve, with niceness BLOCK_BOUND_NICE; the plan's bound is the smaller of it and the
+#: capacity bound (a block bound that is late or fails leaves the capacity bound). False: the
+#: capacity bound alone (the A/B arm).
+BLOCK_BOUND = True
+BLOCK_BOUND_NICE = 0
+#: Seconds the bound by blocks needs at least to be started.
+BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -578,6 +587,13 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
+        child = None
+        if BLOCK_BOUND and movable_ids(inst) and (rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S):
+            from packer.cpsat.block_bound import Child
+
+            # Its own time limit ends a little before the steps so that its answer is back by then.
+            child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
+                          nice=BLOCK_BOUND_NICE, cap=cap)
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
             if BLOCKS:
@@ -589,6 +605,22 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
                 placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                            progress=prog)
             info["steps"] = stats
+        if child is not None:
+            from packer.cpsat.bound import capacity_bound
+
+            rem = left()
+            got = child.get(math.inf if rem is None else max(0.0, rem - _final_s(inst)))
+            cb = capacity_bound(inst)
+            info["capacity_bound"] = cb
+            info["block_bound"] = None if got is None else got.value
+            info["block_bound_s"] = round(time.perf_counter() - child.t0, 2)
+            if got is None:
+                info["block_bound_error"] = child.error
+            elif got.fallbacks:
+                info["block_bound_fallbacks"] = got.fallbacks
+            if got is not None and math.isfinite(got.value) and (cb is None or got.value < cb):
+                bound = got.value
+                info["bound"] = "blocks"
     else:
         bb = bounds if bounds is not None else BudgetBound(inst)
         _budget_bounds(bb, cap, left)
