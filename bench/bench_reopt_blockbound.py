@@ -2,12 +2,16 @@
 
     python bench/bench_reopt_blockbound.py small fragmented --seeds 0 1 2 3 4 --size 32 [--combined]
     python bench/bench_reopt_blockbound.py big fragmented --seeds 0 100 101 [--iterations 2]
+    python bench/bench_reopt_blockbound.py reopt fragmented --seeds 100 --arms off on --time-limit 300 --workers 2
 
 ``small``: 1,024-GPU states (128 nodes) cut into blocks of ``--size`` nodes: capacity bound, the stays
 LP of the whole state (no limit), the block bound round by round; ``--combined`` also solves the
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
-and the block bound round by round, with seconds. One JSON line per state to ``--jsonl``.
+and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on, arms in the
+order given: objective, bound, gap, the block steps' gain, the block bound and its seconds; every plan
+is checked. One JSON line per state (and arm) to ``--jsonl``.
 """
 
 from __future__ import annotations
@@ -83,7 +87,11 @@ def combined(inst, parts) -> tuple[float | None, float]:  # type: ignore[no-unty
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["small", "big"])
+    ap.add_argument("mode", choices=["small", "big", "reopt"])
+    ap.add_argument("--arms", nargs="+", default=["off", "on"])
+    ap.add_argument("--time-limit", type=float, default=300.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--nodes", type=int, default=2048, help="reopt: 8-GPU nodes (below 2,048 the huge path is forced)")
     ap.add_argument("family")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--size", type=int, default=None, help="nodes a block (small: 32; big: the re-optimizer's)")
@@ -98,6 +106,9 @@ def main() -> None:
     from packer.cpsat.reopt_blocks import blocks
     from packer.generate import generate
 
+    if args.mode == "reopt":
+        _reopt(args)
+        return
     nodes = 128 if args.mode == "small" else 2048
     size = args.size if args.size is not None else (32 if args.mode == "small" else None)
     for seed in args.seeds:
@@ -130,6 +141,47 @@ def main() -> None:
         print(json.dumps(row), flush=True)
         with open(args.jsonl, "a") as f:
             f.write(json.dumps(row) + "\n")
+
+
+def _reopt(args: argparse.Namespace) -> None:
+    from packer.check import check
+    from packer.cpsat import reopt
+    from packer.cpsat import solve as cpsat_solve
+    from packer.generate import generate
+
+    if args.nodes < 2048:  # a dry run of the same path on a small state
+        from packer.cpsat import reopt_blocks, tuning
+
+        tuning.DECOMPOSE_ABOVE = 0
+        reopt_blocks.BLOCK_NODES = 16
+        reopt.BLOCK_BOUND_MIN_S = 1.0
+    for seed in args.seeds:
+        inst = generate(args.family, seed=seed, nodes=args.nodes)
+        for arm in args.arms:
+            reopt.BLOCK_BOUND = arm == "on"
+            row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
+                                      "time_limit": args.time_limit, "workers": args.workers,
+                                      "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
+            t = time.perf_counter()
+            plan = cpsat_solve(inst, time_limit=args.time_limit, workers=args.workers)
+            row["wall_s"] = round(time.perf_counter() - t, 2)
+            rep = check(inst, plan)
+            assert rep.ok, [(v.kind, v.message) for v in rep.violations][:5]
+            info = plan.solver.model_dump()
+            row["objective"] = plan.objective
+            row["bound"] = plan.bound
+            row["gap_pct"] = None if not plan.bound else round(100 * (plan.bound - plan.objective) / plan.bound, 3)
+            steps = info.get("steps") or {}
+            row["steps_gain"] = steps.get("gain") if isinstance(steps, dict) else None
+            row["steps"] = steps.get("steps") if isinstance(steps, dict) else None
+            for key in ("no_move_objective", "bound", "capacity_bound", "block_bound", "block_bound_s",
+                        "block_bound_error", "block_bound_fallbacks"):
+                row[key if key != "bound" else "bound_kind"] = info.get(key)
+            row["load_end"] = _load()
+            row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())
+            print(json.dumps(row), flush=True)
+            with open(args.jsonl, "a") as f:
+                f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":
