@@ -3,24 +3,27 @@
 At 16,384 GPUs the re-optimizer has no LP of the whole cluster: its bound was the capacity bound
 (:func:`packer.cpsat.bound.capacity_bound`), which pools each kind's room over the cluster and so
 cannot see that the free room of a fragmented cluster is scattered in pieces too small for the
-waiting work. Here the cluster is cut into blocks of whole topology domains
-(:func:`packer.cpsat.reopt_blocks.blocks`) and each block gets an LP of its own: the repack LP with
-migration costs (:mod:`packer.cpsat.reopt_stays`) of a block instance (:func:`block_instances`).
+waiting work (its LP prices MIG and share room at 0 on the suite's fragmented clusters). Here the
+cluster is cut into blocks of whole topology domains (:func:`packer.cpsat.reopt_blocks.blocks`) and
+each block gets an LP of its own: the repack LP with migration costs (:mod:`packer.cpsat.reopt_stays`)
+of a block instance (:func:`block_instances`), without the repack model's rows that force freed
+running work placed in the block.
 
 What couples the blocks is relaxed or kept block by block:
 
 - waiting work: every block that could serve a waiting request sees it. A request that could span
   blocks (more than one unit and no required locality at a level whose domains each lie in one
-  block) loses its locality and spread and is pooled with its equals into one elastic request
-  (``min_count`` 1, their units in all). The row "the units of class k over all blocks ≤ U_k" is
-  relaxed with a multiplier ``λ_k ≥ 0`` per unit: each block pays λ_k a unit placed, the bound adds
-  λ_k × U_k once;
+  block) loses its soft locality and spread and is pooled with its equals into one elastic request
+  (``min_count`` 1, their units in all). The row "the units of class k over all blocks ≤ U_k" (a
+  class: one model group of waiting work, the same in every block) is relaxed with ``λ_k ≥ 0`` per
+  unit: each block pays λ_k a unit placed, the bound adds λ_k × U_k once;
 - movable running work: in its block it stays, moves inside the block, or is *exported* (an export
-  column of the block, with the row ``placed + exported ∈ [freed, group size]`` for its group: running
-  work is never dropped); every other block may *import* it (one elastic request per class of equal
-  shape, tenant and value less migration cost, with the class's units outside the block). The row
-  "imports ≤ exports" of each class (every import is an export; in a plan they are equal) is relaxed
-  with ``η_j ≥ 0``: an export earns η_j a unit, an import pays it;
+  column of the block, in units, and the row ``units here + exported ∈ [need, count]`` of its group,
+  with the original request's ``need``: running work is never dropped); every other block may
+  *import* it (one elastic request per class of equal shape, tenant and value less migration cost,
+  with the class's units outside the block). The row "imports = exports" of each class (in units;
+  true of every plan) is relaxed with ``η_j`` of any sign: an export earns η_j a unit, an import pays
+  it. A class no other block can serve is not exported at all;
 - tenant quotas: each block keeps its tenant's quota less the pinned work outside it; the migration
   cap: each block keeps it (every plan meets both block by block);
 - work pinned across a border is cut at it (each block holds its own units, without locality).
@@ -29,14 +32,17 @@ Home movable work gets its priority raised by 1/1000 (and every changed priority
 1/1000) so that it never shares a model group with waiting work; that and every other change only
 widens a block's set of solutions or raises its values. So every plan of the cluster, cut at the
 borders, gives each block a solution of its LP worth at least its part of the plan's objective less
-the multipliers' terms: for ANY nonnegative multipliers, Σ blocks' LP optima + Σ_k λ_k U_k is an
-upper bound. Each block's LP optimum is itself bounded from HiGHS's row duals
-(:func:`packer.cpsat.bound.lagrangian_min`), so the sum is a bound whatever HiGHS's status.
+the multipliers' terms: for ANY λ ≥ 0 and η, Σ blocks' LP optima + Σ_k λ_k U_k is an upper bound
+(:func:`lagrangian`). Each block's LP optimum is itself bounded from HiGHS's row duals
+(:func:`packer.cpsat.bound.lagrangian_min`), so the sum is a bound whatever HiGHS's status; a block
+with no duals counts its capacity bound plus the most its exports and imports can earn.
 
-The multipliers are found by a projected subgradient method (:func:`block_bound`): each iteration
-solves every block's LP at the current multipliers (HiGHS warm-started from the block's last basis:
-only costs change), keeps the smallest bound seen, and moves each λ_k by the surplus of class k's
-units placed over U_k, each η_j by the surplus of imports over exports.
+The multipliers (:func:`block_bound`): each block's LP is solved once with its own copy of the
+coupling rows, each class held to an equal share of its units and imports held to exports
+(:meth:`BlockLP.share_duals`); λ_k and η_j are the medians of those rows' duals over the blocks.
+With one block this is the stays LP of the whole state (fragmented-0, 1,024 GPUs: 1241.22 against
+the stays LP's 1240.95); cut in 4 blocks 1255.63, against the capacity bound's 1312.86
+(bench/RESULTS_reopt.md, "Session 15").
 """
 
 from __future__ import annotations
@@ -477,7 +483,7 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
     return sum(bl_.solve(lam, eta)[0] for bl_ in lps) + sum(lam.get(k, 0.0) * u for k, u in U.items())
 
 
-def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 1,
+def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
@@ -491,7 +497,10 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     an import class's η likewise. If the blocks were alike, these would be the decomposition's optimal
     multipliers (the median did best of mean, median, max and min on fragmented-0 at 1,024 GPUs in 4
     blocks). Rounds after the first move them by a subgradient step (``step`` × 0.6^round × a unit's
-    value × the relative surplus of the class). ``progress``: called with (round, bound,
+    value × the relative surplus of the class); the bound is the smallest round's. Where the share
+    duals price a class at its whole value (room to spare in every block), the first round is no
+    better than the capacity bound and the steps bring it down: fragmented-2 at 1,024 GPUs in 4
+    blocks 1414.67 → 1373.99 in 5 rounds (stays LP 1347.31), fragmented-1 1355.17 → 1333.64. ``progress``: called with (round, bound,
     seconds) after each."""
     from packer.cpsat.reopt_blocks import blocks
 
