@@ -98,6 +98,7 @@ def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
     monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_NODES", 16)
     monkeypatch.setattr(reopt, "BLOCK_BOUND_MIN_S", 1.0)
+    monkeypatch.setattr(reopt, "BLOCK_BOUND", True)
     inst = generate("fragmented", seed=0, nodes=32)
     pt = reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
     rep = check(inst, pt.plan)

@@ -149,9 +149,11 @@ BLOCKS = True
 #: On those instances, the bound by blocks (:mod:`packer.cpsat.block_bound`: each block's stays LP,
 #: coupled by multipliers) runs in a child process beside the block steps, from their start to the
 #: final plan's reserve, with niceness BLOCK_BOUND_NICE; the plan's bound is the smaller of it and the
-#: capacity bound (a block bound that is late or fails leaves the capacity bound). False: the
-#: capacity bound alone (the A/B arm).
-BLOCK_BOUND = True
+#: capacity bound (a block bound that is late or fails leaves the capacity bound). Off: at 16,384 GPUs
+#: its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
+#: 791 s wall at load 10-13 standalone; fragmented-100 in the 300 s run at load 10: not back, and the
+#: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). True: the A/B arm.
+BLOCK_BOUND = False
 BLOCK_BOUND_NICE = 0
 #: Seconds the bound by blocks needs at least to be started.
 BLOCK_BOUND_MIN_S = 30.0
