@@ -210,6 +210,15 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
     or moved, it takes at least its smallest size there), and drops every penalty, so it is an upper
     bound however loose. It takes milliseconds at any size.
     """
+    got = capacity_lp(inst)
+    return None if got is None else got[0]
+
+
+def capacity_lp(inst) -> tuple[float, dict[str, float], dict[str, float]] | None:  # type: ignore[no-untyped-def]
+    """:func:`capacity_bound` with the LP's prices: (bound, price of a GPU-equivalent per request kind
+    (its capacity row's dual), price of a GPU-equivalent of each tenant with a quota (its quota row's
+    dual)); the prices are nonnegative (0 for a row that does not bind). None where scipy is missing
+    or the LP fails."""
     try:
         from scipy.optimize import linprog
     except ImportError:  # pragma: no cover
@@ -263,7 +272,7 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
         cols.append((r.kind, r.tenant, unit * r.count, r.priority * unit * r.count))
     n = len(cols)
     if n == 0:
-        return const
+        return const, {k: 0.0 for k in kinds}, {}
     # Variables: y per request (0..1), then the 'any' GPUs given to each kind.
     c = np.array([-v for _, _, _, v in cols] + [0.0, 0.0, 0.0])
     a_rows: list[np.ndarray] = []
@@ -280,9 +289,11 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
     row[n:] = 1.0
     a_rows.append(row)
     b.append(gpus["any"])
+    quota_rows: list[str] = []
     for t in inst.tenant_map.values():
         if t.max_gpus is None:
             continue
+        quota_rows.append(t.id)
         row = np.zeros(n + 3)
         for i, (_, tt, size, _) in enumerate(cols):
             if tt == t.id:
@@ -293,4 +304,7 @@ def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
     res = linprog(c, A_ub=np.array(a_rows), b_ub=np.array(b), bounds=bounds, method="highs-ds")
     if res.status != 0:
         return None
-    return const - float(res.fun) + 1e-9
+    duals = np.maximum(0.0, -np.asarray(res.ineqlin.marginals, dtype=float))
+    kind_price = {k: float(duals[i]) for i, k in enumerate(kinds)}
+    quota_price = {t: float(duals[len(kinds) + 1 + i]) for i, t in enumerate(quota_rows)}
+    return const - float(res.fun) + 1e-9, kind_price, quota_price

@@ -171,6 +171,17 @@ LATE_NICE = 0
 #: Off: in the interleaved A/B at load 6-14 (bench/RESULTS_reopt.md "Session 15") the steps keeping
 #: both workers were ahead on haein 0-4 by 13.7 in all (4 of 5 states) and level on fragmented 0-4 (+1.9).
 LATE_WORKERS = False
+#: On those instances, the bound by blocks (:mod:`packer.cpsat.block_bound`: each block's stays LP,
+#: coupled by multipliers) runs in a child process beside the block steps, from their start to the
+#: final plan's reserve, with niceness BLOCK_BOUND_NICE; the plan's bound is the smaller of it and the
+#: capacity bound (a block bound that is late or fails leaves the capacity bound). Off: at 16,384 GPUs
+#: its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
+#: 791 s wall at load 10-13 standalone; fragmented-100 in the 300 s run at load 10: not back, and the
+#: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). True: the A/B arm.
+BLOCK_BOUND = False
+BLOCK_BOUND_NICE = 0
+#: Seconds the bound by blocks needs at least to be started.
+BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
 OFFER = 20
 #: Seconds of CP-SAT per step, at most.
@@ -651,6 +662,13 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
+        child = None
+        if BLOCK_BOUND and movable_ids(inst) and (rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S):
+            from packer.cpsat.block_bound import Child
+
+            # Its own time limit ends a little before the steps so that its answer is back by then.
+            child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
+                          nice=BLOCK_BOUND_NICE, cap=cap)
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
             if BLOCKS:
@@ -662,6 +680,22 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
                 placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                            progress=prog)
             info["steps"] = stats
+        if child is not None:
+            from packer.cpsat.bound import capacity_bound
+
+            rem = left()
+            got = child.get(math.inf if rem is None else max(0.0, rem - _final_s(inst)))
+            cb = capacity_bound(inst)
+            info["capacity_bound"] = cb
+            info["block_bound"] = None if got is None else got.value
+            info["block_bound_s"] = round(time.perf_counter() - child.t0, 2)
+            if got is None:
+                info["block_bound_error"] = child.error
+            elif got.fallbacks:
+                info["block_bound_fallbacks"] = got.fallbacks
+            if got is not None and math.isfinite(got.value) and (cb is None or got.value < cb):
+                bound = got.value
+                info["bound"] = "blocks"
     else:
         if late is not None:
             # The LP child started with the run: the steps until its deadline.

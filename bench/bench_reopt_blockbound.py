@@ -1,0 +1,188 @@
+"""The bound by blocks (packer/cpsat/block_bound.py) against the capacity bound and the stays LP.
+
+    python bench/bench_reopt_blockbound.py small fragmented --seeds 0 1 2 3 4 --size 32 [--combined]
+    python bench/bench_reopt_blockbound.py big fragmented --seeds 0 100 101 [--iterations 2]
+    python bench/bench_reopt_blockbound.py reopt fragmented --seeds 100 --arms off on --time-limit 300 --workers 2
+
+``small``: 1,024-GPU states (128 nodes) cut into blocks of ``--size`` nodes: capacity bound, the stays
+LP of the whole state (no limit), the block bound round by round; ``--combined`` also solves the
+blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
+dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
+and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on, arms in the
+order given: objective, bound, gap, the block steps' gain, the block bound and its seconds; every plan
+is checked. One JSON line per state (and arm) to ``--jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import defaultdict
+
+import numpy as np
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def combined(inst, parts) -> tuple[float | None, float]:  # type: ignore[no-untyped-def]
+    """The blocks' LPs and the coupling rows solved as one LP: (optimum, seconds)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import block_diag, csr_matrix, vstack
+
+    from packer.cpsat.block_bound import BlockLP, block_instances
+
+    t0 = time.perf_counter()
+    subs, tags = block_instances(inst, parts)
+    served: dict[object, set[int]] = defaultdict(set)
+    for b, tg in enumerate(tags):
+        for tag in tg.values():
+            if tag[0] == "i":
+                key = tag[1]
+                served[key].add(b)
+    lps = []
+    for b, (s, tg) in enumerate(zip(subs, tags)):
+        homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
+        lps.append(BlockLP(s, tg, frozenset(j for j in homes if not (served[j] - {b}))))
+    a = block_diag([lp.a for lp in lps]).tocsr()
+    offs = np.cumsum([0] + [lp.a.shape[1] for lp in lps])
+    cmax = np.concatenate([lp.c0 * lp.sf / lp.scale for lp in lps])
+    const = sum((lp.sf * lp.offset + lp.const) / lp.scale + lp.mconst for lp in lps)
+    big_u: dict[object, float] = {}
+    for lp in lps:
+        for k, u in lp.U.items():
+            big_u[k] = max(big_u.get(k, 0.0), u)
+    ks = list(big_u)
+    js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
+    r, c, v = [], [], []
+    for i, k in enumerate(ks):
+        for b, lp in enumerate(lps):
+            for col in lp.units.get(k, []):
+                r.append(i)
+                c.append(offs[b] + col)
+                v.append(1.0)
+    for i, j in enumerate(js):
+        for b, lp in enumerate(lps):
+            for col in lp.imports.get(j, []):
+                r.append(len(ks) + i)
+                c.append(offs[b] + col)
+                v.append(1.0)
+            for col in lp.exports.get(j, []):
+                r.append(len(ks) + i)
+                c.append(offs[b] + col)
+                v.append(-1.0)
+    a2 = vstack([a, csr_matrix((v, (r, c)), shape=(len(ks) + len(js), a.shape[1]))]).tocsr()
+    lo = np.concatenate([np.concatenate([lp.bl for lp in lps]), np.full(len(ks), -np.inf), np.zeros(len(js))])
+    hi = np.concatenate([np.concatenate([lp.bh for lp in lps]), np.array([big_u[k] for k in ks]), np.zeros(len(js))])
+    res = milp(-cmax, constraints=LinearConstraint(a2, lo, hi),
+               bounds=Bounds(np.concatenate([lp.lo for lp in lps]), np.concatenate([lp.hi for lp in lps])),
+               integrality=np.zeros(a2.shape[1]), options={"presolve": True})
+    value = None if res.fun is None else float(-res.fun + const)
+    return value, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["small", "big", "reopt"])
+    ap.add_argument("--arms", nargs="+", default=["off", "on"])
+    ap.add_argument("--time-limit", type=float, default=300.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--nodes", type=int, default=2048, help="reopt: 8-GPU nodes (below 2,048 the huge path is forced)")
+    ap.add_argument("family")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--size", type=int, default=None, help="nodes a block (small: 32; big: the re-optimizer's)")
+    ap.add_argument("--iterations", type=int, default=3)
+    ap.add_argument("--combined", action="store_true")
+    ap.add_argument("--jsonl", default="bench/reopt_blockbound_s15.jsonl")
+    args = ap.parse_args()
+
+    from packer.cpsat.block_bound import block_bound
+    from packer.cpsat.bound import capacity_bound
+    from packer.cpsat.reopt import BudgetBound
+    from packer.cpsat.reopt_blocks import blocks
+    from packer.generate import generate
+
+    if args.mode == "reopt":
+        _reopt(args)
+        return
+    nodes = 128 if args.mode == "small" else 2048
+    size = args.size if args.size is not None else (32 if args.mode == "small" else None)
+    for seed in args.seeds:
+        row: dict[str, object] = {"mode": args.mode, "family": args.family, "seed": seed, "nodes": nodes,
+                                  "size": size, "start_utc": time.strftime("%H:%M:%S", time.gmtime()),
+                                  "load_start": _load()}
+        inst = generate(args.family, seed=seed, nodes=nodes)
+        t = time.perf_counter()
+        row["capacity"] = capacity_bound(inst)
+        row["capacity_s"] = round(time.perf_counter() - t, 3)
+        if args.mode == "small":
+            t = time.perf_counter()
+            row["stays_lp"] = BudgetBound(inst).stays_lp(None)
+            row["stays_s"] = round(time.perf_counter() - t, 2)
+        parts = blocks(inst, size)
+        row["blocks"] = len(parts)
+        rounds: list[tuple[int, float, float]] = []
+        bb = block_bound(inst, parts, iterations=args.iterations,
+                         progress=lambda i, v, s, rounds=rounds: rounds.append((i, round(v, 3), round(s, 2))))
+        row["block_bound"] = bb.value
+        row["rounds"] = rounds
+        row["block_first_s"] = round(bb.first_s, 2)
+        row["block_s"] = round(bb.seconds, 2)
+        row["fallbacks"] = bb.fallbacks
+        if args.combined:
+            row["combined_lp"], cs = combined(inst, parts)
+            row["combined_s"] = round(cs, 2)
+        row["load_end"] = _load()
+        row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())
+        print(json.dumps(row), flush=True)
+        with open(args.jsonl, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def _reopt(args: argparse.Namespace) -> None:
+    from packer.check import check
+    from packer.cpsat import reopt
+    from packer.cpsat import solve as cpsat_solve
+    from packer.generate import generate
+
+    if args.nodes < 2048:  # a dry run of the same path on a small state
+        from packer.cpsat import reopt_blocks, tuning
+
+        tuning.DECOMPOSE_ABOVE = 0
+        reopt_blocks.BLOCK_NODES = 16
+        reopt.BLOCK_BOUND_MIN_S = 1.0
+    for seed in args.seeds:
+        inst = generate(args.family, seed=seed, nodes=args.nodes)
+        for arm in args.arms:
+            reopt.BLOCK_BOUND = arm == "on"
+            row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
+                                      "time_limit": args.time_limit, "workers": args.workers,
+                                      "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
+            t = time.perf_counter()
+            plan = cpsat_solve(inst, time_limit=args.time_limit, workers=args.workers)
+            row["wall_s"] = round(time.perf_counter() - t, 2)
+            rep = check(inst, plan)
+            assert rep.ok, [(v.kind, v.message) for v in rep.violations][:5]
+            info = plan.solver.model_dump()
+            row["objective"] = plan.objective
+            row["bound"] = plan.bound
+            row["gap_pct"] = None if not plan.bound else round(100 * (plan.bound - plan.objective) / plan.bound, 3)
+            steps = info.get("steps") or {}
+            row["steps_gain"] = steps.get("gain") if isinstance(steps, dict) else None
+            row["steps"] = steps.get("steps") if isinstance(steps, dict) else None
+            for key in ("no_move_objective", "bound", "capacity_bound", "block_bound", "block_bound_s",
+                        "block_bound_error", "block_bound_fallbacks"):
+                row[key if key != "bound" else "bound_kind"] = info.get(key)
+            row["load_end"] = _load()
+            row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())
+            print(json.dumps(row), flush=True)
+            with open(args.jsonl, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

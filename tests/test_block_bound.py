@@ -1,0 +1,111 @@
+"""Tests of the bound by blocks (packer.cpsat.block_bound): for ANY nonnegative λ and any η it is at
+least every plan's objective (the exact model's plan, its proven optimum where proved), on small
+running states cut into 2-3 blocks by hand; with the multipliers of ``block_bound`` as well."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from packer.check import check
+from packer.cpsat import solve
+from packer.cpsat.block_bound import block_bound, block_instances, block_lps, lagrangian
+from packer.generate import generate
+from packer.model import Instance
+from tests.running_states import fragmented_running
+
+
+def _state(family: str, seed: int, nodes: int, release: float) -> Instance:
+    inst = generate(family, seed, nodes=nodes)
+    if not any(r.placement for r in inst.requests):
+        inst = fragmented_running(inst, release=release, seed=seed)
+    return inst
+
+
+def _parts(inst: Instance, k: int) -> list[list[str]]:
+    """The nodes cut into ``k`` runs in file order (whatever the topology: a bound must hold for any cut)."""
+    ids = [n.id for n in inst.nodes]
+    step = -(-len(ids) // k)
+    return [ids[i:i + step] for i in range(0, len(ids), step)]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 60), family=st.sampled_from(["fragmented", "tenants", "adversarial", "haein"]),
+       nodes=st.sampled_from([2, 3, 4]), k=st.sampled_from([2, 3]), release=st.sampled_from([0.3, 0.6]),
+       draw=st.integers(0, 10**6))
+def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, family: str, nodes: int, k: int,
+                                                                     release: float, draw: int) -> None:
+    """Tests Σ blocks' LP bounds + Σ λ U ≥ the exact model's plan for three random draws of λ ≥ 0, η,
+    and for block_bound's own multipliers."""
+    inst = _state(family, seed, nodes, release)
+    parts = _parts(inst, k)
+    exact = solve(inst, time_limit=5, workers=1, aggregate=False)
+    assert check(inst, exact).ok
+    lps, big_u = block_lps(inst, parts)
+    rng = random.Random(draw)
+    js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
+    for _ in range(3):
+        lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
+        eta = {j: rng.uniform(-3.0, 3.0) for j in js}
+        assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6
+    got = block_bound(inst, parts, iterations=2)
+    assert got.value >= exact.objective - 1e-6
+
+
+def test_block_instances_keep_pinned_work_and_quotas() -> None:
+    """Tests the cut: every pinned unit lands in exactly one block, each block's quota is the
+    tenant's less the pinned work outside it, and home movable work is in its own block only."""
+    inst = _state("fragmented", 3, 4, 0.5)
+    parts = _parts(inst, 2)
+    subs, tags = block_instances(inst, parts)
+    pinned = sum(len(r.placement) for r in inst.requests if r.placement is not None and not r.movable)
+    got = sum(len(r.placement) for s in subs for r in s.requests if r.placement is not None and not r.movable)
+    assert got == pinned
+    movable = [r.id for r in inst.requests if r.placement is not None and r.movable]
+    homes = [sum(1 for tg in tags if tg.get(rid, ("", None))[0] == "f") for rid in movable]
+    assert all(h <= 1 for h in homes)
+    for s in subs:
+        for t in s.tenants:
+            orig = inst.tenant_map[t.id]
+            if orig.max_gpus is None:
+                assert t.max_gpus is None
+            else:
+                assert t.max_gpus <= orig.max_gpus + 1e-9
+
+
+def test_one_block_is_the_whole_state() -> None:
+    """Tests that one block holding every node exports nothing (no other block could take it) and
+    its bound is at least the exact plan."""
+    inst = _state("fragmented", 5, 3, 0.5)
+    parts = [[n.id for n in inst.nodes]]
+    lps, big_u = block_lps(inst, parts)
+    assert all(float(lps[0].hi[c]) == 0.0 for cols in lps[0].exports.values() for c in cols)
+    exact = solve(inst, time_limit=5, workers=1, aggregate=False)
+    assert lagrangian(lps, big_u, {}, {}) >= exact.objective - 1e-6
+    with pytest.raises(AssertionError):
+        lagrangian(lps, big_u, {next(iter(big_u)): -1.0}, {}) if big_u else (_ for _ in ()).throw(AssertionError())
+
+
+def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the huge path (forced on 256 GPUs in blocks of 16 nodes) with the bound by blocks beside
+    the steps: the plan is valid, its bound is at least its objective and never above the capacity
+    bound, and it is the block bound where that is the smaller."""
+    from packer.cpsat import reopt, tuning
+
+    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
+    monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_NODES", 16)
+    monkeypatch.setattr(reopt, "BLOCK_BOUND_MIN_S", 1.0)
+    monkeypatch.setattr(reopt, "BLOCK_BOUND", True)
+    inst = generate("fragmented", seed=0, nodes=32)
+    pt = reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
+    rep = check(inst, pt.plan)
+    assert rep.ok, [(v.kind, v.message) for v in rep.violations][:5]
+    cb = pt.info["capacity_bound"]
+    assert pt.plan.bound is not None and pt.plan.bound >= pt.plan.objective - 1e-6
+    assert pt.plan.bound <= cb + 1e-6  # type: ignore[operator]
+    got = pt.info["block_bound"]
+    assert got is not None, pt.info.get("block_bound_error")
+    assert pt.plan.bound == pytest.approx(min(got, cb))  # type: ignore[type-var]
