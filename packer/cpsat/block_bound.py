@@ -244,9 +244,9 @@ class BlockLP:
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
     def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset()) -> None:
-        from scipy.optimize._highspy import _core as hc
-        from scipy.sparse import csc_matrix, csr_matrix, hstack, vstack
+        from scipy.sparse import csr_matrix, hstack, vstack
 
+        from packer.cpsat.bound import highs_simplex
         from packer.cpsat.model import CpsatModel
         from packer.cpsat.reopt import repack_instance
         from packer.cpsat.reopt_stays import stays_form
@@ -372,22 +372,7 @@ class BlockLP:
             bl = np.concatenate([bl, np.full(n_share, -np.inf)])
             bh = np.concatenate([bh, np.full(n_share, np.inf)])
         self.c0, self.a, self.bl, self.bh, self.lo, self.hi = c, a, bl, bh, lo, hi
-        h = hc._Highs()
-        h.setOptionValue("output_flag", False)
-        lp = hc.HighsLp()
-        m = a.shape[0]
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lo, hi
-        lp.row_lower_ = np.where(np.isfinite(bl), bl, -hc.kHighsInf)
-        lp.row_upper_ = np.where(np.isfinite(bh), bh, hc.kHighsInf)
-        cols = csc_matrix(a)
-        lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = cols.indptr, cols.indices, cols.data
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-        h.passModel(lp)
-        h.setOptionValue("solver", "simplex")
-        h.setOptionValue("simplex_unscaled_solution_strategy", 0)
-        self.h = h
+        self.h = highs_simplex(c, a, bl, bh, lo, hi)
 
     def share_duals(self, caps: Mapping[object, float],
                     time_limit: float | None = None) -> tuple[dict[object, float], dict[object, float]]:

@@ -135,13 +135,33 @@ def lp_dual_value(form, *, time_limit: float | None = None,  # type: ignore[no-u
     """
     try:
         # scipy's HiGHS binding: its public LP calls take no simplex_unscaled_solution_strategy
-        from scipy.optimize._highspy import _core as hc
-        from scipy.sparse import csc_matrix
+        from scipy.optimize._highspy import _core as hc  # noqa: F401  (is HiGHS's core there?)
     except ImportError:  # pragma: no cover - older scipy: the caller falls back to lp_solve
         return None
     c, a, bl, bh, lo, hi, obj = form
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         return None  # the Lagrangian needs finite boxes (CP-SAT's domains always are)
+    h = highs_simplex(c, a, bl, bh, lo, hi)
+    for key, val in (options or {}).items():
+        h.setOptionValue(key, val)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(max(0.1, time_limit)))
+    h.run()
+    if info is not None:
+        info["ran"] = True
+    sol = h.getSolution()
+    if not sol.dual_valid:
+        return None
+    low = lagrangian_min(c, a, bl, bh, lo, hi, np.asarray(sol.row_dual, dtype=float))
+    return _to_max(obj, low)
+
+
+def highs_simplex(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndarray, hi: np.ndarray):  # type: ignore[no-untyped-def]
+    """A HiGHS instance (scipy's core binding) holding the LP min c·x, bl ≤ a·x ≤ bh, lo ≤ x ≤ hi,
+    set to the dual simplex that stops at the scaled optimum (see :func:`lp_dual_value`), quiet."""
+    from scipy.optimize._highspy import _core as hc
+    from scipy.sparse import csc_matrix
+
     h = hc._Highs()
     h.setOptionValue("output_flag", False)
     lp = hc.HighsLp()
@@ -157,18 +177,7 @@ def lp_dual_value(form, *, time_limit: float | None = None,  # type: ignore[no-u
     h.passModel(lp)
     h.setOptionValue("solver", "simplex")
     h.setOptionValue("simplex_unscaled_solution_strategy", 0)
-    for key, val in (options or {}).items():
-        h.setOptionValue(key, val)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(max(0.1, time_limit)))
-    h.run()
-    if info is not None:
-        info["ran"] = True
-    sol = h.getSolution()
-    if not sol.dual_valid:
-        return None
-    low = lagrangian_min(c, a, bl, bh, lo, hi, np.asarray(sol.row_dual, dtype=float))
-    return _to_max(obj, low)
+    return h
 
 
 def lagrangian_min(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndarray, hi: np.ndarray,  # type: ignore[no-untyped-def]
