@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import time
-from collections import defaultdict
 
 import numpy as np
 
@@ -34,20 +33,10 @@ def combined(inst, parts) -> tuple[float | None, float]:  # type: ignore[no-unty
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import block_diag, csr_matrix, vstack
 
-    from packer.cpsat.block_bound import BlockLP, block_instances
+    from packer.cpsat.block_bound import block_lps
 
     t0 = time.perf_counter()
-    subs, tags = block_instances(inst, parts)
-    served: dict[object, set[int]] = defaultdict(set)
-    for b, tg in enumerate(tags):
-        for tag in tg.values():
-            if tag[0] == "i":
-                key = tag[1]
-                served[key].add(b)
-    lps = []
-    for b, (s, tg) in enumerate(zip(subs, tags)):
-        homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
-        lps.append(BlockLP(s, tg, frozenset(j for j in homes if not (served[j] - {b}))))
+    lps, _ = block_lps(inst, parts)
     a = block_diag([lp.a for lp in lps]).tocsr()
     offs = np.cumsum([0] + [lp.a.shape[1] for lp in lps])
     cmax = np.concatenate([lp.c0 * lp.sf / lp.scale for lp in lps])
