@@ -1015,7 +1015,7 @@ def _node_caps(pl: _Placer, inst: Instance, unplaced: Mapping[str, str]) -> dict
     for t, iso in st.isolation.items():
         if iso != "node" or not any(tenant_of[rid] != t for rid in unplaced):
             continue
-        held = [n for n in st.nodes if n.tenants[t] > 0 and n.gpus]
+        held = [st.by_id[i] for i in sorted(pl.held[t])]  # kept up to date by _construct
         if not held:
             continue
         room = sum(pl._room(g) for n in held for g in n.gpus)
