@@ -49,6 +49,13 @@ CLAIM_GAIN = 1.0
 #: Remember the nodes where :meth:`_Placer.best_on_node` found nothing, until they change (identical
 #: plans; adversarial at 4,096 GPUs 46 s → 2.2 s). A switch for the test that says so.
 MISS_CACHE = True
+#: A MIG unit goes to the GPU with the fewest free memory positions before it (pack), and there takes
+#: the profile with the fewest positions among its choices (worth the same: a unit is worth its
+#: compute slices). False: the old score, free positions after the unit first, which took the larger
+#: of two 1-slice profiles (1g.35gb over 1g.18gb) because it left the GPU looking fuller, and filled
+#: memory before compute (session 16: 1,024 GPUs, every family, seeds 100-104: 16 wins, 2 losses,
+#: +27.3; bench/bench_greedy_ab.py --param MIG_FIT=False).
+MIG_FIT = True
 #: Constructions at most with node-isolated tenants held to fewer nodes (see :func:`_node_caps`).
 CAP_ROUNDS = 3
 #: Node sets up to this size are ranked directly in the balanced construction (a domain of a gang);
@@ -393,7 +400,8 @@ class _Placer:
                 if g.occ & mask:
                     continue
                 damage = _mig_damage(g.model, g.occ, mask)
-                # Fullest GPU first (pack), then the start that destroys least, smallest profile;
+                # Fullest GPU first (pack), then the start that destroys least, smallest profile
+                # (MIG_FIT: fullest GPU, smallest profile, then the start that destroys least);
                 # but not a start that leaves compute slices no profile can use any more (on B200
                 # two 3g instances take all 8 memory positions and strand the 7th slice; so do
                 # 1g + 2g + 3g, whose one free position starts nothing) where another GPU of the
@@ -404,7 +412,10 @@ class _Placer:
                     stranded = 0  # a profile within the idle slices still has a free start
                 if strict and stranded:
                     continue
-                score = (1 if g.mode is None else 0, stranded, free_after, damage, p.size, s, g.index)
+                if MIG_FIT:  # free_after + p.size: the free positions before the unit
+                    score = (1 if g.mode is None else 0, stranded, free_after + p.size, p.size, damage, s, g.index)
+                else:
+                    score = (1 if g.mode is None else 0, stranded, free_after, damage, p.size, s, g.index)
                 if best is None or score < best[4]:
                     unit = Unit(node=n.spec.id, gpu=g.index, profile=p.name, start=s)
                     best = (g, unit, p.gpu_equivalents, want, score)
