@@ -56,6 +56,11 @@ MISS_CACHE = True
 #: memory before compute (session 16: 1,024 GPUs, every family, seeds 100-104: 16 wins, 2 losses,
 #: +27.3; bench/bench_greedy_ab.py --param MIG_FIT=False).
 MIG_FIT = True
+#: A whole-GPU gang with required locality takes a domain where it gives no 'any' GPU a mode over a
+#: tighter one where it would (the way :meth:`_Placer.place_in` takes configured GPUs before 'any'
+#: ones), while the whole GPUs asked by it and the gpu requests still to come fit on the free
+#: configured full GPUs: an 'any' GPU could still serve MIG and share work, a full one whole GPUs only.
+GANG_FRESH = True
 #: Constructions at most with node-isolated tenants held to fewer nodes (see :func:`_node_caps`).
 CAP_ROUNDS = 3
 #: Node sets up to this size are ranked directly in the balanced construction (a domain of a gang);
@@ -117,6 +122,8 @@ class _State:
             self.nodes.append(node)
             self.by_id[n.id] = node
         self.tenant_used: Counter[str] = Counter()
+        #: GPUs configured 'full' that hold nothing (an 'any' GPU gets its mode with its first unit).
+        self.free_full = sum(1 for n in self.nodes for g in n.gpus if g.mode == "full")
         self.isolation = {tid: t.isolation for tid, t in inst.tenant_map.items()}
         self.quota = {tid: t.max_gpus for tid, t in inst.tenant_map.items()}
         self.log: list[tuple] = []
@@ -166,6 +173,8 @@ class _State:
             return
         n = g.node
         self.log.append((g, n, g.mode, g.occ, g.milli, g.whole, req, unit, size))
+        if g.mode == "full" and not g.units:
+            self.free_full -= 1
         g.mode = mode
         if req.kind == "mig":
             assert g.model is not None and unit.profile is not None and unit.start is not None
@@ -215,6 +224,8 @@ class _State:
             if req.kind == "mig":
                 g.counts[unit.profile] -= 1
             g.units -= 1
+            if g.mode == "full" and not g.units:
+                self.free_full += 1
             n.units -= 1
             n.version += 1
             self.changes.append(n)
@@ -293,6 +304,8 @@ class _Placer:
         self.failed: dict[tuple, tuple[int, str]] = {}
         #: (tenant, kind) → GPU-equivalents of the requests not tried yet (see _stranded_by_claim).
         self.pending: dict[tuple[str, str], float] = {}
+        #: Whole GPUs asked by the gpu requests not tried yet (see GANG_FRESH).
+        self.pending_gpus = 0
         self._sig_for: Request | None = None
         self._sig: tuple = ()
         #: None, or the host resource ("cpu" or "mem") :meth:`node_rank` balances against GPU room.
@@ -766,23 +779,29 @@ class _Placer:
             dom_bound = {d: sum(bounds[m.spec.id] for m in ms) for d, ms in groups.items()}
             best: tuple[tuple, str] | None = None
             most = 0
+            # While the whole GPUs asked (this gang's and those still to come) fit on the free
+            # configured full GPUs, a gang spares 'any' GPUs (GANG_FRESH).
+            spare = GANG_FRESH and req.kind == "gpu" and self.pending_gpus + req.count <= st.free_full
             # Tightest domains first; a domain that takes every unit ends the search.
             for dom in sorted(groups, key=lambda d: (dom_bound[d], d)):
                 if dom_bound[dom] < req.need_count:
                     most = max(most, dom_bound[dom]) if best is None else most
                     continue
                 members = groups[dom]
+                unset = sum(1 for m in members for g in m.gpus if g.mode is None) if spare else 0
                 mark = st.mark()
                 got = self.place_in(req, members)
                 k = len(got)
                 most = max(most, k)
+                # GPUs of mode 'any' this domain would give a mode to (GANG_FRESH)
+                fresh = unset - sum(1 for m in members for g in m.gpus if g.mode is None) if spare else 0
                 if k >= req.need_count:
                     slack = sum(len(m.gpus) for m in members) - sum(m.units for m in members)
-                    key = (-k, slack, dom)
+                    key = (-k, fresh, slack, dom)
                     if best is None or key < best[0]:
                         best = (key, dom)
                 st.undo(mark)
-                if k == req.count:
+                if k == req.count and not fresh:
                     break
             if best is None:
                 return None, self._reason(req, most, reasons.locality(req, req.locality.level, most, req.need_count))
@@ -953,6 +972,7 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
     size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
     for r in todo:
         pl.pending[(r.tenant, r.kind)] = pl.pending.get((r.tenant, r.kind), 0.0) + size.get(r.id, 0.0)
+    pl.pending_gpus = sum(r.count for r in todo if r.kind == "gpu")
     same = 0 if replay is None or replay.balance != balance else replay.agrees_until(node_cap or {})
     if same:
         # The replayed requests' failures, as the earlier run remembered them for later ones alike.
@@ -964,6 +984,8 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
         if update is not None and i % 256 == 0:
             update(done=i, total=len(todo), note="greedy, balanced" if balance else "greedy")
         pl.pending[(r.tenant, r.kind)] -= size.get(r.id, 0.0)
+        if r.kind == "gpu":
+            pl.pending_gpus -= r.count
         if i < same:
             units, reason = replay.outcomes[i]  # type: ignore[union-attr]
             for u in units or ():
