@@ -108,6 +108,13 @@ EXCHANGE = True
 WIDE = True
 WIDE_MAX_NODES = 32
 WIDE_STEPS = 3.0
+#: A wide aim that is a spread request (MIG replicas one to four a node or rack) gets a replica region
+#: instead (:func:`packer.cpsat.reopt_spread.replica_region`): only the nodes where one of its units fits
+#: now or once one freeable request there leaves (the online placer's check), one domain at a time up to
+#: its spread limit, plus room for what those releases displace; CP-SAT places the replicas and re-places
+#: the freed work. The wide region (drawn by room, 1.5 x the span) is the fallback when the openings
+#: cannot hold the request. False: wide regions for every wide aim (the A/B arm).
+REPLICA = True
 #: An aimed or wide region grows (past REGION_NODES or 1.5 × its span, up to WIDE_MAX_NODES) until the
 #: free room of its nodes beyond the aim's own covers what the aimed request needs beyond those nodes'
 #: free room: the running work it displaces must land inside the region (:meth:`_View.grow`).
@@ -830,6 +837,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     racks = _domains(inst, _level(inst))
     grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
     srng = random.Random(seed + 104729)  # the spread steps' own draws, likewise
+    rrng = random.Random(seed + 1299709)  # the replica regions' own draws
     sshare = reopt_spread.Share()
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -878,8 +886,17 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             span = _span_nodes(inst, aim)
             if WIDE and span > REGION_NODES // 2:
                 kind = "wide"
-                nodes = view.wide_region(aim, rng, span, guide)
-                stats["wide"] = stats.get("wide", 0) + 1
+                nodes = set()
+                if REPLICA and placers and aim.spread is not None and aim.spread.level != "gpu" and aim.kind != "host":
+                    nodes, rinfo = reopt_spread.replica_region(inst, cur, aim, rrng, guide)
+                    if nodes:
+                        kind = "replica"
+                        stats["replica"] = stats.get("replica", 0) + 1
+                    else:
+                        stats["replica_none"] = stats.get("replica_none", 0) + 1
+                if not nodes:
+                    nodes = view.wide_region(aim, rng, span, guide)
+                    stats["wide"] = stats.get("wide", 0) + 1
             else:
                 nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
