@@ -140,8 +140,11 @@ TENANT_FILL = True
 #: Its work spans its nodes (haein's secure tenant: spread replicas over its 22 nodes), and work across
 #: a region's border is pinned: in an 8-node sample it cannot be packed onto fewer nodes, so the room
 #: stranded on its nodes (76% of the free MIG room of haein-0's no-move plan, session 16) stays
-#: stranded. False: REGION_NODES of them (the A/B arm).
-TENANT_ALL = True
+#: stranded. Off: ahead in the deterministic A/B (20 steps, det 1.0: haein 0-4 +32.4, fragmented 0-4
+#: +29.1, from two states; its steps got 1.5-20x the CP-SAT seconds) but not in the interleaved timed
+#: one at 60 s (haein 5/100/101, fragmented 103/104: -3.1 in sum, 2 of 5 ahead; bench/RESULTS_reopt.md
+#: "Session 16"). True: the A/B arm (``bench/bench_reopt.py --tenant-all``).
+TENANT_ALL = False
 #: Regions grow while CP-SAT proves their steps optimal without a gain, per step kind (aimed, wide,
 #: tenant, random): after GROW_AFTER such steps in a row the kind's scale doubles, up to GROW_MAX, and
 #: its regions take that many times their nodes (random steps more racks, the others more nodes with
