@@ -108,6 +108,17 @@ EXCHANGE = True
 WIDE = True
 WIDE_MAX_NODES = 32
 WIDE_STEPS = 3.0
+#: A wide aim that is a spread request (MIG replicas one to four a node or rack) gets a replica region
+#: instead (:func:`packer.cpsat.reopt_spread.replica_region`): only the nodes where one of its units fits
+#: now or once one freeable request there leaves (the online placer's check), one domain at a time up to
+#: its spread limit, plus room for what those releases displace; CP-SAT places the replicas and re-places
+#: the freed work. The wide region (drawn by room, 1.5 x the span) is the fallback when the openings
+#: cannot hold the request. Off: on haein 0-4 (20 steps, det 1.0, session 16) the replica steps gained
+#: 0.2-6.9 where the wide steps they replaced gained 4-8 (sum -4.0); on haein-0's no-move plan no
+#: waiting spread request had a node taking a unit, and the released work of 0 of its openings fit
+#: elsewhere without lifting lower-priority waiting work (bench/RESULTS_reopt.md "Session 16").
+#: True: the A/B arm.
+REPLICA = False
 #: An aimed or wide region grows (past REGION_NODES or 1.5 × its span, up to WIDE_MAX_NODES) until the
 #: free room of its nodes beyond the aim's own covers what the aimed request needs beyond those nodes'
 #: free room: the running work it displaces must land inside the region (:meth:`_View.grow`).
@@ -125,6 +136,15 @@ ROOM_WIDE = False
 #: step at random (bench/RESULTS_reopt.md, "Session 10"). The region also takes the nodes a gang step
 #: would clear for the dearest whole-GPU gang offered (:func:`_gang_room`).
 TENANT_FILL = True
+#: A tenant step takes all the tenant's nodes (up to WIDE_MAX_NODES; more: REGION_NODES drawn as before).
+#: Its work spans its nodes (haein's secure tenant: spread replicas over its 22 nodes), and work across
+#: a region's border is pinned: in an 8-node sample it cannot be packed onto fewer nodes, so the room
+#: stranded on its nodes (76% of the free MIG room of haein-0's no-move plan, session 16) stays
+#: stranded. Off: ahead in the deterministic A/B (20 steps, det 1.0: haein 0-4 +32.4, fragmented 0-4
+#: +29.1, from two states; its steps got 1.5-20x the CP-SAT seconds) but not in the interleaved timed
+#: one at 60 s (haein 5/100/101, fragmented 103/104: -3.1 in sum, 2 of 5 ahead; bench/RESULTS_reopt.md
+#: "Session 16"). True: the A/B arm (``bench/bench_reopt.py --tenant-all``).
+TENANT_ALL = False
 #: Regions grow while CP-SAT proves their steps optimal without a gain, per step kind (aimed, wide,
 #: tenant, random): after GROW_AFTER such steps in a row the kind's scale doubles, up to GROW_MAX, and
 #: its regions take that many times their nodes (random steps more racks, the others more nodes with
@@ -830,6 +850,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     racks = _domains(inst, _level(inst))
     grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
     srng = random.Random(seed + 104729)  # the spread steps' own draws, likewise
+    rrng = random.Random(seed + 1299709)  # the replica regions' own draws
     sshare = reopt_spread.Share()
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -878,8 +899,17 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             span = _span_nodes(inst, aim)
             if WIDE and span > REGION_NODES // 2:
                 kind = "wide"
-                nodes = view.wide_region(aim, rng, span, guide)
-                stats["wide"] = stats.get("wide", 0) + 1
+                nodes = set()
+                if REPLICA and placers and aim.spread is not None and aim.spread.level != "gpu" and aim.kind != "host":
+                    nodes, rinfo = reopt_spread.replica_region(inst, cur, aim, rrng, guide)
+                    if nodes:
+                        kind = "replica"
+                        stats["replica"] = stats.get("replica", 0) + 1
+                    else:
+                        stats["replica_none"] = stats.get("replica_none", 0) + 1
+                if not nodes:
+                    nodes = view.wide_region(aim, rng, span, guide)
+                    stats["wide"] = stats.get("wide", 0) + 1
             else:
                 nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
@@ -888,7 +918,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             t = rng.choice(sorted(view.isolated_nodes))
             nodes = set(view.isolated_nodes[t])
             if len(nodes) > REGION_NODES:
-                nodes = set(rng.sample(sorted(nodes), REGION_NODES))
+                sample = set(rng.sample(sorted(nodes), REGION_NODES))  # drawn either way: the stream stays
+                if not (TENANT_ALL and len(nodes) <= WIDE_MAX_NODES):
+                    nodes = sample
             nodes |= view.roomy(rng, REGION_NODES // 3, exclude=nodes)
             if TENANT_FILL:
                 first = _fill_offer(inst, view, t, nodes, waiting)

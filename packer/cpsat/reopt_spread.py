@@ -29,6 +29,7 @@ share follows what the spread steps gain (:class:`Share`).
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -303,7 +304,7 @@ def choose(inst: Instance, r: Request, free: Mapping[str, int], opens: Mapping[s
 
 def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, release: Sequence[str],
                    waiting: Sequence[Request], victims: bool = False, clear: set[str] | frozenset[str] = frozenset(),
-                   ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
+                   strict: bool = True) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``release`` lifted, ``r`` placed, the lifted work re-placed (exactly where it was when
     it still fits, else best-fit anywhere; running work first) and the other waiting work offered; None
     when ``r`` does not fit or a lifted running request finds no room.
@@ -362,6 +363,9 @@ def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request
             new_nodes.update(u.node for u in units if u not in cur[q.id])
         else:
             if not placer.place(q.model_copy(update={"placement": None}), explain=False).ok:
+                if q.placement is not None and not strict:
+                    info["unplaced_running"] = int(info.get("unplaced_running", 0)) + 1  # type: ignore[call-overload]
+                    continue
                 if q.placement is not None:
                     info["fail"] = "displaced running work"
                     info["blocked"] = q.id
@@ -425,3 +429,156 @@ def _partial(inst: Instance, placer, q: Request, units: Sequence[Unit], clear: s
             return None
     placer._place_exact(q, [*keep, *got])
     return [*keep, *got]
+
+
+#: CP-SAT replica regions (:func:`replica_region`, used by :func:`packer.cpsat.reopt.move_steps` for an
+#: aimed spread request in place of the wide region): at most this many nodes in all.
+REPLICA_MAX_NODES = 32
+#: Nodes a released request may span (beyond the opened node) and still be freed with it: the region
+#: takes its other nodes too (work across the region's border is pinned in the sub-instance).
+REPLICA_SPAN = 2
+#: Nodes with free room (any mode) added for the work the openings displace, per opened node.
+REPLICA_ROOM = 0.5
+#: Openings count only when each request they release fits whole on another node now (that node joins
+#: the region); False: any opening, with REPLICA_ROOM nodes of free room for what they displace.
+REPLICA_DEST = True
+#: Openings also by emptying a node-isolated tenant's node (:func:`openings`' evacuations), where no
+#: single release opens it.
+REPLICA_EVAC = False
+
+
+def _dest(inst: Instance, placer, q: Request, units: Sequence[Unit], exclude: set[str],  # type: ignore[no-untyped-def]
+          rng: random.Random) -> str | None:
+    """A node (not in ``exclude``) that takes all of ``q``'s units now with ``q`` lifted, drawn among
+    those with the least room to spare (best fit); None when there is none."""
+    allowed = inst.allowed_models(q)
+    ids = [n.id for n in inst.nodes if n.num_gpus and n.id not in exclude
+           and (allowed is None or n.gpu_model in allowed)]
+    if not ids:
+        return None
+    placer.release(q.id)
+    try:
+        caps = _node_caps(placer, q, np.array([placer._node_ix[nid] for nid in ids], dtype=np.int64), len(units))
+    finally:
+        placer._place_exact(q, units)
+    fit = [nid for nid, c in zip(ids, caps) if c >= len(units)]
+    return rng.choice(fit) if fit else None
+
+
+def replica_region(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, rng: random.Random,
+                   guide: Guide | None = None, placer=None,  # type: ignore[no-untyped-def]
+                   ) -> tuple[set[str], dict[str, object]]:
+    """The nodes of a CP-SAT step that places the spread request ``r``: per domain of its spread level
+    (up to ``max_per_domain`` units each), the nodes that take a unit of ``r`` now and the nodes where
+    releasing one freeable request (or a few spanning at most REPLICA_SPAN more nodes, taken with it)
+    opens a legal slot (:func:`openings`, the online placer's own check), cheapest first with noise
+    (the LP's nodes for ``r`` first), until its fewest units plus SLACK are covered; then, for the
+    work those releases displace, the nodes where the LP sends it and nodes with free room (REPLICA_ROOM
+    per opened node), all within REPLICA_MAX_NODES. Empty when the domains cannot hold ``r``'s fewest
+    units. Unlike the wide region (whole-rack-sized, drawn by room), only nodes where a replica can
+    go are taken, so the model is small; unlike :func:`spread_step`, CP-SAT re-places the freed work."""
+    assert r.spread is not None
+    if placer is None:
+        placer = _placer(inst, cur)
+    free, opens, evac = openings(inst, cur, r, placer)
+    if REPLICA_EVAC:  # a node-isolated tenant's node emptied of its work there (it goes to the tenant's other nodes)
+        opens = {**{nid: (c, rids) for c, nid, rids in reversed(evac)}, **opens}
+    spans: dict[str, set[str]] = {}
+    for rid, units in cur.items():
+        q = inst.request(rid)
+        spans[rid] = {u.node for u in units} | {u.node for u in q.placement or ()}
+    extra: dict[str, set[str]] = {}
+    dests: dict[str, list[str]] = {}
+    lifted: list = []
+
+    def vplacer():  # type: ignore[no-untyped-def]
+        """The placer with the placed waiting work of lower priority than ``r`` lifted (the victims a
+        step may leave waiting: their value is the price of the room)."""
+        if not lifted:
+            lifted.append(_placer(inst, {rid: us for rid, us in cur.items()
+                                         if not ((q := inst.request(rid)).placement is None and q.priority < r.priority)}))
+        return lifted[0]
+    for nid, (_c, rids) in opens.items():
+        more = set().union(*(spans[q] for q in rids)) - {nid}
+        if len(more) > REPLICA_SPAN:
+            continue
+        if REPLICA_DEST:
+            # each released request must fit whole on some other node now, else the opening only
+            # moves the problem (the greedy spread step's "displaced running work" failures)
+            # (placed waiting work may be left waiting: its value is the price)
+            run = [q for q in rids if inst.request(q).placement is not None]
+            ds = [d for q in run if (d := _dest(inst, placer, inst.request(q), cur[q], {nid} | more, rng)
+                                     or _dest(inst, vplacer(), inst.request(q), cur[q], {nid} | more, rng))]
+            if len(ds) < len(run):
+                continue
+            dests[nid] = ds
+        extra[nid] = more
+    level, per = r.spread.level, r.spread.max_per_domain
+
+    def dom(nid: str) -> str:
+        return nid if level == "node" else inst.domain(inst.node(nid), level)
+
+    lp = {} if guide is None else guide.where(r.id)
+    room: dict[str, int] = defaultdict(int)
+    out: set[str] = set()
+    got = 0
+    want = r.need_count + max(1, int(SLACK * r.need_count))
+    # nodes that take units now first (they cost nothing), then openings, cheapest first
+    order = sorted(free, key=lambda nid: -(free[nid] + lp.get(nid, 0.0)) * (0.5 + rng.random()))
+    order += sorted(extra, key=lambda nid: opens[nid][0] * (1 + len(extra[nid])) * (0.5 + rng.random())
+                    / (1.0 + lp.get(nid, 0.0)))
+    opened: list[str] = []
+    for nid in order:
+        if got >= want or len(out) >= REPLICA_MAX_NODES:
+            break
+        d = dom(nid)
+        if room[d] >= per:
+            continue
+        add = {nid} | extra.get(nid, set())
+        if len(out | add) > REPLICA_MAX_NODES:
+            continue
+        take = min(per - room[d], free.get(nid, 1))
+        room[d] += take
+        got += take
+        out |= add
+        if nid in extra:
+            opened.append(nid)
+    info: dict[str, object] = {"free_nodes": len(free), "open_nodes": len(extra), "units": got, "opened": len(opened)}
+    if got < r.need_count:
+        return set(), info
+    # room for the displaced work: a node where each fits now, then the LP's destinations for it, then
+    # nodes by free room of any mode
+    for nid in opened:
+        for d in dests.get(nid, ()):
+            if len(out) < REPLICA_MAX_NODES:
+                out.add(d)
+    dest: dict[str, float] = defaultdict(float)
+    if guide is not None and guide.moved:
+        for nid in opened:
+            for q in opens[nid][1]:
+                for d, u in guide.dest.get(q, {}).items():
+                    if d not in out:
+                        dest[d] += guide.moved.get(q, 0.0) * u
+    k = max(1, math.ceil(REPLICA_ROOM * len(opened))) if opened and not REPLICA_DEST else 0
+    goal = min(REPLICA_MAX_NODES, len(out) + k)
+    targets = sorted(dest)
+    while len(out) < goal and targets:
+        pick = rng.choices(targets, weights=[dest[nid] + 1e-9 for nid in targets], k=1)[0]
+        out.add(pick)
+        targets.remove(pick)
+    if len(out) < goal:
+        used: dict[str, float] = defaultdict(float)
+        for rid, units in cur.items():
+            q = inst.request(rid)
+            for u in units:
+                if u.gpu is not None:
+                    used[u.node] += inst.unit_size(q, u)
+        pool = [n.id for n in inst.nodes if n.num_gpus and n.id not in out and n.num_gpus - used[n.id] > 1e-9]
+        while len(out) < goal and pool:
+            pick = rng.choices(pool, weights=[inst.node(nid).num_gpus - used[nid] for nid in pool], k=1)[0]
+            out.add(pick)
+            pool.remove(pick)
+    info["nodes"] = len(out)
+    info["release"] = sorted({q for nid in opened for q in opens[nid][1]})
+    info["clear"] = sorted(opened)
+    return out, info
