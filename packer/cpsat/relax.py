@@ -45,6 +45,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
+from packer.cpsat import data as data_mod
 from packer.cpsat.data import host_units
 from packer.model import MILLI_PER_GPU, Instance, Node, Request, Topology, Unit
 
@@ -104,7 +105,7 @@ def merged_relaxation(inst: Instance, level: str) -> Relaxation:
         loc = r.locality
         if loc is not None and not coarse(loc.level):
             upd["locality"] = loc.model_copy(update={"level": "node" if inside[loc.level] else level})
-            if inside[loc.level] and loc.required and r.kind != "host" and r.placement is None \
+            if data_mod.HOST_FIT and inside[loc.level] and loc.required and r.kind != "host" and r.placement is None \
                     and (r.cpu_milli or r.memory_mib):
                 # Summed over a super node, CPU and memory would let a request in that no single domain
                 # of its level can hold (the room rule, here for host resources only).
@@ -314,7 +315,8 @@ class _Rooms:
         key = (shape, f"{n.gpu_model}/{modes}", n.cpu_milli, n.memory_mib)
         if key not in self._cap:
             gpus = sum(self._gpu_cap(r, n, m) for m in modes)
-            self._cap[key] = int(min(gpus, host_units(n.cpu_milli, n.memory_mib, r.cpu_milli, r.memory_mib)))
+            host = host_units(n.cpu_milli, n.memory_mib, r.cpu_milli, r.memory_mib) if data_mod.HOST_FIT else gpus
+            self._cap[key] = int(min(gpus, host))
         return self._cap[key]
 
     def _gpu_cap(self, r: Request, n: Node, mode: str) -> int:
