@@ -5,7 +5,9 @@ model's LP in the rest of the LP's limit; the LNS runs one step thread until it 
 model's LP stopped after F times the relaxation's wall seconds, LP_MODEL_CUT_FACTOR = F, which opens
 the gate), ``skip`` (the model's LP not run once the relaxation answered: factor 0, no floor); and, with
 the LP as ``rel``, the parallel steps' growth: ``grow`` (lns.TENANT_GROWS_ALL and lns.ALONE_GROWS_ALL),
-``alone`` (ALONE_GROWS_ALL only), ``tenantall`` (TENANT_GROWS_ALL only).
+``alone`` (ALONE_GROWS_ALL only), ``tenantall`` (TENANT_GROWS_ALL only); and, with the LP as ``rel``,
+session 16's host-resource room rule: ``hoston`` (data.HOST_FIT, shipped) and ``hostoff`` (without it).
+Both arms' bounds are valid, so each row also has its gap to the pair's tighter bound (``gap_pair_pct``).
 
 Usage: python bench/bench_cpsat_lpcut.py FAMILY[,...] SEED[,...] [ARM,...] [--out FILE.jsonl]
 
@@ -27,6 +29,7 @@ import time
 
 import packer.cpsat.solver as cpsat
 from packer.check import check
+from packer.cpsat import data as data_mod
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import tuning
 from packer.generate import generate
@@ -59,7 +62,8 @@ GROWTH = {"grow": (True, True), "alone": (False, True), "tenantall": (True, Fals
 
 def arm_setting(arm: str) -> tuple[float | None, float]:
     lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = GROWTH.get(arm, (False, False))
-    if arm == "rel" or arm in GROWTH:
+    data_mod.HOST_FIT = arm != "hostoff"
+    if arm in ("rel", "hoston", "hostoff") or arm in GROWTH:
         return None, tuning.LP_MODEL_CUT_MIN_S
     if arm == "skip":
         return 0.0, 0.0
@@ -70,6 +74,7 @@ def arm_setting(arm: str) -> tuple[float | None, float]:
 
 def main(families: list[str], seeds: list[int], arms: list[str], out: str | None) -> None:
     shipped = (tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL)
+    host_fit = data_mod.HOST_FIT
     sink = open(out, "a") if out else None  # noqa: SIM115
     k = 0
     for seed in seeds:
@@ -103,8 +108,10 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                     "ok": check(inst, plan).ok}, trace))
             common = min(r["cpu_s"] for r, _ in rows)
             start = min((t.points[0][2] for _, t in rows if t.points), default=0.0)
+            pair = min((r["bound"] for r, _ in rows if r["bound"] is not None), default=None)
             for r, t in rows:
                 r["common_cpu_s"] = common
+                r["gap_pair_pct"] = None if not pair else round(100 * (pair - r["objective"]) / pair, 3)
                 r["obj_at_cpu"] = round(t.best_at(common, start), 3)
                 line = json.dumps(r)
                 print(line, flush=True)
@@ -112,6 +119,7 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                     sink.write(line + "\n")
                     sink.flush()
     tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = shipped
+    data_mod.HOST_FIT = host_fit
 
 
 if __name__ == "__main__":

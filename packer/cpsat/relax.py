@@ -5,7 +5,9 @@ solve's time limit. Merging every node of one domain at ``level`` (and one GPU m
 *super node* keeps what makes the LP tight on these instances (the GPUs themselves, their modes and
 MIG geometry, required locality at ``level`` and coarser, quotas) and relaxes the rest:
 
-- host CPU and memory are summed over the merged nodes;
+- host CPU and memory are summed over the merged nodes, except that a request with a required
+  locality that no single domain of its level can hold by its nodes' CPU and memory (each unit takes
+  its own node's) is barred from the super node (the :class:`_Rooms` rule, for host resources);
 - a locality finer than ``level`` becomes ``node`` (the super node) where every domain of that level
   lies inside one super node, and ``level`` otherwise; a soft one can then only cost less;
 - a spread finer than ``level`` is dropped, and so is a spread or locality at level ``gpu``: it
@@ -43,6 +45,8 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
+from packer.cpsat import data as data_mod
+from packer.cpsat.data import host_units
 from packer.model import MILLI_PER_GPU, Instance, Node, Request, Topology, Unit
 
 #: Original (node, GPU) — GPU None for the node itself — to (super node, GPU) of a relaxation.
@@ -94,14 +98,24 @@ def merged_relaxation(inst: Instance, level: str) -> Relaxation:
         return lv == "gpu" or levels.index(lv) >= at
 
     requests: list[Request] = []
+    rooms = _Rooms(inst)
+    barred: dict[str, frozenset[str]] = {}
     for r in inst.requests:
         upd: dict[str, object] = _without_gpu_levels(r)
-        if r.locality is not None and not coarse(r.locality.level):
-            upd["locality"] = r.locality.model_copy(update={"level": "node" if inside[r.locality.level] else level})
+        loc = r.locality
+        if loc is not None and not coarse(loc.level):
+            upd["locality"] = loc.model_copy(update={"level": "node" if inside[loc.level] else level})
+            if data_mod.HOST_FIT and inside[loc.level] and loc.required and r.kind != "host" and r.placement is None \
+                    and (r.cpu_milli or r.memory_mib):
+                # Summed over a super node, CPU and memory would let a request in that no single domain
+                # of its level can hold (the room rule, here for host resources only).
+                bar = rooms.barred(r, loc.level, super_of)
+                if bar:
+                    barred[r.id] = bar
         if r.spread is not None and not coarse(r.spread.level):
             upd["spread"] = None
         requests.append(_moved_request(r, upd, where))
-    return Relaxation(_relaxed(inst, f"merged-{level}", ("node", *kept), nodes, requests), where, {})
+    return Relaxation(_relaxed(inst, f"merged-{level}", ("node", *kept), nodes, requests), where, barred)
 
 
 def typed_relaxation(inst: Instance, level: str) -> Relaxation:
@@ -267,10 +281,11 @@ def _moved(u: Unit, to: tuple[str, int | None]) -> Unit:
 
 
 class _Rooms:
-    """How many units of a request fit in a domain at most, counting every GPU of a fitting mode as free.
+    """How many units of a request fit in a domain at most, counting every GPU of a fitting mode as free
+    and each node's CPU and memory (whole) as free.
 
-    Running work, host resources, isolation and spread are ignored, so this over-counts: a super
-    node barred for a request is one where it cannot lie in any single domain of its level.
+    Running work, isolation and spread are ignored, so this over-counts: a super node barred for a
+    request is one where it cannot lie in any single domain of its level.
     """
 
     def __init__(self, inst: Instance) -> None:
@@ -279,7 +294,8 @@ class _Rooms:
         self._bar: dict[tuple[Hashable, str], frozenset[str]] = {}
 
     def barred(self, r: Request, level: str, super_of: Mapping[str, str]) -> frozenset[str]:
-        shape = (r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models, r.need_count)
+        shape = (r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models, r.need_count,
+                 r.cpu_milli, r.memory_mib)
         key = (shape, level)
         if key not in self._bar:
             room: dict[str, int] = defaultdict(int)
@@ -296,9 +312,11 @@ class _Rooms:
 
     def _node_cap(self, r: Request, shape: Hashable, n: Node) -> int:
         modes = tuple(n.gpu_mode(g) for g in range(n.num_gpus))
-        key = (shape, f"{n.gpu_model}/{modes}")
+        key = (shape, f"{n.gpu_model}/{modes}", n.cpu_milli, n.memory_mib)
         if key not in self._cap:
-            self._cap[key] = sum(self._gpu_cap(r, n, m) for m in modes)
+            gpus = sum(self._gpu_cap(r, n, m) for m in modes)
+            host = host_units(n.cpu_milli, n.memory_mib, r.cpu_milli, r.memory_mib) if data_mod.HOST_FIT else gpus
+            self._cap[key] = int(min(gpus, host))
         return self._cap[key]
 
     def _gpu_cap(self, r: Request, n: Node, mode: str) -> int:
