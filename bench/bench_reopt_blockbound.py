@@ -4,7 +4,7 @@
     python bench/bench_reopt_blockbound.py big fragmented --seeds 0 100 101 [--iterations 2]
     python bench/bench_reopt_blockbound.py reopt fragmented --seeds 100 --arms off on --time-limit 300 --workers 2
 
-``small``: 1,024-GPU states (128 nodes) cut into blocks of ``--size`` nodes: capacity bound, the stays
+Rounds are (round, bound, wall s, process CPU s). ``small``: 1,024-GPU states (128 nodes) cut into blocks of ``--size`` nodes: capacity bound, the stays
 LP of the whole state (no limit), the block bound round by round; ``--combined`` also solves the
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
@@ -28,15 +28,18 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def combined(inst, parts) -> tuple[float | None, float]:  # type: ignore[no-untyped-def]
-    """The blocks' LPs and the coupling rows solved as one LP: (optimum, seconds)."""
+def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | None = None  # type: ignore[no-untyped-def]
+             ) -> tuple[float | None, float]:
+    """The blocks' LPs and the coupling rows solved as one LP: (optimum, seconds). ``ipm``: HiGHS's
+    interior point without crossover, the bound from its row duals (bound.lagrangian_min: valid
+    whatever its status) instead of scipy's milp optimum."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import block_diag, csr_matrix, vstack
 
     from packer.cpsat.block_bound import block_lps
 
     t0 = time.perf_counter()
-    lps, _ = block_lps(inst, parts)
+    lps, _ = block_lps(inst, parts, merge=merge)
     a = block_diag([lp.a for lp in lps]).tocsr()
     offs = np.cumsum([0] + [lp.a.shape[1] for lp in lps])
     cmax = np.concatenate([lp.c0 * lp.sf / lp.scale for lp in lps])
@@ -67,9 +70,26 @@ def combined(inst, parts) -> tuple[float | None, float]:  # type: ignore[no-unty
     a2 = vstack([a, csr_matrix((v, (r, c)), shape=(len(ks) + len(js), a.shape[1]))]).tocsr()
     lo = np.concatenate([np.concatenate([lp.bl for lp in lps]), np.full(len(ks), -np.inf), np.zeros(len(js))])
     hi = np.concatenate([np.concatenate([lp.bh for lp in lps]), np.array([big_u[k] for k in ks]), np.zeros(len(js))])
-    res = milp(-cmax, constraints=LinearConstraint(a2, lo, hi),
-               bounds=Bounds(np.concatenate([lp.lo for lp in lps]), np.concatenate([lp.hi for lp in lps])),
-               integrality=np.zeros(a2.shape[1]), options={"presolve": True})
+    xlo = np.concatenate([lp.lo for lp in lps])
+    xhi = np.concatenate([lp.hi for lp in lps])
+    if ipm:
+        from packer.cpsat.bound import highs_simplex, lagrangian_min
+
+        cmin = -cmax
+        h = highs_simplex(cmin, a2, lo, hi, xlo, xhi)
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(time_limit))
+        h.run()
+        sol = h.getSolution()
+        if not sol.dual_valid:
+            return None, time.perf_counter() - t0
+        low = lagrangian_min(cmin, a2, lo, hi, xlo, xhi, np.asarray(sol.row_dual, dtype=float))
+        return -low + const, time.perf_counter() - t0
+    res = milp(-cmax, constraints=LinearConstraint(a2, lo, hi), bounds=Bounds(xlo, xhi),
+               integrality=np.zeros(a2.shape[1]),
+               options={"presolve": True, **({} if time_limit is None else {"time_limit": time_limit})})
     value = None if res.fun is None else float(-res.fun + const)
     return value, time.perf_counter() - t0
 
@@ -86,10 +106,17 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=None, help="nodes a block (small: 32; big: the re-optimizer's)")
     ap.add_argument("--iterations", type=int, default=3)
     ap.add_argument("--combined", action="store_true")
+    ap.add_argument("--combined-only", action="store_true", help="skip the rounds (big states: the combined LP alone)")
+    ap.add_argument("--ipm", action="store_true", help="combined: HiGHS's interior point, bound from its duals")
+    ap.add_argument("--combined-limit", type=float, default=None)
+    ap.add_argument("--merge", default=None,
+                    help="small/big: block LPs of the typed relaxation at this level ('auto': the finest; 'none': "
+                         "the block's own nodes); default block_bound.MERGE")
     ap.add_argument("--jsonl", default="bench/reopt_blockbound_s15.jsonl")
     args = ap.parse_args()
 
-    from packer.cpsat.block_bound import block_bound
+    from packer.cpsat import block_bound as block_bound_mod
+    from packer.cpsat.block_bound import block_bound, merge_level
     from packer.cpsat.bound import capacity_bound
     from packer.cpsat.reopt import BudgetBound
     from packer.cpsat.reopt_blocks import blocks
@@ -114,16 +141,32 @@ def main() -> None:
             row["stays_s"] = round(time.perf_counter() - t, 2)
         parts = blocks(inst, size)
         row["blocks"] = len(parts)
-        rounds: list[tuple[int, float, float]] = []
-        bb = block_bound(inst, parts, iterations=args.iterations,
-                         progress=lambda i, v, s, rounds=rounds: rounds.append((i, round(v, 3), round(s, 2))))
+        rounds: list[tuple[int, float, float, float]] = []
+        merge = "default" if args.merge is None else (None if args.merge == "none" else args.merge)
+        row["merge"] = args.merge
+        c0 = time.process_time()
+        if args.combined_only:
+            lvl = merge_level(inst, block_bound_mod.MERGE if merge == "default" else merge)
+            row["combined_lp"], cs = combined(inst, parts, lvl, args.ipm, args.combined_limit)
+            row["combined_s"], row["combined_cpu_s"] = round(cs, 2), round(time.process_time() - c0, 2)
+            row["ipm"] = args.ipm
+            row["load_end"] = _load()
+            row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())
+            print(json.dumps(row), flush=True)
+            with open(args.jsonl, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            continue
+        bb = block_bound(inst, parts, iterations=args.iterations, merge=merge,
+                         progress=lambda i, v, s, rounds=rounds, c0=c0: rounds.append(
+                             (i, round(v, 3), round(s, 2), round(time.process_time() - c0, 2))))
         row["block_bound"] = bb.value
         row["rounds"] = rounds
         row["block_first_s"] = round(bb.first_s, 2)
         row["block_s"] = round(bb.seconds, 2)
         row["fallbacks"] = bb.fallbacks
         if args.combined:
-            row["combined_lp"], cs = combined(inst, parts)
+            lvl = merge_level(inst, block_bound_mod.MERGE if merge == "default" else merge)
+            row["combined_lp"], cs = combined(inst, parts, lvl, args.ipm, args.combined_limit)
             row["combined_s"] = round(cs, 2)
         row["load_end"] = _load()
         row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())

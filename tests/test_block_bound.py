@@ -1,6 +1,7 @@
 """Tests of the bound by blocks (packer.cpsat.block_bound): for ANY nonnegative λ and any η it is at
 least every plan's objective (the exact model's plan, its proven optimum where proved), on small
-running states cut into 2-3 blocks by hand; with the multipliers of ``block_bound`` as well."""
+running states cut into 2-3 blocks by hand; with the multipliers of ``block_bound`` as well; each
+block's LP on its own nodes and on its typed relaxation (merged nodes, ``block_bound.MERGE``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import solve
-from packer.cpsat.block_bound import block_bound, block_instances, block_lps, lagrangian
+from packer.cpsat.block_bound import block_bound, block_instances, block_lps, lagrangian, merge_level
 from packer.generate import generate
 from packer.model import Instance
 from tests.running_states import fragmented_running
@@ -32,27 +33,30 @@ def _parts(inst: Instance, k: int) -> list[list[str]]:
     return [ids[i:i + step] for i in range(0, len(ids), step)]
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 60), family=st.sampled_from(["fragmented", "tenants", "adversarial", "haein"]),
        nodes=st.sampled_from([2, 3, 4]), k=st.sampled_from([2, 3]), release=st.sampled_from([0.3, 0.6]),
        draw=st.integers(0, 10**6))
 def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, family: str, nodes: int, k: int,
                                                                      release: float, draw: int) -> None:
     """Tests Σ blocks' LP bounds + Σ λ U ≥ the exact model's plan for three random draws of λ ≥ 0, η,
-    and for block_bound's own multipliers."""
+    and for block_bound's own multipliers, with the blocks' own nodes and merged (typed relaxation at
+    the finest level: the merged LP must stay a relaxation of the block, pinned and movable running
+    work included)."""
     inst = _state(family, seed, nodes, release)
     parts = _parts(inst, k)
     exact = solve(inst, time_limit=5, workers=1, aggregate=False)
     assert check(inst, exact).ok
-    lps, big_u = block_lps(inst, parts)
-    rng = random.Random(draw)
-    js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
-    for _ in range(3):
-        lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
-        eta = {j: rng.uniform(-3.0, 3.0) for j in js}
-        assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6
-    got = block_bound(inst, parts, iterations=2)
-    assert got.value >= exact.objective - 1e-6
+    for merge in (None, merge_level(inst, "auto")):
+        lps, big_u = block_lps(inst, parts, merge=merge)
+        rng = random.Random(draw)
+        js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
+        for _ in range(3):
+            lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
+            eta = {j: rng.uniform(-3.0, 3.0) for j in js}
+            assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6, merge
+        got = block_bound(inst, parts, iterations=2, merge=merge)
+        assert got.value >= exact.objective - 1e-6, merge
 
 
 def test_block_instances_keep_pinned_work_and_quotas() -> None:
@@ -109,3 +113,33 @@ def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPa
     got = pt.info["block_bound"]
     assert got is not None, pt.info.get("block_bound_error")
     assert pt.plan.bound == pytest.approx(min(got, cb))  # type: ignore[type-var]
+
+
+def test_merged_block_lp_is_smaller_and_keeps_running_work() -> None:
+    """Tests the merged form on a 16-node state cut in 2 blocks: each block's typed relaxation has
+    fewer nodes and LP columns than the block itself, every pinned and movable running unit is still
+    there (renumbered onto super nodes), and the bound by merged blocks is at least the exact plan's
+    objective."""
+    from packer.cpsat.block_bound import BlockLP
+
+    inst = _state("fragmented", 7, 16, 0.5)
+    parts = _parts(inst, 2)
+    level = merge_level(inst, "auto")
+    assert level is not None
+    subs, tags = block_instances(inst, parts)
+    checked = 0
+    for s, tg in zip(subs, tags, strict=True):
+        own = BlockLP(s, tg)
+        try:
+            merged = BlockLP(s, tg, merge=level)
+        except ValueError:
+            continue  # a merged model that is not all linear: block_lps falls back to the block's own
+        checked += 1
+        assert len(merged.sub.nodes) < len(s.nodes)
+        assert merged.a.shape[1] < own.a.shape[1]
+        running = sorted((r.id, len(r.placement)) for r in s.requests if r.placement is not None)
+        assert sorted((r.id, len(r.placement)) for r in merged.sub.requests if r.placement is not None) == running
+    assert checked >= 1
+    exact = solve(inst, time_limit=10, workers=1)
+    assert check(inst, exact).ok
+    assert block_bound(inst, parts, iterations=1, merge=level).value >= exact.objective - 1e-6

@@ -63,6 +63,13 @@ from packer.model import MILLI_PER_GPU, Instance, ObjectiveWeights, Request, Ten
 
 #: Share of a timed bound's time for the blocks' share solves (the multipliers); the round gets the rest.
 SHARE_TIME = 0.55
+#: Each block's LP is that of its typed relaxation (:func:`packer.cpsat.relax.typed_relaxation`) at the
+#: finest level nodes can be merged at ("auto"), or at a named level; None: the block's own nodes.
+#: Merging the block's domains of one make-up (GPU modes, model, owners of fixed node-isolated work)
+#: into one super node is again a relaxation of the block, so the sum stays a bound. At 16,384 GPUs
+#: (fragmented-0, blocks of 128 nodes) it makes 8 super nodes of a block's 128 nodes, an LP 4-5 times
+#: smaller and 5-6 times cheaper to build and solve (bench/RESULTS_reopt.md "Session 16").
+MERGE: str | None = "auto"
 
 
 @dataclass
@@ -243,7 +250,8 @@ class BlockLP:
     requests), ``U[k]`` its units in all and ``rho[k]`` a unit's most value; ``imports[j]``: columns of
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
-    def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset()) -> None:
+    def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset(),
+                 merge: str | None = None) -> None:
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat.bound import highs_simplex
@@ -251,9 +259,15 @@ class BlockLP:
         from packer.cpsat.reopt import repack_instance
         from packer.cpsat.reopt_stays import stays_form
 
+        barred = None
+        if merge is not None:
+            from packer.cpsat.relax import typed_relaxation
+
+            rel = typed_relaxation(sub, merge)
+            sub, barred = rel.instance, rel.barred
         self.sub = sub
         rp, ids = repack_instance(sub)
-        model = CpsatModel(rp)
+        model = CpsatModel(rp, barred=barred)
         if ids:
             got = stays_form(sub, model, sub.objective.max_migrations)
             if got is None:
@@ -438,10 +452,21 @@ class BlockLP:
         return value + 1e-9 * abs(value) + 1.0 / self.scale, placed, imp, exp, True
 
 
-def block_lps(inst: Instance, parts: Sequence[Sequence[str]],
-              cap: int | None = None) -> tuple[list[BlockLP], dict[object, float]]:
-    """Every block's LP (:class:`BlockLP`) and the units U_k of each coupled waiting class. A block
-    exports no class that no other block can import."""
+def merge_level(inst: Instance, merge: str | None) -> str | None:
+    """The level :class:`BlockLP` merges ``inst``'s blocks at for the setting ``merge`` (see MERGE):
+    None where nothing can be merged (a topology of nodes only)."""
+    if merge != "auto":
+        return merge
+    from packer.cpsat.relax import merge_levels
+
+    levels = merge_levels(inst)
+    return levels[0] if levels else None
+
+
+def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = None,
+              merge: str | None = None) -> tuple[list[BlockLP], dict[object, float]]:
+    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given) and the
+    units U_k of each coupled waiting class. A block exports no class that no other block can import."""
     subs, tags = block_instances(inst, parts, cap)
     served: dict[object, set[int]] = defaultdict(set)
     for b, tg in enumerate(tags):
@@ -452,7 +477,14 @@ def block_lps(inst: Instance, parts: Sequence[Sequence[str]],
     lps = []
     for b, (s, tg) in enumerate(zip(subs, tags)):
         homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
-        lps.append(BlockLP(s, tg, frozenset(j for j in homes if not (served[j] - {b}))))
+        no_export = frozenset(j for j in homes if not (served[j] - {b}))
+        try:
+            lps.append(BlockLP(s, tg, no_export, merge=merge))
+        except ValueError:
+            if merge is None:
+                raise
+            # The merged model is not all linear (seen on a 16-node fragmented state): the block's own.
+            lps.append(BlockLP(s, tg, no_export))
     U: dict[object, float] = {}
     for bl_ in lps:
         for k, u in bl_.U.items():
@@ -470,7 +502,7 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
-                progress=None) -> BlockBound:  # type: ignore[no-untyped-def]
+                progress=None, merge: str | None = "default") -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -496,7 +528,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
 
     if parts is None:
         parts = blocks(inst)
-    lps, U = block_lps(inst, parts, cap)
+    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge))
     rho: dict[object, float] = {}
     n_k: dict[object, int] = defaultdict(int)
     for bl_ in lps:
@@ -609,4 +641,5 @@ def main() -> None:
     sys.stdout.buffer.flush()
 
 
-__all__ = ["SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps", "lagrangian", "main"]
+__all__ = ["MERGE", "SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
+           "lagrangian", "main", "merge_level"]

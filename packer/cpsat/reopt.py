@@ -197,7 +197,11 @@ LATE_WORKERS = False
 #: capacity bound (a block bound that is late or fails leaves the capacity bound). Off: at 16,384 GPUs
 #: its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
 #: 791 s wall at load 10-13 standalone; fragmented-100 in the 300 s run at load 10: not back, and the
-#: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). True: the A/B arm.
+#: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). With the merged block LPs of
+#: session 16 (block_bound.MERGE: round 1 in ~35 CPU-s instead of ~270, 2.7% under the capacity bound
+#: instead of 5.4%) it came back in a quiet 300 s run on fragmented-0 (gap 7.93% → 5.45%, steps' gain
+#: −0.6%), but a slower variant was late at load 4-6.5 and the report states are not measured yet: off
+#: until they are. True: the A/B arm.
 BLOCK_BOUND = False
 BLOCK_BOUND_NICE = 0
 #: Seconds the bound by blocks needs at least to be started.
