@@ -64,10 +64,8 @@ def main(families: list[str], seeds: list[int], lp_limit: float | None, out: str
 
 
 if __name__ == "__main__":
+    from benchargs import pop_option
+
     argv = sys.argv[1:]
-    dest = None
-    if "--out" in argv:
-        i = argv.index("--out")
-        dest = argv[i + 1]
-        del argv[i:i + 2]
+    dest = pop_option(argv, "--out")
     main(argv[0].split(","), [int(s) for s in argv[1].split(",")], float(argv[2]) if len(argv) > 2 else None, dest)

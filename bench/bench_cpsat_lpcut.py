@@ -123,11 +123,9 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
 
 
 if __name__ == "__main__":
+    from benchargs import pop_option
+
     argv = sys.argv[1:]
-    dest = None
-    if "--out" in argv:
-        i = argv.index("--out")
-        dest = argv[i + 1]
-        del argv[i:i + 2]
+    dest = pop_option(argv, "--out")
     main(argv[0].split(","), [int(s) for s in argv[1].split(",")],
          argv[2].split(",") if len(argv) > 2 else ["rel", "cut25"], dest)

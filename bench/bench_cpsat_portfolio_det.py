@@ -89,11 +89,9 @@ def main(families: list[str], seeds: list[int], steps: int, det_step: float, arm
 
 
 if __name__ == "__main__":
+    from benchargs import pop_option
+
     argv = sys.argv[1:]
-    dest = None
-    if "--out" in argv:
-        i = argv.index("--out")
-        dest = argv[i + 1]
-        del argv[i:i + 2]
+    dest = pop_option(argv, "--out")
     main(argv[0].split(","), [int(s) for s in argv[1].split(",")], int(argv[2]), float(argv[3]),
          argv[4].split(",") if len(argv) > 4 else ["base", "match20"], dest)

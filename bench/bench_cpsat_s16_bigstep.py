@@ -10,23 +10,14 @@ import random
 import sys
 import time
 
+from lns_from_plan import plan_space
+
 from packer.cpsat import lns as L
-from packer.cpsat.model import CpsatModel
-from packer.cpsat.timeplan import lns_plan
-from packer.generate import generate
-from packer.model import Plan
 
 fam, seed, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 k, secs, trials = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-inst = generate(fam, seed=seed, nodes=128)
-plan = Plan.model_validate_json(open(path).read())
-model = CpsatModel(inst)
-model.hint(plan)
-model.solve(time_limit=None, seed=0, workers=1, params={"max_deterministic_time": 0.01})
-
-lp = lns_plan(inst, 60.0, None)
-space = L._space(model, lp[0])
-print('level', lp, 'domains', len(space.names), 'start', space.best_obj / model.data.scale + model.constant, flush=True)
+inst, model, space = plan_space(fam, seed, path)
+print('domains', len(space.names), 'start', space.best_obj / model.data.scale + model.constant, flush=True)
 rng = random.Random(1)
 for t in range(trials):
     free = set(rng.sample(space.names, k))

@@ -8,23 +8,14 @@ import random
 import sys
 import time
 
+from lns_from_plan import plan_space
 from ortools.sat.python import cp_model
 
 from packer.cpsat import lns as L
-from packer.cpsat.model import CpsatModel
-from packer.cpsat.timeplan import lns_plan
-from packer.generate import generate
-from packer.model import Plan
 
 fam, seed, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 k, secs, trials, rid = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
-inst = generate(fam, seed=seed, nodes=128)
-plan = Plan.model_validate_json(open(path).read())
-model = CpsatModel(inst)
-model.hint(plan)
-model.solve(time_limit=None, seed=0, workers=1, params={"max_deterministic_time": 0.01})
-lp = lns_plan(inst, 60.0, None)
-space = L._space(model, lp[0])
+inst, model, space = plan_space(fam, seed, path)
 d, v = model.data, model.vars
 gis = [gi for gi in v.active if d.groups[gi].req.id == rid]
 act = v.active[gis[0]].index
