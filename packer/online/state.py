@@ -77,6 +77,12 @@ NO_TENANT = -1
 #: packer's key per compute slice that a MIG start strands: above a new node's (4000), so a start that
 #: strands none on another node wins (xl-0: 3g+3g GPUs 1,460 -> 1,280, objective +0.3%).
 STRAND_WEIGHT = 10000.0
+#: packer's key for a MIG unit that opens an empty GPU (on top of the placement potential it loses): a
+#: tie-break. Raised to 300-4000 (so that a multi-unit MIG request fills a started GPU before it opens
+#: another: the greedy's rule since session 16) it won 19 and lost 9 of 80 tuning instances without the
+#: forecast, but summed -0.71 (training-1,024-1 -48.0); only for GPU-isolated tenants, -33.6
+#: (session 17, ``python bench/bench_online_ab.py --param EMPTY_WEIGHT=1000``).
+EMPTY_WEIGHT = 1.0
 
 
 def tag_of(kind: int, milli: int, count: int) -> int:
@@ -227,7 +233,7 @@ def build_arrays(inst: Instance, policy: str | None, target: TargetWorkload) -> 
     # start leaves idle for good (memory full: two 3g.90gb on a B200 strand the 7th slice)
     strand = STRAND_WEIGHT if code == policy_code("packer") else 0.0
     if code == policy_code("packer"):
-        pp = np.array([cpu_norm, gpu_norm, 1.0, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
+        pp = np.array([cpu_norm, gpu_norm, EMPTY_WEIGHT, 4000.0, 1_000_000.0, strand, 1.0], dtype=np.float64)
     else:
         # the weights are packer's; without them ``nbest``/``bbest`` hold the policy's own MIG score
         # (``gscore``: FGD's fragmentation change, floored), the bound FGD's scans prune with
