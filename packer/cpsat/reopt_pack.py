@@ -48,6 +48,10 @@ PACK_SHARE = 0.2
 #: Sets emptied and filled per step at most (each: one placer fork, ~10-30 ms at 1,024 GPUs).
 TRIES = 30
 POLICY = "best-fit"
+#: A moved running request keeps its units on the tenant's kept nodes where they are when they fit
+#: back, and only its units on the emptied nodes are placed anew (``reopt_spread._partial``); else it
+#: is placed anew whole. The objective counts a move per request either way; fewer units move.
+PARTIAL = True
 
 
 def tenants(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> dict[str, list[str]]:
@@ -135,6 +139,18 @@ def _covered(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: Sequence[
     return need <= have + 1e-9
 
 
+def _partial(inst, placer, q, units, clear, fits_back):  # type: ignore[no-untyped-def]
+    from packer.cpsat.reopt_spread import _partial as partial
+
+    return partial(inst, placer, q, units, clear, fits_back)
+
+
+def _host_room(placer, q: Request, units: Sequence[Unit]) -> bool:  # type: ignore[no-untyped-def]
+    from packer.cpsat.reopt_gang import _host_room as host_room
+
+    return host_room(placer, q, units)
+
+
 def _placer(inst: Instance, cur: Mapping[str, Sequence[Unit]]):  # type: ignore[no-untyped-def]
     from packer.online import OnlinePlacer
 
@@ -163,10 +179,30 @@ def empty_and_fill(inst: Instance, cur: Mapping[str, Sequence[Unit]], tenant: st
     order = sorted((inst.request(rid) for rid in lifted), key=lambda r: (r.placement is None, -inst.request_unit_size(r)
                                                                          * r.count, r.id))
     out_of: list[Request] = []
+    shut = {nid for nid in placer.node_ids if nid not in set(nodes) or nid in gone}
+    touched: set[tuple[str, int | None]] = set()  # GPUs that took new units in this step
+
+    def fits_back(q: Request, units: Sequence[Unit]) -> bool:
+        return not any((u.node, u.gpu) in touched for u in units) and _host_room(placer, q, units)
+
     try:
         for r in order:
             allow[closed] = 0  # a spread's own limit reopens the domains it closed: close again per request
+            got = None
+            if PARTIAL and r.placement is not None and r.kind != "host":
+                # its units on the kept nodes stay, only those on the emptied nodes move (fewer units moved)
+                got = _partial(inst, placer, r, cur[r.id], shut, fits_back)
+                allow[closed] = 0
+            if got is not None and any(u.node in shut for u in got):
+                placer.release(r.id)  # a safety net: the closed nodes were not respected
+                got = None
+            if got is not None:
+                touched.update((u.node, u.gpu) for u in got if u not in cur[r.id])
+                info["partial"] = int(info.get("partial", 0)) + 1  # type: ignore[call-overload]
+                continue
             ok = placer.place(r.model_copy(update={"placement": None}), explain=False).ok
+            if ok:
+                touched.update((u.node, u.gpu) for u in placer.units(r.id))
             if ok and any(u.node in gone or placer._node_ix[u.node] not in keep for u in placer.units(r.id)):
                 ok = False  # a safety net: the closed nodes were not respected
                 placer.release(r.id)
