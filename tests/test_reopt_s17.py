@@ -156,3 +156,27 @@ def test_property_pack_step_is_valid_and_keeps_running_work(inst: Instance, seed
     iso_nodes = {u.node for r in inst.requests if r.tenant == "iso" and r.id in out for u in out[r.id]}
     assert iso_nodes <= set(ts["iso"])  # packed onto its own nodes, none opened
     assert info["value"] == pytest.approx(objective_value(inst, out))
+
+
+def test_pack_steps_that_change_nothing_leave_every_other_step_as_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that with pack steps that never give a result, move_steps (det, one worker) ends with the
+    same placement and the same counts of every other step kind as with PACK off: pack steps draw from
+    their own stream before the spread and gang draws (a clean deterministic A/B)."""
+    from packer.model import Spread
+
+    inst, cur = _state(jobs=4, full_b=3)
+    rep = Request(id="rep", kind="gpu", count=2, priority=1.5, tenant="b", spread=Spread(level="node", max_per_domain=1))
+    inst = inst.model_copy(update={"requests": (*inst.requests, rep)})
+    monkeypatch.setattr(reopt_pack, "PACK_SHARE", 0.5)
+    monkeypatch.setattr(reopt_pack, "pack_step", lambda *a, **k: (None, {"fail": "test"}))
+    runs = {}
+    for on in (False, True):
+        monkeypatch.setattr(reopt_pack, "PACK", on)
+        got, stats = reopt.move_steps(inst, cur, cap=None, deadline=time.perf_counter() + 120, seed=3, workers=1,
+                                      max_steps=6, det=0.3)
+        runs[on] = (got, {k: v for k, v in stats.items() if k in ("aimed", "tenant", "random", "gang", "spread",
+                                                                   "improved")})
+        assert (stats.get("pack", 0) > 0) == on
+    assert runs[True][1] == runs[False][1]
+    assert {rid: sorted(map(repr, us)) for rid, us in runs[True][0].items()} == \
+        {rid: sorted(map(repr, us)) for rid, us in runs[False][0].items()}

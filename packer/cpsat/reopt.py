@@ -883,21 +883,23 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
-        # Spread steps are drawn first and from their own stream, so that where they change nothing the
+        # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
+        # tenant's nodes onto its others and give them to the other tenants' waiting work): an iteration
+        # that is a pack step draws nothing from the other streams, so that where they change nothing
+        # every other step draws exactly as without them.
+        ptenants = reopt_pack.tenants(inst, cur) if pack and reopt_pack.PACK and placers else {}
+        if ptenants and prng.random() < pshare.value:
+            before = best
+            cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress)
+            pshare.update(best > before + 1e-9)
+            continue
+        # Spread steps are drawn next and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
         scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < sshare.value:
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
             sshare.update(best > before + 1e-9)
-            continue
-        # Pack steps likewise from their own stream (reopt_pack: empty some of a node-isolated tenant's
-        # nodes onto its others and give them to the other tenants' waiting work).
-        ptenants = reopt_pack.tenants(inst, cur) if pack and reopt_pack.PACK and placers else {}
-        if ptenants and prng.random() < pshare.value:
-            before = best
-            cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress)
-            pshare.update(best > before + 1e-9)
             continue
         cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG and placers else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
