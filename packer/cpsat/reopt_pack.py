@@ -42,7 +42,12 @@ import numpy as np
 from packer.model import MODE_OF_KIND, Instance, Request, Unit
 
 #: Pack steps on (``reopt.move_steps`` draws them while a node-isolated tenant holds two nodes or more).
-PACK = True
+#: Off: ahead in the deterministic A/B (20 CP-SAT steps, det 1.0: haein 0-4 +64.3, fragmented 0-4 +32.2;
+#: single pack steps gained 11-43) but level in the interleaved timed one at 60 s (haein 5/100/101,
+#: fragmented 103/104, two rounds: see bench/RESULTS_reopt.md "Session 17"): its greedy fill takes part
+#: of the freed room first (haein-5: +14.9) where the CP-SAT tenant steps of the arm without it found
+#: more (+24.0), and they no longer find it after. True: the A/B arm (``bench/bench_reopt.py --pack on``).
+PACK = False
 #: Their starting share of the move steps (adapted as the spread steps' share: ``reopt_spread.Share``).
 PACK_SHARE = 0.2
 #: Sets emptied and filled per step at most (each: one placer fork, ~10-30 ms at 1,024 GPUs).
