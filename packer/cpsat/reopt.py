@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_gang, reopt_spread, tuning
+from packer.cpsat import reopt_gang, reopt_pack, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -821,7 +821,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                seed: int = 0, workers: int | None = None,
                progress: Progress = SILENT, guide: Guide | None = None, max_steps: int | None = None,
                det: float | None = None,
-               late: Callable[[], tuple[Guide | None, bool]] | None = None,
+               late: Callable[[], tuple[Guide | None, bool]] | None = None, pack: bool = True,
                ) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
@@ -837,6 +837,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     steps aim only at wide requests (LATE_LP); while it runs at all, CP-SAT steps leave it a worker
     (LATE_WORKERS). The stats record the step at which the guide came (``guide_step``) and the steps
     run beside the LP (``beside_lp``).
+    While a node-isolated tenant holds two nodes or more, pack steps (:mod:`packer.cpsat.reopt_pack`, with
+    ``pack`` and reopt_pack.PACK; the blocks of 16,384-GPU clusters pass ``pack=False``: not measured there)
+    empty some of its nodes onto its others and give them to the other tenants' waiting work.
     The stats count steps by kind and, in ``by_kind``, per aim kind (aimed, wide, tenant, random): steps,
     improvements, objective gained, region nodes, sub-solves CP-SAT proved optimal, and seconds
     building the step (view, region, sub-instance), solving it (``model_s`` of that: building its
@@ -856,6 +859,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     srng = random.Random(seed + 104729)  # the spread steps' own draws, likewise
     rrng = random.Random(seed + 1299709)  # the replica regions' own draws
     sshare = reopt_spread.Share()
+    prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
+    pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
     placers = det is not None or online_ready()
@@ -865,7 +870,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     lp_running = late is not None
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
-                                                    - stats.get("spread", 0) >= max_steps):
+                                                    - stats.get("spread", 0) - stats.get("pack", 0) >= max_steps):
             break
         if late is not None and lp_running:
             got, lp_running = late()
@@ -878,7 +883,17 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         tb = time.perf_counter()
         view = _View(inst, cur)
         waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
-        # Spread steps are drawn first and from their own stream, so that where they change nothing the
+        # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
+        # tenant's nodes onto its others and give them to the other tenants' waiting work): an iteration
+        # that is a pack step draws nothing from the other streams, so that where they change nothing
+        # every other step draws exactly as without them.
+        ptenants = reopt_pack.tenants(inst, cur) if pack and reopt_pack.PACK and placers else {}
+        if ptenants and prng.random() < pshare.value:
+            before = best
+            cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress)
+            pshare.update(best > before + 1e-9)
+            continue
+        # Spread steps are drawn next and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
         scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < sshare.value:
@@ -961,7 +976,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             def sub_left(t1: float = t1) -> float:  # the deterministic budget decides; the deadline is a safety stop
                 return deadline - time.perf_counter()
         stats["beside_lp"] = stats.get("beside_lp", 0) + int(lp_running)
-        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0), workers=step_workers,
+        plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0) - stats.get("pack", 0),
+                                 workers=step_workers,
                                  start=t1, left=sub_left,
                                  info=sinfo, lp=False, uncounted=uncounted,
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
@@ -1129,6 +1145,44 @@ def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | 
         rec["improved"] += 1
         rec["gain"] += value - best
         progress.update(best=value, note=f"spread step {stats['steps']}", force=True)
+    rec["check_s"] += time.perf_counter() - t2
+    return out
+
+
+def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, ptenants: Mapping[str, list[str]],
+          waiting: Sequence[Request], rng: random.Random, stats: dict,
+          by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
+    """One pack step (:func:`packer.cpsat.reopt_pack.pack_step`) for a node-isolated tenant drawn by its
+    nodes, kept when valid, within ``cap`` and better."""
+    names = sorted(ptenants)
+    t = rng.choices(names, weights=[len(ptenants[n]) for n in names], k=1)[0]
+    stats["steps"] += 1
+    stats["pack"] = stats.get("pack", 0) + 1
+    rec = _kind_stats(by_kind, "pack")
+    rec["steps"] += 1
+    trial, info = reopt_pack.pack_step(inst, cur, t, ptenants[t], rng, waiting)
+    t2 = time.perf_counter()
+    rec["solve_s"] += t2 - tb
+    rec["nodes"] += int(info.get("emptied", 0))  # type: ignore[call-overload]
+    fails = stats.setdefault("pack_fail", {})
+    out = cur, best
+    if trial is None:
+        fails[str(info.get("fail"))] = fails.get(str(info.get("fail")), 0) + 1
+    elif float(info["value"]) <= best + 1e-9:  # type: ignore[arg-type]
+        fails["no gain"] = fails.get("no gain", 0) + 1
+    elif cap is not None and moves(inst, trial) > cap:
+        fails["cap"] = fails.get("cap", 0) + 1
+        stats["rejected"] += 1
+    elif not _valid(inst, trial):
+        stats["invalid"] = stats.get("invalid", 0) + 1
+    else:
+        value = float(info["value"])  # type: ignore[arg-type]
+        out = trial, value
+        stats["improved"] += 1
+        stats["improved_pack"] = stats.get("improved_pack", 0) + 1
+        rec["improved"] += 1
+        rec["gain"] += value - best
+        progress.update(best=value, note=f"pack step {stats['steps']}", force=True)
     rec["check_s"] += time.perf_counter() - t2
     return out
 

@@ -151,7 +151,7 @@ def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     sub, here, stop, seed, max_steps, det = job
     deadline = time.perf_counter() + (stop - time.time())
     return move_steps(sub, here, cap=sub.objective.max_migrations, deadline=deadline, seed=seed, workers=1,
-                      max_steps=max_steps, det=det)
+                      max_steps=max_steps, det=det, pack=False)
 
 
 def _warm(_: int) -> None:
@@ -283,7 +283,7 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
                 rates["pods"][1] += time.perf_counter() - tp
             tm = time.perf_counter()
             out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=end, seed=bseed,
-                                 workers=workers, max_steps=max_steps, det=det)
+                                 workers=workers, max_steps=max_steps, det=det, pack=False)
             stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
             stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
             after = objective_value(sub, out)
