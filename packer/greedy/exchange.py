@@ -34,6 +34,8 @@ MOST_ADDED = 2
 #: Also the exchange of one whole-GPU unit for two waiting ones over two GPUs of a node
 #: (:meth:`_Exchanger.best_whole_move`).
 WHOLE_PAIRS = True
+#: Passes over the cluster at most (each after the one before made an exchange).
+PASSES = 2
 
 
 def _simple(req: Request, isolation: dict) -> bool:
@@ -340,9 +342,11 @@ def improve(pl: _Placer, placed: dict[str, list[Unit]], unplaced: dict[str, str]
     """Exchanges on every GPU of the cluster, node by node, while one gains (see the module
     docstring). Returns (exchanges made, value gained, requests left with no unit to offer again)."""
     ex = _Exchanger(pl, placed, unplaced)
-    shapes = [rs for rs in ex.waiting() if rs]
     made, gained = 0, 0.0
-    for n in pl.state.nodes:
+    for _ in range(PASSES):
+      shapes = [rs for rs in ex.waiting() if rs]
+      before = made
+      for n in pl.state.nodes:
         if not n.gpus or not shapes:
             continue
         for g in n.gpus:
@@ -355,4 +359,6 @@ def improve(pl: _Placer, placed: dict[str, list[Unit]], unplaced: dict[str, str]
                 made += 1
                 gained += move[0]
                 shapes = [rs for rs in shapes if rs]
+      if made == before:
+          break
     return made, gained, ex.taken
