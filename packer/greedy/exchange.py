@@ -73,6 +73,7 @@ class _Exchanger:
                 else:
                     self.on_gpu[(n.index, u.gpu)].append((r, u))  # type: ignore[index]
         self.taken: list[str] = []  # requests an exchange took units from, to offer again
+        self.val = {r.id: r.priority * _size(r) for r in pl.inst.requests}
 
     # ---- what waits
 
@@ -92,7 +93,7 @@ class _Exchanger:
 
     def value(self, r: Request) -> float:
         """One unit's worth to the objective."""
-        return r.priority * _size(r)
+        return self.val[r.id]
 
     def removable(self, r: Request) -> bool:
         """Whether one unit of ``r`` may go (the request keeps its ``need_count``, or had one unit)."""
@@ -129,28 +130,34 @@ class _Exchanger:
                 holders[out[0].tenant] -= 1
             cpu = cpu0 + host_cpu + (out[0].cpu_milli if out is not None else 0)
             mem = mem0 + host_mem + (out[0].memory_mib if out is not None else 0)
+            val = self.val
             for first_i, first in enumerate(shapes):
                 a = first[0]
-                if self.value(a) * MOST_ADDED <= lose + (best[0] if best else 0) + _EPS:
+                va = val[a.id]
+                if va * MOST_ADDED <= lose + (best[0] if best else 0) + _EPS:
                     break  # sorted by value: nothing further gains more
+                ma = a.gpu_milli or 0
+                if ma > milli_free or a.cpu_milli > cpu or a.memory_mib > mem:
+                    continue
                 if not self._fits(a, n, mode, left, milli_free, holders, cpu, mem, 1):
                     continue
-                gain1 = self.value(a) - lose
+                gain1 = va - lose
                 if gain1 > _EPS and (best is None or gain1 > best[0] + _EPS):
                     best = (gain1, out and (*out, g), [(a, g)])
                 if a.kind == "gpu":
                     continue
+                room, cpu_b, mem_b = milli_free - ma, cpu - a.cpu_milli, mem - a.memory_mib
                 for second in shapes[first_i:]:
                     if second is first and len(first) < 2:
                         continue
                     b = second[1] if second is first else second[0]  # two units: two requests
-                    if self.value(a) + self.value(b) - lose <= (best[0] if best else 0) + _EPS:
+                    if va + val[b.id] - lose <= (best[0] if best else 0) + _EPS:
                         break  # sorted by value: no later second gains more
-                    if b.kind != "share":
+                    if b.kind != "share" or (b.gpu_milli or 0) > room or b.cpu_milli > cpu_b or b.memory_mib > mem_b:
                         continue
                     if not self._fits_pair(a, b, n, mode, left, milli_free, holders, cpu, mem):
                         continue
-                    best = (self.value(a) + self.value(b) - lose, out and (*out, g), [(a, g), (b, g)])
+                    best = (va + val[b.id] - lose, out and (*out, g), [(a, g), (b, g)])
         return best
 
     def best_whole_move(self, n: _Node, g: _Gpu, shapes: list[list[Request]], best: tuple | None) -> tuple | None:
