@@ -19,7 +19,9 @@ checked like any other.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from packer import reasons
@@ -345,27 +347,35 @@ class _Exchanger:
         return False
 
 
-def improve(pl: _Placer, placed: dict[str, list[Unit]], unplaced: dict[str, str]) -> tuple[int, float, list[str]]:
+def improve(pl: _Placer, placed: dict[str, list[Unit]], unplaced: dict[str, str],
+            offer: Callable[[list[str]], None], deadline: float | None = None) -> tuple[int, float]:
     """Exchanges on every GPU of the cluster, node by node, while one gains (see the module
-    docstring). Returns (exchanges made, value gained, requests left with no unit to offer again)."""
+    docstring), in up to :data:`PASSES` passes; after each, ``offer`` gets the requests an exchange
+    left with no unit (the caller tries them on the rest of the cluster). Stops at ``deadline``
+    (``time.perf_counter()``). Returns (exchanges made, value they gained)."""
     ex = _Exchanger(pl, placed, unplaced)
     made, gained = 0, 0.0
     for _ in range(PASSES):
-      shapes = [rs for rs in ex.waiting() if rs]
-      before = made
-      for n in pl.state.nodes:
-        if not n.gpus or not shapes:
-            continue
-        for g in n.gpus:
-            while shapes:
-                move = ex.best_move(n, g, shapes)
-                if WHOLE_PAIRS:
-                    move = ex.best_whole_move(n, g, shapes, move)
-                if move is None or not ex.apply(n, g, move, shapes):
-                    break
-                made += 1
-                gained += move[0]
-                shapes = [rs for rs in shapes if rs]
-      if made == before:
-          break
-    return made, gained, ex.taken
+        shapes = ex.waiting()
+        before = made
+        for n in pl.state.nodes:
+            if not n.gpus or not shapes:
+                continue
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            for g in n.gpus:
+                while shapes:
+                    move = ex.best_move(n, g, shapes)
+                    if WHOLE_PAIRS:
+                        move = ex.best_whole_move(n, g, shapes, move)
+                    if move is None or not ex.apply(n, g, move, shapes):
+                        break
+                    made += 1
+                    gained += move[0]
+                    shapes = [rs for rs in shapes if rs]
+        if ex.taken:
+            offer(ex.taken)
+            ex.taken = []
+        if made == before:
+            break
+    return made, gained

@@ -1042,17 +1042,23 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
         st.log.clear()
     exchanged = None
     if EXCHANGE and balance is not None and (deadline is None or time.perf_counter() < deadline):
-        made, gained, taken = exchange.improve(pl, placed, unplaced)
         by_id = {r.id: r for r in inst.requests}
-        pl.failed.clear()  # the state no longer only fills up: what failed may fit now
-        for r in _order(inst, (by_id[i] for i in taken)):
-            units, reason = pl.place(r)
-            if units is None:
-                unplaced[r.id] = reason
-            else:
-                placed[r.id] = units
-                unplaced.pop(r.id, None)
-            st.log.clear()
+
+        def offer(taken: list[str]) -> None:
+            """Requests an exchange left with no unit, tried again in the construction's order."""
+            pl.failed.clear()  # the state no longer only fills up: what failed may fit now
+            for r in _order(inst, (by_id[i] for i in taken)):
+                if r.id in placed:
+                    continue
+                units, reason = pl.place(r)
+                if units is None:
+                    unplaced[r.id] = reason
+                else:
+                    placed[r.id] = units
+                    unplaced.pop(r.id, None)
+                st.log.clear()
+
+        made, gained = exchange.improve(pl, placed, unplaced, offer, deadline)
         exchanged = f", {made} exchanges (+{gained:.2f})"
     modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
              if g.configured == "any" and g.mode is not None and g.units}
