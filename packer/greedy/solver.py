@@ -1059,7 +1059,7 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
                 st.log.clear()
 
         made, gained = exchange.improve(pl, placed, unplaced, offer, deadline)
-        exchanged = f", {made} exchanges (+{gained:.2f})"
+        exchanged = f", {made} exchanges (+{gained:.2f})" if made else None
     modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
              if g.configured == "any" and g.mode is not None and g.units}
     how = "priority order, balanced" if balance else "priority order"
