@@ -96,6 +96,14 @@ class _Exchanger:
             groups[key].extend([r] * (r.count - have))
         return sorted((rs for rs in groups.values() if rs), key=lambda rs: -self.value(rs[0]))
 
+    def bounds(self, shapes: list[list[Request]]) -> None:
+        """The least milli of a waiting share and the least CPU and memory of a waiting unit (lower
+        bounds while the shapes only shrink): a GPU or node with less takes nothing."""
+        self.least_milli = min((rs[0].gpu_milli or 0 for rs in shapes if rs[0].kind == "share"),
+                               default=MILLI_PER_GPU + 1)
+        self.least_cpu = min((rs[0].cpu_milli for rs in shapes), default=0)
+        self.least_mem = min((rs[0].memory_mib for rs in shapes), default=0)
+
     def value(self, r: Request) -> float:
         """One unit's worth to the objective."""
         return self.val[r.id]
@@ -134,11 +142,16 @@ class _Exchanger:
             else:
                 milli_free = MILLI_PER_GPU - g.milli + ((out[0].gpu_milli or 0) if mine else 0)
             mode = g.mode if (left or g.configured != "any") else None
+            whole_ok = not left and mode in (None, "full")
+            if milli_free < self.least_milli and not whole_ok:
+                continue  # no waiting share fits the milli (the least is a bound over every shape)
             holders = dict(g.tenants)
             if mine:
                 holders[out[0].tenant] -= 1
             cpu = cpu0 + host_cpu + (out[0].cpu_milli if out is not None else 0)
             mem = mem0 + host_mem + (out[0].memory_mib if out is not None else 0)
+            if cpu < self.least_cpu or mem < self.least_mem:
+                continue
             val = self.val
             for first_i, first in enumerate(shapes):
                 a = first[0]
@@ -364,6 +377,7 @@ def improve(pl: _Placer, placed: dict[str, list[Unit]], unplaced: dict[str, str]
     made, gained = 0, 0.0
     for _ in range(PASSES):
         shapes = ex.waiting()
+        ex.bounds(shapes)
         before = made
         for n in pl.state.nodes:
             if not n.gpus or not shapes:
