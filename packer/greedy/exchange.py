@@ -79,6 +79,7 @@ class _Exchanger:
                     self.on_gpu[(n.index, u.gpu)].append((r, u))  # type: ignore[index]
         self.taken: list[str] = []  # requests an exchange took units from, to offer again
         self.val = {r.id: r.priority * _size(r) for r in pl.inst.requests}
+        self.node_ok: dict[tuple[int, int, str], bool] = {}
 
     # ---- what waits
 
@@ -241,7 +242,11 @@ class _Exchanger:
             return False
         if r.cpu_milli * k > cpu or r.memory_mib * k > mem:
             return False
-        if not st.tenant_ok_node(n, r.tenant):
+        key = (n.index, n.version, r.tenant)  # node isolation: the same for every shape of a tenant
+        ok = self.node_ok.get(key)
+        if ok is None:
+            ok = self.node_ok[key] = st.tenant_ok_node(n, r.tenant)
+        if not ok:
             return False
         others = [t for t, c in holders.items() if c > 0 and t != r.tenant]
         if others and (st.isolation.get(r.tenant) == "gpu" or any(st.isolation.get(t) == "gpu" for t in others)):
