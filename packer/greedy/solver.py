@@ -13,6 +13,11 @@ Where the waiting GPU work asks for at least :data:`BALANCE_PRESSURE` of the nod
 share units go to the node where the host resource asked for most and the GPU room stay in proportion
 after the unit (see :meth:`_Placer.node_rank`), so that GPUs do not idle on nodes whose CPU is used up.
 
+After the balanced construction, exchanges on one GPU (:mod:`packer.greedy.exchange`): waiting work
+worth more takes the place of placed work worth less (an 810-milli share that strands 190 milli makes
+way for two 470-milli ones; a CPU-heavy whole GPU for two CPU-light ones; host units, worth nothing,
+give up their CPU), each exchange checked against every rule the construction follows (``EXCHANGE``).
+
 A node a node-isolated tenant holds is closed to every other tenant. Where the idle room such a
 tenant leaves on its nodes adds up to whole nodes while other tenants' work waits, the construction
 runs again with the tenant held to that many nodes fewer (:func:`_node_caps`; up to
