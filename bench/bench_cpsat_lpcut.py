@@ -6,7 +6,9 @@ model's LP stopped after F times the relaxation's wall seconds, LP_MODEL_CUT_FAC
 the gate), ``skip`` (the model's LP not run once the relaxation answered: factor 0, no floor); and, with
 the LP as ``rel``, the parallel steps' growth: ``grow`` (lns.TENANT_GROWS_ALL and lns.ALONE_GROWS_ALL),
 ``alone`` (ALONE_GROWS_ALL only), ``tenantall`` (TENANT_GROWS_ALL only); and, with the LP as ``rel``,
-session 16's host-resource room rule: ``hoston`` (data.HOST_FIT, shipped) and ``hostoff`` (without it).
+session 16's host-resource room rule: ``hoston`` (data.HOST_FIT, shipped) and ``hostoff`` (without it);
+and, with the LP as ``rel``, session 17's greedy exchanges in the hint: ``exon`` (greedy.EXCHANGE) and
+``exoff`` (without them; each row then also has the hint's objective, ``hint_obj``).
 Both arms' bounds are valid, so each row also has its gap to the pair's tighter bound (``gap_pair_pct``).
 
 Usage: python bench/bench_cpsat_lpcut.py FAMILY[,...] SEED[,...] [ARM,...] [--out FILE.jsonl]
@@ -33,6 +35,7 @@ from packer.cpsat import data as data_mod
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import tuning
 from packer.generate import generate
+from packer.greedy import solver as greedy_mod
 from packer.progress import Progress
 
 
@@ -63,7 +66,8 @@ GROWTH = {"grow": (True, True), "alone": (False, True), "tenantall": (True, Fals
 def arm_setting(arm: str) -> tuple[float | None, float]:
     lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = GROWTH.get(arm, (False, False))
     data_mod.HOST_FIT = arm != "hostoff"
-    if arm in ("rel", "hoston", "hostoff") or arm in GROWTH:
+    greedy_mod.EXCHANGE = arm != "exoff"
+    if arm in ("rel", "hoston", "hostoff", "exon", "exoff") or arm in GROWTH:
         return None, tuning.LP_MODEL_CUT_MIN_S
     if arm == "skip":
         return 0.0, 0.0
@@ -75,6 +79,7 @@ def arm_setting(arm: str) -> tuple[float | None, float]:
 def main(families: list[str], seeds: list[int], arms: list[str], out: str | None) -> None:
     shipped = (tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL)
     host_fit = data_mod.HOST_FIT
+    exchange = greedy_mod.EXCHANGE
     sink = open(out, "a") if out else None  # noqa: SIM115
     k = 0
     for seed in seeds:
@@ -113,6 +118,7 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                 r["common_cpu_s"] = common
                 r["gap_pair_pct"] = None if not pair else round(100 * (pair - r["objective"]) / pair, 3)
                 r["obj_at_cpu"] = round(t.best_at(common, start), 3)
+                r["hint_obj"] = round(t.points[0][2], 3) if t.points else None
                 line = json.dumps(r)
                 print(line, flush=True)
                 if sink:
@@ -120,6 +126,7 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                     sink.flush()
     tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = shipped
     data_mod.HOST_FIT = host_fit
+    greedy_mod.EXCHANGE = exchange
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ Where the waiting GPU work asks for at least :data:`BALANCE_PRESSURE` of the nod
 share units go to the node where the host resource asked for most and the GPU room stay in proportion
 after the unit (see :meth:`_Placer.node_rank`), so that GPUs do not idle on nodes whose CPU is used up.
 
+After the balanced construction, exchanges on one GPU (:mod:`packer.greedy.exchange`): waiting work
+worth more takes the place of placed work worth less (an 810-milli share that strands 190 milli makes
+way for two 470-milli ones; a CPU-heavy whole GPU for two CPU-light ones; host units, worth nothing,
+give up their CPU), each exchange checked against every rule the construction follows (``EXCHANGE``).
+
 A node a node-isolated tenant holds is closed to every other tenant. Where the idle room such a
 tenant leaves on its nodes adds up to whole nodes while other tenants' work waits, the construction
 runs again with the tenant held to that many nodes fewer (:func:`_node_caps`; up to
@@ -39,6 +44,7 @@ from itertools import chain
 from packer import reasons
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
+from packer.greedy import exchange
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Node, Plan, Request, Unit
 from packer.plans import build_plan
 
@@ -61,6 +67,13 @@ MIG_FIT = True
 #: ones), while the whole GPUs asked by it and the gpu requests still to come fit on the free
 #: configured full GPUs: an 'any' GPU could still serve MIG and share work, a full one whole GPUs only.
 GANG_FRESH = True
+#: After the balanced construction (where host resources bind), exchanges on one GPU: waiting work
+#: worth more takes the place of placed work worth less (:mod:`packer.greedy.exchange`).
+EXCHANGE = True
+#: The exchanges after the packed construction too (where the balanced one runs); off: that construction
+#: stays 15-32 below the balanced one with exchanges on sharing 1,024 GPUs seeds 0-4, 100, 101 (only time;
+#: bench/bench_share17_variants.py).
+EXCHANGE_PACKED = False
 #: Constructions at most with node-isolated tenants held to fewer nodes (see :func:`_node_caps`).
 CAP_ROUNDS = 3
 #: Node sets up to this size are ranked directly in the balanced construction (a domain of a gang);
@@ -197,6 +210,36 @@ class _State:
         if n.mem is not None:
             n.mem -= req.memory_mib
         self.tenant_used[req.tenant] += size
+
+    def remove(self, req: Request, g: _Gpu | None, unit: Unit, size: float, node: _Node) -> None:
+        """Takes one placed unit of a share, whole-GPU or host request away (an exchange,
+        :mod:`packer.greedy.exchange`); not logged: the caller puts it back itself if it must.
+        An 'any' GPU left with nothing has no mode again."""
+        if g is None:
+            self._add_host(req, node, -1)
+            return
+        assert req.kind in ("share", "gpu")
+        n = g.node
+        if req.kind == "share":
+            g.milli -= req.gpu_milli or 0
+        else:
+            g.whole = False
+        g.units -= 1
+        if not g.units:
+            if g.configured == "any":
+                g.mode = None
+            elif g.mode == "full":
+                self.free_full += 1
+        n.units -= 1
+        n.version += 1
+        self.changes.append(n)
+        g.tenants[req.tenant] -= 1
+        n.tenants[req.tenant] -= 1
+        if n.cpu is not None:
+            n.cpu += req.cpu_milli
+        if n.mem is not None:
+            n.mem += req.memory_mib
+        self.tenant_used[req.tenant] -= size
 
     def mark(self) -> int:
         """A point in the undo log that :meth:`undo` rolls back to."""
@@ -1006,9 +1049,31 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
                     pl.held[r.tenant] |= new
                     claims[r.tenant].extend([i] * len(new))
         st.log.clear()
+    exchanged = None
+    if EXCHANGE and (balance is not None or EXCHANGE_PACKED) and (deadline is None or time.perf_counter() < deadline):
+        by_id = {r.id: r for r in inst.requests}
+
+        def offer(taken: list[str]) -> None:
+            """Requests an exchange left with no unit, tried again in the construction's order."""
+            pl.failed.clear()  # the state no longer only fills up: what failed may fit now
+            for r in _order(inst, (by_id[i] for i in taken)):
+                if r.id in placed:
+                    continue
+                units, reason = pl.place(r)
+                if units is None:
+                    unplaced[r.id] = reason
+                else:
+                    placed[r.id] = units
+                    unplaced.pop(r.id, None)
+                st.log.clear()
+
+        made, gained = exchange.improve(pl, placed, unplaced, offer, deadline)
+        exchanged = f", {made} exchanges (+{gained:.2f})" if made else None
     modes = {(n.spec.id, g.index): g.mode for n in st.nodes for g in n.gpus
              if g.configured == "any" and g.mode is not None and g.units}
     how = "priority order, balanced" if balance else "priority order"
+    if exchanged:
+        how += exchanged
     if node_cap:
         how += ", isolated tenants' nodes capped"
     plan = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
