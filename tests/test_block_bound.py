@@ -59,6 +59,40 @@ def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, f
         assert got.value >= exact.objective - 1e-6, merge
 
 
+def test_block_with_only_running_work_has_an_lp() -> None:
+    """Tests the state hypothesis found (fragmented seed 22, 2 nodes, 2 blocks, release 0.3): the second
+    block holds only pinned running work, its CP-SAT model has constraints Python decided already
+    (written by CP-SAT as a bool_or of a constant literal), and its LP must still be built, at least
+    the exact plan, own nodes and merged."""
+    inst = _state("fragmented", 22, 2, 0.3)
+    parts = _parts(inst, 2)
+    exact = solve(inst, time_limit=5, workers=1, aggregate=False)
+    for merge in (None, merge_level(inst, "auto")):
+        lps, big_u = block_lps(inst, parts, merge=merge)
+        assert lagrangian(lps, big_u, {key: 0.0 for key in big_u}, {}) >= exact.objective - 1e-6
+
+
+def test_linear_form_reads_bool_or_as_a_row() -> None:
+    """Tests that a bool_or (a decided comparison's constant literal, or ¬x ∨ y) becomes the row
+    Σ literals ≥ 1 with ¬x as 1 − x, so such a model keeps its LP."""
+    from ortools.sat.python import cp_model
+
+    from packer.cpsat.bound import linear_form
+
+    m = cp_model.CpModel()
+    x, y = m.new_bool_var("x"), m.new_bool_var("y")
+    m.add(sum([]) <= 3)  # Python decides it: CP-SAT writes bool_or(true)
+    m.add_bool_or([~x, y])
+    m.maximize(x - y)
+    form = linear_form(m)
+    assert form is not None
+    c, a, bl, bh, lo, hi, _obj = form
+    dense = a.toarray()
+    assert dense.shape[0] == 2
+    assert list(dense[1][:2]) == [-1.0, 1.0] and bl[1] == 0.0 and bh[1] == float("inf")
+    assert bl[0] == 1.0
+
+
 def test_block_instances_keep_pinned_work_and_quotas() -> None:
     """Tests the cut: every pinned unit lands in exactly one block, each block's quota is the
     tenant's less the pinned work outside it, and home movable work is in its own block only."""

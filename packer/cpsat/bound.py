@@ -32,7 +32,23 @@ def linear_form(model: cp_model.CpModel):  # type: ignore[no-untyped-def]
     b_lo: list[float] = []
     b_hi: list[float] = []
     for ct in proto.constraints:
-        if not ct.has_linear() or len(ct.enforcement_literal):
+        if len(ct.enforcement_literal):
+            return None
+        if ct.has_bool_or():
+            # Σ literals ≥ 1, a negated literal ¬x being 1 − x. CP-SAT's Python layer writes a
+            # comparison that Python already decided (an empty sum against a constant, e.g. a block
+            # with no work of a kind) as a bool_or of its constant-true literal.
+            r = len(b_lo)
+            negated = 0
+            for lit in ct.bool_or.literals:
+                rows.append(r)
+                cols.append(lit if lit >= 0 else -lit - 1)
+                vals.append(1.0 if lit >= 0 else -1.0)
+                negated += lit < 0
+            b_lo.append(1.0 - negated)
+            b_hi.append(float("inf"))
+            continue
+        if not ct.has_linear():
             return None
         lin = ct.linear
         r = len(b_lo)
