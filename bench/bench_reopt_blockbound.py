@@ -9,8 +9,10 @@ LP of the whole state (no limit), the block bound round by round; ``--combined``
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
 and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
-state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on, arms in the
-order given: objective, bound, gap, the block steps' gain, the block bound and its seconds; every plan
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``late``: on,
+started with the steps instead of before the no-move hint, reopt.BLOCK_BOUND_EARLY False), arms in the
+order given: objective, bound, gap, the block steps' gain, the block bound, when it came and when the
+steps started (seconds from the run's start); every plan
 is checked. One JSON line per state (and arm) to ``--jsonl``.
 """
 
@@ -97,7 +99,7 @@ def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["small", "big", "reopt"])
-    ap.add_argument("--arms", nargs="+", default=["off", "on"])
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late"])
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--nodes", type=int, default=2048, help="reopt: 8-GPU nodes (below 2,048 the huge path is forced)")
@@ -190,7 +192,8 @@ def _reopt(args: argparse.Namespace) -> None:
     for seed in args.seeds:
         inst = generate(args.family, seed=seed, nodes=args.nodes)
         for arm in args.arms:
-            reopt.BLOCK_BOUND = arm == "on"
+            reopt.BLOCK_BOUND = arm in ("on", "late")
+            reopt.BLOCK_BOUND_EARLY = arm == "on"  # "late": started with the steps (sessions 15-16)
             row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
                                       "time_limit": args.time_limit, "workers": args.workers,
                                       "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
@@ -207,7 +210,7 @@ def _reopt(args: argparse.Namespace) -> None:
             row["steps_gain"] = steps.get("gain") if isinstance(steps, dict) else None
             row["steps"] = steps.get("steps") if isinstance(steps, dict) else None
             for key in ("no_move_objective", "bound", "capacity_bound", "block_bound", "block_bound_s",
-                        "block_bound_error", "block_bound_fallbacks"):
+                        "block_bound_at_s", "steps_at_s", "block_bound_error", "block_bound_fallbacks"):
                 row[key if key != "bound" else "bound_kind"] = info.get(key)
             row["load_end"] = _load()
             row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())

@@ -601,6 +601,8 @@ class Child:
         self.result: BlockBound | None = None
         self.error: str | None = None
         self.t0 = time.perf_counter()
+        #: perf_counter() when its answer came (None: not yet, or none).
+        self.done_at: float | None = None
         payload = pickle.dumps((inst, {"time_limit": time_limit, **kwargs}, nice))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.block_bound import main; main()"],
@@ -611,6 +613,7 @@ class Child:
                 out, _ = self.proc.communicate(payload)
                 if self.proc.returncode == 0 and out:
                     self.result = pickle.loads(out)  # noqa: S301 - our own child's answer
+                    self.done_at = time.perf_counter()
                 else:
                     self.error = f"exit {self.proc.returncode}"
             except Exception as exc:  # noqa: BLE001 - a failed bound is no bound, never a failed solve

@@ -204,6 +204,9 @@ LATE_WORKERS = False
 #: until they are. True: the A/B arm.
 BLOCK_BOUND = False
 BLOCK_BOUND_NICE = 0
+#: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
+#: the move steps (False, sessions 15-16).
+BLOCK_BOUND_EARLY = True
 #: Seconds the bound by blocks needs at least to be started.
 BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
@@ -623,13 +626,52 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     info: dict[str, object] = {"budget": budget}
     huge = len(inst.requests) * len(inst.nodes) > tuning.DECOMPOSE_ABOVE
-    if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
-        # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
-        # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
-        start = no_move_hint(inst, time_limit=time_limit, seed=seed)
-        if start is not None:
-            info["no_move_objective"] = start.objective
-            info["no_move"] = "hint"
+    child = _block_child(inst, cap, left(), t0) if huge else None
+    try:
+        if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
+            # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
+            # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
+            start = no_move_hint(inst, time_limit=time_limit, seed=seed)
+            if start is not None:
+                info["no_move_objective"] = start.objective
+                info["no_move"] = "hint"
+            elif child is not None:
+                # No hint: the no-move solve takes the whole limit and no steps follow (no_move_share).
+                if not isinstance(child, str):
+                    child.get(0.0)
+                child = None
+        return _reoptimize(inst, info, child, budget=budget, cap=cap, left=left, t0=t0, time_limit=time_limit,
+                           seed=seed, workers=workers, start=start, no_move_bound=no_move_bound, bounds=bounds,
+                           prog=prog, huge=huge)
+    finally:
+        if child is not None and not isinstance(child, str):
+            child.get(0.0)  # ended where it was not waited for (another branch, an exception): no-op if done
+
+
+def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):  # type: ignore[no-untyped-def]
+    """The bound by blocks in a child process (:class:`packer.cpsat.block_bound.Child`) from the start
+    of a huge re-optimization, or None where BLOCK_BOUND is off, nothing can move, or there is no
+    time for it. It starts before the no-move hint (it needs no plan): the hint's placers run in one
+    thread, so the child's first round gets the second core for the hint's seconds instead of
+    sharing it with two step workers (BLOCK_BOUND_EARLY; False: started when the steps start)."""
+    if not (BLOCK_BOUND and cap != 0 and movable_ids(inst)) or exact_share(inst) > 0:
+        return None  # (exact_share: the exact model's branch, never on a huge instance but in tests)
+    if rem is not None and rem - _final_s(inst) <= BLOCK_BOUND_MIN_S:
+        return None
+    if not BLOCK_BOUND_EARLY:
+        return "late"
+    from packer.cpsat.block_bound import Child
+
+    # Its own time limit ends a little before the steps so that its answer is back by then.
+    return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
+                 nice=BLOCK_BOUND_NICE, cap=cap)
+
+
+def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int | None, cap: int | None,  # type: ignore[no-untyped-def]
+                left, t0: float, time_limit: float | None, seed: int, workers: int | None, start: Plan | None,
+                no_move_bound: float | None, bounds: BudgetBound | None, prog: Progress, huge: bool) -> Point:
+    """:func:`reoptimize` after the huge path's no-move hint (``child``: the bound by blocks started
+    with the run, "late" for one to start with the steps, or None)."""
     late = None
     bb = bounds if bounds is not None else BudgetBound(inst)
     key = _bound_key(bb, cap)
@@ -686,13 +728,14 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
-        child = None
-        if BLOCK_BOUND and movable_ids(inst) and (rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S):
+        if child == "late":
             from packer.cpsat.block_bound import Child
 
-            # Its own time limit ends a little before the steps so that its answer is back by then.
-            child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
-                          nice=BLOCK_BOUND_NICE, cap=cap)
+            child = None
+            if rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S:
+                child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
+                              nice=BLOCK_BOUND_NICE, cap=cap)
+        info["steps_at_s"] = round(time.perf_counter() - t0, 2)
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
             if BLOCKS:
@@ -713,6 +756,8 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             info["capacity_bound"] = cb
             info["block_bound"] = None if got is None else got.value
             info["block_bound_s"] = round(time.perf_counter() - child.t0, 2)
+            if child.done_at is not None:  # when its answer came, from the run's start
+                info["block_bound_at_s"] = round(child.done_at - t0, 2)
             if got is None:
                 info["block_bound_error"] = child.error
             elif got.fallbacks:
