@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import solve
-from packer.cpsat.block_bound import block_bound, block_instances, block_lps, lagrangian, merge_level
+from packer.cpsat.block_bound import (
+    block_bound,
+    block_instances,
+    block_lps,
+    lagrangian,
+    merge_level,
+    own_lam,
+    own_lp,
+)
 from packer.generate import generate
 from packer.model import Instance
 from tests.running_states import fragmented_running
@@ -55,7 +63,13 @@ def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, f
             lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
             eta = {j: rng.uniform(-3.0, 3.0) for j in js}
             assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6, merge
-        got = block_bound(inst, parts, iterations=2, merge=merge)
+            if merge is not None:
+                # The upgrade's mix: each block the smaller of its merged LP and its own LP at the
+                # merged classes' λ mapped by own_lam (and the same η).
+                mixed = sum(min(lp.solve(lam, eta)[0], own.solve(own_lam(lp, own, lam), eta)[0])
+                            if (own := own_lp(lp)) is not None else lp.solve(lam, eta)[0] for lp in lps)
+                assert mixed + sum(lam.get(key, 0.0) * u for key, u in big_u.items()) >= exact.objective - 1e-6
+        got = block_bound(inst, parts, iterations=2, merge=merge, upgrade=merge is not None)
         assert got.value >= exact.objective - 1e-6, merge
 
 
@@ -166,6 +180,26 @@ def test_block_bound_child_starts_before_the_hint_and_ends_with_the_run(monkeypa
     with pytest.raises(RuntimeError, match="stop"):
         reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
     assert made[-1].proc.poll() is not None, "no hint: the child was ended before the no-move solve"
+
+
+def test_block_bound_child_ended_early_keeps_its_last_bound() -> None:
+    """Tests the child's stream: a child ended while it still has rounds to go returns the last bound
+    it sent (error "late"), a valid one (at least the exact plan's objective), not None."""
+    import time
+
+    from packer.cpsat.block_bound import Child
+
+    inst = _state("fragmented", 2, 4, 0.5)
+    parts = _parts(inst, 2)
+    exact = solve(inst, time_limit=5, workers=1, aggregate=False)
+    ch = Child(inst, time_limit=None, parts=parts, iterations=100_000, step=0.0)
+    t = time.perf_counter()
+    while ch.first_at is None and time.perf_counter() - t < 60:
+        time.sleep(0.05)
+    got = ch.get(0.0)
+    assert ch.error == "late" and got is not None
+    assert got.value >= exact.objective - 1e-6
+    assert ch.proc.poll() is not None
 
 
 def test_merged_block_lp_is_smaller_and_keeps_running_work() -> None:

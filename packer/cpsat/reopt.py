@@ -207,6 +207,9 @@ BLOCK_BOUND_NICE = 0
 #: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
 #: the move steps (False, sessions 15-16).
 BLOCK_BOUND_EARLY = True
+#: After its rounds, the bound by blocks replaces merged blocks by their own-node LPs while its time
+#: lasts (block_bound(upgrade=True)); it then runs to the steps' end instead of stopping after its rounds.
+BLOCK_BOUND_UPGRADE = False
 #: Seconds the bound by blocks needs at least to be started.
 BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
@@ -664,7 +667,7 @@ def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):
 
     # Its own time limit ends a little before the steps so that its answer is back by then.
     return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
-                 nice=BLOCK_BOUND_NICE, cap=cap)
+                 nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE)
 
 
 def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int | None, cap: int | None,  # type: ignore[no-untyped-def]
@@ -734,7 +737,7 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
             child = None
             if rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S:
                 child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
-                              nice=BLOCK_BOUND_NICE, cap=cap)
+                              nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE)
         info["steps_at_s"] = round(time.perf_counter() - t0, 2)
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
@@ -756,12 +759,18 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
             info["capacity_bound"] = cb
             info["block_bound"] = None if got is None else got.value
             info["block_bound_s"] = round(time.perf_counter() - child.t0, 2)
-            if child.done_at is not None:  # when its answer came, from the run's start
+            if child.done_at is not None:  # when its first and its last answer came, from the run's start
+                info["block_bound_first_at_s"] = round(child.first_at - t0, 2)  # type: ignore[operator]
                 info["block_bound_at_s"] = round(child.done_at - t0, 2)
-            if got is None:
-                info["block_bound_error"] = child.error
-            elif got.fallbacks:
-                info["block_bound_fallbacks"] = got.fallbacks
+            if got is None or child.error:
+                info["block_bound_error"] = child.error  # "late" with a bound: the last one it sent
+            if got is not None:
+                info["block_bound_values"] = [round(v, 3) for v in got.values]  # round by round, then upgrades
+                info["block_bound_first_s"] = round(got.first_s, 2)  # its first round, from its start
+                if got.upgraded:
+                    info["block_bound_upgraded"] = got.upgraded
+                if got.fallbacks:
+                    info["block_bound_fallbacks"] = got.fallbacks
             if got is not None and math.isfinite(got.value) and (cb is None or got.value < cb):
                 bound = got.value
                 info["bound"] = "blocks"
