@@ -200,12 +200,18 @@ LATE_WORKERS = False
 #: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). With the merged block LPs of
 #: session 16 (block_bound.MERGE: round 1 in ~35 CPU-s instead of ~270, 2.7% under the capacity bound
 #: instead of 5.4%) it came back in a quiet 300 s run on fragmented-0 (gap 7.93% → 5.45%, steps' gain
-#: −0.6%), but a slower variant was late at load 4-6.5 and the report states are not measured yet: off
-#: until they are. True: the A/B arm.
+#: −0.6%). Still off after the report states (session 17, started before the hint, load 4.5-5.8): on
+#: fragmented-100/-101 the merged bound is only 1.0% / 0.8% under the capacity bound (the own-node
+#: blocks' round 1: 4.4% / 4.0%), came back at 245 / 223 s, and the child cost the steps 15% / 25% of
+#: their gain (gap 7.80% / 9.65% on against 7.76% / 8.04% off); haein-100: no bound gain, steps level.
+#: True: the A/B arm.
 BLOCK_BOUND = False
 BLOCK_BOUND_NICE = 0
 #: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
-#: the move steps (False, sessions 15-16).
+#: the move steps (False, sessions 15-16). Early, haein-100's bound is back (14.8 s) before the steps
+#: start (31.7 s); on fragmented-100/-101 at load 4.5-5.8 it slowed the hint from 21-22 s to 48-64 s
+#: (the machine had no idle core to give it) and was back only at 223-245 s (session 17; the late
+#: start was not measured on those states).
 BLOCK_BOUND_EARLY = True
 #: After its rounds, the bound by blocks replaces merged blocks by their own-node LPs while its time
 #: lasts (block_bound(upgrade=True)); it then runs to the steps' end instead of stopping after its rounds.
@@ -655,8 +661,8 @@ def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):
     """The bound by blocks in a child process (:class:`packer.cpsat.block_bound.Child`) from the start
     of a huge re-optimization, or None where BLOCK_BOUND is off, nothing can move, or there is no
     time for it. It starts before the no-move hint (it needs no plan): the hint's placers run in one
-    thread, so the child's first round gets the second core for the hint's seconds instead of
-    sharing it with two step workers (BLOCK_BOUND_EARLY; False: started when the steps start)."""
+    thread, so on an idle second core the child's first round costs the steps nothing
+    (BLOCK_BOUND_EARLY; "late": started when the steps start)."""
     if not (BLOCK_BOUND and cap != 0 and movable_ids(inst)) or exact_share(inst) > 0:
         return None  # (exact_share: the exact model's branch, never on a huge instance but in tests)
     if rem is not None and rem - _final_s(inst) <= BLOCK_BOUND_MIN_S:
