@@ -9,7 +9,8 @@ LP of the whole state (no limit), the block bound round by round; ``--combined``
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
 and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
-state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``late``: on,
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on``: started before the
+no-move hint, reopt.BLOCK_BOUND_EARLY True; ``late``: on,
 started with the steps instead of before the no-move hint, reopt.BLOCK_BOUND_EARLY False; ``up``: on, then
 own-node LPs for merged blocks while its time lasts, reopt.BLOCK_BOUND_UPGRADE), arms in the
 order given: objective, bound, gap, the block steps' gain, the block bound, when it came and when the

@@ -200,19 +200,20 @@ LATE_WORKERS = False
 #: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). With the merged block LPs of
 #: session 16 (block_bound.MERGE: round 1 in ~35 CPU-s instead of ~270, 2.7% under the capacity bound
 #: instead of 5.4%) it came back in a quiet 300 s run on fragmented-0 (gap 7.93% → 5.45%, steps' gain
-#: −0.6%). Still off after the report states (session 17, started before the hint, load 4.5-5.8): on
-#: fragmented-100/-101 the merged bound is only 1.0% / 0.8% under the capacity bound (the own-node
-#: blocks' round 1: 4.4% / 4.0%), came back at 245 / 223 s, and the child cost the steps 15% / 25% of
-#: their gain (gap 7.80% / 9.65% on against 7.76% / 8.04% off); haein-100: no bound gain, steps level.
+#: −0.6%). Still off after the report states (session 17, load 4-6): started before the hint, the merged
+#: bound was 1.0% / 0.8% under the capacity bound on fragmented-100/-101 and the steps lost 15% / 25% of
+#: their gain (gap worse); started with the steps (BLOCK_BOUND_EARLY False) the gap fell 7.76% → 6.86% and
+#: 8.04% → 7.39% against the off arms, but fragmented-101's steps gained 5.7% less, more than the 1.5-2%
+#: two off runs of a state differed by; haein-100: no bound gain. One more pair on fragmented-101 decides.
 #: True: the A/B arm.
 BLOCK_BOUND = False
 BLOCK_BOUND_NICE = 0
 #: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
-#: the move steps (False, sessions 15-16). Early, haein-100's bound is back (14.8 s) before the steps
-#: start (31.7 s); on fragmented-100/-101 at load 4.5-5.8 it slowed the hint from 21-22 s to 48-64 s
-#: (the machine had no idle core to give it) and was back only at 223-245 s (session 17; the late
-#: start was not measured on those states).
-BLOCK_BOUND_EARLY = True
+#: the move steps (False, sessions 15-16). False: at load 4-6 (session 17, bench/RESULTS_reopt.md) the
+#: early child slowed the one-thread hint from 21-22 s to 48-64 s on fragmented-100/-101 (no idle core
+#: to give it) and the steps lost 15% / 25% of their gain; started with the steps it lost them 0.8% /
+#: 5.7% and was back by 230 / 214 s. (haein-100: early, back at 14.8 s, before the steps started.)
+BLOCK_BOUND_EARLY = False
 #: After its rounds, the bound by blocks replaces merged blocks by their own-node LPs while its time
 #: lasts (block_bound(upgrade=True)); it then runs to the steps' end instead of stopping after its rounds.
 BLOCK_BOUND_UPGRADE = False
