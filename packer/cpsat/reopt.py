@@ -194,19 +194,19 @@ LATE_WORKERS = False
 #: On those instances, the bound by blocks (:mod:`packer.cpsat.block_bound`: each block's stays LP,
 #: coupled by multipliers) runs in a child process beside the block steps, from their start to the
 #: final plan's reserve, with niceness BLOCK_BOUND_NICE; the plan's bound is the smaller of it and the
-#: capacity bound (a block bound that is late or fails leaves the capacity bound). Off: at 16,384 GPUs
-#: its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
+#: capacity bound (a block bound that is late or fails leaves the capacity bound). Off until session
+#: 17: at 16,384 GPUs its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
 #: 791 s wall at load 10-13 standalone; fragmented-100 in the 300 s run at load 10: not back, and the
 #: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). With the merged block LPs of
 #: session 16 (block_bound.MERGE: round 1 in ~35 CPU-s instead of ~270, 2.7% under the capacity bound
 #: instead of 5.4%) it came back in a quiet 300 s run on fragmented-0 (gap 7.93% → 5.45%, steps' gain
-#: −0.6%). Still off after the report states (session 17, load 4-6): started before the hint, the merged
-#: bound was 1.0% / 0.8% under the capacity bound on fragmented-100/-101 and the steps lost 15% / 25% of
-#: their gain (gap worse); started with the steps (BLOCK_BOUND_EARLY False) the gap fell 7.76% → 6.86% and
-#: 8.04% → 7.39% against the off arms, but fragmented-101's steps gained 5.7% less, more than the 1.5-2%
-#: two off runs of a state differed by; haein-100: no bound gain. One more pair on fragmented-101 decides.
-#: True: the A/B arm.
-BLOCK_BOUND = False
+#: −0.6%). On since session 17 (report states, load 3-6, bench/RESULTS_reopt.md): started with the
+#: steps (BLOCK_BOUND_EARLY False) the gap fell against the off runs on fragmented-100 (6.86% against
+#: 7.76% / 7.64%) and fragmented-101 (7.39% and 6.40% against 8.04% / 7.91%), the steps' gain within the
+#: runs' spread (fragmented-100 +1,378 against +1,390 / +1,416; -101 +1,916 and +2,086 against +2,031 /
+#: +2,061); haein-100 no bound gain, steps level (+75.8 against +64.4). Started before the hint it lost
+#: the steps 15-25% of their gain. False: the capacity bound alone.
+BLOCK_BOUND = True
 BLOCK_BOUND_NICE = 0
 #: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
 #: the move steps (False, sessions 15-16). False: at load 4-6 (session 17, bench/RESULTS_reopt.md) the
