@@ -9,8 +9,12 @@ LP of the whole state (no limit), the block bound round by round; ``--combined``
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
 and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
-state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on, arms in the
-order given: objective, bound, gap, the block steps' gain, the block bound and its seconds; every plan
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on``: started before the
+no-move hint, reopt.BLOCK_BOUND_EARLY True; ``late``: on,
+started with the steps instead of before the no-move hint, reopt.BLOCK_BOUND_EARLY False; ``up``: on, then
+own-node LPs for merged blocks while its time lasts, reopt.BLOCK_BOUND_UPGRADE), arms in the
+order given: objective, bound, gap, the block steps' gain, the block bound, when it came and when the
+steps started (seconds from the run's start); every plan
 is checked. One JSON line per state (and arm) to ``--jsonl``.
 """
 
@@ -97,7 +101,7 @@ def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["small", "big", "reopt"])
-    ap.add_argument("--arms", nargs="+", default=["off", "on"])
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up"])
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--nodes", type=int, default=2048, help="reopt: 8-GPU nodes (below 2,048 the huge path is forced)")
@@ -112,6 +116,10 @@ def main() -> None:
     ap.add_argument("--merge", default=None,
                     help="small/big: block LPs of the typed relaxation at this level ('auto': the finest; 'none': "
                          "the block's own nodes); default block_bound.MERGE")
+    ap.add_argument("--upgrade", action="store_true",
+                    help="small/big: after the rounds, each merged block's own-node LP (block_bound upgrade=True); "
+                         "the rounds list then goes on block by block")
+    ap.add_argument("--time-limit-bound", type=float, default=None, help="small/big: block_bound's time limit")
     ap.add_argument("--jsonl", default="bench/reopt_blockbound_s15.jsonl")
     args = ap.parse_args()
 
@@ -156,7 +164,9 @@ def main() -> None:
             with open(args.jsonl, "a") as f:
                 f.write(json.dumps(row) + "\n")
             continue
-        bb = block_bound(inst, parts, iterations=args.iterations, merge=merge,
+        row["upgrade"] = args.upgrade
+        bb = block_bound(inst, parts, iterations=args.iterations, merge=merge, upgrade=args.upgrade,
+                         time_limit=args.time_limit_bound,
                          progress=lambda i, v, s, rounds=rounds, c0=c0: rounds.append(
                              (i, round(v, 3), round(s, 2), round(time.process_time() - c0, 2))))
         row["block_bound"] = bb.value
@@ -164,6 +174,7 @@ def main() -> None:
         row["block_first_s"] = round(bb.first_s, 2)
         row["block_s"] = round(bb.seconds, 2)
         row["fallbacks"] = bb.fallbacks
+        row["upgraded"] = bb.upgraded
         if args.combined:
             lvl = merge_level(inst, block_bound_mod.MERGE if merge == "default" else merge)
             row["combined_lp"], cs = combined(inst, parts, lvl, args.ipm, args.combined_limit)
@@ -190,7 +201,9 @@ def _reopt(args: argparse.Namespace) -> None:
     for seed in args.seeds:
         inst = generate(args.family, seed=seed, nodes=args.nodes)
         for arm in args.arms:
-            reopt.BLOCK_BOUND = arm == "on"
+            reopt.BLOCK_BOUND = arm in ("on", "late", "up")
+            reopt.BLOCK_BOUND_EARLY = arm in ("on", "up")  # "late": started with the steps (sessions 15-16)
+            reopt.BLOCK_BOUND_UPGRADE = arm == "up"  # then own-node LPs for merged blocks while time lasts
             row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
                                       "time_limit": args.time_limit, "workers": args.workers,
                                       "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
@@ -207,7 +220,8 @@ def _reopt(args: argparse.Namespace) -> None:
             row["steps_gain"] = steps.get("gain") if isinstance(steps, dict) else None
             row["steps"] = steps.get("steps") if isinstance(steps, dict) else None
             for key in ("no_move_objective", "bound", "capacity_bound", "block_bound", "block_bound_s",
-                        "block_bound_error", "block_bound_fallbacks"):
+                        "block_bound_first_at_s", "block_bound_at_s", "steps_at_s", "block_bound_values",
+                        "block_bound_first_s", "block_bound_upgraded", "block_bound_error", "block_bound_fallbacks"):
                 row[key if key != "bound" else "bound_kind"] = info.get(key)
             row["load_end"] = _load()
             row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())

@@ -85,6 +85,8 @@ class BlockBound:
     seconds: float = 0.0
     #: Seconds to the first iteration's bound (building every block's LP and its cold solve).
     first_s: float = 0.0
+    #: Blocks whose own-node LP replaced the merged one (``block_bound(upgrade=True)``).
+    upgraded: int = 0
 
 
 def _up(x: float) -> float:
@@ -259,6 +261,9 @@ class BlockLP:
         from packer.cpsat.reopt import repack_instance
         from packer.cpsat.reopt_stays import stays_form
 
+        #: The block's own instance, tags and unexported classes (for its own-node LP, :func:`block_bound`'s upgrade).
+        self.source = (sub, tags, no_export)
+        self.merged = merge is not None
         barred = None
         if merge is not None:
             from packer.cpsat.relax import typed_relaxation
@@ -502,7 +507,8 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
-                progress=None, merge: str | None = "default") -> BlockBound:  # type: ignore[no-untyped-def]
+                progress=None, merge: str | None = "default", upgrade: bool = False,
+                report=None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -518,7 +524,14 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     duals price a class at its whole value (room to spare in every block), the first round is no
     better than the capacity bound and the steps bring it down: fragmented-2 at 1,024 GPUs in 4
     blocks 1414.67 → 1373.99 in 5 rounds (stays LP 1347.31), fragmented-1 1355.17 → 1333.64. ``progress``: called with (round, bound,
-    seconds) after each."""
+    seconds) after each.
+
+    ``upgrade``: after the rounds, merged blocks are replaced one by one by their own-node LP at the
+    best round's multipliers where that is lower (:func:`_upgrade`; each block's own LP and its merged
+    LP both bound its part at any multipliers, so the smaller of the two does), largest block value
+    first, while the time allows: each replacement lowers the bound or leaves it, and costs ~5 merged
+    blocks (bench/RESULTS_reopt.md "Session 16"). ``report``: called with the BlockBound so far each
+    time its value falls (a round, an upgraded block), so that a caller cut short keeps it."""
     from packer.cpsat.reopt_blocks import blocks
 
     t0 = time.perf_counter()
@@ -553,17 +566,21 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     top = max([*rho.values(), 1.0])
     out = BlockBound(value=math.inf, blocks=len(parts))
     last = 0.0
+    best: tuple[dict[object, float], dict[object, float], list[float]] | None = None
     for it in range(iterations):
         ti = time.perf_counter()
         if time_limit is not None and it > 0 and (time.perf_counter() - t0) + last > time_limit:
             break
         total = sum(lam[k] * U[k] for k in U)
+        used = (dict(lam), dict(eta))
+        per_block: list[float] = []
         placed: dict[object, float] = defaultdict(float)
         flow: dict[object, float] = defaultdict(float)  # imports − exports
         for i, bl_ in enumerate(lps):
             left = rem()
             v, pl, im, ex, ok = bl_.solve(lam, eta, None if left is None else left / (len(lps) - i))
             total += v
+            per_block.append(v)
             out.fallbacks += 0 if ok else 1
             for k, x in pl.items():
                 placed[k] += x
@@ -572,12 +589,17 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
             for j, x in ex.items():
                 flow[j] -= x
         out.values.append(total)
-        out.value = min(out.value, total)
+        if total < out.value:
+            out.value = total
+            best = (*used, per_block)
         if it == 0:
             out.first_s = time.perf_counter() - t0
         last = time.perf_counter() - ti
         if progress is not None:
             progress(it, total, time.perf_counter() - t0)
+        if report is not None and total <= out.value:
+            out.seconds = time.perf_counter() - t0
+            report(out)
         a = step * 0.6 ** it
         for k in U:
             g = (placed[k] - U[k]) / max(U[k], placed[k], 1e-9)
@@ -585,14 +607,79 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         for j, x in flow.items():
             g = x / max(abs(x), 1.0)
             eta[j] = min(top, max(-top, eta.get(j, 0.0) + a * top * g))
+    if upgrade and best is not None:
+        _upgrade(lps, best, out, t0, time_limit, progress, report)
     out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _upgrade(lps: Sequence[BlockLP], best: tuple[dict[object, float], dict[object, float], list[float]],  # type: ignore[no-untyped-def]
+             out: BlockBound, t0: float, time_limit: float | None, progress, report) -> None:
+    """``block_bound(upgrade=True)``: each merged block's own-node LP at the best round's multipliers, largest block value
+    first, while the time allows (one is not started when the last one's seconds would not fit);
+    the bound takes the smaller of the two values block by block.
+
+    A waiting class of the own LP (its model group's request ids) is charged the λ of the merged
+    class of the same block that holds all its requests, else 0: a relaxed row "units of class k ≤
+    U_k" stays a valid inequality when some blocks' units of k's requests are not counted in it, and
+    a nonnegative λ charged on fewer units only raises the block's value. Import and export classes
+    are the block instance's own tags, the same in both forms, so η is charged alike."""
+    lam, eta, vals = best
+    total = out.value
+    last = 0.0
+    for b in sorted(range(len(lps)), key=lambda i: -vals[i]):
+        bl_ = lps[b]
+        if not bl_.merged:
+            continue
+        if time_limit is not None and (time.perf_counter() - t0) + last > time_limit:
+            break
+        ti = time.perf_counter()
+        own = own_lp(bl_)
+        if own is None:
+            continue
+        left = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - t0))
+        v, *_rest, ok = own.solve(own_lam(bl_, own, lam), eta, left)
+        last = time.perf_counter() - ti
+        if ok and v < vals[b]:
+            total += v - vals[b]
+            vals[b] = v
+            out.values.append(total)
+            out.value = min(out.value, total)
+            out.upgraded += 1
+            if progress is not None:
+                progress(len(out.values) - 1, total, time.perf_counter() - t0)
+            if report is not None:
+                out.seconds = time.perf_counter() - t0
+                report(out)
+        del own  # its HiGHS model (hundreds of MB at 16,384 GPUs) before the next one
+
+
+def own_lp(merged: BlockLP) -> BlockLP | None:
+    """The own-node LP of ``merged``'s block (None where it is not linear)."""
+    sub, tags, no_export = merged.source
+    try:
+        return BlockLP(sub, tags, no_export)
+    except ValueError:
+        return None
+
+
+def own_lam(merged: BlockLP, own: BlockLP, lam: Mapping[object, float]) -> dict[object, float]:
+    """Multipliers of ``merged``'s waiting classes ``lam`` for the same block's own LP ``own``: each of
+    its classes gets the λ of the merged class holding all its requests, else 0 (see :func:`_upgrade`)."""
+    of_req = {rid: k for k in merged.units for rid in k}
+    out: dict[object, float] = {}
+    for k2 in own.units:
+        ks = {of_req.get(rid) for rid in k2}
+        k = next(iter(ks)) if len(ks) == 1 else None
+        out[k2] = 0.0 if k is None else lam.get(k, 0.0)
     return out
 
 
 class Child:
     """:func:`block_bound` in a fresh interpreter beside the caller (the move steps), ended at its
-    deadline: the caller's threads and pool are not copied (as in :mod:`packer.cpsat.lpchild`), and a
-    bound that is late costs nothing but itself."""
+    deadline: the caller's threads and pool are not copied (as in :mod:`packer.cpsat.lpchild`). The
+    child sends its bound each time it falls (a round, an upgraded block), so a child ended at the
+    deadline still leaves the last bound it sent; a bound that is late costs nothing but itself."""
 
     def __init__(self, inst: Instance, *, time_limit: float | None, nice: int = 0, **kwargs: object) -> None:
         import subprocess
@@ -601,45 +688,65 @@ class Child:
         self.result: BlockBound | None = None
         self.error: str | None = None
         self.t0 = time.perf_counter()
+        #: perf_counter() when its first and its last answer came (None: none yet).
+        self.first_at: float | None = None
+        self.done_at: float | None = None
         payload = pickle.dumps((inst, {"time_limit": time_limit, **kwargs}, nice))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.block_bound import main; main()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
 
         def talk() -> None:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
             try:
-                out, _ = self.proc.communicate(payload)
-                if self.proc.returncode == 0 and out:
-                    self.result = pickle.loads(out)  # noqa: S301 - our own child's answer
-                else:
-                    self.error = f"exit {self.proc.returncode}"
+                with self.proc.stdin:
+                    self.proc.stdin.write(payload)
+                while True:
+                    head = self.proc.stdout.read(8)
+                    if len(head) < 8:
+                        break
+                    body = self.proc.stdout.read(int.from_bytes(head, "little"))
+                    if len(body) < int.from_bytes(head, "little"):
+                        break
+                    self.result = pickle.loads(body)  # noqa: S301 - our own child's answer
+                    self.done_at = time.perf_counter()
+                    self.first_at = self.first_at or self.done_at
             except Exception as exc:  # noqa: BLE001 - a failed bound is no bound, never a failed solve
                 self.error = repr(exc)
+            finally:
+                self.proc.stdout.close()
+                if self.proc.wait() != 0 and self.result is None and self.error is None:
+                    self.error = f"exit {self.proc.returncode}"
 
         self.thread = threading.Thread(target=talk, daemon=True)
         self.thread.start()
 
     def get(self, timeout: float) -> BlockBound | None:
-        """The bound if the child answers within ``timeout`` seconds; else the child is ended, None."""
+        """The child's last bound once it ends within ``timeout`` seconds; else the child is ended
+        and its last bound so far is returned (``error`` "late"; None if it had sent none)."""
         self.thread.join(max(0.0, timeout))
         if self.thread.is_alive():
+            self.error = self.error or "late"
             self.proc.kill()
             self.thread.join(5.0)
-            self.error = self.error or "late"
-            return None
         return self.result
 
 
 def main() -> None:
     """In a child process: reads (instance, block_bound's keyword arguments, niceness) pickled on
-    stdin, writes the BlockBound pickled on stdout."""
+    stdin, writes each better BlockBound to stdout as it comes (8-byte little-endian length, pickle)."""
     inst, kwargs, nice = pickle.load(sys.stdin.buffer)
     if nice > 0:
         os.nice(nice)
-    out = block_bound(inst, **kwargs)
-    pickle.dump(out, sys.stdout.buffer)
-    sys.stdout.buffer.flush()
+
+    def send(bb: BlockBound) -> None:
+        body = pickle.dumps(bb)
+        sys.stdout.buffer.write(len(body).to_bytes(8, "little") + body)
+        sys.stdout.buffer.flush()
+
+    out = block_bound(inst, report=send, **kwargs)
+    send(out)
 
 
 __all__ = ["MERGE", "SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
-           "lagrangian", "main", "merge_level"]
+           "lagrangian", "main", "merge_level", "own_lam", "own_lp"]

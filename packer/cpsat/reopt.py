@@ -194,16 +194,29 @@ LATE_WORKERS = False
 #: On those instances, the bound by blocks (:mod:`packer.cpsat.block_bound`: each block's stays LP,
 #: coupled by multipliers) runs in a child process beside the block steps, from their start to the
 #: final plan's reserve, with niceness BLOCK_BOUND_NICE; the plan's bound is the smaller of it and the
-#: capacity bound (a block bound that is late or fails leaves the capacity bound). Off: at 16,384 GPUs
-#: its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
+#: capacity bound (a block bound that is late or fails leaves the capacity bound). Off until session
+#: 17: at 16,384 GPUs its first round needs more CPU than a 300 s run leaves beside two step workers on 2 cores (haein-100:
 #: 791 s wall at load 10-13 standalone; fragmented-100 in the 300 s run at load 10: not back, and the
 #: steps gained 328 instead of 461: bench/RESULTS_reopt.md "Session 15"). With the merged block LPs of
 #: session 16 (block_bound.MERGE: round 1 in ~35 CPU-s instead of ~270, 2.7% under the capacity bound
 #: instead of 5.4%) it came back in a quiet 300 s run on fragmented-0 (gap 7.93% → 5.45%, steps' gain
-#: −0.6%), but a slower variant was late at load 4-6.5 and the report states are not measured yet: off
-#: until they are. True: the A/B arm.
-BLOCK_BOUND = False
+#: −0.6%). On since session 17 (report states, load 3-6, bench/RESULTS_reopt.md): started with the
+#: steps (BLOCK_BOUND_EARLY False) the gap fell against the off runs on fragmented-100 (6.86% against
+#: 7.76% / 7.64%) and fragmented-101 (7.39% and 6.40% against 8.04% / 7.91%), the steps' gain within the
+#: runs' spread (fragmented-100 +1,378 against +1,390 / +1,416; -101 +1,916 and +2,086 against +2,031 /
+#: +2,061); haein-100 no bound gain, steps level (+75.8 against +64.4). Started before the hint it lost
+#: the steps 15-25% of their gain. False: the capacity bound alone.
+BLOCK_BOUND = True
 BLOCK_BOUND_NICE = 0
+#: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
+#: the move steps (False, sessions 15-16). False: at load 4-6 (session 17, bench/RESULTS_reopt.md) the
+#: early child slowed the one-thread hint from 21-22 s to 48-64 s on fragmented-100/-101 (no idle core
+#: to give it) and the steps lost 15% / 25% of their gain; started with the steps it lost them 0.8% /
+#: 5.7% and was back by 230 / 214 s. (haein-100: early, back at 14.8 s, before the steps started.)
+BLOCK_BOUND_EARLY = False
+#: After its rounds, the bound by blocks replaces merged blocks by their own-node LPs while its time
+#: lasts (block_bound(upgrade=True)); it then runs to the steps' end instead of stopping after its rounds.
+BLOCK_BOUND_UPGRADE = False
 #: Seconds the bound by blocks needs at least to be started.
 BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
@@ -623,13 +636,52 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     info: dict[str, object] = {"budget": budget}
     huge = len(inst.requests) * len(inst.nodes) > tuning.DECOMPOSE_ABOVE
-    if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
-        # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
-        # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
-        start = no_move_hint(inst, time_limit=time_limit, seed=seed)
-        if start is not None:
-            info["no_move_objective"] = start.objective
-            info["no_move"] = "hint"
+    child = _block_child(inst, cap, left(), t0) if huge else None
+    try:
+        if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
+            # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
+            # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
+            start = no_move_hint(inst, time_limit=time_limit, seed=seed)
+            if start is not None:
+                info["no_move_objective"] = start.objective
+                info["no_move"] = "hint"
+            elif child is not None:
+                # No hint: the no-move solve takes the whole limit and no steps follow (no_move_share).
+                if not isinstance(child, str):
+                    child.get(0.0)
+                child = None
+        return _reoptimize(inst, info, child, budget=budget, cap=cap, left=left, t0=t0, time_limit=time_limit,
+                           seed=seed, workers=workers, start=start, no_move_bound=no_move_bound, bounds=bounds,
+                           prog=prog, huge=huge)
+    finally:
+        if child is not None and not isinstance(child, str):
+            child.get(0.0)  # ended where it was not waited for (another branch, an exception): no-op if done
+
+
+def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):  # type: ignore[no-untyped-def]
+    """The bound by blocks in a child process (:class:`packer.cpsat.block_bound.Child`) from the start
+    of a huge re-optimization, or None where BLOCK_BOUND is off, nothing can move, or there is no
+    time for it. It starts before the no-move hint (it needs no plan): the hint's placers run in one
+    thread, so on an idle second core the child's first round costs the steps nothing
+    (BLOCK_BOUND_EARLY; "late": started when the steps start)."""
+    if not (BLOCK_BOUND and cap != 0 and movable_ids(inst)) or exact_share(inst) > 0:
+        return None  # (exact_share: the exact model's branch, never on a huge instance but in tests)
+    if rem is not None and rem - _final_s(inst) <= BLOCK_BOUND_MIN_S:
+        return None
+    if not BLOCK_BOUND_EARLY:
+        return "late"
+    from packer.cpsat.block_bound import Child
+
+    # Its own time limit ends a little before the steps so that its answer is back by then.
+    return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
+                 nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE)
+
+
+def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int | None, cap: int | None,  # type: ignore[no-untyped-def]
+                left, t0: float, time_limit: float | None, seed: int, workers: int | None, start: Plan | None,
+                no_move_bound: float | None, bounds: BudgetBound | None, prog: Progress, huge: bool) -> Point:
+    """:func:`reoptimize` after the huge path's no-move hint (``child``: the bound by blocks started
+    with the run, "late" for one to start with the steps, or None)."""
     late = None
     bb = bounds if bounds is not None else BudgetBound(inst)
     key = _bound_key(bb, cap)
@@ -686,13 +738,14 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
         # Too big for the relaxed model's LP (16,384 GPUs): the capacity bound, movable work counted.
         # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
-        child = None
-        if BLOCK_BOUND and movable_ids(inst) and (rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S):
+        if child == "late":
             from packer.cpsat.block_bound import Child
 
-            # Its own time limit ends a little before the steps so that its answer is back by then.
-            child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
-                          nice=BLOCK_BOUND_NICE, cap=cap)
+            child = None
+            if rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S:
+                child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
+                              nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE)
+        info["steps_at_s"] = round(time.perf_counter() - t0, 2)
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
             if BLOCKS:
@@ -713,10 +766,18 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
             info["capacity_bound"] = cb
             info["block_bound"] = None if got is None else got.value
             info["block_bound_s"] = round(time.perf_counter() - child.t0, 2)
-            if got is None:
-                info["block_bound_error"] = child.error
-            elif got.fallbacks:
-                info["block_bound_fallbacks"] = got.fallbacks
+            if child.done_at is not None:  # when its first and its last answer came, from the run's start
+                info["block_bound_first_at_s"] = round(child.first_at - t0, 2)  # type: ignore[operator]
+                info["block_bound_at_s"] = round(child.done_at - t0, 2)
+            if got is None or child.error:
+                info["block_bound_error"] = child.error  # "late" with a bound: the last one it sent
+            if got is not None:
+                info["block_bound_values"] = [round(v, 3) for v in got.values]  # round by round, then upgrades
+                info["block_bound_first_s"] = round(got.first_s, 2)  # its first round, from its start
+                if got.upgraded:
+                    info["block_bound_upgraded"] = got.upgraded
+                if got.fallbacks:
+                    info["block_bound_fallbacks"] = got.fallbacks
             if got is not None and math.isfinite(got.value) and (cb is None or got.value < cb):
                 bound = got.value
                 info["bound"] = "blocks"
