@@ -14,6 +14,7 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --ab reopt.TENANT_FILL  # A off, B on
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_pack.PACK  # session 17
+    (with reopt_pack.FILL on, packfill17: the pack fills column is the CP-SAT fill after each pack step)
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP). Each arm's row also counts the gang steps kept from a cheaper victim tier
@@ -63,8 +64,8 @@ def main() -> int:
         ab_on = getattr(ab_mod, ab_name)
     out = {}
     print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | tier wins (gain) "
-          "| wall s | load | pack steps (improved, gain) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| wall s | load | pack steps (improved, gain) | pack fills (improved, gain) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         inst = state(args.family, seed, args.nodes)
         start = reopt.no_move_plan(inst, time_limit=args.start_s, seed=0, workers=1)
@@ -96,6 +97,7 @@ def main() -> int:
             load = os.getloadavg()[0]
             g = stats.get("by_kind", {}).get("gang", {})
             pk = stats.get("by_kind", {}).get("pack", {})
+            pf = stats.get("by_kind", {}).get("pack_fill", {})
             rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
@@ -103,7 +105,8 @@ def main() -> int:
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
                   f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "
-                  f"| {wall:.1f} | {load:.2f} | {pk.get('steps', 0)} ({pk.get('improved', 0)}, {pk.get('gain', 0.0):.2f}) |",
+                  f"| {wall:.1f} | {load:.2f} | {pk.get('steps', 0)} ({pk.get('improved', 0)}, {pk.get('gain', 0.0):.2f}) | "
+                  f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |",
                   flush=True)
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:

@@ -180,3 +180,45 @@ def test_pack_steps_that_change_nothing_leave_every_other_step_as_without_them(m
     assert runs[True][1] == runs[False][1]
     assert {rid: sorted(map(repr, us)) for rid, us in runs[True][0].items()} == \
         {rid: sorted(map(repr, us)) for rid, us in runs[False][0].items()}
+
+
+def _fill_state() -> tuple[Instance, dict[str, list[Unit]]]:
+    """Two 4-GPU nodes of the node-isolated tenant ``iso``, one movable 1-GPU job each, and a 4-GPU node
+    full of tenant b's pinned work. b waits with a 3-GPU request (priority 2) and two 2-GPU ones (priority
+    1.6 each): the placer's fill (dearest first) puts the 3-GPU one on the node a pack step empties, where
+    the two 2-GPU ones are worth more (6.4 against 6)."""
+    nodes = [Node(id=f"i{k}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r0"}) for k in range(2)]
+    nodes.append(Node(id="b0", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r1"}))
+    reqs = [Request(id=f"job{k}", kind="gpu", tenant="iso", placement=(Unit(node=f"i{k}", gpu=0),),
+                    movable=True, migration_cost=0.1) for k in range(2)]
+    reqs.append(Request(id="full0", kind="gpu", count=4, tenant="b", movable=False,
+                        placement=tuple(Unit(node="b0", gpu=g) for g in range(4))))
+    reqs.append(Request(id="three", kind="gpu", count=3, priority=2.0, tenant="b"))
+    reqs += [Request(id=f"two{k}", kind="gpu", count=2, priority=1.6, tenant="b") for k in range(2)]
+    inst = Instance(name="packfill", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes),
+                    requests=tuple(reqs), tenants=(Tenant(id="iso", isolation="node"), Tenant(id="b")))
+    return inst, {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+
+
+def test_cpsat_fill_takes_more_of_the_emptied_node_than_the_placer() -> None:
+    """Tests that the CP-SAT fill after a pack step (reopt._pack_fill) replaces the placer's greedy fill
+    of the emptied node (the 3-GPU request) by the two 2-GPU ones, keeps every running job placed, and
+    passes the checker; and that with nothing emptied it does nothing."""
+    inst, cur = _fill_state()
+    nodes = ["i0", "i1"]
+    trial, info = reopt_pack.pack_step(inst, cur, "iso", nodes, random.Random(0), _waiting(inst, cur))
+    assert trial is not None, info
+    assert "three" in trial and "two0" not in trial and "two1" not in trial
+    value = float(info["value"])  # type: ignore[arg-type]
+    by_kind: dict = {}
+    got = reopt._pack_fill(inst, trial, value, "iso", nodes, list(info["empty"]), None,  # type: ignore[call-overload]
+                           _waiting(inst, trial), random.Random(0), {"pack": 1}, by_kind, seed=0, workers=1,
+                           det=1.0, deadline=time.perf_counter() + 30)
+    assert got is not None
+    out, v = got
+    assert "two0" in out and "two1" in out and "three" not in out
+    assert v == pytest.approx(objective_value(inst, out)) and v > value + 0.3
+    assert all(f"job{k}" in out for k in range(2)) and _ok(inst, out)
+    assert by_kind["pack_fill"]["improved"] == 1
+    assert reopt._pack_fill(inst, trial, value, "iso", nodes, [], None, _waiting(inst, trial), random.Random(0),
+                            {}, {}, seed=0, workers=1, det=1.0, deadline=time.perf_counter() + 30) is None
