@@ -46,8 +46,8 @@ def main() -> int:
                     help="both arms with gang steps: A all placed waiting work may be pushed out "
                          "(reopt_gang.VICTIM_TIERS = 0), B cheaper tiers first (the default)")
     ap.add_argument("--ab", default=None, metavar="MODULE.NAME",
-                    help="both arms with gang steps: A with packer.cpsat.MODULE.NAME off (False/0), B as it is "
-                         "(e.g. reopt.TENANT_FILL)")
+                    help="both arms with gang steps: A with packer.cpsat.MODULE.NAME off (False/0), B as it is, "
+                         "or on where it is off by default (e.g. reopt.TENANT_FILL, reopt_pack.PACK)")
     args = ap.parse_args()
 
 
@@ -61,7 +61,8 @@ def main() -> int:
 
         mod_name, ab_name = args.ab.rsplit(".", 1)
         ab_mod = importlib.import_module(f"packer.cpsat.{mod_name}")
-        ab_on = getattr(ab_mod, ab_name)
+        ab_default = getattr(ab_mod, ab_name)
+        ab_on = True if ab_default is False else ab_default  # a flag off by default (reopt_pack.PACK): B turns it on
     out = {}
     print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | tier wins (gain) "
           "| wall s | load | pack steps (improved, gain) | pack fills (improved, gain) |")
@@ -113,7 +114,7 @@ def main() -> int:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
     reopt_gang.GANG, reopt_gang.CHAIN, reopt_gang.VICTIM_TIERS = True, False, tiers
     if args.ab:
-        setattr(ab_mod, ab_name, ab_on)
+        setattr(ab_mod, ab_name, ab_default)
     return 0
 
 
