@@ -222,3 +222,39 @@ def test_cpsat_fill_takes_more_of_the_emptied_node_than_the_placer() -> None:
     assert by_kind["pack_fill"]["improved"] == 1
     assert reopt._pack_fill(inst, trial, value, "iso", nodes, [], None, _waiting(inst, trial), random.Random(0),
                             {}, {}, seed=0, workers=1, det=1.0, deadline=time.perf_counter() + 30) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_iso_states(), st.integers(0, 3), st.booleans())
+def test_property_cpsat_fill_is_valid_better_and_within_the_cap(inst: Instance, seed: int, odd: bool) -> None:
+    """Tests on random small states: when the CP-SAT fill after a pack step returns a plan, it passes
+    the checker, keeps every running request placed and pinned work where it is, stays within a cap of
+    the pack step's own moves, is worth more than the pack step's result, and its value is its objective.
+    With ``odd`` b also waits with _fill_state's 3-GPU and two 2-GPU requests (the placer's dearest-first
+    fill is then often worse, so the fill returns plans), and the spare node is gone."""
+    if odd:
+        extra = [r for r in _fill_state()[0].requests if r.id in ("three", "two0", "two1")]
+        inst = inst.model_copy(update={"requests": (*inst.requests, *extra),
+                                       "nodes": tuple(n for n in inst.nodes if n.id != "spare")})
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    ts = reopt_pack.tenants(inst, cur)
+    if "iso" not in ts:
+        return
+    trial, info = reopt_pack.pack_step(inst, cur, "iso", ts["iso"], random.Random(seed), _waiting(inst, cur))
+    if trial is None:
+        return
+    cap = reopt.moves(inst, trial)
+    value = float(info["value"])  # type: ignore[arg-type]
+    got = reopt._pack_fill(inst, trial, value, "iso", ts["iso"], list(info["empty"]), cap,  # type: ignore[call-overload]
+                           _waiting(inst, trial), random.Random(seed), {}, {}, seed=seed, workers=1, det=0.3,
+                           deadline=time.perf_counter() + 30)
+    if got is None:
+        return
+    out, v = got
+    assert _ok(inst, out) and reopt.moves(inst, out) <= cap
+    assert v > value and v == pytest.approx(objective_value(inst, out))
+    for r in inst.requests:
+        if r.placement is not None:
+            assert r.id in out
+            if not r.movable:
+                assert out[r.id] == list(r.placement)
