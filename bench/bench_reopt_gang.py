@@ -14,6 +14,7 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --ab reopt.TENANT_FILL  # A off, B on
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_pack.PACK  # session 17
+    (with reopt_pack.FILL on, packfill17: the pack fills column is the CP-SAT fill after each pack step)
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP). Each arm's row also counts the gang steps kept from a cheaper victim tier
@@ -45,8 +46,8 @@ def main() -> int:
                     help="both arms with gang steps: A all placed waiting work may be pushed out "
                          "(reopt_gang.VICTIM_TIERS = 0), B cheaper tiers first (the default)")
     ap.add_argument("--ab", default=None, metavar="MODULE.NAME",
-                    help="both arms with gang steps: A with packer.cpsat.MODULE.NAME off (False/0), B as it is "
-                         "(e.g. reopt.TENANT_FILL)")
+                    help="both arms with gang steps: A with packer.cpsat.MODULE.NAME off (False/0), B as it is, "
+                         "or on where it is off by default (e.g. reopt.TENANT_FILL, reopt_pack.PACK)")
     args = ap.parse_args()
 
 
@@ -60,11 +61,12 @@ def main() -> int:
 
         mod_name, ab_name = args.ab.rsplit(".", 1)
         ab_mod = importlib.import_module(f"packer.cpsat.{mod_name}")
-        ab_on = getattr(ab_mod, ab_name)
+        ab_default = getattr(ab_mod, ab_name)
+        ab_on = True if ab_default is False else ab_default  # a flag off by default (reopt_pack.PACK): B turns it on
     out = {}
     print("| state | arm | objective after N steps | bound | gap | migrations | gang steps (improved) | tier wins (gain) "
-          "| wall s | load | pack steps (improved, gain) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| wall s | load | pack steps (improved, gain) | pack fills (improved, gain) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         inst = state(args.family, seed, args.nodes)
         start = reopt.no_move_plan(inst, time_limit=args.start_s, seed=0, workers=1)
@@ -96,6 +98,7 @@ def main() -> int:
             load = os.getloadavg()[0]
             g = stats.get("by_kind", {}).get("gang", {})
             pk = stats.get("by_kind", {}).get("pack", {})
+            pf = stats.get("by_kind", {}).get("pack_fill", {})
             rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
@@ -103,14 +106,15 @@ def main() -> int:
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
                   f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "
-                  f"| {wall:.1f} | {load:.2f} | {pk.get('steps', 0)} ({pk.get('improved', 0)}, {pk.get('gain', 0.0):.2f}) |",
+                  f"| {wall:.1f} | {load:.2f} | {pk.get('steps', 0)} ({pk.get('improved', 0)}, {pk.get('gain', 0.0):.2f}) | "
+                  f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |",
                   flush=True)
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
     reopt_gang.GANG, reopt_gang.CHAIN, reopt_gang.VICTIM_TIERS = True, False, tiers
     if args.ab:
-        setattr(ab_mod, ab_name, ab_on)
+        setattr(ab_mod, ab_name, ab_default)
     return 0
 
 

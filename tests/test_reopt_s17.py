@@ -180,3 +180,81 @@ def test_pack_steps_that_change_nothing_leave_every_other_step_as_without_them(m
     assert runs[True][1] == runs[False][1]
     assert {rid: sorted(map(repr, us)) for rid, us in runs[True][0].items()} == \
         {rid: sorted(map(repr, us)) for rid, us in runs[False][0].items()}
+
+
+def _fill_state() -> tuple[Instance, dict[str, list[Unit]]]:
+    """Two 4-GPU nodes of the node-isolated tenant ``iso``, one movable 1-GPU job each, and a 4-GPU node
+    full of tenant b's pinned work. b waits with a 3-GPU request (priority 2) and two 2-GPU ones (priority
+    1.6 each): the placer's fill (dearest first) puts the 3-GPU one on the node a pack step empties, where
+    the two 2-GPU ones are worth more (6.4 against 6)."""
+    nodes = [Node(id=f"i{k}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r0"}) for k in range(2)]
+    nodes.append(Node(id="b0", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r1"}))
+    reqs = [Request(id=f"job{k}", kind="gpu", tenant="iso", placement=(Unit(node=f"i{k}", gpu=0),),
+                    movable=True, migration_cost=0.1) for k in range(2)]
+    reqs.append(Request(id="full0", kind="gpu", count=4, tenant="b", movable=False,
+                        placement=tuple(Unit(node="b0", gpu=g) for g in range(4))))
+    reqs.append(Request(id="three", kind="gpu", count=3, priority=2.0, tenant="b"))
+    reqs += [Request(id=f"two{k}", kind="gpu", count=2, priority=1.6, tenant="b") for k in range(2)]
+    inst = Instance(name="packfill", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes),
+                    requests=tuple(reqs), tenants=(Tenant(id="iso", isolation="node"), Tenant(id="b")))
+    return inst, {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+
+
+def test_cpsat_fill_takes_more_of_the_emptied_node_than_the_placer() -> None:
+    """Tests that the CP-SAT fill after a pack step (reopt._pack_fill) replaces the placer's greedy fill
+    of the emptied node (the 3-GPU request) by the two 2-GPU ones, keeps every running job placed, and
+    passes the checker; and that with nothing emptied it does nothing."""
+    inst, cur = _fill_state()
+    nodes = ["i0", "i1"]
+    trial, info = reopt_pack.pack_step(inst, cur, "iso", nodes, random.Random(0), _waiting(inst, cur))
+    assert trial is not None, info
+    assert "three" in trial and "two0" not in trial and "two1" not in trial
+    value = float(info["value"])  # type: ignore[arg-type]
+    by_kind: dict = {}
+    got = reopt._pack_fill(inst, trial, value, "iso", nodes, list(info["empty"]), None,  # type: ignore[call-overload]
+                           _waiting(inst, trial), random.Random(0), {"pack": 1}, by_kind, seed=0, workers=1,
+                           det=1.0, deadline=time.perf_counter() + 30)
+    assert got is not None
+    out, v = got
+    assert "two0" in out and "two1" in out and "three" not in out
+    assert v == pytest.approx(objective_value(inst, out)) and v > value + 0.3
+    assert all(f"job{k}" in out for k in range(2)) and _ok(inst, out)
+    assert by_kind["pack_fill"]["improved"] == 1
+    assert reopt._pack_fill(inst, trial, value, "iso", nodes, [], None, _waiting(inst, trial), random.Random(0),
+                            {}, {}, seed=0, workers=1, det=1.0, deadline=time.perf_counter() + 30) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_iso_states(), st.integers(0, 3), st.booleans())
+def test_property_cpsat_fill_is_valid_better_and_within_the_cap(inst: Instance, seed: int, odd: bool) -> None:
+    """Tests on random small states: when the CP-SAT fill after a pack step returns a plan, it passes
+    the checker, keeps every running request placed and pinned work where it is, stays within a cap of
+    the pack step's own moves, is worth more than the pack step's result, and its value is its objective.
+    With ``odd`` b also waits with _fill_state's 3-GPU and two 2-GPU requests (the placer's dearest-first
+    fill is then often worse, so the fill returns plans), and the spare node is gone."""
+    if odd:
+        extra = [r for r in _fill_state()[0].requests if r.id in ("three", "two0", "two1")]
+        inst = inst.model_copy(update={"requests": (*inst.requests, *extra),
+                                       "nodes": tuple(n for n in inst.nodes if n.id != "spare")})
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    ts = reopt_pack.tenants(inst, cur)
+    if "iso" not in ts:
+        return
+    trial, info = reopt_pack.pack_step(inst, cur, "iso", ts["iso"], random.Random(seed), _waiting(inst, cur))
+    if trial is None:
+        return
+    cap = reopt.moves(inst, trial)
+    value = float(info["value"])  # type: ignore[arg-type]
+    got = reopt._pack_fill(inst, trial, value, "iso", ts["iso"], list(info["empty"]), cap,  # type: ignore[call-overload]
+                           _waiting(inst, trial), random.Random(seed), {}, {}, seed=seed, workers=1, det=0.3,
+                           deadline=time.perf_counter() + 30)
+    if got is None:
+        return
+    out, v = got
+    assert _ok(inst, out) and reopt.moves(inst, out) <= cap
+    assert v > value and v == pytest.approx(objective_value(inst, out))
+    for r in inst.requests:
+        if r.placement is not None:
+            assert r.id in out
+            if not r.movable:
+                assert out[r.id] == list(r.placement)

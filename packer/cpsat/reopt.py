@@ -951,7 +951,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         ptenants = reopt_pack.tenants(inst, cur) if pack and reopt_pack.PACK and placers else {}
         if ptenants and prng.random() < pshare.value:
             before = best
-            cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress)
+            cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress,
+                              fill={"seed": seed, "workers": step_workers, "det": det, "deadline": deadline})
             pshare.update(best > before + 1e-9)
             continue
         # Spread steps are drawn next and from their own stream, so that where they change nothing the
@@ -1212,9 +1213,12 @@ def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | 
 
 def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, ptenants: Mapping[str, list[str]],
           waiting: Sequence[Request], rng: random.Random, stats: dict,
-          by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
+          by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
+          fill: Mapping[str, object] | None = None) -> tuple[dict[str, list[Unit]], float]:
     """One pack step (:func:`packer.cpsat.reopt_pack.pack_step`) for a node-isolated tenant drawn by its
-    nodes, kept when valid, within ``cap`` and better."""
+    nodes, kept when valid, within ``cap`` and better. With reopt_pack.FILL and ``fill`` (the CP-SAT
+    step's seed, workers, det and deadline), its result is first refined by :func:`_pack_fill`: one
+    CP-SAT step over the emptied and kept nodes, the placer's fill as its hint."""
     names = sorted(ptenants)
     t = rng.choices(names, weights=[len(ptenants[n]) for n in names], k=1)[0]
     stats["steps"] += 1
@@ -1222,6 +1226,11 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     rec = _kind_stats(by_kind, "pack")
     rec["steps"] += 1
     trial, info = reopt_pack.pack_step(inst, cur, t, ptenants[t], rng, waiting)
+    if trial is not None and reopt_pack.FILL and fill is not None and (cap is None or moves(inst, trial) <= cap):
+        got = _pack_fill(inst, trial, float(info["value"]), t, ptenants[t], list(info.get("empty", ())),  # type: ignore[arg-type]
+                         cap, waiting, rng, stats, by_kind, **fill)  # type: ignore[arg-type]
+        if got is not None:
+            trial, info["value"] = got
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += int(info.get("emptied", 0))  # type: ignore[call-overload]
@@ -1244,6 +1253,67 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         rec["improved"] += 1
         rec["gain"] += value - best
         progress.update(best=value, note=f"pack step {stats['steps']}", force=True)
+    rec["check_s"] += time.perf_counter() - t2
+    return out
+
+
+def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenant: str, nodes: Sequence[str],
+               empty: Sequence[str], cap: int | None, waiting: Sequence[Request], rng: random.Random, stats: dict,
+               by_kind: dict[str, dict[str, float]], *, seed: int, workers: int | None, det: float | None,
+               deadline: float) -> tuple[dict[str, list[Unit]], float] | None:
+    """One CP-SAT step over the nodes a pack step emptied (``empty``) and the tenant's kept ``nodes``
+    (REGION_NODES of them drawn when more), from the pack step's ``trial`` (worth ``value``): the work
+    it moved may move again at no further cost, the waiting work its placer put there is free, and
+    the other tenants' waiting work not placed is offered first. The region is closed over work
+    crossing its border like the other steps' (up to REGION_MAX_NODES - REGION_NODES more nodes).
+    Returns (plan, value) when the step found a valid plan within ``cap`` better than ``value``."""
+    from packer.cpsat.search import solve_monolithic as _solve_monolithic
+
+    if not empty:
+        return None
+    tb = time.perf_counter()
+    gone = set(empty)
+    kept = sorted(n for n in nodes if n not in gone)
+    if len(kept) > REGION_NODES:
+        kept = rng.sample(kept, REGION_NODES)
+    view = _View(inst, trial)
+    region = view.close(gone | set(kept), len(gone) + len(kept) + REGION_MAX_NODES - REGION_NODES, rng)
+    left = [r for r in waiting if r.id not in trial and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
+    first = sorted((r for r in left if r.tenant != tenant),
+                   key=lambda r: (-r.priority * r.count * inst.request_unit_size(r), r.id))[: OFFER // 2]
+    sub, hint, uncounted = _sub_instance(inst, trial, region, cap, left, None, rng, first=first)
+    if not sub.requests:
+        return None
+    scale = min(WIDE_STEPS, max(1.0, len(region) / REGION_MAX_NODES))
+    budget = min(STEP_S * scale, deadline - time.perf_counter() - 0.3)
+    if budget <= 0.2:
+        return None
+    t1 = time.perf_counter()
+    if det is None:
+        def sub_left() -> float:
+            return budget - (time.perf_counter() - t1)
+    else:
+        def sub_left() -> float:  # the deterministic budget decides; the deadline is a safety stop
+            return deadline - time.perf_counter()
+    sinfo: dict[str, object] = {}
+    rec = _kind_stats(by_kind, "pack_fill")
+    plan = _solve_monolithic(sub, hint, seed=seed + 1000003 + stats.get("pack", 0), workers=workers, start=t1,
+                             left=sub_left, info=sinfo, lp=False, uncounted=uncounted,
+                             det=None if det is None else det * scale)
+    t2 = time.perf_counter()
+    rec["steps"] += 1
+    rec["nodes"] += len(region)
+    rec["build_s"] += t1 - tb
+    rec["solve_s"] += t2 - t1
+    rec["proved"] += int(sinfo.get("cpsat_status") == "OPTIMAL")
+    out = None
+    got = _merge(trial, sub, plan)
+    if got is not None:
+        v = objective_value(inst, got)
+        if v > value + 1e-9 and (cap is None or moves(inst, got) <= cap) and _valid(inst, got):
+            rec["improved"] += 1
+            rec["gain"] += v - value
+            out = got, v
     rec["check_s"] += time.perf_counter() - t2
     return out
 

@@ -57,6 +57,10 @@ POLICY = "best-fit"
 #: back, and only its units on the emptied nodes are placed anew (``reopt_spread._partial``); else it
 #: is placed anew whole. The objective counts a move per request either way; fewer units move.
 PARTIAL = True
+#: After a pack step, one CP-SAT step over the emptied nodes and the tenant's kept nodes fills them
+#: (``reopt._pack_fill``, session 17 packfill17): the placer's greedy fill is its hint, and the whole plan
+#: is kept only when better than the incumbent. False: the placer's fill alone (the A/B arm).
+FILL = True
 
 
 def tenants(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> dict[str, list[str]]:
@@ -170,7 +174,7 @@ def empty_and_fill(inst: Instance, cur: Mapping[str, Sequence[Unit]], tenant: st
                    ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with the tenant's work off ``empty`` packed onto its other ``nodes`` and the waiting work
     of every tenant placed after (module doc, steps 3-4), or None when running work finds no room."""
-    info: dict[str, object] = {"emptied": len(empty)}
+    info: dict[str, object] = {"emptied": len(empty), "empty": list(empty)}
     placer = (base.fork() if base is not None else _placer(inst, cur))
     gone = set(empty)
     keep = [placer._node_ix[nid] for nid in nodes if nid not in gone]
