@@ -182,7 +182,7 @@ class _State:
         if g is None:
             assert node is not None and req.kind == "host"
             self.log.append((None, node, None, 0, 0, False, req, unit, size))
-            self._add_host(req, node, +1)
+            self._node_side(req, node, +1)
             return
         n = g.node
         self.log.append((g, n, g.mode, g.occ, g.milli, g.whole, req, unit, size))
@@ -200,15 +200,8 @@ class _State:
         else:
             g.whole = True
         g.units += 1
-        n.units += 1
-        n.version += 1
-        self.changes.append(n)
+        self._node_side(req, n, +1)
         g.tenants[req.tenant] += 1
-        n.tenants[req.tenant] += 1
-        if n.cpu is not None:
-            n.cpu -= req.cpu_milli
-        if n.mem is not None:
-            n.mem -= req.memory_mib
         self.tenant_used[req.tenant] += size
 
     def remove(self, req: Request, g: _Gpu | None, unit: Unit, size: float, node: _Node) -> None:
@@ -216,7 +209,7 @@ class _State:
         :mod:`packer.greedy.exchange`); not logged: the caller puts it back itself if it must.
         An 'any' GPU left with nothing has no mode again."""
         if g is None:
-            self._add_host(req, node, -1)
+            self._node_side(req, node, -1)
             return
         assert req.kind in ("share", "gpu")
         n = g.node
@@ -230,23 +223,17 @@ class _State:
                 g.mode = None
             elif g.mode == "full":
                 self.free_full += 1
-        n.units -= 1
-        n.version += 1
-        self.changes.append(n)
+        self._node_side(req, n, -1)
         g.tenants[req.tenant] -= 1
-        n.tenants[req.tenant] -= 1
-        if n.cpu is not None:
-            n.cpu += req.cpu_milli
-        if n.mem is not None:
-            n.mem += req.memory_mib
         self.tenant_used[req.tenant] -= size
 
     def mark(self) -> int:
         """A point in the undo log that :meth:`undo` rolls back to."""
         return len(self.log)
 
-    def _add_host(self, req: Request, n: _Node, sign: int) -> None:
-        """A host unit: the node's units, tenants, CPU and memory; no GPU, size 0."""
+    def _node_side(self, req: Request, n: _Node, sign: int) -> None:
+        """One unit of ``req`` on node ``n`` added (sign +1) or taken away (-1): the node's units, version,
+        tenants, CPU and memory. All a host unit touches (no GPU, size 0); a GPU unit adds its GPU's side."""
         n.units += sign
         n.version += 1
         self.changes.append(n)
@@ -261,7 +248,7 @@ class _State:
         while len(self.log) > mark:
             g, n, mode, occ, milli, whole, req, unit, size = self.log.pop()
             if g is None:
-                self._add_host(req, n, -1)
+                self._node_side(req, n, -1)
                 continue
             g.mode, g.occ, g.milli, g.whole = mode, occ, milli, whole
             if req.kind == "mig":
@@ -269,15 +256,8 @@ class _State:
             g.units -= 1
             if g.mode == "full" and not g.units:
                 self.free_full += 1
-            n.units -= 1
-            n.version += 1
-            self.changes.append(n)
+            self._node_side(req, n, -1)
             g.tenants[req.tenant] -= 1
-            n.tenants[req.tenant] -= 1
-            if n.cpu is not None:
-                n.cpu += req.cpu_milli
-            if n.mem is not None:
-                n.mem += req.memory_mib
             self.tenant_used[req.tenant] -= size
 
 
