@@ -1188,7 +1188,15 @@ def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | 
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += max(1, int(info.get("nodes", 0)))  # type: ignore[call-overload]  # the nodes it opened
-    fails = stats.setdefault("spread_fail", {})
+    return _keep(inst, cur, best, trial, info, cap, stats, rec, "spread", progress, t2)
+
+
+def _keep(inst: Instance, cur: dict[str, list[Unit]], best: float, trial: dict[str, list[Unit]] | None,
+          info: Mapping[str, object], cap: int | None, stats: dict, rec: dict[str, float], kind: str,
+          progress: Progress, t2: float) -> tuple[dict[str, list[Unit]], float]:
+    """A placer-built step's result (spread, pack) taken when it is valid, within ``cap`` and better than
+    ``best``; else why not, counted in ``stats[kind + "_fail"]``. (plan, value) either way."""
+    fails = stats.setdefault(f"{kind}_fail", {})
     out = cur, best
     if trial is None:
         fails[str(info.get("fail"))] = fails.get(str(info.get("fail")), 0) + 1
@@ -1203,10 +1211,10 @@ def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | 
         value = float(info["value"])  # type: ignore[arg-type]
         out = trial, value
         stats["improved"] += 1
-        stats["improved_spread"] = stats.get("improved_spread", 0) + 1
+        stats[f"improved_{kind}"] = stats.get(f"improved_{kind}", 0) + 1
         rec["improved"] += 1
         rec["gain"] += value - best
-        progress.update(best=value, note=f"spread step {stats['steps']}", force=True)
+        progress.update(best=value, note=f"{kind} step {stats['steps']}", force=True)
     rec["check_s"] += time.perf_counter() - t2
     return out
 
@@ -1234,27 +1242,7 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += int(info.get("emptied", 0))  # type: ignore[call-overload]
-    fails = stats.setdefault("pack_fail", {})
-    out = cur, best
-    if trial is None:
-        fails[str(info.get("fail"))] = fails.get(str(info.get("fail")), 0) + 1
-    elif float(info["value"]) <= best + 1e-9:  # type: ignore[arg-type]
-        fails["no gain"] = fails.get("no gain", 0) + 1
-    elif cap is not None and moves(inst, trial) > cap:
-        fails["cap"] = fails.get("cap", 0) + 1
-        stats["rejected"] += 1
-    elif not _valid(inst, trial):
-        stats["invalid"] = stats.get("invalid", 0) + 1
-    else:
-        value = float(info["value"])  # type: ignore[arg-type]
-        out = trial, value
-        stats["improved"] += 1
-        stats["improved_pack"] = stats.get("improved_pack", 0) + 1
-        rec["improved"] += 1
-        rec["gain"] += value - best
-        progress.update(best=value, note=f"pack step {stats['steps']}", force=True)
-    rec["check_s"] += time.perf_counter() - t2
-    return out
+    return _keep(inst, cur, best, trial, info, cap, stats, rec, "pack", progress, t2)
 
 
 def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenant: str, nodes: Sequence[str],
