@@ -5,7 +5,7 @@
 # Optional second argument: the states, e.g. "issue 5" (default: the five below; packfill17 ran haein-5 only).
 tag=${1:-s17}
 states=${2:-"issue 5|issue 100|issue 101|fragmented 103|fragmented 104"}
-cd "$(dirname "$0")/.." && . /work/main/.venv/bin/activate && export PYTHONPATH=$PWD
+cd "$(dirname "$0")/.." && { [ ! -f .venv/bin/activate ] || . .venv/bin/activate; } && export PYTHONPATH=$PWD
 i=0
 IFS='|' read -ra list <<< "$states"
 for fs in "${list[@]}"; do
