@@ -42,12 +42,14 @@ import numpy as np
 from packer.model import MODE_OF_KIND, Instance, Request, Unit
 
 #: Pack steps on (``reopt.move_steps`` draws them while a node-isolated tenant holds two nodes or more).
-#: Off: ahead in the deterministic A/B (20 CP-SAT steps, det 1.0: haein 0-4 +64.3, fragmented 0-4 +32.2;
-#: single pack steps gained 11-43) but level in the interleaved timed one at 60 s (haein 5/100/101,
-#: fragmented 103/104, two rounds: see bench/RESULTS_reopt.md "Session 17"): its greedy fill takes part
-#: of the freed room first (haein-5: +14.9) where the CP-SAT tenant steps of the arm without it found
-#: more (+24.0), and they no longer find it after. True: the A/B arm (``bench/bench_reopt.py --pack on``).
-PACK = False
+#: With the placer's fill alone they were ahead in the deterministic A/B (20 CP-SAT steps, det 1.0: haein
+#: 0-4 +64.3, fragmented 0-4 +32.2) but level timed (60 s, −11.6 over 10 pairs): the greedy fill took part
+#: of the freed room that the CP-SAT tenant steps would have used better. With FILL (a CP-SAT step fills
+#: the emptied nodes): deterministic haein 0-4 +46.8, fragmented 0-4 +41.2; timed 60 s, interleaved, two
+#: rounds over haein 5/100/101 and fragmented 103/104 (9 pairs, load 1.4-3.0): +12.9, 5 ahead, 3 behind
+#: (at most −2.25), haein-5 +6.07 and +4.12 (bench/RESULTS_reopt.md "Session 17"). False: the A/B arm
+#: (``bench/bench_reopt.py --pack off``).
+PACK = True
 #: Their starting share of the move steps (adapted as the spread steps' share: ``reopt_spread.Share``).
 PACK_SHARE = 0.2
 #: Sets emptied and filled per step at most (each: one placer fork, ~10-30 ms at 1,024 GPUs).
