@@ -670,9 +670,14 @@ def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):
         return None
     if not BLOCK_BOUND_EARLY:
         return "late"
+    return _start_child(inst, cap, rem)
+
+
+def _start_child(inst: Instance, cap: int | None, rem: float | None):  # type: ignore[no-untyped-def]
+    """The bound by blocks' child process, given ``rem`` seconds left of the run (None: untimed). Its own
+    time limit ends a little before the steps so that its answer is back by then."""
     from packer.cpsat.block_bound import Child
 
-    # Its own time limit ends a little before the steps so that its answer is back by then.
     return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
                  nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE)
 
@@ -739,12 +744,9 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
         # Steps leave the final plan's conversion (timeplan.reserve_s: 1 ms a GPU, 137 s at 131,072 GPUs).
         rem = left()
         if child == "late":
-            from packer.cpsat.block_bound import Child
-
             child = None
             if rem is None or rem - _final_s(inst) > BLOCK_BOUND_MIN_S:
-                child = Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
-                              nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE)
+                child = _start_child(inst, cap, rem)
         info["steps_at_s"] = round(time.perf_counter() - t0, 2)
         if rem is None or rem > 1.0:
             deadline = time.perf_counter() + (rem - _final_s(inst) if rem is not None else UNTIMED_STEPS_S)
