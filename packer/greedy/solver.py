@@ -1031,12 +1031,10 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
         st.log.clear()
     exchanged = None
     if EXCHANGE and (balance is not None or EXCHANGE_PACKED) and (deadline is None or time.perf_counter() < deadline):
-        by_id = {r.id: r for r in inst.requests}
-
         def offer(taken: list[str]) -> None:
             """Requests an exchange left with no unit, tried again in the construction's order."""
             pl.failed.clear()  # the state no longer only fills up: what failed may fit now
-            for r in _order(inst, (by_id[i] for i in taken)):
+            for r in _order(inst, (inst.request(i) for i in taken)):
                 if r.id in placed:
                     continue
                 units, reason = pl.place(r)
