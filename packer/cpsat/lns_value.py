@@ -22,6 +22,12 @@ Then one of two flavours:
   classes and span several domains (a gang over racks can only leave if all its racks are free),
   lowest value first, up to VALUE_MAX_DOMAINS in all.
 
+Room is not all a waiting request needs: when its tenant's quota (``max_gpus``) has less left than
+one request takes, it can only be placed if the same tenant gives up lower-value work, wherever that
+sits. With QUOTA, such a step also frees the domains that hold the most of the tenant's lower-value
+GPU-equivalents, until they cover what the quota lacks (within VALUE_MAX_DOMAINS), and a group whose
+tenant holds too little lower-value work to make way is not drawn (no step could place it).
+
 The step owns the chosen group's "placed" count (in parallel steps no other step may add to it).
 Everything here reads the incumbent's values with numpy; nothing builds or solves a model.
 """
@@ -48,6 +54,9 @@ VALUE_TOP = 8
 VALUE_MAX_DOMAINS = 4
 #: A value step covers the need of a request without locality with at most this many domains.
 VALUE_FIT_DOMAINS = 2
+#: Whether value steps free the domains of the waiting group's tenant's lower-value work when its
+#: quota lacks room for one request (see the module docstring).
+QUOTA = True
 
 
 @dataclass
@@ -59,6 +68,7 @@ class _Waiting:
     need: float  # GPU-equivalents of one request (need_count units at the smallest unit size)
     level: str | None  # required locality level, None when it has none
     classes: np.ndarray  # GPU classes the group may use
+    tenant: int = -1  # index of its tenant in ValueIndex.quota (-1: none)
 
 
 @dataclass
@@ -72,11 +82,14 @@ class ValueIndex:
     x_ge: np.ndarray  # GPU-equivalents per unit
     x_density: np.ndarray  # value per GPU-equivalent of their group
     x_single: np.ndarray  # True when the group is a single request (it can span domains as one)
+    x_tenant: np.ndarray  # their tenant (index into quota)
     class_size: np.ndarray  # GPUs per class (0 for host classes)
     class_fixed: np.ndarray  # GPU-equivalents held by running work
     class_step: np.ndarray  # the class's domain at the step level (index into names)
     waiting: list[_Waiting]
     model: CpsatModel
+    #: Per tenant: max_gpus less its running work's GPU-equivalents (inf without a quota).
+    quota: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _at_level: dict[str, np.ndarray] = field(default_factory=dict)
 
     def class_domains(self, level: str) -> np.ndarray:
@@ -95,6 +108,15 @@ def value_index(model: CpsatModel, names: list[str], class_step: dict[int, int])
     """The index for value steps; None when there is nothing a value step could start from."""
     d, v, inst = model.data, model.vars, model.inst
     proto = model.model.proto
+    tid = {t.id: i for i, t in enumerate(inst.tenants)}
+    tid.update({r.tenant: len(tid) for r in inst.requests if r.tenant not in tid})  # unknown: no quota
+    quota = np.full(len(tid), np.inf)
+    for t in inst.tenants:
+        if t.max_gpus is not None:
+            quota[tid[t.id]] = t.max_gpus
+    for r in inst.requests:
+        if r.placement is not None:
+            quota[tid[r.tenant]] -= sum(inst.unit_size(r, u) for u in r.placement)
     rows = []
     for (gi, ci, o), var in v.x.items():
         c = d.classes[ci]
@@ -104,7 +126,7 @@ def value_index(model: CpsatModel, names: list[str], class_step: dict[int, int])
         ge = unit_value(inst, r, c.model, o)
         if ge <= 0:
             continue
-        rows.append((var.index, ci, gi, ge, float(r.priority), d.groups[gi].size == 1))
+        rows.append((var.index, ci, gi, ge, float(r.priority), d.groups[gi].size == 1, tid[r.tenant]))
     if not rows:
         return None
     cols = list(zip(*rows, strict=True))
@@ -135,10 +157,11 @@ def value_index(model: CpsatModel, names: list[str], class_step: dict[int, int])
         level = r.locality.level if r.locality is not None and r.locality.required else None
         waiting.append(_Waiting(group=gi, var=act.index, top=int(dom[len(dom) - 1]), density=float(r.priority),
                                 need=r.need_count * smallest[gi], level=level,
-                                classes=np.array(sorted(classes_of[gi]), dtype=np.int64)))
+                                classes=np.array(sorted(classes_of[gi]), dtype=np.int64), tenant=tid[r.tenant]))
     return ValueIndex(names=names, x_index=np.array(cols[0], dtype=np.int64), x_class=x_class, x_group=x_group,
                       x_ge=x_ge, x_density=np.array(cols[4]), x_single=np.array(cols[5], dtype=bool),
-                      class_size=size, class_fixed=fixed, class_step=step, waiting=waiting, model=model)
+                      x_tenant=np.array(cols[6], dtype=np.int64), class_size=size, class_fixed=fixed,
+                      class_step=step, waiting=waiting, model=model, quota=quota)
 
 
 def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[int], *, exchange: bool,
@@ -149,11 +172,16 @@ def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[i
     cand = [w for w in ix.waiting if b[w.var] < w.top and w.var not in reserved]
     if not cand:
         return None
+    held = b[ix.x_index] * ix.x_ge
+    lack = _quota_lack(ix, held, cand) if QUOTA else None
+    if lack is not None:
+        cand = [w for w in cand if lack[w.group] >= 0.0]
+        if not cand:
+            return None
     cand.sort(key=lambda w: -w.density)  # stable: file order among equals
     cut = cand[min(len(cand), VALUE_TOP) - 1].density
     w = rng.choice([w for w in cand if w.density >= cut])
     n = len(ix.class_size)
-    held = b[ix.x_index] * ix.x_ge
     occupied = np.bincount(ix.x_class, weights=held, minlength=n) + ix.class_fixed
     free = np.maximum(0.0, ix.class_size - occupied)
     lower_x = ix.x_density < w.density
@@ -185,11 +213,53 @@ def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[i
     if chosen is None:
         return None
     out = set(chosen)
+    if lack is not None and lack[w.group] > 0.0:
+        _add_quota(ix, held, w, lack[w.group], in_pool, out)
     if exchange:
         _add_gangs(ix, b, w, chosen, in_pool, out)
     else:
         _add_landing(ix, free, w, in_pool, out)
     return {ix.names[i] for i in out}, [w.var]
+
+
+def _quota_lack(ix: ValueIndex, held: np.ndarray, cand: list[_Waiting]) -> dict[int, float]:
+    """Per candidate group: the GPU-equivalents its tenant must give up for one more request (0 when
+    the quota has room), or -1 when the tenant's placed work of lower value than the group's does not
+    cover that (no step can place the group)."""
+    nt = len(ix.quota)
+    used = np.bincount(ix.x_tenant, weights=held, minlength=nt)
+    left = ix.quota - used
+    levels = np.unique(ix.x_density)
+    key = ix.x_tenant * len(levels) + np.searchsorted(levels, ix.x_density)
+    per = np.bincount(key, weights=held, minlength=nt * len(levels)).reshape(nt, len(levels))
+    below = np.zeros((nt, len(levels) + 1))
+    np.cumsum(per, axis=1, out=below[:, 1:])  # below[t, j]: the tenant's work on the j lowest values
+    out: dict[int, float] = {}
+    for w in cand:
+        short = w.need - left[w.tenant]
+        if short <= 1e-9:
+            out[w.group] = 0.0
+            continue
+        lower = below[w.tenant, np.searchsorted(levels, w.density)]
+        out[w.group] = float(short) if lower >= short - 1e-9 else -1.0
+    return out
+
+
+def _add_quota(ix: ValueIndex, held: np.ndarray, w: _Waiting, short: float, in_pool: np.ndarray,
+               out: set[int]) -> None:
+    """Adds the step domains in the pool holding the most of ``w``'s tenant's lower-value work (what
+    the step already frees counts first) until they cover ``short``, within VALUE_MAX_DOMAINS."""
+    mine = (ix.x_tenant == w.tenant) & (ix.x_density < w.density) & (held > 0)
+    steps = ix.class_step[ix.x_class[mine]]
+    ok = steps >= 0
+    per = np.bincount(steps[ok], weights=held[mine][ok], minlength=len(ix.names))
+    covered = sum(per[i] for i in out)
+    for i in np.argsort(-per, kind="stable").tolist():
+        if covered >= short - 1e-9 or len(out) >= VALUE_MAX_DOMAINS or per[i] <= 0:
+            return
+        if in_pool[i] and i not in out:
+            out.add(i)
+            covered += per[i]
 
 
 def _cover(steps: np.ndarray, room: np.ndarray, spare: np.ndarray, need: float, most: int,
