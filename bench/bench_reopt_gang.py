@@ -15,6 +15,7 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_pack.PACK  # session 17
     (with reopt_pack.FILL on, packfill17: the pack fills column is the CP-SAT fill after each pack step)
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_fill.WIDE  # session 18
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP). Each arm's row also counts the gang steps kept from a cheaper victim tier
@@ -102,7 +103,8 @@ def main() -> int:
             rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
-                         "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0)}
+                         "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
+                         "pack_fill_aimed": stats.get("pack_fill_aimed", 0)}
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
                   f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "

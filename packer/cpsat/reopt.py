@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_gang, reopt_pack, reopt_spread, tuning
+from packer.cpsat import reopt_fill, reopt_gang, reopt_pack, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -1267,10 +1267,17 @@ def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenan
     if len(kept) > REGION_NODES:
         kept = rng.sample(kept, REGION_NODES)
     view = _View(inst, trial)
-    region = view.close(gone | set(kept), len(gone) + len(kept) + REGION_MAX_NODES - REGION_NODES, rng)
     left = [r for r in waiting if r.id not in trial and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
     first = sorted((r for r in left if r.tenant != tenant),
                    key=lambda r: (-r.priority * r.count * inst.request_unit_size(r), r.id))[: OFFER // 2]
+    base = gone | set(kept)
+    if reopt_fill.WIDE:  # session 18: the nodes one offered wide request needs beside the emptied ones
+        extra, aim = reopt_fill.widen(inst, view, tenant, gone, base, first, rng, _span_nodes)
+        base |= extra
+        if aim is not None:
+            first = [aim] + [r for r in first if r.id != aim.id]
+            stats["pack_fill_aimed"] = stats.get("pack_fill_aimed", 0) + 1
+    region = view.close(base, len(base) + REGION_MAX_NODES - REGION_NODES, rng)
     sub, hint, uncounted = _sub_instance(inst, trial, region, cap, left, None, rng, first=first)
     if not sub.requests:
         return None
