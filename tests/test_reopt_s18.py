@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from packer.cpsat import reopt, reopt_fill, reopt_pack
 from packer.model import Instance, Node, Request, Spread, Tenant, Topology, Unit
 from packer.plans import objective_value
-
 from tests.test_reopt_s17 import _iso_states, _ok, _waiting
 
 H100 = "H100-80GB"
@@ -119,3 +118,50 @@ def test_property_widened_fill_is_valid_better_and_within_the_cap(inst: Instance
             assert r.id in out
             if not r.movable:
                 assert out[r.id] == list(r.placement)
+
+
+def _open_state() -> tuple[Instance, dict[str, list[Unit]]]:
+    """Six 4-GPU nodes: iso (node-isolated) holds i0-i2 with one 1-GPU job each (3 free GPUs each, closed
+    to b); b0-b2 each hold tenant b's movable 1-GPU job. b waits with a 4-GPU request one a node."""
+    nodes = [Node(id=f"i{k}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": f"r{k}"}) for k in range(3)]
+    nodes += [Node(id=f"b{k}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": f"r{k}"}) for k in range(3)]
+    reqs = [Request(id=f"job{k}", kind="gpu", tenant="iso", placement=(Unit(node=f"i{k}", gpu=0),),
+                    movable=True, migration_cost=0.1) for k in range(3)]
+    reqs += [Request(id=f"bj{k}", kind="gpu", tenant="b", placement=(Unit(node=f"b{k}", gpu=0),),
+                     movable=True, migration_cost=0.1) for k in range(3)]
+    reqs.append(Request(id="wide", kind="gpu", count=4, tenant="b", spread=Spread(level="node", max_per_domain=1)))
+    inst = Instance(name="openroom", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes),
+                    requests=tuple(reqs), tenants=(Tenant(id="iso", isolation="node"), Tenant(id="b")))
+    return inst, {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_open_room_keeps_isolated_nodes_out_of_other_tenants_regions(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
+    """Tests that with OPEN_ROOM the wide and aimed regions of b's request hold none of iso's nodes (their
+    free room is closed to b), and without it (the old draw by room) some; iso's own aim still may."""
+    monkeypatch.setattr(reopt_fill, "OPEN_ROOM", on)
+    inst, cur = _open_state()
+    view = reopt._View(inst, cur)
+    aim = inst.request("wide")
+    iso = {"i0", "i1", "i2"}
+    seen_wide = seen_aimed = 0
+    for k in range(20):
+        seen_wide += len(view.wide_region(aim, random.Random(k), 4) & iso)
+        seen_aimed += len(view.aimed_region(aim, random.Random(k), reopt._domains(inst, "rack")) & iso)
+    if on:
+        assert seen_wide == 0 and seen_aimed == 0
+    else:
+        assert seen_wide > 0 and seen_aimed > 0
+    assert reopt_fill.shut(view, "iso") == frozenset() and reopt_fill.shut(view, "b") == frozenset(iso)
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_move_steps_with_open_room_and_wide_fill(monkeypatch: pytest.MonkeyPatch, on: bool) -> None:
+    """Tests move_steps with OPEN_ROOM and WIDE on and off: valid, within the cap, never worse."""
+    monkeypatch.setattr(reopt_fill, "OPEN_ROOM", on)
+    monkeypatch.setattr(reopt_fill, "WIDE", on)
+    for inst, cur in (_open_state(), _spread_state()):
+        got, _stats = reopt.move_steps(inst, cur, cap=2, deadline=time.perf_counter() + 60, seed=0, workers=1,
+                                       max_steps=4, det=0.5)
+        assert _ok(inst, got) and reopt.moves(inst, got) <= 2
+        assert objective_value(inst, got) >= objective_value(inst, cur)

@@ -1466,6 +1466,8 @@ class _View:
         allowed = inst.allowed_models(aim)
         cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
         rooms = {n.id: self.room(n, mode) for n in cands}
+        if reopt_fill.OPEN_ROOM:  # session 18: room a node-isolated tenant holds is closed to the aim
+            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
         lp = {} if guide is None else guide.where(aim.id, rooms)
         out: set[str] = set()
         if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
@@ -1549,6 +1551,8 @@ class _View:
                  + 1e-9 for d in names]
             cands = doms[rng.choices(names, weights=w, k=1)[0]]
         rooms = {n.id: self.room(n, mode) for n in cands}
+        if reopt_fill.OPEN_ROOM:  # session 18: room a node-isolated tenant holds is closed to the aim
+            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
         lp = {} if guide is None else guide.where(aim.id, rooms)
         limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
         out: set[str] = set()
@@ -1579,6 +1583,9 @@ class _View:
         self.exchange(out, guide, rng, limit)
         every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
         free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
+        if reopt_fill.OPEN_ROOM:
+            free = {nid: f for nid, (f, _m) in reopt_fill.open_rooms(self, {k: (v, 0.0) for k, v in free.items()},
+                                                                      aim.tenant).items()}
         pool = [nid for nid in every if free[nid] > 0]
         while len(out) < limit and pool:
             pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
