@@ -1466,9 +1466,11 @@ class _View:
         allowed = inst.allowed_models(aim)
         cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        if reopt_fill.OPEN_ROOM:  # session 18: room a node-isolated tenant holds is closed to the aim
+        lp_at: Mapping[str, object] = rooms
+        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
             rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
-        lp = {} if guide is None else guide.where(aim.id, rooms)
+            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
+        lp = {} if guide is None else guide.where(aim.id, lp_at)
         out: set[str] = set()
         if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
             doms: dict[str, list[str]] = defaultdict(list)
@@ -1551,9 +1553,11 @@ class _View:
                  + 1e-9 for d in names]
             cands = doms[rng.choices(names, weights=w, k=1)[0]]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        if reopt_fill.OPEN_ROOM:  # session 18: room a node-isolated tenant holds is closed to the aim
+        lp_at: Mapping[str, object] = rooms
+        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
             rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
-        lp = {} if guide is None else guide.where(aim.id, rooms)
+            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
+        lp = {} if guide is None else guide.where(aim.id, lp_at)
         limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
         out: set[str] = set()
         targets = sorted(lp)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from packer.model import MODE_OF_KIND, Instance, Request
 
@@ -33,8 +33,9 @@ MAX_NODES = 32
 #: Aimed and wide steps (``reopt._View.aimed_region``, ``wide_region``) draw the nodes of their region by
 #: free (plus movable) room. On haein 69-82% of the free MIG room lies on the node-isolated tenant's
 #: nodes (session 16), which are closed to every other tenant's work while it holds them: with OPEN_ROOM
-#: the room of a node that a node-isolated tenant other than the aim's holds counts as none there (the
-#: LP guide's nodes are still taken). False: every node's room counts (the A/B arm).
+#: the room of a node that a node-isolated tenant other than the aim's holds counts as none there, and the
+#: LP guide's units there are not followed (the LP owns such nodes fractionally; an integral plan places
+#: the aim there only once the tenant leaves the node whole). False: every node's room counts (the A/B arm).
 OPEN_ROOM = False
 
 
@@ -52,6 +53,12 @@ def open_rooms(view, rooms: dict[str, tuple[float, float]], tenant: str) -> dict
     """``rooms`` (node → (free, movable)) with the nodes closed to ``tenant``'s work (:func:`shut`) at none."""
     closed = shut(view, tenant)
     return {nid: ((0.0, 0.0) if nid in closed else r) for nid, r in rooms.items()}
+
+
+def open_only(view, rooms: Mapping[str, object], tenant: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """``rooms`` without the nodes closed to ``tenant``'s work (:func:`shut`)."""
+    closed = shut(view, tenant)
+    return {nid: r for nid, r in rooms.items() if nid not in closed}
 
 
 def _usable(inst: Instance, r: Request, nid: str) -> bool:
