@@ -128,8 +128,7 @@ def main() -> int:
         for x in diff:
             print(f"| {x['id']} | {'placed' if x['gained'] else 'dropped'} | {x['tenant']} | {x['kind']} ×{x['count']} | "
                   f"{x['spread']} | {x['locality']} | {x['value']:.2f} | {x['lp_share']} |")
-        moved = sum(1 for r in inst.requests if r.placement is not None and reopt.moves(inst, {r.id: got[r.id]}))
-        print(f"moves: 60 s plan {reopt.moves(inst, placed_all)}, longer {moved}")
+        print(f"moves: 60 s plan {reopt.moves(inst, placed_all)}, longer {reopt.moves(inst, got)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"state": inst.name, "seed": args.seed, "wide": not args.no_wide,
                                                "curve": [p.row() for p in pts], "missed": rows,
