@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_fill, reopt_gang, reopt_pack, reopt_spread, tuning
+from packer.cpsat import reopt_fill, reopt_gang, reopt_gangcap, reopt_pack, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -361,10 +361,14 @@ def repack_model(inst: Instance):  # type: ignore[no-untyped-def]
     if not ids:
         return None
     model = CpsatModel(rp)
+    # session 18: waiting whole-GPU requests that no plan can place (reopt_gangcap) are placed by none here
+    never = reopt_gangcap.unplaceable(inst) if reopt_gangcap.FIX else frozenset()
     for gr in model.data.groups:
         k = sum(1 for ri in gr.requests if rp.requests[ri].id in ids)
         if k:
             model.model.add(model.vars.active[gr.index] >= k)
+        elif never and gr.index in model.vars.active and all(rp.requests[ri].id in never for ri in gr.requests):
+            model.model.add(model.vars.active[gr.index] == 0)
     return model
 
 
