@@ -94,7 +94,8 @@ def main() -> int:
                          "(packer.cpsat.reopt_fill.OPEN_ROOM; session 18's A/B; default: as the code has it)")
     ap.add_argument("--gangcap", choices=("on", "off"), default=None,
                     help="the repack/stays LP places no whole-GPU request wider than the whole GPUs running work leaves "
-                         "(packer.cpsat.reopt_gangcap.FIX; session 18's A/B; default: as the code has it)")
+                         "(packer.cpsat.reopt_gangcap.FIX; default: as the code has it). It does NOT reach the LP "
+                         "child process of a timed run (reopt.LATE_LP), which imports the default: use --no-late with it")
     args = ap.parse_args()
     if args.gangcap is not None:
         from packer.cpsat import reopt_gangcap as _gangcap
