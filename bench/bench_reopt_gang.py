@@ -15,6 +15,9 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_pack.PACK  # session 17
     (with reopt_pack.FILL on, packfill17: the pack fills column is the CP-SAT fill after each pack step)
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_fill.WIDE  # session 18
+    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 \
+        --arms "none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM"   # session 18: three arms on one shared start
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP). Each arm's row also counts the gang steps kept from a cheaper victim tier
@@ -48,6 +51,10 @@ def main() -> int:
     ap.add_argument("--ab", default=None, metavar="MODULE.NAME",
                     help="both arms with gang steps: A with packer.cpsat.MODULE.NAME off (False/0), B as it is, "
                          "or on where it is off by default (e.g. reopt.TENANT_FILL, reopt_pack.PACK)")
+    ap.add_argument("--arms", default=None, metavar="ARM|ARM|...",
+                    help="several arms, each the '+'-joined MODULE.NAME flags it turns on (every other flag named in "
+                         "any arm off; 'none': all off), gang steps on in all; e.g. "
+                         "'none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM' (session 18)")
     args = ap.parse_args()
 
 
@@ -76,8 +83,12 @@ def main() -> int:
         guide = reopt._guide_of(bb, inst, None)
         bound = bb.best(None)
         rows = {"start": objective_value(inst, placed), "bound": bound}
-        for arm, on in (("A", False), ("B", True)):
-            if args.ab:
+        arms = (("A", False), ("B", True)) if not args.arms else [(a, a) for a in args.arms.split("|")]
+        for arm, on in arms:
+            if args.arms:
+                reopt_gang.GANG = True
+                _set_arm(args.arms, on)
+            elif args.ab:
                 reopt_gang.GANG = True
                 setattr(ab_mod, ab_name, ab_on if on else type(ab_on)(0))
                 if mod_name == "lpguide":
@@ -102,20 +113,37 @@ def main() -> int:
             rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
-                         "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0)}
+                         "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
+                         "pack_fill_aimed": stats.get("pack_fill_aimed", 0)}
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
                   f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "
                   f"| {wall:.1f} | {load:.2f} | {pk.get('steps', 0)} ({pk.get('improved', 0)}, {pk.get('gain', 0.0):.2f}) | "
-                  f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |",
+                  f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |"
+                  + ("" if not args.arms else " " + " ".join(
+                      f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
+                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} |"),
                   flush=True)
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
     reopt_gang.GANG, reopt_gang.CHAIN, reopt_gang.VICTIM_TIERS = True, False, tiers
+    if args.arms:
+        _set_arm(args.arms, "none")
     if args.ab:
         setattr(ab_mod, ab_name, ab_default)
     return 0
+
+
+def _set_arm(arms: str, arm: str) -> None:
+    """Turns on the flags of ``arm`` (``--arms``) and off every other flag that any arm names."""
+    import importlib
+
+    names = {f for a in arms.split("|") for f in a.split("+") if f != "none"}
+    on = {f for f in arm.split("+") if f != "none"}
+    for f in sorted(names):
+        mod_name, flag = f.rsplit(".", 1)
+        setattr(importlib.import_module(f"packer.cpsat.{mod_name}"), flag, f in on)
 
 
 def _guide_again(bb, inst):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ is above half a usual region (``REGION_NODES // 2``) cannot be placed by an ordi
 
     python bench/bench_reopt_missed.py issue --seed 0 --time-limit 60
     python bench/bench_reopt_missed.py fragmented --seed 1 --time-limit 60 [--no-wide]
+    python bench/bench_reopt_missed.py issue --seed 100 --time-limit 60 --extra-s 240   # session 18: + what 240 s more placed
 """
 
 from __future__ import annotations
@@ -104,8 +105,30 @@ def main() -> int:
         from packer.plans import objective_value
 
         extra = {"seconds": args.extra_s, "objective": objective_value(inst, got), "steps": st.get("steps"),
-                 "improved": st.get("improved")}
-        print(f"{args.extra_s:.0f} s more steps: {extra}")
+                 "improved": st.get("improved"), "by_kind": st.get("by_kind")}
+        print(f"{args.extra_s:.0f} s more steps: { {k: v for k, v in extra.items() if k != 'by_kind'} }")
+        # session 18: what the longer search placed that the 60 s plan did not, and what it gave up
+        from packer.plans import request_size
+
+        diff = []
+        for r in inst.requests:
+            if r.placement is not None or (r.id in got) == (r.id in placed_all):
+                continue
+            units = got.get(r.id) or placed_all.get(r.id)
+            spread = None if r.spread is None else f"{r.spread.level}<={r.spread.max_per_domain}"
+            loc = None if r.locality is None else f"{r.locality.level}{'!' if r.locality.required else ''}"
+            diff.append({"id": r.id, "gained": r.id in got, "tenant": r.tenant, "kind": r.kind, "count": r.count,
+                         "priority": r.priority, "spread": spread, "locality": loc,
+                         "value": round(r.priority * request_size(inst, r, units), 2),
+                         "lp_share": round(guide.share.get(r.id, 0.0), 3)})
+        diff.sort(key=lambda x: (not x["gained"], -x["value"]))
+        extra["placed_diff"] = diff
+        print("| waiting request | longer run | tenant | kind ×count | spread | locality | priority × size | LP share |")
+        print("|---|---|---|---|---|---|---|---|")
+        for x in diff:
+            print(f"| {x['id']} | {'placed' if x['gained'] else 'dropped'} | {x['tenant']} | {x['kind']} ×{x['count']} | "
+                  f"{x['spread']} | {x['locality']} | {x['value']:.2f} | {x['lp_share']} |")
+        print(f"moves: 60 s plan {reopt.moves(inst, placed_all)}, longer {reopt.moves(inst, got)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"state": inst.name, "seed": args.seed, "wide": not args.no_wide,
                                                "curve": [p.row() for p in pts], "missed": rows,

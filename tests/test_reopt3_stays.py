@@ -45,7 +45,9 @@ def test_stays_lp_counts_migration_costs() -> None:
     repack LP (if it never were, the columns would add nothing), and that its budget-0 LP keeps every
     freed request where it runs."""
     seen = False
-    for seed in range(10):
+    # (until session 18 seed 5 showed it, through a gang no plan can place: reopt_gangcap now fixes that gang
+    # out of both LPs, which makes them equal there; seed 10 shows it through the costs alone)
+    for seed in range(11):
         inst = fragmented_running(generate("small", seed), release=0.5, seed=seed)
         model = reopt.repack_model(inst)
         if model is None:

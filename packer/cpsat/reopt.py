@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_gang, reopt_pack, reopt_spread, tuning
+from packer.cpsat import reopt_fill, reopt_gang, reopt_gangcap, reopt_pack, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -361,10 +361,14 @@ def repack_model(inst: Instance):  # type: ignore[no-untyped-def]
     if not ids:
         return None
     model = CpsatModel(rp)
+    # session 18: waiting whole-GPU requests that no plan can place (reopt_gangcap) are placed by none here
+    never = reopt_gangcap.unplaceable(inst) if reopt_gangcap.FIX else frozenset()
     for gr in model.data.groups:
         k = sum(1 for ri in gr.requests if rp.requests[ri].id in ids)
         if k:
             model.model.add(model.vars.active[gr.index] >= k)
+        elif never and gr.index in model.vars.active and all(rp.requests[ri].id in never for ri in gr.requests):
+            model.model.add(model.vars.active[gr.index] == 0)
     return model
 
 
@@ -1267,10 +1271,17 @@ def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenan
     if len(kept) > REGION_NODES:
         kept = rng.sample(kept, REGION_NODES)
     view = _View(inst, trial)
-    region = view.close(gone | set(kept), len(gone) + len(kept) + REGION_MAX_NODES - REGION_NODES, rng)
     left = [r for r in waiting if r.id not in trial and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
     first = sorted((r for r in left if r.tenant != tenant),
                    key=lambda r: (-r.priority * r.count * inst.request_unit_size(r), r.id))[: OFFER // 2]
+    base = gone | set(kept)
+    if reopt_fill.WIDE:  # session 18: the nodes one offered wide request needs beside the emptied ones
+        extra, aim = reopt_fill.widen(inst, view, tenant, gone, base, first, rng, _span_nodes)
+        base |= extra
+        if aim is not None:
+            first = [aim] + [r for r in first if r.id != aim.id]
+            stats["pack_fill_aimed"] = stats.get("pack_fill_aimed", 0) + 1
+    region = view.close(base, len(base) + REGION_MAX_NODES - REGION_NODES, rng)
     sub, hint, uncounted = _sub_instance(inst, trial, region, cap, left, None, rng, first=first)
     if not sub.requests:
         return None
@@ -1459,7 +1470,11 @@ class _View:
         allowed = inst.allowed_models(aim)
         cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        lp = {} if guide is None else guide.where(aim.id, rooms)
+        lp_at: Mapping[str, object] = rooms
+        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
+            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
+            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
+        lp = {} if guide is None else guide.where(aim.id, lp_at)
         out: set[str] = set()
         if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
             doms: dict[str, list[str]] = defaultdict(list)
@@ -1542,7 +1557,11 @@ class _View:
                  + 1e-9 for d in names]
             cands = doms[rng.choices(names, weights=w, k=1)[0]]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        lp = {} if guide is None else guide.where(aim.id, rooms)
+        lp_at: Mapping[str, object] = rooms
+        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
+            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
+            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
+        lp = {} if guide is None else guide.where(aim.id, lp_at)
         limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
         out: set[str] = set()
         targets = sorted(lp)
@@ -1572,6 +1591,9 @@ class _View:
         self.exchange(out, guide, rng, limit)
         every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
         free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
+        if reopt_fill.OPEN_ROOM:
+            free = {nid: f for nid, (f, _m) in reopt_fill.open_rooms(self, {k: (v, 0.0) for k, v in free.items()},
+                                                                      aim.tenant).items()}
         pool = [nid for nid in every if free[nid] > 0]
         while len(out) < limit and pool:
             pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
