@@ -397,6 +397,9 @@ class BudgetBound:
         #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
         self.guides: dict[int | None, Guide] = {}
         self._repack = None
+        #: What branch and bound on the stays LP's form gave in the LP child, when it ran
+        #: (:mod:`packer.cpsat.reopt_intstays`; its dual bound, when lower, is in ``stays``).
+        self.int_stays: dict[str, object] | None = None
 
     def repack_lp(self, time_limit: float | None = None) -> float | None:
         """The repack LP bound (every budget), or None when it does not finish in ``time_limit``
@@ -470,7 +473,7 @@ class BudgetBound:
 
     #: What another process's LPs leave in a BudgetBound (its models stay there: they do not pickle).
     SNAPSHOT = ("values", "repack", "repack_tried", "guide", "failed", "stays", "stays_moves", "stays_failed",
-                "guides")
+                "guides", "int_stays")
 
     def snapshot(self) -> dict[str, object]:
         """The bounds, guides and failures known, without the models (:mod:`packer.cpsat.reopt_late`)."""
@@ -794,6 +797,8 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
                                            if key is None or BUDGET_GUIDE else None)
             finally:
                 info["late_lp"] = late.finish(deadline - time.perf_counter())
+            if bb.int_stays is not None:
+                info["int_stays"] = bb.int_stays
             info["steps"] = stats
             bound = bb.best(cap)
             info["lp_bound"] = bound
