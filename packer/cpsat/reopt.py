@@ -145,6 +145,14 @@ TENANT_FILL = True
 #: one at 60 s (haein 5/100/101, fragmented 103/104: -3.1 in sum, 2 of 5 ahead; bench/RESULTS_reopt.md
 #: "Session 16"). True: the A/B arm (``bench/bench_reopt.py --tenant-all``).
 TENANT_ALL = False
+#: A running request moved by an earlier step, back in a region that holds all of its original units
+#: (and all of its current ones), enters the step as it runs at home with its migration cost, hinted
+#: where it is now (session 18): staying home is then worth its cost, so a step can take a move back
+#: that no longer pays. Without it such a request entered where it is now at no cost, and no step was
+#: ever rewarded for undoing a move: on fragmented-101 after 540 s of steps the plan moved 108 running
+#: requests at a cost of 15.6 where the stays LP moves 50 at 3.98 (bench/RESULTS_reopt.md "Session 18").
+#: False: the A/B arm (``bench/bench_reopt_gang.py --ab reopt.HOME``).
+HOME = True
 #: Regions grow while CP-SAT proves their steps optimal without a gain, per step kind (aimed, wide,
 #: tenant, random): after GROW_AFTER such steps in a row the kind's scale doubles, up to GROW_MAX, and
 #: its regions take that many times their nodes (random steps more racks, the others more nodes with
@@ -1623,8 +1631,9 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
     """The sub-instance of ``nodes`` around incumbent ``cur``, its hint, and its uncounted movers.
 
     Movable running requests wholly in ``nodes`` are free: not yet moved, as they run (a move costs
-    as usual and counts against the cap); moved before, where they are now (moving again costs
-    nothing more and does not count again). Waiting requests placed wholly inside are free too;
+    as usual and counts against the cap); moved before, as they run at home when their original units
+    are in ``nodes`` too (HOME: going back saves the move's cost and count), else where they are now
+    (moving again costs nothing more and does not count again). Waiting requests placed wholly inside are free too;
     everything else in ``nodes`` is pinned where it is. Quotas shrink by what lies outside, the cap by
     the moves outside. ``first``: waiting requests offered before the others (at most OFFER in all).
     """
@@ -1644,6 +1653,8 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
         orig_in = r.placement is not None and all(u.node in nodes for u in r.placement)
         if not outside and r.movable and not moved and orig_in:
             reqs.append(r)  # free: stays or moves within the region
+        elif HOME and not outside and r.movable and moved and orig_in:
+            reqs.append(r)  # moved before, home in the region: as it runs at home (staying = moving back)
         elif not outside and r.movable and moved:
             uncounted.add(r.id)  # moved before: may move again, its cost is paid already
             reqs.append(r.model_copy(update={"placement": tuple(inside), "migration_cost": 0.0}))
