@@ -141,3 +141,62 @@ def test_late_child_runs_branch_and_bound_and_the_plan_takes_it(monkeypatch: pyt
     assert pt.plan.bound >= pt.plan.objective - 1e-6
     assert pt.plan.bound <= ref.best(None) + 1e-6
     assert "late_lp" in pt.info and "int_stays" in pt.info
+
+
+def _moved_away(seed: int):  # type: ignore[no-untyped-def]
+    """A small fragmented state and a plan of it that moves one movable 1-GPU running request to a
+    free full-mode GPU for nothing (no waiting work placed): (instance, plan, the request)."""
+    from packer.cpsat.reopt import _valid
+    from packer.model import Unit
+
+    inst = generate("fragmented", seed, nodes=2)
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    busy = {(u.node, u.gpu) for us in cur.values() for u in us}
+    free = [(n.id, g) for n in inst.nodes for g in range(n.num_gpus)
+            if n.gpu_mode(g) == "full" and (n.id, g) not in busy]
+    for r in inst.requests:
+        if r.placement is None or not r.movable or r.kind != "gpu" or r.count != 1 or not free:
+            continue
+        node, gpu = free[0]
+        trial = dict(cur)
+        trial[r.id] = [Unit(node=node, gpu=gpu)]
+        if _valid(inst, trial):
+            return inst, trial, r
+    return None
+
+
+@pytest.mark.parametrize("home", [True, False])
+def test_a_step_takes_back_a_move_that_does_not_pay_with_home(home: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reopt.HOME: a running request moved for nothing, in a region holding its home, enters the
+    step at home with its cost, and the step (CP-SAT, the whole 2-node cluster) takes the move back,
+    gaining its migration cost; without HOME it enters where it is at no cost and the step has no reason
+    to (its sub-model does not see the cost)."""
+    import random
+
+    from packer.cpsat.reopt import _merge, _sub_instance, _valid
+    from packer.cpsat.search import solve_monolithic
+    from packer.plans import migration_cost, objective_value
+
+    got = None
+    for seed in range(20):
+        got = _moved_away(seed)
+        if got is not None:
+            break
+    assert got is not None
+    inst, cur, r = got
+    monkeypatch.setattr(reopt, "HOME", home)
+    nodes = {n.id for n in inst.nodes}
+    sub, hint, uncounted = _sub_instance(inst, cur, nodes, None, [], None, random.Random(0))
+    assert (r.id in uncounted) is (not home)
+    sub_r = next(q for q in sub.requests if q.id == r.id)
+    assert (tuple(sub_r.placement) == tuple(r.placement)) is home  # at home (with its cost), or where it is now
+    plan = solve_monolithic(sub, hint, seed=0, workers=1, start=time.perf_counter(), left=lambda: 20.0, info={},
+                            lp=False, uncounted=uncounted)
+    trial = _merge(cur, sub, plan)  # None: the step changed nothing
+    before = objective_value(inst, cur)
+    if home:
+        assert trial is not None and _valid(inst, trial)
+        assert objective_value(inst, trial) >= before + migration_cost(inst, r) - 1e-6
+        assert reopt.moves(inst, trial) == 0
+    else:
+        assert trial is None or (_valid(inst, trial) and objective_value(inst, trial) >= before - 1e-6)
