@@ -145,6 +145,14 @@ TENANT_FILL = True
 #: one at 60 s (haein 5/100/101, fragmented 103/104: -3.1 in sum, 2 of 5 ahead; bench/RESULTS_reopt.md
 #: "Session 16"). True: the A/B arm (``bench/bench_reopt.py --tenant-all``).
 TENANT_ALL = False
+#: A running request moved by an earlier step, back in a region that holds all of its original units
+#: (and all of its current ones), enters the step as it runs at home with its migration cost, hinted
+#: where it is now (session 18): staying home is then worth its cost, so a step can take a move back
+#: that no longer pays. Without it such a request entered where it is now at no cost, and no step was
+#: ever rewarded for undoing a move: on fragmented-101 after 540 s of steps the plan moved 108 running
+#: requests at a cost of 15.6 where the stays LP moves 50 at 3.98 (bench/RESULTS_reopt.md "Session 18").
+#: False: the A/B arm (``bench/bench_reopt_gang.py --ab reopt.HOME``).
+HOME = True
 #: Regions grow while CP-SAT proves their steps optimal without a gain, per step kind (aimed, wide,
 #: tenant, random): after GROW_AFTER such steps in a row the kind's scale doubles, up to GROW_MAX, and
 #: its regions take that many times their nodes (random steps more racks, the others more nodes with
@@ -401,6 +409,9 @@ class BudgetBound:
         #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
         self.guides: dict[int | None, Guide] = {}
         self._repack = None
+        #: What branch and bound on the stays LP's form gave in the LP child, when it ran
+        #: (:mod:`packer.cpsat.reopt_intstays`; its dual bound, when lower, is in ``stays``).
+        self.int_stays: dict[str, object] | None = None
 
     def repack_lp(self, time_limit: float | None = None) -> float | None:
         """The repack LP bound (every budget), or None when it does not finish in ``time_limit``
@@ -474,7 +485,7 @@ class BudgetBound:
 
     #: What another process's LPs leave in a BudgetBound (its models stay there: they do not pickle).
     SNAPSHOT = ("values", "repack", "repack_tried", "guide", "failed", "stays", "stays_moves", "stays_failed",
-                "guides")
+                "guides", "int_stays")
 
     def snapshot(self) -> dict[str, object]:
         """The bounds, guides and failures known, without the models (:mod:`packer.cpsat.reopt_late`)."""
@@ -798,6 +809,8 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
                                            if key is None or BUDGET_GUIDE else None)
             finally:
                 info["late_lp"] = late.finish(deadline - time.perf_counter())
+            if bb.int_stays is not None:
+                info["int_stays"] = bb.int_stays
             info["steps"] = stats
             bound = bb.best(cap)
             info["lp_bound"] = bound
@@ -1640,8 +1653,9 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
     """The sub-instance of ``nodes`` around incumbent ``cur``, its hint, and its uncounted movers.
 
     Movable running requests wholly in ``nodes`` are free: not yet moved, as they run (a move costs
-    as usual and counts against the cap); moved before, where they are now (moving again costs
-    nothing more and does not count again). Waiting requests placed wholly inside are free too;
+    as usual and counts against the cap); moved before, as they run at home when their original units
+    are in ``nodes`` too (HOME: going back saves the move's cost and count), else where they are now
+    (moving again costs nothing more and does not count again). Waiting requests placed wholly inside are free too;
     everything else in ``nodes`` is pinned where it is. Quotas shrink by what lies outside, the cap by
     the moves outside. ``first``: waiting requests offered before the others (at most OFFER in all).
     """
@@ -1661,6 +1675,8 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
         orig_in = r.placement is not None and all(u.node in nodes for u in r.placement)
         if not outside and r.movable and not moved and orig_in:
             reqs.append(r)  # free: stays or moves within the region
+        elif HOME and not outside and r.movable and moved and orig_in:
+            reqs.append(r)  # moved before, home in the region: as it runs at home (staying = moving back)
         elif not outside and r.movable and moved:
             uncounted.add(r.id)  # moved before: may move again, its cost is paid already
             reqs.append(r.model_copy(update={"placement": tuple(inside), "migration_cost": 0.0}))

@@ -36,9 +36,12 @@ from packer.cpsat.lpguide import Guide
 def main() -> None:
     """In the child: reads (instance, snapshot, cap, deadline as time.time(), nice), runs the bounds
     of ``cap`` with the time to the deadline, writes a snapshot after each LP."""
+    from packer.cpsat import reopt_intstays
     from packer.cpsat.reopt import LATE_BOUND_SHARE, BudgetBound, _budget_bounds
 
-    inst, snap, cap, deadline, nice = pickle.load(sys.stdin.buffer)
+    inst, snap, cap, deadline, nice, *more = pickle.load(sys.stdin.buffer)
+    if more:  # the parent's settings of the branch and bound after the LPs (session 18)
+        reopt_intstays.configure(more[0])
     if nice > 0:
         os.nice(nice)
     bb = BudgetBound(inst)
@@ -53,6 +56,7 @@ def main() -> None:
         out.flush()
 
     _budget_bounds(bb, cap, left, after, LATE_BOUND_SHARE)
+    reopt_intstays.after_lps(bb, cap, left, after)  # branch and bound on the stays form in the time left
 
 
 class LateBounds:
@@ -67,7 +71,9 @@ class LateBounds:
         self.end_s: float | None = None  # seconds from the start to the child's end (or its last answer)
         self._t0 = time.perf_counter()
         self._lock = threading.Lock()
-        payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice))
+        from packer.cpsat import reopt_intstays
+
+        payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice, reopt_intstays.settings()))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.reopt_late import main; main()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
