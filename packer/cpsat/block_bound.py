@@ -265,7 +265,7 @@ class BlockLP:
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
     def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset(),
-                 merge: str | None = None) -> None:
+                 merge: str | None = None, rooms_above: bool | None = None) -> None:
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat.bound import highs_simplex
@@ -280,7 +280,7 @@ class BlockLP:
         if merge is not None:
             from packer.cpsat.relax import typed_relaxation
 
-            rel = typed_relaxation(sub, merge, rooms_above=ROOMS_ABOVE)
+            rel = typed_relaxation(sub, merge, rooms_above=ROOMS_ABOVE if rooms_above is None else rooms_above)
             sub, barred = rel.instance, rel.barred
         self.sub = sub
         rp, ids = repack_instance(sub)
@@ -580,9 +580,10 @@ def merge_level(inst: Instance, merge: str | None) -> str | None:
 
 
 def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = None,
-              merge: str | None = None) -> tuple[list[BlockLP], dict[object, float]]:
-    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given) and the
-    units U_k of each coupled waiting class. A block exports no class that no other block can import."""
+              merge: str | None = None, rooms_above: bool | None = None) -> tuple[list[BlockLP], dict[object, float]]:
+    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given; ``rooms_above``:
+    ROOMS_ABOVE for it, None the module's) and the units U_k of each coupled waiting class. A block
+    exports no class that no other block can import."""
     subs, tags = block_instances(inst, parts, cap)
     served: dict[object, set[int]] = defaultdict(set)
     for b, tg in enumerate(tags):
@@ -595,7 +596,7 @@ def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = 
         homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
         no_export = frozenset(j for j in homes if not (served[j] - {b}))
         try:
-            lps.append(BlockLP(s, tg, no_export, merge=merge))
+            lps.append(BlockLP(s, tg, no_export, merge=merge, rooms_above=rooms_above))
         except ValueError:
             if merge is None:
                 raise
@@ -619,7 +620,7 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None, merge: str | None = "default", upgrade: bool = False,
-                report=None, own_share: int | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
+                report=None, own_share: int | None = None, rooms_above: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -652,7 +653,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
 
     if parts is None:
         parts = blocks(inst)
-    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge))
+    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge), rooms_above)
     rho: dict[object, float] = {}
     n_k: dict[object, int] = defaultdict(int)
     for bl_ in lps:
