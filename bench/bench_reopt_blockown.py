@@ -1,6 +1,7 @@
 """Merged block LPs at prices from own-node share solves (block_bound.OWN_SHARE; session 18).
 
     python bench/bench_reopt_blockown.py prices fragmented --seed 0 [--own 0 1 ... 15] --jsonl X.jsonl
+    python bench/bench_reopt_blockown.py oneblock fragmented --seed 0 --nodes 128 --jsonl X.jsonl
     python bench/bench_reopt_blockown.py bound fragmented --seed 0 --own-share 4 --iterations 5 [--rooms-above 0|1] --jsonl X.jsonl
 
 ``prices`` (16,384 GPUs (``--nodes`` 2048), the re-optimizer's 16 blocks, merged block LPs as block_bound builds them):
@@ -11,7 +12,10 @@ block's value at its own prices in both forms (own LP; merged LP with the prices
 block_bound.to_merged) and the merged LP at its own merged share prices; then the merged round at the
 median of the own prices over N evenly spaced blocks (N = 1, 2, 4, 8, all asked). ``bound``:
 block_bound as the re-optimizer's child runs it, with OWN_SHARE blocks, rounds as (round, bound, wall s,
-process CPU s). Bounds are deterministic; seconds move with the load (printed beside).
+process CPU s). ``oneblock``: the whole state as one block (1,024 GPUs: ``--nodes 128``), no multipliers:
+its LP on its own nodes, merged (ROOMS_ABOVE off / on), and on its own nodes without the waiting work's
+rack/pod locality or with GPU instead of node isolation. Bounds are deterministic; seconds move with the
+load (printed beside).
 """
 
 from __future__ import annotations
@@ -122,9 +126,37 @@ def bound(args: argparse.Namespace, inst, row: dict) -> None:  # type: ignore[no
                first_s=round(bb.first_s, 2), seconds=round(bb.seconds, 2), fallbacks=bb.fallbacks)
 
 
+def oneblock(args: argparse.Namespace, inst, row: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """The whole state as ONE block (no multipliers): its LP on its own nodes, merged with and without
+    ROOMS_ABOVE, and its own-node LP with the waiting work's rack/pod locality dropped and with node
+    isolation made GPU isolation (what each part of the merge's relaxation costs)."""
+    from packer.cpsat import block_bound as bbm
+
+    parts = [[n.id for n in inst.nodes]]
+    level = bbm.merge_level(inst, "auto")
+
+    def val(i, merge=None, rooms=None) -> tuple[float, list[int]]:  # type: ignore[no-untyped-def]
+        lps, _ = bbm.block_lps(i, parts, merge=merge, rooms_above=rooms)
+        return round(lps[0].solve({}, {})[0], 3), [len(lps[0].sub.nodes), *lps[0].a.shape]
+
+    row["level"] = level
+    for key, i, merge, rooms in (("own", inst, None, None), ("merged", inst, level, False),
+                                 ("merged_rooms", inst, level, True)):
+        c0 = time.process_time()
+        row[key], row[key + "_size"] = val(i, merge, rooms)
+        row[key + "_cpu_s"] = round(time.process_time() - c0, 2)
+    norack = inst.replace(requests=[r.model_copy(update={"locality": None}) if (
+        r.locality is not None and r.locality.level in ("rack", "pod") and r.placement is None) else r
+        for r in inst.requests])
+    row["own_no_rack_locality"] = val(norack)[0]
+    gpuiso = inst.model_copy(update={"tenants": tuple(t.model_copy(update={"isolation": "gpu"}) if t.isolation == "node"
+                                                      else t for t in inst.tenants)})
+    row["own_gpu_isolation"] = val(gpuiso)[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["prices", "bound"])
+    ap.add_argument("mode", choices=["prices", "bound", "oneblock"])
     ap.add_argument("family")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nodes", type=int, default=2048, help="8-GPU nodes (a dry run: 128 with --size 32)")
@@ -151,7 +183,7 @@ def main() -> None:
     inst = generate(args.family, seed=args.seed, nodes=args.nodes)
     row["nodes"] = args.nodes
     row["capacity"] = capacity_bound(inst)
-    (prices if args.mode == "prices" else bound)(args, inst, row)
+    {"prices": prices, "bound": bound, "oneblock": oneblock}[args.mode](args, inst, row)
     row["cpu_s"] = _cpu()
     row["load_end"] = _load()
     row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())

@@ -43,6 +43,14 @@ coupling rows, each class held to an equal share of its units and imports held t
 With one block this is the stays LP of the whole state (fragmented-0, 1,024 GPUs: 1241.22 against
 the stays LP's 1240.95); cut in 4 blocks 1255.63, against the capacity bound's 1312.86
 (bench/RESULTS_reopt.md, "Session 15").
+
+Merged blocks (MERGE) lose part of the bound in their relaxation, not only in their multipliers:
+with ONE block (no multipliers at all) fragmented-0/-1/-100 at 1,024 GPUs give 1255.18 / 1344.59 /
+1249.52 merged against 1241.22 / 1314.36 / 1237.14 on the block's own nodes (-101: 1336.01 against
+1337.64; session 18). What the merge loses is where each GPU is: rack-local whole-GPU gangs and
+node-local / node-isolated work compete for the GPUs of particular racks and nodes, and a super node
+pools them. ROOMS_ABOVE keeps the room rule of localities coarser than the merge level (it was
+dropped with the locality).
 """
 
 from __future__ import annotations
