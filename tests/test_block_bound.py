@@ -50,13 +50,14 @@ def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, f
     """Tests Σ blocks' LP bounds + Σ λ U ≥ the exact model's plan for three random draws of λ ≥ 0, η,
     and for block_bound's own multipliers, with the blocks' own nodes and merged (typed relaxation at
     the finest level: the merged LP must stay a relaxation of the block, pinned and movable running
-    work included)."""
+    work included; merged with and without the room rule above the merge level, ROOMS_ABOVE)."""
     inst = _state(family, seed, nodes, release)
     parts = _parts(inst, k)
     exact = solve(inst, time_limit=5, workers=1, aggregate=False)
     assert check(inst, exact).ok
-    for merge in (None, merge_level(inst, "auto")):
-        lps, big_u = block_lps(inst, parts, merge=merge)
+    lvl = merge_level(inst, "auto")
+    for merge, rooms in ((None, None), (lvl, False), (lvl, True)):
+        lps, big_u = block_lps(inst, parts, merge=merge, rooms_above=rooms)
         rng = random.Random(draw)
         js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
         for _ in range(3):
@@ -69,11 +70,11 @@ def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, f
                 mixed = sum(min(lp.solve(lam, eta)[0], own.solve(own_lam(lp, own, lam), eta)[0])
                             if (own := own_lp(lp)) is not None else lp.solve(lam, eta)[0] for lp in lps)
                 assert mixed + sum(lam.get(key, 0.0) * u for key, u in big_u.items()) >= exact.objective - 1e-6
-        got = block_bound(inst, parts, iterations=2, merge=merge, upgrade=merge is not None)
+        got = block_bound(inst, parts, iterations=2, merge=merge, upgrade=merge is not None, rooms_above=rooms)
         assert got.value >= exact.objective - 1e-6, merge
         if merge is not None:
             # Prices from the own-node LPs' share solves of some blocks (OWN_SHARE), every value of it.
-            got = block_bound(inst, parts, iterations=2, merge=merge, own_share=2)
+            got = block_bound(inst, parts, iterations=2, merge=merge, own_share=2, rooms_above=rooms)
             assert min(got.values) >= exact.objective - 1e-6
 
 

@@ -80,9 +80,12 @@ SHARE_TIME = 0.55
 MERGE: str | None = "auto"
 #: Merged block LPs keep the room rule of required localities coarser than the merge level
 #: (``typed_relaxation(rooms_above=True)``): a rack-local gang is barred from super nodes made of
-#: racks that could not hold it whole. Without it, fragmented's merged LPs let rack-local whole-GPU
-#: gangs take scattered GPUs of every rack (bench/RESULTS_reopt.md "Session 18").
-ROOMS_ABOVE = True
+#: racks that could not hold it whole (without it, the rule is dropped with the locality). Measured
+#: (bench/RESULTS_reopt.md "Session 18"): after 5 rounds 38 / 79 lower on fragmented-0/-1 at 16,384
+#: GPUs (−0.2 / −0.4%), at 1,024 GPUs in 4 blocks −0.15 / −16.8 / −5.5 on fragmented-0/-1/-100; but
+#: its first round was +82 on fragmented-0 and costs ~20% more CPU, and the timed pairs (load 7) got
+#: no bound by blocks in either arm. Off until a timed A/B on a quieter machine says otherwise.
+ROOMS_ABOVE = False
 #: With merged block LPs: after the first round, the share solves (:meth:`BlockLP.share_duals`) of this
 #: many blocks' own-node LPs (evenly spaced over the blocks; :func:`own_prices`) give the prices of a
 #: second round of the merged LPs; 0: none. Any prices give a bound, so the bound stays valid.
