@@ -12,7 +12,9 @@ and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve 
 state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on``: started before the
 no-move hint, reopt.BLOCK_BOUND_EARLY True; ``late``: on,
 started with the steps instead of before the no-move hint, reopt.BLOCK_BOUND_EARLY False; ``up``: on, then
-own-node LPs for merged blocks while its time lasts, reopt.BLOCK_BOUND_UPGRADE), arms in the
+own-node LPs for merged blocks while its time lasts, reopt.BLOCK_BOUND_UPGRADE; ``rooms``: late with
+block_bound.ROOMS_ABOVE, ``own``: rooms with block_bound.OWN_SHARE = ``--own-share``; the other arms
+run without either, as in sessions 15-17), arms in the
 order given: objective, bound, gap, the block steps' gain, the block bound, when it came and when the
 steps started (seconds from the run's start); every plan
 is checked. One JSON line per state (and arm) to ``--jsonl``.
@@ -101,7 +103,8 @@ def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["small", "big", "reopt"])
-    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up"])
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up", "rooms", "own"])
+    ap.add_argument("--own-share", type=int, default=4, help="reopt arm own: block_bound.OWN_SHARE")
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--nodes", type=int, default=2048, help="reopt: 8-GPU nodes (below 2,048 the huge path is forced)")
@@ -198,13 +201,20 @@ def _reopt(args: argparse.Namespace) -> None:
         tuning.DECOMPOSE_ABOVE = 0
         reopt_blocks.BLOCK_NODES = 16
         reopt.BLOCK_BOUND_MIN_S = 1.0
+    from packer.cpsat import block_bound as bbm
+
     for seed in args.seeds:
         inst = generate(args.family, seed=seed, nodes=args.nodes)
         for arm in args.arms:
-            reopt.BLOCK_BOUND = arm in ("on", "late", "up")
+            reopt.BLOCK_BOUND = arm in ("on", "late", "up", "rooms", "own")
+            # Session 18: the merged LPs with the room rule above the merge level ("rooms"), and with
+            # own-node share prices after the first round ("own"); the older arms as they ran.
+            bbm.ROOMS_ABOVE = arm in ("rooms", "own")
+            bbm.OWN_SHARE = args.own_share if arm == "own" else 0
             reopt.BLOCK_BOUND_EARLY = arm in ("on", "up")  # "late": started with the steps (sessions 15-16)
             reopt.BLOCK_BOUND_UPGRADE = arm == "up"  # then own-node LPs for merged blocks while time lasts
             row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
+                                      "rooms_above": bbm.ROOMS_ABOVE, "own_share": bbm.OWN_SHARE,
                                       "time_limit": args.time_limit, "workers": args.workers,
                                       "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
             t = time.perf_counter()

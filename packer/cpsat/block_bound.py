@@ -43,6 +43,14 @@ coupling rows, each class held to an equal share of its units and imports held t
 With one block this is the stays LP of the whole state (fragmented-0, 1,024 GPUs: 1241.22 against
 the stays LP's 1240.95); cut in 4 blocks 1255.63, against the capacity bound's 1312.86
 (bench/RESULTS_reopt.md, "Session 15").
+
+Merged blocks (MERGE) lose part of the bound in their relaxation, not only in their multipliers:
+with ONE block (no multipliers at all) fragmented-0/-1/-100 at 1,024 GPUs give 1255.18 / 1344.59 /
+1249.52 merged against 1241.22 / 1314.36 / 1237.14 on the block's own nodes (-101: 1336.01 against
+1337.64; session 18). What the merge loses is where each GPU is: rack-local whole-GPU gangs and
+node-local / node-isolated work compete for the GPUs of particular racks and nodes, and a super node
+pools them. ROOMS_ABOVE keeps the room rule of localities coarser than the merge level (it was
+dropped with the locality).
 """
 
 from __future__ import annotations
@@ -70,6 +78,18 @@ SHARE_TIME = 0.55
 #: (fragmented-0, blocks of 128 nodes) it makes 8 super nodes of a block's 128 nodes, an LP 4-5 times
 #: smaller and 5-6 times cheaper to build and solve (bench/RESULTS_reopt.md "Session 16").
 MERGE: str | None = "auto"
+#: Merged block LPs keep the room rule of required localities coarser than the merge level
+#: (``typed_relaxation(rooms_above=True)``): a rack-local gang is barred from super nodes made of
+#: racks that could not hold it whole (without it, the rule is dropped with the locality). Measured
+#: (bench/RESULTS_reopt.md "Session 18"): after 5 rounds 38 / 79 lower on fragmented-0/-1 at 16,384
+#: GPUs (−0.2 / −0.4%), at 1,024 GPUs in 4 blocks −0.15 / −16.8 / −5.5 on fragmented-0/-1/-100; but
+#: its first round was +82 on fragmented-0 and costs ~20% more CPU, and the timed pairs (load 7) got
+#: no bound by blocks in either arm. Off until a timed A/B on a quieter machine says otherwise.
+ROOMS_ABOVE = False
+#: With merged block LPs: after the first round, the share solves (:meth:`BlockLP.share_duals`) of this
+#: many blocks' own-node LPs (evenly spaced over the blocks; :func:`own_prices`) give the prices of a
+#: second round of the merged LPs; 0: none. Any prices give a bound, so the bound stays valid.
+OWN_SHARE = 0
 
 
 @dataclass
@@ -87,6 +107,9 @@ class BlockBound:
     first_s: float = 0.0
     #: Blocks whose own-node LP replaced the merged one (``block_bound(upgrade=True)``).
     upgraded: int = 0
+    #: Blocks whose own-node LP gave share prices (OWN_SHARE), and the merged round at those prices.
+    own_blocks: int = 0
+    own_value: float | None = None
 
 
 def _up(x: float) -> float:
@@ -253,7 +276,7 @@ class BlockLP:
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
     def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset(),
-                 merge: str | None = None) -> None:
+                 merge: str | None = None, rooms_above: bool | None = None) -> None:
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat.bound import highs_simplex
@@ -268,7 +291,7 @@ class BlockLP:
         if merge is not None:
             from packer.cpsat.relax import typed_relaxation
 
-            rel = typed_relaxation(sub, merge)
+            rel = typed_relaxation(sub, merge, rooms_above=ROOMS_ABOVE if rooms_above is None else rooms_above)
             sub, barred = rel.instance, rel.barred
         self.sub = sub
         rp, ids = repack_instance(sub)
@@ -457,6 +480,105 @@ class BlockLP:
         return value + 1e-9 * abs(value) + 1.0 / self.scale, placed, imp, exp, True
 
 
+def _round(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[object, float],  # type: ignore[no-untyped-def]
+           eta: Mapping[object, float], rem):
+    """One round: every block's LP at (``lam``, ``eta``). Returns the bound (Σ blocks + Σ λ U), the
+    blocks' values, the units placed per waiting class, imports less exports per import class, and how
+    many blocks fell back to their capacity bound."""
+    total = sum(lam.get(k, 0.0) * U[k] for k in U)
+    per_block: list[float] = []
+    placed: dict[object, float] = defaultdict(float)
+    flow: dict[object, float] = defaultdict(float)  # imports − exports
+    fallbacks = 0
+    for i, bl_ in enumerate(lps):
+        left = rem()
+        v, pl, im, ex, ok = bl_.solve(lam, eta, None if left is None else left / (len(lps) - i))
+        total += v
+        per_block.append(v)
+        fallbacks += 0 if ok else 1
+        for k, x in pl.items():
+            placed[k] += x
+        for j, x in im.items():
+            flow[j] += x
+        for j, x in ex.items():
+            flow[j] -= x
+    return total, per_block, placed, flow, fallbacks
+
+
+def to_merged(merged: BlockLP, own: BlockLP, lam_own: Mapping[object, float]) -> dict[object, float]:
+    """Prices of ``own``'s waiting classes (``own``: the same block's own-node LP) for ``merged``'s:
+    each merged class gets the units-weighted mean λ of the own classes whose requests it holds (none:
+    absent). Only a heuristic for prices: any λ ≥ 0 gives a bound."""
+    of_req = {rid: k for k in merged.units for rid in k}
+    num: dict[object, float] = defaultdict(float)
+    den: dict[object, float] = defaultdict(float)
+    for k2, u in own.U.items():
+        if k2 not in lam_own:
+            continue
+        for k in {of_req.get(rid) for rid in k2} - {None}:
+            num[k] += lam_own[k2] * u
+            den[k] += u
+    return {k: num[k] / den[k] for k in num if den[k] > 0}
+
+
+def own_caps(merged: BlockLP, own: BlockLP, n_k: Mapping[object, int]) -> dict[object, float]:
+    """The share caps of ``own``'s waiting classes: its units over the number of blocks serving the
+    merged class that holds its requests (as the merged share solve's U_k / n_k)."""
+    of_req = {rid: k for k in merged.units for rid in k}
+    out: dict[object, float] = {}
+    for k2, u in own.U.items():
+        ks = [of_req[rid] for rid in k2 if rid in of_req]
+        out[k2] = u / max(1, n_k.get(ks[0], 1)) if ks else u
+    return out
+
+
+def own_prices(lps: Sequence[BlockLP], n_k: Mapping[object, int], n: int, t0: float, time_limit: float | None, round_s: float,
+               which: Sequence[int] | None = None) -> list[tuple[dict[object, float], dict[object, float]]]:
+    """The share duals (λ in the merged blocks' classes, η) of ``n`` blocks' own-node LPs, evenly
+    spaced over the blocks (``which``: these blocks instead), each LP built, solved and dropped in
+    turn; with a time limit, a block is not started unless its estimated seconds and a round's
+    (``round_s``) fit (the first block's estimate: 5 times the mean merged block's build)."""
+    nb = len(lps)
+    if which is None:
+        which = sorted({(i * nb) // max(1, min(n, nb)) for i in range(min(n, nb))})
+    got: list[tuple[dict[object, float], dict[object, float]]] = []
+    est = 5.0 * (time.perf_counter() - t0) / max(1, nb)
+    for b in which:
+        if time_limit is not None and (time.perf_counter() - t0) + est + round_s > time_limit:
+            break
+        ti = time.perf_counter()
+        merged = lps[b]
+        own = own_lp(merged) if merged.merged else None
+        if own is None:
+            continue
+        left = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - t0) - round_s)
+        lf, ef = own.share_duals(own_caps(merged, own, n_k), left)
+        if lf or ef:
+            got.append((to_merged(merged, own, lf), ef))
+        del own  # its HiGHS model (hundreds of MB at 16,384 GPUs) before the next one
+        est = time.perf_counter() - ti
+    return got
+
+
+def median_prices(got: Sequence[tuple[Mapping[object, float], Mapping[object, float]]], rho: Mapping[object, float],
+                  lam0: Mapping[object, float], eta0: Mapping[object, float]) -> tuple[dict[object, float], dict[object, float]]:
+    """The medians over ``got`` (λ, η per block, :func:`own_prices`) of each class's price, λ capped at
+    a unit's value ``rho``; a class no block priced keeps ``lam0`` / ``eta0``."""
+    lam_of: dict[object, list[float]] = defaultdict(list)
+    eta_of: dict[object, list[float]] = defaultdict(list)
+    for lb, eb in got:
+        for k, x in lb.items():
+            lam_of[k].append(x)
+        for j, x in eb.items():
+            eta_of[j].append(x)
+    lam = {k: (min(rho.get(k, math.inf), max(0.0, statistics.median(lam_of[k]))) if lam_of.get(k) else v)
+           for k, v in lam0.items()}
+    eta = {j: (statistics.median(eta_of[j]) if eta_of.get(j) else v) for j, v in eta0.items()}
+    for j, xs in eta_of.items():
+        eta.setdefault(j, statistics.median(xs))
+    return lam, eta
+
+
 def merge_level(inst: Instance, merge: str | None) -> str | None:
     """The level :class:`BlockLP` merges ``inst``'s blocks at for the setting ``merge`` (see MERGE):
     None where nothing can be merged (a topology of nodes only)."""
@@ -469,9 +591,10 @@ def merge_level(inst: Instance, merge: str | None) -> str | None:
 
 
 def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = None,
-              merge: str | None = None) -> tuple[list[BlockLP], dict[object, float]]:
-    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given) and the
-    units U_k of each coupled waiting class. A block exports no class that no other block can import."""
+              merge: str | None = None, rooms_above: bool | None = None) -> tuple[list[BlockLP], dict[object, float]]:
+    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given; ``rooms_above``:
+    ROOMS_ABOVE for it, None the module's) and the units U_k of each coupled waiting class. A block
+    exports no class that no other block can import."""
     subs, tags = block_instances(inst, parts, cap)
     served: dict[object, set[int]] = defaultdict(set)
     for b, tg in enumerate(tags):
@@ -484,7 +607,7 @@ def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = 
         homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
         no_export = frozenset(j for j in homes if not (served[j] - {b}))
         try:
-            lps.append(BlockLP(s, tg, no_export, merge=merge))
+            lps.append(BlockLP(s, tg, no_export, merge=merge, rooms_above=rooms_above))
         except ValueError:
             if merge is None:
                 raise
@@ -508,7 +631,7 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None, merge: str | None = "default", upgrade: bool = False,
-                report=None) -> BlockBound:  # type: ignore[no-untyped-def]
+                report=None, own_share: int | None = None, rooms_above: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -541,7 +664,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
 
     if parts is None:
         parts = blocks(inst)
-    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge))
+    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge), rooms_above)
     rho: dict[object, float] = {}
     n_k: dict[object, int] = defaultdict(int)
     for bl_ in lps:
@@ -567,27 +690,16 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     out = BlockBound(value=math.inf, blocks=len(parts))
     last = 0.0
     best: tuple[dict[object, float], dict[object, float], list[float]] | None = None
-    for it in range(iterations):
+    own_n = OWN_SHARE if own_share is None else own_share
+    own_done = not (own_n > 0 and any(bl_.merged for bl_ in lps))
+    it = 0
+    while it < iterations:
         ti = time.perf_counter()
         if time_limit is not None and it > 0 and (time.perf_counter() - t0) + last > time_limit:
             break
-        total = sum(lam[k] * U[k] for k in U)
+        total, per_block, placed, flow, fb = _round(lps, U, lam, eta, rem)
+        out.fallbacks += fb
         used = (dict(lam), dict(eta))
-        per_block: list[float] = []
-        placed: dict[object, float] = defaultdict(float)
-        flow: dict[object, float] = defaultdict(float)  # imports − exports
-        for i, bl_ in enumerate(lps):
-            left = rem()
-            v, pl, im, ex, ok = bl_.solve(lam, eta, None if left is None else left / (len(lps) - i))
-            total += v
-            per_block.append(v)
-            out.fallbacks += 0 if ok else 1
-            for k, x in pl.items():
-                placed[k] += x
-            for j, x in im.items():
-                flow[j] += x
-            for j, x in ex.items():
-                flow[j] -= x
         out.values.append(total)
         if total < out.value:
             out.value = total
@@ -596,10 +708,34 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
             out.first_s = time.perf_counter() - t0
         last = time.perf_counter() - ti
         if progress is not None:
-            progress(it, total, time.perf_counter() - t0)
+            progress(len(out.values) - 1, total, time.perf_counter() - t0)
         if report is not None and total <= out.value:
             out.seconds = time.perf_counter() - t0
             report(out)
+        if not own_done:
+            # Once, after the first round: prices from the share solves of a few blocks' own-node LPs
+            # (own_prices), then a round of the merged LPs at them; the rounds go on from the better.
+            own_done = True
+            got = own_prices(lps, n_k, own_n, t0, time_limit, last)
+            if got:
+                out.own_blocks = len(got)
+                lam2, eta2 = median_prices(got, rho, lam, eta)
+                ti = time.perf_counter()
+                t2, pb2, pl2, fl2, fb = _round(lps, U, lam2, eta2, rem)
+                out.fallbacks += fb
+                out.values.append(t2)
+                out.own_value = t2
+                last = time.perf_counter() - ti
+                if progress is not None:
+                    progress(len(out.values) - 1, t2, time.perf_counter() - t0)
+                if t2 < out.value:
+                    out.value = t2
+                    best = (dict(lam2), dict(eta2), pb2)
+                    if report is not None:
+                        out.seconds = time.perf_counter() - t0
+                        report(out)
+                if t2 <= total:  # the subgradient steps go on from the own-node prices
+                    lam, eta, placed, flow = lam2, eta2, pl2, fl2
         a = step * 0.6 ** it
         for k in U:
             g = (placed[k] - U[k]) / max(U[k], placed[k], 1e-9)
@@ -607,6 +743,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         for j, x in flow.items():
             g = x / max(abs(x), 1.0)
             eta[j] = min(top, max(-top, eta.get(j, 0.0) + a * top * g))
+        it += 1
     if upgrade and best is not None:
         _upgrade(lps, best, out, t0, time_limit, progress, report)
     out.seconds = time.perf_counter() - t0
