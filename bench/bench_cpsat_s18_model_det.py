@@ -1,0 +1,110 @@
+"""Deterministic A/B of model LNS steps at 1,024 GPUs (session 18): ``base`` (lns.MODEL_SHARE 0, the
+search as before) against ``model`` (MODEL_SHARE as shipped, or ``modelX`` for share X).
+
+    python bench/bench_cpsat_s18_model_det.py FAMILY[,...] SEED[,...] STEPS DET_STEP [ARM,...] [--out FILE]
+        [--plans DIR]   (start from DIR/FAMILYSEED_60.json, a saved 60 s plan, instead of the greedy hint)
+
+For every family and seed: the start (the greedy hint, or a saved plan), the model and a token
+whole-model run (as in ``bench_cpsat_region_det.py``); from that one incumbent each arm runs exactly STEPS
+sequential LNS steps of DET_STEP deterministic time (model steps MODEL_DET_FACTOR times that; one worker,
+seeded), arm order rotating with the instance. The portfolio weighs steps by deterministic time in these
+runs, so an arm's objective after its steps does not depend on the machine's load. One JSON line an arm:
+objective, steps per kind ([steps, improved, gain, cost]), model steps taken and refused, CPU seconds, the
+objective at the instance's common CPU (``at_common_cpu``), and the instance's model groups (0: the arms
+draw the same steps by construction, tests/test_hetero18_model_steps.py; ``--skip-identical`` then runs
+one arm only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from bench_cpsat_portfolio_det import _Trace, best_at
+from bench_cpsat_region_det import start
+from benchargs import pop_option
+
+from packer.cpsat import lns as lns_mod
+from packer.cpsat.model import CpsatModel
+from packer.cpsat.timeplan import lns_plan
+from packer.generate import generate
+from packer.model import Plan
+
+SHIPPED = lns_mod.MODEL_SHARE
+
+
+def start_from_plan(fam: str, seed: int, path: str) -> tuple[CpsatModel, tuple, float]:  # type: ignore[type-arg]
+    inst = generate(fam, seed=seed, nodes=128)
+    with open(path) as f:
+        plan = Plan.model_validate_json(f.read())
+    model = CpsatModel(inst)
+    model.hint(plan)
+    model.solve(time_limit=None, seed=seed, workers=1, params={"max_deterministic_time": 0.01})
+    schedule = lns_plan(inst, 60.0, None)
+    assert schedule is not None
+    return model, schedule, plan.objective
+
+
+def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    lns_mod.MODEL_SHARE = 0.0 if arm == "base" else (float(arm[5:]) if len(arm) > 5 else SHIPPED)
+    lns_mod.PROFILE_STEPS = False
+    model.values = None
+    trace = _Trace()
+    t0 = time.perf_counter()
+    lns_mod.lns(model, level=plan[0], domains_per_step=plan[1], step_s=3600.0,
+                deadline=time.perf_counter() + 3600.0, seed=seed, workers=1, steps=steps, det_step=det_step,
+                progress=trace)  # type: ignore[arg-type]
+    cpu, wall = time.process_time() - trace.c0, time.perf_counter() - t0
+    st = model.lns_stats
+    obj = model.objective() if model.values is not None else start_obj
+    return {"arm": arm, "objective": round(obj, 3), "steps": st.get("steps", 0), "improved": st.get("improved", 0),
+            "model_steps": st.get("model_steps", 0), "model_none": st.get("model_none", 0),
+            "whole_none": st.get("whole_none", 0), "kinds": st.get("kinds"), "lns_cpu_s": round(cpu, 2),
+            "lns_wall_s": round(wall, 2), "trace": trace.points, "load": round(os.getloadavg()[0], 2)}
+
+
+def main(argv: list[str]) -> None:
+    out = pop_option(argv, "--out")
+    plans = pop_option(argv, "--plans")
+    skip = "--skip-identical" in argv
+    if skip:
+        argv.remove("--skip-identical")
+    families, seeds = argv[0].split(","), [int(s) for s in argv[1].split(",")]
+    steps, det_step = int(argv[2]), float(argv[3])
+    arms = argv[4].split(",") if len(argv) > 4 else ["base", "model"]
+    k = 0
+    for seed in seeds:
+        for fam in families:
+            t0 = time.perf_counter()
+            if plans:
+                model, plan, _ = start_from_plan(fam, seed, os.path.join(plans, f"{fam}{seed}_60.json"))
+            else:
+                model, plan, _ = start(fam, seed, {})
+            lns_mod.MODEL_SHARE = SHIPPED
+            space = lns_mod._space(model, plan[0])
+            assert space is not None
+            groups = len(space.model_groups)
+            waiting = sum(1 for g in space.model_groups if space.best[g[0]] < g[1])
+            start_obj = space.best_obj / model.data.scale + model.constant
+            order = arms[k % len(arms):] + arms[:k % len(arms)]
+            k += 1
+            if skip and groups == 0:
+                order = order[:1]
+            rows = [run_arm(model, plan, arm, seed, steps, det_step, start_obj) for arm in order]
+            common = min(r["lns_cpu_s"] for r in rows)  # type: ignore[type-var]
+            for r in rows:
+                r["at_common_cpu"] = best_at(r["trace"], common, start_obj)  # type: ignore[arg-type]
+                line = json.dumps({"family": fam, "seed": seed, "from": "plan60" if plans else "greedy",
+                                   "start": round(start_obj, 3), "model_groups": groups, "waiting_groups": waiting,
+                                   "setup_s": round(time.perf_counter() - t0, 1), "common_cpu_s": common, **r})
+                print(line, flush=True)
+                if out:
+                    with open(out, "a") as f:
+                        f.write(line + "\n")
+    lns_mod.MODEL_SHARE = SHIPPED
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
