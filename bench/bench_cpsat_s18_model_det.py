@@ -1,5 +1,8 @@
-"""Deterministic A/B of model LNS steps at 1,024 GPUs (session 18): ``base`` (lns.MODEL_SHARE 0, the
-search as before) against ``model`` (MODEL_SHARE as shipped, or ``modelX`` for share X).
+"""Deterministic A/B of session 18's LNS changes at 1,024 GPUs. Arms: ``base`` (lns.WHOLE_DISPLACE off,
+lns.MODEL_SHARE 0: the search as before), ``whole`` (whole steps admitted by idle plus lower-priority whole
+GPUs, no model steps), ``model`` (both as shipped), ``modelonly`` (model steps, whole steps as before);
+``model0.2`` etc. set the model share. Every arm gives whole and model steps WHOLE_DET_FACTOR /
+MODEL_DET_FACTOR times a random step's deterministic time.
 
     python bench/bench_cpsat_s18_model_det.py FAMILY[,...] SEED[,...] STEPS DET_STEP [ARM,...] [--out FILE]
         [--plans DIR]   (start from DIR/FAMILYSEED_60.json, a saved 60 s plan, instead of the greedy hint)
@@ -11,8 +14,8 @@ seeded), arm order rotating with the instance. The portfolio weighs steps by det
 runs, so an arm's objective after its steps does not depend on the machine's load. One JSON line an arm:
 objective, steps per kind ([steps, improved, gain, cost]), model steps taken and refused, CPU seconds, the
 objective at the instance's common CPU (``at_common_cpu``), and the instance's model groups (0: the arms
-draw the same steps by construction, tests/test_hetero18_model_steps.py; ``--skip-identical`` then runs
-one arm only).
+draw the same steps by construction, tests/test_hetero18_model_steps.py) and big whole-GPU groups (0: no
+whole steps at all); ``--skip-identical`` runs one arm only where both are 0.
 """
 
 from __future__ import annotations
@@ -33,6 +36,17 @@ from packer.generate import generate
 from packer.model import Plan
 
 SHIPPED = lns_mod.MODEL_SHARE
+SHIPPED_DISPLACE = lns_mod.WHOLE_DISPLACE
+
+
+def set_arm(arm: str) -> None:
+    lns_mod.WHOLE_DISPLACE = arm not in ("base", "modelonly")
+    if arm in ("base", "whole"):
+        lns_mod.MODEL_SHARE = 0.0
+    elif arm.startswith("model") and arm[5:] and arm != "modelonly":
+        lns_mod.MODEL_SHARE = float(arm[5:])
+    else:
+        lns_mod.MODEL_SHARE = SHIPPED
 
 
 def start_from_plan(fam: str, seed: int, path: str) -> tuple[CpsatModel, tuple, float]:  # type: ignore[type-arg]
@@ -48,7 +62,7 @@ def start_from_plan(fam: str, seed: int, path: str) -> tuple[CpsatModel, tuple, 
 
 
 def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    lns_mod.MODEL_SHARE = 0.0 if arm == "base" else (float(arm[5:]) if len(arm) > 5 else SHIPPED)
+    set_arm(arm)
     lns_mod.PROFILE_STEPS = False
     model.values = None
     trace = _Trace()
@@ -61,7 +75,7 @@ def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start
     obj = model.objective() if model.values is not None else start_obj
     return {"arm": arm, "objective": round(obj, 3), "steps": st.get("steps", 0), "improved": st.get("improved", 0),
             "model_steps": st.get("model_steps", 0), "model_none": st.get("model_none", 0),
-            "whole_none": st.get("whole_none", 0), "kinds": st.get("kinds"), "lns_cpu_s": round(cpu, 2),
+            "whole_steps": st.get("whole_steps", 0), "whole_none": st.get("whole_none", 0), "kinds": st.get("kinds"), "lns_cpu_s": round(cpu, 2),
             "lns_wall_s": round(wall, 2), "trace": trace.points, "load": round(os.getloadavg()[0], 2)}
 
 
@@ -73,7 +87,7 @@ def main(argv: list[str]) -> None:
         argv.remove("--skip-identical")
     families, seeds = argv[0].split(","), [int(s) for s in argv[1].split(",")]
     steps, det_step = int(argv[2]), float(argv[3])
-    arms = argv[4].split(",") if len(argv) > 4 else ["base", "model"]
+    arms = argv[4].split(",") if len(argv) > 4 else ["base", "whole", "model"]
     k = 0
     for seed in seeds:
         for fam in families:
@@ -86,11 +100,12 @@ def main(argv: list[str]) -> None:
             space = lns_mod._space(model, plan[0])
             assert space is not None
             groups = len(space.model_groups)
+            big = len(space.big_whole)
             waiting = sum(1 for g in space.model_groups if space.best[g[0]] < g[1])
             start_obj = space.best_obj / model.data.scale + model.constant
             order = arms[k % len(arms):] + arms[:k % len(arms)]
             k += 1
-            if skip and groups == 0:
+            if skip and groups == 0 and big == 0:  # neither change can act here: the arms are the same
                 order = order[:1]
             rows = [run_arm(model, plan, arm, seed, steps, det_step, start_obj) for arm in order]
             common = min(r["lns_cpu_s"] for r in rows)  # type: ignore[type-var]
@@ -98,12 +113,13 @@ def main(argv: list[str]) -> None:
                 r["at_common_cpu"] = best_at(r["trace"], common, start_obj)  # type: ignore[arg-type]
                 line = json.dumps({"family": fam, "seed": seed, "from": "plan60" if plans else "greedy",
                                    "start": round(start_obj, 3), "model_groups": groups, "waiting_groups": waiting,
+                                   "big_whole": big,
                                    "setup_s": round(time.perf_counter() - t0, 1), "common_cpu_s": common, **r})
                 print(line, flush=True)
                 if out:
                     with open(out, "a") as f:
                         f.write(line + "\n")
-    lns_mod.MODEL_SHARE = SHIPPED
+    lns_mod.MODEL_SHARE, lns_mod.WHOLE_DISPLACE = SHIPPED, SHIPPED_DISPLACE
 
 
 if __name__ == "__main__":

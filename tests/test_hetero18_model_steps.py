@@ -51,6 +51,7 @@ def test_the_model_groups_are_the_restricted_whole_gpu_groups() -> None:
             if hasattr(v.active[gi], "index") and d.groups[gi].req.count >= lns.MODEL_MIN_COUNT and ms < every}
     assert want, "hetero at 32 nodes has model-restricted gangs"
     assert {g[0]: g[3] for g in space.model_groups} == want
+    assert space.whole_models == frozenset(every)
     for var, top, value, _ in space.model_groups:
         gi = next(g for g, act in v.active.items() if hasattr(act, "index") and act.index == var)
         dom = model.model.proto.variables[var].domain
@@ -118,7 +119,7 @@ def test_a_model_step_frees_the_whole_nodes_of_its_models_and_of_the_work_in_the
     for ni in clean:
         if space.node_model[ni] in target[3]:
             for var, ms in zip(space.whole_x[ni].tolist(), space.whole_x_models[ni], strict=True):
-                if vals[var] > 0:
+                if vals[var] > 0 and ms < space.whole_models:
                     models |= ms
     inner = {ni for ni in clean if space.node_model[ni] in models}
     if len(inner) <= lns.WHOLE_MAX_NODES:
@@ -184,3 +185,47 @@ def test_lns_with_model_steps_returns_valid_plans(monkeypatch: pytest.MonkeyPatc
     rep = check(inst, plan)
     assert rep.ok, [(x.kind, x.message) for x in rep.violations]
     assert plan.objective >= start.objective - 1e-6
+
+
+@pytest.mark.parametrize("family", ["adversarial", "hetero"])
+def test_a_whole_step_counts_the_gpus_of_lower_priority_whole_work(family: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests WHOLE_DISPLACE in pick_whole: with no idle whole GPU left, a whole step is taken when whole-GPU
+    work of lower priority than a waiting big request holds at least its GPUs, and refused when that work's
+    priority is not lower, or with WHOLE_DISPLACE off (the idle GPUs alone decide, as before)."""
+    _, _, space = _space(family, seed=1, nodes=32)
+    assert space.big_whole
+    base = list(space.best)
+    waiting = min(space.big_whole, key=lambda g: (g[2], g[0]))
+    base[waiting[0]] = 0  # one big request waits (values for the choice only)
+    vals = np.asarray(base)
+    clean = _whole_only(space, base)
+    used = {ni: int(vals[space.whole_x[ni]].sum()) for ni in space.whole_nodes}
+    if sum(used[ni] for ni in clean) < waiting[2]:
+        pytest.skip("the greedy plan holds fewer whole GPUs than the request needs")
+    space.whole_cap = dict(used)  # no idle whole GPU anywhere
+    prio = space.big_whole_priority[waiting[0]]
+    assert prio == pytest.approx(max(0.0, prio))
+    for on, level, want in [(False, -1.0, False), (True, -1.0, True), (True, 0.0, False), (True, 1.0, False)]:
+        monkeypatch.setattr(lns, "WHOLE_DISPLACE", on)
+        space.whole_x_priority = {ni: np.full(len(space.whole_x[ni]), prio + level) for ni in space.whole_nodes}
+        space.whole_seen = None
+        got = space.pick_whole(random.Random(0), space.names, base)
+        assert (got is not None) == want, (on, level)
+        if got is not None:
+            assert got[1] == clean and waiting[0] in got[2]
+
+
+def test_whole_priorities_are_the_groups() -> None:
+    """Tests what the space reads for WHOLE_DISPLACE: each big group's priority and, per whole-GPU node, the
+    priority of each whole unit's group, aligned with whole_x."""
+    _, model, space = _space("adversarial", seed=1, nodes=16)
+    d, v = model.data, model.vars
+    group_of = {var.index: gi for (gi, _, _), var in v.x.items()}
+    for ni in space.whole_nodes:
+        want = [float(d.groups[group_of[i]].req.priority) for i in space.whole_x[ni].tolist()]
+        assert space.whole_x_priority[ni].tolist() == want
+    act = {act.index: gi for gi, act in v.active.items() if hasattr(act, "index")}
+    assert set(space.big_whole_priority) == {i for i, _, _ in space.big_whole}
+    for i, p in space.big_whole_priority.items():
+        assert p == float(d.groups[act[i]].req.priority)

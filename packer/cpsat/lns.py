@@ -124,6 +124,13 @@ WHOLE_MIN_COUNT = 16
 #: took 12-23 s of wall time at load 6, deterministic time 5, against LNS_STEP_S for a random step),
 #: and never more than half the time left (or a random step's time, if that is more).
 WHOLE_STEP_S = 10.0
+#: Whether a whole step also counts, beside the idle whole GPUs, those held by whole-GPU work of lower
+#: priority than a waiting big request (a step may put the request in their place, the lower work
+#: waiting instead). Off, a step needs the smallest waiting request to fit in idle GPUs alone: on
+#: hetero-0 (1,024 GPUs) that refused all 16 whole draws of a 60 s run, while one step over its 60
+#: whole-only nodes from that run's plan gains +11.3, proven in 3-4 s (a B200-only gang of 16 at
+#: priority 1.5 in the place of priority-1 work; bench/RESULTS_cpsat.md, session 18).
+WHOLE_DISPLACE = True
 #: Share of the steps (of those that are not tenant steps) that free the whole-GPU nodes of the GPU models a
 #: waiting model-restricted whole-GPU request may use, wherever they are (*model* steps), where the instance
 #: has such requests of at least MODEL_MIN_COUNT GPUs. On a mixed fleet a request restricted to one model
@@ -132,15 +139,19 @@ WHOLE_STEP_S = 10.0
 #: by moving small whole-GPU requests allowed on H100/H200/B200 from a B200 rack onto H100 and H200 racks,
 #: and the gangs there one rack on, a chain over nine racks of three models that no step of two random
 #: racks holds (bench/RESULTS_cpsat.md, session 18). A model step starts from a waiting group drawn by
-#: value, frees the whole-only nodes of its models, then of the models the whole-GPU work placed there
-#: may use (one round), plus up to MODEL_LANDING_NODES whole-only nodes of other models with the most
+#: value, frees the whole-only nodes of its models, then of the models the model-restricted whole-GPU work
+#: placed there may use (one round), plus up to MODEL_LANDING_NODES whole-only nodes of other models with the most
 #: idle GPUs (where unrestricted work in the way can go). 0 turns them off.
 MODEL_SHARE = 0.1
 MODEL_MIN_COUNT = 8
 MODEL_LANDING_NODES = 8
 #: Seconds a model step may run (and never more than half the time left, or a random step's time if that
-#: is more); in reproducible runs, MODEL_DET_FACTOR times a random step's deterministic time.
+#: is more).
 MODEL_STEP_S = 6.0
+#: In reproducible runs (deterministic step budgets), a whole step's and a model step's budget in random
+#: steps' budgets: as their wall limits above stand to LNS_STEP_S (2 s). Before session 18 a whole step
+#: had a random step's budget there, too little to solve its model (60 nodes on hetero-0: 3-4 s).
+WHOLE_DET_FACTOR = 5.0
 MODEL_DET_FACTOR = 3.0
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
@@ -218,6 +229,10 @@ class _Space:
     #: "placed" variables (index, largest value, GPUs per request) of the whole-GPU groups of at least
     #: WHOLE_MIN_COUNT GPUs.
     big_whole: list[tuple[int, int, int]] = field(default_factory=list)
+    #: WHOLE_DISPLACE: the priority of each big whole-GPU group (by its "placed" variable), and per whole-GPU
+    #: node the priority of each of its whole units' groups (aligned with ``whole_x``).
+    big_whole_priority: dict[int, float] = field(default_factory=dict)
+    whole_x_priority: dict[int, np.ndarray] = field(default_factory=dict)
     #: Model steps (MODEL_SHARE): each node's GPU model; per whole-GPU node, the models each of its whole
     #: units' groups may use (aligned with ``whole_x``); the model-restricted whole-GPU groups of at least
     #: MODEL_MIN_COUNT GPUs as ("placed" variable, largest value, value of one request, models it may use);
@@ -225,6 +240,7 @@ class _Space:
     node_model: dict[int, str] = field(default_factory=dict)
     whole_x_models: dict[int, list[frozenset[str]]] = field(default_factory=dict)
     model_groups: list[tuple[int, int, float, frozenset[str]]] = field(default_factory=list)
+    whole_models: frozenset[str] = frozenset()
     models_seen: dict[int, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
 
     @property
@@ -338,7 +354,14 @@ class _Space:
         nodes = [ni for ni in self.whole_nodes if self.node_domain[ni] in free_names
                  and not (len(self.other_x[ni]) and vals[self.other_x[ni]].any())]
         idle = sum(self.whole_cap[ni] - int(vals[self.whole_x[ni]].sum()) for ni in nodes)
-        if min(n for _, n in waiting) > idle:
+        if WHOLE_DISPLACE and self.whole_x_priority:
+            # Room for a waiting request: the idle GPUs plus those of whole-GPU work of lower priority.
+            def room(priority: float) -> int:
+                return idle + sum(int(vals[self.whole_x[ni]][self.whole_x_priority[ni] < priority].sum())
+                                  for ni in nodes)
+            if all(n > room(self.big_whole_priority.get(i, 0.0)) for i, n in waiting):
+                return None
+        elif min(n for _, n in waiting) > idle:
             return None
         if len(nodes) > WHOLE_MAX_NODES:
             nodes = sorted(rng.sample(nodes, WHOLE_MAX_NODES))
@@ -358,7 +381,8 @@ class _Space:
         """A model step (MODEL_SHARE): a waiting model-restricted whole-GPU group drawn by the value of one
         of its requests; the whole-only nodes (as :meth:`pick_whole` reads them) of ``pool``'s domains whose
         model it may use, then of every model that the whole-GPU work placed on those nodes may use (one
-        round), plus at most MODEL_LANDING_NODES whole-only nodes of other models, most idle GPUs first; at
+        round; work that may use every model adds none), plus at most MODEL_LANDING_NODES whole-only nodes of
+        other models, most idle GPUs first; at
         most WHOLE_MAX_NODES in all (drawn at random beyond that). Returns their domains, the nodes and the
         "placed" variables of the waiting whole-GPU groups whose models meet the step's; None when no group
         waits, no node qualifies, or the drawn group's last model step saw the same."""
@@ -380,7 +404,7 @@ class _Space:
         first = [ni for ni in whole_only if self.node_model.get(ni) in models]
         for ni in first:
             for var, allowed in zip(self.whole_x[ni].tolist(), self.whole_x_models[ni], strict=True):
-                if vals[var] > 0:
+                if vals[var] > 0 and allowed < self.whole_models:  # unrestricted work: the landing nodes
                     models |= allowed
         nodes = [ni for ni in whole_only if self.node_model.get(ni) in models]
         if not nodes:
@@ -575,6 +599,10 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     all_models = set().union(*group_models.values()) if group_models else set()
     frozen = {gi: frozenset(ms) for gi, ms in group_models.items()}
     whole_x_models = {ni: [frozen[gi] for gi in whole_g[ni]] for ni in whole_nodes}
+    whole_x_priority = {ni: np.array([float(d.groups[gi].req.priority) for gi in whole_g[ni]]) for ni in whole_nodes}
+    big_whole_priority = {v.active[gi].index: float(d.groups[gi].req.priority) for gi in v.active
+                          if isinstance(v.active[gi], cp_model.IntVar) and d.groups[gi].req.kind == "gpu"
+                          and d.groups[gi].req.count >= WHOLE_MIN_COUNT}
     model_groups = [(act.index, _top(proto.variables[act.index].domain),
                      float(d.groups[gi].req.priority) * d.groups[gi].req.count, frozen[gi])
                     for gi, act in sorted(v.active.items())
@@ -593,7 +621,8 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
                   whole_cap={ni: whole_cap.get(ni, 0) for ni in whole_nodes},
                   whole_x={ni: np.array(whole_x[ni], dtype=np.int64) for ni in whole_nodes},
                   big_whole=big_whole, node_model=node_model, whole_x_models=whole_x_models,
-                  model_groups=model_groups)
+                  model_groups=model_groups, whole_models=frozenset(all_models),
+                  big_whole_priority=big_whole_priority, whole_x_priority=whole_x_priority)
 
 
 def _top(domain) -> int:  # type: ignore[no-untyped-def]
@@ -624,7 +653,7 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
                       seconds=_step_seconds(kind, step_s, left) if det_step is None else left,
-                      det=None if det_step is None else det_step * (MODEL_DET_FACTOR if kind == "model" else 1.0),
+                      det=None if det_step is None else det_step * _det_factors().get(kind, 1.0),
                       seed=seed + stats["steps"], workers=workers, info=got, lite=kind not in ("whole", "model"))
         stats["steps"] += 1
         stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
@@ -645,6 +674,10 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
             space.best, space.best_obj = found
             stats["improved"] += 1
             _report(space, progress)
+
+
+def _det_factors() -> dict[str, float]:
+    return {"whole": WHOLE_DET_FACTOR, "model": MODEL_DET_FACTOR}
 
 
 def _step_seconds(kind: str, step_s: float, left: float) -> float:
