@@ -121,6 +121,11 @@ def diff(inst: Instance, short: Plan, long: Plan) -> dict[str, object]:
                     out[f"{n.gpu_model}/{modes.get((n.id, g), n.gpu_mode(g))}"] += 1
         return out
 
+    by_kind: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for rid, val in value_a.items():
+        by_kind[f"{req[rid].kind}/{'restricted' if req[rid].gpu_models else 'any'}"][0] += val
+    for rid, val in value_b.items():
+        by_kind[f"{req[rid].kind}/{'restricted' if req[rid].gpu_models else 'any'}"][1] += val
     top = lambda c, n=15: [[k, round(v, 2)] for k, v in c.most_common(n)]  # noqa: E731
     return {
         "objective": [round(short.objective, 3), round(long.objective, 3)],
@@ -129,6 +134,7 @@ def diff(inst: Instance, short: Plan, long: Plan) -> dict[str, object]:
         "lost_value": round(sum(value_a[r] for r in only_a), 2),
         "gained_by_shape": [[k, gained_n[k], round(v, 2)] for k, v in gained.most_common(20)],
         "lost_by_shape": [[k, lost_n[k], round(v, 2)] for k, v in lost.most_common(20)],
+        "value_by_kind": {k: [round(x, 2), round(y, 2), round(y - x, 2)] for k, (x, y) in sorted(by_kind.items())},
         "value_by_model": {m: [round(by_model_a[m], 1), round(by_model_b[m], 1), round(by_model_b[m] - by_model_a[m], 1)]
                            for m in sorted(set(by_model_a) | set(by_model_b), key=str)},
         "new_units_on_model": dict(new_on),

@@ -15,7 +15,8 @@ runs, so an arm's objective after its steps does not depend on the machine's loa
 objective, steps per kind ([steps, improved, gain, cost]), model steps taken and refused, CPU seconds, the
 objective at the instance's common CPU (``at_common_cpu``), and the instance's model groups (0: the arms
 draw the same steps by construction, tests/test_hetero18_model_steps.py) and big whole-GPU groups (0: no
-whole steps at all); ``--skip-identical`` runs one arm only where both are 0.
+whole steps at all); ``--skip-identical`` runs one of the arms that differ only by a change that cannot act
+on the instance (model steps without model groups, WHOLE_DISPLACE without big whole-GPU groups).
 """
 
 from __future__ import annotations
@@ -103,10 +104,19 @@ def main(argv: list[str]) -> None:
             big = len(space.big_whole)
             waiting = sum(1 for g in space.model_groups if space.best[g[0]] < g[1])
             start_obj = space.best_obj / model.data.scale + model.constant
+            setup = round(time.perf_counter() - t0, 1)
             order = arms[k % len(arms):] + arms[:k % len(arms)]
             k += 1
-            if skip and groups == 0 and big == 0:  # neither change can act here: the arms are the same
-                order = order[:1]
+            if skip:  # arms that differ only by a change that cannot act here are the same run: one of each
+                seen: set[tuple[bool, float]] = set()
+                kept = []
+                for arm in order:
+                    set_arm(arm)
+                    eff = (lns_mod.WHOLE_DISPLACE and big > 0, lns_mod.MODEL_SHARE if groups else 0.0)
+                    if eff not in seen:
+                        seen.add(eff)
+                        kept.append(arm)
+                order = kept
             rows = [run_arm(model, plan, arm, seed, steps, det_step, start_obj) for arm in order]
             common = min(r["lns_cpu_s"] for r in rows)  # type: ignore[type-var]
             for r in rows:
@@ -114,7 +124,7 @@ def main(argv: list[str]) -> None:
                 line = json.dumps({"family": fam, "seed": seed, "from": "plan60" if plans else "greedy",
                                    "start": round(start_obj, 3), "model_groups": groups, "waiting_groups": waiting,
                                    "big_whole": big,
-                                   "setup_s": round(time.perf_counter() - t0, 1), "common_cpu_s": common, **r})
+                                   "setup_s": setup, "common_cpu_s": common, **r})
                 print(line, flush=True)
                 if out:
                     with open(out, "a") as f:
