@@ -137,7 +137,7 @@ WHOLE_DISPLACE = True
 #: can only take room on that model's racks, and the work in its way is often restricted to a few models
 #: itself: on hetero-0 (1,024 GPUs) a 300 s run placed a B200-only gang of 16 that a 60 s run left waiting
 #: by moving small whole-GPU requests allowed on H100/H200/B200 from a B200 rack onto H100 and H200 racks,
-#: and the gangs there one rack on, a chain over nine racks of three models that no step of two random
+#: and the gangs there one rack on, a chain over twelve racks of four models that no step of two random
 #: racks holds (bench/RESULTS_cpsat.md, session 18). A model step starts from a waiting group drawn by
 #: value, frees the whole-only nodes of its models, then of the models the model-restricted whole-GPU work
 #: placed there may use (one round), plus up to MODEL_LANDING_NODES whole-only nodes of other models with the most
