@@ -131,6 +131,11 @@ def test_a_model_step_frees_the_whole_nodes_of_its_models_and_of_the_work_in_the
             assert space.whole_cap[ni] - int(vals[space.whole_x[ni]].sum()) > 0
     assert grow == [target[0]]
     assert space.pick_models(random.Random(0), space.names, base) is None  # seen: not again
+    space.models_seen.clear()
+    space.models_done.add(target[0])  # a proven step found nothing for it: never drawn again
+    assert space.pick_models(random.Random(0), space.names, base) is None
+    space.models_done.clear()
+    assert space.pick_models(random.Random(0), space.names, base) is not None
     for var, top, _, _ in space.model_groups:
         base[var] = top
     assert space.pick_models(random.Random(0), space.names, base) is None  # nothing waits

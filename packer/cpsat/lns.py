@@ -141,7 +141,8 @@ WHOLE_DISPLACE = True
 #: racks holds (bench/RESULTS_cpsat.md, session 18). A model step starts from a waiting group drawn by
 #: value, frees the whole-only nodes of its models, then of the models the model-restricted whole-GPU work
 #: placed there may use (one round), plus up to MODEL_LANDING_NODES whole-only nodes of other models with the most
-#: idle GPUs (where unrestricted work in the way can go). 0 turns them off.
+#: idle GPUs (where unrestricted work in the way can go). A group whose model step was proven to gain
+#: nothing is not drawn again in the run. 0 turns them off.
 MODEL_SHARE = 0.1
 MODEL_MIN_COUNT = 8
 MODEL_LANDING_NODES = 8
@@ -242,6 +243,8 @@ class _Space:
     model_groups: list[tuple[int, int, float, frozenset[str]]] = field(default_factory=list)
     whole_models: frozenset[str] = frozenset()
     models_seen: dict[int, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
+    #: Groups whose model step was proven to gain nothing: not drawn again in this run.
+    models_done: set[int] = field(default_factory=set)
 
     @property
     def gap(self) -> float:
@@ -385,14 +388,17 @@ class _Space:
         other models, most idle GPUs first; at
         most WHOLE_MAX_NODES in all (drawn at random beyond that). Returns their domains, the nodes and the
         "placed" variables of the waiting whole-GPU groups whose models meet the step's; None when no group
-        waits, no node qualifies, or the drawn group's last model step saw the same."""
+        waits, no node qualifies, or the drawn group's last model step saw the same. The drawn group is the
+        first of the variables; a group whose model step was proven to gain nothing (``models_done``) is not
+        drawn again."""
         vals = np.asarray(base, dtype=np.int64)
         waiting = [g for g in self.model_groups if base[g[0]] < g[1]]
-        if not waiting:
+        drawn = [g for g in waiting if g[0] not in self.models_done]
+        if not drawn:
             return None
-        u = rng.random() * sum(g[2] for g in waiting)
-        w = waiting[-1]
-        for g in waiting:
+        u = rng.random() * sum(g[2] for g in drawn)
+        w = drawn[-1]
+        for g in drawn:
             u -= g[2]
             if u < 0:
                 w = g
@@ -417,7 +423,7 @@ class _Space:
         if len(nodes) > WHOLE_MAX_NODES:
             nodes = rng.sample(nodes, WHOLE_MAX_NODES)
         nodes = sorted(nodes)
-        grow = [g[0] for g in waiting if g[3] & models]
+        grow = [w[0]] + [g[0] for g in waiting if g[3] & models and g[0] != w[0]]  # the drawn group first
         seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in self.per_node[ni]]].tolist()),
                 tuple(vals[grow].tolist()))
         if self.models_seen.get(w[0]) == seen:
@@ -665,6 +671,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                                cost)
         if kind == "whole" and found is None:
             space.whole_off = True
+        if kind == "model" and found is None and got.get("proven") and prefer:
+            space.models_done.add(prefer[0])
         if kind == "domains" and SIZE_ADAPT:
             # Reproducible runs judge a step by its deterministic time, so that the sizes repeat.
             sizer.record(got, got.get("det", 0.0) / det_step if det_step is not None
@@ -816,6 +824,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if kind == "whole" and found is None:
                 space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
+            if kind == "model" and found is None and got.get("proven") and prefer:
+                space.models_done.add(prefer[0])  # its models' whole nodes hold nothing better for it
             if SIZE_ADAPT:
                 if kind == "domains" and got:
                     sizer.record(got, got.get("wall", 0.0) / max(1e-9, seconds))
