@@ -1,6 +1,6 @@
 """Timed, interleaved A/B of session 18's LNS changes at 1,024 GPUs: ``packer.cpsat`` solves at a time
-limit with ``--workers 2``, arm ``base`` (lns.WHOLE_DISPLACE off, lns.MODEL_SHARE 0: the search as before)
-and ``model`` (both as shipped; ``whole``: whole steps by displacement only) one after the other on each
+limit with ``--workers 2``, arm ``base`` (lns.WHOLE_DISPLACE off, lns.MODEL_SHARE 0: the search as before),
+``whole`` (WHOLE_DISPLACE on: what is shipped) and ``model`` (that and model steps at share 0.1) one after the other on each
 instance, the order alternating from instance to instance, the load beside each run.
 
     python bench/bench_cpsat_s18_timed.py hetero:100-104,tenants:100-101 [--limit 60] [--arms base,model]

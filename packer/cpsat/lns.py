@@ -142,8 +142,12 @@ WHOLE_DISPLACE = True
 #: value, frees the whole-only nodes of its models, then of the models the model-restricted whole-GPU work
 #: placed there may use (one round), plus up to MODEL_LANDING_NODES whole-only nodes of other models with the most
 #: idle GPUs (where unrestricted work in the way can go). A group whose model step was proven to gain
-#: nothing is not drawn again in the run. 0 turns them off.
-MODEL_SHARE = 0.1
+#: nothing is not drawn again in the run. 0 turns them off: **off** (session 18). Once WHOLE_DISPLACE
+#: admits whole steps on hetero, model steps' own steps rarely gain: 1 of 25 in 60 deterministic steps on
+#: hetero 0-4 (+4.0), 1 of 34 in five timed 60 s runs on hetero 100-104 (+2.0). The arm with them ended
+#: above the arm without (+4.2 deterministic, +5.2 timed, 4 / 1 and 3 / 2 pairs), but by the changed
+#: draws after a model draw, inside the noise of identical code (tenants 100/101 timed pairs: -3.4 / +7.4).
+MODEL_SHARE = 0.0
 MODEL_MIN_COUNT = 8
 MODEL_LANDING_NODES = 8
 #: Seconds a model step may run (and never more than half the time left, or a random step's time if that
@@ -612,7 +616,7 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     model_groups = [(act.index, _top(proto.variables[act.index].domain),
                      float(d.groups[gi].req.priority) * d.groups[gi].req.count, frozen[gi])
                     for gi, act in sorted(v.active.items())
-                    if MODEL_SHARE > 0 and isinstance(act, cp_model.IntVar) and gi in frozen
+                    if isinstance(act, cp_model.IntVar) and gi in frozen
                     and d.groups[gi].req.count >= MODEL_MIN_COUNT and frozen[gi] < all_models]
     value = None
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
