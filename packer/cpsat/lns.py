@@ -124,6 +124,40 @@ WHOLE_MIN_COUNT = 16
 #: took 12-23 s of wall time at load 6, deterministic time 5, against LNS_STEP_S for a random step),
 #: and never more than half the time left (or a random step's time, if that is more).
 WHOLE_STEP_S = 10.0
+#: Whether a whole step also counts, beside the idle whole GPUs, those held by whole-GPU work of lower
+#: priority than a waiting big request (a step may put the request in their place, the lower work
+#: waiting instead). Off, a step needs the smallest waiting request to fit in idle GPUs alone: on
+#: hetero-0 (1,024 GPUs) that refused all 16 whole draws of a 60 s run, while one step over its 60
+#: whole-only nodes from that run's plan gains +11.3, proven in 3-4 s (a B200-only gang of 16 at
+#: priority 1.5 in the place of priority-1 work; bench/RESULTS_cpsat.md, session 18).
+WHOLE_DISPLACE = True
+#: Share of the steps (of those that are not tenant steps) that free the whole-GPU nodes of the GPU models a
+#: waiting model-restricted whole-GPU request may use, wherever they are (*model* steps), where the instance
+#: has such requests of at least MODEL_MIN_COUNT GPUs. On a mixed fleet a request restricted to one model
+#: can only take room on that model's racks, and the work in its way is often restricted to a few models
+#: itself: on hetero-0 (1,024 GPUs) a 300 s run placed a B200-only gang of 16 that a 60 s run left waiting
+#: by moving small whole-GPU requests allowed on H100/H200/B200 from a B200 rack onto H100 and H200 racks,
+#: and the gangs there one rack on, a chain over twelve racks of four models that no step of two random
+#: racks holds (bench/RESULTS_cpsat.md, session 18). A model step starts from a waiting group drawn by
+#: value, frees the whole-only nodes of its models, then of the models the model-restricted whole-GPU work
+#: placed there may use (one round), plus up to MODEL_LANDING_NODES whole-only nodes of other models with the most
+#: idle GPUs (where unrestricted work in the way can go). A group whose model step was proven to gain
+#: nothing is not drawn again in the run. 0 turns them off: **off** (session 18). Once WHOLE_DISPLACE
+#: admits whole steps on hetero, model steps' own steps rarely gain: 1 of 25 in 60 deterministic steps on
+#: hetero 0-4 (+4.0), 1 of 34 in five timed 60 s runs on hetero 100-104 (+2.0). The arm with them ended
+#: above the arm without (+4.2 deterministic, +5.2 timed, 4 / 1 and 3 / 2 pairs), but by the changed
+#: draws after a model draw, inside the noise of identical code (tenants 100/101 timed pairs: -3.4 / +7.4).
+MODEL_SHARE = 0.0
+MODEL_MIN_COUNT = 8
+MODEL_LANDING_NODES = 8
+#: Seconds a model step may run (and never more than half the time left, or a random step's time if that
+#: is more).
+MODEL_STEP_S = 6.0
+#: In reproducible runs (deterministic step budgets), a whole step's and a model step's budget in random
+#: steps' budgets: as their wall limits above stand to LNS_STEP_S (2 s). Before session 18 a whole step
+#: had a random step's budget there, too little to solve its model (60 nodes on hetero-0: 3-4 s).
+WHOLE_DET_FACTOR = 5.0
+MODEL_DET_FACTOR = 3.0
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -200,6 +234,21 @@ class _Space:
     #: "placed" variables (index, largest value, GPUs per request) of the whole-GPU groups of at least
     #: WHOLE_MIN_COUNT GPUs.
     big_whole: list[tuple[int, int, int]] = field(default_factory=list)
+    #: WHOLE_DISPLACE: the priority of each big whole-GPU group (by its "placed" variable), and per whole-GPU
+    #: node the priority of each of its whole units' groups (aligned with ``whole_x``).
+    big_whole_priority: dict[int, float] = field(default_factory=dict)
+    whole_x_priority: dict[int, np.ndarray] = field(default_factory=dict)
+    #: Model steps (MODEL_SHARE): each node's GPU model; per whole-GPU node, the models each of its whole
+    #: units' groups may use (aligned with ``whole_x``); the model-restricted whole-GPU groups of at least
+    #: MODEL_MIN_COUNT GPUs as ("placed" variable, largest value, value of one request, models it may use);
+    #: and what the last model step of each group saw (the same again is not retried).
+    node_model: dict[int, str] = field(default_factory=dict)
+    whole_x_models: dict[int, list[frozenset[str]]] = field(default_factory=dict)
+    model_groups: list[tuple[int, int, float, frozenset[str]]] = field(default_factory=list)
+    whole_models: frozenset[str] = frozenset()
+    models_seen: dict[int, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
+    #: Groups whose model step was proven to gain nothing: not drawn again in this run.
+    models_done: set[int] = field(default_factory=set)
 
     @property
     def gap(self) -> float:
@@ -238,10 +287,11 @@ class _Space:
         value = VALUE_SHARE if self.value is not None else 0.0
         exchange = EXCHANGE_SHARE if self.value is not None else 0.0
         whole = WHOLE_SHARE if self.big_whole and not self.whole_off else 0.0
+        models = MODEL_SHARE if self.model_groups else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
-                  "exchange": rest * exchange, "whole": rest * whole,
-                  "domains": rest * max(0.0, 1.0 - value - exchange - whole)}
-        shares = {kind: share for kind, share in shares.items() if kind != "whole" or share > 0}
+                  "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models)}
+        shares = {kind: share for kind, share in shares.items() if kind not in ("whole", "model") or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
         if "whole" in kinds and not self.whole_tried:
@@ -259,6 +309,12 @@ class _Space:
                 self.stats["whole_steps"] = self.stats.get("whole_steps", 0) + 1
                 return (*got_whole, "whole")
             self.stats["whole_none"] = self.stats.get("whole_none", 0) + 1
+        elif kind == "model":
+            got_model = self.pick_models(rng, pool, base)
+            if got_model is not None:
+                self.stats["model_steps"] = self.stats.get("model_steps", 0) + 1
+                return (*got_model, "model")
+            self.stats["model_none"] = self.stats.get("model_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
@@ -305,7 +361,14 @@ class _Space:
         nodes = [ni for ni in self.whole_nodes if self.node_domain[ni] in free_names
                  and not (len(self.other_x[ni]) and vals[self.other_x[ni]].any())]
         idle = sum(self.whole_cap[ni] - int(vals[self.whole_x[ni]].sum()) for ni in nodes)
-        if min(n for _, n in waiting) > idle:
+        if WHOLE_DISPLACE and self.whole_x_priority:
+            # Room for a waiting request: the idle GPUs plus those of whole-GPU work of lower priority.
+            def room(priority: float) -> int:
+                return idle + sum(int(vals[self.whole_x[ni]][self.whole_x_priority[ni] < priority].sum())
+                                  for ni in nodes)
+            if all(n > room(self.big_whole_priority.get(i, 0.0)) for i, n in waiting):
+                return None
+        elif min(n for _, n in waiting) > idle:
             return None
         if len(nodes) > WHOLE_MAX_NODES:
             nodes = sorted(rng.sample(nodes, WHOLE_MAX_NODES))
@@ -319,6 +382,58 @@ class _Space:
             return None
         self.whole_seen = seen
         return names, set(nodes), grow
+
+    def pick_models(self, rng: random.Random, pool: list[str],
+                    base: list[int]) -> tuple[set[str], set[int], list[int]] | None:
+        """A model step (MODEL_SHARE): a waiting model-restricted whole-GPU group drawn by the value of one
+        of its requests; the whole-only nodes (as :meth:`pick_whole` reads them) of ``pool``'s domains whose
+        model it may use, then of every model that the whole-GPU work placed on those nodes may use (one
+        round; work that may use every model adds none), plus at most MODEL_LANDING_NODES whole-only nodes of
+        other models, most idle GPUs first; at
+        most WHOLE_MAX_NODES in all (drawn at random beyond that). Returns their domains, the nodes and the
+        "placed" variables of the waiting whole-GPU groups whose models meet the step's; None when no group
+        waits, no node qualifies, or the drawn group's last model step saw the same. The drawn group is the
+        first of the variables; a group whose model step was proven to gain nothing (``models_done``) is not
+        drawn again."""
+        vals = np.asarray(base, dtype=np.int64)
+        waiting = [g for g in self.model_groups if base[g[0]] < g[1]]
+        drawn = [g for g in waiting if g[0] not in self.models_done]
+        if not drawn:
+            return None
+        u = rng.random() * sum(g[2] for g in drawn)
+        w = drawn[-1]
+        for g in drawn:
+            u -= g[2]
+            if u < 0:
+                w = g
+                break
+        free_names = set(pool)
+        whole_only = [ni for ni in self.whole_nodes if self.node_domain[ni] in free_names
+                      and not (len(self.other_x[ni]) and vals[self.other_x[ni]].any())]
+        models = set(w[3])
+        first = [ni for ni in whole_only if self.node_model.get(ni) in models]
+        for ni in first:
+            for var, allowed in zip(self.whole_x[ni].tolist(), self.whole_x_models[ni], strict=True):
+                if vals[var] > 0 and allowed < self.whole_models:  # unrestricted work: the landing nodes
+                    models |= allowed
+        nodes = [ni for ni in whole_only if self.node_model.get(ni) in models]
+        if not nodes:
+            return None
+        if MODEL_LANDING_NODES > 0:
+            idle = [(self.whole_cap[ni] - int(vals[self.whole_x[ni]].sum()), ni) for ni in whole_only
+                    if self.node_model.get(ni) not in models]
+            idle = sorted((t for t in idle if t[0] > 0), key=lambda t: (-t[0], t[1]))
+            nodes += [ni for _, ni in idle[:MODEL_LANDING_NODES]]
+        if len(nodes) > WHOLE_MAX_NODES:
+            nodes = rng.sample(nodes, WHOLE_MAX_NODES)
+        nodes = sorted(nodes)
+        grow = [w[0]] + [g[0] for g in waiting if g[3] & models and g[0] != w[0]]  # the drawn group first
+        seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in self.per_node[ni]]].tolist()),
+                tuple(vals[grow].tolist()))
+        if self.models_seen.get(w[0]) == seen:
+            return None
+        self.models_seen[w[0]] = seen
+        return {self.node_domain[ni] for ni in nodes}, set(nodes), grow
 
     @cached_property
     def node_domain(self) -> dict[int, str]:
@@ -467,11 +582,13 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     whole_nodes: set[int] = set()
     other: dict[int, list[int]] = defaultdict(list)
     whole_x: dict[int, list[int]] = defaultdict(list)
+    whole_g: dict[int, list[int]] = defaultdict(list)  # the group of each of whole_x's variables
     for (gi, ci, _), var in v.x.items():
         ni = d.classes[ci].node
         if d.groups[gi].req.kind == "gpu":
             whole_nodes.add(ni)
             whole_x[ni].append(var.index)
+            whole_g[ni].append(gi)
         else:
             other[ni].append(var.index)
     whole_cap: dict[int, int] = defaultdict(int)
@@ -482,6 +599,25 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
                  for gi, act in v.active.items()
                  if isinstance(act, cp_model.IntVar) and d.groups[gi].req.kind == "gpu"
                  and d.groups[gi].req.count >= WHOLE_MIN_COUNT]
+    # Model steps: the GPU models each whole-GPU group may use (the models of the nodes it has variables
+    # on), and the groups restricted to fewer than the cluster's whole-GPU models.
+    node_model = {ni: inst.nodes[ni].gpu_model or "" for ni in per_node}
+    group_models: dict[int, set[str]] = defaultdict(set)
+    for ni, gis in whole_g.items():
+        for gi in gis:
+            group_models[gi].add(node_model[ni])
+    all_models = set().union(*group_models.values()) if group_models else set()
+    frozen = {gi: frozenset(ms) for gi, ms in group_models.items()}
+    whole_x_models = {ni: [frozen[gi] for gi in whole_g[ni]] for ni in whole_nodes}
+    whole_x_priority = {ni: np.array([float(d.groups[gi].req.priority) for gi in whole_g[ni]]) for ni in whole_nodes}
+    big_whole_priority = {v.active[gi].index: float(d.groups[gi].req.priority) for gi in v.active
+                          if isinstance(v.active[gi], cp_model.IntVar) and d.groups[gi].req.kind == "gpu"
+                          and d.groups[gi].req.count >= WHOLE_MIN_COUNT}
+    model_groups = [(act.index, _top(proto.variables[act.index].domain),
+                     float(d.groups[gi].req.priority) * d.groups[gi].req.count, frozen[gi])
+                    for gi, act in sorted(v.active.items())
+                    if isinstance(act, cp_model.IntVar) and gi in frozen
+                    and d.groups[gi].req.count >= MODEL_MIN_COUNT and frozen[gi] < all_models]
     value = None
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
         value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
@@ -494,7 +630,9 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
                   other_x={ni: np.array(other.get(ni, []), dtype=np.int64) for ni in whole_nodes},
                   whole_cap={ni: whole_cap.get(ni, 0) for ni in whole_nodes},
                   whole_x={ni: np.array(whole_x[ni], dtype=np.int64) for ni in whole_nodes},
-                  big_whole=big_whole)
+                  big_whole=big_whole, node_model=node_model, whole_x_models=whole_x_models,
+                  model_groups=model_groups, whole_models=frozenset(all_models),
+                  big_whole_priority=big_whole_priority, whole_x_priority=whole_x_priority)
 
 
 def _top(domain) -> int:  # type: ignore[no-untyped-def]
@@ -524,10 +662,9 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         sub = space.sub_model(space.best, free, cap, nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
-                      seconds=(min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2)))
-                      if det_step is None else left,
-                      det=det_step,
-                      seed=seed + stats["steps"], workers=workers, info=got, lite=kind != "whole")
+                      seconds=_step_seconds(kind, step_s, left) if det_step is None else left,
+                      det=None if det_step is None else det_step * _det_factors().get(kind, 1.0),
+                      seed=seed + stats["steps"], workers=workers, info=got, lite=kind not in ("whole", "model"))
         stats["steps"] += 1
         stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
         stats["lite"] = stats.get("lite", 0) + int(got.get("lite", 0.0))
@@ -538,6 +675,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                                cost)
         if kind == "whole" and found is None:
             space.whole_off = True
+        if kind == "model" and found is None and got.get("proven") and prefer:
+            space.models_done.add(prefer[0])
         if kind == "domains" and SIZE_ADAPT:
             # Reproducible runs judge a step by its deterministic time, so that the sizes repeat.
             sizer.record(got, got.get("det", 0.0) / det_step if det_step is not None
@@ -547,6 +686,21 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
             space.best, space.best_obj = found
             stats["improved"] += 1
             _report(space, progress)
+
+
+def _det_factors() -> dict[str, float]:
+    return {"whole": WHOLE_DET_FACTOR, "model": MODEL_DET_FACTOR}
+
+
+def _step_seconds(kind: str, step_s: float, left: float) -> float:
+    """Wall seconds for a step of ``kind`` with ``left`` seconds to the deadline: a random step's
+    ``step_s``; a whole or model step its own limit, at most half of what is left (never less than
+    ``step_s``)."""
+    if kind == "whole":
+        return min(WHOLE_STEP_S, max(step_s, left / 2))
+    if kind == "model":
+        return min(MODEL_STEP_S, max(step_s, left / 2))
+    return min(step_s, left)
 
 
 def _profile(space: _Space, kind: str, got: dict[str, float], improved: bool) -> None:
@@ -651,7 +805,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
-            seconds = min(step_s, left) if kind != "whole" else min(WHOLE_STEP_S, max(step_s, left / 2))
+            seconds = _step_seconds(kind, step_s, left)
             got: dict[str, float] = {}
             t0 = time.perf_counter()
             found = None
@@ -660,7 +814,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 got["build"] = time.perf_counter() - t0
                 found = _step(sub, base_obj, seconds=seconds, det=None,
                               seed=seed + 1000 * tid + k, workers=1, gap=space.gap, info=got,
-                              lite=kind != "whole")
+                              lite=kind not in ("whole", "model"))
                 k += 1
             finally:
                 with space.lock:
@@ -674,6 +828,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if kind == "whole" and found is None:
                 space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
+            if kind == "model" and found is None and got.get("proven") and prefer:
+                space.models_done.add(prefer[0])  # its models' whole nodes hold nothing better for it
             if SIZE_ADAPT:
                 if kind == "domains" and got:
                     sizer.record(got, got.get("wall", 0.0) / max(1e-9, seconds))
