@@ -19,12 +19,12 @@ steps per kind ([steps, improved, gain, cost]) and the objective after each quar
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 from bench_cpsat_region_det import start
+from benchargs import emit, pop_option
 
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import lns_portfolio
@@ -44,6 +44,13 @@ def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start
     lns_portfolio.ADAPT_MATCH_STEPS = float(arm[5:]) if arm.startswith("match") else None
     lns_mod.SEQUENTIAL_SPLIT = 2 if arm.startswith("split2") else 1
     lns_mod.TENANT_GROWS_ALL = arm == "split2t"
+    return lns_arm(model, plan, arm, seed, steps, det_step, start_obj)
+
+
+def lns_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float,  # type: ignore[no-untyped-def]
+            counts: tuple[str, ...] = ()) -> dict[str, object]:
+    """One arm's sequential LNS run from the model's incumbent (the arm's settings already made): its
+    objective, steps, the step kinds' outcomes, the stats named in ``counts``, CPU and the trace."""
     lns_mod.PROFILE_STEPS = False
     model.values = None
     trace = _Trace()
@@ -55,6 +62,7 @@ def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start
     st = model.lns_stats
     obj = model.objective() if model.values is not None else start_obj
     return {"arm": arm, "objective": round(obj, 3), "steps": st.get("steps", 0), "improved": st.get("improved", 0),
+            **{key: st.get(key, 0) for key in counts},
             "kinds": st.get("kinds"), "lns_cpu_s": round(cpu, 2), "lns_wall_s": round(wall, 2),
             "trace": trace.points, "load": round(os.getloadavg()[0], 2)}
 
@@ -79,18 +87,12 @@ def main(families: list[str], seeds: list[int], steps: int, det_step: float, arm
             common = min(r["lns_cpu_s"] for r in rows)  # type: ignore[type-var]
             for r in rows:
                 r["at_common_cpu"] = best_at(r["trace"], common, start_obj)  # type: ignore[arg-type]
-                line = json.dumps({"family": fam, "seed": seed, "start": round(start_obj, 3),
-                                   "common_cpu_s": common, **r})
-                print(line, flush=True)
-                if out:
-                    with open(out, "a") as f:
-                        f.write(line + "\n")
+                emit({"family": fam, "seed": seed, "start": round(start_obj, 3),
+                                   "common_cpu_s": common, **r}, out)
     lns_portfolio.ADAPT_MATCH_STEPS, lns_mod.SEQUENTIAL_SPLIT, lns_mod.TENANT_GROWS_ALL = shipped
 
 
 if __name__ == "__main__":
-    from benchargs import pop_option
-
     argv = sys.argv[1:]
     dest = pop_option(argv, "--out")
     main(argv[0].split(","), [int(s) for s in argv[1].split(",")], int(argv[2]), float(argv[3]),

@@ -12,13 +12,11 @@ One JSON line an arm, with the step kinds' [steps, improved, gain, cost].
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
 
-from bench_cpsat_portfolio_det import _Trace, best_at
+from bench_cpsat_portfolio_det import best_at, lns_arm
 from bench_cpsat_region_det import start
+from benchargs import emit, pop_option
 
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import lns_value
@@ -26,18 +24,7 @@ from packer.cpsat import lns_value
 
 def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
     lns_value.QUOTA = arm == "on"
-    model.values = None
-    trace = _Trace()
-    t0 = time.perf_counter()
-    lns_mod.lns(model, level=plan[0], domains_per_step=plan[1], step_s=3600.0,
-                deadline=time.perf_counter() + 3600.0, seed=seed, workers=1, steps=steps, det_step=det_step,
-                progress=trace)  # type: ignore[arg-type]
-    cpu, wall = time.process_time() - trace.c0, time.perf_counter() - t0
-    st = model.lns_stats
-    obj = model.objective() if model.values is not None else start_obj
-    return {"arm": arm, "objective": round(obj, 3), "steps": st.get("steps", 0), "improved": st.get("improved", 0),
-            "kinds": st.get("kinds"), "lns_cpu_s": round(cpu, 2), "lns_wall_s": round(wall, 2),
-            "trace": trace.points, "load": round(os.getloadavg()[0], 2)}
+    return lns_arm(model, plan, arm, seed, steps, det_step, start_obj)
 
 
 def main(families: list[str], seeds: list[int], steps: int, det_step: float, out: str | None) -> None:
@@ -56,18 +43,12 @@ def main(families: list[str], seeds: list[int], steps: int, det_step: float, out
             common = min(r["lns_cpu_s"] for r in rows)  # type: ignore[type-var]
             for r in rows:
                 r["at_common_cpu"] = best_at(r["trace"], common, start_obj)  # type: ignore[arg-type]
-                line = json.dumps({"family": fam, "seed": seed, "start": round(start_obj, 3),
-                                   "common_cpu_s": common, **{k2: v for k2, v in r.items() if k2 != "trace"}})
-                print(line, flush=True)
-                if out:
-                    with open(out, "a") as f:
-                        f.write(line + "\n")
+                emit({"family": fam, "seed": seed, "start": round(start_obj, 3),
+                                   "common_cpu_s": common, **{k2: v for k2, v in r.items() if k2 != "trace"}}, out)
     lns_value.QUOTA = shipped
 
 
 if __name__ == "__main__":
-    from benchargs import pop_option
-
     argv = sys.argv[1:]
     dest = pop_option(argv, "--out")
     main(argv[0].split(","), [int(s) for s in argv[1].split(",")], int(argv[2]), float(argv[3]), dest)

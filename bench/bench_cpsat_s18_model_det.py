@@ -21,14 +21,13 @@ on the instance (model steps without model groups, WHOLE_DISPLACE without big wh
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
-from bench_cpsat_portfolio_det import _Trace, best_at
+from bench_cpsat_portfolio_det import best_at, lns_arm
 from bench_cpsat_region_det import start
-from benchargs import pop_option
+from benchargs import emit, pop_option
 
 from packer.cpsat import lns as lns_mod
 from packer.cpsat.model import CpsatModel
@@ -66,20 +65,8 @@ def start_from_plan(fam: str, seed: int, path: str) -> tuple[CpsatModel, tuple, 
 
 def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
     set_arm(arm)
-    lns_mod.PROFILE_STEPS = False
-    model.values = None
-    trace = _Trace()
-    t0 = time.perf_counter()
-    lns_mod.lns(model, level=plan[0], domains_per_step=plan[1], step_s=3600.0,
-                deadline=time.perf_counter() + 3600.0, seed=seed, workers=1, steps=steps, det_step=det_step,
-                progress=trace)  # type: ignore[arg-type]
-    cpu, wall = time.process_time() - trace.c0, time.perf_counter() - t0
-    st = model.lns_stats
-    obj = model.objective() if model.values is not None else start_obj
-    return {"arm": arm, "objective": round(obj, 3), "steps": st.get("steps", 0), "improved": st.get("improved", 0),
-            "model_steps": st.get("model_steps", 0), "model_none": st.get("model_none", 0),
-            "whole_steps": st.get("whole_steps", 0), "whole_none": st.get("whole_none", 0), "kinds": st.get("kinds"), "lns_cpu_s": round(cpu, 2),
-            "lns_wall_s": round(wall, 2), "trace": trace.points, "load": round(os.getloadavg()[0], 2)}
+    return lns_arm(model, plan, arm, seed, steps, det_step, start_obj,
+                   counts=("model_steps", "model_none", "whole_steps", "whole_none"))
 
 
 def main(argv: list[str]) -> None:
@@ -123,14 +110,10 @@ def main(argv: list[str]) -> None:
             common = min(r["lns_cpu_s"] for r in rows)  # type: ignore[type-var]
             for r in rows:
                 r["at_common_cpu"] = best_at(r["trace"], common, start_obj)  # type: ignore[arg-type]
-                line = json.dumps({"family": fam, "seed": seed, "from": "plan60" if plans else "greedy",
+                emit({"family": fam, "seed": seed, "from": "plan60" if plans else "greedy",
                                    "start": round(start_obj, 3), "model_groups": groups, "waiting_groups": waiting,
                                    "big_whole": big,
-                                   "setup_s": setup, "common_cpu_s": common, **r})
-                print(line, flush=True)
-                if out:
-                    with open(out, "a") as f:
-                        f.write(line + "\n")
+                                   "setup_s": setup, "common_cpu_s": common, **r}, out)
     lns_mod.MODEL_SHARE, lns_mod.WHOLE_DISPLACE = SHIPPED, SHIPPED_DISPLACE
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 
 from bench_cpsat_s18_model_det import SHIPPED, SHIPPED_DISPLACE, set_arm
-from benchargs import pop_option
+from benchargs import emit, pop_option
 
 import packer.cpsat.solver as cpsat
 from packer.check import check
@@ -68,11 +68,7 @@ def main(argv: list[str]) -> None:
                    "whole_none": st.get("whole_none", 0), "kinds": st.get("kinds"), "wall_s": round(wall, 1),
                    "load": round(load0, 2), "load_end": round(os.getloadavg()[0], 2), "ok": check(inst, plan).ok,
                    "utc": time.strftime("%H:%M:%S", time.gmtime())}
-            line = json.dumps(row)
-            print(line, flush=True)
-            if out:
-                with open(out, "a") as f:
-                    f.write(line + "\n")
+            emit(row, out)
     lns_mod.MODEL_SHARE, lns_mod.WHOLE_DISPLACE = SHIPPED, SHIPPED_DISPLACE
 
 

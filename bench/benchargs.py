@@ -14,3 +14,14 @@ def pop_option(argv: list[str], name: str) -> str | None:
     value = argv[i + 1]
     del argv[i:i + 2]
     return value
+
+
+def emit(row: dict[str, object], out: str | None) -> None:
+    """Print ``row`` as one JSON line and, with ``out``, append that line to the file."""
+    import json
+
+    line = json.dumps(row)
+    print(line, flush=True)
+    if out:
+        with open(out, "a") as f:
+            f.write(line + "\n")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from ortools.sat.python import cp_model
 
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import lns_value
 from packer.cpsat.lns_value import pick_value
 from packer.cpsat.model import CpsatModel
 from packer.model import Instance, Locality, Node, Request, Tenant, Topology
+from tests.test_valuelns_steps import _without
 
 H100 = "H100-80GB"
 
@@ -35,16 +35,7 @@ def _space_without_hi() -> tuple[CpsatModel, lns_mod._Space]:
     model.solve(time_limit=1, seed=0, workers=1)
     space = lns_mod._space(model, "rack")
     assert space is not None and space.value is not None
-    act = model.vars.active[model.data.group_of[model.inst.request_index["hi"]]]
-    sub = model.model.clone()
-    dom = sub.proto.variables[act.index].domain  # type: ignore[union-attr]
-    dom.clear()
-    dom.extend([0, 0])
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    assert solver.solve(sub) == cp_model.OPTIMAL
-    space.best = list(solver.response_proto.solution)
-    space.best_obj = int(round(model._raw_objective(space.best)))
+    _without(model, space, "hi")
     return model, space
 
 
