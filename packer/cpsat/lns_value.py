@@ -109,7 +109,8 @@ def value_index(model: CpsatModel, names: list[str], class_step: dict[int, int])
     d, v, inst = model.data, model.vars, model.inst
     proto = model.model.proto
     tid = {t.id: i for i, t in enumerate(inst.tenants)}
-    tid.update({r.tenant: len(tid) for r in inst.requests if r.tenant not in tid})  # unknown: no quota
+    for r in inst.requests:  # a tenant the instance does not list has no quota: an index of its own
+        tid.setdefault(r.tenant, len(tid))
     quota = np.full(len(tid), np.inf)
     for t in inst.tenants:
         if t.max_gpus is not None:
