@@ -27,7 +27,11 @@ pod that arrives or departs inside it and any free pod that arrived before t_{k+
   (fluid, 1000 milli each);
 - big pods' devices plus the devices the small ones fill alone are at most the type's GPUs.
 Every real placement of the running set satisfies these (per node, then summed), so the LP optimum is at
-least the placed GPU milli. CPU and memory are rounded down to ``cpu_q``/``mem_q`` (a relaxation: fewer
+least the placed GPU milli. By default (``configs``) the devices are tighter (:func:`_build_cfg`): each
+device holds one *configuration*, a multiset of pods above ``tiny`` (200) milli that fits it (at most one
+big pod); the counts of configurations per type are fractional, the pods inside one are whole; the tiny
+pods fill what a configuration leaves, as a fluid, each only where it fits whole. The fluid rooms above
+(``configs=False``) are the weaker relaxation. CPU and memory are rounded down to ``cpu_q``/``mem_q`` (a relaxation: fewer
 shapes, smaller LP). Forced pods that the LP cannot hold mean the stated class is empty for this stream;
 the interval is then reported as infeasible (``None``).
 """
@@ -62,8 +66,8 @@ class _Lp:
     def solve(self, lo: np.ndarray, hi: np.ndarray) -> float | None:
         """Most GPU milli with lo[s] <= pods of shape s placed <= hi[s] (None: infeasible)."""
         b = np.concatenate([-lo.astype(np.float64), hi.astype(np.float64), self.b_fixed])
-        res = linprog(self.c, A_ub=self.A, b_ub=b, A_eq=self.A_eq, b_eq=np.zeros(self.n_eq),
-                      bounds=(0, None), method="highs")
+        eq = {"A_eq": self.A_eq, "b_eq": np.zeros(self.n_eq)} if self.n_eq else {}
+        res = linprog(self.c, A_ub=self.A, b_ub=b, bounds=(0, None), method="highs", **eq)
         if res.status == 2:
             return None
         if res.status != 0:
@@ -181,8 +185,117 @@ def _build(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cp
     return _Lp(A=A, b_fixed=np.array(b_fixed), c=c, n_shapes=n_shapes, n_x=n_x, x_shape=xs, n_eq=e, A_eq=A_eq)
 
 
+def _configs(sizes: list[int]) -> list[tuple[int, ...]]:
+    """Every multiset of ``sizes`` (milli) that one device holds: sum <= 1000, at most one big pod; the empty
+    one included."""
+    out: list[tuple[int, ...]] = []
+
+    def rec(i: int, cur: list[int], total: int, big: bool) -> None:
+        out.append(tuple(cur))
+        for j in range(i, len(sizes)):
+            m = sizes[j]
+            if total + m <= 1000 and not (m > BIG and big):
+                cur.append(m)
+                rec(j, cur, total + m, big or m > BIG)
+                cur.pop()
+
+    rec(0, [], 0, False)
+    return out
+
+
+def _build_cfg(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cpu_q: int, mem_q: int,
+               tiny: int) -> _Lp:
+    """The configuration relaxation: each device holds one multiset of the pods above ``tiny`` milli that
+    fits it (:func:`_configs`, integral per device, fractional in count), and the pods of at most ``tiny``
+    milli fill what each configuration leaves (a fluid, each pod only where it fits whole). Tighter than
+    :func:`_build`'s fluid rooms: two 470-milli pods leave 60 milli that only the tiny pods can use."""
+    key = np.stack([cluster.cpu, cluster.mem, cluster.gpus, cluster.model], axis=1)
+    types, count = np.unique(key, axis=0, return_counts=True)
+    rep = np.zeros(n_shapes, np.int64)
+    rep[shape_of] = np.arange(len(shape_of))
+    s_cpu = pods.cpu[rep] // cpu_q * cpu_q
+    s_mem = pods.mem[rep] // mem_q * mem_q
+    s_num, s_milli, s_spec = pods.num_gpu[rep], pods.gpu_milli[rep], pods.spec[rep]
+    cols: list[tuple[int, int]] = []
+    for s in range(n_shapes):
+        for t, (tc, tm, tg, tmod) in enumerate(types.tolist()):
+            if s_cpu[s] > tc or s_mem[s] > tm:
+                continue
+            if s_milli[s] > 0:
+                if s_num[s] > tg or tg <= 0:
+                    continue
+                if s_spec[s] != 0 and (tmod < 0 or not (int(s_spec[s]) >> tmod) & 1):
+                    continue
+            cols.append((s, t))
+    n_x, n_t = len(cols), len(types)
+    xs = np.array([c[0] for c in cols], np.int64)
+    xt = np.array([c[1] for c in cols], np.int64)
+    big_sizes = sorted({int(m) for m in s_milli if m > tiny})
+    tiny_sizes = sorted({int(m) for m in s_milli if 0 < m <= tiny})
+    confs = _configs(big_sizes)
+    resid = sorted({1000 - sum(k) for k in confs})
+    r_pos = {r: i for i, r in enumerate(resid)}
+    n_k = len(confs)
+    f_cols = [(ti, ri) for ti, tm in enumerate(tiny_sizes) for ri, r in enumerate(resid) if tm <= r]
+    n_f = len(f_cols)
+    z0 = n_x
+    f0 = n_x + n_t * n_k
+    n_var = f0 + n_t * n_f
+    gdem = (s_num * s_milli).astype(np.float64)
+    c = np.concatenate([-gdem[xs], np.zeros(n_var - n_x)])
+    rows: list[int] = []
+    colsi: list[int] = []
+    vals: list[float] = []
+    r = 0
+    for sign in (-1.0, 1.0):
+        rows += (r + xs).tolist()
+        colsi += list(range(n_x))
+        vals += [sign] * n_x
+        r += n_shapes
+    b_fixed: list[float] = []
+
+    def add(row: int, cs: list[int], vs: list[float]) -> None:
+        rows.extend([row] * len(cs))
+        colsi.extend(cs)
+        vals.extend(vs)
+
+    for t in range(n_t):
+        tc, tm, tg, _ = types[t].tolist()
+        sel = np.flatnonzero(xt == t)
+        for res_, cap in ((s_cpu, tc), (s_mem, tm)):
+            add(r, sel.tolist(), res_[xs[sel]].astype(np.float64).tolist())
+            b_fixed.append(float(cap) * int(count[t]))
+            r += 1
+        add(r, [z0 + t * n_k + k for k in range(n_k)], [1.0] * n_k)  # devices
+        b_fixed.append(float(tg) * int(count[t]))
+        r += 1
+        for m in big_sizes:  # pods of m milli (per GPU) <= the m-slots of the configurations
+            js = [j for j in sel.tolist() if s_milli[xs[j]] == m]
+            ks = [k for k in range(n_k) if m in confs[k]]
+            add(r, js + [z0 + t * n_k + k for k in ks],
+                [float(s_num[xs[j]]) for j in js] + [-float(confs[k].count(m)) for k in ks])
+            b_fixed.append(0.0)
+            r += 1
+        for ri, rv in enumerate(resid):  # tiny milli in the rooms of rv <= rv × those configurations
+            fs = [f0 + t * n_f + q for q, (_, rr) in enumerate(f_cols) if rr == ri]
+            ks = [k for k in range(n_k) if 1000 - sum(confs[k]) == rv]
+            add(r, fs + [z0 + t * n_k + k for k in ks], [1.0] * len(fs) + [-float(rv)] * len(ks))
+            b_fixed.append(0.0)
+            r += 1
+        for ti, tmv in enumerate(tiny_sizes):  # tiny pods' milli <= their flow
+            js = [j for j in sel.tolist() if s_milli[xs[j]] == tmv]
+            fs = [f0 + t * n_f + q for q, (tt, _) in enumerate(f_cols) if tt == ti]
+            add(r, js + fs, [float(tmv * s_num[xs[j]]) for j in js] + [-1.0] * len(fs))
+            b_fixed.append(0.0)
+            r += 1
+    del r_pos
+    A = sp.csr_matrix((vals, (rows, colsi)), shape=(r, n_var))
+    return _Lp(A=A, b_fixed=np.array(b_fixed), c=c, n_shapes=n_shapes, n_x=n_x, x_shape=xs, n_eq=0, A_eq=None)
+
+
 def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np.ndarray, t0: float, T: float,
-                 t_free: float, *, intervals: int = 48, cpu_q: int = 1000, mem_q: int = 4096) -> dict[str, Any]:
+                 t_free: float, *, intervals: int = 48, cpu_q: int = 1000, mem_q: int = 4096,
+                 configs: bool = True, tiny: int = 200) -> dict[str, Any]:
     """Upper bound (module docstring) on the time-averaged GPU allocation (%) over [t0, T] of every placer
     under which no pod that arrived before ``t_free`` waited, with any migrations.
 
@@ -200,10 +313,12 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
     end = arrival + duration
     forced = arrival < t_free
     relevant = (arrival < T) & (~forced | (end > t0))
-    lp = _build(cluster, pods, shape_of, n_shapes, cpu_q, mem_q)
+    lp = (_build_cfg(cluster, pods, shape_of, n_shapes, cpu_q, mem_q, tiny) if configs
+          else _build(cluster, pods, shape_of, n_shapes, cpu_q, mem_q))
     edges = np.linspace(t0, T, intervals + 1)
     out: list[float | None] = []
     area = 0.0
+    solved = 0
     feasible = True
     for k in range(intervals):
         a, b = float(edges[k]), float(edges[k + 1])
@@ -213,16 +328,17 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
         hi = lo + np.bincount(shape_of[may], minlength=n_shapes)
         # CPU-only free pods add nothing: leave them out (fewer columns used, same optimum)
         v = lp.solve(lo, hi)
-        if v is None:
+        solved += 1
+        if v is None:  # the class is empty: the later pieces need not be solved
             feasible = False
-            out.append(None)
-            continue
+            out += [None] * (intervals - k)
+            break
         v = min(v, cap)
         out.append(100.0 * v / cap)
         area += v * (b - a)
     del g
     return {"bound_pct": 100.0 * area / (cap * (T - t0)) if feasible else None, "interval_pct": out,
-            "lps": intervals}
+            "lps": solved}
 
 
 __all__ = ["BIG", "window_bound"]
