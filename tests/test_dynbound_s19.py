@@ -30,22 +30,27 @@ def _runs(cluster, pods, st_):  # type: ignore[no-untyped-def]
 def test_the_bound_holds_for_every_policy(seed: int, n_nodes: int, n_pods: int, intervals: int) -> None:
     """Tests on random clusters and streams that the bound over the whole horizon and over the saturated
     window is at least the time-averaged allocation of four policies and two rebalanced runs, both for
-    every placer (t_free = 0) and for the class of the runs (t_free = their earliest first wait)."""
+    every placer (t_free = 0) and for the classes of the runs (t_free = their earliest first wait; or of a
+    pod of at most one GPU, the multi-GPU pods free)."""
     cluster, pods = _random_case(np.random.default_rng(seed), n_nodes, n_pods)
     st_ = _stream(cluster, pods)
     runs = _runs(cluster, pods, st_)
     waits = [r["first_wait_s"] for r in runs if r["first_wait_s"] is not None]
     tf = min(waits) if waits else st_.horizon
+    single = [r["first_wait_single_s"] for r in runs if r["first_wait_single_s"] is not None]
+    tf1 = min(single) if single else st_.horizon
+    multi = pods.num_gpu > 1
     t_sat = saturation_time(st_, cluster.capacity_milli)
-    for t_free in (0.0, tf):
-        b = window_bound(cluster, pods, st_.arrival, st_.duration, 0.0, st_.horizon, t_free, intervals=intervals)
+    for t_free, free in ((0.0, None), (tf, None), (tf1, multi)):
+        b = window_bound(cluster, pods, st_.arrival, st_.duration, 0.0, st_.horizon, t_free, intervals=intervals,
+                         always_free=free)
         if st_.horizon > 0:
             assert b["bound_pct"] is not None  # the runs are in the class, so it is not empty
             for r in runs:
                 assert b["bound_pct"] >= r["time_avg_allocation_pct"] - 1e-6, (t_free, r["policy"])
         if t_sat < st_.horizon:
             b = window_bound(cluster, pods, st_.arrival, st_.duration, t_sat, st_.horizon, t_free,
-                             intervals=intervals)
+                             intervals=intervals, always_free=free)
             assert b["bound_pct"] is not None
             for r in runs:
                 assert b["bound_pct"] >= r["sat_avg_allocation_pct"] - 1e-6, (t_free, r["policy"])

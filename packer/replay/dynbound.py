@@ -4,7 +4,8 @@
 :func:`packer.replay.deferral.replay_deferral`'s protocol, for every placer of a stated class, with any
 number of migrations (every running pod may move at every instant):
 
-**The class (``t_free``).** Placers under which no pod that arrived before ``t_free`` ever waited. Such a
+**The class (``t_free``, ``always_free``).** Placers under which no pod that arrived before ``t_free`` ever
+waited (pods in ``always_free`` excepted: they are free whenever they arrive). Such a
 pod started at its arrival and runs exactly [a_i, a_i + d_i): it is *forced*. Every other pod (arrived at
 or after ``t_free``) is *free*: the bound may run it or not at any time after its arrival, even after its
 nominal departure a_i + d_i (a placer that delayed it could still hold it). ``t_free = 0`` makes every pod
@@ -295,9 +296,11 @@ def _build_cfg(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int
 
 def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np.ndarray, t0: float, T: float,
                  t_free: float, *, intervals: int = 48, cpu_q: int = 1000, mem_q: int = 4096,
-                 configs: bool = True, tiny: int = 200) -> dict[str, Any]:
+                 configs: bool = True, tiny: int = 200, always_free: np.ndarray | None = None) -> dict[str, Any]:
     """Upper bound (module docstring) on the time-averaged GPU allocation (%) over [t0, T] of every placer
-    under which no pod that arrived before ``t_free`` waited, with any migrations.
+    under which no pod that arrived before ``t_free`` waited, with any migrations. ``always_free`` (a mask
+    over the pods): pods left out of that condition (free whenever they arrive; e.g. the multi-GPU pods,
+    which can wait in every placer for a node to empty).
 
     Returns ``bound_pct`` (None if some interval is infeasible: the class is empty), the per-interval
     bounds (``interval_pct``) and the LP count."""
@@ -312,6 +315,8 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
     # only pods that can matter: arrived before T and (free, or forced and still in flight at t0)
     end = arrival + duration
     forced = arrival < t_free
+    if always_free is not None:
+        forced &= ~always_free
     relevant = (arrival < T) & (~forced | (end > t0))
     lp = (_build_cfg(cluster, pods, shape_of, n_shapes, cpu_q, mem_q, tiny) if configs
           else _build(cluster, pods, shape_of, n_shapes, cpu_q, mem_q))
