@@ -24,7 +24,7 @@ def _runs(cluster, pods, st_):  # type: ignore[no-untyped-def]
     return out
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), n_nodes=st.integers(1, 5), n_pods=st.integers(5, 50),
        intervals=st.integers(1, 8))
 def test_the_bound_holds_for_every_policy(seed: int, n_nodes: int, n_pods: int, intervals: int) -> None:
