@@ -123,8 +123,6 @@ def _build(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cp
     # per type: CPU, memory, devices
     f_index = {k: n_x + j for j, k in enumerate(f_cols)}
     o_index = {k: n_x + n_f + j for j, k in enumerate(o_cols)}
-    big_pos = {m: i for i, m in enumerate(bigs)}
-    small_pos = {m: i for i, m in enumerate(smalls)}
     for t in range(n_t):
         tc, tm, tg, _ = types[t].tolist()
         sel = np.flatnonzero(xt == t)
@@ -182,7 +180,6 @@ def _build(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cp
             ev.append(-1.0)
             e += 1
     A_eq = sp.csr_matrix((ev, (er, ec)), shape=(e, n_var))
-    del big_pos, small_pos
     return _Lp(A=A, b_fixed=np.array(b_fixed), c=c, n_shapes=n_shapes, n_x=n_x, x_shape=xs, n_eq=e, A_eq=A_eq)
 
 
@@ -235,7 +232,6 @@ def _build_cfg(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int
     tiny_sizes = sorted({int(m) for m in s_milli if 0 < m <= tiny})
     confs = _configs(big_sizes)
     resid = sorted({1000 - sum(k) for k in confs})
-    r_pos = {r: i for i, r in enumerate(resid)}
     n_k = len(confs)
     f_cols = [(ti, ri) for ti, tm in enumerate(tiny_sizes) for ri, r in enumerate(resid) if tm <= r]
     n_f = len(f_cols)
@@ -289,7 +285,6 @@ def _build_cfg(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int
             add(r, js + fs, [float(tmv * s_num[xs[j]]) for j in js] + [-1.0] * len(fs))
             b_fixed.append(0.0)
             r += 1
-    del r_pos
     A = sp.csr_matrix((vals, (rows, colsi)), shape=(r, n_var))
     return _Lp(A=A, b_fixed=np.array(b_fixed), c=c, n_shapes=n_shapes, n_x=n_x, x_shape=xs, n_eq=0, A_eq=None)
 
@@ -307,7 +302,6 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
     if T <= t0:
         return {"bound_pct": None, "interval_pct": [], "lps": 0}
     cap = float(cluster.capacity_milli)
-    g = pods.num_gpu * pods.gpu_milli
     key = np.stack([pods.cpu // cpu_q, pods.mem // mem_q, pods.num_gpu, pods.gpu_milli, pods.spec], axis=1)
     _, shape_of = np.unique(key, axis=0, return_inverse=True)
     shape_of = shape_of.reshape(-1)
@@ -331,7 +325,6 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
         may = relevant & ~must & ((forced & (arrival < b) & (end > a)) | (~forced & (arrival < b)))
         lo = np.bincount(shape_of[must], minlength=n_shapes)
         hi = lo + np.bincount(shape_of[may], minlength=n_shapes)
-        # CPU-only free pods add nothing: leave them out (fewer columns used, same optimum)
         v = lp.solve(lo, hi)
         solved += 1
         if v is None:  # the class is empty: the later pieces need not be solved
@@ -341,7 +334,6 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
         v = min(v, cap)
         out.append(100.0 * v / cap)
         area += v * (b - a)
-    del g
     return {"bound_pct": 100.0 * area / (cap * (T - t0)) if feasible else None, "interval_pct": out,
             "lps": solved}
 
