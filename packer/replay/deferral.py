@@ -252,6 +252,9 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
         "sat_avg_allocation_pct": 100.0 * area_sat / (cap * (st.horizon - t_sat)) if st.horizon > t_sat else None,
         "final_allocation_pct": 100.0 * live.used_milli / cap,
         "pods_waited": int(waited.sum()),
+        "first_wait_s": float(st.arrival[waited].min()) if waited.any() else None,  # the first pod that waited
+        "first_wait_single_s": (float(st.arrival[waited & (p.num_gpu <= 1)].min())  # ... of at most one GPU
+                                if (waited & (p.num_gpu <= 1)).any() else None),
         "gpu_pods_waited": int((waited & (p.gpu_milli > 0)).sum()),
         "mean_wait_s": float(wait_s.mean()) if len(wait_s) else 0.0,
         "p95_wait_s": float(np.percentile(wait_s, 95)) if len(wait_s) else 0.0,
