@@ -139,3 +139,21 @@ def test_clear_steps_keep_only_valid_better_plans(seed: int, nodes: int, cap: in
         assert _ok(inst, cur)
         assert cap is None or reopt.moves(inst, cur) <= cap
         before = value
+
+
+def test_region_takes_the_tenants_cheaper_work_when_its_quota_is_short() -> None:
+    """Tests QUOTA_ROOM: the gang's tenant has 4 GPUs of quota, 1 of them held by its placed waiting
+    job of lower priority on n1; the region takes n1 too, and the step gives that job up for the gang."""
+    inst = _state()
+    w = Request(id="w", kind="gpu", count=1, tenant="g", priority=1.0)
+    inst = inst.model_copy(update={"requests": (*inst.requests, w),
+                                   "tenants": (Tenant(id="t"), Tenant(id="g", max_gpus=4.0))})
+    cur = _placed(inst)
+    cur["w"] = [Unit(node="n1", gpu=3)]
+    assert reopt_clear._quota_short(inst, cur, inst.request("gang"), []) == 1.0
+    nodes, info = reopt_clear.region(inst, cur, inst.request("gang"), reopt._View(inst, cur), random.Random(0))
+    assert {"n0", "n1"} <= nodes and info["quota_short"] == 1.0
+    before = objective_value(inst, cur)
+    got, value, _ = _step(inst, cur)
+    assert "gang" in got and "w" not in got and abs(value - (before + 6.0 - 0.1 - 1.0)) < 1e-6
+    assert _ok(inst, got)

@@ -22,7 +22,8 @@ This step prices instead, and lets CP-SAT do the exchange:
 4. the region: that domain's nodes, then, for the work that must leave them, nodes with free room of
    its mode (most room first, drawn) until they hold SLACK times what leaves, and the nodes where the
    stays LP sends the running work it moves off them (its exchange), closed over work crossing the
-   border like every region (:meth:`packer.cpsat.reopt._View.close`);
+   border like every region (:meth:`packer.cpsat.reopt._View.close`); when the gang's tenant lacks
+   the quota for it, also the nodes of its placed waiting work of lower priority (QUOTA_ROOM);
 5. one CP-SAT step over it with the gang offered first: it may move the work out, drop cheaper waiting
    work, place the gang, or find nothing; the caller keeps the result only when the whole plan is
    valid, within the cap and better.
@@ -51,6 +52,9 @@ CANDS = 4
 SLACK = 2.0
 #: At most this many nodes added for that room (beside the LP's exchange destinations).
 ROOM_NODES = 8
+#: When the gang's tenant lacks the quota for it, the region also takes the nodes of that tenant's
+#: placed waiting work of lower priority (cheapest first) until giving it up would make room.
+QUOTA_ROOM = True
 #: With a guide, only gangs the stays LP places at least this share of are aimed at.
 MIN_SHARE = 0.25
 _WHOLE = ("full", "any")
@@ -212,6 +216,24 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
             out.add(nid)
             got += free[nid]
             added += 1
+    short = _quota_short(inst, cur, gang, leave)
+    if short > 1e-9 and QUOTA_ROOM:
+        # The gang's tenant has not the quota left: the nodes of its placed waiting work of lower
+        # priority (cheapest first), so that the step may give that work up for the gang.
+        own = sorted((r.priority, -len(cur[rid]), rid) for rid in cur
+                     if (r := inst.request(rid)).placement is None and r.tenant == gang.tenant
+                     and r.priority < gang.priority and rid not in leave)
+        freed = 0.0
+        added = 0
+        for _p, _k, rid in own:
+            if freed >= short - 1e-9 or added >= ROOM_NODES:
+                break
+            r = inst.request(rid)
+            extra = {u.node for u in cur[rid]} - out
+            out |= extra
+            added += len(extra)
+            freed += sum(inst.unit_size(r, u) for u in cur[rid])
+        info["quota_short"] = round(short, 3)
     if guide is not None and guide.moved:
         dest: dict[str, float] = defaultdict(float)
         for rid in leave:
@@ -222,6 +244,20 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
             out.add(d)
     info.update(leave=len(leave), nodes=len(out))
     return out, info
+
+
+def _quota_short(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, leave: Sequence[str]) -> float:
+    """GPU-equivalents ``gang``'s tenant lacks for it in ``cur`` once its placed waiting work among
+    ``leave`` is given up (0 when its quota holds the gang, or it has none)."""
+    t = inst.tenant_map.get(gang.tenant)
+    if t is None or t.max_gpus is None:
+        return 0.0
+    used = 0.0
+    for rid, units in cur.items():
+        r = inst.request(rid)
+        if r.tenant == gang.tenant and not (r.placement is None and rid in leave):
+            used += sum(inst.unit_size(r, u) for u in units)
+    return max(0.0, gang.need_count - (t.max_gpus - used))
 
 
 def clear_step(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
