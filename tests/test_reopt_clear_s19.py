@@ -72,12 +72,12 @@ def test_prices_skip_pinned_gpus_and_price_what_leaves() -> None:
     inst = _state()
     cur = _placed(inst)
     got = reopt_clear.prices(inst, cur, inst.request("gang"))
-    by = {d: (p, take) for p, d, take in got}
+    by = {d: (p, take) for p, d, take, _gone in got}
     assert set(by) == {"n0"}  # n1 has one pinned GPU, n2 two: only n0 has 4 usable
     assert abs(by["n0"][0] - 0.1) < 1e-9 and len(by["n0"][1]) == 4
     inst2 = _state(pin_b=False)
     got2 = reopt_clear.prices(inst2, _placed(inst2), inst2.request("gang"))
-    assert sorted(d for _p, d, _t in got2) == ["n0", "n1"]  # n1 now clearable: both its jobs movable
+    assert sorted(c[1] for c in got2) == ["n0", "n1"]  # n1 now clearable: both its jobs movable
     assert got2[0][0] <= got2[1][0] and got2[0][1] == "n0"  # n0 (0.1) before n1 (0.05 + b0's default cost)
 
 
@@ -157,3 +157,22 @@ def test_region_takes_the_tenants_cheaper_work_when_its_quota_is_short() -> None
     got, value, _ = _step(inst, cur)
     assert "gang" in got and "w" not in got and abs(value - (before + 6.0 - 0.1 - 1.0)) < 1e-6
     assert _ok(inst, got)
+
+
+def test_node_isolation_prices_the_other_tenants_work_on_the_node() -> None:
+    """Tests that for a node-isolated gang every other tenant's work on a node it would use must leave:
+    a node with such work pinned is no candidate, one with it movable costs its migration cost (though
+    the gang does not need its GPU); without isolation both nodes are free for it."""
+    nodes = tuple(Node(id=f"n{i}", gpu_model=H100, num_gpus=6, mode="full") for i in range(2))
+    reqs = (Request(id="p", kind="gpu", count=1, tenant="t", placement=(Unit(node="n0", gpu=5),)),
+            Request(id="m", kind="gpu", count=1, tenant="t", placement=(Unit(node="n1", gpu=5),), movable=True,
+                    migration_cost=0.3),
+            Request(id="gang", kind="gpu", count=4, priority=1.5, tenant="g",
+                    locality=Locality(level="node", required=True)))
+    for iso, want in (("node", [(0.3, "n1")]), ("none", [(0.0, "n0"), (0.0, "n1")])):
+        inst = Instance(name="iso", topology=Topology(levels=("node",)), nodes=nodes, requests=reqs,
+                        tenants=(Tenant(id="t"), Tenant(id="g", isolation=iso)))
+        got = reopt_clear.prices(inst, _placed(inst), inst.request("gang"))
+        assert [(round(c[0], 6), c[1]) for c in got] == want
+        if iso == "node":
+            assert got[0][3] == {"m"}

@@ -89,46 +89,69 @@ def pick(rng: random.Random, cands: Sequence[Request], guide: Guide | None) -> R
     return rng.choices(list(cands), weights=w, k=1)[0]
 
 
-def gpu_prices(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> tuple[set[tuple[str, int]],
-                                                                           dict[tuple[str, int], float],
-                                                                           dict[tuple[str, int], set[str]]]:
-    """(GPUs holding pinned work, price of clearing each other GPU that holds work, ids on each).
+def gpu_prices(inst: Instance, cur: Mapping[str, Sequence[Unit]]):  # type: ignore[no-untyped-def]
+    """(GPUs holding pinned work, price of clearing each other GPU that holds work, ids on each GPU,
+    each freeable request's price, node → ids of all work there with their tenants and whether pinned).
 
-    A GPU's price is the sum over the requests on it of: a movable running request at home there, its
-    migration cost; one moved there before, 0 (moving again costs nothing more); placed waiting work,
-    its value; each spread over the request's units (it leaves whole, once)."""
+    A request's price: a movable running request at home, its migration cost; one moved before, 0
+    (moving again costs nothing more); placed waiting work, its value. A GPU's price is the sum of its
+    requests' prices, each spread over the request's GPU units (it leaves whole, once)."""
     from packer.plans import migration_cost, request_value
 
     pinned: set[tuple[str, int]] = set()
     price: dict[tuple[str, int], float] = defaultdict(float)
     ids: dict[tuple[str, int], set[str]] = defaultdict(set)
+    req_price: dict[str, float] = {}
+    on_node: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
     for rid, units in cur.items():
         r = inst.request(rid)
+        fixed = r.placement is not None and not r.movable
+        for nid in sorted({u.node for u in units}):
+            on_node[nid].append((rid, r.tenant, fixed))
         gpu_units = [u for u in units if u.gpu is not None]
-        if not gpu_units:
-            continue
-        if r.placement is not None and not r.movable:
+        if fixed:
             pinned.update((u.node, u.gpu) for u in gpu_units)  # type: ignore[misc]
             continue
         if r.placement is None:
             cost = request_value(inst, r, units)
         else:
             home = {(p.node, p.gpu) for p in r.placement}
-            cost = migration_cost(inst, r) if all((u.node, u.gpu) in home for u in gpu_units) else 0.0
-        each = cost / len(gpu_units)
+            cost = migration_cost(inst, r) if all((u.node, u.gpu) in home for u in units) else 0.0
+        req_price[rid] = cost
         for u in gpu_units:
             key = (u.node, u.gpu)
-            price[key] += each  # type: ignore[index]
+            price[key] += cost / len(gpu_units)  # type: ignore[index]
             ids[key].add(rid)  # type: ignore[index]
-    return pinned, price, ids
+    return pinned, price, ids, req_price, on_node
+
+
+def _iso_leave(inst: Instance, gang: Request, on_node: Mapping[str, Sequence[tuple[str, str, bool]]],
+               nid: str) -> set[str] | None:
+    """The work that must leave node ``nid`` for ``gang``'s units to sit there by node isolation (every
+    other tenant's, when the gang's tenant is node-isolated; a node-isolated other tenant's, else), or
+    None when some of it is pinned."""
+    iso = {t.id for t in inst.tenants if t.isolation == "node"}
+    if not iso:
+        return set()
+    here = on_node.get(nid, ())
+    if gang.tenant in iso:
+        must = [x for x in here if x[1] != gang.tenant]
+    else:
+        must = [x for x in here if x[1] != gang.tenant and x[1] in iso]
+    if any(fixed for _rid, _t, fixed in must):
+        return None
+    return {rid for rid, _t, _f in must}
 
 
 def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
-           use=None) -> list[tuple[float, str, list[tuple[str, int]]]]:  # type: ignore[no-untyped-def]
-    """Per domain of ``gang``'s locality level: (price, domain, the GPUs to clear), cheapest first, only
-    domains whose price is below the gang's value and whose nodes' host CPU and memory take the gang's
-    units there once the work on those GPUs leaves (``use``: :func:`gpu_prices`' answer, if known)."""
-    pinned, price, ids = use if use is not None else gpu_prices(inst, cur)
+           use=None) -> list[tuple[float, str, list[tuple[str, int]], set[str]]]:  # type: ignore[no-untyped-def]
+    """Per domain of ``gang``'s locality level: (price, domain, the GPUs to clear, the requests that must
+    leave), cheapest first. The GPUs are the cheapest whole-GPU-mode GPUs without pinned work on nodes
+    node isolation lets the gang use; what leaves is the work on them and, by node isolation, the
+    work of other tenants on their nodes; the price is what leaves' (each request once). Only domains
+    whose price is below the gang's value and whose nodes' host CPU and memory take the gang's units
+    once that work leaves (``use``: :func:`gpu_prices`' answer, if known)."""
+    pinned, price, ids, req_price, on_node = use if use is not None else gpu_prices(inst, cur)
     level = gang.locality.level if gang.locality is not None else "node"
     allowed = inst.allowed_models(gang)
     value = gang.priority * gang.count
@@ -139,26 +162,36 @@ def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
             host[u.node][0] += r.cpu_milli
             host[u.node][1] += r.memory_mib
     by_dom: dict[str, list] = defaultdict(list)
+    extra: dict[str, set[str]] = {}
     for n in inst.nodes:
         if not n.num_gpus or (allowed is not None and n.gpu_model not in allowed):
             continue
+        more = _iso_leave(inst, gang, on_node, n.id)
+        if more is None:
+            continue
+        extra[n.id] = more
+        gs = [g for g in range(n.num_gpus) if n.gpu_mode(g) in _WHOLE and (n.id, g) not in pinned]
+        if not gs:
+            continue
+        spread = sum(req_price.get(rid, 0.0) for rid in more) / len(gs)  # for the order only
         d = n.id if level == "node" else inst.domain(n, level)
-        for g in range(n.num_gpus):
-            if n.gpu_mode(g) in _WHOLE and (n.id, g) not in pinned:
-                by_dom[d].append((round(price.get((n.id, g), 0.0), 9), n.id, g))
+        for g in gs:
+            by_dom[d].append((round(price.get((n.id, g), 0.0) + spread, 9), n.id, g))
     out = []
     for d, gpus in by_dom.items():
         if len(gpus) < gang.count:
             continue
         gpus.sort()
         take = gpus[:gang.count]
-        leave = {rid for _p, nid, g in take for rid in ids.get((nid, g), ())}
-        total = sum(p for p, _n, _g in take)
-        if total >= value - 1e-9:
-            continue
         per_node: dict[str, int] = defaultdict(int)
         for _p, nid, _g in take:
             per_node[nid] += 1
+        leave = {rid for _p, nid, g in take for rid in ids.get((nid, g), ())}
+        for nid in per_node:
+            leave |= extra[nid]
+        total = sum(req_price.get(rid, 0.0) for rid in leave)
+        if total >= value - 1e-9:
+            continue
         ok = True
         for nid, k in per_node.items():
             n = inst.node(nid)
@@ -173,7 +206,7 @@ def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
                 ok = False
                 break
         if ok:
-            out.append((total, d, [(nid, g) for _p, nid, g in take]))
+            out.append((total, d, [(nid, g) for _p, nid, g in take], leave))
     out.sort(key=lambda x: (x[0], x[1]))
     return out
 
@@ -189,11 +222,10 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
         return set(), info
     value = gang.priority * gang.count
     top = cands[:CANDS]
-    price, dom, take = top[rng.choices(range(len(top)), weights=[value - p + 1e-6 for p, _d, _t in top], k=1)[0]]
+    price, dom, take, gone = top[rng.choices(range(len(top)), weights=[value - c[0] + 1e-6 for c in top], k=1)[0]]
     info.update(price=round(price, 3), domain=dom)
     chosen = {nid for nid, _g in take}
-    _, _, ids = use
-    leave = sorted({rid for key in take for rid in ids.get(key, ())})
+    leave = sorted(gone)
     # what must find room elsewhere, per mode: its units on the chosen nodes
     need: dict[str, float] = defaultdict(float)
     for rid in leave:
