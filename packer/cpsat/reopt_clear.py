@@ -11,7 +11,8 @@ most of its tries end below the plan they started from (session 18, fragmented-1
 
 This step prices instead, and lets CP-SAT do the exchange:
 
-1. a waiting gang, drawn by priority × GPUs × the LP guide's weight (:func:`gangs`, :func:`pick`);
+1. a waiting gang, drawn by priority × GPUs × the LP guide's weight (:func:`gangs`, :func:`pick`; the
+   next one drawn while the one drawn has no domain worth clearing, 2-3);
 2. per domain of its locality level (a node for a node gang), the cheapest ``count`` GPUs of a
    whole-GPU mode without pinned work, each GPU priced by what must leave it: the migration cost of a
    movable running request that is home there (a request moved there before costs nothing more), the
@@ -19,8 +20,9 @@ This step prices instead, and lets CP-SAT do the exchange:
    (:func:`prices`); a domain whose price is not below the gang's value, or whose host CPU cannot take
    the gang once that work leaves, is no candidate;
 3. one of the CANDS cheapest domains, drawn by the value it could gain (gang value − price);
-4. the region: that domain's nodes, then, for the work that must leave them, nodes with free room of
-   its mode (most room first, drawn) until they hold SLACK times what leaves, and the nodes where the
+4. the region: that domain's nodes, then, for the work that must leave them, nodes with room of its
+   mode (free, or held by placed waiting work of lower priority than the gang's: SOFT_ROOM; most
+   room first, drawn) until they hold SLACK times what leaves, and the nodes where the
    stays LP sends the running work it moves off them (its exchange), closed over work crossing the
    border like every region (:meth:`packer.cpsat.reopt._View.close`); when the gang's tenant lacks
    the quota for it, also the nodes of its placed waiting work of lower priority (QUOTA_ROOM);
@@ -52,6 +54,9 @@ CANDS = 4
 SLACK = 2.0
 #: At most this many nodes added for that room (beside the LP's exchange destinations).
 ROOM_NODES = 8
+#: Room for the work that leaves also counts placed waiting work of lower priority than the gang's
+#: (the step may give it up), not only free room: on full fragmented states whole GPUs are rarely free.
+SOFT_ROOM = True
 #: When the gang's tenant lacks the quota for it, the region also takes the nodes of that tenant's
 #: placed waiting work of lower priority (cheapest first) until giving it up would make room.
 QUOTA_ROOM = True
@@ -235,10 +240,21 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
             continue
         need[mode] += sum(inst.unit_size(r, u) for u in cur[rid] if u.node in chosen)
     out = set(chosen)
+    # room of each mode: free room, and (SOFT_ROOM) the room of placed waiting work worth less per
+    # GPU-equivalent than the gang, which the step may give up for the work that leaves
+    soft: dict[tuple[str, str], float] = defaultdict(float)
+    if SOFT_ROOM:
+        for rid, units in cur.items():
+            r = inst.request(rid)
+            if r.placement is not None or r.priority >= gang.priority or rid in gone:
+                continue
+            for u in units:
+                if u.gpu is not None and u.node not in out:
+                    soft[(u.node, inst.node(u.node).gpu_mode(u.gpu))] += inst.unit_size(r, u)
     for mode in sorted(need):
         want = SLACK * need[mode]
         pool = [n for n in inst.nodes if n.num_gpus and n.id not in out]
-        free = {n.id: view.room(n, mode)[0] for n in pool}
+        free = {n.id: view.room(n, mode)[0] + soft.get((n.id, mode), 0.0) for n in pool}
         pool = [n.id for n in pool if free[n.id] > 1e-9]
         got = 0.0
         added = 0
@@ -301,12 +317,17 @@ def clear_step(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int
     from packer.cpsat.search import solve_monolithic
     from packer.plans import objective_value
 
-    gang = pick(rng, cands, guide)
     view = reopt._View(inst, cur)
     stats["clear"] = stats.get("clear", 0) + 1
     rec = reopt._kind_stats(by_kind, "clear")
     fails = stats.setdefault("clear_fail", {})
-    nodes, info = region(inst, cur, gang, view, rng, guide)
+    # gangs drawn in turn (without putting back) until one has a domain worth clearing
+    left = list(cands)
+    nodes: set[str] = set()
+    while left and not nodes:
+        gang = pick(rng, left, guide)
+        left.remove(gang)
+        nodes, _info = region(inst, cur, gang, view, rng, guide)
     if not nodes:
         fails["no domain"] = fails.get("no domain", 0) + 1
         return cur, best
