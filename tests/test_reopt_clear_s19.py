@@ -176,3 +176,23 @@ def test_node_isolation_prices_the_other_tenants_work_on_the_node() -> None:
         assert [(round(c[0], 6), c[1]) for c in got] == want
         if iso == "node":
             assert got[0][3] == {"m"}
+
+
+def test_room_for_an_isolated_tenants_work_is_only_on_nodes_it_may_use() -> None:
+    """Tests that the room taken for a node-isolated tenant's displaced job is on a node no other tenant
+    holds (n2: its own), never on the node with more free GPUs that another tenant holds (n1)."""
+    nodes = tuple(Node(id=f"n{i}", gpu_model=H100, num_gpus=4, mode="full") for i in range(3))
+    reqs = (Request(id="v", kind="gpu", count=1, tenant="v", placement=(Unit(node="n0", gpu=0),), movable=True,
+                    migration_cost=0.1),
+            Request(id="o", kind="gpu", count=1, tenant="t", placement=(Unit(node="n1", gpu=0),)),
+            Request(id="v2", kind="gpu", count=2, tenant="v", placement=(Unit(node="n2", gpu=0), Unit(node="n2", gpu=1))),
+            Request(id="gang", kind="gpu", count=4, priority=1.5, tenant="g",
+                    locality=Locality(level="node", required=True)))
+    inst = Instance(name="isoroom", topology=Topology(levels=("node",)), nodes=nodes, requests=reqs,
+                    tenants=(Tenant(id="t"), Tenant(id="g"), Tenant(id="v", isolation="node")))
+    cur = _placed(inst)
+    for seed in range(5):
+        got, info = reopt_clear.region(inst, cur, inst.request("gang"), reopt._View(inst, cur), random.Random(seed))
+        assert info["domain"] == "n0" and got == {"n0", "n2"}
+    moved, value, _ = _step(inst, cur)
+    assert "gang" in moved and moved["v"][0].node == "n2" and _ok(inst, moved)

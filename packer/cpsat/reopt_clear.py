@@ -22,7 +22,9 @@ This step prices instead, and lets CP-SAT do the exchange:
 3. one of the CANDS cheapest domains, drawn by the value it could gain (gang value − price);
 4. the region: that domain's nodes, then, for the work that must leave them, nodes with room of its
    mode (free, or held by placed waiting work of lower priority than the gang's: SOFT_ROOM; most
-   room first, drawn) until they hold SLACK times what leaves, and the nodes where the
+   room first, drawn; for a node-isolated tenant's work only nodes no other tenant's work stays on,
+   for the others' only nodes no node-isolated tenant's stays on) until they hold SLACK times what
+   leaves, and the nodes where the
    stays LP sends the running work it moves off them (its exchange), closed over work crossing the
    border like every region (:meth:`packer.cpsat.reopt._View.close`); when the gang's tenant lacks
    the quota for it, also the nodes of its placed waiting work of lower priority (QUOTA_ROOM);
@@ -231,29 +233,39 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
     info.update(price=round(price, 3), domain=dom)
     chosen = {nid for nid, _g in take}
     leave = sorted(gone)
-    # what must find room elsewhere, per mode: its units on the chosen nodes
-    need: dict[str, float] = defaultdict(float)
+    # what must find room elsewhere, per mode and, for a node-isolated tenant's work, per tenant (it
+    # may only land on nodes where no other tenant stays): its units on the chosen nodes
+    iso = {t.id for t in inst.tenants if t.isolation == "node"}
+    need: dict[tuple[str, str], float] = defaultdict(float)
     for rid in leave:
         r = inst.request(rid)
         mode = MODE_OF_KIND.get(r.kind)
         if mode is None:
             continue
-        need[mode] += sum(inst.unit_size(r, u) for u in cur[rid] if u.node in chosen)
+        need[(mode, r.tenant if r.tenant in iso else "*")] += sum(inst.unit_size(r, u) for u in cur[rid]
+                                                                 if u.node in chosen)
     out = set(chosen)
     # room of each mode: free room, and (SOFT_ROOM) the room of placed waiting work worth less per
-    # GPU-equivalent than the gang, which the step may give up for the work that leaves
+    # GPU-equivalent than the gang, which the step may give up for the work that leaves; the tenants
+    # of the work that stays on each node (for node isolation)
     soft: dict[tuple[str, str], float] = defaultdict(float)
-    if SOFT_ROOM:
-        for rid, units in cur.items():
-            r = inst.request(rid)
-            if r.placement is not None or r.priority >= gang.priority or rid in gone:
-                continue
-            for u in units:
-                if u.gpu is not None and u.node not in out:
-                    soft[(u.node, inst.node(u.node).gpu_mode(u.gpu))] += inst.unit_size(r, u)
-    for mode in sorted(need):
-        want = SLACK * need[mode]
-        pool = [n for n in inst.nodes if n.num_gpus and n.id not in out]
+    stay: dict[str, set[str]] = defaultdict(set)
+    for rid, units in cur.items():
+        r = inst.request(rid)
+        give_up = SOFT_ROOM and r.placement is None and r.priority < gang.priority and rid not in gone
+        for u in units:
+            if give_up and u.gpu is not None:
+                soft[(u.node, inst.node(u.node).gpu_mode(u.gpu))] += inst.unit_size(r, u)
+            elif not give_up:
+                stay[u.node].add(r.tenant)
+
+    def fits(nid: str, who: str) -> bool:
+        others = stay.get(nid, set()) - ({who} if who != "*" else set())
+        return not others if who != "*" else not (others & iso)
+
+    for mode, who in sorted(need):
+        want = SLACK * need[(mode, who)]
+        pool = [n for n in inst.nodes if n.num_gpus and n.id not in out and fits(n.id, who)]
         free = {n.id: view.room(n, mode)[0] + soft.get((n.id, mode), 0.0) for n in pool}
         pool = [n.id for n in pool if free[n.id] > 1e-9]
         got = 0.0
