@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_fill, reopt_gang, reopt_gangcap, reopt_pack, reopt_spread, tuning
+from packer.cpsat import reopt_clear, reopt_fill, reopt_gang, reopt_gangcap, reopt_pack, reopt_spread, tuning
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -944,6 +944,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     sshare = reopt_spread.Share()
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
+    crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
+    cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
     placers = det is not None or online_ready()
@@ -984,6 +986,15 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
             sshare.update(best > before + 1e-9)
+            continue
+        # Clear steps (reopt_clear: one CP-SAT step over the domain cheapest to clear for a waiting gang
+        # and room for what leaves it) next, from their own stream likewise.
+        ccands = reopt_clear.gangs(inst, cur, guide) if reopt_clear.CLEAR else []
+        if ccands and crng.random() < cshare.value:
+            before = best
+            cur, best = reopt_clear.clear_step(inst, cur, best, cap, ccands, waiting, crng, guide, stats, by_kind, tb,
+                                               progress, seed=seed, workers=step_workers, det=det, deadline=deadline)
+            cshare.update(best > before + 1e-9)
             continue
         cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG and placers else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
