@@ -377,6 +377,10 @@ def repack_model(inst: Instance):  # type: ignore[no-untyped-def]
             model.model.add(model.vars.active[gr.index] >= k)
         elif never and gr.index in model.vars.active and all(rp.requests[ri].id in never for ri in gr.requests):
             model.model.add(model.vars.active[gr.index] == 0)
+    from packer.cpsat import reopt_quotacap
+
+    if reopt_quotacap.FIX:  # session 19: waiting work that no plan fits in its tenant's quota beside the running work
+        reopt_quotacap.add_caps(inst, model, ids)
     return model
 
 
