@@ -11,15 +11,17 @@ of the checker but the objective):
 - ``fits w/o waiting``: it fits once every placed waiting request (none running) is taken out: the room is
   there but the plan gave it to other waiting work (a trade the plan made);
 - ``needs moves``: it does not fit even then: running work (as the plan has it) blocks it. For these,
-  ``domains`` counts the domains where the request could go once the placed waiting work is out — for a
-  spread, domains of its spread level with room for one more unit (and how many it needs:
-  ceil(need / per-domain)); for a required locality, domains that hold it whole — and ``closed`` how many
-  more nodes would have the room if no other node-isolated tenant held them.
+  once the placed waiting work is out: for a spread, ``units`` = Σ over the domains of its spread level
+  of the most units that fit there together (at most its per-domain cap; against its ``need_count``), the
+  domains with room for one, and how many it needs (ceil(need / per-domain)); without either, the most
+  units that fit anywhere; ``closed`` (requests of tenants that are not node-isolated): how many more
+  units would fit with node isolation off (a what-if: room that only another tenant's isolation closes);
+  for a required locality, the domains that hold it whole.
 
 Prints one row per request and totals of LP value (share × priority × fewest GPU-equivalents) by class;
 writes everything to ``--json``.
 
-    python bench/bench_reopt19_why.py issue --seeds 101 --plan bench/reopt19_plans/haein-101-on-0.json.gz \
+    python bench/bench_reopt19_why.py issue --seeds 101 --plan bench/reopt19_plans/haein-101-home-on-0.json.gz \
         --json bench/reopt19_why_issue101.json
 """
 
@@ -81,12 +83,13 @@ def main() -> int:
         if inst.request(rid).placement is None:
             bare.release(rid)
     iso = {t.id for t in inst.tenants if t.isolation == "node"}
-    holders: dict[str, set[str]] = defaultdict(set)
+    # the same state with node isolation off (a what-if: which room only isolation closes)
+    inst_open = inst.replace(tenants=tuple(t.model_copy(update={"isolation": "none"}) if t.id in iso else t
+                                           for t in inst.tenants))
+    open_bare = OnlinePlacer(inst_open, policy="first-fit", place_running=False, isolation_guard=None)
     for rid, units in placed.items():
-        t = inst.request(rid).tenant
-        if t in iso:
-            for u in units:
-                holders[u.node].add(t)
+        if inst.request(rid).placement is not None:
+            assert open_bare._place_exact(inst_open.request(rid), units).ok
     used: dict[str, float] = defaultdict(float)
     for rid, units in placed.items():
         r = inst.request(rid)
@@ -103,6 +106,15 @@ def main() -> int:
             return q.place(r, explain=False).ok
         finally:
             allow[:] = 1
+
+    def units_room(p: OnlinePlacer, r: Request, nodes: set[str], most: int) -> int:
+        """The most units of ``r`` (up to ``most``) that fit together on ``nodes`` now."""
+        for c in range(min(most, r.count), 0, -1):
+            one = r.model_copy(update={"id": f"{r.id}#{c}", "count": c, "min_count": None, "spread": None,
+                                       "locality": None})
+            if fits(p, one, nodes):
+                return c
+        return 0
 
     def domains(level: str) -> dict[str, set[str]]:
         out: dict[str, set[str]] = defaultdict(set)
@@ -135,31 +147,24 @@ def main() -> int:
         else:
             row["why"] = "needs moves"
             if r.spread is not None and r.spread.max_per_domain < r.count:
-                one = r.model_copy(update={"id": r.id + "#1", "count": 1, "min_count": None, "spread": None,
-                                           "locality": None})
+                k = r.spread.max_per_domain
                 doms = domains(r.spread.level)
-                ok = [d for d, ns in doms.items() if fits(bare, one, ns)]
-                row["domains"] = len(ok)
-                row["domains_needed"] = math.ceil(r.need_count / r.spread.max_per_domain)
-                closed = 0
-                for d, ns in doms.items():
-                    if d in ok:
-                        continue
-                    held = {nid for nid in ns if holders.get(nid, set()) - {r.tenant}}
-                    if held:
-                        # the same test with those nodes' isolated tenants' units taken out (a what-if)
-                        q = bare.fork()
-                        for rid, units in placed.items():
-                            rr = inst.request(rid)
-                            if rr.tenant in iso and rr.tenant != r.tenant and any(u.node in held for u in units):
-                                q.release(rid)
-                        if fits(q, one, held):
-                            closed += 1
-                row["closed"] = closed
+                here = {d: units_room(bare, r, ns, k) for d, ns in doms.items()}
+                row["units"] = sum(here.values())
+                row["domains"] = sum(1 for v in here.values() if v)
+                row["domains_needed"] = math.ceil(r.need_count / k)
+                if r.tenant not in iso:
+                    row["closed"] = sum(units_room(open_bare, r, ns, k) for ns in doms.values()) - row["units"]
             elif r.locality is not None and r.locality.required:
                 doms = domains(r.locality.level)
                 row["domains"] = sum(1 for ns in doms.values() if fits(bare, r, ns))
                 row["domains_needed"] = 1
+            else:  # no spread, no required locality: its units anywhere
+                every = {n.id for n in inst.nodes}
+                row["units"] = units_room(bare, r, every, r.count)
+                row["domains"] = row["domains_needed"] = 1
+                if r.tenant not in iso:
+                    row["closed"] = units_room(open_bare, r, every, r.count) - int(row["units"])  # type: ignore[call-overload]
         rows.append(row)
     rows.sort(key=lambda x: -float(x["lp_value"]))  # type: ignore[arg-type]
     total: dict[str, float] = defaultdict(float)
@@ -167,10 +172,11 @@ def main() -> int:
         total[str(x["why"])] += float(x["lp_value"])  # type: ignore[arg-type]
     print(f"{inst.name}: plan {obj:.2f}, stays LP {bound:.2f} ({lp_s:.1f} s), gap {100 * (1 - obj / bound):.2f}%, "
           f"load {load0:.2f} -> {os.getloadavg()[0]:.2f}")
-    print("| request | tenant | kind ×count | spread | locality | LP share | LP value | why | domains (needed) | closed |")
+    print("| request | tenant | kind ×count | spread | locality | LP share | LP value | why | units room (domains, needed) | "
+          "+ units if other isolated tenants' work left |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for x in rows:
-        dom = "" if "domains" not in x else f"{x['domains']} ({x['domains_needed']})"
+        dom = "" if "domains" not in x else f"{x.get('units', '')} ({x['domains']}, {x['domains_needed']})"
         print(f"| {x['id']} | {x['tenant']} | {x['kind']} ×{x['count']} | {x['spread']} | {x['locality']} | {x['lp_share']} | "
               f"{x['lp_value']} | {x['why']} | {dom} | {x.get('closed', '')} |")
     print("LP value by class: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(total.items(), key=lambda kv: -kv[1])))
