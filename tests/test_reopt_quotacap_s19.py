@@ -144,3 +144,56 @@ def test_property_the_cut_lp_bounds_the_exact_optimum(jobs: list[tuple[int, int,
     for ids in twins.values():
         most = reopt_quotacap.most_placed(inst, inst.request(ids[0]))
         assert most is not None and sum(1 for rid in ids if rid in placed) <= most
+
+
+def _never_state() -> Instance:
+    """Three 4-GPU full nodes; tenant "a" runs movable 4- and 3-GPU jobs (F = 12 − 7 = 5 free whole GPUs at
+    most) and waits with a 6-GPU gang of priority 2 (no plan places it: reopt_gangcap), a 2-GPU request, and
+    tenant "q" (quota 1, running 1 GPU) with a 1-GPU request (no plan places it: the quota rule)."""
+    nodes = tuple(Node(id=f"n{k}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": "r0"}) for k in range(3))
+    reqs = (Request(id="j4", kind="gpu", count=4, tenant="a", movable=True, migration_cost=0.1,
+                    placement=tuple(Unit(node="n0", gpu=g) for g in range(4))),
+            Request(id="j3", kind="gpu", count=3, tenant="a", movable=True, migration_cost=0.1,
+                    placement=tuple(Unit(node="n1", gpu=g) for g in range(3))),
+            Request(id="jq", kind="gpu", count=1, tenant="q", movable=True, migration_cost=0.1,
+                    placement=(Unit(node="n2", gpu=0),)),
+            Request(id="gang6", kind="gpu", count=6, priority=2.0, tenant="a"),
+            Request(id="two", kind="gpu", count=2, tenant="a"),
+            Request(id="q1", kind="gpu", count=1, tenant="q"))
+    return Instance(name="never", topology=Topology(levels=("node", "rack")), nodes=nodes, requests=reqs,
+                    tenants=(Tenant(id="a"), Tenant(id="q", max_gpus=1.0)))
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_steps_aim_at_no_request_that_no_plan_places(monkeypatch: pytest.MonkeyPatch, skip: bool) -> None:
+    """Tests that with SKIP_NEVER the move steps' aims and gang draws never see the 6-GPU gang (nor the
+    quota-bound request), and without it the gang is among the gang step's candidates; the plan is valid
+    either way."""
+    import time
+
+    inst = _never_state()
+    assert reopt_quotacap.never(inst) == frozenset({"gang6", "q1"})
+    seen: set[str] = set()
+    aim, gang = reopt._aim, reopt._gang
+
+    def rec_aim(rng, waiting, guide=None):  # type: ignore[no-untyped-def]
+        seen.update(r.id for r in waiting)
+        return aim(rng, waiting, guide)
+
+    def rec_gang(inst_, cur, best, cap, cands, *args, **kw):  # type: ignore[no-untyped-def]
+        seen.update(r.id for r in cands)
+        return gang(inst_, cur, best, cap, cands, *args, **kw)
+
+    monkeypatch.setattr(reopt, "_aim", rec_aim)
+    monkeypatch.setattr(reopt, "_gang", rec_gang)
+    monkeypatch.setattr(reopt_quotacap, "SKIP_NEVER", skip)
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    got, _ = reopt.move_steps(inst, cur, cap=None, deadline=time.perf_counter() + 30, seed=0, workers=1,
+                              max_steps=6, det=0.2)
+    assert "two" in seen
+    if skip:
+        assert not seen & {"gang6", "q1"}
+    else:
+        assert "gang6" in seen
+    plan = reopt._plan(inst, got, bound=None, seed=0, wall_s=0.0, info={})
+    assert check(inst, plan).ok
