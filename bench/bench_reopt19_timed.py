@@ -1,6 +1,7 @@
 """Timed A/B at the issue recipe, session 19 (branch reopt19): ``--ab home``: reopt.HOME (steps may take a
 move back) on / off; ``--ab quotacap``: reopt_quotacap.FIX on / off (set in this process and, through the
-environment variable PACKER_QUOTACAP, in the spawned LP child that computes the bound and the guide).
+environment variable PACKER_QUOTACAP, in the spawned LP child that computes the bound and the guide);
+``--ab never``: reopt_quotacap.SKIP_NEVER on / off (steps aim at no request that no plan places).
 
 Per state ``reopt.curve(inst, [None], time_limit, workers=2)`` (what ``packer bench`` runs on a running
 cluster with no migration cap) once per arm, the arms one after the other, their order turning per pair
@@ -31,7 +32,7 @@ def main() -> int:
     ap = state_parser(__doc__)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--ab", choices=("home", "quotacap"), default="home")
+    ap.add_argument("--ab", choices=("home", "quotacap", "never"), default="home")
     ap.add_argument("--arms", nargs="+", default=["on", "off"], help="the flag on / off")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plans", default=None, help="save every checked plan here (gzipped packer.plan/v1)")
@@ -42,6 +43,7 @@ def main() -> int:
     from packer.plans import migration_cost
 
     default_home, default_qc, env_qc = reopt.HOME, reopt_quotacap.FIX, os.environ.get("PACKER_QUOTACAP")
+    default_never = reopt_quotacap.SKIP_NEVER
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print(f"| state | {args.ab} | objective | bound | gap | gain over no-move | moves (cost) | steps | load |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -53,6 +55,8 @@ def main() -> int:
         for arm in arms:
             if args.ab == "home":
                 reopt.HOME = arm == "on"
+            elif args.ab == "never":
+                reopt_quotacap.SKIP_NEVER = arm == "on"
             else:
                 reopt_quotacap.FIX = arm == "on"
                 os.environ["PACKER_QUOTACAP"] = "1" if arm == "on" else "0"
@@ -69,6 +73,8 @@ def main() -> int:
                    "bound": row["bound"], "gap": row["gap"], "moves": pt.moves, "migration_cost": round(cost, 3),
                    "no_move": nm, "steps": (pt.info.get("steps") or {}).get("steps"),
                    "improved": (pt.info.get("steps") or {}).get("improved"),
+                   "by_kind": {k: {f: v.get(f) for f in ("steps", "improved", "gain")}
+                               for k, v in ((pt.info.get("steps") or {}).get("by_kind") or {}).items()},
                    "load": [round(load0, 2), round(os.getloadavg()[0], 2)], "time_limit": args.time_limit}
             if args.plans:
                 d = Path(args.plans)
@@ -83,7 +89,7 @@ def main() -> int:
                   flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
-    reopt.HOME, reopt_quotacap.FIX = default_home, default_qc
+    reopt.HOME, reopt_quotacap.FIX, reopt_quotacap.SKIP_NEVER = default_home, default_qc, default_never
     if env_qc is None:
         os.environ.pop("PACKER_QUOTACAP", None)
     else:
