@@ -30,6 +30,7 @@ def main() -> int:
     from packer.cpsat import lpguide, reopt_quotacap
 
     lpguide.WAITING_SHARE = True  # the fixed requests' own share (a listing; the bound does not depend on it)
+    default = reopt_quotacap.FIX
     out: dict[str, object] = {}
     print("| state | rooms (tenant: room) | unplaceable (need, priority) | group rows | LP share of them (off) | "
           "stays LP off | on | on − off | s off/on | load |")
@@ -59,7 +60,7 @@ def main() -> int:
             if not arm and bb.guide is not None:
                 row["share_off"] = {rid: round(bb.guide.share.get(rid, 0.0), 3) for rid in never
                                     if bb.guide.share.get(rid, 0.0) > 1e-6}
-        reopt_quotacap.FIX = True
+        reopt_quotacap.FIX = default
         row["load"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
         off, on = row["off"], row["on"]
         diff = None if off is None or on is None else on - off  # type: ignore[operator]

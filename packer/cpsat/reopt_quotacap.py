@@ -29,16 +29,20 @@ from collections import defaultdict
 from packer.model import Instance, Request
 
 #: Fix the quota-unplaceable waiting requests at 0 and cap each waiting group's placed count by its
-#: tenant's room in the repack model. False: the LP as before (the A/B arm). The environment variable
-#: ``PACKER_QUOTACAP=0`` turns it off in this process and in the LP child (``reopt.LATE_LP`` spawns a fresh
+#: tenant's room in the repack model. **Off**: valid, but at 1,024 GPUs it moves no report state's bound
+#: (haein-5/100/101: 0; haein-2: −0.55, the only state of haein 0-5/100/101 and fragmented 0-4/100-104 where
+#: it moves), and through the guide the deterministic A/B on the two tuning states where it adds rows went
+#: +3.45 (haein-2) / −5.45 (haein-1) (bench/RESULTS_reopt.md "Session 19"). The environment variable
+#: ``PACKER_QUOTACAP=1`` turns it on in this process and in the LP child (``reopt.LATE_LP`` spawns a fresh
 #: interpreter, which sees the environment but not a flag set in the parent): the timed A/B's switch.
-FIX = os.environ.get("PACKER_QUOTACAP", "1") != "0"
+FIX = os.environ.get("PACKER_QUOTACAP", "0") == "1"
 
 #: Move steps (``reopt.move_steps``) aim at no waiting request that no plan can place (:func:`never`:
 #: this module's quota rule and ``reopt_gangcap``'s whole-GPU rule), nor draw it for a gang step: on
 #: haein-100 / haein-5 the whole-GPU rule's 64-GPU pod gangs took 15.6% / 13.9% of the aim weight while the
-#: LP runs (aims then go to wide requests by priority × units, no guide yet) and most gang-step draws (by
-#: priority × GPUs). False: as before (the A/B arm).
+#: LP runs (aims then go to wide requests by priority × units, no guide yet) and were gang-step candidates
+#: (drawn by priority × GPUs). Timed on haein-100 / -5: level (bench/RESULTS_reopt.md "Session 19"). False:
+#: as before (the A/B arm).
 SKIP_NEVER = True
 
 #: Margin on the quota comparisons (the checker allows ``max_gpus`` + 1e-9; sums of MIG sevenths carry
