@@ -41,9 +41,9 @@ FIX = os.environ.get("PACKER_QUOTACAP", "0") == "1"
 #: this module's quota rule and ``reopt_gangcap``'s whole-GPU rule), nor draw it for a gang step: on
 #: haein-100 / haein-5 the whole-GPU rule's 64-GPU pod gangs took 15.6% / 13.9% of the aim weight while the
 #: LP runs (aims then go to wide requests by priority × units, no guide yet) and were gang-step candidates
-#: (drawn by priority × GPUs). Timed on haein-100 / -5: level (bench/RESULTS_reopt.md "Session 19"). False:
-#: as before (the A/B arm).
-SKIP_NEVER = True
+#: (drawn by priority × GPUs). **Off**: no gain shown, timed on haein-100 / -5 0 / −0.34, deterministic
+#: (20 steps, det 1.0) −0.13 / −1.79 (bench/RESULTS_reopt.md "Session 19"). True: the A/B arm.
+SKIP_NEVER = False
 
 #: Margin on the quota comparisons (the checker allows ``max_gpus`` + 1e-9; sums of MIG sevenths carry
 #: float error): a request is called unplaceable only if it exceeds the room by more than this.
