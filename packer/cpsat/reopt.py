@@ -377,6 +377,10 @@ def repack_model(inst: Instance):  # type: ignore[no-untyped-def]
             model.model.add(model.vars.active[gr.index] >= k)
         elif never and gr.index in model.vars.active and all(rp.requests[ri].id in never for ri in gr.requests):
             model.model.add(model.vars.active[gr.index] == 0)
+    from packer.cpsat import reopt_quotacap
+
+    if reopt_quotacap.FIX:  # session 19: waiting work that no plan fits in its tenant's quota beside the running work
+        reopt_quotacap.add_caps(inst, model, ids)
     return model
 
 
@@ -953,6 +957,10 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     scales: dict[str, Scale] = {}
     t_start = time.perf_counter()
     lp_running = late is not None
+    from packer.cpsat import reopt_quotacap
+
+    # session 19: no step aims at (or offers) waiting work that no plan can place
+    never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) - stats.get("pack", 0) >= max_steps):
@@ -967,7 +975,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
         view = _View(inst, cur)
-        waiting = [r for r in inst.requests if r.id not in cur and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
+        waiting = [r for r in inst.requests if r.id not in cur and r.id not in never
+                   and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
         # tenant's nodes onto its others and give them to the other tenants' waiting work): an iteration
         # that is a pack step draws nothing from the other streams, so that where they change nothing
@@ -996,7 +1005,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                                                progress, seed=seed, workers=step_workers, det=det, deadline=deadline)
             cshare.update(best > before + 1e-9)
             continue
-        cands = reopt_gang.gangs(inst, cur) if reopt_gang.GANG and placers else []
+        cands = [r for r in reopt_gang.gangs(inst, cur) if r.id not in never] if reopt_gang.GANG and placers else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
             continue
