@@ -276,7 +276,7 @@ class BlockLP:
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
     def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset(),
-                 merge: str | None = None, rooms_above: bool | None = None) -> None:
+                 merge: str | None = None, rooms_above: bool | None = None, fold: bool | None = None) -> None:
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat.bound import highs_simplex
@@ -294,6 +294,13 @@ class BlockLP:
             rel = typed_relaxation(sub, merge, rooms_above=ROOMS_ABOVE if rooms_above is None else rooms_above)
             sub, barred = rel.instance, rel.barred
         self.sub = sub
+        from packer.cpsat import block_fold
+
+        folds: list[block_fold.Fold] = []
+        if block_fold.FOLD if fold is None else fold:
+            sub, folds = block_fold.fold_instance(sub, tags, barred)
+        #: Families folded into one request each (:mod:`packer.cpsat.block_fold`).
+        self.folds = folds
         rp, ids = repack_instance(sub)
         model = CpsatModel(rp, barred=barred)
         if ids:
@@ -341,6 +348,8 @@ class BlockLP:
             if got_c is None:
                 continue
             (self.units if got_c[0] == "w" else self.imports)[got_c[1]].append(var.index)
+        if folds:
+            c, a, bl, bh, lo, hi = self._unfold(folds, model, rp, sub, c, a, bl, bh, lo, hi)
         # Export columns (units of home movable work placed in other blocks) and the rows that keep
         # every unit of it placed, here or exported: Σ x[g] + Σ_j E[g, j] ∈ [need × freed, count × freed].
         n0 = a.shape[1]
@@ -415,6 +424,65 @@ class BlockLP:
             bh = np.concatenate([bh, np.full(n_share, np.inf)])
         self.c0, self.a, self.bl, self.bh, self.lo, self.hi = c, a, bl, bh, lo, hi
         self.h = highs_simplex(c, a, bl, bh, lo, hi)
+
+    def _unfold(self, folds, model, rp: Instance, sub: Instance, c, a, bl, bh, lo, hi):  # type: ignore[no-untyped-def]
+        """Appends a column per original model group of each folded family (its units, worth its
+        priority above the family's lowest) and the row "their units = the folded request's units";
+        the groups' waiting and import classes get those columns (:mod:`packer.cpsat.block_fold`)."""
+        from scipy.sparse import csr_matrix, hstack, vstack
+
+        from packer.cpsat import block_fold
+        from packer.cpsat.data import scaled
+
+        data = model.data
+        gi_of = {gr.req.id: gr.index for gr in data.groups}
+        xs_of: dict[int, list[int]] = defaultdict(list)
+        for (gi, _ci, _o), var in model.vars.x.items():
+            xs_of[gi].append(var.index)
+        n0 = a.shape[1]
+        z_c: list[float] = []
+        z_hi: list[float] = []
+        r_idx: list[int] = []
+        c_idx: list[int] = []
+        vals: list[float] = []
+        rows = 0
+        rooms: dict[str, float | None] = {}
+        for f in folds:
+            xs = xs_of.get(gi_of.get(f.rid, -1), [])
+            for o in f.origins:
+                r = o.rep
+                if o.tag[0] == "w":
+                    self.U[o.ids] = float(o.units)
+                    self.rho[o.ids] = o.priority * max(_unit_sizes(sub, r))
+                else:
+                    self.imp_units[o.tag[1]] = float(o.units)
+                    self.rho_imp[o.tag[1]] = o.priority * max(_unit_sizes(sub, r))
+            if not xs:
+                continue  # no room for the family here: no units for any of its groups
+            for x in xs:
+                r_idx.append(rows)
+                c_idx.append(x)
+                vals.append(-1.0)
+            tenant = f.origins[0].rep.tenant
+            if tenant not in rooms:
+                rooms[tenant] = block_fold.quota_room(rp, tenant, data.scale)
+            for o in f.origins:
+                col = n0 + len(z_c)
+                bonus = scaled(o.priority * f.size, data.scale) - scaled(f.p_min * f.size, data.scale)
+                z_c.append(bonus / self.sf)  # maximized value = sf × (c·x + offset)
+                z_hi.append(block_fold.z_upper(o, f.size, rooms[tenant]))
+                r_idx.append(rows)
+                c_idx.append(col)
+                vals.append(1.0)
+                (self.units[o.ids] if o.tag[0] == "w" else self.imports[o.tag[1]]).append(col)
+            rows += 1
+        if not z_c:
+            return c, a, bl, bh, lo, hi
+        n = n0 + len(z_c)
+        a = vstack([hstack([a, csr_matrix((a.shape[0], len(z_c)))]),
+                    csr_matrix((vals, (r_idx, c_idx)), shape=(rows, n))]).tocsr()
+        return (np.concatenate([c, z_c]), a, np.concatenate([bl, np.zeros(rows)]), np.concatenate([bh, np.zeros(rows)]),
+                np.concatenate([lo, np.zeros(len(z_c))]), np.concatenate([hi, z_hi]))
 
     def share_duals(self, caps: Mapping[object, float],
                     time_limit: float | None = None) -> tuple[dict[object, float], dict[object, float]]:

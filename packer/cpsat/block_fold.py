@@ -1,0 +1,174 @@
+"""Waiting work of one shape folded into one request of a block LP, its values kept by columns per group.
+
+A block LP (:class:`packer.cpsat.block_bound.BlockLP`) at 16,384 GPUs offers each block every waiting
+request it could serve, and every import class (movable work of other blocks): on fragmented-0's block 0,
+1,035 waiting and 377 import requests in ~470 model groups (groups differ in priority; an import or
+pooled request is elastic and a group of its own), each with a placement column per GPU class and
+option of the block's 128 nodes (546 classes): 73 k of its 121 k columns.
+
+A *family*: waiting or import requests of one block with the same tenant, kind, shape (profile,
+slices, memory, milli), models and host resources, no locality, no spread, fewest units 1, a tenant
+that is not node-isolated, a unit worth the same GPU-equivalents on every model and option of the block,
+not barred from any node. Its members differ in priority and count only. The folded instance has one
+elastic request per family instead (``count`` = the members' units, ``min_count`` 1, priority the
+lowest member's), and :class:`BlockLP` adds, per original model group o of the family (its waiting
+class or import class), a column ``z_o`` ∈ [0, its units, or fewer where its tenant's quota allows
+fewer: the model's own per-group quota cut] worth the priority above the lowest per unit, and the row
+Σ_o z_o = the folded request's units.
+
+The LP is the same as the block's own, with its placement columns summed per class and option over
+the family: every row of the model that holds a family member's placement column has a coefficient
+that depends on the class and option only (capacity, quota, host resources, pools: one tenant and
+shape), except each group's own rows (its units in [fewest, count] × placed, and for a group of
+one request units per class ≤ its bound × placed), which for fewest units 1 and no locality say no more
+than 0 ≤ units of o ≤ its count, the bounds of ``z_o``; the value is Σ_o priority_o × size × units_o
+(one size). Any solution of the block LP gives one of the folded LP (sum its columns); any solution of
+the folded LP splits back per group: a transportation problem, supplies z_o, demands the summed
+columns y_{c,o}, arc bounds min(the class's unit cap, units of o); by max-flow min-cut it is feasible
+because Σ_i min(a, b_i) ≥ min(a, Σ_i b_i). So the two LP optima are equal (up to the objective's
+integer rounding of a priority); tests/test_block_fold_s19.py checks it on small states, and the
+bound by blocks stays valid (its hypothesis test runs the folded form).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+
+from packer.model import Instance, Request
+
+#: BlockLP folds each block's waiting work (see the module docstring); False: one column per group.
+FOLD = True
+
+
+@dataclass
+class Origin:
+    """One model group of the block's own LP inside a family: its waiting class (``ids``) or import class."""
+
+    ids: tuple[str, ...]
+    tag: tuple
+    units: int
+    priority: float
+    #: A group of equal count-1 requests (the model's quota cut ``placed ≤ most`` is per request);
+    #: else one elastic request (the cut bars it only where not one unit fits).
+    grouped: bool
+    rep: Request
+
+
+@dataclass
+class Fold:
+    """A family folded into the request ``rid`` (priority ``p_min``, units of ``size`` GPU-equivalents)."""
+
+    rid: str
+    size: float
+    p_min: float
+    origins: list[Origin] = field(default_factory=list)
+
+
+def _sizes(inst: Instance, r: Request) -> set[float]:
+    if r.kind == "gpu":
+        return {1.0}
+    if r.kind == "share":
+        return {inst.unit_size_on(r, None)}
+    allowed = inst.allowed_models(r)
+    return {p.gpu_equivalents for m in inst.cluster_models if allowed is None or m.name in allowed
+            for p in inst.profile_choices(r, m)}
+
+
+def family_key(inst: Instance, r: Request, tag: tuple | None,
+               barred: Mapping[str, AbstractSet[str]] | None = None) -> tuple | None:
+    """The family of ``r`` in block instance ``inst`` (tagged ``tag``), or None where it is not folded."""
+    if tag is None or tag[0] not in ("w", "i"):
+        return None
+    if r.placement is not None or r.locality is not None or r.spread is not None or r.need_count != 1:
+        return None
+    if r.kind == "host" or (barred and r.id in barred):
+        return None
+    t = inst.tenant_map.get(r.tenant)
+    if t is not None and t.isolation == "node":
+        return None
+    if len(_sizes(inst, r)) != 1:
+        return None
+    return (r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models, r.cpu_milli,
+            r.memory_mib)
+
+
+def fold_instance(inst: Instance, tags: Mapping[str, tuple],
+                  barred: Mapping[str, AbstractSet[str]] | None = None) -> tuple[Instance, list[Fold]]:
+    """``inst`` with each family of two or more model groups replaced by one elastic request, and the
+    families (see the module docstring). Requests keep their order; a folded request takes its first
+    member's place."""
+    fam: dict[tuple, list[Request]] = defaultdict(list)
+    key_of: dict[str, tuple] = {}
+    for r in inst.requests:
+        k = family_key(inst, r, tags.get(r.id), barred)
+        if k is not None:
+            fam[k].append(r)
+            key_of[r.id] = k
+    folds: dict[tuple, Fold] = {}
+    for k, members in fam.items():
+        origins: dict[tuple, Origin] = {}
+        for r in members:
+            tag = tags[r.id]
+            # The model's groups: equal count-1 requests (need = count) share one; an elastic one is alone.
+            ok = (tag[0], tag[1], r.priority, r.count) if r.need_count == r.count else ("alone", r.id)
+            o = origins.get(ok)
+            if o is None:
+                origins[ok] = Origin((r.id,), tag, r.count, r.priority, r.need_count == r.count, r)
+            else:
+                o.ids = (*o.ids, r.id)
+                o.units += r.count
+        if len(origins) < 2:
+            continue
+        size = next(iter(_sizes(inst, members[0])))
+        folds[k] = Fold(f"fold-{len(folds)}", size, min(o.priority for o in origins.values()), list(origins.values()))
+    if not folds:
+        return inst, []
+    out: list[Request] = []
+    done: set[tuple] = set()
+    for r in inst.requests:
+        k = key_of.get(r.id)
+        f = folds.get(k) if k is not None else None
+        if f is None:
+            out.append(r)
+            continue
+        if k in done:
+            continue
+        done.add(k)
+        n = sum(o.units for o in f.origins)
+        out.append(r.model_copy(update={"id": f.rid, "count": n, "min_count": 1, "priority": f.p_min}))
+    return inst.replace(requests=out), list(folds.values())
+
+
+def quota_room(inst: Instance, tenant: str, scale: int) -> float | None:
+    """The room the model's per-group quota cut sees for ``tenant`` in ``inst`` (a repack instance: its
+    running work is pinned), in GPU-equivalents; None without a quota (as
+    :meth:`packer.cpsat.constraints.Constraints.quota`)."""
+    from packer.cpsat.data import scaled
+
+    t = inst.tenant_map.get(tenant)
+    if t is None or t.max_gpus is None:
+        return None
+    const = 0
+    for r in inst.requests:
+        if r.tenant == tenant and r.placement is not None:
+            const += scaled(sum(inst.unit_size(r, u) for u in r.placement), scale)
+    return (t.max_gpus * scale - const) / scale
+
+
+def z_upper(o: Origin, size: float, room: float | None) -> float:
+    """The upper bound of origin ``o``'s column: its units, less where the model's quota cut
+    (``Constraints._quota_per_group``: placed ≤ ⌊room / (fewest units × size)⌋) is below them."""
+    import math
+
+    if room is None or size <= 0:
+        return float(o.units)
+    most = math.floor(max(0.0, room) / size + 1e-9)
+    if o.grouped:
+        return float(min(o.units, most))  # count-1 requests: placed = units
+    return float(o.units) if most >= 1 else 0.0
+
+
+__all__ = ["FOLD", "Fold", "Origin", "family_key", "fold_instance", "quota_room", "z_upper"]
