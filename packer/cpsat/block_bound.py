@@ -943,6 +943,11 @@ def main() -> None:
     inst, kwargs, nice = pickle.load(sys.stdin.buffer)
     if nice > 0:
         os.nice(nice)
+    fold = kwargs.pop("fold", None)
+    if fold is not None:  # the parent's block_fold.FOLD (this is a fresh interpreter)
+        from packer.cpsat import block_fold
+
+        block_fold.FOLD = bool(fold)
 
     def send(bb: BlockBound) -> None:
         body = pickle.dumps(bb)
