@@ -90,6 +90,11 @@ ROOMS_ABOVE = False
 #: many blocks' own-node LPs (evenly spaced over the blocks; :func:`own_prices`) give the prices of a
 #: second round of the merged LPs; 0: none. Any prices give a bound, so the bound stays valid.
 OWN_SHARE = 0
+#: With merged block LPs: after their rounds, the bound by blocks again on the blocks' own nodes (folded,
+#: :mod:`packer.cpsat.block_fold`; its own share prices and rounds) in the time left, started only where
+#: that time is at least THEN_OWN_MIN × the merged first round's seconds; the bound is the smaller.
+THEN_OWN = False
+THEN_OWN_MIN = 2.0
 
 
 @dataclass
@@ -110,6 +115,9 @@ class BlockBound:
     #: Blocks whose own-node LP gave share prices (OWN_SHARE), and the merged round at those prices.
     own_blocks: int = 0
     own_value: float | None = None
+    #: THEN_OWN: the own-node bound by blocks after the merged one (None: not run), and its rounds.
+    then_own: float | None = None
+    then_own_values: list[float] = field(default_factory=list)
 
 
 def _up(x: float) -> float:
@@ -699,7 +707,8 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None, merge: str | None = "default", upgrade: bool = False,
-                report=None, own_share: int | None = None, rooms_above: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
+                report=None, own_share: int | None = None, rooms_above: bool | None = None,
+                then_own: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -814,8 +823,38 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         it += 1
     if upgrade and best is not None:
         _upgrade(lps, best, out, t0, time_limit, progress, report)
+    if (THEN_OWN if then_own is None else then_own) and any(bl_.merged for bl_ in lps):
+        del lps, best  # the merged HiGHS models before the own-node ones
+        _then_own(inst, parts, out, t0, time_limit, cap, iterations, step, progress, report)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _then_own(inst: Instance, parts: Sequence[Sequence[str]], out: BlockBound, t0: float,  # type: ignore[no-untyped-def]
+              time_limit: float | None, cap: int | None, iterations: int, step: float, progress, report) -> None:
+    """THEN_OWN: the bound by blocks on the blocks' own nodes in the time left (not started where less
+    than THEN_OWN_MIN × the merged first round's seconds is left); each of its rounds lower than
+    ``out`` so far becomes ``out``'s value (both are bounds, so the smaller is)."""
+    left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+    if left is not None and left < THEN_OWN_MIN * out.first_s:
+        return
+    base = len(out.values)
+
+    def seen(i: int, v: float, _s: float) -> None:
+        out.then_own_values.append(v)
+        out.then_own = min(v, out.then_own if out.then_own is not None else math.inf)
+        out.values.append(v)
+        if progress is not None:
+            progress(base + i, v, time.perf_counter() - t0)
+        if v < out.value:
+            out.value = v
+            if report is not None:
+                out.seconds = time.perf_counter() - t0
+                report(out)
+
+    own = block_bound(inst, parts, iterations=iterations, time_limit=left, cap=cap, step=step, merge=None,
+                      own_share=0, then_own=False, progress=seen)
+    out.fallbacks += own.fallbacks
 
 
 def _upgrade(lps: Sequence[BlockLP], best: tuple[dict[object, float], dict[object, float], list[float]],  # type: ignore[no-untyped-def]
@@ -958,5 +997,5 @@ def main() -> None:
     send(out)
 
 
-__all__ = ["MERGE", "SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
+__all__ = ["MERGE", "SHARE_TIME", "THEN_OWN", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
            "lagrangian", "main", "merge_level", "own_lam", "own_lp"]
