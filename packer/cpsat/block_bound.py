@@ -317,7 +317,7 @@ class BlockLP:
                 raise ValueError("block model is not linear")
             form, _col, const = got
         else:
-            form, const = model.linear_form, 0.0
+            form, const, _col = model.linear_form, 0.0, {}
             if form is None:
                 raise ValueError("block model is not linear")
         c, a, bl, bh, lo, hi, obj = form
@@ -356,8 +356,10 @@ class BlockLP:
             if got_c is None:
                 continue
             (self.units if got_c[0] == "w" else self.imports)[got_c[1]].append(var.index)
+        #: Folded home work: model group → [(its origin's column, [(import class, fewest units)] a member)].
+        home_cols: dict[int, list[tuple[int, list[tuple[object, int]]]]] = {}
         if folds:
-            c, a, bl, bh, lo, hi = self._unfold(folds, model, rp, sub, c, a, bl, bh, lo, hi)
+            c, a, bl, bh, lo, hi = self._unfold(folds, model, rp, sub, c, a, bl, bh, lo, hi, _col, home_cols)
         # Export columns (units of home movable work placed in other blocks) and the rows that keep
         # every unit of it placed, here or exported: Σ x[g] + Σ_j E[g, j] ∈ [need × freed, count × freed].
         n0 = a.shape[1]
@@ -376,26 +378,36 @@ class BlockLP:
             if not freed:
                 continue
             assert len(freed) == gr.size, "home movable work shares a model group with waiting work"
-            by_j: dict[object, int] = defaultdict(int)
-            for fr in freed:
-                by_j[tags.get(fr.id, ("f", None))[1]] += fr.count
-            row = len(r_lo)
-            for xi in xs_of.get(gr.index, ()):
-                r_idx.append(row)
-                c_idx.append(xi)
-                vals.append(1.0)
-            for j, units in by_j.items():
-                col = n0 + len(e_cost)
-                e_cost.append(0.0)
-                e_hi.append(0.0 if j in no_export else float(units))
-                r_idx.append(row)
-                c_idx.append(col)
-                vals.append(1.0)
-                if j is not None:
-                    self.exports[j].append(col)
-            # The original request's fewest units (its copy here may be elastic: some units may go).
-            r_lo.append(float(sum(tags.get(fr.id, ("f", None, fr.need_count))[2] for fr in freed)))
-            r_hi.append(float(sum(fr.count for fr in freed)))
+            if gr.index in home_cols:
+                # A folded family: a row per original group, on its own column of units.
+                parts_ = [([zc], homes, float(sum(nd for _j, nd in homes)), float(len(homes)))
+                          for zc, homes in home_cols[gr.index]]
+            else:
+                homes = [(tags.get(fr.id, ("f", None))[1], fr.count) for fr in freed]
+                # The original request's fewest units (its copy here may be elastic: some units may go).
+                parts_ = [(xs_of.get(gr.index, []), homes,
+                           float(sum(tags.get(fr.id, ("f", None, fr.need_count))[2] for fr in freed)),
+                           float(sum(fr.count for fr in freed)))]
+            for cols_, homes, need_, count_ in parts_:
+                by_j: dict[object, int] = defaultdict(int)
+                for j, units in homes if gr.index not in home_cols else [(j, 1) for j, _nd in homes]:
+                    by_j[j] += units
+                row = len(r_lo)
+                for xi in cols_:
+                    r_idx.append(row)
+                    c_idx.append(xi)
+                    vals.append(1.0)
+                for j, units in by_j.items():
+                    col = n0 + len(e_cost)
+                    e_cost.append(0.0)
+                    e_hi.append(0.0 if j in no_export else float(units))
+                    r_idx.append(row)
+                    c_idx.append(col)
+                    vals.append(1.0)
+                    if j is not None:
+                        self.exports[j].append(col)
+                r_lo.append(need_)
+                r_hi.append(count_)
         n = n0 + len(e_cost)
         if e_cost:
             a = vstack([hstack([a, csr_matrix((a.shape[0], len(e_cost)))]),
@@ -433,10 +445,14 @@ class BlockLP:
         self.c0, self.a, self.bl, self.bh, self.lo, self.hi = c, a, bl, bh, lo, hi
         self.h = highs_simplex(c, a, bl, bh, lo, hi)
 
-    def _unfold(self, folds, model, rp: Instance, sub: Instance, c, a, bl, bh, lo, hi):  # type: ignore[no-untyped-def]
+    def _unfold(self, folds, model, rp: Instance, sub: Instance, c, a, bl, bh, lo, hi, stay_col,  # type: ignore[no-untyped-def]
+                home_cols):
         """Appends a column per original model group of each folded family (its units, worth its
         priority above the family's lowest) and the row "their units = the folded request's units";
-        the groups' waiting and import classes get those columns (:mod:`packer.cpsat.block_fold`)."""
+        the groups' waiting and import classes get those columns (:mod:`packer.cpsat.block_fold`). A
+        family of home work (its members one model group): also "an original group's units ≥ its members'
+        stay columns" (``stay_col``: request id → column), and ``home_cols`` gets, per model group,
+        each original group's column and its members' (import class, fewest units) for the export rows."""
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat import block_fold
@@ -444,6 +460,7 @@ class BlockLP:
 
         data = model.data
         gi_of = {gr.req.id: gr.index for gr in data.groups}
+        ri_of = {r.id: i for i, r in enumerate(rp.requests)}
         xs_of: dict[int, list[int]] = defaultdict(list)
         for (gi, _ci, _o), var in model.vars.x.items():
             xs_of[gi].append(var.index)
@@ -454,18 +471,22 @@ class BlockLP:
         c_idx: list[int] = []
         vals: list[float] = []
         rows = 0
+        stay_rows: list[int] = []
         rooms: dict[str, float | None] = {}
         for f in folds:
-            xs = xs_of.get(gi_of.get(f.rid, -1), [])
+            g_f = data.group_of[ri_of[f.rid]] if f.home else gi_of.get(f.rid, -1)
+            xs = xs_of.get(g_f, [])
             for o in f.origins:
                 r = o.rep
+                if f.home:
+                    continue
                 if o.tag[0] == "w":
                     self.U[o.ids] = float(o.units)
                     self.rho[o.ids] = o.priority * max(_unit_sizes(sub, r))
                 else:
                     self.imp_units[o.tag[1]] = float(o.units)
                     self.rho_imp[o.tag[1]] = o.priority * max(_unit_sizes(sub, r))
-            if not xs:
+            if not xs and not f.home:
                 continue  # no room for the family here: no units for any of its groups
             for x in xs:
                 r_idx.append(rows)
@@ -482,14 +503,34 @@ class BlockLP:
                 r_idx.append(rows)
                 c_idx.append(col)
                 vals.append(1.0)
-                (self.units[o.ids] if o.tag[0] == "w" else self.imports[o.tag[1]]).append(col)
+                if f.home:
+                    home_cols.setdefault(g_f, []).append((col, o.homes))
+                else:
+                    (self.units[o.ids] if o.tag[0] == "w" else self.imports[o.tag[1]]).append(col)
             rows += 1
+            if f.home:
+                for i, o in enumerate(f.origins):
+                    # Σ stays of its members − its units ≤ 0 (a member that stays has its unit placed).
+                    cols_ = [stay_col[rid] for rid in o.ids if rid in stay_col]
+                    if not cols_:
+                        continue
+                    for sc in cols_:
+                        r_idx.append(rows)
+                        c_idx.append(sc)
+                        vals.append(1.0)
+                    r_idx.append(rows)
+                    c_idx.append(n0 + len(z_c) - len(f.origins) + i)
+                    vals.append(-1.0)
+                    stay_rows.append(rows)
+                    rows += 1
         if not z_c:
             return c, a, bl, bh, lo, hi
         n = n0 + len(z_c)
         a = vstack([hstack([a, csr_matrix((a.shape[0], len(z_c)))]),
                     csr_matrix((vals, (r_idx, c_idx)), shape=(rows, n))]).tocsr()
-        return (np.concatenate([c, z_c]), a, np.concatenate([bl, np.zeros(rows)]), np.concatenate([bh, np.zeros(rows)]),
+        r_lo = np.zeros(rows)
+        r_lo[stay_rows] = -np.inf
+        return (np.concatenate([c, z_c]), a, np.concatenate([bl, r_lo]), np.concatenate([bh, np.zeros(rows)]),
                 np.concatenate([lo, np.zeros(len(z_c))]), np.concatenate([hi, z_hi]))
 
     def share_duals(self, caps: Mapping[object, float],

@@ -55,6 +55,8 @@ class Origin:
     #: else one elastic request (the cut bars it only where not one unit fits).
     grouped: bool
     rep: Request
+    #: Home movable work (tag "f"): each member's import class and fewest units (its tag's).
+    homes: list[tuple[object, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +67,9 @@ class Fold:
     size: float
     p_min: float
     origins: list[Origin] = field(default_factory=list)
+    #: Home movable work: its members stay in the instance, each at priority ``p_min`` (one model group
+    #: then, the stays rows summed over it), ``rid`` the first member's id.
+    home: bool = False
 
 
 def _sizes(inst: Instance, r: Request) -> set[float]:
@@ -80,9 +85,15 @@ def _sizes(inst: Instance, r: Request) -> set[float]:
 def family_key(inst: Instance, r: Request, tag: tuple | None,
                barred: Mapping[str, AbstractSet[str]] | None = None) -> tuple | None:
     """The family of ``r`` in block instance ``inst`` (tagged ``tag``), or None where it is not folded."""
-    if tag is None or tag[0] not in ("w", "i"):
+    if tag is None or tag[0] not in ("w", "i", "f"):
         return None
-    if r.placement is not None or r.locality is not None or r.spread is not None or r.need_count != 1:
+    if tag[0] == "f":
+        # Home movable work of one unit (its original's fewest units 1); at most one per model group's key.
+        if r.placement is None or not r.movable or r.count != 1 or tag[2] != 1:
+            return None
+    elif r.placement is not None:
+        return None
+    if r.locality is not None or r.spread is not None or r.need_count != 1:
         return None
     if r.kind == "host" or (barred and r.id in barred):
         return None
@@ -91,8 +102,8 @@ def family_key(inst: Instance, r: Request, tag: tuple | None,
         return None
     if len(_sizes(inst, r)) != 1:
         return None
-    return (r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models, r.cpu_milli,
-            r.memory_mib)
+    return (tag[0] == "f", r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models,
+            r.cpu_milli, r.memory_mib)
 
 
 def fold_instance(inst: Instance, tags: Mapping[str, tuple],
@@ -113,17 +124,24 @@ def fold_instance(inst: Instance, tags: Mapping[str, tuple],
         for r in members:
             tag = tags[r.id]
             # The model's groups: equal count-1 requests (need = count) share one; an elastic one is alone.
-            ok = (tag[0], tag[1], r.priority, r.count) if r.need_count == r.count else ("alone", r.id)
+            if tag[0] == "f":
+                ok: tuple = ("f", r.priority)  # home work: the model's group key (one shape, count 1)
+            else:
+                ok = (tag[0], tag[1], r.priority, r.count) if r.need_count == r.count else ("alone", r.id)
             o = origins.get(ok)
             if o is None:
-                origins[ok] = Origin((r.id,), tag, r.count, r.priority, r.need_count == r.count, r)
+                o = origins[ok] = Origin((r.id,), tag, r.count, r.priority, r.need_count == r.count, r)
             else:
                 o.ids = (*o.ids, r.id)
                 o.units += r.count
+            if tag[0] == "f":
+                o.homes.append((tag[1], tag[2]))
         if len(origins) < 2:
             continue
         size = next(iter(_sizes(inst, members[0])))
-        folds[k] = Fold(f"fold-{len(folds)}", size, min(o.priority for o in origins.values()), list(origins.values()))
+        home = bool(k[0])
+        folds[k] = Fold(members[0].id if home else f"fold-{len(folds)}", size,
+                        min(o.priority for o in origins.values()), list(origins.values()), home)
     if not folds:
         return inst, []
     out: list[Request] = []
@@ -133,6 +151,9 @@ def fold_instance(inst: Instance, tags: Mapping[str, tuple],
         f = folds.get(k) if k is not None else None
         if f is None:
             out.append(r)
+            continue
+        if f.home:
+            out.append(r.model_copy(update={"priority": f.p_min}) if r.priority != f.p_min else r)
             continue
         if k in done:
             continue
