@@ -16,6 +16,13 @@ class or import class), a column ``z_o`` ∈ [0, its units, or fewer where its t
 fewer: the model's own per-group quota cut] worth the priority above the lowest per unit, and the row
 Σ_o z_o = the folded request's units.
 
+Home movable work of one unit (tag "f", its original's fewest units 1) is folded likewise, but its
+members stay in the instance (the stays rows of :func:`packer.cpsat.reopt_stays.stays_form` need them),
+each at the family's lowest priority, so that the model makes one group of them and sums their stays
+rows per class and option; per original group o, :class:`BlockLP` adds ``z_o`` as above, the row
+"Σ stays of o's members ≤ z_o" (a member that stays has its unit placed) and o's own export row
+(``z_o`` + its export columns = its units) instead of the model group's.
+
 The LP is the same as the block's own, with its placement columns summed per class and option over
 the family: every row of the model that holds a family member's placement column has a coefficient
 that depends on the class and option only (capacity, quota, host resources, pools: one tenant and
