@@ -101,15 +101,19 @@ def test_folded_bound_is_above_a_plan() -> None:
 
 
 def test_an_elastic_origin_without_quota_room_gets_no_units() -> None:
-    """Tests z_upper mirrors the model's per-group quota cut: a group of count-1 requests is held to
-    ⌊room / size⌋, an elastic request only barred when not one unit fits."""
+    """Tests z_upper mirrors the model's per-group quota cut: a group of equal requests is held to
+    ⌊room / (count × size)⌋ requests, an elastic request only barred when not one unit fits."""
     from packer.model import Request
 
-    r = Request(id="a", kind="gpu", count=4, min_count=1)
-    grouped = block_fold.Origin(("a",), ("w", None), 5, 1.0, True, r)
-    elastic = block_fold.Origin(("a",), ("w", None), 4, 1.0, False, r)
+    one = Request(id="a", kind="gpu")
+    gang = Request(id="g", kind="gpu", count=4)
+    r = Request(id="e", kind="gpu", count=4, min_count=1)
+    grouped = block_fold.Origin(("a",), ("w", None), 5, 1.0, True, one)
     assert block_fold.z_upper(grouped, 1.0, 2.5) == 2.0
     assert block_fold.z_upper(grouped, 1.0, None) == 5.0
+    gangs = block_fold.Origin(("g", "h", "k"), ("w", None), 12, 1.0, True, gang)
+    assert block_fold.z_upper(gangs, 1.0, 9.0) == 8.0  # two whole 4-unit requests fit
+    elastic = block_fold.Origin(("e",), ("w", None), 4, 1.0, False, r)
     assert block_fold.z_upper(elastic, 1.0, 2.5) == 4.0
     assert block_fold.z_upper(elastic, 1.0, 0.5) == 0.0
 

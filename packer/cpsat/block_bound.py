@@ -306,7 +306,7 @@ class BlockLP:
 
         folds: list[block_fold.Fold] = []
         if block_fold.FOLD if fold is None else fold:
-            sub, folds = block_fold.fold_instance(sub, tags, barred)
+            sub, folds, barred = block_fold.fold_instance(sub, tags, barred)
         #: Families folded into one request each (:mod:`packer.cpsat.block_fold`).
         self.folds = folds
         rp, ids = repack_instance(sub)
@@ -335,9 +335,10 @@ class BlockLP:
         self.rho_imp: dict[object, float] = {}
         self.imp_units: dict[object, float] = {}
         cls: dict[int, tuple[str, object]] = {}
+        kept = {f.rid for f in folds if f.keep}  # a model group of several classes: _unfold's
         for gr in data.groups:
             r = gr.req
-            if r.placement is not None:
+            if r.placement is not None or r.id in kept:
                 continue
             tag = tags.get(r.id)
             if tag is None:
@@ -474,7 +475,7 @@ class BlockLP:
         stay_rows: list[int] = []
         rooms: dict[str, float | None] = {}
         for f in folds:
-            g_f = data.group_of[ri_of[f.rid]] if f.home else gi_of.get(f.rid, -1)
+            g_f = data.group_of[ri_of[f.rid]] if f.keep else gi_of.get(f.rid, -1)
             xs = xs_of.get(g_f, [])
             for o in f.origins:
                 r = o.rep

@@ -77,6 +77,9 @@ class Fold:
     #: Home movable work: its members stay in the instance, each at priority ``p_min`` (one model group
     #: then, the stays rows summed over it), ``rid`` the first member's id.
     home: bool = False
+    #: Members kept at priority ``p_min`` (home work, and waiting work of a required locality: one
+    #: model group of equal requests); else one elastic request ``rid`` replaces them.
+    keep: bool = False
 
 
 def _sizes(inst: Instance, r: Request) -> set[float]:
@@ -94,30 +97,35 @@ def family_key(inst: Instance, r: Request, tag: tuple | None,
     """The family of ``r`` in block instance ``inst`` (tagged ``tag``), or None where it is not folded."""
     if tag is None or tag[0] not in ("w", "i", "f"):
         return None
+    gang = None
     if tag[0] == "f":
         # Home movable work of one unit (its original's fewest units 1); at most one per model group's key.
         if r.placement is None or not r.movable or r.count != 1 or tag[2] != 1:
             return None
     elif r.placement is not None:
         return None
-    if r.locality is not None or r.spread is not None or r.need_count != 1:
+    if (tag[0] == "w" and r.locality is not None and r.locality.required and r.spread is None
+            and r.need_count == r.count):
+        gang = (r.count, r.locality.level)  # waiting work of a required locality, all or nothing
+    elif r.locality is not None or r.spread is not None or r.need_count != 1:
         return None
-    if r.kind == "host" or (barred and r.id in barred):
+    if r.kind == "host":
         return None
     t = inst.tenant_map.get(r.tenant)
     if t is not None and t.isolation == "node":
         return None
     if len(_sizes(inst, r)) != 1:
         return None
-    return (tag[0] == "f", r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models,
-            r.cpu_milli, r.memory_mib)
+    bars = frozenset(barred.get(r.id, ())) if barred else frozenset()
+    return (tag[0] == "f", gang, r.tenant, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models,
+            r.cpu_milli, r.memory_mib, bars)
 
 
-def fold_instance(inst: Instance, tags: Mapping[str, tuple],
-                  barred: Mapping[str, AbstractSet[str]] | None = None) -> tuple[Instance, list[Fold]]:
-    """``inst`` with each family of two or more model groups replaced by one elastic request, and the
-    families (see the module docstring). Requests keep their order; a folded request takes its first
-    member's place."""
+def fold_instance(inst: Instance, tags: Mapping[str, tuple], barred: Mapping[str, AbstractSet[str]] | None = None
+                  ) -> tuple[Instance, list[Fold], dict[str, AbstractSet[str]] | None]:
+    """``inst`` with each family of two or more model groups folded, the families (see the module
+    docstring) and ``barred`` with each folded request barred as its members (their bars are equal).
+    Requests keep their order; a folded request takes its first member's place."""
     fam: dict[tuple, list[Request]] = defaultdict(list)
     key_of: dict[str, tuple] = {}
     for r in inst.requests:
@@ -131,8 +139,8 @@ def fold_instance(inst: Instance, tags: Mapping[str, tuple],
         for r in members:
             tag = tags[r.id]
             # The model's groups: equal count-1 requests (need = count) share one; an elastic one is alone.
-            if tag[0] == "f":
-                ok: tuple = ("f", r.priority)  # home work: the model's group key (one shape, count 1)
+            if tag[0] == "f" or k[1] is not None:
+                ok: tuple = (tag[0], r.priority)  # members kept: the model's group key (one shape and count)
             else:
                 ok = (tag[0], tag[1], r.priority, r.count) if r.need_count == r.count else ("alone", r.id)
             o = origins.get(ok)
@@ -147,10 +155,12 @@ def fold_instance(inst: Instance, tags: Mapping[str, tuple],
             continue
         size = next(iter(_sizes(inst, members[0])))
         home = bool(k[0])
-        folds[k] = Fold(members[0].id if home else f"fold-{len(folds)}", size,
-                        min(o.priority for o in origins.values()), list(origins.values()), home)
+        keep = home or k[1] is not None
+        folds[k] = Fold(members[0].id if keep else f"fold-{len(folds)}", size,
+                        min(o.priority for o in origins.values()), list(origins.values()), home, keep)
     if not folds:
-        return inst, []
+        return inst, [], barred
+    bars = dict(barred) if barred else None
     out: list[Request] = []
     done: set[tuple] = set()
     for r in inst.requests:
@@ -159,7 +169,7 @@ def fold_instance(inst: Instance, tags: Mapping[str, tuple],
         if f is None:
             out.append(r)
             continue
-        if f.home:
+        if f.keep:
             out.append(r.model_copy(update={"priority": f.p_min}) if r.priority != f.p_min else r)
             continue
         if k in done:
@@ -167,7 +177,9 @@ def fold_instance(inst: Instance, tags: Mapping[str, tuple],
         done.add(k)
         n = sum(o.units for o in f.origins)
         out.append(r.model_copy(update={"id": f.rid, "count": n, "min_count": 1, "priority": f.p_min}))
-    return inst.replace(requests=out), list(folds.values())
+        if bars is not None and r.id in bars:
+            bars[f.rid] = bars[r.id]
+    return inst.replace(requests=out), list(folds.values()), bars
 
 
 def quota_room(inst: Instance, tenant: str, scale: int) -> float | None:
@@ -193,9 +205,10 @@ def z_upper(o: Origin, size: float, room: float | None) -> float:
 
     if room is None or size <= 0:
         return float(o.units)
+    if o.grouped:  # equal requests of ``count`` units each: placed × count = units
+        most = math.floor(max(0.0, room) / (o.rep.count * size) + 1e-9)
+        return float(min(o.units, most * o.rep.count))
     most = math.floor(max(0.0, room) / size + 1e-9)
-    if o.grouped:
-        return float(min(o.units, most))  # count-1 requests: placed = units
     return float(o.units) if most >= 1 else 0.0
 
 
