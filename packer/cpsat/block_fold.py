@@ -6,7 +6,7 @@ request it could serve, and every import class (movable work of other blocks): o
 pooled request is elastic and a group of its own), each with a placement column per GPU class and
 option of the block's 128 nodes (546 classes): 73 k of its 121 k columns.
 
-A *family*: waiting or import requests of one block with the same tenant, kind, shape (profile,
+A *family*: waiting requests (import requests too where FOLD_TAGS says so) of one block with the same tenant, kind, shape (profile,
 slices, memory, milli), models and host resources, no locality, no spread, fewest units 1, a tenant
 that is not node-isolated, a unit worth the same GPU-equivalents on every model and option of the block,
 not barred from any node. Its members differ in priority and count only. The folded instance has one
@@ -55,6 +55,10 @@ from packer.model import Instance, Request
 
 #: BlockLP folds each block's waiting work (see the module docstring); False: one column per group.
 FOLD = True
+#: Tags of the work folded: "w" waiting, "f" home movable work, "i" imports (off: folded, the import
+#: classes' share duals η came out different, and the own-node bound by blocks of fragmented-0 at 1,024
+#: GPUs in 4 blocks ended at 1260.12 against the plain LPs' 1252.83; without them 1251.97, session 19).
+FOLD_TAGS = ("w", "f")
 
 
 @dataclass
@@ -102,7 +106,7 @@ def _sizes(inst: Instance, r: Request) -> set[float]:
 def family_key(inst: Instance, r: Request, tag: tuple | None,
                barred: Mapping[str, AbstractSet[str]] | None = None) -> tuple | None:
     """The family of ``r`` in block instance ``inst`` (tagged ``tag``), or None where it is not folded."""
-    if tag is None or tag[0] not in ("w", "i", "f"):
+    if tag is None or tag[0] not in FOLD_TAGS:
         return None
     gang = None
     if tag[0] == "f":
