@@ -306,7 +306,8 @@ class BlockLP:
 
         folds: list[block_fold.Fold] = []
         if block_fold.FOLD if fold is None else fold:
-            sub, folds, barred = block_fold.fold_instance(sub, tags, barred)
+            sub, folds, barred = block_fold.fold_instance(
+                sub, tags, barred, block_fold.FOLD_TAGS_MERGED if merge is not None else block_fold.FOLD_TAGS)
         #: Families folded into one request each (:mod:`packer.cpsat.block_fold`).
         self.folds = folds
         rp, ids = repack_instance(sub)

@@ -59,6 +59,10 @@ FOLD = True
 #: classes' share duals η came out different, and the own-node bound by blocks of fragmented-0 at 1,024
 #: GPUs in 4 blocks ended at 1260.12 against the plain LPs' 1252.83; without them 1251.97, session 19).
 FOLD_TAGS = ("w", "f")
+#: The same for merged block LPs (typed relaxations): imports folded too. There the folded imports' prices
+#: did better: fragmented-0 at 16,384 GPUs, 5 rounds, 21,505.30 against the plain LPs' 21,576.93, in 28 CPU-s
+#: against 54 (session 19).
+FOLD_TAGS_MERGED = ("w", "i", "f")
 
 
 @dataclass
@@ -104,9 +108,11 @@ def _sizes(inst: Instance, r: Request) -> set[float]:
 
 
 def family_key(inst: Instance, r: Request, tag: tuple | None,
-               barred: Mapping[str, AbstractSet[str]] | None = None) -> tuple | None:
-    """The family of ``r`` in block instance ``inst`` (tagged ``tag``), or None where it is not folded."""
-    if tag is None or tag[0] not in FOLD_TAGS:
+               barred: Mapping[str, AbstractSet[str]] | None = None,
+               fold_tags: tuple[str, ...] | None = None) -> tuple | None:
+    """The family of ``r`` in block instance ``inst`` (tagged ``tag``), or None where it is not folded
+    (``fold_tags``: the tags folded, FOLD_TAGS by default)."""
+    if tag is None or tag[0] not in (FOLD_TAGS if fold_tags is None else fold_tags):
         return None
     gang = None
     if tag[0] == "f":
@@ -132,15 +138,15 @@ def family_key(inst: Instance, r: Request, tag: tuple | None,
             r.cpu_milli, r.memory_mib, bars)
 
 
-def fold_instance(inst: Instance, tags: Mapping[str, tuple], barred: Mapping[str, AbstractSet[str]] | None = None
-                  ) -> tuple[Instance, list[Fold], dict[str, AbstractSet[str]] | None]:
+def fold_instance(inst: Instance, tags: Mapping[str, tuple], barred: Mapping[str, AbstractSet[str]] | None = None,
+                  fold_tags: tuple[str, ...] | None = None) -> tuple[Instance, list[Fold], dict[str, AbstractSet[str]] | None]:
     """``inst`` with each family of two or more model groups folded, the families (see the module
     docstring) and ``barred`` with each folded request barred as its members (their bars are equal).
     Requests keep their order; a folded request takes its first member's place."""
     fam: dict[tuple, list[Request]] = defaultdict(list)
     key_of: dict[str, tuple] = {}
     for r in inst.requests:
-        k = family_key(inst, r, tags.get(r.id), barred)
+        k = family_key(inst, r, tags.get(r.id), barred, fold_tags)
         if k is not None:
             fam[k].append(r)
             key_of[r.id] = k
@@ -223,4 +229,4 @@ def z_upper(o: Origin, size: float, room: float | None) -> float:
     return float(o.units) if most >= 1 else 0.0
 
 
-__all__ = ["FOLD", "Fold", "Origin", "family_key", "fold_instance", "quota_room", "z_upper"]
+__all__ = ["FOLD", "FOLD_TAGS", "FOLD_TAGS_MERGED", "Fold", "Origin", "family_key", "fold_instance", "quota_room", "z_upper"]
