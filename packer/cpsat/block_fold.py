@@ -57,7 +57,7 @@ from packer.model import Instance, Request
 FOLD = True
 #: Tags of the work folded: "w" waiting, "f" home movable work, "i" imports (off: folded, the import
 #: classes' share duals η came out different, and the own-node bound by blocks of fragmented-0 at 1,024
-#: GPUs in 4 blocks ended at 1260.12 against the plain LPs' 1252.83; without them 1251.97, session 19).
+#: GPUs in 4 blocks ended at 1261.07 against the plain LPs' 1252.83; without them 1251.97, session 19).
 FOLD_TAGS = ("w", "f")
 #: The same for merged block LPs (typed relaxations): imports folded too. There the folded imports' prices
 #: did better: fragmented-0 at 16,384 GPUs, 5 rounds, 21,505.30 against the plain LPs' 21,576.93, in 28 CPU-s
