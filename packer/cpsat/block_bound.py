@@ -90,6 +90,11 @@ ROOMS_ABOVE = False
 #: many blocks' own-node LPs (evenly spaced over the blocks; :func:`own_prices`) give the prices of a
 #: second round of the merged LPs; 0: none. Any prices give a bound, so the bound stays valid.
 OWN_SHARE = 0
+#: With merged block LPs: after their rounds, the bound by blocks again on the blocks' own nodes (folded,
+#: :mod:`packer.cpsat.block_fold`; its own share prices and rounds) in the time left, started only where
+#: that time is at least THEN_OWN_MIN × the merged first round's seconds; the bound is the smaller.
+THEN_OWN = False
+THEN_OWN_MIN = 2.0
 
 
 @dataclass
@@ -110,6 +115,9 @@ class BlockBound:
     #: Blocks whose own-node LP gave share prices (OWN_SHARE), and the merged round at those prices.
     own_blocks: int = 0
     own_value: float | None = None
+    #: THEN_OWN: the own-node bound by blocks after the merged one (None: not run), and its rounds.
+    then_own: float | None = None
+    then_own_values: list[float] = field(default_factory=list)
 
 
 def _up(x: float) -> float:
@@ -276,7 +284,7 @@ class BlockLP:
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
     def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset(),
-                 merge: str | None = None, rooms_above: bool | None = None) -> None:
+                 merge: str | None = None, rooms_above: bool | None = None, fold: bool | None = None) -> None:
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat.bound import highs_simplex
@@ -294,6 +302,14 @@ class BlockLP:
             rel = typed_relaxation(sub, merge, rooms_above=ROOMS_ABOVE if rooms_above is None else rooms_above)
             sub, barred = rel.instance, rel.barred
         self.sub = sub
+        from packer.cpsat import block_fold
+
+        folds: list[block_fold.Fold] = []
+        if block_fold.FOLD if fold is None else fold:
+            sub, folds, barred = block_fold.fold_instance(
+                sub, tags, barred, block_fold.FOLD_TAGS_MERGED if merge is not None else block_fold.FOLD_TAGS)
+        #: Families folded into one request each (:mod:`packer.cpsat.block_fold`).
+        self.folds = folds
         rp, ids = repack_instance(sub)
         model = CpsatModel(rp, barred=barred)
         if ids:
@@ -302,7 +318,7 @@ class BlockLP:
                 raise ValueError("block model is not linear")
             form, _col, const = got
         else:
-            form, const = model.linear_form, 0.0
+            form, const, _col = model.linear_form, 0.0, {}
             if form is None:
                 raise ValueError("block model is not linear")
         c, a, bl, bh, lo, hi, obj = form
@@ -320,9 +336,10 @@ class BlockLP:
         self.rho_imp: dict[object, float] = {}
         self.imp_units: dict[object, float] = {}
         cls: dict[int, tuple[str, object]] = {}
+        kept = {f.rid for f in folds if f.keep}  # a model group of several classes: _unfold's
         for gr in data.groups:
             r = gr.req
-            if r.placement is not None:
+            if r.placement is not None or r.id in kept:
                 continue
             tag = tags.get(r.id)
             if tag is None:
@@ -341,6 +358,10 @@ class BlockLP:
             if got_c is None:
                 continue
             (self.units if got_c[0] == "w" else self.imports)[got_c[1]].append(var.index)
+        #: Folded home work: model group → [(its origin's column, [(import class, fewest units)] a member)].
+        home_cols: dict[int, list[tuple[int, list[tuple[object, int]]]]] = {}
+        if folds:
+            c, a, bl, bh, lo, hi = self._unfold(folds, model, rp, sub, c, a, bl, bh, lo, hi, _col, home_cols)
         # Export columns (units of home movable work placed in other blocks) and the rows that keep
         # every unit of it placed, here or exported: Σ x[g] + Σ_j E[g, j] ∈ [need × freed, count × freed].
         n0 = a.shape[1]
@@ -359,26 +380,36 @@ class BlockLP:
             if not freed:
                 continue
             assert len(freed) == gr.size, "home movable work shares a model group with waiting work"
-            by_j: dict[object, int] = defaultdict(int)
-            for fr in freed:
-                by_j[tags.get(fr.id, ("f", None))[1]] += fr.count
-            row = len(r_lo)
-            for xi in xs_of.get(gr.index, ()):
-                r_idx.append(row)
-                c_idx.append(xi)
-                vals.append(1.0)
-            for j, units in by_j.items():
-                col = n0 + len(e_cost)
-                e_cost.append(0.0)
-                e_hi.append(0.0 if j in no_export else float(units))
-                r_idx.append(row)
-                c_idx.append(col)
-                vals.append(1.0)
-                if j is not None:
-                    self.exports[j].append(col)
-            # The original request's fewest units (its copy here may be elastic: some units may go).
-            r_lo.append(float(sum(tags.get(fr.id, ("f", None, fr.need_count))[2] for fr in freed)))
-            r_hi.append(float(sum(fr.count for fr in freed)))
+            if gr.index in home_cols:
+                # A folded family: a row per original group, on its own column of units.
+                parts_ = [([zc], homes, float(sum(nd for _j, nd in homes)), float(len(homes)))
+                          for zc, homes in home_cols[gr.index]]
+            else:
+                homes = [(tags.get(fr.id, ("f", None))[1], fr.count) for fr in freed]
+                # The original request's fewest units (its copy here may be elastic: some units may go).
+                parts_ = [(xs_of.get(gr.index, []), homes,
+                           float(sum(tags.get(fr.id, ("f", None, fr.need_count))[2] for fr in freed)),
+                           float(sum(fr.count for fr in freed)))]
+            for cols_, homes, need_, count_ in parts_:
+                by_j: dict[object, int] = defaultdict(int)
+                for j, units in homes if gr.index not in home_cols else [(j, 1) for j, _nd in homes]:
+                    by_j[j] += units
+                row = len(r_lo)
+                for xi in cols_:
+                    r_idx.append(row)
+                    c_idx.append(xi)
+                    vals.append(1.0)
+                for j, units in by_j.items():
+                    col = n0 + len(e_cost)
+                    e_cost.append(0.0)
+                    e_hi.append(0.0 if j in no_export else float(units))
+                    r_idx.append(row)
+                    c_idx.append(col)
+                    vals.append(1.0)
+                    if j is not None:
+                        self.exports[j].append(col)
+                r_lo.append(need_)
+                r_hi.append(count_)
         n = n0 + len(e_cost)
         if e_cost:
             a = vstack([hstack([a, csr_matrix((a.shape[0], len(e_cost)))]),
@@ -415,6 +446,94 @@ class BlockLP:
             bh = np.concatenate([bh, np.full(n_share, np.inf)])
         self.c0, self.a, self.bl, self.bh, self.lo, self.hi = c, a, bl, bh, lo, hi
         self.h = highs_simplex(c, a, bl, bh, lo, hi)
+
+    def _unfold(self, folds, model, rp: Instance, sub: Instance, c, a, bl, bh, lo, hi, stay_col,  # type: ignore[no-untyped-def]
+                home_cols):
+        """Appends a column per original model group of each folded family (its units, worth its
+        priority above the family's lowest) and the row "their units = the folded request's units";
+        the groups' waiting and import classes get those columns (:mod:`packer.cpsat.block_fold`). A
+        family of home work (its members one model group): also "an original group's units ≥ its members'
+        stay columns" (``stay_col``: request id → column), and ``home_cols`` gets, per model group,
+        each original group's column and its members' (import class, fewest units) for the export rows."""
+        from scipy.sparse import csr_matrix, hstack, vstack
+
+        from packer.cpsat import block_fold
+        from packer.cpsat.data import scaled
+
+        data = model.data
+        gi_of = {gr.req.id: gr.index for gr in data.groups}
+        ri_of = {r.id: i for i, r in enumerate(rp.requests)}
+        xs_of: dict[int, list[int]] = defaultdict(list)
+        for (gi, _ci, _o), var in model.vars.x.items():
+            xs_of[gi].append(var.index)
+        n0 = a.shape[1]
+        z_c: list[float] = []
+        z_hi: list[float] = []
+        r_idx: list[int] = []
+        c_idx: list[int] = []
+        vals: list[float] = []
+        rows = 0
+        stay_rows: list[int] = []
+        rooms: dict[str, float | None] = {}
+        for f in folds:
+            g_f = data.group_of[ri_of[f.rid]] if f.keep else gi_of.get(f.rid, -1)
+            xs = xs_of.get(g_f, [])
+            for o in f.origins:
+                r = o.rep
+                if f.home:
+                    continue
+                if o.tag[0] == "w":
+                    self.U[o.ids] = float(o.units)
+                    self.rho[o.ids] = o.priority * max(_unit_sizes(sub, r))
+                else:
+                    self.imp_units[o.tag[1]] = float(o.units)
+                    self.rho_imp[o.tag[1]] = o.priority * max(_unit_sizes(sub, r))
+            if not xs and not f.home:
+                continue  # no room for the family here: no units for any of its groups
+            for x in xs:
+                r_idx.append(rows)
+                c_idx.append(x)
+                vals.append(-1.0)
+            tenant = f.origins[0].rep.tenant
+            if tenant not in rooms:
+                rooms[tenant] = block_fold.quota_room(rp, tenant, data.scale)
+            for o in f.origins:
+                col = n0 + len(z_c)
+                bonus = scaled(o.priority * f.size, data.scale) - scaled(f.p_min * f.size, data.scale)
+                z_c.append(bonus / self.sf)  # maximized value = sf × (c·x + offset)
+                z_hi.append(block_fold.z_upper(o, f.size, rooms[tenant]))
+                r_idx.append(rows)
+                c_idx.append(col)
+                vals.append(1.0)
+                if f.home:
+                    home_cols.setdefault(g_f, []).append((col, o.homes))
+                else:
+                    (self.units[o.ids] if o.tag[0] == "w" else self.imports[o.tag[1]]).append(col)
+            rows += 1
+            if f.home:
+                for i, o in enumerate(f.origins):
+                    # Σ stays of its members − its units ≤ 0 (a member that stays has its unit placed).
+                    cols_ = [stay_col[rid] for rid in o.ids if rid in stay_col]
+                    if not cols_:
+                        continue
+                    for sc in cols_:
+                        r_idx.append(rows)
+                        c_idx.append(sc)
+                        vals.append(1.0)
+                    r_idx.append(rows)
+                    c_idx.append(n0 + len(z_c) - len(f.origins) + i)
+                    vals.append(-1.0)
+                    stay_rows.append(rows)
+                    rows += 1
+        if not z_c:
+            return c, a, bl, bh, lo, hi
+        n = n0 + len(z_c)
+        a = vstack([hstack([a, csr_matrix((a.shape[0], len(z_c)))]),
+                    csr_matrix((vals, (r_idx, c_idx)), shape=(rows, n))]).tocsr()
+        r_lo = np.zeros(rows)
+        r_lo[stay_rows] = -np.inf
+        return (np.concatenate([c, z_c]), a, np.concatenate([bl, r_lo]), np.concatenate([bh, np.zeros(rows)]),
+                np.concatenate([lo, np.zeros(len(z_c))]), np.concatenate([hi, z_hi]))
 
     def share_duals(self, caps: Mapping[object, float],
                     time_limit: float | None = None) -> tuple[dict[object, float], dict[object, float]]:
@@ -631,7 +750,8 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None, merge: str | None = "default", upgrade: bool = False,
-                report=None, own_share: int | None = None, rooms_above: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
+                report=None, own_share: int | None = None, rooms_above: bool | None = None,
+                then_own: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -746,8 +866,38 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         it += 1
     if upgrade and best is not None:
         _upgrade(lps, best, out, t0, time_limit, progress, report)
+    if (THEN_OWN if then_own is None else then_own) and any(bl_.merged for bl_ in lps):
+        del lps, best  # the merged HiGHS models before the own-node ones
+        _then_own(inst, parts, out, t0, time_limit, cap, iterations, step, progress, report)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def _then_own(inst: Instance, parts: Sequence[Sequence[str]], out: BlockBound, t0: float,  # type: ignore[no-untyped-def]
+              time_limit: float | None, cap: int | None, iterations: int, step: float, progress, report) -> None:
+    """THEN_OWN: the bound by blocks on the blocks' own nodes in the time left (not started where less
+    than THEN_OWN_MIN × the merged first round's seconds is left); each of its rounds lower than
+    ``out`` so far becomes ``out``'s value (both are bounds, so the smaller is)."""
+    left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+    if left is not None and left < THEN_OWN_MIN * out.first_s:
+        return
+    base = len(out.values)
+
+    def seen(i: int, v: float, _s: float) -> None:
+        out.then_own_values.append(v)
+        out.then_own = min(v, out.then_own if out.then_own is not None else math.inf)
+        out.values.append(v)
+        if progress is not None:
+            progress(base + i, v, time.perf_counter() - t0)
+        if v < out.value:
+            out.value = v
+            if report is not None:
+                out.seconds = time.perf_counter() - t0
+                report(out)
+
+    own = block_bound(inst, parts, iterations=iterations, time_limit=left, cap=cap, step=step, merge=None,
+                      own_share=0, then_own=False, progress=seen)
+    out.fallbacks += own.fallbacks
 
 
 def _upgrade(lps: Sequence[BlockLP], best: tuple[dict[object, float], dict[object, float], list[float]],  # type: ignore[no-untyped-def]
@@ -875,6 +1025,11 @@ def main() -> None:
     inst, kwargs, nice = pickle.load(sys.stdin.buffer)
     if nice > 0:
         os.nice(nice)
+    fold = kwargs.pop("fold", None)
+    if fold is not None:  # the parent's block_fold.FOLD (this is a fresh interpreter)
+        from packer.cpsat import block_fold
+
+        block_fold.FOLD = bool(fold)
 
     def send(bb: BlockBound) -> None:
         body = pickle.dumps(bb)
@@ -885,5 +1040,5 @@ def main() -> None:
     send(out)
 
 
-__all__ = ["MERGE", "SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
+__all__ = ["MERGE", "SHARE_TIME", "THEN_OWN", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
            "lagrangian", "main", "merge_level", "own_lam", "own_lp"]

@@ -695,13 +695,14 @@ def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):
 def _start_child(inst: Instance, cap: int | None, rem: float | None):  # type: ignore[no-untyped-def]
     """The bound by blocks' child process, given ``rem`` seconds left of the run (None: untimed). Its own
     time limit ends a little before the steps so that its answer is back by then."""
-    from packer.cpsat import block_bound
+    from packer.cpsat import block_bound, block_fold
     from packer.cpsat.block_bound import Child
 
     # The child is a fresh interpreter: the settings of this one's block_bound go with it.
     return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
                  nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE,
-                 rooms_above=block_bound.ROOMS_ABOVE, own_share=block_bound.OWN_SHARE)
+                 rooms_above=block_bound.ROOMS_ABOVE, own_share=block_bound.OWN_SHARE,
+                 merge=block_bound.MERGE, fold=block_fold.FOLD, then_own=block_bound.THEN_OWN)
 
 
 def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int | None, cap: int | None,  # type: ignore[no-untyped-def]
