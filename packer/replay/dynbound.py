@@ -76,11 +76,13 @@ class _Lp:
         return float(-res.fun)
 
 
-def _build(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cpu_q: int, mem_q: int) -> _Lp:
-    # node types
+def _shape_columns(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cpu_q: int, mem_q: int):  # type: ignore[no-untyped-def]
+    """What both relaxations start from: the node types (unique CPU, memory, GPUs, model; their counts),
+    one representative pod per shape (CPU and memory rounded down to ``cpu_q`` / ``mem_q``), and one
+    column (shape, type) wherever a shape's pod fits a node of the type (host resources, GPU count, GPU
+    model). Returns (types, count, shape CPU, shape memory, shape GPUs, shape milli, column shapes, column types)."""
     key = np.stack([cluster.cpu, cluster.mem, cluster.gpus, cluster.model], axis=1)
     types, count = np.unique(key, axis=0, return_counts=True)
-    # one representative pod per shape (rounded CPU and memory)
     rep = np.zeros(n_shapes, np.int64)
     rep[shape_of] = np.arange(len(shape_of))
     s_cpu = pods.cpu[rep] // cpu_q * cpu_q
@@ -97,9 +99,14 @@ def _build(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cp
                 if s_spec[s] != 0 and (tmod < 0 or not (int(s_spec[s]) >> tmod) & 1):
                     continue
             cols.append((s, t))
-    n_x = len(cols)
     xs = np.array([c[0] for c in cols], np.int64)
     xt = np.array([c[1] for c in cols], np.int64)
+    return types, count, s_cpu, s_mem, s_num, s_milli, xs, xt
+
+
+def _build(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cpu_q: int, mem_q: int) -> _Lp:
+    types, count, s_cpu, s_mem, s_num, s_milli, xs, xt = _shape_columns(cluster, pods, shape_of, n_shapes, cpu_q, mem_q)
+    n_x = len(xs)
     bigs = sorted({int(m) for m in s_milli if m > BIG})
     smalls = sorted({int(m) for m in s_milli if 0 < m <= BIG})
     n_t = len(types)
@@ -207,27 +214,8 @@ def _build_cfg(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int
     fits it (:func:`_configs`, integral per device, fractional in count), and the pods of at most ``tiny``
     milli fill what each configuration leaves (a fluid, each pod only where it fits whole). Tighter than
     :func:`_build`'s fluid rooms: two 470-milli pods leave 60 milli that only the tiny pods can use."""
-    key = np.stack([cluster.cpu, cluster.mem, cluster.gpus, cluster.model], axis=1)
-    types, count = np.unique(key, axis=0, return_counts=True)
-    rep = np.zeros(n_shapes, np.int64)
-    rep[shape_of] = np.arange(len(shape_of))
-    s_cpu = pods.cpu[rep] // cpu_q * cpu_q
-    s_mem = pods.mem[rep] // mem_q * mem_q
-    s_num, s_milli, s_spec = pods.num_gpu[rep], pods.gpu_milli[rep], pods.spec[rep]
-    cols: list[tuple[int, int]] = []
-    for s in range(n_shapes):
-        for t, (tc, tm, tg, tmod) in enumerate(types.tolist()):
-            if s_cpu[s] > tc or s_mem[s] > tm:
-                continue
-            if s_milli[s] > 0:
-                if s_num[s] > tg or tg <= 0:
-                    continue
-                if s_spec[s] != 0 and (tmod < 0 or not (int(s_spec[s]) >> tmod) & 1):
-                    continue
-            cols.append((s, t))
-    n_x, n_t = len(cols), len(types)
-    xs = np.array([c[0] for c in cols], np.int64)
-    xt = np.array([c[1] for c in cols], np.int64)
+    types, count, s_cpu, s_mem, s_num, s_milli, xs, xt = _shape_columns(cluster, pods, shape_of, n_shapes, cpu_q, mem_q)
+    n_x, n_t = len(xs), len(types)
     big_sizes = sorted({int(m) for m in s_milli if m > tiny})
     tiny_sizes = sorted({int(m) for m in s_milli if 0 < m <= tiny})
     confs = _configs(big_sizes)
