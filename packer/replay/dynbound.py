@@ -66,6 +66,12 @@ class _Lp:
 
     def solve(self, lo: np.ndarray, hi: np.ndarray) -> float | None:
         """Most GPU milli with lo[s] <= pods of shape s placed <= hi[s] (None: infeasible)."""
+        out = self.solve_x(lo, hi)
+        return None if out is None else out[0]
+
+    def solve_x(self, lo: np.ndarray, hi: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """:meth:`solve`'s optimum and the solution vector (columns: x per (shape, type), then the
+        relaxation's own: device configurations per type and tiny flows for :func:`_build_cfg`)."""
         b = np.concatenate([-lo.astype(np.float64), hi.astype(np.float64), self.b_fixed])
         eq = {"A_eq": self.A_eq, "b_eq": np.zeros(self.n_eq)} if self.n_eq else {}
         res = linprog(self.c, A_ub=self.A, b_ub=b, bounds=(0, None), method="highs", **eq)
@@ -73,7 +79,7 @@ class _Lp:
             return None
         if res.status != 0:
             raise RuntimeError(f"window bound LP: {res.message}")
-        return float(-res.fun)
+        return float(-res.fun), np.asarray(res.x)
 
 
 def _shape_columns(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cpu_q: int, mem_q: int):  # type: ignore[no-untyped-def]
