@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from packer.replay.deferral import ClusterView, make_deferral_stream, replay_deferral, saturation_time
-from packer.replay.dynbound import _build_cfg, _configs, _shape_columns
+from packer.replay.dynbound import _configs, _shape_columns, state_limits, state_lp
 from packer.replay.openb import read_nodes, read_pods
 from packer.replay.protocol import parse_seeds
 from packer.replay.rebalance import Rebalancer
@@ -99,11 +99,7 @@ def _job(args: tuple[str, float, str, str, int, list[float]]) -> dict[str, Any]:
     cluster, pods = _load(workload)
     st = make_deferral_stream(pods, cluster, seed, 1.3, k)
     p = st.pods
-    key = np.stack([p.cpu // 1000, p.mem // 4096, p.num_gpu, p.gpu_milli, p.spec], axis=1)
-    _, shape_of = np.unique(key, axis=0, return_inverse=True)
-    shape_of = shape_of.reshape(-1)
-    n_shapes = int(shape_of.max()) + 1
-    lp = _build_cfg(cluster, p, shape_of, n_shapes, 1000, 4096, TINY)
+    lp, shape_of, n_shapes = state_lp(cluster, p, TINY)
     types, count, s_cpu, _, s_num, s_milli, xs, xt = _shape_columns(cluster, p, shape_of, n_shapes, 1000, 4096)
     confs = _configs(sorted({int(m) for m in s_milli if m > TINY}))
     n_t, n_k, n_x = len(types), len(confs), len(xs)
@@ -119,10 +115,7 @@ def _job(args: tuple[str, float, str, str, int, list[float]]) -> dict[str, Any]:
     def spy(view: ClusterView) -> Any:
         if marks and view.time >= marks[0]:
             marks.pop(0)
-            run = np.fromiter(view.running, np.int64, len(view.running))
-            wait = np.array(view.waiting, np.int64)
-            lo = np.bincount(shape_of[run], minlength=n_shapes)
-            hi = lo + np.bincount(shape_of[wait], minlength=n_shapes) if len(wait) else lo
+            lo, hi = state_limits(shape_of, n_shapes, view.running, view.waiting)
             sol = lp.solve_x(lo, hi)
             cnt, used_gpu, used_cpu = _run_layouts(view, cluster, type_of)
             if sol is not None:
@@ -153,7 +146,7 @@ def _job(args: tuple[str, float, str, str, int, list[float]]) -> dict[str, Any]:
                 looks.append({
                     "time": view.time, "frac": (view.time - t_sat) / (st.horizon - t_sat),
                     "alloc_pct": 100.0 * float(used_gpu.sum()) / cap, "lp_pct": 100.0 * min(val, cap) / cap,
-                    "waiting": len(wait),
+                    "waiting": len(view.waiting),
                     "devices_to_change": float(excess.sum()), "pods_on_them": float((excess * size).sum()),
                     "moves_low": float(np.ceil(excess.sum() / 2)),
                     "closest_devices_to_change": closest,
