@@ -83,3 +83,20 @@ def test_random_cases_do_chain() -> None:
         replay_deferral(cluster, pods, "fgd", 0, stream=st_, rebalance=hook, rebalance_every=1, max_moves=4)
         chained += any(calls)
     assert chained >= 3
+
+
+def test_replay_dynamic_reads_the_module_flags(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Tests that replay_dynamic's rules follow rebalance.CHAIN / DEVICE_FIT unless given, and that both are
+    off by default (they did not gain on the tuning seeds)."""
+    import packer.replay.rebalance as rb
+
+    assert rb.CHAIN is False and rb.DEVICE_FIT is False
+    cluster, pods, st_ = _chain_case()
+    kw = {"stream": st_, "rebalance_every": 1, "max_moves": 4, "budget_pct": 50.0, "pace": False}
+    off = rb.replay_dynamic(cluster, pods, "firstfit", 0, **kw)
+    assert off["moves_applied"] == 0 and off["waiting_at_end"] == 1
+    monkeypatch.setattr(rb, "CHAIN", True)
+    on = rb.replay_dynamic(cluster, pods, "firstfit", 0, **kw)
+    assert on["moves_applied"] == 2 and on["waiting_at_end"] == 0
+    assert on == rb.replay_dynamic(cluster, pods, "firstfit", 0, chain=True, **kw)
+    assert rb.replay_dynamic(cluster, pods, "firstfit", 0, chain=False, **kw) == off

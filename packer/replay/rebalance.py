@@ -34,6 +34,14 @@ placement policy (the policy still chooses where every pod arrives and the devic
    per migration, highest first, while gain per migration >= ``min_gain_per_move`` and the call's and
    run's budgets allow.
 
+**Two rules, off by default** (session 20, measured in bench/RESULTS_replay.md: neither gains on the tuning seeds):
+- ``chain`` (:data:`CHAIN`): an evicted pod that no node holds now may go to a node m once one movable pod q of
+  m has moved to a node r that holds q now (two migrations; q's move is issued first; m and r belong to that
+  plan only, so every move is still legal when applied in order). A second state counts as movable the pods
+  only such a chain can place, and its plans compete with the others by gain per migration.
+- ``device_fit`` (:data:`DEVICE_FIT`): step 3's destination is the node where the pod leaves the least room on
+  its device (then the tightest as above).
+
 **Pacing** (``pace_pct``; :func:`replay_dynamic` sets it to the run's budget share). The migrations issued
 so far never exceed ``pace_pct`` % of the pods that have arrived so far: the budget is earned as pods
 arrive, as an operator's "at most one migration per hundred pods admitted" would be. Without it, a run
@@ -90,7 +98,9 @@ class Rebalancer:
     GPU's worth, suits an unpaced hook; :func:`replay_dynamic` paces and takes any gain);
     ``max_shapes``/``max_nodes``: how many waiting shapes and candidate nodes per shape are examined;
     ``pace_pct``: if set, the migrations issued so far never exceed this % of the pods that have arrived so
-    far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring).
+    far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring);
+    ``device_fit``, ``chain``: the module docstring's two rules (off; :func:`replay_dynamic` reads
+    :data:`DEVICE_FIT` and :data:`CHAIN`).
     """
 
     cluster: Cluster
@@ -562,4 +572,4 @@ def dynamic_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["KPIS", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]
+__all__ = ["CHAIN", "DEVICE_FIT", "KPIS", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]
