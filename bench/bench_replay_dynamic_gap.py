@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from packer.replay.deferral import ClusterView, make_deferral_stream, replay_deferral, saturation_time
-from packer.replay.dynbound import _build_cfg
+from packer.replay.dynbound import state_limits, state_lp
 from packer.replay.openb import read_nodes, read_pods
 from packer.replay.protocol import parse_seeds
 from packer.replay.rebalance import Rebalancer
@@ -44,11 +44,7 @@ def _job(args: tuple[str, float, str, str, int]) -> dict[str, Any]:
     cluster, pods = _load(workload)
     st = make_deferral_stream(pods, cluster, seed, 1.3, k)
     p = st.pods
-    key = np.stack([p.cpu // 1000, p.mem // 4096, p.num_gpu, p.gpu_milli, p.spec], axis=1)
-    _, shape_of = np.unique(key, axis=0, return_inverse=True)
-    shape_of = shape_of.reshape(-1)
-    n_shapes = int(shape_of.max()) + 1
-    lp = _build_cfg(cluster, p, shape_of, n_shapes, 1000, 4096, 200)
+    lp, shape_of, n_shapes = state_lp(cluster, p)
     cap = cluster.capacity_milli
     t_sat = saturation_time(st, cap)
     looks: list[tuple[float, float, float]] = []
@@ -58,10 +54,7 @@ def _job(args: tuple[str, float, str, str, int]) -> dict[str, Any]:
 
     def spy(view: ClusterView) -> Any:
         if view.time >= t_sat:
-            run = np.fromiter(view.running, np.int64, len(view.running))
-            wait = np.array(view.waiting, np.int64)
-            lo = np.bincount(shape_of[run], minlength=n_shapes)
-            hi = lo + np.bincount(shape_of[wait], minlength=n_shapes) if len(wait) else lo
+            lo, hi = state_limits(shape_of, n_shapes, view.running, view.waiting)
             v = lp.solve(lo, hi)
             alloc = cap - int(np.where(valid, view.idle, 0).sum())
             looks.append((view.time, 100.0 * alloc / cap, 100.0 * min(v, cap) / cap if v is not None else float("nan")))

@@ -66,6 +66,12 @@ class _Lp:
 
     def solve(self, lo: np.ndarray, hi: np.ndarray) -> float | None:
         """Most GPU milli with lo[s] <= pods of shape s placed <= hi[s] (None: infeasible)."""
+        out = self.solve_x(lo, hi)
+        return None if out is None else out[0]
+
+    def solve_x(self, lo: np.ndarray, hi: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """:meth:`solve`'s optimum and the solution vector (columns: x per (shape, type), then the
+        relaxation's own: device configurations per type and tiny flows for :func:`_build_cfg`)."""
         b = np.concatenate([-lo.astype(np.float64), hi.astype(np.float64), self.b_fixed])
         eq = {"A_eq": self.A_eq, "b_eq": np.zeros(self.n_eq)} if self.n_eq else {}
         res = linprog(self.c, A_ub=self.A, b_ub=b, bounds=(0, None), method="highs", **eq)
@@ -73,7 +79,7 @@ class _Lp:
             return None
         if res.status != 0:
             raise RuntimeError(f"window bound LP: {res.message}")
-        return float(-res.fun)
+        return float(-res.fun), np.asarray(res.x)
 
 
 def _shape_columns(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int, cpu_q: int, mem_q: int):  # type: ignore[no-untyped-def]
@@ -277,6 +283,32 @@ def _build_cfg(cluster: Cluster, pods: Pods, shape_of: np.ndarray, n_shapes: int
     return _Lp(A=A, b_fixed=np.array(b_fixed), c=c, n_shapes=n_shapes, n_x=n_x, x_shape=xs, n_eq=0, A_eq=None)
 
 
+def shape_index(pods: Pods, cpu_q: int = 1000, mem_q: int = 4096) -> tuple[np.ndarray, int]:
+    """Each pod's shape (CPU and memory rounded down to ``cpu_q`` / ``mem_q``, GPUs, milli, model set) as an
+    index, and the number of shapes."""
+    key = np.stack([pods.cpu // cpu_q, pods.mem // mem_q, pods.num_gpu, pods.gpu_milli, pods.spec], axis=1)
+    _, shape_of = np.unique(key, axis=0, return_inverse=True)
+    shape_of = shape_of.reshape(-1)
+    return shape_of, int(shape_of.max()) + 1 if len(shape_of) else 0
+
+
+def state_lp(cluster: Cluster, pods: Pods, tiny: int = 200) -> tuple[_Lp, np.ndarray, int]:
+    """The configuration relaxation of one stream (CPU and memory in 1 core / 4 GiB), its pods' shape index
+    and the number of shapes: what the benches that bound a run's state at an instant solve."""
+    shape_of, n_shapes = shape_index(pods)
+    return _build_cfg(cluster, pods, shape_of, n_shapes, 1000, 4096, tiny), shape_of, n_shapes
+
+
+def state_limits(shape_of: np.ndarray, n_shapes: int, running: Any, waiting: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per shape, the fewest (the running pods: they stay placed) and the most (plus the waiting ones) pods
+    the state LP may place."""
+    run = np.fromiter(running, np.int64, len(running))
+    wait = np.array(waiting, np.int64)
+    lo = np.bincount(shape_of[run], minlength=n_shapes)
+    hi = lo + np.bincount(shape_of[wait], minlength=n_shapes) if len(wait) else lo
+    return lo, hi
+
+
 def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np.ndarray, t0: float, T: float,
                  t_free: float, *, intervals: int = 48, cpu_q: int = 1000, mem_q: int = 4096,
                  configs: bool = True, tiny: int = 200, always_free: np.ndarray | None = None) -> dict[str, Any]:
@@ -290,10 +322,7 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
     if T <= t0:
         return {"bound_pct": None, "interval_pct": [], "lps": 0}
     cap = float(cluster.capacity_milli)
-    key = np.stack([pods.cpu // cpu_q, pods.mem // mem_q, pods.num_gpu, pods.gpu_milli, pods.spec], axis=1)
-    _, shape_of = np.unique(key, axis=0, return_inverse=True)
-    shape_of = shape_of.reshape(-1)
-    n_shapes = int(shape_of.max()) + 1 if len(shape_of) else 0
+    shape_of, n_shapes = shape_index(pods, cpu_q, mem_q)
     # only pods that can matter: arrived before T and (free, or forced and still in flight at t0)
     end = arrival + duration
     forced = arrival < t_free
@@ -326,4 +355,4 @@ def window_bound(cluster: Cluster, pods: Pods, arrival: np.ndarray, duration: np
             "lps": solved}
 
 
-__all__ = ["BIG", "window_bound"]
+__all__ = ["BIG", "shape_index", "state_limits", "state_lp", "window_bound"]

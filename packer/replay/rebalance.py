@@ -34,6 +34,14 @@ placement policy (the policy still chooses where every pod arrives and the devic
    per migration, highest first, while gain per migration >= ``min_gain_per_move`` and the call's and
    run's budgets allow.
 
+**Two rules, off by default** (session 20, measured in bench/RESULTS_replay.md: neither gains on the tuning seeds):
+- ``chain`` (:data:`CHAIN`): an evicted pod that no node holds now may go to a node m once one movable pod q of
+  m has moved to a node r that holds q now (two migrations; q's move is issued first; m and r belong to that
+  plan only, so every move is still legal when applied in order). A second state counts as movable the pods
+  only such a chain can place, and its plans compete with the others by gain per migration.
+- ``device_fit`` (:data:`DEVICE_FIT`): step 3's destination is the node where the pod leaves the least room on
+  its device (then the tightest as above).
+
 **Pacing** (``pace_pct``; :func:`replay_dynamic` sets it to the run's budget share). The migrations issued
 so far never exceed ``pace_pct`` % of the pods that have arrived so far: the budget is earned as pods
 arrive, as an operator's "at most one migration per hundred pods admitted" would be. Without it, a run
@@ -66,6 +74,10 @@ def _model_ok(spec: int, model: np.ndarray) -> np.ndarray:
     return ((spec >> np.maximum(model, 0)) & 1).astype(bool) & (model >= 0)
 
 
+DEVICE_FIT = False  # destinations by the room left on the device (see Rebalancer.device_fit); off until measured
+CHAIN = False  # evicted pods may go where one more move makes room (see Rebalancer.chain); off until measured
+
+
 @dataclass
 class _Plan:
     node: int  # the node freed
@@ -73,6 +85,8 @@ class _Plan:
     dest: list[int]  # their destinations (same order)
     gain: int  # GPU milli of waiting pods that start on the freed node
     claims: list[int]  # those waiting pods
+    moves: list[tuple[int, int]]  # (pod, node) in issue order: the chains' first hops, then the evictions
+    state: _State  # the state that built it
 
 
 @dataclass
@@ -84,7 +98,9 @@ class Rebalancer:
     GPU's worth, suits an unpaced hook; :func:`replay_dynamic` paces and takes any gain);
     ``max_shapes``/``max_nodes``: how many waiting shapes and candidate nodes per shape are examined;
     ``pace_pct``: if set, the migrations issued so far never exceed this % of the pods that have arrived so
-    far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring).
+    far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring);
+    ``device_fit``, ``chain``: the module docstring's two rules (off; :func:`replay_dynamic` reads
+    :data:`DEVICE_FIT` and :data:`CHAIN`).
     """
 
     cluster: Cluster
@@ -95,6 +111,8 @@ class Rebalancer:
     max_nodes: int = 12
     patience: bool = True
     pace_pct: float | None = None
+    device_fit: bool = False
+    chain: bool = False
     issued: int = 0
     arrived: int = 0  # pods arrived so far, as far as the views show (see __call__)
     calls: int = 0
@@ -134,24 +152,29 @@ class Rebalancer:
                       np.int64)
         if not len(gw):
             return None
-        state = _State(view, self.cluster)
-        plans = [q for shape in _shapes(p, gw)[:self.max_shapes] for q in self._plans(state, shape, left, wait)]
-        plans.sort(key=lambda q: (-q.gain / len(q.evict), len(q.evict), q.node))
+        states = [_State(view, self.cluster, self.device_fit, self.chain)]
+        if self.chain:  # plans that evict pods only a chain can place, beside the plans without them
+            states.append(_State(view, self.cluster, self.device_fit, True, extend=True))
+        plans = [q for state in states for shape in _shapes(p, gw)[:self.max_shapes]
+                 for q in self._plans(state, shape, left, wait)]
+        plans.sort(key=lambda q: (-q.gain / len(q.moves), len(q.moves), q.node))
         moves: list[Move] = []
         used: set[int] = set()
         claimed: set[int] = set()
         for q in plans:
-            if len(moves) + len(q.evict) > left or q.node in used:
+            if len(moves) + len(q.moves) > left or q.node in used:
                 continue
+            state = q.state
             gain, claims = state.gain(q.node, q.evict, wait, claimed)
-            dest = state.destinations(q.node, q.evict, used | {q.node})
-            if dest is None or gain < self.min_gain_per_move * len(q.evict):
+            route = state.routes(q.node, q.evict, used | {q.node})
+            if route is None or len(moves) + len(route) > left or gain < self.min_gain_per_move * len(route):
                 continue
             used.add(q.node)
-            used.update(dest)
+            used.update(d for _, d in route)
+            used.update(state.view.running[j][0] for j, _ in route)
             claimed.update(claims)
             self._claimed.update(claims)
-            for j, d in zip(q.evict, dest, strict=True):
+            for j, d in route:
                 moves.append(Move(pod=j, node=d))
                 self.log.append((view.time, j, d))
         self.issued += len(moves)
@@ -168,13 +191,20 @@ class Rebalancer:
             evict = state.evict_set(n, cpu, mem, num, milli, left)
             if not evict:  # None: impossible within ``left``; []: it fits already (it cannot: it waits)
                 continue
-            dest = state.destinations(n, evict, {n})
-            if dest is None:
+            route = state.routes(n, evict, {n})
+            if route is None or len(route) > left:
                 continue
             gain, claims = state.gain(n, evict, wait, set())
-            if gain >= self.min_gain_per_move * len(evict):
-                out.append(_Plan(n, evict, dest, gain, claims))
+            if gain >= self.min_gain_per_move * len(route):
+                out.append(_Plan(n, evict, [d for _, d in route[-len(evict):]], gain, claims, route, state))
         return out
+
+
+def _leftover(idle: np.ndarray, valid: np.ndarray, milli: int, k: int) -> np.ndarray:
+    """Per node (rows of ``idle``), the idle milli a pod of ``k`` × ``milli`` leaves on the devices it would
+    take if it went to the tightest ones (the ``k`` devices with the least idle that hold ``milli``)."""
+    room = np.where(valid & (idle >= milli), idle - milli, 10**6)
+    return np.sort(room, axis=1)[:, :k].sum(axis=1)
 
 
 def _shapes(p: Pods, gw: np.ndarray) -> list[tuple[int, ...]]:
@@ -190,8 +220,11 @@ class _State:
     """The view's state plus, per node, the running pods that can move (some other node holds them now)
     and, per device, the GPU milli of those pods, largest first (padded with 0)."""
 
-    def __init__(self, view: ClusterView, cluster: Cluster) -> None:
+    def __init__(self, view: ClusterView, cluster: Cluster, device_fit: bool = False, chain: bool = False,
+                 extend: bool = False) -> None:
         self.view, self.p = view, view.pods
+        self.device_fit, self.chain = device_fit, chain
+        self._hop_arrays: tuple[np.ndarray, ...] | None = None
         self.gpus, self.model = cluster.gpus, cluster.model
         self.valid = np.arange(8)[None, :] < cluster.gpus[:, None]
         self.idle_total = np.where(self.valid, view.idle, 0).sum(axis=1)
@@ -206,21 +239,55 @@ class _State:
             ids = np.fromiter(view.running.keys(), np.int64, len(view.running))
             nm = np.array(list(view.running.values()), np.int64).reshape(-1, 2)
             room = self._room_counts(ids, nm[:, 0])
-            for i, (n, m), r in zip(ids.tolist(), nm.tolist(), room.tolist(), strict=True):
-                if r < 1:
-                    continue
-                self.by_node.setdefault(n, []).append(i)
-                self.mask[i] = m
-                self.mov_cpu[n] += int(p.cpu[i])
-                self.mov_mem[n] += int(p.mem[i])
-                if p.gpu_milli[i] > 0:
-                    for d in range(8):
-                        if m >> d & 1:
-                            per_dev.setdefault((n, d), []).append(int(p.gpu_milli[i]))
+            self._add_movable(ids[room >= 1], nm[room >= 1], per_dev)
+            self._dev_table(per_dev)
+            if extend:  # pods no node holds now, but one would once one of its movable pods left it
+                two = self._chain_room(ids[room < 1], nm[room < 1, 0])
+                self._add_movable(ids[room < 1][two], nm[room < 1][two], per_dev)
+        self._dev_table(per_dev)
+
+    def _add_movable(self, ids: np.ndarray, nm: np.ndarray, per_dev: dict[tuple[int, int], list[int]]) -> None:
+        p = self.p
+        for i, (n, m) in zip(ids.tolist(), nm.tolist(), strict=True):
+            self.by_node.setdefault(n, []).append(i)
+            self.mask[i] = m
+            self.mov_cpu[n] += int(p.cpu[i])
+            self.mov_mem[n] += int(p.mem[i])
+            if p.gpu_milli[i] > 0:
+                for d in range(8):
+                    if m >> d & 1:
+                        per_dev.setdefault((n, d), []).append(int(p.gpu_milli[i]))
+
+    def _dev_table(self, per_dev: dict[tuple[int, int], list[int]]) -> None:
         depth = max((len(v) for v in per_dev.values()), default=0)
-        self.dev_milli = np.zeros((n_nodes, 8, max(depth, 1)), np.int64)
+        self.dev_milli = np.zeros((len(self.gpus), 8, max(depth, 1)), np.int64)
         for (n, d), v in per_dev.items():
             self.dev_milli[n, d, :len(v)] = sorted(v, reverse=True)
+
+    def _chain_room(self, ids: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """Which of these running pods (of at most one GPU) some other node would hold once one movable pod
+        left it (that pod's device and the node's movable CPU and memory counted: a necessary condition;
+        :meth:`routes` checks the exact one)."""
+        v, p = self.view, self.p
+        reach = np.where(self.valid, v.idle + self.dev_milli[:, :, 0], -1).max(axis=1)
+        cpu_cap, mem_cap = v.free_cpu + self.mov_cpu, v.free_mem + self.mov_mem
+        out = np.zeros(len(ids), bool)
+        key = np.stack([p.num_gpu[ids], p.gpu_milli[ids], p.spec[ids]], axis=1)
+        if not len(ids):
+            return out
+        uniq, inv = np.unique(key, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        for u, (k, milli, spec) in enumerate(uniq.tolist()):
+            if k > 1:
+                continue
+            ok = (reach >= milli) & _model_ok(spec, self.model) if milli > 0 else np.ones(len(reach), bool)
+            nodes = np.flatnonzero(ok)
+            sel = np.flatnonzero(inv == u)
+            hold = ((cpu_cap[nodes][None, :] >= p.cpu[ids[sel]][:, None])
+                    & (mem_cap[nodes][None, :] >= p.mem[ids[sel]][:, None]))
+            hold &= nodes[None, :] != node[sel][:, None]
+            out[sel] = hold.any(axis=1)
+        return out
 
     def _room_counts(self, ids: np.ndarray, node: np.ndarray) -> np.ndarray:
         """Per running pod, how many nodes other than its own hold it now (CPU, memory, idle devices, model)."""
@@ -307,26 +374,102 @@ class _State:
                 evict(max(here, key=lambda j, res=res: (int(res[j]), -j)))
         return out
 
+    def _direct(self, j: int, taken: set[int]) -> int:
+        """The tightest node not in ``taken`` that holds pod ``j`` now (-1: none)."""
+        v, p = self.view, self.p
+        c, m, k, milli = int(p.cpu[j]), int(p.mem[j]), int(p.num_gpu[j]), int(p.gpu_milli[j])
+        ok = (v.free_cpu >= c) & (v.free_mem >= m)
+        if milli > 0:
+            ok &= ((v.idle >= milli) & self.valid).sum(axis=1) >= k
+            ok &= _model_ok(int(p.spec[j]), self.model)
+        if taken:
+            ok[list(taken)] = False
+        cand = np.flatnonzero(ok)
+        if not len(cand):
+            return -1
+        keys = [cand, v.free_cpu[cand], self.idle_total[cand]]
+        if self.device_fit and milli > 0:  # the room the pod leaves on its device comes first
+            keys.append(_leftover(v.idle[cand], self.valid[cand], milli, k))
+        return int(cand[np.lexsort(tuple(keys))][0])
+
     def destinations(self, n: int, evict: list[int], used: set[int]) -> list[int] | None:
         """A node for every evicted pod that holds it now, none in ``used`` and each used once (None: no)."""
-        v, p = self.view, self.p
         taken = set(used)
         out = []
         for j in evict:
-            c, m, k, milli = int(p.cpu[j]), int(p.mem[j]), int(p.num_gpu[j]), int(p.gpu_milli[j])
-            ok = (v.free_cpu >= c) & (v.free_mem >= m)
-            if milli > 0:
-                ok &= ((v.idle >= milli) & self.valid).sum(axis=1) >= k
-                ok &= _model_ok(int(p.spec[j]), self.model)
-            if taken:
-                ok[list(taken)] = False
-            cand = np.flatnonzero(ok)
-            if not len(cand):
+            d = self._direct(j, taken)
+            if d < 0:
                 return None
-            d = int(cand[np.lexsort((cand, v.free_cpu[cand], self.idle_total[cand]))][0])
             out.append(d)
             taken.add(d)
         return out
+
+    def _hops(self) -> tuple[np.ndarray, ...]:
+        """The movable pods of at most one GPU as arrays: id, node, device (-1: CPU only), milli, CPU, memory."""
+        if self._hop_arrays is None:
+            p = self.p
+            ids = np.array([i for qs in self.by_node.values() for i in qs if p.num_gpu[i] <= 1], np.int64)
+            node = np.array([self.view.running[i][0] for i in ids.tolist()], np.int64)
+            dev = np.array([(self.mask[i] & -self.mask[i]).bit_length() - 1 if p.gpu_milli[i] > 0 else -1
+                            for i in ids.tolist()], np.int64)
+            self._hop_arrays = (ids, node, dev, p.gpu_milli[ids].astype(np.int64), p.cpu[ids].astype(np.int64),
+                                p.mem[ids].astype(np.int64))
+        return self._hop_arrays
+
+    def _chain(self, j: int, taken: set[int], tries: int = 16) -> tuple[int, int, int] | None:
+        """(q, r, m): pod ``j`` (at most one GPU) goes to node m once movable pod q left m for node r, which
+        holds q now (m, r not in ``taken``, distinct). Among the pods q whose leaving lets ``j`` in, those that
+        leave the least room beside ``j`` on its device come first (None: no such pair)."""
+        v, p = self.view, self.p
+        if p.num_gpu[j] > 1:
+            return None
+        ids, node, dev, q_milli, q_cpu, q_mem = self._hops()
+        if not len(ids):
+            return None
+        c, mm, milli = int(p.cpu[j]), int(p.mem[j]), int(p.gpu_milli[j])
+        node_ok = np.ones(len(self.gpus), bool)
+        if taken:
+            node_ok[list(taken)] = False
+        ok = node_ok[node] & (v.free_cpu[node] + q_cpu >= c) & (v.free_mem[node] + q_mem >= mm)
+        if milli > 0:
+            ok &= _model_ok(int(p.spec[j]), self.model)[node]
+            now = np.where(self.valid & (v.idle >= milli), v.idle, 10**6).min(axis=1)[node]  # tightest fit now
+            after = np.where(dev >= 0, v.idle[node, np.maximum(dev, 0)] + q_milli, -1)  # q's device once q left
+            room = np.minimum(now, np.where(after >= milli, after, 10**6)) - milli
+            ok &= room < 10**5
+        else:
+            room = np.zeros(len(ids), np.int64)
+        sel = np.flatnonzero(ok)
+        for k in sel[np.lexsort((ids[sel], room[sel]))][:tries].tolist():
+            m, q = int(node[k]), int(ids[k])
+            r = self._direct(q, taken | {m})
+            if r >= 0:
+                return q, r, m
+        return None
+
+    def routes(self, n: int, evict: list[int], used: set[int]) -> list[tuple[int, int]] | None:
+        """The moves that empty ``evict`` off node ``n``, in the order to issue them (None: no way): each
+        evicted pod goes to a node that holds it now (:meth:`destinations`' rule) or, with ``chain``, to a
+        node m once one pod q of m moved to a node r that holds it now (q's move is issued first). Every node
+        is touched by one plan only: as a destination, or as an m (q leaves, then the evicted pod arrives),
+        or as an r, so each move is legal when the replay applies it in this order."""
+        taken = set(used)
+        first: list[tuple[int, int]] = []
+        then: list[tuple[int, int]] = []
+        for j in evict:
+            d = self._direct(j, taken)
+            if d >= 0:
+                then.append((j, d))
+                taken.add(d)
+                continue
+            hop = self._chain(j, taken) if self.chain else None
+            if hop is None:
+                return None
+            q, r, m = hop
+            first.append((q, r))
+            then.append((j, m))
+            taken.update((r, m))
+        return first + then
 
     def gain(self, n: int, evict: list[int], wait: np.ndarray, claimed: set[int]) -> tuple[int, list[int]]:
         """GPU milli of the waiting pods (arrival order) that start on node ``n`` once ``evict`` left it."""
@@ -365,11 +508,12 @@ class _State:
 def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, compress: float = 10000.0,
                    inflation: float = 1.3, rebalance_every: int = 0, max_moves: int = 0,
                    budget_pct: float = 1.0, min_gain_per_move: int = 1, pace: bool = True,
-                   stream: Any = None, tp: Any = None) -> dict[str, Any]:
+                   device_fit: bool | None = None, chain: bool | None = None, stream: Any = None,
+                   tp: Any = None) -> dict[str, Any]:
     """One seed of the deferral replay, with the :class:`Rebalancer` when ``rebalance_every`` and
     ``max_moves`` are > 0 (run budget: ``budget_pct`` % of the pods, rounded down; ``pace``: earned as
     pods arrive, at ``budget_pct`` % of the arrivals so far; ``min_gain_per_move``: GPU milli a migration
-    must start, by default any).
+    must start, by default any; ``device_fit``: :attr:`Rebalancer.device_fit`, None: :data:`DEVICE_FIT`).
 
     KPIs (besides :func:`replay_deferral`'s): ``pods_migrated`` (distinct pods moved) and
     ``pods_migrated_pct`` (of the run's pods), ``migration_budget`` and ``rebalance_calls``.
@@ -381,7 +525,9 @@ def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, comp
     on = rebalance_every > 0 and max_moves > 0
     budget = int(budget_pct * len(st.pods) / 100.0) if on else 0
     hook = Rebalancer(cluster, budget=budget, per_call=max_moves, min_gain_per_move=min_gain_per_move,
-                      pace_pct=budget_pct if pace else None) if on else None
+                      pace_pct=budget_pct if pace else None,
+                      device_fit=DEVICE_FIT if device_fit is None else device_fit,
+                      chain=CHAIN if chain is None else chain) if on else None
     r = replay_deferral(cluster, pods, policy, seed, inflation=inflation, compress=compress, tp=tp, stream=st,
                         rebalance=hook, rebalance_every=rebalance_every if on else 0, max_moves=max_moves if on else 0)
     r["migration_budget"] = budget
@@ -426,4 +572,4 @@ def dynamic_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["KPIS", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]
+__all__ = ["CHAIN", "DEVICE_FIT", "KPIS", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]
