@@ -69,11 +69,15 @@ def bound(args: argparse.Namespace, inst, row: dict) -> None:  # type: ignore[no
 
     block_fold.FOLD = bool(args.fold)
     row["fold"] = block_fold.FOLD
+    if args.fold_tags is not None:
+        block_fold.FOLD_TAGS = tuple(args.fold_tags)
+    row["fold_tags"] = list(block_fold.FOLD_TAGS)
+    row["eta_ranges"] = bool(args.eta_ranges)
     parts = blocks(inst, args.size)
     rounds: list[tuple[int, float, float, float]] = []
     c0 = time.process_time()
     bb = block_bound(inst, parts, iterations=args.iterations, merge=_merge(inst, args.merge),
-                     time_limit=args.time_limit_bound,
+                     time_limit=args.time_limit_bound, eta_ranges=bool(args.eta_ranges),
                      progress=lambda i, v, s: rounds.append((i, round(v, 3), round(s, 2),
                                                              round(time.process_time() - c0, 2))))
     row["blocks"] = len(parts)
@@ -94,7 +98,11 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--merge", default="none", help="none: the blocks' own nodes; auto: merged (block_bound.MERGE)")
     ap.add_argument("--fold", type=int, choices=[0, 1], default=1)
+    ap.add_argument("--fold-tags", nargs="+", default=None,
+                    help="block_fold.FOLD_TAGS for own-node LPs (w, i, f); default the module's")
     ap.add_argument("--iterations", type=int, default=5)
+    ap.add_argument("--eta-ranges", type=int, choices=[0, 1], default=0,
+                    help="block_bound(eta_ranges=): η from the blocks' ranges of optimal share duals")
     ap.add_argument("--time-limit-bound", type=float, default=None)
     ap.add_argument("--jsonl", default="bench/reopt_blockfold_s19.jsonl")
     args = ap.parse_args()
