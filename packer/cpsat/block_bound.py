@@ -1101,10 +1101,14 @@ def main() -> None:
     if nice > 0:
         os.nice(nice)
     fold = kwargs.pop("fold", None)
-    if fold is not None:  # the parent's block_fold.FOLD (this is a fresh interpreter)
+    fold_tags = kwargs.pop("fold_tags", None)
+    if fold is not None or fold_tags is not None:  # the parent's block_fold settings (a fresh interpreter)
         from packer.cpsat import block_fold
 
-        block_fold.FOLD = bool(fold)
+        if fold is not None:
+            block_fold.FOLD = bool(fold)
+        if fold_tags is not None:
+            block_fold.FOLD_TAGS = tuple(fold_tags)
 
     def send(bb: BlockBound) -> None:
         body = pickle.dumps(bb)
