@@ -95,10 +95,11 @@ OWN_SHARE = 0
 #: that time is at least THEN_OWN_MIN × the merged first round's seconds; the bound is the smaller.
 THEN_OWN = False
 THEN_OWN_MIN = 2.0
-#: The first round's η of an import class: the point nearest (in the sum of distances) the blocks'
-#: ranges of optimal share duals (:meth:`BlockLP._eta_ranges`, :func:`meet`) instead of the median of
-#: the vertex duals HiGHS happened to return (those depend on the LP's form: folded import rows gave
-#: other vertices and a worse bound, session 19).
+#: The first round's η of an import class: the median over the blocks of the top of each block's range of
+#: optimal share duals (:meth:`BlockLP._eta_ranges`, :func:`eta_top`) instead of the median of the vertex
+#: duals HiGHS happened to return. The share LPs are degenerate: which vertex the simplex returns depends
+#: on the LP's form (folded import rows gave other vertices and a worse bound, session 19), the range
+#: does not (with the folded family's own row dual freed). Any η gives a bound, so it stays valid.
 ETA_RANGES = False
 
 
