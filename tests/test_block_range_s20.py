@@ -16,15 +16,15 @@ from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import block_fold, solve
-from packer.cpsat.block_bound import block_bound, block_lps, eta_top, lagrangian
+from packer.cpsat.block_bound import block_bound, block_lps, eta_top, lagrangian, merge_level
 from tests.test_block_bound import _parts, _state
 
 
-def _lps(inst, parts, tags):  # type: ignore[no-untyped-def]
+def _lps(inst, parts, tags, merge=None):  # type: ignore[no-untyped-def]
     was = block_fold.FOLD_TAGS
     try:
         block_fold.FOLD_TAGS = tags
-        return block_lps(inst, parts)
+        return block_lps(inst, parts, merge=merge)
     finally:
         block_fold.FOLD_TAGS = was
 
@@ -45,17 +45,18 @@ def _share(lps, big_u):  # type: ignore[no-untyped-def]
     return out
 
 
-@pytest.mark.parametrize("tags", [("w", "f"), ("w", "i", "f")])
-def test_share_solution_stays_optimal_across_the_eta_range(tags: tuple[str, ...]) -> None:
-    """Tests on a 16-node fragmented state in 2 blocks (imports folded or not): each block's vertex η lies
-    in its range, and at either finite end of the range (the other multipliers at the vertex) the
-    block's Lagrangian (its LP at those prices + Σ λ × its caps) equals the share LP's value, i.e. the
-    share solution is still optimal there; with imports folded, some range is wider than the folded
-    LP's own reduced costs allow (the family row's dual freed)."""
+@pytest.mark.parametrize(("tags", "merged"), [(("w", "f"), False), (("w", "i", "f"), False), (("w", "f"), True)])
+def test_share_solution_stays_optimal_across_the_eta_range(tags: tuple[str, ...], merged: bool) -> None:
+    """Tests on a 16-node fragmented state in 2 blocks (own nodes with imports folded or not; merged, whose
+    LPs fold imports: FOLD_TAGS_MERGED): each block's vertex η lies in its range, and at either finite
+    end of the range (the other multipliers at the vertex) the block's Lagrangian (its LP at those
+    prices + Σ λ × its caps) equals the share LP's value, i.e. the share solution is still optimal
+    there; with imports folded, some range is wider than the folded LP's own reduced costs allow (the
+    family row's dual freed)."""
     inst = _state("fragmented", 0, 16, 0.5)
     parts = _parts(inst, 2)
-    lps, big_u = _lps(inst, parts, tags)
-    if "i" in tags:
+    lps, big_u = _lps(inst, parts, tags, merge_level(inst, "auto") if merged else None)
+    if "i" in tags or merged:
         assert any(lp.fam_cols for lp in lps)
     checked = 0
     for lp, (lam, eta, value, caps) in zip(lps, _share(lps, big_u), strict=True):
@@ -69,7 +70,7 @@ def test_share_solution_stays_optimal_across_the_eta_range(tags: tuple[str, ...]
                 assert got == pytest.approx(value, abs=2e-3), (j, end)
                 checked += 1
     assert checked > 0
-    if "i" in tags:
+    if "i" in tags or merged:
         # Without the family rows' duals freed the ranges are narrower somewhere (never wider).
         wider = 0
         for lp, (_lam, _eta, _value, caps) in zip(lps, _share(lps, big_u), strict=True):
@@ -95,23 +96,24 @@ def test_eta_top_takes_the_finite_top_else_the_bottom() -> None:
 def test_bound_at_range_prices_is_above_the_exact_plan(seed: int, family: str, nodes: int, k: int, draw: int) -> None:
     """Tests the bound by blocks with η from the ranges (ETA_RANGES), every round of it, and the
     Lagrangian at two random draws of λ ≥ 0, η, are ≥ the exact plan, with the own-node block LPs'
-    import rows folded and not."""
+    import rows folded and not, and with merged block LPs (imports folded)."""
     inst = _state(family, seed, nodes, 0.6)
     parts = _parts(inst, k)
     exact = solve(inst, time_limit=5, workers=1, aggregate=False)
     assert check(inst, exact).ok
     rng = random.Random(draw)
-    for tags in (("w", "f"), ("w", "i", "f")):
+    lvl = merge_level(inst, "auto")
+    for tags, merge in ((("w", "f"), None), (("w", "i", "f"), None), (("w", "f"), lvl)):
         was = block_fold.FOLD_TAGS
         try:
             block_fold.FOLD_TAGS = tags
-            got = block_bound(inst, parts, iterations=2, merge=None, eta_ranges=True)
-            lps, big_u = block_lps(inst, parts)
+            got = block_bound(inst, parts, iterations=2, merge=merge, eta_ranges=True)
+            lps, big_u = block_lps(inst, parts, merge=merge)
         finally:
             block_fold.FOLD_TAGS = was
-        assert min(got.values) >= exact.objective - 1e-6, tags
+        assert min(got.values) >= exact.objective - 1e-6, (tags, merge)
         js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
         for _ in range(2):
             lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
             eta = {j: rng.uniform(-3.0, 3.0) for j in js}
-            assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6, tags
+            assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6, (tags, merge)

@@ -39,7 +39,9 @@ with no duals counts its capacity bound plus the most its exports and imports ca
 
 The multipliers (:func:`block_bound`): each block's LP is solved once with its own copy of the
 coupling rows, each class held to an equal share of its units and imports held to exports
-(:meth:`BlockLP.share_duals`); λ_k and η_j are the medians of those rows' duals over the blocks.
+(:meth:`BlockLP.share_duals`); λ_k and η_j are the medians of those rows' duals over the blocks (η_j:
+of the top of each block's range of optimal duals, ETA_RANGES: the share LPs are degenerate and the
+vertex HiGHS returns depends on the LP's form).
 With one block this is the stays LP of the whole state (fragmented-0, 1,024 GPUs: 1241.22 against
 the stays LP's 1240.95); cut in 4 blocks 1255.63, against the capacity bound's 1312.86
 (bench/RESULTS_reopt.md, "Session 15").
@@ -100,7 +102,11 @@ THEN_OWN_MIN = 2.0
 #: duals HiGHS happened to return. The share LPs are degenerate: which vertex the simplex returns depends
 #: on the LP's form (folded import rows gave other vertices and a worse bound, session 19), the range
 #: does not (with the folded family's own row dual freed). Any η gives a bound, so it stays valid.
-ETA_RANGES = False
+#: Measured (bench/RESULTS_reopt.md "Session 20"): merged block LPs (the re-optimizer's), fragmented at
+#: 1,024 GPUs in 4 blocks, best of 5 rounds lower on all 10 states (seeds 0-4, 100-104: −1.0 to −2.5%);
+#: at 16,384 GPUs round 1 21,140.05 against 21,543.00 on fragmented-0 and 21,203.37 against 21,700.34 on
+#: fragmented-100 (−3.4% under the capacity bound against −1.1%), at the same CPU; haein unchanged.
+ETA_RANGES = True
 
 
 @dataclass
