@@ -91,12 +91,12 @@ def test_eta_top_takes_the_finite_top_else_the_bottom() -> None:
     assert eta_top((-math.inf, -0.3)) == -0.3
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 60), family=st.sampled_from(["fragmented", "tenants", "haein"]),
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 60), family=st.sampled_from(["fragmented", "haein"]),
        nodes=st.sampled_from([2, 3, 4]), k=st.sampled_from([2, 3]), draw=st.integers(0, 10**6))
 def test_bound_at_range_prices_is_above_the_exact_plan(seed: int, family: str, nodes: int, k: int, draw: int) -> None:
     """Tests the bound by blocks with η from the ranges (ETA_RANGES), every round of it, and the
-    Lagrangian at two random draws of λ ≥ 0, η, are ≥ the exact plan, with the own-node block LPs'
+    Lagrangian at a random draw of λ ≥ 0, η, are ≥ the exact plan, with the own-node block LPs'
     import rows folded and not, and with merged block LPs (imports folded)."""
     inst = _state(family, seed, nodes, 0.6)
     parts = _parts(inst, k)
@@ -114,7 +114,7 @@ def test_bound_at_range_prices_is_above_the_exact_plan(seed: int, family: str, n
             block_fold.FOLD_TAGS = was
         assert min(got.values) >= exact.objective - 1e-6, (tags, merge)
         js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
-        for _ in range(2):
+        for _ in range(1):
             lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
             eta = {j: rng.uniform(-3.0, 3.0) for j in js}
             assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6, (tags, merge)
