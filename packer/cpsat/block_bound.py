@@ -103,7 +103,7 @@ THEN_OWN_MIN = 2.0
 #: on the LP's form (folded import rows gave other vertices and a worse bound, session 19), the range
 #: does not (with the folded family's own row dual freed). Any η gives a bound, so it stays valid.
 #: Measured (bench/RESULTS_reopt.md "Session 20"): merged block LPs (the re-optimizer's), fragmented at
-#: 1,024 GPUs in 4 blocks, best of 5 rounds lower on all 10 states (seeds 0-4, 100-104: −1.0 to −2.5%);
+#: 1,024 GPUs in 4 blocks, best of 5 rounds lower on all 10 states (seeds 0-4, 100-104: −0.7 to −2.5%);
 #: at 16,384 GPUs round 1 21,140.05 against 21,543.00 on fragmented-0 and 21,203.37 against 21,700.34 on
 #: fragmented-100 (−3.4% under the capacity bound against −1.1%), at the same CPU; haein unchanged.
 ETA_RANGES = True
