@@ -600,9 +600,13 @@ class BlockLP:
         # solution optimal and raises every z_o's reduced cost by m (the plain LP's import column of o at
         # class c has the reduced cost of z_o plus that of c's placement column), so an import column z_o
         # at its lower bound allows δ up to its reduced cost + m.
+        # Only where every z_o is at its lower bound (the family placed nowhere): a z_o above it would need
+        # its reduced cost kept (basic) or ≤ 0 (at its upper bound).
         slack = np.zeros(len(x))
         for xs_, zs in self.fam_cols:
             xs_ = np.asarray(xs_, dtype=np.int64)
+            if not at_lo[np.asarray(zs, dtype=np.int64)].all():
+                continue
             free = ~at_lo[xs_] & ~at_hi[xs_]
             lows = d[xs_][at_lo[xs_] & ~at_hi[xs_]]
             m = 0.0 if free.any() or not lows.size else max(0.0, float(lows.min()))
@@ -771,9 +775,9 @@ def median_prices(got: Sequence[tuple[Mapping[object, float], Mapping[object, fl
 def eta_top(r: tuple[float, float]) -> float:
     """A block's η of an import class from its range of optimal share duals ``r``
     (:meth:`BlockLP._eta_ranges`): the top where it is finite, else the bottom (import-only blocks:
-    the price at which importing stops being worth it). On own-node block LPs this is the vertex the
-    plain LP's simplex returned on nearly every class (scratch diagnosis, fragmented-0 at 1,024 GPUs),
-    and it is the same point whether the block's import rows are folded or not."""
+    the price at which importing stops being worth it). Where the plain and the folded own-node LPs'
+    vertices differed, the plain LP's was this one (scratch diagnosis, fragmented-0 at 1,024 GPUs), and
+    the range is the same whether the block's import rows are folded or not."""
     lo, hi = r
     return hi if math.isfinite(hi) else lo
 
