@@ -103,7 +103,8 @@ def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["small", "big", "reopt"])
-    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both"])
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both",
+                                                                       "ranges", "bothranges"])
     ap.add_argument("--own-share", type=int, default=4, help="reopt arm own: block_bound.OWN_SHARE")
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
@@ -207,13 +208,18 @@ def _reopt(args: argparse.Namespace) -> None:
     for seed in args.seeds:
         inst = generate(args.family, seed=seed, nodes=args.nodes)
         for arm in args.arms:
-            reopt.BLOCK_BOUND = arm in ("on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both")
+            reopt.BLOCK_BOUND = arm in ("on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both",
+                                        "ranges", "bothranges")
+            # Session 20: "ranges" is "fold" with η from the share solves' ranges (block_bound.ETA_RANGES);
+            # "bothranges" that, then the own-node LPs with imports folded too (THEN_OWN, FOLD_TAGS w i f).
+            bbm.ETA_RANGES = arm in ("ranges", "bothranges")
+            block_fold.FOLD_TAGS = ("w", "i", "f") if arm == "bothranges" else ("w", "f")
             # Session 19: "plain" is main's bound by blocks before folding (merged LPs, block_fold.FOLD
             # off); "fold" the same folded; "ownfold" the blocks' own-node LPs folded (block_bound.MERGE
             # None); "both" merged folded, then the own-node LPs folded while time lasts (THEN_OWN).
             block_fold.FOLD = arm != "plain"
             bbm.MERGE = None if arm == "ownfold" else "auto"
-            bbm.THEN_OWN = arm == "both"
+            bbm.THEN_OWN = arm in ("both", "bothranges")
             # Session 18: the merged LPs with the room rule above the merge level ("rooms"), and with
             # own-node share prices after the first round ("own"); the older arms as they ran.
             bbm.ROOMS_ABOVE = arm in ("rooms", "own")
@@ -223,6 +229,7 @@ def _reopt(args: argparse.Namespace) -> None:
             row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
                                       "rooms_above": bbm.ROOMS_ABOVE, "own_share": bbm.OWN_SHARE,
                                       "fold": block_fold.FOLD, "merge": bbm.MERGE, "then_own": bbm.THEN_OWN,
+                                      "eta_ranges": bbm.ETA_RANGES, "fold_tags": list(block_fold.FOLD_TAGS),
                                       "time_limit": args.time_limit, "workers": args.workers,
                                       "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
             t = time.perf_counter()

@@ -2,6 +2,7 @@
 
     python bench/bench_reopt_blockfold.py cost fragmented --seed 0 --blocks 0 1 [--merge none|auto] --jsonl X.jsonl
     python bench/bench_reopt_blockfold.py bound fragmented --seed 0 --merge none --fold 1 --iterations 5 --jsonl X.jsonl
+    python bench/bench_reopt_blockfold.py bound fragmented --seed 0 --merge auto --fold-tags w i f --eta-ranges 1 ...
 
 ``cost`` (16,384 GPUs by default, the re-optimizer's blocks): for each block asked, its LP built plain
 and folded (the order turning per block), each: process CPU seconds to build (BlockLP), for the share
@@ -9,7 +10,8 @@ solve (each waiting class held to U_k / the number of blocks, the same caps in b
 solve at those share prices, the LP's rows / columns / nonzeros, and the block's value at its share
 prices (deterministic: the two forms must agree to the cent). ``bound``: block_bound (own nodes or
 merged, folded or not) with every round as (round, bound, wall s, process CPU s) and the capacity
-bound beside. Bounds are deterministic; seconds move with the load (printed beside).
+bound beside; ``--fold-tags`` sets block_fold.FOLD_TAGS (own-node LPs), ``--eta-ranges`` block_bound's
+η rule (session 20). Bounds are deterministic; seconds move with the load (printed beside).
 """
 
 from __future__ import annotations
@@ -69,11 +71,18 @@ def bound(args: argparse.Namespace, inst, row: dict) -> None:  # type: ignore[no
 
     block_fold.FOLD = bool(args.fold)
     row["fold"] = block_fold.FOLD
+    if args.fold_tags is not None:
+        block_fold.FOLD_TAGS = tuple(args.fold_tags)
+    row["fold_tags"] = list(block_fold.FOLD_TAGS)
+    from packer.cpsat import block_bound as bbm
+
+    ranges = bbm.ETA_RANGES if args.eta_ranges is None else bool(args.eta_ranges)
+    row["eta_ranges"] = ranges
     parts = blocks(inst, args.size)
     rounds: list[tuple[int, float, float, float]] = []
     c0 = time.process_time()
     bb = block_bound(inst, parts, iterations=args.iterations, merge=_merge(inst, args.merge),
-                     time_limit=args.time_limit_bound,
+                     time_limit=args.time_limit_bound, eta_ranges=ranges,
                      progress=lambda i, v, s: rounds.append((i, round(v, 3), round(s, 2),
                                                              round(time.process_time() - c0, 2))))
     row["blocks"] = len(parts)
@@ -94,7 +103,12 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--merge", default="none", help="none: the blocks' own nodes; auto: merged (block_bound.MERGE)")
     ap.add_argument("--fold", type=int, choices=[0, 1], default=1)
+    ap.add_argument("--fold-tags", nargs="+", default=None,
+                    help="block_fold.FOLD_TAGS for own-node LPs (w, i, f); default the module's")
     ap.add_argument("--iterations", type=int, default=5)
+    ap.add_argument("--eta-ranges", type=int, choices=[0, 1], default=None,
+                    help="block_bound(eta_ranges=): η from the blocks' ranges of optimal share duals "
+                         "(default block_bound.ETA_RANGES)")
     ap.add_argument("--time-limit-bound", type=float, default=None)
     ap.add_argument("--jsonl", default="bench/reopt_blockfold_s19.jsonl")
     args = ap.parse_args()

@@ -39,7 +39,9 @@ with no duals counts its capacity bound plus the most its exports and imports ca
 
 The multipliers (:func:`block_bound`): each block's LP is solved once with its own copy of the
 coupling rows, each class held to an equal share of its units and imports held to exports
-(:meth:`BlockLP.share_duals`); λ_k and η_j are the medians of those rows' duals over the blocks.
+(:meth:`BlockLP.share_duals`); λ_k and η_j are the medians of those rows' duals over the blocks (η_j:
+of the top of each block's range of optimal duals, ETA_RANGES: the share LPs are degenerate and the
+vertex HiGHS returns depends on the LP's form).
 With one block this is the stays LP of the whole state (fragmented-0, 1,024 GPUs: 1241.22 against
 the stays LP's 1240.95); cut in 4 blocks 1255.63, against the capacity bound's 1312.86
 (bench/RESULTS_reopt.md, "Session 15").
@@ -95,6 +97,16 @@ OWN_SHARE = 0
 #: that time is at least THEN_OWN_MIN × the merged first round's seconds; the bound is the smaller.
 THEN_OWN = False
 THEN_OWN_MIN = 2.0
+#: The first round's η of an import class: the median over the blocks of the top of each block's range of
+#: optimal share duals (:meth:`BlockLP._eta_ranges`, :func:`eta_top`) instead of the median of the vertex
+#: duals HiGHS happened to return. The share LPs are degenerate: which vertex the simplex returns depends
+#: on the LP's form (folded import rows gave other vertices and a worse bound, session 19), the range
+#: does not (with the folded family's own row dual freed). Any η gives a bound, so it stays valid.
+#: Measured (bench/RESULTS_reopt.md "Session 20"): merged block LPs (the re-optimizer's), fragmented at
+#: 1,024 GPUs in 4 blocks, best of 5 rounds lower on all 10 states (seeds 0-4, 100-104: −0.7 to −2.5%);
+#: at 16,384 GPUs round 1 21,140.05 against 21,543.00 on fragmented-0 and 21,203.37 against 21,700.34 on
+#: fragmented-100 (−3.4% under the capacity bound against −1.1%), at the same CPU; haein unchanged.
+ETA_RANGES = True
 
 
 @dataclass
@@ -310,6 +322,8 @@ class BlockLP:
                 sub, tags, barred, block_fold.FOLD_TAGS_MERGED if merge is not None else block_fold.FOLD_TAGS)
         #: Families folded into one request each (:mod:`packer.cpsat.block_fold`).
         self.folds = folds
+        #: Per folded family that is not home work: its placement columns and its origins' columns z_o.
+        self.fam_cols: list[tuple[list[int], list[int]]] = []
         rp, ids = repack_instance(sub)
         model = CpsatModel(rp, barred=barred)
         if ids:
@@ -510,6 +524,8 @@ class BlockLP:
                 else:
                     (self.units[o.ids] if o.tag[0] == "w" else self.imports[o.tag[1]]).append(col)
             rows += 1
+            if not f.home:
+                self.fam_cols.append((list(xs), list(range(n0 + len(z_c) - len(f.origins), n0 + len(z_c)))))
             if f.home:
                 for i, o in enumerate(f.origins):
                     # Σ stays of its members − its units ≤ 0 (a member that stays has its unit placed).
@@ -554,13 +570,71 @@ class BlockLP:
         sol = self.h.getSolution()
         lam: dict[object, float] = {}
         eta: dict[object, float] = {}
+        #: Per import class, the range of η over which the share solution stays optimal, the block's other
+        #: row duals held (:meth:`_eta_ranges`); empty without duals.
+        self.eta_ranges: dict[object, tuple[float, float]] = {}
         if sol.dual_valid:
             y = np.asarray(sol.row_dual, dtype=float)[self.share0:self.share0 + n_share] * self.sf / self.scale
             lam = {k: max(0.0, float(y[i])) for i, k in enumerate(self.ks)}
             eta = {j: float(y[len(self.ks) + i]) for i, j in enumerate(self.js)}
+            self.eta_ranges = self._eta_ranges(sol, eta)
         for i in range(n_share):
             self.h.changeRowBounds(int(idx[i]), -inf, inf)
         return lam, eta
+
+    def _eta_ranges(self, sol, eta: Mapping[object, float]) -> dict[object, tuple[float, float]]:  # type: ignore[no-untyped-def]
+        """For each import class j, the interval of η_j (objective units) at which the LP's solution
+        ``sol`` stays optimal with every other row dual held: moving the row's dual by δ moves the
+        reduced cost of its import columns by −δ and of its export columns by +δ (HiGHS minimizes:
+        a column at its lower bound needs a reduced cost ≥ 0, at its upper bound ≤ 0, between them
+        = 0; a fixed column anything). The share solve's vertex dual is one point of it; which one
+        the simplex returns depends on the form of the LP (folded or not), not on the block's economics."""
+        x = np.asarray(sol.col_value, dtype=float)
+        d = np.asarray(sol.col_dual, dtype=float)
+        tol = 1e-7 * np.maximum(1.0, np.maximum(np.abs(self.lo), np.where(np.isfinite(self.hi), np.abs(self.hi), 0.0)))
+        at_lo = x <= self.lo + tol
+        at_hi = x >= self.hi - tol
+        conv = self.sf / self.scale
+        # A folded family's row (Σ z_o = its placement columns) has a dual of its own: where the family is
+        # placed nowhere here, lowering it by the least reduced cost m of its placement columns keeps the
+        # solution optimal and raises every z_o's reduced cost by m (the plain LP's import column of o at
+        # class c has the reduced cost of z_o plus that of c's placement column), so an import column z_o
+        # at its lower bound allows δ up to its reduced cost + m.
+        # Only where every z_o is at its lower bound (the family placed nowhere): a z_o above it would need
+        # its reduced cost kept (basic) or ≤ 0 (at its upper bound).
+        slack = np.zeros(len(x))
+        for xs_, zs in self.fam_cols:
+            xs_ = np.asarray(xs_, dtype=np.int64)
+            if not at_lo[np.asarray(zs, dtype=np.int64)].all():
+                continue
+            free = ~at_lo[xs_] & ~at_hi[xs_]
+            lows = d[xs_][at_lo[xs_] & ~at_hi[xs_]]
+            m = 0.0 if free.any() or not lows.size else max(0.0, float(lows.min()))
+            slack[zs] = m
+        out: dict[object, tuple[float, float]] = {}
+        for j in self.js:
+            lo_d, hi_d = -math.inf, math.inf
+            for cols, sgn in ((self.imports.get(j, ()), 1.0), (self.exports.get(j, ()), -1.0)):
+                if not len(cols):
+                    continue
+                cols = np.asarray(cols, dtype=np.int64)
+                lo_c, hi_c, dc = at_lo[cols], at_hi[cols], d[cols] * sgn
+                # δ in HiGHS's units: an import column at its lower bound needs δ ≤ d, at its upper δ ≥ d;
+                # an export column at its lower bound δ ≥ −d, at its upper δ ≤ −d; between, δ = sgn d.
+                up = (dc + slack[cols])[lo_c & ~hi_c] if sgn > 0 else dc[hi_c & ~lo_c]
+                down = dc[hi_c & ~lo_c] if sgn > 0 else dc[lo_c & ~hi_c]
+                mid = dc[~lo_c & ~hi_c]
+                if up.size:
+                    hi_d = min(hi_d, float(up.min()))
+                if down.size:
+                    lo_d = max(lo_d, float(down.max()))
+                if mid.size:
+                    lo_d, hi_d = max(lo_d, float(mid.max())), min(hi_d, float(mid.min()))
+            e = eta[j]
+            a, b = e + lo_d * conv, e + hi_d * conv
+            # Nothing bounds it (no column of the class here): the vertex stands.
+            out[j] = (min(a, b), max(a, b)) if math.isfinite(a) or math.isfinite(b) else (e, e)
+        return out
 
     def solve(self, lam: Mapping[object, float], eta: Mapping[object, float],
               time_limit: float | None = None) -> tuple[float, dict[object, float], dict[object, float],
@@ -698,6 +772,16 @@ def median_prices(got: Sequence[tuple[Mapping[object, float], Mapping[object, fl
     return lam, eta
 
 
+def eta_top(r: tuple[float, float]) -> float:
+    """A block's η of an import class from its range of optimal share duals ``r``
+    (:meth:`BlockLP._eta_ranges`): the top where it is finite, else the bottom (import-only blocks:
+    the price at which importing stops being worth it). Where the plain and the folded own-node LPs'
+    vertices differed, the plain LP's was this one (scratch diagnosis, fragmented-0 at 1,024 GPUs), and
+    the range is the same whether the block's import rows are folded or not."""
+    lo, hi = r
+    return hi if math.isfinite(hi) else lo
+
+
 def merge_level(inst: Instance, merge: str | None) -> str | None:
     """The level :class:`BlockLP` merges ``inst``'s blocks at for the setting ``merge`` (see MERGE):
     None where nothing can be merged (a topology of nodes only)."""
@@ -751,7 +835,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
                 progress=None, merge: str | None = "default", upgrade: bool = False,
                 report=None, own_share: int | None = None, rooms_above: bool | None = None,
-                then_own: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
+                then_own: bool | None = None, eta_ranges: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -795,6 +879,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     eta_of: dict[object, list[float]] = defaultdict(list)
     # The share solves get at most SHARE_TIME of what is left (each block its part); the round the rest.
     share_end = None if time_limit is None else time.perf_counter() + SHARE_TIME * (rem() or 0.0)
+    by_range = ETA_RANGES if eta_ranges is None else eta_ranges
     for i, bl_ in enumerate(lps):
         part = None if share_end is None else (share_end - time.perf_counter()) / (len(lps) - i)
         if part is not None and part < 0.2:
@@ -803,7 +888,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         for k, x in lb.items():
             lam_of[k].append(x)
         for j, x in eb.items():
-            eta_of[j].append(x)
+            eta_of[j].append(eta_top(bl_.eta_ranges.get(j, (x, x))) if by_range else x)
     lam = {k: min(rho[k], statistics.median(lam_of[k])) if lam_of[k] else 0.0 for k in U}
     eta = {j: statistics.median(xs) for j, xs in eta_of.items()}
     top = max([*rho.values(), 1.0])
@@ -868,13 +953,14 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         _upgrade(lps, best, out, t0, time_limit, progress, report)
     if (THEN_OWN if then_own is None else then_own) and any(bl_.merged for bl_ in lps):
         del lps, best  # the merged HiGHS models before the own-node ones
-        _then_own(inst, parts, out, t0, time_limit, cap, iterations, step, progress, report)
+        _then_own(inst, parts, out, t0, time_limit, cap, iterations, step, progress, report, eta_ranges)
     out.seconds = time.perf_counter() - t0
     return out
 
 
 def _then_own(inst: Instance, parts: Sequence[Sequence[str]], out: BlockBound, t0: float,  # type: ignore[no-untyped-def]
-              time_limit: float | None, cap: int | None, iterations: int, step: float, progress, report) -> None:
+              time_limit: float | None, cap: int | None, iterations: int, step: float, progress, report,
+              eta_ranges: bool | None = None) -> None:
     """THEN_OWN: the bound by blocks on the blocks' own nodes in the time left (not started where less
     than THEN_OWN_MIN × the merged first round's seconds is left); each of its rounds lower than
     ``out`` so far becomes ``out``'s value (both are bounds, so the smaller is)."""
@@ -896,7 +982,7 @@ def _then_own(inst: Instance, parts: Sequence[Sequence[str]], out: BlockBound, t
                 report(out)
 
     own = block_bound(inst, parts, iterations=iterations, time_limit=left, cap=cap, step=step, merge=None,
-                      own_share=0, then_own=False, progress=seen)
+                      own_share=0, then_own=False, progress=seen, eta_ranges=eta_ranges)
     out.fallbacks += own.fallbacks
 
 
@@ -1026,10 +1112,14 @@ def main() -> None:
     if nice > 0:
         os.nice(nice)
     fold = kwargs.pop("fold", None)
-    if fold is not None:  # the parent's block_fold.FOLD (this is a fresh interpreter)
+    fold_tags = kwargs.pop("fold_tags", None)
+    if fold is not None or fold_tags is not None:  # the parent's block_fold settings (a fresh interpreter)
         from packer.cpsat import block_fold
 
-        block_fold.FOLD = bool(fold)
+        if fold is not None:
+            block_fold.FOLD = bool(fold)
+        if fold_tags is not None:
+            block_fold.FOLD_TAGS = tuple(fold_tags)
 
     def send(bb: BlockBound) -> None:
         body = pickle.dumps(bb)

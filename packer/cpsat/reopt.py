@@ -702,7 +702,8 @@ def _start_child(inst: Instance, cap: int | None, rem: float | None):  # type: i
     return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
                  nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE,
                  rooms_above=block_bound.ROOMS_ABOVE, own_share=block_bound.OWN_SHARE,
-                 merge=block_bound.MERGE, fold=block_fold.FOLD, then_own=block_bound.THEN_OWN)
+                 merge=block_bound.MERGE, fold=block_fold.FOLD, then_own=block_bound.THEN_OWN,
+                 eta_ranges=block_bound.ETA_RANGES, fold_tags=block_fold.FOLD_TAGS)
 
 
 def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int | None, cap: int | None,  # type: ignore[no-untyped-def]
