@@ -31,13 +31,14 @@ def _four_racks(hi_priority: float = 2.0) -> Instance:
                     requests=tuple(reqs))
 
 
-def _without(model: CpsatModel, space: lns_mod._Space, rid: str) -> None:
-    """Makes the incumbent the best plan that leaves request ``rid`` out."""
-    act = model.vars.active[model.data.group_of[model.inst.request_index[rid]]]
+def _without(model: CpsatModel, space: lns_mod._Space, rid: str, *more: str) -> None:
+    """Makes the incumbent the best plan that leaves request ``rid`` (and ``more``) out."""
     sub = model.model.clone()
-    dom = sub.proto.variables[act.index].domain  # type: ignore[union-attr]
-    dom.clear()
-    dom.extend([0, 0])
+    for r in (rid, *more):
+        act = model.vars.active[model.data.group_of[model.inst.request_index[r]]]
+        dom = sub.proto.variables[act.index].domain  # type: ignore[union-attr]
+        dom.clear()
+        dom.extend([0, 0])
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     assert solver.solve(sub) == cp_model.OPTIMAL
