@@ -1,6 +1,10 @@
 """Where a 60 s batch solve's minute goes at 1,024 GPUs (128 nodes, ``--workers 2``), per instance.
 
     python bench/bench_speed20_where.py FAMILY[,FAMILY...] SEED[,SEED...] [--limit 60] [--out FILE.jsonl]
+        [--arms slow,fast]
+
+With ``--arms``: each instance is solved once per arm, one after the other, the order alternating from
+instance to instance (``slow``: lns_region.FAST_FOLD off, the step builder before session 20; ``fast``: on).
 
 One JSON line a solve. Timeline (wall seconds from the solve's start, with the process CPU seconds used
 by then): the hint's end, the model's end, the search's start, the first run's end (LNS setup starts),
@@ -35,13 +39,17 @@ class Marks:
         self.c0 = time.process_time()
         self.at: dict[str, tuple[float, float]] = {}
         self.sums: dict[str, float] = {}
+        #: CPU seconds of the calling thread inside each timed part (CP-SAT's step solves with one
+        #: worker run in the calling thread): what the part cost, whatever the machine's load.
+        self.cpu: dict[str, float] = {}
 
     def mark(self, name: str) -> None:
         if name not in self.at:
             self.at[name] = (round(time.perf_counter() - self.t0, 3), round(time.process_time() - self.c0, 3))
 
-    def add(self, name: str, seconds: float) -> None:
+    def add(self, name: str, seconds: float, cpu: float) -> None:
         self.sums[name] = self.sums.get(name, 0.0) + seconds
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
 
 
 M: Marks = Marks()
@@ -51,11 +59,11 @@ def _timed(name: str, fn, mark_before: str | None = None, mark_after: str | None
     def wrapper(*a, **k):  # type: ignore[no-untyped-def]
         if mark_before:
             M.mark(mark_before)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         try:
             return fn(*a, **k)
         finally:
-            M.add(name, time.perf_counter() - t)
+            M.add(name, time.perf_counter() - t, time.thread_time() - c)
             if mark_after:
                 M.mark(mark_after)
     return wrapper
@@ -75,9 +83,10 @@ def install() -> None:
     search_mod.CpsatModel = _timed("model", search_mod.CpsatModel, mark_after="model_end")
 
 
-def run(fam: str, seed: int, limit: float) -> dict[str, object]:
+def run(fam: str, seed: int, limit: float, arm: str | None = None) -> dict[str, object]:
     global M
     inst = generate(fam, seed=seed, nodes=128)
+    lns_region.FAST_FOLD = arm != "slow"
     load = os.getloadavg()[0]
     M = Marks()
     plan = cpsat.solve(inst, time_limit=limit, workers=2)
@@ -89,11 +98,12 @@ def run(fam: str, seed: int, limit: float) -> dict[str, object]:
     wall_end, cpu_end = M.at["end"]
     lp_s = info.get("lp_s")
     row: dict[str, object] = {
-        "family": fam, "seed": seed, "limit": limit, "objective": round(plan.objective, 3),
+        "family": fam, "seed": seed, "arm": arm, "limit": limit, "objective": round(plan.objective, 3),
         "bound": None if plan.bound is None else round(plan.bound, 3), "gap_pct": None if gap is None else round(gap, 3),
         "ok": check(inst, plan).ok, "load": round(load, 2), "load_end": round(os.getloadavg()[0], 2),
         "utc": time.strftime("%H:%M:%S", time.gmtime()),
         "marks": M.at, "sums": {k: round(v, 3) for k, v in M.sums.items()},
+        "thread_cpu": {k: round(v, 3) for k, v in M.cpu.items()},
         "model_s": info.get("model_s"), "solve_start_s": info.get("solve_start_s"), "lp_s": lp_s,
         "lp_cpu_s": info.get("lp_cpu_s"), "relaxed_first": info.get("relaxed_first"),
         "solve_end_s": info.get("solve_end_s"), "steps": lns.get("steps"), "improved": lns.get("improved"),
@@ -110,15 +120,19 @@ def run(fam: str, seed: int, limit: float) -> dict[str, object]:
 def main(argv: list[str]) -> None:
     out = pop_option(argv, "--out")
     limit = float(pop_option(argv, "--limit") or 60)
-    done: set[tuple[str, int]] = set()
+    arms: list[str | None] = list((pop_option(argv, "--arms") or "").split(",")) if "--arms" in argv else [None]
+    done: set[tuple[str, int, str | None]] = set()
     if out and os.path.exists(out):
         with open(out) as f:
-            done = {(r["family"], r["seed"]) for r in map(json.loads, f)}
+            done = {(r["family"], r["seed"], r.get("arm")) for r in map(json.loads, f)}
     install()
+    k = 0
     for seed in [int(s) for s in argv[1].split(",")]:
         for fam in argv[0].split(","):
-            if (fam, seed) not in done:
-                emit(run(fam, seed, limit), out)
+            for arm in (arms if k % 2 == 0 else arms[::-1]):
+                if (fam, seed, arm) not in done:
+                    emit(run(fam, seed, limit, arm), out)
+            k += 1
 
 
 if __name__ == "__main__":
