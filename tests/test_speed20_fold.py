@@ -92,3 +92,23 @@ def test_incumbent_cache_follows_changes_in_place() -> None:
     values2, activity2 = index.at(base)
     assert values2[i] == values[i] + 1
     assert not np.array_equal(activity2, activity)
+
+
+@settings(max_examples=15, deadline=None)
+@given(inst=suite_instances(max_nodes=4, families=FAMILIES), seed=st.integers(0, 1000))
+def test_pinned_mask_from_the_free_nodes(inst, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Tests that the mask a step builds from its free nodes (``_Space._fixed``) pins exactly the
+    variables that ``_Space._pinned`` lists, for free domains and for free node sets (tenant, whole and
+    model steps), and that no variable is listed under two nodes (the mask's premise)."""
+    _, space = _space(inst)
+    if space is None or not space.names:
+        return
+    assert space.node_vars is not None
+    rng = random.Random(seed)
+    every = sorted(space.per_node)
+    for _ in range(3):
+        free = set(rng.sample(space.names, rng.randint(1, len(space.names))))
+        nodes = None if rng.random() < 0.5 else set(rng.sample(every, rng.randint(0, len(every))))
+        expect = np.zeros(len(space.best), dtype=bool)
+        expect[space._pinned(free, nodes)] = True
+        assert np.array_equal(space._fixed(free, nodes), expect)

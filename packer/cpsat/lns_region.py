@@ -110,13 +110,16 @@ class StepModel(cp_model.CpModel):
 class RegionModel:
     """One step's model over ``free`` (full-model variable indices); :meth:`expand` maps its solution back."""
 
-    def __init__(self, model: cp_model.CpModel, free: np.ndarray, base: list[int]) -> None:
+    def __init__(self, model: cp_model.CpModel, free: np.ndarray, base: list[int],
+                 base_values: np.ndarray | None = None) -> None:
         self.model = model
         self.free = free
         self.base = base
+        #: ``base`` as an array, when the builder had it (never changed here: :meth:`expand` copies it).
+        self._base_values = base_values
 
     def expand(self, values: list[int]) -> list[int]:
-        full = np.array(self.base, dtype=np.int64)
+        full = np.array(self.base if self._base_values is None else self._base_values, dtype=np.int64)
         full[self.free] = np.asarray(values, dtype=np.int64)
         return full.tolist()
 
@@ -223,7 +226,7 @@ def build(index: RegionIndex, base: list[int], fixed: np.ndarray,
     obj.scaling_factor = index.obj_scale
     proto.solution_hint.vars.extend(range(len(free)))
     proto.solution_hint.values.extend(values[free].tolist())
-    return RegionModel(sub, free, base)
+    return RegionModel(sub, free, base, values)
 
 
 def _fold(index: RegionIndex, values: np.ndarray, activity: np.ndarray | None, is_free: np.ndarray,
