@@ -4,7 +4,8 @@
         [--arms slow,fast]
 
 With ``--arms``: each instance is solved once per arm, one after the other, the order alternating from
-instance to instance (``slow``: lns_region.FAST_FOLD off, the step builder before session 20; ``fast``: on).
+instance to instance (``slow``: lns_region.FAST_FOLD and bound.READ_ONCE off, the step builder and the proto reads before
+session 20; ``fast``: both on).
 
 One JSON line a solve. Timeline (wall seconds from the solve's start, with the process CPU seconds used
 by then): the hint's end, the model's end, the search's start, the first run's end (LNS setup starts),
@@ -25,6 +26,7 @@ from benchargs import emit, pop_option
 
 import packer.cpsat.solver as cpsat
 from packer.check import check
+from packer.cpsat import bound
 from packer.cpsat import lns as lns_mod
 from packer.cpsat import lns_region
 from packer.cpsat import search as search_mod
@@ -86,7 +88,7 @@ def install() -> None:
 def run(fam: str, seed: int, limit: float, arm: str | None = None) -> dict[str, object]:
     global M
     inst = generate(fam, seed=seed, nodes=128)
-    lns_region.FAST_FOLD = arm != "slow"
+    lns_region.FAST_FOLD = bound.READ_ONCE = arm != "slow"
     load = os.getloadavg()[0]
     M = Marks()
     plan = cpsat.solve(inst, time_limit=limit, workers=2)

@@ -264,7 +264,8 @@ class _Space:
         # The LP bound's matrix, when a parallel solve built it before the LP started: its terms are
         # the rows' (read from it, not again from the proto).
         form = self.model.__dict__.get("linear_form")
-        return lns_region.RegionIndex(proto, None if form is None else form[1])
+        return lns_region.RegionIndex(proto, None if form is None else form[1],
+                                      None if form is None else self.model.proto_read)
 
     @cached_property
     def checker(self) -> _Checker | None:

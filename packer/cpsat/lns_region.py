@@ -42,8 +42,16 @@ class RegionIndex:
     from the proto (exact integers, intervals with holes).
     """
 
-    def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
-        self.bounds: list[list[int]] = [list(ct.linear.domain) for ct in proto.constraints]
+    def __init__(self, proto, matrix=None, read=None) -> None:  # type: ignore[no-untyped-def]
+        # ``read``: the rows' and variables' domains as the matrix's builder read them from this proto
+        # (:func:`packer.cpsat.bound.linear_form`), taken when their counts are the proto's.
+        read = read or {}
+        bounds, domains = read.get("bounds"), read.get("domains")
+        if bounds is None or len(bounds) != len(proto.constraints):
+            bounds = [list(ct.linear.domain) for ct in proto.constraints]
+        if domains is None or len(domains) != len(proto.variables):
+            domains = [list(v.domain) for v in proto.variables]
+        self.bounds: list[list[int]] = bounds
         terms = _terms(matrix, len(self.bounds), len(proto.variables))
         if terms is None:
             vars_: list[int] = []
@@ -58,7 +66,7 @@ class RegionIndex:
                      np.array(starts, dtype=np.int64))
         self.vars, self.coeffs, self.starts = terms
         self.row_of = np.repeat(np.arange(len(self.bounds), dtype=np.int64), np.diff(self.starts))
-        self.domains = [list(v.domain) for v in proto.variables]
+        self.domains = domains
         #: Each row's bounds when its domain is one interval (else the row never folds into a variable).
         single = [len(b) == 2 for b in self.bounds]
         self.single = np.array(single, dtype=bool)
