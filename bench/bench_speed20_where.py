@@ -26,9 +26,8 @@ from benchargs import emit, pop_option
 
 import packer.cpsat.solver as cpsat
 from packer.check import check
-from packer.cpsat import bound
+from packer.cpsat import bound, lns_region
 from packer.cpsat import lns as lns_mod
-from packer.cpsat import lns_region
 from packer.cpsat import search as search_mod
 from packer.generate import generate
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from packer.cpsat import bound
-from packer.cpsat import lns_region
+from packer.cpsat import bound, lns_region
 from packer.cpsat.model import CpsatModel
 from tests.strategies import suite_instances
 
