@@ -27,9 +27,9 @@ def test_parallel_lns_reads_the_region_rows_once_before_any_step(monkeypatch: py
     real_index, real_sub = lns_region.RegionIndex, lns_mod._Space.sub_model
 
     class Counting(real_index):  # type: ignore[misc, valid-type]
-        def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, proto, matrix=None, read=None) -> None:  # type: ignore[no-untyped-def]
             built.append(1)
-            super().__init__(proto, matrix)
+            super().__init__(proto, matrix, read)
 
     def sub_model(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         ready_at_step.append("region" in self.__dict__)
@@ -133,9 +133,9 @@ def test_region_steps_use_the_lp_matrix_when_it_is_built(monkeypatch: pytest.Mon
     real = lns_region.RegionIndex
 
     class Spy(real):  # type: ignore[misc, valid-type]
-        def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, proto, matrix=None, read=None) -> None:  # type: ignore[no-untyped-def]
             got.append(matrix)
-            super().__init__(proto, matrix)
+            super().__init__(proto, matrix, read)
 
     monkeypatch.setattr(lns_region, "RegionIndex", Spy)
     model = _model(nodes=6)

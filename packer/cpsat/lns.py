@@ -264,7 +264,8 @@ class _Space:
         # The LP bound's matrix, when a parallel solve built it before the LP started: its terms are
         # the rows' (read from it, not again from the proto).
         form = self.model.__dict__.get("linear_form")
-        return lns_region.RegionIndex(proto, None if form is None else form[1])
+        return lns_region.RegionIndex(proto, None if form is None else form[1],
+                                      None if form is None else self.model.proto_read)
 
     @cached_property
     def checker(self) -> _Checker | None:
@@ -472,16 +473,45 @@ class _Space:
                     out.extend(self.per_node[ni])
         return out
 
+    @cached_property
+    def node_vars(self) -> tuple[np.ndarray, dict[int, np.ndarray]] | None:
+        """(which variables belong to a node, each node's variables as an array), or None when a
+        variable is listed under two nodes (then only :meth:`_pinned` says what a step pins)."""
+        n = len(self.model.model.proto.variables)
+        arrays = {ni: np.asarray(ids, dtype=np.int64) for ni, ids in self.per_node.items()}
+        counts = np.zeros(n, dtype=np.int64)
+        for ids in arrays.values():
+            counts[ids] += 1
+        if (counts > 1).any():
+            return None
+        return counts > 0, arrays
+
+    def _fixed(self, free: set[str], nodes: set[int] | None) -> np.ndarray | None:
+        """:meth:`_pinned` as a mask over the model's variables, built from the step's free nodes (a few)
+        instead of listing the pinned ones (nearly all); None where :attr:`node_vars` is None."""
+        got = self.node_vars
+        if got is None:
+            return None
+        on_node, arrays = got
+        keep = [ni for name in free for ni in self.members[name]] if nodes is None else \
+            [ni for ni in nodes if ni in arrays]
+        fixed = on_node.copy()
+        if keep:
+            fixed[np.concatenate([arrays[ni] for ni in keep])] = False
+        return fixed
+
     def sub_model(self, base: list[int], free: set[str], growth_cap: list[tuple[int, int]],
                   nodes: set[int] | None = None) -> cp_model.CpModel | lns_region.RegionModel:
         """A copy of the model with every class outside ``free`` (or outside ``nodes``, when given)
         fixed at ``base``, hinted with ``base`` (with REGION_STEPS, the model over the rest only)."""
-        pinned = self._pinned(free, nodes)
         region = self.region if REGION_STEPS else None
         if region is not None:
-            fixed = np.zeros(region.n, dtype=bool)
-            fixed[pinned] = True
+            fixed = self._fixed(free, nodes) if lns_region.FAST_FOLD else None
+            if fixed is None:
+                fixed = np.zeros(region.n, dtype=bool)
+                fixed[self._pinned(free, nodes)] = True
             return lns_region.build(region, base, fixed, growth_cap)
+        pinned = self._pinned(free, nodes)
         sub = self.model.model.clone()
         proto = sub.proto
         for i in pinned:
@@ -518,6 +548,7 @@ def lns(model: CpsatModel, *, level: str, domains_per_step: int, step_s: float, 
         # counted as that step's build, and from Python 3.12 (cached_property without its lock) two
         # threads' first steps would each build it.
         space.region  # noqa: B018
+        space.node_vars  # noqa: B018 - the same, for the steps' pinned masks (lns_region.FAST_FOLD)
     cores = workers if workers is not None else (os.cpu_count() or 1)
     threads = min(MAX_THREADS, cores, len(space.names) // max(1, domains_per_step))
     if det_step is not None or workers == 1 or threads < 2:

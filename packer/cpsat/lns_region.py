@@ -42,8 +42,16 @@ class RegionIndex:
     from the proto (exact integers, intervals with holes).
     """
 
-    def __init__(self, proto, matrix=None) -> None:  # type: ignore[no-untyped-def]
-        self.bounds: list[list[int]] = [list(ct.linear.domain) for ct in proto.constraints]
+    def __init__(self, proto, matrix=None, read=None) -> None:  # type: ignore[no-untyped-def]
+        # ``read``: the rows' and variables' domains as the matrix's builder read them from this proto
+        # (:func:`packer.cpsat.bound.linear_form`), taken when their counts are the proto's.
+        read = read or {}
+        bounds, domains = read.get("bounds"), read.get("domains")
+        if bounds is None or len(bounds) != len(proto.constraints):
+            bounds = [list(ct.linear.domain) for ct in proto.constraints]
+        if domains is None or len(domains) != len(proto.variables):
+            domains = [list(v.domain) for v in proto.variables]
+        self.bounds: list[list[int]] = bounds
         terms = _terms(matrix, len(self.bounds), len(proto.variables))
         if terms is None:
             vars_: list[int] = []
@@ -58,7 +66,7 @@ class RegionIndex:
                      np.array(starts, dtype=np.int64))
         self.vars, self.coeffs, self.starts = terms
         self.row_of = np.repeat(np.arange(len(self.bounds), dtype=np.int64), np.diff(self.starts))
-        self.domains = [list(v.domain) for v in proto.variables]
+        self.domains = domains
         #: Each row's bounds when its domain is one interval (else the row never folds into a variable).
         single = [len(b) == 2 for b in self.bounds]
         self.single = np.array(single, dtype=bool)
@@ -74,18 +82,52 @@ class RegionIndex:
         self.obj_offset = float(obj.offset)
         self.obj_scale = float(obj.scaling_factor) or 1.0
         self.n = len(self.domains)
+        #: Each variable's terms (positions in ``vars``), grouped by variable: ``var_terms[var_ptr[i]:var_ptr[i + 1]]``
+        #: (FAST_FOLD: a step reads the terms of its free variables only).
+        self.var_terms = np.argsort(self.vars, kind="stable")
+        self.var_ptr = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.vars, minlength=self.n), out=self.var_ptr[1:])
+        #: (a copy of the incumbent, its values as an array, each row's value at it): the last incumbent a
+        #: step was built from; the steps between two improvements share it (FAST_FOLD).
+        self._at: tuple[list[int], np.ndarray, np.ndarray] | None = None
+
+    def at(self, base: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``base`` as an int64 array and every row's activity at it (exact integers), computed once per
+        incumbent (a list compare finds the last one again: a tenth of the conversion's cost)."""
+        got = self._at
+        if got is not None and (got[0] is base or got[0] == base):
+            return got[1], got[2]
+        values = np.asarray(base, dtype=np.int64)
+        prod = np.empty(len(self.vars) + 1, dtype=np.int64)
+        prod[0] = 0
+        np.multiply(self.coeffs, values[self.vars], out=prod[1:])
+        np.cumsum(prod, out=prod)
+        activity = prod[self.starts[1:]] - prod[self.starts[:-1]]
+        self._at = (list(base), values, activity)
+        return values, activity
+
+
+class StepModel(cp_model.CpModel):
+    """A CP-SAT model without the pre-PEP 8 method aliases that :class:`cp_model.CpModel` sets up on every
+    instance (a walk over all its attributes: 4-20 ms per model at load 2-8, for names no step uses)."""
+
+    def _add_pre_pep8_methods(self) -> None:
+        pass
 
 
 class RegionModel:
     """One step's model over ``free`` (full-model variable indices); :meth:`expand` maps its solution back."""
 
-    def __init__(self, model: cp_model.CpModel, free: np.ndarray, base: list[int]) -> None:
+    def __init__(self, model: cp_model.CpModel, free: np.ndarray, base: list[int],
+                 base_values: np.ndarray | None = None) -> None:
         self.model = model
         self.free = free
         self.base = base
+        #: ``base`` as an array, when the builder had it (never changed here: :meth:`expand` copies it).
+        self._base_values = base_values
 
     def expand(self, values: list[int]) -> list[int]:
-        full = np.array(self.base, dtype=np.int64)
+        full = np.array(self.base if self._base_values is None else self._base_values, dtype=np.int64)
         full[self.free] = np.asarray(values, dtype=np.int64)
         return full.tolist()
 
@@ -113,6 +155,10 @@ def _shift(domain: list[int], by: int) -> list[int]:
 #: over the variables it keeps: on tenants at 1,024 GPUs 36 % of a step's variables were already fixed
 #: by the first fold, on hetero 62 %, and CP-SAT's presolve spent its first loops removing them.
 FOLD_FIXED = False
+#: Whether :func:`build` reads only its free variables' terms (each row's pinned constant from its value at
+#: the incumbent, computed once per incumbent) instead of every term of the model. Same model, term for
+#: term (tests/test_speed20_fold.py); off: the per-step pass over all the model's terms (session 9).
+FAST_FOLD = True
 #: Most rounds of that folding (each round is a few vectorised passes over the model's terms).
 FOLD_ROUNDS = 6
 
@@ -121,21 +167,21 @@ def build(index: RegionIndex, base: list[int], fixed: np.ndarray,
           growth_cap: list[tuple[int, int]]) -> RegionModel:
     """The step's model: variables where ``fixed`` (a bool array over the full model) is False, the rest
     folded in at ``base``; ``growth_cap`` caps (index, upper bound) of free variables."""
-    values = np.asarray(base, dtype=np.int64)
+    values, activity = index.at(base) if FAST_FOLD else (np.asarray(base, dtype=np.int64), None)
     is_free = ~fixed
     cap_lo, cap_hi = index.var_lo.copy(), index.var_hi.copy()
     for i, cap in growth_cap:
         cap_hi[i] = min(cap_hi[i], cap)
     rounds = FOLD_ROUNDS if FOLD_FIXED else 1
     for _ in range(rounds):
-        term_free, rows_free, const, lo_b, hi_b = _fold(index, values, is_free, cap_lo, cap_hi)
+        free_terms, rows_free, const, lo_b, hi_b = _fold(index, values, activity, is_free, cap_lo, cap_hi)
         if not FOLD_FIXED:
             break
         # A free variable left with one value (the incumbent's: it satisfies every row) joins the
         # pinned part; so does one in no remaining row and not in the objective.
         single = is_free & (lo_b == hi_b)
         touched = np.zeros(index.n, dtype=bool)
-        touched[index.vars[term_free & (rows_free[index.row_of] > 1)]] = True
+        touched[index.vars[free_terms[rows_free[index.row_of[free_terms]] > 1]]] = True
         touched[index.obj_vars[index.obj_coeffs != 0]] = True
         loose = is_free & ~touched & ~single
         if loose.any():
@@ -147,22 +193,24 @@ def build(index: RegionIndex, base: list[int], fixed: np.ndarray,
             break
         is_free = is_free & ~drop
     else:
-        term_free, rows_free, const, lo_b, hi_b = _fold(index, values, is_free, cap_lo, cap_hi)
+        free_terms, rows_free, const, lo_b, hi_b = _fold(index, values, activity, is_free, cap_lo, cap_hi)
     free = np.flatnonzero(is_free)
     local = np.full(index.n, -1, dtype=np.int64)
     local[free] = np.arange(len(free), dtype=np.int64)
-    sub = cp_model.CpModel()
+    sub = StepModel()
     proto = sub.proto
     add_var = proto.variables.add
     domains = index.domains
-    for i in free.tolist():
+    # A variable without holes gets its folded bounds (its own when nothing folded into it); one with
+    # holes keeps its domain, cut at a growth cap (the fold leaves such variables' bounds alone).
+    for i, lo_i, hi_i, hole in zip(free.tolist(), lo_b[free].tolist(), hi_b[free].tolist(),
+                                   index.holes[free].tolist(), strict=True):
+        if not hole:
+            add_var().domain.extend((lo_i, hi_i))
+            continue
         dom = domains[i]
-        if len(dom) == 2 and (lo_b[i] != dom[0] or hi_b[i] != dom[1]):
-            dom = [int(lo_b[i]), int(hi_b[i])]
-        elif len(dom) > 2 and hi_b[i] < dom[-1]:  # a growth cap on a variable with holes
-            dom = [dom[0], int(hi_b[i])]
-        add_var().domain.extend(dom)
-    keep_terms = term_free & (rows_free[index.row_of] > 0)
+        add_var().domain.extend([dom[0], hi_i] if hi_i < dom[-1] else dom)
+    keep_terms = free_terms[rows_free[index.row_of[free_terms]] > 0]
     # Every kept row's free terms, in row order, as Python lists cut at the rows' offsets.
     rows = np.flatnonzero(rows_free)
     ends = np.cumsum(rows_free[rows]).tolist()
@@ -186,22 +234,39 @@ def build(index: RegionIndex, base: list[int], fixed: np.ndarray,
     obj.scaling_factor = index.obj_scale
     proto.solution_hint.vars.extend(range(len(free)))
     proto.solution_hint.values.extend(values[free].tolist())
-    return RegionModel(sub, free, base)
+    return RegionModel(sub, free, base, values)
 
 
-def _fold(index: RegionIndex, values: np.ndarray, is_free: np.ndarray, cap_lo: np.ndarray,
-          cap_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(which terms are free, each row's count of free terms after folding, each row's pinned constant,
-    the variables' lower and upper bounds): the pinned terms summed into constants, and every row left
-    with one free term (e.g. a pinned placement's link to its group's count) folded into that
-    variable's bounds (its count set to 0: it is no longer a row)."""
-    term_free = is_free[index.vars]
-    rows_free = np.bincount(index.row_of[term_free], minlength=len(index.bounds))
-    pinned = ~term_free
-    const = np.zeros(len(index.bounds), dtype=np.int64)
-    np.add.at(const, index.row_of[pinned], index.coeffs[pinned] * values[index.vars[pinned]])
+def _fold(index: RegionIndex, values: np.ndarray, activity: np.ndarray | None, is_free: np.ndarray,
+          cap_lo: np.ndarray, cap_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(the free terms' positions, in the rows' order; each row's count of free terms after folding; each
+    row's pinned constant; the variables' lower and upper bounds): the pinned terms summed into constants,
+    and every row left with one free term (e.g. a pinned placement's link to its group's count) folded
+    into that variable's bounds (its count set to 0: it is no longer a row).
+
+    With ``activity`` (each row's value at ``values``, FAST_FOLD) only the free variables' terms are read:
+    a row's pinned constant is its activity less its free terms, the same integers as summing its pinned
+    terms (which reads every term of the model, 230-450 k at 1,024 GPUs, for a step that frees 2-5 % of them)."""
+    rows_n = len(index.bounds)
+    if activity is None:
+        term_free = is_free[index.vars]
+        free_pos = np.flatnonzero(term_free)
+        rows_free = np.bincount(index.row_of[term_free], minlength=rows_n)
+        pinned = ~term_free
+        const = np.zeros(rows_n, dtype=np.int64)
+        np.add.at(const, index.row_of[pinned], index.coeffs[pinned] * values[index.vars[pinned]])
+    else:
+        free_pos = _terms_of(index, np.flatnonzero(is_free))
+        free_rows = index.row_of[free_pos]
+        rows_free = np.bincount(free_rows, minlength=rows_n)
+        const = activity.copy()
+        if len(free_pos):
+            # free_pos is in term order, so each row's free terms are one run: exact sums by a cumsum.
+            part = np.cumsum(index.coeffs[free_pos] * values[index.vars[free_pos]])
+            last = np.flatnonzero(np.r_[free_rows[1:] != free_rows[:-1], True])
+            sums = np.diff(np.r_[0, part[last]])
+            const[free_rows[last]] -= sums
     lo_b, hi_b = cap_lo.copy(), cap_hi.copy()
-    free_pos = np.flatnonzero(term_free)
     unary_terms = free_pos[(rows_free[index.row_of[free_pos]] == 1)]
     unary_rows = index.row_of[unary_terms]
     fold = index.single[unary_rows] & ~index.holes[index.vars[unary_terms]]
@@ -222,4 +287,16 @@ def _fold(index: RegionIndex, values: np.ndarray, is_free: np.ndarray, cap_lo: n
         np.maximum.at(lo_b, v, new_lo)
         np.minimum.at(hi_b, v, new_hi)
         rows_free[unary_rows] = 0
-    return term_free, rows_free, const, lo_b, hi_b
+    return free_pos, rows_free, const, lo_b, hi_b
+
+
+def _terms_of(index: RegionIndex, free: np.ndarray) -> np.ndarray:
+    """Positions (in ``index.vars``, ascending) of every term of the variables ``free``."""
+    lo, hi = index.var_ptr[free], index.var_ptr[free + 1]
+    counts = hi - lo
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    # Each variable's run lo..hi-1, laid end to end: an arange shifted per run.
+    shift = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    return np.sort(index.var_terms[np.arange(total, dtype=np.int64) + shift])

@@ -59,6 +59,8 @@ class CpsatModel:
         #: Values of all variables of the best solution found by LNS (:mod:`packer.cpsat.lns`; overrides ``solver``).
         self.values: list[int] | None = None
         self.lns_stats: dict[str, int] = {}
+        #: The proto's integer domains as :attr:`linear_form` read them ("domains", "bounds"; empty until then).
+        self.proto_read: dict[str, list[list[int]]] = {}
 
     # ----------------------------------------------------------------------------------- hints
 
@@ -216,7 +218,7 @@ class CpsatModel:
         """:func:`packer.cpsat.bound.linear_form` of the model, built once (the LP bound and LNS merges share it)."""
         from packer.cpsat.bound import linear_form
 
-        return linear_form(self.model)
+        return linear_form(self.model, self.proto_read)
 
     def value(self, var: object) -> int:
         """The value of ``var`` in the best solution (LNS's when it ran, else the last solve's)."""
