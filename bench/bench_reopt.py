@@ -42,6 +42,24 @@ def state(family: str, seed: int, nodes: int | None):  # type: ignore[no-untyped
     return generate(family, seed, nodes=nodes)
 
 
+def timed_run(inst, time_limit: float, workers: int, arm: str = ""):  # type: ignore[no-untyped-def]
+    """One run at the issue recipe, what ``packer bench`` runs on a running cluster with no migration cap:
+    ``reopt.curve(inst, [None], time_limit, workers)``, its plan checked (a failure stops the bench).
+    Returns (the point, its row, the migration cost of the running work it moved, [load before, after])."""
+    from packer.check import check
+    from packer.cpsat import reopt
+    from packer.plans import migration_cost
+
+    load0 = os.getloadavg()[0]
+    pt = reopt.curve(inst, [None], time_limit=time_limit, workers=workers, seed=0)[-1]
+    rep = check(inst, pt.plan)
+    assert rep.ok, (inst.name, arm)
+    placed = {a.request: a.units for a in pt.plan.assignments}
+    cost = sum(migration_cost(inst, r) for r in inst.requests
+               if r.placement is not None and r.id in placed and reopt.moves(inst, {r.id: placed[r.id]}))
+    return pt, pt.row(), cost, [round(load0, 2), round(os.getloadavg()[0], 2)]
+
+
 def state_parser(doc: str | None, default_seed: int = 0) -> argparse.ArgumentParser:
     """The arguments every re-optimization bench shares: which running states (family, seeds, nodes)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
