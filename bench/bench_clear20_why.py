@@ -52,13 +52,9 @@ def price_table(inst, cur, guide):  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
-    from bench_reopt import state, state_parser
+    from bench_reopt import det_parser, det_start, state
 
-    ap = state_parser(__doc__)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--det", type=float, default=1.0)
-    ap.add_argument("--start-s", type=float, default=10.0)
-    ap.add_argument("--json", default=None)
+    ap = det_parser(__doc__)
     args = ap.parse_args()
 
     import packer.cpsat.reopt as reopt
@@ -68,11 +64,7 @@ def main() -> int:
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     for seed in args.seeds:
         inst = state(args.family, seed, args.nodes)
-        start = reopt.no_move_plan(inst, time_limit=args.start_s, seed=0, workers=1)
-        placed = {a.request: list(a.units) for a in start.assignments}
-        bb = reopt.BudgetBound(inst)
-        bb.stays_lp(None, 60.0)
-        guide = reopt._guide_of(bb, inst, None)
+        placed, bb, guide = det_start(inst, args.start_s)
         t0 = time.perf_counter()
         rows0, room0 = price_table(inst, placed, guide)
         price_s = time.perf_counter() - t0

@@ -69,6 +69,29 @@ def state_parser(doc: str | None, default_seed: int = 0) -> argparse.ArgumentPar
     return ap
 
 
+def det_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments of the deterministic move-step benches: the states, ``--steps`` CP-SAT steps of ``--det``
+    deterministic time each, ``--start-s`` seconds of the shared no-move solve, ``--json``."""
+    ap = state_parser(doc)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--det", type=float, default=1.0, help="CP-SAT deterministic time per region step")
+    ap.add_argument("--start-s", type=float, default=10.0, help="seconds of the shared no-move solve")
+    ap.add_argument("--json", default=None)
+    return ap
+
+
+def det_start(inst, start_s: float):  # type: ignore[no-untyped-def]
+    """The shared start of a deterministic A/B: the no-move plan (one worker), the stays LP (its bound) and
+    its guide. Returns (placed, BudgetBound, guide)."""
+    from packer.cpsat import reopt
+
+    start = reopt.no_move_plan(inst, time_limit=start_s, seed=0, workers=1)
+    placed = {a.request: list(a.units) for a in start.assignments}
+    bb = reopt.BudgetBound(inst)
+    bb.stays_lp(None, 60.0)
+    return placed, bb, reopt._guide_of(bb, inst, None)
+
+
 def main() -> int:
     ap = state_parser(__doc__, default_seed=5)
     ap.add_argument("--budgets", default="0,8,32,128,all")
