@@ -139,3 +139,28 @@ def test_gated_clear_steps_keep_only_valid_better_plans(seed: int, nodes: int, c
     out, _stats = _steps(inst, cur, cap=cap, seed=seed)
     assert objective_value(inst, out) >= before - 1e-9 and _ok(inst, out)
     assert cap is None or reopt.moves(inst, out) <= cap
+
+
+def test_the_region_holds_the_room_the_price_counted() -> None:
+    """Tests that the room the price counts (a placed waiting job of the gang's own priority, given up) is
+    in the region: n0 has two movable running jobs and two free GPUs, n1 a waiting 2-GPU job of priority 1
+    and two pinned jobs; the 4-GPU gang of priority 1 (worth 4) goes on n0 once the running jobs take the
+    waiting job's GPUs (+4 - 2 - 0.2)."""
+    nodes = tuple(Node(id=f"n{i}", gpu_model=H100, num_gpus=4, mode="full") for i in range(2))
+    reqs = (Request(id="r0", kind="gpu", count=1, tenant="t", placement=(Unit(node="n0", gpu=0),), movable=True,
+                    migration_cost=0.1),
+            Request(id="r1", kind="gpu", count=1, tenant="t", placement=(Unit(node="n0", gpu=1),), movable=True,
+                    migration_cost=0.1),
+            Request(id="p", kind="gpu", count=2, tenant="t", placement=(Unit(node="n1", gpu=2), Unit(node="n1", gpu=3))),
+            Request(id="w", kind="gpu", count=2, tenant="t"),
+            Request(id="gang", kind="gpu", count=4, tenant="g", locality=Locality(level="node", required=True)))
+    inst = Instance(name="sameprio", topology=Topology(levels=("node",)), nodes=nodes, requests=reqs,
+                    tenants=(Tenant(id="t"), Tenant(id="g")))
+    cur = _placed(inst)
+    cur["w"] = [Unit(node="n1", gpu=0), Unit(node="n1", gpu=1)]
+    got = reopt_clear.prices(inst, cur, inst.request("gang"))
+    assert [(c[1], round(c[0], 9)) for c in got] == [("n0", 2.2)]
+    before = objective_value(inst, cur)
+    out, stats = _steps(inst, cur, steps=1)
+    assert stats["by_kind"]["clear"]["improved"] == 1 and "gang" in out and "w" not in out
+    assert abs(objective_value(inst, out) - (before + 4 - 2 - 0.2)) < 1e-6 and _ok(inst, out)

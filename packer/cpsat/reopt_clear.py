@@ -74,6 +74,8 @@ ROOM_PRICE = True
 #: Session 20: move_steps draws a clear step only for gangs that have a domain worth clearing
 #: (:func:`worth`); where none has, the iteration goes on as another step and no CP-SAT clear step is built.
 GATE = True
+#: The length of Room's covering table (GPUs); a need beyond it is priced at its last entry (a lower bound).
+COVER_MAX = 64
 _WHOLE = ("full", "any")
 
 
@@ -194,10 +196,12 @@ class Room:
                          if n.gpu_mode(g) in _WHOLE and (n.id, g) not in busy and (n.id, g) not in pinned}
                      for c in classes}
         self.cover: dict[str, list[float]] = {}
+        self.top: dict[str, int] = {}
         for c in classes:
             got = [(sum(1 for u in us if u.node in self.usable[c]), v) for _rid, us, v in items]
             got = [(k, v) for k, v in got if k > 0]
-            top = sum(k for k, _v in got)
+            self.top[c] = sum(k for k, _v in got)
+            top = min(self.top[c], COVER_MAX)
             best = [0.0] + [float("inf")] * top
             for k, v in got:
                 for j in range(top, 0, -1):
@@ -224,9 +228,9 @@ class Room:
             if short <= 0:
                 continue
             cover = self.cover.get(c, [0.0])
-            if short >= len(cover):
+            if short > self.top.get(c, 0):
                 return float("inf")
-            total += cover[short]
+            total += cover[min(short, len(cover) - 1)]  # beyond COVER_MAX its last entry, a lower bound
         return total
 
 
@@ -363,7 +367,10 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
     stay: dict[str, set[str]] = defaultdict(set)
     for rid, units in cur.items():
         r = inst.request(rid)
-        give_up = SOFT_ROOM and r.placement is None and r.priority < gang.priority and rid not in gone
+        # (with ROOM_PRICE also whole-GPU work of the gang's priority: the price counted it as room, and
+        # giving some up gains where the gang finds part of its GPUs free)
+        give_up = SOFT_ROOM and r.placement is None and rid not in gone and (
+            r.priority < gang.priority or (ROOM_PRICE and r.kind == "gpu" and r.priority <= gang.priority))
         for u in units:
             if give_up and u.gpu is not None:
                 soft[(u.node, inst.node(u.node).gpu_mode(u.gpu))] += inst.unit_size(r, u)
