@@ -164,3 +164,17 @@ def test_the_region_holds_the_room_the_price_counted() -> None:
     out, stats = _steps(inst, cur, steps=1)
     assert stats["by_kind"]["clear"]["improved"] == 1 and "gang" in out and "w" not in out
     assert abs(objective_value(inst, out) - (before + 4 - 2 - 0.2)) < 1e-6 and _ok(inst, out)
+
+
+def test_order_s19_keeps_the_room_test_and_session_19s_order() -> None:
+    """Tests ORDER_S19: the candidate domains are those the room price keeps (none with waiting work of 2.0 a
+    GPU), priced and ordered by what leaves alone (with 1.0 a GPU: n1 at 4, its four jobs, after n0 at 0.3)."""
+    reopt_clear.ORDER_S19 = True
+    try:
+        inst, cur = _state(2.0)
+        assert reopt_clear.prices(inst, cur, inst.request("gang")) == []
+        inst, cur = _state(1.0)
+        got = reopt_clear.prices(inst, cur, inst.request("gang"))
+    finally:
+        reopt_clear.ORDER_S19 = False
+    assert [(c[1], round(c[0], 9)) for c in got] == [("n0", 0.3), ("n1", 4.0)]

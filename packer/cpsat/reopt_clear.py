@@ -74,6 +74,9 @@ ROOM_PRICE = True
 #: Session 20: move_steps draws a clear step only for gangs that have a domain worth clearing
 #: (:func:`worth`); where none has, the iteration goes on as another step and no CP-SAT clear step is built.
 GATE = True
+#: Session 20, an A/B arm (off): with ROOM_PRICE, room decides only which domains are candidates; they are ordered
+#: and drawn by session 19's price (what leaves), so that where the gate is open the steps take session 19's domains.
+ORDER_S19 = False
 #: The length of Room's covering table (GPUs); a need beyond it is priced at its last entry (a lower bound).
 COVER_MAX = 64
 _WHOLE = ("full", "any")
@@ -306,6 +309,8 @@ def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
             total = sum(req_price.get(rid, 0.0) for rid in leave)
         if total >= value - 1e-9:
             continue
+        if ROOM_PRICE and ORDER_S19:
+            total = sum(req_price.get(rid, 0.0) for rid in leave)
         ok = True
         for nid, k in per_node.items():
             n = inst.node(nid)
@@ -508,5 +513,5 @@ def clear_step(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int
     return out
 
 
-__all__ = ["CLEAR", "GATE", "ROOM_PRICE", "SHARE", "clear_step", "gangs", "gpu_prices", "pick", "prices", "region",
+__all__ = ["CLEAR", "GATE", "ORDER_S19", "ROOM_PRICE", "SHARE", "clear_step", "gangs", "gpu_prices", "pick", "prices", "region",
            "Room", "worth"]
