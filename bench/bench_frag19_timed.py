@@ -9,6 +9,7 @@ to ``--json``.
         --json bench/frag19_timed_clear_fragmented.json
     python bench/bench_frag19_timed.py issue --seeds 5 100 --json bench/frag19_timed_clear_issue.json
     python bench/bench_frag19_timed.py issue --seeds 5 --arms on s19 off   # session 20: gated, session 19's, none
+    (arm ``order``: gated, domains drawn by session 19's price: reopt_clear.ORDER_S19)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def main() -> int:
 
     from packer.cpsat import reopt_clear
 
-    default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE
+    default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -42,8 +43,10 @@ def main() -> int:
         for arm in arms:
             # on: clear steps as they are (session 20: gated, room priced); s19: session 19's (ungated,
             # priced by what leaves alone); off: none
-            reopt_clear.CLEAR = arm in ("on", "s19")
+            # (order: gated, domains ordered by session 19's price, reopt_clear.ORDER_S19)
+            reopt_clear.CLEAR = arm in ("on", "s19", "order")
             reopt_clear.GATE = reopt_clear.ROOM_PRICE = arm != "s19"
+            reopt_clear.ORDER_S19 = arm == "order"
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -63,7 +66,7 @@ def main() -> int:
                   f"{rec['load'][0]}-{rec['load'][1]} |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
-    reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE = default
+    reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
     return 0
 
 
