@@ -34,6 +34,13 @@ This step prices instead, and lets CP-SAT do the exchange:
 
 ``SHARE`` of the move steps are clear steps while a candidate gang waits (adapted like the spread
 steps' share, :class:`packer.cpsat.reopt_spread.Share`); they draw from their own stream.
+
+Session 20: what leaves a domain must land somewhere. With ROOM_PRICE a domain's price counts the least value
+given up for whole-GPU room for it (:class:`Room`: free GPUs, else placed waiting whole-GPU requests given up
+whole), a lower bound on what any exchange placing the gang there gives up; with GATE a drawn clear step is
+built only when some gang has a domain so priced below its value (:func:`worth`), so that where none has
+(the haein issue states: whole GPUs full, the room held by waiting work of the gang's value per GPU) the
+iteration is the step it would have been without clear steps.
 """
 
 from __future__ import annotations
