@@ -356,7 +356,7 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
         return set(), info
     value = gang.priority * gang.count
     top = cands[:CANDS]
-    price, dom, take, gone = top[rng.choices(range(len(top)), weights=[value - c[0] + 1e-6 for c in top], k=1)[0]]
+    price, dom, take, gone = top[rng.choices(range(len(top)), weights=[max(value - c[0], 0.0) + 1e-6 for c in top], k=1)[0]]
     info.update(price=round(price, 3), domain=dom)
     chosen = {nid for nid, _g in take}
     leave = sorted(gone)
