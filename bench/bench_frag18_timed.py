@@ -15,7 +15,6 @@ run to ``--json``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    from bench_reopt import state, state_parser
+    from bench_reopt import state, state_parser, timed_run
 
     ap = state_parser(__doc__)
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -33,9 +32,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from packer.check import check
     from packer.cpsat import reopt, reopt_intstays
-    from packer.plans import migration_cost
 
     default_arm, default_on, default_home = reopt_intstays.ARM, reopt_intstays.INT_STAYS, reopt.HOME
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
@@ -50,19 +47,12 @@ def main() -> int:
                 reopt_intstays.ARM = arm.split(":", 1)[1] if ":" in arm else default_arm
             else:
                 reopt.HOME = arm == "on"
-            load0 = os.getloadavg()[0]
-            pt = reopt.curve(inst, [None], time_limit=args.time_limit, workers=args.workers, seed=0)[-1]
-            rep = check(inst, pt.plan)
-            assert rep.ok, (inst.name, arm)
-            row = pt.row()
-            placed = {a.request: a.units for a in pt.plan.assignments}
-            cost = sum(migration_cost(inst, r) for r in inst.requests
-                       if r.placement is not None and r.id in placed and reopt.moves(inst, {r.id: placed[r.id]}))
+            pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             ist = pt.info.get("int_stays")
             rec = {"state": inst.name, "seed": seed, "ab": args.ab, "arm": arm, "objective": row["objective"], "bound": row["bound"],
                    "gap": row["gap"], "moves": pt.moves, "migration_cost": round(cost, 3), "int_stays": ist, "late_lp": pt.info.get("late_lp"),
                    "no_move": pt.info.get("no_move_objective"), "steps": (pt.info.get("steps") or {}).get("steps"),
-                   "load": [round(load0, 2), round(os.getloadavg()[0], 2)], "time_limit": args.time_limit}
+                   "load": load, "time_limit": args.time_limit}
             out.append(rec)
             ists = "-" if not ist else (f"{ist['lp']:.2f} → {'-' if ist['dual'] is None else format(ist['dual'], '.2f')}, "
                                         f"{ist['s']} s, {ist['finished']}")

@@ -42,6 +42,24 @@ def state(family: str, seed: int, nodes: int | None):  # type: ignore[no-untyped
     return generate(family, seed, nodes=nodes)
 
 
+def timed_run(inst, time_limit: float, workers: int, arm: str = ""):  # type: ignore[no-untyped-def]
+    """One run at the issue recipe, what ``packer bench`` runs on a running cluster with no migration cap:
+    ``reopt.curve(inst, [None], time_limit, workers)``, its plan checked (a failure stops the bench).
+    Returns (the point, its row, the migration cost of the running work it moved, [load before, after])."""
+    from packer.check import check
+    from packer.cpsat import reopt
+    from packer.plans import migration_cost
+
+    load0 = os.getloadavg()[0]
+    pt = reopt.curve(inst, [None], time_limit=time_limit, workers=workers, seed=0)[-1]
+    rep = check(inst, pt.plan)
+    assert rep.ok, (inst.name, arm)
+    placed = {a.request: a.units for a in pt.plan.assignments}
+    cost = sum(migration_cost(inst, r) for r in inst.requests
+               if r.placement is not None and r.id in placed and reopt.moves(inst, {r.id: placed[r.id]}))
+    return pt, pt.row(), cost, [round(load0, 2), round(os.getloadavg()[0], 2)]
+
+
 def state_parser(doc: str | None, default_seed: int = 0) -> argparse.ArgumentParser:
     """The arguments every re-optimization bench shares: which running states (family, seeds, nodes)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +67,29 @@ def state_parser(doc: str | None, default_seed: int = 0) -> argparse.ArgumentPar
     ap.add_argument("--seeds", type=int, nargs="+", default=[default_seed])
     ap.add_argument("--nodes", type=int, default=None)
     return ap
+
+
+def det_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments of the deterministic move-step benches: the states, ``--steps`` CP-SAT steps of ``--det``
+    deterministic time each, ``--start-s`` seconds of the shared no-move solve, ``--json``."""
+    ap = state_parser(doc)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--det", type=float, default=1.0, help="CP-SAT deterministic time per region step")
+    ap.add_argument("--start-s", type=float, default=10.0, help="seconds of the shared no-move solve")
+    ap.add_argument("--json", default=None)
+    return ap
+
+
+def det_start(inst, start_s: float):  # type: ignore[no-untyped-def]
+    """The shared start of a deterministic A/B: the no-move plan (one worker), the stays LP (its bound) and
+    its guide. Returns (placed, BudgetBound, guide)."""
+    from packer.cpsat import reopt
+
+    start = reopt.no_move_plan(inst, time_limit=start_s, seed=0, workers=1)
+    placed = {a.request: list(a.units) for a in start.assignments}
+    bb = reopt.BudgetBound(inst)
+    bb.stays_lp(None, 60.0)
+    return placed, bb, reopt._guide_of(bb, inst, None)
 
 
 def main() -> int:

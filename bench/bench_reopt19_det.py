@@ -20,13 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    from bench_reopt import state, state_parser
+    from bench_reopt import det_parser, state
 
-    ap = state_parser(__doc__)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--det", type=float, default=1.0)
-    ap.add_argument("--start-s", type=float, default=10.0)
-    ap.add_argument("--json", default=None)
+    ap = det_parser(__doc__)
     args = ap.parse_args()
 
     import packer.cpsat.reopt as reopt

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    from bench_reopt import state, state_parser
+    from bench_reopt import state, state_parser, timed_run
 
     ap = state_parser(__doc__)
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -38,9 +38,7 @@ def main() -> int:
     ap.add_argument("--plans", default=None, help="save every checked plan here (gzipped packer.plan/v1)")
     args = ap.parse_args()
 
-    from packer.check import check
     from packer.cpsat import reopt, reopt_quotacap
-    from packer.plans import migration_cost
 
     default_home, default_qc, env_qc = reopt.HOME, reopt_quotacap.FIX, os.environ.get("PACKER_QUOTACAP")
     default_never = reopt_quotacap.SKIP_NEVER
@@ -60,14 +58,7 @@ def main() -> int:
             else:
                 reopt_quotacap.FIX = arm == "on"
                 os.environ["PACKER_QUOTACAP"] = "1" if arm == "on" else "0"
-            load0 = os.getloadavg()[0]
-            pt = reopt.curve(inst, [None], time_limit=args.time_limit, workers=args.workers, seed=0)[-1]
-            rep = check(inst, pt.plan)
-            assert rep.ok, (inst.name, arm)
-            row = pt.row()
-            placed = {a.request: a.units for a in pt.plan.assignments}
-            cost = sum(migration_cost(inst, r) for r in inst.requests
-                       if r.placement is not None and r.id in placed and reopt.moves(inst, {r.id: placed[r.id]}))
+            pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             nm = pt.info.get("no_move_objective")
             rec = {"state": inst.name, "seed": seed, "pair": k, "ab": args.ab, "arm": arm, "objective": row["objective"],
                    "bound": row["bound"], "gap": row["gap"], "moves": pt.moves, "migration_cost": round(cost, 3),
@@ -75,7 +66,7 @@ def main() -> int:
                    "improved": (pt.info.get("steps") or {}).get("improved"),
                    "by_kind": {k: {f: v.get(f) for f in ("steps", "improved", "gain")}
                                for k, v in ((pt.info.get("steps") or {}).get("by_kind") or {}).items()},
-                   "load": [round(load0, 2), round(os.getloadavg()[0], 2)], "time_limit": args.time_limit}
+                   "load": load, "time_limit": args.time_limit}
             if args.plans:
                 d = Path(args.plans)
                 d.mkdir(parents=True, exist_ok=True)

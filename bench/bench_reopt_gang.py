@@ -36,13 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main() -> int:
-    from bench_reopt import state, state_parser
+    from bench_reopt import det_parser, det_start, state
 
-    ap = state_parser(__doc__)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--det", type=float, default=1.0, help="CP-SAT deterministic time per region step")
-    ap.add_argument("--start-s", type=float, default=10.0, help="seconds of the shared no-move solve")
-    ap.add_argument("--json", default=None)
+    ap = det_parser(__doc__)
     ap.add_argument("--chain-ab", action="store_true",
                     help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
     ap.add_argument("--victims-ab", action="store_true",
@@ -76,11 +72,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         inst = state(args.family, seed, args.nodes)
-        start = reopt.no_move_plan(inst, time_limit=args.start_s, seed=0, workers=1)
-        placed = {a.request: list(a.units) for a in start.assignments}
-        bb = reopt.BudgetBound(inst)
-        bb.stays_lp(None, 60.0)
-        guide = reopt._guide_of(bb, inst, None)
+        placed, bb, guide = det_start(inst, args.start_s)
         bound = bb.best(None)
         rows = {"start": objective_value(inst, placed), "bound": bound}
         arms = (("A", False), ("B", True)) if not args.arms else [(a, a) for a in args.arms.split("|")]

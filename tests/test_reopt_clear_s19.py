@@ -99,8 +99,14 @@ def test_moved_work_costs_nothing_more_and_waiting_work_its_value() -> None:
     w = Request(id="w", kind="gpu", count=1, tenant="t", priority=2.0)
     inst2 = inst2.model_copy(update={"requests": (*inst2.requests, w)})
     cur2["w"] = [Unit(node="n0", gpu=1)]
-    got2 = reopt_clear.prices(inst2, cur2, inst2.request("gang"))
+    reopt_clear.ROOM_PRICE = False  # this session's price: the waiting job's value
+    try:
+        got2 = reopt_clear.prices(inst2, cur2, inst2.request("gang"))
+    finally:
+        reopt_clear.ROOM_PRICE = True
     assert got2 and abs(got2[0][0] - (0.1 + 2.0)) < 1e-9
+    got3 = reopt_clear.prices(inst2, cur2, inst2.request("gang"))  # session 20: it lands on a free GPU elsewhere
+    assert got3 and abs(got3[0][0] - 0.1) < 1e-9
 
 
 def test_region_holds_room_for_what_leaves() -> None:

@@ -1002,11 +1002,16 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         # and room for what leaves it) next, from their own stream likewise.
         ccands = reopt_clear.gangs(inst, cur, guide) if reopt_clear.CLEAR else []
         if ccands and crng.random() < cshare.value:
-            before = best
-            cur, best = reopt_clear.clear_step(inst, cur, best, cap, ccands, waiting, crng, guide, stats, by_kind, tb,
-                                               progress, seed=seed, workers=step_workers, det=det, deadline=deadline)
-            cshare.update(best > before + 1e-9)
-            continue
+            if reopt_clear.GATE:  # session 20: no CP-SAT clear step where no domain is worth clearing
+                ccands = reopt_clear.worth(inst, cur, ccands)
+                stats["clear_gated"] = stats.get("clear_gated", 0) + int(not ccands)
+            if ccands:
+                before = best
+                cur, best = reopt_clear.clear_step(inst, cur, best, cap, ccands, waiting, crng, guide, stats, by_kind,
+                                                   tb, progress, seed=seed, workers=step_workers, det=det,
+                                                   deadline=deadline)
+                cshare.update(best > before + 1e-9)
+                continue
         cands = [r for r in reopt_gang.gangs(inst, cur) if r.id not in never] if reopt_gang.GANG and placers else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
@@ -1289,6 +1294,30 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     return _keep(inst, cur, best, trial, info, cap, stats, rec, "pack", progress, t2)
 
 
+def step_clock(nodes: int, deadline: float, det: float | None
+               ) -> tuple[float, Callable[[], float], float | None] | None:
+    """The clock of one CP-SAT step over a region of ``nodes`` nodes that is not a main-loop step (a pack
+    fill, a clear step): its budget is STEP_S, times the region's size in REGION_MAX_NODES up to WIDE_STEPS,
+    cut at ``deadline`` less 0.3 s; None when that leaves 0.2 s or less. Returns (start, seconds left,
+    deterministic time): with ``det`` the deterministic budget (``det`` times the same scale) decides and
+    the deadline is only a safety stop."""
+    scale = min(WIDE_STEPS, max(1.0, nodes / REGION_MAX_NODES))
+    budget = min(STEP_S * scale, deadline - time.perf_counter() - 0.3)
+    if budget <= 0.2:
+        return None
+    t1 = time.perf_counter()
+    if det is None:
+        def left() -> float:
+            return budget - (time.perf_counter() - t1)
+
+        return t1, left, None
+
+    def safety() -> float:
+        return deadline - time.perf_counter()
+
+    return t1, safety, det * scale
+
+
 def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenant: str, nodes: Sequence[str],
                empty: Sequence[str], cap: int | None, waiting: Sequence[Request], rng: random.Random, stats: dict,
                by_kind: dict[str, dict[str, float]], *, seed: int, workers: int | None, det: float | None,
@@ -1323,22 +1352,14 @@ def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenan
     sub, hint, uncounted = _sub_instance(inst, trial, region, cap, left, None, rng, first=first)
     if not sub.requests:
         return None
-    scale = min(WIDE_STEPS, max(1.0, len(region) / REGION_MAX_NODES))
-    budget = min(STEP_S * scale, deadline - time.perf_counter() - 0.3)
-    if budget <= 0.2:
+    clock = step_clock(len(region), deadline, det)
+    if clock is None:
         return None
-    t1 = time.perf_counter()
-    if det is None:
-        def sub_left() -> float:
-            return budget - (time.perf_counter() - t1)
-    else:
-        def sub_left() -> float:  # the deterministic budget decides; the deadline is a safety stop
-            return deadline - time.perf_counter()
+    t1, sub_left, sub_det = clock
     sinfo: dict[str, object] = {}
     rec = _kind_stats(by_kind, "pack_fill")
     plan = _solve_monolithic(sub, hint, seed=seed + 1000003 + stats.get("pack", 0), workers=workers, start=t1,
-                             left=sub_left, info=sinfo, lp=False, uncounted=uncounted,
-                             det=None if det is None else det * scale)
+                             left=sub_left, info=sinfo, lp=False, uncounted=uncounted, det=sub_det)
     t2 = time.perf_counter()
     rec["steps"] += 1
     rec["nodes"] += len(region)

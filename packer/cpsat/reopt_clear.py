@@ -34,6 +34,13 @@ This step prices instead, and lets CP-SAT do the exchange:
 
 ``SHARE`` of the move steps are clear steps while a candidate gang waits (adapted like the spread
 steps' share, :class:`packer.cpsat.reopt_spread.Share`); they draw from their own stream.
+
+Session 20: what leaves a domain must land somewhere. With ROOM_PRICE a domain's price counts the least value
+given up for whole-GPU room for it (:class:`Room`: free GPUs, else placed waiting whole-GPU requests given up
+whole), a lower bound on what any exchange placing the gang there gives up; with GATE a drawn clear step is
+built only when some gang has a domain so priced below its value (:func:`worth`), so that where none has
+(the haein issue states: whole GPUs full, the room held by waiting work of the gang's value per GPU) the
+iteration is the step it would have been without clear steps.
 """
 
 from __future__ import annotations
@@ -64,6 +71,21 @@ SOFT_ROOM = True
 QUOTA_ROOM = True
 #: With a guide, only gangs the stays LP places at least this share of are aimed at.
 MIN_SHARE = 0.25
+#: Session 20: a domain's price counts the whole-GPU room what leaves it needs elsewhere (:class:`Room`):
+#: a free GPU costs nothing, one held by placed waiting whole-GPU work that request's value (given up
+#: whole), one held by running whole-GPU work is no room (it would need room in turn). An exchange that
+#: places the gang there gives up at least that (a relaxation: any model, host resources and the displaced
+#: work's own locality left out; work behind node isolation stays), so a domain whose price so counted is
+#: not below the gang's value cannot gain.
+ROOM_PRICE = True
+#: Session 20: move_steps draws a clear step only for gangs that have a domain worth clearing
+#: (:func:`worth`); where none has, the iteration goes on as another step and no CP-SAT clear step is built.
+GATE = True
+#: Session 20, an A/B arm (off): with ROOM_PRICE, room decides only which domains are candidates; they are ordered
+#: and drawn by session 19's price (what leaves), so that where the gate is open the steps take session 19's domains.
+ORDER_S19 = False
+#: The length of Room's covering table (GPUs); a need beyond it is priced at its last entry (a lower bound).
+COVER_MAX = 64
 _WHOLE = ("full", "any")
 
 
@@ -150,15 +172,92 @@ def _iso_leave(inst: Instance, gang: Request, on_node: Mapping[str, Sequence[tup
     return {rid for rid, _t, _f in must}
 
 
+class Room:
+    """The whole-GPU room of a plan, for pricing what leaves a domain (ROOM_PRICE).
+
+    Whole-GPU work that leaves a domain must land on a whole-GPU-mode GPU elsewhere: a free one (no work on
+    it, not pinned), or one that placed waiting whole-GPU work gives up (at that request's value, the whole
+    request at once); a unit of placed waiting work that leaves may instead be given up itself. Running
+    whole-GPU work elsewhere is no room (moving it needs room in turn). Room is per class of the work that
+    lands: a node-isolated tenant's work only on nodes where no other tenant's work is, the others' only on
+    nodes without a node-isolated tenant's work (work behind node isolation is taken to stay). Per class:
+    the free GPUs, and ``cover[j]``, the least value of placed waiting whole-GPU requests whose units on
+    that class's nodes number at least ``j`` (a 0/1 covering knapsack over whole requests)."""
+
+    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]], pinned: set[tuple[str, int]]) -> None:
+        from packer.plans import request_value
+
+        self.iso = {t.id for t in inst.tenants if t.isolation == "node"}
+        busy: set[tuple[str, int]] = set()
+        tenants: dict[str, set[str]] = defaultdict(set)
+        items: list[tuple[str, list[Unit], float]] = []
+        for rid, units in cur.items():
+            r = inst.request(rid)
+            for u in units:
+                tenants[u.node].add(r.tenant)
+                if u.gpu is not None:
+                    busy.add((u.node, u.gpu))
+            if r.kind == "gpu" and r.placement is None:
+                items.append((rid, list(units), request_value(inst, r, units)))
+        classes = ["*", *sorted(self.iso)]
+        self.usable = {c: {n.id for n in inst.nodes if n.num_gpus and self._fits(c, tenants.get(n.id, set()))}
+                       for c in classes}
+        self.free = {c: {(n.id, g) for n in inst.nodes if n.id in self.usable[c] for g in range(n.num_gpus or 0)
+                         if n.gpu_mode(g) in _WHOLE and (n.id, g) not in busy and (n.id, g) not in pinned}
+                     for c in classes}
+        self.cover: dict[str, list[float]] = {}
+        self.top: dict[str, int] = {}
+        for c in classes:
+            got = [(sum(1 for u in us if u.node in self.usable[c]), v) for _rid, us, v in items]
+            got = [(k, v) for k, v in got if k > 0]
+            self.top[c] = sum(k for k, _v in got)
+            top = min(self.top[c], COVER_MAX)
+            best = [0.0] + [float("inf")] * top
+            for k, v in got:
+                for j in range(top, 0, -1):
+                    w = best[max(0, j - k)] + v
+                    if w < best[j]:
+                        best[j] = w
+            self.cover[c] = best
+
+    def _fits(self, c: str, here: set[str]) -> bool:
+        return not (here - {c}) if c != "*" else not (here & self.iso)
+
+    def of(self, tenant: str) -> str:
+        """The class of ``tenant``'s work."""
+        return tenant if tenant in self.iso else "*"
+
+    def cost(self, need: Mapping[str, int], taken: set[tuple[str, int]]) -> float:
+        """The least value given up for ``need`` units of each class to land (or be given up, placed
+        waiting units among them) outside ``taken``, the GPUs the gang takes; inf when there is not room."""
+        total = 0.0
+        for c, k in need.items():
+            if k <= 0:
+                continue
+            short = k - len(self.free.get(c, ()) - taken)
+            if short <= 0:
+                continue
+            cover = self.cover.get(c, [0.0])
+            if short > self.top.get(c, 0):
+                return float("inf")
+            total += cover[min(short, len(cover) - 1)]  # beyond COVER_MAX its last entry, a lower bound
+        return total
+
+
 def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
-           use=None) -> list[tuple[float, str, list[tuple[str, int]], set[str]]]:  # type: ignore[no-untyped-def]
+           use=None, room: Room | None = None) -> list[tuple[float, str, list[tuple[str, int]], set[str]]]:  # type: ignore[no-untyped-def]
     """Per domain of ``gang``'s locality level: (price, domain, the GPUs to clear, the requests that must
     leave), cheapest first. The GPUs are the cheapest whole-GPU-mode GPUs without pinned work on nodes
     node isolation lets the gang use; what leaves is the work on them and, by node isolation, the
     work of other tenants on their nodes; the price is what leaves' (each request once). Only domains
     whose price is below the gang's value and whose nodes' host CPU and memory take the gang's units
-    once that work leaves (``use``: :func:`gpu_prices`' answer, if known)."""
+    once that work leaves (``use``: :func:`gpu_prices`' answer, if known). With ROOM_PRICE the price also
+    counts, in place of the placed waiting whole-GPU work that leaves, the least value given up for room for
+    the whole-GPU work that leaves (:class:`Room`, ``room`` if known); a domain without that room is no
+    candidate."""
     pinned, price, ids, req_price, on_node = use if use is not None else gpu_prices(inst, cur)
+    if ROOM_PRICE and room is None:
+        room = Room(inst, cur, pinned)
     level = gang.locality.level if gang.locality is not None else "node"
     allowed = inst.allowed_models(gang)
     value = gang.priority * gang.count
@@ -196,9 +295,29 @@ def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
         leave = {rid for _p, nid, g in take for rid in ids.get((nid, g), ())}
         for nid in per_node:
             leave |= extra[nid]
-        total = sum(req_price.get(rid, 0.0) for rid in leave)
+        if ROOM_PRICE:
+            # what leaves pays its migration (non-whole-GPU waiting work its value); the whole-GPU work
+            # needs room elsewhere, bought from placed waiting whole-GPU work (which may be its own)
+            taken = {(nid, g) for _p, nid, g in take}
+            need: dict[str, int] = defaultdict(int)
+            total = 0.0
+            for rid in leave:
+                r = inst.request(rid)
+                if r.kind != "gpu":
+                    total += req_price.get(rid, 0.0)
+                    continue
+                if r.placement is not None:
+                    total += req_price.get(rid, 0.0)
+                iso_out = any(rid in extra[nid] for nid in per_node)
+                need[room.of(r.tenant)] += sum(1 for u in cur[rid]  # type: ignore[union-attr]
+                                               if (u.node, u.gpu) in taken or (iso_out and u.node in per_node))
+            total += room.cost(need, taken)  # type: ignore[union-attr]
+        else:
+            total = sum(req_price.get(rid, 0.0) for rid in leave)
         if total >= value - 1e-9:
             continue
+        if ROOM_PRICE and ORDER_S19:
+            total = sum(req_price.get(rid, 0.0) for rid in leave)
         ok = True
         for nid, k in per_node.items():
             n = inst.node(nid)
@@ -218,6 +337,14 @@ def prices(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request,
     return out
 
 
+def worth(inst: Instance, cur: Mapping[str, Sequence[Unit]], cands: Sequence[Request]) -> list[Request]:
+    """The gangs of ``cands`` that have a domain worth clearing (:func:`prices` not empty): the only ones
+    a clear step can gain with. One pricing of the plan for all of them."""
+    use = gpu_prices(inst, cur)
+    room = Room(inst, cur, use[0]) if ROOM_PRICE else None
+    return [g for g in cands if prices(inst, cur, g, use, room)]
+
+
 def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, view, rng: random.Random,  # type: ignore[no-untyped-def]
            guide: Guide | None = None) -> tuple[set[str], dict[str, object]]:
     """The step's nodes for ``gang`` (module doc, 2-4) before closing, and what was chosen; empty when
@@ -229,7 +356,7 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
         return set(), info
     value = gang.priority * gang.count
     top = cands[:CANDS]
-    price, dom, take, gone = top[rng.choices(range(len(top)), weights=[value - c[0] + 1e-6 for c in top], k=1)[0]]
+    price, dom, take, gone = top[rng.choices(range(len(top)), weights=[max(value - c[0], 0.0) + 1e-6 for c in top], k=1)[0]]
     info.update(price=round(price, 3), domain=dom)
     chosen = {nid for nid, _g in take}
     leave = sorted(gone)
@@ -252,7 +379,10 @@ def region(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, vie
     stay: dict[str, set[str]] = defaultdict(set)
     for rid, units in cur.items():
         r = inst.request(rid)
-        give_up = SOFT_ROOM and r.placement is None and r.priority < gang.priority and rid not in gone
+        # (with ROOM_PRICE also whole-GPU work of the gang's priority: the price counted it as room, and
+        # giving some up gains where the gang finds part of its GPUs free)
+        give_up = SOFT_ROOM and r.placement is None and rid not in gone and (
+            r.priority < gang.priority or (ROOM_PRICE and r.kind == "gpu" and r.priority <= gang.priority))
         for u in units:
             if give_up and u.gpu is not None:
                 soft[(u.node, inst.node(u.node).gpu_mode(u.gpu))] += inst.unit_size(r, u)
@@ -349,21 +479,13 @@ def clear_step(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int
     if not sub.requests:
         fails["empty"] = fails.get("empty", 0) + 1
         return cur, best
-    scale = min(reopt.WIDE_STEPS, max(1.0, len(nodes) / reopt.REGION_MAX_NODES))
-    budget = min(reopt.STEP_S * scale, deadline - time.perf_counter() - 0.3)
-    if budget <= 0.2:
+    clock = reopt.step_clock(len(nodes), deadline, det)
+    if clock is None:
         return cur, best
-    t1 = time.perf_counter()
-    if det is None:
-        def sub_left() -> float:
-            return budget - (time.perf_counter() - t1)
-    else:
-        def sub_left() -> float:  # the deterministic budget decides; the deadline is a safety stop
-            return deadline - time.perf_counter()
+    t1, sub_left, sub_det = clock
     sinfo: dict[str, object] = {}
     plan = solve_monolithic(sub, hint, seed=seed + 2000003 + stats["clear"], workers=workers, start=t1,
-                            left=sub_left, info=sinfo, lp=False, uncounted=uncounted,
-                            det=None if det is None else det * scale)
+                            left=sub_left, info=sinfo, lp=False, uncounted=uncounted, det=sub_det)
     t2 = time.perf_counter()
     stats["steps"] += 1
     rec["steps"] += 1
@@ -398,4 +520,5 @@ def clear_step(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int
     return out
 
 
-__all__ = ["CLEAR", "SHARE", "clear_step", "gangs", "gpu_prices", "pick", "prices", "region"]
+__all__ = ["CLEAR", "GATE", "ORDER_S19", "ROOM_PRICE", "SHARE", "clear_step", "gangs", "gpu_prices", "pick", "prices", "region",
+           "Room", "worth"]
