@@ -17,7 +17,7 @@ from packer.cpsat import lns_value
 from packer.cpsat.lns_value import pick_value
 from packer.cpsat.model import CpsatModel
 from packer.model import Instance, Locality, Node, Request, Tenant, Topology
-from tests.test_valuelns_steps import _without
+from tests.test_lns_quota import rack_space_without
 
 H100 = "H100-80GB"
 
@@ -38,12 +38,7 @@ def _contested() -> Instance:
 
 
 def _space() -> tuple[CpsatModel, lns_mod._Space]:
-    model = CpsatModel(_contested())
-    model.solve(time_limit=1, seed=0, workers=1)
-    space = lns_mod._space(model, "rack")
-    assert space is not None and space.value is not None
-    _without(model, space, "gb", "am")  # ga holds the whole GPUs, a's quota is full
-    return model, space
+    return rack_space_without(_contested(), "gb", "am")  # ga holds the whole GPUs, a's quota is full
 
 
 def test_capacity_prices_make_the_contested_gang_lower_value() -> None:

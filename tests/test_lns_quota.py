@@ -30,13 +30,18 @@ def _quota_racks() -> Instance:
                     tenants=(Tenant(id="a", max_gpus=4), Tenant(id="b")), requests=reqs)
 
 
-def _space_without_hi() -> tuple[CpsatModel, lns_mod._Space]:
-    model = CpsatModel(_quota_racks())
+def rack_space_without(inst: Instance, *rids: str) -> tuple[CpsatModel, lns_mod._Space]:
+    """The model of ``inst``, its LNS space over racks, and as incumbent the best plan without ``rids``."""
+    model = CpsatModel(inst)
     model.solve(time_limit=1, seed=0, workers=1)
     space = lns_mod._space(model, "rack")
     assert space is not None and space.value is not None
-    _without(model, space, "hi")
+    _without(model, space, *rids)
     return model, space
+
+
+def _space_without_hi() -> tuple[CpsatModel, lns_mod._Space]:
+    return rack_space_without(_quota_racks(), "hi")
 
 
 def _racks_of(model: CpsatModel, values: list[int], rids: set[str]) -> set[str]:
