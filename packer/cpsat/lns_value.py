@@ -286,24 +286,30 @@ def _add_quota(ix: ValueIndex, held: np.ndarray, w: _Waiting, short: float, in_p
     mine = (ix.x_tenant == w.tenant) & (ix.x_net < w.net) & (held > 0)
     steps = ix.class_step[ix.x_class]
     ok = mine & (steps >= 0)
+    n = len(ix.names)
+
+    def per_domain(at: np.ndarray, net: float) -> list[tuple[float, float, frozenset[int]]]:
+        per = np.bincount(steps[at], weights=held[at], minlength=n)
+        return [(net, -float(per[i]), frozenset([i])) for i in np.flatnonzero(per > 0).tolist()]
+
     items: list[tuple[float, float, frozenset[int]]] = []  # (net value, -GPU-equivalents, its domains)
     if not NET_QUOTA:  # session 18's rule: the domains holding most of that work, whatever it is
-        per = np.bincount(steps[ok], weights=held[ok], minlength=len(ix.names))
-        items = [(0.0, -float(per[i]), frozenset([i])) for i in np.flatnonzero(per > 0).tolist()]
-    for g in (np.unique(ix.x_group[ok]).tolist() if NET_QUOTA else []):
-        at = ok & (ix.x_group == g)
-        net = float(ix.x_net[at][0])
-        req = ix.model.data.groups[g].req
-        if ix.x_single[at][0] or (req.count > 1 and req.need_count == req.count):
-            items.append((net, -float(held[at].sum()), frozenset(steps[at].tolist())))
-            continue
-        per = np.bincount(steps[at], weights=held[at], minlength=len(ix.names))
-        items.extend((net, -float(per[i]), frozenset([i])) for i in np.flatnonzero(per > 0).tolist())
+        items = per_domain(ok, 0.0)
+    else:
+        for g in np.unique(ix.x_group[ok]).tolist():
+            at = ok & (ix.x_group == g)
+            net = float(ix.x_net[at][0])
+            req = ix.model.data.groups[g].req
+            if ix.x_single[at][0] or (req.count > 1 and req.need_count == req.count):
+                items.append((net, -float(held[at].sum()), frozenset(steps[at].tolist())))
+            else:
+                items.extend(per_domain(at, net))
+    order = sorted(items, key=lambda t: (t[0], t[1], sorted(t[2])))
     covered = 0.0
-    for net, neg, doms in sorted(items, key=lambda t: (t[0], t[1], sorted(t[2]))):
+    for _, neg, doms in order:
         if doms <= out:
             covered -= neg
-    for net, neg, doms in sorted(items, key=lambda t: (t[0], t[1], sorted(t[2]))):
+    for _, neg, doms in order:
         if covered >= short - 1e-9:
             return
         if doms <= out or not all(in_pool[i] for i in doms) or len(out | doms) > VALUE_MAX_DOMAINS:
