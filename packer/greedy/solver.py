@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 
 from packer import reasons
+from packer.capacity import capacity_lp
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
 from packer.greedy import exchange
@@ -878,8 +879,9 @@ class _Placer:
                 return reasons.host_resources(req, got, req.need_count)
         return reasons.capacity(req, got, req.need_count)
 
-def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
-    """Priority first, hard-locality gangs first within a priority, then bigger first (the request's
+def _order(inst: Instance, reqs: Iterable[Request], net: Mapping[str, float] | None = None) -> list[Request]:
+    """Priority first (``net``: a priority to order some requests by instead of their own, see
+    :func:`quota_net`), hard-locality gangs first within a priority, then bigger first (the request's
     size as the model defines it), then file order.
 
     Work worth nothing to the objective (host requests: size 0) counts with the lowest priority of
@@ -895,7 +897,9 @@ def _order(inst: Instance, reqs: Iterable[Request]) -> list[Request]:
     floor = min((r.priority for r in reqs if size[r.id] > 0), default=None)
 
     def priority(r: Request) -> float:
-        return r.priority if size[r.id] > 0 or floor is None else min(r.priority, floor)
+        if size[r.id] > 0 or floor is None:
+            return r.priority if net is None else net.get(r.id, r.priority)
+        return min(r.priority, floor)
 
     return sorted(reqs, key=lambda r: (-priority(r), not hard(r), -size[r.id], inst.request_index[r.id]))
 
@@ -965,11 +969,13 @@ class _Run:
 
 def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | None, time_limit: float | None,
                progress: object, balance: str | None, node_cap: dict[str, int] | None = None,
-               replay: _Run | None = None) -> _Run:
+               replay: _Run | None = None, net: Mapping[str, float] | None = None) -> _Run:
     """One priority-order construction (see the module docstring); ``balance``: see
     :meth:`_Placer.node_rank`; ``node_cap``: the most nodes with GPUs each named node-isolated tenant
     may hold; ``replay``: an earlier construction with the same ``balance`` whose outcomes are taken
-    as they are for the requests before its caps would first bite (:meth:`_Run.agrees_until`)."""
+    as they are for the requests before its caps would first bite (:meth:`_Run.agrees_until`);
+    ``net``: priorities to order by (:func:`quota_net`; not with ``replay``)."""
+    assert net is None or replay is None
     pl = _Placer(inst, balance)
     st = pl.state
     placed: dict[str, list[Unit]] = {}
@@ -990,7 +996,7 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
             held0[t] = len(pl.held[t])
             claims[t] = []
     pl.node_cap.update(node_cap or {})
-    todo = _order(inst, (r for r in inst.requests if r.placement is None))
+    todo = _order(inst, (r for r in inst.requests if r.placement is None), net)
     isolated = bool(claims)
     size = {r.id: inst.request_size(r) for r in todo} if isolated else {}
     for r in todo:
@@ -1034,7 +1040,7 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
         def offer(taken: list[str]) -> None:
             """Requests an exchange left with no unit, tried again in the construction's order."""
             pl.failed.clear()  # the state no longer only fills up: what failed may fit now
-            for r in _order(inst, (inst.request(i) for i in taken)):
+            for r in _order(inst, (inst.request(i) for i in taken), net):
                 if r.id in placed:
                     continue
                 units, reason = pl.place(r)
@@ -1054,6 +1060,8 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
         how += exchanged
     if node_cap:
         how += ", isolated tenants' nodes capped"
+    if net:
+        how += ", quota-bound tenants' work by net value"
     plan = build_plan(inst, solver="greedy", placed=placed, unplaced=unplaced, gpu_modes=modes,  # type: ignore[arg-type]
                       seed=seed, wall_s=time.perf_counter() - t0, solver_info={"construction": how})
     if replay is not None:  # bites in the replayed part are the earlier run's
@@ -1099,6 +1107,59 @@ def _node_caps(pl: _Placer, inst: Instance, unplaced: Mapping[str, str]) -> dict
         if k >= 1:
             caps[t] = len(held) - k
     return caps
+
+
+#: Whether the greedy also tries a construction that orders the work of tenants whose quota binds
+#: by its value net of the capacity it takes (:func:`quota_net`), keeping the better plan.
+QUOTA_NET = True
+
+
+def quota_net(inst: Instance) -> dict[str, float]:
+    """Priorities to order by for the waiting work of tenants whose quota binds: each request's priority
+    less the price of a GPU-equivalent of its kind in the capacity LP (:func:`packer.capacity.capacity_lp`).
+
+    A tenant at its quota places one request only by leaving another of its own out, so what a unit of
+    its quota buys is the request's value less what other tenants' waiting work would have paid for the
+    same capacity: nothing where the kind's capacity is not contested, up to the marginal priority where
+    it is (quota-100 at 1,024 GPUs: whole GPUs priced 1.0, MIG slices 0; in priority order its two tight
+    tenants spent their quota on gangs others would have filled while their MIG work waited beside idle
+    MIG GPUs). A tenant's quota binds when its work, running and waiting, asks for more than it (the
+    LP's quota prices would say so too, but a degenerate LP may price a binding row at 0). Empty where
+    no quota binds, every kind has the same price, or the LP cannot be solved.
+    """
+    asked: dict[str, float] = defaultdict(float)
+    for r in inst.requests:
+        asked[r.tenant] += inst.request_size(r)
+    bound = {t.id for t in inst.tenants if t.max_gpus is not None and asked[t.id] > t.max_gpus + _EPS}
+    if not bound:
+        return {}
+    got = capacity_lp(inst)
+    if got is None:
+        return {}
+    kind_price = got[1]
+    if max(kind_price.values()) - min(kind_price.values()) <= _EPS:
+        return {}
+    return {r.id: r.priority - kind_price.get(r.kind, 0.0) for r in inst.requests
+            if r.placement is None and r.tenant in bound and r.kind in kind_price}
+
+
+def _net_may_pay(inst: Instance, plan: Plan, net: Mapping[str, float]) -> bool:
+    """True when some quota-bound tenant left out a request of a higher net value than one it placed
+    on a dearer kind of capacity: only then can ordering by net value change what its quota buys."""
+    placed = {a.request for a in plan.assignments}
+    best_left: dict[tuple[str, str], float] = {}
+    worst_in: dict[tuple[str, str], float] = {}
+    price: dict[str, float] = {}
+    for rid, v in net.items():
+        r = inst.request(rid)
+        price[r.kind] = r.priority - v
+        key = (r.tenant, r.kind)
+        if rid in placed:
+            worst_in[key] = min(v, worst_in.get(key, v))
+        else:
+            best_left[key] = max(v, best_left.get(key, v))
+    return any(v > w + _EPS and price[kq] > price[kr] + _EPS
+               for (t, kr), v in best_left.items() for (tq, kq), w in worst_in.items() if tq == t)
 
 
 #: The options :func:`solve` takes (see :mod:`packer.options`).
@@ -1147,6 +1208,13 @@ def solve(inst: Instance, file_order: bool = True, *, time_limit: float | None =
         if tighter == caps:
             break
         caps = tighter
+    net = quota_net(inst) if QUOTA_NET and (deadline is None or time.perf_counter() < deadline) else {}
+    if net and _net_may_pay(inst, best.plan, net):
+        # Tenants whose quota binds spend it first where others cannot use the capacity instead.
+        alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=best.balance,
+                         node_cap=best.node_cap or None, net=net)
+        if alt.plan.objective > best.plan.objective + _EPS:
+            best = alt
     plan = best.plan
     if file_order and (deadline is None or time.perf_counter() < deadline):
         plan = _best_of_file_order(inst, plan, seed, t0, deadline)
