@@ -4,6 +4,8 @@ integrality kept than session 18's ``bench_frag18_intstays.py`` arms:
 
 - ``owns``: placed counts, required-locality domains, node ownership of the node-isolated tenant
   and the stay columns integer (every one of them integral in every plan of the running state);
+- ``within``: placed counts and required-locality domains (session 18's arm);
+- ``owns-only`` / ``stays-only``: node ownership alone / the stay columns alone;
 - ``full``: every column integer (the repack model itself as a MIP; still a relaxation of the
   running state's re-optimization, since the repack model aggregates GPUs into classes).
 
@@ -53,6 +55,10 @@ def columns(model, col: dict[str, int], arm: str, n: int) -> list[int]:  # type:
 
     if arm == "full":
         return list(range(n))
+    if arm == "owns-only":  # node ownership alone: what integral isolation is worth
+        return sorted(v.index for v in model.vars.owns.values())
+    if arm == "stays-only":  # the stay columns alone: what whole moves are worth
+        return sorted(col.values())
     cols = set(integer_columns(model))
     cols |= {v.index for v in model.vars.within.values()}
     if arm in ("owns", "stays"):
@@ -100,6 +106,8 @@ def main() -> int:
     ap.add_argument("--arms", nargs="+", default=["owns"])
     ap.add_argument("--json", default=None)
     ap.add_argument("--disp", action="store_true", help="HiGHS log (the dual bound over time)")
+    ap.add_argument("--dual-only", action="store_true",
+                    help="only the dual bound, by reopt_intstays._mip_dual (reported without an integral solution)")
     args = ap.parse_args()
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else {}
     for seed in args.seeds:
@@ -137,6 +145,19 @@ def main() -> int:
             integ = np.zeros(len(c))
             integ[cols] = 1
             t = time.perf_counter()
+            if args.dual_only:  # session 21: HiGHS's dual bound also without an integral solution
+                from packer.cpsat.reopt_intstays import _mip_dual
+
+                got = _mip_dual(c, a, bl, bh, lo, hi, integ, args.mip)
+                s = time.perf_counter() - t
+                dual = None if got is None or not np.isfinite(got[0]) else min(
+                    lp_v, padded_bound(model, _to_max(obj, got[0]) + const))
+                row[arm] = {"dual": dual, "s": round(s, 1), "finished": bool(got and got[1]),
+                            "integer_columns": len(cols), "load": round(os.getloadavg()[0], 2)}
+                ds = "-" if dual is None else f"{dual:.2f} ({dual - lp_v:+.2f})"
+                print(f"  {arm}: dual {ds}, {len(cols)} integer columns, {s:.1f} s, load {os.getloadavg()[0]:.2f}",
+                      flush=True)
+                continue
             res = milp(c, constraints=cons, bounds=bounds, integrality=integ,
                        options={"presolve": True, "time_limit": max(0.1, args.mip), "disp": args.disp})
             s = time.perf_counter() - t
