@@ -2,7 +2,8 @@
 per state ``reopt.curve(inst, [None], time_limit, workers=2)`` (what ``packer bench`` runs on a running
 cluster with no migration cap) once per arm, the arms one after the other, their order turning per
 state. Every plan is checked. Arms: ``stall`` (AFTER_STALL), ``off`` (neither; main's default), ``int``
-(INT_STAYS: session 18's, started at once after the LP). Prints objective, bound, gap, moves, steps,
+(INT_STAYS: session 18's, started at once after the LP), ``stall-owns`` (AFTER_STALL with ARM "owns":
+ownership and stays integer too). Prints objective, bound, gap, moves, steps,
 when the rule fired and what branch and bound gave; appends every run to ``--json``.
 
     python bench/bench_haein21_timed.py issue --seeds 5 100 101 --json bench/haein21_timed_issue.json
@@ -29,7 +30,7 @@ def main() -> int:
 
     from packer.cpsat import reopt_intstays
 
-    default = reopt_intstays.AFTER_STALL, reopt_intstays.INT_STAYS
+    default = reopt_intstays.AFTER_STALL, reopt_intstays.INT_STAYS, reopt_intstays.ARM
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | arm | objective | bound | gap | moves (cost) | steps (improved) | stall at (step, s) | B&B (s, dual) | load |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -37,7 +38,8 @@ def main() -> int:
         inst = state(args.family, seed, args.nodes or (128 if args.family == "fragmented" else None))
         arms = list(args.arms) if i % 2 == 0 else list(reversed(args.arms))
         for arm in arms:
-            reopt_intstays.AFTER_STALL = arm == "stall"
+            reopt_intstays.AFTER_STALL = arm in ("stall", "stall-owns")
+            reopt_intstays.ARM = "owns" if arm == "stall-owns" else "within"
             reopt_intstays.INT_STAYS = arm == "int"
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
@@ -56,7 +58,7 @@ def main() -> int:
                   f"{load[0]}-{load[1]} |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
-    reopt_intstays.AFTER_STALL, reopt_intstays.INT_STAYS = default
+    reopt_intstays.AFTER_STALL, reopt_intstays.INT_STAYS, reopt_intstays.ARM = default
     return 0
 
 

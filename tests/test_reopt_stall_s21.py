@@ -117,10 +117,12 @@ def test_whole_path_with_the_stall_rule(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 60), family=st.sampled_from(["tiny", "small"]), release=st.sampled_from([0.3, 0.6]))
+@given(seed=st.integers(0, 60), family=st.sampled_from(["tiny", "small", "tenants", "haein"]),
+       release=st.sampled_from([0.3, 0.6]))
 def test_after_word_bound_never_cuts_the_exact_optimum(seed: int, family: str, release: float) -> None:
     """Tests that the bound the child's path leaves (LP, then branch and bound after the word) is at least
-    the exact model's plan (its optimum where proved) on small running states."""
+    the exact model's plan on small running states, and so is the "owns" arm's (node ownership and stay
+    columns integer too), on states with node-isolated tenants among them."""
     old = reopt_intstays.INT_STAYS, reopt_intstays.AFTER_STALL
     reopt_intstays.INT_STAYS, reopt_intstays.AFTER_STALL = False, True
     try:
@@ -130,7 +132,10 @@ def test_after_word_bound_never_cuts_the_exact_optimum(seed: int, family: str, r
 
 
 def _after_word_bound(seed: int, family: str, release: float) -> None:
-    inst = fragmented_running(generate(family, seed), release=release, seed=seed)
+    # tenants / haein on 2-3 nodes: node-isolated tenants, for the "owns" arm
+    inst = generate(family, seed) if family in ("tiny", "small") else generate(family, seed, nodes=2 + seed % 2)
+    if not any(r.placement for r in inst.requests):
+        inst = fragmented_running(inst, release=release, seed=seed)
     if not reopt.movable_ids(inst):
         return
     bb = reopt.BudgetBound(inst)
@@ -139,9 +144,13 @@ def _after_word_bound(seed: int, family: str, release: float) -> None:
         return
     lp = bb.stays[None]
     after_lps(bb, None, lambda: 15.0, lambda: None, lambda: True)
+    model = reopt.repack_model(inst)
+    owns = reopt_intstays.int_stays_bound(inst, model, time_limit=10.0, arm="owns", lp=lp)
     exact = solve(inst, time_limit=10, workers=1, aggregate=False)
     assert check(inst, exact).ok
     assert exact.objective - 1e-6 <= bb.best(None) <= lp + 1e-9
+    if owns is not None and owns.dual is not None:  # the "owns" arm (ownership integer too) is valid as well
+        assert exact.objective - 1e-6 <= owns.dual <= lp + 1e-9
 
 
 def test_dual_always_matches_milp_where_both_answer() -> None:

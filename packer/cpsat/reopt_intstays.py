@@ -39,7 +39,7 @@ from packer.model import Instance
 #: its LPs, as before session 18). Off until the timed A/B says otherwise (bench/bench_frag18_timed.py).
 INT_STAYS = False
 #: Which columns are integer: "active" (placed counts), "within" (and required-locality domains),
-#: "stays" (and the stay columns).
+#: "stays" (and the stay columns), "owns" (and node ownership of node-isolated tenants; session 21).
 ARM = "within"
 #: Not started with less than this many seconds left before the child's deadline (its presolve and
 #: root LP alone take several seconds at 1,024 GPUs).
@@ -97,10 +97,12 @@ def integer_columns(model, col: dict[str, int], arm: str = ARM) -> list[int]:  #
     from packer.cpsat.intbound import integer_columns as placed_counts
 
     cols = set(placed_counts(model))
-    if arm in ("within", "stays"):
+    if arm in ("within", "stays", "owns"):
         cols |= {v.index for v in model.vars.within.values()}
-    if arm == "stays":
+    if arm in ("stays", "owns"):
         cols |= set(col.values())
+    if arm == "owns":  # session 21: and node ownership (on haein-100 ownership and stays are what the cuts use)
+        cols |= {v.index for v in model.vars.owns.values()}
     return sorted(cols)
 
 
