@@ -811,13 +811,19 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
         if late is not None:
             # The LP child started with the run: the steps until its deadline.
             deadline = t0 + time_limit - _steps_end(inst)  # type: ignore[operator]
+            from packer.cpsat import reopt_intstays
+
+            # session 21: branch and bound in the child once the steps stall (reopt_intstays.AFTER_STALL)
+            stall = reopt_intstays.Stall(late.go) if late._hold else None
             try:
                 placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                            progress=prog, guide=_guide_of(bb, inst, cap),
                                            late=(lambda: (late.guide(key, BUDGET_GUIDE), not late.done()))
-                                           if key is None or BUDGET_GUIDE else None)
+                                           if key is None or BUDGET_GUIDE else None, on_step=stall)
             finally:
                 info["late_lp"] = late.finish(deadline - time.perf_counter())
+                if stall is not None:
+                    info["stall_at"] = stall.at
             if bb.int_stays is not None:
                 info["int_stays"] = bb.int_stays
             info["steps"] = stats
@@ -911,6 +917,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                progress: Progress = SILENT, guide: Guide | None = None, max_steps: int | None = None,
                det: float | None = None,
                late: Callable[[], tuple[Guide | None, bool]] | None = None, pack: bool = True,
+               on_step: Callable[[int, float, bool], None] | None = None,
                ) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """Improves ``placed`` by steps over a few nodes until ``deadline`` (perf_counter); at most ``cap`` moves.
 
@@ -973,6 +980,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                 guide = got
                 stats["guide_step"] = stats["steps"]
                 stats["guide_s"] = round(time.perf_counter() - t_start, 3)
+        if on_step is not None:
+            on_step(stats["steps"], best, guide is not None)
         pending = lp_running and guide is None
         step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()

@@ -56,7 +56,11 @@ def main() -> None:
         out.flush()
 
     _budget_bounds(bb, cap, left, after, LATE_BOUND_SHARE)
-    reopt_intstays.after_lps(bb, cap, left, after)  # branch and bound on the stays form in the time left
+
+    def wait() -> bool:  # session 21 (AFTER_STALL): the parent's word on stdin, b"g"; EOF: the run ends without it
+        return sys.stdin.buffer.read(1) == b"g"
+
+    reopt_intstays.after_lps(bb, cap, left, after, wait)  # branch and bound on the stays form in the time left
 
 
 class LateBounds:
@@ -73,6 +77,14 @@ class LateBounds:
         self._lock = threading.Lock()
         from packer.cpsat import reopt_intstays
 
+        # Session 21 (reopt_intstays.AFTER_STALL): stdin stays open after the payload for the word that
+        # starts branch and bound (:meth:`go`); closed by :meth:`finish` (EOF: no word).
+        self._hold = reopt_intstays.AFTER_STALL and not reopt_intstays.INT_STAYS
+        self._sent = False  # go() was called
+        self._ended = False  # finish() began: no word any more
+        self._written = False  # the payload is written (go's byte may follow it)
+        self.go_s: float | None = None  # seconds from the start to go()
+
         payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice, reopt_intstays.settings()))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.reopt_late import main; main()"],
@@ -88,8 +100,15 @@ class LateBounds:
         assert proc.stdin is not None and proc.stdout is not None
         try:
             proc.stdin.write(payload)
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
+            with self._lock:
+                self._written = True
+                if self._sent:  # go() came before the payload was out (finish() may have come since)
+                    proc.stdin.write(b"g")
+                if self._sent or self._ended or not self._hold:
+                    proc.stdin.close()
+                else:
+                    proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
             return
         while True:
             try:
@@ -102,6 +121,24 @@ class LateBounds:
                 self.count += 1
                 if self.first_s is None:
                     self.first_s = time.perf_counter() - self._t0
+
+    def go(self) -> None:
+        """Session 21 (AFTER_STALL): tells the child to start branch and bound once its LPs are done
+        (at once if they are); once."""
+        with self._lock:
+            if self._sent or self._ended or not self._hold:
+                return
+            self._sent = True
+            self.go_s = round(time.perf_counter() - self._t0, 3)
+            if not self._written:
+                return  # written after the payload by the reader thread
+            stdin = self.proc.stdin
+        try:
+            if stdin is not None and not stdin.closed:
+                stdin.write(b"g")
+                stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
 
     def done(self) -> bool:
         """Whether the child has ended (every LP it would run has run)."""
@@ -122,6 +159,15 @@ class LateBounds:
         """Waits up to ``wait_s`` seconds for the child, ends it if still running, and puts the last
         snapshot it wrote into ``bb``. Returns what happened (for the run's info)."""
         t_wait = time.perf_counter()
+        if self._hold:  # no word will come now: EOF lets a child still waiting for it end
+            with self._lock:
+                self._ended = True
+                stdin = self.proc.stdin if self._written else None
+            try:
+                if stdin is not None and not stdin.closed:
+                    stdin.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
         self._thread.join(max(0.0, wait_s))
         killed = self._thread.is_alive()
         if killed:
@@ -136,6 +182,7 @@ class LateBounds:
         if snap is not None:
             self.bb.restore(snap)
         return {"snapshots": self.count, "first_s": None if self.first_s is None else round(self.first_s, 3),
+                "go_s": self.go_s,
                 "ended": int(killed), "end_s": None if self.end_s is None else round(self.end_s, 3),
                 "wait_s": round(time.perf_counter() - t_wait, 3)}
 
