@@ -42,7 +42,7 @@ def price_table(inst, cur, guide):  # type: ignore[no-untyped-def]
                      "domains_old": len(old), "cheapest_old": round(old[0][0], 3) if old else None,
                      "domains_room": len(new), "cheapest_room": round(new[0][0], 3) if new else None})
     held: Counter = Counter()
-    for rid, units in cur.items():
+    for rid, _units in cur.items():
         r = inst.request(rid)
         if r.kind == "gpu" and r.placement is None:
             held[(r.count, r.priority)] += 1
@@ -72,8 +72,8 @@ def main() -> int:
         orig_region = reopt_clear.region
 
         def region(*a, **k):  # type: ignore[no-untyped-def]
-            nodes, info = orig_region(*a, **k)
-            steps.append(dict(info))
+            nodes, info = orig_region(*a, **k)  # noqa: B023 (called within this iteration)
+            steps.append(dict(info))  # noqa: B023
             return nodes, info
 
         reopt_clear.region = region

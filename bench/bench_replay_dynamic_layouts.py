@@ -185,7 +185,7 @@ def _summary(rows: list[dict[str, Any]]) -> str:
         n_looks = min(len(r["looks"]) for r in rs)
         for j in range(n_looks):
             def m(key: str, j: int = j) -> float:
-                return float(np.mean([r["looks"][j][key] for r in rs]))
+                return float(np.mean([r["looks"][j][key] for r in rs]))  # noqa: B023
             out.append(f"| {m('frac'):.2f} | {m('alloc_pct'):.2f} | {m('lp_pct'):.2f} | "
                        f"{m('lp_pct') - m('alloc_pct'):+.2f} | {m('devices_to_change'):.0f} | "
                        f"{m('pods_on_them'):.0f} | {m('moves_low'):.0f} | "
@@ -197,7 +197,7 @@ def _summary(rows: list[dict[str, Any]]) -> str:
         out.append("|---|---:|---:|---:|---:|")
         for t in range(len(rs[0]["looks"][0]["per_type"])):
             def pt(key: str, t: int = t) -> float:
-                return float(np.mean([r["looks"][0]["per_type"][t][key] for r in rs]))
+                return float(np.mean([r["looks"][0]["per_type"][t][key] for r in rs]))  # noqa: B023
             ty = rs[0]["looks"][0]["per_type"][t]["type"]
             out.append(f"| {ty[0] // 1000}, {ty[1] // 1024}, {ty[2]}, {ty[3]} | {rs[0]['looks'][0]['per_type'][t]['nodes']} | "
                        f"{pt('run_gpu_pct'):.1f} / {pt('lp_gpu_pct'):.1f} | {pt('run_cpu_pct'):.1f} / {pt('lp_cpu_pct'):.1f} | "

@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import packer.replay.policy as pol  # noqa: E402
 from bench_replay_dynamic_layouts import _load  # noqa: E402
+
+import packer.replay.policy as pol  # noqa: E402
 from packer.replay.deferral import replay_deferral  # noqa: E402
 from packer.replay.protocol import parse_seeds  # noqa: E402
 from packer.replay.rebalance import replay_dynamic  # noqa: E402
