@@ -130,6 +130,10 @@ class BlockBound:
     #: THEN_OWN: the own-node bound by blocks after the merged one (None: not run), and its rounds.
     then_own: float | None = None
     then_own_values: list[float] = field(default_factory=list)
+    #: Each block's LP value in the best round (the block's part of the bound, less Σ λ U).
+    per_block: list[float] = field(default_factory=list)
+    #: Σ λ U of the best round (the bound is Σ per_block + this).
+    lam_u: float = 0.0
 
 
 def _up(x: float) -> float:
@@ -909,6 +913,8 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         if total < out.value:
             out.value = total
             best = (*used, per_block)
+            out.per_block = [round(v, 4) for v in per_block]
+            out.lam_u = total - sum(per_block)
         if it == 0:
             out.first_s = time.perf_counter() - t0
         last = time.perf_counter() - ti
@@ -936,6 +942,8 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
                 if t2 < out.value:
                     out.value = t2
                     best = (dict(lam2), dict(eta2), pb2)
+                    out.per_block = [round(v, 4) for v in pb2]
+                    out.lam_u = t2 - sum(pb2)
                     if report is not None:
                         out.seconds = time.perf_counter() - t0
                         report(out)
