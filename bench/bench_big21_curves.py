@@ -49,6 +49,37 @@ def _range(s: str) -> list[int]:
     return out
 
 
+def _visits(inst, placed, parts, i, a) -> None:  # type: ignore[no-untyped-def]
+    """``--visits V``: the block's ``--steps`` in V visits of steps/V each; each visit cuts the block's
+    sub-instance again from the plan with the earlier visits merged (the next rotating offer slice, as
+    the one-block-at-a-time path's passes do) and runs with the next seed."""
+    from packer.cpsat.decompose import merge_units
+
+    cur = {rid: list(us) for rid, us in placed.items()}
+    start = objective_value(inst, cur)
+    c0 = time.process_time()
+    per: list[dict[str, object]] = []
+    for v in range(a.visits):
+        sub, hint = _sub_instance(inst, cur, set(parts[i]), i + v * len(parts), offer=BLOCK_OFFER)
+        assert hint is not None
+        here = {x.request: list(x.units) for x in hint.assignments}
+        before = objective_value(sub, here)
+        out, st = reopt.move_steps(sub, here, cap=sub.objective.max_migrations, deadline=time.perf_counter() + 1e9,
+                                   seed=i + v * len(parts), workers=1, max_steps=a.steps // a.visits, det=a.det,
+                                   pack=bool(a.pack))
+        after = objective_value(sub, out)
+        ok = after > before + 1e-9 and merge_units(inst, sub, out, cur)
+        per.append({"visit": v, "gain": round(after - before, 3), "merged": ok, "steps": st["steps"],
+                    "cpu_s": round(time.process_time() - c0, 2)})
+    row = {"family": a.family, "seed": a.seed, "block": i, "visits": a.visits, "max_steps": a.steps, "det": a.det,
+           "gain": round(objective_value(inst, cur) - start, 3), "cpu_s": round(time.process_time() - c0, 2),
+           "per_visit": per, "load": round(os.getloadavg()[0], 2)}
+    print(json.dumps(row), flush=True)
+    if a.jsonl:
+        with open(a.jsonl, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["hint", "curves"])
@@ -59,6 +90,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=24)
     ap.add_argument("--det", type=float, default=1.0)
     ap.add_argument("--jsonl")
+    ap.add_argument("--visits", type=int, default=1)
     ap.add_argument("--pack", type=int, default=0, help="1: pack steps in the blocks (reopt_blocks.BLOCK_PACK)")
     a = ap.parse_args()
     inst = generate(a.family, seed=a.seed, nodes=2048)
@@ -74,6 +106,9 @@ def main() -> int:
         placed = pickle.load(f)  # noqa: S301 - our own file
     parts = blocks(inst)
     for i in _range(a.blocks):
+        if a.visits > 1:
+            _visits(inst, placed, parts, i, a)
+            continue
         sub, hint = _sub_instance(inst, placed, set(parts[i]), i, offer=BLOCK_OFFER)
         assert hint is not None
         here = {x.request: list(x.units) for x in hint.assignments}

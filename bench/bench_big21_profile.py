@@ -4,7 +4,7 @@
 
 Runs :func:`packer.cpsat.reopt.reoptimize` on the 2,048-node instance with the time limit and 2 workers
 and prints one JSON line: objective, moves, wall, load, when the steps started, the bound by blocks
-(per round, per block at its best round, Σ λ U), the block steps' statistics with one record per block
+(per round, per block at its best round, Σ λ U), whether ``packer check`` passes the plan, the block steps' statistics with one record per block
 run (pass, block, seconds given, CPU, steps, gain, gain curve), and each block's share of the final
 plan's value (the objective less the objective without the block's own requests: its requests whose
 units all lie in the block), beside that block's LP value.
@@ -17,6 +17,7 @@ import json
 import os
 import time
 
+from packer.check import check
 from packer.cpsat import reopt, reopt_blocks
 from packer.cpsat.reopt_blocks import blocks
 from packer.generate import generate
@@ -42,6 +43,7 @@ def main() -> int:
     pt = reopt.reoptimize(inst, time_limit=a.limit, workers=2)
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
+    rep = check(inst, pt.plan)
     placed = {x.request: list(x.units) for x in pt.plan.assignments}
     total = objective_value(inst, placed)
     node_block = {n: b for b, ns in enumerate(blocks(inst)) for n in ns}
@@ -57,7 +59,7 @@ def main() -> int:
     info = pt.info
     steps = info.get("steps") or {}
     print(json.dumps({"family": a.family, "seed": a.seed, "limit": a.limit, "tag": a.tag, "set": a.set,
-                      "objective": pt.plan.objective, "bound": pt.plan.bound, "moves": pt.moves, "wall_s": round(wall, 1),
+                      "objective": pt.plan.objective, "bound": pt.plan.bound, "check_ok": rep.ok, "moves": pt.moves, "wall_s": round(wall, 1),
                       "load": [round(load0, 2), round(load1, 2)], "no_move_objective": info.get("no_move_objective"),
                       "steps_at_s": info.get("steps_at_s"), "block_bound": info.get("block_bound"),
                       "block_bound_values": info.get("block_bound_values"),

@@ -107,6 +107,12 @@ THEN_OWN_MIN = 2.0
 #: at 16,384 GPUs round 1 21,140.05 against 21,543.00 on fragmented-0 and 21,203.37 against 21,700.34 on
 #: fragmented-100 (−3.4% under the capacity bound against −1.1%), at the same CPU; haein unchanged.
 ETA_RANGES = True
+#: A block solve that gives no duals in its time (a round cut short: under load at 16,384 GPUs) counts
+#: the smaller of its capacity bound (plus what its trade can earn) and the Lagrangian at the last row
+#: duals this block's LP gave (its share solve's, or an earlier round's): any duals give a bound. False:
+#: the capacity bound alone (sessions 15-20), which on fragmented-0 at load 10 counted 23,121 for one
+#: block of ~1,550, so that the run's bound by blocks (46,520) lost to the capacity bound (session 21).
+DUAL_FALLBACK = True
 
 
 @dataclass
@@ -464,6 +470,9 @@ class BlockLP:
             bh = np.concatenate([bh, np.full(n_share, np.inf)])
         self.c0, self.a, self.bl, self.bh, self.lo, self.hi = c, a, bl, bh, lo, hi
         self.h = highs_simplex(c, a, bl, bh, lo, hi)
+        #: HiGHS's row duals of this block's last solve that gave them (its share solve, a round): the
+        #: Lagrangian at them bounds a later solve that gives none (DUAL_FALLBACK).
+        self.y_last: np.ndarray | None = None
 
     def _unfold(self, folds, model, rp: Instance, sub: Instance, c, a, bl, bh, lo, hi, stay_col,  # type: ignore[no-untyped-def]
                 home_cols):
@@ -578,6 +587,7 @@ class BlockLP:
         #: row duals held (:meth:`_eta_ranges`); empty without duals.
         self.eta_ranges: dict[object, tuple[float, float]] = {}
         if sol.dual_valid:
+            self.y_last = np.asarray(sol.row_dual, dtype=float).copy()
             y = np.asarray(sol.row_dual, dtype=float)[self.share0:self.share0 + n_share] * self.sf / self.scale
             lam = {k: max(0.0, float(y[i])) for i, k in enumerate(self.ks)}
             eta = {j: float(y[len(self.ks) + i]) for i, j in enumerate(self.js)}
@@ -646,17 +656,11 @@ class BlockLP:
         """The block's bound at multipliers ``lam`` (per unit of waiting class) and ``eta`` (per unit of
         import class), in objective units, with the units its LP solution places per waiting class,
         imports and exports per import class, and whether the LP gave duals (else: the block's
-        capacity bound plus every export at its multiplier, also a bound)."""
-        from packer.cpsat.bound import capacity_bound, lagrangian_min
+        capacity bound plus every export at its multiplier, also a bound, or with DUAL_FALLBACK the
+        Lagrangian at the block's last duals where that is smaller)."""
+        from packer.cpsat.bound import capacity_bound
 
-        c = self.c0.copy()
-        k_s = self.scale / self.sf
-        for k, cols in self.units.items():
-            c[cols] -= lam.get(k, 0.0) * k_s
-        for j, cols in self.imports.items():
-            c[cols] -= eta.get(j, 0.0) * k_s
-        for j, cols in self.exports.items():
-            c[cols] += eta.get(j, 0.0) * k_s
+        c = self._costs(lam, eta)
         self.h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
         self.h.setOptionValue("time_limit", float(max(0.1, time_limit)) if time_limit is not None else float("inf"))
         self.h.run()
@@ -670,11 +674,35 @@ class BlockLP:
             cb = capacity_bound(self.sub)
             extra = sum(max(0.0, eta.get(j, 0.0)) * float(self.hi[cols].sum()) for j, cols in self.exports.items())
             extra += sum(max(0.0, -eta.get(j, 0.0)) * u for j, u in self.imp_units.items())
-            return (math.inf if cb is None else cb + extra), placed, imp, exp, False
-        low = lagrangian_min(c, self.a, self.bl, self.bh, self.lo, self.hi, np.asarray(sol.row_dual, dtype=float))
-        model_units = self.sf * (low + self.offset) + self.const
-        value = model_units / self.scale + self.mconst
-        return value + 1e-9 * abs(value) + 1.0 / self.scale, placed, imp, exp, True
+            fb = math.inf if cb is None else cb + extra
+            if DUAL_FALLBACK and self.y_last is not None:
+                fb = min(fb, self.dual_value(lam, eta, self.y_last))
+            return fb, placed, imp, exp, False
+        self.y_last = np.asarray(sol.row_dual, dtype=float).copy()
+        return self.dual_value(lam, eta, self.y_last), placed, imp, exp, True
+
+    def _costs(self, lam: Mapping[object, float], eta: Mapping[object, float]) -> np.ndarray:
+        """The LP's column costs at multipliers ``lam``, ``eta`` (HiGHS's model units)."""
+        c = self.c0.copy()
+        k_s = self.scale / self.sf
+        for k, cols in self.units.items():
+            c[cols] -= lam.get(k, 0.0) * k_s
+        for j, cols in self.imports.items():
+            c[cols] -= eta.get(j, 0.0) * k_s
+        for j, cols in self.exports.items():
+            c[cols] += eta.get(j, 0.0) * k_s
+        return c
+
+    def dual_value(self, lam: Mapping[object, float], eta: Mapping[object, float], y: np.ndarray) -> float:
+        """The block's bound at multipliers ``lam``, ``eta`` from row duals ``y`` (any: the Lagrangian
+        over the columns' box, :func:`packer.cpsat.bound.lagrangian_min`; rows whose bound is infinite
+        on the dual's side, as the share rows outside a share solve, count nothing), in objective units;
+        at the LP's own optimal duals it is the LP's value."""
+        from packer.cpsat.bound import lagrangian_min
+
+        low = lagrangian_min(self._costs(lam, eta), self.a, self.bl, self.bh, self.lo, self.hi, y)
+        value = (self.sf * (low + self.offset) + self.const) / self.scale + self.mconst
+        return value + 1e-9 * abs(value) + 1.0 / self.scale
 
 
 def _round(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[object, float],  # type: ignore[no-untyped-def]
