@@ -112,6 +112,10 @@ ETA_RANGES = True
 #: duals this block's LP gave (its share solve's, or an earlier round's): any duals give a bound. False:
 #: the capacity bound alone (sessions 15-20), which on fragmented-0 at load 10 counted 23,121 for one
 #: block of ~1,550, so that the run's bound by blocks (46,520) lost to the capacity bound (session 21).
+#: On: never higher (the min of two bounds; the rounds' prices read the primal only, so they are
+#: unchanged). In a 300 s run on fragmented-100 (load 6.5-7.8) four blocks had no duals in round 1 and
+#: counted 1,380.71 / 1,301.56 / 1,239.10 / 1,259.89 (their LPs: 1,326.12 / 1,291.90 / 1,238.88 /
+#: 1,258.85): bound 21,268.88 instead of the capacity bound 22,170 (gap 7.48% instead of 11.24%).
 DUAL_FALLBACK = True
 
 

@@ -59,12 +59,17 @@ WAVE_MARGIN_S = 0.5
 #: Timed runs with blocks side by side give the blocks' time by what it buys (:func:`_by_rate`): a first
 #: pass over every block in equal slots with FIRST_SHARE of the time, then slots of the same length to
 #: the blocks whose gain curve ended steepest (gain per CPU second over the last half of their run).
-#: False: one pass, every block an equal part of the time (sessions 11-20).
+#: False: one pass, every block an equal part of the time (sessions 11-20). Off (session 21,
+#: bench/RESULTS_reopt.md): the blocks' gain curves at deterministic time are alike (80-95% of 20 CPU-s'
+#: gain by 8 CPU-s on fragmented-0 blocks 0, 8, 9), so even a look-ahead split beats equal shares by ≤ 1%
+#: from 8 CPU-s a block on; in a 300 s pair on fragmented-100 at load 6.5-8.6 it gained 13.8 per block
+#: CPU-s against 15.7 (objective 19,725.98 against 19,678.35, the hint 9 s faster in its arm: noise).
 BY_RATE = False
 FIRST_SHARE = 0.5
 #: Pack steps (:mod:`packer.cpsat.reopt_pack`: empty some of a node-isolated tenant's nodes onto its
 #: others for the other tenants' waiting work; on at 1,024 GPUs since session 17) in the blocks' move
-#: steps too. False: the blocks' steps without them (sessions 11-20: "not measured there").
+#: steps too. False: the blocks' steps without them (sessions 11-20: "not measured there"). Off: level
+#: at deterministic time on fragmented-0 blocks 0, 8, 9 (session 21, bench/RESULTS_reopt.md).
 BLOCK_PACK = False
 
 
