@@ -107,6 +107,16 @@ THEN_OWN_MIN = 2.0
 #: at 16,384 GPUs round 1 21,140.05 against 21,543.00 on fragmented-0 and 21,203.37 against 21,700.34 on
 #: fragmented-100 (−3.4% under the capacity bound against −1.1%), at the same CPU; haein unchanged.
 ETA_RANGES = True
+#: A block solve that gives no duals in its time (a round cut short: under load at 16,384 GPUs) counts
+#: the smaller of its capacity bound (plus what its trade can earn) and the Lagrangian at the last row
+#: duals this block's LP gave (its share solve's, or an earlier round's): any duals give a bound. False:
+#: the capacity bound alone (sessions 15-20), which on fragmented-0 at load 10 counted 23,121 for one
+#: block of ~1,550, so that the run's bound by blocks (46,520) lost to the capacity bound (session 21).
+#: On: never higher (the min of two bounds; the rounds' prices read the primal only, so they are
+#: unchanged). In a 300 s run on fragmented-100 (load 6.5-7.8) four blocks had no duals in round 1 and
+#: counted 1,380.71 / 1,301.56 / 1,239.10 / 1,259.89 (their LPs: 1,326.12 / 1,291.90 / 1,238.88 /
+#: 1,258.85): bound 21,268.88 instead of the capacity bound 22,170 (gap 7.48% instead of 11.24%).
+DUAL_FALLBACK = True
 
 
 @dataclass
@@ -130,6 +140,10 @@ class BlockBound:
     #: THEN_OWN: the own-node bound by blocks after the merged one (None: not run), and its rounds.
     then_own: float | None = None
     then_own_values: list[float] = field(default_factory=list)
+    #: Each block's LP value in the best round (the block's part of the bound, less Σ λ U).
+    per_block: list[float] = field(default_factory=list)
+    #: Σ λ U of the best round (the bound is Σ per_block + this).
+    lam_u: float = 0.0
 
 
 def _up(x: float) -> float:
@@ -460,6 +474,9 @@ class BlockLP:
             bh = np.concatenate([bh, np.full(n_share, np.inf)])
         self.c0, self.a, self.bl, self.bh, self.lo, self.hi = c, a, bl, bh, lo, hi
         self.h = highs_simplex(c, a, bl, bh, lo, hi)
+        #: HiGHS's row duals of this block's last solve that gave them (its share solve, a round): the
+        #: Lagrangian at them bounds a later solve that gives none (DUAL_FALLBACK).
+        self.y_last: np.ndarray | None = None
 
     def _unfold(self, folds, model, rp: Instance, sub: Instance, c, a, bl, bh, lo, hi, stay_col,  # type: ignore[no-untyped-def]
                 home_cols):
@@ -574,6 +591,7 @@ class BlockLP:
         #: row duals held (:meth:`_eta_ranges`); empty without duals.
         self.eta_ranges: dict[object, tuple[float, float]] = {}
         if sol.dual_valid:
+            self.y_last = np.asarray(sol.row_dual, dtype=float).copy()
             y = np.asarray(sol.row_dual, dtype=float)[self.share0:self.share0 + n_share] * self.sf / self.scale
             lam = {k: max(0.0, float(y[i])) for i, k in enumerate(self.ks)}
             eta = {j: float(y[len(self.ks) + i]) for i, j in enumerate(self.js)}
@@ -642,17 +660,11 @@ class BlockLP:
         """The block's bound at multipliers ``lam`` (per unit of waiting class) and ``eta`` (per unit of
         import class), in objective units, with the units its LP solution places per waiting class,
         imports and exports per import class, and whether the LP gave duals (else: the block's
-        capacity bound plus every export at its multiplier, also a bound)."""
-        from packer.cpsat.bound import capacity_bound, lagrangian_min
+        capacity bound plus every export at its multiplier, also a bound, or with DUAL_FALLBACK the
+        Lagrangian at the block's last duals where that is smaller)."""
+        from packer.cpsat.bound import capacity_bound
 
-        c = self.c0.copy()
-        k_s = self.scale / self.sf
-        for k, cols in self.units.items():
-            c[cols] -= lam.get(k, 0.0) * k_s
-        for j, cols in self.imports.items():
-            c[cols] -= eta.get(j, 0.0) * k_s
-        for j, cols in self.exports.items():
-            c[cols] += eta.get(j, 0.0) * k_s
+        c = self._costs(lam, eta)
         self.h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
         self.h.setOptionValue("time_limit", float(max(0.1, time_limit)) if time_limit is not None else float("inf"))
         self.h.run()
@@ -666,11 +678,35 @@ class BlockLP:
             cb = capacity_bound(self.sub)
             extra = sum(max(0.0, eta.get(j, 0.0)) * float(self.hi[cols].sum()) for j, cols in self.exports.items())
             extra += sum(max(0.0, -eta.get(j, 0.0)) * u for j, u in self.imp_units.items())
-            return (math.inf if cb is None else cb + extra), placed, imp, exp, False
-        low = lagrangian_min(c, self.a, self.bl, self.bh, self.lo, self.hi, np.asarray(sol.row_dual, dtype=float))
-        model_units = self.sf * (low + self.offset) + self.const
-        value = model_units / self.scale + self.mconst
-        return value + 1e-9 * abs(value) + 1.0 / self.scale, placed, imp, exp, True
+            fb = math.inf if cb is None else cb + extra
+            if DUAL_FALLBACK and self.y_last is not None:
+                fb = min(fb, self.dual_value(lam, eta, self.y_last))
+            return fb, placed, imp, exp, False
+        self.y_last = np.asarray(sol.row_dual, dtype=float).copy()
+        return self.dual_value(lam, eta, self.y_last), placed, imp, exp, True
+
+    def _costs(self, lam: Mapping[object, float], eta: Mapping[object, float]) -> np.ndarray:
+        """The LP's column costs at multipliers ``lam``, ``eta`` (HiGHS's model units)."""
+        c = self.c0.copy()
+        k_s = self.scale / self.sf
+        for k, cols in self.units.items():
+            c[cols] -= lam.get(k, 0.0) * k_s
+        for j, cols in self.imports.items():
+            c[cols] -= eta.get(j, 0.0) * k_s
+        for j, cols in self.exports.items():
+            c[cols] += eta.get(j, 0.0) * k_s
+        return c
+
+    def dual_value(self, lam: Mapping[object, float], eta: Mapping[object, float], y: np.ndarray) -> float:
+        """The block's bound at multipliers ``lam``, ``eta`` from row duals ``y`` (any: the Lagrangian
+        over the columns' box, :func:`packer.cpsat.bound.lagrangian_min`; rows whose bound is infinite
+        on the dual's side, as the share rows outside a share solve, count nothing), in objective units;
+        at the LP's own optimal duals it is the LP's value."""
+        from packer.cpsat.bound import lagrangian_min
+
+        low = lagrangian_min(self._costs(lam, eta), self.a, self.bl, self.bh, self.lo, self.hi, y)
+        value = (self.sf * (low + self.offset) + self.const) / self.scale + self.mconst
+        return value + 1e-9 * abs(value) + 1.0 / self.scale
 
 
 def _round(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[object, float],  # type: ignore[no-untyped-def]
@@ -909,6 +945,8 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         if total < out.value:
             out.value = total
             best = (*used, per_block)
+            out.per_block = [round(v, 4) for v in per_block]
+            out.lam_u = total - sum(per_block)
         if it == 0:
             out.first_s = time.perf_counter() - t0
         last = time.perf_counter() - ti
@@ -936,6 +974,8 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
                 if t2 < out.value:
                     out.value = t2
                     best = (dict(lam2), dict(eta2), pb2)
+                    out.per_block = [round(v, 4) for v in pb2]
+                    out.lam_u = t2 - sum(pb2)
                     if report is not None:
                         out.seconds = time.perf_counter() - t0
                         report(out)

@@ -799,6 +799,8 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
                 info["block_bound_error"] = child.error  # "late" with a bound: the last one it sent
             if got is not None:
                 info["block_bound_values"] = [round(v, 3) for v in got.values]  # round by round, then upgrades
+                info["block_bound_per_block"] = got.per_block  # the best round's block LP values (+ lam_u)
+                info["block_bound_lam_u"] = round(got.lam_u, 3)
                 info["block_bound_first_s"] = round(got.first_s, 2)  # its first round, from its start
                 if got.upgraded:
                     info["block_bound_upgraded"] = got.upgraded

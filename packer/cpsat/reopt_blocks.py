@@ -56,6 +56,21 @@ MIN_SHARE = 0.15
 PARALLEL = True
 #: Seconds a wave keeps back from its blocks' time for sending sub-instances and answers.
 WAVE_MARGIN_S = 0.5
+#: Timed runs with blocks side by side give the blocks' time by what it buys (:func:`_by_rate`): a first
+#: pass over every block in equal slots with FIRST_SHARE of the time, then slots of the same length to
+#: the blocks whose gain curve ended steepest (gain per CPU second over the last half of their run).
+#: False: one pass, every block an equal part of the time (sessions 11-20). Off (session 21,
+#: bench/RESULTS_reopt.md): the blocks' gain curves at deterministic time are alike (80-95% of 20 CPU-s'
+#: gain by 8 CPU-s on fragmented-0 blocks 0, 8, 9), so even a look-ahead split beats equal shares by ≤ 1%
+#: from 8 CPU-s a block on; in a 300 s pair on fragmented-100 at load 6.5-8.6 it gained 13.8 per block
+#: CPU-s against 15.7 (objective 19,725.98 against 19,678.35, the hint 9 s faster in its arm: noise).
+BY_RATE = False
+FIRST_SHARE = 0.5
+#: Pack steps (:mod:`packer.cpsat.reopt_pack`: empty some of a node-isolated tenant's nodes onto its
+#: others for the other tenants' waiting work; on at 1,024 GPUs since session 17) in the blocks' move
+#: steps too. False: the blocks' steps without them (sessions 11-20: "not measured there"). Off: level
+#: at deterministic time on fragmented-0 blocks 0, 8, 9 (session 21, bench/RESULTS_reopt.md).
+BLOCK_PACK = False
 
 
 def blocks(inst: Instance, size: int | None = None) -> list[list[str]]:
@@ -144,14 +159,33 @@ def _wave_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], parts: Se
 
 def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """One block's move steps in a pool process: (sub-instance, its placement, stop, seed, max_steps,
-    det) → the improved placement and the steps' statistics. ``stop``: the wall clock (``time.time()``)
+    det, pack) → the improved placement and the steps' statistics (with the run's process CPU seconds,
+    ``cpu_s``, and its gain curve, ``curve``: (CPU seconds, gain so far) at each improvement). ``stop``: the wall clock (``time.time()``)
     by which the steps end, so that the time a job waits or a fresh process imports is the block's."""
     from packer.cpsat.reopt import move_steps
 
-    sub, here, stop, seed, max_steps, det = job
+    sub, here, stop, seed, max_steps, det, pack = job
     deadline = time.perf_counter() + (stop - time.time())
-    return move_steps(sub, here, cap=sub.objective.max_migrations, deadline=deadline, seed=seed, workers=1,
-                      max_steps=max_steps, det=det, pack=False)
+    curve = _Curve(objective_value(sub, here))
+    out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=deadline, seed=seed, workers=1,
+                         max_steps=max_steps, det=det, pack=pack, progress=curve)  # type: ignore[arg-type]
+    st["cpu_s"] = round(time.process_time() - curve.c0, 3)
+    st["curve"] = curve.points
+    return out, st
+
+
+class _Curve:
+    """Records a block's gain curve for its statistics: (process CPU seconds, gain so far) at each
+    improvement of its move steps (they report each one to their progress)."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.c0 = time.process_time()
+        self.points: list[tuple[float, float]] = []
+
+    def update(self, *, best: float | None = None, **_: object) -> None:
+        if best is not None:
+            self.points.append((round(time.process_time() - self.c0, 3), round(best - self.start, 3)))
 
 
 def _warm(_: int) -> None:
@@ -172,52 +206,123 @@ def _pool(n: int):  # type: ignore[no-untyped-def]
 
 def _wave_pass(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], k: int, par: int, pool,
                *, deadline: float, seed: int, max_steps: int | None, det: float | None,
-               stats: dict[str, object], progress: Progress, now: float) -> tuple[bool, float]:
+               stats: dict[str, object], progress: Progress, now: float,
+               slot: float | None = None, rates: dict[int, float] | None = None) -> tuple[bool, float]:
     """One pass over the blocks in waves of ``par`` side by side; merges into ``cur``. Returns whether
-    a block improved the plan, and the plan's value."""
-    from packer.cpsat.decompose import _fits, _sub_instance, _totals, change_units, merge_units
-
+    a block improved the plan, and the plan's value. ``slot``: each wave's seconds at most (None: an
+    equal part of the time left); ``rates``: filled with each block's gain rate at the end of its run
+    (:func:`_end_rate`)."""
     waves = [list(range(i, min(i + par, len(parts)))) for i in range(0, len(parts), par)]
     improved = False
     for w, idx in enumerate(waves):
         if deadline - time.perf_counter() < MIN_BLOCK_S:
             break
         stats["passes"] = k + 1
-        jobs = []
-        for i, share in zip(idx, _wave_shares(capped, cur, parts, idx)):
-            sub, hint = _sub_instance(capped, cur, set(parts[i]), 0, share)
-            if sub.requests and hint is not None:
-                jobs.append((i, sub, {a.request: list(a.units) for a in hint.assignments}))
-        seconds = (deadline - time.perf_counter()) / (len(waves) - w) - WAVE_MARGIN_S
-        if not jobs or seconds < MIN_BLOCK_S - WAVE_MARGIN_S:
-            continue
-        stop = time.time() + seconds
-        sent = [pool.apply_async(_block_job, ((sub, here, stop, seed + i + k * len(parts), max_steps, det),))
-                for i, sub, here in jobs]
-        used, moved = _totals(capped, cur)
-        for (i, sub, here), res in zip(jobs, sent):
-            try:
-                out, st = res.get(timeout=max(1.0, deadline - time.perf_counter()) + (30.0 if det is not None else 2.0))
-            except Exception:  # a block not back in time, or one that failed: the plan goes on without it
-                stats["blocks_lost"] = int(stats.get("blocks_lost", 0)) + 1  # type: ignore[call-overload]
-                continue
-            stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
-            stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
-            before, after = objective_value(sub, here), objective_value(sub, out)
-            if after <= before + 1e-9:
-                continue
-            delta, dmoves = change_units(capped, sub, out, cur)
-            if not _fits(capped, used, moved, delta, dmoves) or not merge_units(capped, sub, out, cur):
-                continue
-            for t, x in delta.items():
-                used[t] += x
-            moved += dmoves
-            stats["blocks_improved"] += 1  # type: ignore[operator]
-            stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
-            improved = True
-            now += after - before
-            progress.update(best=now, note=f"block {i + 1}/{len(parts)}", force=True)
+        got, now = _wave(capped, cur, parts, idx, [k] * len(idx), pool, waves_left=len(waves) - w, slot=slot,
+                         deadline=deadline, seed=seed, max_steps=max_steps, det=det, stats=stats, progress=progress,
+                         now=now, rates=rates)
+        improved = improved or got
     return improved, now
+
+
+def _end_rate(rec: Mapping[str, object]) -> float:
+    """A block run's gain per CPU second over the second half of its CPU time: where its gain curve
+    ends, i.e. what more time on the block is likely to buy (0 where its last half gained nothing)."""
+    cpu = float(rec.get("cpu_s") or 0.0)  # type: ignore[arg-type]
+    curve = rec.get("curve") or []
+    if cpu <= 0 or not curve:
+        return 0.0
+    half = cpu / 2
+    at_half = max([g for c, g in curve if c <= half], default=0.0)  # type: ignore[misc]
+    return max(0.0, float(rec["gain"]) - at_half) / half  # type: ignore[arg-type]
+
+
+def _wave(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], idx: Sequence[int],
+          visits: Sequence[int], pool, *, waves_left: int, slot: float | None, deadline: float, seed: int,
+          max_steps: int | None, det: float | None, stats: dict[str, object], progress: Progress, now: float,
+          rates: dict[int, float] | None) -> tuple[bool, float]:
+    """The blocks ``idx`` side by side (the ``visits``-th run of each: its seed), each for an equal part
+    of the time left over ``waves_left`` waves (at most ``slot`` seconds); merges into ``cur``."""
+    from packer.cpsat.decompose import _fits, _sub_instance, _totals, change_units, merge_units
+
+    jobs = []
+    for i, v, share in zip(idx, visits, _wave_shares(capped, cur, parts, idx)):
+        sub, hint = _sub_instance(capped, cur, set(parts[i]), 0, share)
+        if sub.requests and hint is not None:
+            jobs.append((i, v, sub, {a.request: list(a.units) for a in hint.assignments}))
+    seconds = (deadline - time.perf_counter()) / waves_left - WAVE_MARGIN_S
+    if slot is not None:
+        seconds = min(seconds, slot - WAVE_MARGIN_S)
+    if not jobs or seconds < MIN_BLOCK_S - WAVE_MARGIN_S:
+        return False, now
+    stop = time.time() + seconds
+    sent = [pool.apply_async(_block_job, ((sub, here, stop, seed + i + v * len(parts), max_steps, det, BLOCK_PACK),))
+            for i, v, sub, here in jobs]
+    used, moved = _totals(capped, cur)
+    improved = False
+    for (i, v, sub, here), res in zip(jobs, sent):
+        try:
+            out, st = res.get(timeout=max(1.0, deadline - time.perf_counter()) + (30.0 if det is not None else 2.0))
+        except Exception:  # a block not back in time, or one that failed: the plan goes on without it
+            stats["blocks_lost"] = int(stats.get("blocks_lost", 0)) + 1  # type: ignore[call-overload]
+            if rates is not None:
+                rates[i] = 0.0
+            continue
+        stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
+        stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
+        before, after = objective_value(sub, here), objective_value(sub, out)
+        rec = {"visit": v, "block": i, "s": round(seconds, 2), "cpu_s": st.get("cpu_s"), "steps": st.get("steps"),
+               "improved": st.get("improved"), "gain": round(after - before, 3), "start": round(before, 3),
+               "curve": st.get("curve"), "merged": False}
+        stats.setdefault("per_block", []).append(rec)  # type: ignore[union-attr]
+        if rates is not None:
+            rates[i] = _end_rate(rec)
+        if after <= before + 1e-9:
+            continue
+        delta, dmoves = change_units(capped, sub, out, cur)
+        if not _fits(capped, used, moved, delta, dmoves) or not merge_units(capped, sub, out, cur):
+            continue
+        rec["merged"] = True
+        for t, x in delta.items():
+            used[t] += x
+        moved += dmoves
+        stats["blocks_improved"] += 1  # type: ignore[operator]
+        stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
+        improved = True
+        now += after - before
+        progress.update(best=now, note=f"block {i + 1}/{len(parts)}", force=True)
+    return improved, now
+
+
+def _by_rate(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], par: int, pool, *,
+             deadline: float, seed: int, max_steps: int | None, det: float | None, stats: dict[str, object],
+             progress: Progress, now: float) -> float:
+    """BY_RATE: a first pass over every block with FIRST_SHARE of the time in equal slots, then the rest
+    of the time in slots of the same length, each wave to the ``par`` blocks whose last run ended
+    gaining the most per CPU second (:func:`_end_rate`; where those ended flat, the blocks run fewest
+    times); a block run again gets its next seed.
+    Returns the plan's value."""
+    n_waves = -(-len(parts) // par)
+    slot = FIRST_SHARE * (deadline - time.perf_counter()) / n_waves
+    rates: dict[int, float] = {}
+    _, now = _wave_pass(capped, cur, parts, 0, par, pool, deadline=deadline, seed=seed, max_steps=max_steps,
+                        det=det, stats=stats, progress=progress, now=now, slot=slot, rates=rates)
+    visits = dict.fromkeys(range(len(parts)), 1)
+    order: list[int] = []
+    while deadline - time.perf_counter() >= max(MIN_BLOCK_S, 0.5 * slot):
+        left = deadline - time.perf_counter()
+        # steepest first; blocks that ended flat by fewest runs (a second pass over them in order)
+        idx = sorted(sorted(rates, key=lambda b: (-rates[b], visits[b], b))[:par])
+        if not idx:
+            break
+        order.extend(idx)
+        _, now = _wave(capped, cur, parts, idx, [visits[b] for b in idx], pool,
+                       waves_left=max(1, round(left / slot)), slot=None, deadline=deadline, seed=seed,
+                       max_steps=max_steps, det=det, stats=stats, progress=progress, now=now, rates=rates)
+        for b in idx:
+            visits[b] += 1
+    stats["rate_order"] = order
+    return now
 
 
 def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
@@ -247,6 +352,10 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     k = 0
     improved_last = True
     try:
+        if pool is not None and BY_RATE and det is None:
+            now = _by_rate(capped, cur, parts, par, pool, deadline=deadline, seed=seed, max_steps=max_steps,
+                           det=det, stats=stats, progress=progress, now=now)
+            improved_last = False
         while pool is not None and improved_last and (k == 0 or det is None):
             improved_last, now = _wave_pass(capped, cur, parts, k, par, pool, deadline=deadline, seed=seed,
                                             max_steps=max_steps, det=det, stats=stats, progress=progress, now=now)
@@ -283,7 +392,7 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
                 rates["pods"][1] += time.perf_counter() - tp
             tm = time.perf_counter()
             out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=end, seed=bseed,
-                                 workers=workers, max_steps=max_steps, det=det, pack=False)
+                                 workers=workers, max_steps=max_steps, det=det, pack=BLOCK_PACK)
             stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
             stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
             after = objective_value(sub, out)
@@ -308,4 +417,4 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     return cur, stats
 
 
-__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "MIN_SHARE", "PARALLEL", "POD_LNS", "block_steps", "blocks", "parallel_of"]
+__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "BLOCK_PACK", "BY_RATE", "FIRST_SHARE", "MIN_SHARE", "PARALLEL", "POD_LNS", "block_steps", "blocks", "parallel_of"]
