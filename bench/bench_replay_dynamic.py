@@ -33,8 +33,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from packer.replay.openb import read_nodes, read_pods
 from packer.replay import policy
+from packer.replay.openb import read_nodes, read_pods
 from packer.replay.policy import RHO_RULES
 from packer.replay.protocol import parse_seeds
 from packer.replay.rebalance import run_dynamic

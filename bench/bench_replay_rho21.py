@@ -19,8 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import packer.replay.policy as pol  # noqa: E402
 from bench_replay_workloads import TRACES, load  # noqa: E402
+
+import packer.replay.policy as pol  # noqa: E402
 from packer.replay.openb import read_nodes, read_pods  # noqa: E402
 from packer.replay.protocol import parse_seeds, typical_pods  # noqa: E402
 from packer.replay.runner import run_policy  # noqa: E402
