@@ -33,7 +33,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from packer.replay import policy as replay_policy
 from packer.replay.openb import read_nodes, read_pods
+from packer.replay.policy import RHO_RULES
 from packer.replay.protocol import parse_seeds
 from packer.replay.rebalance import run_dynamic
 
@@ -55,8 +57,14 @@ def _job(args: tuple[str, float, str, int, int, float, int, bool, list[int], boo
     r = run_dynamic(cluster, pods, policy, seeds, compress=k, rebalance_every=every, max_moves=moves,
                     budget_pct=budget, min_gain_per_move=min_gain, pace=pace, device_fit=device_fit,
                     chain=chain)
-    r.update(workload=workload, compress=k, wall_s=time.perf_counter() - t0)
+    r.update(workload=workload, compress=k, wall_s=time.perf_counter() - t0, rho_rule=replay_policy.RHO_RULE)
     return r
+
+
+def _init(rho_rule: str | None) -> None:
+    """Worker set-up: the rho rule asked for (None: the module's default)."""
+    if rho_rule is not None:
+        replay_policy.RHO_RULE = rho_rule
 
 
 def main() -> None:
@@ -76,6 +84,8 @@ def main() -> None:
     ap.add_argument("--chain", choices=("on", "off"), default=None,
                     help="evicted pods may go where one more move makes room (default: rebalance.CHAIN)")
     ap.add_argument("--arms", choices=("both", "rebalanced"), default="both")
+    ap.add_argument("--rho-rule", choices=RHO_RULES, default=None,
+                    help="how packer's CPU-balance weight rho is derived (default: replay_policy.RHO_RULE)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))  # resolved below
     ap.add_argument("--append", action="store_true", help="keep the runs already in OUT.json (a new run with the "
                                                          "same workload, K, policy and rebalancing replaces one)")
@@ -106,7 +116,7 @@ def main() -> None:
         old = json.loads(out.with_suffix(".json").read_text())
         rows = [r for r in old["runs"] if (r["workload"], r["compress"], r["policy"], r["rebalance_every"]) not in new]
         skipped = sorted(set(skipped) | set(old["skipped_no_times"]))
-    with ProcessPoolExecutor(max_workers=a.workers) as ex:
+    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init, initargs=(a.rho_rule,)) as ex:
         for r in ex.map(_job, jobs):
             rows.append(r)
             print(f"{r['workload']} K={r['compress']:g} {r['policy']} rebalance={r['rebalance_every']}/"
