@@ -235,7 +235,6 @@ class _State:
         self.mov_mem = np.zeros(n_nodes, np.int64)
         per_dev: dict[tuple[int, int], list[int]] = {}
         if view.running:
-            p = self.p
             ids = np.fromiter(view.running.keys(), np.int64, len(view.running))
             nm = np.array(list(view.running.values()), np.int64).reshape(-1, 2)
             room = self._room_counts(ids, nm[:, 0])
