@@ -1210,6 +1210,8 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         out = trial, value
         stats["improved"] += 1
         stats["improved_gang"] = stats.get("improved_gang", 0) + 1
+        if ginfo.get("priced"):  # session 21: the gain came from a priced exchange (reopt_gang.PRICED)
+            stats["gang_priced"] = stats.get("gang_priced", 0) + 1
         tg = ginfo.get("tier_gain")
         if ginfo.get("victims") is not None and (tg is None or float(tg) > 1e-9):  # type: ignore[arg-type]
             # Kept a result of a cheaper victim tier (reopt_gang.VICTIM_TIERS) that beat every
