@@ -134,3 +134,24 @@ def test_move_steps_with_priced_gang_steps_stay_valid(priced: bool) -> None:
     finally:
         reopt_gang.PRICED, reopt_gang.GANG_SHARE = keep
     assert objective_value(inst, out) >= objective_value(inst, cur) - 1e-9 and _ok(inst, out)
+
+
+def test_the_fallback_runs_the_priced_tries_only_where_the_drawn_ones_find_nothing() -> None:
+    """Tests PRICED_FALLBACK: where the drawn tries gain (9.7 > 7.0) the step keeps their result and no priced
+    try runs; with the running jobs' migration cost 1.0 the drawn tries reach only 7.0 (no gain) and the
+    priced exchange on n1 (10.0, nothing moved) is taken."""
+    inst, cur = _state(1.0)
+    dear = inst.model_copy(update={"requests": tuple(r.model_copy(update={"migration_cost": 1.0})
+                                                     if r.placement is not None else r for r in inst.requests)})
+    keep = reopt_gang.PRICED_FALLBACK
+    reopt_gang.PRICED_FALLBACK = True
+    try:
+        gained, info = _gang_step(inst, cur, True)
+        rescued, info2 = _gang_step(dear, cur, True)
+        stuck, _ = _gang_step(dear, cur, False)
+    finally:
+        reopt_gang.PRICED_FALLBACK = keep
+    assert gained is not None and abs(objective_value(inst, gained) - 9.7) < 1e-9 and not info.get("priced")
+    assert stuck is not None and objective_value(dear, stuck) <= 7.0 + 1e-9
+    assert rescued is not None and info2.get("priced") and abs(objective_value(dear, rescued) - 10.0) < 1e-9
+    assert reopt.moves(dear, rescued) == 0 and _ok(dear, rescued)

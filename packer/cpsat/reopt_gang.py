@@ -65,6 +65,10 @@ FORK = True
 PRICED = False
 #: How many of the cheapest priced domains a gang step tries (PRICED).
 PRICED_DOMAINS = 2
+#: With PRICED, the priced tries run only when the drawn tries found nothing better than the plan (the
+#: step would be "no gain"): an exchange never displaces a gain the drawn tries found, and the run follows
+#: the PRICED-off trajectory until a gang step that finds nothing.
+PRICED_FALLBACK = False
 _WHOLE_MODES = ("full", "any")
 
 
@@ -218,7 +222,12 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                 if best is None or v > best[0]:
                     info["victims"] = tier
                     best = (v, out, info)
-    if PRICED:
+    if PRICED and PRICED_FALLBACK and best is not None:
+        cur_value = now if FORK else objective_value(inst, cur)
+        stuck = best[0] <= cur_value + 1e-9
+    else:
+        stuck = True
+    if PRICED and stuck:
         for out, pinfo in _priced_tries(inst, cur, gang, rng, waiting, guide, policy, tiers, base, uses.get(False)):
             if out is None:
                 info = pinfo
