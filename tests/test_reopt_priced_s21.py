@@ -191,3 +191,29 @@ def test_timed_move_steps_with_the_portfolio_stay_valid() -> None:
         reopt.PORTFOLIO = keep
     assert objective_value(inst, out) >= objective_value(inst, cur) - 1e-9 and _ok(inst, out)
     assert reopt.moves(inst, out) <= 1 and stats["portfolio"][0]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 80), nodes=st.sampled_from([3, 4]), draw=st.integers(0, 5))
+def test_forked_spread_steps_give_the_same_plans(seed: int, nodes: int, draw: int) -> None:
+    """Tests reopt_spread.FORK: a spread step whose tries fork one placer loaded with the plan gives exactly
+    the plan (and value) of the step that loads a new placer per try, on small fragmented states."""
+    from packer.cpsat import reopt_spread
+
+    inst = generate("fragmented", seed, nodes=nodes)
+    cur = _placed(inst)
+    cands = reopt_spread.spreads(inst, cur, None)
+    if not cands:
+        return
+    r = reopt_spread.pick(random.Random(draw), inst, cands, None)
+    waiting = [q for q in inst.requests if q.id not in cur]
+    got = {}
+    keep = reopt_spread.FORK
+    try:
+        for fork in (False, True):
+            reopt_spread.FORK = fork
+            out, info = reopt_spread.spread_step(inst, cur, r, random.Random(seed + draw), waiting, None, None)
+            got[fork] = (_norm(out), info.get("fail"), None if out is None else round(float(info["value"]), 9))  # type: ignore[arg-type]
+    finally:
+        reopt_spread.FORK = keep
+    assert got[False] == got[True]
