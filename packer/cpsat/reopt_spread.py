@@ -66,7 +66,7 @@ POLICY = "best-fit"
 #: the lifted work, instead of loading a new placer with the plan less that work (as reopt_gang.FORK does
 #: for gang steps). On fragmented-100 at 1,024 GPUs four spread steps took 12.0 s (load 7), half of it
 #: loading 26 placers. False: the old way (the A/B arm).
-FORK = False
+FORK = True
 
 
 class Share:
