@@ -10,6 +10,9 @@ to ``--json``.
     python bench/bench_frag19_timed.py issue --seeds 5 100 --json bench/frag19_timed_clear_issue.json
     python bench/bench_frag19_timed.py issue --seeds 5 --arms on s19 off   # session 20: gated, session 19's, none
     (arm ``order``: gated, domains drawn by session 19's price: reopt_clear.ORDER_S19)
+    python bench/bench_frag19_timed.py fragmented --seeds 104 --arms priced off   # session 21: reopt_gang.PRICED
+    (arm ``priced``: clear steps off, gang steps with priced exchanges; every other arm has PRICED off;
+    ``fallback``: PRICED with PRICED_FALLBACK; ``portfolio``: reopt.PORTFOLIO on, clear and PRICED off)
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from packer.cpsat import reopt_clear
+    from packer.cpsat import reopt_clear, reopt_gang
 
     default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
+    import packer.cpsat.reopt as reopt
+
+    priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -47,6 +53,9 @@ def main() -> int:
             reopt_clear.CLEAR = arm in ("on", "s19", "order")
             reopt_clear.GATE = reopt_clear.ROOM_PRICE = arm != "s19"
             reopt_clear.ORDER_S19 = arm == "order"
+            reopt_gang.PRICED = arm in ("priced", "fallback")
+            reopt_gang.PRICED_FALLBACK = arm == "fallback"
+            reopt.PORTFOLIO = arm == "portfolio"
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -59,14 +68,21 @@ def main() -> int:
                              "fail": steps.get("clear_fail") if isinstance(steps, dict) else None,
                              "gated": steps.get("clear_gated", 0) if isinstance(steps, dict) else 0},
                    "load": load, "time_limit": args.time_limit}
+            gk = (steps.get("by_kind") or {}).get("gang", {}) if isinstance(steps, dict) else {}
+            rec["gang"] = {"steps": gk.get("steps", 0), "improved": gk.get("improved", 0), "gain": gk.get("gain", 0.0),
+                           "priced": steps.get("gang_priced", 0) if isinstance(steps, dict) else 0}
+            port = steps.get("portfolio") if isinstance(steps, dict) else None
+            if port:  # seconds and gain per step stream (reopt.Portfolio's record, kept in every run)
+                rec["streams"] = {k: (round(port[0][k], 1), round(port[1].get(k, 0.0), 2)) for k in port[0]}
             out.append(rec)
             c = rec["clear"]
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
                   f"{pt.moves} ({cost:.2f}) | {c['steps']} ({c['improved']}, {c['gain']:.2f}, {c['placed']}; {c['gated']}) | "
-                  f"{rec['load'][0]}-{rec['load'][1]} |", flush=True)
+                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | streams (s, gain) {rec.get('streams')} |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
+    reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO = priced
     return 0
 
 

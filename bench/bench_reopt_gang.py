@@ -106,7 +106,8 @@ def main() -> int:
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
-                         "pack_fill_aimed": stats.get("pack_fill_aimed", 0)}
+                         "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
+                         "gang_priced": stats.get("gang_priced", 0)}  # session 21: gains of priced exchanges
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
                   f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "
@@ -114,7 +115,7 @@ def main() -> int:
                   f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |"
                   + ("" if not args.arms else " " + " ".join(
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
-                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} |"),
+                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} priced:{stats.get('gang_priced', 0)} |"),
                   flush=True)
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:

@@ -166,6 +166,13 @@ HOME = True
 #: False: the fixed sizes (the A/B arm, ``bench/bench_reopt_gang.py --ab reopt.GROW``).
 GROW = True
 GROW_KINDS: tuple[str, ...] = ("aimed", "random")
+#: Session 21: in a timed run (no ``det``), the placer-built step streams (pack, spread, gang) are drawn
+#: with their share times how their gain per second in this run compares with the CP-SAT steps' (a
+#: portfolio: the streams get the time they earn). Each rate counts one CP-SAT step's worth (STEP_S) of
+#: the run's overall rate as a prior, so an untried stream starts at its share; a share stays <= 0.9.
+#: The draws themselves are unchanged (each stream still draws its number), only the thresholds move.
+#: Deterministic runs (``det``) ignore it: their CP-SAT steps take deterministic, not wall, time.
+PORTFOLIO = False
 GROW_AFTER = 2
 GROW_MAX = 4.0
 GROW_MAX_NODES = 48
@@ -972,6 +979,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
 
     # session 19: no step aims at (or offers) waiting work that no plan can place
     never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
+    port = Portfolio(PORTFOLIO and det is None)
+    stats["portfolio"] = port.seconds, port.gain
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) - stats.get("pack", 0) >= max_steps):
@@ -995,19 +1004,21 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         # that is a pack step draws nothing from the other streams, so that where they change nothing
         # every other step draws exactly as without them.
         ptenants = reopt_pack.tenants(inst, cur) if pack and reopt_pack.PACK and placers else {}
-        if ptenants and prng.random() < pshare.value:
+        if ptenants and prng.random() < port.share("pack", pshare.value):
             before = best
             cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress,
                               fill={"seed": seed, "workers": step_workers, "det": det, "deadline": deadline})
             pshare.update(best > before + 1e-9)
+            port.add("pack", time.perf_counter() - tb, best - before)
             continue
         # Spread steps are drawn next and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
         scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
-        if scands and srng.random() < sshare.value:
+        if scands and srng.random() < port.share("spread", sshare.value):
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
             sshare.update(best > before + 1e-9)
+            port.add("spread", time.perf_counter() - tb, best - before)
             continue
         # Clear steps (reopt_clear: one CP-SAT step over the domain cheapest to clear for a waiting gang
         # and room for what leaves it) next, from their own stream likewise.
@@ -1024,8 +1035,10 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                 cshare.update(best > before + 1e-9)
                 continue
         cands = [r for r in reopt_gang.gangs(inst, cur) if r.id not in never] if reopt_gang.GANG and placers else []
-        if cands and grng.random() < reopt_gang.GANG_SHARE:
+        if cands and grng.random() < port.share("gang", reopt_gang.GANG_SHARE):
+            before = best
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
+            port.add("gang", time.perf_counter() - tb, best - before)
             continue
         roll = rng.random()
         aim = None
@@ -1119,6 +1132,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if trial is None:
             scale.update(proved=proved, gained=False)
             rec["check_s"] += time.perf_counter() - t2
+            port.add("cpsat", time.perf_counter() - tb, 0.0)
             continue
         value = objective_value(inst, trial)
         before = best
@@ -1135,10 +1149,39 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             stats["rejected"] += 1
         scale.update(proved=proved, gained=best > before + 1e-9)
         rec["check_s"] += time.perf_counter() - t2
+        port.add("cpsat", time.perf_counter() - tb, best - before)
     for rec in by_kind.values():
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)
     return cur, stats
+
+
+class Portfolio:
+    """Seconds and gain per step stream in this run (PORTFOLIO): :meth:`share` scales a placer stream's
+    share by its gain per second over the CP-SAT steps' (``"cpsat"``), each rate with one STEP_S of the
+    whole run's rate as its prior."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+        self.seconds: dict[str, float] = {}
+        self.gain: dict[str, float] = {}
+
+    def add(self, stream: str, seconds: float, gain: float) -> None:
+        self.seconds[stream] = self.seconds.get(stream, 0.0) + max(0.0, seconds)
+        self.gain[stream] = self.gain.get(stream, 0.0) + max(0.0, gain)
+
+    def rate(self, stream: str, prior: float) -> float:
+        return (self.gain.get(stream, 0.0) + prior * STEP_S) / (self.seconds.get(stream, 0.0) + STEP_S)
+
+    def share(self, stream: str, base: float) -> float:
+        if not self.on:
+            return base
+        total_s = sum(self.seconds.values())
+        prior = sum(self.gain.values()) / total_s if total_s > 0 else 0.0
+        ref = self.rate("cpsat", prior)
+        if ref <= 0.0:
+            return base
+        return min(0.9, base * self.rate(stream, prior) / ref)
 
 
 class Scale:
@@ -1221,6 +1264,8 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         out = trial, value
         stats["improved"] += 1
         stats["improved_gang"] = stats.get("improved_gang", 0) + 1
+        if ginfo.get("priced"):  # session 21: the gain came from a priced exchange (reopt_gang.PRICED)
+            stats["gang_priced"] = stats.get("gang_priced", 0) + 1
         tg = ginfo.get("tier_gain")
         if ginfo.get("victims") is not None and (tg is None or float(tg) > 1e-9):  # type: ignore[arg-type]
             # Kept a result of a cheaper victim tier (reopt_gang.VICTIM_TIERS) that beat every

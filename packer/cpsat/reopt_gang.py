@@ -57,6 +57,18 @@ VICTIM_TIERS = 2
 #: (tests/test_reopt_gang.py); on a 128-node block of fragmented-100 at 16,384 GPUs (1,599
 #: requests) a gang step took 3.9 s, most of it loading placers. False: the old way (the A/B arm).
 FORK = True
+#: Session 21: after its TRIES draws, a gang step also tries the PRICED domains cheapest to clear for the
+#: gang by value (:func:`packer.cpsat.reopt_clear.prices`: the migration cost of the running work that
+#: leaves plus the least value of placed waiting work given up for the room it needs), with the gang put
+#: exactly on the priced GPUs: an exchange (a placed cheaper waiting gang out, this one in, the displaced
+#: work re-placed). A domain priced at or above the gang's value is no try (it cannot gain).
+PRICED = False
+#: How many of the cheapest priced domains a gang step tries (PRICED).
+PRICED_DOMAINS = 2
+#: With PRICED, the priced tries run only when the drawn tries found nothing better than the plan (the
+#: step would be "no gain"): an exchange never displaces a gain the drawn tries found, and the run follows
+#: the PRICED-off trajectory until a gang step that finds nothing.
+PRICED_FALLBACK = False
 _WHOLE_MODES = ("full", "any")
 
 
@@ -210,6 +222,21 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                 if best is None or v > best[0]:
                     info["victims"] = tier
                     best = (v, out, info)
+    if PRICED and PRICED_FALLBACK and best is not None:
+        cur_value = now if FORK else objective_value(inst, cur)
+        stuck = best[0] <= cur_value + 1e-9
+    else:
+        stuck = True
+    if PRICED and stuck:
+        for out, pinfo in _priced_tries(inst, cur, gang, rng, waiting, guide, policy, tiers, base, uses.get(False)):
+            if out is None:
+                info = pinfo
+                continue
+            v = (objective_value(inst, out) if base is None
+                 else _value_after(inst, cur, now, out, pinfo.pop("kept")))  # type: ignore[arg-type]
+            if best is None or v > best[0]:
+                pinfo["priced"] = True
+                best = (v, out, pinfo)
     if best is None:
         return None, info
     best[2]["value"] = best[0]
@@ -219,10 +246,33 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
     return best[1], best[2]
 
 
+def _priced_tries(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
+                  waiting: Sequence[Request], guide: Guide | None, policy: str, tiers: Sequence[float | None],
+                  base=None, use=None):  # type: ignore[no-untyped-def]
+    """(result, info) of :func:`clear_and_place` for each of the PRICED_DOMAINS domains cheapest to clear for
+    ``gang`` by value (:func:`packer.cpsat.reopt_clear.prices`, with the room what leaves needs where
+    reopt_clear.ROOM_PRICE), each victim tier: the gang put exactly on the priced GPUs, the nodes they
+    lie on cleared. Draws nothing from ``rng`` (the other tries draw as without these)."""
+    from packer.cpsat import reopt_clear
+
+    gp = reopt_clear.gpu_prices(inst, cur)
+    room = reopt_clear.Room(inst, cur, gp[0]) if reopt_clear.ROOM_PRICE else None
+    doms = reopt_clear.prices(inst, cur, gang, gp, room)[:PRICED_DOMAINS]
+    if use is None and doms:
+        use = _gpu_use(inst, cur, False)
+    for _price, _dom, gpus, _leave in doms:
+        exact = [Unit(node=nid, gpu=g) for nid, g in sorted(gpus)]
+        nodes = sorted({nid for nid, _g in gpus})
+        for tier in tiers:
+            yield clear_and_place(inst, cur, gang, rng, waiting, guide, policy, nodes=nodes, victims=tier,
+                                  base=base, use=use, exact=exact)
+
+
 def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
                     waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
                     keep_wide: bool = False, nodes: Sequence[str] | None = None,
                     victims: float | None = None, base=None, use=None,  # type: ignore[no-untyped-def]
+                    exact: Sequence[Unit] | None = None,
                     ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``gang`` placed on cleared nodes and the displaced work re-placed (module doc),
     or None when it does not fit; the caller checks validity, the migration cap and the gain.
@@ -236,7 +286,8 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     placed waiting work of at most that priority (and what lies on the cleared nodes), so that the
     displaced running work can only take the room of cheaper work (None: all of it, as before).
     ``base``: a placer holding all of ``cur`` (FORK), forked here; ``use``: :func:`_gpu_use`'s answer
-    for ``cur`` and ``keep_wide``.
+    for ``cur`` and ``keep_wide``. ``exact``: the gang's units (whole GPUs of ``nodes``), put there as they
+    are instead of where ``policy`` would place it; its node's host room and node isolation are checked here.
     """
     from packer.online import OnlinePlacer
 
@@ -266,7 +317,12 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
         for rid, units in cur.items():
             if rid not in lift:
                 placer._place_exact(inst.request(rid), units)
-    if not placer.place(gang, explain=False).ok:
+    if exact is not None:
+        if not _exact_fits(inst, placer, gang, exact, own):
+            info["fail"] = "gang"
+            return None, info
+        placer._place_exact(gang, exact)
+    elif not placer.place(gang, explain=False).ok:
         info["fail"] = "gang"
         return None, info
     touched_gpus = {(u.node, u.gpu) for u in placer.units(gang.id)}
@@ -392,3 +448,30 @@ def _host_room(placer, r: Request, units: Sequence[Unit]) -> bool:  # type: igno
         if int(row[N_CPU]) < k * r.cpu_milli or int(row[N_MEM]) < k * r.memory_mib:
             return False
     return True
+
+
+def _exact_fits(inst: Instance, placer, gang: Request, units: Sequence[Unit],  # type: ignore[no-untyped-def]
+                own: Mapping[str, Sequence[Unit]]) -> bool:
+    """Whether ``gang`` may sit exactly on ``units`` in ``placer``'s state: every GPU free of work, its
+    nodes' host CPU and memory left, and node isolation (no other tenant on its nodes when either side is
+    node-isolated). ``own``: work kept on its units outside the placer's books (FORK)."""
+    gpus = {(u.node, u.gpu) for u in units}
+    nodes = {u.node for u in units}
+    iso = {t.id for t in inst.tenants if t.isolation == "node"}
+    t = inst.tenant_map.get(gang.tenant)
+    quota = None if t is None else t.max_gpus
+    used = 0.0
+    for rid in placer.placed_ids():
+        r = inst.request(rid)
+        held = own.get(rid)
+        mine = placer.units(rid) if held is None else held
+        if quota is not None and r.tenant == gang.tenant:
+            used += sum(inst.unit_size(r, u) for u in mine)
+        for u in mine:
+            if (u.node, u.gpu) in gpus:
+                return False
+            if u.node in nodes and r.tenant != gang.tenant and (r.tenant in iso or gang.tenant in iso):
+                return False
+    if quota is not None and used + len(units) > quota + 1e-9:
+        return False
+    return _host_room(placer, gang, units)
