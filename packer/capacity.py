@@ -118,3 +118,10 @@ def capacity_lp(inst) -> tuple[float, dict[str, float], dict[str, float]] | None
     kind_price = {k: float(duals[i]) for i, k in enumerate(kinds)}
     quota_price = {t: float(duals[len(kinds) + 1 + i]) for i, t in enumerate(quota_rows)}
     return const - float(res.fun) + 1e-9, kind_price, quota_price
+
+
+def kind_prices(inst) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Price of a GPU-equivalent of each request kind's capacity: its capacity row's dual in
+    :func:`capacity_lp` (empty when that LP cannot be solved: every price 0)."""
+    got = capacity_lp(inst)
+    return {} if got is None else dict(got[1])

@@ -12,6 +12,10 @@ import numpy as np
 from ortools.sat import cp_model_pb2
 from ortools.sat.python import cp_model
 
+# The capacity LP needs no CP-SAT; it lives in packer.capacity (the greedy reads its prices too) and is
+# re-exported here for the back end's callers.
+from packer.capacity import capacity_bound, capacity_lp  # noqa: F401
+
 try:  # imported here, not inside a time-limited solve: the first import takes about half a second
     import scipy.optimize  # noqa: F401
     import scipy.sparse  # noqa: F401
@@ -274,6 +278,3 @@ def mip_bound(model: cp_model.CpModel, *, time_limit: float) -> tuple[float | No
     return (None if dual is None else _to_max(obj, float(dual)),
             None if res.fun is None else _to_max(obj, float(res.fun)))
 
-
-# The capacity LP needs no CP-SAT: it lives beside the model so the greedy may read its prices too.
-from packer.capacity import capacity_bound, capacity_lp  # noqa: E402,F401

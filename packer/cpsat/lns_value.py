@@ -242,12 +242,10 @@ def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[i
 
 
 def _kind_prices(inst) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Price of a GPU-equivalent of each request kind's capacity: its capacity row's dual in
-    :func:`packer.cpsat.bound.capacity_lp` (empty when that LP cannot be solved: every price 0)."""
-    from packer.cpsat.bound import capacity_lp
+    """:func:`packer.capacity.kind_prices` (the greedy reads the same prices)."""
+    from packer.capacity import kind_prices
 
-    got = capacity_lp(inst)
-    return {} if got is None else dict(got[1])
+    return kind_prices(inst)
 
 
 def _quota_lack(ix: ValueIndex, held: np.ndarray, cand: list[_Waiting]) -> dict[int, float]:

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 
 from packer import reasons
-from packer.capacity import capacity_lp
+from packer.capacity import kind_prices
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
 from packer.greedy import exchange
@@ -1116,7 +1116,7 @@ QUOTA_NET = True
 
 def quota_net(inst: Instance) -> dict[str, float]:
     """Priorities to order by for the waiting work of tenants whose quota binds: each request's priority
-    less the price of a GPU-equivalent of its kind in the capacity LP (:func:`packer.capacity.capacity_lp`).
+    less the price of a GPU-equivalent of its kind in the capacity LP (:func:`packer.capacity.kind_prices`).
 
     A tenant at its quota places one request only by leaving another of its own out, so what a unit of
     its quota buys is the request's value less what other tenants' waiting work would have paid for the
@@ -1133,11 +1133,8 @@ def quota_net(inst: Instance) -> dict[str, float]:
     bound = {t.id for t in inst.tenants if t.max_gpus is not None and asked[t.id] > t.max_gpus + _EPS}
     if not bound:
         return {}
-    got = capacity_lp(inst)
-    if got is None:
-        return {}
-    kind_price = got[1]
-    if max(kind_price.values()) - min(kind_price.values()) <= _EPS:
+    kind_price = kind_prices(inst)
+    if not kind_price or max(kind_price.values()) - min(kind_price.values()) <= _EPS:
         return {}
     return {r.id: r.priority - kind_price.get(r.kind, 0.0) for r in inst.requests
             if r.placement is None and r.tenant in bound and r.kind in kind_price}
