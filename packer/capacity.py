@@ -3,13 +3,19 @@
 A bound in milliseconds at any size, and its prices: what a GPU-equivalent of each kind of work and of
 each tenant's quota is worth at the margin (the duals of the capacity and quota rows). The CP-SAT back
 end proves with the bound and steers value steps with the prices (:mod:`packer.cpsat.lns_value`); the
-greedy orders a quota-bound tenant's work by them (:mod:`packer.greedy.solver`). Uses scipy's HiGHS,
-no CP-SAT.
+greedy orders a quota-bound tenant's work by them (:mod:`packer.greedy.solver`) and the online
+forecast keeps that tenant's quota for its work of higher net value (:mod:`packer.online.reserve`).
+Uses scipy's HiGHS, no CP-SAT.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import numpy as np
+
+#: Tolerance for comparing sizes and prices.
+_EPS = 1e-9
 
 
 def capacity_bound(inst) -> float | None:  # type: ignore[no-untyped-def]
@@ -125,3 +131,36 @@ def kind_prices(inst) -> dict[str, float]:  # type: ignore[no-untyped-def]
     :func:`capacity_lp` (empty when that LP cannot be solved: every price 0)."""
     got = capacity_lp(inst)
     return {} if got is None else dict(got[1])
+
+
+def quota_net(inst) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Priorities to order by for the waiting work of tenants whose quota binds: each request's priority
+    less the price of a GPU-equivalent of its kind in the capacity LP (:func:`kind_prices`).
+
+    A tenant at its quota places one request only by leaving another of its own out, so what a unit of
+    its quota buys is the request's value less what other tenants' waiting work would have paid for the
+    same capacity: nothing where the kind's capacity is not contested, up to the marginal priority where
+    it is (quota-100 at 1,024 GPUs: whole GPUs priced 1.0, MIG slices 0; in priority order its two tight
+    tenants spent their quota on gangs others would have filled while their MIG work waited beside idle
+    MIG GPUs). A tenant's quota binds when its work, running and waiting, asks for more than it (the
+    LP's quota prices would say so too, but a degenerate LP may price a binding row at 0). Empty where
+    no quota binds, every kind has the same price, or the LP cannot be solved. The greedy orders by it
+    (:mod:`packer.greedy.solver`); the online forecast keys each tenant's quota claims by it
+    (:mod:`packer.online.reserve`).
+    """
+    bound = quota_bound(inst)
+    if not bound:
+        return {}
+    kind_price = kind_prices(inst)
+    if not kind_price or max(kind_price.values()) - min(kind_price.values()) <= _EPS:
+        return {}
+    return {r.id: r.priority - kind_price.get(r.kind, 0.0) for r in inst.requests
+            if r.placement is None and r.tenant in bound and r.kind in kind_price}
+
+
+def quota_bound(inst) -> set[str]:  # type: ignore[no-untyped-def]
+    """The tenants whose work, running and waiting, asks for more than their quota."""
+    asked: dict[str, float] = defaultdict(float)
+    for r in inst.requests:
+        asked[r.tenant] += inst.request_size(r)
+    return {t.id for t in inst.tenants if t.max_gpus is not None and asked[t.id] > t.max_gpus + _EPS}

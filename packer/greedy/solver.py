@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 
 from packer import reasons
-from packer.capacity import kind_prices
+from packer.capacity import quota_bound, quota_net
 from packer.catalog import GpuModel, Profile
 from packer.geometry import geometry, span_mask
 from packer.greedy import exchange
@@ -1114,30 +1114,18 @@ def _node_caps(pl: _Placer, inst: Instance, unplaced: Mapping[str, str]) -> dict
 QUOTA_NET = True
 
 
-def quota_net(inst: Instance) -> dict[str, float]:
-    """Priorities to order by for the waiting work of tenants whose quota binds: each request's priority
-    less the price of a GPU-equivalent of its kind in the capacity LP (:func:`packer.capacity.kind_prices`).
-
-    A tenant at its quota places one request only by leaving another of its own out, so what a unit of
-    its quota buys is the request's value less what other tenants' waiting work would have paid for the
-    same capacity: nothing where the kind's capacity is not contested, up to the marginal priority where
-    it is (quota-100 at 1,024 GPUs: whole GPUs priced 1.0, MIG slices 0; in priority order its two tight
-    tenants spent their quota on gangs others would have filled while their MIG work waited beside idle
-    MIG GPUs). A tenant's quota binds when its work, running and waiting, asks for more than it (the
-    LP's quota prices would say so too, but a degenerate LP may price a binding row at 0). Empty where
-    no quota binds, every kind has the same price, or the LP cannot be solved.
-    """
-    asked: dict[str, float] = defaultdict(float)
-    for r in inst.requests:
-        asked[r.tenant] += inst.request_size(r)
-    bound = {t.id for t in inst.tenants if t.max_gpus is not None and asked[t.id] > t.max_gpus + _EPS}
+def _kinds_may_trade(inst: Instance, plan: Plan) -> bool:
+    """True when some quota-bound tenant both placed and left out waiting work, of different kinds: the
+    part of :func:`_net_may_pay`'s test that needs no prices, checked before the capacity LP is solved."""
+    bound = quota_bound(inst)
     if not bound:
-        return {}
-    kind_price = kind_prices(inst)
-    if not kind_price or max(kind_price.values()) - min(kind_price.values()) <= _EPS:
-        return {}
-    return {r.id: r.priority - kind_price.get(r.kind, 0.0) for r in inst.requests
-            if r.placement is None and r.tenant in bound and r.kind in kind_price}
+        return False
+    placed = {a.request for a in plan.assignments}
+    kinds: dict[tuple[str, bool], set[str]] = defaultdict(set)
+    for r in inst.requests:
+        if r.placement is None and r.tenant in bound:
+            kinds[r.tenant, r.id in placed].add(r.kind)
+    return any(kinds[t, False] and kinds[t, True] and len(kinds[t, False] | kinds[t, True]) > 1 for t in bound)
 
 
 def _net_may_pay(inst: Instance, plan: Plan, net: Mapping[str, float]) -> bool:
@@ -1205,7 +1193,8 @@ def solve(inst: Instance, file_order: bool = True, *, time_limit: float | None =
         if tighter == caps:
             break
         caps = tighter
-    net = quota_net(inst) if QUOTA_NET and (deadline is None or time.perf_counter() < deadline) else {}
+    net = (quota_net(inst) if QUOTA_NET and (deadline is None or time.perf_counter() < deadline)
+           and _kinds_may_trade(inst, best.plan) else {})
     if net and _net_may_pay(inst, best.plan, net):
         # Tenants whose quota binds spend it first where others cannot use the capacity instead.
         alt = _construct(inst, seed, t0, deadline, time_limit, progress, balance=best.balance,

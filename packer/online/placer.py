@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from packer.capacity import quota_net
 from packer.model import MILLI_PER_GPU, Instance, Request, Unit
-from packer.online import diagnose
+from packer.online import diagnose, reserve
 from packer.online import kernels as K
 from packer.online._jit import Bound
 from packer.online.churn import Churn, ChurnResult
@@ -175,7 +176,7 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
                 return self._fail(rid, diagnose.quota(req.tenant, self._used[req.tenant], tenant.max_gpus,
                                                       need * sh.unit_sizes[0]))
             if self.reserve is not None:  # the quota later requests of higher priority need
-                left -= self.reserve.quota_above(req.tenant, req.priority)
+                left -= self.reserve.quota_above(req.tenant, self.reserve.rank(req))
                 if sh.unit_sizes[0] > 0 and int((left + 1e-9) // sh.unit_sizes[0]) < need:
                     return self._fail(rid, kept_quota(req, left))
             fit = int((left + 1e-9) // sh.unit_sizes[1]) if sh.unit_sizes[1] > 0 else count
@@ -219,7 +220,8 @@ class OnlinePlacer(GpuPath, HostPath, Snapshots, Churn):
         (:mod:`packer.online.reserve`).
         Other policies ignore it."""
         if self.policy_code == PACKER:
-            self.reserve = Reserve(requests, self.inst.request_unit_size)
+            value = quota_net(self.inst) if reserve.NET_QUOTA else None
+            self.reserve = Reserve(requests, self.inst.request_unit_size, value)
 
     def fork(self) -> OnlinePlacer:
         """An independent copy of the placer now (state arrays, placed requests, quota used, forecast):

@@ -10,7 +10,9 @@ future, but a batch run over an instance knows the requests that will arrive (``
 forecast). Like a bid price in revenue management, a request of priority p may take only what the
 requests still to arrive with a priority above p leave:
 
-- **quota**: ``quota left − Σ GPU-equivalents of the tenant's later requests above p``;
+- **quota**: ``quota left − Σ GPU-equivalents of the tenant's later requests above p`` (with the
+  forecast's net values, :data:`NET_QUOTA`, "above" compares net values: a tenant whose quota binds
+  keeps its quota for the later work worth most net of what its kind of capacity is worth to others);
 - **whole GPUs** (kind ``gpu``): ``free whole GPUs of the models it may use −
   Σ_tenants min(quota left, whole GPUs of its later requests above p that must use those models)``
   (a tenant's quota caps what its later requests can take, so demand above it claims nothing; a
@@ -27,7 +29,7 @@ request by request) nothing is reserved.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -37,11 +39,19 @@ from packer.online.state import N_FREEFULL, N_MODEL
 
 _Key = tuple[float, frozenset[str] | None]
 
+#: Rank the quota claims of a tenant whose quota binds by net value (priority less the capacity LP's
+#: price of a GPU-equivalent of the request's kind, :func:`packer.capacity.quota_net`) rather than by
+#: priority: such a tenant places one request only by leaving another of its own out, and a GPU of
+#: contested capacity it takes is one another tenant's waiting work would have paid for. The greedy
+#: orders by the same values (``greedy.QUOTA_NET``).
+NET_QUOTA = True
+
 
 class Reserve:
     """What the requests still to arrive ask for, by tenant and priority."""
 
-    def __init__(self, requests: Iterable[Request], unit_size: Callable[[Request], float]) -> None:
+    def __init__(self, requests: Iterable[Request], unit_size: Callable[[Request], float],
+                 value: Mapping[str, float] | None = None) -> None:
         # whole GPUs: tenant -> (priority, allowed models or None for every model) -> units
         self.whole: dict[str, dict[_Key, int]] = defaultdict(lambda: defaultdict(int))
         # quota: tenant -> priority -> GPU-equivalents (count × the smallest unit size)
@@ -50,12 +60,15 @@ class Reserve:
         self.whole2: dict[str, dict[_Key, float]] = defaultdict(lambda: defaultdict(float))
         self.quota2: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
         self.size: dict[str, float] = {}
+        # what a request's claim on its tenant's quota is ranked by: its priority, or its net value
+        # where given (:data:`NET_QUOTA`)
+        self.value: dict[str, float] = dict(value or {})
         for r in requests:
             if r.placement is not None or r.id in self.size:
                 continue
             self.size[r.id] = r.count * unit_size(r)
-            self.quota[r.tenant][r.priority] += self.size[r.id]
-            self.quota2[r.tenant][r.priority] += self.size[r.id] ** 2
+            self.quota[r.tenant][self.rank(r)] += self.size[r.id]
+            self.quota2[r.tenant][self.rank(r)] += self.size[r.id] ** 2
             if r.kind == "gpu":
                 self.whole[r.tenant][self._key(r)] += r.count
                 self.whole2[r.tenant][self._key(r)] += r.count ** 2
@@ -68,7 +81,12 @@ class Reserve:
         new.whole2 = _copy2(self.whole2, float)
         new.quota2 = _copy2(self.quota2, float)
         new.size = dict(self.size)
+        new.value = self.value  # never changes
         return new
+
+    def rank(self, r: Request) -> float:
+        """What ``r``'s claim on its tenant's quota is ranked by (:meth:`quota_above`)."""
+        return self.value.get(r.id, r.priority)
 
     @staticmethod
     def _key(r: Request) -> _Key:
@@ -79,15 +97,15 @@ class Reserve:
         size = self.size.pop(req.id, None)
         if size is None:
             return
-        self.quota[req.tenant][req.priority] -= size
-        self.quota2[req.tenant][req.priority] -= size ** 2
+        self.quota[req.tenant][self.rank(req)] -= size
+        self.quota2[req.tenant][self.rank(req)] -= size ** 2
         if req.kind == "gpu":
             self.whole[req.tenant][self._key(req)] -= req.count
             self.whole2[req.tenant][self._key(req)] -= req.count ** 2
 
     def quota_above(self, tenant: str, priority: float) -> float:
-        """GPU-equivalents of ``tenant``'s quota kept for its later requests above ``priority``
-        (their sum, less its lumpiness)."""
+        """GPU-equivalents of ``tenant``'s quota kept for its later requests ranked above ``priority``
+        (their sum, less its lumpiness; ``priority`` is the arriving request's :meth:`rank`)."""
         d = sum(v for p, v in self.quota[tenant].items() if p > priority)
         v = sum(v for p, v in self.quota2[tenant].items() if p > priority)
         return _kept(d, v)
@@ -144,4 +162,4 @@ def kept_quota(req: Request, spare: float) -> str:
                           f"({max(spare, 0.0):.3g} GPU-equivalents to spare at priority {req.priority:g})")
 
 
-__all__ = ["Reserve", "kept_quota", "kept_whole"]
+__all__ = ["NET_QUOTA", "Reserve", "kept_quota", "kept_whole"]
