@@ -157,7 +157,7 @@ def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(reopt, "BLOCK_BOUND_MIN_S", 1.0)
     monkeypatch.setattr(reopt, "BLOCK_BOUND", True)
     inst = generate("fragmented", seed=0, nodes=32)
-    pt = reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
+    pt = reopt.reoptimize(inst, budget=None, time_limit=25, workers=1)
     rep = check(inst, pt.plan)
     assert rep.ok, [(v.kind, v.message) for v in rep.violations][:5]
     cb = pt.info["capacity_bound"]
@@ -198,11 +198,11 @@ def test_block_bound_child_starts_before_the_hint_and_ends_with_the_run(monkeypa
     monkeypatch.setattr(bbm, "Child", child)
     monkeypatch.setattr(reopt, "no_move_hint", hint)
     inst = generate("fragmented", seed=0, nodes=32)
-    pt = reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
+    pt = reopt.reoptimize(inst, budget=None, time_limit=20, workers=1)
     assert seen == [1] and len(made) == 1
     assert check(inst, pt.plan).ok
     assert pt.info["block_bound"] is not None, pt.info.get("block_bound_error")
-    assert 0 < pt.info["block_bound_at_s"] <= 40  # type: ignore[operator]
+    assert 0 < pt.info["block_bound_at_s"] <= 20  # type: ignore[operator]
     assert pt.info["steps_at_s"] > 0  # type: ignore[operator]
 
     def boom(*a, **k):  # type: ignore[no-untyped-def]
@@ -211,7 +211,7 @@ def test_block_bound_child_starts_before_the_hint_and_ends_with_the_run(monkeypa
 
     monkeypatch.setattr(reopt, "no_move_hint", boom)
     with pytest.raises(RuntimeError):
-        reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
+        reopt.reoptimize(inst, budget=None, time_limit=20, workers=1)
     assert made[-1].proc.wait(5) is not None
 
     monkeypatch.setattr(reopt, "no_move_hint", lambda *a, **k: (hint(*a, **k), None)[1])

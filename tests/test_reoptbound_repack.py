@@ -87,7 +87,7 @@ def test_each_finite_budget_gets_its_own_bound() -> None:
     old = reopt.EXACT_HYBRID_VARIABLES
     reopt.EXACT_HYBRID_VARIABLES = 0  # the split path, which the bound serves
     try:
-        pts = [reopt.reoptimize(inst, budget=b, time_limit=20, workers=1, seed=0, bounds=bb) for b in (2, None)]
+        pts = [reopt.reoptimize(inst, budget=b, time_limit=8, workers=1, seed=0, bounds=bb) for b in (2, None)]
     finally:
         reopt.EXACT_HYBRID_VARIABLES = old
     # Its own: the repack LP with migration costs and its budget row (reopt_stays; the relaxed LP
