@@ -100,7 +100,7 @@ def test_decomposed_solve_reports_the_capacity_bound_when_the_build_is_abandoned
     monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
     monkeypatch.setattr(tuning, "RELAX_S_PER_OPTION", 0.0)  # the estimate says it fits …
     monkeypatch.setattr(proof, "relaxed_bound", on_a_fast_clock)  # … and the build runs past its deadline
-    plan = cpsat.solve(inst, time_limit=20, workers=2)
+    plan = cpsat.solve(inst, time_limit=10, workers=2)
     assert check(inst, plan).ok
     used = plan.solver.model_extra["relaxed_bound"]  # type: ignore[index]
     assert used["abandoned"] and used["bound"] is None

@@ -131,7 +131,7 @@ def test_invalid_target_is_refused() -> None:
         plan_moves(inst, bad)
 
 
-@settings(max_examples=80)
+@settings(max_examples=40)
 @given(running_targets(host=True))
 def test_every_step_of_every_sequence_is_valid(case: tuple[Instance, Plan]) -> None:
     """Tests that for random running clusters and target plans every step of the planned sequence is valid
@@ -147,7 +147,7 @@ def test_every_step_of_every_sequence_is_valid(case: tuple[Instance, Plan]) -> N
     assert moves.stats["make_before_break"] + moves.stats["temporary_stops"] == moved
 
 
-@settings(max_examples=40)
+@settings(max_examples=20)
 @given(running_targets())
 def test_dropping_any_step_is_caught(case: tuple[Instance, Plan]) -> None:
     """Tests that the checker rejects the sequence with any one step left out (no step is superfluous)."""
