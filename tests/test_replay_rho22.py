@@ -146,3 +146,19 @@ def test_kernel_uses_each_nodes_model_rho() -> None:
         assert same.node.tolist() == one.node.tolist() and same.devmask.tolist() == one.devmask.tolist()
         differs += got != list(zip(one.node.tolist(), one.devmask.tolist(), strict=True))
     assert differs > 0
+
+
+def test_pinned_rule_mixes_by_the_pinned_share() -> None:
+    """Tests the rule "pinned" by hand: model A's GPUs are half filled by pods pinned to A (P_A = 1/4 of the demand,
+    G / G_A = 2), so its rho is halfway between "per_model"'s and "competing"'s; B has no pinned pods and keeps
+    "competing"'s; without pinned pods every model gets "competing"'s."""
+    cl = _cluster([48_000, 72_000], [4, 4], [0, 1])
+    tp = _tp([(10_000, 1000, 1, 3.0), (2_000, 0, 0, 4.0)])
+    pinned = TypicalPods(cpu=np.array([10_000, 10_000, 2_000], np.int64), gpu_milli=np.array([1000, 1000, 0], np.int64),
+                         num_gpu=np.array([1, 1, 0], np.int64), spec=np.array([0, 1, 0], np.int64),
+                         prob=np.array([3.0, 1.0, 4.0]) / 8.0)
+    assert pol.pinned_share(pinned, cl).tolist() == [pytest.approx(0.5), 0.0]
+    per, comp = pol.per_model_cpu_per_gpu_milli(pinned, cl), pol.competing_cpu_per_gpu_milli(pinned, cl)
+    assert per[0] < comp
+    assert pol.pinned_cpu_per_gpu_milli(pinned, cl).tolist() == [pytest.approx((per[0] + comp) / 2), pytest.approx(comp)]
+    assert pol.pinned_cpu_per_gpu_milli(tp, cl).tolist() == [pytest.approx(pol.competing_cpu_per_gpu_milli(tp, cl))] * 2

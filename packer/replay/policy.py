@@ -12,6 +12,8 @@ idle GPU milli, so rho is the CPU that one idle GPU milli should keep beside it.
 - ``"per_model"``: the same, with the cap taken per GPU model: a GPU milli can count only on the CPU of its
   own node, less the CPU-only demand that lands there (:func:`per_model_cpu_per_gpu_milli`). The kernels
   get one rho per model (:func:`rho_params`).
+- ``"pinned"``: per model, the rule "per_model"'s rho for the share of the model's GPUs that pods pinned to
+  that model alone will fill, the rule "competing"'s for the rest (:func:`pinned_cpu_per_gpu_milli`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from packer.replay.protocol import TypicalPods
 
 #: How packer's CPU-balance weight rho is derived (module docstring): "typical" or "competing".
 RHO_RULE = "typical"
-RHO_RULES = ("typical", "competing", "per_model")
+RHO_RULES = ("typical", "competing", "per_model", "pinned")
 
 
 def cpu_per_gpu_milli(tp: TypicalPods) -> float:
@@ -90,6 +92,33 @@ def per_model_cpu_per_gpu_milli(tp: TypicalPods, cluster: Cluster) -> np.ndarray
     return out
 
 
+def pinned_share(tp: TypicalPods, cluster: Cluster) -> np.ndarray:
+    """Per GPU model, the share of its GPU milli that the typical pods pinned to that model alone fill once the
+    cluster's GPUs are full: min(1, P_m G / G_m), P_m the pinned pods' share of the typical GPU demand."""
+    gpu = (tp.gpu_milli * tp.num_gpu).astype(np.float64)
+    demand = float((tp.prob * gpu).sum())
+    g_all = float(cluster.capacity_milli)
+    out = np.zeros(len(cluster.models), np.float64)
+    for m in range(len(cluster.models)):
+        g_m = 1000.0 * float(cluster.gpus[cluster.model == m].sum())
+        if g_m > 0 and demand > 0:
+            p_m = float((tp.prob * gpu)[tp.spec == (1 << m)].sum()) / demand
+            out[m] = min(1.0, p_m * g_all / g_m)
+    return out
+
+
+def pinned_cpu_per_gpu_milli(tp: TypicalPods, cluster: Cluster) -> np.ndarray:
+    """rho per GPU model under the rule "pinned": pi_m × rho_m(per_model) + (1 − pi_m) × rho(competing).
+
+    The pods pinned to model m alone can take CPU only on m's nodes, so the share pi_m of m's GPUs they fill
+    (:func:`pinned_share`) is balanced against m's own CPU, as the rule "per_model" does; the other GPUs of m
+    take pods that may go to any model, whose CPU the whole cluster supplies, as the rule "competing" counts
+    it. Without pinned pods this is the rule "competing" on every model.
+    """
+    pi = pinned_share(tp, cluster)
+    return pi * per_model_cpu_per_gpu_milli(tp, cluster) + (1.0 - pi) * competing_cpu_per_gpu_milli(tp, cluster)
+
+
 def rho_of(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None) -> float:
     """The cluster-wide rho under ``rule`` (default :data:`RHO_RULE`); "competing" and "per_model" need the
     cluster (without one: "typical"). Under "per_model" this is the rho of nodes without a GPU model (it
@@ -97,18 +126,18 @@ def rho_of(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = N
     rule = RHO_RULE if rule is None else rule
     if rule not in RHO_RULES:
         raise ValueError(f"unknown rho rule {rule!r}; known: {', '.join(RHO_RULES)}")
-    if rule in ("competing", "per_model") and cluster is not None:
+    if rule in ("competing", "per_model", "pinned") and cluster is not None:
         return competing_cpu_per_gpu_milli(tp, cluster)
     return cpu_per_gpu_milli(tp)
 
 
 def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None) -> tuple[float, ...]:
-    """The packer kernel's knobs under ``rule``: ``(rho,)``, or under "per_model" with a cluster
+    """The packer kernel's knobs under ``rule``: ``(rho,)``, or under "per_model" and "pinned" with a cluster
     ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's ``_node_rho``)."""
     rule = RHO_RULE if rule is None else rule
     rho = rho_of(tp, cluster, rule)
-    if rule == "per_model" and cluster is not None:
-        per = per_model_cpu_per_gpu_milli(tp, cluster)
+    if rule in ("per_model", "pinned") and cluster is not None:
+        per = (per_model_cpu_per_gpu_milli if rule == "per_model" else pinned_cpu_per_gpu_milli)(tp, cluster)
         return (rho, float(len(per)), *(float(x) for x in per))
     return (rho,)
 
