@@ -5,7 +5,7 @@ identical streams; seed medians.
     python bench/bench_replay_dynamic.py [--seeds 100-104] [--policies fgd,packer]
         [--workloads default,cpu050,gpushare40,multigpu20] [--compress 1,10000,30000]
         [--rebalance-every 20] [--max-moves 8] [--migration-budget 1] [--workers 2]
-        [--min-gain 1] [--no-pace] [--device-fit on|off] [--chain on|off] [--arms both|rebalanced] [--append] [--out PATH]
+        [--min-gain 1] [--no-pace] [--device-fit on|off] [--chain on|off] [--pair on|off] [--arms both|rebalanced] [--append] [--out PATH]
     python bench/bench_replay_dynamic.py --paired OLD.json [--out PATH]   # no runs: per-seed comparison
 
 ``--paired OLD.json`` compares OUT.json's rebalanced runs seed by seed with OLD.json's (the first, unpaced
@@ -50,13 +50,14 @@ def _load(workload: str):  # type: ignore[no-untyped-def]
     return cluster, read_pods(TRACES / f"openb_pod_list_{workload}.csv", cluster)
 
 
-def _job(args: tuple[str, float, str, int, int, float, int, bool, list[int], bool | None, bool | None]) -> dict[str, Any]:
-    workload, k, policy, every, moves, budget, min_gain, pace, seeds, device_fit, chain = args
+def _job(args: tuple[str, float, str, int, int, float, int, bool, list[int], bool | None, bool | None,
+                     bool | None]) -> dict[str, Any]:
+    workload, k, policy, every, moves, budget, min_gain, pace, seeds, device_fit, chain, pair = args
     cluster, pods = _load(workload)
     t0 = time.perf_counter()
     r = run_dynamic(cluster, pods, policy, seeds, compress=k, rebalance_every=every, max_moves=moves,
                     budget_pct=budget, min_gain_per_move=min_gain, pace=pace, device_fit=device_fit,
-                    chain=chain)
+                    chain=chain, pair=pair)
     r.update(workload=workload, compress=k, wall_s=time.perf_counter() - t0, rho_rule=replay_policy.RHO_RULE)
     return r
 
@@ -83,6 +84,8 @@ def main() -> None:
                     help="the rebalancer's destinations by the room left on the device (default: DEVICE_FIT)")
     ap.add_argument("--chain", choices=("on", "off"), default=None,
                     help="evicted pods may go where one more move makes room (default: rebalance.CHAIN)")
+    ap.add_argument("--pair", choices=("on", "off"), default=None,
+                    help="an evicted partial pod may join another device of its own node (default: rebalance.PAIR)")
     ap.add_argument("--arms", choices=("both", "rebalanced"), default="both")
     ap.add_argument("--rho-rule", choices=RHO_RULES, default=None,
                     help="how packer's CPU-balance weight rho is derived (default: replay_policy.RHO_RULE)")
@@ -108,7 +111,8 @@ def main() -> None:
                 for every, moves in arms:
                     jobs.append((w, k, pol, every, moves, a.migration_budget, a.min_gain, not a.no_pace, seeds,
                                  None if a.device_fit is None else a.device_fit == "on",
-                                 None if a.chain is None else a.chain == "on"))
+                                 None if a.chain is None else a.chain == "on",
+                                 None if a.pair is None else a.pair == "on"))
     out = Path(a.out).resolve()
     rows: list[dict[str, Any]] = []
     if a.append and out.with_suffix(".json").exists():

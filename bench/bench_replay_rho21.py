@@ -45,10 +45,11 @@ def main() -> None:
         for w in a.workloads.split(","):
             pods, source = load(cluster, w, base)
             tp = typical_pods(pods)
-            row = {"workload": w, "source": source, "rho": {}, "per_seed_130": {}, "wall_s": {}}
+            row = {"workload": w, "source": source, "rho": {}, "rho_params": {}, "per_seed_130": {}, "wall_s": {}}
             for r in rules:
                 pol.RHO_RULE = r
                 row["rho"][r] = pol.rho_of(tp, cluster)
+                row["rho_params"][r] = list(pol.rho_params(tp, cluster))
                 t0 = time.perf_counter()
                 res = run_policy(cluster, pods, "packer", seeds)
                 row["wall_s"][r] = time.perf_counter() - t0

@@ -130,7 +130,16 @@ def packer_key(st: NodeState, pod: dict, typical, rho: float) -> tuple[float, fl
     return (fg, delta - abs(surplus) / rho if rho > 0 else delta, 0.0)
 
 
-def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict, typical, rho: float):  # type: ignore[no-untyped-def]
+def rho_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
+    """packer's rho at a node of GPU model ``model``: ``rho`` is one number, or the kernel's knobs
+    ``(rho, k, rho_0, ..., rho_k-1)`` (a rho per model for models 0..k-1, the first entry elsewhere)."""
+    if isinstance(rho, (int, float)):
+        return float(rho)
+    k = int(rho[1]) if len(rho) > 1 else 0
+    return float(rho[2 + model]) if 0 <= model < k else float(rho[0])
+
+
+def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict, typical, rho):  # type: ignore[no-untyped-def]
     """Score of every candidate (a tuple; higher wins) and FGD's device per candidate."""
     scores, devs = [], []
     for n in cands:
@@ -163,7 +172,7 @@ def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict
             fg, dev = fgd_score(st, pod, typical)
             s = (float(fg),)
         elif policy == "packer":
-            s = packer_key(st, pod, typical, rho)
+            s = packer_key(st, pod, typical, rho_at(rho, st.model))
         elif policy == "firstfit":
             s = (0.0,)
         else:
@@ -178,10 +187,11 @@ def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict
 
 
 def replay(policy: str, nodes_in: list[dict], pods: list[dict], rank: list[int], rand: list[tuple[float, float]],
-           typical: list[tuple[int, int, int, int, float]], rho: float = 0.0) -> list[tuple[int, int]]:
+           typical: list[tuple[int, int, int, int, float]], rho=0.0) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
     """Places ``pods`` one at a time; returns (node, device bitmask) per pod, (-1, 0) when failed.
 
-    nodes_in: dicts cpu, mem, gpus, model; pods: dicts cpu, mem, num, milli, spec.
+    nodes_in: dicts cpu, mem, gpus, model; pods: dicts cpu, mem, num, milli, spec. ``rho``: packer's, one
+    number or a rho per model (:func:`rho_at`).
     """
     nodes = [NodeState(n["cpu"], n["mem"], n["model"], [1000] * n["gpus"]) for n in nodes_in]
     out = []

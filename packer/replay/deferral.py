@@ -29,7 +29,10 @@ Here (``packer replay --protocol deferral``):
 free CPU/memory, idle milli per device, the running pods and where, the waiting pods). ``f`` returns
 ``None`` or a sequence of :class:`Move` (pod index → target node); at most ``max_moves`` are applied,
 each only if the pod fits the target (it is then released from its node and placed on the target
-with the policy's device choice), and the waiting pods are retried on every node a move freed. The
+with the policy's device choice), and the waiting pods are retried on every node a move freed. A
+move to the pod's own node is applied only to a fractional pod (one GPU, under 1000 milli): it is
+released and placed there again with the policy's device choice (its own device always holds it);
+any other move to the own node is refused. The
 replay counts applied and refused moves and the distinct pods moved (``pods_migrated``). The
 re-optimiser that plugs in here is :class:`packer.replay.rebalance.Rebalancer` (``f = None``: no
 rebalancing).
@@ -219,14 +222,20 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
                                running=dict(where), waiting=tuple(waiting), pods=p)
             freed: set[int] = set()
             for mv in list(rebalance(view) or ())[:max(max_moves, 0)]:
-                if mv.pod not in where or not 0 <= mv.node < cluster.num_nodes or where[mv.pod][0] == mv.node:
+                if mv.pod not in where or not 0 <= mv.node < cluster.num_nodes:
                     moves_refused += 1
                     continue
                 j = mv.pod
-                one = np.array([j])
-                if not live.fits_on(mv.node, p.cpu[one], p.mem[one], p.num_gpu[one], p.gpu_milli[one], p.spec[one])[0]:
-                    moves_refused += 1
-                    continue
+                if where[j][0] == mv.node:  # to its own node: a fractional pod changing device, nothing else
+                    if num[j] != 1 or not 0 < milli[j] < 1000:
+                        moves_refused += 1
+                        continue
+                else:
+                    one = np.array([j])
+                    if not live.fits_on(mv.node, p.cpu[one], p.mem[one], p.num_gpu[one], p.gpu_milli[one],
+                                        p.spec[one])[0]:
+                        moves_refused += 1
+                        continue
                 src, smask = where[j]
                 live.release(src, smask, cpu[j], mem[j], num[j], milli[j])
                 node, mask = live.place(cpu[j], mem[j], num[j], milli[j], spec[j], only=mv.node)

@@ -9,6 +9,11 @@ idle GPU milli, so rho is the CPU that one idle GPU milli should keep beside it.
   out. What every session up to 20 used.
 - ``"competing"``: the CPU that a GPU milli of the workload's demand brings with it, CPU-only pods
   counted, but never more than the cluster can give (:func:`competing_cpu_per_gpu_milli`).
+- ``"per_model"``: the same, with the cap taken per GPU model: a GPU milli can count only on the CPU of its
+  own node, less the CPU-only demand that lands there (:func:`per_model_cpu_per_gpu_milli`). The kernels
+  get one rho per model (:func:`rho_params`).
+- ``"pinned"``: per model, the rule "per_model"'s rho for the share of the model's GPUs that pods pinned to
+  that model alone will fill, the rule "competing"'s for the rest (:func:`pinned_cpu_per_gpu_milli`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from packer.replay.protocol import TypicalPods
 
 #: How packer's CPU-balance weight rho is derived (module docstring): "typical" or "competing".
 RHO_RULE = "typical"
-RHO_RULES = ("typical", "competing")
+RHO_RULES = ("typical", "competing", "per_model", "pinned")
 
 
 def cpu_per_gpu_milli(tp: TypicalPods) -> float:
@@ -54,17 +59,91 @@ def competing_cpu_per_gpu_milli(tp: TypicalPods, cluster: Cluster) -> float:
     return max(a, min(a + b, supply))
 
 
+def per_model_cpu_per_gpu_milli(tp: TypicalPods, cluster: Cluster) -> np.ndarray:
+    """rho per GPU model (index as ``cluster.models``) under the rule "per_model".
+
+    The rule "competing" caps rho at C / G − b, the CPU per GPU milli that the whole cluster has left once
+    the GPUs are full and the CPU-only pods hold theirs. But an idle GPU milli can keep only the CPU of its
+    own node beside it: a model whose nodes hold less CPU per GPU milli than the cluster (openb's G2: 12.0
+    against 17.2) reads as short of CPU under any rho above its own C_m / G_m, whatever the balance.
+
+    So the cap is taken where the CPU is. With the GPUs full (GPU pods take a per GPU milli), node n has
+    spare CPU s_n = max(0, C_n − a G_n). The CPU-only demand, B = b G, goes to spare CPU; taken in proportion
+    to it, every node keeps the same share f = max(0, 1 − B / S) of its spare (S = Σ s_n, GPU-less nodes
+    included). A GPU milli of model m can then count on cap_m = a + f s_m / G_m (s_m, G_m: the model's spare
+    and GPU milli), and rho_m = max(a, min(a + b, cap_m)): the need a + b of the rule "competing", capped
+    by what the model's own nodes keep, never below a. Where no node is short of CPU or without GPUs and no
+    cap reaches a + b, the GPU-weighted mean of cap_m is the cluster-wide cap C / G − b: the same CPU, put
+    where it is. (The CPU-only pods' share on GPU-less nodes stays there, so with such nodes the mean is
+    lower.) The openb cluster has no GPU-less node and its nodes of one model are alike.
+    """
+    a = cpu_per_gpu_milli(tp)
+    b = cpu_only_per_gpu_milli(tp)
+    g_milli = 1000.0 * cluster.gpus.astype(np.float64)
+    spare = np.maximum(0.0, cluster.cpu.astype(np.float64) - a * g_milli)
+    big_s = float(spare.sum())
+    f = max(0.0, 1.0 - b * float(g_milli.sum()) / big_s) if big_s > 0 else 0.0
+    out = np.full(len(cluster.models), a, np.float64)
+    for m in range(len(cluster.models)):
+        on = cluster.model == m
+        gm = float(g_milli[on].sum())
+        if gm > 0:
+            out[m] = max(a, min(a + b, a + f * float(spare[on].sum()) / gm))
+    return out
+
+
+def pinned_share(tp: TypicalPods, cluster: Cluster) -> np.ndarray:
+    """Per GPU model, the share of its GPU milli that the typical pods pinned to that model alone fill once the
+    cluster's GPUs are full: min(1, P_m G / G_m), P_m the pinned pods' share of the typical GPU demand."""
+    gpu = (tp.gpu_milli * tp.num_gpu).astype(np.float64)
+    demand = float((tp.prob * gpu).sum())
+    g_all = float(cluster.capacity_milli)
+    out = np.zeros(len(cluster.models), np.float64)
+    for m in range(len(cluster.models)):
+        g_m = 1000.0 * float(cluster.gpus[cluster.model == m].sum())
+        if g_m > 0 and demand > 0:
+            p_m = float((tp.prob * gpu)[tp.spec == (1 << m)].sum()) / demand
+            out[m] = min(1.0, p_m * g_all / g_m)
+    return out
+
+
+def pinned_cpu_per_gpu_milli(tp: TypicalPods, cluster: Cluster) -> np.ndarray:
+    """rho per GPU model under the rule "pinned": pi_m × rho_m(per_model) + (1 − pi_m) × rho(competing).
+
+    The pods pinned to model m alone can take CPU only on m's nodes, so the share pi_m of m's GPUs they fill
+    (:func:`pinned_share`) is balanced against m's own CPU, as the rule "per_model" does; the other GPUs of m
+    take pods that may go to any model, whose CPU the whole cluster supplies, as the rule "competing" counts
+    it. Without pinned pods this is the rule "competing" on every model.
+    """
+    pi = pinned_share(tp, cluster)
+    return pi * per_model_cpu_per_gpu_milli(tp, cluster) + (1.0 - pi) * competing_cpu_per_gpu_milli(tp, cluster)
+
+
 def rho_of(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None) -> float:
-    """rho under ``rule`` (default :data:`RHO_RULE`); "competing" needs the cluster (without one: "typical")."""
+    """The cluster-wide rho under ``rule`` (default :data:`RHO_RULE`); "competing" and "per_model" need the
+    cluster (without one: "typical"). Under "per_model" this is the rho of nodes without a GPU model (it
+    is the rule "competing"'s); :func:`rho_params` holds the rho per model."""
     rule = RHO_RULE if rule is None else rule
     if rule not in RHO_RULES:
         raise ValueError(f"unknown rho rule {rule!r}; known: {', '.join(RHO_RULES)}")
-    if rule == "competing" and cluster is not None:
+    if rule in ("competing", "per_model", "pinned") and cluster is not None:
         return competing_cpu_per_gpu_milli(tp, cluster)
     return cpu_per_gpu_milli(tp)
 
 
+def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None) -> tuple[float, ...]:
+    """The packer kernel's knobs under ``rule``: ``(rho,)``, or under "per_model" and "pinned" with a cluster
+    ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's ``_node_rho``)."""
+    rule = RHO_RULE if rule is None else rule
+    rho = rho_of(tp, cluster, rule)
+    if rule in ("per_model", "pinned") and cluster is not None:
+        per = (per_model_cpu_per_gpu_milli if rule == "per_model" else pinned_cpu_per_gpu_milli)(tp, cluster)
+        return (rho, float(len(per)), *(float(x) for x in per))
+    return (rho,)
+
+
 def packer_settings(tp: TypicalPods, cluster: Cluster | None = None) -> tuple[np.ndarray, tuple[float, ...]]:
     """Typical-pod weights (FGD's M) and knobs (rho, :func:`rho_of`) for the packer policy; derived from the
-    workload's own typical pods (and, by rule "competing", the cluster's CPU), nothing fitted to a trace."""
-    return tp.prob.copy(), (rho_of(tp, cluster),)
+    workload's own typical pods (and, by rules "competing" and "per_model", the cluster's CPU), nothing
+    fitted to a trace."""
+    return tp.prob.copy(), rho_params(tp, cluster)

@@ -34,13 +34,21 @@ placement policy (the policy still chooses where every pod arrives and the devic
    per migration, highest first, while gain per migration >= ``min_gain_per_move`` and the call's and
    run's budgets allow.
 
-**Two rules, off by default** (session 20, measured in bench/RESULTS_replay.md: neither gains on the tuning seeds):
+**Three rules, off by default** (sessions 20 and 22, measured in bench/RESULTS_replay.md):
 - ``chain`` (:data:`CHAIN`): an evicted pod that no node holds now may go to a node m once one movable pod q of
   m has moved to a node r that holds q now (two migrations; q's move is issued first; m and r belong to that
   plan only, so every move is still legal when applied in order). A second state counts as movable the pods
   only such a chain can place, and its plans compete with the others by gain per migration.
 - ``device_fit`` (:data:`DEVICE_FIT`): step 3's destination is the node where the pod leaves the least room on
   its device (then the tightest as above).
+- ``pair`` (:data:`PAIR`, session 22): an evicted fractional pod (one GPU, under 1000 milli) that no other node
+  holds now may stay on the node being freed, on another of its devices that holds it: two partial pods on
+  separate devices end on one, and the device the plan frees is whole. The move is a migration to the same
+  node (the replay releases the pod, then places it there with the policy's device choice). The plan predicts
+  that device as the best-fit one (least idle that holds the pod, lowest index on ties), the choice of every
+  policy but fgd and random, and keeps the pair only where it lands off the devices the plan frees; the
+  gain is simulated on that state (the paired pod keeps its CPU and memory on the node). A second state
+  counts as movable the pods only such a pairing can move. Tried after a direct destination, before a chain.
 
 **Pacing** (``pace_pct``; :func:`replay_dynamic` sets it to the run's budget share). The migrations issued
 so far never exceed ``pace_pct`` % of the pods that have arrived so far: the budget is earned as pods
@@ -76,6 +84,7 @@ def _model_ok(spec: int, model: np.ndarray) -> np.ndarray:
 
 DEVICE_FIT = False  # destinations by the room left on the device (see Rebalancer.device_fit); off until measured
 CHAIN = False  # evicted pods may go where one more move makes room (see Rebalancer.chain); off until measured
+PAIR = False  # an evicted partial pod may join another device of its own node (see Rebalancer.pair); off until measured
 
 
 @dataclass
@@ -99,8 +108,8 @@ class Rebalancer:
     ``max_shapes``/``max_nodes``: how many waiting shapes and candidate nodes per shape are examined;
     ``pace_pct``: if set, the migrations issued so far never exceed this % of the pods that have arrived so
     far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring);
-    ``device_fit``, ``chain``: the module docstring's two rules (off; :func:`replay_dynamic` reads
-    :data:`DEVICE_FIT` and :data:`CHAIN`).
+    ``device_fit``, ``chain``, ``pair``: the module docstring's three rules (off; :func:`replay_dynamic` reads
+    :data:`DEVICE_FIT`, :data:`CHAIN` and :data:`PAIR`).
     """
 
     cluster: Cluster
@@ -113,6 +122,7 @@ class Rebalancer:
     pace_pct: float | None = None
     device_fit: bool = False
     chain: bool = False
+    pair: bool = False
     issued: int = 0
     arrived: int = 0  # pods arrived so far, as far as the views show (see __call__)
     calls: int = 0
@@ -152,9 +162,9 @@ class Rebalancer:
                       np.int64)
         if not len(gw):
             return None
-        states = [_State(view, self.cluster, self.device_fit, self.chain)]
-        if self.chain:  # plans that evict pods only a chain can place, beside the plans without them
-            states.append(_State(view, self.cluster, self.device_fit, True, extend=True))
+        states = [_State(view, self.cluster, self.device_fit, self.chain, pair=self.pair)]
+        if self.chain or self.pair:  # plans that evict pods only a chain (a pairing) can place, beside the others
+            states.append(_State(view, self.cluster, self.device_fit, self.chain, extend=True, pair=self.pair))
         plans = [q for state in states for shape in _shapes(p, gw)[:self.max_shapes]
                  for q in self._plans(state, shape, left, wait)]
         plans.sort(key=lambda q: (-q.gain / len(q.moves), len(q.moves), q.node))
@@ -165,9 +175,11 @@ class Rebalancer:
             if len(moves) + len(q.moves) > left or q.node in used:
                 continue
             state = q.state
-            gain, claims = state.gain(q.node, q.evict, wait, claimed)
             route = state.routes(q.node, q.evict, used | {q.node})
-            if route is None or len(moves) + len(route) > left or gain < self.min_gain_per_move * len(route):
+            if route is None or len(moves) + len(route) > left:
+                continue
+            gain, claims = state.gain(q.node, q.evict, wait, claimed, route)
+            if gain < self.min_gain_per_move * len(route):
                 continue
             used.add(q.node)
             used.update(d for _, d in route)
@@ -194,7 +206,7 @@ class Rebalancer:
             route = state.routes(n, evict, {n})
             if route is None or len(route) > left:
                 continue
-            gain, claims = state.gain(n, evict, wait, set())
+            gain, claims = state.gain(n, evict, wait, set(), route)
             if gain >= self.min_gain_per_move * len(route):
                 out.append(_Plan(n, evict, [d for _, d in route[-len(evict):]], gain, claims, route, state))
         return out
@@ -221,9 +233,9 @@ class _State:
     and, per device, the GPU milli of those pods, largest first (padded with 0)."""
 
     def __init__(self, view: ClusterView, cluster: Cluster, device_fit: bool = False, chain: bool = False,
-                 extend: bool = False) -> None:
+                 extend: bool = False, pair: bool = False) -> None:
         self.view, self.p = view, view.pods
-        self.device_fit, self.chain = device_fit, chain
+        self.device_fit, self.chain, self.pair = device_fit, chain, pair
         self._hop_arrays: tuple[np.ndarray, ...] | None = None
         self.gpus, self.model = cluster.gpus, cluster.model
         self.valid = np.arange(8)[None, :] < cluster.gpus[:, None]
@@ -240,10 +252,27 @@ class _State:
             room = self._room_counts(ids, nm[:, 0])
             self._add_movable(ids[room >= 1], nm[room >= 1], per_dev)
             self._dev_table(per_dev)
-            if extend:  # pods no node holds now, but one would once one of its movable pods left it
-                two = self._chain_room(ids[room < 1], nm[room < 1, 0])
-                self._add_movable(ids[room < 1][two], nm[room < 1][two], per_dev)
+            low = room < 1
+            if extend and chain:  # pods no node holds now, but one would once one of its movable pods left it
+                two = self._chain_room(ids[low], nm[low, 0])
+                self._add_movable(ids[low][two], nm[low][two], per_dev)
+                low[np.flatnonzero(low)[two]] = False
+            if extend and pair:  # pods no other node holds now that another device of their own node holds
+                own = self._pair_room(ids[low], nm[low])
+                self._add_movable(ids[low][own], nm[low][own], per_dev)
         self._dev_table(per_dev)
+
+    def _pair_room(self, ids: np.ndarray, nm: np.ndarray) -> np.ndarray:
+        """Which of these running pods are fractional (one GPU, under 1000 milli) and fit another device of
+        their own node now."""
+        p, idle = self.p, self.view.idle
+        out = np.zeros(len(ids), bool)
+        for k, (i, (n, m)) in enumerate(zip(ids.tolist(), nm.tolist(), strict=True)):
+            milli = int(p.gpu_milli[i])
+            if p.num_gpu[i] != 1 or not 0 < milli < 1000:
+                continue
+            out[k] = any(idle[n, e] >= milli for e in range(int(self.gpus[n])) if not m >> e & 1)
+        return out
 
     def _add_movable(self, ids: np.ndarray, nm: np.ndarray, per_dev: dict[tuple[int, int], list[int]]) -> None:
         p = self.p
@@ -446,10 +475,45 @@ class _State:
                 return q, r, m
         return None
 
+    def _settle(self, n: int, moves: list[tuple[int, int]]) -> tuple[np.ndarray, dict[int, int]]:
+        """Node ``n``'s idle milli per device once ``moves`` (in order) applied, and the device each pod
+        moved to ``n`` itself lands on: released first, then the best-fit device (least idle that holds it,
+        lowest index on ties), as the replay places it under every policy but fgd and random."""
+        p, g = self.p, int(self.gpus[n])
+        row = self.view.idle[n, :g].copy()
+        landed: dict[int, int] = {}
+        for j, d in moves:
+            if self.view.running[j][0] != n:
+                continue
+            milli = int(p.gpu_milli[j])
+            for e in range(g):
+                if self.mask[j] >> e & 1:
+                    row[e] += milli
+            if d == n:
+                e = min((e for e in range(g) if row[e] >= milli), key=lambda e: (int(row[e]), e))
+                row[e] -= milli
+                landed[j] = e
+        return row, landed
+
+    def _pair(self, n: int, j: int, evict: list[int], then: list[tuple[int, int]]) -> bool:
+        """Whether evicted pod ``j`` may stay on node ``n`` (``pair``): it is fractional and, once the moves
+        before it applied, lands on a device of ``n`` that no evicted pod holds (so off the devices the plan
+        frees)."""
+        p = self.p
+        if not self.pair or p.num_gpu[j] != 1 or not 0 < int(p.gpu_milli[j]) < 1000:
+            return False
+        freed = 0
+        for i in evict:
+            if p.gpu_milli[i] > 0:
+                freed |= self.mask[i]
+        _, landed = self._settle(n, [*then, (j, n)])
+        return not freed >> landed[j] & 1
+
     def routes(self, n: int, evict: list[int], used: set[int]) -> list[tuple[int, int]] | None:
         """The moves that empty ``evict`` off node ``n``, in the order to issue them (None: no way): each
-        evicted pod goes to a node that holds it now (:meth:`destinations`' rule) or, with ``chain``, to a
-        node m once one pod q of m moved to a node r that holds it now (q's move is issued first). Every node
+        evicted pod goes to a node that holds it now (:meth:`destinations`' rule); else, with ``pair``, to
+        another device of ``n`` (:meth:`_pair`; the move's node is ``n``); else, with ``chain``, to a node m
+        once one pod q of m moved to a node r that holds it now (q's move is issued first). Every other node
         is touched by one plan only: as a destination, or as an m (q leaves, then the evicted pod arrives),
         or as an r, so each move is legal when the replay applies it in this order."""
         taken = set(used)
@@ -461,6 +525,9 @@ class _State:
                 then.append((j, d))
                 taken.add(d)
                 continue
+            if self._pair(n, j, evict, then):
+                then.append((j, n))
+                continue
             hop = self._chain(j, taken) if self.chain else None
             if hop is None:
                 return None
@@ -470,16 +537,23 @@ class _State:
             taken.update((r, m))
         return first + then
 
-    def gain(self, n: int, evict: list[int], wait: np.ndarray, claimed: set[int]) -> tuple[int, list[int]]:
-        """GPU milli of the waiting pods (arrival order) that start on node ``n`` once ``evict`` left it."""
+    def gain(self, n: int, evict: list[int], wait: np.ndarray, claimed: set[int],
+             route: list[tuple[int, int]] | None = None) -> tuple[int, list[int]]:
+        """GPU milli of the waiting pods (arrival order) that start on node ``n`` once ``evict`` left it (by
+        ``route``: a pod it moves to ``n`` itself, a pairing, stays there with its CPU and memory, on the
+        device :meth:`_settle` predicts)."""
         v, p, g = self.view, self.p, int(self.gpus[n])
-        row = v.idle[n, :g].copy()
-        fc = int(v.free_cpu[n]) + int(p.cpu[evict].sum())
-        fm = int(v.free_mem[n]) + int(p.mem[evict].sum())
-        for j in evict:
-            for d in range(g):
-                if self.mask[j] >> d & 1:
-                    row[d] += int(p.gpu_milli[j])
+        stay = [j for j, d in route or () if d == n]
+        fc = int(v.free_cpu[n]) + int(p.cpu[evict].sum()) - int(p.cpu[stay].sum())
+        fm = int(v.free_mem[n]) + int(p.mem[evict].sum()) - int(p.mem[stay].sum())
+        if stay:
+            row, _ = self._settle(n, [m for m in route or () if v.running[m[0]][0] == n])
+        else:
+            row = v.idle[n, :g].copy()
+            for j in evict:
+                for d in range(g):
+                    if self.mask[j] >> d & 1:
+                        row[d] += int(p.gpu_milli[j])
         spec = p.spec[wait]
         mod = int(self.model[n])
         ok = (p.cpu[wait] <= fc) & (p.mem[wait] <= fm) & (p.num_gpu[wait] <= g)
@@ -507,12 +581,13 @@ class _State:
 def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, compress: float = 10000.0,
                    inflation: float = 1.3, rebalance_every: int = 0, max_moves: int = 0,
                    budget_pct: float = 1.0, min_gain_per_move: int = 1, pace: bool = True,
-                   device_fit: bool | None = None, chain: bool | None = None, stream: Any = None,
-                   tp: Any = None) -> dict[str, Any]:
+                   device_fit: bool | None = None, chain: bool | None = None, pair: bool | None = None,
+                   stream: Any = None, tp: Any = None) -> dict[str, Any]:
     """One seed of the deferral replay, with the :class:`Rebalancer` when ``rebalance_every`` and
     ``max_moves`` are > 0 (run budget: ``budget_pct`` % of the pods, rounded down; ``pace``: earned as
     pods arrive, at ``budget_pct`` % of the arrivals so far; ``min_gain_per_move``: GPU milli a migration
-    must start, by default any; ``device_fit``: :attr:`Rebalancer.device_fit`, None: :data:`DEVICE_FIT`).
+    must start, by default any; ``device_fit``, ``chain``, ``pair``: the :class:`Rebalancer`'s rules, None:
+    :data:`DEVICE_FIT`, :data:`CHAIN`, :data:`PAIR`).
 
     KPIs (besides :func:`replay_deferral`'s): ``pods_migrated`` (distinct pods moved) and
     ``pods_migrated_pct`` (of the run's pods), ``migration_budget`` and ``rebalance_calls``.
@@ -526,7 +601,7 @@ def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, comp
     hook = Rebalancer(cluster, budget=budget, per_call=max_moves, min_gain_per_move=min_gain_per_move,
                       pace_pct=budget_pct if pace else None,
                       device_fit=DEVICE_FIT if device_fit is None else device_fit,
-                      chain=CHAIN if chain is None else chain) if on else None
+                      chain=CHAIN if chain is None else chain, pair=PAIR if pair is None else pair) if on else None
     r = replay_deferral(cluster, pods, policy, seed, inflation=inflation, compress=compress, tp=tp, stream=st,
                         rebalance=hook, rebalance_every=rebalance_every if on else 0, max_moves=max_moves if on else 0)
     r["migration_budget"] = budget
@@ -571,4 +646,4 @@ def dynamic_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHAIN", "DEVICE_FIT", "KPIS", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]
+__all__ = ["CHAIN", "DEVICE_FIT", "KPIS", "PAIR", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]

@@ -44,6 +44,13 @@ def _f64(a: object) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64))
 
 
+def _params(params) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The kernels' float knobs, padded with zeros to at least 8 (packer: ``(rho, k, rho_0 .. rho_k-1)``, a rho
+    per GPU model when k > 0, see packer.replay.policy.rho_params)."""
+    p = [float(x) for x in params]
+    return _f64(p + [0.0] * max(0, 8 - len(p)))
+
+
 def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank, pod_cpu, pod_mem,
            pod_num, pod_milli, pod_spec, rand, tp_cpu, tp_milli, tp_num, tp_spec, tp_prob,
            pk_weights=None, params=(0.0, 0.0)) -> ReplayRun:
@@ -57,7 +64,7 @@ def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank,
     if np.any((num > 1) & (milli < 1000)):
         raise ValueError("multi-GPU pods must ask for whole GPUs")
     pk_w = _f64(tp_prob if pk_weights is None else pk_weights)
-    par = _f64(list(params) + [0.0] * (8 - len(params)))
+    par = _params(params)
     out = _k.replay(
         code, _i64(node_cpu), _i64(node_mem), gpus, _i64(node_model), _i64(node_rank),
         _i64(pod_cpu), _i64(pod_mem), num, milli, _i64(pod_spec), _f64(rand).reshape(-1, 2),
@@ -86,7 +93,7 @@ class LiveCluster:
         self.rank = _i64(node_rank)
         self._tp = (_i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob))
         self._pk_w = _f64(tp_prob if pk_weights is None else pk_weights)
-        self._params = _f64(list(params) + [0.0] * (8 - len(params)))
+        self._params = _params(params)
         (self.cpu, self.mem, self.idle, self._tags, self._tagcnt, self.frag,
          self._pkfrag) = _k.init_state(self._code, _i64(node_cpu), _i64(node_mem), self.gpus, self.model,
                                        *self._tp, self._pk_w)

@@ -170,6 +170,16 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
 
 
 @_jit
+def _node_rho(params, model):
+    """rho at a node of GPU model ``model``: ``params[2 + model]`` where ``params[1]`` (the number of per-model
+    entries) covers the model, else the cluster-wide ``params[0]`` (packer.replay.policy.rho_params)."""
+    k = int(params[1])
+    if model >= 0 and model < k:
+        return params[2 + model]
+    return params[0]
+
+
+@_jit
 def _better(a1, a2, a3, ar, b1, b2, b3, br):
     """Lexicographic: higher scores win, then the lower tie-break rank."""
     if a1 != b1:
@@ -222,7 +232,6 @@ def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, 
     score = np.zeros(N, np.float64)
     score2 = np.zeros(N, np.float64)
     score3 = np.zeros(N, np.float64)
-    rho = params[0]
     dev = np.empty(N, np.int64)
     scratch = np.zeros(8, np.int64)
     is_frac = pmilli > 0 and pmilli < 1000 and pnum == 1
@@ -299,7 +308,7 @@ def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, 
                         raw, _ = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
                                            tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
                     s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
-                                                            pmilli, rho)
+                                                            pmilli, _node_rho(params, n_model[n]))
                     if is_frac:
                         dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
                 score[j] = s
