@@ -9,8 +9,14 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, scaled, share_room
 from packer.cpsat.deadline import NEVER, Deadline
-from packer.cpsat.variables import LinearExpr, Variables, stay_of
+from packer.cpsat.variables import LinearExpr, Variables, _unit_cap, stay_of
 from packer.model import MILLI_PER_GPU
+
+#: Node isolation, the other tenants' side: a spread request of another tenant has at most
+#: max_per_domain units on a node times (1 - the owner's share of the node). Without it the LP splits
+#: a node between the owner and spread replicas of everyone else (session 22, hetero-102: 1253.90 ->
+#: 1248.71). Requests without spread are left to the class capacities (the same bound there, 7x the rows).
+ISOLATION_OTHERS = True
 
 
 class Constraints:
@@ -380,13 +386,26 @@ class Constraints:
                     self.m.add(sum(other) <= cap * (1 - own))
             for gi in sorted(groups_on[ni]):
                 r = d.groups[gi].req
-                if r.tenant != t:
+                if r.tenant != t and not ISOLATION_OTHERS:
                     continue
                 xs = group_node[(gi, ni)]
                 ub = min(sum(_ub(var) for var in xs), r.count * d.groups[gi].size)
                 if r.spread is not None and r.spread.level != "gpu":
                     ub = min(ub, r.spread.max_per_domain * d.groups[gi].size)
-                self.m.add(sum(xs) <= ub * own)
+                if r.tenant == t:
+                    self.m.add(sum(xs) <= ub * own)
+                elif r.spread is not None and r.spread.level != "gpu" and ub < self._node_units(gi, classes_on[ni]):
+                    # The other side of the same rule: another tenant's spread replicas on the node
+                    # need it unowned, at most max_per_domain of them. The class capacities alone
+                    # let a node owned at 0.8 take a replica into its 0.2 (a spread request of 8 one per
+                    # node then crowds no one out); they imply this only where ub replicas fill the node.
+                    self.m.add(sum(xs) <= ub * (1 - own))
+
+    def _node_units(self, gi: int, classes: list[int]) -> int:
+        """Most units of group ``gi`` the GPUs of ``classes`` (one node's) can hold, by size alone."""
+        d = self.data
+        r = d.groups[gi].req
+        return sum(_unit_cap(r, d.classes[ci], d.options[(gi, ci)]) for ci in classes if (gi, ci) in d.options)
 
     def _class_load(self, ci: int, t: str) -> tuple[list, list, int]:  # type: ignore[type-arg]
         """(tenant ``t``'s load terms, everyone else's, the class's capacity) on one class.
