@@ -371,6 +371,7 @@ class Constraints:
         groups_on: dict[int, list[int]] = defaultdict(list)
         for (gi, ni) in group_node:
             groups_on[ni].append(gi)
+        contested = self._contested(group_node) if ISOLATION_OTHERS else set()
         for (ni, t), own in self.v.owns.items():
             for ri in sorted(running_on.get(ni, ())):
                 st = stay_of(d, self.v, ri)
@@ -394,12 +395,43 @@ class Constraints:
                     ub = min(ub, r.spread.max_per_domain * d.groups[gi].size)
                 if r.tenant == t:
                     self.m.add(sum(xs) <= ub * own)
-                elif r.spread is not None and r.spread.level != "gpu" and ub < self._node_units(gi, classes_on[ni]):
+                elif (t, gi) in contested and ub < self._node_units(gi, classes_on[ni]):
                     # The other side of the same rule: another tenant's spread replicas on the node
                     # need it unowned, at most max_per_domain of them. The class capacities alone
                     # let a node owned at 0.8 take a replica into its 0.2 (a spread request of 8 one per
                     # node then crowds no one out); they imply this only where ub replicas fill the node.
                     self.m.add(sum(xs) <= ub * (1 - own))
+
+    def _contested(self, group_node: dict[tuple[int, int], list[cp_model.IntVar]]) -> set[tuple[str, int]]:
+        """(node-isolated tenant t, another tenant's spread group g) where g's replicas and t's own spread
+        replicas cannot all have nodes of their own: g needs ceil(units / max_per_domain) nodes, each of
+        t's spread groups whose nodes all lie among g's needs its own count, and together they need more
+        than g's nodes. Only there can the owner's share of a node push g's replicas out; elsewhere the
+        LP places both on nodes of their own at no cost, the rows never bind (haein: the same LP with
+        7-9k more rows, its LP twice as slow)."""
+        d = self.data
+        owners = {t for (_, t) in self.v.owns}
+        nodes_of: dict[int, set[int]] = defaultdict(set)
+        for (gi, ni) in group_node:
+            nodes_of[gi].add(ni)
+
+        def need(gi: int) -> int:
+            r = d.groups[gi].req
+            k = r.spread.max_per_domain if r.spread is not None and r.spread.level != "gpu" else None
+            return -(-r.count * d.groups[gi].size // k) if k else 0
+
+        spread = [gi for gi in nodes_of if need(gi) > 1]
+        out: set[tuple[str, int]] = set()
+        for t in owners:
+            mine = [h for h in spread if d.groups[h].req.tenant == t]
+            for gi in spread:
+                if d.groups[gi].req.tenant == t:
+                    continue
+                ng = nodes_of[gi]
+                held = sum(min(need(h), len(nodes_of[h] & ng)) for h in mine)
+                if held and need(gi) + held > len(ng):
+                    out.add((t, gi))
+        return out
 
     def _node_units(self, gi: int, classes: list[int]) -> int:
         """Most units of group ``gi`` the GPUs of ``classes`` (one node's) can hold, by size alone."""
