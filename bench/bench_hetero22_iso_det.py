@@ -1,4 +1,5 @@
-"""Session 22 (branch hetero22): deterministic A/B of constraints.ISOLATION_OTHERS in the search.
+"""Session 22 (branch hetero22): deterministic A/B of constraints.ISOLATION_OTHERS = "model" (the rows in the
+CP-SAT model) in the search; "lp" leaves the search model as it is off.
 
 The flag changes the model (extra rows), so each arm builds its own model from the same greedy hint
 (``bench_cpsat_region_det.start``) and runs exactly STEPS sequential LNS steps of DET_STEP
@@ -28,7 +29,7 @@ def main(families: list[str], seeds: list[int], steps: int, det_step: float, out
             order = arms[k % 2:] + arms[:k % 2]
             k += 1
             for arm in order:
-                constraints.ISOLATION_OTHERS = arm == "on"
+                constraints.ISOLATION_OTHERS = "model" if arm == "on" else False
                 model, plan, _ = start(fam, seed, {})
                 from packer.cpsat import lns as lns_mod
 

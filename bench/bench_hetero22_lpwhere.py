@@ -41,7 +41,7 @@ def main() -> None:
     inst = generate(a.family, seed=a.seed, nodes=a.nodes)
     plan = Plan.model_validate_json(open(a.plan).read())
     m = CpsatModel(inst)
-    val, x = bound.lp_solve(m.model)
+    val, x = bound.lp_solve(None, form=m.bound_form)  # type: ignore[arg-type]
     proto = m.model.Proto()
     coef = np.zeros(len(proto.variables))
     coef[list(proto.objective.vars)] = list(proto.objective.coeffs)

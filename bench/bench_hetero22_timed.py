@@ -1,4 +1,5 @@
-"""Session 22 (branch hetero22): timed, interleaved A/B of constraints.ISOLATION_OTHERS at 1,024 GPUs.
+"""Session 22 (branch hetero22): timed, interleaved A/B of constraints.ISOLATION_OTHERS at 1,024 GPUs
+(``--on lp`` or ``--on model``: what arm ``on`` sets; default lp).
 
 ``packer.cpsat`` solves at ``--limit`` seconds (default 60), ``--workers 2``, arms ``on`` / ``off`` one
 after the other on each instance, order alternating. One JSON line a run: objective, bound, gap %, LNS
@@ -27,6 +28,7 @@ from packer.generate import generate
 def main(argv: list[str]) -> None:
     out = pop_option(argv, "--out")
     limit = float(pop_option(argv, "--limit") or 60)
+    on_value = pop_option(argv, "--on") or "lp"
     arms = ["on", "off"]
     shipped = constraints.ISOLATION_OTHERS
     done: set[tuple[str, int, str]] = set()
@@ -41,7 +43,7 @@ def main(argv: list[str]) -> None:
         for arm in (arms if k % 2 == 0 else arms[::-1]):
             if (fam, seed, arm) in done:
                 continue
-            constraints.ISOLATION_OTHERS = arm == "on"
+            constraints.ISOLATION_OTHERS = on_value if arm == "on" else False
             load0 = os.getloadavg()[0]
             t0 = time.perf_counter()
             plan = cpsat.solve(inst, time_limit=limit, workers=2)
@@ -49,7 +51,7 @@ def main(argv: list[str]) -> None:
             info = plan.solver.model_extra or {}  # type: ignore[union-attr]
             st = info.get("lns") or {}
             gap = None if not plan.bound else 100 * (plan.bound - plan.objective) / plan.bound
-            emit({"family": fam, "seed": seed, "arm": arm, "limit": limit, "objective": round(plan.objective, 3),
+            emit({"family": fam, "seed": seed, "arm": arm, "on": on_value, "limit": limit, "objective": round(plan.objective, 3),
                   "bound": None if plan.bound is None else round(plan.bound, 3),
                   "gap_pct": None if gap is None else round(gap, 3), "steps": st.get("steps"),
                   "improved": st.get("improved"), "lp_bound": info.get("lp_bound"), "lp_s": info.get("lp_s"),

@@ -35,15 +35,16 @@ def _two_spreads(num_nodes: int = 2) -> Instance:
                     tenants=(Tenant(id="sec", isolation="node"), Tenant(id="oth")))
 
 
-def _lp(inst: Instance, on: bool, monkeypatch: pytest.MonkeyPatch) -> float:
+def _lp(inst: Instance, on: bool | str, monkeypatch: pytest.MonkeyPatch) -> float:
     monkeypatch.setattr(constraints, "ISOLATION_OTHERS", on)
     b = lp_bound(CpsatModel(inst), None)
     assert b is not None
     return b
 
 
+@pytest.mark.parametrize("where", ["lp", "model"])
 def test_the_rows_take_the_lp_to_the_optimum_where_spread_replicas_contest_owned_nodes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        where: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests the hand-made case: without the rows the LP owns each node at 7/8, places 7/8 of the owner's
     request and all of the other's in the last eighth of each node (one GPU of eight: 3.75); with them
     the other's replica on a node is at most 1 - own there, and the LP is the optimum, 2."""
@@ -52,12 +53,14 @@ def test_the_rows_take_the_lp_to_the_optimum_where_spread_replicas_contest_owned
     assert plan.status == "optimal" and plan.objective == pytest.approx(2.0)
     assert check(inst, plan).ok
     assert _lp(inst, False, monkeypatch) == pytest.approx(3.75, abs=1e-3)
-    assert _lp(inst, True, monkeypatch) == pytest.approx(2.0, abs=1e-3)
+    assert _lp(inst, where, monkeypatch) == pytest.approx(2.0, abs=1e-3)
 
 
-def _rows(inst: Instance, on: bool, monkeypatch: pytest.MonkeyPatch) -> int:
+def _rows(inst: Instance, on: bool | str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The model's rows and the LP bound's own rows."""
     monkeypatch.setattr(constraints, "ISOLATION_OTHERS", on)
-    return len(CpsatModel(inst).model.Proto().constraints)
+    m = CpsatModel(inst)
+    return len(m.model.Proto().constraints) + len(m.lp_cuts)
 
 
 def test_the_rows_only_act_where_spread_replicas_cannot_all_have_nodes_of_their_own(
@@ -66,24 +69,38 @@ def test_the_rows_only_act_where_spread_replicas_cannot_all_have_nodes_of_their_
     spread replicas, needs more nodes than it may use: two nodes for 2 + 2 replicas (a row on each
     node), none on four nodes (each request gets two of its own, optimum 4, and the LP finds it without
     the rows), none without a node-isolated tenant (sharing)."""
-    assert _rows(_two_spreads(), True, monkeypatch) == _rows(_two_spreads(), False, monkeypatch) + 2
+    assert _rows(_two_spreads(), "lp", monkeypatch) == _rows(_two_spreads(), False, monkeypatch) + 2
     four = _two_spreads(4)
-    assert _rows(four, True, monkeypatch) == _rows(four, False, monkeypatch)
+    assert _rows(four, "lp", monkeypatch) == _rows(four, False, monkeypatch)
     assert _lp(four, False, monkeypatch) == pytest.approx(4.0, abs=1e-3)
     assert solve(four, time_limit=5, workers=1).objective == pytest.approx(4.0)
     inst = generate("sharing", 0, nodes=8)
     assert not any(t.isolation == "node" for t in inst.tenants)
-    assert _rows(inst, True, monkeypatch) == _rows(inst, False, monkeypatch)
+    assert _rows(inst, "lp", monkeypatch) == _rows(inst, False, monkeypatch)
 
 
-@pytest.mark.parametrize("family,seed", [("hetero", 2), ("haein", 1)])
+def test_with_the_rows_in_the_lp_only_the_search_model_is_the_one_without_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that "lp" leaves the CP-SAT model byte for byte as it is without the rows (the search is
+    unchanged, only the bound's LP has them) where "model" adds them, on an 8-node hetero instance whose
+    LP they tighten."""
+    inst = generate("hetero", 3, nodes=8)
+    protos = {}
+    for where in (False, "lp", "model"):
+        monkeypatch.setattr(constraints, "ISOLATION_OTHERS", where)
+        m = CpsatModel(inst)
+        protos[where] = (str(m.model.Proto()), len(m.lp_cuts))
+    assert protos["lp"][0] == protos[False][0] and protos["lp"][1] > 0
+    assert protos["model"][0] != protos[False][0] and protos["model"][1] == 0
+
+
+@pytest.mark.parametrize("family,seed", [("hetero", 3), ("haein", 1)])
 def test_the_bound_stays_above_the_plan_and_below_the_old_bound(family: str, seed: int,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests on 8-node instances of two families with node isolation and spread work that the LP with the
     rows is no higher than without and no lower than the plan CP-SAT finds (with the rows), which checks."""
     inst = generate(family, seed, nodes=8)
     off = _lp(inst, False, monkeypatch)
-    on = _lp(inst, True, monkeypatch)
+    on = _lp(inst, "lp", monkeypatch)
     plan = solve(inst, time_limit=8, workers=1)
     assert check(inst, plan).ok
     assert plan.objective - 1e-6 <= on <= off + 1e-6
@@ -121,14 +138,16 @@ def contested(draw: st.DrawFn) -> Instance:
 def test_the_bound_with_the_rows_is_never_below_the_optimum(inst: Instance) -> None:
     """Tests on random small instances (contested spread work as above, or the suite's random mixes with
     node isolation and spread drawn among the rest) that the LP with the rows is at least the optimum
-    proven without them and at most the LP without them, and that the plan with them checks and is as good
-    where both are proven."""
+    proven without them, at most the LP without them, the same whether the rows sit in the LP only or in
+    the model, and that the plan of the model with them checks and is as good where both are proven."""
     old = constraints.ISOLATION_OTHERS
     try:
         constraints.ISOLATION_OTHERS = False
         without = solve(inst, time_limit=5, workers=1, hint=False)
-        constraints.ISOLATION_OTHERS = True
+        constraints.ISOLATION_OTHERS = "model"
         with_rows = solve(inst, time_limit=5, workers=1, hint=False)
+        bound_in_model = lp_bound(CpsatModel(inst), None)
+        constraints.ISOLATION_OTHERS = "lp"
         bound = lp_bound(CpsatModel(inst), None)
         constraints.ISOLATION_OTHERS = False
         old_bound = lp_bound(CpsatModel(inst), None)
@@ -137,6 +156,7 @@ def test_the_bound_with_the_rows_is_never_below_the_optimum(inst: Instance) -> N
     assert check(inst, with_rows).ok
     if bound is not None and old_bound is not None:
         assert bound <= old_bound + 1e-6
+        assert bound_in_model == pytest.approx(bound, abs=1e-3)
     if without.status == "optimal":
         if bound is not None:
             assert bound >= without.objective - 1e-6

@@ -13,10 +13,13 @@ from packer.cpsat.variables import LinearExpr, Variables, _unit_cap, stay_of
 from packer.model import MILLI_PER_GPU
 
 #: Node isolation, the other tenants' side: a spread request of another tenant has at most
-#: max_per_domain units on a node times (1 - the owner's share of the node). Without it the LP splits
-#: a node between the owner and spread replicas of everyone else (session 22, hetero-102: 1253.90 ->
-#: 1248.71). Requests without spread are left to the class capacities (the same bound there, 7x the rows).
-ISOLATION_OTHERS = True
+#: max_per_domain units on a node times (1 - the owner's share of the node), where the two tenants' spread
+#: replicas cannot all have nodes of their own. Without it the LP splits a node between the owner and
+#: everyone's spread replicas (session 22, hetero-102: 1253.90 -> 1248.71). "lp": the rows go to the LP
+#: bound only (:attr:`Constraints.lp_cuts`; the CP-SAT model, hence the search, is unchanged); "model":
+#: to the CP-SAT model too (its search lost on hetero 0-4 in a deterministic A/B: the rows cost each
+#: step's model time); False: neither.
+ISOLATION_OTHERS: str | bool = "lp"
 
 
 class Constraints:
@@ -35,6 +38,9 @@ class Constraints:
             self.by_group[gi].append((ci, o, var))
         self._units_cache: dict[tuple[int, str], list[tuple[int, str | None, cp_model.IntVar]]] = {}
         self._pool_cache: dict[int, str] = {}
+        #: Valid rows for the LP bound only, each (variable indices, coefficients, upper bound): the
+        #: row sum(coefficient x variable) <= upper bound (see ISOLATION_OTHERS "lp").
+        self.lp_cuts: list[tuple[list[int], list[int], int]] = []
 
     def add_all(self, deadline: Deadline = NEVER) -> None:
         """Adds every rule; ``deadline`` is checked after each (raises
@@ -400,7 +406,10 @@ class Constraints:
                     # need it unowned, at most max_per_domain of them. The class capacities alone
                     # let a node owned at 0.8 take a replica into its 0.2 (a spread request of 8 one per
                     # node then crowds no one out); they imply this only where ub replicas fill the node.
-                    self.m.add(sum(xs) <= ub * (1 - own))
+                    if ISOLATION_OTHERS == "lp":
+                        self.lp_cuts.append(([var.index for var in xs] + [own.index], [1] * len(xs) + [ub], ub))
+                    else:
+                        self.m.add(sum(xs) <= ub * (1 - own))
 
     def _contested(self, group_node: dict[tuple[int, int], list[cp_model.IntVar]]) -> set[tuple[str, int]]:
         """(node-isolated tenant t, another tenant's spread group g) where g's replicas and t's own spread

@@ -68,14 +68,14 @@ def lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
     From HiGHS's duals (:func:`packer.cpsat.bound.lp_value`: a bound whatever HiGHS's status, and it
     does not wait for the cleanup that badly scaled models never finish).
     """
-    value = lp_value(model.linear_form, time_limit=time_limit)
+    value = lp_value(model.bound_form, time_limit=time_limit)
     return None if value is None else padded_bound(model, value)
 
 
 def lp_bound_stoppable(model: CpsatModel, time_limit: float | None) -> float | None:
     """:func:`lp_bound`, solved in a child process ended at ``time_limit`` (HiGHS's own limit does not
     stop its cleanup on badly scaled models, see :mod:`packer.cpsat.lpchild`)."""
-    value = lp_value_in_child(model.linear_form, time_limit)
+    value = lp_value_in_child(model.bound_form, time_limit)
     return None if value is None else padded_bound(model, value)
 
 

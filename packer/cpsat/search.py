@@ -73,12 +73,12 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     lp_yields = False  # the LP beside the search runs at a lower OS priority (tuning.LP_NICE)
     if lp and (rem is None or rem > 2.0):
         if big and det is None and cores > 1:
-            model.linear_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
+            model.bound_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
             lp_limit = None if rem is None else tuning.LP_CONCURRENT_SHARE * rem
             nice = max(0, int(tuning.LP_NICE))
             if tuning.LP_IN_CHILD and nice:
                 def way(m: CpsatModel, limit: float | None) -> float | None:
-                    value = lp_value_in_child(m.linear_form, limit, nice)
+                    value = lp_value_in_child(m.bound_form, limit, nice)
                     return None if value is None else padded_bound(m, value)
             else:
                 way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
