@@ -437,7 +437,7 @@ class Constraints:
                 if d.groups[gi].req.tenant == t:
                     continue
                 ng = nodes_of[gi]
-                held = sum(min(need(h), len(nodes_of[h] & ng)) for h in mine)
+                held = sum(need(h) for h in mine if nodes_of[h] <= ng)
                 if held and need(gi) + held > len(ng):
                     out.add((t, gi))
         return out
