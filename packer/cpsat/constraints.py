@@ -9,8 +9,17 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat.data import SHARED_POOL, Data, domain_of, pool_of, scaled, share_room
 from packer.cpsat.deadline import NEVER, Deadline
-from packer.cpsat.variables import LinearExpr, Variables, stay_of
+from packer.cpsat.variables import LinearExpr, Variables, _unit_cap, stay_of
 from packer.model import MILLI_PER_GPU
+
+#: Node isolation, the other tenants' side: a spread request of another tenant has at most
+#: max_per_domain units on a node times (1 - the owner's share of the node), where the two tenants' spread
+#: replicas cannot all have nodes of their own. Without it the LP splits a node between the owner and
+#: everyone's spread replicas (session 22, hetero-102: 1253.90 -> 1248.71). "lp": the rows go to the LP
+#: bound only (:attr:`Constraints.lp_cuts`; the CP-SAT model, hence the search, is unchanged); "model":
+#: to the CP-SAT model too (its search lost on hetero 0-4 in a deterministic A/B: the rows cost each
+#: step's model time); False: neither.
+ISOLATION_OTHERS: str | bool = "lp"
 
 
 class Constraints:
@@ -29,6 +38,9 @@ class Constraints:
             self.by_group[gi].append((ci, o, var))
         self._units_cache: dict[tuple[int, str], list[tuple[int, str | None, cp_model.IntVar]]] = {}
         self._pool_cache: dict[int, str] = {}
+        #: Valid rows for the LP bound only, each (variable indices, coefficients, upper bound): the
+        #: row sum(coefficient x variable) <= upper bound (see ISOLATION_OTHERS "lp").
+        self.lp_cuts: list[tuple[list[int], list[int], int]] = []
 
     def add_all(self, deadline: Deadline = NEVER) -> None:
         """Adds every rule; ``deadline`` is checked after each (raises
@@ -365,6 +377,7 @@ class Constraints:
         groups_on: dict[int, list[int]] = defaultdict(list)
         for (gi, ni) in group_node:
             groups_on[ni].append(gi)
+        contested = self._contested(group_node) if ISOLATION_OTHERS else set()
         for (ni, t), own in self.v.owns.items():
             for ri in sorted(running_on.get(ni, ())):
                 st = stay_of(d, self.v, ri)
@@ -380,13 +393,60 @@ class Constraints:
                     self.m.add(sum(other) <= cap * (1 - own))
             for gi in sorted(groups_on[ni]):
                 r = d.groups[gi].req
-                if r.tenant != t:
+                if r.tenant != t and not ISOLATION_OTHERS:
                     continue
                 xs = group_node[(gi, ni)]
                 ub = min(sum(_ub(var) for var in xs), r.count * d.groups[gi].size)
                 if r.spread is not None and r.spread.level != "gpu":
                     ub = min(ub, r.spread.max_per_domain * d.groups[gi].size)
-                self.m.add(sum(xs) <= ub * own)
+                if r.tenant == t:
+                    self.m.add(sum(xs) <= ub * own)
+                elif (t, gi) in contested and ub < self._node_units(gi, classes_on[ni]):
+                    # The other side of the same rule: another tenant's spread replicas on the node
+                    # need it unowned, at most max_per_domain of them. The class capacities alone
+                    # let a node owned at 0.8 take a replica into its 0.2 (a spread request of 8 one per
+                    # node then crowds no one out); they imply this only where ub replicas fill the node.
+                    if ISOLATION_OTHERS == "lp":
+                        self.lp_cuts.append(([var.index for var in xs] + [own.index], [1] * len(xs) + [ub], ub))
+                    else:
+                        self.m.add(sum(xs) <= ub * (1 - own))
+
+    def _contested(self, group_node: dict[tuple[int, int], list[cp_model.IntVar]]) -> set[tuple[str, int]]:
+        """(node-isolated tenant t, another tenant's spread group g) where g's replicas and t's own spread
+        replicas cannot all have nodes of their own: g needs ceil(units / max_per_domain) nodes, each of
+        t's spread groups whose nodes all lie among g's needs its own count, and together they need more
+        than g's nodes. Only there can the owner's share of a node push g's replicas out; elsewhere the
+        LP places both on nodes of their own at no cost, the rows never bind (haein: the same LP with
+        7-9k more rows, its LP twice as slow)."""
+        d = self.data
+        owners = {t for (_, t) in self.v.owns}
+        nodes_of: dict[int, set[int]] = defaultdict(set)
+        for (gi, ni) in group_node:
+            nodes_of[gi].add(ni)
+
+        def need(gi: int) -> int:
+            r = d.groups[gi].req
+            k = r.spread.max_per_domain if r.spread is not None and r.spread.level != "gpu" else None
+            return -(-r.count * d.groups[gi].size // k) if k else 0
+
+        spread = [gi for gi in nodes_of if need(gi) > 1]
+        out: set[tuple[str, int]] = set()
+        for t in owners:
+            mine = [h for h in spread if d.groups[h].req.tenant == t]
+            for gi in spread:
+                if d.groups[gi].req.tenant == t:
+                    continue
+                ng = nodes_of[gi]
+                held = sum(need(h) for h in mine if nodes_of[h] <= ng)
+                if held and need(gi) + held > len(ng):
+                    out.add((t, gi))
+        return out
+
+    def _node_units(self, gi: int, classes: list[int]) -> int:
+        """Most units of group ``gi`` the GPUs of ``classes`` (one node's) can hold, by size alone."""
+        d = self.data
+        r = d.groups[gi].req
+        return sum(_unit_cap(r, d.classes[ci], d.options[(gi, ci)]) for ci in classes if (gi, ci) in d.options)
 
     def _class_load(self, ci: int, t: str) -> tuple[list, list, int]:  # type: ignore[type-arg]
         """(tenant ``t``'s load terms, everyone else's, the class's capacity) on one class.

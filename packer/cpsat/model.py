@@ -47,7 +47,10 @@ class CpsatModel:
         deadline.check("data")
         self.model = cp_model.CpModel()
         self.vars: Variables = create_variables(self.data, self.model, deadline)
-        Constraints(self.data, self.model, self.vars).add_all(deadline)
+        rules = Constraints(self.data, self.model, self.vars)
+        rules.add_all(deadline)
+        #: Rows valid for every plan that only the LP bound reads (:attr:`Constraints.lp_cuts`).
+        self.lp_cuts = rules.lp_cuts
         self.constant = set_objective(self.data, self.model, self.vars)
         self.class_of: dict[tuple[str, int | None], int] = {}
         for c in self.data.classes:
@@ -219,6 +222,25 @@ class CpsatModel:
         from packer.cpsat.bound import linear_form
 
         return linear_form(self.model, self.proto_read)
+
+    @cached_property
+    def bound_form(self):  # type: ignore[no-untyped-def]
+        """:attr:`linear_form` with :attr:`lp_cuts` below its rows: the LP the reported bound solves (the
+        LNS reads :attr:`linear_form`, whose rows are the CP-SAT model's)."""
+        form = self.linear_form
+        if form is None or not self.lp_cuts:
+            return form
+        import numpy as np
+        from scipy.sparse import csr_matrix, vstack
+
+        c, a, bl, bh, lo, hi, obj = form
+        cols = [i for idx, _, _ in self.lp_cuts for i in idx]
+        vals = [float(k) for _, co, _ in self.lp_cuts for k in co]
+        rows = np.repeat(np.arange(len(self.lp_cuts), dtype=np.int64), [len(idx) for idx, _, _ in self.lp_cuts])
+        cut = csr_matrix((np.array(vals), (rows, np.array(cols, dtype=np.int64))), shape=(len(self.lp_cuts), a.shape[1]))
+        ub = np.array([float(u) for _, _, u in self.lp_cuts])
+        return (c, vstack([a, cut], format="csr"), np.concatenate([bl, np.full(len(ub), -np.inf)]),
+                np.concatenate([bh, ub]), lo, hi, obj)
 
     def value(self, var: object) -> int:
         """The value of ``var`` in the best solution (LNS's when it ran, else the last solve's)."""

@@ -62,20 +62,21 @@ def capacity_or_none(inst: Instance, enabled: bool) -> float | None:
     return capacity_bound(inst) if enabled else None
 
 
-def lp_bound(model: CpsatModel, time_limit: float | None) -> float | None:
+def lp_bound(model: CpsatModel, time_limit: float | None, form=None) -> float | None:  # type: ignore[no-untyped-def]
     """The HiGHS LP bound of ``model`` in objective units, padded for HiGHS's tolerances.
 
     From HiGHS's duals (:func:`packer.cpsat.bound.lp_value`: a bound whatever HiGHS's status, and it
-    does not wait for the cleanup that badly scaled models never finish).
+    does not wait for the cleanup that badly scaled models never finish). ``form``: the linear form to
+    solve (default the model's with its LP-only cuts, :attr:`CpsatModel.bound_form`).
     """
-    value = lp_value(model.linear_form, time_limit=time_limit)
+    value = lp_value(model.bound_form if form is None else form, time_limit=time_limit)
     return None if value is None else padded_bound(model, value)
 
 
-def lp_bound_stoppable(model: CpsatModel, time_limit: float | None) -> float | None:
+def lp_bound_stoppable(model: CpsatModel, time_limit: float | None, form=None) -> float | None:  # type: ignore[no-untyped-def]
     """:func:`lp_bound`, solved in a child process ended at ``time_limit`` (HiGHS's own limit does not
     stop its cleanup on badly scaled models, see :mod:`packer.cpsat.lpchild`)."""
-    value = lp_value_in_child(model.linear_form, time_limit)
+    value = lp_value_in_child(model.bound_form if form is None else form, time_limit)
     return None if value is None else padded_bound(model, value)
 
 

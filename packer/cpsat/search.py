@@ -73,18 +73,19 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     lp_yields = False  # the LP beside the search runs at a lower OS priority (tuning.LP_NICE)
     if lp and (rem is None or rem > 2.0):
         if big and det is None and cores > 1:
-            model.linear_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
+            model.bound_form  # noqa: B018 - built here, not in the thread, while nothing else reads the model
             lp_limit = None if rem is None else tuning.LP_CONCURRENT_SHARE * rem
             nice = max(0, int(tuning.LP_NICE))
             if tuning.LP_IN_CHILD and nice:
-                def way(m: CpsatModel, limit: float | None) -> float | None:
-                    value = lp_value_in_child(m.linear_form, limit, nice)
+                def way(m: CpsatModel, limit: float | None, form) -> float | None:  # type: ignore[no-untyped-def]
+                    value = lp_value_in_child(form, limit, nice)
                     return None if value is None else padded_bound(m, value)
             else:
                 way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
             relaxed = RelaxedFirst(inst, lp_limit)
+            model_lp = ModelLp(model, way)
             # A niced LP (thread or child) yields the cores to the search, which then keeps them all.
-            lp_job = Background(lambda: relaxed.then(lambda limit: way(model, limit)),
+            lp_job = Background(lambda: model_lp.run(lambda: relaxed.then(model_lp.solve)),
                                 nice=0 if tuning.LP_IN_CHILD else nice)
             lp_yields = nice > 0 or not tuning.LP_GATE
         else:
@@ -119,7 +120,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             deadline = time.perf_counter() + (rem if rem is not None else 600.0)
             lns_on_model(model, level=level, domains_per_step=per_step, step_s=step, deadline=deadline,
                          seed=seed, workers=workers, steps=steps, det_step=det_step, progress=prog,
-                         one_until=None if lp_job is None or lp_yields else relaxed.gate(lp_job.done))
+                         one_until=None if lp_job is None or lp_yields else relaxed.gate(model_lp.first))
             info["lns"] = {"level": level, "domains_per_step": per_step, **model.lns_stats}
     info["solve_end_s"] = round(time.perf_counter() - start, 3)
     if lp_job is not None:
@@ -167,6 +168,38 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
         return restamp(inst, hint_plan, seed, start, info, bound)
     prog.update(best=plan.objective, bound=bound, note="done", force=True)
     return plan
+
+
+class ModelLp:
+    """The model's LP beside the search: first the model's own rows (the LNS's second step thread waits
+    for it), then, where the model has LP-only cuts (:attr:`CpsatModel.lp_cuts`) and time is left, the
+    same LP with them, which only the bound reads; the smaller of the two answers. ``first`` is set once
+    the first LP has answered or will not run."""
+
+    def __init__(self, model: CpsatModel, way) -> None:  # type: ignore[no-untyped-def]
+        self.model = model
+        self.way = way
+        self.first = threading.Event()
+
+    def run(self, job):  # type: ignore[no-untyped-def]
+        try:
+            return job()
+        finally:
+            self.first.set()
+
+    def solve(self, limit: float | None) -> float | None:
+        m = self.model
+        t0 = time.perf_counter()
+        try:
+            plain = self.way(m, limit, m.linear_form)
+        finally:
+            self.first.set()
+        if not m.lp_cuts or plain is None:
+            return plain
+        rest = None if limit is None else limit - (time.perf_counter() - t0)
+        if rest is not None and rest <= 0.1:
+            return plain
+        return smaller(plain, self.way(m, rest, m.bound_form))
 
 
 class RelaxedFirst:
