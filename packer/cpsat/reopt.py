@@ -981,6 +981,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
     port = Portfolio(PORTFOLIO and det is None)
     stats["portfolio"] = port.seconds, port.gain
+    # session 22: one placer kept loaded with cur across the placer steps (reopt_spread.INCREMENTAL)
+    from packer.cpsat.reopt_base import BaseCache
+
+    bases = BaseCache(inst)
+    stats["base_cache"] = bases.stats
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) - stats.get("pack", 0) >= max_steps):
@@ -1016,7 +1021,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < port.share("spread", sshare.value):
             before = best
-            cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
+            cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress,
+                                bases)
             sshare.update(best > before + 1e-9)
             port.add("spread", time.perf_counter() - tb, best - before)
             continue
@@ -1281,15 +1287,17 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
 
 def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
             waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
-            by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
-    """One spread step (:func:`packer.cpsat.reopt_spread.spread_step`), kept when valid, within ``cap`` and better."""
+            by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
+            bases=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
+    """One spread step (:func:`packer.cpsat.reopt_spread.spread_step`), kept when valid, within ``cap`` and
+    better; ``bases``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`."""
     r = reopt_spread.pick(rng, inst, cands, guide)
     stats["steps"] += 1
     stats["spread"] = stats.get("spread", 0) + 1
     rec = _kind_stats(by_kind, "spread")
     rec["steps"] += 1
     left = None if cap is None else cap - moves(inst, cur)
-    trial, info = reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, left)
+    trial, info = reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, left, cache=bases)
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += max(1, int(info.get("nodes", 0)))  # type: ignore[call-overload]  # the nodes it opened
