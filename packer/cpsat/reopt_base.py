@@ -25,6 +25,11 @@ from packer.model import Instance, Unit
 
 #: The placers' policy (reopt_spread.POLICY, reopt_gang.POLICY and reopt_pack.POLICY are all best-fit).
 POLICY = "best-fit"
+#: Gang and pack steps also take their placer from the move steps' :class:`BaseCache` (instead of loading
+#: one with the plan per step), and pack steps their objective from its remembered parts. Same plans
+#: (bench/RESULTS_reopt.md, session 22). False: each loads its own (the A/B arm). Spread steps: INCREMENTAL
+#: in :mod:`packer.cpsat.reopt_spread`.
+SHARED = True
 
 
 def fresh(inst: Instance, cur: Mapping[str, Sequence[Unit]], policy: str = POLICY):  # type: ignore[no-untyped-def]
