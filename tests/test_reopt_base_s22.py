@@ -140,21 +140,22 @@ def test_incremental_spread_steps_change_a_plan_on_a_state_where_they_gain() -> 
 
 def test_move_steps_with_the_kept_placer_match_and_stay_valid() -> None:
     """Tests move_steps (deterministic: one worker, fixed steps and deterministic time) with
-    INCREMENTAL on and off: the same plan, valid, and the kept placer synced rather than reloaded."""
+    INCREMENTAL and SHARED on and off (placer steps on the kept placer, every step's objective from the
+    remembered parts): the same plan, valid, and the kept placer synced rather than reloaded."""
     inst = generate("fragmented", 24, nodes=6)
     cur = _placed(inst)
     got = {}
-    keep = reopt_spread.INCREMENTAL
+    keep = reopt_spread.INCREMENTAL, reopt_base.SHARED
     try:
         for inc in (False, True):
-            reopt_spread.INCREMENTAL = inc
+            reopt_spread.INCREMENTAL = reopt_base.SHARED = inc
             out, stats = reopt.move_steps(inst, cur, cap=None, deadline=time.perf_counter() + 60, seed=0, workers=1,
                                           max_steps=3, det=0.1)
             got[inc] = (objective_value(inst, out), sorted((k, sorted(u.key() for u in v)) for k, v in out.items()),
                         stats.get("spread", 0), stats["base_cache"])
             assert _ok(inst, out)
     finally:
-        reopt_spread.INCREMENTAL = keep
+        reopt_spread.INCREMENTAL, reopt_base.SHARED = keep
     assert got[True][:3] == got[False][:3]
     if got[True][2]:
         assert got[True][3]["loads"] == 1

@@ -981,7 +981,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
     port = Portfolio(PORTFOLIO and det is None)
     stats["portfolio"] = port.seconds, port.gain
-    # session 22: one placer kept loaded with cur across the placer steps (reopt_spread.INCREMENTAL)
+    # session 22: one placer kept loaded with cur across the placer steps (reopt_spread.INCREMENTAL,
+    # reopt_base.SHARED), and each request's part of the objective remembered (SHARED: CP-SAT steps too)
+    from packer.cpsat import reopt_base
     from packer.cpsat.reopt_base import BaseCache
 
     bases = BaseCache(inst)
@@ -1141,7 +1143,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             rec["check_s"] += time.perf_counter() - t2
             port.add("cpsat", time.perf_counter() - tb, 0.0)
             continue
-        value = objective_value(inst, trial)
+        value = bases.objective(trial) if reopt_base.SHARED else objective_value(inst, trial)
         before = best
         if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial):
             stats["invalid"] = stats.get("invalid", 0) + 1  # a safety net: the whole plan is checked before it is kept
