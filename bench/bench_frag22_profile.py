@@ -29,26 +29,27 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=45)
     args = ap.parse_args()
 
-    from packer.cpsat import reopt_gang, reopt_pack, reopt_spread
+    from packer.cpsat import reopt_base, reopt_gang, reopt_pack, reopt_spread
 
     inst = state(args.family, args.seed, 128 if args.family == "fragmented" else None)
     placed, _bb, guide = det_start(inst, 10.0)
     cur = {k: list(v) for k, v in placed.items()}
     waiting = [r for r in inst.requests if r.id not in cur]
     rng = random.Random(1)
+    cache = reopt_base.BaseCache(inst)  # as move_steps keeps one (used with INCREMENTAL / SHARED on)
 
     def steps(k: int) -> None:
         for i in range(k):
             if args.kind == "spread":
                 r = reopt_spread.pick(rng, inst, reopt_spread.spreads(inst, cur, guide), guide)
-                reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, None)
+                reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, None, cache=cache)
             elif args.kind == "gang":
                 g = reopt_gang.pick_gang(rng, reopt_gang.gangs(inst, cur), guide)
-                reopt_gang.gang_step(inst, cur, g, rng, waiting, guide)
+                reopt_gang.gang_step(inst, cur, g, rng, waiting, guide, cache=cache)
             else:
                 ts = reopt_pack.tenants(inst, cur)
                 t = sorted(ts)[i % len(ts)]
-                reopt_pack.pack_step(inst, cur, t, ts[t], rng, waiting)
+                reopt_pack.pack_step(inst, cur, t, ts[t], rng, waiting, cache=cache)
 
     steps(1)
     t0 = time.perf_counter()
