@@ -13,6 +13,9 @@ to ``--json``.
     python bench/bench_frag19_timed.py fragmented --seeds 104 --arms priced off   # session 21: reopt_gang.PRICED
     (arm ``priced``: clear steps off, gang steps with priced exchanges; every other arm has PRICED off;
     ``fallback``: PRICED with PRICED_FALLBACK; ``portfolio``: reopt.PORTFOLIO on, clear and PRICED off)
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms noinc off   # session 22
+    (arm ``noinc``: as ``off`` with reopt_spread.INCREMENTAL and reopt_base.SHARED off: a placer loaded per
+    placer step, every unit read back; every other arm has them as they are)
 """
 
 from __future__ import annotations
@@ -34,12 +37,13 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from packer.cpsat import reopt_clear, reopt_gang
+    from packer.cpsat import reopt_base, reopt_clear, reopt_gang, reopt_spread
 
     default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
     import packer.cpsat.reopt as reopt
 
     priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO
+    inc = reopt_spread.INCREMENTAL, reopt_base.SHARED
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -56,6 +60,7 @@ def main() -> int:
             reopt_gang.PRICED = arm in ("priced", "fallback")
             reopt_gang.PRICED_FALLBACK = arm == "fallback"
             reopt.PORTFOLIO = arm == "portfolio"
+            reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -74,15 +79,21 @@ def main() -> int:
             port = steps.get("portfolio") if isinstance(steps, dict) else None
             if port:  # seconds and gain per step stream (reopt.Portfolio's record, kept in every run)
                 rec["streams"] = {k: (round(port[0][k], 1), round(port[1].get(k, 0.0), 2)) for k in port[0]}
+            if isinstance(steps, dict):  # steps by kind: (steps, improved, gain, seconds)
+                rec["by_kind"] = {k: (v.get("steps", 0), v.get("improved", 0), round(v.get("gain", 0.0), 2),
+                                      round(v.get("solve_s", 0.0) + v.get("build_s", 0.0) + v.get("check_s", 0.0), 1))
+                                  for k, v in (steps.get("by_kind") or {}).items()}
             out.append(rec)
             c = rec["clear"]
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
                   f"{pt.moves} ({cost:.2f}) | {c['steps']} ({c['improved']}, {c['gain']:.2f}, {c['placed']}; {c['gated']}) | "
-                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | streams (s, gain) {rec.get('streams')} |", flush=True)
+                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | streams (s, gain) {rec.get('streams')} | "
+                  f"steps {rec['steps']} by kind {rec.get('by_kind')} |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
     reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO = priced
+    reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     return 0
 
 

@@ -109,7 +109,8 @@ def main() -> int:
                          "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
                          "gang_priced": stats.get("gang_priced", 0)}  # session 21: gains of priced exchanges
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
-            print(f"| {inst.name} | {arm} | {obj:.2f} | {bound:.2f} | {gs} | {rows[arm]['moves']} | "
+            bs = "-" if bound is None else f"{bound:.2f}"  # session 22: the stays LP may not finish at load 10
+            print(f"| {inst.name} | {arm} | {obj:.2f} | {bs} | {gs} | {rows[arm]['moves']} | "
                   f"{g.get('steps', 0)} ({g.get('improved', 0)}) | {rows[arm]['tier_wins']} ({rows[arm]['tier_gain']:.2f}) "
                   f"| {wall:.1f} | {load:.2f} | {pk.get('steps', 0)} ({pk.get('improved', 0)}, {pk.get('gain', 0.0):.2f}) | "
                   f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |"

@@ -981,6 +981,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
     port = Portfolio(PORTFOLIO and det is None)
     stats["portfolio"] = port.seconds, port.gain
+    # session 22: one placer kept loaded with cur across the placer steps (reopt_spread.INCREMENTAL,
+    # reopt_base.SHARED), and each request's part of the objective remembered (SHARED: CP-SAT steps too)
+    from packer.cpsat import reopt_base
+    from packer.cpsat.reopt_base import BaseCache
+
+    bases = BaseCache(inst)
+    stats["base_cache"] = bases.stats
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) - stats.get("pack", 0) >= max_steps):
@@ -1007,7 +1014,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if ptenants and prng.random() < port.share("pack", pshare.value):
             before = best
             cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress,
-                              fill={"seed": seed, "workers": step_workers, "det": det, "deadline": deadline})
+                              fill={"seed": seed, "workers": step_workers, "det": det, "deadline": deadline},
+                              bases=bases)
             pshare.update(best > before + 1e-9)
             port.add("pack", time.perf_counter() - tb, best - before)
             continue
@@ -1016,7 +1024,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < port.share("spread", sshare.value):
             before = best
-            cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress)
+            cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress,
+                                bases)
             sshare.update(best > before + 1e-9)
             port.add("spread", time.perf_counter() - tb, best - before)
             continue
@@ -1037,7 +1046,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         cands = [r for r in reopt_gang.gangs(inst, cur) if r.id not in never] if reopt_gang.GANG and placers else []
         if cands and grng.random() < port.share("gang", reopt_gang.GANG_SHARE):
             before = best
-            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress)
+            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases)
             port.add("gang", time.perf_counter() - tb, best - before)
             continue
         roll = rng.random()
@@ -1134,7 +1143,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             rec["check_s"] += time.perf_counter() - t2
             port.add("cpsat", time.perf_counter() - tb, 0.0)
             continue
-        value = objective_value(inst, trial)
+        value = bases.objective(trial) if reopt_base.SHARED else objective_value(inst, trial)
         before = best
         if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial):
             stats["invalid"] = stats.get("invalid", 0) + 1  # a safety net: the whole plan is checked before it is kept
@@ -1236,14 +1245,16 @@ def _kind_stats(by_kind: dict[str, dict[str, float]], kind: str) -> dict[str, fl
 
 def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
           waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
-          by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
-    """One gang step (:func:`packer.cpsat.reopt_gang.gang_step`), kept when valid, within ``cap`` and better."""
+          by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
+          bases=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
+    """One gang step (:func:`packer.cpsat.reopt_gang.gang_step`), kept when valid, within ``cap`` and better
+    (``bases``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`)."""
     gang = reopt_gang.pick_gang(rng, cands, guide)
     stats["steps"] += 1
     stats["gang"] = stats.get("gang", 0) + 1
     rec = _kind_stats(by_kind, "gang")
     rec["steps"] += 1
-    trial, ginfo = reopt_gang.gang_step(inst, cur, gang, rng, waiting, guide)
+    trial, ginfo = reopt_gang.gang_step(inst, cur, gang, rng, waiting, guide, cache=bases)
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += int(ginfo.get("nodes", 0))  # type: ignore[call-overload]
@@ -1281,15 +1292,17 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
 
 def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
             waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
-            by_kind: dict[str, dict[str, float]], tb: float, progress: Progress) -> tuple[dict[str, list[Unit]], float]:
-    """One spread step (:func:`packer.cpsat.reopt_spread.spread_step`), kept when valid, within ``cap`` and better."""
+            by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
+            bases=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
+    """One spread step (:func:`packer.cpsat.reopt_spread.spread_step`), kept when valid, within ``cap`` and
+    better; ``bases``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`."""
     r = reopt_spread.pick(rng, inst, cands, guide)
     stats["steps"] += 1
     stats["spread"] = stats.get("spread", 0) + 1
     rec = _kind_stats(by_kind, "spread")
     rec["steps"] += 1
     left = None if cap is None else cap - moves(inst, cur)
-    trial, info = reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, left)
+    trial, info = reopt_spread.spread_step(inst, cur, r, rng, waiting, guide, left, cache=bases)
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += max(1, int(info.get("nodes", 0)))  # type: ignore[call-overload]  # the nodes it opened
@@ -1327,7 +1340,8 @@ def _keep(inst: Instance, cur: dict[str, list[Unit]], best: float, trial: dict[s
 def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, ptenants: Mapping[str, list[str]],
           waiting: Sequence[Request], rng: random.Random, stats: dict,
           by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
-          fill: Mapping[str, object] | None = None) -> tuple[dict[str, list[Unit]], float]:
+          fill: Mapping[str, object] | None = None, bases=None,  # type: ignore[no-untyped-def]
+          ) -> tuple[dict[str, list[Unit]], float]:
     """One pack step (:func:`packer.cpsat.reopt_pack.pack_step`) for a node-isolated tenant drawn by its
     nodes, kept when valid, within ``cap`` and better. With reopt_pack.FILL and ``fill`` (the CP-SAT
     step's seed, workers, det and deadline), its result is first refined by :func:`_pack_fill`: one
@@ -1338,7 +1352,7 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     stats["pack"] = stats.get("pack", 0) + 1
     rec = _kind_stats(by_kind, "pack")
     rec["steps"] += 1
-    trial, info = reopt_pack.pack_step(inst, cur, t, ptenants[t], rng, waiting)
+    trial, info = reopt_pack.pack_step(inst, cur, t, ptenants[t], rng, waiting, cache=bases)
     if trial is not None and reopt_pack.FILL and fill is not None and (cap is None or moves(inst, trial) <= cap):
         got = _pack_fill(inst, trial, float(info["value"]), t, ptenants[t], list(info.get("empty", ())),  # type: ignore[arg-type]
                          cap, waiting, rng, stats, by_kind, **fill)  # type: ignore[arg-type]

@@ -182,9 +182,11 @@ def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]]
 
 def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
               waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
+              cache=None,  # type: ignore[no-untyped-def]
               ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """The best of TRIES :func:`clear_and_place` (by objective, in its info's ``value``), or None with
-    the last failure."""
+    the last failure. ``cache``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`, whose placer
+    (loaded with ``cur``) the tries fork with reopt_base.SHARED."""
     from packer.plans import objective_value
 
     best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
@@ -198,12 +200,11 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
     base = None
     now = 0.0  # cur's objective (FORK: each try's value is cur's plus what changed)
     if FORK:
-        now = objective_value(inst, cur)
-        from packer.online import OnlinePlacer
+        from packer.cpsat import reopt_base
 
-        base = OnlinePlacer(inst, policy=policy, place_running=False)
-        for rid, units in cur.items():
-            base._place_exact(inst.request(rid), units)
+        shared = reopt_base.SHARED and cache is not None and cache.policy == policy
+        now = cache.objective(cur) if shared else objective_value(inst, cur)
+        base = cache.get(cur) if shared else reopt_base.fresh(inst, cur, policy)
     uses: dict[bool, object] = {}
     for k in range(TRIES):
         kw = k % 2 == 0

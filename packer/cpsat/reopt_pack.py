@@ -238,12 +238,14 @@ def empty_and_fill(inst: Instance, cur: Mapping[str, Sequence[Unit]], tenant: st
 
 
 def pack_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], tenant: str, nodes: Sequence[str],
-              rng: random.Random, waiting: Sequence[Request],
+              rng: random.Random, waiting: Sequence[Request], cache=None,  # type: ignore[no-untyped-def]
               ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """Nodes to empty chosen greedily down :func:`ranking`: a node joins the set when the set with it
     can still be emptied (:func:`_covered`, then :func:`empty_and_fill` places every moved running
     request); each set met is filled and the best by objective returned (its value in the info's
-    ``value``), or None with the last failure. At most TRIES placer evaluations."""
+    ``value``), or None with the last failure. At most TRIES placer evaluations. ``cache``: the move
+    steps' :class:`packer.cpsat.reopt_base.BaseCache`: its placer and objective with reopt_base.SHARED."""
+    from packer.cpsat import reopt_base
     from packer.plans import objective_value
 
     ranked = ranking(inst, cur, tenant, nodes, waiting, rng)
@@ -253,7 +255,8 @@ def pack_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], tenant: str, no
         return None, info
     mine = {rid: us for rid, us in cur.items() if inst.request(rid).tenant == tenant}
     room = _free_room(inst, cur, nodes)
-    base = _placer(inst, cur)
+    shared = reopt_base.SHARED and cache is not None and cache.policy == POLICY
+    base = cache.get(cur) if shared else _placer(inst, cur)
     best: tuple[float, dict[str, list[Unit]], dict[str, object]] | None = None
     empty: list[str] = []
     tries = 0
@@ -269,7 +272,7 @@ def pack_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], tenant: str, no
             info.update(got)
             continue
         empty = trial
-        v = objective_value(inst, out)
+        v = cache.objective(out) if shared else objective_value(inst, out)
         if best is None or v > best[0]:
             best = (v, out, {**info, **got})
     info["tries"] = tries

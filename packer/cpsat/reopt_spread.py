@@ -67,6 +67,13 @@ POLICY = "best-fit"
 #: for gang steps). On fragmented-100 at 1,024 GPUs four spread steps took 12.0 s (load 7), half of it
 #: loading 26 placers. False: the old way (the A/B arm).
 FORK = True
+#: Session 22: spread steps keep one placer loaded with the plan across steps (:class:`reopt_base.BaseCache`,
+#: brought to each new plan by its difference), take the units of the work a try leaves where it was from
+#: the plan instead of reading every request's units back from the try's placer, and sum the objective
+#: from each request's remembered part. Same plans (tests/test_reopt_base_s22.py; bench/RESULTS_reopt.md,
+#: session 22). On fragmented-104 four spread steps took 4.1 s (load 4.6): 2.1 s reading units back,
+#: 0.9 s objectives, 0.5 s loading the placer. Needs FORK. False: each step as in session 21 (the A/B arm).
+INCREMENTAL = True
 
 
 class Share:
@@ -207,12 +214,28 @@ def openings(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, plac
 
 def spread_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, rng: random.Random,
                 waiting: Sequence[Request], guide: Guide | None = None, cap_left: int | None = None,
+                cache=None,  # type: ignore[no-untyped-def]
                 ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """The best of TRIES :func:`open_and_place` draws (module doc), or None with the last failure; the
-    info's ``value`` is the result's objective."""
+    info's ``value`` is the result's objective. ``cache``: the move steps' :class:`reopt_base.BaseCache`
+    (INCREMENTAL; one for this step when None)."""
     from packer.plans import objective_value
 
-    base = _placer(inst, cur)
+    inc = INCREMENTAL and FORK
+    spans = None
+    if inc:
+        from packer.cpsat.reopt_base import BaseCache
+
+        if cache is None:
+            cache = BaseCache(inst, POLICY)
+        base = cache.get(cur)
+        value_of = cache.objective
+        spans = [(rid, inst.request(rid).tenant, {u.node for u in units}) for rid, units in cur.items()]
+    else:
+        base = _placer(inst, cur)
+
+        def value_of(out: Mapping[str, Sequence[Unit]]) -> float:
+            return objective_value(inst, out)
     free, opens, evac = openings(inst, cur, r, base)
     info: dict[str, object] = {"request": r.id, "units": r.count, "free_nodes": len(free), "open_nodes": len(opens),
                                "evac_nodes": len(evac)}
@@ -243,14 +266,14 @@ def spread_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, r
             tried.add(key)
             for victims in (False, True):
                 out, got = open_and_place(inst, cur, r, chosen, waiting, victims, clear,
-                                          base=base if FORK else None)
+                                          base=base if FORK else None, spans=spans)
                 info.update(got)
                 info["nodes"] = len(clear)
                 if out is not None and PLACE_AIM and r.id not in out:
                     info["fail"] = "request"
                     out = None
                 if out is not None:
-                    v = objective_value(inst, out)
+                    v = value_of(out)
                     if best is None or v > best[0]:
                         best = (v, out, {**info, "victims": victims, "evacuated": len(gone), "slack": slack})
     if best is None:
@@ -311,6 +334,7 @@ def choose(inst: Instance, r: Request, free: Mapping[str, int], opens: Mapping[s
 def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request, release: Sequence[str],
                    waiting: Sequence[Request], victims: bool = False, clear: set[str] | frozenset[str] = frozenset(),
                    strict: bool = True, base=None,  # type: ignore[no-untyped-def]
+                   spans: Sequence[tuple[str, str, set[str]]] | None = None,
                    ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``release`` lifted, ``r`` placed, the lifted work re-placed (exactly where it was when
     it still fits, else best-fit anywhere; running work first) and the other waiting work offered; None
@@ -323,7 +347,11 @@ def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request
 
     ``clear``: the nodes the release is for. A lifted request of several units that cannot go back
     whole keeps its units elsewhere and moves only those on these nodes (:func:`_partial`): an
-    isolated tenant's spread replicas span all its nodes, and re-placing them whole fails."""
+    isolated tenant's spread replicas span all its nodes, and re-placing them whole fails.
+
+    ``spans`` (with ``base``; INCREMENTAL): (request id, tenant, its nodes) of each request of ``cur``:
+    the tenants on each node are read from them rather than from the placer, and the work left where it
+    was keeps its units of ``cur`` in the result (no read-back from the placer)."""
 
     from packer.cpsat.reopt_gang import _host_room
 
@@ -345,9 +373,21 @@ def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request
     touched_gpus = {(u.node, u.gpu) for u in new}
     iso = {t.id for t in inst.tenants if t.isolation == "node"}
     tenants_on: dict[str, set[str]] = defaultdict(set)
-    for rid in placer.placed_ids():
-        for u in placer.units(rid):
-            tenants_on[u.node].add(inst.request(rid).tenant)
+    own: dict[str, Sequence[Unit]] | None = None
+    if spans is not None and base is not None:
+        # the placer holds cur less the lifted work, plus r: the same (node, tenant) pairs
+        own = {}
+        for rid, t, nodes in spans:
+            if rid not in lift:
+                own[rid] = cur[rid]
+                for nid in nodes:
+                    tenants_on[nid].add(t)
+        for u in new:
+            tenants_on[u.node].add(r.tenant)
+    else:
+        for rid in placer.placed_ids():
+            for u in placer.units(rid):
+                tenants_on[u.node].add(inst.request(rid).tenant)
     new_nodes = {u.node for u in new}
 
     def fits_back(q: Request, units: Sequence[Unit]) -> bool:
@@ -368,6 +408,8 @@ def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request
             placer._place_exact(q, cur[q.id])
             back += 1
             units = cur[q.id]
+            if own is not None:
+                own[q.id] = units
         elif PARTIAL and q.count > 1:
             units = _partial(inst, placer, q, cur[q.id], clear, fits_back)
             partial += units is not None
@@ -395,6 +437,9 @@ def open_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], r: Request
         placer.place(q, explain=False)
     info["moved_back"] = back
     info["partial"] = partial
+    if own is not None:
+        return {rid: list(mine) if (mine := own.get(rid)) is not None else list(placer.units(rid))
+                for rid in placer.placed_ids()}, info
     return {rid: list(placer.units(rid)) for rid in placer.placed_ids()}, info
 
 
