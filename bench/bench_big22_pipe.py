@@ -31,6 +31,8 @@ def main() -> int:
     ap.add_argument("limit", type=float)
     ap.add_argument("--arms", default="off,on")
     ap.add_argument("--jsonl")
+    ap.add_argument("--det", type=float, help="deterministic time per CP-SAT step (with --max-steps: reproducible)")
+    ap.add_argument("--max-steps", type=int)
     a = ap.parse_args()
     inst = generate(a.family, seed=a.seed, nodes=2048)
     with open(a.pkl, "rb") as f:
@@ -41,12 +43,13 @@ def main() -> int:
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         w0 = time.time()
-        out, st = reopt_blocks.block_steps(inst, placed0, cap=None, deadline=t0 + a.limit, seed=0, workers=2)
+        out, st = reopt_blocks.block_steps(inst, placed0, cap=None, deadline=t0 + a.limit, seed=0, workers=2,
+                                           det=a.det, max_steps=a.max_steps, parallel=2)
         wall = time.perf_counter() - t0
         load1 = os.getloadavg()[0]
         ok = reopt._valid(inst, out)  # packer check on the plan (with its GPU modes)
         runs = st.get("per_block", [])
-        row = {"family": a.family, "seed": a.seed, "limit": a.limit, "arm": arm, "start": round(start, 3),
+        row = {"family": a.family, "seed": a.seed, "limit": a.limit, "arm": arm, "det": a.det, "max_steps": a.max_steps, "start": round(start, 3),
                "gain": round(objective_value(inst, out) - start, 3), "check_ok": ok, "wall_s": round(wall, 1),
                "phase_s": st.get("phase_s"), "idle_share": st.get("idle_share"), "runs": len(runs),
                "merged": sum(1 for r in runs if r["merged"]), "refused": st.get("refused", 0),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from packer.cpsat import reopt
 from packer.cpsat.decompose import _totals
-from packer.cpsat.reopt_blocks import _cut, _idle_share, _settle, block_steps, blocks
+from packer.cpsat.reopt_blocks import BLOCK_OFFER, _cut, _idle_share, _settle, _with_caps, block_steps, blocks
 from packer.generate import generate
 from packer.plans import objective_value
 
@@ -43,14 +43,17 @@ def test_settled_slack_of_running_blocks_never_exceeds_the_free_slack(family: st
         job = _cut(capped, placed, parts, b, 0, held, used, moved, {})
         if job is None:
             continue
-        assert not (job.offered & held)
-        _settle(capped, job, running, max(1, par - len(running)), used, moved)
+        _settle(capped, job, running, max(1, par - len(running)), used, moved, placed)
+        assert not (job.offered & held) and len(job.offered) <= BLOCK_OFFER
+        assert all(r.id in job.offered or r.id in job.here for r in job.sub.requests)
         held |= job.offered
         running.append(job)
-        sub_t = {t.id: t.max_gpus for t in job.sub.tenants}
+        sub = _with_caps(job.sub, *job.caps)
+        sub_t = {t.id: t.max_gpus for t in sub.tenants}
         for t, x in job.used_in.items():  # the hint fits the sub-instance's caps
             assert sub_t.get(t) is None or x <= sub_t[t] + 1e-9
-        assert job.sub.objective.max_migrations == job.moved_in + job.give_moves
+        assert sub.objective.max_migrations == job.moved_in + job.give_moves
+        assert objective_value(sub, job.here) == pytest.approx(objective_value(job.sub, job.here))
     assert reopt._valid(capped, placed)
     for t in capped.tenants:
         if t.max_gpus is not None:

@@ -171,7 +171,13 @@ def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     by which the steps end, so that the time a job waits or a fresh process imports is the block's."""
     from packer.cpsat.reopt import move_steps
 
-    sub, here, stop, seed, max_steps, det, pack = job
+    sub, here, stop, seed, max_steps, det, pack, *caps = job
+    if isinstance(sub, bytes):  # PIPELINE: pickled while the others ran; its caps settled at dispatch
+        import pickle
+
+        sub, here = pickle.loads(sub)  # noqa: S301 - our own parent's bytes
+        quotas, cap, withdrawn = caps
+        sub = _with_caps(_offered(sub, here, withdrawn, None), quotas, cap)
     t0 = time.time()
     deadline = time.perf_counter() + (stop - t0)
     curve = _Curve(objective_value(sub, here))
@@ -339,6 +345,8 @@ class _Job:
     the waiting requests offered to it, and what it may take of the slack once sent."""
 
     def __init__(self, block: int, visit: int, sub: Instance, here: dict[str, list[Unit]]) -> None:
+        import pickle
+
         from packer.plans import units_equal
 
         self.block, self.visit, self.sub, self.here = block, visit, sub, here
@@ -359,26 +367,35 @@ class _Job:
         self.stop = 0.0  # perf_counter by which its steps end
         self.seconds = 0.0
         self.sent = 0.0  # wall clock when it was handed to the pool
+        self.caps: tuple[dict[str, float], int | None] = ({}, None)
+        self.withdrawn: frozenset[str] = frozenset()
+        # pickled now, while the other blocks run: handing it to the pool is then a copy of bytes
+        self.blob = pickle.dumps((sub, here), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _cut(capped: Instance, cur: Mapping[str, Sequence[Unit]], parts: Sequence[Sequence[str]], block: int,
          visit: int, held: set[str], used: Mapping[str, float], moved: int,
-         serves: dict[int, set]) -> _Job | None:
-    """Block ``block``'s sub-instance cut from ``cur``: the requests touching it, an offer of at most
-    BLOCK_OFFER waiting requests it can serve (dearest first) that no running block holds (``held``).
-    Its caps are placeholders here (:func:`_dispatch` settles them). None: nothing to do there."""
+         serves: dict[int, set], par: int = 1) -> _Job | None:
+    """Block ``block``'s sub-instance cut from ``cur``: the requests touching it, and the waiting requests
+    it can serve, dearest first, until ``par`` × BLOCK_OFFER of them are held by no running block
+    (``held``): the held ones stay in, as the blocks now running may have left them waiting by the time
+    this one starts (:func:`_settle` withdraws what is placed or still held then, and keeps every
+    ``par``-th of the rest, BLOCK_OFFER at most: the deal of a wave, whose ``par`` blocks share the
+    dearest ``par`` × BLOCK_OFFER). Its caps are settled at the start too. None: nothing to do there."""
     from packer.cpsat.decompose import _servable, _serves, _Share, _sub_instance
 
     nodes = set(parts[block])
     if block not in serves:
         serves[block] = _serves(capped, nodes)
-    waiting = sorted((r for r in capped.requests if r.placement is None and r.id not in cur and r.id not in held),
+    waiting = sorted((r for r in capped.requests if r.placement is None and r.id not in cur),
                      key=lambda r: (-r.priority, r.id))
     offer = []
+    free = 0
     for r in waiting:
         if _servable(capped, r, serves[block]):
             offer.append(r)
-            if len(offer) >= BLOCK_OFFER:
+            free += r.id not in held
+            if free >= par * BLOCK_OFFER:
                 break
     touching = [r for r in capped.requests if any(u.node in nodes for u in cur.get(r.id, ()))]
     share = _Share(candidates=touching, offer=offer, used=dict(used), moved=moved, withheld={}, withheld_moves=0)
@@ -388,32 +405,66 @@ def _cut(capped: Instance, cur: Mapping[str, Sequence[Unit]], parts: Sequence[Se
     return _Job(block, visit, sub, {a.request: list(a.units) for a in hint.assignments})
 
 
-def _settle(capped: Instance, job: _Job, running: Sequence[_Job], slots: int, used: Mapping[str, float],
-            moved: int) -> None:
-    """Gives ``job`` its part of the slack as it starts: of each tenant's quota less its use in the plan
-    now and less what the ``running`` blocks may still add, and of the migration cap likewise, a
-    ``slots``-th part (the blocks starting now share it); rewrites the sub-instance's caps to match."""
-    from packer.model import Tenant
+def _offered(sub: Instance, here: Mapping[str, Sequence[Unit]], withdrawn: frozenset[str],
+             limit: int | None, stride: int = 1) -> Instance:
+    """``sub`` without the offered requests ``withdrawn`` and with every ``stride``-th of the rest,
+    ``limit`` at most (offered: not in ``here``; the sub-instance lists its offer dearest first). The
+    parent makes it, and the pool worker makes the same from the parent's whole list of withdrawn ones
+    (``limit`` None, ``stride`` 1), so the merge reads the sub-instance the steps ran on."""
+    reqs, n, i = [], 0, -1
+    for r in sub.requests:
+        if r.id not in here:
+            if r.id in withdrawn:
+                continue
+            i += 1
+            if i % stride or (limit is not None and n >= limit):
+                continue
+            n += 1
+        reqs.append(r)
+    if len(reqs) == len(sub.requests):
+        return sub
+    out = sub.model_copy(update={"requests": tuple(reqs)})
+    out.__dict__.pop("request_index", None)  # derived from the requests: built again from the new ones
+    return out
 
-    sub = job.sub
-    tenants = []
-    for t in sub.tenants:
+
+def _settle(capped: Instance, job: _Job, running: Sequence[_Job], slots: int, used: Mapping[str, float],
+            moved: int, placed: Mapping[str, Sequence[Unit]], stride: int = 1) -> None:
+    """Starts ``job``'s offer and slack: its offered requests now placed in ``placed`` or held by a
+    ``running`` block are withdrawn (every ``stride``-th of the rest stays, BLOCK_OFFER at most); of each
+    tenant's quota less its use in the plan now and less what the ``running`` blocks may still add, and
+    of the migration cap likewise, a ``slots``-th part (the blocks starting now share it); ``job.caps``: the sub-instance's quotas and
+    migration cap that follow (:func:`_with_caps`, applied where the block runs)."""
+    withdraw = frozenset(rid for rid in job.offered if rid in placed or any(rid in j.offered for j in running))
+    job.sub = _offered(job.sub, job.here, withdraw, BLOCK_OFFER, stride)
+    kept = frozenset(r.id for r in job.sub.requests if r.id not in job.here)
+    job.withdrawn, job.offered = job.offered - kept, kept
+    quotas: dict[str, float] = {}
+    for t in job.sub.tenants:
         full = capped.tenant_map[t.id].max_gpus
         if full is None:
-            tenants.append(t)
             continue
         free = full - used.get(t.id, 0.0) - sum(j.give.get(t.id, 0.0) for j in running)
         job.give[t.id] = max(0.0, free) / slots
-        tenants.append(Tenant(id=t.id, max_gpus=max(0.0, job.used_in.get(t.id, 0.0) + job.give[t.id]),
-                              isolation=t.isolation))
+        quotas[t.id] = job.used_in.get(t.id, 0.0) + job.give[t.id]
     mm = capped.objective.max_migrations
     cap = None
     if mm is not None:
         job.give_moves = max(0, mm - moved - sum(j.give_moves for j in running)) // slots
         cap = job.moved_in + job.give_moves
-    job.sub = sub.model_copy(update={"tenants": tuple(tenants),
-                                     "objective": sub.objective.model_copy(update={"max_migrations": cap})})
-    job.sub.__dict__.pop("tenant_map", None)  # derived from the tenants: built again from the new ones
+    job.caps = (quotas, cap)
+
+
+def _with_caps(sub: Instance, quotas: Mapping[str, float], cap: int | None) -> Instance:
+    """``sub`` with the tenants' quotas ``quotas`` (the others as they are) and the migration cap ``cap``."""
+    from packer.model import Tenant
+
+    tenants = tuple(t if t.id not in quotas else Tenant(id=t.id, max_gpus=max(0.0, quotas[t.id]), isolation=t.isolation)
+                    for t in sub.tenants)
+    out = sub.model_copy(update={"tenants": tenants,
+                                 "objective": sub.objective.model_copy(update={"max_migrations": cap})})
+    out.__dict__.pop("tenant_map", None)  # derived from the tenants: built again from the new ones
+    return out
 
 
 def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], par: int, pool, *,
@@ -446,12 +497,12 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
             if seconds < MIN_BLOCK_S - WAVE_MARGIN_S:
                 ready, starting = None, False
                 continue
-            _settle(capped, ready, running, par - len(running), used, moved)
+            _settle(capped, ready, running, par - len(running), used, moved, cur, par)
             ready.seconds, ready.stop, ready.sent = seconds, t + seconds, time.time()
             stats["passes"] = max(int(stats["passes"]), ready.visit + 1)  # type: ignore[call-overload]
-            ready.res = pool.apply_async(_block_job, ((ready.sub, ready.here, time.time() + seconds,
+            ready.res = pool.apply_async(_block_job, ((ready.blob, None, time.time() + seconds,
                                                        seed + ready.block + ready.visit * len(parts), max_steps, det,
-                                                       BLOCK_PACK),))
+                                                       BLOCK_PACK, *ready.caps, ready.withdrawn),))
             running.append(ready)
             ready = None
             continue
@@ -466,7 +517,7 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
                 held_ids: set[str] = set()
                 for j in running:
                     held_ids |= j.offered
-                ready = _cut(capped, cur, parts, pick[0], pick[1], held_ids, used, moved, serves)
+                ready = _cut(capped, cur, parts, pick[0], pick[1], held_ids, used, moved, serves, par)
                 continue
         if not running:
             if ready is None and (not starting or not queue):
