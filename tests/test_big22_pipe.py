@@ -62,7 +62,9 @@ def test_settled_slack_of_running_blocks_never_exceeds_the_free_slack(family: st
     assert sum(j.give_moves for j in running) <= max(0, cap - moved)
 
 
-def test_a_pipelined_reproducible_run_is_valid_within_the_cap_and_does_not_depend_on_timing() -> None:
+def test_a_pipelined_reproducible_run_is_valid_within_the_cap_and_does_not_depend_on_timing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("packer.cpsat.reopt_blocks.PIPELINE", True)
     inst, capped, placed0 = _capped("tenants", 1, 3, nodes=24)
     runs = [block_steps(inst, placed0, cap=3, deadline=time.perf_counter() + 120, workers=1, max_steps=1,
                         det=0.2, size=8, parallel=2) for _ in range(2)]
@@ -73,15 +75,18 @@ def test_a_pipelined_reproducible_run_is_valid_within_the_cap_and_does_not_depen
     assert objective_value(inst, out) == pytest.approx(objective_value(inst, placed0) + stats["gain"], abs=1e-3)
     assert reopt.moves(inst, out) <= 3 and reopt._valid(capped, out)
     assert out == out2  # merges in start order: the same plan however the blocks' runs were timed
+    assert all("sent" in r for r in stats["per_block"])  # type: ignore[union-attr]  # the pipeline ran
     assert 0.0 <= stats["idle_share"] <= 1.0  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("cap", [2])
-def test_a_timed_pipelined_run_is_valid_within_the_cap(cap: int) -> None:
+def test_a_timed_pipelined_run_is_valid_within_the_cap(cap: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("packer.cpsat.reopt_blocks.PIPELINE", True)
     inst, capped, placed0 = _capped("fragmented", 0, cap)
     out, stats = block_steps(inst, placed0, cap=cap, deadline=time.perf_counter() + 5, workers=2, size=8,
                              parallel=2)
-    assert stats["blocks"] == 4 and "refused" not in stats, stats
+    assert stats["blocks"] == 4 and "refused" not in stats and "idle_share" in stats, stats
+    assert all("sent" in r for r in stats["per_block"])  # type: ignore[union-attr]  # the pipeline's records
     assert objective_value(inst, out) >= objective_value(inst, placed0) - 1e-9
     assert reopt.moves(inst, out) <= cap and reopt._valid(capped, out)
 

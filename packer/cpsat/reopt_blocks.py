@@ -76,8 +76,14 @@ BLOCK_PACK = False
 #: the others run; its offer is disjoint from theirs, and its part of every tenant's unused quota and of
 #: the unused migration cap is settled when it starts, from what the running blocks may still take, so no
 #: merge is ever refused. False: waves of ``parallel`` blocks with a barrier after each (sessions 11-21:
-#: 15-17% of the step phase was the parent alone between waves, both workers waiting).
-PIPELINE = True
+#: 15-17% of the step phase was the parent alone between waves, both workers waiting). Off (session 22,
+#: bench/RESULTS_reopt.md): at equal deterministic work it gained more on fragmented-0 at 16,384 GPUs
+#: (1,031.8 against 953.1); in one 300 s pair on fragmented-100 at load 7.5-10.8 it cut the pool's idle
+#: share from 14.9% to 8.7% and ended 38 higher (19,798.11 against 19,760.11: noise), but the blocks got
+#: no more CPU (71.8 against 73.9 CPU-s: the machine, not the barrier, was the limit) and that run's bound
+#: by blocks fell back on three blocks (gap 9.78% against 6.82%); tuning seeds 1-4 timed not run. True:
+#: the A/B arm.
+PIPELINE = False
 
 
 def blocks(inst: Instance, size: int | None = None) -> list[list[str]]:
