@@ -385,9 +385,9 @@ def _cut(capped: Instance, cur: Mapping[str, Sequence[Unit]], parts: Sequence[Se
     """Block ``block``'s sub-instance cut from ``cur``: the requests touching it, and the waiting requests
     it can serve, dearest first, until ``par`` × BLOCK_OFFER of them are held by no running block
     (``held``): the held ones stay in, as the blocks now running may have left them waiting by the time
-    this one starts (:func:`_settle` withdraws what is placed or still held then, and keeps every
-    ``par``-th of the rest, BLOCK_OFFER at most: the deal of a wave, whose ``par`` blocks share the
-    dearest ``par`` × BLOCK_OFFER). Its caps are settled at the start too. None: nothing to do there."""
+    this one starts (:func:`_settle` withdraws what is placed or still held then, and shares the rest
+    with the blocks starting at the same time: the deal of a wave, whose ``par`` blocks share the dearest
+    ``par`` × BLOCK_OFFER). Its caps are settled at the start too. None: nothing to do there."""
     from packer.cpsat.decompose import _servable, _serves, _Share, _sub_instance
 
     nodes = set(parts[block])
@@ -435,14 +435,15 @@ def _offered(sub: Instance, here: Mapping[str, Sequence[Unit]], withdrawn: froze
 
 
 def _settle(capped: Instance, job: _Job, running: Sequence[_Job], slots: int, used: Mapping[str, float],
-            moved: int, placed: Mapping[str, Sequence[Unit]], stride: int = 1) -> None:
+            moved: int, placed: Mapping[str, Sequence[Unit]]) -> None:
     """Starts ``job``'s offer and slack: its offered requests now placed in ``placed`` or held by a
-    ``running`` block are withdrawn (every ``stride``-th of the rest stays, BLOCK_OFFER at most); of each
+    ``running`` block are withdrawn, and of the rest every ``slots``-th stays, BLOCK_OFFER at most (the
+    blocks starting now share what the running ones do not hold, as a wave's blocks do); of each
     tenant's quota less its use in the plan now and less what the ``running`` blocks may still add, and
     of the migration cap likewise, a ``slots``-th part (the blocks starting now share it); ``job.caps``: the sub-instance's quotas and
     migration cap that follow (:func:`_with_caps`, applied where the block runs)."""
     withdraw = frozenset(rid for rid in job.offered if rid in placed or any(rid in j.offered for j in running))
-    job.sub = _offered(job.sub, job.here, withdraw, BLOCK_OFFER, stride)
+    job.sub = _offered(job.sub, job.here, withdraw, BLOCK_OFFER, slots)
     kept = frozenset(r.id for r in job.sub.requests if r.id not in job.here)
     job.withdrawn, job.offered = job.offered - kept, kept
     quotas: dict[str, float] = {}
@@ -503,7 +504,7 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
             if seconds < MIN_BLOCK_S - WAVE_MARGIN_S:
                 ready, starting = None, False
                 continue
-            _settle(capped, ready, running, par - len(running), used, moved, cur, par)
+            _settle(capped, ready, running, par - len(running), used, moved, cur)
             ready.seconds, ready.stop, ready.sent = seconds, t + seconds, time.time()
             stats["passes"] = max(int(stats["passes"]), ready.visit + 1)  # type: ignore[call-overload]
             ready.res = pool.apply_async(_block_job, ((ready.blob, None, time.time() + seconds,
