@@ -77,12 +77,11 @@ BLOCK_PACK = False
 #: the unused migration cap is settled when it starts, from what the running blocks may still take, so no
 #: merge is ever refused. False: waves of ``parallel`` blocks with a barrier after each (sessions 11-21:
 #: 15-17% of the step phase was the parent alone between waves, both workers waiting). Off (session 22,
-#: bench/RESULTS_reopt.md): at equal deterministic work it gained more on fragmented-0 at 16,384 GPUs
-#: (1,031.8 against 953.1); in one 300 s pair on fragmented-100 at load 7.5-10.8 it cut the pool's idle
-#: share from 14.9% to 8.7% and ended 38 higher (19,798.11 against 19,760.11: noise), but the blocks got
-#: no more CPU (71.8 against 73.9 CPU-s: the machine, not the barrier, was the limit) and that run's bound
-#: by blocks fell back on three blocks (gap 9.78% against 6.82%); tuning seeds 1-4 timed not run. True:
-#: the A/B arm.
+#: bench/RESULTS_reopt.md): at equal deterministic work on fragmented 0-4 at 16,384 GPUs it gained
+#: +237 / -30 / -23 / +14 / +60 against the waves (a different deal and merge order: level within seeds'
+#: spread); in one 300 s pair on fragmented-100 at load 7.5-10.8 it cut the pool's idle share from 14.9% to
+#: 8.7% and ended 38 higher (noise), but the blocks got no more CPU and that run's bound by blocks fell back
+#: on three blocks (gap 9.78% against 6.82%). True: the A/B arm.
 PIPELINE = False
 
 
