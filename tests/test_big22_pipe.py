@@ -83,7 +83,7 @@ def test_a_pipelined_reproducible_run_is_valid_within_the_cap_and_does_not_depen
 def test_a_timed_pipelined_run_is_valid_within_the_cap(cap: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("packer.cpsat.reopt_blocks.PIPELINE", True)
     inst, capped, placed0 = _capped("fragmented", 0, cap)
-    out, stats = block_steps(inst, placed0, cap=cap, deadline=time.perf_counter() + 8, workers=2, size=8,
+    out, stats = block_steps(inst, placed0, cap=cap, deadline=time.perf_counter() + 5, workers=2, size=8,
                              parallel=2)
     assert stats["blocks"] == 4 and "refused" not in stats and "idle_share" in stats, stats
     assert all("sent" in r for r in stats.get("per_block", []))  # type: ignore[union-attr]  # the pipeline's records
