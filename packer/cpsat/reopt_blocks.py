@@ -71,6 +71,18 @@ FIRST_SHARE = 0.5
 #: steps too. False: the blocks' steps without them (sessions 11-20: "not measured there"). Off: level
 #: at deterministic time on fragmented-0 blocks 0, 8, 9 (session 21, bench/RESULTS_reopt.md).
 BLOCK_PACK = False
+#: Timed runs with blocks side by side keep the pool busy (:func:`_pipeline`): a block starts the moment
+#: a worker frees (the oldest block is waited for first), and the next block is cut from the plan while
+#: the others run; its offer is disjoint from theirs, and its part of every tenant's unused quota and of
+#: the unused migration cap is settled when it starts, from what the running blocks may still take, so no
+#: merge is ever refused. False: waves of ``parallel`` blocks with a barrier after each (sessions 11-21:
+#: 15-17% of the step phase was the parent alone between waves, both workers waiting). Off (session 22,
+#: bench/RESULTS_reopt.md): at equal deterministic work on fragmented 0-4 at 16,384 GPUs it gained
+#: +237 / -30 / -23 / +14 / +60 against the waves (a different deal and merge order: level within seeds'
+#: spread); in one 300 s pair on fragmented-100 at load 7.5-10.8 it cut the pool's idle share from 14.9% to
+#: 8.7% and ended 38 higher (noise), but the blocks got no more CPU and that run's bound by blocks fell back
+#: on three blocks (gap 9.78% against 6.82%). True: the A/B arm.
+PIPELINE = False
 
 
 def blocks(inst: Instance, size: int | None = None) -> list[list[str]]:
@@ -164,13 +176,21 @@ def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     by which the steps end, so that the time a job waits or a fresh process imports is the block's."""
     from packer.cpsat.reopt import move_steps
 
-    sub, here, stop, seed, max_steps, det, pack = job
-    deadline = time.perf_counter() + (stop - time.time())
+    sub, here, stop, seed, max_steps, det, pack, *caps = job
+    if isinstance(sub, bytes):  # PIPELINE: pickled while the others ran; its caps settled at dispatch
+        import pickle
+
+        sub, here = pickle.loads(sub)  # noqa: S301 - our own parent's bytes
+        quotas, cap, withdrawn = caps
+        sub = _with_caps(_offered(sub, here, withdrawn, None), quotas, cap)
+    t0 = time.time()
+    deadline = time.perf_counter() + (stop - t0)
     curve = _Curve(objective_value(sub, here))
     out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=deadline, seed=seed, workers=1,
                          max_steps=max_steps, det=det, pack=pack, progress=curve)  # type: ignore[arg-type]
     st["cpu_s"] = round(time.process_time() - curve.c0, 3)
     st["curve"] = curve.points
+    st["wall"] = (t0, time.time())  # when the steps began and ended (wall clock): the pool's busy time
     return out, st
 
 
@@ -273,7 +293,7 @@ def _wave(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], 
         before, after = objective_value(sub, here), objective_value(sub, out)
         rec = {"visit": v, "block": i, "s": round(seconds, 2), "cpu_s": st.get("cpu_s"), "steps": st.get("steps"),
                "improved": st.get("improved"), "gain": round(after - before, 3), "start": round(before, 3),
-               "curve": st.get("curve"), "merged": False}
+               "curve": st.get("curve"), "wall": st.get("wall"), "merged": False}
         stats.setdefault("per_block", []).append(rec)  # type: ignore[union-attr]
         if rates is not None:
             rates[i] = _end_rate(rec)
@@ -325,6 +345,243 @@ def _by_rate(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]
     return now
 
 
+class _Job:
+    """One block run of :func:`_pipeline`: its sub-instance as cut (slack settled at dispatch), its hint,
+    the waiting requests offered to it, and what it may take of the slack once sent."""
+
+    def __init__(self, block: int, visit: int, sub: Instance, here: dict[str, list[Unit]]) -> None:
+        import pickle
+
+        from packer.plans import units_equal
+
+        self.block, self.visit, self.sub, self.here = block, visit, sub, here
+        self.offered = frozenset(r.id for r in sub.requests if r.id not in here)
+        # GPU-equivalents per tenant and running requests moved inside the block in its hint: what its
+        # caps hold before any slack is added (the rest of the plan is what the totals say at dispatch)
+        self.used_in: dict[str, float] = {}
+        self.moved_in = 0
+        for r in sub.requests:
+            units = here.get(r.id)
+            if units is None:
+                continue
+            self.used_in[r.tenant] = self.used_in.get(r.tenant, 0.0) + sum(sub.unit_size(r, u) for u in units)
+            self.moved_in += r.placement is not None and not units_equal(r.placement, units)
+        self.give: dict[str, float] = {}  # the most it may add to each tenant's use (set at dispatch)
+        self.give_moves = 0  # the most it may add to the moves
+        self.res = None
+        self.stop = 0.0  # perf_counter by which its steps end
+        self.seconds = 0.0
+        self.sent = 0.0  # wall clock when it was handed to the pool
+        self.caps: tuple[dict[str, float], int | None] = ({}, None)
+        self.withdrawn: frozenset[str] = frozenset()
+        # pickled now, while the other blocks run: handing it to the pool is then a copy of bytes
+        self.blob = pickle.dumps((sub, here), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _cut(capped: Instance, cur: Mapping[str, Sequence[Unit]], parts: Sequence[Sequence[str]], block: int,
+         visit: int, held: set[str], used: Mapping[str, float], moved: int,
+         serves: dict[int, set], par: int = 1) -> _Job | None:
+    """Block ``block``'s sub-instance cut from ``cur``: the requests touching it, and the waiting requests
+    it can serve, dearest first, until ``par`` × BLOCK_OFFER of them are held by no running block
+    (``held``): the held ones stay in, as the blocks now running may have left them waiting by the time
+    this one starts (:func:`_settle` withdraws what is placed or still held then, and shares the rest
+    with the blocks starting at the same time: the deal of a wave, whose ``par`` blocks share the dearest
+    ``par`` × BLOCK_OFFER). Its caps are settled at the start too. None: nothing to do there."""
+    from packer.cpsat.decompose import _servable, _serves, _Share, _sub_instance
+
+    nodes = set(parts[block])
+    if block not in serves:
+        serves[block] = _serves(capped, nodes)
+    waiting = sorted((r for r in capped.requests if r.placement is None and r.id not in cur),
+                     key=lambda r: (-r.priority, r.id))
+    offer = []
+    free = 0
+    for r in waiting:
+        if _servable(capped, r, serves[block]):
+            offer.append(r)
+            free += r.id not in held
+            if free >= par * BLOCK_OFFER:
+                break
+    touching = [r for r in capped.requests if any(u.node in nodes for u in cur.get(r.id, ()))]
+    share = _Share(candidates=touching, offer=offer, used=dict(used), moved=moved, withheld={}, withheld_moves=0)
+    sub, hint = _sub_instance(capped, cur, nodes, 0, share)
+    if not sub.requests or hint is None:
+        return None
+    return _Job(block, visit, sub, {a.request: list(a.units) for a in hint.assignments})
+
+
+def _offered(sub: Instance, here: Mapping[str, Sequence[Unit]], withdrawn: frozenset[str],
+             limit: int | None, stride: int = 1) -> Instance:
+    """``sub`` without the offered requests ``withdrawn`` and with every ``stride``-th of the rest,
+    ``limit`` at most (offered: not in ``here``; the sub-instance lists its offer dearest first). The
+    parent makes it, and the pool worker makes the same from the parent's whole list of withdrawn ones
+    (``limit`` None, ``stride`` 1), so the merge reads the sub-instance the steps ran on."""
+    reqs, n, i = [], 0, -1
+    for r in sub.requests:
+        if r.id not in here:
+            if r.id in withdrawn:
+                continue
+            i += 1
+            if i % stride or (limit is not None and n >= limit):
+                continue
+            n += 1
+        reqs.append(r)
+    if len(reqs) == len(sub.requests):
+        return sub
+    out = sub.model_copy(update={"requests": tuple(reqs)})
+    out.__dict__.pop("request_index", None)  # derived from the requests: built again from the new ones
+    return out
+
+
+def _settle(capped: Instance, job: _Job, running: Sequence[_Job], slots: int, used: Mapping[str, float],
+            moved: int, placed: Mapping[str, Sequence[Unit]]) -> None:
+    """Starts ``job``'s offer and slack: its offered requests now placed in ``placed`` or held by a
+    ``running`` block are withdrawn, and of the rest every ``slots``-th stays, BLOCK_OFFER at most (the
+    blocks starting now share what the running ones do not hold, as a wave's blocks do); of each
+    tenant's quota less its use in the plan now and less what the ``running`` blocks may still add, and
+    of the migration cap likewise, a ``slots``-th part (the blocks starting now share it); ``job.caps``: the sub-instance's quotas and
+    migration cap that follow (:func:`_with_caps`, applied where the block runs)."""
+    withdraw = frozenset(rid for rid in job.offered if rid in placed or any(rid in j.offered for j in running))
+    job.sub = _offered(job.sub, job.here, withdraw, BLOCK_OFFER, slots)
+    kept = frozenset(r.id for r in job.sub.requests if r.id not in job.here)
+    job.withdrawn, job.offered = job.offered - kept, kept
+    quotas: dict[str, float] = {}
+    for t in job.sub.tenants:
+        full = capped.tenant_map[t.id].max_gpus
+        if full is None:
+            continue
+        free = full - used.get(t.id, 0.0) - sum(j.give.get(t.id, 0.0) for j in running)
+        job.give[t.id] = max(0.0, free) / slots
+        quotas[t.id] = job.used_in.get(t.id, 0.0) + job.give[t.id]
+    mm = capped.objective.max_migrations
+    cap = None
+    if mm is not None:
+        job.give_moves = max(0, mm - moved - sum(j.give_moves for j in running)) // slots
+        cap = job.moved_in + job.give_moves
+    job.caps = (quotas, cap)
+
+
+def _with_caps(sub: Instance, quotas: Mapping[str, float], cap: int | None) -> Instance:
+    """``sub`` with the tenants' quotas ``quotas`` (the others as they are) and the migration cap ``cap``."""
+    from packer.model import Tenant
+
+    tenants = tuple(t if t.id not in quotas else Tenant(id=t.id, max_gpus=max(0.0, quotas[t.id]), isolation=t.isolation)
+                    for t in sub.tenants)
+    out = sub.model_copy(update={"tenants": tenants,
+                                 "objective": sub.objective.model_copy(update={"max_migrations": cap})})
+    out.__dict__.pop("tenant_map", None)  # derived from the tenants: built again from the new ones
+    return out
+
+
+def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], par: int, pool, *,
+              deadline: float, seed: int, max_steps: int | None, det: float | None, stats: dict[str, object],
+              progress: Progress, now: float) -> float:
+    """PIPELINE: the blocks in passes, ``par`` running at once in ``pool``; while they run, the next
+    block is cut; the first running block to answer (reproducible runs: the oldest) is merged, and the
+    cut one started at once.
+    A block's seconds: the pool's worker-seconds left less what the running blocks still hold, over the
+    blocks of the pass not yet started. Another pass while time is left and the last one improved
+    (reproducible runs: one pass; merges in start order, so the plan does not depend on timing).
+    Returns the plan's value."""
+    from collections import deque
+
+    from packer.cpsat.decompose import _fits, _totals, change_units, merge_units
+
+    used, moved = _totals(capped, cur)
+    serves: dict[int, set] = {}
+    queue: deque[tuple[int, int]] = deque((b, 0) for b in range(len(parts)))
+    improved: set[int] = set()  # passes in which a block improved the plan
+    running: deque[_Job] = deque()
+    ready: _Job | None = None
+    starting = True  # False once a block got too little time: only the running ones are waited for
+    k = 0
+    while True:
+        if ready is not None and len(running) < par:
+            t = time.perf_counter()
+            held = sum(max(0.0, j.stop - t) for j in running)
+            seconds = min((par * (deadline - t) - held) / (len(queue) + 1), deadline - t) - WAVE_MARGIN_S
+            if seconds < MIN_BLOCK_S - WAVE_MARGIN_S:
+                ready, starting = None, False
+                continue
+            _settle(capped, ready, running, par - len(running), used, moved, cur)
+            ready.seconds, ready.stop, ready.sent = seconds, t + seconds, time.time()
+            stats["passes"] = max(int(stats["passes"]), ready.visit + 1)  # type: ignore[call-overload]
+            ready.res = pool.apply_async(_block_job, ((ready.blob, None, time.time() + seconds,
+                                                       seed + ready.block + ready.visit * len(parts), max_steps, det,
+                                                       BLOCK_PACK, *ready.caps, ready.withdrawn),))
+            running.append(ready)
+            ready = None
+            continue
+        if ready is None and starting:
+            if not queue and k in improved and det is None and deadline - time.perf_counter() >= MIN_BLOCK_S:
+                k += 1
+                queue.extend((b, k) for b in range(len(parts)))
+            busy = {j.block for j in running}
+            pick = next((x for x in queue if x[0] not in busy), None)
+            if pick is not None:
+                queue.remove(pick)
+                held_ids: set[str] = set()
+                for j in running:
+                    held_ids |= j.offered
+                ready = _cut(capped, cur, parts, pick[0], pick[1], held_ids, used, moved, serves, par)
+                continue
+        if not running:
+            if ready is None and (not starting or not queue):
+                break
+            continue
+        job = _first_done(running, deadline) if det is None else running[0]  # reproducible runs: in start order
+        running.remove(job)
+        try:
+            out, st = job.res.get(timeout=max(1.0, deadline - time.perf_counter()) + (30.0 if det is not None else 2.0))
+        except Exception:  # a block not back in time, or one that failed: the plan goes on without it
+            stats["blocks_lost"] = int(stats.get("blocks_lost", 0)) + 1  # type: ignore[call-overload]
+            continue
+        stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
+        stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
+        before, after = objective_value(job.sub, job.here), objective_value(job.sub, out)
+        rec = {"visit": job.visit, "block": job.block, "s": round(job.seconds, 2), "cpu_s": st.get("cpu_s"),
+               "steps": st.get("steps"), "improved": st.get("improved"), "gain": round(after - before, 3),
+               "start": round(before, 3), "curve": st.get("curve"), "wall": st.get("wall"), "sent": job.sent,
+               "got": time.time(), "merged": False}
+        stats.setdefault("per_block", []).append(rec)  # type: ignore[union-attr]
+        if after <= before + 1e-9:
+            continue
+        delta, dmoves = change_units(capped, job.sub, out, cur)
+        if not _fits(capped, used, moved, delta, dmoves) or not merge_units(capped, job.sub, out, cur):
+            stats["refused"] = int(stats.get("refused", 0)) + 1  # type: ignore[call-overload]
+            continue
+        rec["merged"] = True
+        for t_id, x in delta.items():
+            used[t_id] += x
+        moved += dmoves
+        stats["blocks_improved"] += 1  # type: ignore[operator]
+        stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
+        improved.add(job.visit)
+        now += after - before
+        progress.update(best=now, note=f"block {job.block + 1}/{len(parts)}", force=True)
+    return now
+
+
+def _first_done(running: Sequence[_Job], deadline: float) -> _Job:
+    """The running block whose answer comes back first (the oldest once the deadline has passed)."""
+    while time.perf_counter() < deadline + 2.0:
+        for j in running:
+            if j.res.ready():
+                return j
+        running[0].res.wait(0.02)
+    return running[0]
+
+
+def _idle_share(stats: Mapping[str, object], par: int, t0: float, t1: float) -> float | None:
+    """The share of the pool's worker-seconds from ``t0`` to ``t1`` (wall clock) in which no block's
+    steps ran: the parent cutting, sending and merging while workers wait (and any slack at the end)."""
+    runs = [r.get("wall") for r in stats.get("per_block", [])]  # type: ignore[union-attr]
+    if not runs or t1 <= t0:
+        return None
+    busy = sum(max(0.0, min(b, t1) - max(a, t0)) for a, b in (w for w in runs if w))
+    return round(1.0 - busy / (par * (t1 - t0)), 4)
+
+
 def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int | None, deadline: float,
                 seed: int = 0, workers: int | None = None, progress: Progress = SILENT,
                 max_steps: int | None = None, det: float | None = None,
@@ -351,7 +608,12 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     rates = {"pods": [0.0, 0.0], "steps": [0.0, 0.0]}
     k = 0
     improved_last = True
+    w0 = time.time()
     try:
+        if pool is not None and PIPELINE and not BY_RATE:
+            now = _pipeline(capped, cur, parts, par, pool, deadline=deadline, seed=seed, max_steps=max_steps,
+                            det=det, stats=stats, progress=progress, now=now)
+            improved_last = False
         if pool is not None and BY_RATE and det is None:
             now = _by_rate(capped, cur, parts, par, pool, deadline=deadline, seed=seed, max_steps=max_steps,
                            det=det, stats=stats, progress=progress, now=now)
@@ -365,6 +627,9 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     finally:
         if pool is not None:
             pool.terminate()
+    if pool is not None:
+        stats["phase_s"] = round(time.time() - w0, 3)
+        stats["idle_share"] = _idle_share(stats, par, w0, time.time())
     while pool is None and improved_last and (k == 0 or det is None):
         improved_last = False
         for i, nodes in enumerate(parts):
@@ -417,4 +682,4 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     return cur, stats
 
 
-__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "BLOCK_PACK", "BY_RATE", "FIRST_SHARE", "MIN_SHARE", "PARALLEL", "POD_LNS", "block_steps", "blocks", "parallel_of"]
+__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "BLOCK_PACK", "BY_RATE", "FIRST_SHARE", "MIN_SHARE", "PARALLEL", "PIPELINE", "POD_LNS", "block_steps", "blocks", "parallel_of"]
