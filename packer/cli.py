@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write a synthetic instance")
     p.add_argument("family", help="tiny, small, xl, or a suite family: haein, training, inference, sharing, "
-                   "hetero, tenants, fragmented, adversarial, quota")
+                   "hetero, tenants, fragmented, adversarial, quota, isolated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--demand", type=float, default=None, help="GPU-equivalents asked / GPUs")
     p.add_argument("--nodes", type=int, default=None, help="8-GPU nodes (not tiny/small): 8, 128, 2048 give 64, 1,024, 16,384 GPUs")

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--families", default="all",
                    help="comma list of families, or 'all' (the suite: haein, training, inference, sharing, "
-                        "hetero, tenants, fragmented, adversarial, quota)")
+                        "hetero, tenants, fragmented, adversarial, quota, isolated)")
     p.add_argument("--nodes", default="8", help="comma list of sizes in 8-GPU nodes (8, 128, 2048 give 64, "
                                                "1,024, 16,384 GPUs); default 8")
     p.add_argument("--seeds", default="100-109", help="e.g. 100-109 (the report seeds, default) or 0-4,7")

@@ -10,11 +10,11 @@ The first families (figures in bench/ depend on them staying exactly as they are
   some running work (part of it movable).
 - ``xl``: the haein mix on 2,048 nodes (16,384 GPUs).
 
-The benchmark suite (:data:`SUITE`, issue 16): nine families that differ in structure, each on
+The benchmark suite (:data:`SUITE`, issue 16): ten families that differ in structure, each on
 ``nodes`` nodes of 8 GPUs (default 128; 8 / 128 / 2,048 give 64 / 1,024 / 16,384 GPUs), one module
 each: ``haein`` (above), ``training``, ``inference``, ``sharing``, ``hetero``, ``tenants``,
-``fragmented``, ``adversarial`` and ``quota`` (see each module's docstring; ``quota`` was added in
-session 21 for a structure training-102 showed). Seeds 0-4 are for tuning, 100-109
+``fragmented``, ``adversarial``, ``quota`` and ``isolated`` (see each module's docstring; ``quota`` was
+added in session 21 for a structure training-102 showed, ``isolated`` in session 22 for hetero-102's). Seeds 0-4 are for tuning, 100-109
 for reporting.
 
 ``demand`` scales the total GPU-equivalents asked for, relative to the number of GPUs (each family
@@ -31,6 +31,7 @@ from packer.generate.classic import haein, small, tiny
 from packer.generate.fragmented import fragmented
 from packer.generate.hetero import hetero
 from packer.generate.inference import inference
+from packer.generate.isolated import isolated
 from packer.generate.quota import quota
 from packer.generate.sharing import sharing
 from packer.generate.tenants import tenants
@@ -38,7 +39,8 @@ from packer.generate.training import training
 from packer.model import Instance
 
 #: The families of the benchmark suite (issue 16), in report order.
-SUITE = ("haein", "training", "inference", "sharing", "hetero", "tenants", "fragmented", "adversarial", "quota")
+SUITE = ("haein", "training", "inference", "sharing", "hetero", "tenants", "fragmented", "adversarial", "quota",
+         "isolated")
 FAMILIES = ("tiny", "small", "haein", "xl") + SUITE[1:]
 #: Families that take ``nodes`` (8 GPUs a node).
 SCALABLE = ("haein", "xl") + SUITE[1:]
@@ -49,6 +51,7 @@ TUNING_SEEDS = tuple(range(5))
 _NEW: dict[str, Callable[..., Instance]] = {
     "training": training, "inference": inference, "sharing": sharing, "hetero": hetero,
     "tenants": tenants, "fragmented": fragmented, "adversarial": adversarial, "quota": quota,
+    "isolated": isolated,
 }
 
 
