@@ -84,7 +84,7 @@ def test_budget_bound_uses_the_stays_lp() -> None:
     old = reopt.EXACT_HYBRID_VARIABLES
     reopt.EXACT_HYBRID_VARIABLES = 0
     try:
-        pt = reopt.reoptimize(inst, budget=2, time_limit=20, workers=1, seed=0, bounds=bb)
+        pt = reopt.reoptimize(inst, budget=2, time_limit=8, workers=1, seed=0, bounds=bb)
     finally:
         reopt.EXACT_HYBRID_VARIABLES = old
     assert None in bb.stays and 2 in bb.stays and not bb.values
