@@ -257,13 +257,31 @@ def _end_rate(rec: Mapping[str, object]) -> float:
     return max(0.0, float(rec["gain"]) - at_half) / half  # type: ignore[arg-type]
 
 
+def _merge_answer(capped: Instance, sub: Instance, out, cur: dict[str, list[Unit]], used: dict[str, float],  # type: ignore[no-untyped-def]
+                  moved: int, gain: float, rec: dict[str, object], stats: dict[str, object]) -> int | None:
+    """Merges a block's better answer ``out`` into ``cur`` where its quota use and moves fit what is left
+    (``used`` is updated in place, the block's record and the stats say so): the moves after it, or None
+    when it does not fit. The wave and the pipeline merge the same way."""
+    from packer.cpsat.decompose import _fits, change_units, merge_units
+
+    delta, dmoves = change_units(capped, sub, out, cur)
+    if not _fits(capped, used, moved, delta, dmoves) or not merge_units(capped, sub, out, cur):
+        return None
+    rec["merged"] = True
+    for t, x in delta.items():
+        used[t] += x
+    stats["blocks_improved"] += 1  # type: ignore[operator]
+    stats["gain"] = round(float(stats["gain"]) + gain, 6)  # type: ignore[arg-type]
+    return moved + dmoves
+
+
 def _wave(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], idx: Sequence[int],
           visits: Sequence[int], pool, *, waves_left: int, slot: float | None, deadline: float, seed: int,
           max_steps: int | None, det: float | None, stats: dict[str, object], progress: Progress, now: float,
           rates: dict[int, float] | None) -> tuple[bool, float]:
     """The blocks ``idx`` side by side (the ``visits``-th run of each: its seed), each for an equal part
     of the time left over ``waves_left`` waves (at most ``slot`` seconds); merges into ``cur``."""
-    from packer.cpsat.decompose import _fits, _sub_instance, _totals, change_units, merge_units
+    from packer.cpsat.decompose import _sub_instance, _totals
 
     jobs = []
     for i, v, share in zip(idx, visits, _wave_shares(capped, cur, parts, idx)):
@@ -299,15 +317,10 @@ def _wave(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], 
             rates[i] = _end_rate(rec)
         if after <= before + 1e-9:
             continue
-        delta, dmoves = change_units(capped, sub, out, cur)
-        if not _fits(capped, used, moved, delta, dmoves) or not merge_units(capped, sub, out, cur):
+        got = _merge_answer(capped, sub, out, cur, used, moved, after - before, rec, stats)
+        if got is None:
             continue
-        rec["merged"] = True
-        for t, x in delta.items():
-            used[t] += x
-        moved += dmoves
-        stats["blocks_improved"] += 1  # type: ignore[operator]
-        stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
+        moved = got
         improved = True
         now += after - before
         progress.update(best=now, note=f"block {i + 1}/{len(parts)}", force=True)
@@ -485,7 +498,7 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
     Returns the plan's value."""
     from collections import deque
 
-    from packer.cpsat.decompose import _fits, _totals, change_units, merge_units
+    from packer.cpsat.decompose import _totals
 
     used, moved = _totals(capped, cur)
     serves: dict[int, set] = {}
@@ -546,16 +559,11 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
         stats.setdefault("per_block", []).append(rec)  # type: ignore[union-attr]
         if after <= before + 1e-9:
             continue
-        delta, dmoves = change_units(capped, job.sub, out, cur)
-        if not _fits(capped, used, moved, delta, dmoves) or not merge_units(capped, job.sub, out, cur):
+        got = _merge_answer(capped, job.sub, out, cur, used, moved, after - before, rec, stats)
+        if got is None:
             stats["refused"] = int(stats.get("refused", 0)) + 1  # type: ignore[call-overload]
             continue
-        rec["merged"] = True
-        for t_id, x in delta.items():
-            used[t_id] += x
-        moved += dmoves
-        stats["blocks_improved"] += 1  # type: ignore[operator]
-        stats["gain"] = round(float(stats["gain"]) + after - before, 6)  # type: ignore[arg-type]
+        moved = got
         improved.add(job.visit)
         now += after - before
         progress.update(best=now, note=f"block {job.block + 1}/{len(parts)}", force=True)
