@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from packer.check import KINDS, check
@@ -171,6 +171,7 @@ def test_objective_recomputation_counts_migrations():
     assert rep.ok, rep.format()
 
 
+@settings(max_examples=30)  # a greedy solve and three checks an example: half the default
 @given(instances(host=True), st.data())
 def test_random_corruptions_are_caught(inst, data):
     """Tests that dropping a placed request or inflating the objective is always caught."""

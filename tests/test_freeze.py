@@ -215,7 +215,7 @@ def _rules(draw: st.DrawFn, inst: Instance):  # type: ignore[no-untyped-def]
     return {"kinds": draw(st.lists(st.sampled_from(["mig", "full", "share", "host"]), max_size=2))}
 
 
-@settings(max_examples=30)  # the greedy and the checker twice an example: half the default
+@settings(max_examples=20)  # the greedy and the checker twice an example: a third of the default
 @given(st.data())
 def test_freeze_any_valid_plan(data: st.DataObject) -> None:
     """Tests that freezing any valid plan of a random instance validates, round-trips through JSON, keeps

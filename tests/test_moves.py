@@ -131,7 +131,7 @@ def test_invalid_target_is_refused() -> None:
         plan_moves(inst, bad)
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(running_targets(host=True))
 def test_every_step_of_every_sequence_is_valid(case: tuple[Instance, Plan]) -> None:
     """Tests that for random running clusters and target plans every step of the planned sequence is valid
@@ -147,7 +147,7 @@ def test_every_step_of_every_sequence_is_valid(case: tuple[Instance, Plan]) -> N
     assert moves.stats["make_before_break"] + moves.stats["temporary_stops"] == moved
 
 
-@settings(max_examples=20)
+@settings(max_examples=12)
 @given(running_targets())
 def test_dropping_any_step_is_caught(case: tuple[Instance, Plan]) -> None:
     """Tests that the checker rejects the sequence with any one step left out (no step is superfluous)."""
@@ -283,7 +283,7 @@ def _snapshot(state) -> dict:  # type: ignore[no-untyped-def]
     return out
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(running_targets(host=True))
 def test_a_wave_copy_never_changes_the_state_it_copies(case: tuple[Instance, Plan]) -> None:
     """Tests the copy-on-write state: applying a whole sequence to a copy leaves the original as it was,

@@ -135,7 +135,7 @@ def _ops(inst: Instance, rnd: random.Random, n: int) -> list[tuple[str, str]]:
     return ops
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(inst=instances(running=True, max_nodes=4, max_gpus=4, max_requests=10, host=True),
        policy=st.sampled_from(POLICY_NAMES), seed=st.integers(0, 2**16))
 def test_kernels_match_reference_and_plans_pass_check(inst: Instance, policy: str, seed: int) -> None:
