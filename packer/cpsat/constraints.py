@@ -21,6 +21,16 @@ from packer.model import MILLI_PER_GPU
 #: step's model time); False: neither.
 ISOLATION_OTHERS: str | bool = "lp"
 
+#: Node isolation across nodes: a request of a node-isolated tenant t and a request of another tenant
+#: cannot both be placed when the nodes each needs (the fewest of its own nodes that hold its units,
+#: spread and locality counted) do not fit, disjoint, in the nodes either may use: a row
+#: placed[g] / |g| + placed[h] / |h| <= 1 (:meth:`Constraints._isolation_conflicts`). The rows above
+#: and the LP's node shares cannot see it: each node is split between the two at a fraction, and a
+#: spread of 8 one a node and another of 4 both fit in 10 nodes' shares (session 23, hetero-102:
+#: 1248.71 -> 1247.02). "lp": the bound's LP only (as ISOLATION_OTHERS); "model": the CP-SAT model
+#: too; False: neither.
+ISOLATION_CONFLICTS: str | bool = "lp"
+
 
 class Constraints:
     """Adds the constraints of one instance to one model."""
@@ -410,6 +420,71 @@ class Constraints:
                         self.lp_cuts.append(([var.index for var in xs] + [own.index], [1] * len(xs) + [ub], ub))
                     else:
                         self.m.add(sum(xs) <= ub * (1 - own))
+        if ISOLATION_CONFLICTS:
+            for g, h in self._isolation_conflicts():
+                ag, ah = self.v.active[g], self.v.active[h]
+                sg, sh = d.groups[g].size, d.groups[h].size
+                if ISOLATION_CONFLICTS == "lp":
+                    self.lp_cuts.append(([ag.index, ah.index], [sh, sg], sg * sh))  # type: ignore[union-attr]
+                else:
+                    self.m.add(sh * ag + sg * ah <= sg * sh)
+
+    def _nodes_needed(self) -> dict[int, tuple[int, frozenset[int]]]:
+        """New group -> (the fewest nodes one of its requests can be placed on, the nodes it may use).
+
+        A node holds at most the units its placement variables allow (their upper bounds), no more
+        than the request's count and, under a spread at any level that contains nodes, max_per_domain;
+        with a required locality the nodes must lie in one domain of its level (the best domain
+        counts). Enough nodes must hold min_count units. Groups of running requests are left out."""
+        d, inst = self.data, self.inst
+        cap: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for (gi, ci, _), var in self.v.x.items():
+            cap[gi][d.classes[ci].node] += _ub(var)
+        out: dict[int, tuple[int, frozenset[int]]] = {}
+        for gi, per_node in cap.items():
+            if gi in self.v.stay or isinstance(self.v.active.get(gi), int):
+                continue
+            r = d.groups[gi].req
+            if r.need_count <= 0:
+                continue
+            k = r.spread.max_per_domain if r.spread is not None and r.spread.level != "gpu" else r.count
+            level = r.locality.level if r.locality is not None and r.locality.required else None
+            doms: dict[str, list[int]] = defaultdict(list)
+            for ni, u in per_node.items():
+                key = "" if level is None else (inst.nodes[ni].id if level == "gpu" else inst.domain(inst.nodes[ni], level))
+                doms[key].append(min(u, r.count, k))
+            best = None
+            for units in doms.values():
+                units.sort(reverse=True)
+                held = used = 0
+                for u in units:
+                    if held >= r.need_count:
+                        break
+                    held += u
+                    used += 1
+                if held >= r.need_count and (best is None or used < best):
+                    best = used
+            if best:
+                out[gi] = (best, frozenset(per_node))
+        return out
+
+    def _isolation_conflicts(self) -> list[tuple[int, int]]:
+        """(group g of a node-isolated tenant t, group h of another tenant) that no plan places both:
+        the nodes holding g's units hold no other tenant's, so g's and h's nodes are disjoint, and g
+        needs n_g of its nodes S_g, h needs n_h of S_h, with n_g + n_h > |S_g | S_h|."""
+        owners = sorted({t for (_, t) in self.v.owns})
+        if not owners:
+            return []
+        need = self._nodes_needed()
+        out = []
+        for t in owners:
+            mine = [(g, *need[g]) for g in sorted(need) if self.data.groups[g].req.tenant == t]
+            other = [(h, *need[h]) for h in sorted(need) if self.data.groups[h].req.tenant != t]
+            for g, ng, sg in mine:
+                for h, nh, sh in other:
+                    if ng + nh > max(len(sg), len(sh)) and ng + nh > len(sg | sh):
+                        out.append((g, h))
+        return out
 
     def _contested(self, group_node: dict[tuple[int, int], list[cp_model.IntVar]]) -> set[tuple[str, int]]:
         """(node-isolated tenant t, another tenant's spread group g) where g's replicas and t's own spread
