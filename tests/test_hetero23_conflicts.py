@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import constraints
+from packer.cpsat.bound import branch_value
 from packer.cpsat.model import CpsatModel
-from packer.cpsat.proof import lp_bound
+from packer.cpsat.proof import lp_bound, padded_bound
 from packer.cpsat.solver import solve
 from packer.generate import generate
 from packer.model import Instance, Locality, Node, Request, Spread, Tenant, Topology
@@ -134,8 +135,9 @@ def mixes(draw: st.DrawFn) -> Instance:
 def test_the_bound_with_the_conflicts_is_never_below_the_optimum(inst: Instance) -> None:
     """Tests on random small mixes with node isolation, spread replicas and rack gangs that the LP with
     the conflicts is at least the optimum CP-SAT proves without them and at most the LP without them,
-    the same in the LP only or in the model, and that the model with them proves the same optimum with
-    a plan that checks."""
+    the same in the LP only or in the model, that the branched bound (bound.branch_value on the owner's
+    placed counts) lies between that optimum and the LP, and that the model with the rows proves the
+    same optimum with a plan that checks."""
     old = constraints.ISOLATION_CONFLICTS
     try:
         constraints.ISOLATION_CONFLICTS = False
@@ -145,15 +147,52 @@ def test_the_bound_with_the_conflicts_is_never_below_the_optimum(inst: Instance)
         with_rows = solve(inst, time_limit=5, workers=1, hint=False)
         bound_in_model = lp_bound(CpsatModel(inst), None)
         constraints.ISOLATION_CONFLICTS = "lp"
-        bound = lp_bound(CpsatModel(inst), None)
+        model = CpsatModel(inst)
+        bound = lp_bound(model, None)
+        raw = branch_value(model.bound_form, model.lp_branch, max_lps=9) if model.lp_branch else None
+        branched = None if raw is None else padded_bound(model, raw)
     finally:
         constraints.ISOLATION_CONFLICTS = old
     assert check(inst, with_rows).ok
     if bound is not None and old_bound is not None:
         assert bound <= old_bound + 1e-6
         assert bound_in_model == pytest.approx(bound, abs=1e-3)
+    if bound is not None and branched is not None:
+        assert branched <= bound + 1e-6
     if without.status == "optimal":
         if bound is not None:
             assert bound >= without.objective - 1e-6
+        if branched is not None:
+            assert branched >= without.objective - 1e-6
         if with_rows.status == "optimal":
             assert with_rows.objective == pytest.approx(without.objective, abs=1e-6)
+
+
+def test_branching_on_the_owners_placed_counts_takes_the_bound_to_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests bound.branch_value on three 8-GPU nodes: the owner asks 2 replicas one a node at priority 5
+    (value 10), a third tenant the same at priority 1 (value 2: it conflicts with the owner's, 2 + 2 >
+    3), another tenant two 8-GPU node gangs (value 8 each). Placed, the owner's replicas take two whole
+    nodes and leave one gang (18); without them both gangs (16): the optimum is 18. The LP places the
+    owner's request in part beside both gangs (21.75; 21.43 with the conflict row); branched on the
+    owner's placed count the bound is 18. With one LP (the root) it is the LP."""
+    nodes = tuple(Node(id=f"n{i}", gpu_model="H100-80GB", num_gpus=8, mode="full") for i in range(3))
+    one = Spread(level="node", max_per_domain=1)
+    gang = Locality(level="node", required=True)
+    reqs = (Request(id="sec", tenant="sec", kind="gpu", count=2, priority=5.0, spread=one),
+            Request(id="lab", tenant="lab", kind="gpu", count=2, spread=one),
+            Request(id="g0", tenant="oth", kind="gpu", count=8, locality=gang),
+            Request(id="g1", tenant="oth", kind="gpu", count=8, locality=gang))
+    inst = Instance(name="branch", nodes=nodes, requests=reqs,
+                    tenants=(Tenant(id="sec", isolation="node"), Tenant(id="oth"), Tenant(id="lab")))
+    plan = solve(inst, time_limit=5, workers=1)
+    assert plan.status == "optimal" and plan.objective == pytest.approx(18.0) and check(inst, plan).ok
+    assert _lp(inst, False, monkeypatch) == pytest.approx(21.75, abs=1e-3)
+    monkeypatch.setattr(constraints, "ISOLATION_CONFLICTS", "lp")
+    model = CpsatModel(inst)
+    assert len(model.lp_branch) == 1
+    lp = lp_bound(model, None)
+    assert lp == pytest.approx(21.43, abs=1e-2)
+    one_lp = branch_value(model.bound_form, model.lp_branch, max_lps=1)
+    assert one_lp is not None and padded_bound(model, one_lp) == pytest.approx(lp, abs=1e-6)
+    got = branch_value(model.bound_form, model.lp_branch, max_lps=9)
+    assert got is not None and padded_bound(model, got) == pytest.approx(18.0, abs=1e-3)

@@ -51,6 +51,10 @@ class Constraints:
         #: Valid rows for the LP bound only, each (variable indices, coefficients, upper bound): the
         #: row sum(coefficient x variable) <= upper bound (see ISOLATION_OTHERS "lp").
         self.lp_cuts: list[tuple[list[int], list[int], int]] = []
+        #: Columns (placed counts of node-isolated tenants' groups in a conflict, the most nodes needed
+        #: first) that the bound may branch on (:func:`packer.cpsat.bound.branch_value`).
+        self.lp_branch: list[int] = []
+        self._need: dict[int, tuple[int, frozenset[int]]] = {}
 
     def add_all(self, deadline: Deadline = NEVER) -> None:
         """Adds every rule; ``deadline`` is checked after each (raises
@@ -421,7 +425,10 @@ class Constraints:
                     else:
                         self.m.add(sum(xs) <= ub * (1 - own))
         if ISOLATION_CONFLICTS:
-            for g, h in self._isolation_conflicts():
+            pairs = self._isolation_conflicts()
+            owners_in = sorted({g for g, _ in pairs}, key=lambda g: (-self._need[g][0], g))
+            self.lp_branch = [self.v.active[g].index for g in owners_in]  # type: ignore[union-attr]
+            for g, h in pairs:
                 ag, ah = self.v.active[g], self.v.active[h]
                 sg, sh = d.groups[g].size, d.groups[h].size
                 if ISOLATION_CONFLICTS == "lp":
@@ -475,7 +482,7 @@ class Constraints:
         owners = sorted({t for (_, t) in self.v.owns})
         if not owners:
             return []
-        need = self._nodes_needed()
+        need = self._need = self._nodes_needed()
         out = []
         for t in owners:
             mine = [(g, *need[g]) for g in sorted(need) if self.data.groups[g].req.tenant == t]
