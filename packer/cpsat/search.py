@@ -135,6 +135,10 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     if lp_job is not None:
         rem = left()
         lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
+        if lp_value is None and model_lp.best is not None:
+            # The cut LP or the branching had not ended: the LPs that had answered still bound the optimum.
+            info["lp_unfinished"] = True
+            lp_value = model_lp.best
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
         info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
         info["lp_cpu_s"] = None if lp_job.cpu_s is None else round(lp_job.cpu_s, 3)
@@ -200,6 +204,8 @@ class ModelLp:
         self.first = threading.Event()
         #: Each LP's answer and seconds: "plain", "cuts", "branch" (the solve's info, lp_parts).
         self.parts: dict[str, list[float | None]] = {}
+        #: The smallest answer so far: what the solve reports if the last LP has not ended by then.
+        self.best: float | None = None
 
     def run(self, job):  # type: ignore[no-untyped-def]
         try:
@@ -213,6 +219,7 @@ class ModelLp:
 
         def part(name: str, value: float | None) -> float | None:
             self.parts[name] = [None if value is None else round(value, 6), round(time.perf_counter() - t0, 3)]
+            self.best = smaller(self.best, value)
             return value
 
         try:
