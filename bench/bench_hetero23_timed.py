@@ -55,7 +55,7 @@ def main(argv: list[str]) -> None:
                   "bound": None if plan.bound is None else round(plan.bound, 3),
                   "gap_pct": None if gap is None else round(gap, 3), "steps": st.get("steps"),
                   "improved": st.get("improved"), "lp_bound": info.get("lp_bound"), "lp_s": info.get("lp_s"),
-                  "lp_cpu_s": info.get("lp_cpu_s"), "wall_s": round(wall, 1), "load": round(load0, 2),
+                  "lp_cpu_s": info.get("lp_cpu_s"), "lp_parts": info.get("lp_parts"), "wall_s": round(wall, 1), "load": round(load0, 2),
                   "load_end": round(os.getloadavg()[0], 2), "ok": check(inst, plan).ok,
                   "utc": time.strftime("%H:%M:%S", time.gmtime())}, out)
     constraints.ISOLATION_CONFLICTS = shipped

@@ -184,17 +184,21 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     return plan
 
 
-#: LPs (the root's included) of the branch and bound on node-isolated tenants' placed counts in an
-#: ISOLATION_CONFLICTS pair that the LP beside the search runs after the cut LP (bound.branch_value,
-#: in the LP's child process); below 3: off. hetero-102: 1247.02 -> 1243.53 in 5 LPs (session 23).
-ISOLATION_BRANCH_LPS = 9
+#: LPs of the branch and bound on node-isolated tenants' placed counts in an ISOLATION_CONFLICTS pair
+#: that the LP beside the search runs in place of the LP with the cuts (bound.branch_value; its root is
+#: that LP, so each split costs two LPs more); below 3: off. hetero-102: 1247.02 -> 1244.23 with 3,
+#: 1243.53 with 5 (session 23). Off: in timed 60 s pairs (9 LPs, at load 9-11) the LP thread ran to
+#: 43-57 s instead of 18-32 s and the LNS made 17-32% fewer steps on all four instances.
+ISOLATION_BRANCH_LPS = 0
 
 
 class ModelLp:
     """The model's LP beside the search: first the model's own rows (the LNS's second step thread waits
     for it), then, where the model has LP-only cuts (:attr:`CpsatModel.lp_cuts`) and time is left, the
-    same LP with them, which only the bound reads; the smaller of the two answers. ``first`` is set once
-    the first LP has answered or will not run."""
+    same LP with them, which only the bound reads (or, where the model has columns to branch on,
+    :attr:`CpsatModel.lp_branch`, and ISOLATION_BRANCH_LPS is on, a small branch and bound whose root is
+    that LP); the smaller of the two answers. ``first`` is set once the first LP has answered or will
+    not run."""
 
     def __init__(self, model: CpsatModel, way, branch=None) -> None:  # type: ignore[no-untyped-def]
         self.model = model
@@ -231,11 +235,10 @@ class ModelLp:
         rest = None if limit is None else limit - (time.perf_counter() - t0)
         if rest is not None and rest <= 0.1:
             return plain
-        value = smaller(plain, part("cuts", self.way(m, rest, m.bound_form)))
-        rest = None if limit is None else limit - (time.perf_counter() - t0)
-        if self.branch is None or not m.lp_branch or ISOLATION_BRANCH_LPS < 3 or (rest is not None and rest <= 1.0):
-            return value
-        return smaller(value, part("branch", self.branch(m, rest)))
+        if self.branch is not None and m.lp_branch and ISOLATION_BRANCH_LPS >= 3:
+            # The branch and bound's root is the LP with the cuts: it answers with at least that.
+            return smaller(plain, part("branch", self.branch(m, rest)))
+        return smaller(plain, part("cuts", self.way(m, rest, m.bound_form)))
 
 
 class RelaxedFirst:
