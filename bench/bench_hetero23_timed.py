@@ -6,7 +6,7 @@ after the other on each instance, order alternating. One JSON line a run: object
 steps, the LP's seconds, wall, load at start and end, whether ``check`` passed. Runs already in FILE are
 skipped (a stopped run resumes).
 
-    cd bench && python bench_hetero23_timed.py hetero:102,isolated:100 [--limit 60] [--out FILE]
+    cd bench && python bench_hetero23_timed.py hetero:102,isolated:100 [--limit 60] [--branch 5] [--out FILE]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from benchargs import emit, pop_option
 
 import packer.cpsat.solver as cpsat
 from packer.check import check
-from packer.cpsat import constraints
+from packer.cpsat import constraints, search
 from packer.generate import generate
 
 
@@ -29,6 +29,8 @@ def main(argv: list[str]) -> None:
     out = pop_option(argv, "--out")
     limit = float(pop_option(argv, "--limit") or 60)
     on_value = pop_option(argv, "--on") or "lp"
+    # --branch N: the arms are search.ISOLATION_BRANCH_LPS N / 0 instead, the conflicts as shipped in both
+    branch = pop_option(argv, "--branch")
     arms = ["on", "off"]
     shipped = constraints.ISOLATION_CONFLICTS
     done: set[tuple[str, int, str]] = set()
@@ -43,7 +45,10 @@ def main(argv: list[str]) -> None:
         for arm in (arms if k % 2 == 0 else arms[::-1]):
             if (fam, seed, arm) in done:
                 continue
-            constraints.ISOLATION_CONFLICTS = on_value if arm == "on" else False
+            if branch is None:
+                constraints.ISOLATION_CONFLICTS = on_value if arm == "on" else False
+            else:
+                search.ISOLATION_BRANCH_LPS = int(branch) if arm == "on" else 0
             load0 = os.getloadavg()[0]
             t0 = time.perf_counter()
             plan = cpsat.solve(inst, time_limit=limit, workers=2)
@@ -51,7 +56,7 @@ def main(argv: list[str]) -> None:
             info = plan.solver.model_extra or {}  # type: ignore[union-attr]
             st = info.get("lns") or {}
             gap = None if not plan.bound else 100 * (plan.bound - plan.objective) / plan.bound
-            emit({"family": fam, "seed": seed, "arm": arm, "on": on_value, "limit": limit, "objective": round(plan.objective, 3),
+            emit({"family": fam, "seed": seed, "arm": arm, "on": on_value if branch is None else f"branch {branch}", "limit": limit, "objective": round(plan.objective, 3),
                   "bound": None if plan.bound is None else round(plan.bound, 3),
                   "gap_pct": None if gap is None else round(gap, 3), "steps": st.get("steps"),
                   "improved": st.get("improved"), "lp_bound": info.get("lp_bound"), "lp_s": info.get("lp_s"),

@@ -188,7 +188,7 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
 #: that the LP beside the search runs in place of the LP with the cuts (bound.branch_value; its root is
 #: that LP, so each split costs two LPs more); below 3: off. hetero-102: 1247.02 -> 1244.23 with 3,
 #: 1243.53 with 5 (session 23). Off: in timed 60 s pairs (9 LPs, at load 9-11) the LP thread ran to
-#: 43-57 s instead of 18-32 s and the LNS made 17-32% fewer steps on all four instances.
+#: 43-57 s instead of 18-32 s and the LNS made 17-32% fewer steps on four of five instances.
 ISOLATION_BRANCH_LPS = 0
 
 
