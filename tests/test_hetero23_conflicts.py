@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from packer.check import check
 from packer.cpsat import constraints
 from packer.cpsat.bound import branch_value
+from packer.cpsat.lpchild import lp_value_in_child
 from packer.cpsat.model import CpsatModel
 from packer.cpsat.proof import lp_bound, padded_bound
 from packer.cpsat.solver import solve
@@ -196,3 +197,6 @@ def test_branching_on_the_owners_placed_counts_takes_the_bound_to_the_optimum(mo
     assert one_lp is not None and padded_bound(model, one_lp) == pytest.approx(lp, abs=1e-6)
     got = branch_value(model.bound_form, model.lp_branch, max_lps=9)
     assert got is not None and padded_bound(model, got) == pytest.approx(18.0, abs=1e-3)
+    # The same in the LP's child process (the solve's path when tuning.LP_IN_CHILD is on).
+    child = lp_value_in_child(model.bound_form, 30.0, 0, (model.lp_branch, 9))
+    assert child is not None and child == pytest.approx(got, abs=1e-6)
