@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=300)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out")
+    ap.add_argument("--diff", action="store_true", help="list the requests placed in one plan and not the other")
     a = ap.parse_args()
     inst = generate(a.family, seed=a.seed, nodes=a.nodes)
     plan = Plan.model_validate_json(open(a.plan).read())
@@ -60,6 +61,16 @@ def main() -> None:
                 "cpsat_bound": None if got.bound is None else round(got.bound, 3),
                 "wall_s": round(time.perf_counter() - t0, 1), "ok": check(sub, got).ok})
     print(json.dumps(row), flush=True)
+    if a.diff:
+        mine = {x.request for x in got.assignments}
+        theirs = {x.request for x in hint.assignments}
+        by_id = {r.id: r for r in sub.requests}
+        for tag, ids in (("only the sub-solve places", mine - theirs), ("only the plan places", theirs - mine)):
+            for rid in sorted(ids):
+                r = by_id[rid]
+                print(tag, rid, r.tenant, r.kind, r.count, r.profile or r.slices or r.gpu_milli, r.priority,
+                      r.gpu_models, None if r.spread is None else r.spread.max_per_domain,
+                      None if r.locality is None else r.locality.level)
     if a.out:
         with open(a.out, "a") as f:
             f.write(json.dumps(row) + "\n")
