@@ -24,6 +24,12 @@ from packer.model import Instance, Locality, Node, Request, Spread, Tenant
 from tests import strategies
 
 
+@pytest.fixture(autouse=True)
+def _rows_of_this_session_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ISOLATION_OTHERS alone: session 23's conflict rows (ISOLATION_CONFLICTS) close these LPs too."""
+    monkeypatch.setattr(constraints, "ISOLATION_CONFLICTS", False)
+
+
 def _two_spreads(num_nodes: int = 2) -> Instance:
     """8-GPU nodes (two by default); a node-isolated tenant and another each ask for two 1-GPU replicas,
     one per node (value 2 each). On two nodes either request takes both, so the optimum is 2."""

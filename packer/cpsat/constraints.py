@@ -21,6 +21,16 @@ from packer.model import MILLI_PER_GPU
 #: step's model time); False: neither.
 ISOLATION_OTHERS: str | bool = "lp"
 
+#: Node isolation across nodes: a request of a node-isolated tenant t and a request of another tenant
+#: cannot both be placed when the nodes each needs (the fewest of its own nodes that hold its units,
+#: spread and locality counted) do not fit, disjoint, in the nodes either may use: a row
+#: placed[g] / |g| + placed[h] / |h| <= 1 (:meth:`Constraints._isolation_conflicts`). The rows above
+#: and the LP's node shares cannot see it: each node is split between the two at a fraction, and a
+#: spread of 8 one a node and another of 4 both fit in 10 nodes' shares (session 23, hetero-102:
+#: 1248.71 -> 1247.02). "lp": the bound's LP only (as ISOLATION_OTHERS); "model": the CP-SAT model
+#: too; False: neither.
+ISOLATION_CONFLICTS: str | bool = "lp"
+
 
 class Constraints:
     """Adds the constraints of one instance to one model."""
@@ -41,6 +51,10 @@ class Constraints:
         #: Valid rows for the LP bound only, each (variable indices, coefficients, upper bound): the
         #: row sum(coefficient x variable) <= upper bound (see ISOLATION_OTHERS "lp").
         self.lp_cuts: list[tuple[list[int], list[int], int]] = []
+        #: Columns (placed counts of node-isolated tenants' groups in a conflict, the most nodes needed
+        #: first) that the bound may branch on (:func:`packer.cpsat.bound.branch_value`).
+        self.lp_branch: list[int] = []
+        self._need: dict[int, tuple[int, frozenset[int]]] = {}
 
     def add_all(self, deadline: Deadline = NEVER) -> None:
         """Adds every rule; ``deadline`` is checked after each (raises
@@ -410,6 +424,94 @@ class Constraints:
                         self.lp_cuts.append(([var.index for var in xs] + [own.index], [1] * len(xs) + [ub], ub))
                     else:
                         self.m.add(sum(xs) <= ub * (1 - own))
+        if ISOLATION_CONFLICTS:
+            pairs = self._isolation_conflicts()
+            owners_in = sorted({g for g, _ in pairs}, key=lambda g: (-self._need[g][0], g))
+            self.lp_branch = [self.v.active[g].index for g in owners_in]  # type: ignore[union-attr]
+            for g, h in pairs:
+                ag, ah = self.v.active[g], self.v.active[h]
+                sg, sh = d.groups[g].size, d.groups[h].size
+                if ISOLATION_CONFLICTS == "lp":
+                    self.lp_cuts.append(([ag.index, ah.index], [sh, sg], sg * sh))  # type: ignore[union-attr]
+                else:
+                    self.m.add(sh * ag + sg * ah <= sg * sh)
+
+    def _nodes_needed(self, owners: list[str]) -> dict[int, tuple[int, frozenset[int]]]:
+        """New group -> (the fewest nodes one of its requests can be placed on, the nodes it may use), for
+        the groups that can be in a conflict with ``owners`` (the node-isolated tenants).
+
+        A node holds at most the units its placement variables allow (their upper bounds), no more
+        than the request's count and, under a spread at any level that contains nodes, max_per_domain;
+        with a required locality the nodes must lie in one domain of its level (the best domain
+        counts). Enough nodes must hold min_count units. Groups of running requests are left out.
+        A group needs at most min_count nodes, so one whose nodes outnumber that plus the most the other
+        side can need is in no conflict: it is left out before its variables' bounds are read (at
+        16,384 GPUs reading them all took seconds)."""
+        d, inst = self.data, self.inst
+        nodes_of: dict[int, set[int]] = {}
+        for gi, xs in self.by_group.items():
+            r = d.groups[gi].req
+            if gi in self.v.stay or isinstance(self.v.active.get(gi), int) or r.need_count <= 0:
+                continue
+            nodes_of[gi] = {d.classes[ci].node for ci, _, _ in xs}
+        most = {t: max((d.groups[g].req.need_count for g in nodes_of if d.groups[g].req.tenant == t), default=0)
+                for t in owners}
+        most_other = {t: max((d.groups[g].req.need_count for g in nodes_of if d.groups[g].req.tenant != t), default=0)
+                      for t in owners}
+        out: dict[int, tuple[int, frozenset[int]]] = {}
+        for gi, nodes in nodes_of.items():
+            r = d.groups[gi].req
+            # as an owner's group: what the others can need; as another tenant's: what an owner can
+            slack = max([most_other[r.tenant] if r.tenant in most else 0] + [most[t] for t in owners if t != r.tenant])
+            if len(nodes) >= r.need_count + slack:
+                continue
+            per_node: dict[int, int] = defaultdict(int)
+            for ci, _, var in self.by_group[gi]:
+                per_node[d.classes[ci].node] += _ub(var)
+            k = r.spread.max_per_domain if r.spread is not None and r.spread.level != "gpu" else r.count
+            level = r.locality.level if r.locality is not None and r.locality.required else None
+            doms: dict[str, list[int]] = defaultdict(list)
+            for ni, u in per_node.items():
+                key = "" if level is None else (inst.nodes[ni].id if level == "gpu" else inst.domain(inst.nodes[ni], level))
+                doms[key].append(min(u, r.count, k))
+            best = None
+            for units in doms.values():
+                units.sort(reverse=True)
+                held = used = 0
+                for u in units:
+                    if held >= r.need_count:
+                        break
+                    held += u
+                    used += 1
+                if held >= r.need_count and (best is None or used < best):
+                    best = used
+            if best:
+                out[gi] = (best, frozenset(per_node))
+        return out
+
+    def _isolation_conflicts(self) -> list[tuple[int, int]]:
+        """(group g of a node-isolated tenant t, group h of another tenant) that no plan places both:
+        the nodes holding g's units hold no other tenant's, so g's and h's nodes are disjoint, and g
+        needs n_g of its nodes S_g, h needs n_h of S_h, with n_g + n_h > |S_g | S_h|."""
+        owners = sorted({t for (_, t) in self.v.owns})
+        if not owners:
+            return []
+        need = self._need = self._nodes_needed(owners)
+        out = []
+        for t in owners:
+            mine = [(g, *need[g]) for g in sorted(need) if self.data.groups[g].req.tenant == t]
+            other = [(h, *need[h]) for h in sorted(need) if self.data.groups[h].req.tenant != t]
+            # A pair needs n_g + n_h > |S_g| and > |S_h|: only groups with few nodes for what the other
+            # side can need take part (at 16,384 GPUs most groups may use thousands of nodes).
+            most_mine = max((n for _, n, _ in mine), default=0)
+            most_other = max((n for _, n, _ in other), default=0)
+            mine = [(g, n, sg) for g, n, sg in mine if len(sg) < n + most_other]
+            other = [(h, n, sh) for h, n, sh in other if len(sh) < n + most_mine]
+            for g, ng, sg in mine:
+                for h, nh, sh in other:
+                    if ng + nh > max(len(sg), len(sh)) and ng + nh > len(sg | sh):
+                        out.append((g, h))
+        return out
 
     def _contested(self, group_node: dict[tuple[int, int], list[cp_model.IntVar]]) -> set[tuple[str, int]]:
         """(node-isolated tenant t, another tenant's spread group g) where g's replicas and t's own spread

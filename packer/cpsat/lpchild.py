@@ -20,25 +20,33 @@ from types import SimpleNamespace
 
 def main() -> None:
     """In the child: reads (linear form, time limit), writes the LP's optimum in model units or None."""
-    from packer.cpsat.bound import lp_value
+    from packer.cpsat.bound import branch_value, lp_value
 
     form, time_limit, *rest = pickle.load(sys.stdin.buffer)
     nice = int(rest[0]) if rest else 0
+    branch = rest[1] if len(rest) > 1 else None
     if nice > 0:
         os.nice(nice)  # the LP beside the search yields the cores to it (tuning.LP_NICE)
-    value = lp_value(form, time_limit=time_limit)
+    if branch is not None:
+        # Stops early enough to answer: the parent ends the child at time_limit.
+        inner = None if time_limit is None else max(0.1, 0.9 * time_limit - 0.5)
+        value = branch_value(form, branch[0], time_limit=inner, max_lps=branch[1])
+    else:
+        value = lp_value(form, time_limit=time_limit)
     pickle.dump(None if value is None else float(value), sys.stdout.buffer)
     sys.stdout.buffer.flush()
 
 
-def lp_value_in_child(form, time_limit: float | None, nice: int = 0) -> float | None:  # type: ignore[no-untyped-def]
+def lp_value_in_child(form, time_limit: float | None, nice: int = 0,  # type: ignore[no-untyped-def]
+                      branch: tuple[list[int], int] | None = None) -> float | None:
     """:func:`packer.cpsat.bound.lp_value` for the linear ``form``, or None if the child has
     no answer within ``time_limit`` seconds (its start included) or fails; ``nice``: OS niceness
-    the child adds to its own."""
+    the child adds to its own; ``branch`` (columns, most LPs): :func:`packer.cpsat.bound.branch_value`
+    instead, which stops itself before the limit with the bound it has."""
     *mats, obj = form
     # The objective's proto does not pickle; the LP's optimum needs only its offset and scaling.
     payload = pickle.dumps(((*mats, SimpleNamespace(offset=obj.offset, scaling_factor=obj.scaling_factor)),
-                            time_limit, nice))
+                            time_limit, nice, branch))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     with subprocess.Popen([sys.executable, "-c", "from packer.cpsat.lpchild import main; main()"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

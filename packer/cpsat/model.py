@@ -51,6 +51,8 @@ class CpsatModel:
         rules.add_all(deadline)
         #: Rows valid for every plan that only the LP bound reads (:attr:`Constraints.lp_cuts`).
         self.lp_cuts = rules.lp_cuts
+        #: Columns the bound's LP may branch on (:attr:`Constraints.lp_branch`).
+        self.lp_branch = rules.lp_branch
         self.constant = set_objective(self.data, self.model, self.vars)
         self.class_of: dict[tuple[str, int | None], int] = {}
         for c in self.data.classes:

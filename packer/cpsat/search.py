@@ -19,6 +19,7 @@ from ortools.sat.python import cp_model
 
 from packer.cpsat import proof, tuning
 from packer.cpsat.background import Background
+from packer.cpsat.bound import branch_value
 from packer.cpsat.decompose import SubJob, lns_by_domain, lns_by_domain_parallel
 from packer.cpsat.lns import lns as lns_on_model
 from packer.cpsat.lpchild import lp_value_in_child
@@ -83,7 +84,15 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
             else:
                 way = lp_bound_stoppable if tuning.LP_IN_CHILD else lp_bound
             relaxed = RelaxedFirst(inst, lp_limit)
-            model_lp = ModelLp(model, way)
+
+            def branch(m: CpsatModel, limit: float | None) -> float | None:
+                if tuning.LP_IN_CHILD:
+                    value = lp_value_in_child(m.bound_form, limit, nice, (m.lp_branch, ISOLATION_BRANCH_LPS))
+                else:
+                    value = branch_value(m.bound_form, m.lp_branch, time_limit=limit, max_lps=ISOLATION_BRANCH_LPS)
+                return None if value is None else padded_bound(m, value)
+
+            model_lp = ModelLp(model, way, branch)
             # A niced LP (thread or child) yields the cores to the search, which then keeps them all.
             lp_job = Background(lambda: model_lp.run(lambda: relaxed.then(model_lp.solve)),
                                 nice=0 if tuning.LP_IN_CHILD else nice)
@@ -126,9 +135,14 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     if lp_job is not None:
         rem = left()
         lp_value = lp_job.result(timeout=None if rem is None else max(0.0, rem))
+        if lp_value is None and model_lp.best is not None:
+            # The cut LP or the branching had not ended: the LPs that had answered still bound the optimum.
+            info["lp_unfinished"] = True
+            lp_value = model_lp.best
         info["lp_bound"] = None if lp_value is None else round(lp_value, 6)
         info["lp_s"] = None if lp_job.ended is None else round(lp_job.ended - start, 3)
         info["lp_cpu_s"] = None if lp_job.cpu_s is None else round(lp_job.cpu_s, 3)
+        info["lp_parts"] = dict(model_lp.parts)
         if relaxed.level is not None:
             info["relaxed_first"] = relaxed.info(start)
         lp_value = smaller(smaller(lp_value, relaxed.value), capacity_or_none(inst, lp))
@@ -170,16 +184,32 @@ def solve_monolithic(inst: Instance, hint_plan: Plan | None, *, seed: int, worke
     return plan
 
 
+#: LPs of the branch and bound on node-isolated tenants' placed counts in an ISOLATION_CONFLICTS pair
+#: that the LP beside the search runs in place of the LP with the cuts (bound.branch_value; its root is
+#: that LP, so each split costs two LPs more); below 3: off. hetero-102: 1247.02 -> 1244.23 with 3,
+#: 1243.53 with 5 (session 23). Off: in timed 60 s pairs (9 LPs, at load 9-11) the LP thread ran to
+#: 43-57 s instead of 18-32 s and the LNS made 17-32% fewer steps on four of five instances.
+ISOLATION_BRANCH_LPS = 0
+
+
 class ModelLp:
     """The model's LP beside the search: first the model's own rows (the LNS's second step thread waits
     for it), then, where the model has LP-only cuts (:attr:`CpsatModel.lp_cuts`) and time is left, the
-    same LP with them, which only the bound reads; the smaller of the two answers. ``first`` is set once
-    the first LP has answered or will not run."""
+    same LP with them, which only the bound reads (or, where the model has columns to branch on,
+    :attr:`CpsatModel.lp_branch`, and ISOLATION_BRANCH_LPS is on, a small branch and bound whose root is
+    that LP); the smaller of the two answers. ``first`` is set once the first LP has answered or will
+    not run."""
 
-    def __init__(self, model: CpsatModel, way) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, model: CpsatModel, way, branch=None) -> None:  # type: ignore[no-untyped-def]
         self.model = model
         self.way = way
+        #: (model, limit) -> the branched bound (:data:`ISOLATION_BRANCH_LPS`), or None.
+        self.branch = branch
         self.first = threading.Event()
+        #: Each LP's answer and seconds: "plain", "cuts", "branch" (the solve's info, lp_parts).
+        self.parts: dict[str, list[float | None]] = {}
+        #: The smallest answer so far: what the solve reports if the last LP has not ended by then.
+        self.best: float | None = None
 
     def run(self, job):  # type: ignore[no-untyped-def]
         try:
@@ -190,8 +220,14 @@ class ModelLp:
     def solve(self, limit: float | None) -> float | None:
         m = self.model
         t0 = time.perf_counter()
+
+        def part(name: str, value: float | None) -> float | None:
+            self.parts[name] = [None if value is None else round(value, 6), round(time.perf_counter() - t0, 3)]
+            self.best = smaller(self.best, value)
+            return value
+
         try:
-            plain = self.way(m, limit, m.linear_form)
+            plain = part("plain", self.way(m, limit, m.linear_form))
         finally:
             self.first.set()
         if not m.lp_cuts or plain is None:
@@ -199,7 +235,10 @@ class ModelLp:
         rest = None if limit is None else limit - (time.perf_counter() - t0)
         if rest is not None and rest <= 0.1:
             return plain
-        return smaller(plain, self.way(m, rest, m.bound_form))
+        if self.branch is not None and m.lp_branch and ISOLATION_BRANCH_LPS >= 3:
+            # The branch and bound's root is the LP with the cuts: it answers with at least that.
+            return smaller(plain, part("branch", self.branch(m, rest)))
+        return smaller(plain, part("cuts", self.way(m, rest, m.bound_form)))
 
 
 class RelaxedFirst:
