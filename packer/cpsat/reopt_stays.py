@@ -54,6 +54,13 @@ OWN_LINKS = True
 #: the bound where it was (haein-0/-5: equal; haein-1: −0.05) and make the LP 1.4-3× slower, so off.
 OTHER_ROWS = False
 
+#: Rounded room rows for whole-GPU gangs with a required locality (:mod:`packer.cpsat.room_cuts`): per
+#: topology domain and gang size s, Σ floor(n_g / s) × within ≤ floor(free whole GPUs / s), a
+#: Chvátal-Gomory rounding of the domain's whole-GPU capacity over the gangs' integer domain choices.
+#: Without them the LP puts 1.3-1.4 16-GPU rack gangs into a rack with 21-23 free GPUs (session 23).
+#: Rows of the LP bound only: the CP-SAT model and its search are unchanged.
+ROOM_CUTS = False
+
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
     """Appends the rows ``own[n, t] − s_r ≥ 0`` (r of node-isolated tenant t runs on node n) and
@@ -160,11 +167,13 @@ def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # ty
     return by_gpu, host
 
 
-def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignore[no-untyped-def]
+def stays_form(inst: Instance, model, budget: int | None = None,  # type: ignore[no-untyped-def]
+               cuts: bool | None = None):
     """The repack model's linear form with a stays column per freed running request appended.
 
     Returns (form, stay column by request id, the objective's constant in model units) or None when
     the model is not linear. ``model``: :func:`packer.cpsat.reopt.repack_model` of ``inst``.
+    ``cuts``: append :func:`packer.cpsat.room_cuts.room_cuts`'s rows (None: ROOM_CUTS).
     """
     from scipy.sparse import csr_matrix, hstack, vstack
 
@@ -232,6 +241,16 @@ def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignor
     if OTHER_ROWS:
         _other_rows(model, r_idx, c_idx, vals, rhs)
         n_rows = len(rhs)
+    if ROOM_CUTS if cuts is None else cuts:
+        from packer.cpsat.room_cuts import room_cuts
+
+        for idxs, coefs, ub in room_cuts(model):
+            row = len(rhs)
+            r_idx.extend([row] * len(idxs))
+            c_idx.extend(idxs)
+            vals.extend(coefs)
+            rhs.append(ub)
+        n_rows = len(rhs)
     n = n0 + len(freed)
     extra = csr_matrix((vals, (r_idx, c_idx)), shape=(n_rows, n))
     a2 = hstack([a, csr_matrix((a.shape[0], len(freed)))]).tocsr()
@@ -251,13 +270,13 @@ def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignor
 
 
 def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignore[no-untyped-def]
-             time_limit: float | None = None) -> StaysLP | None:
+             time_limit: float | None = None, cuts: bool | None = None) -> StaysLP | None:
     """The repack LP with migration costs (and ``budget``'s row) solved, or None when it does not
-    finish in ``time_limit`` or the model is not linear."""
+    finish in ``time_limit`` or the model is not linear. ``cuts``: :func:`stays_form`'s."""
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
 
-    got = stays_form(inst, model, budget)
+    got = stays_form(inst, model, budget, cuts)
     if got is None:
         return None
     form, col, const = got
