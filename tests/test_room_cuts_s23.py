@@ -6,11 +6,15 @@ at least the exact optimum and at most the LP without them."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from packer.check import check
-from packer.cpsat import reopt, solve
+from packer.cpsat import reopt, reopt_stays, solve
+from packer.cpsat.reopt_late import LateBounds
 from packer.cpsat.reopt_stays import stays_form, stays_lp
 from packer.cpsat.room_cuts import room_cuts
 from packer.model import Instance, Locality, Node, Request, Tenant, Topology, Unit
@@ -115,3 +119,18 @@ def test_rows_never_cut_a_plan(inst: Instance) -> None:
     assert off is not None and on is not None
     assert on.bound <= off.bound + 1e-9
     assert on.bound >= exact.objective - 1e-6
+
+
+def test_lp_child_takes_the_parents_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that the LP child process (reopt_late.LateBounds, where a timed run's bound comes from) uses
+    the parent's reopt_stays.ROOM_CUTS: on the hand state, with the flag set in this process only, its
+    stays bound is the optimum 19 (a fresh interpreter would import the default, off: 27)."""
+    monkeypatch.setattr(reopt_stays, "ROOM_CUTS", not reopt_stays.ROOM_CUTS)
+    inst = _hand()
+    bb = reopt.BudgetBound(inst)
+    LateBounds(bb, None, time.time() + 30.0).finish(30.0)
+    assert None in bb.stays
+    if reopt_stays.ROOM_CUTS:
+        assert 19.0 - 1e-9 <= bb.stays[None] <= 19.0 + 1e-3
+    else:
+        assert bb.stays[None] > 26.0

@@ -61,6 +61,22 @@ OTHER_ROWS = False
 #: Rows of the LP bound only: the CP-SAT model and its search are unchanged.
 ROOM_CUTS = False
 
+#: The settings an LP child process takes from its parent (:mod:`packer.cpsat.reopt_late`): a fresh
+#: interpreter would not see a flag set in the parent.
+SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS")
+
+
+def settings() -> dict[str, object]:
+    """This module's settings, for :func:`configure` in the LP child."""
+    return {k: globals()[k] for k in SETTINGS}
+
+
+def configure(values: dict[str, object]) -> None:
+    """Takes the parent's :func:`settings`."""
+    for k, v in values.items():
+        if k in SETTINGS:
+            globals()[k] = v
+
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
     """Appends the rows ``own[n, t] − s_r ≥ 0`` (r of node-isolated tenant t runs on node n) and
@@ -289,4 +305,4 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
                    budget=budget)
 
 
-__all__ = ["StaysLP", "group_node_ub", "stays_form", "stays_lp"]
+__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "stays_form", "stays_lp"]
