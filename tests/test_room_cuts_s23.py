@@ -55,6 +55,21 @@ def test_rows_close_the_hand_state() -> None:
     assert exact.objective - 1e-9 <= on.bound <= exact.objective + 1e-3
 
 
+def test_two_solves_give_the_rows_bound_and_the_plain_guide() -> None:
+    """Tests ROOM_GUIDE off: the LP without the rows is solved first (its solution is returned: all three
+    gangs placed), its broken rows counted, and the bound is the rows' LP's (the optimum 19)."""
+    inst = _hand()
+    model = reopt.repack_model(inst)
+    plain = stays_lp(inst, model, cuts=False)
+    two = stays_lp(inst, model, cuts=True, guide_rows=False)
+    assert plain is not None and two is not None
+    assert two.rows_broken is not None and two.rows_broken >= 1
+    assert 19.0 - 1e-9 <= two.bound <= 19.0 + 1e-3
+    assert list(two.x) == list(plain.x) and two.stays == plain.stays
+    placed = sum(two.x[v.index] for (gi, _d), v in model.vars.within.items())
+    assert placed > 2.9  # the plain LP's three gangs: the guide's
+
+
 def test_no_row_where_rounding_loses_nothing() -> None:
     """Tests that a rack whose free GPUs are a multiple of the gang size gets no row (the LP's capacity
     rows imply it), and that the flag off leaves the form as it was."""
@@ -115,10 +130,12 @@ def test_rows_never_cut_a_plan(inst: Instance) -> None:
     for idxs, coefs, ub in room_cuts(model):
         assert sum(c * vals.get(i, 0) for i, c in zip(idxs, coefs, strict=True)) <= ub + 1e-9
     off = stays_lp(inst, model, cuts=False)
-    on = stays_lp(inst, model, cuts=True)
-    assert off is not None and on is not None
+    on = stays_lp(inst, model, cuts=True, guide_rows=True)
+    two = stays_lp(inst, model, cuts=True, guide_rows=False)
+    assert off is not None and on is not None and two is not None
     assert on.bound <= off.bound + 1e-9
     assert on.bound >= exact.objective - 1e-6
+    assert abs(two.bound - on.bound) <= 1e-3  # the same LP with the rows, solved second or alone
 
 
 def test_lp_child_takes_the_parents_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,10 +60,15 @@ OTHER_ROWS = False
 #: Without them the LP puts 1.3-1.4 16-GPU rack gangs into a rack with 21-23 free GPUs (session 23).
 #: Rows of the LP bound only: the CP-SAT model and its search are unchanged.
 ROOM_CUTS = False
+#: With ROOM_CUTS: the guide (the solution :func:`stays_lp` returns) from the LP with the rows (one
+#: solve); False: from the LP without them, solved first, the rows' LP solved after it for the bound
+#: only where that solution breaks a row (session 23: the rows' solution places fewer of the gangs the
+#: LP splits, and the gang steps drawn by its weights lost on fragmented-1).
+ROOM_GUIDE = True
 
 #: The settings an LP child process takes from its parent (:mod:`packer.cpsat.reopt_late`): a fresh
 #: interpreter would not see a flag set in the parent.
-SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS")
+SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE")
 
 
 def settings() -> dict[str, object]:
@@ -169,6 +174,9 @@ class StaysLP:
     #: freed running request id → its stay column's value (1: the LP keeps it where it runs).
     stays: dict[str, float]
     budget: int | None
+    #: With ROOM_CUTS and not ROOM_GUIDE: the room rows the LP's solution without them broke (then
+    #: ``bound`` is the LP's with them, ``x`` and ``stays`` the solution without them); else None.
+    rows_broken: int | None = None
 
 
 def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # type: ignore[no-untyped-def]
@@ -285,14 +293,44 @@ def stays_form(inst: Instance, model, budget: int | None = None,  # type: ignore
     return form2, col, const
 
 
+def with_rows(form, rows):  # type: ignore[no-untyped-def]
+    """``form`` (a linear form) with ``rows`` ((column indices, coefficients, upper side) each) below."""
+    from scipy.sparse import csr_matrix, vstack
+
+    if not rows:
+        return form
+    c, a, bl, bh, lo, hi, obj = form
+    r_idx = [k for k, (idxs, _c, _u) in enumerate(rows) for _ in idxs]
+    c_idx = [i for idxs, _c, _u in rows for i in idxs]
+    vals = [v for _i, coefs, _u in rows for v in coefs]
+    extra = csr_matrix((vals, (r_idx, c_idx)), shape=(len(rows), a.shape[1]))
+    return (c, vstack([a, extra]).tocsr(), np.concatenate([bl, np.full(len(rows), -np.inf)]),
+            np.concatenate([bh, np.array([u for _i, _c, u in rows], dtype=float)]), lo, hi, obj)
+
+
+def violated(rows, x, tol: float = 1e-6) -> int:  # type: ignore[no-untyped-def]
+    """How many of ``rows`` the point ``x`` breaks by more than ``tol``."""
+    return sum(1 for idxs, coefs, ub in rows if float(np.dot(x[idxs], coefs)) > ub + tol)
+
+
 def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignore[no-untyped-def]
-             time_limit: float | None = None, cuts: bool | None = None) -> StaysLP | None:
+             time_limit: float | None = None, cuts: bool | None = None,
+             guide_rows: bool | None = None) -> StaysLP | None:
     """The repack LP with migration costs (and ``budget``'s row) solved, or None when it does not
-    finish in ``time_limit`` or the model is not linear. ``cuts``: :func:`stays_form`'s."""
+    finish in ``time_limit`` or the model is not linear. ``cuts``: :func:`stays_form`'s (None:
+    ROOM_CUTS). ``guide_rows`` (None: ROOM_GUIDE): with ``cuts``, whether the solution returned (the
+    guide's ``x`` and ``stays``) is that of the LP with the rows (one solve) or of the LP without them:
+    then the LP without them is solved first and, only where its solution breaks a row, the LP with
+    them after it for the bound (a second solve; the first's bound stands if it does not finish)."""
+    import time
+
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
 
-    got = stays_form(inst, model, budget, cuts)
+    use = ROOM_CUTS if cuts is None else cuts
+    two = use and not (ROOM_GUIDE if guide_rows is None else guide_rows)
+    t0 = time.perf_counter()
+    got = stays_form(inst, model, budget, use and not two)
     if got is None:
         return None
     form, col, const = got
@@ -301,8 +339,20 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
         return None
     value, x = res
     stays = {rid: float(x[ci]) for rid, ci in col.items()}
-    return StaysLP(bound=padded_bound(model, value + const), x=x[: form[1].shape[1] - len(col)], stays=stays,
-                   budget=budget)
+    n_model = form[1].shape[1] - len(col)
+    out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget)
+    if two:
+        from packer.cpsat.room_cuts import room_cuts
+
+        rows = room_cuts(model)
+        out.rows_broken = violated(rows, x)
+        if out.rows_broken:
+            rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+            res2 = None if rem is not None and rem <= 0.1 else lp_solve(model.model, time_limit=rem,
+                                                                       form=with_rows(form, rows))
+            if res2 is not None:
+                out.bound = min(out.bound, padded_bound(model, res2[0] + const))
+    return out
 
 
-__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "stays_form", "stays_lp"]
+__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "stays_form", "stays_lp", "violated", "with_rows"]
