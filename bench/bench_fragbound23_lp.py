@@ -5,7 +5,9 @@ re-optimizer reports at 1,024 GPUs) with ``cuts=False`` and ``cuts=True`` (``pac
 arms in the order given (deterministic values: they do not depend on the load; the seconds do). With
 ``--mip S``: the stays form with placed counts and required-locality domains integer (HiGHS branch and
 bound, as ``bench_frag18_intstays.py --arms within``) for S seconds, with the rows: how much integrality
-is left after them. ``--fractional``: list the gangs whose domain choice the LP splits, per arm.
+is left after them. Arm ``two``: ``stays_lp`` with the rows and ROOM_GUIDE off (the LP without the rows
+first, its solution the guide, then the rows' LP only where that solution breaks a row), its seconds
+in all. ``--fractional``: list the gangs whose domain choice the LP splits, per arm.
 
     python bench/bench_fragbound23_lp.py fragmented --seeds 0 1 2 3 4 100 101 102 103 104
     python bench/bench_fragbound23_lp.py issue --seeds 0 1 2 3 4 5 100
@@ -49,11 +51,13 @@ def main() -> int:
     from packer.cpsat.bound import _to_max, lp_solve
     from packer.cpsat.proof import padded_bound
     from packer.cpsat.reopt import repack_model
-    from packer.cpsat.reopt_stays import stays_form
+    from packer.cpsat.reopt_stays import stays_form, stays_lp
     from packer.cpsat.room_cuts import room_cuts
 
     ap = state_parser(__doc__)
-    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=("off", "on"))
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=("off", "on", "two"),
+                    help="off: no rows; on: the rows, one solve (ROOM_GUIDE); two: reopt_stays.stays_lp with the "
+                         "rows and ROOM_GUIDE off (the LP without them, then with them where its point breaks one)")
     ap.add_argument("--mip", type=float, default=0.0, help="seconds of within-integral B&B with the rows (0: none)")
     ap.add_argument("--fractional", action="store_true")
     ap.add_argument("--json", default=None)
@@ -72,6 +76,15 @@ def main() -> int:
         line = [f"{inst.name} ({inst.num_gpus} GPUs): {len(rows)} rows ({rows_s:.2f} s)"]
         for arm in args.arms:
             load0 = os.getloadavg()[0]
+            if arm == "two":
+                t = time.perf_counter()
+                got = stays_lp(inst, model, cuts=True, guide_rows=False)
+                s = time.perf_counter() - t
+                row[arm] = None if got is None else {"bound": got.bound, "cpu_s": round(s, 2), "load": round(load0, 2),
+                                                     "rows_broken": got.rows_broken}
+                line.append("two -" if got is None else
+                            f"two {got.bound:.2f} ({s:.1f} s, {got.rows_broken} rows broken, load {load0:.1f})")
+                continue
             t = time.perf_counter()
             form, col, const = stays_form(inst, model, cuts=arm == "on")
             res = lp_solve(model.model, form=form)
