@@ -151,3 +151,21 @@ def test_lp_child_takes_the_parents_setting(monkeypatch: pytest.MonkeyPatch) -> 
         assert 19.0 - 1e-9 <= bb.stays[None] <= 19.0 + 1e-3
     else:
         assert bb.stays[None] > 26.0
+
+
+def test_budget_bound_gives_the_plain_guide_then_the_rows_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests BudgetBound with ROOM_CUTS and not ROOM_GUIDE (what the LP child runs): stays_lp with
+    rows_later sets the plain LP's bound (27) and guide, stays_rows then lowers the bound to the rows'
+    LP's (19) and records the broken rows; a second stays_rows has nothing left to do; without
+    rows_later both come at once."""
+    monkeypatch.setattr(reopt_stays, "ROOM_CUTS", True)
+    monkeypatch.setattr(reopt_stays, "ROOM_GUIDE", False)
+    inst = _hand()
+    bb = reopt.BudgetBound(inst)
+    assert bb.stays_lp(None, rows_later=True) > 26.0
+    assert bb.guide is not None
+    assert bb.stays_rows(None) is True
+    assert 19.0 - 1e-9 <= bb.stays[None] <= 19.0 + 1e-3
+    assert (bb.stays_rows_broken[None] or 0) >= 1
+    assert bb.stays_rows(None) is False
+    assert 19.0 - 1e-9 <= reopt.BudgetBound(inst).stays_lp(None) <= 19.0 + 1e-3

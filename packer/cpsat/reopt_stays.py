@@ -64,7 +64,7 @@ ROOM_CUTS = False
 #: solve); False: from the LP without them, solved first, the rows' LP solved after it for the bound
 #: only where that solution breaks a row (session 23: the rows' solution places fewer of the gangs the
 #: LP splits, and the gang steps drawn by its weights lost on fragmented-1).
-ROOM_GUIDE = True
+ROOM_GUIDE = False
 
 #: The settings an LP child process takes from its parent (:mod:`packer.cpsat.reopt_late`): a fresh
 #: interpreter would not see a flag set in the parent.
@@ -342,17 +342,37 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
     n_model = form[1].shape[1] - len(col)
     out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget)
     if two:
-        from packer.cpsat.room_cuts import room_cuts
-
-        rows = room_cuts(model)
-        out.rows_broken = violated(rows, x)
-        if out.rows_broken:
-            rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-            res2 = None if rem is not None and rem <= 0.1 else lp_solve(model.model, time_limit=rem,
-                                                                       form=with_rows(form, rows))
-            if res2 is not None:
-                out.bound = min(out.bound, padded_bound(model, res2[0] + const))
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        got2 = rows_bound(inst, model, out, time_limit=rem)
+        if got2 is not None:
+            out.bound = got2
     return out
 
 
-__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "stays_form", "stays_lp", "violated", "with_rows"]
+def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped-def]
+               time_limit: float | None = None) -> float | None:
+    """The bound of the stays LP with the room rows (:mod:`packer.cpsat.room_cuts`), given ``lp``, the
+    same LP solved without them (``lp.x``: its solution): where that solution breaks no row it is
+    optimal with them too (``lp.bound``); else the LP with the rows is solved (None when it does not
+    finish in ``time_limit``). Sets ``lp.rows_broken``. Never above ``lp.bound``."""
+    from packer.cpsat.bound import lp_solve
+    from packer.cpsat.proof import padded_bound
+    from packer.cpsat.room_cuts import room_cuts
+
+    rows = room_cuts(model)
+    lp.rows_broken = violated(rows, lp.x)
+    if not lp.rows_broken:
+        return lp.bound
+    if time_limit is not None and time_limit <= 0.1:
+        return None
+    got = stays_form(inst, model, lp.budget, False)
+    if got is None:
+        return None
+    form, _col, const = got
+    res = lp_solve(model.model, time_limit=time_limit, form=with_rows(form, rows))
+    if res is None:
+        return None
+    return min(lp.bound, padded_bound(model, res[0] + const))
+
+
+__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
