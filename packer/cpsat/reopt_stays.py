@@ -59,7 +59,7 @@ OTHER_ROWS = False
 #: Chvátal-Gomory rounding of the domain's whole-GPU capacity over the gangs' integer domain choices.
 #: Without them the LP puts 1.3-1.4 16-GPU rack gangs into a rack with 21-23 free GPUs (session 23).
 #: Rows of the LP bound only: the CP-SAT model and its search are unchanged.
-ROOM_CUTS = False
+ROOM_CUTS = True
 #: With ROOM_CUTS: the guide (the solution :func:`stays_lp` returns) from the LP with the rows (one
 #: solve); False: from the LP without them, solved first, the rows' LP solved after it for the bound
 #: only where that solution breaks a row (session 23: the rows' solution places fewer of the gangs the
