@@ -116,7 +116,7 @@ def _hinted(model, plan) -> dict[int, int]:  # type: ignore[no-untyped-def]
     return dict(zip(h.vars, h.values, strict=True))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=_states())
 def test_rows_never_cut_a_plan(inst: Instance) -> None:
     """Tests that every row holds at the exact plan's domain choices, and that the stays LP with the
