@@ -16,6 +16,9 @@ to ``--json``.
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms noinc off   # session 22
     (arm ``noinc``: as ``off`` with reopt_spread.INCREMENTAL and reopt_base.SHARED off: a placer loaded per
     placer step, every unit read back; every other arm has them as they are)
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms cuts off   # session 23
+    (arm ``cuts``: as ``off`` with reopt_stays.ROOM_CUTS on: the stays LP with the rounded room rows of
+    whole-GPU gangs, in the LP child too; every other arm has it off)
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from packer.cpsat import reopt_base, reopt_clear, reopt_gang, reopt_spread
+    from packer.cpsat import reopt_base, reopt_clear, reopt_gang, reopt_spread, reopt_stays
 
     default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
     import packer.cpsat.reopt as reopt
@@ -61,6 +64,7 @@ def main() -> int:
             reopt_gang.PRICED_FALLBACK = arm == "fallback"
             reopt.PORTFOLIO = arm == "portfolio"
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
+            reopt_stays.ROOM_CUTS = arm == "cuts"
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}

@@ -20,7 +20,8 @@ the gap and the wall seconds (load beside).
         --arms "none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM"   # session 18: three arms on one shared start
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
-the guide, not the LP). Each arm's row also counts the gang steps kept from a cheaper victim tier
+the guide, not the LP); with ``--ab reopt_stays.NAME`` the stays LP is solved again per arm (its bound
+and guide are the arm's; session 23: ``--ab reopt_stays.ROOM_CUTS``). Each arm's row also counts the gang steps kept from a cheaper victim tier
 (``tier wins``: reopt_gang.VICTIM_TIERS, and by how much they beat the all-victims tries).
 """
 
@@ -83,8 +84,9 @@ def main() -> int:
             elif args.ab:
                 reopt_gang.GANG = True
                 setattr(ab_mod, ab_name, ab_on if on else type(ab_on)(0))
-                if mod_name == "lpguide":
+                if mod_name in ("lpguide", "reopt_stays"):  # reopt_stays (session 23): the LP itself changes
                     guide = _guide_again(bb, inst)
+                    bound = bb.best(None)
             elif args.victims_ab:
                 reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, (tiers if on else 0)
             elif args.chain_ab:
@@ -102,7 +104,7 @@ def main() -> int:
             g = stats.get("by_kind", {}).get("gang", {})
             pk = stats.get("by_kind", {}).get("pack", {})
             pf = stats.get("by_kind", {}).get("pack_fill", {})
-            rows[arm] = {"objective": obj, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
+            rows[arm] = {"objective": obj, "bound": bound, "gap": gap, "moves": reopt.moves(inst, got), "wall_s": round(wall, 1),
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),

@@ -420,6 +420,10 @@ class BudgetBound:
         #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
         self.guides: dict[int | None, Guide] = {}
         self._repack = None
+        #: Session 23 (reopt_stays.ROOM_CUTS without ROOM_GUIDE): budget → its LP without the room rows,
+        #: whose bound with them is still to come (:meth:`stays_rows`); and → how many rows it broke.
+        self._rows_due: dict[int | None, object] = {}
+        self.stays_rows_broken: dict[int | None, int | None] = {}
         #: What branch and bound on the stays LP's form gave in the LP child, when it ran
         #: (:mod:`packer.cpsat.reopt_intstays`; its dual bound, when lower, is in ``stays``).
         self.int_stays: dict[str, object] | None = None
@@ -452,12 +456,17 @@ class BudgetBound:
         self.guide = repack_guide(model, got[1], frozenset(r.id for r in self.inst.requests if r.placement is None))
         return self.repack
 
-    def stays_lp(self, cap: int | None, time_limit: float | None = None) -> float | None:
+    def stays_lp(self, cap: int | None, time_limit: float | None = None, rows_later: bool = False) -> float | None:
         """The repack LP with migration costs and ``cap``'s budget row (None: no limit), or None when
         it does not finish in ``time_limit`` (which counts building the repack model, once).
 
         A finite cap that the no-limit solution already keeps (its LP moves at most ``cap``) has the
-        same optimum: that one is reused, not solved again."""
+        same optimum: that one is reused, not solved again.
+
+        With ``reopt_stays.ROOM_CUTS`` and not ``ROOM_GUIDE`` the LP is solved without the room rows
+        (its bound and guide are set), then with them for the bound (:meth:`stays_rows`), at once or,
+        with ``rows_later``, when the caller calls :meth:`stays_rows` (after passing the guide on)."""
+        from packer.cpsat import reopt_stays
         from packer.cpsat.lpguide import repack_guide
         from packer.cpsat.reopt_stays import stays_lp
         from packer.cpsat.timeplan import build_s
@@ -480,10 +489,13 @@ class BudgetBound:
         if self._repack is None or self._repack.linear_form is None or (rem is not None and rem <= 0.1):
             self.stays_failed.add(cap)
             return None
-        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem)
+        two = reopt_stays.ROOM_CUTS and not reopt_stays.ROOM_GUIDE
+        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False if two else None)
         if got is None:
             self.stays_failed.add(cap)
             return None
+        if two:
+            self._rows_due[cap] = got
         self.stays[cap] = got.bound
         self.stays_moves[cap] = sum(1.0 - v for v in got.stays.values())
         waiting = frozenset(r.id for r in self.inst.requests if r.placement is None)
@@ -492,11 +504,29 @@ class BudgetBound:
         self.guides[cap] = repack_guide(self._repack, got.x, waiting, got.stays, homes)
         if cap is None:
             self.guide = self.guides[None]
-        return got.bound
+        if two and not rows_later:
+            rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+            self.stays_rows(cap, rem)
+        return self.stays[cap]
+
+    def stays_rows(self, cap: int | None, time_limit: float | None = None) -> bool:
+        """Lowers ``cap``'s stays bound to that of its LP with the room rows (:func:`packer.cpsat.
+        reopt_stays.rows_bound`) where :meth:`stays_lp` left it due; returns whether it was due (the
+        bound stays where it was when that LP does not finish in ``time_limit``)."""
+        from packer.cpsat.reopt_stays import rows_bound
+
+        got = self._rows_due.pop(cap, None)
+        if got is None or self._repack is None:
+            return False
+        value = rows_bound(self.inst, self._repack, got, time_limit=time_limit)
+        self.stays_rows_broken[cap] = got.rows_broken
+        if value is not None and value < self.stays[cap]:
+            self.stays[cap] = value
+        return True
 
     #: What another process's LPs leave in a BudgetBound (its models stay there: they do not pickle).
     SNAPSHOT = ("values", "repack", "repack_tried", "guide", "failed", "stays", "stays_moves", "stays_failed",
-                "guides", "int_stays")
+                "guides", "int_stays", "stays_rows_broken")
 
     def snapshot(self) -> dict[str, object]:
         """The bounds, guides and failures known, without the models (:mod:`packer.cpsat.reopt_late`)."""
@@ -622,11 +652,15 @@ def _budget_bounds(bb: BudgetBound, cap: int | None, left, after=None,  # type: 
             after()
 
     key = _bound_key(bb, cap)
-    bb.stays_lp(None, share())
+    bb.stays_lp(None, share(), rows_later=True)
     done()
-    if key is not None and None in bb.stays:
-        bb.stays_lp(key, share())
+    if bb.stays_rows(None, share()):  # session 23: the room rows' bound, after the guide is out
         done()
+    if key is not None and None in bb.stays:
+        bb.stays_lp(key, share(), rows_later=True)
+        done()
+        if bb.stays_rows(key, share()):
+            done()
     if key in bb.stays:
         return
     if None not in bb.stays:

@@ -42,6 +42,10 @@ def main() -> None:
     inst, snap, cap, deadline, nice, *more = pickle.load(sys.stdin.buffer)
     if more:  # the parent's settings of the branch and bound after the LPs (session 18)
         reopt_intstays.configure(more[0])
+    if len(more) > 1:  # the parent's settings of the stays LP's rows (session 23)
+        from packer.cpsat import reopt_stays
+
+        reopt_stays.configure(more[1])
     if nice > 0:
         os.nice(nice)
     bb = BudgetBound(inst)
@@ -85,7 +89,10 @@ class LateBounds:
         self._written = False  # the payload is written (go's byte may follow it)
         self.go_s: float | None = None  # seconds from the start to go()
 
-        payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice, reopt_intstays.settings()))
+        from packer.cpsat import reopt_stays
+
+        payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice, reopt_intstays.settings(),
+                                reopt_stays.settings()))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.reopt_late import main; main()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

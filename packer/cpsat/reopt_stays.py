@@ -54,6 +54,34 @@ OWN_LINKS = True
 #: the bound where it was (haein-0/-5: equal; haein-1: −0.05) and make the LP 1.4-3× slower, so off.
 OTHER_ROWS = False
 
+#: Rounded room rows for whole-GPU gangs with a required locality (:mod:`packer.cpsat.room_cuts`): per
+#: topology domain and gang size s, Σ floor(n_g / s) × within ≤ floor(free whole GPUs / s), a
+#: Chvátal-Gomory rounding of the domain's whole-GPU capacity over the gangs' integer domain choices.
+#: Without them the LP puts 1.3-1.4 16-GPU rack gangs into a rack with 21-23 free GPUs (session 23).
+#: Rows of the LP bound only: the CP-SAT model and its search are unchanged.
+ROOM_CUTS = True
+#: With ROOM_CUTS: the guide (the solution :func:`stays_lp` returns) from the LP with the rows (one
+#: solve); False: from the LP without them, solved first, the rows' LP solved after it for the bound
+#: only where that solution breaks a row (session 23: the rows' solution places fewer of the gangs the
+#: LP splits, and the gang steps drawn by its weights lost on fragmented-1).
+ROOM_GUIDE = False
+
+#: The settings an LP child process takes from its parent (:mod:`packer.cpsat.reopt_late`): a fresh
+#: interpreter would not see a flag set in the parent.
+SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE")
+
+
+def settings() -> dict[str, object]:
+    """This module's settings, for :func:`configure` in the LP child."""
+    return {k: globals()[k] for k in SETTINGS}
+
+
+def configure(values: dict[str, object]) -> None:
+    """Takes the parent's :func:`settings`."""
+    for k, v in values.items():
+        if k in SETTINGS:
+            globals()[k] = v
+
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
     """Appends the rows ``own[n, t] − s_r ≥ 0`` (r of node-isolated tenant t runs on node n) and
@@ -146,6 +174,9 @@ class StaysLP:
     #: freed running request id → its stay column's value (1: the LP keeps it where it runs).
     stays: dict[str, float]
     budget: int | None
+    #: With ROOM_CUTS and not ROOM_GUIDE: the room rows the LP's solution without them broke (then
+    #: ``bound`` is the LP's with them, ``x`` and ``stays`` the solution without them); else None.
+    rows_broken: int | None = None
 
 
 def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # type: ignore[no-untyped-def]
@@ -160,11 +191,13 @@ def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # ty
     return by_gpu, host
 
 
-def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignore[no-untyped-def]
+def stays_form(inst: Instance, model, budget: int | None = None,  # type: ignore[no-untyped-def]
+               cuts: bool | None = None):
     """The repack model's linear form with a stays column per freed running request appended.
 
     Returns (form, stay column by request id, the objective's constant in model units) or None when
     the model is not linear. ``model``: :func:`packer.cpsat.reopt.repack_model` of ``inst``.
+    ``cuts``: append :func:`packer.cpsat.room_cuts.room_cuts`'s rows (None: ROOM_CUTS).
     """
     from scipy.sparse import csr_matrix, hstack, vstack
 
@@ -232,6 +265,16 @@ def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignor
     if OTHER_ROWS:
         _other_rows(model, r_idx, c_idx, vals, rhs)
         n_rows = len(rhs)
+    if ROOM_CUTS if cuts is None else cuts:
+        from packer.cpsat.room_cuts import room_cuts
+
+        for idxs, coefs, ub in room_cuts(model):
+            row = len(rhs)
+            r_idx.extend([row] * len(idxs))
+            c_idx.extend(idxs)
+            vals.extend(coefs)
+            rhs.append(ub)
+        n_rows = len(rhs)
     n = n0 + len(freed)
     extra = csr_matrix((vals, (r_idx, c_idx)), shape=(n_rows, n))
     a2 = hstack([a, csr_matrix((a.shape[0], len(freed)))]).tocsr()
@@ -250,14 +293,44 @@ def stays_form(inst: Instance, model, budget: int | None = None):  # type: ignor
     return form2, col, const
 
 
+def with_rows(form, rows):  # type: ignore[no-untyped-def]
+    """``form`` (a linear form) with ``rows`` ((column indices, coefficients, upper side) each) below."""
+    from scipy.sparse import csr_matrix, vstack
+
+    if not rows:
+        return form
+    c, a, bl, bh, lo, hi, obj = form
+    r_idx = [k for k, (idxs, _c, _u) in enumerate(rows) for _ in idxs]
+    c_idx = [i for idxs, _c, _u in rows for i in idxs]
+    vals = [v for _i, coefs, _u in rows for v in coefs]
+    extra = csr_matrix((vals, (r_idx, c_idx)), shape=(len(rows), a.shape[1]))
+    return (c, vstack([a, extra]).tocsr(), np.concatenate([bl, np.full(len(rows), -np.inf)]),
+            np.concatenate([bh, np.array([u for _i, _c, u in rows], dtype=float)]), lo, hi, obj)
+
+
+def violated(rows, x, tol: float = 1e-6) -> int:  # type: ignore[no-untyped-def]
+    """How many of ``rows`` the point ``x`` breaks by more than ``tol``."""
+    return sum(1 for idxs, coefs, ub in rows if float(np.dot(x[idxs], coefs)) > ub + tol)
+
+
 def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignore[no-untyped-def]
-             time_limit: float | None = None) -> StaysLP | None:
+             time_limit: float | None = None, cuts: bool | None = None,
+             guide_rows: bool | None = None) -> StaysLP | None:
     """The repack LP with migration costs (and ``budget``'s row) solved, or None when it does not
-    finish in ``time_limit`` or the model is not linear."""
+    finish in ``time_limit`` or the model is not linear. ``cuts``: :func:`stays_form`'s (None:
+    ROOM_CUTS). ``guide_rows`` (None: ROOM_GUIDE): with ``cuts``, whether the solution returned (the
+    guide's ``x`` and ``stays``) is that of the LP with the rows (one solve) or of the LP without them:
+    then the LP without them is solved first and, only where its solution breaks a row, the LP with
+    them after it for the bound (a second solve; the first's bound stands if it does not finish)."""
+    import time
+
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
 
-    got = stays_form(inst, model, budget)
+    use = ROOM_CUTS if cuts is None else cuts
+    two = use and not (ROOM_GUIDE if guide_rows is None else guide_rows)
+    t0 = time.perf_counter()
+    got = stays_form(inst, model, budget, use and not two)
     if got is None:
         return None
     form, col, const = got
@@ -266,8 +339,40 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
         return None
     value, x = res
     stays = {rid: float(x[ci]) for rid, ci in col.items()}
-    return StaysLP(bound=padded_bound(model, value + const), x=x[: form[1].shape[1] - len(col)], stays=stays,
-                   budget=budget)
+    n_model = form[1].shape[1] - len(col)
+    out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget)
+    if two:
+        rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+        got2 = rows_bound(inst, model, out, time_limit=rem)
+        if got2 is not None:
+            out.bound = got2
+    return out
 
 
-__all__ = ["StaysLP", "group_node_ub", "stays_form", "stays_lp"]
+def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped-def]
+               time_limit: float | None = None) -> float | None:
+    """The bound of the stays LP with the room rows (:mod:`packer.cpsat.room_cuts`), given ``lp``, the
+    same LP solved without them (``lp.x``: its solution): where that solution breaks no row it is
+    optimal with them too (``lp.bound``); else the LP with the rows is solved (None when it does not
+    finish in ``time_limit``). Sets ``lp.rows_broken``. Never above ``lp.bound``."""
+    from packer.cpsat.bound import lp_solve
+    from packer.cpsat.proof import padded_bound
+    from packer.cpsat.room_cuts import room_cuts
+
+    rows = room_cuts(model)
+    lp.rows_broken = violated(rows, lp.x)
+    if not lp.rows_broken:
+        return lp.bound
+    if time_limit is not None and time_limit <= 0.1:
+        return None
+    got = stays_form(inst, model, lp.budget, False)
+    if got is None:
+        return None
+    form, _col, const = got
+    res = lp_solve(model.model, time_limit=time_limit, form=with_rows(form, rows))
+    if res is None:
+        return None
+    return min(lp.bound, padded_bound(model, res[0] + const))
+
+
+__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
