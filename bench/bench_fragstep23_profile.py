@@ -83,7 +83,7 @@ def main() -> int:
         if any(fn.endswith("/" + f) and name == n for f, n in WATCH):
             label = f"{Path(fn).name}:{name}"
             if name == "__init__":
-                if _line != 1522:  # reopt._View.__init__ only
+                if _line != reopt._View.__init__.__code__.co_firstlineno:  # reopt._View.__init__ only
                     continue
                 label = "reopt.py:_View"
             print(f"| {label} | {nc} | {ct:.2f} | {1000 * ct / max(1, nc):.1f} |")

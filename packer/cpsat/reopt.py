@@ -1008,7 +1008,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         pending = lp_running and guide is None
         step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
-        view = _View(inst, cur)
+        sized = bases if reopt_base.SIZES else None  # session 23: unit sizes remembered by the plan's diff
+        view = _View(inst, cur, sized)
+        ruse = None if sized is None else sized.running_use(cur)  # the spread and gang candidates' one sum
         waiting = [r for r in inst.requests if r.id not in cur and r.id not in never
                    and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
@@ -1026,7 +1028,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             continue
         # Spread steps are drawn next and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
-        scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
+        scands = reopt_spread.spreads(inst, cur, guide, ruse) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < port.share("spread", sshare.value):
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress,
@@ -1048,7 +1050,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                                                    deadline=deadline)
                 cshare.update(best > before + 1e-9)
                 continue
-        cands = [r for r in reopt_gang.gangs(inst, cur) if r.id not in never] if reopt_gang.GANG and placers else []
+        cands = ([r for r in reopt_gang.gangs(inst, cur, ruse) if r.id not in never]
+                 if reopt_gang.GANG and placers else [])
         if cands and grng.random() < port.share("gang", reopt_gang.GANG_SHARE):
             before = best
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases,
@@ -1526,7 +1529,9 @@ def _aim(rng: random.Random, waiting: Sequence[Request], guide: Guide | None = N
 class _View:
     """Where the incumbent leaves room: free and movable GPU-equivalents per GPU, quotas used."""
 
-    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> None:
+    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]], cache=None) -> None:  # type: ignore[no-untyped-def]
+        """``cache``: a :class:`packer.cpsat.reopt_base.BaseCache` whose remembered unit sizes are used
+        (reopt_base.SIZES: the same sums)."""
         self.inst = inst
         self.used: dict[tuple[str, int], float] = defaultdict(float)
         self.mov: dict[tuple[str, int], float] = defaultdict(float)
@@ -1546,8 +1551,9 @@ class _View:
         iso = {t.id for t in inst.tenants if t.isolation == "node"}
         for rid, units in cur.items():
             r = inst.request(rid)
-            for u in units:
-                size = inst.unit_size(r, u)
+            sizes = None if cache is None else cache.unit_sizes(rid, units)
+            for i, u in enumerate(units):
+                size = inst.unit_size(r, u) if sizes is None else sizes[i]
                 self.quota[r.tenant] += size
                 if r.tenant in iso:
                     owners[r.tenant].add(u.node)

@@ -82,10 +82,11 @@ def running_use(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> dict[str, 
     return used
 
 
-def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
+def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]], used: Mapping[str, float] | None = None) -> list[Request]:
     """The waiting requests a gang step can aim at: whole-GPU requests of more than one unit whose
-    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them."""
-    used = running_use(inst, cur)
+    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them.
+    ``used``: :func:`running_use` of ``cur``, already summed."""
+    used = running_use(inst, cur) if used is None else used
     out = []
     for r in inst.requests:
         if r.id in cur or r.kind != "gpu" or r.count <= 1:
@@ -107,12 +108,13 @@ def pick_gang(rng: random.Random, cands: Sequence[Request], guide: Guide | None)
 
 
 def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False,  # type: ignore[no-untyped-def]
-             keep: set[str] | frozenset[str] = frozenset()):
+             keep: set[str] | frozenset[str] = frozenset(), cache=None):
     """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, cost of clearing each GPU).
     Kept: pinned work, the requests in ``keep``, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
     whole size of each request on it (it all moves, and bigger work is harder to re-place: a node
     holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1; a 64-GPU pod gang 64 a GPU, so another
-    pod gang is cleared for it only where nothing cheaper covers it)."""
+    pod gang is cleared for it only where nothing cheaper covers it). ``cache``: a
+    :class:`packer.cpsat.reopt_base.BaseCache` whose remembered unit sizes are used (the same sums)."""
     pinned: set[tuple[str, int]] = set()
     free_of: dict[tuple[str, int], set[str]] = defaultdict(set)
     size: dict[tuple[str, int], float] = defaultdict(float)
@@ -120,7 +122,7 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool 
         r = inst.request(rid)
         fixed = rid in keep or (r.placement is not None
                                 and (not r.movable or (keep_wide and len({u.node for u in units}) > 1)))
-        whole = sum(inst.unit_size(r, u) for u in units)
+        whole = sum(inst.unit_size(r, u) for u in units) if cache is None else sum(cache.unit_sizes(rid, units))
         for u in units:
             if u.gpu is None:
                 continue
@@ -206,10 +208,11 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
         now = cache.objective(cur) if shared else objective_value(inst, cur)
         base = cache.get(cur) if shared else reopt_base.fresh(inst, cur, policy)
     uses: dict[bool, object] = {}
+    sized = cache if cache is not None and reopt_base_sizes() else None
     for k in range(TRIES):
         kw = k % 2 == 0
         if FORK and kw not in uses:
-            uses[kw] = _gpu_use(inst, cur, kw)
+            uses[kw] = _gpu_use(inst, cur, kw, cache=sized)
         use = uses.get(kw)
         nodes = clear_nodes(inst, gang, cur, rng, guide, kw, use=use)
         for tier in tiers:
@@ -245,6 +248,13 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
     # (None: no all-victims try gave a result), for the re-optimizer's statistics.
     best[2]["tier_gain"] = None if best_all is None else best[0] - best_all
     return best[1], best[2]
+
+
+def reopt_base_sizes() -> bool:
+    """reopt_base.SIZES (read at call time: the A/B benches turn it)."""
+    from packer.cpsat import reopt_base
+
+    return reopt_base.SIZES
 
 
 def _priced_tries(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,

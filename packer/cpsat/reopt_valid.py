@@ -22,7 +22,7 @@ checker itself would see it, restricted to what can have changed. Every rule of 
 So the restricted check is the checker run (unchanged) on a sub-instance: the nodes where changed requests
 now have units, every request with a unit there or changed, and those requests' other nodes and the nodes
 where they run (holding only their units: a subset again). It gives the full check's verdict whenever ``ref`` was valid
-(tests/test_reopt_valid_s23.py compares the two after random step sequences, valid and invalid). A plan
+(tests/test_reopt_s23.py compares the two after random step sequences, valid and invalid). A plan
 that changes more than half the requests, or the first plan, is checked whole.
 """
 

@@ -1,8 +1,10 @@
-"""Tests of session 23's validity check by difference (packer.cpsat.reopt_valid.Memo): after random
-sequences of plans, valid ones (work lifted and re-placed by the placer, waiting work added, the order
-shuffled) and broken ones (a unit moved anywhere, work dropped, work added on GPUs drawn at random, a
-running request moved or its units cut), the check by difference gives the whole checker's verdict, plan
-for plan; and move steps keep the same plans with it as without."""
+"""Tests of session 23's incremental move-step work. The validity check by difference
+(packer.cpsat.reopt_valid.Memo): after random sequences of plans, valid ones (work lifted and re-placed by
+the placer, waiting work added, the order shuffled) and broken ones (a unit moved anywhere, work dropped,
+work added on GPUs drawn at random, a running request moved or its units cut), it gives the whole checker's
+verdict, plan for plan; move steps keep the same plans with it as without. The unit sizes remembered by the
+plan's diff (reopt_base.SIZES): the running use, the view of the plan and the gang step's GPU use equal
+their fresh computation exactly after random plan sequences."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packer.cpsat import reopt, reopt_valid
+from packer.cpsat import reopt, reopt_base, reopt_gang, reopt_valid
 from packer.generate import generate
 from packer.model import Instance, ObjectiveWeights, Tenant, Unit
 from packer.plans import request_size
@@ -133,20 +135,42 @@ def test_the_check_by_difference_finds_each_kind_of_break() -> None:
 
 def test_move_steps_keep_the_same_plans_with_the_check_by_difference() -> None:
     """move_steps (deterministic, one worker) on a small fragmented state ends on the same plan with
-    reopt_valid.DIFF on and off, and that plan passes the checker."""
+    reopt_valid.DIFF and reopt_base.SIZES on and off, and that plan passes the checker."""
     inst = generate("fragmented", 0, nodes=16)
     placed = reopt.no_move_plan(inst, time_limit=5.0, seed=0, workers=1)
     start = {a.request: list(a.units) for a in placed.assignments}
     got = {}
-    old = reopt_valid.DIFF
+    old = reopt_valid.DIFF, reopt_base.SIZES
     try:
         for on in (False, True):
-            reopt_valid.DIFF = on
+            reopt_valid.DIFF = reopt_base.SIZES = on
             plan, stats = reopt.move_steps(inst, start, cap=None, deadline=1e18, seed=0, workers=1,
                                            max_steps=6, det=0.2)
             got[on] = (plan, stats["valid"])
     finally:
-        reopt_valid.DIFF = old
+        reopt_valid.DIFF, reopt_base.SIZES = old
     assert got[True][0] == got[False][0]
     assert _ok(inst, got[True][0])
     assert got[True][1]["diff"] >= 1 and got[False][1]["diff"] == 0  # the kept results were checked by difference
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 80), nodes=st.sampled_from([4, 6, 8]), draw=st.integers(0, 10_000))
+def test_remembered_sizes_give_the_fresh_sums_exactly(seed: int, nodes: int, draw: int) -> None:
+    """Tests BaseCache.unit_sizes and what reads them over a random sequence of plans (work lifted, re-placed,
+    added, the order shuffled): the running use per tenant, the view of the plan (room per GPU, movable use,
+    quotas) and the gang step's GPU use equal the fresh computations exactly, float for float."""
+    inst = generate("fragmented", seed, nodes=nodes)
+    rng = random.Random(draw)
+    cur = _placed(inst)
+    cache = reopt_base.BaseCache(inst)
+    for _ in range(6):
+        assert dict(cache.running_use(cur)) == dict(reopt_gang.running_use(inst, cur))
+        a, b = reopt._View(inst, cur, cache), reopt._View(inst, cur)
+        assert (dict(a.used), dict(a.mov), dict(a.quota)) == (dict(b.used), dict(b.mov), dict(b.quota))
+        assert a.isolated_nodes == b.isolated_nodes and a.spans == b.spans
+        for kw in (False, True):
+            assert reopt_gang._gpu_use(inst, cur, kw, cache=cache) == reopt_gang._gpu_use(inst, cur, kw)
+        assert reopt_gang.gangs(inst, cur, cache.running_use(cur)) == reopt_gang.gangs(inst, cur)
+        cur = _next_plan(inst, cur, rng)
+    assert len(cache.sizes) == len({*cache.sizes} | {*cur})  # one entry a request, replaced when its units change
