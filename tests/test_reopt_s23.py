@@ -172,5 +172,5 @@ def test_remembered_sizes_give_the_fresh_sums_exactly(seed: int, nodes: int, dra
         for kw in (False, True):
             assert reopt_gang._gpu_use(inst, cur, kw, cache=cache) == reopt_gang._gpu_use(inst, cur, kw)
         assert reopt_gang.gangs(inst, cur, cache.running_use(cur)) == reopt_gang.gangs(inst, cur)
+        assert set(cache.sizes) >= set(cur)
         cur = _next_plan(inst, cur, rng)
-    assert len(cache.sizes) == len({*cache.sizes} | {*cur})  # one entry a request, replaced when its units change

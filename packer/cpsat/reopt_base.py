@@ -107,6 +107,10 @@ class BaseCache:
             inst = self.inst
             r = inst.request(rid)
             hit = self.sizes[rid] = (key, tuple(inst.unit_size(r, u) for u in key))
+        elif hit[0] is not key:
+            # equal units, maybe other objects (a step that reads every request back from a placer): keep
+            # these, so that the next plan holding them compares by identity (pydantic's == is ~4 us a unit)
+            self.sizes[rid] = (key, hit[1])
         return hit[1]
 
     def running_use(self, cur: Mapping[str, Sequence[Unit]]) -> dict[str, float]:
@@ -133,6 +137,8 @@ class BaseCache:
             hit = vals.get(rid)
             if hit is None or hit[0] != key:
                 hit = vals[rid] = (key, request_value(inst, inst.request(rid), units))
+            elif SIZES and hit[0] is not key:
+                vals[rid] = (key, hit[1])  # equal units as other objects: compared by identity next (unit_sizes)
             total += hit[1]
         return total
 

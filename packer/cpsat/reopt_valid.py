@@ -58,6 +58,8 @@ class Memo:
             size = sum(inst.unit_size(r, u) for u in key)
             moved = r.placement is not None and not units_equal(r.placement, key)
             hit = self.parts[rid] = (key, size, moved)
+        elif hit[0] is not key:
+            self.parts[rid] = (key, hit[1], hit[2])  # the same units as other objects: compared by identity next
         return hit[1], hit[2]
 
     def valid(self, placed: Mapping[str, Sequence[Unit]]) -> bool:
