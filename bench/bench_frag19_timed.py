@@ -19,6 +19,9 @@ to ``--json``.
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms cuts off   # session 23
     (arm ``cuts``: as ``off`` with reopt_stays.ROOM_CUTS on: the stays LP with the rounded room rows of
     whole-GPU gangs, in the LP child too; every other arm has it off)
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s22 off   # session 23
+    (arm ``s22``: as ``off`` with reopt_valid.DIFF, reopt_base.SIZES and reopt_gang.LAZY off: every kept result
+    checked whole, unit sizes worked out each time, gang tries each doing all their work)
 """
 
 from __future__ import annotations
@@ -40,13 +43,14 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from packer.cpsat import reopt_base, reopt_clear, reopt_gang, reopt_spread, reopt_stays
+    from packer.cpsat import reopt_base, reopt_clear, reopt_gang, reopt_spread, reopt_stays, reopt_valid
 
     default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
     import packer.cpsat.reopt as reopt
 
     priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO
     inc = reopt_spread.INCREMENTAL, reopt_base.SHARED
+    s23 = reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -65,6 +69,7 @@ def main() -> int:
             reopt.PORTFOLIO = arm == "portfolio"
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
             reopt_stays.ROOM_CUTS = arm == "cuts"
+            reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -98,6 +103,7 @@ def main() -> int:
     reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
     reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO = priced
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
+    reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     return 0
 
 

@@ -94,8 +94,10 @@ def main() -> int:
             else:
                 reopt_gang.GANG = on
             t0 = time.perf_counter()
+            traj: list[float] = []  # session 23: the objective before every step (of every kind), for "step for step"
             got, stats = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 3600, seed=0,
-                                          workers=1, guide=guide, max_steps=args.steps, det=args.det)
+                                          workers=1, guide=guide, max_steps=args.steps, det=args.det,
+                                          on_step=lambda _k, best, _g, traj=traj: traj.append(best))
             wall = time.perf_counter() - t0
             obj = objective_value(inst, got)
             assert reopt._valid(inst, got)
@@ -109,7 +111,8 @@ def main() -> int:
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
                          "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
-                         "gang_priced": stats.get("gang_priced", 0)}  # session 21: gains of priced exchanges
+                         "gang_priced": stats.get("gang_priced", 0),  # session 21: gains of priced exchanges
+                         "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps")}
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             bs = "-" if bound is None else f"{bound:.2f}"  # session 22: the stays LP may not finish at load 10
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bs} | {gs} | {rows[arm]['moves']} | "
@@ -120,6 +123,10 @@ def main() -> int:
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
                       for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} priced:{stats.get('gang_priced', 0)} |"),
                   flush=True)
+            if args.arms and arm != arms[0][0]:  # session 23: the objective before each step, against the first arm's
+                first = rows[arms[0][0]]["trajectory"]
+                print(f"  {inst.name} {arm}: {len(traj)} steps, trajectory "
+                      + ("identical to" if traj == first else "DIFFERS from") + f" {arms[0][0]}'s", flush=True)
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")

@@ -1022,6 +1022,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
 
     bases = BaseCache(inst)
     stats["base_cache"] = bases.stats
+    # session 23: kept results checked by their difference from the last plan found valid (reopt_valid.DIFF)
+    from packer.cpsat.reopt_valid import Memo
+
+    memo = Memo(inst)
+    stats["valid"] = memo.stats
     while True:
         if deadline - time.perf_counter() < 0.5 or (max_steps is not None and stats["steps"] - stats.get("gang", 0)
                                                     - stats.get("spread", 0) - stats.get("pack", 0) >= max_steps):
@@ -1037,7 +1042,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         pending = lp_running and guide is None
         step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
-        view = _View(inst, cur)
+        sized = bases if reopt_base.SIZES else None  # session 23: unit sizes remembered by the plan's diff
+        view = _View(inst, cur, sized)
+        ruse = None if sized is None else sized.running_use(cur)  # the spread and gang candidates' one sum
         waiting = [r for r in inst.requests if r.id not in cur and r.id not in never
                    and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
@@ -1049,17 +1056,17 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             before = best
             cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress,
                               fill={"seed": seed, "workers": step_workers, "det": det, "deadline": deadline},
-                              bases=bases)
+                              bases=bases, memo=memo)
             pshare.update(best > before + 1e-9)
             port.add("pack", time.perf_counter() - tb, best - before)
             continue
         # Spread steps are drawn next and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
-        scands = reopt_spread.spreads(inst, cur, guide) if reopt_spread.SPREAD and placers else []
+        scands = reopt_spread.spreads(inst, cur, guide, ruse) if reopt_spread.SPREAD and placers else []
         if scands and srng.random() < port.share("spread", sshare.value):
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress,
-                                bases)
+                                bases, memo)
             sshare.update(best > before + 1e-9)
             port.add("spread", time.perf_counter() - tb, best - before)
             continue
@@ -1077,10 +1084,12 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                                                    deadline=deadline)
                 cshare.update(best > before + 1e-9)
                 continue
-        cands = [r for r in reopt_gang.gangs(inst, cur) if r.id not in never] if reopt_gang.GANG and placers else []
+        cands = ([r for r in reopt_gang.gangs(inst, cur, ruse) if r.id not in never]
+                 if reopt_gang.GANG and placers else [])
         if cands and grng.random() < port.share("gang", reopt_gang.GANG_SHARE):
             before = best
-            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases)
+            cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases,
+                              memo)
             port.add("gang", time.perf_counter() - tb, best - before)
             continue
         roll = rng.random()
@@ -1179,7 +1188,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             continue
         value = bases.objective(trial) if reopt_base.SHARED else objective_value(inst, trial)
         before = best
-        if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial):
+        if value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap) and not _valid(inst, trial, memo):
             stats["invalid"] = stats.get("invalid", 0) + 1  # a safety net: the whole plan is checked before it is kept
         elif value > best + 1e-9 and (cap is None or moves(inst, trial) <= cap):
             cur, best = trial, value
@@ -1280,9 +1289,10 @@ def _kind_stats(by_kind: dict[str, dict[str, float]], kind: str) -> dict[str, fl
 def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
           waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
           by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
-          bases=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
+          bases=None, memo=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
     """One gang step (:func:`packer.cpsat.reopt_gang.gang_step`), kept when valid, within ``cap`` and better
-    (``bases``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`)."""
+    (``bases``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`; ``memo``: their
+    :class:`packer.cpsat.reopt_valid.Memo`)."""
     gang = reopt_gang.pick_gang(rng, cands, guide)
     stats["steps"] += 1
     stats["gang"] = stats.get("gang", 0) + 1
@@ -1303,7 +1313,7 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     elif cap is not None and moves(inst, trial) > cap:
         fails["cap"] = fails.get("cap", 0) + 1
         stats["rejected"] += 1
-    elif not _valid(inst, trial):
+    elif not _valid(inst, trial, memo):
         stats["invalid"] = stats.get("invalid", 0) + 1
     else:
         out = trial, value
@@ -1327,7 +1337,7 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
 def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, cands: Sequence[Request],
             waiting: Sequence[Request], rng: random.Random, guide: Guide | None, stats: dict,
             by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
-            bases=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
+            bases=None, memo=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
     """One spread step (:func:`packer.cpsat.reopt_spread.spread_step`), kept when valid, within ``cap`` and
     better; ``bases``: the move steps' :class:`packer.cpsat.reopt_base.BaseCache`."""
     r = reopt_spread.pick(rng, inst, cands, guide)
@@ -1340,14 +1350,14 @@ def _spread(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | 
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += max(1, int(info.get("nodes", 0)))  # type: ignore[call-overload]  # the nodes it opened
-    return _keep(inst, cur, best, trial, info, cap, stats, rec, "spread", progress, t2)
+    return _keep(inst, cur, best, trial, info, cap, stats, rec, "spread", progress, t2, memo)
 
 
 def _keep(inst: Instance, cur: dict[str, list[Unit]], best: float, trial: dict[str, list[Unit]] | None,
           info: Mapping[str, object], cap: int | None, stats: dict, rec: dict[str, float], kind: str,
-          progress: Progress, t2: float) -> tuple[dict[str, list[Unit]], float]:
-    """A placer-built step's result (spread, pack) taken when it is valid, within ``cap`` and better than
-    ``best``; else why not, counted in ``stats[kind + "_fail"]``. (plan, value) either way."""
+          progress: Progress, t2: float, memo=None) -> tuple[dict[str, list[Unit]], float]:  # type: ignore[no-untyped-def]
+    """A placer-built step's result (spread, pack) taken when it is valid (``memo``: :func:`_valid`'s), within
+    ``cap`` and better than ``best``; else why not, counted in ``stats[kind + "_fail"]``. (plan, value) either way."""
     fails = stats.setdefault(f"{kind}_fail", {})
     out = cur, best
     if trial is None:
@@ -1357,7 +1367,7 @@ def _keep(inst: Instance, cur: dict[str, list[Unit]], best: float, trial: dict[s
     elif cap is not None and moves(inst, trial) > cap:
         fails["cap"] = fails.get("cap", 0) + 1
         stats["rejected"] += 1
-    elif not _valid(inst, trial):
+    elif not _valid(inst, trial, memo):
         stats["invalid"] = stats.get("invalid", 0) + 1
     else:
         value = float(info["value"])  # type: ignore[arg-type]
@@ -1374,7 +1384,7 @@ def _keep(inst: Instance, cur: dict[str, list[Unit]], best: float, trial: dict[s
 def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | None, ptenants: Mapping[str, list[str]],
           waiting: Sequence[Request], rng: random.Random, stats: dict,
           by_kind: dict[str, dict[str, float]], tb: float, progress: Progress,
-          fill: Mapping[str, object] | None = None, bases=None,  # type: ignore[no-untyped-def]
+          fill: Mapping[str, object] | None = None, bases=None, memo=None,  # type: ignore[no-untyped-def]
           ) -> tuple[dict[str, list[Unit]], float]:
     """One pack step (:func:`packer.cpsat.reopt_pack.pack_step`) for a node-isolated tenant drawn by its
     nodes, kept when valid, within ``cap`` and better. With reopt_pack.FILL and ``fill`` (the CP-SAT
@@ -1389,13 +1399,13 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
     trial, info = reopt_pack.pack_step(inst, cur, t, ptenants[t], rng, waiting, cache=bases)
     if trial is not None and reopt_pack.FILL and fill is not None and (cap is None or moves(inst, trial) <= cap):
         got = _pack_fill(inst, trial, float(info["value"]), t, ptenants[t], list(info.get("empty", ())),  # type: ignore[arg-type]
-                         cap, waiting, rng, stats, by_kind, **fill)  # type: ignore[arg-type]
+                         cap, waiting, rng, stats, by_kind, memo=memo, **fill)  # type: ignore[arg-type]
         if got is not None:
             trial, info["value"] = got
     t2 = time.perf_counter()
     rec["solve_s"] += t2 - tb
     rec["nodes"] += int(info.get("emptied", 0))  # type: ignore[call-overload]
-    return _keep(inst, cur, best, trial, info, cap, stats, rec, "pack", progress, t2)
+    return _keep(inst, cur, best, trial, info, cap, stats, rec, "pack", progress, t2, memo)
 
 
 def step_clock(nodes: int, deadline: float, det: float | None
@@ -1425,7 +1435,7 @@ def step_clock(nodes: int, deadline: float, det: float | None
 def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenant: str, nodes: Sequence[str],
                empty: Sequence[str], cap: int | None, waiting: Sequence[Request], rng: random.Random, stats: dict,
                by_kind: dict[str, dict[str, float]], *, seed: int, workers: int | None, det: float | None,
-               deadline: float) -> tuple[dict[str, list[Unit]], float] | None:
+               deadline: float, memo=None) -> tuple[dict[str, list[Unit]], float] | None:  # type: ignore[no-untyped-def]
     """One CP-SAT step over the nodes a pack step emptied (``empty``) and the tenant's kept ``nodes``
     (REGION_NODES of them drawn when more), from the pack step's ``trial`` (worth ``value``): the work
     it moved may move again at no further cost, the waiting work its placer put there is free, and
@@ -1474,7 +1484,7 @@ def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenan
     got = _merge(trial, sub, plan)
     if got is not None:
         v = objective_value(inst, got)
-        if v > value + 1e-9 and (cap is None or moves(inst, got) <= cap) and _valid(inst, got):
+        if v > value + 1e-9 and (cap is None or moves(inst, got) <= cap) and _valid(inst, got, memo):
             rec["improved"] += 1
             rec["gain"] += v - value
             out = got, v
@@ -1553,7 +1563,9 @@ def _aim(rng: random.Random, waiting: Sequence[Request], guide: Guide | None = N
 class _View:
     """Where the incumbent leaves room: free and movable GPU-equivalents per GPU, quotas used."""
 
-    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> None:
+    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]], cache=None) -> None:  # type: ignore[no-untyped-def]
+        """``cache``: a :class:`packer.cpsat.reopt_base.BaseCache` whose remembered unit sizes are used
+        (reopt_base.SIZES: the same sums)."""
         self.inst = inst
         self.used: dict[tuple[str, int], float] = defaultdict(float)
         self.mov: dict[tuple[str, int], float] = defaultdict(float)
@@ -1573,8 +1585,9 @@ class _View:
         iso = {t.id for t in inst.tenants if t.isolation == "node"}
         for rid, units in cur.items():
             r = inst.request(rid)
-            for u in units:
-                size = inst.unit_size(r, u)
+            sizes = None if cache is None else cache.unit_sizes(rid, units)
+            for i, u in enumerate(units):
+                size = inst.unit_size(r, u) if sizes is None else sizes[i]
                 self.quota[r.tenant] += size
                 if r.tenant in iso:
                     owners[r.tenant].add(u.node)
@@ -1962,14 +1975,15 @@ def _reserve(inst: Instance) -> float:
     return 0.5 + 2e-4 * inst.num_gpus
 
 
-def _valid(inst: Instance, placed: Mapping[str, Sequence[Unit]]) -> bool:
-    """Whether ``placed`` passes the independent checker (units, modes, quotas, isolation, host resources)."""
-    from packer.check import check
-    from packer.cpsat.result import modes_of as _modes_of
+def _valid(inst: Instance, placed: Mapping[str, Sequence[Unit]], memo=None) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``placed`` passes the independent checker (units, modes, quotas, isolation, host resources).
+    ``memo``: the move steps' :class:`packer.cpsat.reopt_valid.Memo`; with reopt_valid.DIFF the plan is
+    checked by its difference from the last plan found valid (the same verdict)."""
+    from packer.cpsat import reopt_valid
 
-    plan = build_plan(inst, solver="reopt", placed=placed, gpu_modes=_modes_of(inst, placed),
-                      unplaced={r.id: "waiting" for r in inst.requests if r.id not in placed})
-    return bool(check(inst, plan).ok)
+    if memo is not None and reopt_valid.DIFF:
+        return memo.valid(placed)
+    return reopt_valid.whole(inst, placed)
 
 
 def _cap(instance_cap: int | None, budget: int | None) -> int | None:

@@ -69,6 +69,13 @@ PRICED_DOMAINS = 2
 #: step would be "no gain"): an exchange never displaces a gain the drawn tries found, and the run follows
 #: the PRICED-off trajectory until a gang step that finds nothing.
 PRICED_FALLBACK = False
+#: Session 23 (with FORK): a gang step's TRIES × (tiers + 1) tries share what depends only on the plan (the
+#: placed waiting work each victim tier lifts; the tenants on each node), and a try's result is read from
+#: its fork (its value by what changed) without building the whole plan, which only the best try gets. At
+#: 1,024 GPUs building each try's ~1,100-request plan was ~15 % of a gang step, the two per-plan scans
+#: ~10 %; releasing the lifted work, which tiers could share too, ~4 % (bench/RESULTS_reopt.md, session 23).
+#: Same results (tests/test_reopt_s23.py). False: each try does it all itself (the A/B arm).
+LAZY = True
 _WHOLE_MODES = ("full", "any")
 
 
@@ -82,10 +89,11 @@ def running_use(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> dict[str, 
     return used
 
 
-def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> list[Request]:
+def gangs(inst: Instance, cur: Mapping[str, Sequence[Unit]], used: Mapping[str, float] | None = None) -> list[Request]:
     """The waiting requests a gang step can aim at: whole-GPU requests of more than one unit whose
-    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them."""
-    used = running_use(inst, cur)
+    tenant's quota, less what its running work uses (a gang step lifts placed waiting work), holds them.
+    ``used``: :func:`running_use` of ``cur``, already summed."""
+    used = running_use(inst, cur) if used is None else used
     out = []
     for r in inst.requests:
         if r.id in cur or r.kind != "gpu" or r.count <= 1:
@@ -107,12 +115,13 @@ def pick_gang(rng: random.Random, cands: Sequence[Request], guide: Guide | None)
 
 
 def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False,  # type: ignore[no-untyped-def]
-             keep: set[str] | frozenset[str] = frozenset()):
+             keep: set[str] | frozenset[str] = frozenset(), cache=None):
     """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, cost of clearing each GPU).
     Kept: pinned work, the requests in ``keep``, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
     whole size of each request on it (it all moves, and bigger work is harder to re-place: a node
     holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1; a 64-GPU pod gang 64 a GPU, so another
-    pod gang is cleared for it only where nothing cheaper covers it)."""
+    pod gang is cleared for it only where nothing cheaper covers it). ``cache``: a
+    :class:`packer.cpsat.reopt_base.BaseCache` whose remembered unit sizes are used (the same sums)."""
     pinned: set[tuple[str, int]] = set()
     free_of: dict[tuple[str, int], set[str]] = defaultdict(set)
     size: dict[tuple[str, int], float] = defaultdict(float)
@@ -120,7 +129,7 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool 
         r = inst.request(rid)
         fixed = rid in keep or (r.placement is not None
                                 and (not r.movable or (keep_wide and len({u.node for u in units}) > 1)))
-        whole = sum(inst.unit_size(r, u) for u in units)
+        whole = sum(inst.unit_size(r, u) for u in units) if cache is None else sum(cache.unit_sizes(rid, units))
         for u in units:
             if u.gpu is None:
                 continue
@@ -206,15 +215,17 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
         now = cache.objective(cur) if shared else objective_value(inst, cur)
         base = cache.get(cur) if shared else reopt_base.fresh(inst, cur, policy)
     uses: dict[bool, object] = {}
+    sized = cache if cache is not None and reopt_base_sizes() else None
+    shared = _Shared(inst, cur, tiers) if FORK and LAZY else None
     for k in range(TRIES):
         kw = k % 2 == 0
         if FORK and kw not in uses:
-            uses[kw] = _gpu_use(inst, cur, kw)
+            uses[kw] = _gpu_use(inst, cur, kw, cache=sized)
         use = uses.get(kw)
         nodes = clear_nodes(inst, gang, cur, rng, guide, kw, use=use)
         for tier in tiers:
             out, info = clear_and_place(inst, cur, gang, rng, waiting, guide, policy, keep_wide=kw,
-                                        nodes=nodes, victims=tier, base=base, use=use)
+                                        nodes=nodes, victims=tier, base=base, use=use, shared=shared)
             if out is not None:
                 v = (objective_value(inst, out) if base is None
                      else _value_after(inst, cur, now, out, info.pop("kept")))  # type: ignore[arg-type]
@@ -240,11 +251,70 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                 best = (v, out, pinfo)
     if best is None:
         return None, info
+    if isinstance(best[1], _Tried):
+        best = (best[0], best[1].plan(), best[2])
     best[2]["value"] = best[0]
     # What the tiers bought this step: the best result's value above the best all-victims result's
     # (None: no all-victims try gave a result), for the re-optimizer's statistics.
     best[2]["tier_gain"] = None if best_all is None else best[0] - best_all
     return best[1], best[2]
+
+
+class _Shared:
+    """What a gang step's tries share (LAZY): for each victim tier, the placed waiting work it lifts; for
+    each node, how many units of each tenant ``cur`` has there."""
+
+    def __init__(self, inst: Instance, cur: Mapping[str, Sequence[Unit]], tiers: Sequence[float | None]) -> None:
+        self.lift: dict[float | None, set[str]] = {}
+        for tier in tiers:
+            self.lift[tier] = {rid for rid in cur if (r := inst.request(rid)).placement is None
+                               and (tier is None or r.priority <= tier)}
+        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for rid, units in cur.items():
+            t = inst.request(rid).tenant
+            for u in units:
+                self.counts[u.node][t] += 1
+
+    def tenants_on(self, inst: Instance, cur: Mapping[str, Sequence[Unit]], lifted: Sequence[str]
+                   ) -> dict[str, set[str]]:
+        """The tenants on each node once ``lifted`` is released: what the try's own scan of the placer found."""
+        minus: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for rid in lifted:
+            t = inst.request(rid).tenant
+            for u in cur[rid]:
+                minus[u.node][t] += 1
+        out: dict[str, set[str]] = defaultdict(set)
+        for nid, per in self.counts.items():
+            less = minus.get(nid)
+            out[nid] = {t for t, c in per.items() if c > 0} if less is None else \
+                {t for t, c in per.items() if c - less.get(t, 0) > 0}
+        return out
+
+
+class _Tried:
+    """A try's result read from its fork (LAZY): ``items`` in the plan's order, the plan built on demand."""
+
+    def __init__(self, placer, own: Mapping[str, Sequence[Unit]]) -> None:  # type: ignore[no-untyped-def]
+        self.placer = placer
+        self.own = own
+        self.order = list(placer.placed_ids())
+
+    def items(self):  # type: ignore[no-untyped-def]
+        own, placer = self.own, self.placer
+        for rid in self.order:
+            mine = own.get(rid)
+            yield rid, (placer.units(rid) if mine is None else mine)
+
+    def plan(self) -> dict[str, list[Unit]]:
+        own, placer = self.own, self.placer
+        return {rid: list(own[rid]) if rid in own else list(placer.units(rid)) for rid in self.order}
+
+
+def reopt_base_sizes() -> bool:
+    """reopt_base.SIZES (read at call time: the A/B benches turn it)."""
+    from packer.cpsat import reopt_base
+
+    return reopt_base.SIZES
 
 
 def _priced_tries(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
@@ -273,7 +343,7 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
                     waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
                     keep_wide: bool = False, nodes: Sequence[str] | None = None,
                     victims: float | None = None, base=None, use=None,  # type: ignore[no-untyped-def]
-                    exact: Sequence[Unit] | None = None,
+                    exact: Sequence[Unit] | None = None, shared: _Shared | None = None,
                     ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``gang`` placed on cleared nodes and the displaced work re-placed (module doc),
     or None when it does not fit; the caller checks validity, the migration cap and the gain.
@@ -289,6 +359,8 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     ``base``: a placer holding all of ``cur`` (FORK), forked here; ``use``: :func:`_gpu_use`'s answer
     for ``cur`` and ``keep_wide``. ``exact``: the gang's units (whole GPUs of ``nodes``), put there as they
     are instead of where ``policy`` would place it; its node's host room and node isolation are checked here.
+    ``shared`` (LAZY, with ``base``): the step's :class:`_Shared`; the result is then a :class:`_Tried` (its
+    ``items`` the plan's, :meth:`_Tried.plan` the plan).
     """
     from packer.online import OnlinePlacer
 
@@ -301,8 +373,12 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     _, free_of, _ = use if use is not None else _gpu_use(inst, cur, keep_wide)
     chosen = set(nodes)
     displaced = sorted({rid for (nid, _g), ids in free_of.items() if nid in chosen for rid in ids})
-    lifted = sorted(set(displaced) | {rid for rid in cur if (r := inst.request(rid)).placement is None
-                                      and (victims is None or r.priority <= victims)})
+    if shared is not None and base is not None and victims in shared.lift:
+        lifted = sorted(set(displaced) | shared.lift[victims])
+    else:
+        shared = None
+        lifted = sorted(set(displaced) | {rid for rid in cur if (r := inst.request(rid)).placement is None
+                                          and (victims is None or r.priority <= victims)})
     info["nodes"] = len(nodes)
     info["displaced"] = len(displaced)
     lift = set(lifted)
@@ -330,10 +406,15 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     touched_nodes = {u.node for u in placer.units(gang.id)}
     iso = {t.id for t in inst.tenants if t.isolation == "node"}
     tenants_on: dict[str, set[str]] = defaultdict(set)
-    for rid in placer.placed_ids():
-        mine = own.get(rid)
-        for u in placer.units(rid) if mine is None else mine:
-            tenants_on[u.node].add(inst.request(rid).tenant)
+    if shared is not None:  # cur less the lifted work (own: all the rest, on cur's units), then the gang
+        tenants_on = shared.tenants_on(inst, cur, lifted)
+        for u in placer.units(gang.id):
+            tenants_on[u.node].add(gang.tenant)
+    else:
+        for rid in placer.placed_ids():
+            mine = own.get(rid)
+            for u in placer.units(rid) if mine is None else mine:
+                tenants_on[u.node].add(inst.request(rid).tenant)
 
     def fits_back(r: Request, units: Sequence[Unit]) -> bool:
         if any((u.node, u.gpu) in touched_gpus for u in units if u.gpu is not None):
@@ -414,10 +495,12 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     others.sort(key=lambda r: (-r.priority * r.count, r.id))
     for r in others:
         placer.place(r, explain=False)
-    out = {rid: list(own[rid]) if rid in own else list(placer.units(rid)) for rid in placer.placed_ids()}
     if base is not None:
         info["kept"] = {rid for rid, units in own.items() if units is cur.get(rid)}
     info["moved_back"] = back
+    if shared is not None:
+        return _Tried(placer, own), info  # type: ignore[return-value]
+    out = {rid: list(own[rid]) if rid in own else list(placer.units(rid)) for rid in placer.placed_ids()}
     return out, info
 
 

@@ -87,13 +87,15 @@ class Share:
         self.value = min(SHARE_MAX, self.value * 1.5) if improved else max(SHARE_MIN, self.value * 0.8)
 
 
-def spreads(inst: Instance, cur: Mapping[str, Sequence[Unit]], guide: Guide | None = None) -> list[Request]:
+def spreads(inst: Instance, cur: Mapping[str, Sequence[Unit]], guide: Guide | None = None,
+            used: Mapping[str, float] | None = None) -> list[Request]:
     """The waiting requests a spread step can aim at: GPU requests of more than one unit with a spread
     over nodes or coarser domains, whose tenant's quota less its running work holds them (with a
-    ``guide``: that the stays LP places at least MIN_SHARE of)."""
+    ``guide``: that the stays LP places at least MIN_SHARE of). ``used``: the running work's use per
+    tenant (:func:`packer.cpsat.reopt_gang.running_use` of ``cur``), already summed."""
     from packer.cpsat.reopt_gang import running_use
 
-    used = running_use(inst, cur)
+    used = running_use(inst, cur) if used is None else used
     out = []
     for r in inst.requests:
         if r.id in cur or r.kind == "host" or r.count <= 1 or r.spread is None or r.spread.level == "gpu":
