@@ -14,6 +14,18 @@ idle GPU milli, so rho is the CPU that one idle GPU milli should keep beside it.
   get one rho per model (:func:`rho_params`).
 - ``"pinned"``: per model, the rule "per_model"'s rho for the share of the model's GPUs that pods pinned to
   that model alone will fill, the rule "competing"'s for the rest (:func:`pinned_cpu_per_gpu_milli`).
+
+rho has two roles in the kernel's node score (``kernels._packer_score``), session 23:
+
+1. the balance: surplus = free CPU − rho_b × idle GPU milli after the pod, the CPU a node keeps beyond what
+   its idle GPUs should keep beside them. Every pod kind reads it: a CPU-only pod avoids a deficit, a
+   fractional pod breaks its last ties by |surplus|, a whole-GPU pod pays for |surplus|;
+2. the weight: a whole-GPU (or multi-GPU) pod's node score is FGD's unrounded Δ less |surplus| / rho_w, the
+   CPU imbalance converted into the GPU milli it strands, so that the two terms share one unit. No other
+   pod kind reads rho_w (their CPU term is a lexicographic tie-break, where a scale changes nothing).
+
+With :data:`RHO_SPLIT` off, rho_b = rho_w = the rule's rho. With it on, rho_b follows :data:`RHO_RULE` and
+rho_w follows :data:`RHO_WEIGHT_RULE`; :func:`rho_params` hands the kernel both (:func:`weight_params`).
 """
 
 from __future__ import annotations
@@ -26,6 +38,10 @@ from packer.replay.protocol import TypicalPods
 #: How packer's CPU-balance weight rho is derived (module docstring): "typical" or "competing".
 RHO_RULE = "typical"
 RHO_RULES = ("typical", "competing", "per_model", "pinned")
+#: Session 23: the balance rho (RHO_RULE) and the penalty weight (RHO_WEIGHT_RULE) derived apart (docstring).
+RHO_SPLIT = False
+#: The rule the penalty weight rho_w follows when RHO_SPLIT is on (one of RHO_RULES).
+RHO_WEIGHT_RULE = "typical"
 
 
 def cpu_per_gpu_milli(tp: TypicalPods) -> float:
@@ -131,15 +147,32 @@ def rho_of(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = N
     return cpu_per_gpu_milli(tp)
 
 
-def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None) -> tuple[float, ...]:
-    """The packer kernel's knobs under ``rule``: ``(rho,)``, or under "per_model" and "pinned" with a cluster
-    ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's ``_node_rho``)."""
-    rule = RHO_RULE if rule is None else rule
+def _rule_params(tp: TypicalPods, cluster: Cluster | None, rule: str) -> tuple[float, ...]:
+    """One rho under ``rule`` as the kernel reads it: ``(rho, k, rho_0, ..., rho_k-1)``, k = 0 without a rho per
+    GPU model."""
     rho = rho_of(tp, cluster, rule)
     if rule in ("per_model", "pinned") and cluster is not None:
         per = (per_model_cpu_per_gpu_milli if rule == "per_model" else pinned_cpu_per_gpu_milli)(tp, cluster)
         return (rho, float(len(per)), *(float(x) for x in per))
-    return (rho,)
+    return (rho, 0.0)
+
+
+def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None,
+               split: bool | None = None, weight_rule: str | None = None) -> tuple[float, ...]:
+    """The packer kernel's knobs under ``rule`` (default :data:`RHO_RULE`): ``(rho,)``, or under "per_model"
+    and "pinned" with a cluster ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's
+    ``_node_rho``). With ``split`` (default :data:`RHO_SPLIT`) the penalty weight under ``weight_rule``
+    (default :data:`RHO_WEIGHT_RULE`) follows in the same form: ``(rho, k, rho_0 .. rho_k-1, w, kw, w_0 ..
+    w_kw-1)`` (the kernel's ``_node_weight``; w > 0 always, a zero there reads "no weight: use rho")."""
+    rule = RHO_RULE if rule is None else rule
+    split = RHO_SPLIT if split is None else split
+    bal = _rule_params(tp, cluster, rule)
+    if split:
+        weight_rule = RHO_WEIGHT_RULE if weight_rule is None else weight_rule
+        if weight_rule not in RHO_RULES:
+            raise ValueError(f"unknown rho weight rule {weight_rule!r}; known: {', '.join(RHO_RULES)}")
+        return bal + _rule_params(tp, cluster, weight_rule)
+    return bal if bal[1] > 0 else bal[:1]
 
 
 def packer_settings(tp: TypicalPods, cluster: Cluster | None = None) -> tuple[np.ndarray, tuple[float, ...]]:

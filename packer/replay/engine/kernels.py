@@ -134,7 +134,7 @@ def _packing_score(idle_row, ngpu, milli, num):
 
 
 @_jit
-def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
+def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w):
     """packer's node score as (primary, secondary, tertiary), compared lexicographically.
 
     ``fg`` is FGD's integer score of the node (§5.9), ``raw`` its unrounded Δ (whole-GPU pods
@@ -154,6 +154,8 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     its idle GPUs will need (rho: CPU per GPU milli of the typical GPU pod). A deficit strands idle
     GPUs (typical GPU pods find them without CPU), a surplus strands CPU; a balanced node can host
     typical GPU pods on all of its idle GPUs.
+    ``w``: the CPU per GPU milli that converts |surplus| into GPU milli for whole-GPU pods (the penalty
+    weight); the same value as ``rho`` unless packer.replay.policy.RHO_SPLIT derives it apart.
     """
     gi = 0
     for d in range(ngpu):
@@ -164,8 +166,8 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
         return fg, -float(idle_row[bd] - pmilli), -abs(after)
-    if rho > 0.0:
-        return fg, raw - abs(after) / rho, 0.0
+    if w > 0.0:
+        return fg, raw - abs(after) / w, 0.0
     return fg, raw, 0.0
 
 
@@ -177,6 +179,20 @@ def _node_rho(params, model):
     if model >= 0 and model < k:
         return params[2 + model]
     return params[0]
+
+
+@_jit
+def _node_weight(params, model):
+    """The penalty weight at a node of GPU model ``model``: after the balance knobs ``(rho, k, rho_0 ..
+    rho_k-1)`` the weight's ``(w, kw, w_0 .. w_kw-1)`` read as :func:`_node_rho` reads its own; no weight there
+    (the array ends, or w = 0: the zero padding) reads the balance rho (packer.replay.policy.rho_params)."""
+    j = 2 + int(params[1])
+    if j >= params.shape[0] or params[j] <= 0.0:
+        return _node_rho(params, model)
+    kw = int(params[j + 1]) if j + 1 < params.shape[0] else 0
+    if model >= 0 and model < kw:
+        return params[j + 2 + model]
+    return params[j]
 
 
 @_jit
@@ -308,7 +324,8 @@ def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, 
                         raw, _ = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
                                            tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
                     s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
-                                                            pmilli, _node_rho(params, n_model[n]))
+                                                            pmilli, _node_rho(params, n_model[n]),
+                                                            _node_weight(params, n_model[n]))
                     if is_frac:
                         dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
                 score[j] = s
