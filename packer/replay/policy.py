@@ -25,7 +25,9 @@ rho has two roles in the kernel's node score (``kernels._packer_score``), sessio
    pod kind reads rho_w (their CPU term is a lexicographic tie-break, where a scale changes nothing).
 
 With :data:`RHO_SPLIT` off, rho_b = rho_w = the rule's rho. With it on, rho_b follows :data:`RHO_RULE` and
-rho_w follows :data:`RHO_WEIGHT_RULE`; :func:`rho_params` hands the kernel both (:func:`weight_params`).
+rho_w follows :data:`RHO_WEIGHT_RULE`; :func:`rho_params` hands the kernel both. Off: session 23 measured the
+weight to move the dynamic replay by <= 0.03 and the static one within seed noise; the balance carries rho's
+effect (bench/RESULTS_replay.md, session 23).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 from packer.replay.openb import Cluster
 from packer.replay.protocol import TypicalPods
 
-#: How packer's CPU-balance weight rho is derived (module docstring): "typical" or "competing".
+#: How packer's CPU-balance rho is derived (module docstring): one of RHO_RULES.
 RHO_RULE = "typical"
 RHO_RULES = ("typical", "competing", "per_model", "pinned")
 #: Session 23: the balance rho (RHO_RULE) and the penalty weight (RHO_WEIGHT_RULE) derived apart (docstring).
