@@ -113,15 +113,17 @@ def packing_score(st: NodeState, pod: dict) -> int:
     return max(100 - sum(100 * st.idle[d] // 1000 for d in taken) // 10, 50)
 
 
-def packer_key(st: NodeState, pod: dict, typical, rho: float, w: float | None = None) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+def packer_key(st: NodeState, pod: dict, typical, rho: float, w: float | None = None,  # type: ignore[no-untyped-def]
+               rc: float | None = None) -> tuple[float, float, float]:
     """packer's lexicographic score (see kernels._packer_score): FGD's score, then its own tie-breaks.
     ``rho`` balances the node's CPU against its idle GPU milli, ``w`` (default: rho) converts the imbalance
     into GPU milli for whole-GPU pods."""
     w = rho if w is None else w
+    rc = rho if rc is None else rc  # the balance a CPU-only pod reads
     fg = float(fgd_score(st, pod, typical)[0])
     surplus = (st.cpu - pod["cpu"]) - rho * (sum(st.idle) - pod["num"] * pod["milli"])
-    if pod["milli"] == 0:
-        return (fg, min(surplus, 0.0), 0.0)  # avoid leaving a CPU deficit
+    if pod["milli"] == 0:  # avoid leaving a CPU deficit
+        return (fg, min((st.cpu - pod["cpu"]) - rc * sum(st.idle), 0.0), 0.0)
     balance = -abs(surplus)  # CPU left as close as possible to what the idle GPUs will need
     if is_frac(pod):
         hole = st.idle[best_device(st, pod["milli"])] - pod["milli"]
@@ -149,6 +151,21 @@ def weight_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
         return float(rho)
     k = int(rho[1]) if len(rho) > 1 else 0
     rest = list(rho[2 + k:])
+    if not rest or rest[0] <= 0:
+        return rho_at(rho, model)
+    return rho_at(rest, model)
+
+
+def cpu_only_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
+    """The balance a CPU-only pod reads at a node of GPU model ``model``: the third knob block (after the
+    balance's and the weight's, packer.replay.policy.RHO_CPU_ONLY_RULE); none: the rho there."""
+    if isinstance(rho, (int, float)):
+        return float(rho)
+    k = int(rho[1]) if len(rho) > 1 else 0
+    rest = list(rho[2 + k:])
+    if len(rest) < 2 or rest[0] <= 0:
+        return rho_at(rho, model)
+    rest = rest[2 + int(rest[1]):]
     if not rest or rest[0] <= 0:
         return rho_at(rho, model)
     return rho_at(rest, model)
@@ -187,7 +204,8 @@ def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict
             fg, dev = fgd_score(st, pod, typical)
             s = (float(fg),)
         elif policy == "packer":
-            s = packer_key(st, pod, typical, rho_at(rho, st.model), weight_at(rho, st.model))
+            s = packer_key(st, pod, typical, rho_at(rho, st.model), weight_at(rho, st.model),
+                           cpu_only_at(rho, st.model))
         elif policy == "firstfit":
             s = (0.0,)
         else:

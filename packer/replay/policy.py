@@ -44,6 +44,9 @@ RHO_RULES = ("typical", "competing", "per_model", "pinned")
 RHO_SPLIT = False
 #: The rule the penalty weight rho_w follows when RHO_SPLIT is on (one of RHO_RULES).
 RHO_WEIGHT_RULE = "typical"
+#: Session 23, a diagnostic split by pod kind: the balance CPU-only pods read follows this rule (None: off,
+#: they read RHO_RULE's like every other pod).
+RHO_CPU_ONLY_RULE: str | None = None
 
 
 def cpu_per_gpu_milli(tp: TypicalPods) -> float:
@@ -160,20 +163,29 @@ def _rule_params(tp: TypicalPods, cluster: Cluster | None, rule: str) -> tuple[f
 
 
 def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None,
-               split: bool | None = None, weight_rule: str | None = None) -> tuple[float, ...]:
+               split: bool | None = None, weight_rule: str | None = None,
+               cpu_only_rule: str | None = None) -> tuple[float, ...]:
     """The packer kernel's knobs under ``rule`` (default :data:`RHO_RULE`): ``(rho,)``, or under "per_model"
     and "pinned" with a cluster ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's
     ``_node_rho``). With ``split`` (default :data:`RHO_SPLIT`) the penalty weight under ``weight_rule``
     (default :data:`RHO_WEIGHT_RULE`) follows in the same form: ``(rho, k, rho_0 .. rho_k-1, w, kw, w_0 ..
-    w_kw-1)`` (the kernel's ``_node_weight``; w > 0 always, a zero there reads "no weight: use rho")."""
+    w_kw-1)`` (the kernel's ``_node_weight``; w > 0 always, a zero there reads "no weight: use rho"). With
+    ``cpu_only_rule`` (default :data:`RHO_CPU_ONLY_RULE`) a third block, the balance CPU-only pods read,
+    follows the weight's (which is then the balance rule's unless split; the kernel's
+    ``_node_cpu_only_rho``)."""
     rule = RHO_RULE if rule is None else rule
     split = RHO_SPLIT if split is None else split
+    cpu_only_rule = RHO_CPU_ONLY_RULE if cpu_only_rule is None else cpu_only_rule
     bal = _rule_params(tp, cluster, rule)
-    if split:
-        weight_rule = RHO_WEIGHT_RULE if weight_rule is None else weight_rule
-        if weight_rule not in RHO_RULES:
-            raise ValueError(f"unknown rho weight rule {weight_rule!r}; known: {', '.join(RHO_RULES)}")
-        return bal + _rule_params(tp, cluster, weight_rule)
+    for r in (weight_rule, cpu_only_rule):
+        if r is not None and r not in RHO_RULES:
+            raise ValueError(f"unknown rho rule {r!r}; known: {', '.join(RHO_RULES)}")
+    if split or cpu_only_rule is not None:
+        weight_rule = (RHO_WEIGHT_RULE if weight_rule is None else weight_rule) if split else rule
+        out = bal + _rule_params(tp, cluster, weight_rule)
+        if cpu_only_rule is not None:
+            out += _rule_params(tp, cluster, cpu_only_rule)
+        return out
     return bal if bal[1] > 0 else bal[:1]
 
 

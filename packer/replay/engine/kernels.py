@@ -134,7 +134,7 @@ def _packing_score(idle_row, ngpu, milli, num):
 
 
 @_jit
-def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w):
+def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w, rho_c):
     """packer's node score as (primary, secondary, tertiary), compared lexicographically.
 
     ``fg`` is FGD's integer score of the node (§5.9), ``raw`` its unrounded Δ (whole-GPU pods
@@ -156,13 +156,14 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w)
     typical GPU pods on all of its idle GPUs.
     ``w``: the CPU per GPU milli that converts |surplus| into GPU milli for whole-GPU pods (the penalty
     weight); the same value as ``rho`` unless packer.replay.policy.RHO_SPLIT derives it apart.
+    ``rho_c``: the balance a CPU-only pod reads (``rho`` unless packer.replay.policy.RHO_CPU_ONLY_RULE).
     """
     gi = 0
     for d in range(ngpu):
         gi += idle_row[d]
-    after = (cpu_free - pcpu) - rho * (gi - pnum * pmilli)
     if pmilli == 0:
-        return fg, min(after, 0.0), 0.0
+        return fg, min((cpu_free - pcpu) - rho_c * gi, 0.0), 0.0
+    after = (cpu_free - pcpu) - rho * (gi - pnum * pmilli)
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
         return fg, -float(idle_row[bd] - pmilli), -abs(after)
@@ -191,6 +192,23 @@ def _node_weight(params, model):
         return _node_rho(params, model)
     kw = int(params[j + 1]) if j + 1 < params.shape[0] else 0
     if model >= 0 and model < kw:
+        return params[j + 2 + model]
+    return params[j]
+
+
+@_jit
+def _node_cpu_only_rho(params, model):
+    """The balance a CPU-only pod reads at a node of GPU model ``model``: the third knob block, after the
+    balance's and the weight's, read as :func:`_node_rho` reads its own; none: the balance rho
+    (packer.replay.policy.rho_params with RHO_CPU_ONLY_RULE)."""
+    j = 2 + int(params[1])
+    if j + 1 >= params.shape[0] or params[j] <= 0.0:
+        return _node_rho(params, model)
+    j += 2 + int(params[j + 1])
+    if j >= params.shape[0] or params[j] <= 0.0:
+        return _node_rho(params, model)
+    kc = int(params[j + 1]) if j + 1 < params.shape[0] else 0
+    if model >= 0 and model < kc:
         return params[j + 2 + model]
     return params[j]
 
@@ -325,7 +343,8 @@ def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, 
                                            tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
                     s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
                                                             pmilli, _node_rho(params, n_model[n]),
-                                                            _node_weight(params, n_model[n]))
+                                                            _node_weight(params, n_model[n]),
+                                                            _node_cpu_only_rho(params, n_model[n]))
                     if is_frac:
                         dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
                 score[j] = s
