@@ -51,15 +51,15 @@ def test_weight_enters_only_the_whole_gpu_penalty() -> None:
 
     idle = np.array([1000, 1000, 0, 0, 0, 0, 0, 0], np.int64)
     # whole GPU, 8 CPU: surplus after = (30000 − 8000) − 12 × 1000 = 10000; penalty 10000 / w
-    assert _packer_score(5.0, 100.0, idle, 2, 30000.0, 8000.0, 1, 1000, 12.0, 10.0, 12.0) == (5.0, -900.0, 0.0)
-    assert _packer_score(5.0, 100.0, idle, 2, 30000.0, 8000.0, 1, 1000, 12.0, 12.0, 12.0)[1] == pytest.approx(100 - 10000 / 12)
+    assert _packer_score(5.0, 100.0, idle, 2, 30000.0, 8000.0, 1, 1000, 12.0, 10.0, 12.0, 12.0) == (5.0, -900.0, 0.0)
+    assert _packer_score(5.0, 100.0, idle, 2, 30000.0, 8000.0, 1, 1000, 12.0, 12.0, 12.0, 12.0)[1] == pytest.approx(100 - 10000 / 12)
     # the balance moves the surplus: rho 25 -> (22000 − 25000) = −3000, |.| / 10 = 300
-    assert _packer_score(5.0, 100.0, idle, 2, 30000.0, 8000.0, 1, 1000, 25.0, 10.0, 25.0)[1] == pytest.approx(-200.0)
+    assert _packer_score(5.0, 100.0, idle, 2, 30000.0, 8000.0, 1, 1000, 25.0, 10.0, 25.0, 25.0)[1] == pytest.approx(-200.0)
     # fractional pod (300 milli on a whole device): hole 700, then −|surplus| with surplus 22000 − 12 × 1700
     for w in (1.0, 10.0, 99.0):
-        assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 1, 300, 12.0, w, 12.0) == (5.0, -700.0, -1600.0)
+        assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 1, 300, 12.0, w, 12.0, 12.0) == (5.0, -700.0, -1600.0)
         # CPU-only pod: the deficit it leaves, min(surplus, 0) = 22000 − 12 × 2000 = −2000
-        assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 0, 0, 12.0, w, 12.0) == (5.0, -2000.0, 0.0)
+        assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 0, 0, 12.0, w, 12.0, 12.0) == (5.0, -2000.0, 0.0)
 
 
 def test_kernel_reads_the_weight_per_model() -> None:
@@ -159,8 +159,8 @@ def test_cpu_only_pods_read_their_own_balance() -> None:
     assert [ref.weight_at(list(got), m) for m in (0, 1)] == [approx(12.0)] * 2
     idle = np.array([1000, 1000, 0, 0, 0, 0, 0, 0], np.int64)
     # CPU-only, 8 CPU on 30 CPU beside 2000 idle milli: rho_c 12 -> 22000 − 24000 = −2000; rho_c 10 -> surplus
-    assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 0, 0, 99.0, 99.0, 12.0) == (5.0, -2000.0, 0.0)
-    assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 0, 0, 99.0, 99.0, 10.0) == (5.0, 0.0, 0.0)
+    assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 0, 0, 99.0, 99.0, 12.0, 99.0) == (5.0, -2000.0, 0.0)
+    assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 0, 0, 99.0, 99.0, 10.0, 99.0) == (5.0, 0.0, 0.0)
     differs = 0
     for seed in range(10):
         cluster, pods, rank, rand = _random_case(seed)
@@ -184,5 +184,48 @@ def test_cpu_only_pods_read_their_own_balance() -> None:
         one = replay("packer", params=(9.0,), **kw)
         same = replay("packer", params=(9.0, 0.0, 9.0, 0.0, 9.0, 0.0), **kw)
         assert same.node.tolist() == one.node.tolist() and same.devmask.tolist() == one.devmask.tolist()
+        differs += got_p != list(zip(one.node.tolist(), one.devmask.tolist(), strict=True))
+    assert differs > 0
+
+
+def test_fractional_pods_read_their_own_balance() -> None:
+    """Tests RHO_FRAC_RULE: the fourth knob block by hand, a fractional pod's tie-break by hand, and the fast
+    engine equal to the reference with four blocks; the block changes some case."""
+    from test_replay_engine import _random_case
+
+    from packer.replay.engine import replay
+    from packer.replay.engine.kernels import _packer_score
+    from packer.replay.protocol import typical_pods
+
+    tp = _tp([(10_000, 1000, 1, 1.0), (2_000, 0, 0, 1.0)])
+    cl = _cluster([48_000, 72_000], [4, 4], [0, 1])
+    approx = pytest.approx
+    got = pol.rho_params(tp, cl, "competing", split=False, frac_rule="typical")
+    assert got == (approx(12.0), 0.0, approx(12.0), 0.0, approx(12.0), 0.0, approx(10.0), 0.0)
+    assert [ref.block_at(list(got), b, 0) for b in range(4)] == [approx(12.0)] * 3 + [approx(10.0)]
+    idle = np.array([1000, 1000, 0, 0, 0, 0, 0, 0], np.int64)
+    # 300 milli, 8 CPU: surplus (30000 − 8000) − rho_f × 1700: rho_f 12 -> 1600, rho_f 10 -> 5000
+    assert _packer_score(5.0, 0.0, idle, 2, 30000.0, 8000.0, 1, 300, 99.0, 99.0, 99.0, 10.0) == (5.0, -700.0, -5000.0)
+    differs = 0
+    for seed in range(20):
+        cluster, pods, rank, rand = _random_case(seed)
+        tpp = typical_pods(pods)
+        kw = dict(node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
+                  node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
+                  pod_spec=pods.spec, rand=rand, tp_cpu=tpp.cpu, tp_milli=tpp.gpu_milli, tp_num=tpp.num_gpu,
+                  tp_spec=tpp.spec, tp_prob=tpp.prob, pk_weights=tpp.prob)
+        params = (9.0, 0.0, 9.0, 0.0, 9.0, 0.0, 1.0, 3.0, 0.5, 50.0, 100.0)
+        typical = list(zip(tpp.cpu.tolist(), tpp.gpu_milli.tolist(), tpp.num_gpu.tolist(), tpp.spec.tolist(),
+                           tpp.prob.tolist(), strict=True))
+        nodes = [dict(cpu=int(cluster.cpu[i]), mem=int(cluster.mem[i]), gpus=int(cluster.gpus[i]),
+                      model=int(cluster.model[i])) for i in range(cluster.num_nodes)]
+        plist = [dict(cpu=int(pods.cpu[i]), mem=int(pods.mem[i]), num=int(pods.num_gpu[i]),
+                      milli=int(pods.gpu_milli[i]), spec=int(pods.spec[i])) for i in range(len(pods))]
+        want = ref.replay("packer", nodes, plist, rank.tolist(), [tuple(r) for r in rand.tolist()], typical,
+                          rho=params)
+        run = replay("packer", params=params, **kw)
+        got_p = list(zip(run.node.tolist(), run.devmask.tolist(), strict=True))
+        assert got_p == want, f"case {seed}"
+        one = replay("packer", params=(9.0,), **kw)
         differs += got_p != list(zip(one.node.tolist(), one.devmask.tolist(), strict=True))
     assert differs > 0

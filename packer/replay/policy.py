@@ -47,6 +47,8 @@ RHO_WEIGHT_RULE = "typical"
 #: Session 23, a diagnostic split by pod kind: the balance CPU-only pods read follows this rule (None: off,
 #: they read RHO_RULE's like every other pod).
 RHO_CPU_ONLY_RULE: str | None = None
+#: Session 23, the same for fractional pods (one GPU, < 1000 milli): the balance their last tie-break reads.
+RHO_FRAC_RULE: str | None = None
 
 
 def cpu_per_gpu_milli(tp: TypicalPods) -> float:
@@ -164,7 +166,7 @@ def _rule_params(tp: TypicalPods, cluster: Cluster | None, rule: str) -> tuple[f
 
 def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None,
                split: bool | None = None, weight_rule: str | None = None,
-               cpu_only_rule: str | None = None) -> tuple[float, ...]:
+               cpu_only_rule: str | None = None, frac_rule: str | None = None) -> tuple[float, ...]:
     """The packer kernel's knobs under ``rule`` (default :data:`RHO_RULE`): ``(rho,)``, or under "per_model"
     and "pinned" with a cluster ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's
     ``_node_rho``). With ``split`` (default :data:`RHO_SPLIT`) the penalty weight under ``weight_rule``
@@ -172,19 +174,23 @@ def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None
     w_kw-1)`` (the kernel's ``_node_weight``; w > 0 always, a zero there reads "no weight: use rho"). With
     ``cpu_only_rule`` (default :data:`RHO_CPU_ONLY_RULE`) a third block, the balance CPU-only pods read,
     follows the weight's (which is then the balance rule's unless split; the kernel's
-    ``_node_cpu_only_rho``)."""
+    ``_node_cpu_only_rho``). With ``frac_rule`` (default :data:`RHO_FRAC_RULE`) a fourth block, the balance
+    fractional pods read, follows (the CPU-only block is then the balance rule's unless set)."""
     rule = RHO_RULE if rule is None else rule
     split = RHO_SPLIT if split is None else split
     cpu_only_rule = RHO_CPU_ONLY_RULE if cpu_only_rule is None else cpu_only_rule
+    frac_rule = RHO_FRAC_RULE if frac_rule is None else frac_rule
     bal = _rule_params(tp, cluster, rule)
-    for r in (weight_rule, cpu_only_rule):
+    for r in (weight_rule, cpu_only_rule, frac_rule):
         if r is not None and r not in RHO_RULES:
             raise ValueError(f"unknown rho rule {r!r}; known: {', '.join(RHO_RULES)}")
-    if split or cpu_only_rule is not None:
+    if split or cpu_only_rule is not None or frac_rule is not None:
         weight_rule = (RHO_WEIGHT_RULE if weight_rule is None else weight_rule) if split else rule
         out = bal + _rule_params(tp, cluster, weight_rule)
-        if cpu_only_rule is not None:
-            out += _rule_params(tp, cluster, cpu_only_rule)
+        if cpu_only_rule is not None or frac_rule is not None:
+            out += _rule_params(tp, cluster, cpu_only_rule or rule)
+        if frac_rule is not None:
+            out += _rule_params(tp, cluster, frac_rule)
         return out
     return bal if bal[1] > 0 else bal[:1]
 

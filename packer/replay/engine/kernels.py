@@ -134,7 +134,7 @@ def _packing_score(idle_row, ngpu, milli, num):
 
 
 @_jit
-def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w, rho_c):
+def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w, rho_c, rho_f):
     """packer's node score as (primary, secondary, tertiary), compared lexicographically.
 
     ``fg`` is FGD's integer score of the node (§5.9), ``raw`` its unrounded Δ (whole-GPU pods
@@ -156,7 +156,8 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w,
     typical GPU pods on all of its idle GPUs.
     ``w``: the CPU per GPU milli that converts |surplus| into GPU milli for whole-GPU pods (the penalty
     weight); the same value as ``rho`` unless packer.replay.policy.RHO_SPLIT derives it apart.
-    ``rho_c``: the balance a CPU-only pod reads (``rho`` unless packer.replay.policy.RHO_CPU_ONLY_RULE).
+    ``rho_c``: the balance a CPU-only pod reads (``rho`` unless packer.replay.policy.RHO_CPU_ONLY_RULE);
+    ``rho_f``: the balance a fractional pod reads (``rho`` unless packer.replay.policy.RHO_FRAC_RULE).
     """
     gi = 0
     for d in range(ngpu):
@@ -166,7 +167,7 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w,
     after = (cpu_free - pcpu) - rho * (gi - pnum * pmilli)
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
-        return fg, -float(idle_row[bd] - pmilli), -abs(after)
+        return fg, -float(idle_row[bd] - pmilli), -abs((cpu_free - pcpu) - rho_f * (gi - pmilli))
     if w > 0.0:
         return fg, raw - abs(after) / w, 0.0
     return fg, raw, 0.0
@@ -183,34 +184,34 @@ def _node_rho(params, model):
 
 
 @_jit
-def _node_weight(params, model):
-    """The penalty weight at a node of GPU model ``model``: after the balance knobs ``(rho, k, rho_0 ..
-    rho_k-1)`` the weight's ``(w, kw, w_0 .. w_kw-1)`` read as :func:`_node_rho` reads its own; no weight there
-    (the array ends, or w = 0: the zero padding) reads the balance rho (packer.replay.policy.rho_params)."""
-    j = 2 + int(params[1])
+def _node_block(params, b, model):
+    """Knob block ``b`` at a node of GPU model ``model``. The knobs are blocks ``(x, k, x_0 .. x_k-1)`` one after
+    the other (packer.replay.policy.rho_params): 0 the balance, 1 the penalty weight, 2 the balance CPU-only
+    pods read, 3 the balance fractional pods read; each is read as :func:`_node_rho` reads block 0. A block
+    that is not there (the array ends, or x = 0: the zero padding) reads the balance rho."""
+    j = 0
+    for _ in range(b):
+        if j + 1 >= params.shape[0] or params[j] <= 0.0:
+            return _node_rho(params, model)
+        j += 2 + int(params[j + 1])
     if j >= params.shape[0] or params[j] <= 0.0:
         return _node_rho(params, model)
-    kw = int(params[j + 1]) if j + 1 < params.shape[0] else 0
-    if model >= 0 and model < kw:
+    k = int(params[j + 1]) if j + 1 < params.shape[0] else 0
+    if model >= 0 and model < k:
         return params[j + 2 + model]
     return params[j]
 
 
 @_jit
+def _node_weight(params, model):
+    """The penalty weight at a node of GPU model ``model`` (knob block 1, :func:`_node_block`)."""
+    return _node_block(params, 1, model)
+
+
+@_jit
 def _node_cpu_only_rho(params, model):
-    """The balance a CPU-only pod reads at a node of GPU model ``model``: the third knob block, after the
-    balance's and the weight's, read as :func:`_node_rho` reads its own; none: the balance rho
-    (packer.replay.policy.rho_params with RHO_CPU_ONLY_RULE)."""
-    j = 2 + int(params[1])
-    if j + 1 >= params.shape[0] or params[j] <= 0.0:
-        return _node_rho(params, model)
-    j += 2 + int(params[j + 1])
-    if j >= params.shape[0] or params[j] <= 0.0:
-        return _node_rho(params, model)
-    kc = int(params[j + 1]) if j + 1 < params.shape[0] else 0
-    if model >= 0 and model < kc:
-        return params[j + 2 + model]
-    return params[j]
+    """The balance a CPU-only pod reads at a node of GPU model ``model`` (knob block 2, :func:`_node_block`)."""
+    return _node_block(params, 2, model)
 
 
 @_jit
@@ -344,7 +345,8 @@ def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, 
                     s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
                                                             pmilli, _node_rho(params, n_model[n]),
                                                             _node_weight(params, n_model[n]),
-                                                            _node_cpu_only_rho(params, n_model[n]))
+                                                            _node_cpu_only_rho(params, n_model[n]),
+                                                            _node_block(params, 3, n_model[n]))
                     if is_frac:
                         dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
                 score[j] = s
