@@ -27,7 +27,9 @@ rho has two roles in the kernel's node score (``kernels._packer_score``), sessio
 With :data:`RHO_SPLIT` off, rho_b = rho_w = the rule's rho. With it on, rho_b follows :data:`RHO_RULE` and
 rho_w follows :data:`RHO_WEIGHT_RULE`; :func:`rho_params` hands the kernel both. Off: session 23 measured the
 weight to move the dynamic replay by <= 0.03 and the static one within seed noise; the balance carries rho's
-effect (bench/RESULTS_replay.md, session 23).
+effect (bench/RESULTS_replay.md, session 23). Two diagnostic knobs split the balance by pod kind (both off):
+:data:`RHO_CPU_ONLY_RULE` (the balance CPU-only pods read) and :data:`RHO_FRAC_RULE` (the one fractional pods'
+tie-break reads); whole-GPU pods then read :data:`RHO_RULE`'s.
 """
 
 from __future__ import annotations
