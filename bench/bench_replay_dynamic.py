@@ -5,7 +5,8 @@ identical streams; seed medians.
     python bench/bench_replay_dynamic.py [--seeds 100-104] [--policies fgd,packer]
         [--workloads default,cpu050,gpushare40,multigpu20] [--compress 1,10000,30000]
         [--rebalance-every 20] [--max-moves 8] [--migration-budget 1] [--workers 2]
-        [--min-gain 1] [--no-pace] [--device-fit on|off] [--chain on|off] [--pair on|off] [--arms both|rebalanced] [--append] [--out PATH]
+        [--min-gain 1] [--no-pace] [--device-fit on|off] [--chain on|off] [--pair on|off] [--arms both|rebalanced]
+        [--rho-rule RULE] [--rho-weight RULE] [--rho-cpu-only RULE] [--rho-frac RULE] [--append] [--out PATH]
     python bench/bench_replay_dynamic.py --paired OLD.json [--out PATH]   # no runs: per-seed comparison
 
 ``--paired OLD.json`` compares OUT.json's rebalanced runs seed by seed with OLD.json's (the first, unpaced
@@ -59,13 +60,28 @@ def _job(args: tuple[str, float, str, int, int, float, int, bool, list[int], boo
                     budget_pct=budget, min_gain_per_move=min_gain, pace=pace, device_fit=device_fit,
                     chain=chain, pair=pair)
     r.update(workload=workload, compress=k, wall_s=time.perf_counter() - t0, rho_rule=replay_policy.RHO_RULE)
+    if replay_policy.RHO_SPLIT:
+        r.update(rho_weight_rule=replay_policy.RHO_WEIGHT_RULE)
+    if replay_policy.RHO_CPU_ONLY_RULE is not None:
+        r.update(rho_cpu_only_rule=replay_policy.RHO_CPU_ONLY_RULE)
+    if replay_policy.RHO_FRAC_RULE is not None:
+        r.update(rho_frac_rule=replay_policy.RHO_FRAC_RULE)
     return r
 
 
-def _init(rho_rule: str | None) -> None:
-    """Worker set-up: the rho rule asked for (None: the module's default)."""
+def _init(rho_rule: str | None, rho_weight: str | None = None, rho_cpu_only: str | None = None,
+          rho_frac: str | None = None) -> None:
+    """Worker set-up: the rho rule asked for (None: the module's default); a weight rule turns RHO_SPLIT on; a
+    CPU-only rule sets RHO_CPU_ONLY_RULE."""
     if rho_rule is not None:
         replay_policy.RHO_RULE = rho_rule
+    if rho_weight is not None:
+        replay_policy.RHO_SPLIT = True
+        replay_policy.RHO_WEIGHT_RULE = rho_weight
+    if rho_cpu_only is not None:
+        replay_policy.RHO_CPU_ONLY_RULE = rho_cpu_only
+    if rho_frac is not None:
+        replay_policy.RHO_FRAC_RULE = rho_frac
 
 
 def main() -> None:
@@ -89,6 +105,13 @@ def main() -> None:
     ap.add_argument("--arms", choices=("both", "rebalanced"), default="both")
     ap.add_argument("--rho-rule", choices=RHO_RULES, default=None,
                     help="how packer's CPU-balance weight rho is derived (default: replay_policy.RHO_RULE)")
+    ap.add_argument("--rho-weight", choices=RHO_RULES, default=None,
+                    help="derive the penalty weight apart from the balance rho by this rule (RHO_SPLIT on; "
+                         "default: replay_policy's RHO_SPLIT and RHO_WEIGHT_RULE)")
+    ap.add_argument("--rho-cpu-only", choices=RHO_RULES, default=None,
+                    help="the balance CPU-only pods read, by this rule (RHO_CPU_ONLY_RULE; default: the module's)")
+    ap.add_argument("--rho-frac", choices=RHO_RULES, default=None,
+                    help="the balance fractional pods read, by this rule (RHO_FRAC_RULE; default: the module's)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))  # resolved below
     ap.add_argument("--append", action="store_true", help="keep the runs already in OUT.json (a new run with the "
                                                          "same workload, K, policy and rebalancing replaces one)")
@@ -120,7 +143,7 @@ def main() -> None:
         old = json.loads(out.with_suffix(".json").read_text())
         rows = [r for r in old["runs"] if (r["workload"], r["compress"], r["policy"], r["rebalance_every"]) not in new]
         skipped = sorted(set(skipped) | set(old["skipped_no_times"]))
-    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init, initargs=(a.rho_rule,)) as ex:
+    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init, initargs=(a.rho_rule, a.rho_weight, a.rho_cpu_only, a.rho_frac)) as ex:
         for r in ex.map(_job, jobs):
             rows.append(r)
             print(f"{r['workload']} K={r['compress']:g} {r['policy']} rebalance={r['rebalance_every']}/"

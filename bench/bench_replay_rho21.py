@@ -4,6 +4,11 @@ FGD's static protocol, paired seeds; the rules run one after the other per workl
     NUMBA_NUM_THREADS=1 nice -n 5 python bench/bench_replay_rho21.py [--seeds 0-4] [--rules typical,competing]
         [--workloads default,cpu050,...] [--out bench/replay_rho21_static]
 
+A rule may be a pair BALANCE/WEIGHT (session 23, packer.replay.policy.RHO_SPLIT): the balance rho follows rule
+BALANCE, the penalty weight rule WEIGHT (e.g. ``competing/typical``); BALANCE/WEIGHT/CPUONLY also gives CPU-only
+pods their own balance (RHO_CPU_ONLY_RULE; WEIGHT ``-``: the balance's); a fourth part FRAC gives fractional pods
+theirs (RHO_FRAC_RULE; CPUONLY ``-``: the balance's).
+
 Prints per workload rho under each rule, packer's allocation at 130% per rule, and per seed the later rules
 minus the first. Writes OUT.json.
 """
@@ -28,6 +33,18 @@ from packer.replay.runner import run_policy  # noqa: E402
 from packer.replay.workloads import NAMES  # noqa: E402
 
 
+def _apply(spec: str) -> None:
+    """Sets the policy's rule from ``spec``: RULE (one rho), BALANCE/WEIGHT (RHO_SPLIT on), or
+    BALANCE/WEIGHT/CPUONLY (also RHO_CPU_ONLY_RULE; WEIGHT "-": no split)."""
+    bal, weight, cpu_only, frac = ([*spec.split("/"), "", "", ""])[:4]
+    pol.RHO_RULE = bal
+    pol.RHO_SPLIT = bool(weight) and weight != "-"
+    if pol.RHO_SPLIT:
+        pol.RHO_WEIGHT_RULE = weight
+    pol.RHO_CPU_ONLY_RULE = cpu_only if cpu_only not in ("", "-") else None
+    pol.RHO_FRAC_RULE = frac or None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0-4")
@@ -40,14 +57,14 @@ def main() -> None:
     cluster = read_nodes(TRACES / "csv" / "openb_node_list_gpu_node.csv")
     base = read_pods(TRACES / "csv" / "openb_pod_list_default.csv", cluster)
     rows = []
-    keep = pol.RHO_RULE
+    keep = (pol.RHO_RULE, pol.RHO_SPLIT, pol.RHO_WEIGHT_RULE, pol.RHO_CPU_ONLY_RULE, pol.RHO_FRAC_RULE)
     try:
         for w in a.workloads.split(","):
             pods, source = load(cluster, w, base)
             tp = typical_pods(pods)
             row = {"workload": w, "source": source, "rho": {}, "rho_params": {}, "per_seed_130": {}, "wall_s": {}}
             for r in rules:
-                pol.RHO_RULE = r
+                _apply(r)
                 row["rho"][r] = pol.rho_of(tp, cluster)
                 row["rho_params"][r] = list(pol.rho_params(tp, cluster))
                 t0 = time.perf_counter()
@@ -62,7 +79,7 @@ def main() -> None:
                   "| diff per seed", {r: [round(x, 2) for x in d] for r, d in row["diff"].items()},
                   "mean", {r: round(statistics.fmean(d), 3) for r, d in row["diff"].items()}, flush=True)
     finally:
-        pol.RHO_RULE = keep
+        pol.RHO_RULE, pol.RHO_SPLIT, pol.RHO_WEIGHT_RULE, pol.RHO_CPU_ONLY_RULE, pol.RHO_FRAC_RULE = keep
     Path(a.out).with_suffix(".json").write_text(json.dumps({"seeds": seeds, "rules": rules, "rows": rows}, indent=1) + "\n")
 
 

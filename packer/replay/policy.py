@@ -14,6 +14,22 @@ idle GPU milli, so rho is the CPU that one idle GPU milli should keep beside it.
   get one rho per model (:func:`rho_params`).
 - ``"pinned"``: per model, the rule "per_model"'s rho for the share of the model's GPUs that pods pinned to
   that model alone will fill, the rule "competing"'s for the rest (:func:`pinned_cpu_per_gpu_milli`).
+
+rho has two roles in the kernel's node score (``kernels._packer_score``), session 23:
+
+1. the balance: surplus = free CPU − rho_b × idle GPU milli after the pod, the CPU a node keeps beyond what
+   its idle GPUs should keep beside them. Every pod kind reads it: a CPU-only pod avoids a deficit, a
+   fractional pod breaks its last ties by |surplus|, a whole-GPU pod pays for |surplus|;
+2. the weight: a whole-GPU (or multi-GPU) pod's node score is FGD's unrounded Δ less |surplus| / rho_w, the
+   CPU imbalance converted into the GPU milli it strands, so that the two terms share one unit. No other
+   pod kind reads rho_w (their CPU term is a lexicographic tie-break, where a scale changes nothing).
+
+With :data:`RHO_SPLIT` off, rho_b = rho_w = the rule's rho. With it on, rho_b follows :data:`RHO_RULE` and
+rho_w follows :data:`RHO_WEIGHT_RULE`; :func:`rho_params` hands the kernel both. Off: session 23 measured the
+weight to move the dynamic replay by <= 0.03 and the static one within seed noise; the balance carries rho's
+effect (bench/RESULTS_replay.md, session 23). Two diagnostic knobs split the balance by pod kind (both off):
+:data:`RHO_CPU_ONLY_RULE` (the balance CPU-only pods read) and :data:`RHO_FRAC_RULE` (the one fractional pods'
+tie-break reads); whole-GPU pods then read :data:`RHO_RULE`'s.
 """
 
 from __future__ import annotations
@@ -23,9 +39,18 @@ import numpy as np
 from packer.replay.openb import Cluster
 from packer.replay.protocol import TypicalPods
 
-#: How packer's CPU-balance weight rho is derived (module docstring): "typical" or "competing".
+#: How packer's CPU-balance rho is derived (module docstring): one of RHO_RULES.
 RHO_RULE = "typical"
 RHO_RULES = ("typical", "competing", "per_model", "pinned")
+#: Session 23: the balance rho (RHO_RULE) and the penalty weight (RHO_WEIGHT_RULE) derived apart (docstring).
+RHO_SPLIT = False
+#: The rule the penalty weight rho_w follows when RHO_SPLIT is on (one of RHO_RULES).
+RHO_WEIGHT_RULE = "typical"
+#: Session 23, a diagnostic split by pod kind: the balance CPU-only pods read follows this rule (None: off,
+#: they read RHO_RULE's like every other pod).
+RHO_CPU_ONLY_RULE: str | None = None
+#: Session 23, the same for fractional pods (one GPU, < 1000 milli): the balance their last tie-break reads.
+RHO_FRAC_RULE: str | None = None
 
 
 def cpu_per_gpu_milli(tp: TypicalPods) -> float:
@@ -131,15 +156,45 @@ def rho_of(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = N
     return cpu_per_gpu_milli(tp)
 
 
-def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None) -> tuple[float, ...]:
-    """The packer kernel's knobs under ``rule``: ``(rho,)``, or under "per_model" and "pinned" with a cluster
-    ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's ``_node_rho``)."""
-    rule = RHO_RULE if rule is None else rule
+def _rule_params(tp: TypicalPods, cluster: Cluster | None, rule: str) -> tuple[float, ...]:
+    """One rho under ``rule`` as the kernel reads it: ``(rho, k, rho_0, ..., rho_k-1)``, k = 0 without a rho per
+    GPU model."""
     rho = rho_of(tp, cluster, rule)
     if rule in ("per_model", "pinned") and cluster is not None:
         per = (per_model_cpu_per_gpu_milli if rule == "per_model" else pinned_cpu_per_gpu_milli)(tp, cluster)
         return (rho, float(len(per)), *(float(x) for x in per))
-    return (rho,)
+    return (rho, 0.0)
+
+
+def rho_params(tp: TypicalPods, cluster: Cluster | None = None, rule: str | None = None,
+               split: bool | None = None, weight_rule: str | None = None,
+               cpu_only_rule: str | None = None, frac_rule: str | None = None) -> tuple[float, ...]:
+    """The packer kernel's knobs under ``rule`` (default :data:`RHO_RULE`): ``(rho,)``, or under "per_model"
+    and "pinned" with a cluster ``(rho, k, rho_0, ..., rho_k-1)``, one rho per GPU model (the kernel's
+    ``_node_rho``). With ``split`` (default :data:`RHO_SPLIT`) the penalty weight under ``weight_rule``
+    (default :data:`RHO_WEIGHT_RULE`) follows in the same form: ``(rho, k, rho_0 .. rho_k-1, w, kw, w_0 ..
+    w_kw-1)`` (the kernel's ``_node_weight``; w > 0 always, a zero there reads "no weight: use rho"). With
+    ``cpu_only_rule`` (default :data:`RHO_CPU_ONLY_RULE`) a third block, the balance CPU-only pods read,
+    follows the weight's (which is then the balance rule's unless split; the kernel's
+    ``_node_cpu_only_rho``). With ``frac_rule`` (default :data:`RHO_FRAC_RULE`) a fourth block, the balance
+    fractional pods read, follows (the CPU-only block is then the balance rule's unless set)."""
+    rule = RHO_RULE if rule is None else rule
+    split = RHO_SPLIT if split is None else split
+    cpu_only_rule = RHO_CPU_ONLY_RULE if cpu_only_rule is None else cpu_only_rule
+    frac_rule = RHO_FRAC_RULE if frac_rule is None else frac_rule
+    bal = _rule_params(tp, cluster, rule)
+    for r in (weight_rule, cpu_only_rule, frac_rule):
+        if r is not None and r not in RHO_RULES:
+            raise ValueError(f"unknown rho rule {r!r}; known: {', '.join(RHO_RULES)}")
+    if split or cpu_only_rule is not None or frac_rule is not None:
+        weight_rule = (RHO_WEIGHT_RULE if weight_rule is None else weight_rule) if split else rule
+        out = bal + _rule_params(tp, cluster, weight_rule)
+        if cpu_only_rule is not None or frac_rule is not None:
+            out += _rule_params(tp, cluster, cpu_only_rule or rule)
+        if frac_rule is not None:
+            out += _rule_params(tp, cluster, frac_rule)
+        return out
+    return bal if bal[1] > 0 else bal[:1]
 
 
 def packer_settings(tp: TypicalPods, cluster: Cluster | None = None) -> tuple[np.ndarray, tuple[float, ...]]:
