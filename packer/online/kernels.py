@@ -1661,9 +1661,13 @@ def churn(st, shapes, sprof, smodelok, nodes, ops, unif, slots, stats):
            st[S_GREQ], nodes, ops, unif, slots, stats)
 
 
+#: The kernels :func:`warm` asks for: those the placer's requests call (the rest are small and inlined).
+WARM_KERNELS = ("refresh_all", "place_one", "place_units", "pick_node")
+
+
 def warm() -> bool:
     """True when the kernels every placer calls are compiled on disk (:func:`packer.online._jit.compiled_on_disk`):
     a placer made now starts in milliseconds; False: its first placements compile them first."""
     from packer.online._jit import compiled_on_disk
 
-    return compiled_on_disk(refresh_all, place_one, place_units, pick_node)
+    return compiled_on_disk(*(globals()[name] for name in WARM_KERNELS))

@@ -10,6 +10,7 @@ from packer.model import Instance, Plan
 from packer.online.placer import OnlinePlacer, requests_in_order
 from packer.online.policies import POLICIES
 from packer.online.rollout import DEFAULT_BUDGET, Rollout
+from packer.online.warmup import compile_kernels
 
 #: Request orders: file (as listed), size-desc (largest GPU-equivalents first), priority (highest first).
 ORDERS = ("file", "size-desc", "priority")
@@ -44,6 +45,8 @@ def solve(inst: Instance, *, time_limit: float | None = None, seed: int | None =
     order = order or DEFAULT_ORDER
     if order not in ORDERS:
         raise InputError(f"unknown order {order!r}; choose one of {list(ORDERS)}", field="--order")
+    if time_limit is None:  # an untimed solve can afford to compile every kernel once (a timed one compiles what it uses)
+        compile_kernels()
     t0 = time.perf_counter()
     reqs = requests_in_order(inst.requests, order, inst)
     budget = _budget(rollout)
