@@ -133,7 +133,7 @@ def test_rows_never_cut_a_plan(inst: Instance) -> None:
     on = stays_lp(inst, model, cuts=True, guide_rows=True)
     two = stays_lp(inst, model, cuts=True, guide_rows=False)
     assert off is not None and on is not None and two is not None
-    assert on.bound <= off.bound + 1e-9
+    assert on.bound <= off.bound + 1e-6  # HiGHS answers the same LP value to ~1e-7 with rows that do not bind
     assert on.bound >= exact.objective - 1e-6
     assert abs(two.bound - on.bound) <= 1e-3  # the same LP with the rows, solved second or alone
 
