@@ -62,21 +62,9 @@ AFTER_STALL = False
 #: haein-100 that was every run). False: scipy's ``milp`` as in session 18.
 DUAL_ALWAYS = True
 
-#: The settings a parent passes to its LP child (a fresh interpreter: module flags set in the parent,
-#: e.g. by an A/B bench, would not reach it otherwise).
+#: The settings a parent passes to its LP child (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`; a fresh
+#: interpreter: module flags set in the parent, e.g. by an A/B bench, would not reach it otherwise).
 SETTINGS = ("INT_STAYS", "ARM", "MIN_S", "SHARE", "MARGIN_S", "AFTER_STALL", "DUAL_ALWAYS")
-
-
-def settings() -> dict[str, object]:
-    """This module's settings, for :func:`configure` in the LP child."""
-    return {k: globals()[k] for k in SETTINGS}
-
-
-def configure(values: dict[str, object]) -> None:
-    """Takes the parent's :func:`settings`."""
-    for k, v in values.items():
-        if k in SETTINGS:
-            globals()[k] = v
 
 
 @dataclass
@@ -247,4 +235,4 @@ def after_lps(bb, cap: int | None, left, after, wait=None) -> None:  # type: ign
     after()
 
 
-__all__ = ["AFTER_STALL", "ARM", "INT_STAYS", "IntStays", "Stall", "after_lps", "configure", "int_stays_bound", "integer_columns", "settings"]
+__all__ = ["AFTER_STALL", "ARM", "INT_STAYS", "IntStays", "Stall", "after_lps", "int_stays_bound", "integer_columns"]

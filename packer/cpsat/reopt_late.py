@@ -22,6 +22,7 @@ does not hold everywhere, :mod:`packer.cpsat.lpchild`), and a process can be nic
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import subprocess
@@ -32,20 +33,41 @@ from typing import Any
 
 from packer.cpsat.lpguide import Guide
 
+#: The modules whose flags (each module's ``SETTINGS``) the LP child takes from its parent: the child is a
+#: fresh interpreter, which would not see a flag set in the parent (e.g. by an A/B bench): the branch
+#: and bound after the LPs (session 18) and the stays LP's rows (session 23).
+CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays")
+
+
+def parent_settings() -> dict[str, dict[str, object]]:
+    """The flags of :data:`CHILD_SETTINGS` as they are in this process, by module."""
+    out: dict[str, dict[str, object]] = {}
+    for name in CHILD_SETTINGS:
+        mod = importlib.import_module(name)
+        out[name] = {k: getattr(mod, k) for k in mod.SETTINGS}
+    return out
+
+
+def take_settings(flags: dict[str, dict[str, object]]) -> None:
+    """Sets the flags :func:`parent_settings` read in the parent (only names a module lists)."""
+    for name, values in flags.items():
+        if name not in CHILD_SETTINGS:
+            continue
+        mod = importlib.import_module(name)
+        for k, v in values.items():
+            if k in mod.SETTINGS:
+                setattr(mod, k, v)
+
 
 def main() -> None:
-    """In the child: reads (instance, snapshot, cap, deadline as time.time(), nice), runs the bounds
+    """In the child: reads (instance, snapshot, cap, deadline as time.time(), nice, the parent's flags of
+    :data:`CHILD_SETTINGS`), runs the bounds
     of ``cap`` with the time to the deadline, writes a snapshot after each LP."""
     from packer.cpsat import reopt_intstays
     from packer.cpsat.reopt import LATE_BOUND_SHARE, BudgetBound, _budget_bounds
 
-    inst, snap, cap, deadline, nice, *more = pickle.load(sys.stdin.buffer)
-    if more:  # the parent's settings of the branch and bound after the LPs (session 18)
-        reopt_intstays.configure(more[0])
-    if len(more) > 1:  # the parent's settings of the stays LP's rows (session 23)
-        from packer.cpsat import reopt_stays
-
-        reopt_stays.configure(more[1])
+    inst, snap, cap, deadline, nice, flags = pickle.load(sys.stdin.buffer)
+    take_settings(flags)
     if nice > 0:
         os.nice(nice)
     bb = BudgetBound(inst)
@@ -89,10 +111,7 @@ class LateBounds:
         self._written = False  # the payload is written (go's byte may follow it)
         self.go_s: float | None = None  # seconds from the start to go()
 
-        from packer.cpsat import reopt_stays
-
-        payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice, reopt_intstays.settings(),
-                                reopt_stays.settings()))
+        payload = pickle.dumps((bb.inst, bb.snapshot(), cap, deadline, nice, parent_settings()))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-c", "from packer.cpsat.reopt_late import main; main()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -194,4 +213,4 @@ class LateBounds:
                 "wait_s": round(time.perf_counter() - t_wait, 3)}
 
 
-__all__ = ["LateBounds", "main"]
+__all__ = ["CHILD_SETTINGS", "LateBounds", "main", "parent_settings", "take_settings"]

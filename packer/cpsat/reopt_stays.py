@@ -66,21 +66,9 @@ ROOM_CUTS = True
 #: LP splits, and the gang steps drawn by its weights lost on fragmented-1).
 ROOM_GUIDE = False
 
-#: The settings an LP child process takes from its parent (:mod:`packer.cpsat.reopt_late`): a fresh
-#: interpreter would not see a flag set in the parent.
+#: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`):
+#: a fresh interpreter would not see a flag set in the parent.
 SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE")
-
-
-def settings() -> dict[str, object]:
-    """This module's settings, for :func:`configure` in the LP child."""
-    return {k: globals()[k] for k in SETTINGS}
-
-
-def configure(values: dict[str, object]) -> None:
-    """Takes the parent's :func:`settings`."""
-    for k, v in values.items():
-        if k in SETTINGS:
-            globals()[k] = v
 
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
@@ -375,4 +363,4 @@ def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped
     return min(lp.bound, padded_bound(model, res[0] + const))
 
 
-__all__ = ["StaysLP", "configure", "group_node_ub", "settings", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
+__all__ = ["StaysLP", "group_node_ub", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
