@@ -285,3 +285,24 @@ def replay(policy: str, nodes_in: list[dict], pods: list[dict], rank: list[int],
         nodes[chosen] = new
         out.append((chosen, mask))
     return out
+
+
+def reference_inputs(cluster, pods, tp):  # type: ignore[no-untyped-def]
+    """The engine's arrays (a Cluster, a pod list, its TypicalPods) as :func:`replay` takes them:
+    (nodes, pods, typical pods)."""
+    nodes = [dict(cpu=int(cluster.cpu[i]), mem=int(cluster.mem[i]), gpus=int(cluster.gpus[i]),
+                  model=int(cluster.model[i])) for i in range(cluster.num_nodes)]
+    plist = [dict(cpu=int(pods.cpu[i]), mem=int(pods.mem[i]), num=int(pods.num_gpu[i]),
+                  milli=int(pods.gpu_milli[i]), spec=int(pods.spec[i])) for i in range(len(pods))]
+    typical = list(zip(tp.cpu.tolist(), tp.gpu_milli.tolist(), tp.num_gpu.tolist(), tp.spec.tolist(),
+                       tp.prob.tolist(), strict=True))
+    return nodes, plist, typical
+
+
+def engine_kwargs(cluster, pods, rank, rand, tp) -> dict:  # type: ignore[no-untyped-def]
+    """The keyword arguments of :func:`packer.replay.engine.replay` for the same case (the typical pods'
+    probabilities as the packer policy's weights)."""
+    return dict(node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
+                node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
+                pod_spec=pods.spec, rand=rand, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu,
+                tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=tp.prob)

@@ -51,12 +51,7 @@ def test_engine_matches_reference(policy: str) -> None:
                      pod_num=pods.num_gpu, pod_milli=pods.gpu_milli, pod_spec=pods.spec, rand=rand,
                      tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu, tp_spec=tp.spec,
                      tp_prob=tp.prob, pk_weights=pk_w, params=params)
-        typical = list(zip(tp.cpu.tolist(), tp.gpu_milli.tolist(), tp.num_gpu.tolist(), tp.spec.tolist(),
-                           tp.prob.tolist(), strict=True))
-        nodes = [dict(cpu=int(cluster.cpu[i]), mem=int(cluster.mem[i]), gpus=int(cluster.gpus[i]),
-                      model=int(cluster.model[i])) for i in range(cluster.num_nodes)]
-        plist = [dict(cpu=int(pods.cpu[i]), mem=int(pods.mem[i]), num=int(pods.num_gpu[i]),
-                      milli=int(pods.gpu_milli[i]), spec=int(pods.spec[i])) for i in range(len(pods))]
+        nodes, plist, typical = ref.reference_inputs(cluster, pods, tp)
         want = ref.replay(policy, nodes, plist, rank.tolist(), [tuple(r) for r in rand.tolist()], typical,
                           rho=params[0])
         got = list(zip(run.node.tolist(), run.devmask.tolist(), strict=True))

@@ -74,19 +74,11 @@ def test_kernel_reads_the_weight_per_model() -> None:
     for seed in range(10):
         cluster, pods, rank, rand = _random_case(seed)
         tp = typical_pods(pods)
-        kw = dict(node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
-                  node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
-                  pod_spec=pods.spec, rand=rand, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu,
-                  tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=tp.prob)
+        kw = ref.engine_kwargs(cluster, pods, rank, rand, tp)
         # balance one rho, weights far apart per model, so that the penalty decides differently per node
         params = (9.0, 0.0, 9.0, 3.0, 2.0, 9.0, 40.0)
         run = replay("packer", params=params, **kw)
-        typical = list(zip(tp.cpu.tolist(), tp.gpu_milli.tolist(), tp.num_gpu.tolist(), tp.spec.tolist(),
-                           tp.prob.tolist(), strict=True))
-        nodes = [dict(cpu=int(cluster.cpu[i]), mem=int(cluster.mem[i]), gpus=int(cluster.gpus[i]),
-                      model=int(cluster.model[i])) for i in range(cluster.num_nodes)]
-        plist = [dict(cpu=int(pods.cpu[i]), mem=int(pods.mem[i]), num=int(pods.num_gpu[i]),
-                      milli=int(pods.gpu_milli[i]), spec=int(pods.spec[i])) for i in range(len(pods))]
+        nodes, plist, typical = ref.reference_inputs(cluster, pods, tp)
         want = ref.replay("packer", nodes, plist, rank.tolist(), [tuple(r) for r in rand.tolist()], typical,
                           rho=params)
         got = list(zip(run.node.tolist(), run.devmask.tolist(), strict=True))
@@ -165,17 +157,9 @@ def test_cpu_only_pods_read_their_own_balance() -> None:
     for seed in range(10):
         cluster, pods, rank, rand = _random_case(seed)
         tpp = typical_pods(pods)
-        kw = dict(node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
-                  node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
-                  pod_spec=pods.spec, rand=rand, tp_cpu=tpp.cpu, tp_milli=tpp.gpu_milli, tp_num=tpp.num_gpu,
-                  tp_spec=tpp.spec, tp_prob=tpp.prob, pk_weights=tpp.prob)
+        kw = ref.engine_kwargs(cluster, pods, rank, rand, tpp)
         params = (9.0, 0.0, 9.0, 0.0, 9.0, 3.0, 1.0, 9.0, 40.0)
-        typical = list(zip(tpp.cpu.tolist(), tpp.gpu_milli.tolist(), tpp.num_gpu.tolist(), tpp.spec.tolist(),
-                           tpp.prob.tolist(), strict=True))
-        nodes = [dict(cpu=int(cluster.cpu[i]), mem=int(cluster.mem[i]), gpus=int(cluster.gpus[i]),
-                      model=int(cluster.model[i])) for i in range(cluster.num_nodes)]
-        plist = [dict(cpu=int(pods.cpu[i]), mem=int(pods.mem[i]), num=int(pods.num_gpu[i]),
-                      milli=int(pods.gpu_milli[i]), spec=int(pods.spec[i])) for i in range(len(pods))]
+        nodes, plist, typical = ref.reference_inputs(cluster, pods, tpp)
         want = ref.replay("packer", nodes, plist, rank.tolist(), [tuple(r) for r in rand.tolist()], typical,
                           rho=params)
         run = replay("packer", params=params, **kw)
@@ -210,17 +194,9 @@ def test_fractional_pods_read_their_own_balance() -> None:
     for seed in range(20):
         cluster, pods, rank, rand = _random_case(seed)
         tpp = typical_pods(pods)
-        kw = dict(node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
-                  node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
-                  pod_spec=pods.spec, rand=rand, tp_cpu=tpp.cpu, tp_milli=tpp.gpu_milli, tp_num=tpp.num_gpu,
-                  tp_spec=tpp.spec, tp_prob=tpp.prob, pk_weights=tpp.prob)
+        kw = ref.engine_kwargs(cluster, pods, rank, rand, tpp)
         params = (9.0, 0.0, 9.0, 0.0, 9.0, 0.0, 1.0, 3.0, 0.5, 50.0, 100.0)
-        typical = list(zip(tpp.cpu.tolist(), tpp.gpu_milli.tolist(), tpp.num_gpu.tolist(), tpp.spec.tolist(),
-                           tpp.prob.tolist(), strict=True))
-        nodes = [dict(cpu=int(cluster.cpu[i]), mem=int(cluster.mem[i]), gpus=int(cluster.gpus[i]),
-                      model=int(cluster.model[i])) for i in range(cluster.num_nodes)]
-        plist = [dict(cpu=int(pods.cpu[i]), mem=int(pods.mem[i]), num=int(pods.num_gpu[i]),
-                      milli=int(pods.gpu_milli[i]), spec=int(pods.spec[i])) for i in range(len(pods))]
+        nodes, plist, typical = ref.reference_inputs(cluster, pods, tpp)
         want = ref.replay("packer", nodes, plist, rank.tolist(), [tuple(r) for r in rand.tolist()], typical,
                           rho=params)
         run = replay("packer", params=params, **kw)
