@@ -115,15 +115,9 @@ class BaseCache:
 
     def running_use(self, cur: Mapping[str, Sequence[Unit]]) -> dict[str, float]:
         """:func:`packer.cpsat.reopt_gang.running_use` of ``cur`` from the remembered sizes (the same sums)."""
-        from collections import defaultdict
+        from packer.cpsat.reopt_gang import running_use
 
-        inst = self.inst
-        used: dict[str, float] = defaultdict(float)
-        for rid, units in cur.items():
-            r = inst.request(rid)
-            if r.placement is not None:
-                used[r.tenant] += sum(self.unit_sizes(rid, units))
-        return used
+        return running_use(self.inst, cur, self.unit_sizes)
 
     def objective(self, placed: Mapping[str, Sequence[Unit]]) -> float:
         """:func:`packer.plans.objective_value` of ``placed``: each request's part remembered by its units."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from packer.cpsat.lpguide import Guide
 from packer.model import Instance, Request, Unit
@@ -79,13 +79,16 @@ LAZY = True
 _WHOLE_MODES = ("full", "any")
 
 
-def running_use(inst: Instance, cur: Mapping[str, Sequence[Unit]]) -> dict[str, float]:
-    """GPU-equivalents each tenant's running work takes in ``cur`` (0 for a tenant without any)."""
+def running_use(inst: Instance, cur: Mapping[str, Sequence[Unit]],
+                sizes: Callable[[str, Sequence[Unit]], Sequence[float]] | None = None) -> dict[str, float]:
+    """GPU-equivalents each tenant's running work takes in ``cur`` (0 for a tenant without any).
+    ``sizes``: each request's unit sizes (e.g. remembered, :meth:`packer.cpsat.reopt_base.BaseCache.unit_sizes`;
+    the same numbers summed in the same order); None: ``Instance.unit_size`` per unit."""
     used: dict[str, float] = defaultdict(float)
     for rid, units in cur.items():
         r = inst.request(rid)
         if r.placement is not None:
-            used[r.tenant] += sum(inst.unit_size(r, u) for u in units)
+            used[r.tenant] += sum(inst.unit_size(r, u) for u in units) if sizes is None else sum(sizes(rid, units))
     return used
 
 
