@@ -165,6 +165,9 @@ class StaysLP:
     #: With ROOM_CUTS and not ROOM_GUIDE: the room rows the LP's solution without them broke (then
     #: ``bound`` is the LP's with them, ``x`` and ``stays`` the solution without them); else None.
     rows_broken: int | None = None
+    #: The LP's linear form (without the room rows) and its objective constant, kept when the rows' LP
+    #: is still to be solved (:func:`rows_bound` adds the rows to it and drops it); else None.
+    form: tuple | None = None
 
 
 def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # type: ignore[no-untyped-def]
@@ -328,7 +331,8 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
     value, x = res
     stays = {rid: float(x[ci]) for rid, ci in col.items()}
     n_model = form[1].shape[1] - len(col)
-    out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget)
+    out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget,
+                  form=(form, const) if two else None)
     if two:
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         got2 = rows_bound(inst, model, out, time_limit=rem)
@@ -340,8 +344,9 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
 def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped-def]
                time_limit: float | None = None) -> float | None:
     """The bound of the stays LP with the room rows (:mod:`packer.cpsat.room_cuts`), given ``lp``, the
-    same LP solved without them (``lp.x``: its solution): where that solution breaks no row it is
-    optimal with them too (``lp.bound``); else the LP with the rows is solved (None when it does not
+    same LP solved without them (``lp.x``: its solution; ``lp.form``: its form, built again when not
+    kept): where that solution breaks no row it is optimal with them too (``lp.bound``); else the LP
+    with the rows is solved (None when it does not
     finish in ``time_limit``). Sets ``lp.rows_broken``. Never above ``lp.bound``."""
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
@@ -349,14 +354,17 @@ def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped
 
     rows = room_cuts(model)
     lp.rows_broken = violated(rows, lp.x)
+    kept, lp.form = lp.form, None
     if not lp.rows_broken:
         return lp.bound
     if time_limit is not None and time_limit <= 0.1:
         return None
-    got = stays_form(inst, model, lp.budget, False)
-    if got is None:
-        return None
-    form, _col, const = got
+    if kept is None:
+        got = stays_form(inst, model, lp.budget, False)
+        if got is None:
+            return None
+        kept = got[0], got[2]
+    form, const = kept
     res = lp_solve(model.model, time_limit=time_limit, form=with_rows(form, rows))
     if res is None:
         return None
