@@ -78,7 +78,7 @@ def steps(a: argparse.Namespace) -> dict[str, object]:
     row = {"mode": "steps", "family": a.family, "seed": a.seed, "arm": arm, "det": a.det, "max_steps": a.max_steps,
            "start": round(start, 3), "end": round(objective_value(inst, out), 3), "check_ok": ok,
            "wall_s": round(wall, 1), "load": [load0, _load()], "utc": time.strftime("%H:%M", time.gmtime()),
-           "per_block": [{k: r.get(k) for k in ("block", "start", "gain", "cpu_s", "steps", "merged")} for r in recs]}
+           "per_block": [{k: r.get(k) for k in ("block", "start", "gain", "cpu_s", "steps", "merged", "lp", "guide_cpu_s")} for r in recs]}
     with open(a.out, "wb") as f:
         pickle.dump({"row": row, "cut": cut, "out": out, "family": a.family, "seed": a.seed, "nodes": a.nodes}, f)
     return row
