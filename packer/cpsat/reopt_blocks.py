@@ -89,7 +89,10 @@ PIPELINE = False
 #: caps; :meth:`packer.cpsat.reopt.BudgetBound.stays_lp`) is solved in the block's process before its
 #: steps, out of the block's own time (at most GUIDE_SHARE of it; no guide where it does not finish).
 #: Its value, a bound of the sub-instance, is in the block's record (``lp``). False: unguided block steps
-#: (sessions 11-23: the 16,384-GPU path never had a guide).
+#: (sessions 11-23: the 16,384-GPU path never had a guide). Off (session 24, bench/RESULTS_reopt.md): at
+#: equal deterministic steps (det 1.0 x 12 a block, one pass from the same no-move plan) it gained 1,370.63
+#: against 1,406.88 on fragmented-100 and 1,838.76 against 1,872.18 on fragmented-101 at 16,384 GPUs, and the
+#: LPs cost 3-7 CPU-s a block (26-75% more CPU in all). True: the A/B arm.
 BLOCK_GUIDE = False
 GUIDE_SHARE = 0.5
 
