@@ -83,6 +83,18 @@ BLOCK_PACK = False
 #: 8.7% and ended 38 higher (noise), but the blocks got no more CPU and that run's bound by blocks fell back
 #: on three blocks (gap 9.78% against 6.82%). True: the A/B arm.
 PIPELINE = False
+#: Each block's move steps follow the block's own LP, as the 1,024-GPU path's steps follow the whole
+#: state's (:mod:`packer.cpsat.lpguide`: aimed and gang steps draw the waiting work the LP places and aim
+#: at the nodes it puts it on): the stays LP of the block's sub-instance (its own nodes, its offer, its
+#: caps; :meth:`packer.cpsat.reopt.BudgetBound.stays_lp`) is solved in the block's process before its
+#: steps, out of the block's own time (at most GUIDE_SHARE of it; no guide where it does not finish).
+#: Its value, a bound of the sub-instance, is in the block's record (``lp``). False: unguided block steps
+#: (sessions 11-23: the 16,384-GPU path never had a guide). Off (session 24, bench/RESULTS_reopt.md): at
+#: equal deterministic steps (det 1.0 x 12 a block, one pass from the same no-move plan) it gained 1,370.63
+#: against 1,406.88 on fragmented-100 and 1,838.76 against 1,872.18 on fragmented-101 at 16,384 GPUs, and the
+#: LPs cost 3-7 CPU-s a block (26-75% more CPU in all). True: the A/B arm.
+BLOCK_GUIDE = False
+GUIDE_SHARE = 0.5
 
 
 def blocks(inst: Instance, size: int | None = None) -> list[list[str]]:
@@ -169,14 +181,29 @@ def _wave_shares(inst: Instance, placed: Mapping[str, Sequence[Unit]], parts: Se
     return [shares[d] for d in order]
 
 
+def _block_guide(sub: Instance, seconds: float | None):  # type: ignore[no-untyped-def]
+    """BLOCK_GUIDE: the guide of ``sub``'s steps from its stays LP solved within ``seconds`` (None: no
+    limit), and that LP's value (a bound of ``sub``); (None, None) where it does not finish."""
+    from packer.cpsat.reopt import BudgetBound, _guide_of
+
+    bb = BudgetBound(sub)
+    cap = sub.objective.max_migrations
+    # rows_later: the guide is the LP's without the room rows (reopt_stays.ROOM_GUIDE off), so the
+    # second solve with them (a lower bound only) is not run here
+    value = bb.stays_lp(cap, seconds, rows_later=True)
+    if value is None:
+        return None, None
+    return _guide_of(bb, sub, cap), value
+
+
 def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     """One block's move steps in a pool process: (sub-instance, its placement, stop, seed, max_steps,
-    det, pack) → the improved placement and the steps' statistics (with the run's process CPU seconds,
+    det, pack, guide) → the improved placement and the steps' statistics (with the run's process CPU seconds,
     ``cpu_s``, and its gain curve, ``curve``: (CPU seconds, gain so far) at each improvement). ``stop``: the wall clock (``time.time()``)
     by which the steps end, so that the time a job waits or a fresh process imports is the block's."""
     from packer.cpsat.reopt import move_steps
 
-    sub, here, stop, seed, max_steps, det, pack, *caps = job
+    sub, here, stop, seed, max_steps, det, pack, use_guide, *caps = job
     if isinstance(sub, bytes):  # PIPELINE: pickled while the others ran; its caps settled at dispatch
         import pickle
 
@@ -186,8 +213,15 @@ def _block_job(job: tuple) -> tuple[dict[str, list[Unit]], dict[str, object]]:
     t0 = time.time()
     deadline = time.perf_counter() + (stop - t0)
     curve = _Curve(objective_value(sub, here))
+    guide, lp = None, None
+    if use_guide:
+        guide, lp = _block_guide(sub, None if det is not None else GUIDE_SHARE * (stop - t0))
+        guide_cpu = time.process_time() - curve.c0  # the curve's CPU seconds count the LP's too
     out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=deadline, seed=seed, workers=1,
-                         max_steps=max_steps, det=det, pack=pack, progress=curve)  # type: ignore[arg-type]
+                         max_steps=max_steps, det=det, pack=pack, progress=curve, guide=guide)  # type: ignore[arg-type]
+    if use_guide:
+        st["lp"] = None if lp is None else round(lp, 4)
+        st["guide_cpu_s"] = round(guide_cpu, 3)
     st["cpu_s"] = round(time.process_time() - curve.c0, 3)
     st["curve"] = curve.points
     st["wall"] = (t0, time.time())  # when the steps began and ended (wall clock): the pool's busy time
@@ -294,7 +328,8 @@ def _wave(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], 
     if not jobs or seconds < MIN_BLOCK_S - WAVE_MARGIN_S:
         return False, now
     stop = time.time() + seconds
-    sent = [pool.apply_async(_block_job, ((sub, here, stop, seed + i + v * len(parts), max_steps, det, BLOCK_PACK),))
+    sent = [pool.apply_async(_block_job, ((sub, here, stop, seed + i + v * len(parts), max_steps, det, BLOCK_PACK,
+                                             BLOCK_GUIDE),))
             for i, v, sub, here in jobs]
     used, moved = _totals(capped, cur)
     improved = False
@@ -312,6 +347,8 @@ def _wave(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str]], 
         rec = {"visit": v, "block": i, "s": round(seconds, 2), "cpu_s": st.get("cpu_s"), "steps": st.get("steps"),
                "improved": st.get("improved"), "gain": round(after - before, 3), "start": round(before, 3),
                "curve": st.get("curve"), "wall": st.get("wall"), "merged": False}
+        if "lp" in st:  # BLOCK_GUIDE: the block's own LP (a bound of its sub-instance) and its CPU seconds
+            rec["lp"], rec["guide_cpu_s"] = st["lp"], st.get("guide_cpu_s")
         stats.setdefault("per_block", []).append(rec)  # type: ignore[union-attr]
         if rates is not None:
             rates[i] = _end_rate(rec)
@@ -521,7 +558,7 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
             stats["passes"] = max(int(stats["passes"]), ready.visit + 1)  # type: ignore[call-overload]
             ready.res = pool.apply_async(_block_job, ((ready.blob, None, time.time() + seconds,
                                                        seed + ready.block + ready.visit * len(parts), max_steps, det,
-                                                       BLOCK_PACK, *ready.caps, ready.withdrawn),))
+                                                       BLOCK_PACK, BLOCK_GUIDE, *ready.caps, ready.withdrawn),))
             running.append(ready)
             ready = None
             continue
@@ -556,6 +593,8 @@ def _pipeline(capped: Instance, cur: dict[str, list[Unit]], parts: list[list[str
                "steps": st.get("steps"), "improved": st.get("improved"), "gain": round(after - before, 3),
                "start": round(before, 3), "curve": st.get("curve"), "wall": st.get("wall"), "sent": job.sent,
                "got": time.time(), "merged": False}
+        if "lp" in st:
+            rec["lp"], rec["guide_cpu_s"] = st["lp"], st.get("guide_cpu_s")
         stats.setdefault("per_block", []).append(rec)  # type: ignore[union-attr]
         if after <= before + 1e-9:
             continue
@@ -664,8 +703,11 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
                 rates["pods"][0] += mid - before
                 rates["pods"][1] += time.perf_counter() - tp
             tm = time.perf_counter()
+            guide = None
+            if BLOCK_GUIDE:
+                guide, _ = _block_guide(sub, None if det is not None else GUIDE_SHARE * (end - tm))
             out, st = move_steps(sub, here, cap=sub.objective.max_migrations, deadline=end, seed=bseed,
-                                 workers=workers, max_steps=max_steps, det=det, pack=BLOCK_PACK)
+                                 workers=workers, max_steps=max_steps, det=det, pack=BLOCK_PACK, guide=guide)
             stats["steps"] += int(st.get("steps", 0))  # type: ignore[operator]
             stats["improved"] += int(st.get("improved", 0))  # type: ignore[operator]
             after = objective_value(sub, out)
@@ -690,4 +732,4 @@ def block_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: in
     return cur, stats
 
 
-__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "BLOCK_PACK", "BY_RATE", "FIRST_SHARE", "MIN_SHARE", "PARALLEL", "PIPELINE", "POD_LNS", "block_steps", "blocks", "parallel_of"]
+__all__ = ["BLOCK_NODES", "BLOCK_OFFER", "BLOCK_GUIDE", "BLOCK_PACK", "BY_RATE", "FIRST_SHARE", "GUIDE_SHARE", "MIN_SHARE", "PARALLEL", "PIPELINE", "POD_LNS", "block_steps", "blocks", "parallel_of"]
