@@ -95,13 +95,17 @@ def state(cluster, stream, run) -> dict:  # type: ignore[no-untyped-def]
                     by_hold[f"{cat}_whole_cpu_stranded"] += v
             else:
                 by_hold[f"{cat}_partial"] += v
+    placed_by = Counter()  # GPU milli placed per (node model, pod kind)
+    for i in np.flatnonzero(placed & (p.gpu_milli > 0)):
+        placed_by[f"{models[int(cluster.model[int(run.node[i])])]}:{_kind(int(p.num_gpu[i]), int(p.gpu_milli[i]))}"] += (
+            int(p.num_gpu[i]) * int(p.gpu_milli[i]))
     failed = Counter()
     failed_milli = Counter()
     for i in np.flatnonzero(~placed):
         k = _kind(int(p.num_gpu[i]), int(p.gpu_milli[i]))
         failed[k] += 1
         failed_milli[k] += int(p.num_gpu[i]) * int(p.gpu_milli[i])
-    return {"used": int(run.used[-1]), "by_model": by_model, "by_hold": dict(by_hold), "failed": dict(failed), "failed_milli": dict(failed_milli),
+    return {"used": int(run.used[-1]), "by_model": by_model, "by_hold": dict(by_hold), "placed_by": dict(placed_by), "failed": dict(failed), "failed_milli": dict(failed_milli),
             "idle": idle, "free_cpu": free_cpu}
 
 
@@ -139,6 +143,8 @@ def main() -> None:
                                         for m, d in st[r]["by_model"].items()} for r in (r0, r1)},
                    "by_hold_pct": {r: {k: round(100 * v / cap, 3) for k, v in sorted(st[r]["by_hold"].items())}
                                    for r in (r0, r1)},
+                   "placed_pct": {r: {k: round(100 * v / cap, 3) for k, v in sorted(st[r]["placed_by"].items())}
+                                  for r in (r0, r1)},
                    "first_diff_pod": first, "num_pods": len(p), "differing_pods": int(len(diff)),
                    "first_diff_kind": _kind(int(p.num_gpu[first]), int(p.gpu_milli[first])) if first >= 0 else None,
                    "kinds_of_first_200_differing": dict(kinds_first)}
