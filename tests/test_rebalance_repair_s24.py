@@ -85,7 +85,7 @@ def test_random_cases_find_lone_nodes_and_the_flag_is_off(monkeypatch) -> None: 
         return out
 
     monkeypatch.setattr(_State, "lone_nodes", spy)
-    for seed in range(10):
+    for seed in range(20):
         cluster, pods = _random_case(np.random.default_rng(seed), 2 + seed % 5, 20 + seed % 40)
         hook = Rebalancer(cluster, budget=12, per_call=4, min_gain_per_move=1, repair=True, max_nodes=1)
         replay_deferral(cluster, pods, "packer", 0, stream=_stream(cluster, pods), rebalance=hook, rebalance_every=1,
