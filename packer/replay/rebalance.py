@@ -85,6 +85,7 @@ def _model_ok(spec: int, model: np.ndarray) -> np.ndarray:
 DEVICE_FIT = False  # destinations by the room left on the device (see Rebalancer.device_fit); off until measured
 CHAIN = False  # evicted pods may go where one more move makes room (see Rebalancer.chain); off until measured
 PAIR = False  # an evicted partial pod may join another device of its own node (see Rebalancer.pair); off until measured
+REPAIR = False  # re-pair lone fractional pods left by departures (see Rebalancer.repair, session 24); off until measured
 
 
 @dataclass
@@ -110,6 +111,12 @@ class Rebalancer:
     far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring);
     ``device_fit``, ``chain``, ``pair``: the module docstring's three rules (off; :func:`replay_dynamic` reads
     :data:`DEVICE_FIT`, :data:`CHAIN` and :data:`PAIR`).
+    ``repair`` (:data:`REPAIR`, session 24): re-pairing after departures. A departure leaves fractional pods
+    alone on their devices; moving such a lone pod into the tightest hole elsewhere frees its device whole. For
+    every one-GPU waiting shape, the nodes with such a lone pod (its device then holds the shape's milli) are
+    candidates as well as the ``max_nodes`` cheapest, smallest lone pod first (the most partial idle turned whole
+    per migration; at most ``max_nodes`` more), and a moved fractional pod goes to the node where it leaves the
+    least room on its device (its pairing), then the tightest node as without the rule.
     """
 
     cluster: Cluster
@@ -123,6 +130,7 @@ class Rebalancer:
     device_fit: bool = False
     chain: bool = False
     pair: bool = False
+    repair: bool = False
     issued: int = 0
     arrived: int = 0  # pods arrived so far, as far as the views show (see __call__)
     calls: int = 0
@@ -162,9 +170,10 @@ class Rebalancer:
                       np.int64)
         if not len(gw):
             return None
-        states = [_State(view, self.cluster, self.device_fit, self.chain, pair=self.pair)]
+        states = [_State(view, self.cluster, self.device_fit, self.chain, pair=self.pair, repair=self.repair)]
         if self.chain or self.pair:  # plans that evict pods only a chain (a pairing) can place, beside the others
-            states.append(_State(view, self.cluster, self.device_fit, self.chain, extend=True, pair=self.pair))
+            states.append(_State(view, self.cluster, self.device_fit, self.chain, extend=True, pair=self.pair,
+                                 repair=self.repair))
         plans = [q for state in states for shape in _shapes(p, gw)[:self.max_shapes]
                  for q in self._plans(state, shape, left, wait)]
         plans.sort(key=lambda q: (-q.gain / len(q.moves), len(q.moves), q.node))
@@ -198,6 +207,8 @@ class Rebalancer:
         cost = state.rank_cost(cpu, mem, num, milli, spec)
         cand = np.flatnonzero(cost <= left)
         cand = cand[np.lexsort((cand, -state.idle_total[cand], cost[cand]))][:self.max_nodes]
+        if self.repair and num == 1 and 0 < milli:
+            cand = np.concatenate([cand, state.lone_nodes(milli, cost, left, cand, self.max_nodes)])
         out = []
         for n in cand.tolist():
             evict = state.evict_set(n, cpu, mem, num, milli, left)
@@ -233,9 +244,9 @@ class _State:
     and, per device, the GPU milli of those pods, largest first (padded with 0)."""
 
     def __init__(self, view: ClusterView, cluster: Cluster, device_fit: bool = False, chain: bool = False,
-                 extend: bool = False, pair: bool = False) -> None:
+                 extend: bool = False, pair: bool = False, repair: bool = False) -> None:
         self.view, self.p = view, view.pods
-        self.device_fit, self.chain, self.pair = device_fit, chain, pair
+        self.device_fit, self.chain, self.pair, self.repair = device_fit, chain, pair, repair
         self._hop_arrays: tuple[np.ndarray, ...] | None = None
         self.gpus, self.model = cluster.gpus, cluster.model
         self.valid = np.arange(8)[None, :] < cluster.gpus[:, None]
@@ -261,6 +272,20 @@ class _State:
                 own = self._pair_room(ids[low], nm[low])
                 self._add_movable(ids[low][own], nm[low][own], per_dev)
         self._dev_table(per_dev)
+
+    def lone_nodes(self, milli: int, cost: np.ndarray, left: int, skip: np.ndarray, most: int) -> np.ndarray:
+        """``repair``: nodes (not in ``skip``, ``cost`` within ``left``) with a device that holds one pod only, a
+        movable fractional one, and would hold ``milli`` once it left; smallest such pod first (then node
+        index), at most ``most``."""
+        v = self.view
+        first = self.dev_milli[:, :, 0]
+        alone = self.dev_milli[:, :, 1] == 0 if self.dev_milli.shape[2] > 1 else np.ones_like(first, bool)
+        lone = self.valid & alone & (first > 0) & (first < 1000) & (v.idle + first == 1000) & (1000 >= milli)
+        size = np.where(lone, first, 10**6).min(axis=1)
+        ok = (size < 10**6) & (cost <= left)
+        ok[skip] = False
+        nodes = np.flatnonzero(ok)
+        return nodes[np.lexsort((nodes, size[nodes]))][:most]
 
     def _pair_room(self, ids: np.ndarray, nm: np.ndarray) -> np.ndarray:
         """Which of these running pods are fractional (one GPU, under 1000 milli) and fit another device of
@@ -416,7 +441,8 @@ class _State:
         if not len(cand):
             return -1
         keys = [cand, v.free_cpu[cand], self.idle_total[cand]]
-        if self.device_fit and milli > 0:  # the room the pod leaves on its device comes first
+        if milli > 0 and (self.device_fit or (self.repair and k == 1 and milli < 1000)):
+            # the room the pod leaves on its device comes first (``repair``: a fractional pod's pairing)
             keys.append(_leftover(v.idle[cand], self.valid[cand], milli, k))
         return int(cand[np.lexsort(tuple(keys))][0])
 
@@ -582,12 +608,12 @@ def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, comp
                    inflation: float = 1.3, rebalance_every: int = 0, max_moves: int = 0,
                    budget_pct: float = 1.0, min_gain_per_move: int = 1, pace: bool = True,
                    device_fit: bool | None = None, chain: bool | None = None, pair: bool | None = None,
-                   stream: Any = None, tp: Any = None) -> dict[str, Any]:
+                   repair: bool | None = None, stream: Any = None, tp: Any = None) -> dict[str, Any]:
     """One seed of the deferral replay, with the :class:`Rebalancer` when ``rebalance_every`` and
     ``max_moves`` are > 0 (run budget: ``budget_pct`` % of the pods, rounded down; ``pace``: earned as
     pods arrive, at ``budget_pct`` % of the arrivals so far; ``min_gain_per_move``: GPU milli a migration
-    must start, by default any; ``device_fit``, ``chain``, ``pair``: the :class:`Rebalancer`'s rules, None:
-    :data:`DEVICE_FIT`, :data:`CHAIN`, :data:`PAIR`).
+    must start, by default any; ``device_fit``, ``chain``, ``pair``, ``repair``: the :class:`Rebalancer`'s rules,
+    None: :data:`DEVICE_FIT`, :data:`CHAIN`, :data:`PAIR`, :data:`REPAIR`).
 
     KPIs (besides :func:`replay_deferral`'s): ``pods_migrated`` (distinct pods moved) and
     ``pods_migrated_pct`` (of the run's pods), ``migration_budget`` and ``rebalance_calls``.
@@ -601,7 +627,8 @@ def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, comp
     hook = Rebalancer(cluster, budget=budget, per_call=max_moves, min_gain_per_move=min_gain_per_move,
                       pace_pct=budget_pct if pace else None,
                       device_fit=DEVICE_FIT if device_fit is None else device_fit,
-                      chain=CHAIN if chain is None else chain, pair=PAIR if pair is None else pair) if on else None
+                      chain=CHAIN if chain is None else chain, pair=PAIR if pair is None else pair,
+                      repair=REPAIR if repair is None else repair) if on else None
     r = replay_deferral(cluster, pods, policy, seed, inflation=inflation, compress=compress, tp=tp, stream=st,
                         rebalance=hook, rebalance_every=rebalance_every if on else 0, max_moves=max_moves if on else 0)
     r["migration_budget"] = budget
