@@ -13,7 +13,7 @@ An ownership-exchange step is anchored on a waiting request group that may use o
 (at most ``max_nodes``) where a node-isolated tenant is in the way: another tenant owns one of those
 nodes, or the group's own tenant is node-isolated and others' units sit on a node it does not own.
 It frees every node the group may use (so a spread finds all the nodes it needs), plus the other
-nodes of the work placed there (so a request on them can be given up whole, not only moved), and
+nodes of the node-isolated tenants' work placed there (so such a request can be given up whole), and
 lets the anchor and every waiting group restricted to few nodes that can use the freed nodes grow.
 Without node isolation there is no anchor and the step is never drawn.
 """
@@ -174,18 +174,20 @@ def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[st
 
 def _step_nodes(ix: OwnerIndex, vals: np.ndarray, k: int) -> set[int]:
     """The nodes a step anchored on ``ix.anchors[k]`` frees: every node the group may use, then the other
-    nodes of the requests placed there (a node-isolated tenant's first), while at most max_nodes."""
+    nodes of the node-isolated tenants' requests placed there (so that one can be given up whole), while
+    at most max_nodes. Other work placed there may move within the step's nodes (a rival's units that sit
+    elsewhere too stay placed)."""
     _, _, _, _, nodes, _ = ix.anchors[k]
     out = set(nodes.tolist())
-    placed: dict[int, bool] = {}
+    owners: set[int] = set()
     for ni in nodes.tolist():
         xs = ix.node_x.get(ni)
         if xs is None:
             continue
         on = vals[xs] > 0
-        for g, t in zip(ix.node_group[ni][on].tolist(), ix.node_tenant[ni][on].tolist(), strict=True):
-            placed[g] = placed.get(g, False) or t in ix.isolated
-    for g in sorted(placed, key=lambda g: (not placed[g], g)):
+        owners.update(g for g, t in zip(ix.node_group[ni][on].tolist(), ix.node_tenant[ni][on].tolist(), strict=True)
+                      if t in ix.isolated)
+    for g in sorted(owners):
         xs = ix.group_x[g]
         extra = set(ix.group_node[g][vals[xs] > 0].tolist()) - out
         if extra and len(out) + len(extra) <= ix.max_nodes:
