@@ -11,6 +11,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import lns as lns_mod
@@ -174,3 +176,60 @@ def test_owner_steps_on_generated_instances_give_checked_plans(fam: str, seed: i
     values = model.values if model.values is not None else space.best
     plan = _plan_of(model, values)
     assert check(inst, plan).ok and plan.objective >= start.objective - 1e-6
+
+
+@st.composite
+def mixes(draw: st.DrawFn) -> Instance:
+    """3-7 one- or two-GPU nodes of two models in racks of one or two; a node-isolated tenant and two others
+    asking whole GPUs, spread one a node or not, pinned to a model or not, at random sizes and priorities."""
+    per_rack = draw(st.integers(1, 2))
+    n = draw(st.integers(3, 7))
+    nodes = tuple(Node(id=f"n{i}", gpu_model=draw(st.sampled_from([A100, A100, H100])), num_gpus=draw(st.integers(1, 2)),
+                       mode="full", domains={"rack": f"r{i // per_rack}"}) for i in range(n))
+    reqs = []
+    for k in range(draw(st.integers(2, 6))):
+        tenant = ["sec", "oth"][k] if k < 2 else draw(st.sampled_from(["sec", "oth", "lab"]))
+        spread = Spread(level="node", max_per_domain=1) if draw(st.booleans()) else None
+        models = draw(st.sampled_from([None, (A100,), (H100,)]))
+        reqs.append(Request(id=f"q{k}", tenant=tenant, kind="gpu", count=draw(st.integers(1, 4)), spread=spread,
+                            gpu_models=models, priority=draw(st.sampled_from([1.0, 1.5, 2.0]))))
+    return Instance(name="mix", topology=Topology(levels=("node", "rack")), nodes=nodes, requests=tuple(reqs),
+                    tenants=(Tenant(id="sec", isolation="node"), Tenant(id="oth"), Tenant(id="lab")))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixes())
+def test_every_owner_step_gives_a_checked_plan_between_its_start_and_the_optimum(inst: Instance) -> None:
+    """Tests, on random small mixes with a node-isolated tenant, that every anchor's step (from the greedy
+    plan) frees its anchor's nodes and solves to a plan that passes the checker, no worse than its start and
+    no better than the optimum CP-SAT proves for the whole instance."""
+    lns_mod_flag = lns_mod.OWNER_EXCHANGE
+    lns_mod.OWNER_EXCHANGE = True
+    try:
+        from packer.cpsat.hints import hint_plan
+        from packer.cpsat.solver import solve
+
+        start = hint_plan(inst, 0, None, online=False)
+        assert start is not None
+        best = solve(inst, time_limit=10, workers=1)
+        assert best.status == "optimal"
+        model = CpsatModel(inst)
+        space = _space(model, start)
+        ix = space.owner
+        if ix is None:
+            return
+        vals = np.asarray(space.best, dtype=np.int64)
+        cands = lns_owner.candidates(ix, vals)
+        event(f"anchors: {min(len(cands), 3)}")
+        for k in cands[:3]:
+            nodes = lns_owner._step_nodes(ix, vals, k)
+            assert set(ix.anchors[k][4].tolist()) <= nodes
+            names = {space.node_domain[ni] for ni in nodes}
+            found = lns_mod._step(space.sub_model(space.best, names, [], nodes), space.best_obj - 1, seconds=10.0,
+                                  det=None, seed=0, workers=1)
+            assert found is not None  # the start itself is a solution of the step
+            plan = _plan_of(model, found[0])
+            assert check(inst, plan).ok
+            assert start.objective - 1e-6 <= plan.objective <= best.objective + 1e-6
+    finally:
+        lns_mod.OWNER_EXCHANGE = lns_mod_flag
