@@ -165,7 +165,7 @@ MODEL_DET_FACTOR = 3.0
 #: tenant steps, adapted like the other kinds; drawn only while such an anchor waits (never without node
 #: isolation, so those instances draw exactly as before). On (session 24): 60 deterministic steps from a
 #: 40-step start, hetero 0-4 +10.1 (3 wins / 2 losses), hetero 100-109 +39.5 (6 / 1 / 3 ties, +31.9 of it the
-#: owner steps' own gains), isolated 100-104 ties, haein-100 / tenants-100 no anchor (identical), haein-101
+#: owner steps' own gains), isolated 100-104 ties, haein-100 / tenants-100, 101 no anchor (identical), tenants-102 +0.12, haein-101
 #: -0.24 (its 2 owner steps gained 0; the changed draws after them); from hetero-102's 600 s plan one owner
 #: step finds session 23's exact +2.97 (bench/RESULTS_cpsat.md, session 24).
 OWNER_EXCHANGE = True
