@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
-from packer.cpsat import lns_region
+from packer.cpsat import lns_owner, lns_region
 from packer.cpsat.guard import solve_guarded
 from packer.cpsat.lns_portfolio import Portfolio
 from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
@@ -158,6 +158,19 @@ MODEL_STEP_S = 6.0
 #: had a random step's budget there, too little to solve its model (60 nodes on hetero-0: 3-4 s).
 WHOLE_DET_FACTOR = 5.0
 MODEL_DET_FACTOR = 3.0
+#: Ownership-exchange steps (:mod:`packer.cpsat.lns_owner`): anchored on a waiting group that may use at most
+#: OWNER_MAX_NODES nodes where a node-isolated tenant is in the way, they free all of that group's nodes and
+#: the other nodes of the work placed there, so that a node-isolated tenant can give up several nodes for
+#: other tenants' work pinned to them (or take them) in one step. OWNER_SHARE of the steps that are not
+#: tenant steps, adapted like the other kinds; drawn only while such an anchor waits (never without node
+#: isolation, so those instances draw exactly as before). On (session 24): 60 deterministic steps from a
+#: 40-step start, hetero 0-4 +10.1 (3 wins / 2 losses), hetero 100-109 +39.5 (6 / 1 / 3 ties, +31.9 of it the
+#: owner steps' own gains), isolated 100-104 ties, haein-100 / tenants-100, 101 no anchor (identical), tenants-102 +0.12, haein-101
+#: -0.24 (its 2 owner steps gained 0; the changed draws after them); from hetero-102's 600 s plan one owner
+#: step finds session 23's exact +2.97 (bench/RESULTS_cpsat.md, session 24).
+OWNER_EXCHANGE = True
+OWNER_SHARE = 0.1
+OWNER_MAX_NODES = 24
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -249,6 +262,8 @@ class _Space:
     models_seen: dict[int, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
     #: Groups whose model step was proven to gain nothing: not drawn again in this run.
     models_done: set[int] = field(default_factory=set)
+    #: Ownership-exchange steps' index (None: no such steps).
+    owner: lns_owner.OwnerIndex | None = None
 
     @property
     def gap(self) -> float:
@@ -289,10 +304,16 @@ class _Space:
         exchange = EXCHANGE_SHARE if self.value is not None else 0.0
         whole = WHOLE_SHARE if self.big_whole and not self.whole_off else 0.0
         models = MODEL_SHARE if self.model_groups else 0.0
+        owner_found = None
+        if self.owner is not None and OWNER_SHARE > 0:
+            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64))
+        owner = OWNER_SHARE if owner_found else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,
-                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models)}
-        shares = {kind: share for kind, share in shares.items() if kind not in ("whole", "model") or share > 0}
+                  "owner": rest * owner,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner)}
+        shares = {kind: share for kind, share in shares.items()
+                  if kind not in ("whole", "model", "owner") or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
         if "whole" in kinds and not self.whole_tried:
@@ -316,6 +337,14 @@ class _Space:
                 self.stats["model_steps"] = self.stats.get("model_steps", 0) + 1
                 return (*got_model, "model")
             self.stats["model_none"] = self.stats.get("model_none", 0) + 1
+        elif kind == "owner":
+            assert self.owner is not None
+            got_owner = lns_owner.pick_owner(self.owner, rng, base, set(pool), self.node_domain, self.per_node,
+                                             owner_found)
+            if got_owner is not None:
+                self.stats["owner_steps"] = self.stats.get("owner_steps", 0) + 1
+                return (*got_owner, "owner")
+            self.stats["owner_none"] = self.stats.get("owner_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
@@ -652,7 +681,8 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     value = None
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
         value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
-    return _Space(model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
+    owner = lns_owner.owner_index(model, OWNER_MAX_NODES) if OWNER_EXCHANGE and OWNER_SHARE > 0 else None
+    return _Space(owner=owner, model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
                   owned=dict(owned), tenant_growth=dict(tenant_growth), value=value,
                   best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
                   x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),
