@@ -139,8 +139,12 @@ WHOLE_DISPLACE = True
 #: that first one (10 s, nothing), while the same region from the 240 s plan gains +31.6 of the gap's
 #: 44.9 in 17 s of two workers (a priority-2 rack gang of 32 in the one rack whose four nodes take whole
 #: GPUs, a priority-1 gang of 32 over four racks and a pod gang's nine units moving out of it; no step of
-#: a few domains holds that): bench/RESULTS_cpsat.md, session 24 (lead).
-WHOLE_RETRY = True
+#: a few domains holds that): bench/RESULTS_cpsat.md, session 24 (lead). **Off**: in reproducible runs
+#: (40 steps at deterministic time 0.8, haein / training / adversarial / hetero / tenants seeds 0-1 and
+#: haein-104) the first whole step is rarely cut (its budget is deterministic), so the arms are equal on
+#: 9 of 10 instances and +0.54 on haein-0 at twice the CPU; the starved first step is a wall-clock effect
+#: (haein-104 at load 8-11), where two timed pairs moved -3.5 / +14.7, within that load's noise.
+WHOLE_RETRY = False
 #: Share of the steps (of those that are not tenant steps) that free the whole-GPU nodes of the GPU models a
 #: waiting model-restricted whole-GPU request may use, wherever they are (*model* steps), where the instance
 #: has such requests of at least MODEL_MIN_COUNT GPUs. On a mixed fleet a request restricted to one model
