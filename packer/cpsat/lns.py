@@ -131,6 +131,20 @@ WHOLE_STEP_S = 10.0
 #: whole-only nodes from that run's plan gains +11.3, proven in 3-4 s (a B200-only gang of 16 at
 #: priority 1.5 in the place of priority-1 work; bench/RESULTS_cpsat.md, session 18).
 WHOLE_DISPLACE = True
+#: Whether a whole step that found nothing *without proving it* (stopped by its time, not by CP-SAT's
+#: proof that its nodes hold nothing better) leaves whole steps on, the next one with twice the time
+#: (still at most half of what is left). Off, any whole step that found nothing ended whole steps for
+#: the run. The first whole step runs at once, from the hint, and on a big whole-only region its time
+#: often ends before CP-SAT has moved: on haein-104 (1,024 GPUs) the only whole step of a 240 s run was
+#: that first one (10 s, nothing), while the same region from the 240 s plan gains +31.6 of the gap's
+#: 44.9 in 17 s of two workers (a priority-2 rack gang of 32 in the one rack whose four nodes take whole
+#: GPUs, a priority-1 gang of 32 over four racks and a pod gang's nine units moving out of it; no step of
+#: a few domains holds that): bench/RESULTS_cpsat.md, session 24 (lead). **Off**: in reproducible runs
+#: (40 steps at deterministic time 0.8, haein / training / adversarial / hetero / tenants seeds 0-1 and
+#: haein-104) the first whole step is rarely cut (its budget is deterministic), so the arms are equal on
+#: 9 of 10 instances and +0.54 on haein-0 at twice the CPU; the starved first step is a wall-clock effect
+#: (haein-104 at load 8-11), where two timed pairs moved -3.5 / +14.7, within that load's noise.
+WHOLE_RETRY = False
 #: Share of the steps (of those that are not tenant steps) that free the whole-GPU nodes of the GPU models a
 #: waiting model-restricted whole-GPU request may use, wherever they are (*model* steps), where the instance
 #: has such requests of at least MODEL_MIN_COUNT GPUs. On a mixed fleet a request restricted to one model
@@ -230,8 +244,11 @@ class _Space:
     #: What the last whole step saw (the same again is not retried); whether one was tried yet.
     whole_seen: tuple | None = None  # type: ignore[type-arg]
     whole_tried: bool = False
-    #: Set when a whole step found nothing: no more whole steps in this run.
+    #: Set when a whole step found nothing (with WHOLE_RETRY: proved it): no more whole steps in this run.
     whole_off: bool = False
+    #: The next whole step's time in WHOLE_STEP_S (WHOLE_DET_FACTOR in reproducible runs): doubles after
+    #: a whole step that found nothing without proving it (WHOLE_RETRY).
+    whole_scale: float = 1.0
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
@@ -723,8 +740,8 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         sub = space.sub_model(space.best, free, cap, nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
-                      seconds=_step_seconds(kind, step_s, left) if det_step is None else left,
-                      det=None if det_step is None else det_step * _det_factors().get(kind, 1.0),
+                      seconds=_step_seconds(kind, step_s, left, space.whole_scale) if det_step is None else left,
+                      det=None if det_step is None else det_step * _det_factors(space.whole_scale).get(kind, 1.0),
                       seed=seed + stats["steps"], workers=workers, info=got, lite=kind not in ("whole", "model"))
         stats["steps"] += 1
         stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
@@ -735,7 +752,7 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         space.portfolio.record(kind, 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale,
                                cost)
         if kind == "whole" and found is None:
-            space.whole_off = True
+            _whole_found_nothing(space, got)
         if kind == "model" and found is None and got.get("proven") and prefer:
             space.models_done.add(prefer[0])
         if kind == "domains" and SIZE_ADAPT:
@@ -749,16 +766,26 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
             _report(space, progress)
 
 
-def _det_factors() -> dict[str, float]:
-    return {"whole": WHOLE_DET_FACTOR, "model": MODEL_DET_FACTOR}
+def _det_factors(whole_scale: float = 1.0) -> dict[str, float]:
+    return {"whole": WHOLE_DET_FACTOR * whole_scale, "model": MODEL_DET_FACTOR}
 
 
-def _step_seconds(kind: str, step_s: float, left: float) -> float:
+def _whole_found_nothing(space: _Space, got: dict[str, float]) -> None:
+    """After a whole step that found nothing: whole steps end for the run when it was proven (its
+    nodes hold nothing better given the rest) or WHOLE_RETRY is off; else the next one gets twice the
+    time."""
+    if got.get("proven") or not WHOLE_RETRY:
+        space.whole_off = True
+    else:
+        space.whole_scale *= 2.0
+
+
+def _step_seconds(kind: str, step_s: float, left: float, whole_scale: float = 1.0) -> float:
     """Wall seconds for a step of ``kind`` with ``left`` seconds to the deadline: a random step's
-    ``step_s``; a whole or model step its own limit, at most half of what is left (never less than
-    ``step_s``)."""
+    ``step_s``; a whole or model step its own limit (a whole step's times ``whole_scale``), at most
+    half of what is left (never less than ``step_s``)."""
     if kind == "whole":
-        return min(WHOLE_STEP_S, max(step_s, left / 2))
+        return min(WHOLE_STEP_S * whole_scale, max(step_s, left / 2))
     if kind == "model":
         return min(MODEL_STEP_S, max(step_s, left / 2))
     return min(step_s, left)
@@ -866,7 +893,7 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
-            seconds = _step_seconds(kind, step_s, left)
+            seconds = _step_seconds(kind, step_s, left, space.whole_scale)
             got: dict[str, float] = {}
             t0 = time.perf_counter()
             found = None
@@ -888,7 +915,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
                     space.portfolio.record(kind, gain, time.perf_counter() - t0)
             if kind == "whole" and found is None:
-                space.whole_off = True  # it had the whole cluster's whole-GPU nodes and found nothing
+                with space.lock:
+                    _whole_found_nothing(space, got)  # it had the cluster's whole-only nodes, found nothing
             if kind == "model" and found is None and got.get("proven") and prefer:
                 space.models_done.add(prefer[0])  # its models' whole nodes hold nothing better for it
             if SIZE_ADAPT:
