@@ -30,6 +30,9 @@ LinearExpr = cp_model.LinearExprT
 #: compute each where it is read (the A/B arm).
 MEMO = True
 
+#: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`).
+SETTINGS = ("MEMO",)
+
 
 @dataclass
 class Variables:
