@@ -161,10 +161,29 @@ def test_lp_child_gets_warm_rows() -> None:
 
 def test_add_rows_after_a_failed_solve_gives_none() -> None:
     """Tests that a KeptLP whose first solve did not run (no solver kept) answers None, so the caller keeps
-    the plain bound, and that BudgetBound's two steps give the rows' bound with the warm path."""
+    the plain bound."""
     kept = KeptLP(None)
     assert kept.add_rows([([0], [1.0], 0.0)]) is None
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_budget_bound_takes_the_warm_path(monkeypatch: pytest.MonkeyPatch, warm: bool) -> None:
+    """Tests what the LP child runs (BudgetBound.stays_lp with rows_later, then stays_rows) on the hand
+    state: with WARM_ROWS the plain LP is solved by the kept solver and the rows' LP by its re-solve (no
+    lp_solve at all, one add_rows); without, two cold lp_solve calls (session 23); the same plain bound and
+    guide first, the same rows' bound after, either way."""
+    monkeypatch.setattr(reopt_stays, "ROOM_CUTS", True)
+    monkeypatch.setattr(reopt_stays, "ROOM_GUIDE", False)
+    monkeypatch.setattr(reopt_stays, "WARM_ROWS", warm)
+    added: list[int] = []
+    real_add = KeptLP.add_rows
+    monkeypatch.setattr(KeptLP, "add_rows", lambda self, r, time_limit=None: (added.append(1), real_add(self, r))[1])
+    solved: list[int] = []
+    real = bound.lp_solve
+    monkeypatch.setattr(bound, "lp_solve", lambda *a, **k: (solved.append(1), real(*a, **k))[1])
     bb = reopt.BudgetBound(_hand())
     assert bb.stays_lp(None, rows_later=True) > 26.0
+    assert bb.guide is not None
     assert bb.stays_rows(None) is True
     assert 19.0 - 1e-9 <= bb.stays[None] <= 19.0 + 1e-3
+    assert (added, len(solved)) == (([1], 0) if warm else ([], 2))

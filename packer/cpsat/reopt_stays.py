@@ -317,13 +317,15 @@ def violated(rows, x, tol: float = 1e-6) -> int:  # type: ignore[no-untyped-def]
 
 def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignore[no-untyped-def]
              time_limit: float | None = None, cuts: bool | None = None,
-             guide_rows: bool | None = None) -> StaysLP | None:
+             guide_rows: bool | None = None, rows_later: bool = False) -> StaysLP | None:
     """The repack LP with migration costs (and ``budget``'s row) solved, or None when it does not
     finish in ``time_limit`` or the model is not linear. ``cuts``: :func:`stays_form`'s (None:
     ROOM_CUTS). ``guide_rows`` (None: ROOM_GUIDE): with ``cuts``, whether the solution returned (the
     guide's ``x`` and ``stays``) is that of the LP with the rows (one solve) or of the LP without them:
     then the LP without them is solved first and, only where its solution breaks a row, the LP with
-    them after it for the bound (a second solve; the first's bound stands if it does not finish)."""
+    them after it for the bound (a second solve; the first's bound stands if it does not finish).
+    ``rows_later``: then return after the first solve, its form (and kept solver, WARM_ROWS) on the
+    result for the caller's :func:`rows_bound` (the bound is the plain LP's until then)."""
     import time
 
     from packer.cpsat.bound import lp_solve
@@ -353,7 +355,7 @@ def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignor
     n_model = form[1].shape[1] - len(col)
     out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget,
                   form=(form, const) if two else None, kept=kept)
-    if two:
+    if two and not rows_later:
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         got2 = rows_bound(inst, model, out, time_limit=rem)
         if got2 is not None:
