@@ -26,7 +26,9 @@ to ``--json``.
     (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
     LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
     every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
-    had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per run.)
+    had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per run. ``nowarm``: WARM_ROWS
+    off, MEMO on; ``nomemo``: WARM_ROWS on, MEMO off; ``s24``: both on. The session's runs had both on by
+    default, so their ``off`` arm is ``s24``; with both off by default now, ``off`` is ``s23``.)
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def main() -> int:
             reopt.PORTFOLIO = arm == "portfolio"
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
             reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[2]
-            reopt_stays.WARM_ROWS, variables.MEMO = s24[:2] if arm != "s23" else (False, False)
+            reopt_stays.WARM_ROWS = False if arm in ("s23", "nowarm") else True if arm in ("nomemo", "s24") else s24[0]
+            variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[1]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}

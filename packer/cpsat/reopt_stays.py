@@ -71,8 +71,11 @@ ROOM_GUIDE = False
 #: so the same guide) and the rows' LP is that instance with the rows added, re-solved from its optimal
 #: basis by the dual simplex, instead of a cold second solve of the whole LP (session 24: the second
 #: solve took 1-2.5× the first LP's CPU in the LP child, beside the search). Same optimum, so the same
-#: bound (to HiGHS's tolerances). False: the cold second solve of session 23 (the A/B arm).
-WARM_ROWS = True
+#: bound (to HiGHS's tolerances); in the LP child 0.81 / 1.07 s of CPU → 0.05 / 0.10 s (fragmented-102 /
+#: -104). Off: the timed 60 s pairs at load 5-12 did not show it ahead (bench/RESULTS_reopt.md "Session 24
+#: (branch frag24)": 3 of 12 fragmented pairs ahead, most of the loss one bimodal state); a quiet round decides.
+#: False: the cold second solve of session 23.
+WARM_ROWS = False
 
 #: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`):
 #: a fresh interpreter would not see a flag set in the parent.
