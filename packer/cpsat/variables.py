@@ -27,7 +27,7 @@ LinearExpr = cp_model.LinearExprT
 #: proto for the domain, ~4 µs a call, ~4,000 calls a 1,024-GPU move step's model), and each objective
 #: coefficient per (group, GPU model, option) (:func:`packer.cpsat.objective.set_objective`). The same
 #: numbers in the same order: the same model proto to the byte (tests/test_frag24_build.py). Off: it saves
-#: 3-6 % of a step's build on fragmented-104's regions (about 1 % of a step) and nothing measurable on -4's,
+#: 0-10 % of a step's build on fragmented-104's and -4's regions (1-2 % of a step),
 #: and the timed pairs showed no gain (bench/RESULTS_reopt.md "Session 24 (branch frag24)"). False: compute
 #: each where it is read.
 MEMO = False
