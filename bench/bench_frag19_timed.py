@@ -22,6 +22,13 @@ to ``--json``.
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s22 off   # session 23
     (arm ``s22``: as ``off`` with reopt_valid.DIFF, reopt_base.SIZES and reopt_gang.LAZY off: every kept result
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
+    (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
+    LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
+    every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
+    had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per run. ``nowarm``: WARM_ROWS
+    off, MEMO on; ``nomemo``: WARM_ROWS on, MEMO off; ``s24``: both on. The session's runs had both on by
+    default, so their ``off`` arm is ``s24``; with both off by default now, ``off`` is ``s23``.)
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ def main() -> int:
     priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO
     inc = reopt_spread.INCREMENTAL, reopt_base.SHARED
     s23 = reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY
+    from packer.cpsat import variables
+
+    s24 = reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -68,7 +78,9 @@ def main() -> int:
             reopt_gang.PRICED_FALLBACK = arm == "fallback"
             reopt.PORTFOLIO = arm == "portfolio"
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
-            reopt_stays.ROOM_CUTS = arm == "cuts"
+            reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[2]
+            reopt_stays.WARM_ROWS = False if arm in ("s23", "nowarm") else True if arm in ("nomemo", "s24") else s24[0]
+            variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[1]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
@@ -81,7 +93,8 @@ def main() -> int:
                              "placed": steps.get("clear_placed", 0) if isinstance(steps, dict) else 0,
                              "fail": steps.get("clear_fail") if isinstance(steps, dict) else None,
                              "gated": steps.get("clear_gated", 0) if isinstance(steps, dict) else 0},
-                   "load": load, "time_limit": args.time_limit}
+                   "load": load, "time_limit": args.time_limit, "late_lp": pt.info.get("late_lp"),
+                   "bound_s": pt.info.get("bound_s")}
             gk = (steps.get("by_kind") or {}).get("gang", {}) if isinstance(steps, dict) else {}
             rec["gang"] = {"steps": gk.get("steps", 0), "improved": gk.get("improved", 0), "gain": gk.get("gain", 0.0),
                            "priced": steps.get("gang_priced", 0) if isinstance(steps, dict) else 0}
@@ -97,13 +110,14 @@ def main() -> int:
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
                   f"{pt.moves} ({cost:.2f}) | {c['steps']} ({c['improved']}, {c['gain']:.2f}, {c['placed']}; {c['gated']}) | "
                   f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | streams (s, gain) {rec.get('streams')} | "
-                  f"steps {rec['steps']} by kind {rec.get('by_kind')} |", flush=True)
+                  f"steps {rec['steps']} by kind {rec.get('by_kind')} | bound at {rec['bound_s']} s |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
     reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO = priced
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
+    reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24
     return 0
 
 

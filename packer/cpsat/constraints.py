@@ -55,6 +55,13 @@ class Constraints:
         #: first) that the bound may branch on (:func:`packer.cpsat.bound.branch_value`).
         self.lp_branch: list[int] = []
         self._need: dict[int, tuple[int, frozenset[int]]] = {}
+        #: Placement variables' upper bounds as create_variables made them (variables.MEMO; else empty).
+        self._x_ub = v.x_ub
+
+    def _ubx(self, var: cp_model.IntVar) -> int:
+        """A placement variable's upper bound: remembered (variables.MEMO), else read from the proto."""
+        got = self._x_ub.get(id(var))
+        return _ub(var) if got is None else got
 
     def add_all(self, deadline: Deadline = NEVER) -> None:
         """Adds every rule; ``deadline`` is checked after each (raises
@@ -255,7 +262,7 @@ class Constraints:
                 per_class[ci].append(var)
             if gr.size == 1:
                 for xs in per_class.values():
-                    ub = min(r.count, sum(_ub(var) for var in xs))
+                    ub = min(r.count, sum(self._ubx(var) for var in xs))
                     self.m.add(sum(xs) <= ub * act)
             if r.need_count == r.count:
                 self.m.add(total == r.count * act)
@@ -280,7 +287,7 @@ class Constraints:
             for ci, _, var in self.by_group[gi]:
                 # Linking each class to its domain's choice keeps the LP from smearing the request.
                 d = domain_of(self.data, self.data.classes[ci], r.locality.level)
-                self.m.add(var <= min(_ub(var), r.count) * self.v.within[(gi, d)])
+                self.m.add(var <= min(self._ubx(var), r.count) * self.v.within[(gi, d)])
             for d, xs in doms.items():
                 w = self.v.within[(gi, d)]
                 if r.need_count == r.count:
@@ -410,7 +417,7 @@ class Constraints:
                 if r.tenant != t and not ISOLATION_OTHERS:
                     continue
                 xs = group_node[(gi, ni)]
-                ub = min(sum(_ub(var) for var in xs), r.count * d.groups[gi].size)
+                ub = min(sum(self._ubx(var) for var in xs), r.count * d.groups[gi].size)
                 if r.spread is not None and r.spread.level != "gpu":
                     ub = min(ub, r.spread.max_per_domain * d.groups[gi].size)
                 if r.tenant == t:
@@ -467,7 +474,7 @@ class Constraints:
                 continue
             per_node: dict[int, int] = defaultdict(int)
             for ci, _, var in self.by_group[gi]:
-                per_node[d.classes[ci].node] += _ub(var)
+                per_node[d.classes[ci].node] += self._ubx(var)
             k = r.spread.max_per_domain if r.spread is not None and r.spread.level != "gpu" else r.count
             level = r.locality.level if r.locality is not None and r.locality.required else None
             doms: dict[str, list[int]] = defaultdict(list)
@@ -563,7 +570,7 @@ class Constraints:
         mine: list[object] = []
         other: list[object] = []
         if c.host:
-            terms = [(d.groups[gi].req.tenant, var, _ub(var)) for gi, _, var in self.by_class[ci]]
+            terms = [(d.groups[gi].req.tenant, var, self._ubx(var)) for gi, _, var in self.by_class[ci]]
             terms += [(inst.requests[ri].tenant, stay_of(d, self.v, ri), 1) for ri, _ in c.running]
             cap = sum(ub for _, _, ub in terms)
             for tt, var, _ in terms:

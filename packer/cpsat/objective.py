@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ortools.sat.python import cp_model
 
+from packer.cpsat import variables as _variables
 from packer.cpsat.data import Data, scaled, unit_value
 from packer.cpsat.variables import Variables
 from packer.plans import extra_domains, migration_cost
@@ -28,9 +29,17 @@ def set_objective(data: Data, m: cp_model.CpModel, v: Variables) -> float:
     lw = inst.objective.locality_weight
     terms: list[object] = []
     const = 0.0
+    memo: dict[tuple[int, int, object], int] | None = {} if _variables.MEMO else None
     for (gi, ci, o), var in v.x.items():
         r = data.groups[gi].req
-        coef = scaled(r.priority * unit_value(inst, r, data.classes[ci].model, o), s)
+        gm = data.classes[ci].model
+        key = (gi, id(gm), o)  # the class's model object: the same one for every class of that model
+        got = None if memo is None else memo.get(key)
+        if got is None:
+            got = scaled(r.priority * unit_value(inst, r, gm, o), s)
+            if memo is not None:
+                memo[key] = got
+        coef = got
         if r.kind == "host":
             coef = HOST_TIE_BREAK
         if coef:

@@ -490,7 +490,11 @@ class BudgetBound:
             self.stays_failed.add(cap)
             return None
         two = reopt_stays.ROOM_CUTS and not reopt_stays.ROOM_GUIDE
-        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False if two else None)
+        if reopt_stays.WARM_ROWS:
+            # session 24: the plain LP keeps its form and solver for stays_rows (the same point and guide)
+            got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, rows_later=True)
+        else:
+            got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False if two else None)
         if got is None:
             self.stays_failed.add(cap)
             return None

@@ -35,8 +35,9 @@ from packer.cpsat.lpguide import Guide
 
 #: The modules whose flags (each module's ``SETTINGS``) the LP child takes from its parent: the child is a
 #: fresh interpreter, which would not see a flag set in the parent (e.g. by an A/B bench): the branch
-#: and bound after the LPs (session 18) and the stays LP's rows (session 23).
-CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays")
+#: and bound after the LPs (session 18), the stays LP's rows (session 23), the build memo (session 24: the
+#: child builds the repack model; the same model either way, so only its seconds can differ).
+CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays", "packer.cpsat.variables")
 
 
 def parent_settings() -> dict[str, dict[str, object]]:

@@ -21,6 +21,20 @@ from packer.model import MILLI_PER_GPU
 
 LinearExpr = cp_model.LinearExprT
 
+#: Remember what the build computes more than once, per build (session 24): each (group, class)'s unit
+#: cap (:func:`_unit_cap`, read by :func:`_usable_classes` and again for the variable's domain), each
+#: placement variable's upper bound (:attr:`Variables.x_ub`, read by the rules instead of asking OR-Tools'
+#: proto for the domain, ~4 µs a call, ~4,000 calls a 1,024-GPU move step's model), and each objective
+#: coefficient per (group, GPU model, option) (:func:`packer.cpsat.objective.set_objective`). The same
+#: numbers in the same order: the same model proto to the byte (tests/test_frag24_build.py). Off: it saves
+#: 0-10 % of a step's build on fragmented-104's and -4's regions (1-2 % of a step),
+#: and the timed pairs showed no gain (bench/RESULTS_reopt.md "Session 24 (branch frag24)"). False: compute
+#: each where it is read.
+MEMO = False
+
+#: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`).
+SETTINGS = ("MEMO",)
+
 
 @dataclass
 class Variables:
@@ -50,6 +64,8 @@ class Variables:
     uses: dict[tuple[int, str], cp_model.IntVar] = field(default_factory=dict)
     #: (node, tenant) → the node-isolated tenant owns the node.
     owns: dict[tuple[int, str], cp_model.IntVar] = field(default_factory=dict)
+    #: With MEMO: id of each placement variable (``x``'s values) → its upper bound; else empty.
+    x_ub: dict[int, int] = field(default_factory=dict)
 
 
 def stay_of(data: Data, v: Variables, ri: int) -> LinearExpr:
@@ -79,17 +95,20 @@ def create_variables(data: Data, m: cp_model.CpModel, deadline: Deadline = NEVER
             v.active[gr.index] = m.new_bool_var(f"placed[{r.id}]")
         else:
             v.active[gr.index] = m.new_int_var(0, gr.size, f"placed[{r.id}+{gr.size - 1}]")
-    usable = _usable_classes(data)
+    caps: dict[tuple[int, int], int] | None = {} if MEMO else None
+    usable = _usable_classes(data, caps)
     for (gi, ci), opts in data.options.items():
         if gi not in v.active or ci not in usable.get(gi, ()):
             continue
         gr = data.groups[gi]
         c = data.classes[ci]
         r = gr.req
-        cap = _unit_cap(r, c, opts)
+        cap = caps[(gi, ci)] if caps is not None else _unit_cap(r, c, opts)
         ub = min(cap, r.count * gr.size)
         for o in opts:
-            v.x[(gi, ci, o)] = m.new_int_var(0, ub, f"x[{r.id},{ci},{o}]")
+            var = v.x[(gi, ci, o)] = m.new_int_var(0, ub, f"x[{r.id},{ci},{o}]")
+            if caps is not None:
+                v.x_ub[id(var)] = ub
             if len(v.x) % DEADLINE_EVERY == 0:
                 deadline.check("variables")
     opts_on: dict[int, set[str]] = {}
@@ -154,12 +173,13 @@ def create_variables(data: Data, m: cp_model.CpModel, deadline: Deadline = NEVER
     return v
 
 
-def _usable_classes(data: Data) -> dict[int, set[int]]:
+def _usable_classes(data: Data, caps: dict[tuple[int, int], int] | None = None) -> dict[int, set[int]]:
     """Group → classes worth a variable: those in a domain that could hold one whole request alone.
 
     A required-locality request needs one domain with at least min_count units of room (counting
     the spread cap per spread domain); domains without that room are left out. This is what keeps
-    the LP relaxation from spreading a 32-GPU gang thinly over every rack.
+    the LP relaxation from spreading a 32-GPU gang thinly over every rack. ``caps``: receives each
+    (group, class)'s :func:`_unit_cap`.
     """
     per_group: dict[int, list[int]] = {}
     for (gi, ci) in data.options:
@@ -174,7 +194,10 @@ def _usable_classes(data: Data) -> dict[int, set[int]]:
             d = domain_of(data, c, loc) if loc != "cluster" else "cluster"
             sd = domain_of(data, c, r.spread.level) if r.spread is not None else ci
             room.setdefault(d, {}).setdefault(str(sd), 0)
-            room[d][str(sd)] += _unit_cap(r, c, data.options[(gi, ci)])
+            cap = _unit_cap(r, c, data.options[(gi, ci)])
+            if caps is not None:
+                caps[(gi, ci)] = cap
+            room[d][str(sd)] += cap
         ok = set()
         for d, per in room.items():
             k = r.spread.max_per_domain if r.spread is not None else None
