@@ -185,27 +185,13 @@ class KeptLP:
     def solve(self, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
         try:
             from scipy.optimize._highspy import _core as hc
-            from scipy.sparse import csc_array
         except ImportError:  # pragma: no cover - older scipy
             return None
         c, a, bl, bh, lo, hi, obj = self.form
         # What scipy.optimize.milp hands HiGHS (scipy 1.17 _milp_iv / _highs_wrapper): float64 arrays,
         # the constraints as a CSC array, every column continuous, presolve on, quiet.
-        cost = np.atleast_1d(c).astype(np.float64)
-        mat = csc_array(a)
-        n, m = cost.size, mat.shape[0]
-        lp = hc.HighsLp()
-        lp.num_col_, lp.num_row_ = n, m
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-        lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
-        lp.col_cost_ = cost
-        lp.col_lower_ = np.broadcast_to(lo, cost.shape).astype(np.float64)
-        lp.col_upper_ = np.broadcast_to(hi, cost.shape).astype(np.float64)
-        lp.row_lower_ = np.atleast_1d(bl).astype(np.float64)
-        lp.row_upper_ = np.atleast_1d(bh).astype(np.float64)
-        lp.a_matrix_.start_, lp.a_matrix_.index_ = mat.indptr, mat.indices
-        lp.a_matrix_.value_ = mat.data.astype(np.float64)
-        lp.integrality_ = [hc.HighsVarType(0)] * n
+        lp = highs_lp(c, a, bl, bh, lo, hi)
+        lp.integrality_ = [hc.HighsVarType(0)] * lp.num_col_
         h = hc._Highs()
         opts = hc.HighsOptions()
         opts.log_to_console = False
@@ -364,25 +350,41 @@ def branch_value(form, cols: list[int], *, time_limit: float | None = None,  # t
     return _to_max(obj, min(v for v, *_ in leaves))
 
 
+def highs_lp(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndarray, hi: np.ndarray):  # type: ignore[no-untyped-def]
+    """The LP min c·x, bl ≤ a·x ≤ bh, lo ≤ x ≤ hi as a HiGHS model (scipy's core binding): float64
+    arrays, the matrix column-wise (CSC), infinite row sides as HiGHS's infinity. Both the kept LP
+    (:class:`KeptLP`, which must match scipy's ``milp`` call to the bit) and :func:`highs_simplex` pass
+    this to HiGHS."""
+    from scipy.optimize._highspy import _core as hc
+    from scipy.sparse import csc_array
+
+    cost = np.atleast_1d(c).astype(np.float64)
+    cols = csc_array(a)
+    n, m = cost.size, cols.shape[0]
+    bl = np.atleast_1d(bl).astype(np.float64)
+    bh = np.atleast_1d(bh).astype(np.float64)
+    lp = hc.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.broadcast_to(lo, cost.shape).astype(np.float64)
+    lp.col_upper_ = np.broadcast_to(hi, cost.shape).astype(np.float64)
+    lp.row_lower_ = np.where(np.isfinite(bl), bl, -hc.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(bh), bh, hc.kHighsInf)
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = cols.indptr, cols.indices
+    lp.a_matrix_.value_ = cols.data.astype(np.float64)
+    return lp
+
+
 def highs_simplex(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndarray, hi: np.ndarray):  # type: ignore[no-untyped-def]
     """A HiGHS instance (scipy's core binding) holding the LP min c·x, bl ≤ a·x ≤ bh, lo ≤ x ≤ hi,
     set to the dual simplex that stops at the scaled optimum (see :func:`lp_dual_value`), quiet."""
     from scipy.optimize._highspy import _core as hc
-    from scipy.sparse import csc_matrix
 
     h = hc._Highs()
     h.setOptionValue("output_flag", False)
-    lp = hc.HighsLp()
-    n, m = len(c), a.shape[0]
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lo, hi
-    lp.row_lower_ = np.where(np.isfinite(bl), bl, -hc.kHighsInf)
-    lp.row_upper_ = np.where(np.isfinite(bh), bh, hc.kHighsInf)
-    cols = csc_matrix(a)
-    lp.a_matrix_.format_ = hc.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = cols.indptr, cols.indices, cols.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-    h.passModel(lp)
+    h.passModel(highs_lp(c, a, bl, bh, lo, hi))
     h.setOptionValue("solver", "simplex")
     h.setOptionValue("simplex_unscaled_solution_strategy", 0)
     return h
