@@ -110,11 +110,12 @@ class _Tree:
 
 
 def own_branch(form, const: float, model, *, time_limit: float | None = None,  # type: ignore[no-untyped-def]
-               max_lps: int | None = None, kept=None) -> OwnBranch | None:
+               max_lps: int | None = None, kept=None, log=None) -> OwnBranch | None:
     """The bound of the module docstring for the stays ``form`` (:func:`packer.cpsat.reopt_stays.stays_form`
     of ``model``, objective constant ``const``), or None when the root LP does not finish, scipy has no
     HiGHS core, or the model has no ownership column. ``kept``: a :class:`~packer.cpsat.bound.KeptLP` of
-    ``form`` already solved to optimality (its basis is reused; it is changed here)."""
+    ``form`` already solved to optimality (its basis is reused; it is changed here). ``log``: called with a
+    line per LP (seconds, value, the bound so far)."""
     from packer.cpsat.bound import KeptLP
     from packer.cpsat.proof import padded_bound
 
@@ -164,6 +165,9 @@ def own_branch(form, const: float, model, *, time_limit: float | None = None,  #
             rem = left()
             got = tree.solve(child, rem)
             lps += 1
+            if log is not None:
+                val_s = got if isinstance(got, str) or got is None else f"{padded_bound(model, got[0] + const):.2f}"
+                log(f"LP {lps}: column {col} = {val:.0f}: {val_s} ({time.perf_counter() - t0:.1f} s)")
             if got == "infeasible":
                 closed += 1
                 continue
