@@ -94,7 +94,27 @@ def test_iso_cuts_are_read_from_the_model_and_only_with_the_flag(monkeypatch: py
     assert flags["packer.cpsat.own_branch"]["MAX_LPS"] == 7
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_after_lps_lowers_the_childs_bound_only_with_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests the LP child's side: with OWN_BRANCH off nothing runs; on, the constructed state's bound falls
+    from the LP's 3.9 to the proved optimum's neighbourhood (≤ 2.9), a snapshot is written, the run recorded."""
+    inst = _spread_against_iso()
+    bb = reopt.BudgetBound(inst)
+    reopt._budget_bounds(bb, None, lambda: None)
+    lp = bb.stays[None]
+    assert lp == pytest.approx(3.9, abs=1e-3)
+    calls: list[int] = []
+    monkeypatch.setattr(own_branch, "OWN_BRANCH", False)
+    own_branch.after_lps(bb, None, lambda: 20.0, lambda: calls.append(1))
+    assert not calls and bb.stays[None] == lp and bb.int_stays is None
+    monkeypatch.setattr(own_branch, "OWN_BRANCH", True)
+    own_branch.after_lps(bb, None, lambda: 2.0, lambda: calls.append(1))  # under MIN_S: nothing
+    assert not calls
+    own_branch.after_lps(bb, None, lambda: 20.0, lambda: calls.append(1))
+    assert calls == [1] and bb.int_stays is not None and bb.int_stays["arm"] == "own_branch"
+    assert 2.0 - 1e-6 <= bb.stays[None] <= 2.9 + 1e-3
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 60), family=st.sampled_from(["fragmented", "tenants", "adversarial", "haein"]),
        nodes=st.sampled_from([2, 3]), release=st.sampled_from([0.3, 0.6]))
 def test_both_stay_bounds_on_small_running_states(seed: int, family: str, nodes: int, release: float) -> None:
