@@ -185,6 +185,12 @@ MODEL_DET_FACTOR = 3.0
 OWNER_EXCHANGE = True
 OWNER_SHARE = 0.1
 OWNER_MAX_NODES = 24
+#: Whether an anchor whose last owner step saw what a step on it would see now (the same nodes, their
+#: values and the growing groups' counts) is left out of the owner candidates. Such a step is never
+#: retried, so without this an owner draw that finds only such anchors falls back to a random step; the
+#: owner kind stays in the draw with its share, and the draws after it shift (haein-101 had 4 such draws in
+#: 60 steps, session 24). With it, the owner kind leaves the draw while no anchor is new to its values.
+OWNER_FRESH = False
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -323,7 +329,8 @@ class _Space:
         models = MODEL_SHARE if self.model_groups else 0.0
         owner_found = None
         if self.owner is not None and OWNER_SHARE > 0:
-            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64))
+            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64),
+                                               self.per_node if OWNER_FRESH else None)
         owner = OWNER_SHARE if owner_found else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,

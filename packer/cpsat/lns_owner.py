@@ -131,10 +131,30 @@ def in_the_way(ix: OwnerIndex, vals: np.ndarray, tenant: int, nodes: np.ndarray)
     return False
 
 
-def candidates(ix: OwnerIndex, vals: np.ndarray) -> list[int]:
-    """Positions in ``ix.anchors`` of the groups that wait in ``vals`` with node isolation in their way."""
-    return [k for k, (_, a, top, t, nodes, _) in enumerate(ix.anchors)
-            if vals[a] < top and in_the_way(ix, vals, t, nodes)]
+def candidates(ix: OwnerIndex, vals: np.ndarray, per_node: dict[int, list[int]] | None = None) -> list[int]:
+    """Positions in ``ix.anchors`` of the groups that wait in ``vals`` with node isolation in their way.
+    With ``per_node`` (each node's variables), an anchor whose last step saw what a step on it would see
+    now (its nodes' values and the growing groups' counts, as :func:`pick_owner` remembers them) is left
+    out: its step would not be retried, so it is no candidate (where none is left, no owner step is drawn
+    at all, instead of a draw that falls back to a random step)."""
+    out = [k for k, (_, a, top, t, nodes, _) in enumerate(ix.anchors)
+           if vals[a] < top and in_the_way(ix, vals, t, nodes)]
+    if per_node is None or not ix.seen:
+        return out
+    return [k for k in out if ix.anchors[k][0] not in ix.seen or ix.seen[ix.anchors[k][0]] != _view(ix, vals, k, per_node)[2]]
+
+
+def _view(ix: OwnerIndex, vals: np.ndarray, k: int,
+          per_node: dict[int, list[int]]) -> tuple[list[int], list[int], tuple]:  # type: ignore[type-arg]
+    """What a step anchored on ``ix.anchors[k]`` would hold in ``vals``: its nodes (sorted), the "placed"
+    variables it may grow (the anchor's first), and what it sees (the key of ``ix.seen``)."""
+    gi, a = ix.anchors[k][0], ix.anchors[k][1]
+    nodes = sorted(_step_nodes(ix, vals, k))
+    grow = [a] + sorted({ix.act[g] for ni in nodes for g in ix.restricted_on.get(ni, ())
+                         if g != gi and vals[ix.act[g]] < ix.top[g]})
+    seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in per_node.get(ni, ())]].tolist()),
+            tuple(vals[grow].tolist()))
+    return nodes, grow, seen
 
 
 def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[str],
@@ -156,15 +176,10 @@ def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[st
                 pos = j
                 break
         k = cands.pop(pos)
-        got = _step_nodes(ix, vals, k)
-        if not {node_domain[ni] for ni in got} <= pool:
+        nodes, grow, seen = _view(ix, vals, k, per_node)
+        if not {node_domain[ni] for ni in nodes} <= pool:
             continue
-        gi, a = ix.anchors[k][0], ix.anchors[k][1]
-        nodes = sorted(got)
-        grow = [a] + sorted({ix.act[g] for ni in nodes for g in ix.restricted_on.get(ni, ())
-                             if g != gi and vals[ix.act[g]] < ix.top[g]})
-        seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in per_node.get(ni, ())]].tolist()),
-                tuple(vals[grow].tolist()))
+        gi = ix.anchors[k][0]
         if ix.seen.get(gi) == seen:
             continue
         ix.seen[gi] = seen
