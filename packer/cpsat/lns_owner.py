@@ -60,13 +60,16 @@ class OwnerIndex:
     max_nodes: int
     #: Anchor group -> what its last step saw (the same again is not retried).
     seen: dict[int, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
+    #: Per group: the nodes it may use (each once; reach steps, :mod:`packer.cpsat.lns_reach`).
+    nodes_of: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def owner_index(model: CpsatModel, max_nodes: int) -> OwnerIndex | None:
+def owner_index(model: CpsatModel, max_nodes: int, isolated_only: bool = True) -> OwnerIndex | None:
     """The index of ``model``'s ownership-exchange anchors, or None when no tenant is node-isolated
-    or no waiting work is restricted to at most ``max_nodes`` nodes."""
+    (unless ``isolated_only`` is False: the reach steps' index, :mod:`packer.cpsat.lns_reach`) or no
+    waiting work is restricted to at most ``max_nodes`` nodes."""
     v, d = model.vars, model.data
-    if not v.owns:
+    if not v.owns and isolated_only:
         return None
     proto = model.model.proto
     tenants: dict[str, int] = {}
@@ -108,7 +111,8 @@ def owner_index(model: CpsatModel, max_nodes: int) -> OwnerIndex | None:
                       group_x={gi: np.asarray(xs, dtype=np.int64) for gi, xs in gx.items()},
                       group_node={gi: np.asarray(ns, dtype=np.int64) for gi, ns in gn.items()},
                       act=act, tenant=tenant, restricted_on=dict(restricted_on),
-                      top={a[0]: a[2] for a in anchors}, max_nodes=max_nodes)
+                      top={a[0]: a[2] for a in anchors}, max_nodes=max_nodes,
+                      nodes_of={gi: np.unique(np.asarray(ns, dtype=np.int64)) for gi, ns in gn.items()})
 
 
 def in_the_way(ix: OwnerIndex, vals: np.ndarray, tenant: int, nodes: np.ndarray) -> bool:
