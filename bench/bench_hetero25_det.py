@@ -30,7 +30,7 @@ from benchargs import emit, pop_option
 from packer.cpsat import lns as lns_mod
 
 COUNTS = ("owner_steps", "owner_none", "value_none", "whole_none", "tenant_steps", "whole_steps",
-          "spread_steps", "spread_none")
+          "reach_steps", "reach_none")
 
 
 def parse_arm(text: str) -> tuple[str, list[tuple[object, str, object]]]:
