@@ -200,6 +200,10 @@ REACH_STEPS = False
 REACH_SHARE = 0.1
 REACH_ANCHOR_NODES = 24
 REACH_MAX_NODES = 32
+#: Whether reach anchors are drawn by the objective's value of one placed request (count x its units' best
+#: objective term) instead of priority x count (which weighs a request of 8 one-slice MIG units as much as
+#: one of 8 whole-GPU MIG instances).
+REACH_BY_VALUE = True
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -730,7 +734,7 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
         value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
     owner = lns_owner.owner_index(model, OWNER_MAX_NODES) if OWNER_EXCHANGE and OWNER_SHARE > 0 else None
-    reach = lns_owner.owner_index(model, REACH_ANCHOR_NODES, isolated_only=False) \
+    reach = lns_owner.owner_index(model, REACH_ANCHOR_NODES, isolated_only=False, by_value=REACH_BY_VALUE) \
         if REACH_STEPS and REACH_SHARE > 0 else None
     return _Space(owner=owner, reach=reach, model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
                   owned=dict(owned), tenant_growth=dict(tenant_growth), value=value,

@@ -64,10 +64,12 @@ class OwnerIndex:
     nodes_of: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def owner_index(model: CpsatModel, max_nodes: int, isolated_only: bool = True) -> OwnerIndex | None:
+def owner_index(model: CpsatModel, max_nodes: int, isolated_only: bool = True,
+                by_value: bool = False) -> OwnerIndex | None:
     """The index of ``model``'s ownership-exchange anchors, or None when no tenant is node-isolated
     (unless ``isolated_only`` is False: the reach steps' index, :mod:`packer.cpsat.lns_reach`) or no
-    waiting work is restricted to at most ``max_nodes`` nodes."""
+    waiting work is restricted to at most ``max_nodes`` nodes. Anchors weigh priority x count, or with
+    ``by_value`` the objective's value of one placed request (count x its units' best objective term)."""
     v, d = model.vars, model.data
     if not v.owns and isolated_only:
         return None
@@ -90,6 +92,10 @@ def owner_index(model: CpsatModel, max_nodes: int, isolated_only: bool = True) -
         nx[ni].append(var.index)
         ng[ni].append(gi)
     tenant = {gi: tid(d.groups[gi].req.tenant) for gi in gx}
+    coef: dict[int, int] = {}
+    if by_value:
+        obj = proto.objective
+        coef = dict(zip(obj.vars, obj.coeffs, strict=True))
     act = {gi: a.index for gi, a in v.active.items() if isinstance(a, cp_model.IntVar)}
     anchors = []
     restricted_on: dict[int, list[int]] = defaultdict(list)
@@ -99,7 +105,10 @@ def owner_index(model: CpsatModel, max_nodes: int, isolated_only: bool = True) -
             continue
         dom = proto.variables[act[gi]].domain
         r = d.groups[gi].req
-        anchors.append((gi, act[gi], int(dom[len(dom) - 1]), tenant[gi], nodes, float(r.priority) * r.count))
+        weight = float(r.priority) * r.count
+        if by_value:  # what placing one request gains: its units at their best objective term
+            weight = r.count * max((abs(coef.get(i, 0)) for i in gx[gi]), default=0) / d.scale
+        anchors.append((gi, act[gi], int(dom[len(dom) - 1]), tenant[gi], nodes, weight))
         for ni in nodes.tolist():
             restricted_on[ni].append(gi)
     if not anchors:
