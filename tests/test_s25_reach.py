@@ -65,6 +65,7 @@ def test_the_step_frees_the_anchors_nodes_and_where_the_work_in_its_way_may_go(m
     spread = model.vars.active[model.data.group_of[inst.request_index["spread"]]].index  # type: ignore[union-attr]
     cands = lns_reach.candidates(ix, vals, space.per_node, 32)
     assert [ix.anchors[k][1] for k in cands] == [spread]
+    assert ix.anchors[cands[0]][5] == pytest.approx(6.0, rel=1e-3)  # drawn by value: 3 GPUs at priority 2
     assert lns_reach.reach_nodes(ix, vals, cands[0], 3) == {inst.node_index[f"n{i}"] for i in range(3)}
     got = lns_reach.pick_reach(ix, random.Random(0), space.best, set(space.names), space.node_domain,
                                space.per_node, 32)
@@ -154,3 +155,26 @@ def test_every_reach_step_gives_a_checked_plan_between_its_start_and_the_optimum
             assert start.objective - 1e-6 <= plan.objective <= best.objective + 1e-6
     finally:
         lns_mod.REACH_STEPS = flag
+
+
+def test_anchors_by_value_weigh_mig_units_by_their_size() -> None:
+    """Tests that with by_value an anchor of 7g MIG units (a whole GPU each) weighs about seven times one of as
+    many 1g units at the same priority, where priority x count weighs both alike."""
+    from packer.cpsat import lns_owner
+
+    nodes = tuple(Node(id=f"n{i}", gpu_model=A100, num_gpus=1, mode="mig", domains={"rack": f"r{i}"})
+                  for i in range(2))
+    reqs = (Request(id="big", tenant="a", kind="mig", profile="7g.80gb", count=2, gpu_models=(A100,),
+                    spread=Spread(level="node", max_per_domain=1)),
+            Request(id="small", tenant="a", kind="mig", profile="1g.10gb", count=2, gpu_models=(A100,),
+                    spread=Spread(level="node", max_per_domain=1)))
+    inst = Instance(name="w", topology=Topology(levels=("node", "rack")), nodes=nodes, requests=reqs,
+                    tenants=(Tenant(id="a"),))
+    model = CpsatModel(inst)
+    weights = {}
+    for by_value in (False, True):
+        ix = lns_owner.owner_index(model, 24, isolated_only=False, by_value=by_value)
+        assert ix is not None
+        weights[by_value] = {model.data.groups[a[0]].req.id: a[5] for a in ix.anchors}
+    assert weights[False]["big"] == pytest.approx(weights[False]["small"])
+    assert weights[True]["big"] == pytest.approx(7 * weights[True]["small"], rel=0.01)
