@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
-from packer.cpsat import lns_owner, lns_region
+from packer.cpsat import lns_owner, lns_reach, lns_region
 from packer.cpsat.guard import solve_guarded
 from packer.cpsat.lns_portfolio import Portfolio
 from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
@@ -185,6 +185,25 @@ MODEL_DET_FACTOR = 3.0
 OWNER_EXCHANGE = True
 OWNER_SHARE = 0.1
 OWNER_MAX_NODES = 24
+#: Whether an anchor whose last owner step saw what a step on it would see now (the same nodes, their
+#: values and the growing groups' counts) is left out of the owner candidates. Such a step is never
+#: retried, so without this an owner draw that finds only such anchors falls back to a random step; the
+#: owner kind stays in the draw with its share, and the draws after it shift (haein-101 had 4 such draws in
+#: 60 steps, session 24). With it, the owner kind leaves the draw while no anchor is new to its values.
+OWNER_FRESH = False
+#: Reach steps (:mod:`packer.cpsat.lns_reach`): anchored on a waiting group that may use at most
+#: REACH_ANCHOR_NODES nodes, they free its nodes and the nodes of the groups holding units there (smallest
+#: first), at most REACH_MAX_NODES in all, so that the work in the anchor's way can move where it may go.
+#: REACH_SHARE of the steps that are not tenant steps, adapted like the other kinds; drawn only while such an
+#: anchor waits and is new to its values (without restricted waiting work the draws are exactly as before).
+REACH_STEPS = False
+REACH_SHARE = 0.1
+REACH_ANCHOR_NODES = 24
+REACH_MAX_NODES = 32
+#: Whether reach anchors are drawn by the objective's value of one placed request (count x its units' best
+#: objective term) instead of priority x count (which weighs a request of 8 one-slice MIG units as much as
+#: one of 8 whole-GPU MIG instances).
+REACH_BY_VALUE = True
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -281,6 +300,8 @@ class _Space:
     models_done: set[int] = field(default_factory=set)
     #: Ownership-exchange steps' index (None: no such steps).
     owner: lns_owner.OwnerIndex | None = None
+    #: Reach steps' index (None: no such steps).
+    reach: lns_owner.OwnerIndex | None = None
 
     @property
     def gap(self) -> float:
@@ -323,14 +344,20 @@ class _Space:
         models = MODEL_SHARE if self.model_groups else 0.0
         owner_found = None
         if self.owner is not None and OWNER_SHARE > 0:
-            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64))
+            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64),
+                                               self.per_node if OWNER_FRESH else None)
         owner = OWNER_SHARE if owner_found else 0.0
+        reach_found = None
+        if self.reach is not None and REACH_SHARE > 0:
+            reach_found = lns_reach.candidates(self.reach, np.asarray(base, dtype=np.int64), self.per_node,
+                                               REACH_MAX_NODES)
+        reach = REACH_SHARE if reach_found else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,
-                  "owner": rest * owner,
-                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner)}
+                  "owner": rest * owner, "reach": rest * reach,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner - reach)}
         shares = {kind: share for kind, share in shares.items()
-                  if kind not in ("whole", "model", "owner") or share > 0}
+                  if kind not in ("whole", "model", "owner", "reach") or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
         if "whole" in kinds and not self.whole_tried:
@@ -362,6 +389,14 @@ class _Space:
                 self.stats["owner_steps"] = self.stats.get("owner_steps", 0) + 1
                 return (*got_owner, "owner")
             self.stats["owner_none"] = self.stats.get("owner_none", 0) + 1
+        elif kind == "reach":
+            assert self.reach is not None
+            got_reach = lns_reach.pick_reach(self.reach, rng, base, set(pool), self.node_domain, self.per_node,
+                                             REACH_MAX_NODES, reach_found)
+            if got_reach is not None:
+                self.stats["reach_steps"] = self.stats.get("reach_steps", 0) + 1
+                return (*got_reach, "reach")
+            self.stats["reach_none"] = self.stats.get("reach_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
@@ -699,7 +734,9 @@ def _space(model: CpsatModel, level: str) -> _Space | None:
     if VALUE_SHARE > 0 or EXCHANGE_SHARE > 0:
         value = value_index(model, names, {ni: at[of[ni]] for ni in per_node})
     owner = lns_owner.owner_index(model, OWNER_MAX_NODES) if OWNER_EXCHANGE and OWNER_SHARE > 0 else None
-    return _Space(owner=owner, model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
+    reach = lns_owner.owner_index(model, REACH_ANCHOR_NODES, isolated_only=False, by_value=REACH_BY_VALUE) \
+        if REACH_STEPS and REACH_SHARE > 0 else None
+    return _Space(owner=owner, reach=reach, model=model, names=names, members=dict(members), per_node=dict(per_node), growth=growth,
                   owned=dict(owned), tenant_growth=dict(tenant_growth), value=value,
                   best=best, best_obj=best_obj, x_index=np.array([i for i, _, _ in keys], dtype=np.int64),
                   x_domain=np.array([dm for _, dm, _ in keys], dtype=np.int64),

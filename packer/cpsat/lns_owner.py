@@ -60,13 +60,18 @@ class OwnerIndex:
     max_nodes: int
     #: Anchor group -> what its last step saw (the same again is not retried).
     seen: dict[int, tuple] = field(default_factory=dict)  # type: ignore[type-arg]
+    #: Per group: the nodes it may use (each once; reach steps, :mod:`packer.cpsat.lns_reach`).
+    nodes_of: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def owner_index(model: CpsatModel, max_nodes: int) -> OwnerIndex | None:
+def owner_index(model: CpsatModel, max_nodes: int, isolated_only: bool = True,
+                by_value: bool = False) -> OwnerIndex | None:
     """The index of ``model``'s ownership-exchange anchors, or None when no tenant is node-isolated
-    or no waiting work is restricted to at most ``max_nodes`` nodes."""
+    (unless ``isolated_only`` is False: the reach steps' index, :mod:`packer.cpsat.lns_reach`) or no
+    waiting work is restricted to at most ``max_nodes`` nodes. Anchors weigh priority x count, or with
+    ``by_value`` the objective's value of one placed request (count x its units' best objective term)."""
     v, d = model.vars, model.data
-    if not v.owns:
+    if not v.owns and isolated_only:
         return None
     proto = model.model.proto
     tenants: dict[str, int] = {}
@@ -87,6 +92,10 @@ def owner_index(model: CpsatModel, max_nodes: int) -> OwnerIndex | None:
         nx[ni].append(var.index)
         ng[ni].append(gi)
     tenant = {gi: tid(d.groups[gi].req.tenant) for gi in gx}
+    coef: dict[int, int] = {}
+    if by_value:
+        obj = proto.objective
+        coef = dict(zip(obj.vars, obj.coeffs, strict=True))
     act = {gi: a.index for gi, a in v.active.items() if isinstance(a, cp_model.IntVar)}
     anchors = []
     restricted_on: dict[int, list[int]] = defaultdict(list)
@@ -96,7 +105,10 @@ def owner_index(model: CpsatModel, max_nodes: int) -> OwnerIndex | None:
             continue
         dom = proto.variables[act[gi]].domain
         r = d.groups[gi].req
-        anchors.append((gi, act[gi], int(dom[len(dom) - 1]), tenant[gi], nodes, float(r.priority) * r.count))
+        weight = float(r.priority) * r.count
+        if by_value:  # what placing one request gains: its units at their best objective term
+            weight = r.count * max((abs(coef.get(i, 0)) for i in gx[gi]), default=0) / d.scale
+        anchors.append((gi, act[gi], int(dom[len(dom) - 1]), tenant[gi], nodes, weight))
         for ni in nodes.tolist():
             restricted_on[ni].append(gi)
     if not anchors:
@@ -108,7 +120,8 @@ def owner_index(model: CpsatModel, max_nodes: int) -> OwnerIndex | None:
                       group_x={gi: np.asarray(xs, dtype=np.int64) for gi, xs in gx.items()},
                       group_node={gi: np.asarray(ns, dtype=np.int64) for gi, ns in gn.items()},
                       act=act, tenant=tenant, restricted_on=dict(restricted_on),
-                      top={a[0]: a[2] for a in anchors}, max_nodes=max_nodes)
+                      top={a[0]: a[2] for a in anchors}, max_nodes=max_nodes,
+                      nodes_of={gi: np.unique(np.asarray(ns, dtype=np.int64)) for gi, ns in gn.items()})
 
 
 def in_the_way(ix: OwnerIndex, vals: np.ndarray, tenant: int, nodes: np.ndarray) -> bool:
@@ -131,10 +144,30 @@ def in_the_way(ix: OwnerIndex, vals: np.ndarray, tenant: int, nodes: np.ndarray)
     return False
 
 
-def candidates(ix: OwnerIndex, vals: np.ndarray) -> list[int]:
-    """Positions in ``ix.anchors`` of the groups that wait in ``vals`` with node isolation in their way."""
-    return [k for k, (_, a, top, t, nodes, _) in enumerate(ix.anchors)
-            if vals[a] < top and in_the_way(ix, vals, t, nodes)]
+def candidates(ix: OwnerIndex, vals: np.ndarray, per_node: dict[int, list[int]] | None = None) -> list[int]:
+    """Positions in ``ix.anchors`` of the groups that wait in ``vals`` with node isolation in their way.
+    With ``per_node`` (each node's variables), an anchor whose last step saw what a step on it would see
+    now (its nodes' values and the growing groups' counts, as :func:`pick_owner` remembers them) is left
+    out: its step would not be retried, so it is no candidate (where none is left, no owner step is drawn
+    at all, instead of a draw that falls back to a random step)."""
+    out = [k for k, (_, a, top, t, nodes, _) in enumerate(ix.anchors)
+           if vals[a] < top and in_the_way(ix, vals, t, nodes)]
+    if per_node is None or not ix.seen:
+        return out
+    return [k for k in out if ix.anchors[k][0] not in ix.seen or ix.seen[ix.anchors[k][0]] != _view(ix, vals, k, per_node)[2]]
+
+
+def _view(ix: OwnerIndex, vals: np.ndarray, k: int,
+          per_node: dict[int, list[int]]) -> tuple[list[int], list[int], tuple]:  # type: ignore[type-arg]
+    """What a step anchored on ``ix.anchors[k]`` would hold in ``vals``: its nodes (sorted), the "placed"
+    variables it may grow (the anchor's first), and what it sees (the key of ``ix.seen``)."""
+    gi, a = ix.anchors[k][0], ix.anchors[k][1]
+    nodes = sorted(_step_nodes(ix, vals, k))
+    grow = [a] + sorted({ix.act[g] for ni in nodes for g in ix.restricted_on.get(ni, ())
+                         if g != gi and vals[ix.act[g]] < ix.top[g]})
+    seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in per_node.get(ni, ())]].tolist()),
+            tuple(vals[grow].tolist()))
+    return nodes, grow, seen
 
 
 def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[str],
@@ -156,15 +189,10 @@ def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[st
                 pos = j
                 break
         k = cands.pop(pos)
-        got = _step_nodes(ix, vals, k)
-        if not {node_domain[ni] for ni in got} <= pool:
+        nodes, grow, seen = _view(ix, vals, k, per_node)
+        if not {node_domain[ni] for ni in nodes} <= pool:
             continue
-        gi, a = ix.anchors[k][0], ix.anchors[k][1]
-        nodes = sorted(got)
-        grow = [a] + sorted({ix.act[g] for ni in nodes for g in ix.restricted_on.get(ni, ())
-                             if g != gi and vals[ix.act[g]] < ix.top[g]})
-        seen = (tuple(nodes), tuple(vals[[i for ni in nodes for i in per_node.get(ni, ())]].tolist()),
-                tuple(vals[grow].tolist()))
+        gi = ix.anchors[k][0]
         if ix.seen.get(gi) == seen:
             continue
         ix.seen[gi] = seen
