@@ -29,6 +29,8 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from packer.cpsat.model import CpsatModel
 
 
@@ -179,6 +181,16 @@ def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[st
     anchors' positions, when the caller has them."""
     vals = np.asarray(base, dtype=np.int64)
     cands = candidates(ix, vals) if found is None else found
+    return draw_step(ix, rng, cands, pool, node_domain, lambda k: _view(ix, vals, k, per_node))
+
+
+def draw_step(ix: OwnerIndex, rng: random.Random, cands: list[int], pool: set[str],
+              node_domain: dict[int, str],
+              view: Callable[[int], tuple[list[int], list[int], tuple]]) -> tuple[set[str], set[int], list[int]] | None:
+    """Draws anchors from ``cands`` (positions in ``ix.anchors``, consumed) by their weights until one's
+    step (``view(k)``: the nodes it frees, the variables it may grow, what it sees) lies in ``pool``'s
+    domains and sees something other than that anchor's last step did; that step, or None. Owner and
+    reach steps (:mod:`packer.cpsat.lns_reach`) draw alike."""
     while cands:
         weights = [ix.anchors[k][5] for k in cands]
         u = rng.random() * sum(weights)
@@ -189,7 +201,7 @@ def pick_owner(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[st
                 pos = j
                 break
         k = cands.pop(pos)
-        nodes, grow, seen = _view(ix, vals, k, per_node)
+        nodes, grow, seen = view(k)
         if not {node_domain[ni] for ni in nodes} <= pool:
             continue
         gi = ix.anchors[k][0]

@@ -30,7 +30,7 @@ import random
 
 import numpy as np
 
-from packer.cpsat.lns_owner import OwnerIndex
+from packer.cpsat.lns_owner import OwnerIndex, draw_step
 
 
 def candidates(ix: OwnerIndex, vals: np.ndarray, per_node: dict[int, list[int]], most: int) -> list[int]:
@@ -84,22 +84,4 @@ def pick_reach(ix: OwnerIndex, rng: random.Random, base: list[int], pool: set[st
     ``found``: the candidates' positions, when the caller has them."""
     vals = np.asarray(base, dtype=np.int64)
     cands = list(candidates(ix, vals, per_node, most) if found is None else found)
-    while cands:
-        weights = [ix.anchors[k][5] for k in cands]
-        u = rng.random() * sum(weights)
-        pos = len(cands) - 1
-        for j, w in enumerate(weights):
-            u -= w
-            if u < 0:
-                pos = j
-                break
-        k = cands.pop(pos)
-        nodes, grow, seen = view(ix, vals, k, per_node, most)
-        if not {node_domain[ni] for ni in nodes} <= pool:
-            continue
-        gi = ix.anchors[k][0]
-        if ix.seen.get(gi) == seen:
-            continue
-        ix.seen[gi] = seen
-        return {node_domain[ni] for ni in nodes}, set(nodes), grow
-    return None
+    return draw_step(ix, rng, cands, pool, node_domain, lambda k: view(ix, vals, k, per_node, most))
