@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
-from packer.cpsat import lns_owner, lns_region
+from packer.cpsat import lns_owner, lns_region, lns_tie
 from packer.cpsat.guard import solve_guarded
 from packer.cpsat.lns_portfolio import Portfolio
 from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
@@ -185,6 +185,15 @@ MODEL_DET_FACTOR = 3.0
 OWNER_EXCHANGE = True
 OWNER_SHARE = 0.1
 OWNER_MAX_NODES = 24
+#: Tie steps (:mod:`packer.cpsat.lns_tie`): value steps whose room counts placed work of value per
+#: GPU-equivalent *at most* the waiting group's (a value step counts only lower), the quota's likewise,
+#: plus the other domains of the gangs displaced and where the displaced side can land. They reach the
+#: exchanges through a tenant's quota that no value step draws (tenants-106: a quota-full tenant trades its
+#: priority-1 whole GPUs for its waiting priority-1 MIG work so that a tenant below its quota takes them) and
+#: a gang whose only rack holds equal-value work that could move (haein-104). TIE_SHARE of the steps that are
+#: not tenant steps, adapted like the other kinds; off, the draws are exactly as before.
+TIE_STEPS = False
+TIE_SHARE = 0.1
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -325,12 +334,13 @@ class _Space:
         if self.owner is not None and OWNER_SHARE > 0:
             owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64))
         owner = OWNER_SHARE if owner_found else 0.0
+        tie = TIE_SHARE if TIE_STEPS and self.value is not None else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,
-                  "owner": rest * owner,
-                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner)}
+                  "owner": rest * owner, "tie": rest * tie,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner - tie)}
         shares = {kind: share for kind, share in shares.items()
-                  if kind not in ("whole", "model", "owner") or share > 0}
+                  if kind not in ("whole", "model", "owner", "tie") or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
         if "whole" in kinds and not self.whole_tried:
@@ -362,6 +372,13 @@ class _Space:
                 self.stats["owner_steps"] = self.stats.get("owner_steps", 0) + 1
                 return (*got_owner, "owner")
             self.stats["owner_none"] = self.stats.get("owner_none", 0) + 1
+        elif kind == "tie":
+            assert self.value is not None
+            got_tie = lns_tie.pick_tie(self.value, rng, pool, base, reserved=self.reserved)
+            if got_tie is not None:
+                self.stats["tie_steps"] = self.stats.get("tie_steps", 0) + 1
+                return got_tie[0], None, got_tie[1], "tie"
+            self.stats["tie_none"] = self.stats.get("tie_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
