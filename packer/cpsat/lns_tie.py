@@ -47,8 +47,9 @@ TIE_FIT_DOMAINS = 2
 
 def pick_tie(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[int],
              reserved: set[int] | frozenset[int] = frozenset()) -> tuple[set[str], list[int]] | None:
-    """(the step-level domains a tie step frees, the growth variables it owns), or None when the drawn
-    group has no domain within ``pool`` where it fits (see the module docstring)."""
+    """(the step-level domains a tie step frees, the growth variables it owns: the drawn group's first,
+    then the waiting work of the displaced work's tenants that could land), or None when the drawn group
+    has no domain within ``pool`` where it fits (see the module docstring)."""
     b = np.asarray(base, dtype=np.int64)
     cand = [w for w in ix.waiting if b[w.var] < w.top and w.var not in reserved]
     if not cand:
@@ -101,8 +102,8 @@ def pick_tie(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[int
     steps_x = ix.class_step[ix.x_class]
     displaced = (held > 0) & upto & usable[ix.x_class] & np.isin(steps_x, sorted(out))
     _add_spans(ix, b, displaced, in_pool, out)
-    _add_landing(ix, b, free, w, displaced, in_pool, out)
-    return {ix.names[i] for i in out}, [w.var]
+    others = _add_landing(ix, b, free, w, displaced, in_pool, out)
+    return {ix.names[i] for i in out}, [w.var] + others
 
 
 def quota_lack_at_most(ix: ValueIndex, held: np.ndarray, cand: list[_Waiting]) -> dict[int, float]:
@@ -167,26 +168,33 @@ def _add_spans(ix: ValueIndex, b: np.ndarray, displaced: np.ndarray, in_pool: np
 
 
 def _add_landing(ix: ValueIndex, b: np.ndarray, free: np.ndarray, w: _Waiting, displaced: np.ndarray,
-                 in_pool: np.ndarray, out: set[int]) -> None:
+                 in_pool: np.ndarray, out: set[int]) -> list[int]:
     """Adds the domain in the pool, outside the step, with the most free room on the classes that the
-    displaced work may use and that its tenants' waiting work of at least the displaced value may use."""
-    if len(out) >= TIE_MAX_DOMAINS or not displaced.any():
-        return
+    displaced work may use and that its tenants' waiting work of at least the displaced value may use.
+    Returns the "placed" variables of that waiting work (in parallel steps the step owns them too: the
+    displaced side of the exchange is placed by them)."""
+    if not displaced.any():
+        return []
     n = len(ix.class_size)
     lands = np.zeros(n, dtype=bool)
     groups = set(ix.x_group[displaced].tolist())
     lands[ix.x_class[np.isin(ix.x_group, sorted(groups))]] = True
     tenants = set(ix.x_tenant[displaced].tolist())
     least = float(ix.x_density[displaced].min())
+    grow = []
     for o in ix.waiting:
         if o.group != w.group and o.tenant in tenants and o.density >= least and b[o.var] < o.top:
             lands[o.classes] = True
+            grow.append(o.var)
+    if len(out) >= TIE_MAX_DOMAINS:
+        return grow
     steps = ix.class_step
     ok = lands & (steps >= 0)
     per = np.bincount(steps[ok], weights=free[ok], minlength=len(ix.names))
     for i in np.argsort(-per, kind="stable").tolist():
         if per[i] <= 0:
-            return
+            break
         if in_pool[i] and i not in out:
             out.add(i)
-            return
+            break
+    return grow
