@@ -191,7 +191,12 @@ OWNER_MAX_NODES = 24
 #: exchanges through a tenant's quota that no value step draws (tenants-106: a quota-full tenant trades its
 #: priority-1 whole GPUs for its waiting priority-1 MIG work so that a tenant below its quota takes them) and
 #: a gang whose only rack holds equal-value work that could move (haein-104). TIE_SHARE of the steps that are
-#: not tenant steps, adapted like the other kinds; off, the draws are exactly as before.
+#: not tenant steps, adapted like the other kinds; off, the draws are exactly as before. **Off** (session 25):
+#: from tenants-106's loaded 300 s plan 20 tie steps reach 1483.98 (0.55 %), 20 value steps 1481.66; in the
+#: deterministic A/B (10 + 30 steps of 0.8) on tenants 0-4 + 106, haein 0-1, training 0-1, hetero 0-2,
+#: adversarial 0-2 on - off is +2.98 / +0.89 / -0.01 / -0.03 / +0.63, the tie steps' own gains +0.4 outside
+#: adversarial (+32 there, which the other steps also reach), and four small losses by the changed draws (haein-1
+#: -0.64); report seeds not run (bench/RESULTS_cpsat.md, session 25).
 TIE_STEPS = False
 TIE_SHARE = 0.1
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
