@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ortools.sat.python import cp_model
 
-from packer.cpsat import lns_owner, lns_reach, lns_region
+from packer.cpsat import lns_owner, lns_reach, lns_region, lns_tie
 from packer.cpsat.guard import solve_guarded
 from packer.cpsat.lns_portfolio import Portfolio
 from packer.cpsat.lns_value import ValueIndex, pick_value, value_index
@@ -204,6 +204,20 @@ REACH_MAX_NODES = 32
 #: objective term) instead of priority x count (which weighs a request of 8 one-slice MIG units as much as
 #: one of 8 whole-GPU MIG instances).
 REACH_BY_VALUE = True
+#: Tie steps (:mod:`packer.cpsat.lns_tie`): value steps whose room counts placed work of value per
+#: GPU-equivalent *at most* the waiting group's (a value step counts only lower), the quota's likewise,
+#: plus the other domains of the gangs displaced and where the displaced side can land. They reach the
+#: exchanges through a tenant's quota that no value step draws (tenants-106: a quota-full tenant trades its
+#: priority-1 whole GPUs for its waiting priority-1 MIG work so that a tenant below its quota takes them) and
+#: a gang whose only rack holds equal-value work that could move (haein-104). TIE_SHARE of the steps that are
+#: not tenant steps, adapted like the other kinds; off, the draws are exactly as before. **Off** (session 25):
+#: from tenants-106's loaded 300 s plan 20 tie steps reach 1483.98 (0.55 %), 20 value steps 1481.66; in the
+#: deterministic A/B (10 + 30 steps of 0.8) on tenants 0-4 + 106, haein 0-1, training 0-1, hetero 0-2,
+#: adversarial 0-2 on - off is +2.98 / +0.89 / -0.01 / -0.03 / +0.63, the tie steps' own gains +0.4 outside
+#: adversarial (+32 there, which the other steps also reach), and four small losses by the changed draws (haein-1
+#: -0.64); report seeds not run (bench/RESULTS_cpsat.md, session 25).
+TIE_STEPS = False
+TIE_SHARE = 0.1
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -352,12 +366,13 @@ class _Space:
             reach_found = lns_reach.candidates(self.reach, np.asarray(base, dtype=np.int64), self.per_node,
                                                REACH_MAX_NODES)
         reach = REACH_SHARE if reach_found else 0.0
+        tie = TIE_SHARE if TIE_STEPS and self.value is not None else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,
-                  "owner": rest * owner, "reach": rest * reach,
-                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner - reach)}
+                  "owner": rest * owner, "reach": rest * reach, "tie": rest * tie,
+                  "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner - reach - tie)}
         shares = {kind: share for kind, share in shares.items()
-                  if kind not in ("whole", "model", "owner", "reach") or share > 0}
+                  if kind not in ("whole", "model", "owner", "reach", "tie") or share > 0}
         self.portfolio.base = shares
         kinds = [kind for kind, share in shares.items() if share > 0]
         if "whole" in kinds and not self.whole_tried:
@@ -397,6 +412,13 @@ class _Space:
                 self.stats["reach_steps"] = self.stats.get("reach_steps", 0) + 1
                 return (*got_reach, "reach")
             self.stats["reach_none"] = self.stats.get("reach_none", 0) + 1
+        elif kind == "tie":
+            assert self.value is not None
+            got_tie = lns_tie.pick_tie(self.value, rng, pool, base, reserved=self.reserved)
+            if got_tie is not None:
+                self.stats["tie_steps"] = self.stats.get("tie_steps", 0) + 1
+                return got_tie[0], None, got_tie[1], "tie"
+            self.stats["tie_none"] = self.stats.get("tie_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
             found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
