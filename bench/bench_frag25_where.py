@@ -9,6 +9,8 @@ deterministic time, one worker, and records what each gains:
 - ``lp``: the nodes where the stays LP's guide places waiting work the plan leaves out, plus the nodes
   of placed waiting work the LP leaves out (weighted by units), top ``k`` of them, closed over
   border-crossing work;
+- ``mig``: the nodes (home and now) of running work the plan moved and the LP keeps home, by migration
+  cost, top ``k``, closed;
 - ``rand``: ``k`` nodes of whole racks drawn at random (what a random step takes, bigger), closed;
 
 each with the steps' offer (``steps``: ``reopt.OFFER`` waiting requests, a random slice by priority), with
@@ -45,6 +47,21 @@ def lp_weights(inst, cur, guide):  # type: ignore[no-untyped-def]
         elif r.id in cur and sh < 0.25:
             for u in cur[r.id]:
                 w[u.node] += r.priority * (1.0 - sh)
+    return w
+
+
+def mig_weights(inst, cur, guide):  # type: ignore[no-untyped-def]
+    """Node → migration cost of the running work the plan moved and the LP keeps home (home and now)."""
+    from packer.cpsat import reopt
+    from packer.plans import migration_cost
+
+    w: dict[str, float] = defaultdict(float)
+    for r in inst.requests:
+        if r.placement is None or r.id not in cur or not reopt.moves(inst, {r.id: cur[r.id]}):
+            continue
+        c = migration_cost(inst, r) * (1.0 - guide.moved.get(r.id, 0.0))
+        for nid in {u.node for u in r.placement} | {u.node for u in cur[r.id]}:
+            w[nid] += c
     return w
 
 
@@ -110,14 +127,22 @@ def main() -> int:
         obj = objective_value(inst, cur)
         print(f"{inst.name}: end of {args.steps} steps {obj:.2f}, bound {bound:.2f}, gap {100 * (bound - obj) / bound:.2f}%, "
               f"moves {reopt.moves(inst, cur)}, load {os.getloadavg()[0]:.1f}", flush=True)
+        from bench_reopt_missed import decompose
+
+        dec = decompose(inst, guide, None, cur)
+        print("  decompose:", json.dumps(dec), flush=True)
         w = lp_weights(inst, cur, guide)
         ranked = sorted(w, key=lambda n: (-w[n], n))
+        mw = mig_weights(inst, cur, guide)
+        mranked = sorted(mw, key=lambda n: (-mw[n], n))
         view = reopt._View(inst, cur)
         racks = reopt._domains(inst, reopt._level(inst))
-        rows = {"objective": obj, "bound": bound, "regions": []}
+        rows = {"objective": obj, "bound": bound, "decompose": dec, "regions": []}
         rng = random.Random(seed)
         for k in args.sizes:
             regions = [("lp", view.close(set(ranked[:k]), k + 4, random.Random(k)))]
+            if mranked:
+                regions.append(("mig", view.close(set(mranked[:k]), k + 4, random.Random(k))))
             for i in range(args.rand):
                 names = sorted(racks)
                 rng.shuffle(names)

@@ -56,7 +56,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_clear, reopt_fill, reopt_gang, reopt_gangcap, reopt_pack, reopt_spread, tuning
+from packer.cpsat import (
+    reopt_clear,
+    reopt_diff,
+    reopt_fill,
+    reopt_gang,
+    reopt_gangcap,
+    reopt_pack,
+    reopt_spread,
+    tuning,
+)
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -1014,6 +1023,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
     crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
+    drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
     cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -1105,14 +1115,26 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                               memo)
             port.add("gang", time.perf_counter() - tb, best - before)
             continue
-        roll = rng.random()
+        # Diff steps (reopt_diff: a region where the plan differs from the stays LP, offered the LP's work
+        # there first) from their own stream: an iteration that is one draws nothing from the main stream.
+        dnodes: set[str] = set()
+        if reopt_diff.DIFF and guide is not None and drng.random() < reopt_diff.SHARE:
+            dw = reopt_diff.weights(inst, cur, guide)
+            dnodes = reopt_diff.region(inst, view, guide, drng, dw, reopt_diff.NODES) if dw else set()
+        zrng = drng if dnodes else rng  # the stream this step's region closure and offer draw from
+        roll = rng.random() if not dnodes else 1.0
         aim = None
         kind = "random"
         first: list[Request] = []
         # While the LP runs (no guide yet), aimed steps aim at wide requests only; none: the roll's
         # tenant or random step.
         pool = [r for r in waiting if _span_nodes(inst, r) > REGION_NODES // 2] if pending and WIDE else waiting
-        if pool and roll < AIMED_SHARE:
+        if dnodes:
+            kind = "diff"
+            nodes = dnodes
+            first = _lp_offer(guide, waiting, dnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
+            stats["diff"] = stats.get("diff", 0) + 1
+        elif pool and roll < AIMED_SHARE:
             kind = "aimed"
             aim = _aim(rng, pool, guide)
             span = _span_nodes(inst, aim)
@@ -1151,13 +1173,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             stats["random"] += 1
         scale = scales.setdefault(kind, Scale())
         limit = max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES)
-        nodes = view.close(nodes, limit, rng)
+        nodes = view.close(nodes, limit, zrng)
         if GROW and kind in GROW_KINDS and scale.value > 1.0:
             # grown and closed again on the extra stream: the main one draws exactly as without growth
             big = min(GROW_MAX_NODES, math.ceil(limit * scale.value))
             nodes = view.close(_grown(inst, view, nodes, scale.value, racks if kind == "random" else None, xrng),
                                big, xrng)
-        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng, first=first, guide=guide)
+        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, zrng, first=first, guide=guide)
         if not sub.requests:
             continue
         # A wide region is a bigger model: its step gets time in proportion, up to WIDE_STEPS steps' worth.
