@@ -87,7 +87,7 @@ def test_move_steps_with_the_lp_offer_give_valid_better_plans(offer_lp) -> None:
     start = objective_value(inst, placed)
     reopt.OFFER_LP = True
     got, _st = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 120, seed=0, workers=1,
-                                guide=guide, max_steps=4, det=0.2)
+                                guide=guide, max_steps=3, det=0.1)
     plan = reopt._plan(inst, got, bound=None, seed=0, wall_s=0.0, info={})
     assert check(inst, plan).ok
     assert objective_value(inst, got) >= start - 1e-9
@@ -96,7 +96,7 @@ def test_move_steps_with_the_lp_offer_give_valid_better_plans(offer_lp) -> None:
     for on in (False, True):
         reopt.OFFER_LP = on
         runs.append(reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 120, seed=0, workers=1,
-                                     guide=empty, max_steps=3, det=0.2)[0])
+                                     guide=empty, max_steps=2, det=0.1)[0])
     assert runs[0] == runs[1]
 
 
@@ -133,7 +133,7 @@ def test_move_steps_with_diff_steps_are_valid_and_a_no_op_without_a_difference(o
     try:
         reopt_diff.DIFF, reopt_diff.SHARE = True, 0.9
         got, st = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 120, seed=0, workers=1,
-                                   guide=guide, max_steps=3, det=0.2)
+                                   guide=guide, max_steps=2, det=0.1)
         assert st.get("diff", 0) >= 1
         assert check(inst, reopt._plan(inst, got, bound=None, seed=0, wall_s=0.0, info={})).ok
         assert objective_value(inst, got) >= objective_value(inst, placed) - 1e-9
@@ -142,7 +142,7 @@ def test_move_steps_with_diff_steps_are_valid_and_a_no_op_without_a_difference(o
         for on in (False, True):
             reopt_diff.DIFF = on
             runs.append(reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 120, seed=0,
-                                         workers=1, guide=same, max_steps=3, det=0.2)[0])
+                                         workers=1, guide=same, max_steps=2, det=0.1)[0])
         assert runs[0] == runs[1]
     finally:
         reopt_diff.DIFF, reopt_diff.SHARE = old
