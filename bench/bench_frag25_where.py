@@ -104,6 +104,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 24])
     ap.add_argument("--region-det", type=float, default=8.0)
     ap.add_argument("--offers", nargs="+", default=["steps", "lp", "all"])
+    ap.add_argument("--regions", nargs="+", default=["lp", "mig", "rand"])
     ap.add_argument("--rand", type=int, default=2, help="random regions per size")
     ap.add_argument("--cache", default="/work/scratch25/frag25/cache")
     args = ap.parse_args()
@@ -153,6 +154,8 @@ def main() -> int:
                     nodes |= set(racks[d])
                 regions.append((f"rand{i}", view.close(nodes, k + 4, random.Random(k))))
             for name, nodes in regions:
+                if name.rstrip("0123456789") not in args.regions:
+                    continue
                 for offer in args.offers:
                     got = region_solve(inst, cur, nodes, args.region_det, offer, seed, guide)
                     got.update({"region": name, "k": k, "offer": offer,
