@@ -56,7 +56,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from packer.cpsat import reopt_clear, reopt_fill, reopt_gang, reopt_gangcap, reopt_pack, reopt_spread, tuning
+from packer.cpsat import (
+    reopt_clear,
+    reopt_diff,
+    reopt_fill,
+    reopt_gang,
+    reopt_gangcap,
+    reopt_pack,
+    reopt_spread,
+    tuning,
+)
 from packer.cpsat.border import split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
@@ -236,6 +245,15 @@ BLOCK_BOUND_UPGRADE = False
 BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
 OFFER = 20
+#: Session 25 (frag25): a CP-SAT move step's offer starts with the waiting requests the stays LP's guide
+#: puts on the region's own nodes (dearest by priority × the LP's units there first, at most
+#: OFFER_LP_MAX of the OFFER), then the aim and a random slice by priority as before (``_offer``). Without
+#: it the offer is the aim and a random slice of ~20 of the ~120 waiting requests, whatever the region
+#: holds room for, so a region freed by the steps is offered the work that fits it by chance. Where the
+#: guide puts no waiting work on the region (or there is no guide) the offer, and every draw, is as
+#: without it. False: the A/B arm (``bench/bench_reopt_gang.py --ab reopt.OFFER_LP``).
+OFFER_LP = False
+OFFER_LP_MAX = 10
 #: Seconds of CP-SAT per step, at most.
 STEP_S = 2.0
 #: Seconds of move steps without a time limit (they have no natural end).
@@ -1005,6 +1023,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
     crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
+    drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
     cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -1096,14 +1115,26 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                               memo)
             port.add("gang", time.perf_counter() - tb, best - before)
             continue
-        roll = rng.random()
+        # Diff steps (reopt_diff: a region where the plan differs from the stays LP, offered the LP's work
+        # there first) from their own stream: an iteration that is one draws nothing from the main stream.
+        dnodes: set[str] = set()
+        if reopt_diff.DIFF and guide is not None and drng.random() < reopt_diff.SHARE:
+            dw = reopt_diff.weights(inst, cur, guide)
+            dnodes = reopt_diff.region(inst, view, guide, drng, dw, reopt_diff.NODES) if dw else set()
+        zrng = drng if dnodes else rng  # the stream this step's region closure and offer draw from
+        roll = rng.random() if not dnodes else 1.0
         aim = None
         kind = "random"
         first: list[Request] = []
         # While the LP runs (no guide yet), aimed steps aim at wide requests only; none: the roll's
         # tenant or random step.
         pool = [r for r in waiting if _span_nodes(inst, r) > REGION_NODES // 2] if pending and WIDE else waiting
-        if pool and roll < AIMED_SHARE:
+        if dnodes:
+            kind = "diff"
+            nodes = dnodes
+            first = _lp_offer(guide, waiting, dnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
+            stats["diff"] = stats.get("diff", 0) + 1
+        elif pool and roll < AIMED_SHARE:
             kind = "aimed"
             aim = _aim(rng, pool, guide)
             span = _span_nodes(inst, aim)
@@ -1142,13 +1173,13 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             stats["random"] += 1
         scale = scales.setdefault(kind, Scale())
         limit = max(REGION_MAX_NODES, len(nodes) + REGION_MAX_NODES - REGION_NODES)
-        nodes = view.close(nodes, limit, rng)
+        nodes = view.close(nodes, limit, zrng)
         if GROW and kind in GROW_KINDS and scale.value > 1.0:
             # grown and closed again on the extra stream: the main one draws exactly as without growth
             big = min(GROW_MAX_NODES, math.ceil(limit * scale.value))
             nodes = view.close(_grown(inst, view, nodes, scale.value, racks if kind == "random" else None, xrng),
                                big, xrng)
-        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, rng, first=first)
+        sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, zrng, first=first, guide=guide)
         if not sub.requests:
             continue
         # A wide region is a bigger model: its step gets time in proportion, up to WIDE_STEPS steps' worth.
@@ -1816,7 +1847,8 @@ class _View:
 
 def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[str], cap: int | None,
                   waiting: Sequence[Request], aim: Request | None,
-                  rng: random.Random, first: Sequence[Request] = ()) -> tuple[Instance, Plan, set[str]]:
+                  rng: random.Random, first: Sequence[Request] = (),
+                  guide: Guide | None = None) -> tuple[Instance, Plan, set[str]]:
     """The sub-instance of ``nodes`` around incumbent ``cur``, its hint, and its uncounted movers.
 
     Movable running requests wholly in ``nodes`` are free: not yet moved, as they run (a move costs
@@ -1825,6 +1857,7 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
     (moving again costs nothing more and does not count again). Waiting requests placed wholly inside are free too;
     everything else in ``nodes`` is pinned where it is. Quotas shrink by what lies outside, the cap by
     the moves outside. ``first``: waiting requests offered before the others (at most OFFER in all).
+    ``guide`` (with OFFER_LP): the waiting requests it puts on ``nodes`` are offered next (:func:`_lp_offer`).
     """
     reqs: list[Request] = []
     used_out: dict[str, float] = defaultdict(float)
@@ -1858,6 +1891,9 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
             reqs.append(r.model_copy(update=upd))
             _fix_modes(inst, r, inside, fixed_modes)
     firsts = [r for r in first if r.id not in cur][:OFFER]
+    if OFFER_LP and guide is not None:
+        seen = {r.id for r in firsts} | ({aim.id} if aim is not None else set())
+        firsts += _lp_offer(guide, waiting, nodes, seen)[: max(0, min(OFFER_LP_MAX, OFFER - 1 - len(firsts)))]
     ids = {r.id for r in firsts}
     offer = firsts + _offer([r for r in waiting if r.id not in ids], aim, rng)[: OFFER - len(firsts)]
     reqs.extend(offer)
@@ -1919,6 +1955,20 @@ def _gang_room(inst: Instance, cur: Mapping[str, Sequence[Unit]], offer: Sequenc
         if r.kind == "gpu" and r.count > 1:
             return set(reopt_gang.clear_nodes(inst, r, cur, rng, guide, keep_wide=True))
     return set()
+
+
+def _lp_offer(guide: Guide, waiting: Sequence[Request], nodes: set[str], seen: set[str]) -> list[Request]:
+    """Waiting requests (not in ``seen``) that ``guide`` puts on ``nodes``, by priority × the LP's units
+    on them, highest first (ties by id): the work the LP fits into this region's room."""
+    got = []
+    for r in waiting:
+        if r.id in seen:
+            continue
+        units = sum(u for nid, u in guide.nodes.get(r.id, {}).items() if nid in nodes)
+        if units > 1e-6:
+            got.append((-r.priority * units, r.id, r))
+    got.sort(key=lambda x: x[:2])
+    return [x[2] for x in got]
 
 
 def _offer(waiting: Sequence[Request], aim: Request | None, rng: random.Random) -> list[Request]:
