@@ -6,11 +6,13 @@ requests with a named solver, :func:`check` judges any plan against the instance
 cluster, to re-optimize.
 """
 
+# Imported here, not lazily: importing the module packer.freeze (packer.check) later would otherwise
+# replace the function packer.freeze (packer.check) with the module of the same name. (Until session 25
+# check was a wrapper that imported packer.check on its first call, so a second packer.check(...) call
+# found the module and failed.)
+from packer.check import check
 from packer.errors import InputError, PackerError
 from packer.formats import load_instance, load_plan, save_instance, save_plan
-
-# Imported here, not lazily: importing the module packer.freeze later would otherwise replace the
-# function packer.freeze with the module of the same name.
 from packer.freeze import freeze
 from packer.model import Instance, Plan, Request
 
@@ -18,17 +20,16 @@ __version__ = "0.1.0"
 
 
 def solve(instance: Instance, solver: str = "greedy", **options: object) -> Plan:
-    """Places ``instance``'s requests with the named solver (see :mod:`packer.dispatch`)."""
+    """Places ``instance``'s requests with the named solver (see :mod:`packer.dispatch`).
+
+    The instance is checked first as :func:`load_instance` checks a file (an instance built in code
+    may hold what no file could: running work on overlapping MIG slots, an unknown profile): an
+    :class:`InputError` naming the field, never a plan built on it."""
     from packer.dispatch import solve as _solve
+    from packer.model import validate_instance
 
+    validate_instance(instance)
     return _solve(instance, solver=solver, **options)
-
-
-def check(instance: Instance, plan: Plan):  # type: ignore[no-untyped-def]
-    """Judges ``plan`` against ``instance``; returns a :class:`packer.check.Report`."""
-    from packer.check import check as _check
-
-    return _check(instance, plan)
 
 
 __all__ = [
