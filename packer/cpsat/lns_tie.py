@@ -37,7 +37,7 @@ import random
 
 import numpy as np
 
-from packer.cpsat.lns_value import VALUE_TOP, ValueIndex, _cover, _Waiting
+from packer.cpsat.lns_value import VALUE_TOP, ValueIndex, _Waiting, room_cover
 
 #: A tie step frees at most this many domains of the step's level.
 TIE_MAX_DOMAINS = 4
@@ -62,42 +62,15 @@ def pick_tie(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[int
     cand.sort(key=lambda w: -w.density)
     cut = cand[min(len(cand), VALUE_TOP) - 1].density
     w = rng.choice([w for w in cand if w.density >= cut])
-    n = len(ix.class_size)
-    occupied = np.bincount(ix.x_class, weights=held, minlength=n) + ix.class_fixed
-    free = np.maximum(0.0, ix.class_size - occupied)
-    other = ix.x_group != w.group
-    upto = other & (ix.x_density <= w.density)
-    movable = np.bincount(ix.x_class[upto], weights=held[upto], minlength=n)
-    cls = w.classes
-    room = free[cls] + movable[cls]
-    in_pool = np.zeros(len(ix.names), dtype=bool)
-    at = {name: i for i, name in enumerate(ix.names)}
-    for name in pool:
-        in_pool[at[name]] = True
-    ok = (ix.class_step[cls] >= 0) & in_pool[np.maximum(ix.class_step[cls], 0)]
-    cls, room, cfree = cls[ok], room[ok], free[cls][ok]
-    if not len(cls):
+    upto = (ix.x_group != w.group) & (ix.x_density <= w.density)
+    got = room_cover(ix, rng, w, held, pool, upto, TIE_FIT_DOMAINS, TIE_MAX_DOMAINS)
+    if got is None:
         return None
-    if w.level is None:
-        chosen = _cover(ix.class_step[cls], room, cfree, w.need, TIE_FIT_DOMAINS, rng)
-    else:
-        doms = ix.class_domains(w.level)[cls]
-        ids = np.unique(doms)
-        total = np.bincount(doms, weights=room)[ids]
-        spare = np.bincount(doms, weights=cfree)[ids]
-        fits = np.flatnonzero(total >= w.need - 1e-9)
-        if not len(fits):
-            return None
-        order = sorted(fits.tolist(), key=lambda i: (-spare[i], -total[i]))
-        pick = ids[rng.choice(order[:2])]
-        inside = doms == pick
-        chosen = _cover(ix.class_step[cls][inside], room[inside], cfree[inside], w.need, TIE_MAX_DOMAINS, rng)
-    if chosen is None:
-        return None
+    chosen, free, in_pool = got
     out = set(chosen)
     if lack[w.group] > 0.0:
         _add_own(ix, held, w, lack[w.group], in_pool, out)
-    usable = np.zeros(n, dtype=bool)
+    usable = np.zeros(len(ix.class_size), dtype=bool)
     usable[w.classes] = True
     steps_x = ix.class_step[ix.x_class]
     displaced = (held > 0) & upto & usable[ix.x_class] & np.isin(steps_x, sorted(out))

@@ -183,6 +183,47 @@ def value_index(model: CpsatModel, names: list[str], class_step: dict[int, int])
                       class_step=step, waiting=waiting, model=model, quota=quota)
 
 
+def room_cover(ix: ValueIndex, rng: random.Random, w: _Waiting, held: np.ndarray, pool: list[str],
+               movable_x: np.ndarray, fit_domains: int, max_domains: int) -> tuple[list[int], np.ndarray, np.ndarray] | None:
+    """Where waiting group ``w`` could fit: its classes' room (free capacity plus what the placed work
+    ``movable_x`` marks holds there) in ``pool``'s step domains, covered by at most ``fit_domains`` of
+    them (no required level) or ``max_domains`` within one domain of its level drawn among the two with
+    the most free room. (the chosen step-domain indices, free capacity per class, the pool as a mask per
+    step domain), or None. Value and tie steps (:mod:`packer.cpsat.lns_tie`) differ only in
+    ``movable_x``."""
+    n = len(ix.class_size)
+    occupied = np.bincount(ix.x_class, weights=held, minlength=n) + ix.class_fixed
+    free = np.maximum(0.0, ix.class_size - occupied)
+    movable = np.bincount(ix.x_class[movable_x], weights=held[movable_x], minlength=n)
+    cls = w.classes
+    room = free[cls] + movable[cls]
+    in_pool = np.zeros(len(ix.names), dtype=bool)
+    at = {name: i for i, name in enumerate(ix.names)}
+    for name in pool:
+        in_pool[at[name]] = True
+    ok = (ix.class_step[cls] >= 0) & in_pool[np.maximum(ix.class_step[cls], 0)]
+    cls, room, cfree = cls[ok], room[ok], free[cls][ok]
+    if not len(cls):
+        return None
+    if w.level is None:
+        chosen = _cover(ix.class_step[cls], room, cfree, w.need, fit_domains, rng)
+    else:
+        doms = ix.class_domains(w.level)[cls]
+        ids = np.unique(doms)
+        total = np.bincount(doms, weights=room)[ids]
+        spare = np.bincount(doms, weights=cfree)[ids]
+        fits = np.flatnonzero(total >= w.need - 1e-9)
+        if not len(fits):
+            return None
+        order = sorted(fits.tolist(), key=lambda i: (-spare[i], -total[i]))
+        pick = ids[rng.choice(order[:2])]
+        inside = doms == pick
+        chosen = _cover(ix.class_step[cls][inside], room[inside], cfree[inside], w.need, max_domains, rng)
+    if chosen is None:
+        return None
+    return chosen, free, in_pool
+
+
 def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[int], *, exchange: bool,
                reserved: set[int] | frozenset[int] = frozenset()) -> tuple[set[str], list[int]] | None:
     """(the step-level domains a value step frees, the growth variables it owns), or None when no
@@ -200,37 +241,10 @@ def pick_value(ix: ValueIndex, rng: random.Random, pool: list[str], base: list[i
     cand.sort(key=lambda w: -w.density)  # stable: file order among equals
     cut = cand[min(len(cand), VALUE_TOP) - 1].density
     w = rng.choice([w for w in cand if w.density >= cut])
-    n = len(ix.class_size)
-    occupied = np.bincount(ix.x_class, weights=held, minlength=n) + ix.class_fixed
-    free = np.maximum(0.0, ix.class_size - occupied)
-    lower_x = ix.x_density < w.density
-    lower = np.bincount(ix.x_class[lower_x], weights=held[lower_x], minlength=n)
-    cls = w.classes
-    room = free[cls] + lower[cls]
-    in_pool = np.zeros(len(ix.names), dtype=bool)
-    at = {name: i for i, name in enumerate(ix.names)}
-    for name in pool:
-        in_pool[at[name]] = True
-    ok = (ix.class_step[cls] >= 0) & in_pool[np.maximum(ix.class_step[cls], 0)]
-    cls, room, cfree = cls[ok], room[ok], free[cls][ok]
-    if not len(cls):
+    got = room_cover(ix, rng, w, held, pool, ix.x_density < w.density, VALUE_FIT_DOMAINS, VALUE_MAX_DOMAINS)
+    if got is None:
         return None
-    if w.level is None:
-        chosen = _cover(ix.class_step[cls], room, cfree, w.need, VALUE_FIT_DOMAINS, rng)
-    else:
-        doms = ix.class_domains(w.level)[cls]
-        ids = np.unique(doms)
-        total = np.bincount(doms, weights=room)[ids]
-        spare = np.bincount(doms, weights=cfree)[ids]
-        fits = np.flatnonzero(total >= w.need - 1e-9)
-        if not len(fits):
-            return None
-        order = sorted(fits.tolist(), key=lambda i: (-spare[i], -total[i]))
-        pick = ids[rng.choice(order[:2])]
-        inside = doms == pick
-        chosen = _cover(ix.class_step[cls][inside], room[inside], cfree[inside], w.need, VALUE_MAX_DOMAINS, rng)
-    if chosen is None:
-        return None
+    chosen, free, in_pool = got
     out = set(chosen)
     if lack is not None and lack[w.group] > 0.0:
         _add_quota(ix, held, w, lack[w.group], in_pool, out)
