@@ -425,13 +425,35 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     moved_out = 0
     moved_here = 0
     hint_units: dict[str, list[Unit]] = {}
-    for r, inside, outside in split_at_border(inst, inst.requests if share is None else share.candidates, placed,
-                                              nodes, used_out):
+    split = list(split_at_border(inst, inst.requests if share is None else share.candidates, placed, nodes,
+                                 used_out))
+    # GPUs that hold work pinned in the sub-instance (crossing the border, or running work moved in from
+    # outside): running work the incumbent moved within the domain must not run at home on one of them
+    # (the sub-instance would hold two running units on the same GPU, which no instance file may).
+    pinned_gpus = {(u.node, u.gpu) for r, inside, outside in split if inside and r.placement is not None
+                   and not outside and not all(u.node in nodes for u in r.placement) for u in inside}
+    pinned_gpus |= {(u.node, u.gpu) for _r, inside, outside in split if inside and outside for u in inside}
+    # Such work is pinned where it is now, and its GPUs join the pinned ones (a chain of moves within
+    # the domain can make another's home taken in turn).
+    moved_within = [(r, inside) for r, inside, outside in split
+                    if inside and not outside and r.placement is not None and not units_equal(r.placement, inside)
+                    and all(u.node in nodes for u in r.placement)]
+    home_taken_ids: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for r, inside in moved_within:
+            if r.id not in home_taken_ids and any((u.node, u.gpu) in pinned_gpus for u in r.placement or ()):
+                home_taken_ids.add(r.id)
+                pinned_gpus |= {(u.node, u.gpu) for u in inside}
+                grew = True
+    for r, inside, outside in split:
         units = placed[r.id]
         for u in inside:
             used_in[r.tenant] += inst.unit_size(r, u)
+        home_taken = r.id in home_taken_ids
         if (r.placement is not None and inside and not outside and all(u.node in nodes for u in r.placement)
-                and not units_equal(r.placement, units)):
+                and not units_equal(r.placement, units) and not home_taken):
             moved_here += 1
         if r.placement is not None and not units_equal(r.placement, units) and (outside or not inside):
             moved_out += 1
@@ -443,10 +465,11 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
                 "count": len(inside), "min_count": None, "placement": tuple(inside), "movable": False,
                 "migration_cost": None, "locality": None, "spread": None,
             }))
-        elif r.placement is not None and all(u.node in nodes for u in r.placement):
+        elif r.placement is not None and all(u.node in nodes for u in r.placement) and not home_taken:
             reqs.append(r)  # running, wholly here: moves only within the domain
         elif r.placement is not None:
-            # Running work already moved into this domain from outside: stays at its new place.
+            # Running work already moved into this domain from outside, or moved within it off a GPU
+            # that pinned work now holds: stays at its new place.
             moved_out += 1
             reqs.append(r.model_copy(update={
                 "count": len(inside), "min_count": None, "placement": tuple(inside), "movable": False,
