@@ -37,7 +37,7 @@ import random
 
 import numpy as np
 
-from packer.cpsat.lns_value import VALUE_TOP, ValueIndex, _Waiting, room_cover
+from packer.cpsat.lns_value import VALUE_TOP, ValueIndex, _Waiting, give_up, room_cover
 
 #: A tie step frees at most this many domains of the step's level.
 TIE_MAX_DOMAINS = 4
@@ -102,28 +102,8 @@ def _add_own(ix: ValueIndex, held: np.ndarray, w: _Waiting, short: float, in_poo
     """Adds the domains holding ``w``'s tenant's work of net value at most ``w``'s (a request spanning
     several domains whole or not at all), lowest value first, until giving it up covers ``short``."""
     mine = (ix.x_tenant == w.tenant) & (ix.x_net <= w.net) & (ix.x_group != w.group) & (held > 0)
-    steps = ix.class_step[ix.x_class]
-    ok = mine & (steps >= 0)
-    n = len(ix.names)
-    items: list[tuple[float, float, frozenset[int]]] = []
-    for g in np.unique(ix.x_group[ok]).tolist():
-        here = ok & (ix.x_group == g)
-        net = float(ix.x_net[here][0])
-        req = ix.model.data.groups[g].req
-        if ix.x_single[here][0] or (req.count > 1 and req.need_count == req.count):
-            items.append((net, -float(held[here].sum()), frozenset(steps[here].tolist())))
-        else:
-            per = np.bincount(steps[here], weights=held[here], minlength=n)
-            items.extend((net, -float(per[i]), frozenset([i])) for i in np.flatnonzero(per > 0).tolist())
-    order = sorted(items, key=lambda t: (t[0], t[1], sorted(t[2])))
-    covered = sum(-neg for _, neg, doms in order if doms <= out)
-    for _, neg, doms in order:
-        if covered >= short - 1e-9:
-            return
-        if doms <= out or not all(in_pool[i] for i in doms) or len(out | doms) > TIE_MAX_DOMAINS:
-            continue
-        out |= doms
-        covered -= neg
+    ok = mine & (ix.class_step[ix.x_class] >= 0)
+    give_up(ix, held, ok, short, in_pool, out, TIE_MAX_DOMAINS)
 
 
 def _add_spans(ix: ValueIndex, b: np.ndarray, displaced: np.ndarray, in_pool: np.ndarray, out: set[int]) -> None:

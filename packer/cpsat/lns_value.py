@@ -298,6 +298,19 @@ def _add_quota(ix: ValueIndex, held: np.ndarray, w: _Waiting, short: float, in_p
     mine = (ix.x_tenant == w.tenant) & (ix.x_net < w.net) & (held > 0)
     steps = ix.class_step[ix.x_class]
     ok = mine & (steps >= 0)
+    give_up(ix, held, ok, short, in_pool, out, VALUE_MAX_DOMAINS, by_request=NET_QUOTA)
+
+
+def give_up(ix: ValueIndex, held: np.ndarray, ok: np.ndarray, short: float, in_pool: np.ndarray, out: set[int],
+            most: int, *, by_request: bool = True) -> None:
+    """Adds to ``out`` the step domains that hold the placed work ``ok`` marks (a tenant's work it could
+    give up) until giving it up covers ``short`` GPU-equivalents, what ``out`` already frees counting
+    first, while ``out`` stays within ``most`` domains. ``by_request``: single requests and
+    all-or-nothing gangs come whole (all their domains or none), the rest domain by domain, the lowest
+    net value first, then the most GPU-equivalents; else only the domains by GPU-equivalents held
+    (session 18's rule). Value steps (:func:`_add_quota`) and tie steps (:mod:`packer.cpsat.lns_tie`)
+    differ only in which work ``ok`` marks."""
+    steps = ix.class_step[ix.x_class]
     n = len(ix.names)
 
     def per_domain(at: np.ndarray, net: float) -> list[tuple[float, float, frozenset[int]]]:
@@ -305,7 +318,7 @@ def _add_quota(ix: ValueIndex, held: np.ndarray, w: _Waiting, short: float, in_p
         return [(net, -float(per[i]), frozenset([i])) for i in np.flatnonzero(per > 0).tolist()]
 
     items: list[tuple[float, float, frozenset[int]]] = []  # (net value, -GPU-equivalents, its domains)
-    if not NET_QUOTA:  # session 18's rule: the domains holding most of that work, whatever it is
+    if not by_request:
         items = per_domain(ok, 0.0)
     else:
         for g in np.unique(ix.x_group[ok]).tolist():
@@ -324,7 +337,7 @@ def _add_quota(ix: ValueIndex, held: np.ndarray, w: _Waiting, short: float, in_p
     for _, neg, doms in order:
         if covered >= short - 1e-9:
             return
-        if doms <= out or not all(in_pool[i] for i in doms) or len(out | doms) > VALUE_MAX_DOMAINS:
+        if doms <= out or not all(in_pool[i] for i in doms) or len(out | doms) > most:
             continue
         out |= doms
         covered -= neg
