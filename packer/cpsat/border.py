@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 
-from packer.model import Instance, Request, Unit
+from packer.model import MODE_OF_KIND, Instance, Node, Request, Unit
 
 
 def split_at_border(inst: Instance, requests: Iterable[Request], placed: Mapping[str, Sequence[Unit]],
@@ -26,3 +26,29 @@ def split_at_border(inst: Instance, requests: Iterable[Request], placed: Mapping
         for u in outside:
             used_out[r.tenant] += inst.unit_size(r, u)
         yield r, inside, outside
+
+
+def fix_modes(inst: Instance, r: Request, units: Sequence[Unit], out: MutableMapping[tuple[str, int], str]) -> None:
+    """Work pinned in a sub-instance on a GPU in mode 'any' fixes that GPU's mode there (to the mode
+    its kind needs): no instance may hold running work on an 'any' GPU, and the sub-problem must not
+    put work of another mode beside it."""
+    for u in units:
+        if u.gpu is not None and inst.node(u.node).gpu_mode(u.gpu) == "any":
+            out[(u.node, u.gpu)] = MODE_OF_KIND[r.kind]
+
+
+def nodes_with_modes(inst: Instance, nodes: set[str] | frozenset[str],
+                     fixed: Mapping[tuple[str, int], str]) -> tuple[Node, ...]:
+    """The nodes of ``inst`` in ``nodes`` (in the instance's order), with the GPU modes ``fixed`` sets."""
+    by_node: dict[str, dict[int, str]] = {}
+    for (nid, g), m in fixed.items():
+        by_node.setdefault(nid, {})[g] = m
+    out = []
+    for n in inst.nodes:
+        if n.id not in nodes:
+            continue
+        fix = by_node.get(n.id)
+        if fix:
+            n = n.model_copy(update={"gpu_modes": tuple(fix.get(g, n.gpu_mode(g)) for g in range(n.num_gpus))})
+        out.append(n)
+    return tuple(out)

@@ -416,7 +416,7 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     request looked at, a rotating slice of ``offer`` unplaced ones offered (the ``offset``-th; ``rule``:
     see :data:`OFFER_RULE`).
     """
-    from packer.cpsat.border import split_at_border
+    from packer.cpsat.border import fix_modes, nodes_with_modes, split_at_border
     from packer.model import Assignment, SolverInfo
 
     reqs: list[Request] = []
@@ -435,25 +435,25 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     pinned_gpus |= {(u.node, u.gpu) for _r, inside, outside in split if inside and outside for u in inside}
     # Such work is pinned where it is now, and its GPUs join the pinned ones (a chain of moves within
     # the domain can make another's home taken in turn).
-    moved_within = [(r, inside) for r, inside, outside in split
+    moved_within = {r.id: (r, inside) for r, inside, outside in split
                     if inside and not outside and r.placement is not None and not units_equal(r.placement, inside)
-                    and all(u.node in nodes for u in r.placement)]
+                    and all(u.node in nodes for u in r.placement)}
     home_taken_ids: set[str] = set()
     grew = True
     while grew:
         grew = False
-        for r, inside in moved_within:
-            if r.id not in home_taken_ids and any((u.node, u.gpu) in pinned_gpus for u in r.placement or ()):
+        for r, inside in moved_within.values():
+            if r.id not in home_taken_ids and any((u.node, u.gpu) in pinned_gpus for u in r.placement):
                 home_taken_ids.add(r.id)
                 pinned_gpus |= {(u.node, u.gpu) for u in inside}
                 grew = True
+    fixed_modes: dict[tuple[str, int], str] = {}
     for r, inside, outside in split:
         units = placed[r.id]
         for u in inside:
             used_in[r.tenant] += inst.unit_size(r, u)
         home_taken = r.id in home_taken_ids
-        if (r.placement is not None and inside and not outside and all(u.node in nodes for u in r.placement)
-                and not units_equal(r.placement, units) and not home_taken):
+        if r.id in moved_within and not home_taken:
             moved_here += 1
         if r.placement is not None and not units_equal(r.placement, units) and (outside or not inside):
             moved_out += 1
@@ -465,6 +465,7 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
                 "count": len(inside), "min_count": None, "placement": tuple(inside), "movable": False,
                 "migration_cost": None, "locality": None, "spread": None,
             }))
+            fix_modes(inst, r, inside, fixed_modes)
         elif r.placement is not None and all(u.node in nodes for u in r.placement) and not home_taken:
             reqs.append(r)  # running, wholly here: moves only within the domain
         elif r.placement is not None:
@@ -475,6 +476,7 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
                 "count": len(inside), "min_count": None, "placement": tuple(inside), "movable": False,
                 "migration_cost": None,
             }))
+            fix_modes(inst, r, inside, fixed_modes)
         else:
             reqs.append(r)
         hint_units[r.id] = inside
@@ -513,7 +515,7 @@ def _sub_instance(inst: Instance, placed: Mapping[str, Sequence[Unit]], nodes: s
     # Node-isolated tenants outside this domain are irrelevant: isolation is per node.
     sub = Instance(
         name=f"{inst.name}/sub", catalog=inst.catalog, topology=inst.topology,
-        nodes=tuple(n for n in inst.nodes if n.id in nodes), tenants=tuple(tenants),
+        nodes=nodes_with_modes(inst, nodes, fixed_modes), tenants=tuple(tenants),
         requests=tuple(reqs), objective=weights,
     )
     # The hint's true objective in the sub-instance: the monolithic solve hands the hint back when its
