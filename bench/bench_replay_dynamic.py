@@ -5,8 +5,7 @@ identical streams; seed medians.
     python bench/bench_replay_dynamic.py [--seeds 100-104] [--policies fgd,packer]
         [--workloads default,cpu050,gpushare40,multigpu20] [--compress 1,10000,30000]
         [--rebalance-every 20] [--max-moves 8] [--migration-budget 1] [--workers 2]
-        [--min-gain 1] [--no-pace] [--device-fit on|off] [--chain on|off] [--pair on|off] [--arms both|rebalanced]
-        [--rho-rule RULE] [--rho-weight RULE] [--rho-cpu-only RULE] [--rho-frac RULE] [--append] [--out PATH]
+        [--min-gain 1] [--no-pace] [--arms both|rebalanced] [--append] [--out PATH]
     python bench/bench_replay_dynamic.py --paired OLD.json [--out PATH]   # no runs: per-seed comparison
 
 ``--paired OLD.json`` compares OUT.json's rebalanced runs seed by seed with OLD.json's (the first, unpaced
@@ -19,7 +18,8 @@ The rebalancer runs as :func:`packer.replay.rebalance.replay_dynamic` sets it: b
 1000 with ``--no-pace`` is the first version's setting). ``--arms rebalanced`` runs only the rebalanced arm
 (the plain runs do not depend on the rebalancer; with ``--append`` the plain rows already in OUT.json stay).
 K = 1 is the trace's real times. A list without creation/deletion times (the multi-GPU ones) cannot be
-replayed with departures; it is listed as such. Writes bench/replay_dynamic.{json,md} and the table
+replayed with departures; it is listed as such. (The arms --device-fit, --chain, --pair and --rho-* set rules
+removed in session 26; they run at git tag flags-s25.) Writes bench/replay_dynamic.{json,md} and the table
 between the markers of the "Issue 17 part 4" section of bench/RESULTS_replay.md (another --out: only
 its .json and .md).
 """
@@ -34,9 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from packer.replay import policy as replay_policy
 from packer.replay.openb import read_nodes, read_pods
-from packer.replay.policy import RHO_RULES
 from packer.replay.protocol import parse_seeds
 from packer.replay.rebalance import run_dynamic
 
@@ -51,37 +49,14 @@ def _load(workload: str):  # type: ignore[no-untyped-def]
     return cluster, read_pods(TRACES / f"openb_pod_list_{workload}.csv", cluster)
 
 
-def _job(args: tuple[str, float, str, int, int, float, int, bool, list[int], bool | None, bool | None,
-                     bool | None]) -> dict[str, Any]:
-    workload, k, policy, every, moves, budget, min_gain, pace, seeds, device_fit, chain, pair = args
+def _job(args: tuple[str, float, str, int, int, float, int, bool, list[int]]) -> dict[str, Any]:
+    workload, k, policy, every, moves, budget, min_gain, pace, seeds = args
     cluster, pods = _load(workload)
     t0 = time.perf_counter()
     r = run_dynamic(cluster, pods, policy, seeds, compress=k, rebalance_every=every, max_moves=moves,
-                    budget_pct=budget, min_gain_per_move=min_gain, pace=pace, device_fit=device_fit,
-                    chain=chain, pair=pair)
-    r.update(workload=workload, compress=k, wall_s=time.perf_counter() - t0, rho_rule=replay_policy.RHO_RULE)
-    if replay_policy.RHO_SPLIT:
-        r.update(rho_weight_rule=replay_policy.RHO_WEIGHT_RULE)
-    if replay_policy.RHO_CPU_ONLY_RULE is not None:
-        r.update(rho_cpu_only_rule=replay_policy.RHO_CPU_ONLY_RULE)
-    if replay_policy.RHO_FRAC_RULE is not None:
-        r.update(rho_frac_rule=replay_policy.RHO_FRAC_RULE)
+                    budget_pct=budget, min_gain_per_move=min_gain, pace=pace)
+    r.update(workload=workload, compress=k, wall_s=time.perf_counter() - t0)
     return r
-
-
-def _init(rho_rule: str | None, rho_weight: str | None = None, rho_cpu_only: str | None = None,
-          rho_frac: str | None = None) -> None:
-    """Worker set-up: the rho rule asked for (None: the module's default); a weight rule turns RHO_SPLIT on; a
-    CPU-only rule sets RHO_CPU_ONLY_RULE."""
-    if rho_rule is not None:
-        replay_policy.RHO_RULE = rho_rule
-    if rho_weight is not None:
-        replay_policy.RHO_SPLIT = True
-        replay_policy.RHO_WEIGHT_RULE = rho_weight
-    if rho_cpu_only is not None:
-        replay_policy.RHO_CPU_ONLY_RULE = rho_cpu_only
-    if rho_frac is not None:
-        replay_policy.RHO_FRAC_RULE = rho_frac
 
 
 def main() -> None:
@@ -96,22 +71,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--min-gain", type=int, default=1)
     ap.add_argument("--no-pace", action="store_true")
-    ap.add_argument("--device-fit", choices=("on", "off"), default=None,
-                    help="the rebalancer's destinations by the room left on the device (default: DEVICE_FIT)")
-    ap.add_argument("--chain", choices=("on", "off"), default=None,
-                    help="evicted pods may go where one more move makes room (default: rebalance.CHAIN)")
-    ap.add_argument("--pair", choices=("on", "off"), default=None,
-                    help="an evicted partial pod may join another device of its own node (default: rebalance.PAIR)")
     ap.add_argument("--arms", choices=("both", "rebalanced"), default="both")
-    ap.add_argument("--rho-rule", choices=RHO_RULES, default=None,
-                    help="how packer's CPU-balance weight rho is derived (default: replay_policy.RHO_RULE)")
-    ap.add_argument("--rho-weight", choices=RHO_RULES, default=None,
-                    help="derive the penalty weight apart from the balance rho by this rule (RHO_SPLIT on; "
-                         "default: replay_policy's RHO_SPLIT and RHO_WEIGHT_RULE)")
-    ap.add_argument("--rho-cpu-only", choices=RHO_RULES, default=None,
-                    help="the balance CPU-only pods read, by this rule (RHO_CPU_ONLY_RULE; default: the module's)")
-    ap.add_argument("--rho-frac", choices=RHO_RULES, default=None,
-                    help="the balance fractional pods read, by this rule (RHO_FRAC_RULE; default: the module's)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic"))  # resolved below
     ap.add_argument("--append", action="store_true", help="keep the runs already in OUT.json (a new run with the "
                                                          "same workload, K, policy and rebalancing replaces one)")
@@ -132,10 +92,7 @@ def main() -> None:
                 arms = ((0, 0), (a.rebalance_every, a.max_moves)) if a.arms == "both" else ((a.rebalance_every,
                                                                                              a.max_moves),)
                 for every, moves in arms:
-                    jobs.append((w, k, pol, every, moves, a.migration_budget, a.min_gain, not a.no_pace, seeds,
-                                 None if a.device_fit is None else a.device_fit == "on",
-                                 None if a.chain is None else a.chain == "on",
-                                 None if a.pair is None else a.pair == "on"))
+                    jobs.append((w, k, pol, every, moves, a.migration_budget, a.min_gain, not a.no_pace, seeds))
     out = Path(a.out).resolve()
     rows: list[dict[str, Any]] = []
     if a.append and out.with_suffix(".json").exists():
@@ -143,7 +100,7 @@ def main() -> None:
         old = json.loads(out.with_suffix(".json").read_text())
         rows = [r for r in old["runs"] if (r["workload"], r["compress"], r["policy"], r["rebalance_every"]) not in new]
         skipped = sorted(set(skipped) | set(old["skipped_no_times"]))
-    with ProcessPoolExecutor(max_workers=a.workers, initializer=_init, initargs=(a.rho_rule, a.rho_weight, a.rho_cpu_only, a.rho_frac)) as ex:
+    with ProcessPoolExecutor(max_workers=a.workers) as ex:
         for r in ex.map(_job, jobs):
             rows.append(r)
             print(f"{r['workload']} K={r['compress']:g} {r['policy']} rebalance={r['rebalance_every']}/"

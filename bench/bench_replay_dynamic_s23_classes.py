@@ -2,7 +2,7 @@
 where the CPU-light room-leaving pods (810 milli, ~3 cores) run, in the deferral replay.
 
     NUMBA_NUM_THREADS=1 nice -n 5 python bench/bench_replay_dynamic_s23_classes.py [--runs cpu050:10000,default:10000]
-        [--seeds 0-4] [--arms packer:rebalanced,fgd:plain] [--rho-rule RULE] [--workers 2]
+        [--seeds 0-4] [--arms packer:rebalanced,fgd:plain] [--workers 2]
         [--out bench/replay_dynamic_s23_classes]
 
 Node classes by CPU per GPU milli C_n / G_n against a, the typical GPU pod's (packer.replay.policy.cpu_per_gpu_milli,
@@ -78,10 +78,8 @@ def _look(v: ClusterView, cluster: Any, cls: np.ndarray, cpu810: float, mem810: 
     return out
 
 
-def _job(args: tuple[str, float, str, str, int, str | None]) -> dict[str, Any]:
-    workload, k, policy, arm, seed, rule = args
-    if rule is not None:
-        replay_policy.RHO_RULE = rule
+def _job(args: tuple[str, float, str, str, int]) -> dict[str, Any]:
+    workload, k, policy, arm, seed = args
     cluster, pods = _load(workload)
     a = replay_policy.cpu_per_gpu_milli(typical_pods(pods))
     cls = _classes(cluster, a)
@@ -100,7 +98,7 @@ def _job(args: tuple[str, float, str, str, int, str | None]) -> dict[str, Any]:
 
     r = replay_deferral(cluster, pods, policy, seed, compress=k, stream=st, rebalance=spy, rebalance_every=20,
                         max_moves=8 if inner is not None else 1)
-    return {"workload": workload, "compress": k, "policy": policy, "arm": arm, "seed": seed, "rule": rule,
+    return {"workload": workload, "compress": k, "policy": policy, "arm": arm, "seed": seed,
             "sat_avg_allocation_pct": r["sat_avg_allocation_pct"], "pods_migrated": r["pods_migrated"],
             "a": a, "cpu810": cpu810, "mean": {key: float(np.mean([x[key] for x in looks])) for key in looks[0]}}
 
@@ -110,11 +108,10 @@ def main() -> None:
     ap.add_argument("--runs", default="cpu050:10000,default:10000")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--arms", default="packer:rebalanced,fgd:plain")
-    ap.add_argument("--rho-rule", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "bench" / "replay_dynamic_s23_classes"))
     a = ap.parse_args()
-    jobs = [(w, float(k), pol, arm, s, a.rho_rule) for w, k in (x.split(":") for x in a.runs.split(","))
+    jobs = [(w, float(k), pol, arm, s) for w, k in (x.split(":") for x in a.runs.split(","))
             for pol, arm in (x.split(":") for x in a.arms.split(",")) for s in parse_seeds(a.seeds)]
     with ProcessPoolExecutor(max_workers=a.workers) as ex:
         rows = list(ex.map(_job, jobs))
@@ -122,7 +119,7 @@ def main() -> None:
     keys = list(rows[0]["mean"])
     lines = ["| workload | K | policy | arm | window alloc % | " + " | ".join(keys) + " |",
              "|---|---:|---|---|---:|" + "---:|" * len(keys)]
-    for w, k, pol, arm, _, _ in dict.fromkeys((j[0], j[1], j[2], j[3], 0, None) for j in jobs):
+    for w, k, pol, arm, _ in dict.fromkeys((j[0], j[1], j[2], j[3], 0) for j in jobs):
         sel = [r for r in rows if (r["workload"], r["compress"], r["policy"], r["arm"]) == (w, k, pol, arm)]
         lines.append(f"| {w} | {k:g} | {pol} | {arm} | {np.mean([r['sat_avg_allocation_pct'] for r in sel]):.2f} | "
                      + " | ".join(f"{np.mean([r['mean'][x] for r in sel]):.2f}" for x in keys) + " |")

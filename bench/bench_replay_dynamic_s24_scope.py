@@ -1,13 +1,12 @@
 """Session 24 (issue 17 part 4, step 3): how far the rebalancer's own re-pairing reaches on one list, by arm.
 
     NUMBA_NUM_THREADS=1 nice -n 5 python bench/bench_replay_dynamic_s24_scope.py --workload cpu050 --compress 10000
-        --seeds 0-4 --arms base,wide,pair_fit,repair [--workers 2] [--out bench/replay_dynamic_s24_scope]
+        --seeds 0-4 --arms base,wide,budget5 [--workers 2] [--out bench/replay_dynamic_s24_scope]
 
 Each arm is packer + rebalance (every 20 events, 8 moves a call, 1% budget paced, as bench_replay_dynamic.py) with
 the Rebalancer's fields set as named in ARMS: ``base`` the defaults; ``wide`` four times the candidate nodes and
-shapes per call and no patience (the scope of its plans); ``pair_fit`` PAIR and DEVICE_FIT on (pairings on the own
-node, destinations by the room left on the device); ``repair`` rebalance.REPAIR on (session 24: the nodes that a
-lone fractional pod's departure would free whole are candidates too); ``budget5`` 5% instead of 1%. Arms run on
+shapes per call and no patience (the scope of its plans); ``budget5`` 5% instead of 1%. (Session 24's arms
+``pair_fit``, ``repair`` and ``repair_pair`` set rules removed in session 26; they run at git tag flags-s25.) Arms run on
 identical streams; prints per seed each arm minus ``base`` (saturated-window time-averaged allocation, points) and
 the pods migrated. Writes OUT.json.
 """
@@ -34,9 +33,6 @@ from packer.replay.protocol import parse_seeds, typical_pods  # noqa: E402
 ARMS: dict[str, dict[str, Any]] = {
     "base": {},
     "wide": {"max_nodes": 48, "max_shapes": 64, "patience": False},
-    "pair_fit": {"pair": True, "device_fit": True},
-    "repair": {"repair": True},
-    "repair_pair": {"repair": True, "pair": True},
     "budget5": {"_budget_pct": 5.0},
 }
 
@@ -46,13 +42,12 @@ def _job(args: tuple[str, float, str, int]) -> dict[str, Any]:
     cluster, pods = _load(w)
     kw = dict(ARMS[arm])
     budget_pct = kw.pop("_budget_pct", 1.0)
-    rules = {k: kw.pop(k) for k in ("device_fit", "chain", "pair", "repair") if k in kw}  # replay_dynamic's own
     orig = rb.Rebalancer
     rb.Rebalancer = partial(orig, **kw)  # type: ignore[misc]  # replay_dynamic builds its hook from the module's name
     try:
         t0 = time.perf_counter()
         r = rb.replay_dynamic(cluster, pods, "packer", seed, compress=k, rebalance_every=20, max_moves=8,
-                              budget_pct=budget_pct, tp=typical_pods(pods), **rules)
+                              budget_pct=budget_pct, tp=typical_pods(pods))
     finally:
         rb.Rebalancer = orig  # type: ignore[misc]
     return {"workload": w, "compress": k, "arm": arm, "seed": seed, "wall_s": time.perf_counter() - t0,
@@ -65,7 +60,7 @@ def main() -> None:
     ap.add_argument("--workload", default="cpu050")
     ap.add_argument("--compress", type=float, default=10000.0)
     ap.add_argument("--seeds", default="0-4")
-    ap.add_argument("--arms", default="base,wide,pair_fit,repair")
+    ap.add_argument("--arms", default="base,wide,budget5")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "replay_dynamic_s24_scope"))
     a = ap.parse_args()

@@ -148,7 +148,7 @@ def rho_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
 
 def weight_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
     """packer's penalty weight at a node of GPU model ``model``: the knobs after ``(rho, k, rho_0 ..
-    rho_k-1)`` read the same way (packer.replay.policy.rho_params with RHO_SPLIT); none: the rho there."""
+    rho_k-1)`` read the same way (once packer.replay.policy's RHO_SPLIT, removed in session 26); none: the rho there."""
     if isinstance(rho, (int, float)):
         return float(rho)
     k = int(rho[1]) if len(rho) > 1 else 0
@@ -160,7 +160,7 @@ def weight_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
 
 def cpu_only_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
     """The balance a CPU-only pod reads at a node of GPU model ``model``: the third knob block (after the
-    balance's and the weight's, packer.replay.policy.RHO_CPU_ONLY_RULE); none: the rho there."""
+    balance's and the weight's, once packer.replay.policy.RHO_CPU_ONLY_RULE); none: the rho there."""
     if isinstance(rho, (int, float)):
         return float(rho)
     k = int(rho[1]) if len(rho) > 1 else 0

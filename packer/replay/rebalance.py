@@ -34,21 +34,8 @@ placement policy (the policy still chooses where every pod arrives and the devic
    per migration, highest first, while gain per migration >= ``min_gain_per_move`` and the call's and
    run's budgets allow.
 
-**Three rules, off by default** (sessions 20 and 22, measured in bench/RESULTS_replay.md):
-- ``chain`` (:data:`CHAIN`): an evicted pod that no node holds now may go to a node m once one movable pod q of
-  m has moved to a node r that holds q now (two migrations; q's move is issued first; m and r belong to that
-  plan only, so every move is still legal when applied in order). A second state counts as movable the pods
-  only such a chain can place, and its plans compete with the others by gain per migration.
-- ``device_fit`` (:data:`DEVICE_FIT`): step 3's destination is the node where the pod leaves the least room on
-  its device (then the tightest as above).
-- ``pair`` (:data:`PAIR`, session 22): an evicted fractional pod (one GPU, under 1000 milli) that no other node
-  holds now may stay on the node being freed, on another of its devices that holds it: two partial pods on
-  separate devices end on one, and the device the plan frees is whole. The move is a migration to the same
-  node (the replay releases the pod, then places it there with the policy's device choice). The plan predicts
-  that device as the best-fit one (least idle that holds the pod, lowest index on ties), the choice of every
-  policy but fgd and random, and keeps the pair only where it lands off the devices the plan frees; the
-  gain is simulated on that state (the paired pod keeps its CPU and memory on the node). A second state
-  counts as movable the pods only such a pairing can move. Tried after a direct destination, before a chain.
+Rules measured and left off (chained moves, device-fit destinations, pairing lone partial pods, re-pairing
+after departures; sessions 20-24, bench/RESULTS_replay.md) were removed in session 26 (git tag ``flags-s25``).
 
 **Pacing** (``pace_pct``; :func:`replay_dynamic` sets it to the run's budget share). The migrations issued
 so far never exceed ``pace_pct`` % of the pods that have arrived so far: the budget is earned as pods
@@ -82,12 +69,6 @@ def _model_ok(spec: int, model: np.ndarray) -> np.ndarray:
     return ((spec >> np.maximum(model, 0)) & 1).astype(bool) & (model >= 0)
 
 
-DEVICE_FIT = False  # destinations by the room left on the device (see Rebalancer.device_fit); off until measured
-CHAIN = False  # evicted pods may go where one more move makes room (see Rebalancer.chain); off until measured
-PAIR = False  # an evicted partial pod may join another device of its own node (see Rebalancer.pair); off until measured
-REPAIR = False  # re-pair lone fractional pods left by departures (see Rebalancer.repair, session 24); off until measured
-
-
 @dataclass
 class _Plan:
     node: int  # the node freed
@@ -95,8 +76,7 @@ class _Plan:
     dest: list[int]  # their destinations (same order)
     gain: int  # GPU milli of waiting pods that start on the freed node
     claims: list[int]  # those waiting pods
-    moves: list[tuple[int, int]]  # (pod, node) in issue order: the chains' first hops, then the evictions
-    state: _State  # the state that built it
+    moves: list[tuple[int, int]]  # (pod, node) in issue order
 
 
 @dataclass
@@ -109,14 +89,6 @@ class Rebalancer:
     ``max_shapes``/``max_nodes``: how many waiting shapes and candidate nodes per shape are examined;
     ``pace_pct``: if set, the migrations issued so far never exceed this % of the pods that have arrived so
     far (the budget is earned as pods arrive instead of being spendable at once; see the module docstring);
-    ``device_fit``, ``chain``, ``pair``: the module docstring's three rules (off; :func:`replay_dynamic` reads
-    :data:`DEVICE_FIT`, :data:`CHAIN` and :data:`PAIR`).
-    ``repair`` (:data:`REPAIR`, session 24): re-pairing after departures. A departure leaves fractional pods
-    alone on their devices; moving such a lone pod into the tightest hole elsewhere frees its device whole. For
-    every one-GPU waiting shape, the nodes with such a lone pod (its device then holds the shape's milli) are
-    candidates as well as the ``max_nodes`` cheapest, smallest lone pod first (the most partial idle turned whole
-    per migration; at most ``max_nodes`` more), and a moved fractional pod goes to the node where it leaves the
-    least room on its device (its pairing), then the tightest node as without the rule.
     """
 
     cluster: Cluster
@@ -127,10 +99,6 @@ class Rebalancer:
     max_nodes: int = 12
     patience: bool = True
     pace_pct: float | None = None
-    device_fit: bool = False
-    chain: bool = False
-    pair: bool = False
-    repair: bool = False
     issued: int = 0
     arrived: int = 0  # pods arrived so far, as far as the views show (see __call__)
     calls: int = 0
@@ -170,12 +138,8 @@ class Rebalancer:
                       np.int64)
         if not len(gw):
             return None
-        states = [_State(view, self.cluster, self.device_fit, self.chain, pair=self.pair, repair=self.repair)]
-        if self.chain or self.pair:  # plans that evict pods only a chain (a pairing) can place, beside the others
-            states.append(_State(view, self.cluster, self.device_fit, self.chain, extend=True, pair=self.pair,
-                                 repair=self.repair))
-        plans = [q for state in states for shape in _shapes(p, gw)[:self.max_shapes]
-                 for q in self._plans(state, shape, left, wait)]
+        state = _State(view, self.cluster)
+        plans = [q for shape in _shapes(p, gw)[:self.max_shapes] for q in self._plans(state, shape, left, wait)]
         plans.sort(key=lambda q: (-q.gain / len(q.moves), len(q.moves), q.node))
         moves: list[Move] = []
         used: set[int] = set()
@@ -183,11 +147,10 @@ class Rebalancer:
         for q in plans:
             if len(moves) + len(q.moves) > left or q.node in used:
                 continue
-            state = q.state
             route = state.routes(q.node, q.evict, used | {q.node})
             if route is None or len(moves) + len(route) > left:
                 continue
-            gain, claims = state.gain(q.node, q.evict, wait, claimed, route)
+            gain, claims = state.gain(q.node, q.evict, wait, claimed)
             if gain < self.min_gain_per_move * len(route):
                 continue
             used.add(q.node)
@@ -207,8 +170,6 @@ class Rebalancer:
         cost = state.rank_cost(cpu, mem, num, milli, spec)
         cand = np.flatnonzero(cost <= left)
         cand = cand[np.lexsort((cand, -state.idle_total[cand], cost[cand]))][:self.max_nodes]
-        if self.repair and num == 1 and 0 < milli:
-            cand = np.concatenate([cand, state.lone_nodes(milli, cost, left, cand, self.max_nodes)])
         out = []
         for n in cand.tolist():
             evict = state.evict_set(n, cpu, mem, num, milli, left)
@@ -217,17 +178,10 @@ class Rebalancer:
             route = state.routes(n, evict, {n})
             if route is None or len(route) > left:
                 continue
-            gain, claims = state.gain(n, evict, wait, set(), route)
+            gain, claims = state.gain(n, evict, wait, set())
             if gain >= self.min_gain_per_move * len(route):
-                out.append(_Plan(n, evict, [d for _, d in route[-len(evict):]], gain, claims, route, state))
+                out.append(_Plan(n, evict, [d for _, d in route[-len(evict):]], gain, claims, route))
         return out
-
-
-def _leftover(idle: np.ndarray, valid: np.ndarray, milli: int, k: int) -> np.ndarray:
-    """Per node (rows of ``idle``), the idle milli a pod of ``k`` × ``milli`` leaves on the devices it would
-    take if it went to the tightest ones (the ``k`` devices with the least idle that hold ``milli``)."""
-    room = np.where(valid & (idle >= milli), idle - milli, 10**6)
-    return np.sort(room, axis=1)[:, :k].sum(axis=1)
 
 
 def _shapes(p: Pods, gw: np.ndarray) -> list[tuple[int, ...]]:
@@ -243,11 +197,8 @@ class _State:
     """The view's state plus, per node, the running pods that can move (some other node holds them now)
     and, per device, the GPU milli of those pods, largest first (padded with 0)."""
 
-    def __init__(self, view: ClusterView, cluster: Cluster, device_fit: bool = False, chain: bool = False,
-                 extend: bool = False, pair: bool = False, repair: bool = False) -> None:
+    def __init__(self, view: ClusterView, cluster: Cluster) -> None:
         self.view, self.p = view, view.pods
-        self.device_fit, self.chain, self.pair, self.repair = device_fit, chain, pair, repair
-        self._hop_arrays: tuple[np.ndarray, ...] | None = None
         self.gpus, self.model = cluster.gpus, cluster.model
         self.valid = np.arange(8)[None, :] < cluster.gpus[:, None]
         self.idle_total = np.where(self.valid, view.idle, 0).sum(axis=1)
@@ -262,42 +213,7 @@ class _State:
             nm = np.array(list(view.running.values()), np.int64).reshape(-1, 2)
             room = self._room_counts(ids, nm[:, 0])
             self._add_movable(ids[room >= 1], nm[room >= 1], per_dev)
-            self._dev_table(per_dev)
-            low = room < 1
-            if extend and chain:  # pods no node holds now, but one would once one of its movable pods left it
-                two = self._chain_room(ids[low], nm[low, 0])
-                self._add_movable(ids[low][two], nm[low][two], per_dev)
-                low[np.flatnonzero(low)[two]] = False
-            if extend and pair:  # pods no other node holds now that another device of their own node holds
-                own = self._pair_room(ids[low], nm[low])
-                self._add_movable(ids[low][own], nm[low][own], per_dev)
         self._dev_table(per_dev)
-
-    def lone_nodes(self, milli: int, cost: np.ndarray, left: int, skip: np.ndarray, most: int) -> np.ndarray:
-        """``repair``: nodes (not in ``skip``, ``cost`` within ``left``) with a device that holds one pod only, a
-        movable fractional one, and would hold ``milli`` once it left; smallest such pod first (then node
-        index), at most ``most``."""
-        v = self.view
-        first = self.dev_milli[:, :, 0]
-        alone = self.dev_milli[:, :, 1] == 0 if self.dev_milli.shape[2] > 1 else np.ones_like(first, bool)
-        lone = self.valid & alone & (first > 0) & (first < 1000) & (v.idle + first == 1000) & (1000 >= milli)
-        size = np.where(lone, first, 10**6).min(axis=1)
-        ok = (size < 10**6) & (cost <= left)
-        ok[skip] = False
-        nodes = np.flatnonzero(ok)
-        return nodes[np.lexsort((nodes, size[nodes]))][:most]
-
-    def _pair_room(self, ids: np.ndarray, nm: np.ndarray) -> np.ndarray:
-        """Which of these running pods are fractional (one GPU, under 1000 milli) and fit another device of
-        their own node now."""
-        p, idle = self.p, self.view.idle
-        out = np.zeros(len(ids), bool)
-        for k, (i, (n, m)) in enumerate(zip(ids.tolist(), nm.tolist(), strict=True)):
-            milli = int(p.gpu_milli[i])
-            if p.num_gpu[i] != 1 or not 0 < milli < 1000:
-                continue
-            out[k] = any(idle[n, e] >= milli for e in range(int(self.gpus[n])) if not m >> e & 1)
-        return out
 
     def _add_movable(self, ids: np.ndarray, nm: np.ndarray, per_dev: dict[tuple[int, int], list[int]]) -> None:
         p = self.p
@@ -316,31 +232,6 @@ class _State:
         self.dev_milli = np.zeros((len(self.gpus), 8, max(depth, 1)), np.int64)
         for (n, d), v in per_dev.items():
             self.dev_milli[n, d, :len(v)] = sorted(v, reverse=True)
-
-    def _chain_room(self, ids: np.ndarray, node: np.ndarray) -> np.ndarray:
-        """Which of these running pods (of at most one GPU) some other node would hold once one movable pod
-        left it (that pod's device and the node's movable CPU and memory counted: a necessary condition;
-        :meth:`routes` checks the exact one)."""
-        v, p = self.view, self.p
-        reach = np.where(self.valid, v.idle + self.dev_milli[:, :, 0], -1).max(axis=1)
-        cpu_cap, mem_cap = v.free_cpu + self.mov_cpu, v.free_mem + self.mov_mem
-        out = np.zeros(len(ids), bool)
-        key = np.stack([p.num_gpu[ids], p.gpu_milli[ids], p.spec[ids]], axis=1)
-        if not len(ids):
-            return out
-        uniq, inv = np.unique(key, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        for u, (k, milli, spec) in enumerate(uniq.tolist()):
-            if k > 1:
-                continue
-            ok = (reach >= milli) & _model_ok(spec, self.model) if milli > 0 else np.ones(len(reach), bool)
-            nodes = np.flatnonzero(ok)
-            sel = np.flatnonzero(inv == u)
-            hold = ((cpu_cap[nodes][None, :] >= p.cpu[ids[sel]][:, None])
-                    & (mem_cap[nodes][None, :] >= p.mem[ids[sel]][:, None]))
-            hold &= nodes[None, :] != node[sel][:, None]
-            out[sel] = hold.any(axis=1)
-        return out
 
     def _room_counts(self, ids: np.ndarray, node: np.ndarray) -> np.ndarray:
         """Per running pod, how many nodes other than its own hold it now (CPU, memory, idle devices, model)."""
@@ -440,11 +331,7 @@ class _State:
         cand = np.flatnonzero(ok)
         if not len(cand):
             return -1
-        keys = [cand, v.free_cpu[cand], self.idle_total[cand]]
-        if milli > 0 and (self.device_fit or (self.repair and k == 1 and milli < 1000)):
-            # the room the pod leaves on its device comes first (``repair``: a fractional pod's pairing)
-            keys.append(_leftover(v.idle[cand], self.valid[cand], milli, k))
-        return int(cand[np.lexsort(tuple(keys))][0])
+        return int(cand[np.lexsort((cand, v.free_cpu[cand], self.idle_total[cand]))][0])
 
     def destinations(self, n: int, evict: list[int], used: set[int]) -> list[int] | None:
         """A node for every evicted pod that holds it now, none in ``used`` and each used once (None: no)."""
@@ -458,128 +345,23 @@ class _State:
             taken.add(d)
         return out
 
-    def _hops(self) -> tuple[np.ndarray, ...]:
-        """The movable pods of at most one GPU as arrays: id, node, device (-1: CPU only), milli, CPU, memory."""
-        if self._hop_arrays is None:
-            p = self.p
-            ids = np.array([i for qs in self.by_node.values() for i in qs if p.num_gpu[i] <= 1], np.int64)
-            node = np.array([self.view.running[i][0] for i in ids.tolist()], np.int64)
-            dev = np.array([(self.mask[i] & -self.mask[i]).bit_length() - 1 if p.gpu_milli[i] > 0 else -1
-                            for i in ids.tolist()], np.int64)
-            self._hop_arrays = (ids, node, dev, p.gpu_milli[ids].astype(np.int64), p.cpu[ids].astype(np.int64),
-                                p.mem[ids].astype(np.int64))
-        return self._hop_arrays
-
-    def _chain(self, j: int, taken: set[int], tries: int = 16) -> tuple[int, int, int] | None:
-        """(q, r, m): pod ``j`` (at most one GPU) goes to node m once movable pod q left m for node r, which
-        holds q now (m, r not in ``taken``, distinct). Among the pods q whose leaving lets ``j`` in, those that
-        leave the least room beside ``j`` on its device come first (None: no such pair)."""
-        v, p = self.view, self.p
-        if p.num_gpu[j] > 1:
-            return None
-        ids, node, dev, q_milli, q_cpu, q_mem = self._hops()
-        if not len(ids):
-            return None
-        c, mm, milli = int(p.cpu[j]), int(p.mem[j]), int(p.gpu_milli[j])
-        node_ok = np.ones(len(self.gpus), bool)
-        if taken:
-            node_ok[list(taken)] = False
-        ok = node_ok[node] & (v.free_cpu[node] + q_cpu >= c) & (v.free_mem[node] + q_mem >= mm)
-        if milli > 0:
-            ok &= _model_ok(int(p.spec[j]), self.model)[node]
-            now = np.where(self.valid & (v.idle >= milli), v.idle, 10**6).min(axis=1)[node]  # tightest fit now
-            after = np.where(dev >= 0, v.idle[node, np.maximum(dev, 0)] + q_milli, -1)  # q's device once q left
-            room = np.minimum(now, np.where(after >= milli, after, 10**6)) - milli
-            ok &= room < 10**5
-        else:
-            room = np.zeros(len(ids), np.int64)
-        sel = np.flatnonzero(ok)
-        for k in sel[np.lexsort((ids[sel], room[sel]))][:tries].tolist():
-            m, q = int(node[k]), int(ids[k])
-            r = self._direct(q, taken | {m})
-            if r >= 0:
-                return q, r, m
-        return None
-
-    def _settle(self, n: int, moves: list[tuple[int, int]]) -> tuple[np.ndarray, dict[int, int]]:
-        """Node ``n``'s idle milli per device once ``moves`` (in order) applied, and the device each pod
-        moved to ``n`` itself lands on: released first, then the best-fit device (least idle that holds it,
-        lowest index on ties), as the replay places it under every policy but fgd and random."""
-        p, g = self.p, int(self.gpus[n])
-        row = self.view.idle[n, :g].copy()
-        landed: dict[int, int] = {}
-        for j, d in moves:
-            if self.view.running[j][0] != n:
-                continue
-            milli = int(p.gpu_milli[j])
-            for e in range(g):
-                if self.mask[j] >> e & 1:
-                    row[e] += milli
-            if d == n:
-                e = min((e for e in range(g) if row[e] >= milli), key=lambda e: (int(row[e]), e))
-                row[e] -= milli
-                landed[j] = e
-        return row, landed
-
-    def _pair(self, n: int, j: int, evict: list[int], then: list[tuple[int, int]]) -> bool:
-        """Whether evicted pod ``j`` may stay on node ``n`` (``pair``): it is fractional and, once the moves
-        before it applied, lands on a device of ``n`` that no evicted pod holds (so off the devices the plan
-        frees)."""
-        p = self.p
-        if not self.pair or p.num_gpu[j] != 1 or not 0 < int(p.gpu_milli[j]) < 1000:
-            return False
-        freed = 0
-        for i in evict:
-            if p.gpu_milli[i] > 0:
-                freed |= self.mask[i]
-        _, landed = self._settle(n, [*then, (j, n)])
-        return not freed >> landed[j] & 1
-
     def routes(self, n: int, evict: list[int], used: set[int]) -> list[tuple[int, int]] | None:
         """The moves that empty ``evict`` off node ``n``, in the order to issue them (None: no way): each
-        evicted pod goes to a node that holds it now (:meth:`destinations`' rule); else, with ``pair``, to
-        another device of ``n`` (:meth:`_pair`; the move's node is ``n``); else, with ``chain``, to a node m
-        once one pod q of m moved to a node r that holds it now (q's move is issued first). Every other node
-        is touched by one plan only: as a destination, or as an m (q leaves, then the evicted pod arrives),
-        or as an r, so each move is legal when the replay applies it in this order."""
-        taken = set(used)
-        first: list[tuple[int, int]] = []
-        then: list[tuple[int, int]] = []
-        for j in evict:
-            d = self._direct(j, taken)
-            if d >= 0:
-                then.append((j, d))
-                taken.add(d)
-                continue
-            if self._pair(n, j, evict, then):
-                then.append((j, n))
-                continue
-            hop = self._chain(j, taken) if self.chain else None
-            if hop is None:
-                return None
-            q, r, m = hop
-            first.append((q, r))
-            then.append((j, m))
-            taken.update((r, m))
-        return first + then
+        evicted pod goes to a node that holds it now (:meth:`destinations`' rule). Every other node is
+        touched by one plan only, so each move is legal when the replay applies it in this order."""
+        dest = self.destinations(n, evict, used)
+        return None if dest is None else list(zip(evict, dest, strict=True))
 
-    def gain(self, n: int, evict: list[int], wait: np.ndarray, claimed: set[int],
-             route: list[tuple[int, int]] | None = None) -> tuple[int, list[int]]:
-        """GPU milli of the waiting pods (arrival order) that start on node ``n`` once ``evict`` left it (by
-        ``route``: a pod it moves to ``n`` itself, a pairing, stays there with its CPU and memory, on the
-        device :meth:`_settle` predicts)."""
+    def gain(self, n: int, evict: list[int], wait: np.ndarray, claimed: set[int]) -> tuple[int, list[int]]:
+        """GPU milli of the waiting pods (arrival order) that start on node ``n`` once ``evict`` left it."""
         v, p, g = self.view, self.p, int(self.gpus[n])
-        stay = [j for j, d in route or () if d == n]
-        fc = int(v.free_cpu[n]) + int(p.cpu[evict].sum()) - int(p.cpu[stay].sum())
-        fm = int(v.free_mem[n]) + int(p.mem[evict].sum()) - int(p.mem[stay].sum())
-        if stay:
-            row, _ = self._settle(n, [m for m in route or () if v.running[m[0]][0] == n])
-        else:
-            row = v.idle[n, :g].copy()
-            for j in evict:
-                for d in range(g):
-                    if self.mask[j] >> d & 1:
-                        row[d] += int(p.gpu_milli[j])
+        fc = int(v.free_cpu[n]) + int(p.cpu[evict].sum())
+        fm = int(v.free_mem[n]) + int(p.mem[evict].sum())
+        row = v.idle[n, :g].copy()
+        for j in evict:
+            for d in range(g):
+                if self.mask[j] >> d & 1:
+                    row[d] += int(p.gpu_milli[j])
         spec = p.spec[wait]
         mod = int(self.model[n])
         ok = (p.cpu[wait] <= fc) & (p.mem[wait] <= fm) & (p.num_gpu[wait] <= g)
@@ -607,13 +389,11 @@ class _State:
 def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, compress: float = 10000.0,
                    inflation: float = 1.3, rebalance_every: int = 0, max_moves: int = 0,
                    budget_pct: float = 1.0, min_gain_per_move: int = 1, pace: bool = True,
-                   device_fit: bool | None = None, chain: bool | None = None, pair: bool | None = None,
-                   repair: bool | None = None, stream: Any = None, tp: Any = None) -> dict[str, Any]:
+                   stream: Any = None, tp: Any = None) -> dict[str, Any]:
     """One seed of the deferral replay, with the :class:`Rebalancer` when ``rebalance_every`` and
     ``max_moves`` are > 0 (run budget: ``budget_pct`` % of the pods, rounded down; ``pace``: earned as
     pods arrive, at ``budget_pct`` % of the arrivals so far; ``min_gain_per_move``: GPU milli a migration
-    must start, by default any; ``device_fit``, ``chain``, ``pair``, ``repair``: the :class:`Rebalancer`'s rules,
-    None: :data:`DEVICE_FIT`, :data:`CHAIN`, :data:`PAIR`, :data:`REPAIR`).
+    must start, by default any).
 
     KPIs (besides :func:`replay_deferral`'s): ``pods_migrated`` (distinct pods moved) and
     ``pods_migrated_pct`` (of the run's pods), ``migration_budget`` and ``rebalance_calls``.
@@ -625,10 +405,7 @@ def replay_dynamic(cluster: Cluster, pods: Pods, policy: str, seed: int, *, comp
     on = rebalance_every > 0 and max_moves > 0
     budget = int(budget_pct * len(st.pods) / 100.0) if on else 0
     hook = Rebalancer(cluster, budget=budget, per_call=max_moves, min_gain_per_move=min_gain_per_move,
-                      pace_pct=budget_pct if pace else None,
-                      device_fit=DEVICE_FIT if device_fit is None else device_fit,
-                      chain=CHAIN if chain is None else chain, pair=PAIR if pair is None else pair,
-                      repair=REPAIR if repair is None else repair) if on else None
+                      pace_pct=budget_pct if pace else None) if on else None
     r = replay_deferral(cluster, pods, policy, seed, inflation=inflation, compress=compress, tp=tp, stream=st,
                         rebalance=hook, rebalance_every=rebalance_every if on else 0, max_moves=max_moves if on else 0)
     r["migration_budget"] = budget
@@ -673,4 +450,4 @@ def dynamic_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CHAIN", "DEVICE_FIT", "KPIS", "PAIR", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]
+__all__ = ["KPIS", "Rebalancer", "dynamic_table", "replay_dynamic", "run_dynamic"]

@@ -29,7 +29,7 @@ def run_stream(cluster: Cluster, stream: Stream, tp: TypicalPods, policy: str): 
     from packer.replay.engine import replay
     from packer.replay.policy import packer_settings
 
-    pk_w, params = packer_settings(tp, cluster)
+    pk_w, params = packer_settings(tp)
     p = stream.pods
     return replay(
         policy, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,

@@ -46,8 +46,9 @@ def _f64(a: object) -> np.ndarray:
 
 def _params(params) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The kernels' float knobs, padded with zeros to at least 8 (packer: ``(rho, k, rho_0 .. rho_k-1)``, a rho
-    per GPU model when k > 0, then optionally the penalty weight in the same form, see
-    packer.replay.policy.rho_params)."""
+    per GPU model when k > 0, then optionally the penalty weight in the same form; packer.replay.policy gives
+    ``(rho,)``, the longer forms are the kernel's and its tests' since session 26 removed the rules that made
+    them)."""
     p = [float(x) for x in params]
     return _f64(p + [0.0] * max(0, 8 - len(p)))
 
