@@ -1,8 +1,9 @@
 """Variants of the greedy's exchanges (session 17), deterministic: one construction per arm.
 
 For each sharing instance (1,024 GPUs by default) prints the balanced construction's objective with the
-shipped exchanges, with one pass (``exchange.PASSES = 1``), with units on other GPUs of the node as the unit
-taken away (``exchange.NODE_OUTS``), and the packed construction with exchanges (``greedy.EXCHANGE_PACKED``)::
+shipped exchanges and with one pass (``exchange.PASSES = 1``). The arms ``node_outs`` (``exchange.NODE_OUTS``)
+and ``packed+exchanges`` (``greedy.EXCHANGE_PACKED``) were removed with their flags in session 26; they run at
+git tag flags-s25::
 
     python bench/bench_share17_variants.py --seeds 0-4,100,101
 """
@@ -32,7 +33,7 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=128)
     args = ap.parse_args()
     totals: dict[str, float] = {}
-    print("seed  shipped  passes=1  node_outs  packed+exchanges  (objective, seconds)")
+    print("seed  shipped  passes=1  (objective, seconds)")
     for seed in parse_seeds(args.seeds):
         inst = generate("sharing", seed=seed, nodes=args.nodes)
         row = {"shipped": construct(inst, "cpu")}
@@ -41,16 +42,6 @@ def main() -> int:
             row["passes=1"] = construct(inst, "cpu")
         finally:
             exchange.PASSES = 2
-        exchange.NODE_OUTS = True
-        try:
-            row["node_outs"] = construct(inst, "cpu")
-        finally:
-            exchange.NODE_OUTS = False
-        greedy.EXCHANGE_PACKED = True
-        try:
-            row["packed+exchanges"] = construct(inst, None)
-        finally:
-            greedy.EXCHANGE_PACKED = False
         for k, (obj, _) in row.items():
             totals[k] = totals.get(k, 0.0) + obj
         print(f"{seed:4d}  " + "  ".join(f"{obj:.2f} ({s:.2f}s)" for obj, s in row.values()), flush=True)

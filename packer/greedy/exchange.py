@@ -36,9 +36,6 @@ MOST_ADDED = 2
 #: Also the exchange of one whole-GPU unit for two waiting ones over two GPUs of a node
 #: (:meth:`_Exchanger.best_whole_move`).
 WHOLE_PAIRS = True
-#: An exchange on one GPU may also take away a unit on another GPU of the node (for its CPU and memory);
-#: off: sharing 1,024 GPUs seeds 0-4 +0.27 in all (one loss), 20 % more time.
-NODE_OUTS = False
 #: Passes over the cluster at most (each after the one before made an exchange).
 PASSES = 2
 
@@ -129,12 +126,9 @@ class _Exchanger:
         mem0 = n.mem if n.mem is not None else 1 << 50
         best = None
         outs: list[tuple[Request, Unit, _Gpu] | None] = [None] + [(*x, g) for x in here if self.removable(x[0])]
-        if NODE_OUTS:  # a unit on another GPU of the node, for its CPU and memory
-            outs += [(*x, h) for h in n.gpus if h is not g
-                     for x in self.on_gpu.get((n.index, h.index), ()) if self.removable(x[0])]
         for out in outs:
             lose = self.value(out[0]) if out is not None else 0.0
-            mine = out is not None and out[2] is g
+            mine = out is not None  # a unit taken away is one of g's
             left = g.units - (1 if mine else 0)
             if mine and out[0].kind == "gpu":
                 milli_free = MILLI_PER_GPU

@@ -71,10 +71,6 @@ GANG_FRESH = True
 #: After the balanced construction (where host resources bind), exchanges on one GPU: waiting work
 #: worth more takes the place of placed work worth less (:mod:`packer.greedy.exchange`).
 EXCHANGE = True
-#: The exchanges after the packed construction too (where the balanced one runs); off: that construction
-#: stays 15-32 below the balanced one with exchanges on sharing 1,024 GPUs seeds 0-4, 100, 101 (only time;
-#: bench/bench_share17_variants.py).
-EXCHANGE_PACKED = False
 #: Constructions at most with node-isolated tenants held to fewer nodes (see :func:`_node_caps`).
 CAP_ROUNDS = 3
 #: Node sets up to this size are ranked directly in the balanced construction (a domain of a gang);
@@ -1036,7 +1032,7 @@ def _construct(inst: Instance, seed: int | None, t0: float, deadline: float | No
                     claims[r.tenant].extend([i] * len(new))
         st.log.clear()
     exchanged = None
-    if EXCHANGE and (balance is not None or EXCHANGE_PACKED) and (deadline is None or time.perf_counter() < deadline):
+    if EXCHANGE and balance is not None and (deadline is None or time.perf_counter() < deadline):
         def offer(taken: list[str]) -> None:
             """Requests an exchange left with no unit, tried again in the construction's order."""
             pl.failed.clear()  # the state no longer only fills up: what failed may fit now
