@@ -10,7 +10,8 @@
 migration slack) and runs move steps on it with one worker, ``--steps`` CP-SAT steps of deterministic
 time ``--det`` (reproducible objective path), recording the gain after every improvement with its step
 number and the process CPU seconds: how much each block gains per step, where its curve flattens, and
-so what a time allocation over the blocks can buy (``--pack 1``: with pack steps, as ``reopt_blocks.BLOCK_PACK``).
+so what a time allocation over the blocks can buy (``--pack 1``: with pack steps, as session 21's ``reopt_blocks.BLOCK_PACK`` had them, removed in
+session 26).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def main() -> int:
     ap.add_argument("--det", type=float, default=1.0)
     ap.add_argument("--jsonl")
     ap.add_argument("--visits", type=int, default=1)
-    ap.add_argument("--pack", type=int, default=0, help="1: pack steps in the blocks (reopt_blocks.BLOCK_PACK)")
+    ap.add_argument("--pack", type=int, default=0, help="1: pack steps in the blocks")
     a = ap.parse_args()
     inst = generate(a.family, seed=a.seed, nodes=2048)
     if a.what == "hint":

@@ -3,8 +3,9 @@
     nice -n 5 python bench/bench_big22_path1024.py 100 20
 
 Runs :func:`packer.cpsat.reopt.reoptimize` on fragmented-SEED at 128 nodes (1,024 GPUs) with the time
-limit and 2 workers, once with ``reopt_blocks.PIPELINE`` off and once on, with ``block_steps`` wrapped to
-count its calls; prints the calls, the info keys of the steps and the objective per arm.
+limit and 2 workers, with ``block_steps`` wrapped to count its calls; prints the calls, the info keys of the
+steps and the objective. (Session 22 ran it with ``reopt_blocks.PIPELINE`` off and on; that flag was removed in
+session 26.)
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ def main() -> int:
         return real(*a, **k)
 
     reopt_blocks.block_steps = counted  # type: ignore[assignment]
-    for arm in (False, True):
-        reopt_blocks.PIPELINE = arm
-        calls.clear()
-        pt = reopt.reoptimize(inst, time_limit=limit, workers=2)
-        steps = pt.info.get("steps") or {}
-        print(json.dumps({"seed": seed, "gpus": inst.num_gpus, "pipeline": arm, "block_steps_calls": len(calls),
-                          "huge": len(inst.requests) * len(inst.nodes) > reopt.tuning.DECOMPOSE_ABOVE,
-                          "steps_keys": sorted(steps)[:12], "objective": pt.plan.objective,
-                          "load": round(os.getloadavg()[0], 2)}), flush=True)
+    pt = reopt.reoptimize(inst, time_limit=limit, workers=2)
+    steps = pt.info.get("steps") or {}
+    print(json.dumps({"seed": seed, "gpus": inst.num_gpus, "block_steps_calls": len(calls),
+                      "huge": len(inst.requests) * len(inst.nodes) > reopt.tuning.DECOMPOSE_ABOVE,
+                      "steps_keys": sorted(steps)[:12], "objective": pt.plan.objective,
+                      "load": round(os.getloadavg()[0], 2)}), flush=True)
     return 0
 
 

@@ -4,12 +4,12 @@
     python bench/bench_reopt_blocks.py fragmented --nodes 2048 --seed 0 --time-limit 300 --arms serial,blocks
 
 Arms: ``blocks`` (the default: the fast placers' no-move plan, then move steps block by block,
-:mod:`packer.cpsat.reopt_blocks`), ``pods`` (blocks whose pods' CP-SAT sub-problems share each block's
-time with the move steps by gain per second, ``reopt_blocks.POD_LNS``), ``oldgang`` (``blocks`` with gang
+:mod:`packer.cpsat.reopt_blocks`), ``oldgang`` (``blocks`` with gang
 steps that load a new placer per try, ``reopt_gang.FORK`` off: same plans, slower), ``serial`` (``blocks``
 one at a time, ``reopt_blocks.PARALLEL`` off; ``blocks`` solves min(workers, blocks) side by side), ``whole`` (session 10's rule:
 the no-move CP-SAT solve takes all but the final plan's time, whole-cluster move steps the rest). Every plan is checked on the instance;
-the load average is printed beside each arm (2 shared cores: compare arms of one run only).
+the load average is printed beside each arm (2 shared cores: compare arms of one run only). The arm ``pods``
+(``reopt_blocks.POD_LNS``) was removed with its flag in session 26; it runs at git tag flags-s25.
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ def main() -> int:
 
     inst = generate(args.family, seed=args.seed, nodes=args.nodes)
     for arm in args.arms.split(","):
-        reopt.BLOCKS = arm in ("blocks", "pods", "oldgang", "serial")
+        reopt.BLOCKS = arm in ("blocks", "oldgang", "serial")
         reopt_blocks.PARALLEL = arm == "blocks"  # (pool processes would not see the other arms' flags)
         reopt_gang.FORK = arm != "oldgang"
-        reopt_blocks.POD_LNS = arm == "pods"
         l0 = os.getloadavg()[0]
         t = time.perf_counter()
         pt = reopt.reoptimize(inst, time_limit=args.time_limit, workers=args.workers)

@@ -1,5 +1,6 @@
-"""Session 21: blocks' time given by what it buys (packer.cpsat.reopt_blocks.BY_RATE), and the blocks'
-statistics (gain curves, per-block records) that the rule and the profile read."""
+"""Session 21: the blocks' statistics (gain curves, per-block records) that the profile reads, and the bound
+by blocks' dual fallback. (The rule that gave blocks time by their gain rate, reopt_blocks.BY_RATE, was removed
+in session 26 with its tests.)"""
 
 from __future__ import annotations
 
@@ -14,21 +15,10 @@ from packer.check import check
 from packer.cpsat import block_bound as bbm
 from packer.cpsat import reopt, solve
 from packer.cpsat.block_bound import block_lps, merge_level
-from packer.cpsat.reopt_blocks import _end_rate, block_steps
+from packer.cpsat.reopt_blocks import block_steps
 from packer.generate import generate
 from packer.plans import objective_value
 from tests.test_block_bound import _parts, _state
-
-
-def test_end_rate_is_the_gain_per_cpu_second_of_the_runs_second_half() -> None:
-    # 10 CPU s: 30 gained by 5 s, 36 at the end → 6 in the last 5 s
-    assert _end_rate({"cpu_s": 10.0, "gain": 36.0, "curve": [(1.0, 20.0), (5.0, 30.0), (8.0, 36.0)]}) == pytest.approx(1.2)
-    # all of it in the second half
-    assert _end_rate({"cpu_s": 4.0, "gain": 8.0, "curve": [(3.0, 8.0)]}) == pytest.approx(4.0)
-    # flat at the end, nothing at all, no CPU
-    assert _end_rate({"cpu_s": 4.0, "gain": 8.0, "curve": [(1.0, 8.0)]}) == 0.0
-    assert _end_rate({"cpu_s": 4.0, "gain": 0.0, "curve": []}) == 0.0
-    assert _end_rate({"cpu_s": 0.0, "gain": 0.0, "curve": None}) == 0.0
 
 
 def _start(cap: int | None):  # type: ignore[no-untyped-def]
@@ -54,17 +44,6 @@ def test_each_parallel_block_run_leaves_its_record_and_gain_curve() -> None:
         assert gains == sorted(gains)  # the curve is the gain so far: it never falls
         assert (gains[-1] if gains else 0.0) == pytest.approx(rec["gain"], abs=1e-3)
     assert reopt._valid(capped, out)
-
-
-@pytest.mark.parametrize("pack", [True])  # BY_RATE with and without pack steps share the path; CI time kept
-def test_timed_blocks_by_rate_keep_a_valid_plan_within_the_cap(pack: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("packer.cpsat.reopt_blocks.BY_RATE", True)
-    monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_PACK", pack)
-    inst, capped, placed0 = _start(6)
-    out, stats = block_steps(inst, placed0, cap=6, deadline=time.perf_counter() + 12, workers=2, size=8, parallel=2)
-    assert stats["blocks"] == 4 and stats["parallel"] == 2 and "rate_order" in stats
-    assert objective_value(inst, out) >= objective_value(inst, placed0) - 1e-9
-    assert reopt.moves(inst, out) <= 6 and reopt._valid(capped, out)
 
 
 FELL_BACK: list[bool] = []
