@@ -117,9 +117,6 @@ ETA_RANGES = True
 #: counted 1,380.71 / 1,301.56 / 1,239.10 / 1,259.89 (their LPs: 1,326.12 / 1,291.90 / 1,238.88 /
 #: 1,258.85): bound 21,268.88 instead of the capacity bound 22,170 (gap 7.48% instead of 11.24%).
 DUAL_FALLBACK = True
-#: Append the rounded room rows of :mod:`packer.cpsat.room_cuts` to each block's stays form
-#: (``reopt_stays.stays_form(cuts=)``); False: the block LPs of sessions 15-22 (session 23).
-ROOM_CUTS = False
 
 
 @dataclass
@@ -344,7 +341,9 @@ class BlockLP:
         rp, ids = repack_instance(sub)
         model = CpsatModel(rp, barred=barred)
         if ids:
-            got = stays_form(sub, model, sub.objective.max_migrations, cuts=ROOM_CUTS)
+            # no room rows in the block LPs (session 23 measured them there and left them off; session 26
+            # removed the flag, block_bound.ROOM_CUTS): reopt_stays.ROOM_CUTS is for the whole-state LP
+            got = stays_form(sub, model, sub.objective.max_migrations, cuts=False)
             if got is None:
                 raise ValueError("block model is not linear")
             form, _col, const = got
