@@ -196,6 +196,9 @@ OWNER_FRESH = False
 #: first), at most REACH_MAX_NODES in all, so that the work in the anchor's way can move where it may go.
 #: REACH_SHARE of the steps that are not tenant steps, adapted like the other kinds; drawn only while such an
 #: anchor waits and is new to its values (without restricted waiting work the draws are exactly as before).
+#: **Off**. Session 26, with KIND_STREAMS in both arms (16 det steps of 0.5 after 8, 1,024 GPUs): reach - ks
+#: 1 win / 1 loss / 16 identical plans over 18 instances of 8 families (tuning -2.54: hetero-1's displaced base
+#: steps; report +1.31: hetero-103, its one improving step of 14, +1.60).
 REACH_STEPS = False
 REACH_SHARE = 0.1
 REACH_ANCHOR_NODES = 24
@@ -215,7 +218,9 @@ REACH_BY_VALUE = True
 #: deterministic A/B (10 + 30 steps of 0.8) on tenants 0-4 + 106, haein 0-1, training 0-1, hetero 0-2,
 #: adversarial 0-2 on - off is +2.98 / +0.89 / -0.01 / -0.03 / +0.63, the tie steps' own gains +0.4 outside
 #: adversarial (+32 there, which the other steps also reach), and four small losses by the changed draws (haein-1
-#: -0.64); report seeds not run (bench/RESULTS_cpsat.md, session 25).
+#: -0.64); report seeds not run (bench/RESULTS_cpsat.md, session 25). Session 26, with KIND_STREAMS in both
+#: arms (16 det steps of 0.5 after 8): tie - ks 4 / 7 / 16 identical over 27 instances (tuning -0.76, report
+#: -0.82; its own steps +8.34 in 6 of 33; haein 0 / 3 / 2 by the base steps they displaced): **off**.
 TIE_STEPS = False
 TIE_SHARE = 0.1
 #: Random streams per step kind (session 26). Off: one stream (``random.Random(seed)``) draws the kinds and
@@ -228,7 +233,10 @@ TIE_SHARE = 0.1
 #: apart from the base kinds' adaptive shares. A step of an overlay kind that does not improve leaves every
 #: base step as it was (the base steps' CP-SAT seeds count base steps only); one whose kind finds no
 #: neighbourhood takes no step (no fallback to a random step). With a fixed step count an overlay step
-#: takes a base step's place at the end of the run (equal work).
+#: takes a base step's place at the end of the run (equal step count). **Off** (session 26): on vs off only
+#: re-seeds, and over 18 instances of 8 families at 1,024 GPUs (16 det steps) it is level in the mean (+0.79,
+#: median -0.17, 8 wins / 9 losses / 1 tie) with single instances moved by up to +15.4 / -5.3 (the drift every
+#: one-stream kind A/B sat in); turn it on in both arms of a kind A/B (bench/bench_kinds26_paired.py).
 KIND_STREAMS = False
 #: The step kinds drawn by their own streams on top of the base draw when KIND_STREAMS is on (the kinds
 #: under trial), in the order their insertions run before a base step.
