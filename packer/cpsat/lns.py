@@ -196,6 +196,9 @@ OWNER_FRESH = False
 #: first), at most REACH_MAX_NODES in all, so that the work in the anchor's way can move where it may go.
 #: REACH_SHARE of the steps that are not tenant steps, adapted like the other kinds; drawn only while such an
 #: anchor waits and is new to its values (without restricted waiting work the draws are exactly as before).
+#: **Off**. Session 26, with KIND_STREAMS in both arms (16 det steps of 0.5 after 8, 1,024 GPUs): reach - ks
+#: 1 win / 1 loss / 16 identical plans over 18 instances of 8 families (tuning -2.54: hetero-1's displaced base
+#: steps; report +1.31: hetero-103, its one improving step of 14, +1.60).
 REACH_STEPS = False
 REACH_SHARE = 0.1
 REACH_ANCHOR_NODES = 24
@@ -215,9 +218,35 @@ REACH_BY_VALUE = True
 #: deterministic A/B (10 + 30 steps of 0.8) on tenants 0-4 + 106, haein 0-1, training 0-1, hetero 0-2,
 #: adversarial 0-2 on - off is +2.98 / +0.89 / -0.01 / -0.03 / +0.63, the tie steps' own gains +0.4 outside
 #: adversarial (+32 there, which the other steps also reach), and four small losses by the changed draws (haein-1
-#: -0.64); report seeds not run (bench/RESULTS_cpsat.md, session 25).
+#: -0.64); report seeds not run (bench/RESULTS_cpsat.md, session 25). Session 26, with KIND_STREAMS in both
+#: arms (16 det steps of 0.5 after 8): tie - ks 4 / 7 / 16 identical over 27 instances (tuning -0.76, report
+#: -0.82; its own steps +8.34 in 6 of 33; haein 0 / 3 / 2 by the base steps they displaced): **off**.
 TIE_STEPS = False
 TIE_SHARE = 0.1
+#: Random streams per step kind (session 26). Off: one stream (``random.Random(seed)``) draws the kinds and
+#: every kind's neighbourhood, so turning a kind on changes every later draw, and a deterministic A/B of a
+#: kind measures that drift as much as the kind (session 25: ±5-15 on 1,024 GPUs whatever the kind found).
+#: On: the kind draw has a stream of its own and so has each kind's neighbourhood (seeded from the run's
+#: seed, the thread and KIND_NUMBERS), and the kinds in OVERLAY_KINDS are not in the base draw at all: each
+#: has its own stream that decides, once before every base step, whether one of its steps comes first
+#: (its share of the steps as before, adapted against the base kinds' rate), and its outcomes are kept
+#: apart from the base kinds' adaptive shares. A step of an overlay kind that does not improve leaves every
+#: base step as it was (the base steps' CP-SAT seeds count base steps only); one whose kind finds no
+#: neighbourhood takes no step (no fallback to a random step). With a fixed step count an overlay step
+#: takes a base step's place at the end of the run (equal step count). **Off** (session 26): on vs off only
+#: re-seeds, and over 18 instances of 8 families at 1,024 GPUs (16 det steps) it is level in the mean (+0.79,
+#: median -0.17, 8 wins / 9 losses / 1 tie) with single instances moved by up to +15.4 / -5.3 (the drift every
+#: one-stream kind A/B sat in); turn it on in both arms of a kind A/B (bench/bench_kinds26_paired.py).
+KIND_STREAMS = False
+#: The step kinds drawn by their own streams on top of the base draw when KIND_STREAMS is on (the kinds
+#: under trial), in the order their insertions run before a base step.
+OVERLAY_KINDS: tuple[str, ...] = ("reach", "tie")
+#: A stable number per stream (never Python's ``hash()``, which changes between runs for strings):
+#: changing one changes only that stream's draws.
+KIND_NUMBERS = {"draw": 1, "tenant": 2, "value": 3, "exchange": 4, "whole": 5, "model": 6, "owner": 7,
+                "reach": 8, "tie": 9, "domains": 10, "split": 11}
+#: Whether the stats keep every step's kind and gain in order (``stats["log"]``: [kind, gain] a step).
+STEP_LOG = False
 #: Whether the shares of the step kinds follow what each kind gains per second of its steps
 #: (:class:`packer.cpsat.lns_portfolio.Portfolio`); off, they stay at their base shares.
 ADAPT_KINDS = True
@@ -246,6 +275,42 @@ STEP_PARAMS: dict[str, object] = {}
 #: after 12 steps), so small step models keep CP-SAT's defaults (bench/RESULTS_cpsat.md, session 13).
 LITE_PARAMS: dict[str, object] = {"cp_model_probing_level": 0, "symmetry_level": 0}
 LITE_MIN_ROWS = 2500
+
+
+class _Streams:
+    """KIND_STREAMS: one random stream per use (the kind draw, each kind's neighbourhood, each overlay kind's
+    insertions), seeded from the run's seed, the thread and KIND_NUMBERS (a string seed: Python hashes it
+    with SHA-512, the same in every process)."""
+
+    def __init__(self, seed: int, tid: int = 0) -> None:
+        self.seed, self.tid = seed, tid
+        self._of: dict[str, random.Random] = {}
+        self._insert: dict[str, random.Random] = {}
+        #: Steps taken per overlay kind (their CP-SAT seeds), and base steps.
+        self.counts: dict[str, int] = {}
+
+    def _stream(self, use: str, kind: str) -> random.Random:
+        return random.Random(f"packer.lns/{use}/{self.seed}/{self.tid}/{KIND_NUMBERS[kind]}")
+
+    def of(self, kind: str) -> random.Random:
+        """The stream of ``kind``'s neighbourhood draws ("draw": the base kind draw; "split": the waiting
+        groups a parallel step may add)."""
+        if kind not in self._of:
+            self._of[kind] = self._stream("of", kind)
+        return self._of[kind]
+
+    def insert(self, kind: str) -> random.Random:
+        """The stream that decides when an overlay ``kind`` steps."""
+        if kind not in self._insert:
+            self._insert[kind] = self._stream("insert", kind)
+        return self._insert[kind]
+
+    def step_seed(self, kind: str, overlay: bool) -> int:
+        """A step's CP-SAT seed: base steps count base steps only, an overlay kind its own steps."""
+        key = kind if overlay else ""
+        k = self.counts.get(key, 0)
+        self.counts[key] = k + 1
+        return self.seed + k if not overlay else self.seed + 100_003 * KIND_NUMBERS[kind] + k
 
 
 @dataclass
@@ -286,6 +351,8 @@ class _Space:
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
     portfolio: Portfolio = field(default_factory=lambda: Portfolio(base={}, adapt=ADAPT_KINDS))
+    #: KIND_STREAMS: the outcomes of the OVERLAY_KINDS' steps, apart from the base kinds'.
+    overlay: Portfolio = field(default_factory=lambda: Portfolio(base={}, adapt=ADAPT_KINDS))
     #: Nodes that can hold whole-GPU units, and per node the variables of other kinds' units (a node
     #: whose other units are all 0 in the incumbent holds whole-GPU work only, or nothing).
     whole_nodes: list[int] = field(default_factory=list)
@@ -347,85 +414,138 @@ class _Space:
         should own): see :meth:`choose_kind`."""
         return self.choose_kind(rng, pool, k, base)[:3]  # type: ignore[return-value]
 
-    def choose_kind(self, rng: random.Random, pool: list[str], k: int,
-                    base: list[int]) -> tuple[set[str], set[int] | None, list[int], str]:
+    def choose_kind(self, rng: random.Random, pool: list[str], k: int, base: list[int],
+                    streams: _Streams | None = None) -> tuple[set[str], set[int] | None, list[int], str]:
         """:meth:`choose` and the kind of step it is: a tenant step (TENANT_SHARE of the time, when one
-        is due), a value or exchange step, or :meth:`pick` ("domains"), drawn by the portfolio's shares."""
+        is due), a value or exchange step, or :meth:`pick` ("domains"), drawn by the portfolio's shares.
+        ``streams`` (KIND_STREAMS): the draw and each kind's neighbourhood use their own streams, and the
+        OVERLAY_KINDS are left out of the draw (see :meth:`choose_overlay`)."""
+        shares, found = self._shares(base, overlay=streams is not None)
+        self.portfolio.base = shares
+        kinds = [kind for kind, share in shares.items() if share > 0]
+        if "whole" in kinds and not self.whole_tried:
+            kind = "whole"  # the first one at once: what it can gain, it gains early
+        else:
+            kind = self.portfolio.draw(rng if streams is None else streams.of("draw"), kinds) if kinds else "domains"
+        got = self._pick(kind, rng if streams is None else streams.of(kind), pool, base, found)
+        if got is not None:
+            return (*got, kind)
+        return self.pick(rng if streams is None else streams.of("domains"), pool, k, base), None, [], "domains"
+
+    def _shares(self, base: list[int], overlay: bool = False) -> tuple[dict[str, float], dict[str, list[int] | None]]:
+        """The base shares of the kinds that can be drawn now, and the owner and reach candidates found on
+        the way. ``overlay``: the OVERLAY_KINDS get no share (they are drawn on top of these)."""
         rest = 1.0 - TENANT_SHARE
         value = VALUE_SHARE if self.value is not None else 0.0
         exchange = EXCHANGE_SHARE if self.value is not None else 0.0
         whole = WHOLE_SHARE if self.big_whole and not self.whole_off else 0.0
         models = MODEL_SHARE if self.model_groups else 0.0
+        skip = set(OVERLAY_KINDS) if overlay else set()
         owner_found = None
-        if self.owner is not None and OWNER_SHARE > 0:
+        if self.owner is not None and OWNER_SHARE > 0 and "owner" not in skip:
             owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64),
                                                self.per_node if OWNER_FRESH else None)
         owner = OWNER_SHARE if owner_found else 0.0
         reach_found = None
-        if self.reach is not None and REACH_SHARE > 0:
+        if self.reach is not None and REACH_SHARE > 0 and "reach" not in skip:
             reach_found = lns_reach.candidates(self.reach, np.asarray(base, dtype=np.int64), self.per_node,
                                                REACH_MAX_NODES)
         reach = REACH_SHARE if reach_found else 0.0
-        tie = TIE_SHARE if TIE_STEPS and self.value is not None else 0.0
+        tie = TIE_SHARE if TIE_STEPS and self.value is not None and "tie" not in skip else 0.0
         shares = {"tenant": TENANT_SHARE if self.owned else 0.0, "value": rest * value,
                   "exchange": rest * exchange, "whole": rest * whole, "model": rest * models,
                   "owner": rest * owner, "reach": rest * reach, "tie": rest * tie,
                   "domains": rest * max(0.0, 1.0 - value - exchange - whole - models - owner - reach - tie)}
         shares = {kind: share for kind, share in shares.items()
                   if kind not in ("whole", "model", "owner", "reach", "tie") or share > 0}
-        self.portfolio.base = shares
-        kinds = [kind for kind, share in shares.items() if share > 0]
-        if "whole" in kinds and not self.whole_tried:
-            kind = "whole"  # the first one at once: what it can gain, it gains early
-        else:
-            kind = self.portfolio.draw(rng, kinds) if kinds else "domains"
+        return shares, {"owner": owner_found, "reach": reach_found}
+
+    def _pick(self, kind: str, rng: random.Random, pool: list[str], base: list[int],
+              found: dict[str, list[int] | None]) -> tuple[set[str], set[int] | None, list[int]] | None:
+        """A step of ``kind`` (not "domains"): (its domains, the nodes it frees or None, the growth
+        variables it owns), or None when the kind finds none now (counted in the stats)."""
         if kind == "tenant":
             got = self.pick_tenant(rng, pool, base)
             if got is not None:
                 self.stats["tenant_steps"] = self.stats.get("tenant_steps", 0) + 1
-                return (*got, "tenant")
+                return got
         elif kind == "whole":
             got_whole = self.pick_whole(rng, pool, base)
             if got_whole is not None:
                 self.stats["whole_steps"] = self.stats.get("whole_steps", 0) + 1
-                return (*got_whole, "whole")
+                return got_whole
             self.stats["whole_none"] = self.stats.get("whole_none", 0) + 1
         elif kind == "model":
             got_model = self.pick_models(rng, pool, base)
             if got_model is not None:
                 self.stats["model_steps"] = self.stats.get("model_steps", 0) + 1
-                return (*got_model, "model")
+                return got_model
             self.stats["model_none"] = self.stats.get("model_none", 0) + 1
         elif kind == "owner":
             assert self.owner is not None
             got_owner = lns_owner.pick_owner(self.owner, rng, base, set(pool), self.node_domain, self.per_node,
-                                             owner_found)
+                                             found.get("owner"))
             if got_owner is not None:
                 self.stats["owner_steps"] = self.stats.get("owner_steps", 0) + 1
-                return (*got_owner, "owner")
+                return got_owner
             self.stats["owner_none"] = self.stats.get("owner_none", 0) + 1
         elif kind == "reach":
             assert self.reach is not None
             got_reach = lns_reach.pick_reach(self.reach, rng, base, set(pool), self.node_domain, self.per_node,
-                                             REACH_MAX_NODES, reach_found)
+                                             REACH_MAX_NODES, found.get("reach"))
             if got_reach is not None:
                 self.stats["reach_steps"] = self.stats.get("reach_steps", 0) + 1
-                return (*got_reach, "reach")
+                return got_reach
             self.stats["reach_none"] = self.stats.get("reach_none", 0) + 1
         elif kind == "tie":
             assert self.value is not None
             got_tie = lns_tie.pick_tie(self.value, rng, pool, base, reserved=self.reserved)
             if got_tie is not None:
                 self.stats["tie_steps"] = self.stats.get("tie_steps", 0) + 1
-                return got_tie[0], None, got_tie[1], "tie"
+                return got_tie[0], None, got_tie[1]
             self.stats["tie_none"] = self.stats.get("tie_none", 0) + 1
         elif kind in ("value", "exchange"):
             assert self.value is not None
-            found = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
-            if found is not None:
-                return found[0], None, found[1], kind
+            got_value = pick_value(self.value, rng, pool, base, exchange=kind == "exchange", reserved=self.reserved)
+            if got_value is not None:
+                return got_value[0], None, got_value[1]
             self.stats["value_none"] = self.stats.get("value_none", 0) + 1
-        return self.pick(rng, pool, k, base), None, [], "domains"
+        return None
+
+    def overlay_due(self, streams: _Streams) -> list[str]:
+        """KIND_STREAMS: the OVERLAY_KINDS whose own streams put one of their steps before the next base
+        step. Every enabled kind draws once per base step whether or not it can step now, so each kind's
+        draws do not depend on the others'. A kind's chance is its share of the steps (as in the base
+        draw, over the base steps: s / (1 - s)), its share times its gain rate over the base kinds' rate
+        (ADAPT_KINDS, as :class:`Portfolio` adapts a share)."""
+        due = []
+        rest = 1.0 - TENANT_SHARE
+        for kind in OVERLAY_KINDS:
+            if kind == "reach":
+                share = REACH_SHARE if self.reach is not None else 0.0
+            elif kind == "tie":
+                share = TIE_SHARE if TIE_STEPS and self.value is not None else 0.0
+            else:
+                share = 0.0
+            if share <= 0:
+                continue
+            s = min(0.5, rest * share * self.overlay.factor(kind, self.portfolio))
+            if streams.insert(kind).random() < s / (1.0 - s):
+                due.append(kind)
+        return due
+
+    def choose_overlay(self, streams: _Streams, kind: str, pool: list[str],
+                       base: list[int]) -> tuple[set[str], set[int] | None, list[int], str] | None:
+        """A step of the overlay ``kind`` drawn by its own stream, or None (no step: no fallback)."""
+        found: dict[str, list[int] | None] = {}
+        if kind == "reach":
+            assert self.reach is not None
+            found["reach"] = lns_reach.candidates(self.reach, np.asarray(base, dtype=np.int64), self.per_node,
+                                                  REACH_MAX_NODES)
+            if not found["reach"]:
+                return None
+        got = self._pick(kind, streams.of(kind), pool, base, found)
+        return None if got is None else (*got, kind)
 
     def pick_tenant(self, rng: random.Random, pool: list[str],
                     base: list[int]) -> tuple[set[str], set[int], list[int]] | None:
@@ -660,7 +780,7 @@ def lns(model: CpsatModel, *, level: str, domains_per_step: int, step_s: float, 
     else:
         _parallel(space, threads, domains_per_step=domains_per_step, step_s=step_s, deadline=deadline,
                   seed=seed, progress=progress, one_until=one_until)
-    space.stats["kinds"] = space.portfolio.summary()  # type: ignore[assignment]
+    space.stats["kinds"] = {**space.portfolio.summary(), **space.overlay.summary()}  # type: ignore[assignment]
     model.lns_stats = space.stats
     if space.best_obj > start_obj:
         model.values = space.best
@@ -781,13 +901,29 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                 workers: int | None, steps: int | None, det_step: float | None, progress: Progress) -> None:
     rng = random.Random(seed)
     split_rng = random.Random(seed + 1)  # its own stream: the steps' choices stay those of SEQUENTIAL_SPLIT 1
+    streams = _Streams(seed) if KIND_STREAMS else None
+    due: list[str] | None = None  # overlay kinds still to step before the next base step
     stats = space.stats
     sizer = Sizer(domains_per_step, len(space.names))
     while steps is None or stats["steps"] < steps:
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
             break
-        free, nodes, prefer, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
+        over = False
+        if streams is not None:
+            if due is None:
+                due = space.overlay_due(streams)
+            if due:
+                chosen = space.choose_overlay(streams, due.pop(0), space.names, space.best)
+                if chosen is None:
+                    continue  # no step: the base sequence goes on as without the kind
+                free, nodes, prefer, kind = chosen
+                over = True
+            else:
+                due = None
+                free, nodes, prefer, kind = space.choose_kind(rng, space.names, sizer.size, space.best, streams)
+        else:
+            free, nodes, prefer, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
         t0 = time.perf_counter()
         got: dict[str, float] = {}
         cap: list[tuple[int, int]] = []
@@ -801,15 +937,18 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
         found = _step(sub, space.best_obj, gap=space.gap,
                       seconds=_step_seconds(kind, step_s, left, space.whole_scale) if det_step is None else left,
                       det=None if det_step is None else det_step * _det_factors(space.whole_scale).get(kind, 1.0),
-                      seed=seed + stats["steps"], workers=workers, info=got, lite=kind not in ("whole", "model"))
+                      seed=seed + stats["steps"] if streams is None else streams.step_seed(kind, over),
+                      workers=workers, info=got, lite=kind not in ("whole", "model"))
         stats["steps"] += 1
         stats["proven"] = stats.get("proven", 0) + int(got.get("proven", 0.0))
         stats["lite"] = stats.get("lite", 0) + int(got.get("lite", 0.0))
         _profile(space, kind, got, found is not None)
         # Reproducible runs weigh the kinds by deterministic time, so that the draws repeat.
         cost = got["det"] if det_step is not None else time.perf_counter() - t0
-        space.portfolio.record(kind, 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale,
-                               cost)
+        gain = 0.0 if found is None else (found[1] - space.best_obj) / space.model.data.scale
+        (space.overlay if over else space.portfolio).record(kind, gain, cost)
+        if STEP_LOG:
+            stats.setdefault("log", []).append([kind, round(gain, 6)])  # type: ignore[attr-defined]
         if kind == "whole" and found is None:
             _whole_found_nothing(space, got)
         if kind == "model" and found is None and got.get("proven") and prefer:
@@ -928,6 +1067,8 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
 
     def steps(tid: int) -> None:
         rng = random.Random(seed * 7919 + tid)
+        streams = _Streams(seed * 7919, tid) if KIND_STREAMS else None
+        due: list[str] | None = None
         if tid and one_until is not None:
             one_until.wait(max(0.0, deadline - time.perf_counter()))
         k = 0
@@ -940,15 +1081,28 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                 return
             with space.lock:
                 pool = [name for name in space.names if name not in space.busy]
-                free, nodes, prefer, kind = space.choose_kind(rng, pool, size, space.best)
+                over = False
+                chosen = None
+                if streams is not None:
+                    if due is None:
+                        due = space.overlay_due(streams)
+                    while due and chosen is None:
+                        chosen = space.choose_overlay(streams, due.pop(0), pool, space.best)
+                    over = chosen is not None
+                    if not over:
+                        due = None
+                if chosen is None:
+                    chosen = space.choose_kind(rng, pool, size, space.best, streams)
+                free, nodes, prefer, kind = chosen
                 space.busy |= free
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others (a
                 # tenant step those of its tenant too).
                 alone = ALONE_GROWS_ALL and one_until is not None and not one_until.is_set()
                 share = 1 if alone or (TENANT_GROWS_ALL and kind == "tenant") else threads
+                split = rng if streams is None else streams.of("split")
                 mine = {i for i, top in space.growth
-                        if base[i] < top and i not in space.reserved and rng.random() * share < 1}
+                        if base[i] < top and i not in space.reserved and split.random() * share < 1}
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
@@ -972,7 +1126,9 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     space.stats["lite"] = space.stats.get("lite", 0) + int(got.get("lite", 0.0))
                     _profile(space, kind, got, found is not None)
                     gain = 0.0 if found is None else (found[1] - base_obj) / space.model.data.scale
-                    space.portfolio.record(kind, gain, time.perf_counter() - t0)
+                    (space.overlay if over else space.portfolio).record(kind, gain, time.perf_counter() - t0)
+                    if STEP_LOG:
+                        space.stats.setdefault("log", []).append([kind, round(gain, 6)])  # type: ignore[attr-defined]
             if kind == "whole" and found is None:
                 with space.lock:
                     _whole_found_nothing(space, got)  # it had the cluster's whole-only nodes, found nothing

@@ -76,6 +76,18 @@ class Portfolio:
                 return k
         return kinds[-1]
 
+    def factor(self, kind: str, base: Portfolio) -> float:
+        """What ``kind``'s share is multiplied by when its steps are recorded here and the other kinds' in
+        ``base`` (lns.KIND_STREAMS' overlay kinds): its gain rate (with ADAPT_PRIOR steps of ``base``'s mean)
+        over ``base``'s rate, at least ADAPT_FLOOR; 1 until ``base`` has gained, or when not adapting."""
+        n = sum(base.steps.values())
+        total_gain, total_cost = sum(base.gain.values()), sum(base.cost.values())
+        if not self.adapt or n == 0 or total_gain <= 0 or total_cost <= 0:
+            return 1.0
+        mean_gain, mean_cost = total_gain / n, total_cost / n
+        rate = (self.gain.get(kind, 0.0) + ADAPT_PRIOR * mean_gain) / (self.cost.get(kind, 0.0) + ADAPT_PRIOR * mean_cost)
+        return max(ADAPT_FLOOR, rate / (total_gain / total_cost))
+
     def record(self, kind: str, gain: float, cost: float) -> None:
         """A step of ``kind`` gained ``gain`` (objective units, 0 when it did not improve) for ``cost``."""
         self.steps[kind] = self.steps.get(kind, 0) + 1
