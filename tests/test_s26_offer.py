@@ -13,7 +13,7 @@ from packer.check import check
 from packer.cpsat import reopt, reopt_offer
 from packer.cpsat.search import solve_monolithic
 from packer.generate import generate
-from packer.model import Instance, Node, Request, Tenant, Unit
+from packer.model import Instance, Locality, Node, Request, Tenant, Unit
 from packer.plans import objective_value
 
 
@@ -147,3 +147,19 @@ def test_move_steps_with_the_fit_offer(flags) -> None:  # type: ignore[no-untype
                                    max_steps=3, det=0.2, pack=False)
         plans.append(got)
     assert plans[0] == plans[1]
+
+
+def test_why_names_the_reason(flags) -> None:  # type: ignore[no-untyped-def]
+    """Tests that reopt_offer.why names a model the region lacks, a size above its room, a required locality
+    no domain holds, and "" for a request that fits."""
+    inst = _tiny(0)
+    extra = (Request(id="h", kind="gpu", count=1, gpu_models=("H100",)), Request(id="big", kind="gpu", count=16),
+             Request(id="rack", kind="gpu", count=9, locality=Locality(level="node", required=True)),
+             Request(id="ok", kind="gpu", count=2))
+    inst = inst.model_copy(update={"requests": inst.requests + extra})
+    placed = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    region = reopt_offer.Region.of(inst, {"n0", "n1"}, {}, [r for r in inst.requests if r.placement is not None])
+    assert region.room == 16 - 4  # four running 1-GPU jobs on n0 / n1 stay inside
+    got = {r.id: reopt_offer.why(inst, region, r) for r in extra}
+    assert got == {"h": "model", "big": "size", "rack": "locality", "ok": ""}
+    assert placed

@@ -81,7 +81,7 @@ class Region:
             if r.placement is None:
                 continue
             if r.movable:
-                stay += sum(inst.unit_size(r, u) for u in r.placement)
+                stay += sum(inst.unit_size(r, u) for u in r.placement if u.node in gpus)
                 continue
             for u in r.placement:
                 if u.node not in gpus:
@@ -182,6 +182,27 @@ def fit(inst: Instance, region: Region, r: Request) -> tuple[bool, int]:
     cap = r.spread.max_per_domain if r.spread is not None and r.spread.level != "gpu" else None
     best = max((sum(min(cap, v) if cap is not None else v for v in per.values()) for per in doms.values()), default=0)
     return best >= r.need_count, cost
+
+
+def why(inst: Instance, region: Region, r: Request) -> str:
+    """Why ``r`` cannot fit the region (for measurements): ``model`` (no region node has a GPU of a model,
+    mode or MIG profile it can use), ``isolation`` (only nodes or GPUs its tenant is isolated from, or
+    without the host resources), ``gpus`` (no room on its GPUs: pinned work holds them), ``size`` (its
+    least size is above the region's room once the running work inside is counted), ``locality`` (no
+    domain of its required locality, or spread, holds its units); "" when it may fit."""
+    ok, cost = fit(inst, region, r)
+    if ok:
+        return ""
+    if cost:
+        return "size" if inst.request_unit_size(r) * r.need_count > region.room + _EPS else "locality"
+    free = Region(region.nodes, {nid: [_Gpu(g.mode) for g in gs]
+                                 for nid, gs in region.gpus.items()},
+                  {}, {nid: math.inf for nid in region.cpu}, {nid: math.inf for nid in region.mem}, math.inf)
+    if not any(_units_on(inst, free, r, n)[0] for n in region.nodes):
+        return "model"
+    if not any(_node_ok(inst, region, r, n) for n in region.nodes):
+        return "isolation"
+    return "gpus"
 
 
 def offer(inst: Instance, region: Region, rest: Sequence[Request], aim: Request | None, rng: random.Random,
