@@ -52,6 +52,9 @@ def main() -> int:
                     help="several arms, each the '+'-joined MODULE.NAME flags it turns on (every other flag named in "
                          "any arm off; 'none': all off), gang steps on in all; e.g. "
                          "'none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM' (session 18)")
+    ap.add_argument("--measure-offer", action="store_true",
+                    help="session 26: count per CP-SAT step how many offered (and waiting) requests can fit its "
+                         "region (reopt_offer.MEASURE; changes no draw)")
     args = ap.parse_args()
 
 
@@ -93,6 +96,10 @@ def main() -> int:
                 reopt_gang.GANG, reopt_gang.CHAIN = True, on
             else:
                 reopt_gang.GANG = on
+            if args.measure_offer:
+                from packer.cpsat import reopt_offer
+
+                reopt_offer.MEASURE = {}
             t0 = time.perf_counter()
             traj: list[float] = []  # session 23: the objective before every step (of every kind), for "step for step"
             got, stats = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 3600, seed=0,
@@ -112,7 +119,9 @@ def main() -> int:
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
                          "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
                          "gang_priced": stats.get("gang_priced", 0),  # session 21: gains of priced exchanges
-                         "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps")}
+                         "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps"),
+                         "offer": stats.get("offer"),  # session 26: offers and what their steps gained
+                         "measure_offer": None if not args.measure_offer else dict(reopt_offer.MEASURE or {})}
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             bs = "-" if bound is None else f"{bound:.2f}"  # session 22: the stays LP may not finish at load 10
             print(f"| {inst.name} | {arm} | {obj:.2f} | {bs} | {gs} | {rows[arm]['moves']} | "
@@ -123,6 +132,8 @@ def main() -> int:
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
                       for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} priced:{stats.get('gang_priced', 0)} |"),
                   flush=True)
+            if stats.get("offer") or args.measure_offer:
+                print(f"  {inst.name} {arm}: offer {stats.get('offer')} measure {rows[arm]['measure_offer']}", flush=True)
             if args.arms and arm != arms[0][0]:  # session 23: the objective before each step, against the first arm's
                 first = rows[arms[0][0]]["trajectory"]
                 print(f"  {inst.name} {arm}: {len(traj)} steps, trajectory "

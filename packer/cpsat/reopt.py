@@ -62,6 +62,7 @@ from packer.cpsat import (
     reopt_fill,
     reopt_gang,
     reopt_gangcap,
+    reopt_offer,
     reopt_pack,
     reopt_spread,
     tuning,
@@ -1179,6 +1180,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             big = min(GROW_MAX_NODES, math.ceil(limit * scale.value))
             nodes = view.close(_grown(inst, view, nodes, scale.value, racks if kind == "random" else None, xrng),
                                big, xrng)
+        reopt_offer.LAST = None
         sub, hint, uncounted = _sub_instance(inst, cur, nodes, cap, waiting, aim, zrng, first=first, guide=guide)
         if not sub.requests:
             continue
@@ -1220,6 +1222,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             scale.update(proved=proved, gained=False)
             rec["check_s"] += time.perf_counter() - t2
             port.add("cpsat", time.perf_counter() - tb, 0.0)
+            reopt_offer.note(stats, kind, 0.0)
             continue
         value = bases.objective(trial) if reopt_base.SHARED else objective_value(inst, trial)
         before = best
@@ -1237,6 +1240,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         scale.update(proved=proved, gained=best > before + 1e-9)
         rec["check_s"] += time.perf_counter() - t2
         port.add("cpsat", time.perf_counter() - tb, best - before)
+        reopt_offer.note(stats, kind, best - before)  # session 26: what the step's offer did, and its gain
     for rec in by_kind.values():
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)
@@ -1895,7 +1899,15 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
         seen = {r.id for r in firsts} | ({aim.id} if aim is not None else set())
         firsts += _lp_offer(guide, waiting, nodes, seen)[: max(0, min(OFFER_LP_MAX, OFFER - 1 - len(firsts)))]
     ids = {r.id for r in firsts}
-    offer = firsts + _offer([r for r in waiting if r.id not in ids], aim, rng)[: OFFER - len(firsts)]
+    if reopt_offer.OFFER_FIT or reopt_offer.MEASURE is not None:  # session 26: the offer that fits the region
+        region = reopt_offer.Region.of(inst, nodes, fixed_modes, reqs)
+    if reopt_offer.OFFER_FIT:
+        offer = firsts + reopt_offer.offer(inst, region, [r for r in waiting if r.id not in ids], aim, rng,
+                                           OFFER - len(firsts), len(nodes), OFFER)
+    else:
+        offer = firsts + _offer([r for r in waiting if r.id not in ids], aim, rng)[: OFFER - len(firsts)]
+        if reopt_offer.MEASURE is not None:
+            reopt_offer.measure_offer(inst, region, offer, aim, [r for r in waiting if r.id not in ids])
     reqs.extend(offer)
     keep = {r.tenant for r in reqs}
     tenants = [Tenant(id=t.id, isolation=t.isolation,
