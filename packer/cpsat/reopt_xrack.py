@@ -27,7 +27,10 @@ from collections.abc import Mapping
 from packer.cpsat.lpguide import Guide
 from packer.model import Instance
 
-#: Exchange steps on (False: the A/B arm, ``bench/bench_reopt_gang.py --ab reopt_xrack.XRACK``).
+#: Exchange steps on (False: the A/B arm, ``bench/bench_reopt_gang.py --ab reopt_xrack.XRACK``). Off: deterministic
+#: 20-step A/B (session 26) haein issue 0-3 +5.97, 101 / 5 +1.27 / +1.43, fragmented 1 / 4 / 3 +5.28 / +6.12 / −2.28; the
+#: steps' own gain on haein 6.37 over 21 steps (drift-sized), on fragmented 37.4 over 7; haein-4 / -100 and the report
+#: seeds not run.
 XRACK = False
 #: Share of the move-step iterations that are exchange steps while the guide and the plan differ.
 SHARE = 0.2
