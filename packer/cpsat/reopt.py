@@ -65,6 +65,7 @@ from packer.cpsat import (
     reopt_offer,
     reopt_pack,
     reopt_spread,
+    reopt_xrack,
     tuning,
 )
 from packer.cpsat.border import split_at_border
@@ -1025,6 +1026,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
     crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
     drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
+    xkrng = random.Random(seed + 179424673)  # the exchange-rack steps' own draws (reopt_xrack), likewise
     cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -1122,8 +1124,14 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if reopt_diff.DIFF and guide is not None and drng.random() < reopt_diff.SHARE:
             dw = reopt_diff.weights(inst, cur, guide)
             dnodes = reopt_diff.region(inst, view, guide, drng, dw, reopt_diff.NODES) if dw else set()
-        zrng = drng if dnodes else rng  # the stream this step's region closure and offer draw from
-        roll = rng.random() if not dnodes else 1.0
+        # Exchange-rack steps (reopt_xrack: racks where the plan differs from the LP, with where the LP sends
+        # their running work) from their own stream likewise.
+        xnodes: set[str] = set()
+        if not dnodes and reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
+            xw = reopt_xrack.weights(inst, cur, guide)
+            xnodes = reopt_xrack.region(view, guide, xkrng, xw, racks) if xw else set()
+        zrng = drng if dnodes else xkrng if xnodes else rng  # the stream this step's closure and offer draw from
+        roll = rng.random() if not (dnodes or xnodes) else 1.0
         aim = None
         kind = "random"
         first: list[Request] = []
@@ -1135,6 +1143,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             nodes = dnodes
             first = _lp_offer(guide, waiting, dnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
             stats["diff"] = stats.get("diff", 0) + 1
+        elif xnodes:
+            kind = "xrack"
+            nodes = xnodes
+            first = _lp_offer(guide, waiting, xnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
+            stats["xrack"] = stats.get("xrack", 0) + 1
         elif pool and roll < AIMED_SHARE:
             kind = "aimed"
             aim = _aim(rng, pool, guide)
