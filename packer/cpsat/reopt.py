@@ -68,7 +68,7 @@ from packer.cpsat import (
     reopt_xrack,
     tuning,
 )
-from packer.cpsat.border import split_at_border
+from packer.cpsat.border import fix_modes, nodes_with_modes, split_at_border
 from packer.cpsat.hints import online_ready
 from packer.cpsat.lpguide import Guide
 from packer.cpsat.proof import padded_bound
@@ -1897,7 +1897,7 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
         elif not outside and r.movable and moved:
             uncounted.add(r.id)  # moved before: may move again, its cost is paid already
             reqs.append(r.model_copy(update={"placement": tuple(inside), "migration_cost": 0.0}))
-            _fix_modes(inst, r, inside, fixed_modes)
+            fix_modes(inst, r, inside, fixed_modes)
         elif not outside and r.placement is None:
             reqs.append(r)  # waiting work placed here: free
         else:
@@ -1906,7 +1906,7 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
             if outside:
                 upd.update({"count": len(inside), "min_count": None, "locality": None, "spread": None})
             reqs.append(r.model_copy(update=upd))
-            _fix_modes(inst, r, inside, fixed_modes)
+            fix_modes(inst, r, inside, fixed_modes)
     firsts = [r for r in first if r.id not in cur][:OFFER]
     if OFFER_LP and guide is not None:
         seen = {r.id for r in firsts} | ({aim.id} if aim is not None else set())
@@ -1929,26 +1929,12 @@ def _sub_instance(inst: Instance, cur: Mapping[str, Sequence[Unit]], nodes: set[
     weights = ObjectiveWeights(locality_weight=inst.objective.locality_weight,
                                migration_weight=inst.objective.migration_weight,
                                max_migrations=None if cap is None else max(0, cap - moved_out))
-    sub_nodes = []
-    for n in inst.nodes:
-        if n.id not in nodes:
-            continue
-        fix = {g: m for (nid, g), m in fixed_modes.items() if nid == n.id}
-        if fix:
-            n = n.model_copy(update={"gpu_modes": tuple(fix.get(g, n.gpu_mode(g)) for g in range(n.num_gpus))})
-        sub_nodes.append(n)
-    sub = Instance(name=f"{inst.name}/moves", catalog=inst.catalog, topology=inst.topology, nodes=tuple(sub_nodes),
+    sub = Instance(name=f"{inst.name}/moves", catalog=inst.catalog, topology=inst.topology,
+                   nodes=nodes_with_modes(inst, nodes, fixed_modes),
                    tenants=tuple(tenants), requests=tuple(reqs), objective=weights)
     plan = Plan(instance=sub.name, status="feasible", objective=0.0, solver=SolverInfo(name="incumbent"),
                 assignments=tuple(Assignment(request=rid, units=tuple(us)) for rid, us in hint.items()))
     return sub, plan, uncounted
-
-
-def _fix_modes(inst: Instance, r: Request, units: Sequence[Unit], out: dict[tuple[str, int], str]) -> None:
-    """Work pinned on an 'any' GPU fixes that GPU's mode in the sub-instance."""
-    for u in units:
-        if u.gpu is not None and inst.node(u.node).gpu_mode(u.gpu) == "any":
-            out[(u.node, u.gpu)] = MODE_OF_KIND[r.kind]
 
 
 def _fill_offer(inst: Instance, view: _View, tenant: str, nodes: set[str], waiting: Sequence[Request]) -> list[Request]:
