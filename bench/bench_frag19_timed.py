@@ -23,6 +23,7 @@ to ``--json``.
     (arm ``s22``: as ``off`` with reopt_valid.DIFF, reopt_base.SIZES and reopt_gang.LAZY off: every kept result
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 105 --arms fit off   # session 26
     (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
     LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
     every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
@@ -50,7 +51,16 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from packer.cpsat import reopt_base, reopt_clear, reopt_gang, reopt_spread, reopt_stays, reopt_valid
+    from packer.cpsat import (
+        reopt_base,
+        reopt_clear,
+        reopt_gang,
+        reopt_offer,
+        reopt_spread,
+        reopt_stays,
+        reopt_valid,
+        reopt_xrack,
+    )
 
     default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
     import packer.cpsat.reopt as reopt
@@ -61,6 +71,7 @@ def main() -> int:
     from packer.cpsat import variables
 
     s24 = reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS
+    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -82,6 +93,9 @@ def main() -> int:
             reopt_stays.WARM_ROWS = False if arm in ("s23", "nowarm") else True if arm in ("nomemo", "s24") else s24[0]
             variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[1]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
+            # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
+            reopt_offer.OFFER_FIT = True if arm == "fit" else s26[0]
+            reopt_xrack.XRACK = True if arm == "xrack" else s26[1]
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -118,6 +132,7 @@ def main() -> int:
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24
+    reopt_offer.OFFER_FIT, reopt_xrack.XRACK = s26
     return 0
 
 
