@@ -1128,7 +1128,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         # their running work) from their own stream likewise.
         xnodes: set[str] = set()
         if not dnodes and reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
-            xw = reopt_xrack.weights(inst, cur, guide)
+            xw = reopt_diff.weights(inst, cur, guide)  # where the plan and the LP differ
             xnodes = reopt_xrack.region(view, guide, xkrng, xw, racks) if xw else set()
         zrng = drng if dnodes else xkrng if xnodes else rng  # the stream this step's closure and offer draw from
         roll = rng.random() if not (dnodes or xnodes) else 1.0

@@ -25,7 +25,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from packer.cpsat.lpguide import Guide
-from packer.model import Instance
 
 #: Exchange steps on (False: the A/B arm, ``bench/bench_reopt_gang.py --ab reopt_xrack.XRACK``). Off: deterministic
 #: 20-step A/B (session 26) haein issue 0-3 +5.97, 101 / 5 +1.27 / +1.43, fragmented 1 / 4 / 3 +5.28 / +6.12 / −2.28; the
@@ -66,10 +65,3 @@ def region(view, guide: Guide, rng: random.Random, w: Mapping[str, float],  # ty
     if out:
         view.exchange(out, guide, rng, max(limit, len(out)))
     return out
-
-
-def weights(inst: Instance, cur, guide: Guide) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """The node weights of :func:`packer.cpsat.reopt_diff.weights` (where the plan and the LP differ)."""
-    from packer.cpsat import reopt_diff
-
-    return reopt_diff.weights(inst, cur, guide)
