@@ -181,6 +181,8 @@ def lns_plan(inst: Instance, rem: float | None,
               det: float | None) -> tuple[str, int, float, float, int | None, float | None] | None:
     """(level, domains per step, first run's seconds, step seconds, steps, step det. time), or None.
 
+    With ``det`` (reproducible runs) the first run's seconds are ``rem``: its deterministic budget stops it.
+
     None (one CP-SAT run on the whole model) without a time limit, with little time, or without a
     topology level of at least tuning.LNS_DOMAIN_SHARE domains. The level is the coarsest such level.
     """
@@ -201,7 +203,12 @@ def lns_plan(inst: Instance, rem: float | None,
     # Each step also clones, fixes and presolves the model, outside its deterministic budget: count it.
     det_step = min(tuning.LNS_STEP_S, max(0.5, (1 - tuning.LNS_FIRST_SHARE) * det / 6))
     steps = int((1 - tuning.LNS_FIRST_SHARE) * det / (det_step + tuning.LNS_STEP_OVERHEAD_S))
-    return level, max(1, count // tuning.LNS_STEP_SHARE), first, step, steps, det_step
+    # Reproducible: the first run stops at its deterministic budget (LNS_FIRST_SHARE of ``det``); its wall
+    # limit is only the run's safety stop (``rem``). A wall limit of ``first`` stopped it before its budget
+    # whenever CP-SAT did fewer than LNS_FIRST_SHARE * det / first deterministic units a second (0.48 on a
+    # 30 s limit, against DET_PER_SECOND 0.4): two "reproducible" solves in one process then differed with
+    # the load (session 27; tests/test_cpgap15_lpcut.py).
+    return level, max(1, count // tuning.LNS_STEP_SHARE), rem, step, steps, det_step
 
 
 __all__ = ["RelaxChoice", "build_s", "deterministic_budget", "greedy_s", "hint_budget", "hint_need_s", "hint_s", "lns_plan", "no_move_share", "online_first",
