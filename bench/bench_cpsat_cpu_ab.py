@@ -4,7 +4,7 @@ the same arm again, for the noise) against region steps that also fold the varia
 (:data:`packer.cpsat.lns.STEP_PARAMS`: ``probe1``/``probe0`` cp_model_probing_level 1/0, ``sym0``
 symmetry_level 0, ``lite`` both probing and symmetry off, ``pre1`` max_presolve_iterations 1, ``lin1`` linearization_level 1) and steps that free
 one more domain than the plan says (``wider``), and steps whose size adapts to how many are proven
-(``adapt``, :data:`packer.cpsat.lns.SIZE_ADAPT`) (sessions 12-13).
+(``adapt``, lns.SIZE_ADAPT: removed in session 27, run it at git tag flags-s26) (sessions 12-13).
 
 Usage: python bench/bench_cpsat_cpu_ab.py FAMILY[,...] SEED[,...] STEPS DET_STEP [ARM,...]
 
@@ -39,7 +39,6 @@ SETTINGS: dict[str, tuple[dict[str, object], bool, int]] = {
     "sym0": ({"symmetry_level": 0}, False, 0), "pre1": ({"max_presolve_iterations": 1}, False, 0),
     "lin1": ({"linearization_level": 1}, False, 0), "wider": ({}, False, 1),
     "lite": ({"cp_model_probing_level": 0, "symmetry_level": 0}, False, 0),
-    "adapt": ({}, False, 0),  # lns.SIZE_ADAPT on
 }
 
 
@@ -64,7 +63,6 @@ def run_arm(model: CpsatModel, plan: tuple, arm: str, seed: int, steps: int,  # 
     lns_region.FOLD_FIXED = fold
     lns_mod.STEP_PARAMS = dict(params)
     lns_mod.LITE_PARAMS = {}  # the arms say every step's parameters themselves
-    lns_mod.SIZE_ADAPT = arm == "adapt"
     model.values = None
     trace = _Trace()
     t0 = time.perf_counter()

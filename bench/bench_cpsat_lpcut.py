@@ -4,8 +4,8 @@ Arms (``packer.cpsat.tuning``): ``rel`` (session 14 as shipped: the cluster rela
 model's LP in the rest of the LP's limit; the LNS runs one step thread until it ends), ``cutF`` (the
 model's LP stopped after F times the relaxation's wall seconds, LP_MODEL_CUT_FACTOR = F, which opens
 the gate), ``skip`` (the model's LP not run once the relaxation answered: factor 0, no floor); and, with
-the LP as ``rel``, the parallel steps' growth: ``grow`` (lns.TENANT_GROWS_ALL and lns.ALONE_GROWS_ALL),
-``alone`` (ALONE_GROWS_ALL only), ``tenantall`` (TENANT_GROWS_ALL only); and, with the LP as ``rel``,
+the LP as ``rel``, the parallel steps' growth arms ``grow`` / ``alone`` / ``tenantall`` (lns.TENANT_GROWS_ALL,
+lns.ALONE_GROWS_ALL: removed in session 27, run them at git tag flags-s26); and, with the LP as ``rel``,
 session 16's host-resource room rule: ``hoston`` (data.HOST_FIT, shipped) and ``hostoff`` (without it);
 and, with the LP as ``rel``, session 17's greedy exchanges in the hint: ``exon`` (greedy.EXCHANGE) and
 ``exoff`` (without them; each row then also has the hint's objective, ``hint_obj``).
@@ -32,7 +32,6 @@ import time
 import packer.cpsat.solver as cpsat
 from packer.check import check
 from packer.cpsat import data as data_mod
-from packer.cpsat import lns as lns_mod
 from packer.cpsat import tuning
 from packer.generate import generate
 from packer.greedy import solver as greedy_mod
@@ -59,15 +58,12 @@ class Trace(Progress):
         return got
 
 
-#: Arms of the parallel steps' growth (session 15, lns.TENANT_GROWS_ALL / lns.ALONE_GROWS_ALL), the LP as ``rel``.
-GROWTH = {"grow": (True, True), "alone": (False, True), "tenantall": (True, False)}
 
 
 def arm_setting(arm: str) -> tuple[float | None, float]:
-    lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = GROWTH.get(arm, (False, False))
     data_mod.HOST_FIT = arm != "hostoff"
     greedy_mod.EXCHANGE = arm != "exoff"
-    if arm in ("rel", "hoston", "hostoff", "exon", "exoff") or arm in GROWTH:
+    if arm in ("rel", "hoston", "hostoff", "exon", "exoff"):
         return None, tuning.LP_MODEL_CUT_MIN_S
     if arm == "skip":
         return 0.0, 0.0
@@ -77,7 +73,7 @@ def arm_setting(arm: str) -> tuple[float | None, float]:
 
 
 def main(families: list[str], seeds: list[int], arms: list[str], out: str | None) -> None:
-    shipped = (tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL)
+    shipped = (tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S)
     host_fit = data_mod.HOST_FIT
     exchange = greedy_mod.EXCHANGE
     sink = open(out, "a") if out else None  # noqa: SIM115
@@ -124,7 +120,7 @@ def main(families: list[str], seeds: list[int], arms: list[str], out: str | None
                 if sink:
                     sink.write(line + "\n")
                     sink.flush()
-    tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S, lns_mod.TENANT_GROWS_ALL, lns_mod.ALONE_GROWS_ALL = shipped
+    tuning.LP_MODEL_CUT_FACTOR, tuning.LP_MODEL_CUT_MIN_S = shipped
     data_mod.HOST_FIT = host_fit
     greedy_mod.EXCHANGE = exchange
 

@@ -3,8 +3,8 @@
 the kinds' rates as steps accumulate (``matchN``: lns_portfolio.ADAPT_MATCH_STEPS = N); and the waiting
 groups a step may add (shipped sequential steps: all of them) against the parallel steps' split of them
 between two threads (``split2``: lns.SEQUENTIAL_SPLIT 2, what the one thread stepping while the gate
-holds the other may add), and that split with every group for tenant steps (``split2t``: with
-lns.TENANT_GROWS_ALL).
+holds the other may add); ``split2t`` (that split with every group for tenant steps, lns.TENANT_GROWS_ALL)
+ran at git tag flags-s26 (removed in session 27).
 
 Usage: python bench/bench_cpsat_portfolio_det.py FAMILY[,...] SEED[,...] STEPS DET_STEP [ARM,...] [--out FILE]
 
@@ -43,7 +43,6 @@ class _Trace:
 def run_arm(model, plan, arm: str, seed: int, steps: int, det_step: float, start_obj: float) -> dict[str, object]:  # type: ignore[no-untyped-def]
     lns_portfolio.ADAPT_MATCH_STEPS = float(arm[5:]) if arm.startswith("match") else None
     lns_mod.SEQUENTIAL_SPLIT = 2 if arm.startswith("split2") else 1
-    lns_mod.TENANT_GROWS_ALL = arm == "split2t"
     return lns_arm(model, plan, arm, seed, steps, det_step, start_obj)
 
 

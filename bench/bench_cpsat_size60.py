@@ -7,6 +7,7 @@ steps with them (``fixed``, LITE_PARAMS emptied).
 Usage: python bench/bench_cpsat_size60.py FAMILY[,...] SEED[,...] [ARM,...]
 
 Per instance the arms run back to back, their order rotating with the instance; one JSON line an arm:
+(``adapt`` ran at git tag flags-s26; SIZE_ADAPT was removed in session 27.)
 objective, bound, gap %, LNS steps / improved / proven, the largest random step, the process CPU
 seconds of the solve (``time.process_time``: all its threads), the load before and after, and whether
 ``packer check`` passes the plan.
@@ -37,7 +38,6 @@ def main(families: list[str], seeds: list[int], arms: list[str]) -> None:
             order = arms[k % len(arms):] + arms[:k % len(arms)]
             k += 1
             for arm in order:
-                lns_mod.SIZE_ADAPT = arm == "adapt"
                 lns_mod.LITE_PARAMS = dict(LITE) if arm == "lite" else {}
                 load = os.getloadavg()[0]
                 c0 = time.process_time()
@@ -54,10 +54,9 @@ def main(families: list[str], seeds: list[int], arms: list[str]) -> None:
                     "largest_step": st.get("largest_step"), "domains_per_step": st.get("domains_per_step"),
                     "cpu_s": round(cpu, 1), "lp_s": info.get("lp_s"), "load": round(load, 2),
                     "load_end": round(os.getloadavg()[0], 2), "ok": check(inst, plan).ok}), flush=True)
-    lns_mod.SIZE_ADAPT = False
     lns_mod.LITE_PARAMS = dict(shipped)
 
 
 if __name__ == "__main__":
     main(sys.argv[1].split(","), [int(s) for s in sys.argv[2].split(",")],
-         sys.argv[3].split(",") if len(sys.argv) > 3 else ["fixed", "adapt"])
+         sys.argv[3].split(",") if len(sys.argv) > 3 else ["fixed", "lite"])

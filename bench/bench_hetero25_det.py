@@ -13,7 +13,7 @@ literal); flags an arm does not name keep their shipped values.
     python bench/bench_hetero25_det.py FAMILY[,...] SEED[,...] STEPS DET_STEP ARM [ARM ...] [--prefix P] [--out FILE]
 
 e.g. ``... hetero 108 60 0.8 off=lns.OWNER_EXCHANGE:False on=lns.OWNER_EXCHANGE:True
-fresh=lns.OWNER_EXCHANGE:True+lns.OWNER_FRESH:True --prefix 40``.
+--prefix 40`` (session 25's ``fresh`` arm, lns.OWNER_FRESH, ran at git tag flags-s26).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
 from packer.cpsat import lns as lns_mod
@@ -84,85 +83,6 @@ def test_proven_steps_are_counted(workers: int, monkeypatch: pytest.MonkeyPatch)
     assert st["steps"] == len(codes) >= 2
     assert st["proven"] == sum(code == lns_mod.cp_model.OPTIMAL for code in codes)
     assert 0 < st["proven"] <= st["steps"]
-
-
-def _sizer(monkeypatch: pytest.MonkeyPatch, least: int = 2, room: int = 16) -> lns_mod.Sizer:
-    monkeypatch.setattr(lns_mod, "SIZE_ADAPT", True)
-    monkeypatch.setattr(lns_mod, "SIZE_WINDOW", 4)
-    monkeypatch.setattr(lns_mod, "SIZE_GROW_BELOW", 0.3)
-    monkeypatch.setattr(lns_mod, "SIZE_MOST_FACTOR", 2)
-    return lns_mod.Sizer(least, room)
-
-
-def test_sizer_grows_only_after_a_window_of_quick_proofs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests that a step size grows by one only after SIZE_WINDOW proven steps in a row that used on
-    average less than SIZE_GROW_BELOW of their time, and stops at SIZE_MOST_FACTOR times the plan's count."""
-    sizer = _sizer(monkeypatch)
-    quick = {"proven": 1.0}
-    for _ in range(3):
-        sizer.record(quick, 0.1)
-    assert sizer.size == 2  # three are not a window
-    sizer.record(quick, 0.1)
-    assert sizer.size == 3
-    for _ in range(4):
-        sizer.record(quick, 0.5)  # proven, but slowly: no growth
-    assert sizer.size == 3
-    for _ in range(20):
-        sizer.record(quick, 0.05)
-    assert sizer.size == 4  # 2 x the plan's count
-
-
-def test_sizer_shrinks_after_half_a_window_unproven_never_below_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests that two unproven steps (half of a window of 4) at a size take one domain off, that one does
-    not, and that the size never falls below the plan's count."""
-    sizer = _sizer(monkeypatch, least=2)
-    for _ in range(8):
-        sizer.record({"proven": 1.0}, 0.1)
-    assert sizer.size == 4
-    sizer.record({"proven": 0.0}, 1.0)
-    assert sizer.size == 4
-    sizer.record({"proven": 0.0}, 1.0)
-    assert sizer.size == 3
-    for _ in range(10):
-        sizer.record({"proven": 0.0}, 1.0)
-    assert sizer.size == 2
-    sizer.record({}, 0.0)  # a step that reported nothing changes nothing
-    assert sizer.size == 2
-
-
-def test_sizer_room_caps_growth_and_off_means_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests that the domains one thread may hold cap the size, and that with SIZE_ADAPT off it never moves."""
-    sizer = _sizer(monkeypatch, least=2, room=3)
-    for _ in range(20):
-        sizer.record({"proven": 1.0}, 0.0)
-    assert sizer.size == 3
-    monkeypatch.setattr(lns_mod, "SIZE_ADAPT", False)
-    fixed = lns_mod.Sizer(2, 16)
-    for _ in range(20):
-        fixed.record({"proven": 1.0}, 0.0)
-    assert fixed.size == 2
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_adaptive_steps_grow_on_easy_steps_and_stay_valid(workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests on a small model whose one-node steps are all proven at once that the LNS grows its random
-    steps (largest_step above the plan's count) in both the reproducible and the threaded run, and that
-    its answer satisfies every row of the model."""
-    monkeypatch.setattr(lns_mod, "SIZE_ADAPT", True)
-    monkeypatch.setattr(lns_mod, "SIZE_WINDOW", 2)
-    monkeypatch.setattr(lns_mod, "SIZE_GROW_BELOW", 0.9)
-    monkeypatch.setattr(lns_mod, "SIZE_MOST_FACTOR", 3)
-    monkeypatch.setattr(lns_mod, "VALUE_SHARE", 0.0)
-    monkeypatch.setattr(lns_mod, "EXCHANGE_SHARE", 0.0)
-    monkeypatch.setattr(lns_mod, "TENANT_SHARE", 0.0)
-    monkeypatch.setattr(lns_mod, "ANCHORED_SHARE", 0.0)
-    model = _model(nodes=12)
-    _one_node_lns(model, workers, steps=10, det_step=1.0, step_s=1.0, seconds=4.0)
-    st = model.lns_stats
-    assert st["largest_step"] >= 2
-    values = model.values if model.values is not None else lns_mod._space(model, "node").best  # type: ignore[union-attr]
-    _, a, row_lo, row_hi, lo, hi = model.linear_form[:6]
-    assert lns_mod._Checker(a, row_lo, row_hi, lo, hi).feasible(np.asarray(values, dtype=np.int64))
 
 
 @pytest.mark.parametrize("min_rows", [0, 10**9])

@@ -57,52 +57,22 @@ ANCHOR_MAX_DOMAINS = 3
 TENANT_SHARE = 0.1
 TENANT_MAX_NODES = 16
 #: In parallel steps, the waiting work a step may add is split between the threads (a random share of
-#: the groups each, so that two steps do not place the same request twice). Two cases where that split
-#: only holds a step back (session 15), each a switch:
-#: TENANT_GROWS_ALL: a tenant step may add every group no other step holds. It frees the nodes of a
-#: node-isolated tenant, and packing that tenant onto fewer nodes gains only when the other tenants'
-#: waiting work takes the nodes it leaves (inference-0: in 300 s the LNS moved `edge` from 17 nodes
-#: to 13, and the waiting chat/search/vision work took them; what is left idle at 300 s is on its nodes).
-TENANT_GROWS_ALL = False
-#: ALONE_GROWS_ALL: while the gate (``one_until``) keeps the other threads waiting, the one thread that
-#: steps may add every group: no other step runs to place the same request. Where the model's LP does
-#: not end in the minute (inference, tenants, sharing at load 5+) that is the whole LNS.
-#: Both off: measured deterministically (SEQUENTIAL_SPLIT 2 against every group, 40 steps, inference,
-#: tenants, sharing seed 0), the half share gave the same objective after the same steps (-0.29, +0.22,
-#: -1.58) for 21-38 % less CPU (smaller step models), and every group in tenant steps changed nothing
-#: (session 15, bench/RESULTS_cpsat.md).
-ALONE_GROWS_ALL = False
+#: the groups each, so that two steps do not place the same request twice). Session 15 measured letting a
+#: tenant step, or the one thread that steps while the gate holds the others, add every group: the same
+#: objective after the same steps for 21-38 % more CPU (bench/RESULTS_cpsat.md); both switches were
+#: removed in session 27 (git tag flags-s26).
 #: For A/Bs only: sequential steps may add a random 1/SEQUENTIAL_SPLIT of the waiting groups (plus those
-#: a value or tenant step prefers, and all with TENANT_GROWS_ALL for a tenant step), as a parallel step
-#: of that many threads does; 1 (shipped): every group, as sequential steps always have. With 2 it is
-#: the one thread that steps while the gate holds the other (ALONE_GROWS_ALL off), deterministically.
+#: a value or tenant step prefers), as a parallel step of that many threads does; 1 (shipped): every
+#: group, as sequential steps always have. With 2 it is the one thread that steps while the gate holds
+#: the other, deterministically.
 SEQUENTIAL_SPLIT = 1
 #: A step stops once what it could still gain is at most this many objective units. Without it a
 #: quarter of haein's two-rack steps spent their whole 2 s proving that no swap of a 1g slice between
 #: priorities 1.0 and 1.2 (0.03) was left: half the steps' time for nothing that counts.
 STEP_GAP = 0.1
-#: Parallel steps adapt how many domains a random step frees: one more after a step proven optimal
-#: in less than this share of its time, one fewer (never below the plan's count) after a step that
-#: was not proven. A step pays a fixed cost to copy and fix the whole model (0.5-0.8 s on the 96 k
-#: variables of a 1,024-GPU sharing instance, where two-rack steps were proven in 0.6-1.6 s): when
-#: steps are easy, bigger ones buy more search for the same cost; when they run out of time, smaller
-#: ones are searched to the end. 0 turns it off, the default: at 0.5, one 60 s run per instance
-#: under load 6-7 (bench/RESULTS_cpsat.md, session 4) gave haein-0 +12.4, adversarial-0 +1.7, hetero
-#: and tenants equal, but training-0 -1.0 and inference-0 -9.2 (steps grew to 8 and 3 racks and
-#: their count halved), so it is not on until a quiet measurement shows no family loses.
-GROW_BELOW = 0.0
-#: Session 13's rule for a random step's size, judged on a window of steps instead of one: a thread's
-#: random steps free one domain more after SIZE_WINDOW steps in a row at the current size that were all
-#: proven optimal, in on average less than SIZE_GROW_BELOW of their time, and one fewer (never below the
-#: plan's count) once half of SIZE_WINDOW steps at the current size were not proven; never more than
-#: SIZE_MOST_FACTOR times the plan's count. Where steps hit their limit (inference, sharing, tenants at
-#: 1,024 GPUs: 26-45 % proven, session 13) nothing changes; where nearly all are proven in a fraction
-#: of their time (hetero 95 %, adversarial 97 %, a step's fixed cost 74-91 % of it) steps grow and
-#: each pays its fixed cost for more search. Off: GROW_BELOW's one-step rule (off by default too).
-SIZE_ADAPT = False
-SIZE_WINDOW = 4
-SIZE_GROW_BELOW = 0.3
-SIZE_MOST_FACTOR = 2
+#: A random step frees the plan's count of domains (``domains_per_step``). Two rules that adapted the count
+#: to how quickly steps were proven (one step: sessions 4-12; a window of steps: session 13) did not win
+#: on every family and were removed in session 27 (git tag flags-s26; bench/RESULTS_cpsat.md, sessions 4, 13).
 #: Base shares (of the steps that are not tenant steps) of the steps chosen by value, see
 #: :mod:`packer.cpsat.lns_value`: *value* steps free where a waiting high-value request fits once
 #: lower-value work leaves, plus where that work can go; *exchange* steps free the same plus every
@@ -131,20 +101,8 @@ WHOLE_STEP_S = 10.0
 #: whole-only nodes from that run's plan gains +11.3, proven in 3-4 s (a B200-only gang of 16 at
 #: priority 1.5 in the place of priority-1 work; bench/RESULTS_cpsat.md, session 18).
 WHOLE_DISPLACE = True
-#: Whether a whole step that found nothing *without proving it* (stopped by its time, not by CP-SAT's
-#: proof that its nodes hold nothing better) leaves whole steps on, the next one with twice the time
-#: (still at most half of what is left). Off, any whole step that found nothing ended whole steps for
-#: the run. The first whole step runs at once, from the hint, and on a big whole-only region its time
-#: often ends before CP-SAT has moved: on haein-104 (1,024 GPUs) the only whole step of a 240 s run was
-#: that first one (10 s, nothing), while the same region from the 240 s plan gains +31.6 of the gap's
-#: 44.9 in 17 s of two workers (a priority-2 rack gang of 32 in the one rack whose four nodes take whole
-#: GPUs, a priority-1 gang of 32 over four racks and a pod gang's nine units moving out of it; no step of
-#: a few domains holds that): bench/RESULTS_cpsat.md, session 24 (lead). **Off**: in reproducible runs
-#: (40 steps at deterministic time 0.8, haein / training / adversarial / hetero / tenants seeds 0-1 and
-#: haein-104) the first whole step is rarely cut (its budget is deterministic), so the arms are equal on
-#: 9 of 10 instances and +0.54 on haein-0 at twice the CPU; the starved first step is a wall-clock effect
-#: (haein-104 at load 8-11), where two timed pairs moved -3.5 / +14.7, within that load's noise.
-WHOLE_RETRY = False
+#: A whole step that found nothing ends whole steps for the run. Session 24's retry with twice the time
+#: after an unproven one (WHOLE_RETRY) tied in reproducible runs and was removed in session 27 (flags-s26).
 #: Share of the steps (of those that are not tenant steps) that free the whole-GPU nodes of the GPU models a
 #: waiting model-restricted whole-GPU request may use, wherever they are (*model* steps), where the instance
 #: has such requests of at least MODEL_MIN_COUNT GPUs. On a mixed fleet a request restricted to one model
@@ -185,12 +143,6 @@ MODEL_DET_FACTOR = 3.0
 OWNER_EXCHANGE = True
 OWNER_SHARE = 0.1
 OWNER_MAX_NODES = 24
-#: Whether an anchor whose last owner step saw what a step on it would see now (the same nodes, their
-#: values and the growing groups' counts) is left out of the owner candidates. Such a step is never
-#: retried, so without this an owner draw that finds only such anchors falls back to a random step; the
-#: owner kind stays in the draw with its share, and the draws after it shift (haein-101 had 4 such draws in
-#: 60 steps, session 24). With it, the owner kind leaves the draw while no anchor is new to its values.
-OWNER_FRESH = False
 #: Reach steps (:mod:`packer.cpsat.lns_reach`): anchored on a waiting group that may use at most
 #: REACH_ANCHOR_NODES nodes, they free its nodes and the nodes of the groups holding units there (smallest
 #: first), at most REACH_MAX_NODES in all, so that the work in the anchor's way can move where it may go.
@@ -342,11 +294,8 @@ class _Space:
     #: What the last whole step saw (the same again is not retried); whether one was tried yet.
     whole_seen: tuple | None = None  # type: ignore[type-arg]
     whole_tried: bool = False
-    #: Set when a whole step found nothing (with WHOLE_RETRY: proved it): no more whole steps in this run.
+    #: Set when a whole step found nothing: no more whole steps in this run.
     whole_off: bool = False
-    #: The next whole step's time in WHOLE_STEP_S (WHOLE_DET_FACTOR in reproducible runs): doubles after
-    #: a whole step that found nothing without proving it (WHOLE_RETRY).
-    whole_scale: float = 1.0
     stats: dict[str, int] = field(default_factory=lambda: {"steps": 0, "improved": 0})
     #: What value steps read (None: no value steps), and the step kinds' shares and outcomes.
     value: ValueIndex | None = None
@@ -443,8 +392,7 @@ class _Space:
         skip = set(OVERLAY_KINDS) if overlay else set()
         owner_found = None
         if self.owner is not None and OWNER_SHARE > 0 and "owner" not in skip:
-            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64),
-                                               self.per_node if OWNER_FRESH else None)
+            owner_found = lns_owner.candidates(self.owner, np.asarray(base, dtype=np.int64))
         owner = OWNER_SHARE if owner_found else 0.0
         reach_found = None
         if self.reach is not None and REACH_SHARE > 0 and "reach" not in skip:
@@ -904,7 +852,6 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
     streams = _Streams(seed) if KIND_STREAMS else None
     due: list[str] | None = None  # overlay kinds still to step before the next base step
     stats = space.stats
-    sizer = Sizer(domains_per_step, len(space.names))
     while steps is None or stats["steps"] < steps:
         left = deadline - time.perf_counter()
         if left < 0.1 or (det_step is None and left < 0.3 * step_s):
@@ -921,22 +868,21 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
                 over = True
             else:
                 due = None
-                free, nodes, prefer, kind = space.choose_kind(rng, space.names, sizer.size, space.best, streams)
+                free, nodes, prefer, kind = space.choose_kind(rng, space.names, domains_per_step, space.best, streams)
         else:
-            free, nodes, prefer, kind = space.choose_kind(rng, space.names, sizer.size, space.best)
+            free, nodes, prefer, kind = space.choose_kind(rng, space.names, domains_per_step, space.best)
         t0 = time.perf_counter()
         got: dict[str, float] = {}
         cap: list[tuple[int, int]] = []
         if SEQUENTIAL_SPLIT > 1:  # the parallel steps' split of the waiting groups, for A/Bs
-            share = 1 if TENANT_GROWS_ALL and kind == "tenant" else SEQUENTIAL_SPLIT
-            mine = {i for i, top in space.growth if space.best[i] < top and split_rng.random() * share < 1}
+            mine = {i for i, top in space.growth if space.best[i] < top and split_rng.random() * SEQUENTIAL_SPLIT < 1}
             mine |= set(prefer)
             cap = [(i, space.best[i]) for i, _ in space.growth if i not in mine]
         sub = space.sub_model(space.best, free, cap, nodes)
         got["build"] = time.perf_counter() - t0
         found = _step(sub, space.best_obj, gap=space.gap,
-                      seconds=_step_seconds(kind, step_s, left, space.whole_scale) if det_step is None else left,
-                      det=None if det_step is None else det_step * _det_factors(space.whole_scale).get(kind, 1.0),
+                      seconds=_step_seconds(kind, step_s, left) if det_step is None else left,
+                      det=None if det_step is None else det_step * _det_factors().get(kind, 1.0),
                       seed=seed + stats["steps"] if streams is None else streams.step_seed(kind, over),
                       workers=workers, info=got, lite=kind not in ("whole", "model"))
         stats["steps"] += 1
@@ -953,37 +899,28 @@ def _sequential(space: _Space, *, domains_per_step: int, step_s: float, deadline
             _whole_found_nothing(space, got)
         if kind == "model" and found is None and got.get("proven") and prefer:
             space.models_done.add(prefer[0])
-        if kind == "domains" and SIZE_ADAPT:
-            # Reproducible runs judge a step by its deterministic time, so that the sizes repeat.
-            sizer.record(got, got.get("det", 0.0) / det_step if det_step is not None
-                         else got.get("wall", 0.0) / max(1e-9, min(step_s, left)))
-            stats["largest_step"] = max(stats.get("largest_step", 0), sizer.size)
         if found is not None:
             space.best, space.best_obj = found
             stats["improved"] += 1
             _report(space, progress)
 
 
-def _det_factors(whole_scale: float = 1.0) -> dict[str, float]:
-    return {"whole": WHOLE_DET_FACTOR * whole_scale, "model": MODEL_DET_FACTOR}
+def _det_factors() -> dict[str, float]:
+    return {"whole": WHOLE_DET_FACTOR, "model": MODEL_DET_FACTOR}
 
 
 def _whole_found_nothing(space: _Space, got: dict[str, float]) -> None:
-    """After a whole step that found nothing: whole steps end for the run when it was proven (its
-    nodes hold nothing better given the rest) or WHOLE_RETRY is off; else the next one gets twice the
-    time."""
-    if got.get("proven") or not WHOLE_RETRY:
-        space.whole_off = True
-    else:
-        space.whole_scale *= 2.0
+    """After a whole step that found nothing: whole steps end for the run (proven or not: a retry with
+    more time tied, session 24)."""
+    space.whole_off = True
 
 
-def _step_seconds(kind: str, step_s: float, left: float, whole_scale: float = 1.0) -> float:
+def _step_seconds(kind: str, step_s: float, left: float) -> float:
     """Wall seconds for a step of ``kind`` with ``left`` seconds to the deadline: a random step's
-    ``step_s``; a whole or model step its own limit (a whole step's times ``whole_scale``), at most
-    half of what is left (never less than ``step_s``)."""
+    ``step_s``; a whole or model step its own limit, at most half of what is left (never less than
+    ``step_s``)."""
     if kind == "whole":
-        return min(WHOLE_STEP_S * whole_scale, max(step_s, left / 2))
+        return min(WHOLE_STEP_S, max(step_s, left / 2))
     if kind == "model":
         return min(MODEL_STEP_S, max(step_s, left / 2))
     return min(step_s, left)
@@ -1072,9 +1009,6 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         if tid and one_until is not None:
             one_until.wait(max(0.0, deadline - time.perf_counter()))
         k = 0
-        size = domains_per_step  # domains a random step frees, adapted (GROW_BELOW)
-        most = max(domains_per_step, len(space.names) // (2 * threads))
-        sizer = Sizer(domains_per_step, len(space.names) // threads)
         while True:
             left = deadline - time.perf_counter()
             if left < 0.3 * step_s:
@@ -1092,21 +1026,19 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     if not over:
                         due = None
                 if chosen is None:
-                    chosen = space.choose_kind(rng, pool, size, space.best, streams)
+                    chosen = space.choose_kind(rng, pool, domains_per_step, space.best, streams)
                 free, nodes, prefer, kind = chosen
                 space.busy |= free
                 base, base_obj = space.best, space.best_obj
                 # This step may add requests of its share of the groups that can grow, no others (a
                 # tenant step those of its tenant too).
-                alone = ALONE_GROWS_ALL and one_until is not None and not one_until.is_set()
-                share = 1 if alone or (TENANT_GROWS_ALL and kind == "tenant") else threads
                 split = rng if streams is None else streams.of("split")
                 mine = {i for i, top in space.growth
-                        if base[i] < top and i not in space.reserved and split.random() * share < 1}
+                        if base[i] < top and i not in space.reserved and split.random() * threads < 1}
                 mine |= {i for i in prefer if i not in space.reserved}
                 space.reserved |= mine
             cap = [(i, base[i]) for i, _ in space.growth if i not in mine]
-            seconds = _step_seconds(kind, step_s, left, space.whole_scale)
+            seconds = _step_seconds(kind, step_s, left)
             got: dict[str, float] = {}
             t0 = time.perf_counter()
             found = None
@@ -1134,16 +1066,6 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
                     _whole_found_nothing(space, got)  # it had the cluster's whole-only nodes, found nothing
             if kind == "model" and found is None and got.get("proven") and prefer:
                 space.models_done.add(prefer[0])  # its models' whole nodes hold nothing better for it
-            if SIZE_ADAPT:
-                if kind == "domains" and got:
-                    sizer.record(got, got.get("wall", 0.0) / max(1e-9, seconds))
-                    size = sizer.size
-                    with space.lock:
-                        space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
-            elif nodes is None:  # tenant steps free what the tenant owns, whatever the size
-                size = next_size(size, got, seconds, least=domains_per_step, most=most)
-                with space.lock:
-                    space.stats["largest_step"] = max(space.stats.get("largest_step", 0), size)
             if found is not None:
                 with space.lock:
                     _accept(space, base, base_obj, *found, progress)
@@ -1155,50 +1077,6 @@ def _parallel(space: _Space, threads: int, *, domains_per_step: int, step_s: flo
         t.join()
     if errors:
         raise errors[0]
-
-
-class Sizer:
-    """How many domains a thread's random steps free (SIZE_ADAPT): starts at the plan's count, grows by
-    one after SIZE_WINDOW quick proofs in a row at the current size, shrinks by one once half of
-    SIZE_WINDOW steps at the current size were not proven; between the plan's count and the smaller
-    of SIZE_MOST_FACTOR times it and ``room`` (the domains one thread may hold)."""
-
-    def __init__(self, least: int, room: int) -> None:
-        self.least = self.size = max(1, least)
-        self.most = max(self.least, min(SIZE_MOST_FACTOR * self.least, room))
-        self.proven: list[bool] = []
-        self.used: list[float] = []
-
-    def record(self, got: dict[str, float], used: float) -> None:
-        """A random step at the current size ended: ``got`` as :func:`_step` fills it, ``used`` the share
-        of its time it took (wall or deterministic)."""
-        if not got or not SIZE_ADAPT:
-            return
-        self.proven.append(bool(got.get("proven")))
-        self.used.append(used)
-        window = max(1, SIZE_WINDOW)
-        if self.proven.count(False) * 2 >= window:
-            self._resize(max(self.least, self.size - 1))
-        elif len(self.proven) >= window and all(self.proven[-window:]) \
-                and sum(self.used[-window:]) / window < SIZE_GROW_BELOW:
-            self._resize(min(self.most, self.size + 1))
-
-    def _resize(self, size: int) -> None:
-        self.size = size
-        self.proven.clear()
-        self.used.clear()
-
-
-def next_size(size: int, got: dict[str, float], seconds: float, *, least: int, most: int) -> int:
-    """The domains the next random step of a thread frees, after a step of ``size`` that reported ``got``
-    (see :func:`_step`) with ``seconds`` to run: grown after a quick proof, shrunk after no proof."""
-    if not got:
-        return size
-    if got["proven"] and got["wall"] < GROW_BELOW * seconds:
-        return min(most, size + 1)
-    if not got["proven"]:
-        return max(least, size - 1)
-    return size
 
 
 def _accept(space: _Space, base: list[int], base_obj: int, found: list[int], found_obj: int,

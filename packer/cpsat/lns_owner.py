@@ -146,17 +146,10 @@ def in_the_way(ix: OwnerIndex, vals: np.ndarray, tenant: int, nodes: np.ndarray)
     return False
 
 
-def candidates(ix: OwnerIndex, vals: np.ndarray, per_node: dict[int, list[int]] | None = None) -> list[int]:
-    """Positions in ``ix.anchors`` of the groups that wait in ``vals`` with node isolation in their way.
-    With ``per_node`` (each node's variables), an anchor whose last step saw what a step on it would see
-    now (its nodes' values and the growing groups' counts, as :func:`pick_owner` remembers them) is left
-    out: its step would not be retried, so it is no candidate (where none is left, no owner step is drawn
-    at all, instead of a draw that falls back to a random step)."""
-    out = [k for k, (_, a, top, t, nodes, _) in enumerate(ix.anchors)
-           if vals[a] < top and in_the_way(ix, vals, t, nodes)]
-    if per_node is None or not ix.seen:
-        return out
-    return [k for k in out if ix.anchors[k][0] not in ix.seen or ix.seen[ix.anchors[k][0]] != _view(ix, vals, k, per_node)[2]]
+def candidates(ix: OwnerIndex, vals: np.ndarray) -> list[int]:
+    """Positions in ``ix.anchors`` of the groups that wait in ``vals`` with node isolation in their way."""
+    return [k for k, (_, a, top, t, nodes, _) in enumerate(ix.anchors)
+            if vals[a] < top and in_the_way(ix, vals, t, nodes)]
 
 
 def _view(ix: OwnerIndex, vals: np.ndarray, k: int,
