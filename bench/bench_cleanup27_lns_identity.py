@@ -10,6 +10,13 @@ assignments and the LNS counters per instance; ``--compare A B`` says whether tw
     PYTHONPATH=BEFORE python bench/bench_cleanup27_lns_identity.py --out before.json
     PYTHONPATH=AFTER python bench/bench_cleanup27_lns_identity.py --out after.json
     python bench/bench_cleanup27_lns_identity.py --compare before.json after.json
+
+At 1,024 GPUs on a loaded machine (load 4+ on 2 cores) the wall-clock phases of a solve (hint, model build,
+the LP) can leave the LNS less wall time than its deterministic budget needs: the run's deadline, a safety
+stop, then ends it after fewer steps and the row differs for that reason alone (session 27: tenants-2 and
+inference-4 did; the 64-GPU rows never). The fixed-step check beside it is load-proof:
+``bench/bench_kinds26_paired.py hetero:1,haein:0,tenants:2,isolated:3,inference:4,adversarial:100 16 0.5
+base=lns.KIND_STREAMS:False --out FILE`` on each tree, then compare the plan digests.
 """
 
 from __future__ import annotations
