@@ -12,7 +12,8 @@ to ``--json``.
     (arm ``order``: gated, domains drawn by session 19's price: reopt_clear.ORDER_S19)
     python bench/bench_frag19_timed.py fragmented --seeds 104 --arms priced off   # session 21: reopt_gang.PRICED
     (arm ``priced``: clear steps off, gang steps with priced exchanges; every other arm has PRICED off;
-    ``fallback``: PRICED with PRICED_FALLBACK; ``portfolio``: reopt.PORTFOLIO on, clear and PRICED off)
+    ``fallback``: PRICED with PRICED_FALLBACK; session 21's ``portfolio`` arm, reopt.PORTFOLIO, was removed in
+    session 27: it runs at git tag flags-s26)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms noinc off   # session 22
     (arm ``noinc``: as ``off`` with reopt_spread.INCREMENTAL and reopt_base.SHARED off: a placer loaded per
     placer step, every unit read back; every other arm has them as they are)
@@ -63,9 +64,7 @@ def main() -> int:
     )
 
     default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
-    import packer.cpsat.reopt as reopt
-
-    priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO
+    priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK
     inc = reopt_spread.INCREMENTAL, reopt_base.SHARED
     s23 = reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY
     from packer.cpsat import variables
@@ -87,7 +86,6 @@ def main() -> int:
             reopt_clear.ORDER_S19 = arm == "order"
             reopt_gang.PRICED = arm in ("priced", "fallback")
             reopt_gang.PRICED_FALLBACK = arm == "fallback"
-            reopt.PORTFOLIO = arm == "portfolio"
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
             reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[2]
             reopt_stays.WARM_ROWS = False if arm in ("s23", "nowarm") else True if arm in ("nomemo", "s24") else s24[0]
@@ -112,9 +110,6 @@ def main() -> int:
             gk = (steps.get("by_kind") or {}).get("gang", {}) if isinstance(steps, dict) else {}
             rec["gang"] = {"steps": gk.get("steps", 0), "improved": gk.get("improved", 0), "gain": gk.get("gain", 0.0),
                            "priced": steps.get("gang_priced", 0) if isinstance(steps, dict) else 0}
-            port = steps.get("portfolio") if isinstance(steps, dict) else None
-            if port:  # seconds and gain per step stream (reopt.Portfolio's record, kept in every run)
-                rec["streams"] = {k: (round(port[0][k], 1), round(port[1].get(k, 0.0), 2)) for k in port[0]}
             if isinstance(steps, dict):  # steps by kind: (steps, improved, gain, seconds)
                 rec["by_kind"] = {k: (v.get("steps", 0), v.get("improved", 0), round(v.get("gain", 0.0), 2),
                                       round(v.get("solve_s", 0.0) + v.get("build_s", 0.0) + v.get("check_s", 0.0), 1))
@@ -123,12 +118,12 @@ def main() -> int:
             c = rec["clear"]
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
                   f"{pt.moves} ({cost:.2f}) | {c['steps']} ({c['improved']}, {c['gain']:.2f}, {c['placed']}; {c['gated']}) | "
-                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | streams (s, gain) {rec.get('streams')} | "
+                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | "
                   f"steps {rec['steps']} by kind {rec.get('by_kind')} | bound at {rec['bound_s']} s |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
-    reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO = priced
+    reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK = priced
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24

@@ -9,10 +9,10 @@ LP of the whole state (no limit), the block bound round by round; ``--combined``
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
 and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
-state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on``: started before the
-no-move hint, reopt.BLOCK_BOUND_EARLY True; ``late``: on,
-started with the steps instead of before the no-move hint, reopt.BLOCK_BOUND_EARLY False; ``up``: on, then
-own-node LPs for merged blocks while its time lasts, reopt.BLOCK_BOUND_UPGRADE; ``rooms``: late with
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on`` and ``late``: on,
+started with the steps; session 17's ``on`` started it before the no-move hint, reopt.BLOCK_BOUND_EARLY, and ``up``
+added own-node LPs for merged blocks while its time lasted, reopt.BLOCK_BOUND_UPGRADE: both removed in session 27,
+they run at git tag flags-s26; ``rooms``: late with
 block_bound.ROOMS_ABOVE, ``own``: rooms with block_bound.OWN_SHARE = ``--own-share``; the other arms
 run without either, as in sessions 15-17), arms in the
 order given: objective, bound, gap, the block steps' gain, the block bound, when it came and when the
@@ -103,7 +103,7 @@ def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["small", "big", "reopt"])
-    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both",
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "rooms", "own", "plain", "fold", "ownfold", "both",
                                                                        "ranges", "bothranges"])
     ap.add_argument("--own-share", type=int, default=4, help="reopt arm own: block_bound.OWN_SHARE")
     ap.add_argument("--time-limit", type=float, default=300.0)
@@ -224,8 +224,6 @@ def _reopt(args: argparse.Namespace) -> None:
             # own-node share prices after the first round ("own"); the older arms as they ran.
             bbm.ROOMS_ABOVE = arm in ("rooms", "own")
             bbm.OWN_SHARE = args.own_share if arm == "own" else 0
-            reopt.BLOCK_BOUND_EARLY = arm in ("on", "up")  # "late": started with the steps (sessions 15-16)
-            reopt.BLOCK_BOUND_UPGRADE = arm == "up"  # then own-node LPs for merged blocks while time lasts
             row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
                                       "rooms_above": bbm.ROOMS_ABOVE, "own_share": bbm.OWN_SHARE,
                                       "fold": block_fold.FOLD, "merge": bbm.MERGE, "then_own": bbm.THEN_OWN,

@@ -168,59 +168,6 @@ def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPa
     assert pt.plan.bound == pytest.approx(min(got, cb))  # type: ignore[type-var]
 
 
-def test_block_bound_child_starts_before_the_hint_and_ends_with_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests the early start (reopt.BLOCK_BOUND_EARLY) on the forced huge path: the child is running
-    when the no-move hint is asked for; when the hint gives nothing it is ended at once (the no-move
-    solve then takes the run); when the run fails it is ended too (no process left behind); with a
-    hint its answer is reported with when it came and when the steps started."""
-    from packer.cpsat import block_bound as bbm
-    from packer.cpsat import reopt, tuning
-
-    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
-    monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_NODES", 16)
-    monkeypatch.setattr(reopt, "BLOCK_BOUND_MIN_S", 1.0)
-    monkeypatch.setattr(reopt, "BLOCK_BOUND", True)
-    monkeypatch.setattr(reopt, "BLOCK_BOUND_EARLY", True)
-    made: list[bbm.Child] = []
-    real_child, real_hint = bbm.Child, reopt.no_move_hint
-
-    def child(*a, **k):  # type: ignore[no-untyped-def]
-        made.append(real_child(*a, **k))
-        return made[-1]
-
-    seen: list[int] = []
-
-    def hint(*a, **k):  # type: ignore[no-untyped-def]
-        seen.append(len(made))
-        assert made and made[-1].proc.poll() is None, "the child runs beside the hint"
-        return real_hint(*a, **k)
-
-    monkeypatch.setattr(bbm, "Child", child)
-    monkeypatch.setattr(reopt, "no_move_hint", hint)
-    inst = generate("fragmented", seed=0, nodes=32)
-    pt = reopt.reoptimize(inst, budget=None, time_limit=20, workers=1)
-    assert seen == [1] and len(made) == 1
-    assert check(inst, pt.plan).ok
-    assert pt.info["block_bound"] is not None, pt.info.get("block_bound_error")
-    assert 0 < pt.info["block_bound_at_s"] <= 20  # type: ignore[operator]
-    assert pt.info["steps_at_s"] > 0  # type: ignore[operator]
-
-    def boom(*a, **k):  # type: ignore[no-untyped-def]
-        hint(*a, **k)
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(reopt, "no_move_hint", boom)
-    with pytest.raises(RuntimeError):
-        reopt.reoptimize(inst, budget=None, time_limit=20, workers=1)
-    assert made[-1].proc.wait(5) is not None
-
-    monkeypatch.setattr(reopt, "no_move_hint", lambda *a, **k: (hint(*a, **k), None)[1])
-    monkeypatch.setattr(reopt, "no_move_plan", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop")))
-    with pytest.raises(RuntimeError, match="stop"):
-        reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
-    assert made[-1].proc.poll() is not None, "no hint: the child was ended before the no-move solve"
-
-
 def test_block_bound_child_ended_early_keeps_its_last_bound() -> None:
     """Tests the child's stream: a child ended while it still has rounds to go returns the last bound
     it sent (error "late"), a valid one (at least the exact plan's objective), not None."""

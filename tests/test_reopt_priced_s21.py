@@ -157,42 +157,6 @@ def test_the_fallback_runs_the_priced_tries_only_where_the_drawn_ones_find_nothi
     assert reopt.moves(dear, rescued) == 0 and _ok(dear, rescued)
 
 
-def test_the_portfolio_scales_a_stream_by_its_gain_per_second() -> None:
-    """Tests reopt.Portfolio: off, or before any step, a stream keeps its share; a stream that gained 10 in
-    1 s where CP-SAT steps gained 1 in 10 s gets more (at most 0.9), one that gained nothing in 10 s less;
-    each rate carries one STEP_S of the run's overall rate as its prior, so an untried stream keeps its share."""
-    off = reopt.Portfolio(False)
-    off.add("gang", 1.0, 10.0)
-    assert off.share("gang", 0.25) == 0.25
-    port = reopt.Portfolio(True)
-    assert port.share("gang", 0.25) == 0.25
-    port.add("cpsat", 10.0, 1.0)
-    port.add("gang", 1.0, 10.0)
-    port.add("spread", 10.0, 0.0)
-    prior = 11.0 / 21.0
-    ref = (1.0 + prior * reopt.STEP_S) / (10.0 + reopt.STEP_S)
-    want = 0.25 * ((10.0 + prior * reopt.STEP_S) / (1.0 + reopt.STEP_S)) / ref
-    assert abs(port.share("gang", 0.25) - min(0.9, want)) < 1e-12 and port.share("gang", 0.25) > 0.25
-    assert port.share("gang", 0.5) == 0.9
-    assert port.share("spread", 0.25) < 0.25
-    assert abs(port.share("pack", 0.25) - 0.25 * prior / ref) < 1e-12  # untried: the run's rate over CP-SAT's
-
-
-def test_timed_move_steps_with_the_portfolio_stay_valid() -> None:
-    """Tests that a short timed run of move steps (no det: the portfolio acts) on a 4-node fragmented state
-    gives a valid plan, never worse, and records the streams' seconds."""
-    inst = generate("fragmented", 3, nodes=4)
-    cur = _placed(inst)
-    keep = reopt.PORTFOLIO
-    reopt.PORTFOLIO = True
-    try:
-        out, stats = reopt.move_steps(inst, cur, cap=1, deadline=time.perf_counter() + 3.0, seed=0, workers=1)
-    finally:
-        reopt.PORTFOLIO = keep
-    assert objective_value(inst, out) >= objective_value(inst, cur) - 1e-9 and _ok(inst, out)
-    assert reopt.moves(inst, out) <= 1 and stats["portfolio"][0]
-
-
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 80), nodes=st.sampled_from([3, 4]), draw=st.integers(0, 5))
 def test_forked_spread_steps_give_the_same_plans(seed: int, nodes: int, draw: int) -> None:

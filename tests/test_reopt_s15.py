@@ -56,7 +56,7 @@ def test_late_bounds_in_a_child_equal_those_in_order(state_and_bounds) -> None: 
     t0 = time.perf_counter()
     guide = None
     while guide is None and time.perf_counter() - t0 < 60.0:
-        guide = late.guide(None, False)
+        guide = late.guide()
         time.sleep(0.05)
     assert guide is not None and guide.share == bb.guide.share
     got = late.finish(60.0)

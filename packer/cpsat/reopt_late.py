@@ -175,16 +175,14 @@ class LateBounds:
         """Whether the child has ended (every LP it would run has run)."""
         return not self._thread.is_alive()
 
-    def guide(self, key: int | None, budget_guide: bool) -> Guide | None:
-        """The steps' guide as soon as the child has one (:func:`packer.cpsat.reopt._guide_of`'s rule:
-        the no-limit one for a ``key`` of None, else that budget's own when ``budget_guide``)."""
+    def guide(self) -> Guide | None:
+        """The steps' guide as soon as the child has one: the no-limit LP's (:func:`packer.cpsat.reopt._guide_of`'s
+        rule; a binding budget's steps take none, and no ``late`` is asked for)."""
         with self._lock:
             snap = self.snap
         if snap is None:
             return None
-        if key is None:
-            return snap.get("guide")
-        return snap.get("guides", {}).get(key) if budget_guide else None
+        return snap.get("guide")
 
     def finish(self, wait_s: float = 0.0) -> dict[str, float | int | None]:
         """Waits up to ``wait_s`` seconds for the child, ends it if still running, and puts the last
