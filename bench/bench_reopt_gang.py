@@ -9,7 +9,6 @@ the gap and the wall seconds (load beside).
 
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 5 --steps 20 --det 1.0
     python bench/bench_reopt_gang.py fragmented --seeds 0 1 2 3 4 --steps 20 --det 1.0
-    python bench/bench_reopt_gang.py issue --seeds 5 0 --steps 10 --det 1.0 --chain-ab   # A: no chain, B: chain
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --victims-ab  # A: all victims, B: tiers
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --ab reopt.TENANT_FILL  # A off, B on
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
@@ -40,8 +39,6 @@ def main() -> int:
     from bench_reopt import det_parser, det_start, state
 
     ap = det_parser(__doc__)
-    ap.add_argument("--chain-ab", action="store_true",
-                    help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
     ap.add_argument("--victims-ab", action="store_true",
                     help="both arms with gang steps: A all placed waiting work may be pushed out "
                          "(reopt_gang.VICTIM_TIERS = 0), B cheaper tiers first (the default)")
@@ -92,8 +89,6 @@ def main() -> int:
                     bound = bb.best(None)
             elif args.victims_ab:
                 reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, (tiers if on else 0)
-            elif args.chain_ab:
-                reopt_gang.GANG, reopt_gang.CHAIN = True, on
             else:
                 reopt_gang.GANG = on
             if args.measure_offer:
@@ -118,7 +113,6 @@ def main() -> int:
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
                          "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
-                         "gang_priced": stats.get("gang_priced", 0),  # session 21: gains of priced exchanges
                          "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps"),
                          "offer": stats.get("offer"),  # session 26: offers and what their steps gained
                          "measure_offer": None if not args.measure_offer else dict(reopt_offer.MEASURE or {})}
@@ -130,7 +124,7 @@ def main() -> int:
                   f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |"
                   + ("" if not args.arms else " " + " ".join(
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
-                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} priced:{stats.get('gang_priced', 0)} |"),
+                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} |"),
                   flush=True)
             if stats.get("offer") or args.measure_offer:
                 print(f"  {inst.name} {arm}: offer {stats.get('offer')} measure {rows[arm]['measure_offer']}", flush=True)
@@ -141,7 +135,7 @@ def main() -> int:
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
-    reopt_gang.GANG, reopt_gang.CHAIN, reopt_gang.VICTIM_TIERS = True, False, tiers
+    reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, tiers
     if args.arms:
         _set_arm(args.arms, "none")
     if args.ab:

@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from packer.cpsat import (
-    reopt_clear,
     reopt_diff,
     reopt_fill,
     reopt_gang,
@@ -959,10 +958,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     sshare = reopt_spread.Share()
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
-    crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
     drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
     xkrng = random.Random(seed + 179424673)  # the exchange-rack steps' own draws (reopt_xrack), likewise
-    cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
     placers = det is not None or online_ready()
@@ -1026,20 +1023,6 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                                 bases, memo)
             sshare.update(best > before + 1e-9)
             continue
-        # Clear steps (reopt_clear: one CP-SAT step over the domain cheapest to clear for a waiting gang
-        # and room for what leaves it) next, from their own stream likewise.
-        ccands = reopt_clear.gangs(inst, cur, guide) if reopt_clear.CLEAR else []
-        if ccands and crng.random() < cshare.value:
-            if reopt_clear.GATE:  # session 20: no CP-SAT clear step where no domain is worth clearing
-                ccands = reopt_clear.worth(inst, cur, ccands)
-                stats["clear_gated"] = stats.get("clear_gated", 0) + int(not ccands)
-            if ccands:
-                before = best
-                cur, best = reopt_clear.clear_step(inst, cur, best, cap, ccands, waiting, crng, guide, stats, by_kind,
-                                                   tb, progress, seed=seed, workers=workers, det=det,
-                                                   deadline=deadline)
-                cshare.update(best > before + 1e-9)
-                continue
         cands = ([r for r in reopt_gang.gangs(inst, cur, ruse) if r.id not in never]
                  if reopt_gang.GANG and placers else [])
         if cands and grng.random() < reopt_gang.GANG_SHARE:
@@ -1259,8 +1242,6 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         out = trial, value
         stats["improved"] += 1
         stats["improved_gang"] = stats.get("improved_gang", 0) + 1
-        if ginfo.get("priced"):  # session 21: the gain came from a priced exchange (reopt_gang.PRICED)
-            stats["gang_priced"] = stats.get("gang_priced", 0) + 1
         tg = ginfo.get("tier_gain")
         if ginfo.get("victims") is not None and (tg is None or float(tg) > 1e-9):  # type: ignore[arg-type]
             # Kept a result of a cheaper victim tier (reopt_gang.VICTIM_TIERS) that beat every
@@ -1351,7 +1332,7 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
 def step_clock(nodes: int, deadline: float, det: float | None
                ) -> tuple[float, Callable[[], float], float | None] | None:
     """The clock of one CP-SAT step over a region of ``nodes`` nodes that is not a main-loop step (a pack
-    fill, a clear step): its budget is STEP_S, times the region's size in REGION_MAX_NODES up to WIDE_STEPS,
+    fill): its budget is STEP_S, times the region's size in REGION_MAX_NODES up to WIDE_STEPS,
     cut at ``deadline`` less 0.3 s; None when that leaves 0.2 s or less. Returns (start, seconds left,
     deterministic time): with ``det`` the deterministic budget (``det`` times the same scale) decides and
     the deadline is only a safety stop."""
