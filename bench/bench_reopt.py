@@ -118,12 +118,6 @@ def main() -> int:
                     help="the LPs first, then the steps (packer.cpsat.reopt.LATE_LP = False; session 15's A/B arm)")
     ap.add_argument("--pack", choices=("on", "off"), default=None,
                     help="pack steps on/off (packer.cpsat.reopt_pack.PACK; session 17's A/B; default: as the code has it)")
-    ap.add_argument("--fill-wide", choices=("on", "off"), default=None,
-                    help="pack fills over a region widened for one waiting request (packer.cpsat.reopt_fill.WIDE; "
-                         "session 18's A/B; default: as the code has it)")
-    ap.add_argument("--open-room", choices=("on", "off"), default=None,
-                    help="aimed and wide regions without the room other node-isolated tenants hold "
-                         "(packer.cpsat.reopt_fill.OPEN_ROOM; session 18's A/B; default: as the code has it)")
     ap.add_argument("--gangcap", choices=("on", "off"), default=None,
                     help="the repack/stays LP places no whole-GPU request wider than the whole GPUs running work leaves "
                          "(packer.cpsat.reopt_gangcap.FIX; default: as the code has it). It does NOT reach the LP "
@@ -133,14 +127,6 @@ def main() -> int:
         from packer.cpsat import reopt_gangcap as _gangcap
 
         _gangcap.FIX = args.gangcap == "on"
-    if args.open_room is not None:
-        from packer.cpsat import reopt_fill as _fill_o
-
-        _fill_o.OPEN_ROOM = args.open_room == "on"
-    if args.fill_wide is not None:
-        from packer.cpsat import reopt_fill as _fill
-
-        _fill.WIDE = args.fill_wide == "on"
     if args.pack is not None:
         from packer.cpsat import reopt_pack as _pack
 
@@ -234,8 +220,8 @@ def main() -> int:
                   f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |"
                   f"{' gain vs no-move ' + format(100 * row['gain_vs_no_move'], '+.2f') + '% |' if 'gain_vs_no_move' in row else ''}{(' replayed: ' + str(row['sequence'])) if args.moves else ''}", flush=True)
         base = points[0].plan.objective if points and points[0].budget == 0 else None
-        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "") + ("/noexchange" if args.no_exchange else "") + ("/nowide" if args.no_wide else "") + ("/nogang" if args.no_gang else "") + ("/nofill" if args.no_fill else "") + ("/nolinks" if args.no_links else "") + ("/nospread" if args.no_spread else "") + ("/nogrow" if args.no_grow else "") + ("/nolate" if args.no_late else "") + ("" if args.pack is None else f"/pack{args.pack}") + ("" if args.fill_wide is None else f"/fillwide{args.fill_wide}") + ("" if args.open_room is None else f"/openroom{args.open_room}") + ("" if args.gangcap is None else f"/gangcap{args.gangcap}")
-        results[key] = {"gangcap": args.gangcap, "open_room": args.open_room, "fill_wide": args.fill_wide, "pack": args.pack, "late": not args.no_late, "grow": not args.no_grow, "spread": not args.no_spread, "fill": not args.no_fill, "links": not args.no_links, "family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "exchange": not args.no_exchange, "wide": not args.no_wide, "gang": not args.no_gang, "seed": seed, "gpus": inst.num_gpus, "running": running,
+        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "") + ("/noexchange" if args.no_exchange else "") + ("/nowide" if args.no_wide else "") + ("/nogang" if args.no_gang else "") + ("/nofill" if args.no_fill else "") + ("/nolinks" if args.no_links else "") + ("/nospread" if args.no_spread else "") + ("/nogrow" if args.no_grow else "") + ("/nolate" if args.no_late else "") + ("" if args.pack is None else f"/pack{args.pack}") + ("" if args.gangcap is None else f"/gangcap{args.gangcap}")
+        results[key] = {"gangcap": args.gangcap, "pack": args.pack, "late": not args.no_late, "grow": not args.no_grow, "spread": not args.no_spread, "fill": not args.no_fill, "links": not args.no_links, "family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "exchange": not args.no_exchange, "wide": not args.no_wide, "gang": not args.no_gang, "seed": seed, "gpus": inst.num_gpus, "running": running,
                                    "movable": movable,
                                    "waiting": len(inst.requests) - running, "time_limit_s": args.time_limit,
                                    "workers": args.workers, "load_start": round(load0, 2),

@@ -14,9 +14,9 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_pack.PACK  # session 17
     (with reopt_pack.FILL on, packfill17: the pack fills column is the CP-SAT fill after each pack step)
-    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_fill.WIDE  # session 18
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 \
-        --arms "none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM"   # session 18: three arms on one shared start
+        --arms "none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK"   # three arms on one shared start
+    (session 18's arms reopt_fill.WIDE / OPEN_ROOM run at git tag flags-s26)
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP); with ``--ab reopt_stays.NAME`` the stays LP is solved again per arm (its bound
@@ -48,7 +48,7 @@ def main() -> int:
     ap.add_argument("--arms", default=None, metavar="ARM|ARM|...",
                     help="several arms, each the '+'-joined MODULE.NAME flags it turns on (every other flag named in "
                          "any arm off; 'none': all off), gang steps on in all; e.g. "
-                         "'none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM' (session 18)")
+                         "'none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK'")
     ap.add_argument("--measure-offer", action="store_true",
                     help="session 26: count per CP-SAT step how many offered (and waiting) requests can fit its "
                          "region (reopt_offer.MEASURE; changes no draw)")
@@ -112,7 +112,6 @@ def main() -> int:
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
-                         "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
                          "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps"),
                          "offer": stats.get("offer"),  # session 26: offers and what their steps gained
                          "measure_offer": None if not args.measure_offer else dict(reopt_offer.MEASURE or {})}
@@ -124,7 +123,7 @@ def main() -> int:
                   f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |"
                   + ("" if not args.arms else " " + " ".join(
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
-                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} |"),
+                      for k, v in sorted(stats.get("by_kind", {}).items())) + " |"),
                   flush=True)
             if stats.get("offer") or args.measure_offer:
                 print(f"  {inst.name} {arm}: offer {stats.get('offer')} measure {rows[arm]['measure_offer']}", flush=True)

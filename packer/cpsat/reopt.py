@@ -58,7 +58,6 @@ import numpy as np
 
 from packer.cpsat import (
     reopt_diff,
-    reopt_fill,
     reopt_gang,
     reopt_gangcap,
     reopt_offer,
@@ -967,10 +966,6 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     scales: dict[str, Scale] = {}
     t_start = time.perf_counter()
     lp_running = late is not None
-    from packer.cpsat import reopt_quotacap
-
-    # session 19: no step aims at (or offers) waiting work that no plan can place
-    never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
     # session 22: one placer kept loaded with cur across the placer steps (reopt_spread.INCREMENTAL,
     # reopt_base.SHARED), and each request's part of the objective remembered (SHARED: CP-SAT steps too)
     from packer.cpsat import reopt_base
@@ -1000,7 +995,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         sized = bases if reopt_base.SIZES else None  # session 23: unit sizes remembered by the plan's diff
         view = _View(inst, cur, sized)
         ruse = None if sized is None else sized.running_use(cur)  # the spread and gang candidates' one sum
-        waiting = [r for r in inst.requests if r.id not in cur and r.id not in never
+        waiting = [r for r in inst.requests if r.id not in cur
                    and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
         # tenant's nodes onto its others and give them to the other tenants' waiting work): an iteration
@@ -1023,8 +1018,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                                 bases, memo)
             sshare.update(best > before + 1e-9)
             continue
-        cands = ([r for r in reopt_gang.gangs(inst, cur, ruse) if r.id not in never]
-                 if reopt_gang.GANG and placers else [])
+        cands = reopt_gang.gangs(inst, cur, ruse) if reopt_gang.GANG and placers else []
         if cands and grng.random() < reopt_gang.GANG_SHARE:
             before = best
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases,
@@ -1377,12 +1371,6 @@ def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenan
     first = sorted((r for r in left if r.tenant != tenant),
                    key=lambda r: (-r.priority * r.count * inst.request_unit_size(r), r.id))[: OFFER // 2]
     base = gone | set(kept)
-    if reopt_fill.WIDE:  # session 18: the nodes one offered wide request needs beside the emptied ones
-        extra, aim = reopt_fill.widen(inst, view, tenant, gone, base, first, rng, _span_nodes)
-        base |= extra
-        if aim is not None:
-            first = [aim] + [r for r in first if r.id != aim.id]
-            stats["pack_fill_aimed"] = stats.get("pack_fill_aimed", 0) + 1
     region = view.close(base, len(base) + REGION_MAX_NODES - REGION_NODES, rng)
     sub, hint, uncounted = _sub_instance(inst, trial, region, cap, left, None, rng, first=first)
     if not sub.requests:
@@ -1564,11 +1552,7 @@ class _View:
         allowed = inst.allowed_models(aim)
         cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        lp_at: Mapping[str, object] = rooms
-        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
-            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
-            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
-        lp = {} if guide is None else guide.where(aim.id, lp_at)
+        lp = {} if guide is None else guide.where(aim.id, rooms)
         out: set[str] = set()
         if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
             doms: dict[str, list[str]] = defaultdict(list)
@@ -1624,11 +1608,7 @@ class _View:
                  + 1e-9 for d in names]
             cands = doms[rng.choices(names, weights=w, k=1)[0]]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        lp_at: Mapping[str, object] = rooms
-        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
-            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
-            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
-        lp = {} if guide is None else guide.where(aim.id, lp_at)
+        lp = {} if guide is None else guide.where(aim.id, rooms)
         limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
         out: set[str] = set()
         targets = sorted(lp)
@@ -1657,9 +1637,6 @@ class _View:
         self.exchange(out, guide, rng, limit)
         every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
         free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
-        if reopt_fill.OPEN_ROOM:
-            free = {nid: f for nid, (f, _m) in reopt_fill.open_rooms(self, {k: (v, 0.0) for k, v in free.items()},
-                                                                      aim.tenant).items()}
         pool = [nid for nid in every if free[nid] > 0]
         while len(out) < limit and pool:
             pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
