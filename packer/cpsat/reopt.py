@@ -957,7 +957,6 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     sshare = reopt_spread.Share()
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
-    drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
     xkrng = random.Random(seed + 179424673)  # the exchange-rack steps' own draws (reopt_xrack), likewise
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -1024,32 +1023,21 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases,
                               memo)
             continue
-        # Diff steps (reopt_diff: a region where the plan differs from the stays LP, offered the LP's work
-        # there first) from their own stream: an iteration that is one draws nothing from the main stream.
-        dnodes: set[str] = set()
-        if reopt_diff.DIFF and guide is not None and drng.random() < reopt_diff.SHARE:
-            dw = reopt_diff.weights(inst, cur, guide)
-            dnodes = reopt_diff.region(inst, view, guide, drng, dw, reopt_diff.NODES) if dw else set()
         # Exchange-rack steps (reopt_xrack: racks where the plan differs from the LP, with where the LP sends
-        # their running work) from their own stream likewise.
+        # their running work) from their own stream: an iteration that is one draws nothing from the main stream.
         xnodes: set[str] = set()
-        if not dnodes and reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
+        if reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
             xw = reopt_diff.weights(inst, cur, guide)  # where the plan and the LP differ
             xnodes = reopt_xrack.region(view, guide, xkrng, xw, racks) if xw else set()
-        zrng = drng if dnodes else xkrng if xnodes else rng  # the stream this step's closure and offer draw from
-        roll = rng.random() if not (dnodes or xnodes) else 1.0
+        zrng = xkrng if xnodes else rng  # the stream this step's closure and offer draw from
+        roll = rng.random() if not xnodes else 1.0
         aim = None
         kind = "random"
         first: list[Request] = []
         # While the LP runs (no guide yet), aimed steps aim at wide requests only; none: the roll's
         # tenant or random step.
         pool = [r for r in waiting if _span_nodes(inst, r) > REGION_NODES // 2] if pending and WIDE else waiting
-        if dnodes:
-            kind = "diff"
-            nodes = dnodes
-            first = _lp_offer(guide, waiting, dnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
-            stats["diff"] = stats.get("diff", 0) + 1
-        elif xnodes:
+        if xnodes:
             kind = "xrack"
             nodes = xnodes
             first = _lp_offer(guide, waiting, xnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
