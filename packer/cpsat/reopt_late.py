@@ -37,8 +37,7 @@ from packer.cpsat.lpguide import Guide
 #: fresh interpreter, which would not see a flag set in the parent (e.g. by an A/B bench): the branch
 #: and bound after the LPs (session 18), the stays LP's rows (session 23), the build memo (session 24: the
 #: child builds the repack model; the same model either way, so only its seconds can differ).
-CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays", "packer.cpsat.variables",
-                  "packer.cpsat.own_branch")
+CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays", "packer.cpsat.variables")
 
 
 def parent_settings() -> dict[str, dict[str, object]]:
@@ -89,9 +88,6 @@ def main() -> None:
         return sys.stdin.buffer.read(1) == b"g"
 
     reopt_intstays.after_lps(bb, cap, left, after, wait)  # branch and bound on the stays form in the time left
-    from packer.cpsat import own_branch
-
-    own_branch.after_lps(bb, cap, left, after)  # session 25: branching on node ownership, warm (OWN_BRANCH, off)
 
 
 class LateBounds:

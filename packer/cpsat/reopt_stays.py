@@ -77,18 +77,9 @@ ROOM_GUIDE = False
 #: False: the cold second solve of session 23.
 WARM_ROWS = False
 
-#: Session 25 (branch hstate25): the repack model's LP-only node-isolation rows (:attr:`packer.cpsat.model.
-#: CpsatModel.lp_cuts`: ``constraints.ISOLATION_OTHERS`` — another tenant's contested group on a node at most
-#: its per-node cap × (1 − own) — and ``ISOLATION_CONFLICTS`` — a node-isolated tenant's group and another
-#: tenant's that cannot both find disjoint nodes), which the batch bound's LP reads (``bound_form``) and the
-#: stays LP did not (it builds on ``linear_form``). Valid for the repack instance, hence for every plan of the
-#: running state (the stays LP's own argument). Measured at 1,024 GPUs: no bound moves (the issue states have
-#: no conflict pair; the contested rows are session 13's OTHER_ROWS, a subset) and the LP is slower: off.
-ISO_CUTS = False
-
 #: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`):
 #: a fresh interpreter would not see a flag set in the parent.
-SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE", "WARM_ROWS", "ISO_CUTS")
+SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE", "WARM_ROWS")
 
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
@@ -278,14 +269,6 @@ def stays_form(inst: Instance, model, budget: int | None = None,  # type: ignore
         n_rows = len(rhs)
     if OTHER_ROWS:
         _other_rows(model, r_idx, c_idx, vals, rhs)
-        n_rows = len(rhs)
-    if ISO_CUTS:
-        for idxs, coefs, ub in model.lp_cuts:
-            row = len(rhs)
-            r_idx.extend([row] * len(idxs))
-            c_idx.extend(idxs)
-            vals.extend(float(k) for k in coefs)
-            rhs.append(float(ub))
         n_rows = len(rhs)
     if ROOM_CUTS if cuts is None else cuts:
         from packer.cpsat.room_cuts import room_cuts
