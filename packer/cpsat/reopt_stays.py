@@ -43,17 +43,6 @@ from packer.plans import migration_cost
 #: 11"). False: the rows of sessions 6-10 only (the A/B arm).
 OWN_LINKS = True
 
-#: Per-node group rows for the tenants that do NOT own a node (:func:`_other_rows`): for node n,
-#: node-isolated tenant t and every group g of another tenant with columns on n,
-#: ``Σ x[g, n] ≤ ub(g, n) × (1 − own[n, t])`` (``ub``: the most units g can have on n). The repack
-#: model links ownership to the owner's groups this way and to everybody else only through the node's
-#: capacity in load units (``other load ≤ cap × (1 − own)``), which lets a node the LP keeps 0.67 for
-#: an isolated tenant take 0.33 of its capacity in small units of other tenants' replicas spread one
-#: a node or rack, as many of them as fit in that third (bench/RESULTS_reopt.md "Session 13").
-#: Valid and strictly tighter on small states (tests/test_reopt_s13.py), but at 1,024 GPUs they leave
-#: the bound where it was (haein-0/-5: equal; haein-1: −0.05) and make the LP 1.4-3× slower, so off.
-OTHER_ROWS = False
-
 #: Rounded room rows for whole-GPU gangs with a required locality (:mod:`packer.cpsat.room_cuts`): per
 #: topology domain and gang size s, Σ floor(n_g / s) × within ≤ floor(free whole GPUs / s), a
 #: Chvátal-Gomory rounding of the domain's whole-GPU capacity over the gangs' integer domain choices.
@@ -79,7 +68,7 @@ WARM_ROWS = False
 
 #: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`):
 #: a fresh interpreter would not see a flag set in the parent.
-SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE", "WARM_ROWS")
+SETTINGS = ("OWN_LINKS", "ROOM_CUTS", "ROOM_GUIDE", "WARM_ROWS")
 
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
@@ -103,65 +92,6 @@ def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float])
                 c_idx.extend((col[r.id], var.index))
                 vals.extend((1.0, -1.0 if r.tenant == t else 1.0))
                 rhs.append(0.0 if r.tenant == t else 1.0)
-
-
-def group_node_ub(data, gi: int, ubs: list[int]) -> int:  # type: ignore[no-untyped-def]
-    """The most units group ``gi`` can have on one node whose columns have upper bounds ``ubs``: at
-    most their sum, the group's requests' units in all, and its spread cap per node or rack (a rack
-    holds the node). The repack model's owner rows use the same number."""
-    gr = data.groups[gi]
-    r = gr.req
-    ub = min(sum(ubs), r.count * gr.size)
-    if r.spread is not None and r.spread.level != "gpu":
-        ub = min(ub, r.spread.max_per_domain * gr.size)
-    return ub
-
-
-def _other_rows(model, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
-    """Appends ``Σ_{c on n, o} x[g, c, o] + ub × own[n, t] ≤ ub`` for every node n, node-isolated
-    tenant t and group g of another tenant with columns on n (``ub``: :func:`group_node_ub`). The
-    capacity row allows g ``cap / load`` × (1 − own) units there, more than ``ub`` × (1 − own) whenever
-    g's units alone cannot fill the node.
-
-    Valid: ownership is integral in every plan; with ``own[n, t]`` = 1 no other tenant has a unit on
-    n (the repack model's isolation), so the left side is ``ub`` and the row holds; with 0 it says g
-    has at most ``ub`` units on n, which holds by ``ub``'s definition."""
-    from packer.cpsat.constraints import _ub
-
-    v = model.vars
-    if not v.owns:
-        return
-    data = model.data
-    cols: dict[tuple[int, int], list[int]] = defaultdict(list)
-    ubs: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (gi, ci, _o), var in v.x.items():
-        ni = data.classes[ci].node
-        cols[(gi, ni)].append(var.index)
-        ubs[(gi, ni)].append(_ub(var))
-    by_node: dict[int, list[str]] = defaultdict(list)
-    for (ni, t) in v.owns:
-        by_node[ni].append(t)
-    for (gi, ni), xs in sorted(cols.items()):
-        owners = by_node.get(ni)
-        if not owners:
-            continue
-        tenant = data.groups[gi].req.tenant
-        ub = group_node_ub(data, gi, ubs[(gi, ni)])
-        if ub <= 0:
-            continue
-        for t in sorted(owners):
-            if t == tenant:
-                continue
-            own = v.owns[(ni, t)].index
-            row = len(rhs)
-            for xi in xs:
-                r_idx.append(row)
-                c_idx.append(xi)
-                vals.append(1.0)
-            r_idx.append(row)
-            c_idx.append(own)
-            vals.append(float(ub))
-            rhs.append(float(ub))
 
 
 @dataclass
@@ -266,9 +196,6 @@ def stays_form(inst: Instance, model, budget: int | None = None,  # type: ignore
     rhs = [0.0] * n_rows
     if OWN_LINKS:
         _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs)
-        n_rows = len(rhs)
-    if OTHER_ROWS:
-        _other_rows(model, r_idx, c_idx, vals, rhs)
         n_rows = len(rhs)
     if ROOM_CUTS if cuts is None else cuts:
         from packer.cpsat.room_cuts import room_cuts
@@ -402,4 +329,4 @@ def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped
     return min(lp.bound, padded_bound(model, res[0] + const))
 
 
-__all__ = ["StaysLP", "group_node_ub", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
+__all__ = ["StaysLP", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
