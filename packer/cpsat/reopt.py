@@ -701,8 +701,7 @@ def _start_child(inst: Instance, cap: int | None, rem: float | None):  # type: i
     # The child is a fresh interpreter: the settings of this one's block_bound go with it.
     return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
                  nice=BLOCK_BOUND_NICE, cap=cap,
-                 rooms_above=block_bound.ROOMS_ABOVE, own_share=block_bound.OWN_SHARE,
-                 merge=block_bound.MERGE, fold=block_fold.FOLD, then_own=block_bound.THEN_OWN,
+                 merge=block_bound.MERGE, fold=block_fold.FOLD,
                  eta_ranges=block_bound.ETA_RANGES, fold_tags=block_fold.FOLD_TAGS)
 
 
@@ -802,8 +801,6 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
                 info["block_bound_per_block"] = got.per_block  # the best round's block LP values (+ lam_u)
                 info["block_bound_lam_u"] = round(got.lam_u, 3)
                 info["block_bound_first_s"] = round(got.first_s, 2)  # its first round, from its start
-                if got.upgraded:
-                    info["block_bound_upgraded"] = got.upgraded
                 if got.fallbacks:
                     info["block_bound_fallbacks"] = got.fallbacks
             if got is not None and math.isfinite(got.value) and (cb is None or got.value < cb):
