@@ -18,12 +18,11 @@ session 27 (``off`` is what they were compared with); they run at git tag flags-
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 105 --arms fit off   # session 26
-    (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
-    LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
-    every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
-    had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per run. ``nowarm``: WARM_ROWS
-    off, MEMO on; ``nomemo``: WARM_ROWS on, MEMO off; ``s24``: both on. The session's runs had both on by
-    default, so their ``off`` arm is ``s24``; with both off by default now, ``off`` is ``s23``.)
+    (arm ``s23``: as ``off`` with variables.MEMO off: the CP-SAT build computing each cap / bound / coefficient
+    where it reads it. Since session 24 every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is
+    (on); before, only ``cuts`` had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per
+    run. ``nowarm`` and ``s24``: MEMO on; ``nomemo``: MEMO off (``s23``). Session 24's arms also set
+    reopt_stays.WARM_ROWS (on in ``nomemo`` / ``s24``), removed in session 27: they ran at git tag flags-s26.)
 """
 
 from __future__ import annotations
@@ -59,7 +58,7 @@ def main() -> int:
     s23 = reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY
     from packer.cpsat import variables
 
-    s24 = reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS
+    s24 = variables.MEMO, reopt_stays.ROOM_CUTS
     s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | arm | objective | bound | gap | moves (cost) | load |")
@@ -69,9 +68,8 @@ def main() -> int:
         arms = list(args.arms) if i % 2 == 0 else list(reversed(args.arms))
         for arm in arms:
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
-            reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[2]
-            reopt_stays.WARM_ROWS = False if arm in ("s23", "nowarm") else True if arm in ("nomemo", "s24") else s24[0]
-            variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[1]
+            reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[1]
+            variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[0]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
             reopt_offer.OFFER_FIT = True if arm == "fit" else s26[0]
@@ -99,7 +97,7 @@ def main() -> int:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
-    reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24
+    variables.MEMO, reopt_stays.ROOM_CUTS = s24
     reopt_offer.OFFER_FIT, reopt_xrack.XRACK = s26
     return 0
 

@@ -386,7 +386,7 @@ class BudgetBound:
         #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
         self.guides: dict[int | None, Guide] = {}
         self._repack = None
-        #: Session 23 (reopt_stays.ROOM_CUTS without ROOM_GUIDE): budget → its LP without the room rows,
+        #: Session 23 (reopt_stays.ROOM_CUTS): budget → its LP without the room rows,
         #: whose bound with them is still to come (:meth:`stays_rows`); and → how many rows it broke.
         self._rows_due: dict[int | None, object] = {}
         self.stays_rows_broken: dict[int | None, int | None] = {}
@@ -429,9 +429,9 @@ class BudgetBound:
         A finite cap that the no-limit solution already keeps (its LP moves at most ``cap``) has the
         same optimum: that one is reused, not solved again.
 
-        With ``reopt_stays.ROOM_CUTS`` and not ``ROOM_GUIDE`` the LP is solved without the room rows
-        (its bound and guide are set), then with them for the bound (:meth:`stays_rows`), at once or,
-        with ``rows_later``, when the caller calls :meth:`stays_rows` (after passing the guide on)."""
+        With ``reopt_stays.ROOM_CUTS`` the LP is solved without the room rows (its bound and guide are
+        set), then with them for the bound (:meth:`stays_rows`), at once or, with ``rows_later``, when
+        the caller calls :meth:`stays_rows` (after passing the guide on)."""
         from packer.cpsat import reopt_stays
         from packer.cpsat.lpguide import repack_guide
         from packer.cpsat.reopt_stays import stays_lp
@@ -455,12 +455,8 @@ class BudgetBound:
         if self._repack is None or self._repack.linear_form is None or (rem is not None and rem <= 0.1):
             self.stays_failed.add(cap)
             return None
-        two = reopt_stays.ROOM_CUTS and not reopt_stays.ROOM_GUIDE
-        if reopt_stays.WARM_ROWS:
-            # session 24: the plain LP keeps its form and solver for stays_rows (the same point and guide)
-            got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, rows_later=True)
-        else:
-            got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False if two else None)
+        two = reopt_stays.ROOM_CUTS
+        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False)
         if got is None:
             self.stays_failed.add(cap)
             return None
