@@ -138,7 +138,7 @@ def blocks_part() -> dict[str, Any]:
     out["steps"] = {**_plan(inst, got), "blocks": stats["blocks"], "passes": stats["passes"]}
     bb = block_bound(inst, blocks(inst, 16), iterations=3, time_limit=None)
     out["bound"] = {"value": bb.value, "values": bb.values, "per_block": bb.per_block, "fallbacks": bb.fallbacks,
-                    "upgraded": bb.upgraded}
+                    "lam_u": bb.lam_u}
     return out
 
 
