@@ -14,6 +14,10 @@ Parts (``--parts``, default all; every value written is a result, never a time):
 - ``blocks``: the bound by blocks (``block_bound.block_bound``, 3 rounds, untimed, the defaults the re-optimizer's
   child passes) and the block steps (``reopt_blocks.block_steps``, det 0.5, 4 steps, cap None) on fragmented-0 at
   32 nodes in blocks of 16 nodes;
+- ``children``: the two child processes the re-optimizer starts, untimed: the LP child
+  (``reopt_late.LateBounds`` with no deadline pressure, read back by ``finish``: the child's stays LP and guide
+  of the two states above) and the bound by blocks' child as ``reopt._start_child`` starts it (fragmented-0 at
+  32 nodes, untimed: one block of reopt_blocks.BLOCK_NODES);
 - ``relax``: the typed relaxation (``relax.typed_relaxation`` at the finest merge level: its instance, node map
   and bars) of fragmented-0, haein-0 and training-1 at 32 nodes and of the haein issue state 0 at 16 nodes.
 
@@ -142,6 +146,28 @@ def blocks_part() -> dict[str, Any]:
     return out
 
 
+def children_part() -> dict[str, Any]:
+    from packer.cpsat import reopt
+    from packer.cpsat.reopt_late import LateBounds
+    from packer.generate import generate
+
+    out: dict[str, Any] = {}
+    for fam, seed, nodes in STATES:
+        inst = _state(fam, seed, nodes)
+        bb = reopt.BudgetBound(inst)
+        late = LateBounds(bb, None, time.time() + 600.0)
+        rec = late.finish(600.0)
+        out[f"late/{fam}/{seed}/{nodes}"] = {"stays": _strip(bb.stays), "stays_moves": _strip(bb.stays_moves),
+                                             "guide": _strip(bb.guide), "int_stays": _strip(bb.int_stays),
+                                             "rows_broken": _strip(bb.stays_rows_broken),
+                                             "answers": {k: rec.get(k) for k in ("snapshots", "ended")}}
+    inst = generate("fragmented", seed=0, nodes=32)
+    got = reopt._start_child(inst, None, None).get(600.0)  # a fresh interpreter: reopt_blocks' own blocks
+    out["blocks_child"] = None if got is None else {"value": got.value, "values": got.values,
+                                                    "per_block": got.per_block, "fallbacks": got.fallbacks}
+    return out
+
+
 def relax_part() -> dict[str, Any]:
     from packer.cpsat.relax import merge_levels, typed_relaxation
 
@@ -162,7 +188,7 @@ def relax_part() -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out")
-    ap.add_argument("--parts", default="steps,bounds,blocks,relax")
+    ap.add_argument("--parts", default="steps,bounds,blocks,children,relax")
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"))
     a = ap.parse_args()
     if a.compare:
@@ -171,7 +197,8 @@ def main() -> None:
         print(f"{len(set(x) & set(y))} keys compared, {len(diff)} differ: {diff}")
         sys.exit(1 if diff or set(x) != set(y) else 0)
     res: dict[str, Any] = {}
-    parts = {"steps": steps_part, "bounds": bounds_part_run, "blocks": blocks_part, "relax": relax_part}
+    parts = {"steps": steps_part, "bounds": bounds_part_run, "blocks": blocks_part, "children": children_part,
+             "relax": relax_part}
     for p in a.parts.split(","):
         t0 = time.perf_counter()
         for k, v in parts[p]().items():
