@@ -123,9 +123,9 @@ def test_reoptimize_with_a_late_guide_gives_a_valid_plan_and_the_lp_bound(state_
     real = LateBounds.guide
     asks: list[int] = []
 
-    def slow(self, key, budget_guide):  # type: ignore[no-untyped-def]
+    def slow(self):  # type: ignore[no-untyped-def]
         asks.append(1)
-        return None if len(asks) <= 2 else real(self, key, budget_guide)
+        return None if len(asks) <= 2 else real(self)
 
     monkeypatch.setattr(LateBounds, "guide", slow)
     start = reopt.no_move_plan(inst, time_limit=4.0, seed=0, workers=1)
