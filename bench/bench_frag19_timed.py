@@ -1,18 +1,12 @@
-"""Timed A/B of session 19's clear steps (reopt_clear.CLEAR) at the issue recipe: per state
+"""Timed A/B of the re-optimizer's flags at the issue recipe (session 19 on): per state
 ``reopt.curve(inst, [None], time_limit, workers=2)`` (what ``packer solve --solver cpsat`` and ``packer
 bench`` run on a running cluster with no migration cap) once per arm, the arms one after the other,
-their order turning per state. Every plan is checked. Prints objective, bound, gap, moves, the clear
-steps' record (steps, improved, gain, gangs placed; draws the gate turned away) and the load beside each run; appends every run
-to ``--json``.
+their order turning per state. Every plan is checked. Prints objective, bound, gap, moves, the gang steps'
+record and the load beside each run; appends every run to ``--json``.
 
-    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --time-limit 60 \
-        --json bench/frag19_timed_clear_fragmented.json
-    python bench/bench_frag19_timed.py issue --seeds 5 100 --json bench/frag19_timed_clear_issue.json
-    python bench/bench_frag19_timed.py issue --seeds 5 --arms on s19 off   # session 20: gated, session 19's, none
-    (arm ``order``: gated, domains drawn by session 19's price: reopt_clear.ORDER_S19)
-    python bench/bench_frag19_timed.py fragmented --seeds 104 --arms priced off   # session 21: reopt_gang.PRICED
-    (arm ``priced``: clear steps off, gang steps with priced exchanges; every other arm has PRICED off;
-    ``fallback``: PRICED with PRICED_FALLBACK; ``portfolio``: reopt.PORTFOLIO on, clear and PRICED off)
+Sessions 19-21's arms (``on``, ``s19``, ``order``: clear steps, reopt_clear; ``priced``, ``fallback``:
+reopt_gang.PRICED / PRICED_FALLBACK; ``portfolio``: reopt.PORTFOLIO) were removed with their flags in
+session 27 (``off`` is what they were compared with); they run at git tag flags-s26.
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms noinc off   # session 22
     (arm ``noinc``: as ``off`` with reopt_spread.INCREMENTAL and reopt_base.SHARED off: a placer loaded per
     placer step, every unit read back; every other arm has them as they are)
@@ -24,12 +18,11 @@ to ``--json``.
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 105 --arms fit off   # session 26
-    (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
-    LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
-    every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
-    had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per run. ``nowarm``: WARM_ROWS
-    off, MEMO on; ``nomemo``: WARM_ROWS on, MEMO off; ``s24``: both on. The session's runs had both on by
-    default, so their ``off`` arm is ``s24``; with both off by default now, ``off`` is ``s23``.)
+    (arm ``s23``: as ``off`` with variables.MEMO off: the CP-SAT build computing each cap / bound / coefficient
+    where it reads it. Since session 24 every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is
+    (on); before, only ``cuts`` had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per
+    run. ``nowarm`` and ``s24``: MEMO on; ``nomemo``: MEMO off (``s23``). Session 24's arms also set
+    reopt_stays.WARM_ROWS (on in ``nomemo`` / ``s24``), removed in session 27: they ran at git tag flags-s26.)
 """
 
 from __future__ import annotations
@@ -47,13 +40,12 @@ def main() -> int:
     ap = state_parser(__doc__)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--arms", nargs="+", default=["on", "off"])
+    ap.add_argument("--arms", nargs="+", default=["off"])
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     from packer.cpsat import (
         reopt_base,
-        reopt_clear,
         reopt_gang,
         reopt_offer,
         reopt_spread,
@@ -62,76 +54,50 @@ def main() -> int:
         reopt_xrack,
     )
 
-    default = reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19
-    import packer.cpsat.reopt as reopt
-
-    priced = reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO
     inc = reopt_spread.INCREMENTAL, reopt_base.SHARED
     s23 = reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY
     from packer.cpsat import variables
 
-    s24 = reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS
+    s24 = variables.MEMO, reopt_stays.ROOM_CUTS
     s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
-    print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| state | arm | objective | bound | gap | moves (cost) | load |")
+    print("|---|---|---|---|---|---|---|")
     for i, seed in enumerate(args.seeds):
         inst = state(args.family, seed, args.nodes or (128 if args.family == "fragmented" else None))
         arms = list(args.arms) if i % 2 == 0 else list(reversed(args.arms))
         for arm in arms:
-            # on: clear steps as they are (session 20: gated, room priced); s19: session 19's (ungated,
-            # priced by what leaves alone); off: none
-            # (order: gated, domains ordered by session 19's price, reopt_clear.ORDER_S19)
-            reopt_clear.CLEAR = arm in ("on", "s19", "order")
-            reopt_clear.GATE = reopt_clear.ROOM_PRICE = arm != "s19"
-            reopt_clear.ORDER_S19 = arm == "order"
-            reopt_gang.PRICED = arm in ("priced", "fallback")
-            reopt_gang.PRICED_FALLBACK = arm == "fallback"
-            reopt.PORTFOLIO = arm == "portfolio"
             reopt_spread.INCREMENTAL, reopt_base.SHARED = inc if arm != "noinc" else (False, False)
-            reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[2]
-            reopt_stays.WARM_ROWS = False if arm in ("s23", "nowarm") else True if arm in ("nomemo", "s24") else s24[0]
-            variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[1]
+            reopt_stays.ROOM_CUTS = True if arm == "cuts" else False if arm == "nocuts" else s24[1]
+            variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[0]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
             reopt_offer.OFFER_FIT = True if arm == "fit" else s26[0]
             reopt_xrack.XRACK = True if arm == "xrack" else s26[1]
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
-            ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
             rec = {"state": inst.name, "seed": seed, "arm": arm, "objective": row["objective"], "bound": row["bound"],
                    "gap": row["gap"], "moves": pt.moves, "migration_cost": round(cost, 3),
                    "no_move": pt.info.get("no_move_objective"),
                    "steps": steps.get("steps") if isinstance(steps, dict) else None,
-                   "clear": {"steps": ck.get("steps", 0), "improved": ck.get("improved", 0), "gain": ck.get("gain", 0.0),
-                             "placed": steps.get("clear_placed", 0) if isinstance(steps, dict) else 0,
-                             "fail": steps.get("clear_fail") if isinstance(steps, dict) else None,
-                             "gated": steps.get("clear_gated", 0) if isinstance(steps, dict) else 0},
                    "load": load, "time_limit": args.time_limit, "late_lp": pt.info.get("late_lp"),
                    "bound_s": pt.info.get("bound_s")}
             gk = (steps.get("by_kind") or {}).get("gang", {}) if isinstance(steps, dict) else {}
-            rec["gang"] = {"steps": gk.get("steps", 0), "improved": gk.get("improved", 0), "gain": gk.get("gain", 0.0),
-                           "priced": steps.get("gang_priced", 0) if isinstance(steps, dict) else 0}
-            port = steps.get("portfolio") if isinstance(steps, dict) else None
-            if port:  # seconds and gain per step stream (reopt.Portfolio's record, kept in every run)
-                rec["streams"] = {k: (round(port[0][k], 1), round(port[1].get(k, 0.0), 2)) for k in port[0]}
+            rec["gang"] = {"steps": gk.get("steps", 0), "improved": gk.get("improved", 0), "gain": gk.get("gain", 0.0)}
             if isinstance(steps, dict):  # steps by kind: (steps, improved, gain, seconds)
                 rec["by_kind"] = {k: (v.get("steps", 0), v.get("improved", 0), round(v.get("gain", 0.0), 2),
                                       round(v.get("solve_s", 0.0) + v.get("build_s", 0.0) + v.get("check_s", 0.0), 1))
                                   for k, v in (steps.get("by_kind") or {}).items()}
             out.append(rec)
-            c = rec["clear"]
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
-                  f"{pt.moves} ({cost:.2f}) | {c['steps']} ({c['improved']}, {c['gain']:.2f}, {c['placed']}; {c['gated']}) | "
-                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | streams (s, gain) {rec.get('streams')} | "
+                  f"{pt.moves} ({cost:.2f}) | "
+                  f"{rec['load'][0]}-{rec['load'][1]} | gang {rec['gang']} | "
                   f"steps {rec['steps']} by kind {rec.get('by_kind')} | bound at {rec['bound_s']} s |", flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
-    reopt_clear.CLEAR, reopt_clear.GATE, reopt_clear.ROOM_PRICE, reopt_clear.ORDER_S19 = default
-    reopt_gang.PRICED, reopt_gang.PRICED_FALLBACK, reopt.PORTFOLIO = priced
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
-    reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24
+    variables.MEMO, reopt_stays.ROOM_CUTS = s24
     reopt_offer.OFFER_FIT, reopt_xrack.XRACK = s26
     return 0
 

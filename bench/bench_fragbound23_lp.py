@@ -5,7 +5,7 @@ re-optimizer reports at 1,024 GPUs) with ``cuts=False`` and ``cuts=True`` (``pac
 arms in the order given (deterministic values: they do not depend on the load; the seconds do). With
 ``--mip S``: the stays form with placed counts and required-locality domains integer (HiGHS branch and
 bound, as ``bench_frag18_intstays.py --arms within``) for S seconds, with the rows: how much integrality
-is left after them. Arm ``two``: ``stays_lp`` with the rows and ROOM_GUIDE off (the LP without the rows
+is left after them. Arm ``two``: ``stays_lp`` with the rows (the LP without the rows
 first, its solution the guide, then the rows' LP only where that solution breaks a row), its seconds
 in all. ``--fractional``: list the gangs whose domain choice the LP splits, per arm.
 
@@ -56,8 +56,8 @@ def main() -> int:
 
     ap = state_parser(__doc__)
     ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=("off", "on", "two"),
-                    help="off: no rows; on: the rows, one solve (ROOM_GUIDE); two: reopt_stays.stays_lp with the "
-                         "rows and ROOM_GUIDE off (the LP without them, then with them where its point breaks one)")
+                    help="off: no rows; on: the rows, one solve; two: reopt_stays.stays_lp with the "
+                         "rows (the LP without them, then with them where its point breaks one)")
     ap.add_argument("--mip", type=float, default=0.0, help="seconds of within-integral B&B with the rows (0: none)")
     ap.add_argument("--fractional", action="store_true")
     ap.add_argument("--json", default=None)
@@ -78,7 +78,7 @@ def main() -> int:
             load0 = os.getloadavg()[0]
             if arm == "two":
                 t = time.perf_counter()
-                got = stays_lp(inst, model, cuts=True, guide_rows=False)
+                got = stays_lp(inst, model, cuts=True)
                 s = time.perf_counter() - t
                 row[arm] = None if got is None else {"bound": got.bound, "cpu_s": round(s, 2), "load": round(load0, 2),
                                                      "rows_broken": got.rows_broken}

@@ -30,7 +30,6 @@ WATCH = [
     ("reopt_gang.py", "gang_step"), ("reopt_pack.py", "tenants"), ("reopt_pack.py", "pack_step"),
     ("reopt_base.py", "get"), ("reopt_base.py", "objective"), ("search.py", "solve_monolithic"),
     ("check.py", "check"), ("result.py", "build_plan"), ("result.py", "modes_of"),
-    ("reopt_quotacap.py", "never"),
 ]
 
 

@@ -104,10 +104,6 @@ def main() -> int:
     ap.add_argument("--no-exchange", action="store_true",
                     help="aimed steps without the LP's exchange nodes (reopt.EXCHANGE = False; A/B)")
     ap.add_argument("--no-wide", action="store_true", help="no regions sized to the aimed request (reopt.WIDE = False; A/B)")
-    ap.add_argument("--room", action="store_true",
-                    help="aimed and wide regions grown to room for the work they displace (reopt.ROOM_WIDE = True; A/B)")
-    ap.add_argument("--budget-guide", action="store_true",
-                    help="binding budgets follow their own stays LP's guide (reopt.BUDGET_GUIDE = True; A/B)")
     ap.add_argument("--no-gang", action="store_true",
                     help="no gang steps (packer.cpsat.reopt_gang.GANG = False; the A/B arm of session 9)")
     ap.add_argument("--no-fill", action="store_true",
@@ -120,19 +116,8 @@ def main() -> int:
                     help="regions of fixed size (packer.cpsat.reopt.GROW = False; session 14's A/B arm)")
     ap.add_argument("--no-late", action="store_true",
                     help="the LPs first, then the steps (packer.cpsat.reopt.LATE_LP = False; session 15's A/B arm)")
-    ap.add_argument("--no-tenant-all", action="store_true",
-                    help="tenant steps over REGION_NODES of the tenant's nodes (packer.cpsat.reopt.TENANT_ALL = False, "
-                         "the default since session 16)")
-    ap.add_argument("--tenant-all", action="store_true",
-                    help="tenant steps over all the tenant's nodes (packer.cpsat.reopt.TENANT_ALL = True; session 16's A/B arm)")
     ap.add_argument("--pack", choices=("on", "off"), default=None,
                     help="pack steps on/off (packer.cpsat.reopt_pack.PACK; session 17's A/B; default: as the code has it)")
-    ap.add_argument("--fill-wide", choices=("on", "off"), default=None,
-                    help="pack fills over a region widened for one waiting request (packer.cpsat.reopt_fill.WIDE; "
-                         "session 18's A/B; default: as the code has it)")
-    ap.add_argument("--open-room", choices=("on", "off"), default=None,
-                    help="aimed and wide regions without the room other node-isolated tenants hold "
-                         "(packer.cpsat.reopt_fill.OPEN_ROOM; session 18's A/B; default: as the code has it)")
     ap.add_argument("--gangcap", choices=("on", "off"), default=None,
                     help="the repack/stays LP places no whole-GPU request wider than the whole GPUs running work leaves "
                          "(packer.cpsat.reopt_gangcap.FIX; default: as the code has it). It does NOT reach the LP "
@@ -142,26 +127,10 @@ def main() -> int:
         from packer.cpsat import reopt_gangcap as _gangcap
 
         _gangcap.FIX = args.gangcap == "on"
-    if args.open_room is not None:
-        from packer.cpsat import reopt_fill as _fill_o
-
-        _fill_o.OPEN_ROOM = args.open_room == "on"
-    if args.fill_wide is not None:
-        from packer.cpsat import reopt_fill as _fill
-
-        _fill.WIDE = args.fill_wide == "on"
     if args.pack is not None:
         from packer.cpsat import reopt_pack as _pack
 
         _pack.PACK = args.pack == "on"
-    if args.tenant_all:
-        import packer.cpsat.reopt as _reopt_ta
-
-        _reopt_ta.TENANT_ALL = True
-    if args.no_tenant_all:
-        import packer.cpsat.reopt as _reopt_t
-
-        _reopt_t.TENANT_ALL = False
     if args.no_late:
         import packer.cpsat.reopt as _reopt_l
 
@@ -186,14 +155,6 @@ def main() -> int:
         from packer.cpsat import reopt_gang
 
         reopt_gang.GANG = False
-    if args.budget_guide:
-        import packer.cpsat.reopt as reopt_b
-
-        reopt_b.BUDGET_GUIDE = True
-    if args.room:
-        import packer.cpsat.reopt as reopt_r
-
-        reopt_r.ROOM_WIDE = True
     if args.no_wide:
         import packer.cpsat.reopt as reopt_w
 
@@ -259,10 +220,8 @@ def main() -> int:
                   f"| {100 * row['utilization']:.2f}% | {row['wall_s']:.1f} | {row['load']} |"
                   f"{' gain vs no-move ' + format(100 * row['gain_vs_no_move'], '+.2f') + '% |' if 'gain_vs_no_move' in row else ''}{(' replayed: ' + str(row['sequence'])) if args.moves else ''}", flush=True)
         base = points[0].plan.objective if points and points[0].budget == 0 else None
-        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "") + ("/noexchange" if args.no_exchange else "") + ("/nowide" if args.no_wide else "") + ("/budgetguide" if args.budget_guide else "") + ("/room" if args.room else "") + ("/nogang" if args.no_gang else "") + ("/nofill" if args.no_fill else "") + ("/nolinks" if args.no_links else "") + ("/nospread" if args.no_spread else "") + ("/nogrow" if args.no_grow else "") + ("/nolate" if args.no_late else "") + ("/notenantall" if args.no_tenant_all else "") + ("" if args.pack is None else f"/pack{args.pack}") + ("" if args.fill_wide is None else f"/fillwide{args.fill_wide}") + ("" if args.open_room is None else f"/openroom{args.open_room}") + ("" if args.gangcap is None else f"/gangcap{args.gangcap}")
-        import packer.cpsat.reopt as _reopt_key
-
-        results[key] = {"gangcap": args.gangcap, "open_room": args.open_room, "fill_wide": args.fill_wide, "pack": args.pack, "tenant_all": _reopt_key.TENANT_ALL, "late": not args.no_late, "grow": not args.no_grow, "spread": not args.no_spread, "fill": not args.no_fill, "links": not args.no_links, "family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "exchange": not args.no_exchange, "wide": not args.no_wide, "budget_guide": args.budget_guide, "room_wide": args.room, "gang": not args.no_gang, "seed": seed, "gpus": inst.num_gpus, "running": running,
+        key = f"{inst.name}/{inst.num_gpus}" + ("/split" if args.split_only else "") + ("/noguide" if args.no_guide else "") + ("/noexchange" if args.no_exchange else "") + ("/nowide" if args.no_wide else "") + ("/nogang" if args.no_gang else "") + ("/nofill" if args.no_fill else "") + ("/nolinks" if args.no_links else "") + ("/nospread" if args.no_spread else "") + ("/nogrow" if args.no_grow else "") + ("/nolate" if args.no_late else "") + ("" if args.pack is None else f"/pack{args.pack}") + ("" if args.gangcap is None else f"/gangcap{args.gangcap}")
+        results[key] = {"gangcap": args.gangcap, "pack": args.pack, "late": not args.no_late, "grow": not args.no_grow, "spread": not args.no_spread, "fill": not args.no_fill, "links": not args.no_links, "family": args.family, "split_only": args.split_only, "guide": not args.no_guide, "exchange": not args.no_exchange, "wide": not args.no_wide, "gang": not args.no_gang, "seed": seed, "gpus": inst.num_gpus, "running": running,
                                    "movable": movable,
                                    "waiting": len(inst.requests) - running, "time_limit_s": args.time_limit,
                                    "workers": args.workers, "load_start": round(load0, 2),

@@ -1,7 +1,7 @@
 """Timed A/B at the issue recipe, session 19 (branch reopt19): ``--ab home``: reopt.HOME (steps may take a
 move back) on / off; ``--ab quotacap``: reopt_quotacap.FIX on / off (set in this process and, through the
 environment variable PACKER_QUOTACAP, in the spawned LP child that computes the bound and the guide);
-``--ab never``: reopt_quotacap.SKIP_NEVER on / off (steps aim at no request that no plan places).
+(``--ab never``, reopt_quotacap.SKIP_NEVER, was removed in session 27: it runs at git tag flags-s26.)
 
 Per state ``reopt.curve(inst, [None], time_limit, workers=2)`` (what ``packer bench`` runs on a running
 cluster with no migration cap) once per arm, the arms one after the other, their order turning per pair
@@ -32,7 +32,7 @@ def main() -> int:
     ap = state_parser(__doc__)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--ab", choices=("home", "quotacap", "never"), default="home")
+    ap.add_argument("--ab", choices=("home", "quotacap"), default="home")
     ap.add_argument("--arms", nargs="+", default=["on", "off"], help="the flag on / off")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plans", default=None, help="save every checked plan here (gzipped packer.plan/v1)")
@@ -41,7 +41,6 @@ def main() -> int:
     from packer.cpsat import reopt, reopt_quotacap
 
     default_home, default_qc, env_qc = reopt.HOME, reopt_quotacap.FIX, os.environ.get("PACKER_QUOTACAP")
-    default_never = reopt_quotacap.SKIP_NEVER
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print(f"| state | {args.ab} | objective | bound | gap | gain over no-move | moves (cost) | steps | load |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -53,8 +52,6 @@ def main() -> int:
         for arm in arms:
             if args.ab == "home":
                 reopt.HOME = arm == "on"
-            elif args.ab == "never":
-                reopt_quotacap.SKIP_NEVER = arm == "on"
             else:
                 reopt_quotacap.FIX = arm == "on"
                 os.environ["PACKER_QUOTACAP"] = "1" if arm == "on" else "0"
@@ -80,7 +77,7 @@ def main() -> int:
                   flush=True)
             if args.json:
                 Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
-    reopt.HOME, reopt_quotacap.FIX, reopt_quotacap.SKIP_NEVER = default_home, default_qc, default_never
+    reopt.HOME, reopt_quotacap.FIX = default_home, default_qc
     if env_qc is None:
         os.environ.pop("PACKER_QUOTACAP", None)
     else:

@@ -9,12 +9,12 @@ LP of the whole state (no limit), the block bound round by round; ``--combined``
 blocks' LPs with the coupling rows as one LP (the best any multipliers can give: the Lagrangian
 dual's value). ``big``: 16,384-GPU states (2,048 nodes, the re-optimizer's blocks): capacity bound
 and the block bound round by round, with seconds. ``reopt``: packer.cpsat.solve on the 16,384-GPU
-state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on``: started before the
-no-move hint, reopt.BLOCK_BOUND_EARLY True; ``late``: on,
-started with the steps instead of before the no-move hint, reopt.BLOCK_BOUND_EARLY False; ``up``: on, then
-own-node LPs for merged blocks while its time lasts, reopt.BLOCK_BOUND_UPGRADE; ``rooms``: late with
-block_bound.ROOMS_ABOVE, ``own``: rooms with block_bound.OWN_SHARE = ``--own-share``; the other arms
-run without either, as in sessions 15-17), arms in the
+state (what ``packer bench --solvers cpsat`` runs) with reopt.BLOCK_BOUND off and on (``on`` and ``late``: on,
+started with the steps; session 17's ``on`` started it before the no-move hint, reopt.BLOCK_BOUND_EARLY, ``up``
+added own-node LPs for merged blocks while its time lasted, reopt.BLOCK_BOUND_UPGRADE, session 18's ``rooms`` /
+``own`` set block_bound.ROOMS_ABOVE / OWN_SHARE and session 19's ``both`` / ``bothranges`` block_bound.THEN_OWN:
+all removed in session 27, they run at git tag flags-s26; the other arms
+as in sessions 15-20), arms in the
 order given: objective, bound, gap, the block steps' gain, the block bound, when it came and when the
 steps started (seconds from the run's start); every plan
 is checked. One JSON line per state (and arm) to ``--jsonl``.
@@ -103,9 +103,8 @@ def combined(inst, parts, merge=None, ipm: bool = False, time_limit: float | Non
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["small", "big", "reopt"])
-    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both",
-                                                                       "ranges", "bothranges"])
-    ap.add_argument("--own-share", type=int, default=4, help="reopt arm own: block_bound.OWN_SHARE")
+    ap.add_argument("--arms", nargs="+", default=["off", "on"], choices=["off", "on", "late", "plain", "fold", "ownfold",
+                                                                       "ranges"])
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--nodes", type=int, default=2048, help="reopt: 8-GPU nodes (below 2,048 the huge path is forced)")
@@ -120,9 +119,6 @@ def main() -> None:
     ap.add_argument("--merge", default=None,
                     help="small/big: block LPs of the typed relaxation at this level ('auto': the finest; 'none': "
                          "the block's own nodes); default block_bound.MERGE")
-    ap.add_argument("--upgrade", action="store_true",
-                    help="small/big: after the rounds, each merged block's own-node LP (block_bound upgrade=True); "
-                         "the rounds list then goes on block by block")
     ap.add_argument("--time-limit-bound", type=float, default=None, help="small/big: block_bound's time limit")
     ap.add_argument("--jsonl", default="bench/reopt_blockbound_s15.jsonl")
     args = ap.parse_args()
@@ -168,8 +164,7 @@ def main() -> None:
             with open(args.jsonl, "a") as f:
                 f.write(json.dumps(row) + "\n")
             continue
-        row["upgrade"] = args.upgrade
-        bb = block_bound(inst, parts, iterations=args.iterations, merge=merge, upgrade=args.upgrade,
+        bb = block_bound(inst, parts, iterations=args.iterations, merge=merge,
                          time_limit=args.time_limit_bound,
                          progress=lambda i, v, s, rounds=rounds, c0=c0: rounds.append(
                              (i, round(v, 3), round(s, 2), round(time.process_time() - c0, 2))))
@@ -178,7 +173,6 @@ def main() -> None:
         row["block_first_s"] = round(bb.first_s, 2)
         row["block_s"] = round(bb.seconds, 2)
         row["fallbacks"] = bb.fallbacks
-        row["upgraded"] = bb.upgraded
         if args.combined:
             lvl = merge_level(inst, block_bound_mod.MERGE if merge == "default" else merge)
             row["combined_lp"], cs = combined(inst, parts, lvl, args.ipm, args.combined_limit)
@@ -208,27 +202,17 @@ def _reopt(args: argparse.Namespace) -> None:
     for seed in args.seeds:
         inst = generate(args.family, seed=seed, nodes=args.nodes)
         for arm in args.arms:
-            reopt.BLOCK_BOUND = arm in ("on", "late", "up", "rooms", "own", "plain", "fold", "ownfold", "both",
-                                        "ranges", "bothranges")
-            # Session 20: "ranges" is "fold" with η from the share solves' ranges (block_bound.ETA_RANGES);
-            # "bothranges" that, then the own-node LPs with imports folded too (THEN_OWN, FOLD_TAGS w i f).
-            bbm.ETA_RANGES = arm in ("ranges", "bothranges")
-            block_fold.FOLD_TAGS = ("w", "i", "f") if arm == "bothranges" else ("w", "f")
+            reopt.BLOCK_BOUND = arm in ("on", "late", "plain", "fold", "ownfold", "ranges")
+            # Session 20: "ranges" is "fold" with η from the share solves' ranges (block_bound.ETA_RANGES).
+            bbm.ETA_RANGES = arm == "ranges"
+            block_fold.FOLD_TAGS = ("w", "f")
             # Session 19: "plain" is main's bound by blocks before folding (merged LPs, block_fold.FOLD
             # off); "fold" the same folded; "ownfold" the blocks' own-node LPs folded (block_bound.MERGE
-            # None); "both" merged folded, then the own-node LPs folded while time lasts (THEN_OWN).
+            # None).
             block_fold.FOLD = arm != "plain"
             bbm.MERGE = None if arm == "ownfold" else "auto"
-            bbm.THEN_OWN = arm in ("both", "bothranges")
-            # Session 18: the merged LPs with the room rule above the merge level ("rooms"), and with
-            # own-node share prices after the first round ("own"); the older arms as they ran.
-            bbm.ROOMS_ABOVE = arm in ("rooms", "own")
-            bbm.OWN_SHARE = args.own_share if arm == "own" else 0
-            reopt.BLOCK_BOUND_EARLY = arm in ("on", "up")  # "late": started with the steps (sessions 15-16)
-            reopt.BLOCK_BOUND_UPGRADE = arm == "up"  # then own-node LPs for merged blocks while time lasts
             row: dict[str, object] = {"mode": "reopt", "family": args.family, "seed": seed, "arm": arm,
-                                      "rooms_above": bbm.ROOMS_ABOVE, "own_share": bbm.OWN_SHARE,
-                                      "fold": block_fold.FOLD, "merge": bbm.MERGE, "then_own": bbm.THEN_OWN,
+                                      "fold": block_fold.FOLD, "merge": bbm.MERGE,
                                       "eta_ranges": bbm.ETA_RANGES, "fold_tags": list(block_fold.FOLD_TAGS),
                                       "time_limit": args.time_limit, "workers": args.workers,
                                       "start_utc": time.strftime("%H:%M:%S", time.gmtime()), "load_start": _load()}
@@ -246,7 +230,7 @@ def _reopt(args: argparse.Namespace) -> None:
             row["steps"] = steps.get("steps") if isinstance(steps, dict) else None
             for key in ("no_move_objective", "bound", "capacity_bound", "block_bound", "block_bound_s",
                         "block_bound_first_at_s", "block_bound_at_s", "steps_at_s", "block_bound_values",
-                        "block_bound_first_s", "block_bound_upgraded", "block_bound_error", "block_bound_fallbacks"):
+                        "block_bound_first_s", "block_bound_error", "block_bound_fallbacks"):
                 row[key if key != "bound" else "bound_kind"] = info.get(key)
             row["load_end"] = _load()
             row["end_utc"] = time.strftime("%H:%M:%S", time.gmtime())

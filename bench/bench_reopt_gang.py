@@ -9,15 +9,14 @@ the gap and the wall seconds (load beside).
 
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 5 --steps 20 --det 1.0
     python bench/bench_reopt_gang.py fragmented --seeds 0 1 2 3 4 --steps 20 --det 1.0
-    python bench/bench_reopt_gang.py issue --seeds 5 0 --steps 10 --det 1.0 --chain-ab   # A: no chain, B: chain
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --victims-ab  # A: all victims, B: tiers
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 --steps 15 --det 1.0 --ab reopt.TENANT_FILL  # A off, B on
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab lpguide.WAITING_SHARE
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_pack.PACK  # session 17
     (with reopt_pack.FILL on, packfill17: the pack fills column is the CP-SAT fill after each pack step)
-    python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 --ab reopt_fill.WIDE  # session 18
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 \
-        --arms "none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM"   # session 18: three arms on one shared start
+        --arms "none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK"   # three arms on one shared start
+    (session 18's arms reopt_fill.WIDE / OPEN_ROOM run at git tag flags-s26)
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP); with ``--ab reopt_stays.NAME`` the stays LP is solved again per arm (its bound
@@ -40,8 +39,6 @@ def main() -> int:
     from bench_reopt import det_parser, det_start, state
 
     ap = det_parser(__doc__)
-    ap.add_argument("--chain-ab", action="store_true",
-                    help="both arms with gang steps: A without the chain (reopt_gang.CHAIN = False), B with it")
     ap.add_argument("--victims-ab", action="store_true",
                     help="both arms with gang steps: A all placed waiting work may be pushed out "
                          "(reopt_gang.VICTIM_TIERS = 0), B cheaper tiers first (the default)")
@@ -51,7 +48,7 @@ def main() -> int:
     ap.add_argument("--arms", default=None, metavar="ARM|ARM|...",
                     help="several arms, each the '+'-joined MODULE.NAME flags it turns on (every other flag named in "
                          "any arm off; 'none': all off), gang steps on in all; e.g. "
-                         "'none|reopt_fill.WIDE|reopt_fill.OPEN_ROOM' (session 18)")
+                         "'none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK'")
     ap.add_argument("--measure-offer", action="store_true",
                     help="session 26: count per CP-SAT step how many offered (and waiting) requests can fit its "
                          "region (reopt_offer.MEASURE; changes no draw)")
@@ -92,8 +89,6 @@ def main() -> int:
                     bound = bb.best(None)
             elif args.victims_ab:
                 reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, (tiers if on else 0)
-            elif args.chain_ab:
-                reopt_gang.GANG, reopt_gang.CHAIN = True, on
             else:
                 reopt_gang.GANG = on
             if args.measure_offer:
@@ -117,8 +112,6 @@ def main() -> int:
                          "load": round(load, 2), "gang_steps": g.get("steps", 0), "gang_improved": g.get("improved", 0),
                          "gang_fail": stats.get("gang_fail"), "by_kind": stats.get("by_kind"),
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
-                         "pack_fill_aimed": stats.get("pack_fill_aimed", 0),
-                         "gang_priced": stats.get("gang_priced", 0),  # session 21: gains of priced exchanges
                          "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps"),
                          "offer": stats.get("offer"),  # session 26: offers and what their steps gained
                          "measure_offer": None if not args.measure_offer else dict(reopt_offer.MEASURE or {})}
@@ -130,7 +123,7 @@ def main() -> int:
                   f"{pf.get('steps', 0)} ({pf.get('improved', 0)}, {pf.get('gain', 0.0):.2f}) |"
                   + ("" if not args.arms else " " + " ".join(
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
-                      for k, v in sorted(stats.get("by_kind", {}).items())) + f" aimed-fills:{stats.get('pack_fill_aimed', 0)} priced:{stats.get('gang_priced', 0)} |"),
+                      for k, v in sorted(stats.get("by_kind", {}).items())) + " |"),
                   flush=True)
             if stats.get("offer") or args.measure_offer:
                 print(f"  {inst.name} {arm}: offer {stats.get('offer')} measure {rows[arm]['measure_offer']}", flush=True)
@@ -141,7 +134,7 @@ def main() -> int:
         out[f"{inst.name}/{inst.num_gpus}"] = rows
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
-    reopt_gang.GANG, reopt_gang.CHAIN, reopt_gang.VICTIM_TIERS = True, False, tiers
+    reopt_gang.GANG, reopt_gang.VICTIM_TIERS = True, tiers
     if args.arms:
         _set_arm(args.arms, "none")
     if args.ab:

@@ -1,8 +1,8 @@
 """Where the stays LP's node isolation is loose (issue 17 part 2, session 13): deterministic LP figures
 on each running state.
 
-``rows``: the stays LP of no limit without and with ``reopt_stays.OTHER_ROWS`` (per-node caps on other
-tenants' groups by ``1 − own``): bound, rows, the moves its solution makes (Σ 1 − stay), LP seconds.
+(Session 13's ``rows`` mode, the stays LP without and with ``reopt_stays.OTHER_ROWS``, was removed with the
+flag in session 27; it runs at git tag flags-s26.)
 
 ``dive``: how much the integrality of node ownership is worth. Starting from the stays LP, repeatedly
 take the fractional ``owns`` column nearest 0.5, solve the LP with it fixed at 0 and at 1 and keep the
@@ -13,7 +13,6 @@ worth at least the dive's). ``--counts`` goes on with the groups' placed counts 
 not), one at a time the same way (down or up, the better kept): again a relaxed value, and LP minus it
 an upper estimate of what ownership and count integrality together could remove.
 
-    python bench/bench_reopt_isobound.py rows issue --seeds 0 1 2 3 4 5 100 101
     python bench/bench_reopt_isobound.py dive issue --seeds 5 [--counts]
 """
 
@@ -26,26 +25,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def _rows(inst, model) -> dict:  # type: ignore[no-untyped-def]
-    from packer.cpsat import reopt_stays
-
-    keep = reopt_stays.OTHER_ROWS
-    out: dict[str, object] = {}
-    try:
-        for flag in (False, True):
-            reopt_stays.OTHER_ROWS = flag
-            form = reopt_stays.stays_form(inst, model)
-            t0 = time.perf_counter()
-            got = reopt_stays.stays_lp(inst, model)
-            secs = time.perf_counter() - t0
-            out["on" if flag else "off"] = None if got is None or form is None else {
-                "bound": round(got.bound, 4), "rows": int(form[0][1].shape[0]),
-                "moves": round(sum(1 - v for v in got.stays.values()), 2), "s": round(secs, 1)}
-    finally:
-        reopt_stays.OTHER_ROWS = keep
-    return out
 
 
 def _dive(inst, model, max_fix: int, counts: bool = False) -> dict:  # type: ignore[no-untyped-def]
@@ -137,14 +116,14 @@ def main() -> int:
     from bench_reopt import state, state_parser
 
     ap = state_parser(__doc__)
-    ap.add_argument("what", choices=("rows", "dive"))
+    ap.add_argument("what", choices=("dive",))
     ap.add_argument("--max-fix", type=int, default=40)
     ap.add_argument("--counts", action="store_true",
                     help="dive: after ownership, the groups' fractional placed counts the same way")
     ap.add_argument("--json", default=None)
     # the family is positional in state_parser; put "what" first on the command line
     argv = sys.argv[1:]
-    if argv and argv[0] in ("rows", "dive"):
+    if argv and argv[0] == "dive":
         argv = argv[1:] + [argv[0]]
     args = ap.parse_args(argv)
 
@@ -157,20 +136,11 @@ def main() -> int:
         if model is None:
             continue
         row: dict[str, object] = {"state": inst.name, "seed": seed, "what": args.what}
-        if args.what == "rows":
-            row.update(_rows(inst, model))
-            off, on = row.get("off"), row.get("on")
-            if off and on:
-                assert on["bound"] <= off["bound"] + 1e-6, "the rows loosened the bound"  # type: ignore[index]
-                print(f"| {inst.name} | {off['bound']:.2f} | {on['bound']:.2f} | {on['bound'] - off['bound']:+.2f} "  # type: ignore[index]
-                      f"| {off['rows']} / {on['rows']} | {off['s']} / {on['s']} | {os.getloadavg()[0]:.2f} |",  # type: ignore[index]
-                      flush=True)
-        else:
-            row.update(_dive(inst, model, args.max_fix, args.counts))
-            print(f"| {inst.name} | {row.get('lp')} | {row.get('fractional')} | {row.get('end')} | "
-                  f"{len(row.get('steps', []))} fixed, {row.get('left')} left | counts: {row.get('counts_end')}, "
-                  f"{len(row.get('counts', []))} fixed, {row.get('counts_left')} left | {row.get('s')} s | "  # type: ignore[arg-type]
-                  f"{os.getloadavg()[0]:.2f} |", flush=True)
+        row.update(_dive(inst, model, args.max_fix, args.counts))
+        print(f"| {inst.name} | {row.get('lp')} | {row.get('fractional')} | {row.get('end')} | "
+              f"{len(row.get('steps', []))} fixed, {row.get('left')} left | counts: {row.get('counts_end')}, "
+              f"{len(row.get('counts', []))} fixed, {row.get('counts_left')} left | {row.get('s')} s | "  # type: ignore[arg-type]
+              f"{os.getloadavg()[0]:.2f} |", flush=True)
         row["load"] = round(os.getloadavg()[0], 2)
         rows.append(row)
         if args.json:

@@ -5,11 +5,10 @@ and shared by every arm; then ``reopt.reoptimize`` (budget: no limit) runs once 
 with ``--time-limit`` seconds (the recipe's 60 s less the no-move solve's 12) and ``--workers``:
 
 - ``first``: the LPs first, then the steps with the time left (reopt.LATE_LP = False, before session 15);
-- ``late``: the LPs in a child process beside the steps, which leave it a CP-SAT worker while it
-  runs (reopt.LATE_LP = True, reopt.LATE_WORKERS = True);
-- ``late-all``: ``late`` with the steps keeping every worker (reopt.LATE_WORKERS = False);
-- ``late-nice``: ``late`` with the LP child niced (reopt.LATE_NICE = 5; measured with the steps keeping
-  every worker: the run of 09:00-09:10 UTC, before LATE_WORKERS).
+- ``late-all``: the LPs in a child process beside the steps, which keep every worker (reopt.LATE_LP = True;
+  session 15's ``late`` arm, the steps leaving the child a worker, was reopt.LATE_WORKERS, removed in
+  session 27: it runs at git tag flags-s26);
+- ``late-nice``: ``late-all`` with the LP child niced (reopt.LATE_NICE = 5).
 
 The arms of a state run one after the other, their order turning each state (first arm of state k =
 ``arms[k % len(arms)]``), so that a drift of the machine's load falls on every arm alike. Every plan
@@ -17,8 +16,8 @@ is checked (packer.check) and must move at most its budget; a failure stops the 
 per (state, arm) with objective, gain over the shared no-move plan, bound, gap, moves, steps, the
 seconds until the LP's guide / bound, and the load; writes everything as JSON.
 
-    python bench/bench_reopt_late.py issue --seeds 0 1 2 3 4 --arms first late late-all --json bench/reopt_late_ab_issue_s15.json
-    python bench/bench_reopt_late.py fragmented --seeds 0 1 2 3 4 --arms first late late-all --json bench/reopt_late_ab_fragmented_s15.json
+    python bench/bench_reopt_late.py issue --seeds 0 1 2 3 4 --arms first late-all --json bench/reopt_late_ab_issue_s15.json
+    python bench/bench_reopt_late.py fragmented --seeds 0 1 2 3 4 --arms first late-all --json bench/reopt_late_ab_fragmented_s15.json
     python bench/bench_reopt_late.py issue --seeds 0 1 2 3 4 --scratch --time-limit 60 --arms first late-all \
         --json bench/reopt_late_scratch_issue_s15.json
 
@@ -36,15 +35,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-#: arm → (reopt.LATE_LP, reopt.LATE_NICE, reopt.LATE_WORKERS)
-ARMS = {"first": (False, 0, True), "late": (True, 0, True), "late-all": (True, 0, False), "late-nice": (True, 5, True)}
+#: arm → (reopt.LATE_LP, reopt.LATE_NICE)
+ARMS = {"first": (False, 0), "late-all": (True, 0), "late-nice": (True, 5)}
 
 
 def main() -> int:
     from bench_reopt import state, state_parser
 
     ap = state_parser(__doc__)
-    ap.add_argument("--arms", nargs="+", default=["first", "late", "late-all"], choices=sorted(ARMS))
+    ap.add_argument("--arms", nargs="+", default=["first", "late-all"], choices=sorted(ARMS))
     ap.add_argument("--time-limit", type=float, default=48.0, help="seconds per arm (after the shared no-move plan)")
     ap.add_argument("--start-s", type=float, default=12.0, help="seconds of the shared no-move solve")
     ap.add_argument("--workers", type=int, default=2)
@@ -71,7 +70,7 @@ def main() -> int:
                                   "no_move": None if start is None else start.objective,
                                   "no_move_bound": None if start is None else start.bound, "order": order, "arms": {}}
         for arm in order:
-            reopt.LATE_LP, reopt.LATE_NICE, reopt.LATE_WORKERS = ARMS[arm]
+            reopt.LATE_LP, reopt.LATE_NICE = ARMS[arm]
             load0 = os.getloadavg()[0]
             pt = reopt.reoptimize(inst, budget=None, time_limit=args.time_limit, seed=0, workers=args.workers,
                                   start=start, no_move_bound=None if start is None else start.bound)

@@ -19,8 +19,6 @@ from packer.cpsat.block_bound import (
     block_lps,
     lagrangian,
     merge_level,
-    own_lam,
-    own_lp,
 )
 from packer.generate import generate
 from packer.model import Instance
@@ -50,32 +48,22 @@ def test_block_bound_is_above_the_exact_plan_for_random_multipliers(seed: int, f
     """Tests Σ blocks' LP bounds + Σ λ U ≥ the exact model's plan for three random draws of λ ≥ 0, η,
     and for block_bound's own multipliers, with the blocks' own nodes and merged (typed relaxation at
     the finest level: the merged LP must stay a relaxation of the block, pinned and movable running
-    work included; merged with and without the room rule above the merge level, ROOMS_ABOVE)."""
+    work included)."""
     inst = _state(family, seed, nodes, release)
     parts = _parts(inst, k)
     exact = solve(inst, time_limit=5, workers=1, aggregate=False)
     assert check(inst, exact).ok
     lvl = merge_level(inst, "auto")
-    for merge, rooms in ((None, None), (lvl, False), (lvl, True)):
-        lps, big_u = block_lps(inst, parts, merge=merge, rooms_above=rooms)
+    for merge in (None, lvl):
+        lps, big_u = block_lps(inst, parts, merge=merge)
         rng = random.Random(draw)
         js = sorted({j for lp in lps for j in (*lp.imports, *lp.exports)}, key=repr)
         for _ in range(3):
             lam = {key: rng.uniform(0.0, 3.0) * rng.choice([0.0, 1.0]) for key in big_u}
             eta = {j: rng.uniform(-3.0, 3.0) for j in js}
             assert lagrangian(lps, big_u, lam, eta) >= exact.objective - 1e-6, merge
-            if merge is not None:
-                # The upgrade's mix: each block the smaller of its merged LP and its own LP at the
-                # merged classes' λ mapped by own_lam (and the same η).
-                mixed = sum(min(lp.solve(lam, eta)[0], own.solve(own_lam(lp, own, lam), eta)[0])
-                            if (own := own_lp(lp)) is not None else lp.solve(lam, eta)[0] for lp in lps)
-                assert mixed + sum(lam.get(key, 0.0) * u for key, u in big_u.items()) >= exact.objective - 1e-6
-        got = block_bound(inst, parts, iterations=2, merge=merge, upgrade=merge is not None, rooms_above=rooms)
+        got = block_bound(inst, parts, iterations=2, merge=merge)
         assert got.value >= exact.objective - 1e-6, merge
-        if merge is not None:
-            # Prices from the own-node LPs' share solves of some blocks (OWN_SHARE), every value of it.
-            got = block_bound(inst, parts, iterations=2, merge=merge, own_share=2, rooms_above=rooms)
-            assert min(got.values) >= exact.objective - 1e-6
 
 
 def test_block_with_only_running_work_has_an_lp() -> None:
@@ -168,59 +156,6 @@ def test_huge_reoptimizer_reports_the_smaller_bound(monkeypatch: pytest.MonkeyPa
     assert pt.plan.bound == pytest.approx(min(got, cb))  # type: ignore[type-var]
 
 
-def test_block_bound_child_starts_before_the_hint_and_ends_with_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests the early start (reopt.BLOCK_BOUND_EARLY) on the forced huge path: the child is running
-    when the no-move hint is asked for; when the hint gives nothing it is ended at once (the no-move
-    solve then takes the run); when the run fails it is ended too (no process left behind); with a
-    hint its answer is reported with when it came and when the steps started."""
-    from packer.cpsat import block_bound as bbm
-    from packer.cpsat import reopt, tuning
-
-    monkeypatch.setattr(tuning, "DECOMPOSE_ABOVE", 0)
-    monkeypatch.setattr("packer.cpsat.reopt_blocks.BLOCK_NODES", 16)
-    monkeypatch.setattr(reopt, "BLOCK_BOUND_MIN_S", 1.0)
-    monkeypatch.setattr(reopt, "BLOCK_BOUND", True)
-    monkeypatch.setattr(reopt, "BLOCK_BOUND_EARLY", True)
-    made: list[bbm.Child] = []
-    real_child, real_hint = bbm.Child, reopt.no_move_hint
-
-    def child(*a, **k):  # type: ignore[no-untyped-def]
-        made.append(real_child(*a, **k))
-        return made[-1]
-
-    seen: list[int] = []
-
-    def hint(*a, **k):  # type: ignore[no-untyped-def]
-        seen.append(len(made))
-        assert made and made[-1].proc.poll() is None, "the child runs beside the hint"
-        return real_hint(*a, **k)
-
-    monkeypatch.setattr(bbm, "Child", child)
-    monkeypatch.setattr(reopt, "no_move_hint", hint)
-    inst = generate("fragmented", seed=0, nodes=32)
-    pt = reopt.reoptimize(inst, budget=None, time_limit=20, workers=1)
-    assert seen == [1] and len(made) == 1
-    assert check(inst, pt.plan).ok
-    assert pt.info["block_bound"] is not None, pt.info.get("block_bound_error")
-    assert 0 < pt.info["block_bound_at_s"] <= 20  # type: ignore[operator]
-    assert pt.info["steps_at_s"] > 0  # type: ignore[operator]
-
-    def boom(*a, **k):  # type: ignore[no-untyped-def]
-        hint(*a, **k)
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(reopt, "no_move_hint", boom)
-    with pytest.raises(RuntimeError):
-        reopt.reoptimize(inst, budget=None, time_limit=20, workers=1)
-    assert made[-1].proc.wait(5) is not None
-
-    monkeypatch.setattr(reopt, "no_move_hint", lambda *a, **k: (hint(*a, **k), None)[1])
-    monkeypatch.setattr(reopt, "no_move_plan", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop")))
-    with pytest.raises(RuntimeError, match="stop"):
-        reopt.reoptimize(inst, budget=None, time_limit=40, workers=1)
-    assert made[-1].proc.poll() is not None, "no hint: the child was ended before the no-move solve"
-
-
 def test_block_bound_child_ended_early_keeps_its_last_bound() -> None:
     """Tests the child's stream: a child ended while it still has rounds to go returns the last bound
     it sent (error "late"), a valid one (at least the exact plan's objective), not None."""
@@ -269,59 +204,3 @@ def test_merged_block_lp_is_smaller_and_keeps_running_work() -> None:
     exact = solve(inst, time_limit=10, workers=1)
     assert check(inst, exact).ok
     assert block_bound(inst, parts, iterations=1, merge=level).value >= exact.objective - 1e-6
-
-
-@pytest.mark.parametrize("family", ["fragmented", "haein", "training", "adversarial"])
-def test_rooms_above_never_bar_where_a_plan_puts_a_request(family: str) -> None:
-    """Tests typed_relaxation(rooms_above=True): a waiting request with a required locality coarser
-    than the merge level is barred only from super nodes where no plan can put it: the greedy plans
-    of running states (16 and 32 nodes, 4 seeds) never put one there, and the rule bars something."""
-    from packer import solve as solve_any
-    from packer.cpsat.relax import merge_levels, typed_relaxation
-
-    checked = barred = 0
-    for seed in range(4):
-        for nodes in (16, 32):
-            inst = generate(family, seed=seed, nodes=nodes)
-            lv = merge_levels(inst)[0]
-            levels = list(inst.topology.all_levels)
-            rel = typed_relaxation(inst, lv, rooms_above=True)
-            plain = typed_relaxation(inst, lv)
-            barred += sum(len(v - plain.barred.get(k, frozenset())) for k, v in rel.barred.items())
-            orig = {r.id: r for r in inst.requests}
-            for a in solve_any(inst, solver="greedy").assignments:
-                r = orig[a.request]
-                loc = r.locality
-                if r.placement is not None or loc is None or not loc.required or loc.level == "cluster" \
-                        or levels.index(loc.level) <= levels.index(lv):
-                    continue
-                supers = {rel.where[(u.node, None)][0] for u in a.units}
-                assert not supers & rel.barred.get(r.id, frozenset()), (seed, nodes, r.id)
-                checked += 1
-    if family in ("fragmented", "training"):
-        assert checked > 0 and barred > 0
-
-
-def test_rooms_above_bound_stays_above_a_plan() -> None:
-    """Tests the merged block bound with the room rule above the merge level and with own-node share
-    prices on a 128-GPU fragmented state cut in two (rack-local gangs of 16 GPUs: the rule bars
-    racks): every round, and the bound at zero multipliers, is at least a CP-SAT plan's objective
-    with the rule and without (the two merged LPs are not nested: the rule also splits super nodes)."""
-    from packer.cpsat import block_bound as bbm
-
-    inst = generate("fragmented", seed=0, nodes=16)
-    parts = _parts(inst, 2)
-    plan = solve(inst, time_limit=10, workers=1)
-    assert check(inst, plan).ok
-    for ra in (False, True):
-        old = bbm.ROOMS_ABOVE
-        bbm.ROOMS_ABOVE = ra
-        try:
-            got = block_bound(inst, parts, iterations=3, own_share=1)
-            lps, big_u = block_lps(inst, parts, merge=merge_level(inst, "auto"))
-            at_zero = lagrangian(lps, big_u, {}, {})
-        finally:
-            bbm.ROOMS_ABOVE = old
-        assert got.own_blocks == 1
-        assert min(got.values) >= plan.objective - 1e-6
-        assert at_zero >= plan.objective - 1e-6

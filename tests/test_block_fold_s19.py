@@ -125,21 +125,3 @@ def test_an_elastic_origin_without_quota_room_gets_no_units() -> None:
     elastic = block_fold.Origin(("e",), ("w", None), 4, 1.0, False, r)
     assert block_fold.z_upper(elastic, 1.0, 2.5) == 4.0
     assert block_fold.z_upper(elastic, 1.0, 0.5) == 0.0
-
-
-def test_then_own_takes_the_smaller_and_stays_above_a_plan() -> None:
-    """Tests block_bound(then_own=True) on merged blocks runs the own-node bound after the merged rounds,
-    ends at the smaller of the two, and stays ≥ a checked CP-SAT plan (8-node fragmented state, 2 blocks)."""
-    from packer.cpsat.block_bound import block_bound
-
-    inst = _state("fragmented", 1, 8)
-    parts = _parts(inst, 2)
-    plan = solve(inst, time_limit=3, workers=1)
-    assert check(inst, plan).ok
-    lvl = merge_level(inst, "auto")
-    merged = block_bound(inst, parts, iterations=2, merge=lvl, then_own=False)
-    own = block_bound(inst, parts, iterations=2, merge=None)
-    both = block_bound(inst, parts, iterations=2, merge=lvl, then_own=True)
-    assert both.then_own is not None and len(both.then_own_values) == 2
-    assert both.value == pytest.approx(min(merged.value, own.value), abs=1e-6)
-    assert both.value >= plan.objective - 1e-6

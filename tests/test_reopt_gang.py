@@ -95,43 +95,6 @@ def test_gangs_skip_requests_whose_quota_running_work_fills() -> None:
     assert reopt_gang.gangs(inst, _placed(inst)) == []
 
 
-def _chain_state() -> Instance:
-    """Three racks of two 4-GPU nodes; in every rack one node holds a running 4-GPU node gang, the
-    other a running 1-GPU job: no node is free, no rack has 8 free GPUs. An 8-GPU rack gang waits:
-    clearing a rack displaces a node gang, which fits only on a node cleared for it in turn."""
-    nodes = [Node(id=f"n{i}", gpu_model=H100, num_gpus=4, mode="full", domains={"rack": f"r{i // 2}"})
-             for i in range(6)]
-    reqs = []
-    for k in range(3):
-        reqs.append(Request(id=f"ng{k}", kind="gpu", count=4, tenant="t", locality=Locality(level="node", required=True),
-                            placement=tuple(Unit(node=f"n{2 * k}", gpu=g) for g in range(4)), movable=True))
-        reqs.append(Request(id=f"job{k}", kind="gpu", count=1, tenant="t", placement=(Unit(node=f"n{2 * k + 1}", gpu=0),),
-                            movable=True))
-    reqs.append(Request(id="gang", kind="gpu", count=8, priority=3.0, tenant="t",
-                        locality=Locality(level="rack", required=True)))
-    return Instance(name="chain", topology=Topology(levels=("node", "rack")), nodes=tuple(nodes),
-                    requests=tuple(reqs), tenants=(Tenant(id="t"),))
-
-
-@pytest.mark.parametrize("chain", [False, True])
-def test_a_displaced_node_gang_gets_a_node_cleared_in_turn(chain: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests the chain: without it no gang step admits the rack gang (the displaced node gang finds
-    no free node); with it the gang comes in, the node gang lands on a node cleared for it, every
-    running request stays placed, and the plan is valid and worth more."""
-    monkeypatch.setattr(reopt_gang, "CHAIN", chain)
-    inst = _chain_state()
-    cur = _placed(inst)
-    out, info = reopt_gang.gang_step(inst, cur, inst.request("gang"), random.Random(0), [inst.request("gang")])
-    if not chain:
-        assert out is None and info["fail"] == "displaced running work"
-        return
-    assert out is not None, info
-    assert all(rid in out for rid in cur) and "gang" in out
-    assert len({u.node for u in out[next(r for r in out if r.startswith("ng"))]}) == 1
-    assert objective_value(inst, out) > objective_value(inst, cur)
-    assert _ok(inst, out)
-
-
 def _norm(out):  # type: ignore[no-untyped-def]
     if out is None:
         return None

@@ -56,7 +56,7 @@ def test_late_bounds_in_a_child_equal_those_in_order(state_and_bounds) -> None: 
     t0 = time.perf_counter()
     guide = None
     while guide is None and time.perf_counter() - t0 < 60.0:
-        guide = late.guide(None, False)
+        guide = late.guide()
         time.sleep(0.05)
     assert guide is not None and guide.share == bb.guide.share
     got = late.finish(60.0)
@@ -123,9 +123,9 @@ def test_reoptimize_with_a_late_guide_gives_a_valid_plan_and_the_lp_bound(state_
     real = LateBounds.guide
     asks: list[int] = []
 
-    def slow(self, key, budget_guide):  # type: ignore[no-untyped-def]
+    def slow(self):  # type: ignore[no-untyped-def]
         asks.append(1)
-        return None if len(asks) <= 2 else real(self, key, budget_guide)
+        return None if len(asks) <= 2 else real(self)
 
     monkeypatch.setattr(LateBounds, "guide", slow)
     start = reopt.no_move_plan(inst, time_limit=4.0, seed=0, workers=1)

@@ -8,10 +8,13 @@ import random
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from packer.check import check
 from packer.cpsat import reopt, reopt_spread
 from packer.cpsat.result import modes_of
+from packer.generate import generate
 from packer.model import Instance, Node, Request, Spread, Tenant, Topology, Unit
 from packer.plans import build_plan, objective_value
 
@@ -169,3 +172,32 @@ def test_spreads_follow_the_guide_share() -> None:
     assert reopt_spread.spreads(inst, cur, Guide(share={"rep": reopt_spread.MIN_SHARE - 0.1})) == []
     assert reopt_spread.spreads(inst, cur, Guide(share={"rep": reopt_spread.MIN_SHARE})) == [r]
     assert reopt_spread.spreads(inst, cur, None) == [r]
+
+
+def _norm(out):  # type: ignore[no-untyped-def]
+    return None if out is None else sorted((k, sorted((u.node, u.gpu) for u in v)) for k, v in out.items())
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 80), nodes=st.sampled_from([3, 4]), draw=st.integers(0, 5))
+def test_forked_spread_steps_give_the_same_plans(seed: int, nodes: int, draw: int) -> None:
+    """Tests reopt_spread.FORK: a spread step whose tries fork one placer loaded with the plan gives exactly
+    the plan (and value) of the step that loads a new placer per try, on small fragmented states.
+    (Session 21's test, moved here from test_reopt_priced_s21.py when reopt_gang.PRICED was removed.)"""
+    inst = generate("fragmented", seed, nodes=nodes)
+    cur = {r.id: list(r.placement) for r in inst.requests if r.placement is not None}
+    cands = reopt_spread.spreads(inst, cur, None)
+    if not cands:
+        return
+    r = reopt_spread.pick(random.Random(draw), inst, cands, None)
+    waiting = [q for q in inst.requests if q.id not in cur]
+    got = {}
+    keep = reopt_spread.FORK
+    try:
+        for fork in (False, True):
+            reopt_spread.FORK = fork
+            out, info = reopt_spread.spread_step(inst, cur, r, random.Random(seed + draw), waiting, None, None)
+            got[fork] = (_norm(out), info.get("fail"), None if out is None else round(float(info["value"]), 9))  # type: ignore[arg-type]
+    finally:
+        reopt_spread.FORK = keep
+    assert got[False] == got[True]

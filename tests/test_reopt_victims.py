@@ -11,7 +11,7 @@ import time
 import pytest
 
 from packer.check import check
-from packer.cpsat import reopt, reopt_gang, reopt_quotacap
+from packer.cpsat import reopt, reopt_gang
 from packer.cpsat.result import modes_of
 from packer.model import Instance, Locality, Node, Request, Tenant, Topology, Unit
 from packer.plans import build_plan, objective_value
@@ -143,9 +143,8 @@ def test_tenant_steps_with_the_fill_offer_place_the_stranded_room(cap: int | Non
 def test_without_the_fill_offer_the_usual_offer_misses_the_gang(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests the other arm on the same state and seed: the usual offer (six of 201 waiting requests,
     dearest first from a random start) does not offer the gang, so the tenant steps place nothing. (The 200
-    distractors fit nowhere: reopt_gangcap calls them unplaceable, so since session 19 the steps leave them
-    out of every offer (reopt_quotacap.SKIP_NEVER) and the usual offer finds the gang too: off here.)"""
-    monkeypatch.setattr(reopt_quotacap, "SKIP_NEVER", False)
+    distractors fit nowhere: reopt_gangcap calls them unplaceable; session 19's rule that left such requests
+    out of every offer, reopt_quotacap.SKIP_NEVER, stayed off and was removed in session 27.)"""
     monkeypatch.setattr(reopt, "AIMED_SHARE", 0.0)
     monkeypatch.setattr(reopt, "TENANT_SHARE", 1.0)
     monkeypatch.setattr(reopt, "OFFER", 6)

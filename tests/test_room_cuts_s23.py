@@ -56,12 +56,12 @@ def test_rows_close_the_hand_state() -> None:
 
 
 def test_two_solves_give_the_rows_bound_and_the_plain_guide() -> None:
-    """Tests ROOM_GUIDE off: the LP without the rows is solved first (its solution is returned: all three
+    """Tests the two solves: the LP without the rows is solved first (its solution is returned: all three
     gangs placed), its broken rows counted, and the bound is the rows' LP's (the optimum 19)."""
     inst = _hand()
     model = reopt.repack_model(inst)
     plain = stays_lp(inst, model, cuts=False)
-    two = stays_lp(inst, model, cuts=True, guide_rows=False)
+    two = stays_lp(inst, model, cuts=True)
     assert plain is not None and two is not None
     assert two.rows_broken is not None and two.rows_broken >= 1
     assert 19.0 - 1e-9 <= two.bound <= 19.0 + 1e-3
@@ -130,12 +130,12 @@ def test_rows_never_cut_a_plan(inst: Instance) -> None:
     for idxs, coefs, ub in room_cuts(model):
         assert sum(c * vals.get(i, 0) for i, c in zip(idxs, coefs, strict=True)) <= ub + 1e-9
     off = stays_lp(inst, model, cuts=False)
-    on = stays_lp(inst, model, cuts=True, guide_rows=True)
-    two = stays_lp(inst, model, cuts=True, guide_rows=False)
+    on = _with_rows(inst, model)
+    two = stays_lp(inst, model, cuts=True)
     assert off is not None and on is not None and two is not None
-    assert on.bound <= off.bound + 1e-6  # HiGHS answers the same LP value to ~1e-7 with rows that do not bind
-    assert on.bound >= exact.objective - 1e-6
-    assert abs(two.bound - on.bound) <= 1e-3  # the same LP with the rows, solved second or alone
+    assert on <= off.bound + 1e-6  # HiGHS answers the same LP value to ~1e-7 with rows that do not bind
+    assert on >= exact.objective - 1e-6
+    assert abs(two.bound - on) <= 1e-3  # the same LP with the rows, solved second or alone
 
 
 def test_lp_child_takes_the_parents_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,12 +154,11 @@ def test_lp_child_takes_the_parents_setting(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_budget_bound_gives_the_plain_guide_then_the_rows_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests BudgetBound with ROOM_CUTS and not ROOM_GUIDE (what the LP child runs): stays_lp with
+    """Tests BudgetBound with ROOM_CUTS (what the LP child runs): stays_lp with
     rows_later sets the plain LP's bound (27) and guide, stays_rows then lowers the bound to the rows'
     LP's (19) and records the broken rows; a second stays_rows has nothing left to do; without
     rows_later both come at once."""
     monkeypatch.setattr(reopt_stays, "ROOM_CUTS", True)
-    monkeypatch.setattr(reopt_stays, "ROOM_GUIDE", False)
     inst = _hand()
     bb = reopt.BudgetBound(inst)
     assert bb.stays_lp(None, rows_later=True) > 26.0
@@ -169,3 +168,50 @@ def test_budget_bound_gives_the_plain_guide_then_the_rows_bound(monkeypatch: pyt
     assert (bb.stays_rows_broken[None] or 0) >= 1
     assert bb.stays_rows(None) is False
     assert 19.0 - 1e-9 <= reopt.BudgetBound(inst).stays_lp(None) <= 19.0 + 1e-3
+
+
+def _with_rows(inst: Instance, model) -> float | None:  # type: ignore[no-untyped-def]
+    """The stays LP with the room rows in one solve (the bound the two solves must give)."""
+    from packer.cpsat.bound import lp_solve
+    from packer.cpsat.proof import padded_bound
+
+    got = stays_form(inst, model, cuts=True)
+    if got is None:
+        return None
+    form, _col, const = got
+    res = lp_solve(model.model, form=form)
+    return None if res is None else padded_bound(model, res[0] + const)
+
+
+def test_no_broken_row_solves_nothing_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests rows_bound's skipped case: handed a point that breaks no room row (the hand state's LP solved
+    with the rows), it solves nothing again and returns the bound it was given; handed the plain point (3
+    gangs placed) it solves the rows' LP once, cold, to the optimum 19. (Session 24's test, without its kept
+    solver, moved here from test_frag24_rows.py when reopt_stays.WARM_ROWS was removed in session 27.)"""
+    from packer.cpsat import bound
+    from packer.cpsat.reopt_stays import rows_bound, violated, with_rows
+
+    inst = _hand()
+    model = reopt.repack_model(inst)
+    rows = room_cuts(model)
+    form, _col, const = stays_form(inst, model, cuts=False)
+    res = bound.lp_solve(model.model, form=with_rows(form, rows))
+    assert res is not None
+    x_rows = res[1][:len(res[1]) - len(_col)]
+    assert violated(rows, x_rows) == 0
+    plain = stays_lp(inst, model, cuts=False)
+    assert plain is not None
+    solved: list[int] = []
+    real = bound.lp_solve
+    monkeypatch.setattr(bound, "lp_solve", lambda *a, **k: (solved.append(1), real(*a, **k))[1])
+    for x, broken in ((x_rows, False), (plain.x, True)):
+        lp = reopt_stays.StaysLP(bound=plain.bound, x=x, stays=plain.stays, budget=None, form=(form, const))
+        solved.clear()
+        value = rows_bound(inst, model, lp)
+        assert lp.form is None
+        if broken:
+            assert lp.rows_broken and solved == [1]
+            assert value is not None and 19.0 - 1e-9 <= value <= 19.0 + 1e-3
+        else:
+            assert lp.rows_broken == 0 and solved == []
+            assert value == plain.bound

@@ -51,8 +51,9 @@ with ONE block (no multipliers at all) fragmented-0/-1/-100 at 1,024 GPUs give 1
 1249.52 merged against 1241.22 / 1314.36 / 1237.14 on the block's own nodes (-101: 1336.01 against
 1337.64; session 18). What the merge loses is where each GPU is: rack-local whole-GPU gangs and
 node-local / node-isolated work compete for the GPUs of particular racks and nodes, and a super node
-pools them. ROOMS_ABOVE keeps the room rule of localities coarser than the merge level (it was
-dropped with the locality).
+pools them. (Session 18's ROOMS_ABOVE, the room rule of localities coarser than the merge level, own-node
+share prices, OWN_SHARE, session 16's own-node upgrade of merged blocks and session 19's THEN_OWN were measured,
+left off, and removed in session 27; they run at git tag flags-s26.)
 """
 
 from __future__ import annotations
@@ -80,23 +81,6 @@ SHARE_TIME = 0.55
 #: (fragmented-0, blocks of 128 nodes) it makes 8 super nodes of a block's 128 nodes, an LP 4-5 times
 #: smaller and 5-6 times cheaper to build and solve (bench/RESULTS_reopt.md "Session 16").
 MERGE: str | None = "auto"
-#: Merged block LPs keep the room rule of required localities coarser than the merge level
-#: (``typed_relaxation(rooms_above=True)``): a rack-local gang is barred from super nodes made of
-#: racks that could not hold it whole (without it, the rule is dropped with the locality). Measured
-#: (bench/RESULTS_reopt.md "Session 18"): after 5 rounds 38 / 79 lower on fragmented-0/-1 at 16,384
-#: GPUs (−0.2 / −0.4%), at 1,024 GPUs in 4 blocks −0.15 / −16.8 / −5.5 on fragmented-0/-1/-100; but
-#: its first round was +82 on fragmented-0 and costs ~20% more CPU, and the timed pairs (load 7) got
-#: no bound by blocks in either arm. Off until a timed A/B on a quieter machine says otherwise.
-ROOMS_ABOVE = False
-#: With merged block LPs: after the first round, the share solves (:meth:`BlockLP.share_duals`) of this
-#: many blocks' own-node LPs (evenly spaced over the blocks; :func:`own_prices`) give the prices of a
-#: second round of the merged LPs; 0: none. Any prices give a bound, so the bound stays valid.
-OWN_SHARE = 0
-#: With merged block LPs: after their rounds, the bound by blocks again on the blocks' own nodes (folded,
-#: :mod:`packer.cpsat.block_fold`; its own share prices and rounds) in the time left, started only where
-#: that time is at least THEN_OWN_MIN × the merged first round's seconds; the bound is the smaller.
-THEN_OWN = False
-THEN_OWN_MIN = 2.0
 #: The first round's η of an import class: the median over the blocks of the top of each block's range of
 #: optimal share duals (:meth:`BlockLP._eta_ranges`, :func:`eta_top`) instead of the median of the vertex
 #: duals HiGHS happened to return. The share LPs are degenerate: which vertex the simplex returns depends
@@ -132,14 +116,6 @@ class BlockBound:
     seconds: float = 0.0
     #: Seconds to the first iteration's bound (building every block's LP and its cold solve).
     first_s: float = 0.0
-    #: Blocks whose own-node LP replaced the merged one (``block_bound(upgrade=True)``).
-    upgraded: int = 0
-    #: Blocks whose own-node LP gave share prices (OWN_SHARE), and the merged round at those prices.
-    own_blocks: int = 0
-    own_value: float | None = None
-    #: THEN_OWN: the own-node bound by blocks after the merged one (None: not run), and its rounds.
-    then_own: float | None = None
-    then_own_values: list[float] = field(default_factory=list)
     #: Each block's LP value in the best round (the block's part of the bound, less Σ λ U).
     per_block: list[float] = field(default_factory=list)
     #: Σ λ U of the best round (the bound is Σ per_block + this).
@@ -310,7 +286,7 @@ class BlockLP:
     import class j; ``exports[j]``: (column, units per request) of its export columns."""
 
     def __init__(self, sub: Instance, tags: Mapping[str, Tag], no_export: frozenset = frozenset(),
-                 merge: str | None = None, rooms_above: bool | None = None, fold: bool | None = None) -> None:
+                 merge: str | None = None, fold: bool | None = None) -> None:
         from scipy.sparse import csr_matrix, hstack, vstack
 
         from packer.cpsat.bound import highs_simplex
@@ -318,14 +294,12 @@ class BlockLP:
         from packer.cpsat.reopt import repack_instance
         from packer.cpsat.reopt_stays import stays_form
 
-        #: The block's own instance, tags and unexported classes (for its own-node LP, :func:`block_bound`'s upgrade).
-        self.source = (sub, tags, no_export)
         self.merged = merge is not None
         barred = None
         if merge is not None:
             from packer.cpsat.relax import typed_relaxation
 
-            rel = typed_relaxation(sub, merge, rooms_above=ROOMS_ABOVE if rooms_above is None else rooms_above)
+            rel = typed_relaxation(sub, merge)
             sub, barred = rel.instance, rel.barred
         self.sub = sub
         from packer.cpsat import block_fold
@@ -736,80 +710,6 @@ def _round(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[objec
     return total, per_block, placed, flow, fallbacks
 
 
-def to_merged(merged: BlockLP, own: BlockLP, lam_own: Mapping[object, float]) -> dict[object, float]:
-    """Prices of ``own``'s waiting classes (``own``: the same block's own-node LP) for ``merged``'s:
-    each merged class gets the units-weighted mean λ of the own classes whose requests it holds (none:
-    absent). Only a heuristic for prices: any λ ≥ 0 gives a bound."""
-    of_req = {rid: k for k in merged.units for rid in k}
-    num: dict[object, float] = defaultdict(float)
-    den: dict[object, float] = defaultdict(float)
-    for k2, u in own.U.items():
-        if k2 not in lam_own:
-            continue
-        for k in {of_req.get(rid) for rid in k2} - {None}:
-            num[k] += lam_own[k2] * u
-            den[k] += u
-    return {k: num[k] / den[k] for k in num if den[k] > 0}
-
-
-def own_caps(merged: BlockLP, own: BlockLP, n_k: Mapping[object, int]) -> dict[object, float]:
-    """The share caps of ``own``'s waiting classes: its units over the number of blocks serving the
-    merged class that holds its requests (as the merged share solve's U_k / n_k)."""
-    of_req = {rid: k for k in merged.units for rid in k}
-    out: dict[object, float] = {}
-    for k2, u in own.U.items():
-        ks = [of_req[rid] for rid in k2 if rid in of_req]
-        out[k2] = u / max(1, n_k.get(ks[0], 1)) if ks else u
-    return out
-
-
-def own_prices(lps: Sequence[BlockLP], n_k: Mapping[object, int], n: int, t0: float, time_limit: float | None, round_s: float,
-               which: Sequence[int] | None = None) -> list[tuple[dict[object, float], dict[object, float]]]:
-    """The share duals (λ in the merged blocks' classes, η) of ``n`` blocks' own-node LPs, evenly
-    spaced over the blocks (``which``: these blocks instead), each LP built, solved and dropped in
-    turn; with a time limit, a block is not started unless its estimated seconds and a round's
-    (``round_s``) fit (the first block's estimate: 5 times the mean merged block's build)."""
-    nb = len(lps)
-    if which is None:
-        which = sorted({(i * nb) // max(1, min(n, nb)) for i in range(min(n, nb))})
-    got: list[tuple[dict[object, float], dict[object, float]]] = []
-    est = 5.0 * (time.perf_counter() - t0) / max(1, nb)
-    for b in which:
-        if time_limit is not None and (time.perf_counter() - t0) + est + round_s > time_limit:
-            break
-        ti = time.perf_counter()
-        merged = lps[b]
-        own = own_lp(merged) if merged.merged else None
-        if own is None:
-            continue
-        left = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - t0) - round_s)
-        lf, ef = own.share_duals(own_caps(merged, own, n_k), left)
-        if lf or ef:
-            got.append((to_merged(merged, own, lf), ef))
-        del own  # its HiGHS model (hundreds of MB at 16,384 GPUs) before the next one
-        est = time.perf_counter() - ti
-    return got
-
-
-def median_prices(got: Sequence[tuple[Mapping[object, float], Mapping[object, float]]], rho: Mapping[object, float],
-                  lam0: Mapping[object, float], eta0: Mapping[object, float]) -> tuple[dict[object, float], dict[object, float]]:
-    """The medians over ``got`` (λ, η per block, :func:`own_prices`) of each class's price, λ capped at
-    a unit's value ``rho``; a class no block priced keeps ``lam0`` / ``eta0``."""
-    lam_of: dict[object, list[float]] = defaultdict(list)
-    eta_of: dict[object, list[float]] = defaultdict(list)
-    for lb, eb in got:
-        for k, x in lb.items():
-            lam_of[k].append(x)
-        for j, x in eb.items():
-            eta_of[j].append(x)
-    lam = {k: (min(rho.get(k, math.inf), max(0.0, statistics.median(lam_of[k]))) if lam_of.get(k) else v)
-           for k, v in lam0.items()}
-    eta = {j: (statistics.median(eta_of[j]) if eta_of.get(j) else v) for j, v in eta0.items()}
-    for j, xs in eta_of.items():
-        eta.setdefault(j, statistics.median(xs))
-    return lam, eta
-
-
 def eta_top(r: tuple[float, float]) -> float:
     """A block's η of an import class from its range of optimal share duals ``r``
     (:meth:`BlockLP._eta_ranges`): the top where it is finite, else the bottom (import-only blocks:
@@ -832,9 +732,9 @@ def merge_level(inst: Instance, merge: str | None) -> str | None:
 
 
 def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = None,
-              merge: str | None = None, rooms_above: bool | None = None) -> tuple[list[BlockLP], dict[object, float]]:
-    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given; ``rooms_above``:
-    ROOMS_ABOVE for it, None the module's) and the units U_k of each coupled waiting class. A block
+              merge: str | None = None) -> tuple[list[BlockLP], dict[object, float]]:
+    """Every block's LP (:class:`BlockLP`, of the typed relaxation at ``merge`` where given) and the units
+    U_k of each coupled waiting class. A block
     exports no class that no other block can import."""
     subs, tags = block_instances(inst, parts, cap)
     served: dict[object, set[int]] = defaultdict(set)
@@ -848,7 +748,7 @@ def block_lps(inst: Instance, parts: Sequence[Sequence[str]], cap: int | None = 
         homes = {tag[1] for tag in tg.values() if tag[0] == "f" and tag[1] is not None}
         no_export = frozenset(j for j in homes if not (served[j] - {b}))
         try:
-            lps.append(BlockLP(s, tg, no_export, merge=merge, rooms_above=rooms_above))
+            lps.append(BlockLP(s, tg, no_export, merge=merge))
         except ValueError:
             if merge is None:
                 raise
@@ -871,9 +771,8 @@ def lagrangian(lps: Sequence[BlockLP], U: Mapping[object, float], lam: Mapping[o
 
 def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *, iterations: int = 5,
                 time_limit: float | None = None, cap: int | None = None, step: float = 0.05,
-                progress=None, merge: str | None = "default", upgrade: bool = False,
-                report=None, own_share: int | None = None, rooms_above: bool | None = None,
-                then_own: bool | None = None, eta_ranges: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
+                progress=None, merge: str | None = "default",
+                report=None, eta_ranges: bool | None = None) -> BlockBound:  # type: ignore[no-untyped-def]
     """The bound by blocks of ``inst`` (``parts``: node ids per block; default
     :func:`packer.cpsat.reopt_blocks.blocks`) after at most ``iterations`` rounds within ``time_limit``
     (a round is not started when the last one would not fit; blocks whose LP has no duals in time
@@ -891,12 +790,8 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     blocks 1414.67 → 1373.99 in 5 rounds (stays LP 1347.31), fragmented-1 1355.17 → 1333.64. ``progress``: called with (round, bound,
     seconds) after each.
 
-    ``upgrade``: after the rounds, merged blocks are replaced one by one by their own-node LP at the
-    best round's multipliers where that is lower (:func:`_upgrade`; each block's own LP and its merged
-    LP both bound its part at any multipliers, so the smaller of the two does), largest block value
-    first, while the time allows: each replacement lowers the bound or leaves it, and costs ~5 merged
-    blocks (bench/RESULTS_reopt.md "Session 16"). ``report``: called with the BlockBound so far each
-    time its value falls (a round, an upgraded block), so that a caller cut short keeps it."""
+    ``report``: called with the BlockBound so far each time its value falls (a round), so that a caller
+    cut short keeps it."""
     from packer.cpsat.reopt_blocks import blocks
 
     t0 = time.perf_counter()
@@ -906,7 +801,7 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
 
     if parts is None:
         parts = blocks(inst)
-    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge), rooms_above)
+    lps, U = block_lps(inst, parts, cap, merge_level(inst, MERGE if merge == "default" else merge))
     rho: dict[object, float] = {}
     n_k: dict[object, int] = defaultdict(int)
     for bl_ in lps:
@@ -932,9 +827,6 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
     top = max([*rho.values(), 1.0])
     out = BlockBound(value=math.inf, blocks=len(parts))
     last = 0.0
-    best: tuple[dict[object, float], dict[object, float], list[float]] | None = None
-    own_n = OWN_SHARE if own_share is None else own_share
-    own_done = not (own_n > 0 and any(bl_.merged for bl_ in lps))
     it = 0
     while it < iterations:
         ti = time.perf_counter()
@@ -942,11 +834,9 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
             break
         total, per_block, placed, flow, fb = _round(lps, U, lam, eta, rem)
         out.fallbacks += fb
-        used = (dict(lam), dict(eta))
         out.values.append(total)
         if total < out.value:
             out.value = total
-            best = (*used, per_block)
             out.per_block = [round(v, 4) for v in per_block]
             out.lam_u = total - sum(per_block)
         if it == 0:
@@ -957,32 +847,6 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
         if report is not None and total <= out.value:
             out.seconds = time.perf_counter() - t0
             report(out)
-        if not own_done:
-            # Once, after the first round: prices from the share solves of a few blocks' own-node LPs
-            # (own_prices), then a round of the merged LPs at them; the rounds go on from the better.
-            own_done = True
-            got = own_prices(lps, n_k, own_n, t0, time_limit, last)
-            if got:
-                out.own_blocks = len(got)
-                lam2, eta2 = median_prices(got, rho, lam, eta)
-                ti = time.perf_counter()
-                t2, pb2, pl2, fl2, fb = _round(lps, U, lam2, eta2, rem)
-                out.fallbacks += fb
-                out.values.append(t2)
-                out.own_value = t2
-                last = time.perf_counter() - ti
-                if progress is not None:
-                    progress(len(out.values) - 1, t2, time.perf_counter() - t0)
-                if t2 < out.value:
-                    out.value = t2
-                    best = (dict(lam2), dict(eta2), pb2)
-                    out.per_block = [round(v, 4) for v in pb2]
-                    out.lam_u = t2 - sum(pb2)
-                    if report is not None:
-                        out.seconds = time.perf_counter() - t0
-                        report(out)
-                if t2 <= total:  # the subgradient steps go on from the own-node prices
-                    lam, eta, placed, flow = lam2, eta2, pl2, fl2
         a = step * 0.6 ** it
         for k in U:
             g = (placed[k] - U[k]) / max(U[k], placed[k], 1e-9)
@@ -991,109 +855,14 @@ def block_bound(inst: Instance, parts: Sequence[Sequence[str]] | None = None, *,
             g = x / max(abs(x), 1.0)
             eta[j] = min(top, max(-top, eta.get(j, 0.0) + a * top * g))
         it += 1
-    if upgrade and best is not None:
-        _upgrade(lps, best, out, t0, time_limit, progress, report)
-    if (THEN_OWN if then_own is None else then_own) and any(bl_.merged for bl_ in lps):
-        del lps, best  # the merged HiGHS models before the own-node ones
-        _then_own(inst, parts, out, t0, time_limit, cap, iterations, step, progress, report, eta_ranges)
     out.seconds = time.perf_counter() - t0
-    return out
-
-
-def _then_own(inst: Instance, parts: Sequence[Sequence[str]], out: BlockBound, t0: float,  # type: ignore[no-untyped-def]
-              time_limit: float | None, cap: int | None, iterations: int, step: float, progress, report,
-              eta_ranges: bool | None = None) -> None:
-    """THEN_OWN: the bound by blocks on the blocks' own nodes in the time left (not started where less
-    than THEN_OWN_MIN × the merged first round's seconds is left); each of its rounds lower than
-    ``out`` so far becomes ``out``'s value (both are bounds, so the smaller is)."""
-    left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-    if left is not None and left < THEN_OWN_MIN * out.first_s:
-        return
-    base = len(out.values)
-
-    def seen(i: int, v: float, _s: float) -> None:
-        out.then_own_values.append(v)
-        out.then_own = min(v, out.then_own if out.then_own is not None else math.inf)
-        out.values.append(v)
-        if progress is not None:
-            progress(base + i, v, time.perf_counter() - t0)
-        if v < out.value:
-            out.value = v
-            if report is not None:
-                out.seconds = time.perf_counter() - t0
-                report(out)
-
-    own = block_bound(inst, parts, iterations=iterations, time_limit=left, cap=cap, step=step, merge=None,
-                      own_share=0, then_own=False, progress=seen, eta_ranges=eta_ranges)
-    out.fallbacks += own.fallbacks
-
-
-def _upgrade(lps: Sequence[BlockLP], best: tuple[dict[object, float], dict[object, float], list[float]],  # type: ignore[no-untyped-def]
-             out: BlockBound, t0: float, time_limit: float | None, progress, report) -> None:
-    """``block_bound(upgrade=True)``: each merged block's own-node LP at the best round's multipliers, largest block value
-    first, while the time allows (one is not started when the last one's seconds would not fit);
-    the bound takes the smaller of the two values block by block.
-
-    A waiting class of the own LP (its model group's request ids) is charged the λ of the merged
-    class of the same block that holds all its requests, else 0: a relaxed row "units of class k ≤
-    U_k" stays a valid inequality when some blocks' units of k's requests are not counted in it, and
-    a nonnegative λ charged on fewer units only raises the block's value. Import and export classes
-    are the block instance's own tags, the same in both forms, so η is charged alike."""
-    lam, eta, vals = best
-    total = out.value
-    last = 0.0
-    for b in sorted(range(len(lps)), key=lambda i: -vals[i]):
-        bl_ = lps[b]
-        if not bl_.merged:
-            continue
-        if time_limit is not None and (time.perf_counter() - t0) + last > time_limit:
-            break
-        ti = time.perf_counter()
-        own = own_lp(bl_)
-        if own is None:
-            continue
-        left = None if time_limit is None else max(0.1, time_limit - (time.perf_counter() - t0))
-        v, *_rest, ok = own.solve(own_lam(bl_, own, lam), eta, left)
-        last = time.perf_counter() - ti
-        if ok and v < vals[b]:
-            total += v - vals[b]
-            vals[b] = v
-            out.values.append(total)
-            out.value = min(out.value, total)
-            out.upgraded += 1
-            if progress is not None:
-                progress(len(out.values) - 1, total, time.perf_counter() - t0)
-            if report is not None:
-                out.seconds = time.perf_counter() - t0
-                report(out)
-        del own  # its HiGHS model (hundreds of MB at 16,384 GPUs) before the next one
-
-
-def own_lp(merged: BlockLP) -> BlockLP | None:
-    """The own-node LP of ``merged``'s block (None where it is not linear)."""
-    sub, tags, no_export = merged.source
-    try:
-        return BlockLP(sub, tags, no_export)
-    except ValueError:
-        return None
-
-
-def own_lam(merged: BlockLP, own: BlockLP, lam: Mapping[object, float]) -> dict[object, float]:
-    """Multipliers of ``merged``'s waiting classes ``lam`` for the same block's own LP ``own``: each of
-    its classes gets the λ of the merged class holding all its requests, else 0 (see :func:`_upgrade`)."""
-    of_req = {rid: k for k in merged.units for rid in k}
-    out: dict[object, float] = {}
-    for k2 in own.units:
-        ks = {of_req.get(rid) for rid in k2}
-        k = next(iter(ks)) if len(ks) == 1 else None
-        out[k2] = 0.0 if k is None else lam.get(k, 0.0)
     return out
 
 
 class Child:
     """:func:`block_bound` in a fresh interpreter beside the caller (the move steps), ended at its
     deadline: the caller's threads and pool are not copied (as in :mod:`packer.cpsat.lpchild`). The
-    child sends its bound each time it falls (a round, an upgraded block), so a child ended at the
+    child sends its bound each time it falls (a round), so a child ended at the
     deadline still leaves the last bound it sent; a bound that is late costs nothing but itself."""
 
     def __init__(self, inst: Instance, *, time_limit: float | None, nice: int = 0, **kwargs: object) -> None:
@@ -1172,5 +941,5 @@ def main() -> None:
     send(out)
 
 
-__all__ = ["MERGE", "SHARE_TIME", "THEN_OWN", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
-           "lagrangian", "main", "merge_level", "own_lam", "own_lp"]
+__all__ = ["MERGE", "SHARE_TIME", "BlockBound", "BlockLP", "Child", "block_bound", "block_instances", "block_lps",
+           "lagrangian", "main", "merge_level"]

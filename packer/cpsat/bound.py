@@ -167,75 +167,6 @@ def lp_solve(model: cp_model.CpModel, *, time_limit: float | None = None,
     return _to_max(obj, float(res.fun)), res.x
 
 
-class KeptLP:
-    """An LP solved by HiGHS exactly as :func:`lp_solve` solves it (scipy's ``milp`` with every column
-    continuous: the same matrix, bounds, options and calls, so the same vertex to the bit), with the
-    solver kept afterwards so that rows can be added and the LP re-solved from the optimal basis
-    (:meth:`add_rows`): the dual simplex starts dual feasible and needs only the pivots the new rows
-    cause, where a cold solve repeats presolve and every pivot (session 24: fragmented-102's 159 room
-    rows, 40 pivots and 0.04 s against 0.8 s cold).
-
-    ``solve`` returns (LP optimum in model units, the LP's variable values) or None, as
-    :func:`lp_solve`; None also when scipy has no HiGHS core (the caller then solves cold)."""
-
-    def __init__(self, form) -> None:  # type: ignore[no-untyped-def]
-        self.form = form
-        self.highs = None
-
-    def solve(self, time_limit: float | None = None) -> tuple[float, np.ndarray] | None:
-        try:
-            from scipy.optimize._highspy import _core as hc
-        except ImportError:  # pragma: no cover - older scipy
-            return None
-        c, a, bl, bh, lo, hi, obj = self.form
-        # What scipy.optimize.milp hands HiGHS (scipy 1.17 _milp_iv / _highs_wrapper): float64 arrays,
-        # the constraints as a CSC array, every column continuous, presolve on, quiet.
-        lp = highs_lp(c, a, bl, bh, lo, hi)
-        lp.integrality_ = [hc.HighsVarType(0)] * lp.num_col_
-        h = hc._Highs()
-        opts = hc.HighsOptions()
-        opts.log_to_console = False
-        opts.presolve = "on"
-        if time_limit is not None:
-            opts.time_limit = float(max(0.1, time_limit))
-        h.passOptions(opts)
-        if h.passModel(lp) == hc.HighsStatus.kError or h.run() == hc.HighsStatus.kError:
-            return None
-        if h.getModelStatus() != hc.HighsModelStatus.kOptimal:
-            return None
-        self.highs = h
-        return _to_max(obj, float(h.getInfo().objective_function_value)), np.array(h.getSolution().col_value)
-
-    def add_rows(self, rows, time_limit: float | None = None) -> float | None:  # type: ignore[no-untyped-def]
-        """The LP's optimum (model units) with ``rows`` ((column indices, coefficients, upper side)
-        each: ``coefs · x[idxs] ≤ upper``) added, re-solved from the kept basis; None when the first
-        solve did not finish, or this one does not in ``time_limit`` seconds (HiGHS's run clock counts
-        every run of the instance, so the limit is set past what it reads now)."""
-        from scipy.optimize._highspy import _core as hc
-
-        h = self.highs
-        if h is None:
-            return None
-        if rows:
-            sizes = [len(idxs) for idxs, _c, _u in rows]
-            starts = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int32)
-            index = np.concatenate([np.asarray(idxs, dtype=np.int32) for idxs, _c, _u in rows])
-            value = np.concatenate([np.asarray(coefs, dtype=np.float64) for _i, coefs, _u in rows])
-            upper = np.array([u for _i, _c, u in rows], dtype=np.float64)
-            h.addRows(len(rows), np.full(len(rows), -hc.kHighsInf), upper, int(index.size), starts, index, value)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", float(h.getRunTime() + max(0.1, time_limit)))
-        else:
-            h.setOptionValue("time_limit", float(hc.kHighsInf))
-        if h.run() == hc.HighsStatus.kError or h.getModelStatus() != hc.HighsModelStatus.kOptimal:
-            return None
-        return _to_max(self.form[6], float(h.getInfo().objective_function_value))
-
-    def drop(self) -> None:
-        """Frees the solver."""
-        self.highs = None
-
-
 def lp_value(form, *, time_limit: float | None = None) -> float | None:  # type: ignore[no-untyped-def]
     """An upper bound on the LP optimum of the linear ``form`` in model units: :func:`lp_dual_value`,
     else (scipy without its HiGHS core) :func:`lp_solve`'s optimum; None when neither answers or the
@@ -352,9 +283,8 @@ def branch_value(form, cols: list[int], *, time_limit: float | None = None,  # t
 
 def highs_lp(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndarray, hi: np.ndarray):  # type: ignore[no-untyped-def]
     """The LP min c·x, bl ≤ a·x ≤ bh, lo ≤ x ≤ hi as a HiGHS model (scipy's core binding): float64
-    arrays, the matrix column-wise (CSC), infinite row sides as HiGHS's infinity. Both the kept LP
-    (:class:`KeptLP`, which must match scipy's ``milp`` call to the bit) and :func:`highs_simplex` pass
-    this to HiGHS."""
+    arrays, the matrix column-wise (CSC), infinite row sides as HiGHS's infinity. :func:`highs_simplex`
+    passes this to HiGHS (session 24's kept LP, KeptLP, did too; removed in session 27)."""
     from scipy.optimize._highspy import _core as hc
     from scipy.sparse import csc_array
 

@@ -118,19 +118,14 @@ def merged_relaxation(inst: Instance, level: str) -> Relaxation:
     return Relaxation(_relaxed(inst, f"merged-{level}", ("node", *kept), nodes, requests), where, barred)
 
 
-def typed_relaxation(inst: Instance, level: str, rooms_above: bool = False) -> Relaxation:
-    """The typed relaxation of ``inst`` at ``level`` (see the module's docstring).
-
-    ``rooms_above``: a required locality coarser than ``level`` (dropped: its domains span super nodes)
-    keeps its room rule too: domains are typed also by which of those requests' shapes one domain of
-    the locality's level around them could hold whole (:class:`_AboveRooms`), and a request is barred
-    from the super nodes whose domains could not. Every plan puts such a request in one domain that can
-    hold it, all of whose nodes lie in super nodes it is not barred from, so it stays a relaxation."""
+def typed_relaxation(inst: Instance, level: str) -> Relaxation:
+    """The typed relaxation of ``inst`` at ``level`` (see the module's docstring). A required locality
+    coarser than ``level`` is dropped (its domains span super nodes); session 18's room rule for it
+    (``rooms_above``, block_bound.ROOMS_ABOVE) was measured, left off and removed in session 27."""
     levels = _check_level(inst, level)
     at = levels.index(level)
     owners = _owners(inst)
-    above = _AboveRooms(inst, [lv for lv in levels[at + 1:] if lv != "cluster"]) if rooms_above else None
-    groups = _typed_groups(inst, level, owners, above)
+    groups = _typed_groups(inst, level, owners)
     nodes, where, super_of = _merge(inst, groups, lambda i, ms: f"t{i}", [])
     inside = _inside(inst, levels[1:at + 1], super_of)
     rooms = _Rooms(inst)
@@ -148,10 +143,6 @@ def typed_relaxation(inst: Instance, level: str, rooms_above: bool = False) -> R
                         barred[r.id] = barred.get(r.id, frozenset()) | bar
             else:
                 upd["locality"] = None
-                if above is not None and loc.required and r.kind != "host" and r.placement is None:
-                    bar = above.barred(r, super_of)
-                    if bar:
-                        barred[r.id] = barred.get(r.id, frozenset()) | bar
         if r.spread is not None and r.spread.level != "cluster":
             upd["spread"] = None
         requests.append(_moved_request(r, upd, where))
@@ -174,11 +165,9 @@ def _check_level(inst: Instance, level: str) -> list[str]:
     return list(inst.topology.all_levels)
 
 
-def _typed_groups(inst: Instance, level: str, owners: Mapping[str, str | None],
-                  above: _AboveRooms | None = None) -> dict[Hashable, list[Node]]:
+def _typed_groups(inst: Instance, level: str, owners: Mapping[str, str | None]) -> dict[Hashable, list[Node]]:
     """Nodes grouped by the make-up of their domain at ``level`` (per GPU model): the GPU modes of its
-    nodes and the owners (:func:`_owners`) its nodes have; with ``above``, also which shapes of
-    requests with a required locality coarser than ``level`` the domains around them could hold."""
+    nodes and the owners (:func:`_owners`) its nodes have."""
     pieces: dict[tuple[str, str], list[Node]] = defaultdict(list)
     for n in inst.nodes:
         pieces[(inst.domain(n, level), n.gpu_model or "")].append(n)
@@ -186,76 +175,8 @@ def _typed_groups(inst: Instance, level: str, owners: Mapping[str, str | None],
     for (_, model), members in pieces.items():
         kind = tuple(sorted(tuple(n.gpu_mode(g) for g in range(n.num_gpus)) for n in members))
         held = frozenset(owners.get(n.id, FREE) for n in members) if owners else frozenset()
-        fits = above.signature(members[0]) if above is not None else ()
-        groups[(kind, model, held, fits)].extend(members)
+        groups[(kind, model, held)].extend(members)
     return groups
-
-
-class _AboveRooms:
-    """Room of the domains coarser than the merge level for the requests whose required locality lies
-    there (``typed_relaxation(rooms_above=True)``): how many units of a request one domain of its
-    locality's level could hold, counting each node as :class:`_Rooms` does but, for whole GPUs, no
-    GPU that holds running work that cannot move (no plan frees it). A node's signature: for each
-    such shape, whether its domain could hold the request's fewest units (every node of a domain at
-    the merge level lies in the same coarser domains, so the signature is the merge domain's)."""
-
-    def __init__(self, inst: Instance, levels: list[str]) -> None:
-        self.inst = inst
-        self.rooms = _Rooms(inst)
-        self.pinned: dict[str, set[int]] = defaultdict(set)
-        for r in inst.requests:
-            if r.placement is not None and not r.movable:
-                for u in r.placement:
-                    if u.gpu is not None:
-                        self.pinned[u.node].add(u.gpu)
-        self.shapes: dict[tuple, Request] = {}  # type: ignore[type-arg]
-        for r in inst.requests:
-            loc = r.locality
-            if r.placement is None and r.kind != "host" and loc is not None and loc.required and loc.level in levels:
-                self.shapes.setdefault(self._shape(r), r)
-        self.keys = sorted(self.shapes, key=repr)
-        self._fits: dict[tuple, frozenset[str]] = {}  # type: ignore[type-arg]  # shape → domains that fit
-        self._sig: dict[str, tuple[bool, ...]] = {}
-
-    @staticmethod
-    def _shape(r: Request) -> tuple:  # type: ignore[type-arg]
-        loc = r.locality
-        assert loc is not None
-        return (loc.level, r.kind, r.profile, r.slices, r.min_memory_gib, r.gpu_milli, r.gpu_models, r.need_count,
-                r.cpu_milli, r.memory_mib)
-
-    def _fitting(self, key: tuple) -> frozenset[str]:  # type: ignore[type-arg]
-        if key not in self._fits:
-            r = self.shapes[key]
-            level = key[0]
-            room: dict[str, int] = defaultdict(int)
-            for n in self.inst.nodes:
-                if r.kind == "gpu" and self.pinned.get(n.id):
-                    held = self.pinned[n.id]
-                    gpus = sum(self.rooms._gpu_cap(r, n, n.gpu_mode(g)) for g in range(n.num_gpus) if g not in held)
-                    host = host_units(n.cpu_milli, n.memory_mib, r.cpu_milli, r.memory_mib) if data_mod.HOST_FIT \
-                        else gpus
-                    cap = int(min(gpus, host))
-                else:
-                    cap = self.rooms._node_cap(r, key[1:], n)
-                room[self.inst.domain(n, level)] += cap
-            self._fits[key] = frozenset(d for d, k in room.items() if k >= r.need_count)
-        return self._fits[key]
-
-    def signature(self, n: Node) -> tuple[bool, ...]:
-        if n.id not in self._sig:
-            self._sig[n.id] = tuple(self.inst.domain(n, k[0]) in self._fitting(k) for k in self.keys)
-        return self._sig[n.id]
-
-    def barred(self, r: Request, super_of: Mapping[str, str]) -> frozenset[str]:
-        key = self._shape(r)
-        if key not in self.shapes:
-            return frozenset()
-        if ("bar", key) not in self._fits:
-            i = self.keys.index(key)
-            ok = {super_of[n.id] for n in self.inst.nodes if self.signature(n)[i]}
-            self._fits[("bar", key)] = frozenset(set(super_of.values()) - ok)
-        return self._fits[("bar", key)]
 
 
 #: Owner of a node without running work that cannot move (:func:`_owners`): any tenant may use it.

@@ -57,9 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from packer.cpsat import (
-    reopt_clear,
     reopt_diff,
-    reopt_fill,
     reopt_gang,
     reopt_gangcap,
     reopt_offer,
@@ -104,9 +102,6 @@ TENANT_SHARE = 0.25
 #: Aimed steps draw their waiting request and its nodes by where the repack LP places waiting work
 #: (:mod:`packer.cpsat.lpguide`), when that LP finished; False: by room alone (the A/B arm).
 LP_GUIDE = True
-#: Under a cap that binds, steps follow the guide of the cap's own stays LP (its budget row);
-#: False: no guide there (session 5's rule, bench/RESULTS_reopt.md).
-BUDGET_GUIDE = False
 #: Aimed steps with a guide from the LP with migration costs also take the nodes where that LP sends
 #: the running work it moves off the aim's nodes (its exchange); False: by room alone (the A/B arm).
 EXCHANGE = True
@@ -119,26 +114,6 @@ EXCHANGE = True
 WIDE = True
 WIDE_MAX_NODES = 32
 WIDE_STEPS = 3.0
-#: A wide aim that is a spread request (MIG replicas one to four a node or rack) gets a replica region
-#: instead (:func:`packer.cpsat.reopt_spread.replica_region`): only the nodes where one of its units fits
-#: now or once one freeable request there leaves (the online placer's check), one domain at a time up to
-#: its spread limit, plus room for what those releases displace; CP-SAT places the replicas and re-places
-#: the freed work. The wide region (drawn by room, 1.5 x the span) is the fallback when the openings
-#: cannot hold the request. Off: on haein 0-4 (20 steps, det 1.0, session 16) the replica steps gained
-#: 0.2-6.9 where the wide steps they replaced gained 4-8 (sum -4.0); on haein-0's no-move plan no
-#: waiting spread request had a node taking a unit, and the released work of 0 of its openings fit
-#: elsewhere without lifting lower-priority waiting work (bench/RESULTS_reopt.md "Session 16").
-#: True: the A/B arm.
-REPLICA = False
-#: An aimed or wide region grows (past REGION_NODES or 1.5 × its span, up to WIDE_MAX_NODES) until the
-#: free room of its nodes beyond the aim's own covers what the aimed request needs beyond those nodes'
-#: free room: the running work it displaces must land inside the region (:meth:`_View.grow`).
-#: Off (the fixed sizes of session 6): on issue seeds 0-2 the gap to the bound is mostly one or two
-#: 64-GPU pod gangs (worth 128 each) or a 32-GPU rack gang, which a 12-node region cannot clear, but
-#: grown regions (up to 32 nodes, 1-2 s of CP-SAT model building a step) did not place them within a
-#: step, and the A/B (bench/RESULTS_reopt.md, "Session 8") was mixed: fragmented 0-2 +0.26-0.40%,
-#: issue 1-2 -0.6% and -1.8% in one round, -2.4% and +0.1% in the next. ``bench/bench_reopt.py --room`` turns it on.
-ROOM_WIDE = False
 #: A tenant step (a node-isolated tenant's nodes) offers first the waiting work of other tenants that
 #: could use the room stranded there (free GPUs on the tenant's nodes, which no other tenant may use
 #: while its work is there), dearest per GPU first, up to OFFER // 2 of the offer (:func:`_fill_offer`);
@@ -147,15 +122,6 @@ ROOM_WIDE = False
 #: step at random (bench/RESULTS_reopt.md, "Session 10"). The region also takes the nodes a gang step
 #: would clear for the dearest whole-GPU gang offered (:func:`_gang_room`).
 TENANT_FILL = True
-#: A tenant step takes all the tenant's nodes (up to WIDE_MAX_NODES; more: REGION_NODES drawn as before).
-#: Its work spans its nodes (haein's secure tenant: spread replicas over its 22 nodes), and work across
-#: a region's border is pinned: in an 8-node sample it cannot be packed onto fewer nodes, so the room
-#: stranded on its nodes (76% of the free MIG room of haein-0's no-move plan, session 16) stays
-#: stranded. Off: ahead in the deterministic A/B (20 steps, det 1.0: haein 0-4 +32.4, fragmented 0-4
-#: +29.1, from two states; its steps got 1.5-20x the CP-SAT seconds) but not in the interleaved timed
-#: one at 60 s (haein 5/100/101, fragmented 103/104: -3.1 in sum, 2 of 5 ahead; bench/RESULTS_reopt.md
-#: "Session 16"). True: the A/B arm (``bench/bench_reopt.py --tenant-all``).
-TENANT_ALL = False
 #: A running request moved by an earlier step, back in a region that holds all of its original units
 #: (and all of its current ones), enters the step as it runs at home with its migration cost, hinted
 #: where it is now (session 18): staying home is then worth its cost, so a step can take a move back
@@ -177,13 +143,6 @@ HOME = True
 #: False: the fixed sizes (the A/B arm, ``bench/bench_reopt_gang.py --ab reopt.GROW``).
 GROW = True
 GROW_KINDS: tuple[str, ...] = ("aimed", "random")
-#: Session 21: in a timed run (no ``det``), the placer-built step streams (pack, spread, gang) are drawn
-#: with their share times how their gain per second in this run compares with the CP-SAT steps' (a
-#: portfolio: the streams get the time they earn). Each rate counts one CP-SAT step's worth (STEP_S) of
-#: the run's overall rate as a prior, so an untried stream starts at its share; a share stays <= 0.9.
-#: The draws themselves are unchanged (each stream still draws its number), only the thresholds move.
-#: Deterministic runs (``det``) ignore it: their CP-SAT steps take deterministic, not wall, time.
-PORTFOLIO = False
 GROW_AFTER = 2
 GROW_MAX = 4.0
 GROW_MAX_NODES = 48
@@ -212,11 +171,6 @@ LATE_BOUND_SHARE = 0.95
 #: 0: niced 5 the child did not finish the stays LP in 46 s on haein-0 and -2 at load 6-7 (the
 #: bound fell back to 1352 and 1366, gaps 16.7% and 11.8%; bench/RESULTS_reopt.md "Session 15").
 LATE_NICE = 0
-#: While the LP child runs, CP-SAT steps take one worker fewer (at least one): with ``--workers 2``
-#: on a 2-core machine the child and the steps each get a core. False: the steps keep every worker.
-#: Off: in the interleaved A/B at load 6-14 (bench/RESULTS_reopt.md "Session 15") the steps keeping
-#: both workers were ahead on haein 0-4 by 13.7 in all (4 of 5 states) and level on fragmented 0-4 (+1.9).
-LATE_WORKERS = False
 #: On those instances, the bound by blocks (:mod:`packer.cpsat.block_bound`: each block's stays LP,
 #: coupled by multipliers) runs in a child process beside the block steps, from their start to the
 #: final plan's reserve, with niceness BLOCK_BOUND_NICE; the plan's bound is the smaller of it and the
@@ -227,22 +181,14 @@ LATE_WORKERS = False
 #: session 16 (block_bound.MERGE: round 1 in ~35 CPU-s instead of ~270, 2.7% under the capacity bound
 #: instead of 5.4%) it came back in a quiet 300 s run on fragmented-0 (gap 7.93% → 5.45%, steps' gain
 #: −0.6%). On since session 17 (report states, load 3-6, bench/RESULTS_reopt.md): started with the
-#: steps (BLOCK_BOUND_EARLY False) the gap fell against the off runs on fragmented-100 (6.86% against
+#: steps (not before the no-move hint) the gap fell against the off runs on fragmented-100 (6.86% against
 #: 7.76% / 7.64%) and fragmented-101 (7.39% and 6.40% against 8.04% / 7.91%), the steps' gain within the
 #: runs' spread (fragmented-100 +1,378 against +1,390 / +1,416; -101 +1,916 and +2,086 against +2,031 /
 #: +2,061); haein-100 no bound gain, steps level (+75.8 against +64.4). Started before the hint it lost
-#: the steps 15-25% of their gain. False: the capacity bound alone.
+#: the steps 15-25% of their gain (session 17: the early child slowed the one-thread hint from 21-22 s to
+#: 48-64 s at load 4-6; removed in session 27). False: the capacity bound alone.
 BLOCK_BOUND = True
 BLOCK_BOUND_NICE = 0
-#: The bound by blocks starts with the huge re-optimization, before its no-move hint (True), or with
-#: the move steps (False, sessions 15-16). False: at load 4-6 (session 17, bench/RESULTS_reopt.md) the
-#: early child slowed the one-thread hint from 21-22 s to 48-64 s on fragmented-100/-101 (no idle core
-#: to give it) and the steps lost 15% / 25% of their gain; started with the steps it lost them 0.8% /
-#: 5.7% and was back by 230 / 214 s. (haein-100: early, back at 14.8 s, before the steps started.)
-BLOCK_BOUND_EARLY = False
-#: After its rounds, the bound by blocks replaces merged blocks by their own-node LPs while its time
-#: lasts (block_bound(upgrade=True)); it then runs to the steps' end instead of stopping after its rounds.
-BLOCK_BOUND_UPGRADE = False
 #: Seconds the bound by blocks needs at least to be started.
 BLOCK_BOUND_MIN_S = 30.0
 #: Most waiting requests offered to one step.
@@ -440,7 +386,7 @@ class BudgetBound:
         #: Budget → a guide from that budget's own stays LP (None: the no-limit one).
         self.guides: dict[int | None, Guide] = {}
         self._repack = None
-        #: Session 23 (reopt_stays.ROOM_CUTS without ROOM_GUIDE): budget → its LP without the room rows,
+        #: Session 23 (reopt_stays.ROOM_CUTS): budget → its LP without the room rows,
         #: whose bound with them is still to come (:meth:`stays_rows`); and → how many rows it broke.
         self._rows_due: dict[int | None, object] = {}
         self.stays_rows_broken: dict[int | None, int | None] = {}
@@ -483,9 +429,9 @@ class BudgetBound:
         A finite cap that the no-limit solution already keeps (its LP moves at most ``cap``) has the
         same optimum: that one is reused, not solved again.
 
-        With ``reopt_stays.ROOM_CUTS`` and not ``ROOM_GUIDE`` the LP is solved without the room rows
-        (its bound and guide are set), then with them for the bound (:meth:`stays_rows`), at once or,
-        with ``rows_later``, when the caller calls :meth:`stays_rows` (after passing the guide on)."""
+        With ``reopt_stays.ROOM_CUTS`` the LP is solved without the room rows (its bound and guide are
+        set), then with them for the bound (:meth:`stays_rows`), at once or, with ``rows_later``, when
+        the caller calls :meth:`stays_rows` (after passing the guide on)."""
         from packer.cpsat import reopt_stays
         from packer.cpsat.lpguide import repack_guide
         from packer.cpsat.reopt_stays import stays_lp
@@ -509,12 +455,8 @@ class BudgetBound:
         if self._repack is None or self._repack.linear_form is None or (rem is not None and rem <= 0.1):
             self.stays_failed.add(cap)
             return None
-        two = reopt_stays.ROOM_CUTS and not reopt_stays.ROOM_GUIDE
-        if reopt_stays.WARM_ROWS:
-            # session 24: the plain LP keeps its form and solver for stays_rows (the same point and guide)
-            got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, rows_later=True)
-        else:
-            got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False if two else None)
+        two = reopt_stays.ROOM_CUTS
+        got = stays_lp(self.inst, self._repack, budget=cap, time_limit=rem, cuts=False)
         if got is None:
             self.stays_failed.add(cap)
             return None
@@ -720,41 +662,30 @@ def reoptimize(inst: Instance, *, budget: int | None = None, time_limit: float |
 
     info: dict[str, object] = {"budget": budget}
     huge = len(inst.requests) * len(inst.nodes) > tuning.DECOMPOSE_ABOVE
-    child = _block_child(inst, cap, left(), t0) if huge else None
-    try:
-        if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
-            # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
-            # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
-            start = no_move_hint(inst, time_limit=time_limit, seed=seed)
-            if start is not None:
-                info["no_move_objective"] = start.objective
-                info["no_move"] = "hint"
-            elif child is not None:
-                # No hint: the no-move solve takes the whole limit and no steps follow (no_move_share).
-                if not isinstance(child, str):
-                    child.get(0.0)
-                child = None
-        return _reoptimize(inst, info, child, budget=budget, cap=cap, left=left, t0=t0, time_limit=time_limit,
-                           seed=seed, workers=workers, start=start, no_move_bound=no_move_bound, bounds=bounds,
-                           prog=prog, huge=huge)
-    finally:
-        if child is not None and not isinstance(child, str):
-            child.get(0.0)  # ended where it was not waited for (another branch, an exception): no-op if done
+    child = _block_child(inst, cap, left()) if huge else None
+    if start is None and huge and cap != 0 and BLOCKS and movable_ids(inst):
+        # Too big for steps over the whole cluster: the fast placers' no-move plan, then move steps
+        # block by block (packer.cpsat.reopt_blocks) for the rest of the time.
+        start = no_move_hint(inst, time_limit=time_limit, seed=seed)
+        if start is not None:
+            info["no_move_objective"] = start.objective
+            info["no_move"] = "hint"
+        else:
+            child = None  # No hint: the no-move solve takes the whole limit and no steps follow (no_move_share).
+    return _reoptimize(inst, info, child, budget=budget, cap=cap, left=left, t0=t0, time_limit=time_limit,
+                       seed=seed, workers=workers, start=start, no_move_bound=no_move_bound, bounds=bounds,
+                       prog=prog, huge=huge)
 
 
-def _block_child(inst: Instance, cap: int | None, rem: float | None, t0: float):  # type: ignore[no-untyped-def]
-    """The bound by blocks in a child process (:class:`packer.cpsat.block_bound.Child`) from the start
-    of a huge re-optimization, or None where BLOCK_BOUND is off, nothing can move, or there is no
-    time for it. It starts before the no-move hint (it needs no plan): the hint's placers run in one
-    thread, so on an idle second core the child's first round costs the steps nothing
-    (BLOCK_BOUND_EARLY; "late": started when the steps start)."""
+def _block_child(inst: Instance, cap: int | None, rem: float | None):  # type: ignore[no-untyped-def]
+    """"late" where the bound by blocks (:class:`packer.cpsat.block_bound.Child`) is to start in a child
+    process when the huge path's move steps start, or None where BLOCK_BOUND is off, nothing can move, or
+    there is no time for it."""
     if not (BLOCK_BOUND and cap != 0 and movable_ids(inst)) or exact_share(inst) > 0:
         return None  # (exact_share: the exact model's branch, never on a huge instance but in tests)
     if rem is not None and rem - _final_s(inst) <= BLOCK_BOUND_MIN_S:
         return None
-    if not BLOCK_BOUND_EARLY:
-        return "late"
-    return _start_child(inst, cap, rem)
+    return "late"
 
 
 def _start_child(inst: Instance, cap: int | None, rem: float | None):  # type: ignore[no-untyped-def]
@@ -765,17 +696,16 @@ def _start_child(inst: Instance, cap: int | None, rem: float | None):  # type: i
 
     # The child is a fresh interpreter: the settings of this one's block_bound go with it.
     return Child(inst, time_limit=None if rem is None else 0.95 * (rem - _final_s(inst)) - 2.0,
-                 nice=BLOCK_BOUND_NICE, cap=cap, upgrade=BLOCK_BOUND_UPGRADE,
-                 rooms_above=block_bound.ROOMS_ABOVE, own_share=block_bound.OWN_SHARE,
-                 merge=block_bound.MERGE, fold=block_fold.FOLD, then_own=block_bound.THEN_OWN,
+                 nice=BLOCK_BOUND_NICE, cap=cap,
+                 merge=block_bound.MERGE, fold=block_fold.FOLD,
                  eta_ranges=block_bound.ETA_RANGES, fold_tags=block_fold.FOLD_TAGS)
 
 
 def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int | None, cap: int | None,  # type: ignore[no-untyped-def]
                 left, t0: float, time_limit: float | None, seed: int, workers: int | None, start: Plan | None,
                 no_move_bound: float | None, bounds: BudgetBound | None, prog: Progress, huge: bool) -> Point:
-    """:func:`reoptimize` after the huge path's no-move hint (``child``: the bound by blocks started
-    with the run, "late" for one to start with the steps, or None)."""
+    """:func:`reoptimize` after the huge path's no-move hint (``child``: "late" for the bound by blocks to
+    start with the steps, or None)."""
     late = None
     bb = bounds if bounds is not None else BudgetBound(inst)
     key = _bound_key(bb, cap)
@@ -867,8 +797,6 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
                 info["block_bound_per_block"] = got.per_block  # the best round's block LP values (+ lam_u)
                 info["block_bound_lam_u"] = round(got.lam_u, 3)
                 info["block_bound_first_s"] = round(got.first_s, 2)  # its first round, from its start
-                if got.upgraded:
-                    info["block_bound_upgraded"] = got.upgraded
                 if got.fallbacks:
                     info["block_bound_fallbacks"] = got.fallbacks
             if got is not None and math.isfinite(got.value) and (cb is None or got.value < cb):
@@ -885,8 +813,8 @@ def _reoptimize(inst: Instance, info: dict[str, object], child, *, budget: int |
             try:
                 placed, stats = move_steps(inst, placed, cap=cap, deadline=deadline, seed=seed, workers=workers,
                                            progress=prog, guide=_guide_of(bb, inst, cap),
-                                           late=(lambda: (late.guide(key, BUDGET_GUIDE), not late.done()))
-                                           if key is None or BUDGET_GUIDE else None, on_step=stall)
+                                           late=(lambda: (late.guide(), not late.done())) if key is None else None,
+                                           on_step=stall)
             finally:
                 info["late_lp"] = late.finish(deadline - time.perf_counter())
                 if stall is not None:
@@ -997,8 +925,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     ``guide``: where the repack LP puts waiting work; aimed steps follow it (:mod:`packer.cpsat.lpguide`).
     ``late``: when ``guide`` is None, asked before each step for (the guide, whether the LP still runs)
     of an LP in another process (:mod:`packer.cpsat.reopt_late`). While it runs without a guide, aimed
-    steps aim only at wide requests (LATE_LP); while it runs at all, CP-SAT steps leave it a worker
-    (LATE_WORKERS). The stats record the step at which the guide came (``guide_step``) and the steps
+    steps aim only at wide requests (LATE_LP). The stats record the step at which the guide came (``guide_step``) and the steps
     run beside the LP (``beside_lp``).
     While a node-isolated tenant holds two nodes or more, pack steps (:mod:`packer.cpsat.reopt_pack`, with
     ``pack`` and reopt_pack.PACK; the blocks of 16,384-GPU clusters pass ``pack=False``: not measured there)
@@ -1020,14 +947,10 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     racks = _domains(inst, _level(inst))
     grng = random.Random(seed + 7919)  # the gang steps' own draws: the other steps draw as without them
     srng = random.Random(seed + 104729)  # the spread steps' own draws, likewise
-    rrng = random.Random(seed + 1299709)  # the replica regions' own draws
     sshare = reopt_spread.Share()
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
-    crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
-    drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
     xkrng = random.Random(seed + 179424673)  # the exchange-rack steps' own draws (reopt_xrack), likewise
-    cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
     placers = det is not None or online_ready()
@@ -1035,12 +958,6 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     scales: dict[str, Scale] = {}
     t_start = time.perf_counter()
     lp_running = late is not None
-    from packer.cpsat import reopt_quotacap
-
-    # session 19: no step aims at (or offers) waiting work that no plan can place
-    never = reopt_quotacap.never(inst) if reopt_quotacap.SKIP_NEVER else frozenset()
-    port = Portfolio(PORTFOLIO and det is None)
-    stats["portfolio"] = port.seconds, port.gain
     # session 22: one placer kept loaded with cur across the placer steps (reopt_spread.INCREMENTAL,
     # reopt_base.SHARED), and each request's part of the objective remembered (SHARED: CP-SAT steps too)
     from packer.cpsat import reopt_base
@@ -1066,84 +983,54 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if on_step is not None:
             on_step(stats["steps"], best, guide is not None)
         pending = lp_running and guide is None
-        step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
         sized = bases if reopt_base.SIZES else None  # session 23: unit sizes remembered by the plan's diff
         view = _View(inst, cur, sized)
         ruse = None if sized is None else sized.running_use(cur)  # the spread and gang candidates' one sum
-        waiting = [r for r in inst.requests if r.id not in cur and r.id not in never
+        waiting = [r for r in inst.requests if r.id not in cur
                    and view.quota_left(r) >= _least_size(inst, r) - 1e-9]
         # Pack steps are drawn first, from their own stream (reopt_pack: empty some of a node-isolated
         # tenant's nodes onto its others and give them to the other tenants' waiting work): an iteration
         # that is a pack step draws nothing from the other streams, so that where they change nothing
         # every other step draws exactly as without them.
         ptenants = reopt_pack.tenants(inst, cur) if pack and reopt_pack.PACK and placers else {}
-        if ptenants and prng.random() < port.share("pack", pshare.value):
+        if ptenants and prng.random() < pshare.value:
             before = best
             cur, best = _pack(inst, cur, best, cap, ptenants, waiting, prng, stats, by_kind, tb, progress,
-                              fill={"seed": seed, "workers": step_workers, "det": det, "deadline": deadline},
+                              fill={"seed": seed, "workers": workers, "det": det, "deadline": deadline},
                               bases=bases, memo=memo)
             pshare.update(best > before + 1e-9)
-            port.add("pack", time.perf_counter() - tb, best - before)
             continue
         # Spread steps are drawn next and from their own stream, so that where they change nothing the
         # gang and CP-SAT steps draw exactly as without them (the A/B arms stay identical until one gains).
         scands = reopt_spread.spreads(inst, cur, guide, ruse) if reopt_spread.SPREAD and placers else []
-        if scands and srng.random() < port.share("spread", sshare.value):
+        if scands and srng.random() < sshare.value:
             before = best
             cur, best = _spread(inst, cur, best, cap, scands, waiting, srng, guide, stats, by_kind, tb, progress,
                                 bases, memo)
             sshare.update(best > before + 1e-9)
-            port.add("spread", time.perf_counter() - tb, best - before)
             continue
-        # Clear steps (reopt_clear: one CP-SAT step over the domain cheapest to clear for a waiting gang
-        # and room for what leaves it) next, from their own stream likewise.
-        ccands = reopt_clear.gangs(inst, cur, guide) if reopt_clear.CLEAR else []
-        if ccands and crng.random() < cshare.value:
-            if reopt_clear.GATE:  # session 20: no CP-SAT clear step where no domain is worth clearing
-                ccands = reopt_clear.worth(inst, cur, ccands)
-                stats["clear_gated"] = stats.get("clear_gated", 0) + int(not ccands)
-            if ccands:
-                before = best
-                cur, best = reopt_clear.clear_step(inst, cur, best, cap, ccands, waiting, crng, guide, stats, by_kind,
-                                                   tb, progress, seed=seed, workers=step_workers, det=det,
-                                                   deadline=deadline)
-                cshare.update(best > before + 1e-9)
-                continue
-        cands = ([r for r in reopt_gang.gangs(inst, cur, ruse) if r.id not in never]
-                 if reopt_gang.GANG and placers else [])
-        if cands and grng.random() < port.share("gang", reopt_gang.GANG_SHARE):
+        cands = reopt_gang.gangs(inst, cur, ruse) if reopt_gang.GANG and placers else []
+        if cands and grng.random() < reopt_gang.GANG_SHARE:
             before = best
             cur, best = _gang(inst, cur, best, cap, cands, waiting, grng, guide, stats, by_kind, tb, progress, bases,
                               memo)
-            port.add("gang", time.perf_counter() - tb, best - before)
             continue
-        # Diff steps (reopt_diff: a region where the plan differs from the stays LP, offered the LP's work
-        # there first) from their own stream: an iteration that is one draws nothing from the main stream.
-        dnodes: set[str] = set()
-        if reopt_diff.DIFF and guide is not None and drng.random() < reopt_diff.SHARE:
-            dw = reopt_diff.weights(inst, cur, guide)
-            dnodes = reopt_diff.region(inst, view, guide, drng, dw, reopt_diff.NODES) if dw else set()
         # Exchange-rack steps (reopt_xrack: racks where the plan differs from the LP, with where the LP sends
-        # their running work) from their own stream likewise.
+        # their running work) from their own stream: an iteration that is one draws nothing from the main stream.
         xnodes: set[str] = set()
-        if not dnodes and reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
+        if reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
             xw = reopt_diff.weights(inst, cur, guide)  # where the plan and the LP differ
             xnodes = reopt_xrack.region(view, guide, xkrng, xw, racks) if xw else set()
-        zrng = drng if dnodes else xkrng if xnodes else rng  # the stream this step's closure and offer draw from
-        roll = rng.random() if not (dnodes or xnodes) else 1.0
+        zrng = xkrng if xnodes else rng  # the stream this step's closure and offer draw from
+        roll = rng.random() if not xnodes else 1.0
         aim = None
         kind = "random"
         first: list[Request] = []
         # While the LP runs (no guide yet), aimed steps aim at wide requests only; none: the roll's
         # tenant or random step.
         pool = [r for r in waiting if _span_nodes(inst, r) > REGION_NODES // 2] if pending and WIDE else waiting
-        if dnodes:
-            kind = "diff"
-            nodes = dnodes
-            first = _lp_offer(guide, waiting, dnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
-            stats["diff"] = stats.get("diff", 0) + 1
-        elif xnodes:
+        if xnodes:
             kind = "xrack"
             nodes = xnodes
             first = _lp_offer(guide, waiting, xnodes, set())[:OFFER_LP_MAX]  # type: ignore[arg-type]
@@ -1154,17 +1041,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             span = _span_nodes(inst, aim)
             if WIDE and span > REGION_NODES // 2:
                 kind = "wide"
-                nodes = set()
-                if REPLICA and placers and aim.spread is not None and aim.spread.level != "gpu" and aim.kind != "host":
-                    nodes, rinfo = reopt_spread.replica_region(inst, cur, aim, rrng, guide)
-                    if nodes:
-                        kind = "replica"
-                        stats["replica"] = stats.get("replica", 0) + 1
-                    else:
-                        stats["replica_none"] = stats.get("replica_none", 0) + 1
-                if not nodes:
-                    nodes = view.wide_region(aim, rng, span, guide)
-                    stats["wide"] = stats.get("wide", 0) + 1
+                nodes = view.wide_region(aim, rng, span, guide)
+                stats["wide"] = stats.get("wide", 0) + 1
             else:
                 nodes = view.aimed_region(aim, rng, racks, guide)
             stats["aimed"] += 1
@@ -1173,9 +1051,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             t = rng.choice(sorted(view.isolated_nodes))
             nodes = set(view.isolated_nodes[t])
             if len(nodes) > REGION_NODES:
-                sample = set(rng.sample(sorted(nodes), REGION_NODES))  # drawn either way: the stream stays
-                if not (TENANT_ALL and len(nodes) <= WIDE_MAX_NODES):
-                    nodes = sample
+                nodes = set(rng.sample(sorted(nodes), REGION_NODES))
             nodes |= view.roomy(rng, REGION_NODES // 3, exclude=nodes)
             if TENANT_FILL:
                 first = _fill_offer(inst, view, t, nodes, waiting)
@@ -1214,7 +1090,7 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                 return deadline - time.perf_counter()
         stats["beside_lp"] = stats.get("beside_lp", 0) + int(lp_running)
         plan = _solve_monolithic(sub, hint, seed=seed + stats["steps"] - stats.get("spread", 0) - stats.get("pack", 0),
-                                 workers=step_workers,
+                                 workers=workers,
                                  start=t1, left=sub_left,
                                  info=sinfo, lp=False, uncounted=uncounted,
                                  det=None if det is None else det * min(WIDE_STEPS, max(1.0, len(nodes) / REGION_MAX_NODES)))
@@ -1234,7 +1110,6 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         if trial is None:
             scale.update(proved=proved, gained=False)
             rec["check_s"] += time.perf_counter() - t2
-            port.add("cpsat", time.perf_counter() - tb, 0.0)
             reopt_offer.note(stats, kind, 0.0)
             continue
         value = bases.objective(trial) if reopt_base.SHARED else objective_value(inst, trial)
@@ -1252,40 +1127,11 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
             stats["rejected"] += 1
         scale.update(proved=proved, gained=best > before + 1e-9)
         rec["check_s"] += time.perf_counter() - t2
-        port.add("cpsat", time.perf_counter() - tb, best - before)
         reopt_offer.note(stats, kind, best - before)  # session 26: what the step's offer did, and its gain
     for rec in by_kind.values():
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)
     return cur, stats
-
-
-class Portfolio:
-    """Seconds and gain per step stream in this run (PORTFOLIO): :meth:`share` scales a placer stream's
-    share by its gain per second over the CP-SAT steps' (``"cpsat"``), each rate with one STEP_S of the
-    whole run's rate as its prior."""
-
-    def __init__(self, on: bool) -> None:
-        self.on = on
-        self.seconds: dict[str, float] = {}
-        self.gain: dict[str, float] = {}
-
-    def add(self, stream: str, seconds: float, gain: float) -> None:
-        self.seconds[stream] = self.seconds.get(stream, 0.0) + max(0.0, seconds)
-        self.gain[stream] = self.gain.get(stream, 0.0) + max(0.0, gain)
-
-    def rate(self, stream: str, prior: float) -> float:
-        return (self.gain.get(stream, 0.0) + prior * STEP_S) / (self.seconds.get(stream, 0.0) + STEP_S)
-
-    def share(self, stream: str, base: float) -> float:
-        if not self.on:
-            return base
-        total_s = sum(self.seconds.values())
-        prior = sum(self.gain.values()) / total_s if total_s > 0 else 0.0
-        ref = self.rate("cpsat", prior)
-        if ref <= 0.0:
-            return base
-        return min(0.9, base * self.rate(stream, prior) / ref)
 
 
 class Scale:
@@ -1371,8 +1217,6 @@ def _gang(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
         out = trial, value
         stats["improved"] += 1
         stats["improved_gang"] = stats.get("improved_gang", 0) + 1
-        if ginfo.get("priced"):  # session 21: the gain came from a priced exchange (reopt_gang.PRICED)
-            stats["gang_priced"] = stats.get("gang_priced", 0) + 1
         tg = ginfo.get("tier_gain")
         if ginfo.get("victims") is not None and (tg is None or float(tg) > 1e-9):  # type: ignore[arg-type]
             # Kept a result of a cheaper victim tier (reopt_gang.VICTIM_TIERS) that beat every
@@ -1463,7 +1307,7 @@ def _pack(inst: Instance, cur: dict[str, list[Unit]], best: float, cap: int | No
 def step_clock(nodes: int, deadline: float, det: float | None
                ) -> tuple[float, Callable[[], float], float | None] | None:
     """The clock of one CP-SAT step over a region of ``nodes`` nodes that is not a main-loop step (a pack
-    fill, a clear step): its budget is STEP_S, times the region's size in REGION_MAX_NODES up to WIDE_STEPS,
+    fill): its budget is STEP_S, times the region's size in REGION_MAX_NODES up to WIDE_STEPS,
     cut at ``deadline`` less 0.3 s; None when that leaves 0.2 s or less. Returns (start, seconds left,
     deterministic time): with ``det`` the deterministic budget (``det`` times the same scale) decides and
     the deadline is only a safety stop."""
@@ -1508,12 +1352,6 @@ def _pack_fill(inst: Instance, trial: dict[str, list[Unit]], value: float, tenan
     first = sorted((r for r in left if r.tenant != tenant),
                    key=lambda r: (-r.priority * r.count * inst.request_unit_size(r), r.id))[: OFFER // 2]
     base = gone | set(kept)
-    if reopt_fill.WIDE:  # session 18: the nodes one offered wide request needs beside the emptied ones
-        extra, aim = reopt_fill.widen(inst, view, tenant, gone, base, first, rng, _span_nodes)
-        base |= extra
-        if aim is not None:
-            first = [aim] + [r for r in first if r.id != aim.id]
-            stats["pack_fill_aimed"] = stats.get("pack_fill_aimed", 0) + 1
     region = view.close(base, len(base) + REGION_MAX_NODES - REGION_NODES, rng)
     sub, hint, uncounted = _sub_instance(inst, trial, region, cap, left, None, rng, first=first)
     if not sub.requests:
@@ -1577,13 +1415,11 @@ def _least_size(inst: Instance, r: Request) -> float:
 
 
 def _guide_of(bb: BudgetBound, inst: Instance, cap: int | None) -> Guide | None:
-    """The guide of ``cap``'s steps: the no-limit LP's where the cap cannot bind; where it binds, its
-    own stays LP's (with its budget row: it moves at most ``cap``) when BUDGET_GUIDE, else none."""
-    if not LP_GUIDE:
+    """The guide of ``cap``'s steps: the no-limit LP's where the cap cannot bind; none where it binds
+    (session 5's rule; a binding cap's own stays LP's guide was measured and removed in session 27)."""
+    if not LP_GUIDE or not _cap_free(inst, cap):
         return None
-    if _cap_free(inst, cap):
-        return bb.guide
-    return bb.guides.get(cap) if BUDGET_GUIDE else None
+    return bb.guide
 
 
 def _span_nodes(inst: Instance, r: Request) -> int:
@@ -1690,19 +1526,14 @@ class _View:
         its required locality first, when it has one), the rest by free room of that mode (where
         displaced work of the same kind can land). With a ``guide`` that places ``aim``, the first
         half is drawn by the units the repack LP puts on each node instead (its domain, for required
-        locality, by the LP's units there), then by room as before; with ROOM_WIDE, then room for the work ``aim``
-        displaces (:meth:`grow`).
+        locality, by the LP's units there), then by room as before.
         """
         inst = self.inst
         mode = MODE_OF_KIND.get(aim.kind)
         allowed = inst.allowed_models(aim)
         cands = [n for n in inst.nodes if n.num_gpus and (allowed is None or n.gpu_model in allowed)]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        lp_at: Mapping[str, object] = rooms
-        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
-            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
-            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
-        lp = {} if guide is None else guide.where(aim.id, lp_at)
+        lp = {} if guide is None else guide.where(aim.id, rooms)
         out: set[str] = set()
         if aim.locality is not None and aim.locality.required and aim.locality.level != "node":
             doms: dict[str, list[str]] = defaultdict(list)
@@ -1727,7 +1558,6 @@ class _View:
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        core = set(out)
         self.exchange(out, guide, rng, REGION_NODES - REGION_NODES // 4)
         pool = [nid for nid in pool if nid not in out and rooms[nid][0] > 0]
         while len(out) < REGION_NODES and pool:
@@ -1735,40 +1565,14 @@ class _View:
             pick = rng.choices(pool, weights=w, k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        if ROOM_WIDE:
-            self.grow(out, core, aim, rng)
         return out
-
-    def grow(self, out: set[str], core: set[str], aim: Request, rng: random.Random) -> None:
-        """Adds to ``out`` the nodes with the most free room (any mode) until the free room of its
-        nodes outside ``core`` covers what ``aim`` needs beyond ``core``'s free room (the work it
-        displaces must land in the region). Nothing when even WIDE_MAX_NODES nodes in all cannot
-        cover it: a bigger region that still cannot take the aim only costs the step time (on the
-        issue recipe's 95-97% full states growing regardless lost 1-2% of the objective, session 8)."""
-        inst = self.inst
-        short = _least_size(inst, aim) - sum(self.room(inst.node(nid), None)[0] for nid in core)
-        got = sum(self.room(inst.node(nid), None)[0] for nid in out - core)
-        if got >= short:
-            return
-        every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
-        free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
-        ranked = sorted((nid for nid in every if free[nid] > 0), key=lambda nid: (-free[nid], nid))
-        add: list[str] = []
-        for nid in ranked:
-            if got >= short or len(out) + len(add) >= WIDE_MAX_NODES:
-                break
-            add.append(nid)
-            got += free[nid]
-        if got >= short:
-            out.update(add)
 
     def wide_region(self, aim: Request, rng: random.Random, span: int, guide: Guide | None = None) -> set[str]:
         """A region sized to ``aim`` (``span``: the fewest nodes its units lie on): up to ``span`` nodes
         where the LP puts it (by its units there) or, without one, by free plus movable room of its
         mode; with a spread, one node per domain of its level until there are enough domains; with
         required locality, all in one domain of that level; then the LP's exchange destinations for
-        running work it moves off them, and nodes with free room, to 1.5 × span (at most WIDE_MAX_NODES),
-        then with ROOM_WIDE room for the work it displaces (:meth:`grow`)."""
+        running work it moves off them, and nodes with free room, to 1.5 × span (at most WIDE_MAX_NODES)."""
         inst = self.inst
         mode = MODE_OF_KIND.get(aim.kind)
         allowed = inst.allowed_models(aim)
@@ -1785,11 +1589,7 @@ class _View:
                  + 1e-9 for d in names]
             cands = doms[rng.choices(names, weights=w, k=1)[0]]
         rooms = {n.id: self.room(n, mode) for n in cands}
-        lp_at: Mapping[str, object] = rooms
-        if reopt_fill.OPEN_ROOM:  # session 18: a node a node-isolated tenant holds is closed to the aim
-            rooms = reopt_fill.open_rooms(self, rooms, aim.tenant)
-            lp_at = reopt_fill.open_only(self, rooms, aim.tenant)
-        lp = {} if guide is None else guide.where(aim.id, lp_at)
+        lp = {} if guide is None else guide.where(aim.id, rooms)
         limit = min(WIDE_MAX_NODES, max(span, math.ceil(1.5 * span)))
         out: set[str] = set()
         targets = sorted(lp)
@@ -1815,20 +1615,14 @@ class _View:
             pick = rng.choices(pool, weights=[sum(rooms[nid]) + 1e-3 for nid in pool], k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        core = set(out)
         self.exchange(out, guide, rng, limit)
         every = [n.id for n in inst.nodes if n.num_gpus and n.id not in out]
         free = {nid: self.room(inst.node(nid), None)[0] for nid in every}
-        if reopt_fill.OPEN_ROOM:
-            free = {nid: f for nid, (f, _m) in reopt_fill.open_rooms(self, {k: (v, 0.0) for k, v in free.items()},
-                                                                      aim.tenant).items()}
         pool = [nid for nid in every if free[nid] > 0]
         while len(out) < limit and pool:
             pick = rng.choices(pool, weights=[free[nid] for nid in pool], k=1)[0]
             out.add(pick)
             pool.remove(pick)
-        if ROOM_WIDE:
-            self.grow(out, core, aim, rng)
         return out
 
     def exchange(self, out: set[str], guide: Guide | None, rng: random.Random, limit: int) -> None:

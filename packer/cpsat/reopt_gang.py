@@ -41,10 +41,6 @@ POLICY = "best-fit"
 #: Draws of a domain and nodes to clear per gang step (alternately keeping running work that spans
 #: nodes and clearing it at its whole size's cost); the best result is returned.
 TRIES = 4
-#: A displaced running gang that finds no room gets nodes cleared for it in turn (one link). Off:
-#: on issue seeds 5 and 3 (10 CP-SAT steps, det 1.0, bench_reopt_gang.py --chain-ab) it changed no
-#: objective and cost wall time; its test shows the mechanism on a hand-built state.
-CHAIN = False
 #: Placed waiting work the displaced running work may push out, per try: only work of the lowest
 #: priority below the gang's, then of the two lowest, ..., up to this many tiers, then all of it (the
 #: session-9 step); the best result is kept. With all of it lifted, best-fit put the running work
@@ -57,18 +53,6 @@ VICTIM_TIERS = 2
 #: (tests/test_reopt_gang.py); on a 128-node block of fragmented-100 at 16,384 GPUs (1,599
 #: requests) a gang step took 3.9 s, most of it loading placers. False: the old way (the A/B arm).
 FORK = True
-#: Session 21: after its TRIES draws, a gang step also tries the PRICED domains cheapest to clear for the
-#: gang by value (:func:`packer.cpsat.reopt_clear.prices`: the migration cost of the running work that
-#: leaves plus the least value of placed waiting work given up for the room it needs), with the gang put
-#: exactly on the priced GPUs: an exchange (a placed cheaper waiting gang out, this one in, the displaced
-#: work re-placed). A domain priced at or above the gang's value is no try (it cannot gain).
-PRICED = False
-#: How many of the cheapest priced domains a gang step tries (PRICED).
-PRICED_DOMAINS = 2
-#: With PRICED, the priced tries run only when the drawn tries found nothing better than the plan (the
-#: step would be "no gain"): an exchange never displaces a gain the drawn tries found, and the run follows
-#: the PRICED-off trajectory until a gang step that finds nothing.
-PRICED_FALLBACK = False
 #: Session 23 (with FORK): a gang step's TRIES × (tiers + 1) tries share what depends only on the plan (the
 #: placed waiting work each victim tier lifts; the tenants on each node), and a try's result is read from
 #: its fork (its value by what changed) without building the whole plan, which only the best try gets. At
@@ -118,9 +102,9 @@ def pick_gang(rng: random.Random, cands: Sequence[Request], guide: Guide | None)
 
 
 def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool = False,  # type: ignore[no-untyped-def]
-             keep: set[str] | frozenset[str] = frozenset(), cache=None):
+             cache=None):
     """(GPUs a gang step keeps, {(node, gpu): ids of freeable work there}, cost of clearing each GPU).
-    Kept: pinned work, the requests in ``keep``, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
+    Kept: pinned work, and with ``keep_wide`` running work on more than one node. A GPU's cost is the
     whole size of each request on it (it all moves, and bigger work is harder to re-place: a node
     holding one 8-GPU gang costs 8 a GPU, one of 1-GPU jobs 1; a 64-GPU pod gang 64 a GPU, so another
     pod gang is cleared for it only where nothing cheaper covers it). ``cache``: a
@@ -130,8 +114,7 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool 
     size: dict[tuple[str, int], float] = defaultdict(float)
     for rid, units in cur.items():
         r = inst.request(rid)
-        fixed = rid in keep or (r.placement is not None
-                                and (not r.movable or (keep_wide and len({u.node for u in units}) > 1)))
+        fixed = r.placement is not None and (not r.movable or (keep_wide and len({u.node for u in units}) > 1))
         whole = sum(inst.unit_size(r, u) for u in units) if cache is None else sum(cache.unit_sizes(rid, units))
         for u in units:
             if u.gpu is None:
@@ -146,19 +129,18 @@ def _gpu_use(inst: Instance, cur: Mapping[str, Sequence[Unit]], keep_wide: bool 
 
 
 def clear_nodes(inst: Instance, gang: Request, cur: Mapping[str, Sequence[Unit]], rng: random.Random,
-                guide: Guide | None = None, keep_wide: bool = False, exclude: set[str] | frozenset[str] = frozenset(),
-                keep: set[str] | frozenset[str] = frozenset(), use=None) -> list[str]:  # type: ignore[no-untyped-def]
+                guide: Guide | None = None, keep_wide: bool = False, use=None) -> list[str]:  # type: ignore[no-untyped-def]
     """The nodes to clear for ``gang``: in one domain of its required locality level (drawn by the
     LP's units there, else by usable room), the fewest nodes whose usable GPUs (a whole-GPU mode, no
     pinned work; with ``keep_wide`` no running work on several nodes) cover its units, cheapest to clear
     first (:func:`_gpu_use`; ``use``: its answer for these arguments, already computed). Empty when no
     domain can."""
-    pinned, _, size = use if use is not None else _gpu_use(inst, cur, keep_wide, keep)
+    pinned, _, size = use if use is not None else _gpu_use(inst, cur, keep_wide)
     allowed = inst.allowed_models(gang)
     usable: dict[str, list[int]] = {}
     cost: dict[str, float] = {}
     for n in inst.nodes:
-        if not n.num_gpus or n.id in exclude or (allowed is not None and n.gpu_model not in allowed):
+        if not n.num_gpus or (allowed is not None and n.gpu_model not in allowed):
             continue
         gs = [g for g in range(n.num_gpus) if n.gpu_mode(g) in _WHOLE_MODES and (n.id, g) not in pinned]
         if gs:
@@ -237,21 +219,6 @@ def gang_step(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, 
                 if best is None or v > best[0]:
                     info["victims"] = tier
                     best = (v, out, info)
-    if PRICED and PRICED_FALLBACK and best is not None:
-        cur_value = now if FORK else objective_value(inst, cur)
-        stuck = best[0] <= cur_value + 1e-9
-    else:
-        stuck = True
-    if PRICED and stuck:
-        for out, pinfo in _priced_tries(inst, cur, gang, rng, waiting, guide, policy, tiers, base, uses.get(False)):
-            if out is None:
-                info = pinfo
-                continue
-            v = (objective_value(inst, out) if base is None
-                 else _value_after(inst, cur, now, out, pinfo.pop("kept")))  # type: ignore[arg-type]
-            if best is None or v > best[0]:
-                pinfo["priced"] = True
-                best = (v, out, pinfo)
     if best is None:
         return None, info
     if isinstance(best[1], _Tried):
@@ -320,33 +287,11 @@ def reopt_base_sizes() -> bool:
     return reopt_base.SIZES
 
 
-def _priced_tries(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
-                  waiting: Sequence[Request], guide: Guide | None, policy: str, tiers: Sequence[float | None],
-                  base=None, use=None):  # type: ignore[no-untyped-def]
-    """(result, info) of :func:`clear_and_place` for each of the PRICED_DOMAINS domains cheapest to clear for
-    ``gang`` by value (:func:`packer.cpsat.reopt_clear.prices`, with the room what leaves needs where
-    reopt_clear.ROOM_PRICE), each victim tier: the gang put exactly on the priced GPUs, the nodes they
-    lie on cleared. Draws nothing from ``rng`` (the other tries draw as without these)."""
-    from packer.cpsat import reopt_clear
-
-    gp = reopt_clear.gpu_prices(inst, cur)
-    room = reopt_clear.Room(inst, cur, gp[0]) if reopt_clear.ROOM_PRICE else None
-    doms = reopt_clear.prices(inst, cur, gang, gp, room)[:PRICED_DOMAINS]
-    if use is None and doms:
-        use = _gpu_use(inst, cur, False)
-    for _price, _dom, gpus, _leave in doms:
-        exact = [Unit(node=nid, gpu=g) for nid, g in sorted(gpus)]
-        nodes = sorted({nid for nid, _g in gpus})
-        for tier in tiers:
-            yield clear_and_place(inst, cur, gang, rng, waiting, guide, policy, nodes=nodes, victims=tier,
-                                  base=base, use=use, exact=exact)
-
-
 def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Request, rng: random.Random,
                     waiting: Sequence[Request], guide: Guide | None = None, policy: str = POLICY,
                     keep_wide: bool = False, nodes: Sequence[str] | None = None,
                     victims: float | None = None, base=None, use=None,  # type: ignore[no-untyped-def]
-                    exact: Sequence[Unit] | None = None, shared: _Shared | None = None,
+                    shared: _Shared | None = None,
                     ) -> tuple[dict[str, list[Unit]] | None, dict[str, object]]:
     """``cur`` with ``gang`` placed on cleared nodes and the displaced work re-placed (module doc),
     or None when it does not fit; the caller checks validity, the migration cap and the gain.
@@ -360,9 +305,7 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
     placed waiting work of at most that priority (and what lies on the cleared nodes), so that the
     displaced running work can only take the room of cheaper work (None: all of it, as before).
     ``base``: a placer holding all of ``cur`` (FORK), forked here; ``use``: :func:`_gpu_use`'s answer
-    for ``cur`` and ``keep_wide``. ``exact``: the gang's units (whole GPUs of ``nodes``), put there as they
-    are instead of where ``policy`` would place it; its node's host room and node isolation are checked here.
-    ``shared`` (LAZY, with ``base``): the step's :class:`_Shared`; the result is then a :class:`_Tried` (its
+    for ``cur`` and ``keep_wide``. ``shared`` (LAZY, with ``base``): the step's :class:`_Shared`; the result is then a :class:`_Tried` (its
     ``items`` the plan's, :meth:`_Tried.plan` the plan).
     """
     from packer.online import OnlinePlacer
@@ -397,12 +340,7 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
         for rid, units in cur.items():
             if rid not in lift:
                 placer._place_exact(inst.request(rid), units)
-    if exact is not None:
-        if not _exact_fits(inst, placer, gang, exact, own):
-            info["fail"] = "gang"
-            return None, info
-        placer._place_exact(gang, exact)
-    elif not placer.place(gang, explain=False).ok:
+    if not placer.place(gang, explain=False).ok:
         info["fail"] = "gang"
         return None, info
     touched_gpus = {(u.node, u.gpu) for u in placer.units(gang.id)}
@@ -443,34 +381,6 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
         for u in units:
             tenants_on[u.node].add(r.tenant)
 
-    def _chain(r: Request) -> bool:
-        """A displaced running gang that finds no room: clear nodes for it in turn (never nodes new
-        work already took), place it, re-place what that displaces (no further chain)."""
-        now = {rid: list(placer.units(rid)) for rid in placer.placed_ids()}
-        pinned_now = {rid for rid in now if rid == gang.id or any(u.node in touched_nodes for u in now[rid])}
-        nodes2 = clear_nodes(inst, r, now, rng, None, True, exclude=touched_nodes, keep=pinned_now)
-        if not nodes2:
-            return False
-        _, free2, _ = _gpu_use(inst, now, True, pinned_now)
-        chosen2 = set(nodes2)
-        moved2 = sorted({rid for (nid, _g), ids in free2.items() if nid in chosen2 for rid in ids})
-        for rid in moved2:
-            placer.release(rid)
-            own.pop(rid, None)
-        if not placer.place(r.model_copy(update={"placement": None}), explain=False).ok:
-            return False
-        put(r, placer.units(r.id), False)
-        for rid in sorted(moved2, key=lambda i: (inst.request(i).placement is None, -inst.request(i).count, i)):
-            r2 = inst.request(rid)
-            if fits_back(r2, now[rid]):
-                placer._place_exact(r2, now[rid])
-                put(r2, now[rid], True)
-            elif placer.place(r2.model_copy(update={"placement": None}), explain=False).ok:
-                put(r2, placer.units(rid), False)
-            elif r2.placement is not None:
-                return False
-        return True
-
     # running work first (it must find room), biggest first; then lifted waiting work by value
     order = sorted((inst.request(rid) for rid in lifted),
                    key=lambda r: (r.placement is None, -r.priority * r.count, r.id))
@@ -481,11 +391,6 @@ def clear_and_place(inst: Instance, cur: Mapping[str, Sequence[Unit]], gang: Req
             put(r, cur[r.id], True)
         else:
             res = placer.place(r.model_copy(update={"placement": None}), explain=False)
-            if not res.ok and r.placement is not None and CHAIN and r.kind == "gpu" and r.count > 1:
-                chained = _chain(r)
-                info["chained"] = int(info.get("chained", 0)) + int(chained)  # type: ignore[call-overload]
-                if chained:
-                    continue
             if not res.ok:
                 if r.placement is not None:
                     info["fail"] = "displaced running work"
@@ -535,30 +440,3 @@ def _host_room(placer, r: Request, units: Sequence[Unit]) -> bool:  # type: igno
         if int(row[N_CPU]) < k * r.cpu_milli or int(row[N_MEM]) < k * r.memory_mib:
             return False
     return True
-
-
-def _exact_fits(inst: Instance, placer, gang: Request, units: Sequence[Unit],  # type: ignore[no-untyped-def]
-                own: Mapping[str, Sequence[Unit]]) -> bool:
-    """Whether ``gang`` may sit exactly on ``units`` in ``placer``'s state: every GPU free of work, its
-    nodes' host CPU and memory left, and node isolation (no other tenant on its nodes when either side is
-    node-isolated). ``own``: work kept on its units outside the placer's books (FORK)."""
-    gpus = {(u.node, u.gpu) for u in units}
-    nodes = {u.node for u in units}
-    iso = {t.id for t in inst.tenants if t.isolation == "node"}
-    t = inst.tenant_map.get(gang.tenant)
-    quota = None if t is None else t.max_gpus
-    used = 0.0
-    for rid in placer.placed_ids():
-        r = inst.request(rid)
-        held = own.get(rid)
-        mine = placer.units(rid) if held is None else held
-        if quota is not None and r.tenant == gang.tenant:
-            used += sum(inst.unit_size(r, u) for u in mine)
-        for u in mine:
-            if (u.node, u.gpu) in gpus:
-                return False
-            if u.node in nodes and r.tenant != gang.tenant and (r.tenant in iso or gang.tenant in iso):
-                return False
-    if quota is not None and used + len(units) > quota + 1e-9:
-        return False
-    return _host_room(placer, gang, units)

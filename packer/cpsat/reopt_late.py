@@ -37,8 +37,7 @@ from packer.cpsat.lpguide import Guide
 #: fresh interpreter, which would not see a flag set in the parent (e.g. by an A/B bench): the branch
 #: and bound after the LPs (session 18), the stays LP's rows (session 23), the build memo (session 24: the
 #: child builds the repack model; the same model either way, so only its seconds can differ).
-CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays", "packer.cpsat.variables",
-                  "packer.cpsat.own_branch")
+CHILD_SETTINGS = ("packer.cpsat.reopt_intstays", "packer.cpsat.reopt_stays", "packer.cpsat.variables")
 
 
 def parent_settings() -> dict[str, dict[str, object]]:
@@ -89,9 +88,6 @@ def main() -> None:
         return sys.stdin.buffer.read(1) == b"g"
 
     reopt_intstays.after_lps(bb, cap, left, after, wait)  # branch and bound on the stays form in the time left
-    from packer.cpsat import own_branch
-
-    own_branch.after_lps(bb, cap, left, after)  # session 25: branching on node ownership, warm (OWN_BRANCH, off)
 
 
 class LateBounds:
@@ -175,16 +171,14 @@ class LateBounds:
         """Whether the child has ended (every LP it would run has run)."""
         return not self._thread.is_alive()
 
-    def guide(self, key: int | None, budget_guide: bool) -> Guide | None:
-        """The steps' guide as soon as the child has one (:func:`packer.cpsat.reopt._guide_of`'s rule:
-        the no-limit one for a ``key`` of None, else that budget's own when ``budget_guide``)."""
+    def guide(self) -> Guide | None:
+        """The steps' guide as soon as the child has one: the no-limit LP's (:func:`packer.cpsat.reopt._guide_of`'s
+        rule; a binding budget's steps take none, and no ``late`` is asked for)."""
         with self._lock:
             snap = self.snap
         if snap is None:
             return None
-        if key is None:
-            return snap.get("guide")
-        return snap.get("guides", {}).get(key) if budget_guide else None
+        return snap.get("guide")
 
     def finish(self, wait_s: float = 0.0) -> dict[str, float | int | None]:
         """Waits up to ``wait_s`` seconds for the child, ends it if still running, and puts the last

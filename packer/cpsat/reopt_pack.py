@@ -5,7 +5,7 @@ it fills to about half (bench/RESULTS_reopt.md, "Session 16"): while any of its 
 other tenant may use that node, so that room is stranded, and the waiting work of the other tenants
 (MIG replicas spread one to four a node or rack, whole-GPU gangs) cannot reach it. A CP-SAT region
 step would have to empty a node and fill it in one sub-solve; over all the tenant's nodes that is a
-big model (``reopt.TENANT_ALL``, session 16: it won only with 1.5-20x the CP-SAT time).
+big model (session 16's tenant steps over all its nodes won only with 1.5-20x the CP-SAT time).
 
 This step does it on the online placer's state (:class:`packer.online.OnlinePlacer`, which checks
 every rule: MIG geometry, modes, host resources, quotas, isolation), like the gang step:

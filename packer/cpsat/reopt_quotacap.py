@@ -37,14 +37,6 @@ from packer.model import Instance, Request
 #: interpreter, which sees the environment but not a flag set in the parent): the timed A/B's switch.
 FIX = os.environ.get("PACKER_QUOTACAP", "0") == "1"
 
-#: Move steps (``reopt.move_steps``) aim at no waiting request that no plan can place (:func:`never`:
-#: this module's quota rule and ``reopt_gangcap``'s whole-GPU rule), nor draw it for a gang step: on
-#: haein-100 / haein-5 the whole-GPU rule's 64-GPU pod gangs took 15.6% / 13.9% of the aim weight while the
-#: LP runs (aims then go to wide requests by priority × units, no guide yet) and were gang-step candidates
-#: (drawn by priority × GPUs). **Off**: no gain shown, timed on haein-100 / -5 0 / −0.34, deterministic
-#: (20 steps, det 1.0) −0.13 / −1.79 (bench/RESULTS_reopt.md "Session 19"). True: the A/B arm.
-SKIP_NEVER = False
-
 #: Margin on the quota comparisons (the checker allows ``max_gpus`` + 1e-9; sums of MIG sevenths carry
 #: float error): a request is called unplaceable only if it exceeds the room by more than this.
 MARGIN = 1e-6
@@ -85,13 +77,6 @@ def unplaceable(inst: Instance) -> frozenset[str]:
     """Ids of the waiting requests whose fewest GPU-equivalents exceed their tenant's room (:func:`rooms`)."""
     room = rooms(inst)
     return frozenset(r.id for r in inst.requests if r.placement is None and most_placed(inst, r, room) == 0)
-
-
-def never(inst: Instance) -> frozenset[str]:
-    """Waiting requests that no plan places: :func:`unplaceable` and ``reopt_gangcap.unplaceable``."""
-    from packer.cpsat import reopt_gangcap
-
-    return unplaceable(inst) | reopt_gangcap.unplaceable(inst)
 
 
 def add_caps(inst: Instance, model, freed: frozenset[str]) -> int:  # type: ignore[no-untyped-def]

@@ -43,52 +43,21 @@ from packer.plans import migration_cost
 #: 11"). False: the rows of sessions 6-10 only (the A/B arm).
 OWN_LINKS = True
 
-#: Per-node group rows for the tenants that do NOT own a node (:func:`_other_rows`): for node n,
-#: node-isolated tenant t and every group g of another tenant with columns on n,
-#: ``Σ x[g, n] ≤ ub(g, n) × (1 − own[n, t])`` (``ub``: the most units g can have on n). The repack
-#: model links ownership to the owner's groups this way and to everybody else only through the node's
-#: capacity in load units (``other load ≤ cap × (1 − own)``), which lets a node the LP keeps 0.67 for
-#: an isolated tenant take 0.33 of its capacity in small units of other tenants' replicas spread one
-#: a node or rack, as many of them as fit in that third (bench/RESULTS_reopt.md "Session 13").
-#: Valid and strictly tighter on small states (tests/test_reopt_s13.py), but at 1,024 GPUs they leave
-#: the bound where it was (haein-0/-5: equal; haein-1: −0.05) and make the LP 1.4-3× slower, so off.
-OTHER_ROWS = False
-
 #: Rounded room rows for whole-GPU gangs with a required locality (:mod:`packer.cpsat.room_cuts`): per
 #: topology domain and gang size s, Σ floor(n_g / s) × within ≤ floor(free whole GPUs / s), a
 #: Chvátal-Gomory rounding of the domain's whole-GPU capacity over the gangs' integer domain choices.
 #: Without them the LP puts 1.3-1.4 16-GPU rack gangs into a rack with 21-23 free GPUs (session 23).
 #: Rows of the LP bound only: the CP-SAT model and its search are unchanged.
 ROOM_CUTS = True
-#: With ROOM_CUTS: the guide (the solution :func:`stays_lp` returns) from the LP with the rows (one
-#: solve); False: from the LP without them, solved first, the rows' LP solved after it for the bound
-#: only where that solution breaks a row (session 23: the rows' solution places fewer of the gangs the
-#: LP splits, and the gang steps drawn by its weights lost on fragmented-1).
-ROOM_GUIDE = False
-
-#: With ROOM_CUTS and not ROOM_GUIDE: the LP without the rows is solved by a kept HiGHS instance
-#: (:class:`packer.cpsat.bound.KeptLP`: scipy's ``milp`` call made by hand, the same vertex to the bit,
-#: so the same guide) and the rows' LP is that instance with the rows added, re-solved from its optimal
-#: basis by the dual simplex, instead of a cold second solve of the whole LP (session 24: the second
-#: solve took 1-2.5× the first LP's CPU in the LP child, beside the search). Same optimum, so the same
-#: bound (to HiGHS's tolerances); in the LP child 0.81 / 1.07 s of CPU → 0.05 / 0.10 s (fragmented-102 /
-#: -104). Off: the timed 60 s pairs at load 5-12 did not show it ahead (bench/RESULTS_reopt.md "Session 24
-#: (branch frag24)": 3 of 12 fragmented pairs ahead, most of the loss one bimodal state); a quiet round decides.
-#: False: the cold second solve of session 23.
-WARM_ROWS = False
-
-#: Session 25 (branch hstate25): the repack model's LP-only node-isolation rows (:attr:`packer.cpsat.model.
-#: CpsatModel.lp_cuts`: ``constraints.ISOLATION_OTHERS`` — another tenant's contested group on a node at most
-#: its per-node cap × (1 − own) — and ``ISOLATION_CONFLICTS`` — a node-isolated tenant's group and another
-#: tenant's that cannot both find disjoint nodes), which the batch bound's LP reads (``bound_form``) and the
-#: stays LP did not (it builds on ``linear_form``). Valid for the repack instance, hence for every plan of the
-#: running state (the stays LP's own argument). Measured at 1,024 GPUs: no bound moves (the issue states have
-#: no conflict pair; the contested rows are session 13's OTHER_ROWS, a subset) and the LP is slower: off.
-ISO_CUTS = False
+#: With them the LP is solved without the rows first (its solution is the guide) and, only where that
+#: solution breaks a row, with them after it for the bound (:func:`rows_bound`): the rows' solution places
+#: fewer of the gangs the LP splits, and the gang steps drawn by its weights lost on fragmented-1 (session 23's
+#: ROOM_GUIDE, one solve with the rows, and session 24's WARM_ROWS, the second solve warm from a kept HiGHS
+#: solver, were measured, left off and removed in session 27).
 
 #: The settings an LP child process takes from its parent (:data:`packer.cpsat.reopt_late.CHILD_SETTINGS`):
 #: a fresh interpreter would not see a flag set in the parent.
-SETTINGS = ("OWN_LINKS", "OTHER_ROWS", "ROOM_CUTS", "ROOM_GUIDE", "WARM_ROWS", "ISO_CUTS")
+SETTINGS = ("OWN_LINKS", "ROOM_CUTS")
 
 
 def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
@@ -114,65 +83,6 @@ def _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs: list[float])
                 rhs.append(0.0 if r.tenant == t else 1.0)
 
 
-def group_node_ub(data, gi: int, ubs: list[int]) -> int:  # type: ignore[no-untyped-def]
-    """The most units group ``gi`` can have on one node whose columns have upper bounds ``ubs``: at
-    most their sum, the group's requests' units in all, and its spread cap per node or rack (a rack
-    holds the node). The repack model's owner rows use the same number."""
-    gr = data.groups[gi]
-    r = gr.req
-    ub = min(sum(ubs), r.count * gr.size)
-    if r.spread is not None and r.spread.level != "gpu":
-        ub = min(ub, r.spread.max_per_domain * gr.size)
-    return ub
-
-
-def _other_rows(model, r_idx, c_idx, vals, rhs: list[float]) -> None:  # type: ignore[no-untyped-def]
-    """Appends ``Σ_{c on n, o} x[g, c, o] + ub × own[n, t] ≤ ub`` for every node n, node-isolated
-    tenant t and group g of another tenant with columns on n (``ub``: :func:`group_node_ub`). The
-    capacity row allows g ``cap / load`` × (1 − own) units there, more than ``ub`` × (1 − own) whenever
-    g's units alone cannot fill the node.
-
-    Valid: ownership is integral in every plan; with ``own[n, t]`` = 1 no other tenant has a unit on
-    n (the repack model's isolation), so the left side is ``ub`` and the row holds; with 0 it says g
-    has at most ``ub`` units on n, which holds by ``ub``'s definition."""
-    from packer.cpsat.constraints import _ub
-
-    v = model.vars
-    if not v.owns:
-        return
-    data = model.data
-    cols: dict[tuple[int, int], list[int]] = defaultdict(list)
-    ubs: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (gi, ci, _o), var in v.x.items():
-        ni = data.classes[ci].node
-        cols[(gi, ni)].append(var.index)
-        ubs[(gi, ni)].append(_ub(var))
-    by_node: dict[int, list[str]] = defaultdict(list)
-    for (ni, t) in v.owns:
-        by_node[ni].append(t)
-    for (gi, ni), xs in sorted(cols.items()):
-        owners = by_node.get(ni)
-        if not owners:
-            continue
-        tenant = data.groups[gi].req.tenant
-        ub = group_node_ub(data, gi, ubs[(gi, ni)])
-        if ub <= 0:
-            continue
-        for t in sorted(owners):
-            if t == tenant:
-                continue
-            own = v.owns[(ni, t)].index
-            row = len(rhs)
-            for xi in xs:
-                r_idx.append(row)
-                c_idx.append(xi)
-                vals.append(1.0)
-            r_idx.append(row)
-            c_idx.append(own)
-            vals.append(float(ub))
-            rhs.append(float(ub))
-
-
 @dataclass
 class StaysLP:
     """The solved LP: bound (objective units), the repack model's column values, and stay shares."""
@@ -182,15 +92,12 @@ class StaysLP:
     #: freed running request id → its stay column's value (1: the LP keeps it where it runs).
     stays: dict[str, float]
     budget: int | None
-    #: With ROOM_CUTS and not ROOM_GUIDE: the room rows the LP's solution without them broke (then
-    #: ``bound`` is the LP's with them, ``x`` and ``stays`` the solution without them); else None.
+    #: With the room rows (ROOM_CUTS): the rows the LP's solution without them broke (then ``bound`` is the
+    #: LP's with them, ``x`` and ``stays`` the solution without them); else None.
     rows_broken: int | None = None
     #: The LP's linear form (without the room rows) and its objective constant, kept when the rows' LP
     #: is still to be solved (:func:`rows_bound` adds the rows to it and drops it); else None.
     form: tuple | None = None
-    #: With WARM_ROWS: the kept solver of the LP without the rows (:class:`packer.cpsat.bound.KeptLP`),
-    #: kept while the rows' LP is still to be solved; else None.
-    kept: object | None = None
 
 
 def _class_map(data) -> tuple[dict[tuple[int, int], int], dict[int, int]]:  # type: ignore[no-untyped-def]
@@ -276,17 +183,6 @@ def stays_form(inst: Instance, model, budget: int | None = None,  # type: ignore
     if OWN_LINKS:
         _own_links(model, freed, col, node_ix, r_idx, c_idx, vals, rhs)
         n_rows = len(rhs)
-    if OTHER_ROWS:
-        _other_rows(model, r_idx, c_idx, vals, rhs)
-        n_rows = len(rhs)
-    if ISO_CUTS:
-        for idxs, coefs, ub in model.lp_cuts:
-            row = len(rhs)
-            r_idx.extend([row] * len(idxs))
-            c_idx.extend(idxs)
-            vals.extend(float(k) for k in coefs)
-            rhs.append(float(ub))
-        n_rows = len(rhs)
     if ROOM_CUTS if cuts is None else cuts:
         from packer.cpsat.room_cuts import room_cuts
 
@@ -336,46 +232,32 @@ def violated(rows, x, tol: float = 1e-6) -> int:  # type: ignore[no-untyped-def]
 
 
 def stays_lp(inst: Instance, model, *, budget: int | None = None,  # type: ignore[no-untyped-def]
-             time_limit: float | None = None, cuts: bool | None = None,
-             guide_rows: bool | None = None, rows_later: bool = False) -> StaysLP | None:
+             time_limit: float | None = None, cuts: bool | None = None) -> StaysLP | None:
     """The repack LP with migration costs (and ``budget``'s row) solved, or None when it does not
-    finish in ``time_limit`` or the model is not linear. ``cuts``: :func:`stays_form`'s (None:
-    ROOM_CUTS). ``guide_rows`` (None: ROOM_GUIDE): with ``cuts``, whether the solution returned (the
-    guide's ``x`` and ``stays``) is that of the LP with the rows (one solve) or of the LP without them:
-    then the LP without them is solved first and, only where its solution breaks a row, the LP with
-    them after it for the bound (a second solve; the first's bound stands if it does not finish).
-    ``rows_later``: then return after the first solve, its form (and kept solver, WARM_ROWS) on the
-    result for the caller's :func:`rows_bound` (the bound is the plain LP's until then)."""
+    finish in ``time_limit`` or the model is not linear. ``cuts`` (None: ROOM_CUTS): with the room rows,
+    the LP without them is solved first (its solution is the one returned: the guide's ``x`` and
+    ``stays``) and, only where its solution breaks a row, the LP with them after it for the bound (a
+    second solve, :func:`rows_bound`; the first's bound stands if it does not finish)."""
     import time
 
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
 
     use = ROOM_CUTS if cuts is None else cuts
-    two = use and not (ROOM_GUIDE if guide_rows is None else guide_rows)
     t0 = time.perf_counter()
-    got = stays_form(inst, model, budget, use and not two)
+    got = stays_form(inst, model, budget, False)
     if got is None:
         return None
     form, col, const = got
-    kept = None
-    if two and WARM_ROWS:
-        from packer.cpsat.bound import KeptLP
-
-        kept = KeptLP(form)
-        res = kept.solve(time_limit)
-        if kept.highs is None:
-            kept = None
-    else:
-        res = lp_solve(model.model, time_limit=time_limit, form=form)
+    res = lp_solve(model.model, time_limit=time_limit, form=form)
     if res is None:
         return None
     value, x = res
     stays = {rid: float(x[ci]) for rid, ci in col.items()}
     n_model = form[1].shape[1] - len(col)
     out = StaysLP(bound=padded_bound(model, value + const), x=x[:n_model], stays=stays, budget=budget,
-                  form=(form, const) if two else None, kept=kept)
-    if two and not rows_later:
+                  form=(form, const) if use else None)
+    if use:
         rem = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         got2 = rows_bound(inst, model, out, time_limit=rem)
         if got2 is not None:
@@ -389,8 +271,7 @@ def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped
     same LP solved without them (``lp.x``: its solution; ``lp.form``: its form, built again when not
     kept): where that solution breaks no row it is optimal with them too (``lp.bound``); else the LP
     with the rows is solved (None when it does not
-    finish in ``time_limit``): from the kept solver's optimal basis where ``lp.kept`` holds one
-    (WARM_ROWS), else cold. Sets ``lp.rows_broken``. Never above ``lp.bound``."""
+    finish in ``time_limit``). Sets ``lp.rows_broken``. Never above ``lp.bound``."""
     from packer.cpsat.bound import lp_solve
     from packer.cpsat.proof import padded_bound
     from packer.cpsat.room_cuts import room_cuts
@@ -398,15 +279,10 @@ def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped
     rows = room_cuts(model)
     lp.rows_broken = violated(rows, lp.x)
     kept, lp.form = lp.form, None
-    warm, lp.kept = lp.kept, None
     if not lp.rows_broken:
         return lp.bound
     if time_limit is not None and time_limit <= 0.1:
         return None
-    if warm is not None and kept is not None:
-        value = warm.add_rows(rows, time_limit)  # type: ignore[attr-defined]
-        warm.drop()  # type: ignore[attr-defined]
-        return None if value is None else min(lp.bound, padded_bound(model, value + kept[1]))
     if kept is None:
         got = stays_form(inst, model, lp.budget, False)
         if got is None:
@@ -419,4 +295,4 @@ def rows_bound(inst: Instance, model, lp: StaysLP, *,  # type: ignore[no-untyped
     return min(lp.bound, padded_bound(model, res[0] + const))
 
 
-__all__ = ["StaysLP", "group_node_ub", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
+__all__ = ["StaysLP", "rows_bound", "stays_form", "stays_lp", "violated", "with_rows"]
