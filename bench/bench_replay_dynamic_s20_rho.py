@@ -36,7 +36,7 @@ def main() -> None:
     orig = pol.packer_settings
     cluster, pods = _load(a.workload)
     for f in (float(x) for x in a.factors.split(",")):
-        pol.packer_settings = lambda tp, f=f: (orig(tp)[0], (orig(tp)[1][0] * f,))  # type: ignore[assignment]
+        pol.packer_settings = lambda tp, f=f: (orig(tp)[0], orig(tp)[1] * f)  # type: ignore[assignment]
         if a.rebalanced:
             rs = [replay_dynamic(cluster, pods, "packer", s, compress=a.compress, rebalance_every=20, max_moves=8)
                   for s in parse_seeds(a.seeds)]

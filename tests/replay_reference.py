@@ -113,82 +113,26 @@ def packing_score(st: NodeState, pod: dict) -> int:
     return max(100 - sum(100 * st.idle[d] // 1000 for d in taken) // 10, 50)
 
 
-def packer_key(st: NodeState, pod: dict, typical, rho: float, w: float | None = None,  # type: ignore[no-untyped-def]
-               rc: float | None = None, rf: float | None = None) -> tuple[float, float, float]:
+def packer_key(st: NodeState, pod: dict, typical, rho: float) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
     """packer's lexicographic score (see kernels._packer_score): FGD's score, then its own tie-breaks.
-    ``rho`` balances the node's CPU against its idle GPU milli, ``w`` (default: rho) converts the imbalance
-    into GPU milli for whole-GPU pods."""
-    w = rho if w is None else w
-    rc = rho if rc is None else rc  # the balance a CPU-only pod reads
-    rf = rho if rf is None else rf  # the balance a fractional pod reads
+    ``rho`` balances the node's CPU against its idle GPU milli and converts the imbalance into GPU milli for
+    whole-GPU pods."""
     fg = float(fgd_score(st, pod, typical)[0])
     surplus = (st.cpu - pod["cpu"]) - rho * (sum(st.idle) - pod["num"] * pod["milli"])
     if pod["milli"] == 0:  # avoid leaving a CPU deficit
-        return (fg, min((st.cpu - pod["cpu"]) - rc * sum(st.idle), 0.0), 0.0)
-    balance = -abs(surplus)  # CPU left as close as possible to what the idle GPUs will need
-    if is_frac(pod):
+        return (fg, min(surplus, 0.0), 0.0)
+    if is_frac(pod):  # tightest hole, then the CPU left as close as possible to what the idle GPUs will need
         hole = st.idle[best_device(st, pod["milli"])] - pod["milli"]
-        balance = -abs((st.cpu - pod["cpu"]) - rf * (sum(st.idle) - pod["milli"]))
-        return (fg, -float(hole), balance)  # tightest hole, then the best CPU balance
+        return (fg, -float(hole), -abs(surplus))
     # whole / multi-GPU: FGD's unrounded Δ (fragmentation before − after) less the GPU milli the CPU
     # imbalance left strands (|surplus| / rho), both in GPU milli
     after = after_state(st, pod, None)
     delta = node_frag(st, typical) - node_frag(after, typical)
-    return (fg, delta - abs(surplus) / w if w > 0 else delta, 0.0)
+    return (fg, delta - abs(surplus) / rho if rho > 0 else delta, 0.0)
 
 
-def rho_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
-    """packer's rho at a node of GPU model ``model``: ``rho`` is one number, or the kernel's knobs
-    ``(rho, k, rho_0, ..., rho_k-1)`` (a rho per model for models 0..k-1, the first entry elsewhere)."""
-    if isinstance(rho, (int, float)):
-        return float(rho)
-    k = int(rho[1]) if len(rho) > 1 else 0
-    return float(rho[2 + model]) if 0 <= model < k else float(rho[0])
-
-
-def weight_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
-    """packer's penalty weight at a node of GPU model ``model``: the knobs after ``(rho, k, rho_0 ..
-    rho_k-1)`` read the same way (once packer.replay.policy's RHO_SPLIT, removed in session 26); none: the rho there."""
-    if isinstance(rho, (int, float)):
-        return float(rho)
-    k = int(rho[1]) if len(rho) > 1 else 0
-    rest = list(rho[2 + k:])
-    if not rest or rest[0] <= 0:
-        return rho_at(rho, model)
-    return rho_at(rest, model)
-
-
-def cpu_only_at(rho, model: int) -> float:  # type: ignore[no-untyped-def]
-    """The balance a CPU-only pod reads at a node of GPU model ``model``: the third knob block (after the
-    balance's and the weight's, once packer.replay.policy.RHO_CPU_ONLY_RULE); none: the rho there."""
-    if isinstance(rho, (int, float)):
-        return float(rho)
-    k = int(rho[1]) if len(rho) > 1 else 0
-    rest = list(rho[2 + k:])
-    if len(rest) < 2 or rest[0] <= 0:
-        return rho_at(rho, model)
-    rest = rest[2 + int(rest[1]):]
-    if not rest or rest[0] <= 0:
-        return rho_at(rho, model)
-    return rho_at(rest, model)
-
-
-def block_at(rho, b: int, model: int) -> float:  # type: ignore[no-untyped-def]
-    """Knob block ``b`` at a node of GPU model ``model`` (kernels._node_block): blocks ``(x, k, x_0 .. x_k-1)``
-    one after the other; a block that is not there (or x = 0) reads the balance rho."""
-    if isinstance(rho, (int, float)):
-        return float(rho)
-    rest = list(rho)
-    for _ in range(b):
-        if len(rest) < 2 or rest[0] <= 0:
-            return rho_at(rho, model)
-        rest = rest[2 + int(rest[1]):]
-    if not rest or rest[0] <= 0:
-        return rho_at(rho, model)
-    return rho_at(rest, model)
-
-
-def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict, typical, rho):  # type: ignore[no-untyped-def]
+def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict, typical,  # type: ignore[no-untyped-def]
+                rho: float):
     """Score of every candidate (a tuple; higher wins) and FGD's device per candidate."""
     scores, devs = [], []
     for n in cands:
@@ -221,8 +165,7 @@ def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict
             fg, dev = fgd_score(st, pod, typical)
             s = (float(fg),)
         elif policy == "packer":
-            s = packer_key(st, pod, typical, rho_at(rho, st.model), weight_at(rho, st.model),
-                           cpu_only_at(rho, st.model), block_at(rho, 3, st.model))
+            s = packer_key(st, pod, typical, rho)
         elif policy == "firstfit":
             s = (0.0,)
         else:
@@ -237,11 +180,11 @@ def score_nodes(policy: str, cands: list[int], nodes: list[NodeState], pod: dict
 
 
 def replay(policy: str, nodes_in: list[dict], pods: list[dict], rank: list[int], rand: list[tuple[float, float]],
-           typical: list[tuple[int, int, int, int, float]], rho=0.0) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+           typical: list[tuple[int, int, int, int, float]], rho: float = 0.0) -> list[tuple[int, int]]:
     """Places ``pods`` one at a time; returns (node, device bitmask) per pod, (-1, 0) when failed.
 
-    nodes_in: dicts cpu, mem, gpus, model; pods: dicts cpu, mem, num, milli, spec. ``rho``: packer's, one
-    number or a rho per model (:func:`rho_at`).
+    nodes_in: dicts cpu, mem, gpus, model; pods: dicts cpu, mem, num, milli, spec. ``rho``: packer's CPU-balance
+    weight, cluster wide.
     """
     nodes = [NodeState(n["cpu"], n["mem"], n["model"], [1000] * n["gpus"]) for n in nodes_in]
     out = []

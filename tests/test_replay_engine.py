@@ -45,15 +45,15 @@ def test_engine_matches_reference(policy: str) -> None:
     for seed in range(12):
         cluster, pods, rank, rand = _random_case(seed)
         tp = typical_pods(pods)
-        pk_w, params = packer_settings(tp)
+        pk_w, rho = packer_settings(tp)
         run = replay(policy, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus,
                      node_model=cluster.model, node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem,
                      pod_num=pods.num_gpu, pod_milli=pods.gpu_milli, pod_spec=pods.spec, rand=rand,
                      tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu, tp_spec=tp.spec,
-                     tp_prob=tp.prob, pk_weights=pk_w, params=params)
+                     tp_prob=tp.prob, pk_weights=pk_w, rho=rho)
         nodes, plist, typical = ref.reference_inputs(cluster, pods, tp)
         want = ref.replay(policy, nodes, plist, rank.tolist(), [tuple(r) for r in rand.tolist()], typical,
-                          rho=params[0])
+                          rho=rho)
         got = list(zip(run.node.tolist(), run.devmask.tolist(), strict=True))
         assert got == want, f"{policy} case {seed}: first difference at pod " \
             f"{next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)}"
@@ -89,11 +89,11 @@ def test_registry_names_are_the_replay_names(cli: str, registry: str) -> None:
     assert policy_code(cli) == policy_code(registry)
     cluster, pods, rank, rand = _random_case(3)
     tp = typical_pods(pods)
-    pk_w, params = packer_settings(tp)
+    pk_w, rho = packer_settings(tp)
     runs = [replay(name, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
                    node_rank=rank, pod_cpu=pods.cpu, pod_mem=pods.mem, pod_num=pods.num_gpu, pod_milli=pods.gpu_milli,
                    pod_spec=pods.spec, rand=rand, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu,
-                   tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, params=params) for name in (cli, registry)]
+                   tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, rho=rho) for name in (cli, registry)]
     assert runs[0].node.tolist() == runs[1].node.tolist() and runs[0].devmask.tolist() == runs[1].devmask.tolist()
     with pytest.raises(ValueError, match="unknown policy"):
         policy_code("packer-mig")  # the MIG replay's policy does not run on the fractional kernels

@@ -29,11 +29,11 @@ def _tp(shapes: list[tuple[int, int, int, float]]) -> TypicalPods:
 
 def test_hand_case_rho() -> None:
     """Tests rho = the typical GPU pod's CPU per GPU milli, CPU-only pods left out, and that packer_settings hands
-    the kernel that one knob."""
+    the kernel that one number."""
     # GPU pods: one whole GPU with 10 CPU (10 milli-CPU per GPU milli), weight 1; CPU-only: 4 CPU, weight 1
     tp = _tp([(10_000, 1000, 1, 1.0), (4_000, 0, 0, 1.0)])
     assert pol.cpu_per_gpu_milli(tp) == pytest.approx(10.0)
-    assert pol.packer_settings(tp)[1] == (pytest.approx(10.0),)
+    assert pol.packer_settings(tp)[1] == pytest.approx(10.0)
     # a half-GPU pod with 2 CPU (4 per GPU milli) at weight 1 beside it: (10 + 2) / (1000 + 500) × 1000 = 8
     tp = _tp([(10_000, 1000, 1, 1.0), (2_000, 500, 1, 1.0), (4_000, 0, 0, 1.0)])
     assert pol.cpu_per_gpu_milli(tp) == pytest.approx(8.0)
@@ -60,11 +60,11 @@ def test_static_and_deferral_replays_get_the_rho(monkeypatch: pytest.MonkeyPatch
     real_replay, real_live = engine.replay, engine.LiveCluster
 
     def spy_replay(*args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(kw["params"][0])
+        seen.append(kw["rho"])
         return real_replay(*args, **kw)
 
     def spy_live(*args, **kw):  # type: ignore[no-untyped-def]
-        seen.append(kw["params"][0])
+        seen.append(kw["rho"])
         return real_live(*args, **kw)
 
     monkeypatch.setattr(engine, "replay", spy_replay)

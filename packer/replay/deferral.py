@@ -156,10 +156,10 @@ def replay_deferral(cluster: Cluster, pods: Pods, policy: str, seed: int, *, inf
     tp = tp if tp is not None else typical_pods(pods)
     st = stream if stream is not None else make_deferral_stream(pods, cluster, seed, inflation, compress)
     p = st.pods
-    pk_w, params = packer_settings(tp)
+    pk_w, rho = packer_settings(tp)
     live = LiveCluster(policy, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus,
                        node_model=cluster.model, node_rank=st.node_rank, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli,
-                       tp_num=tp.num_gpu, tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, params=params)
+                       tp_num=tp.num_gpu, tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, rho=rho)
     cpu, mem, num, milli, spec = (p.cpu.tolist(), p.mem.tolist(), p.num_gpu.tolist(), p.gpu_milli.tolist(),
                                   p.spec.tolist())
     start = np.full(len(p), np.nan)

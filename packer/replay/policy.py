@@ -15,7 +15,9 @@ rho has two roles in the kernel's node score (``kernels._packer_score``):
 
 Sessions 21-24 measured other ways to derive rho (the CPU-only pods' demand counted, a rho per GPU model,
 the weight and the balance derived apart, a balance per pod kind) and left them off; session 26 removed
-them (they run at git tag ``flags-s25``; bench/RESULTS_replay.md has the figures).
+them (they run at git tag ``flags-s25``; bench/RESULTS_replay.md has the figures), and session 27 the kernel's
+readers of such knobs (a params array with per-model entries and four blocks; git tag ``flags-s26``): the
+kernel takes the one rho.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def cpu_per_gpu_milli(tp: TypicalPods) -> float:
     return float((tp.prob[m] * tp.cpu[m]).sum() / (tp.prob[m] * gpu[m]).sum())
 
 
-def packer_settings(tp: TypicalPods) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Typical-pod weights (FGD's M) and knobs ``(rho,)`` (:func:`cpu_per_gpu_milli`) for the packer policy;
+def packer_settings(tp: TypicalPods) -> tuple[np.ndarray, float]:
+    """Typical-pod weights (FGD's M) and rho (:func:`cpu_per_gpu_milli`) for the packer policy;
     derived from the workload's own typical pods, nothing fitted to a trace."""
-    return tp.prob.copy(), (cpu_per_gpu_milli(tp),)
+    return tp.prob.copy(), cpu_per_gpu_milli(tp)

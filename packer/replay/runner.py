@@ -29,13 +29,13 @@ def run_stream(cluster: Cluster, stream: Stream, tp: TypicalPods, policy: str): 
     from packer.replay.engine import replay
     from packer.replay.policy import packer_settings
 
-    pk_w, params = packer_settings(tp)
+    pk_w, rho = packer_settings(tp)
     p = stream.pods
     return replay(
         policy, node_cpu=cluster.cpu, node_mem=cluster.mem, node_gpus=cluster.gpus, node_model=cluster.model,
         node_rank=stream.node_rank, pod_cpu=p.cpu, pod_mem=p.mem, pod_num=p.num_gpu, pod_milli=p.gpu_milli,
         pod_spec=p.spec, rand=stream.rand, tp_cpu=tp.cpu, tp_milli=tp.gpu_milli, tp_num=tp.num_gpu,
-        tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, params=params,
+        tp_spec=tp.spec, tp_prob=tp.prob, pk_weights=pk_w, rho=rho,
     )
 
 

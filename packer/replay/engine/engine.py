@@ -44,19 +44,12 @@ def _f64(a: object) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.float64))
 
 
-def _params(params) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The kernels' float knobs, padded with zeros to at least 8 (packer: ``(rho, k, rho_0 .. rho_k-1)``, a rho
-    per GPU model when k > 0, then optionally the penalty weight in the same form; packer.replay.policy gives
-    ``(rho,)``, the longer forms are the kernel's and its tests' since session 26 removed the rules that made
-    them)."""
-    p = [float(x) for x in params]
-    return _f64(p + [0.0] * max(0, 8 - len(p)))
-
-
 def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank, pod_cpu, pod_mem,
            pod_num, pod_milli, pod_spec, rand, tp_cpu, tp_milli, tp_num, tp_spec, tp_prob,
-           pk_weights=None, params=(0.0, 0.0)) -> ReplayRun:
-    """Replays pods one at a time on the nodes under ``policy`` (see :func:`policy_code`)."""
+           pk_weights=None, rho: float = 0.0) -> ReplayRun:
+    """Replays pods one at a time on the nodes under ``policy`` (see :func:`policy_code`). ``pk_weights`` and
+    ``rho`` are the packer policy's typical-pod weights and CPU-balance weight (packer.replay.policy); the other
+    policies ignore them."""
     code = policy_code(policy)
     gpus = _i64(node_gpus)
     if gpus.size and (gpus.min() < 0 or gpus.max() > 8):
@@ -66,11 +59,10 @@ def replay(policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank,
     if np.any((num > 1) & (milli < 1000)):
         raise ValueError("multi-GPU pods must ask for whole GPUs")
     pk_w = _f64(tp_prob if pk_weights is None else pk_weights)
-    par = _params(params)
     out = _k.replay(
         code, _i64(node_cpu), _i64(node_mem), gpus, _i64(node_model), _i64(node_rank),
         _i64(pod_cpu), _i64(pod_mem), num, milli, _i64(pod_spec), _f64(rand).reshape(-1, 2),
-        _i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob), pk_w, par,
+        _i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob), pk_w, float(rho),
     )
     return ReplayRun(*out)
 
@@ -85,7 +77,7 @@ class LiveCluster:
     """
 
     def __init__(self, policy: str, *, node_cpu, node_mem, node_gpus, node_model, node_rank, tp_cpu, tp_milli,
-                 tp_num, tp_spec, tp_prob, pk_weights=None, params=(0.0, 0.0)) -> None:
+                 tp_num, tp_spec, tp_prob, pk_weights=None, rho: float = 0.0) -> None:
         self._code = policy_code(policy)
         self.policy = policy
         self.gpus = _i64(node_gpus)
@@ -95,7 +87,7 @@ class LiveCluster:
         self.rank = _i64(node_rank)
         self._tp = (_i64(tp_cpu), _i64(tp_milli), _i64(tp_num), _i64(tp_spec), _f64(tp_prob))
         self._pk_w = _f64(tp_prob if pk_weights is None else pk_weights)
-        self._params = _params(params)
+        self._rho = float(rho)
         (self.cpu, self.mem, self.idle, self._tags, self._tagcnt, self.frag,
          self._pkfrag) = _k.init_state(self._code, _i64(node_cpu), _i64(node_mem), self.gpus, self.model,
                                        *self._tp, self._pk_w)
@@ -113,7 +105,7 @@ class LiveCluster:
             raise ValueError("multi-GPU pods must ask for whole GPUs")
         n, mask = _k.place_pod(self._code, cpu, mem, num, milli, spec, float(rand[0]), float(rand[1]), self.gpus,
                                self.model, self.rank, self.cpu, self.mem, self.idle, self._tags, self._tagcnt,
-                               self.frag, self._pkfrag, *self._tp, self._pk_w, self._params, only)
+                               self.frag, self._pkfrag, *self._tp, self._pk_w, self._rho, only)
         if n >= 0:
             self.used_milli += num * milli
         return int(n), int(mask)

@@ -134,7 +134,7 @@ def _packing_score(idle_row, ngpu, milli, num):
 
 
 @_jit
-def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w, rho_c, rho_f):
+def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho):
     """packer's node score as (primary, secondary, tertiary), compared lexicographically.
 
     ``fg`` is FGD's integer score of the node (§5.9), ``raw`` its unrounded Δ (whole-GPU pods
@@ -154,64 +154,22 @@ def _packer_score(fg, raw, idle_row, ngpu, cpu_free, pcpu, pnum, pmilli, rho, w,
     its idle GPUs will need (rho: CPU per GPU milli of the typical GPU pod). A deficit strands idle
     GPUs (typical GPU pods find them without CPU), a surplus strands CPU; a balanced node can host
     typical GPU pods on all of its idle GPUs.
-    ``w``: the CPU per GPU milli that converts |surplus| into GPU milli for whole-GPU pods (the penalty
-    weight); the same value as ``rho`` unless packer.replay.policy.RHO_SPLIT derives it apart.
-    ``rho_c``: the balance a CPU-only pod reads (``rho`` unless packer.replay.policy.RHO_CPU_ONLY_RULE);
-    ``rho_f``: the balance a fractional pod reads (``rho`` unless packer.replay.policy.RHO_FRAC_RULE).
+    One rho, cluster wide (packer.replay.policy.packer_settings), is both the balance every pod kind reads and
+    the weight of a whole-GPU pod's penalty; rho <= 0 (or NaN) leaves the penalty out. The kernel read a rho
+    per GPU model and a weight and balances per pod kind apart until session 27 (git tag ``flags-s26``).
     """
     gi = 0
     for d in range(ngpu):
         gi += idle_row[d]
     if pmilli == 0:
-        return fg, min((cpu_free - pcpu) - rho_c * gi, 0.0), 0.0
+        return fg, min((cpu_free - pcpu) - rho * gi, 0.0), 0.0
     after = (cpu_free - pcpu) - rho * (gi - pnum * pmilli)
     if pnum == 1 and pmilli < 1000:
         bd = _best_device(idle_row, ngpu, pmilli)
-        return fg, -float(idle_row[bd] - pmilli), -abs((cpu_free - pcpu) - rho_f * (gi - pmilli))
-    if w > 0.0:
-        return fg, raw - abs(after) / w, 0.0
+        return fg, -float(idle_row[bd] - pmilli), -abs(after)
+    if rho > 0.0:
+        return fg, raw - abs(after) / rho, 0.0
     return fg, raw, 0.0
-
-
-@_jit
-def _node_rho(params, model):
-    """rho at a node of GPU model ``model``: ``params[2 + model]`` where ``params[1]`` (the number of per-model
-    entries) covers the model, else the cluster-wide ``params[0]`` (packer.replay.policy.rho_params)."""
-    k = int(params[1])
-    if model >= 0 and model < k:
-        return params[2 + model]
-    return params[0]
-
-
-@_jit
-def _node_block(params, b, model):
-    """Knob block ``b`` at a node of GPU model ``model``. The knobs are blocks ``(x, k, x_0 .. x_k-1)`` one after
-    the other (packer.replay.policy.rho_params): 0 the balance, 1 the penalty weight, 2 the balance CPU-only
-    pods read, 3 the balance fractional pods read; each is read as :func:`_node_rho` reads block 0. A block
-    that is not there (the array ends, or x = 0: the zero padding) reads the balance rho."""
-    j = 0
-    for _ in range(b):
-        if j + 1 >= params.shape[0] or params[j] <= 0.0:
-            return _node_rho(params, model)
-        j += 2 + int(params[j + 1])
-    if j >= params.shape[0] or params[j] <= 0.0:
-        return _node_rho(params, model)
-    k = int(params[j + 1]) if j + 1 < params.shape[0] else 0
-    if model >= 0 and model < k:
-        return params[j + 2 + model]
-    return params[j]
-
-
-@_jit
-def _node_weight(params, model):
-    """The penalty weight at a node of GPU model ``model`` (knob block 1, :func:`_node_block`)."""
-    return _node_block(params, 1, model)
-
-
-@_jit
-def _node_cpu_only_rho(params, model):
-    """The balance a CPU-only pod reads at a node of GPU model ``model`` (knob block 2, :func:`_node_block`)."""
-    return _node_block(params, 2, model)
 
 
 @_jit
@@ -255,7 +213,7 @@ def init_state(policy, n_cpu, n_mem, n_gpus, n_model, tp_cpu, tp_milli, tp_num, 
 
 @_jit
 def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, n_rank, cpu, mem, idle, tags,
-              tagcnt, frag, pkfrag, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w, params, only):
+              tagcnt, frag, pkfrag, tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w, rho, only):
     """Filters, scores and selects a node for one pod under ``policy`` (§5.4) and books it.
 
     ``r0``/``r1`` are the Random policy's two uniforms; ``only`` >= 0 restricts the pod to that node.
@@ -343,10 +301,7 @@ def place_pod(policy, pcpu, pmem, pnum, pmilli, pspec, r0, r1, n_gpus, n_model, 
                         raw, _ = _fgd_eval(n, idle, n_gpus, cpu, n_model, pcpu, pmilli, pnum, pkfrag,
                                            tp_cpu, tp_milli, tp_num, tp_spec, pk_w, scratch, False)
                     s, score2[j], score3[j] = _packer_score(fg, raw, idle[n], n_gpus[n], cpu[n], pcpu, pnum,
-                                                            pmilli, _node_rho(params, n_model[n]),
-                                                            _node_weight(params, n_model[n]),
-                                                            _node_cpu_only_rho(params, n_model[n]),
-                                                            _node_block(params, 3, n_model[n]))
+                                                            pmilli, rho)
                     if is_frac:
                         dev[j] = _best_device(idle[n], n_gpus[n], pmilli)
                 score[j] = s
@@ -432,11 +387,11 @@ def release_pod(policy, n, mask, pcpu, pmem, pnum, pmilli, n_gpus, n_model, cpu,
 
 @_jit
 def replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, p_cpu, p_mem, p_num, p_milli, p_spec, rand,
-           tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w, params):
+           tp_cpu, tp_milli, tp_num, tp_spec, tp_w, pk_w, rho):
     """Replays the pods in order under ``policy``; returns placements and the per-pod log.
 
     ``tp_w`` are the typical-pod probabilities of §5.7 (the logged fragmentation and FGD's score);
-    ``pk_w`` the weights the packer policy uses; ``params`` its float knobs.
+    ``pk_w`` the weights the packer policy uses; ``rho`` its CPU-balance weight (:func:`_packer_score`).
     Returns (node, devmask, arrived, used, frag, idle) arrays, one entry per pod.
     """
     N = n_cpu.shape[0]
@@ -459,7 +414,7 @@ def replay(policy, n_cpu, n_mem, n_gpus, n_model, n_rank, p_cpu, p_mem, p_num, p
         arrived += p_num[i] * p_milli[i]
         n, mask = place_pod(policy, p_cpu[i], p_mem[i], p_num[i], p_milli[i], p_spec[i], rand[i, 0], rand[i, 1],
                             n_gpus, n_model, n_rank, cpu, mem, idle, tags, tagcnt, frag, pkfrag, tp_cpu, tp_milli,
-                            tp_num, tp_spec, tp_w, pk_w, params, -1)
+                            tp_num, tp_spec, tp_w, pk_w, rho, -1)
         if n >= 0:
             used_total += p_num[i] * p_milli[i]
             out_node[i] = n
