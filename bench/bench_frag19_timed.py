@@ -24,6 +24,9 @@ to ``--json``.
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 105 --arms fit off   # session 26
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms fitnb off   # session 27
+    (arm ``fitnb``: the fit offer without its variables budget, reopt_offer.OFFER_FIT on and OFFER_BUDGET off:
+    the step's offer keeps reopt.OFFER requests, only those that cannot fit replaced; ``fit`` keeps the budget)
     (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
     LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
     every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
@@ -71,7 +74,7 @@ def main() -> int:
     from packer.cpsat import variables
 
     s24 = reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS
-    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK
+    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -94,8 +97,9 @@ def main() -> int:
             variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[1]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
-            reopt_offer.OFFER_FIT = True if arm == "fit" else s26[0]
+            reopt_offer.OFFER_FIT = True if arm in ("fit", "fitnb") else s26[0]
             reopt_xrack.XRACK = True if arm == "xrack" else s26[1]
+            reopt_offer.OFFER_BUDGET = False if arm == "fitnb" else s26[2]  # session 27: the fit offer at 20 a step
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -119,6 +123,8 @@ def main() -> int:
                 rec["by_kind"] = {k: (v.get("steps", 0), v.get("improved", 0), round(v.get("gain", 0.0), 2),
                                       round(v.get("solve_s", 0.0) + v.get("build_s", 0.0) + v.get("check_s", 0.0), 1))
                                   for k, v in (steps.get("by_kind") or {}).items()}
+            if isinstance(steps, dict) and steps.get("offer"):  # session 27: the fit offer's record (fit_s: its cost)
+                rec["offer"] = steps["offer"]
             out.append(rec)
             c = rec["clear"]
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
@@ -132,7 +138,7 @@ def main() -> int:
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24
-    reopt_offer.OFFER_FIT, reopt_xrack.XRACK = s26
+    reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET = s26
     return 0
 
 
