@@ -11,6 +11,14 @@ test's seconds (C); then per group of files sum, mean, median and wins / losses 
 C − B (|d| <= 0.01 is a tie).
 
     python bench/offer27_summary.py bench/offer27_det_fragmented_0_4.json
+
+Files of two arms (``--arms "none|reopt_offer.OFFER_FIT+!reopt_offer.OFFER_BUDGET"``: A off, C the fit offer
+without its budget) take B from session 26's ``--ab reopt_offer.OFFER_FIT`` files given after ``--budget``
+(their B arm; their A arm is printed beside this run's A: where the two A arms are equal to the cent, the
+deterministic run reproduced, and B from that run is comparable; a state whose A differs is marked *):
+
+    python bench/offer27_summary.py bench/offer27_det_issue_0_4.json --budget bench/offer26_det_issue_0_4.json \
+        bench/offer26_det_lead_issue_1_4.json
 """
 
 from __future__ import annotations
@@ -37,7 +45,13 @@ def _stats(name: str, diffs: list[float]) -> str:
             f"median {statistics.median(diffs):+.2f}, wins / losses / ties {w} / {losses} / {len(diffs) - w - losses}")
 
 
-def main(paths: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    paths = argv[: argv.index("--budget")] if "--budget" in argv else argv
+    budget: dict[str, dict] = {}
+    for p in argv[len(paths) + 1:]:
+        budget.update(json.load(open(p)))
+    if budget:
+        print("B: session 26's budget arm; A26: session 26's A arm (off) beside this run's A")
     print("| state | A none | B fit+budget | C fit, no budget | C − A | C − B | wall s A / B / C (load) "
           "| steps A / B / C | CP-SAT steps (mean solve s, mean region nodes) A / B / C | offered (skipped) B / C | fit test s C (tested) |")
     print("|---|---:|---:|---:|---:|---:|---|---|---|---|---|")
@@ -51,30 +65,46 @@ def main(paths: list[str]) -> int:
         data = json.load(open(p))
         for name, rows in data.items():
             arms = [k for k in rows if k not in ("start", "bound")]
-            if len(arms) < 3:
+            mark = ""
+            if len(arms) == 2:  # A, C here; B from session 26 where it ran the state
+                a, c = rows[arms[0]], rows[arms[1]]
+                b = budget[name]["B"] if name in budget else None
+                if b is not None:
+                    a26 = budget[name]["A"]["objective"]
+                    mark = f" (A26 {a26:.2f}{'' if abs(a26 - a['objective']) < 0.005 else ' *'})"
+            elif len(arms) >= 3:
+                a, b, c = (rows[k] for k in arms[:3])
+            else:
                 continue
-            a, b, c = (rows[k] for k in arms[:3])
             ca.append(c["objective"] - a["objective"])
-            cb.append(c["objective"] - b["objective"])
+            if b is not None:
+                cb.append(c["objective"] - b["objective"])
             cells = []
             for tag, r in zip("ABC", (a, b, c), strict=True):
+                if r is None:
+                    cells.append("-")
+                    continue
                 n, s, _bld, nn = _cpsat(r)
                 walls[tag].append(r["wall_s"])
                 cps[tag].append((n, s, nn))
                 cells.append(f"{n} ({s / max(1, n):.2f}, {nn / max(1, n):.1f})")
-            bo, co = b.get("offer") or {}, c.get("offer") or {}
+            bo, co = (b or {}).get("offer") or {}, c.get("offer") or {}
             fit_s += float(co.get("fit_s", 0.0))
             cp_c_s += _cpsat(c)[1] + _cpsat(c)[2]
             fit_cell = "-" if "fit_s" not in co else f"{co['fit_s']:.3f} ({co.get('tested', 0)})"
-            print(f"| {name.split('/')[0]} | {a['objective']:.2f} | {b['objective']:.2f} | {c['objective']:.2f} | "
-                  f"{ca[-1]:+.2f} | {cb[-1]:+.2f} | {a['wall_s']:.0f} / {b['wall_s']:.0f} / {c['wall_s']:.0f} "
-                  f"({a['load']:.1f} / {b['load']:.1f} / {c['load']:.1f}) | {a['steps']} / {b['steps']} / {c['steps']} | "
-                  f"{' / '.join(cells)} | {bo.get('offered', 0)} ({bo.get('skipped', 0)}) / "
+            bv, bw, bl, bs = (("-",) * 4 if b is None else
+                              (f"{b['objective']:.2f}", f"{b['wall_s']:.0f}", f"{b['load']:.1f}", b["steps"]))
+            cbs = "-" if b is None else f"{cb[-1]:+.2f}"
+            print(f"| {name.split('/')[0]} | {a['objective']:.2f}{mark} | {bv} | {c['objective']:.2f} | "
+                  f"{ca[-1]:+.2f} | {cbs} | {a['wall_s']:.0f} / {bw} / {c['wall_s']:.0f} "
+                  f"({a['load']:.1f} / {bl} / {c['load']:.1f}) | {a['steps']} / {bs} / {c['steps']} | "
+                  f"{' / '.join(cells)} | {'-' if b is None else str(bo.get('offered', 0)) + ' (' + str(bo.get('skipped', 0)) + ')'} / "
                   f"{co.get('offered', 0)} ({co.get('skipped', 0)}) | {fit_cell} |")
     if ca:
         print()
         print(_stats("C − A (fit without budget − off)", ca))
-        print(_stats("C − B (fit without budget − fit with budget)", cb))
+        if cb:
+            print(_stats("C − B (fit without budget − fit with budget)", cb))
         for tag in "ABC":
             n = sum(x[0] for x in cps[tag])
             s = sum(x[1] for x in cps[tag])
