@@ -137,3 +137,23 @@ def test_off_never_enters_the_offer_code(flags, monkeypatch) -> None:  # type: i
     _got, stats = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 120, seed=0, workers=1,
                                    max_steps=3, det=0.2, pack=False)
     assert stats["steps"] >= 1 and "offer" not in stats
+
+
+def test_bench_arms_name_the_budget_off(flags) -> None:  # type: ignore[no-untyped-def]
+    """Tests the A/B harness's arms (bench/bench_reopt_gang.py ``_set_arm``): in the three-arm run the third
+    arm is the fit offer without its budget, and ``!MODULE.NAME`` names a flag off in its arm."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from bench_reopt_gang import _set_arm
+
+    three = "none|reopt_offer.OFFER_FIT+reopt_offer.OFFER_BUDGET|reopt_offer.OFFER_FIT"
+    two = "none|reopt_offer.OFFER_FIT+!reopt_offer.OFFER_BUDGET"
+    got = []
+    for arms in (three, two):
+        for arm in arms.split("|"):
+            reopt_offer.OFFER_FIT, reopt_offer.OFFER_BUDGET = None, None  # type: ignore[assignment]
+            _set_arm(arms, arm)
+            got.append((reopt_offer.OFFER_FIT, reopt_offer.OFFER_BUDGET))
+    assert got == [(False, False), (True, True), (True, False), (False, False), (True, False)]
