@@ -18,6 +18,9 @@ session 27 (``off`` is what they were compared with); they run at git tag flags-
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 105 --arms fit off   # session 26
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms fitnb off   # session 27
+    (arm ``fitnb``: the fit offer without its variables budget, reopt_offer.OFFER_FIT on and OFFER_BUDGET off:
+    the step's offer keeps reopt.OFFER requests, only those that cannot fit replaced; ``fit`` keeps the budget)
     (arm ``s23``: as ``off`` with variables.MEMO off: the CP-SAT build computing each cap / bound / coefficient
     where it reads it. Since session 24 every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is
     (on); before, only ``cuts`` had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per
@@ -59,7 +62,7 @@ def main() -> int:
     from packer.cpsat import variables
 
     s24 = variables.MEMO, reopt_stays.ROOM_CUTS
-    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK
+    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | arm | objective | bound | gap | moves (cost) | load |")
     print("|---|---|---|---|---|---|---|")
@@ -72,8 +75,9 @@ def main() -> int:
             variables.MEMO = False if arm in ("s23", "nomemo") else True if arm in ("nowarm", "s24") else s24[0]
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
-            reopt_offer.OFFER_FIT = True if arm == "fit" else s26[0]
+            reopt_offer.OFFER_FIT = True if arm in ("fit", "fitnb") else s26[0]
             reopt_xrack.XRACK = True if arm == "xrack" else s26[1]
+            reopt_offer.OFFER_BUDGET = False if arm == "fitnb" else s26[2]  # session 27: the fit offer at 20 a step
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             rec = {"state": inst.name, "seed": seed, "arm": arm, "objective": row["objective"], "bound": row["bound"],
@@ -88,6 +92,8 @@ def main() -> int:
                 rec["by_kind"] = {k: (v.get("steps", 0), v.get("improved", 0), round(v.get("gain", 0.0), 2),
                                       round(v.get("solve_s", 0.0) + v.get("build_s", 0.0) + v.get("check_s", 0.0), 1))
                                   for k, v in (steps.get("by_kind") or {}).items()}
+            if isinstance(steps, dict) and steps.get("offer"):  # session 27: the fit offer's record (fit_s: its cost)
+                rec["offer"] = steps["offer"]
             out.append(rec)
             print(f"| {inst.name} | {arm} | {row['objective']:.2f} | {row['bound']:.2f} | {100 * row['gap']:.2f}% | "
                   f"{pt.moves} ({cost:.2f}) | "
@@ -98,7 +104,7 @@ def main() -> int:
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     variables.MEMO, reopt_stays.ROOM_CUTS = s24
-    reopt_offer.OFFER_FIT, reopt_xrack.XRACK = s26
+    reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET = s26
     return 0
 
 

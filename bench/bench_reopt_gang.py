@@ -48,7 +48,8 @@ def main() -> int:
     ap.add_argument("--arms", default=None, metavar="ARM|ARM|...",
                     help="several arms, each the '+'-joined MODULE.NAME flags it turns on (every other flag named in "
                          "any arm off; 'none': all off), gang steps on in all; e.g. "
-                         "'none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK'")
+                         "'none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK'; '!MODULE.NAME' names a flag off in "
+                         "that arm, e.g. 'none|reopt_offer.OFFER_FIT+!reopt_offer.OFFER_BUDGET' (session 27)")
     ap.add_argument("--measure-offer", action="store_true",
                     help="session 26: count per CP-SAT step how many offered (and waiting) requests can fit its "
                          "region (reopt_offer.MEASURE; changes no draw)")
@@ -146,8 +147,8 @@ def _set_arm(arms: str, arm: str) -> None:
     """Turns on the flags of ``arm`` (``--arms``) and off every other flag that any arm names."""
     import importlib
 
-    names = {f for a in arms.split("|") for f in a.split("+") if f != "none"}
-    on = {f for f in arm.split("+") if f != "none"}
+    names = {f.lstrip("!") for a in arms.split("|") for f in a.split("+") if f != "none"}
+    on = {f for f in arm.split("+") if f != "none" and not f.startswith("!")}  # '!X': X named, off (session 27)
     for f in sorted(names):
         mod_name, flag = f.rsplit(".", 1)
         setattr(importlib.import_module(f"packer.cpsat.{mod_name}"), flag, f in on)

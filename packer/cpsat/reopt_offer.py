@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,12 +66,14 @@ class Region:
     cpu: dict[str, float]
     mem: dict[str, float]
     room: float  # GPU-equivalents left by pinned work, minus the free running work that must stay inside
+    build_s: float = 0.0  # seconds :meth:`of` took (session 27: what the fit offer costs a step)
 
     @classmethod
     def of(cls, inst: Instance, nodes: set[str], fixed_modes: Mapping[tuple[str, int], str],
            reqs: Sequence[Request]) -> Region:
         """``reqs``: the sub-instance's requests so far (pinned: placement and not movable; free running:
         movable; waiting work placed inside: no placement)."""
+        t0 = time.perf_counter()
         ns = [n for n in inst.nodes if n.id in nodes]
         gpus = {n.id: [_Gpu(fixed_modes.get((n.id, g), n.gpu_mode(g))) for g in range(n.num_gpus)] for n in ns}
         node_tenants: dict[str, set[str]] = defaultdict(set)
@@ -98,7 +101,7 @@ class Region:
                 if g.mode == "any":
                     g.mode = MODE_OF_KIND[r.kind]
         room = sum(max(0.0, g.room) for gs in gpus.values() for g in gs) - stay
-        return cls(ns, gpus, node_tenants, cpu, mem, room)
+        return cls(ns, gpus, node_tenants, cpu, mem, room, time.perf_counter() - t0)
 
 
 def _node_ok(inst: Instance, region: Region, r: Request, n: Node) -> bool:
@@ -212,23 +215,26 @@ def offer(inst: Instance, region: Region, rest: Sequence[Request], aim: Request 
     fit: ``want`` requests, or with OFFER_BUDGET more while their cost stays within ``base`` × ``nodes``
     (``base``: the fixed offer's size, reopt.OFFER)."""
     global LAST
+    t0 = time.perf_counter()
     out = [aim] if aim is not None else []
     pool = [r for r in rest if aim is None or r.id != aim.id]
     pool.sort(key=lambda r: (-r.priority, r.id))
     if not pool:
-        LAST = {"offered": len(out), "fit": len(out), "skipped": 0, "changed": False}
+        LAST = {"offered": len(out), "fit": len(out), "skipped": 0, "changed": False, "tested": 0,
+                "fit_s": region.build_s + time.perf_counter() - t0}
         return out[:want]
     k = rng.randrange(len(pool))  # the draw of reopt._offer: the stream goes on as without OFFER_FIT
     rot = pool[k:] + pool[:k]
     budget = base * max(1, nodes)
     spent = 0
     seen: set[object] = set()
-    skipped = 0
+    skipped = tested = 0
     plain = (out + rot)[:want]  # what reopt._offer would have offered
     for r in rot:
         if len(out) >= want and not (OFFER_BUDGET and spent < budget):
             break
         ok, cost = fit(inst, region, r)
+        tested += 1
         if not ok:
             skipped += 1
             continue
@@ -240,7 +246,8 @@ def offer(inst: Instance, region: Region, rest: Sequence[Request], aim: Request 
         spent += add
         out.append(r)
     LAST = {"offered": len(out), "fit": len(out), "skipped": skipped,
-            "changed": [r.id for r in out] != [r.id for r in plain]}
+            "changed": [r.id for r in out] != [r.id for r in plain], "tested": tested,
+            "fit_s": region.build_s + time.perf_counter() - t0}  # the region's room and the fit tests
     return out
 
 
@@ -281,6 +288,9 @@ def note(stats: dict, kind: str, gain: float) -> None:
     rec["offered"] += int(LAST["offered"])  # type: ignore[call-overload]
     rec["fit"] += int(LAST["fit"])  # type: ignore[call-overload]
     rec["skipped"] += int(LAST["skipped"])  # type: ignore[call-overload]
+    if "fit_s" in LAST:  # session 27: what the fit offer cost the step (its region's room and its tests)
+        rec["tested"] = rec.get("tested", 0) + int(LAST["tested"])  # type: ignore[call-overload]
+        rec["fit_s"] = round(rec.get("fit_s", 0.0) + float(LAST["fit_s"]), 6)  # type: ignore[arg-type]
     tag = "changed" if LAST["changed"] else "same"
     if LAST["changed"]:
         rec["changed"] += 1
