@@ -24,6 +24,9 @@ to ``--json``.
     checked whole, unit sizes worked out each time, gang tries each doing all their work)
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms s23 off   # session 24
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 105 --arms fit off   # session 26
+    python bench/bench_frag19_timed.py issue --seeds 5 100 101 --arms xstall off   # session 27
+    (arm ``xstall``: exchange-rack steps, reopt_xrack.XRACK, drawn only once the other steps stall,
+    reopt_xrack.AFTER_STALL)
     (arm ``s23``: as ``off`` with reopt_stays.WARM_ROWS and variables.MEMO off: the rows' LP solved cold in the
     LP child, the CP-SAT build computing each cap / bound / coefficient where it reads it. Since session 24
     every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is (on); before, only ``cuts``
@@ -71,7 +74,7 @@ def main() -> int:
     from packer.cpsat import variables
 
     s24 = reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS
-    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK
+    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_xrack.AFTER_STALL
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | clear | objective | bound | gap | moves (cost) | clear steps (improved, gain, gangs placed; gated) | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -95,7 +98,9 @@ def main() -> int:
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
             reopt_offer.OFFER_FIT = True if arm == "fit" else s26[0]
-            reopt_xrack.XRACK = True if arm == "xrack" else s26[1]
+            reopt_xrack.XRACK = True if arm in ("xrack", "xstall") else s26[1]
+            # session 27: xstall = exchange-rack steps only once the other steps stall (reopt_xrack.AFTER_STALL)
+            reopt_xrack.AFTER_STALL = True if arm == "xstall" else s26[2]
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             ck = (steps.get("by_kind") or {}).get("clear", {}) if isinstance(steps, dict) else {}
@@ -132,7 +137,7 @@ def main() -> int:
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     reopt_stays.WARM_ROWS, variables.MEMO, reopt_stays.ROOM_CUTS = s24
-    reopt_offer.OFFER_FIT, reopt_xrack.XRACK = s26
+    reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_xrack.AFTER_STALL = s26
     return 0
 
 

@@ -1027,6 +1027,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     crng = random.Random(seed + 49979687)  # the clear steps' own draws (reopt_clear), likewise
     drng = random.Random(seed + 86028121)  # the diff steps' own draws (reopt_diff), likewise
     xkrng = random.Random(seed + 179424673)  # the exchange-rack steps' own draws (reopt_xrack), likewise
+    # session 27: exchange steps only once the others stall (reopt_xrack.AFTER_STALL); None: as session 26
+    xstall = reopt_xrack.Stall() if reopt_xrack.XRACK and reopt_xrack.AFTER_STALL else None
     cshare = reopt_spread.Share(reopt_clear.SHARE)
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
@@ -1065,6 +1067,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                 stats["guide_s"] = round(time.perf_counter() - t_start, 3)
         if on_step is not None:
             on_step(stats["steps"], best, guide is not None)
+        if xstall is not None:
+            xstall.see(stats["steps"], best)
         pending = lp_running and guide is None
         step_workers = workers if not (lp_running and LATE_WORKERS and workers) else max(1, workers - 1)
         tb = time.perf_counter()
@@ -1127,7 +1131,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         # Exchange-rack steps (reopt_xrack: racks where the plan differs from the LP, with where the LP sends
         # their running work) from their own stream likewise.
         xnodes: set[str] = set()
-        if not dnodes and reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
+        if (not dnodes and reopt_xrack.XRACK and guide is not None
+                and (xkrng.random() < reopt_xrack.SHARE if xstall is None
+                     else xstall.stalled and xkrng.random() < reopt_xrack.STALL_SHARE)):
             xw = reopt_diff.weights(inst, cur, guide)  # where the plan and the LP differ
             xnodes = reopt_xrack.region(view, guide, xkrng, xw, racks) if xw else set()
         zrng = drng if dnodes else xkrng if xnodes else rng  # the stream this step's closure and offer draw from
@@ -1254,6 +1260,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         rec["check_s"] += time.perf_counter() - t2
         port.add("cpsat", time.perf_counter() - tb, best - before)
         reopt_offer.note(stats, kind, best - before)  # session 26: what the step's offer did, and its gain
+    if xstall is not None:
+        stats["xstall_fired"] = list(xstall.fired)  # the step counts at which the run began to count as stalled
     for rec in by_kind.values():
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)
