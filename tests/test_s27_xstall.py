@@ -81,16 +81,27 @@ def test_never_stalled_run_is_the_run_of_xrack_off(flags, monkeypatch) -> None: 
     assert runs[0] == runs[1] == runs[2]
 
 
-def test_exchange_steps_come_only_after_the_rule_fires(flags) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_steps_come_only_after_the_rule_fires(flags, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Tests on a small fragmented state that the run is XRACK off's up to the step the rule fired at (the
-    objective before every iteration equal), that exchange steps run once it fired, that the recorded firing
-    steps are the rule's on the run's own objectives, and that the plan passes ``packer check``."""
+    objective before every iteration equal), that exchange regions are drawn only at steps where the rule
+    holds and exchange steps run once it fired, that the recorded firing steps are the rule's on the run's
+    own objectives, and that the plan passes ``packer check``."""
     inst, placed, guide = _state()
     reopt_xrack.MIN_STALL = 1  # the bare measure: as many steps without a rise as up to the last rise
+    drawn: list[int] = []
+    region = reopt_xrack.region
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        drawn.append(trajs_now[-1][0])  # the step count the iteration began at (on_step runs first)
+        return region(*a, **k)
+
+    monkeypatch.setattr(reopt_xrack, "region", spy)
     trajs, stats, plans = [], [], []
+    trajs_now: list[tuple[int, float]] = []
     for on in (False, True):
         reopt_xrack.XRACK = reopt_xrack.AFTER_STALL = on
         traj: list[tuple[int, float]] = []
+        trajs_now = traj
         got, st = reopt.move_steps(inst, placed, cap=None, deadline=time.perf_counter() + 120, seed=0, workers=1,
                                    guide=guide, max_steps=6, det=0.1,
                                    on_step=lambda k, b, _g, t=traj: t.append((k, b)))
@@ -109,5 +120,19 @@ def test_exchange_steps_come_only_after_the_rule_fires(flags) -> None:  # type: 
     for k, b in trajs[1]:
         rule.see(k, b)
     assert rule.fired == st["xstall_fired"]
+    assert drawn and min(drawn) >= first
+    held = {k for k, b in trajs[1] if rule_holds(trajs[1], k)}
+    assert set(drawn) <= held
     assert check(inst, reopt._plan(inst, plans[1], bound=None, seed=0, wall_s=0.0, info={})).ok
     assert objective_value(inst, plans[1]) >= objective_value(inst, placed) - 1e-9
+
+
+def rule_holds(traj, k):  # type: ignore[no-untyped-def]
+    """Whether the bare rule (least 1) holds at step ``k`` of a run's (step, objective) record."""
+    rule = reopt_xrack.Stall(least=1)
+    now = False
+    for kk, b in traj:
+        if kk > k:
+            break
+        now = rule.see(kk, b)
+    return now
