@@ -12,6 +12,19 @@ import sys
 from pathlib import Path
 
 ON = "reopt_xrack.XRACK+reopt_xrack.AFTER_STALL"
+PLACER = ("gang", "spread", "pack", "pack_fill")
+
+
+def cpsat_kinds(by_kind: dict | None, only: str | None = None) -> tuple[int, int, float]:
+    """(steps, improved, gain) of the CP-SAT step kinds in a run's ``by_kind`` (``only``: that kind alone)."""
+    out = [0, 0, 0.0]
+    for k, v in (by_kind or {}).items():
+        if k in PLACER or (only is not None and k != only):
+            continue
+        out[0] += v.get("steps", 0)
+        out[1] += v.get("improved", 0)
+        out[2] += v.get("gain", 0.0)
+    return out[0], out[1], out[2]
 
 
 def paired(diffs: list[float]) -> str:
@@ -25,8 +38,9 @@ def paired(diffs: list[float]) -> str:
 
 def plateau(files: list[str]) -> None:
     print("| state | P (20 steps) | bound | last rise (iteration of) | a10 | a20 | b10 | b10 − a10 | b10 − a20 "
-          "| exchange steps: steps / improved / own gain |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
+          "| exchange steps: steps / improved / own gain | default CP-SAT steps a10 + a20: steps / improved / gain |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|")
+    cs = [0, 0, 0.0]
     d10, d20, xs, xi, xg = [], [], 0, 0, 0.0
     for f in files:
         for name, r in json.loads(Path(f).read_text()).items():
@@ -34,13 +48,16 @@ def plateau(files: list[str]) -> None:
             a10, a20, b10 = (r[k]["objective"] - p for k in ("a10", "a20", "b10"))
             x = (r["b10"]["by_kind"] or {}).get("xrack", {})
             xs, xi, xg = xs + x.get("steps", 0), xi + x.get("improved", 0), xg + x.get("gain", 0.0)
+            c = [sum(t) for t in zip(cpsat_kinds(r["a10"]["by_kind"]), cpsat_kinds(r["a20"]["by_kind"]))]
+            cs = [cs[0] + c[0], cs[1] + c[1], cs[2] + c[2]]
             d10.append(b10 - a10)
             d20.append(b10 - a20)
             print(f"| {name} | {p:.2f} | {r['bound']:.2f} | {r['P']['last_gain_iter']} of {r['P']['iters']} | {a10:+.2f} "
                   f"| {a20:+.2f} | {b10:+.2f} | {b10 - a10:+.2f} | {b10 - a20:+.2f} | {x.get('steps', 0)} / "
-                  f"{x.get('improved', 0)} / {x.get('gain', 0.0):.2f} |")
+                  f"{x.get('improved', 0)} / {x.get('gain', 0.0):.2f} | {c[0]} / {c[1]} / {c[2]:.2f} |")
     print(f"\nb10 − a10: {paired(d10)}\n\nb10 − a20: {paired(d20)}\n\nexchange steps on the plateau: {xs} steps, "
-          f"{xi} improved, own gain {xg:.2f}")
+          f"{xi} improved, own gain {xg:.2f}; the default CP-SAT steps of a10 + a20: {cs[0]} steps, {cs[1]} improved, "
+          f"gain {cs[2]:.2f}")
 
 
 def ab(files: list[str]) -> None:
