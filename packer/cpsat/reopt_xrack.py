@@ -43,8 +43,9 @@ MAX_NODES = 24
 #: a share STALL_SHARE of the CP-SAT iterations (drawn from the exchange steps' own stream: a run that never
 #: stalls draws nothing from it and is the run of XRACK off). False: SHARE from the start (session 26).
 #: Off: from 20-step plans 10 exchange-only steps gained 7.95 in 19 of 50 steps on fragmented 0-4 and 1.93 in 6 of 30 on
-#: haein issue 0-2 (b10 − a20: −9.56 and +0.95), tenths a step like the other kinds; the 30-step A/B is level (haein 0-4
-#: +0.16, the rule fired on two; bench/RESULTS_reopt.md, "Session 27 (branch xstall27)").
+#: haein issue 0-2 (b10 − a20: −9.56 and +0.95), tenths a step like the other kinds; 30-step A/B over 18 states −3.54
+#: (the rule fired on 5 haein states, −4.48 to +0.73; the 15 fragmented runs identical, none stalled;
+#: bench/RESULTS_reopt.md, "Session 27 (branch xstall27)").
 AFTER_STALL = False
 #: Share of the CP-SAT iterations that are exchange steps while the run is stalled.
 STALL_SHARE = 1.0
