@@ -21,6 +21,9 @@ session 27 (``off`` is what they were compared with); they run at git tag flags-
     python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms fitnb off   # session 27
     (arm ``fitnb``: the fit offer without its variables budget, reopt_offer.OFFER_FIT on and OFFER_BUDGET off:
     the step's offer keeps reopt.OFFER requests, only those that cannot fit replaced; ``fit`` keeps the budget)
+    python bench/bench_frag19_timed.py issue --seeds 5 100 101 --arms xstall off   # session 27
+    (arm ``xstall``: exchange-rack steps, reopt_xrack.XRACK, drawn only once the other steps stall,
+    reopt_xrack.AFTER_STALL)
     (arm ``s23``: as ``off`` with variables.MEMO off: the CP-SAT build computing each cap / bound / coefficient
     where it reads it. Since session 24 every arm but ``cuts`` / ``nocuts`` leaves reopt_stays.ROOM_CUTS as it is
     (on); before, only ``cuts`` had it on. The LP child's record (``late_lp``: when its last LP ended) is kept per
@@ -62,7 +65,7 @@ def main() -> int:
     from packer.cpsat import variables
 
     s24 = variables.MEMO, reopt_stays.ROOM_CUTS
-    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET
+    s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET, reopt_xrack.AFTER_STALL
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | arm | objective | bound | gap | moves (cost) | load |")
     print("|---|---|---|---|---|---|---|")
@@ -76,8 +79,10 @@ def main() -> int:
             reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23 if arm != "s22" else (False, False, False)
             # session 26: fit = the move steps' fit offer (reopt_offer.OFFER_FIT), xrack = exchange-rack steps
             reopt_offer.OFFER_FIT = True if arm in ("fit", "fitnb") else s26[0]
-            reopt_xrack.XRACK = True if arm == "xrack" else s26[1]
+            reopt_xrack.XRACK = True if arm in ("xrack", "xstall") else s26[1]
             reopt_offer.OFFER_BUDGET = False if arm == "fitnb" else s26[2]  # session 27: the fit offer at 20 a step
+            # session 27: xstall = exchange-rack steps only once the other steps stall (reopt_xrack.AFTER_STALL)
+            reopt_xrack.AFTER_STALL = True if arm == "xstall" else s26[3]
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             rec = {"state": inst.name, "seed": seed, "arm": arm, "objective": row["objective"], "bound": row["bound"],
@@ -104,7 +109,7 @@ def main() -> int:
     reopt_spread.INCREMENTAL, reopt_base.SHARED = inc
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     variables.MEMO, reopt_stays.ROOM_CUTS = s24
-    reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET = s26
+    reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET, reopt_xrack.AFTER_STALL = s26
     return 0
 
 

@@ -17,6 +17,8 @@ the gap and the wall seconds (load beside).
     python bench/bench_reopt_gang.py issue --seeds 0 1 2 3 4 --steps 20 --det 1.0 \
         --arms "none|reopt_offer.OFFER_FIT|reopt_xrack.XRACK"   # three arms on one shared start
     (session 18's arms reopt_fill.WIDE / OPEN_ROOM run at git tag flags-s26)
+    python bench/bench_reopt_gang.py fragmented --nodes 128 --seeds 0 1 2 3 4 --steps 30 --det 1.0 \
+        --arms "none|reopt_xrack.XRACK+reopt_xrack.AFTER_STALL"   # session 27: exchange steps once the others stall
 
 With ``--ab lpguide.NAME`` the guide is built again per arm from the same stays LP (the flag changes
 the guide, not the LP); with ``--ab reopt_stays.NAME`` the stays LP is solved again per arm (its bound
@@ -115,6 +117,7 @@ def main() -> int:
                          "tier_wins": stats.get("tier_wins", 0), "tier_gain": stats.get("tier_gain", 0.0),
                          "trajectory": traj, "valid": stats.get("valid"), "steps": stats.get("steps"),
                          "offer": stats.get("offer"),  # session 26: offers and what their steps gained
+                         "xstall_fired": stats.get("xstall_fired"),  # session 27: reopt_xrack.AFTER_STALL's stalls
                          "measure_offer": None if not args.measure_offer else dict(reopt_offer.MEASURE or {})}
             gs = "-" if gap is None else f"{100 * gap:.2f}%"
             bs = "-" if bound is None else f"{bound:.2f}"  # session 22: the stays LP may not finish at load 10
@@ -126,6 +129,8 @@ def main() -> int:
                       f"{k}:{v.get('steps', 0)}/{v.get('improved', 0)}/{v.get('gain', 0.0):.1f}"
                       for k, v in sorted(stats.get("by_kind", {}).items())) + " |"),
                   flush=True)
+            if stats.get("xstall_fired") is not None:
+                print(f"  {inst.name} {arm}: stalled at steps {stats['xstall_fired']}", flush=True)
             if stats.get("offer") or args.measure_offer:
                 print(f"  {inst.name} {arm}: offer {stats.get('offer')} measure {rows[arm]['measure_offer']}", flush=True)
             if args.arms and arm != arms[0][0]:  # session 23: the objective before each step, against the first arm's

@@ -951,6 +951,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
     prng = random.Random(seed + 32452843)  # the pack steps' own draws, likewise
     pshare = reopt_spread.Share(reopt_pack.PACK_SHARE)
     xkrng = random.Random(seed + 179424673)  # the exchange-rack steps' own draws (reopt_xrack), likewise
+    # session 27: exchange steps only once the others stall (reopt_xrack.AFTER_STALL); None: as session 26
+    xstall = reopt_xrack.Stall() if reopt_xrack.XRACK and reopt_xrack.AFTER_STALL else None
     # Gang and spread steps work on the online placer: while its kernels are not compiled yet (a first
     # run on a machine), a timed run leaves them out rather than spend its limit compiling them.
     placers = det is not None or online_ready()
@@ -982,6 +984,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
                 stats["guide_s"] = round(time.perf_counter() - t_start, 3)
         if on_step is not None:
             on_step(stats["steps"], best, guide is not None)
+        if xstall is not None:
+            xstall.see(stats["steps"], best)
         pending = lp_running and guide is None
         tb = time.perf_counter()
         sized = bases if reopt_base.SIZES else None  # session 23: unit sizes remembered by the plan's diff
@@ -1019,7 +1023,9 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         # Exchange-rack steps (reopt_xrack: racks where the plan differs from the LP, with where the LP sends
         # their running work) from their own stream: an iteration that is one draws nothing from the main stream.
         xnodes: set[str] = set()
-        if reopt_xrack.XRACK and guide is not None and xkrng.random() < reopt_xrack.SHARE:
+        if (reopt_xrack.XRACK and guide is not None
+                and (xkrng.random() < reopt_xrack.SHARE if xstall is None
+                     else xstall.stalled and xkrng.random() < reopt_xrack.STALL_SHARE)):
             xw = reopt_diff.weights(inst, cur, guide)  # where the plan and the LP differ
             xnodes = reopt_xrack.region(view, guide, xkrng, xw, racks) if xw else set()
         zrng = xkrng if xnodes else rng  # the stream this step's closure and offer draw from
@@ -1128,6 +1134,8 @@ def move_steps(inst: Instance, placed: Mapping[str, Sequence[Unit]], *, cap: int
         scale.update(proved=proved, gained=best > before + 1e-9)
         rec["check_s"] += time.perf_counter() - t2
         reopt_offer.note(stats, kind, best - before)  # session 26: what the step's offer did, and its gain
+    if xstall is not None:
+        stats["xstall_fired"] = list(xstall.fired)  # the step counts at which the run began to count as stalled
     for rec in by_kind.values():
         for k in ("gain", "build_s", "solve_s", "model_s", "check_s"):
             rec[k] = round(rec[k], 3)

@@ -39,6 +39,20 @@ RACKS = 2
 #: MAX_NODES + reopt.REGION_MAX_NODES − reopt.REGION_NODES).
 MAX_NODES = 24
 
+#: Session 27 (xstall27): with XRACK, exchange steps only once the other steps stall (:class:`Stall`), and then
+#: a share STALL_SHARE of the CP-SAT iterations (drawn from the exchange steps' own stream: a run that never
+#: stalls draws nothing from it and is the run of XRACK off). False: SHARE from the start (session 26).
+#: Off: from 20-step plans 10 exchange-only steps gained 7.95 in 19 of 50 steps on fragmented 0-4 and 1.93 in 6 of 30 on
+#: haein issue 0-2 (b10 − a20: −9.56 and +0.95), tenths a step like the other kinds; 30-step A/B over 18 states −3.54
+#: (the rule fired on 5 haein states, −4.48 to +0.73; the 15 fragmented runs identical, none stalled;
+#: bench/RESULTS_reopt.md, "Session 27 (branch xstall27)").
+AFTER_STALL = False
+#: Share of the CP-SAT iterations that are exchange steps while the run is stalled.
+STALL_SHARE = 1.0
+#: The fewest steps without a rise that count as a stall (early in a run one failed step after a rise at step 1
+#: or 2 is no stall), and the stall of a run that has not gained yet (no history to measure by).
+MIN_STALL = 8
+
 
 def rack_weights(w: Mapping[str, float], racks: Mapping[str, list[str]]) -> dict[str, float]:
     """Rack → the difference weight of its nodes (racks with none left out)."""
@@ -65,3 +79,33 @@ def region(view, guide: Guide, rng: random.Random, w: Mapping[str, float],  # ty
     if out:
         view.exchange(out, guide, rng, max(limit, len(out)))
     return out
+
+
+class Stall:
+    """AFTER_STALL's rule, fed before each iteration of the move steps the steps' count (every kind) and the
+    plan's objective. Stalled: the steps since the last rise are at least as many as the steps it took to reach
+    it (``reopt_intstays.Stall``'s measure), and at least MIN_STALL. Once it has held, that length is kept (``span``): after a later rise -- an exchange step's, or any
+    other kind's -- the other kinds get ``span`` steps to use the new room before the run counts as stalled
+    again. ``fired``: the step counts at which it began to hold; ``stalled``: whether it holds now."""
+
+    def __init__(self, least: int | None = None) -> None:
+        self.least = MIN_STALL if least is None else least
+        self.best: float | None = None
+        self.last = 0
+        self.span: int | None = None
+        self.stalled = False
+        self.fired: list[int] = []
+
+    def see(self, steps: int, objective: float) -> bool:
+        if self.best is None or objective > self.best + 1e-9:
+            if self.best is not None:
+                self.last = steps
+            self.best = objective
+        need = self.span if self.span is not None else max(self.least, self.last, 1)
+        now = steps - self.last >= need
+        if now and not self.stalled:
+            if self.span is None:
+                self.span = need
+            self.fired.append(steps)
+        self.stalled = now
+        return now
