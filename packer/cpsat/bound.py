@@ -334,19 +334,3 @@ def lagrangian_min(c: np.ndarray, a, bl: np.ndarray, bh: np.ndarray, lo: np.ndar
     rows = np.where(y > 0, y * np.where(np.isfinite(bl), bl, 0.0), y * np.where(np.isfinite(bh), bh, 0.0))
     size = np.abs(cols).sum() + np.abs(rows).sum() + (np.abs(a.T) @ np.abs(y) + np.abs(c)) @ np.maximum(np.abs(lo), np.abs(hi))
     return float(cols.sum() + rows.sum()) - 1e-12 * float(size)
-
-
-def mip_bound(model: cp_model.CpModel, *, time_limit: float) -> tuple[float | None, float | None]:
-    """(dual bound, primal value) of HiGHS's branch and bound on the model, in model units."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    mats = linear_form(model)
-    if mats is None:
-        return None, None
-    c, a, bl, bh, lo, hi, obj = mats
-    res = milp(c, constraints=LinearConstraint(a, bl, bh), bounds=Bounds(lo, hi), integrality=np.ones(len(c)),
-               options={"time_limit": time_limit, "disp": True})
-    dual = getattr(res, "mip_dual_bound", None)
-    return (None if dual is None else _to_max(obj, float(dual)),
-            None if res.fun is None else _to_max(obj, float(res.fun)))
-

@@ -19,7 +19,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
 
-from packer.catalog import GpuModel, Profile
+from packer.catalog import GpuModel
 from packer.geometry import geometry
 from packer.model import MILLI_PER_GPU, MODE_OF_KIND, Instance, Request, Unit
 
@@ -396,12 +396,6 @@ def unit_value(inst: Instance, r: Request, model: GpuModel | None, option: Optio
     """GPU-equivalents of one unit of ``r`` placed with ``option`` on a GPU of ``model``
     (:meth:`Instance.unit_size_on`, the one size definition)."""
     return inst.unit_size_on(r, model, option)
-
-
-def profile_of(model: GpuModel, name: str) -> Profile:
-    p = model.profile(name)
-    assert p is not None
-    return p
 
 
 def domain_of(data: Data, c: GpuClass, level: str) -> str:

@@ -508,13 +508,6 @@ class _Placer:
             pos[0] = len(changes)
         return values
 
-    def node_bound(self, req: Request, n: _Node) -> int:
-        """An upper bound on the units of ``req`` node ``n`` could still take (ignores tenants)."""
-        if self.state.ignore_host:
-            return self._node_bound(req, n)
-        return self.bounds(req).get(n.spec.id, 0)
-
-
     def _node_bound(self, req: Request, n: _Node) -> int:
         cap = 0
         if req.kind == "host":
