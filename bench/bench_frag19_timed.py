@@ -22,6 +22,8 @@ session 27 (``off`` is what they were compared with); they run at git tag flags-
     (arm ``fitnb``: the fit offer without its variables budget, reopt_offer.OFFER_FIT on and OFFER_BUDGET off:
     the step's offer keeps reopt.OFFER requests, only those that cannot fit replaced; ``fit`` keeps the budget)
     python bench/bench_frag19_timed.py issue --seeds 5 100 101 --arms xstall off   # session 27
+    python bench/bench_frag19_timed.py fragmented --seeds 100 101 102 103 104 --arms gang50 off   # session 27 (lead)
+    (arm ``gang50``: reopt_gang.GANG_SHARE 0.5 instead of 0.25, the share of steps that are gang steps while a gang waits)
     (arm ``xstall``: exchange-rack steps, reopt_xrack.XRACK, drawn only once the other steps stall,
     reopt_xrack.AFTER_STALL)
     (arm ``s23``: as ``off`` with variables.MEMO off: the CP-SAT build computing each cap / bound / coefficient
@@ -66,6 +68,7 @@ def main() -> int:
 
     s24 = variables.MEMO, reopt_stays.ROOM_CUTS
     s26 = reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET, reopt_xrack.AFTER_STALL
+    gang_share = reopt_gang.GANG_SHARE
     out = json.loads(Path(args.json).read_text()) if args.json and Path(args.json).exists() else []
     print("| state | arm | objective | bound | gap | moves (cost) | load |")
     print("|---|---|---|---|---|---|---|")
@@ -83,6 +86,8 @@ def main() -> int:
             reopt_offer.OFFER_BUDGET = False if arm == "fitnb" else s26[2]  # session 27: the fit offer at 20 a step
             # session 27: xstall = exchange-rack steps only once the other steps stall (reopt_xrack.AFTER_STALL)
             reopt_xrack.AFTER_STALL = True if arm == "xstall" else s26[3]
+            # session 27 (lead): gang50 = twice the gang steps' share while a whole-GPU gang waits (0.25 -> 0.5)
+            reopt_gang.GANG_SHARE = 0.5 if arm == "gang50" else gang_share
             pt, row, cost, load = timed_run(inst, args.time_limit, args.workers, arm)
             steps = pt.info.get("steps") or {}
             rec = {"state": inst.name, "seed": seed, "arm": arm, "objective": row["objective"], "bound": row["bound"],
@@ -110,6 +115,7 @@ def main() -> int:
     reopt_valid.DIFF, reopt_base.SIZES, reopt_gang.LAZY = s23
     variables.MEMO, reopt_stays.ROOM_CUTS = s24
     reopt_offer.OFFER_FIT, reopt_xrack.XRACK, reopt_offer.OFFER_BUDGET, reopt_xrack.AFTER_STALL = s26
+    reopt_gang.GANG_SHARE = gang_share
     return 0
 
 
