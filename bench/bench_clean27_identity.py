@@ -30,9 +30,7 @@ Parts (``--parts``, default all; every value written is a result, never a time):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -186,25 +184,10 @@ def relax_part() -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out")
-    ap.add_argument("--parts", default="steps,bounds,blocks,children,relax")
-    ap.add_argument("--compare", nargs=2, metavar=("A", "B"))
-    a = ap.parse_args()
-    if a.compare:
-        x, y = (json.loads(Path(p).read_text()) for p in a.compare)
-        diff = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
-        print(f"{len(set(x) & set(y))} keys compared, {len(diff)} differ: {diff}")
-        sys.exit(1 if diff or set(x) != set(y) else 0)
-    res: dict[str, Any] = {}
-    parts = {"steps": steps_part, "bounds": bounds_part_run, "blocks": blocks_part, "children": children_part,
-             "relax": relax_part}
-    for p in a.parts.split(","):
-        t0 = time.perf_counter()
-        for k, v in parts[p]().items():
-            res[f"{p}/{k}"] = v
-        print(f"{p}: {time.perf_counter() - t0:.1f} s", flush=True)
-        Path(a.out).write_text(json.dumps(res, indent=1, sort_keys=True, default=repr))
+    from identity_parts import run
+
+    run({"steps": steps_part, "bounds": bounds_part_run, "blocks": blocks_part, "children": children_part,
+         "relax": relax_part}, "steps,bounds,blocks,children,relax")
 
 
 if __name__ == "__main__":

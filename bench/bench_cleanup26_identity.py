@@ -23,9 +23,6 @@ Every value written is a result, never a time::
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -116,24 +113,9 @@ def blocks_part() -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out")
-    ap.add_argument("--parts", default="replay,greedy,blocks")
-    ap.add_argument("--compare", nargs=2, metavar=("A", "B"))
-    a = ap.parse_args()
-    if a.compare:
-        x, y = (json.loads(Path(p).read_text()) for p in a.compare)
-        diff = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
-        print(f"{len(set(x) & set(y))} keys compared, {len(diff)} differ: {diff}")
-        sys.exit(1 if diff or set(x) != set(y) else 0)
-    res: dict[str, Any] = {}
-    parts = {"replay": replay_part, "greedy": greedy_part, "blocks": blocks_part}
-    for p in a.parts.split(","):
-        t0 = time.perf_counter()
-        for k, v in parts[p]().items():
-            res[f"{p}/{k}"] = v
-        print(f"{p}: {time.perf_counter() - t0:.1f} s", flush=True)
-        Path(a.out).write_text(json.dumps(res, indent=1, sort_keys=True, default=repr))
+    from identity_parts import run
+
+    run({"replay": replay_part, "greedy": greedy_part, "blocks": blocks_part}, "replay,greedy,blocks")
 
 
 if __name__ == "__main__":
